@@ -1,0 +1,95 @@
+"""The one exception hierarchy of itsm and the exit codes of the CLI contract.
+
+Every error a user can cause is an :class:`ItsmError`; its ``exit_code`` is what
+the CLI returns.  Anything else reaching the top is a bug (exit 3).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Sequence
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    REFUSED = 1  # the request was refused, or lint reported findings
+    USAGE = 2
+    INTERNAL = 3
+    NOT_FOUND = 4
+    CONFLICT = 5
+
+
+class ItsmError(Exception):
+    """Root of every error itsm reports to a user."""
+
+    exit_code: ExitCode = ExitCode.REFUSED
+    kind: str = "error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.kind, "message": self.message,
+                               "exit_code": int(self.exit_code)}
+        out.update({k: v for k, v in self.details.items() if v is not None})
+        return out
+
+
+class UsageError(ItsmError):
+    exit_code = ExitCode.USAGE
+    kind = "usage"
+
+
+class DefinitionError(ItsmError):
+    """A definition file cannot be used; carries where the problem is."""
+
+    exit_code = ExitCode.REFUSED
+    kind = "definition"
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 column: int | None = None, path: str | None = None,
+                 rule: str = "schema") -> None:
+        super().__init__(message, file=file, line=line, column=column, path=path, rule=rule)
+        self.file, self.line, self.column, self.path, self.rule = file, line, column, path, rule
+
+    def __str__(self) -> str:
+        where = self.file or "<definition>"
+        if self.line:
+            where += f":{self.line}:{self.column or 1}"
+        at = f" (at {self.path})" if self.path else ""
+        return f"{where}: {self.message}{at}"
+
+
+class ActionRefused(ItsmError):
+    """An action may not be performed now; says what is missing or allowed."""
+
+    kind = "refused"
+
+    def __init__(self, message: str, *, missing: Sequence[str] = (),
+                 allowed_roles: Sequence[str] = (), available: Sequence[str] = (),
+                 reason: str | None = None) -> None:
+        super().__init__(message, missing=list(missing) or None,
+                         allowed_roles=list(allowed_roles) or None,
+                         available=list(available) if available else None, reason=reason)
+        self.missing = list(missing)
+        self.allowed_roles = list(allowed_roles)
+        self.available = list(available)
+
+
+class NotFound(ItsmError):
+    exit_code = ExitCode.NOT_FOUND
+    kind = "not_found"
+
+
+class Conflict(ItsmError):
+    exit_code = ExitCode.CONFLICT
+    kind = "conflict"
+
+
+class StoreUnavailable(ItsmError):
+    """The database cannot be reached or opened."""
+
+    exit_code = ExitCode.INTERNAL
+    kind = "database"

@@ -1,0 +1,141 @@
+"""Guard and criteria expressions: Jinja2 expressions in a sandbox.
+
+One compiler serves the runtime and lint, so they can never disagree about what
+an expression means.  Expressions see a plain dict snapshot only
+(StrictUndefined: a misspelt name is an error, never silently false), cannot
+import anything and cannot reach attributes outside that data.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from jinja2 import StrictUndefined, Undefined, nodes
+from jinja2.exceptions import TemplateSyntaxError, UndefinedError, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.errors import ItsmError
+
+_TEMPLATE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
+
+
+class ExpressionError(ItsmError):
+    """An expression does not compile, or fails while evaluated."""
+
+    kind = "expression"
+
+    def __init__(self, message: str, source: str, column: int | None = None) -> None:
+        super().__init__(message, expression=source, column=column)
+        self.source = source
+        self.column = column
+
+
+@lru_cache(maxsize=1)
+def _env() -> ImmutableSandboxedEnvironment:
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@dataclass(frozen=True)
+class Expression:
+    source: str
+    names: frozenset[str]  # free top-level names
+    paths: tuple[tuple[str, ...], ...]  # attribute paths, e.g. ("service", "criticality")
+    constant: bool  # uses no name at all
+    _fn: Callable[..., Any]
+
+    def evaluate(self, context: dict[str, Any]) -> Any:
+        try:
+            result = self._fn(**context)
+            if isinstance(result, Undefined):
+                result._fail_with_undefined_error()
+            return result
+        except UndefinedError as exc:
+            raise ExpressionError(f"{exc.message} in expression '{self.source}'", self.source) from None
+        except SecurityError as exc:
+            raise ExpressionError(f"not allowed in expressions: {exc}", self.source) from None
+        except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError) as exc:
+            raise ExpressionError(f"expression '{self.source}' failed: {exc}", self.source) from None
+
+    def holds(self, context: dict[str, Any]) -> bool:
+        return bool(self.evaluate(context))
+
+
+def _syntax_column(source: str) -> int | None:
+    """Column (1-based) of a syntax error inside the expression, when Python's
+    parser (whose expression syntax Jinja's follows closely) can place it."""
+    try:
+        ast.parse(source.replace("~", "+"), mode="eval")
+    except SyntaxError as exc:
+        if exc.offset and 0 < exc.offset <= len(source):
+            return exc.offset
+        return len(source) + 1
+    return None
+
+
+def _attribute_path(node: nodes.Node) -> tuple[str, ...] | None:
+    parts: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+                and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return tuple(reversed(parts))
+        else:
+            return None
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> Expression:
+    """Compile once; raise :class:`ExpressionError` with a column on bad syntax."""
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("empty expression", str(source))
+    env = _env()
+    try:
+        fn = env.compile_expression(source, undefined_to_none=False)
+        tree = env.parse("{{ (" + source + ") }}")
+    except TemplateSyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.message}", source, _syntax_column(source)) from None
+    names: set[str] = set()
+    for name in tree.find_all(nodes.Name):
+        if name.ctx == "load":
+            names.add(name.name)
+    paths: set[tuple[str, ...]] = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        path = _attribute_path(node)
+        if path and len(path) > 1:
+            paths.add(path)
+    # keep only the longest paths (service.criticality, not also service)
+    longest = {p for p in paths if not any(q != p and q[: len(p)] == p for q in paths)}
+    constant = not names
+    return Expression(source, frozenset(names), tuple(sorted(longest)), constant, fn)
+
+
+def template_source(value: Any) -> str | None:
+    """The expression inside a ``"{{ ... }}"`` value of a ``set:`` mapping."""
+    if isinstance(value, str):
+        m = _TEMPLATE.match(value)
+        if m:
+            return m.group(1).strip()
+    return None
+
+
+def resolve_value(value: Any, context: dict[str, Any]) -> Any:
+    """A ``set:`` value: literal, or the result of its ``{{ expression }}``."""
+    src = template_source(value)
+    return compile_expression(src).evaluate(context) if src is not None else value
+
+
+# Names every guard and criterion may use besides the ticket's fields.
+CONTEXT_NAMES = frozenset({"ticket", "input", "service", "codes", "sla", "now", "actor",
+                           "action", "status_category", "true", "false", "none"})
+# Names only major-incident criteria may use (aggregates computed by the engine).
+CRITERIA_NAMES = frozenset({"recent_on_service"})

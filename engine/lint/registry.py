@@ -1,0 +1,49 @@
+"""The rule registry: every rule is a module with ID, SLUG, SEVERITY and check()."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable, Iterable, Protocol
+
+from engine.model import Where
+
+from engine.lint.context import LintContext
+
+Problem = tuple[Where, str]
+
+
+class RuleModule(Protocol):
+    ID: str
+    SLUG: str
+    SEVERITY: str
+
+    def check(self, ctx: LintContext) -> Iterable[Problem]: ...
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    slug: str
+    severity: str
+    doc: str
+    check: Callable[[LintContext], Iterable[Problem]]
+
+
+# Order is the catalogue order in docs/lint-rules.md.
+RULE_MODULES = (
+    "yaml_syntax", "duplicate_key", "yaml11_trap", "schema", "id_mismatch", "missing_file",
+    "undefined_reference", "initial_state", "unreachable_state", "no_path_to_final",
+    "action_from_final", "expression_syntax", "undeclared_name", "priority_matrix",
+    "sla_targets",
+)
+
+
+def _rule(module: ModuleType) -> Rule:
+    return Rule(module.ID, module.SLUG, module.SEVERITY, (module.__doc__ or "").strip(),
+                module.check)
+
+
+def all_rules() -> list[Rule]:
+    return [_rule(importlib.import_module(f"engine.lint.rules.{name}")) for name in RULE_MODULES]

@@ -1,0 +1,1 @@
+"""Lint rules, one module each; the module docstring is the rule's documentation."""

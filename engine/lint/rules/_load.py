@@ -1,0 +1,14 @@
+"""Shared by the rules that report problems found while reading files."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from engine.lint.context import LintContext
+from engine.model import Where
+
+
+def load_problems(ctx: LintContext, rule: str) -> Iterable[tuple[Where, str]]:
+    for err in ctx.load_errors:
+        if err.rule == rule:
+            yield Where(err.file or "<unknown>", err.line or 1, err.column or 1), err.message

@@ -1,0 +1,32 @@
+"""A guard, criterion or ``{{ }}`` value is not a valid expression. Expressions
+are Jinja2 expressions (Python-like: ``and``, ``or``, ``not``, ``in``, ``==``,
+``is none``); the column points inside the string.
+
+Bad::
+
+    when: "priority == 'P1' and and impact == 'high'"
+
+Good::
+
+    when: "priority == 'P1' and impact == 'high'"
+"""
+
+from engine.expressions import ExpressionError, compile_expression
+from engine.lint.context import LintContext
+from engine.lint.rules._expr import expressions
+from engine.model import Where
+
+ID = "E001"
+SLUG = "expression-syntax"
+SEVERITY = "error"
+
+
+def check(ctx: LintContext):  # type: ignore[no-untyped-def]
+    for doc, spec, path, source, _ in expressions(ctx):
+        try:
+            compile_expression(source)
+        except ExpressionError as exc:
+            where = ctx.where(doc, path, key=False)
+            # +1: the expression is written in quotes
+            column = where.column + (exc.column or 1)
+            yield Where(where.file, where.line, column), f"{exc.message} in '{source}'"

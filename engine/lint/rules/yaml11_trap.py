@@ -1,0 +1,34 @@
+"""A plain value that YAML 1.1 tools read differently: ``on``/``off``/``yes``/``no``
+become booleans, ``1:30`` becomes 90, ``010`` becomes 8. itsm reads YAML 1.2 and
+keeps them as written, but editors, yamllint and other tools will not: quote them.
+
+Bad::
+
+    states:
+      on: {status: active}
+    timers:
+      remind: {states: [pending], after: 1:30}
+
+Good::
+
+    states:
+      "on": {status: active}
+    timers:
+      remind: {states: [pending], after: 90m}
+"""
+
+from engine.lint.context import LintContext
+from engine.model import Where
+
+ID = "Y003"
+SLUG = "yaml11-trap"
+SEVERITY = "warning"
+
+
+def check(ctx: LintContext):  # type: ignore[no-untyped-def]
+    for doc in ctx.docs.values():
+        for trap in doc.traps:
+            what = "key" if trap.is_key else "value"
+            yield (Where(doc.file, trap.mark.line, trap.mark.column),
+                   f"{what} '{trap.text}' is {trap.yaml11} in YAML 1.1; quote it "
+                   f"(\"{trap.text}\") so every tool reads the same")

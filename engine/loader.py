@@ -1,0 +1,248 @@
+"""YAML text -> plain Python data that remembers where every node came from.
+
+This is the only module that imports :mod:`yaml`.  The YAML 1.2 core schema is
+applied (``on``/``no``/``yes`` stay strings, ``1:30`` stays a string, ``010`` is
+ten), duplicate keys are refused with both positions, and every value and key
+keeps its line and column so validation and lint can point at the source.
+Plain scalars that a YAML 1.1 reader (PyYAML, many tools) would read differently
+are remembered as *traps* for lint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from engine.errors import DefinitionError
+
+Path_ = tuple[str | int, ...]
+
+_TAG = "tag:yaml.org,2002:"
+
+
+@dataclass(frozen=True)
+class Mark:
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True)
+class Trap:
+    """A plain scalar a YAML 1.1 reader would not read as the string we read."""
+
+    path: Path_
+    text: str
+    yaml11: str  # what YAML 1.1 makes of it
+    mark: Mark
+    is_key: bool
+
+
+@dataclass
+class Document:
+    """One parsed file: its data and the position of every node."""
+
+    file: str
+    data: Any
+    sha256: str
+    marks: dict[Path_, Mark] = field(default_factory=dict)
+    key_marks: dict[Path_, Mark] = field(default_factory=dict)
+    traps: list[Trap] = field(default_factory=list)
+    header_comments: tuple[str, ...] = ()
+
+    def mark(self, path: Path_, *, key: bool = False) -> Mark:
+        """Position of ``path``, or of its nearest ancestor that has one."""
+        p = tuple(path)
+        while True:
+            if key and p in self.key_marks:
+                return self.key_marks[p]
+            if p in self.marks:
+                return self.marks[p]
+            if not p:
+                return Mark(1, 1)
+            p = p[:-1]
+
+    def get(self, path: Path_, default: Any = None) -> Any:
+        node = self.data
+        for part in path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return default
+        return node
+
+
+class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
+    """A SafeLoader whose implicit tags follow the YAML 1.2 core schema."""
+
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+for _tag, _regexp, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+.0123456789")),
+):
+    _Loader.add_implicit_resolver(_TAG + _tag, re.compile(_regexp), _first)
+
+_YAML11 = (
+    (re.compile(r"^(?:y|Y|yes|Yes|YES|on|On|ON)$"), "boolean true"),
+    (re.compile(r"^(?:n|N|no|No|NO|off|Off|OFF)$"), "boolean false"),
+    (re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"), "a sexagesimal number"),
+    (re.compile(r"^[-+]?0[0-7_]+$"), "an octal number"),
+    (re.compile(r"^[-+]?0b[01_]+$"), "a binary number"),
+    (re.compile(r"^[-+]?[0-9][0-9_]*_[0-9_]*$"), "a number with underscores"),
+    (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[Tt ].*)?$"), "a timestamp"),
+)
+
+
+def yaml11_reading(text: str) -> str | None:
+    """What a YAML 1.1 reader makes of a plain scalar, when it is not a string."""
+    for pattern, meaning in _YAML11:
+        if pattern.match(text):
+            return meaning
+    return None
+
+
+def _mark(m: Any) -> Mark:
+    return Mark(m.line + 1, m.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.marks: dict[Path_, Mark] = {}
+        self.key_marks: dict[Path_, Mark] = {}
+        self.traps: list[Trap] = []
+        self._active: set[int] = set()
+
+    def error(self, message: str, mark: Mark, path: Path_, rule: str) -> DefinitionError:
+        return DefinitionError(message, file=self.file, line=mark.line, column=mark.column,
+                               path=format_path(path) or None, rule=rule)
+
+    def scalar(self, node: yaml.ScalarNode, path: Path_, *, is_key: bool = False) -> Any:
+        tag = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
+        value = node.value
+        if not node.style and tag in ("str", "int"):
+            meaning = yaml11_reading(value)
+            if meaning:
+                self.traps.append(Trap(path, value, meaning, _mark(node.start_mark), is_key))
+        if tag == "str":
+            return value
+        if tag == "null":
+            return None
+        if tag == "bool":
+            return value.lower() == "true"
+        if tag == "int":
+            if value.startswith("0o"):
+                return int(value[2:], 8)
+            if value.startswith("0x"):
+                return int(value[2:], 16)
+            return int(value)
+        if tag == "float":
+            low = value.lower()
+            if low.endswith("inf"):
+                return float("-inf") if low.startswith("-") else float("inf")
+            if low == ".nan":
+                return float("nan")
+            return float(value)
+        raise self.error(f"unsupported YAML tag !!{tag}", _mark(node.start_mark), path, "yaml-syntax")
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.marks[path] = _mark(node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self._active:
+            raise self.error("recursive alias", _mark(node.start_mark), path, "yaml-syntax")
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            out: dict[str, Any] = {}
+            first: dict[str, Mark] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.error("mapping keys must be plain values",
+                                     _mark(key_node.start_mark), path, "yaml-syntax")
+                key_path = path + (str(key_node.value),)
+                raw = self.scalar(key_node, key_path, is_key=True)
+                key = raw if isinstance(raw, str) else str(key_node.value)
+                km = _mark(key_node.start_mark)
+                if key in first:
+                    f = first[key]
+                    raise self.error(
+                        f"duplicate key '{key}' (first at line {f.line}, column {f.column}; "
+                        f"again at line {km.line}, column {km.column})",
+                        km, path + (key,), "duplicate-key")
+                first[key] = km
+                self.key_marks[path + (key,)] = km
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        finally:
+            self._active.discard(id(node))
+
+
+def format_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse(text: str, file: str = "<string>") -> Document:
+    """Parse YAML text into a :class:`Document`; raise DefinitionError on any problem."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise DefinitionError(f"YAML syntax error: {problem}", file=file, line=line,
+                              column=col, rule="yaml-syntax") from None
+    except yaml.YAMLError as exc:  # reader errors (bad characters) have no problem_mark
+        raise DefinitionError(f"YAML error: {exc}", file=file, line=1, column=1,
+                              rule="yaml-syntax") from None
+    builder = _Builder(file)
+    data = builder.build(node, ()) if node is not None else None
+    comments = tuple(line for line in _leading_comments(text))
+    return Document(file, data, digest, builder.marks, builder.key_marks, builder.traps, comments)
+
+
+def _leading_comments(text: str) -> Iterator[str]:
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("#"):
+            return
+        yield stripped
+
+
+def load_file(path: Path, display: str | None = None) -> Document:
+    """Read and parse one definition file."""
+    name = display or str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DefinitionError("file not found", file=name, rule="missing-file") from None
+    except OSError as exc:
+        raise DefinitionError(f"cannot read file: {exc.strerror}", file=name,
+                              rule="missing-file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DefinitionError(f"not UTF-8 text (byte {exc.start})", file=name, line=1,
+                              column=1, rule="yaml-syntax") from None
+    return parse(text, name)
+
+
+def dump(data: Any) -> str:
+    """YAML text for plain data (used by ``itsm init`` and tests)."""
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

@@ -1,0 +1,340 @@
+"""Frozen specifications built from the definition files.
+
+A definition is parsed once per content hash and never changes afterwards; runtime
+state (tickets, journal) lives in the store.  Only the standard library is used
+here so every layer can depend on it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+LANGS = ("en", "zh")
+CATEGORIES = ("new", "active", "pending", "resolved", "closed")
+FIELD_TYPES = ("string", "text", "bool", "int", "number", "code", "date", "datetime",
+               "duration", "email", "user", "group", "ticket")
+CORE_FIELDS = ("key", "process", "state", "status", "title", "description",
+               "reporter", "reporter_phone", "assignee", "group", "urgency", "impact",
+               "priority", "service", "category", "parent", "created_at", "updated_at")
+BUILTIN_ROLES = ("reporter", "assignee", "group_member", "system")
+
+
+class FrozenMap(dict):  # type: ignore[type-arg]
+    """An insertion-ordered mapping that refuses mutation (and still pickles)."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("definitions are immutable")
+
+    __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenMap, (dict(self),))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(self.items()))
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a spec element was written: file and 1-based line/column."""
+
+    file: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+NOWHERE = Where("<builtin>")
+
+
+@dataclass(frozen=True)
+class Label:
+    en: str
+    zh: str
+
+    def get(self, lang: str = "en") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    @classmethod
+    def plain(cls, text: str) -> "Label":
+        return cls(text, text)
+
+
+_UNITS = {
+    "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+    "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400,
+    "w": 604800, "week": 604800, "weeks": 604800,
+}
+_PART = re.compile(r"\s*(\d+)\s*(business\s+)?([a-z]+)\s*")
+_ISO = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A span of time.  ``business`` durations count in a business calendar.
+
+    ``business_days`` keeps whole business days apart from business hours:
+    "3 business days" means three working days of the calendar, whatever their
+    length, while "4 business hours" is four hours of working time.
+    """
+
+    seconds: int
+    business: bool = False
+    business_days: int = 0
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> "Duration":
+        raw = str(text).strip()
+        iso = _ISO.match(raw)
+        if iso:
+            w, d, h, m, s = (int(g) if g else 0 for g in iso.groups())
+            return cls(((w * 7 + d) * 24 + h) * 3600 + m * 60 + s, text=raw)
+        pos, total, days, business, plain = 0, 0, 0, False, False
+        low = raw.lower()
+        if not low:
+            raise ValueError("empty duration")
+        while pos < len(low):
+            m_ = _PART.match(low, pos)
+            if not m_ or m_.end() == pos:
+                raise ValueError(f"cannot read duration {raw!r}: write e.g. 15m, 4h, "
+                                 "'3 business days' or PT4H")
+            number, is_business, unit = int(m_.group(1)), bool(m_.group(2)), m_.group(3)
+            if unit not in _UNITS:
+                raise ValueError(f"unknown unit {unit!r} in duration {raw!r}")
+            if is_business:
+                business = True
+                if _UNITS[unit] == 86400:
+                    days += number
+                    pos = m_.end()
+                    continue
+                if _UNITS[unit] > 86400:
+                    raise ValueError(f"business weeks are not supported in {raw!r}: use days")
+            else:
+                plain = True
+            total += number * _UNITS[unit]
+            pos = m_.end()
+        if business and plain:
+            raise ValueError(f"duration {raw!r} mixes business and calendar time")
+        return cls(total, business, days, raw)
+
+    def __str__(self) -> str:
+        return self.text or f"{self.seconds}s"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    id: str
+    type: str
+    label: Label
+    codes: str | None = None  # code table, for type "code"
+    public: bool = False  # shown to the end user in the status view
+    ask_each_time: bool = False  # a requiring action needs a fresh value
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    id: str
+    status: str
+    label: Label
+    initial: bool = False
+    final: bool = False
+    owner: str | None = None  # role accountable while a ticket is here
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notification: to whom, how, with which template."""
+
+    to: tuple[str, ...]
+    template: str
+    channel: str = "email"
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    id: str
+    label: Label
+    sources: tuple[str, ...]
+    target: str | None  # None: an update action, the state stays
+    roles: tuple[str, ...]
+    requires: tuple[str, ...] = ()
+    accepts: tuple[str, ...] = ()  # optional fields that may be given
+    when: str | None = None
+    when_message: Label | None = None
+    set: tuple[tuple[str, Any], ...] = ()
+    notify: tuple[Message, ...] = ()
+    note: str = "optional"  # "required" | "optional"
+    public: bool = False  # shown to the end user as a public update
+    opens: str | None = None  # process of a linked ticket this action opens
+    where: Where = NOWHERE
+
+    def is_update(self) -> bool:
+        return self.target is None
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """A named expression: a close criterion or a major-incident criterion."""
+
+    id: str
+    when: str
+    label: Label
+    states: tuple[str, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Condition:
+    """States, status categories or actions that make a clock condition true."""
+
+    states: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.states or self.categories or self.actions)
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What happens at a clock threshold or timer: messages and/or a system action."""
+
+    notify: tuple[Message, ...] = ()
+    action: str | None = None
+
+
+@dataclass(frozen=True)
+class ClockSpec:
+    id: str
+    label: Label
+    target: str  # which target of the SLA policy (response, resolution)
+    start: Condition
+    stop: Condition
+    pause: Condition = Condition()
+    reset: Condition = Condition()
+    warning: float | None = None  # percent; None = the policy's
+    on_warning: Effect = Effect()
+    on_breach: Effect = Effect()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class TimerSpec:
+    id: str
+    label: Label
+    states: tuple[str, ...]
+    after: Duration
+    action: str | None = None
+    calendar: str | None = None  # None: the service's calendar
+    notify: tuple[Message, ...] = ()
+    remind_before: Duration | None = None
+    remind: tuple[Message, ...] = ()
+    repeat: bool = False
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    id: str
+    version: int
+    title: Label
+    key_prefix: str
+    owner: str
+    roles: Mapping[str, Label]
+    fields: Mapping[str, FieldSpec]
+    states: Mapping[str, StateSpec]
+    actions: Mapping[str, ActionSpec]
+    close_criteria: tuple[Criterion, ...] = ()
+    clocks: tuple[ClockSpec, ...] = ()
+    timers: tuple[TimerSpec, ...] = ()
+    criteria: tuple[Criterion, ...] = ()  # major-incident criteria
+    criteria_watch: str | None = None  # the process whose tickets criteria look at
+    override_roles: tuple[str, ...] = ()  # who may override the matrix priority
+    file: str = ""
+    sha256: str = ""
+    where: Where = NOWHERE
+
+    @property
+    def initial(self) -> StateSpec:
+        return next(s for s in self.states.values() if s.initial)
+
+    def actions_from(self, state: str) -> Iterator[ActionSpec]:
+        return (a for a in self.actions.values() if state in a.sources)
+
+    def criteria_for(self, state: str) -> tuple[Criterion, ...]:
+        return tuple(c for c in self.close_criteria if state in c.states)
+
+
+@dataclass(frozen=True)
+class CodeValue:
+    code: str
+    label: Label
+    rank: int | None = None
+    attrs: Mapping[str, Any] = field(default_factory=FrozenMap)
+    where: Where = NOWHERE
+
+    def __getitem__(self, key: str) -> Any:
+        return self.attrs[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    id: str
+    version: int
+    title: Label
+    values: Mapping[str, CodeValue]
+    extra: Mapping[str, Any] = field(default_factory=FrozenMap)  # e.g. the priority matrix
+    file: str = ""
+    sha256: str = ""
+
+    def __contains__(self, code: object) -> bool:
+        return code in self.values
+
+    def label(self, code: str, lang: str = "en") -> str:
+        value = self.values.get(code)
+        return value.label.get(lang) if value else str(code)
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """Everything loaded from one process repository, at one content version."""
+
+    home: str
+    processes: Mapping[str, ProcessSpec]
+    codes: Mapping[str, CodeTable]
+    sha256: str  # of every file together
+    versions: Mapping[str, str] = field(default_factory=FrozenMap)  # process -> version hash
+
+    def version(self, pid: str) -> str:
+        return self.versions.get(pid) or self.sha256
+
+    def process(self, pid: str) -> ProcessSpec:
+        return self.processes[pid]
+
+    def table(self, tid: str) -> CodeTable:
+        return self.codes[tid]
+
+    def priority_for(self, impact: str, urgency: str) -> str | None:
+        matrix = self.codes["priority"].extra.get("matrix", {})
+        return matrix.get(impact, {}).get(urgency)
+
+    def category_of(self, status: str) -> str:
+        value = self.codes["status"].values.get(status)
+        return value.get("category", "active") if value else "active"
+
+    def process_for_prefix(self, prefix: str) -> ProcessSpec | None:
+        return next((p for p in self.processes.values() if p.key_prefix == prefix), None)

@@ -1,0 +1,130 @@
+"""JSON Schema validation of definition documents (the only importer of jsonschema).
+
+Schema errors come back as :class:`DefinitionError` values pointing at the file,
+line and column of the offending node, with the key path and, for unknown keys,
+a did-you-mean.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+from engine.errors import DefinitionError
+from engine.loader import Document, format_path
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+
+def schema_path(name: str) -> Path:
+    return SCHEMA_DIR / f"{name}.schema.json"
+
+
+def schema_names() -> list[str]:
+    return sorted(p.name[: -len(".schema.json")] for p in SCHEMA_DIR.glob("*.schema.json")
+                  if p.name != "common.schema.json")
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    resources = []
+    for path in SCHEMA_DIR.glob("*.schema.json"):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resources.append((path.resolve().as_uri(), Resource.from_contents(contents)))
+    registry: Registry = Registry().with_resources(resources)
+    uri = schema_path(name).resolve().as_uri()
+    schema = registry.contents(uri)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator({"$ref": uri}, registry=registry)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "nothing (null)"}.get(
+                type(value), type(value).__name__)
+
+
+def _leaf_errors(error: Any) -> Iterable[Any]:
+    """For oneOf/anyOf, descend to the most relevant alternative."""
+    from jsonschema.exceptions import best_match
+
+    if error.context:
+        best = best_match(error.context)
+        if best is not None and best.validator not in ("oneOf", "anyOf", "const"):
+            yield from _leaf_errors(best)
+            return
+    yield error
+
+
+def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], bool]:
+    """(message, path, point at key?) for one jsonschema error."""
+    path = tuple(error.absolute_path)
+    v, inst, schema = error.validator, error.instance, error.schema
+    if v == "additionalProperties" and isinstance(inst, dict):
+        known = sorted((schema.get("properties") or {}).keys())
+        extra = [k for k in inst if k not in known and not _matches_patterns(k, schema)]
+        if extra:
+            key = extra[0]
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else (
+                f"; allowed here: {', '.join(known)}" if known else "")
+            return f"unknown key '{key}'{hint}", path + (key,), True
+    if v == "required":
+        missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
+        return f"missing required key '{missing[0] if missing else error.validator_value}'", path, False
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"expected {want}, got {_type_name(inst)}", path, False
+    if v == "enum":
+        choices = [str(c) for c in error.validator_value]
+        close = difflib.get_close_matches(str(inst), choices, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"'{inst}' is not one of: {', '.join(choices)}{hint}", path, False
+    if v == "const":
+        return f"expected '{error.validator_value}', got '{inst}'", path, False
+    if v == "pattern":
+        desc = schema.get("description") or f"must match {error.validator_value}"
+        return f"'{inst}' is not valid: {desc}", path, False
+    if v == "propertyNames":
+        return f"key '{inst}' is not a valid id (lower_snake_case, starting with a letter)", \
+            path + (str(inst),), True
+    if v in ("minItems", "minProperties"):
+        return "must not be empty", path, False
+    if v == "uniqueItems":
+        return "has duplicate entries", path, False
+    if v == "oneOf":
+        return f"{_type_name(inst)} is not valid here: {schema.get('description', '')}".strip(), path, False
+    return error.message, path, False
+
+
+def _matches_patterns(key: str, schema: dict[str, Any]) -> bool:
+    import re
+
+    return any(re.search(p, key) for p in (schema.get("patternProperties") or {}))
+
+
+def validate(doc: Document, schema: str) -> list[DefinitionError]:
+    """All schema problems of ``doc`` against the named schema, in file order."""
+    validator = _validator(schema)
+    problems: list[DefinitionError] = []
+    seen: set[tuple[Any, ...]] = set()
+    for top in validator.iter_errors(doc.data):
+        for error in _leaf_errors(top):
+            message, path, at_key = _message(error, doc)
+            mark = doc.mark(path, key=at_key)
+            key = (mark.line, mark.column, message)
+            if key in seen:
+                continue
+            seen.add(key)
+            problems.append(DefinitionError(message, file=doc.file, line=mark.line,
+                                            column=mark.column, path=format_path(path) or None,
+                                            rule="schema"))
+    problems.sort(key=lambda p: (p.line or 0, p.column or 0))
+    return problems

@@ -1,0 +1,129 @@
+"""Where definitions come from (design 2.1) and loading them once per content.
+
+A process repository is a folder with ``processes/`` and ``codes/``.  Loading
+checks the definitions with every lint rule of severity *error* the first time a
+content version is seen and caches the built specs by content hash, so ordinary
+commands neither re-parse YAML nor re-validate it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from engine import __version__
+from engine.errors import DefinitionError, UsageError
+from engine.model import Definitions
+
+DEFINITION_DIRS = ("processes", "codes")
+
+
+def is_repository(path: Path) -> bool:
+    return (path / "processes").is_dir() and (path / "codes").is_dir()
+
+
+def bundled_home() -> Path:
+    """The default definitions shipped with the package."""
+    here = Path(__file__).resolve().parent
+    installed = here / "defaults"
+    if is_repository(installed):
+        return installed
+    return here.parent  # a source checkout: the repository root
+
+
+def find_home(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
+    """--home, else $ITSM_HOME, else the nearest folder upward with processes/ and
+    codes/, else the bundled defaults."""
+    for given, origin in ((explicit, "--home"), (os.environ.get("ITSM_HOME"), "ITSM_HOME")):
+        if given:
+            path = Path(given).expanduser()
+            if not is_repository(path):
+                raise UsageError(f"{origin}: {path} is not a process repository "
+                                 "(it needs processes/ and codes/ folders); "
+                                 "create one with 'itsm init DIR'")
+            return path.resolve()
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if is_repository(folder):
+            return folder
+    return bundled_home()
+
+
+def definition_files(home: Path) -> list[Path]:
+    files: list[Path] = []
+    for sub in DEFINITION_DIRS:
+        files.extend(sorted((home / sub).glob("*.yaml")))
+    return files
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("ITSM_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "itsm"
+
+
+def content_key(home: Path, files: list[Path]) -> str:
+    h = hashlib.sha256(f"itsm {__version__}\n".encode())
+    for f in files:
+        h.update(f.relative_to(home).as_posix().encode() + b"\0")
+        h.update(f.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _read_cache(path: Path) -> Definitions | None:
+    try:
+        with path.open("rb") as fh:
+            value = pickle.load(fh)
+    except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError):
+        return None
+    return value if isinstance(value, Definitions) else None
+
+
+def _write_cache(path: Path, defs: Definitions) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".defs-")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(defs, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def load_definitions(home: Path, *, use_cache: bool = True) -> Definitions:
+    """The definitions of ``home``; refuses definitions with lint errors."""
+    files = definition_files(home)
+    key = content_key(home, files)
+    cached_path = cache_dir() / f"defs-{key}.pickle"
+    if use_cache:
+        cached = _read_cache(cached_path)
+        if cached is not None and cached.home == str(home):
+            return cached
+    defs = _check_and_build(home)
+    if use_cache:
+        _write_cache(cached_path, defs)
+    return defs
+
+
+def _check_and_build(home: Path) -> Definitions:
+    from engine.lint import lint_paths
+    from engine.specs import build_definitions
+
+    result = lint_paths([home])
+    errors = result.errors
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise DefinitionError(
+            f"[{first.rule} {first.slug}] {first.message}{more}; run 'itsm lint {home}' for all",
+            file=first.file, line=first.line, column=first.column, rule=first.slug)
+    ctx = result.context
+    process_docs = {pid: doc for pid, (doc, _) in ctx.processes.items()}
+    table_docs = {tid: doc for tid, (doc, _) in ctx.tables.items()}
+    return build_definitions(str(home), process_docs, table_docs)
