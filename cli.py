@@ -174,5 +174,423 @@ def init(directory: Path) -> None:
     click.echo(f"created process repository {directory} ({len(created)} files)")
 
 
+# --- shared options ----------------------------------------------------------
+
+def output_options(listing: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--json (and --csv for listings) on every row-printing command."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if listing:
+            fn = click.option("--csv", "as_csv", is_flag=True, help="Print CSV.")(fn)
+        fn = click.option("--json", "as_json", is_flag=True,
+                          help="Print JSON on stdout (errors as JSON on stderr).")(fn)
+        return fn
+
+    return decorate
+
+
+def _json_mode(state: State, as_json: bool) -> None:
+    state.json_errors = as_json
+
+
+def _emit(state: State, data: Any, as_json: bool, text: Callable[[], str],
+          as_csv: bool = False, csv_text: Callable[[], str] | None = None) -> None:
+    from engine import render
+
+    if as_json:
+        click.echo(render.to_json(data), nl=False)
+    elif as_csv and csv_text is not None:
+        click.echo(csv_text(), nl=False)
+    else:
+        click.echo(text(), nl=False)
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
+    from engine.errors import UsageError
+
+    out: dict[str, str] = {}
+    for item in sets:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set {item!r}: write FIELD=VALUE, e.g. --set group=desktop_support")
+        out[name.strip()] = value
+    return out
+
+
+set_option = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+                          help="Give a field value (repeatable).")
+note_option = click.option("--note", metavar="TEXT", help="A note for the journal (the reason, a message).")
+
+
+def _ticket_columns(lang: str) -> list[Any]:
+    from engine.i18n import t
+
+    return [("key", t("key", lang), lambda r: r["key"]),
+            ("state", t("state", lang), lambda r: r["state_label"]),
+            ("priority", t("priority", lang), lambda r: r["priority"]),
+            ("title", t("title", lang), lambda r: r["title"]),
+            ("assignee", t("assignee", lang), lambda r: r["assignee"]),
+            ("group", t("group", lang), lambda r: r["group"]),
+            ("service", t("service", lang), lambda r: r["service"]),
+            ("due", t("due", lang), lambda r: _next_due(r)),
+            ("updated", t("updated", lang), lambda r: (r["updated_at"] or "")[:16])]
+
+
+def _next_due(ticket: dict[str, Any]) -> str:
+    clocks = [c for c in (ticket.get("sla") or {}).values()
+              if c.get("state") in ("running", "paused") and c.get("due")]
+    if not clocks:
+        return ""
+    c = min(clocks, key=lambda c: c["due"])
+    return c["due"][:16] + (" !" if c.get("breached") else "")
+
+
+def _show_text(state: State, ticket: dict[str, Any]) -> str:
+    from engine import render
+    from engine.i18n import t
+
+    lang = state.lang
+    head = f"{ticket['key']}  {ticket['title']}\n"
+    items: list[tuple[str, Any]] = [
+        (t("process", lang), ticket["process"]), (t("state", lang), f"{ticket['state_label']} ({ticket['state']})"),
+        (t("priority", lang), (ticket["priority"] or "") + (" (override)" if ticket["priority_overridden"] else "")),
+        ("urgency / impact", f"{ticket['urgency'] or '-'} / {ticket['impact'] or '-'}"),
+        (t("service", lang), ticket["service"]), ("classification", ticket["classification"]),
+        (t("reporter", lang), ticket["reporter"]), (t("group", lang), ticket["group"]),
+        (t("assignee", lang), ticket["assignee"]), ("parent", ticket["parent"]),
+        (t("created", lang), ticket["created_at"]), (t("updated", lang), ticket["updated_at"]),
+    ]
+    items += [(k, v) for k, v in ticket["fields"].items()]
+    for cid, c in (ticket.get("sla") or {}).items():
+        if c.get("state") == "not_started":
+            continue
+        verdict = (t("met", lang) if c.get("met") else t("breached", lang)) if c.get("met") is not None \
+            else (t("breached", lang) if c.get("breached") else t("paused" if c.get("paused") else "running", lang))
+        items.append((f"SLA {cid}", f"{verdict}; due {c.get('due') or '-'}; elapsed "
+                                    f"{_hm(c.get('elapsed_seconds'))} of {_hm(c.get('target_seconds'))}"))
+    if ticket.get("opened"):
+        items.append(("opened", ticket["opened"]))
+    return head + render.pairs(items)
+
+
+def _hm(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    minutes = int(seconds) // 60
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+# --- database and people --------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """The database: create or migrate its schema."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: State) -> None:
+    """Create the database or migrate it to the newest schema.
+
+    \b
+    Example:
+      itsm --db postgresql+psycopg://itsm@dbhost/itsm db upgrade
+    """
+    from engine.store.db import redact
+
+    api = state.api()
+    before, after = api.upgrade_db()
+    click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
+
+
+@main.group()
+def user() -> None:
+    """People, their roles and support groups."""
+
+
+@user.command("add")
+@click.argument("user_id")
+@click.option("--name", help="Display name (default: the id).")
+@click.option("--email", required=True, help="E-mail address.")
+@click.option("--phone", help="Mobile number for SMS notifications.")
+@click.option("--role", "roles", multiple=True, help="A role (repeatable), e.g. service_desk.")
+@click.option("--group", "groups", multiple=True, help="A support group (repeatable).")
+@click.option("--site", help="Site (e.g. head_office, guangzhou).")
+@output_options()
+@pass_state
+def user_add(state: State, user_id: str, name: str | None, email: str, phone: str | None,
+             roles: tuple[str, ...], groups: tuple[str, ...], site: str | None, as_json: bool) -> None:
+    """Register a person with roles and groups.
+
+    \b
+    Example:
+      itsm user add wang.lei --email wang.lei@example.com --role service_desk --group service_desk
+    """
+    _json_mode(state, as_json)
+    person = state.api().add_user(user_id, name, email, phone, roles, groups, site)
+    _emit(state, person, as_json, lambda: f"added {person['id']} <{person['email']}> "
+                                           f"roles: {', '.join(person['roles']) or '-'}; "
+                                           f"groups: {', '.join(person['groups']) or '-'}\n")
+
+
+@user.command("list")
+@output_options(listing=True)
+@pass_state
+def user_list(state: State, as_json: bool, as_csv: bool) -> None:
+    """List people with their roles and groups."""
+    from engine import render
+    from engine.i18n import t
+
+    _json_mode(state, as_json)
+    people = state.api().list_users()
+    lang = state.lang
+    cols = [("id", t("id", lang), lambda r: r["id"]), ("name", t("name", lang), lambda r: r["name"]),
+            ("email", t("email", lang), lambda r: r["email"]), ("roles", t("roles", lang), lambda r: r["roles"]),
+            ("groups", t("groups", lang), lambda r: r["groups"]), ("site", t("site", lang), lambda r: r["site"])]
+    _emit(state, people, as_json, lambda: render.table(people, cols), as_csv,
+          lambda: render.to_csv(people, cols))
+
+
+# --- tickets -------------------------------------------------------------------------
+
+@main.command()
+@click.argument("process")
+@click.option("--title", help="Short summary.")
+@click.option("--reporter", metavar="EMAIL", help="Who reports it (default: the acting user).")
+@click.option("--description", help="What happened, in the user's words.")
+@click.option("--urgency")
+@click.option("--impact")
+@click.option("--service", help="Service from the catalogue (codes/services.yaml).")
+@set_option
+@note_option
+@output_options()
+@pass_state
+def new(state: State, process: str, title: str | None, reporter: str | None, description: str | None,
+        urgency: str | None, impact: str | None, service: str | None, sets: tuple[str, ...],
+        note: str | None, as_json: bool) -> None:
+    """Log a new ticket: the single intake for incidents and service requests.
+
+    \b
+    Example:
+      itsm new incident --title "Cannot log in to claims" --reporter li.na@example.com \\
+          --urgency high --impact medium --service claims
+    """
+    from engine.i18n import t
+
+    _json_mode(state, as_json)
+    values: dict[str, Any] = _parse_sets(sets)
+    for name, value in (("title", title), ("reporter", reporter), ("description", description),
+                        ("urgency", urgency), ("impact", impact), ("service", service)):
+        if value is not None:
+            values[name] = value
+    ticket = state.api().new_ticket(process, values, note)
+    _emit(state, ticket, as_json,
+          lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + _show_text(state, ticket))
+
+
+@main.command("do")
+@click.argument("key")
+@click.argument("action")
+@set_option
+@note_option
+@click.option("--expect-version", type=int, metavar="N",
+              help="Refuse (exit 5) unless the ticket is still at version N.")
+@output_options()
+@pass_state
+def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: str | None,
+              expect_version: int | None, as_json: bool) -> None:
+    """Perform an action of the ticket's process.
+
+    \b
+    Example:
+      itsm do INC-000042 resolve --set solution="Reset the VPN token" \\
+          --set closure_code=solved --set service_restored=true
+    """
+    from engine.i18n import t
+
+    _json_mode(state, as_json)
+    ticket = state.api().do(key, action, _parse_sets(sets), note, expect_version)
+    _emit(state, ticket, as_json, lambda: t("done", state.lang, key=ticket["key"], action=action,
+                                            state=ticket["state_label"]) + "\n"
+          + (f"opened {ticket['opened']}\n" if ticket.get("opened") else ""))
+
+
+@main.command()
+@click.argument("key")
+@output_options()
+@pass_state
+def actions(state: State, key: str, as_json: bool) -> None:
+    """What the acting user can do with a ticket now, and what each needs.
+
+    \b
+    Example:
+      itsm --as wang.lei actions INC-000042
+    """
+    from engine import render
+    from engine.i18n import t
+
+    _json_mode(state, as_json)
+    rows = state.api().actions(key)
+    lang = state.lang
+    cols = [("action", t("action", lang), lambda r: r["action"]), ("label", "", lambda r: r["label"]),
+            ("to", t("to", lang), lambda r: r["to"] or "(stays)"),
+            ("requires", t("requires", lang), lambda r: r["requires"]),
+            ("roles", t("roles", lang), lambda r: r["roles"])]
+    _emit(state, [{k: r[k] for k in ("action", "to", "requires", "accepts", "roles", "label", "note")}
+                  for r in rows], as_json,
+          lambda: render.table(rows, cols) if rows else "no action available to you now\n")
+
+
+@main.command()
+@click.argument("key")
+@output_options()
+@pass_state
+def show(state: State, key: str, as_json: bool) -> None:
+    """Show a ticket with its fields and SLA clocks.
+
+    \b
+    Example:
+      itsm show INC-000042 --json
+    """
+    _json_mode(state, as_json)
+    ticket = state.api().show(key)
+    _emit(state, ticket, as_json, lambda: _show_text(state, ticket))
+
+
+@main.command()
+@click.argument("key")
+@output_options(listing=True)
+@pass_state
+def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
+    """The journal of a ticket: who did what, when, with which changes.
+
+    \b
+    Example:
+      itsm history INC-000042
+    """
+    from engine import render
+    from engine.i18n import t
+
+    _json_mode(state, as_json)
+    events = state.api().history(key)
+    lang = state.lang
+
+    def change_text(e: dict[str, Any]) -> str:
+        move = f"{e['from'] or '·'} -> {e['to']}  " if e["to"] else ""
+        return move + "; ".join(f"{k}={v[1]}" for k, v in e["changes"].items()
+                                if isinstance(v, list) and len(v) == 2)
+
+    cols = [("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: (e["at"] or "")[:16]),
+            ("actor", t("actor", lang), lambda e: e["actor"]), ("action", t("action", lang), lambda e: e["action"]),
+            ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
+    _emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
+          lambda: render.to_csv(events, cols))
+
+
+@main.command("list")
+@click.option("--process", help="Only this process.")
+@click.option("--state", "states", multiple=True, help="Only tickets in this state (repeatable).")
+@click.option("--open", "open_only", is_flag=True, help="Only tickets not closed.")
+@click.option("--assignee", help="Only tickets assigned to this user.")
+@click.option("--group", help="Only tickets of this support group.")
+@click.option("--service", help="Only tickets of this service.")
+@click.option("--priority", help="Only tickets of this priority.")
+@click.option("--parent", help="Only tickets linked to this parent.")
+@click.option("--limit", type=int, help="At most this many tickets.")
+@output_options(listing=True)
+@pass_state
+def list_tickets(state: State, process: str | None, states: tuple[str, ...], open_only: bool,
+                 assignee: str | None, group: str | None, service: str | None, priority: str | None,
+                 parent: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
+    """Queues: tickets matching the filters.
+
+    \b
+    Example:
+      itsm list --open --group desktop_support
+    """
+    from engine import render
+
+    _json_mode(state, as_json)
+    rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
+                            group=group, service=service, priority=priority,
+                            parent=parent.upper() if parent else None, limit=limit)
+    cols = _ticket_columns(state.lang)
+    _emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+
+
+@main.command()
+@click.argument("key")
+@click.argument("text")
+@click.option("--public", is_flag=True, help="Visible to the end user in the status view.")
+@output_options()
+@pass_state
+def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> None:
+    """Add a note to a ticket's journal without changing its state.
+
+    \b
+    Example:
+      itsm comment INC-000042 "Called the user, waiting for a screenshot"
+    """
+    _json_mode(state, as_json)
+    event = state.api().comment(key, text, public)
+    _emit(state, event, as_json, lambda: f"{key.upper()}: note #{event['seq']} added\n")
+
+
+@main.command()
+@click.argument("key")
+@click.argument("parent")
+@output_options()
+@pass_state
+def link(state: State, key: str, parent: str, as_json: bool) -> None:
+    """Link a ticket to a parent (e.g. an incident to its major incident).
+
+    \b
+    Example:
+      itsm link INC-000043 MI-000001
+    """
+    _json_mode(state, as_json)
+    ticket = state.api().link(key, parent)
+    _emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {ticket['parent']}\n")
+
+
+# --- demo ----------------------------------------------------------------------------
+
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to put the demo database (default: a new temporary folder).")
+@output_options()
+@pass_state
+def demo(state: State, directory: Path | None, as_json: bool) -> None:
+    """Run a complete demonstration on a fresh SQLite database.
+
+    A small organisation works a simulated week: first-contact resolution,
+    assignment, pending and reopen, approval of a service request, a major
+    incident with its review. Prints the story and a summary.
+
+    \b
+    Example:
+      itsm demo --dir /tmp/itsm-demo
+    """
+    import tempfile
+
+    from engine import render
+    from engine.demo import run
+
+    _json_mode(state, as_json)
+    target = directory or Path(tempfile.mkdtemp(prefix="itsm-demo-"))
+    target.mkdir(parents=True, exist_ok=True)
+    say = (lambda line: None) if as_json else (lambda line: click.echo(line))
+    result = run(target, say, home=state.home, lang=state.lang)
+    if as_json:
+        click.echo(render.to_json({k: v for k, v in result.items() if k != "rows"}), nl=False)
+        return
+    click.echo("")
+    cols = _ticket_columns(state.lang)
+    click.echo(render.table(result["rows"], cols), nl=False)
+    click.echo(f"\n{result['tickets']} tickets; resolution SLA met: {result['sla_met']}, "
+               f"breached: {result['sla_breached']}")
+    click.echo(f"Explore: itsm --db sqlite:///{target / 'itsm-demo.db'} --as wang.lei list")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

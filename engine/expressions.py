@@ -136,6 +136,6 @@ def resolve_value(value: Any, context: dict[str, Any]) -> Any:
 
 # Names every guard and criterion may use besides the ticket's fields.
 CONTEXT_NAMES = frozenset({"ticket", "input", "service", "codes", "sla", "now", "actor",
-                           "action", "status_category", "true", "false", "none"})
+                           "action", "status_category"})
 # Names only major-incident criteria may use (aggregates computed by the engine).
 CRITERIA_NAMES = frozenset({"recent_on_service"})

@@ -261,6 +261,7 @@ class ProcessSpec:
     criteria: tuple[Criterion, ...] = ()  # major-incident criteria
     criteria_watch: str | None = None  # the process whose tickets criteria look at
     override_roles: tuple[str, ...] = ()  # who may override the matrix priority
+    defaults: tuple[tuple[str, Any], ...] = ()  # intake values when not given
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE

@@ -142,7 +142,8 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         roles=roles, fields=fields, states=FrozenMap(states), actions=FrozenMap(actions),
         close_criteria=criteria, clocks=clocks, timers=timers, criteria=major,
         criteria_watch=crit.get("watch"), file=doc.file, sha256=doc.sha256,
-        where=Where(doc.file, 1, 1), override_roles=_ids(override.get("roles")))
+        where=Where(doc.file, 1, 1), override_roles=_ids(override.get("roles")),
+        defaults=tuple((str(k), v) for k, v in (d.get("defaults") or {}).items()))
 
 
 def build_table(doc: Document) -> CodeTable:

@@ -88,17 +88,10 @@ def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
         yield from _check_names(ctx, doc, base + ("roles",), roles, "role")
         yield from _check_names(ctx, doc, base + ("requires",), fields, "field")
         yield from _check_names(ctx, doc, base + ("accepts",), fields, "field")
-        for key, value in action.set:
-            if key not in fields:
-                yield ctx.where(doc, base + ("set", key)), f"undefined field '{key}'"
-                continue
-            table = _code_table(spec, key)
-            if table and isinstance(value, str) and "{{" not in value and ctx.codes_known(table) \
-                    and value not in ctx.codes(table):
-                yield ctx.where(doc, base + ("set", key), key=False), \
-                    f"undefined code '{value}' in table '{table}'"
+        yield from _check_values(ctx, doc, spec, base + ("set",), action.set)
         if action.opens and action.opens not in ctx.processes and ctx.repo_files:
             yield ctx.where(doc, base + ("opens",), key=False), f"undefined process '{action.opens}'"
+    yield from _check_values(ctx, doc, spec, ("defaults",), spec.defaults)
     for i, crit in enumerate(spec.close_criteria):
         yield from _check_names(ctx, doc, ("close_criteria", i, "states"), states, "state")
     for cid in (doc.get(("sla",)) or {}):
@@ -116,6 +109,20 @@ def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
     if spec.criteria_watch and ctx.repo_files and spec.criteria_watch not in ctx.processes:
         yield ctx.where(doc, ("criteria", "watch"), key=False), \
             f"undefined process '{spec.criteria_watch}'"
+
+
+def _check_values(ctx: LintContext, doc: Document, spec: ProcessSpec,
+                  base: tuple[str | int, ...], pairs: tuple[tuple[str, Any], ...]) -> Out:
+    """Field assignments (set:, defaults:) name fields and valid code values."""
+    fields = known_fields(spec)
+    for key, value in pairs:
+        if key not in fields:
+            yield ctx.where(doc, base + (key,)), f"undefined field '{key}'"
+            continue
+        table = _code_table(spec, key)
+        if table and isinstance(value, str) and "{{" not in value and ctx.codes_known(table) \
+                and value not in ctx.codes(table):
+            yield ctx.where(doc, base + (key,), key=False), f"undefined code '{value}' in table '{table}'"
 
 
 def _code_table(spec: ProcessSpec, field: str) -> str | None:
@@ -142,6 +149,10 @@ def _tables(ctx: LintContext) -> Out:
     yield from _table_refs(ctx, "services", "sla_policy", "sla", "SLA policy")
     yield from _table_refs(ctx, "services", "calendar", "calendars", "calendar")
     yield from _table_refs(ctx, "sla", "calendar", "calendars", "calendar")
+    sla = ctx.tables.get("sla")
+    default = sla[1].extra.get("default") if sla else None
+    if sla and default and ctx.codes_known("sla") and default not in sla[1].values:
+        yield ctx.where(sla[0], ("default",), key=False), f"undefined SLA policy '{default}'"
     if ctx.processes:
         for tid in ("closure", "categories"):
             entry = ctx.tables.get(tid)

@@ -1,0 +1,410 @@
+"""The facade of itsm: what the CLI and the web layer call.
+
+Every write is one transaction: lock the ticket, check and perform the action
+(engine.runtime), recompute the SLA clocks from the journal (engine.sla),
+update the row with a version check, append the hash-chained journal event.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from engine import sla as slamod
+from engine.errors import ActionRefused, Conflict, NotFound, UsageError
+from engine.model import Definitions, ProcessSpec
+from engine.runtime.actions import SYSTEM, Actor, Outcome, available, perform
+from engine.runtime.fields import coerce, field_spec
+from engine.runtime.ticket import Ticket
+from engine.settings import Settings
+from engine.workspace import bundled_home, find_home, load_definitions
+
+
+def parse_now(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: {text!r} is not an ISO 8601 time (e.g. 2026-03-02T09:00:00+08:00)") from None
+    if value.tzinfo is None:
+        raise UsageError(f"--now: {text!r} needs a UTC offset (e.g. +08:00)")
+    return value
+
+
+def _wall() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class _Lookup:
+    repo: Any
+
+    def person_id(self, ident: str) -> str | None:
+        person = self.repo.find_person(ident)
+        return person["id"] if person else None
+
+    def ticket_exists(self, key: str) -> bool:
+        try:
+            self.repo.get_ticket(key)
+        except NotFound:
+            return False
+        return True
+
+
+class Api:
+    def __init__(self, home: Path, definitions: Definitions, settings: Settings,
+                 db: str | None, user: str | None, now: datetime | None, lang: str) -> None:
+        self.home = home
+        self.defs = definitions
+        self.settings = settings
+        self._db = db
+        self.user = user or settings.user
+        self._now = now
+        self.lang = lang
+
+    @classmethod
+    def open(cls, home: str | None = None, db: str | None = None, user: str | None = None,
+             now: str | None = None, lang: str = "en") -> "Api":
+        root = find_home(home)
+        return cls(root, load_definitions(root), Settings.load(root), db, user, parse_now(now), lang)
+
+    # -- plumbing ------------------------------------------------------------------
+    @cached_property
+    def db_url(self) -> str:
+        from engine.store.db import default_url
+
+        if self._db:
+            return self._db
+        if self.settings.database_url:
+            return self.settings.database_url
+        writable = self.home != bundled_home() and os.access(self.home, os.W_OK)
+        return default_url(self.home, writable)
+
+    @cached_property
+    def store(self) -> Any:
+        from engine.store.repository import Store
+
+        return Store(self.db_url)
+
+    def now(self) -> datetime:
+        return self._now or _wall()
+
+    def process(self, pid: str) -> ProcessSpec:
+        spec = self.defs.processes.get(pid)
+        if spec is None:
+            raise NotFound(f"no process '{pid}'; known: {', '.join(self.defs.processes)}")
+        return spec
+
+    def actor(self, repo: Any, ident: str | None = None) -> Actor:
+        ident = ident or self.user
+        if not ident:
+            raise UsageError("who is acting? give --as USER or set ITSM_USER")
+        if ident == "system":
+            return SYSTEM
+        person = repo.find_person(ident)
+        if person is None:
+            if "@" in ident:  # an end user known only by e-mail: may act as reporter
+                return Actor(ident.lower(), ident.lower(), ident)
+            raise NotFound(f"no user '{ident}' (see 'itsm user list')")
+        return Actor(person["id"], person["email"].lower(), person["name"],
+                     frozenset(person["roles"]), frozenset(person["groups"]))
+
+    def _register(self, repo: Any, spec: ProcessSpec) -> str:
+        version = self.defs.version(spec.id)
+        path = self.home / "processes" / f"{spec.id}.yaml"
+        source = {"process": path.read_text(encoding="utf-8") if path.exists() else "",
+                  "codes": {tid: t.sha256 for tid, t in self.defs.codes.items()}}
+        repo.ensure_definition_version(version, spec.id, spec.version, source, self.now())
+        return version
+
+    def _spec_for(self, ticket: Ticket) -> ProcessSpec:
+        spec = self.process(ticket.process)
+        if ticket.state not in spec.states:
+            raise ActionRefused(f"{ticket.key} is in state '{ticket.state}', which process "
+                                f"'{spec.id}' no longer has: move it with 'itsm migrate'")
+        return spec
+
+    # -- people ----------------------------------------------------------------------
+    def add_user(self, pid: str, name: str | None, email: str, phone: str | None,
+                 roles: Sequence[str], groups: Sequence[str], site: str | None) -> dict[str, Any]:
+        known_roles = {r for p in self.defs.processes.values() for r in p.roles}
+        unknown = [r for r in roles if r not in known_roles]
+        if unknown:
+            raise UsageError(f"unknown role(s) {', '.join(unknown)}; roles of the processes: "
+                             f"{', '.join(sorted(known_roles))}")
+        group_table = self.defs.codes.get("groups")
+        bad = [g for g in groups if group_table is None or g not in group_table.values]
+        if bad:
+            raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
+        with self.store.write() as repo:
+            repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, self.now())
+            return repo.find_person(pid)
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self.store.read() as repo:
+            return repo.list_people()
+
+    # -- intake ------------------------------------------------------------------------
+    def new_ticket(self, process: str, values: Mapping[str, Any], note: str | None = None,
+                   actor_id: str | None = None) -> dict[str, Any]:
+        spec = self.process(process)
+        now = self.now()
+        with self.store.write() as repo:
+            actor = self.actor(repo, actor_id)
+            ticket = self._intake(repo, spec, dict(values), actor, now, note)
+            return self._view(ticket)
+
+    def _intake(self, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
+                now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None) -> Ticket:
+        lookup = _Lookup(repo)
+        if not given.get("title"):
+            raise ActionRefused("a new ticket needs a title (--title)", missing=["title"])
+        if not given.get("reporter"):
+            if actor.system or "@" not in (actor.email or ""):
+                raise ActionRefused("a new ticket needs the reporter's e-mail (--reporter)",
+                                    missing=["reporter"])
+            given["reporter"] = actor.email
+        values: dict[str, Any] = {}
+        for name, raw in given.items():
+            fs = field_spec(spec, name)
+            if fs is None:
+                raise ActionRefused(f"process '{spec.id}' has no field '{name}'")
+            values[name] = coerce(self.defs, fs, raw, lookup)
+        for name, default in spec.defaults:
+            if values.get(name) is None:
+                values[name] = default
+        overridden = False
+        if "priority" in given:
+            if not set(actor.roles) & set(spec.override_roles) or not note:
+                raise ActionRefused(f"only {', '.join(spec.override_roles) or 'nobody'} may set the "
+                                    "priority by hand, and only with a reason (--note)")
+            overridden = True
+        elif values.get("impact") and values.get("urgency"):
+            values["priority"] = self.defs.priority_for(values["impact"], values["urgency"])
+        version = self._register(repo, spec)
+        initial = spec.initial
+        key = repo.next_key(spec.key_prefix)
+        ticket = Ticket(key=key, process=spec.id, state=initial.id, values=values,
+                        definition_version=version, created_at=now, updated_at=now,
+                        state_entered_at=now, version=1, status=initial.status,
+                        status_category=self.defs.category_of(initial.status),
+                        priority_overridden=overridden)
+        ticket.sla = slamod.compute(spec, self.defs, [slamod.Transition(now, None, initial.id, "create")],
+                                    values, now)
+        row = ticket.to_row()
+        row["version"] = 1
+        ticket.id = repo.insert_ticket(row)
+        changes = {k: [None, v] for k, v in values.items() if v is not None}
+        changes.update(extra_changes or {})
+        repo.append_event(ticket.id, self._event("create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
+                                                 None, initial.id, changes, note, version, now, True))
+        return ticket
+
+    def _event(self, action: str, actor: Actor, role: str | None, from_state: str | None,
+               to_state: str | None, changes: Mapping[str, Any], note: str | None,
+               version: str, now: datetime, public: bool) -> dict[str, Any]:
+        return {"action": action, "actor": actor.id, "role": role, "from_state": from_state,
+                "to_state": to_state, "changes": _jsonable(changes), "note": note,
+                "public": public, "definition_version": version, "effective_at": now,
+                "recorded_at": _wall()}
+
+    # -- actions -----------------------------------------------------------------------
+    def do(self, key: str, action: str, inputs: Mapping[str, Any], note: str | None = None,
+           expect_version: int | None = None, actor_id: str | None = None) -> dict[str, Any]:
+        now = self.now()
+        with self.store.write() as repo:
+            actor = self.actor(repo, actor_id)
+            ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
+            if expect_version is not None and ticket.version != expect_version:
+                raise Conflict(f"{ticket.key} is at version {ticket.version}, not {expect_version}: "
+                               "it changed since you looked; re-run the command")
+            result = self._perform(repo, ticket, action, dict(inputs), note, actor, now)
+            return result
+
+    def _transitions(self, repo: Any, ticket: Ticket) -> list[slamod.Transition]:
+        return [slamod.Transition(e["effective_at"], e["from_state"], e["to_state"], e["action"])
+                for e in repo.events(ticket.id) if e["to_state"] is not None]
+
+    def _perform(self, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
+                 note: str | None, actor: Actor, now: datetime) -> dict[str, Any]:
+        spec = self._spec_for(ticket)
+        if now < ticket.updated_at:
+            raise UsageError(f"--now {now.isoformat()} is before {ticket.key}'s last change "
+                             f"({ticket.updated_at.isoformat()}); the journal only moves forward")
+        history = self._transitions(repo, ticket)
+        ticket.definition_version = self._register(repo, spec)
+
+        def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
+            moved = history + [slamod.Transition(now, ticket.state, target, action)]
+            return slamod.compute(spec, self.defs, moved, values, now)
+
+        out = perform(self.defs, spec, ticket, action, actor, inputs, note, now,
+                      _Lookup(repo), sla_for, self.lang)
+        linked = None
+        if out.action.opens:
+            linked = self._open_linked(repo, spec, ticket, out, actor, now, note)
+            out.values["parent"] = linked.key
+            out.changes["parent"] = [ticket.values.get("parent"), linked.key]
+        self._apply(repo, ticket, spec, out, actor, note, now)
+        view = self._view(ticket)
+        if linked is not None:
+            view["opened"] = linked.key
+        return view
+
+    def _apply(self, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
+               note: str | None, now: datetime) -> None:
+        target = spec.states[out.to_state]
+        moved = out.to_state != out.from_state
+        category = self.defs.category_of(target.status)
+        values = {"state": out.to_state, "status": target.status, "status_category": category,
+                  "updated_at": now, "sla": out.sla, "definition_version": ticket.definition_version,
+                  "priority_overridden": out.priority_overridden}
+        if moved:
+            values["state_entered_at"] = now
+            if category == "resolved":
+                values["resolved_at"] = now
+            if target.final:
+                values["closed_at"] = now
+        ticket.values = out.values
+        row = ticket.to_row()
+        for name in ("title", "description", "reporter", "reporter_phone", "assignee", "group_id",
+                     "urgency", "impact", "priority", "service", "category", "parent", "fields"):
+            values[name] = row[name]
+        repo.update_ticket(ticket.id, ticket.version, values)
+        repo.append_event(ticket.id, self._event(out.action.id, actor, out.role, out.from_state,
+                                                 out.to_state if moved else None, out.changes, note,
+                                                 ticket.definition_version, now, out.action.public))
+        ticket.version += 1
+        ticket.state, ticket.status, ticket.status_category = out.to_state, target.status, category
+        ticket.sla, ticket.updated_at = out.sla, now
+        ticket.priority_overridden = out.priority_overridden
+        if moved:
+            ticket.state_entered_at = now
+
+    def _open_linked(self, repo: Any, spec: ProcessSpec, ticket: Ticket, out: Outcome,
+                     actor: Actor, now: datetime, note: str | None) -> Ticket:
+        target = self.process(out.action.opens or "")
+        copy = ("service", "urgency", "impact", "category", "affected_users", "regulatory_impact",
+                "description")
+        given = {k: out.values.get(k) for k in copy
+                 if out.values.get(k) is not None and field_spec(target, k) is not None}
+        given["title"] = out.values.get("title")
+        given["reporter"] = actor.email if "@" in (actor.email or "") else out.values.get("reporter")
+        if field_spec(target, "criterion") is not None:
+            given["criterion"] = f"{out.action.id} by {actor.id} from {ticket.key}"
+        return self._intake(repo, target, given, actor, now, note or out.values.get("reason"))
+
+    # -- reading -------------------------------------------------------------------------
+    def show(self, key: str) -> dict[str, Any]:
+        with self.store.read() as repo:
+            return self._view(Ticket.from_row(repo.get_ticket(key.upper())))
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        with self.store.read() as repo:
+            row = repo.get_ticket(key.upper())
+            return [_event_view(e) for e in repo.events(row["id"])]
+
+    def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+        with self.store.read() as repo:
+            actor = self.actor(repo, actor_id)
+            ticket = Ticket.from_row(repo.get_ticket(key.upper()))
+            spec = self._spec_for(ticket)
+            out = []
+            for a in available(spec, ticket, actor):
+                out.append({"action": a.id, "label": a.label.get(self.lang), "to": a.target,
+                            "requires": list(a.requires), "accepts": list(a.accepts),
+                            "roles": list(a.roles), "note": a.note})
+            return out
+
+    def list(self, **filters: Any) -> list[dict[str, Any]]:
+        from engine.store.repository import TicketFilter
+
+        with self.store.read() as repo:
+            rows = repo.list_tickets(TicketFilter(**filters))
+            return [self._view(Ticket.from_row(r)) for r in rows]
+
+    def comment(self, key: str, text: str, public: bool = False,
+                actor_id: str | None = None) -> dict[str, Any]:
+        if not text.strip():
+            raise UsageError("a comment needs text")
+        now = self.now()
+        with self.store.write() as repo:
+            actor = self.actor(repo, actor_id)
+            row = repo.get_ticket(key.upper(), lock=True)
+            ticket = Ticket.from_row(row)
+            repo.update_ticket(ticket.id, ticket.version, {"updated_at": max(now, ticket.updated_at)})
+            ev = repo.append_event(ticket.id, self._event("comment", actor, None, None, None, {}, text,
+                                                          ticket.definition_version, now, public))
+            return _event_view(ev)
+
+    def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
+        now = self.now()
+        with self.store.write() as repo:
+            actor = self.actor(repo, actor_id)
+            ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
+            parent_row = repo.get_ticket(parent.upper())
+            if parent_row["key"] == ticket.key:
+                raise UsageError("a ticket cannot be its own parent")
+            if not actor.system and not actor.roles:
+                raise ActionRefused(f"{actor.id} may not link tickets: it needs a desk role")
+            old = ticket.values.get("parent")
+            ticket.values["parent"] = parent_row["key"]
+            repo.update_ticket(ticket.id, ticket.version, {"parent": parent_row["key"], "updated_at": now})
+            repo.append_event(ticket.id, self._event("link", actor, None, None, None,
+                                                     {"parent": [old, parent_row["key"]]}, None,
+                                                     ticket.definition_version, now, False))
+            ticket.version += 1
+            return self._view(ticket)
+
+    def upgrade_db(self) -> tuple[str | None, str]:
+        return self.store.upgrade()
+
+    # -- views ---------------------------------------------------------------------------------
+    def _view(self, ticket: Ticket) -> dict[str, Any]:
+        spec = self.defs.processes.get(ticket.process)
+        v = ticket.values
+        state = spec.states.get(ticket.state) if spec else None
+        core = ("title", "description", "reporter", "reporter_phone", "assignee", "group",
+                "urgency", "impact", "priority", "service", "category", "parent")
+        return {
+            "key": ticket.key, "process": ticket.process, "state": ticket.state,
+            "state_label": state.label.get(self.lang) if state else ticket.state,
+            "status": ticket.status, "category": ticket.status_category,
+            "priority": v.get("priority"), "urgency": v.get("urgency"), "impact": v.get("impact"),
+            "title": v.get("title"), "description": v.get("description"),
+            "reporter": v.get("reporter"), "reporter_phone": v.get("reporter_phone"),
+            "assignee": v.get("assignee"), "group": v.get("group"), "service": v.get("service"),
+            "classification": v.get("category"), "parent": v.get("parent"),
+            "fields": {k: val for k, val in v.items() if k not in core},
+            "sla": ticket.sla, "priority_overridden": ticket.priority_overridden,
+            "version": ticket.version, "definition_version": ticket.definition_version,
+            "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at),
+            "resolved_at": _iso(ticket.resolved_at), "closed_at": _iso(ticket.closed_at),
+        }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _event_view(e: Mapping[str, Any]) -> dict[str, Any]:
+    return {"seq": e["seq"], "action": e["action"], "actor": e["actor"], "role": e.get("role"),
+            "from": e.get("from_state"), "to": e.get("to_state"), "changes": e.get("changes") or {},
+            "note": e.get("note"), "public": bool(e.get("public")),
+            "at": _iso(e.get("effective_at")), "recorded_at": _iso(e.get("recorded_at")),
+            "definition_version": e.get("definition_version")}

@@ -1,0 +1,354 @@
+"""Business calendars: working-time arithmetic for SLA clocks and timers.
+
+A calendar (``codes/calendars.yaml``) is a time zone plus either weekly working
+periods with holidays and make-up working days (调休), or ``always: true`` (24x7).
+
+Semantics
+---------
+* **Working instants.**  Each weekday has half-open working periods in local wall
+  time, e.g. ``09:00-12:00`` and ``13:00-18:00``: 12:00 itself is not working.
+  ``24:00`` ends a period at the next midnight.  A holiday closes its whole local
+  date; a make-up working day (``workdays``) is worked with the periods of its
+  ``hours_as`` weekday (default ``mon``) and wins over a holiday on the same date.
+* **Daylight saving.**  Periods are wall-clock times of each local date, turned
+  into real instants day by day, and all counting is in real elapsed time: a
+  09:00-17:00 day is 8 hours on a DST day too, a 24x7 day is 23 or 25 hours on the
+  nights the clocks change.  A wall time that occurs twice means its first
+  occurrence; a wall time skipped by the clocks means the instant of the jump.
+* **Plain durations are working time.**  ``15m``, ``4h``, ``2d``, ``PT4H``,
+  ``4 business hours``: that much working time (``2d`` is 48 working hours; in a
+  24x7 calendar it is 48 hours).  ``add_working`` gives the *earliest* instant at
+  which that much working time has elapsed: Friday 17:00 + 4h in a
+  09:00-12:00/13:00-18:00 calendar is Monday 12:00, not 13:00.
+* **Business days.**  ``N business days`` first moves the start to the next
+  working instant (Friday 20:00 becomes Monday 09:00), then takes the same local
+  time of day on the N-th working date after it (a date with any working time),
+  then moves to the next working instant if that time is not working (a lunch
+  break, a shorter day).  Friday 17:00 + 1 business day = Monday 17:00; Friday
+  20:00 + 1 business day = Tuesday 09:00.  A duration with business days and hours
+  adds the days first, then the hours as working time.
+
+Every public method takes and returns timezone-aware datetimes (naive ones raise
+``ValueError``); results are in the calendar's time zone.  Beware that Python
+subtracts two datetimes with the *same* ``tzinfo`` by wall clock: use
+:meth:`Calendar.working_seconds` (or convert to UTC) to measure elapsed time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Iterator, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.model import CodeTable, CodeValue, Duration
+
+__all__ = ["Calendar", "load_calendars"]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_IDLE_DAYS = 3 * 366  # consecutive days without working time before giving up
+
+_US = 1_000_000  # instants are integer microseconds since the epoch, so sums are exact
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ONE_DAY = timedelta(days=1)
+_PERIOD = re.compile(r"^\s*(\d\d):(\d\d)\s*-\s*(\d\d):(\d\d)\s*$")
+
+Period = tuple[int, int]  # minutes after local midnight, start < end <= 1440
+Span = tuple[int, int]  # real instants in microseconds, start < end
+
+
+class Calendar:
+    """One business calendar; build it with :meth:`from_value` or :meth:`from_dict`."""
+
+    def __init__(self, cid: str, tz: ZoneInfo, week: tuple[tuple[Period, ...], ...],
+                 holidays: frozenset[date] = frozenset(),
+                 workdays: Mapping[date, int] | None = None, always: bool = False) -> None:
+        self.id = cid
+        self.tz = tz
+        self.always = always
+        self.week = week
+        self.holidays = holidays
+        self.workdays = dict(workdays or {})
+        self._days: dict[date, tuple[Span, ...]] = {}
+        if not always and not any(week) and not self.workdays:
+            raise ValueError(f"calendar {cid!r} has no working time: give working hours "
+                             "for at least one weekday, or always: true")
+
+    def __repr__(self) -> str:
+        return f"Calendar({self.id!r}, {self.tz.key!r}{', always' if self.always else ''})"
+
+    # -- construction ----------------------------------------------------------
+
+    @classmethod
+    def from_value(cls, value: CodeValue) -> "Calendar":
+        """The calendar of one value of the ``calendars`` code table."""
+        try:
+            return cls.from_dict(value.code, value.attrs)
+        except ValueError as exc:
+            raise ValueError(f"{value.where}: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, cid: str, data: Mapping[str, Any]) -> "Calendar":
+        """A calendar from a mapping shaped like one entry of ``calendars.yaml``."""
+        tz = _zone(cid, data.get("timezone"))
+        if data.get("always"):
+            extra = [k for k in ("hours", "holidays", "workdays") if data.get(k)]
+            if extra:
+                raise ValueError(f"calendar {cid!r} is always open: remove {', '.join(extra)}")
+            return cls(cid, tz, ((),) * 7, always=True)
+        hours = data.get("hours") or {}
+        if not isinstance(hours, Mapping):
+            raise ValueError(f"calendar {cid!r}: hours must map mon..sun to working periods")
+        unknown = [str(k) for k in hours if k not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"calendar {cid!r}: unknown weekday {unknown[0]!r} in hours: "
+                             f"use {', '.join(WEEKDAYS)}")
+        week = tuple(_periods(cid, day, hours.get(day)) for day in WEEKDAYS)
+        holidays: set[date] = set()
+        for item in data.get("holidays") or ():
+            if "date" in item:
+                holidays.add(_date(cid, "holidays", item["date"]))
+                continue
+            first = _date(cid, "holidays", item.get("from"))
+            last = _date(cid, "holidays", item.get("to"))
+            if last < first:
+                raise ValueError(f"calendar {cid!r}: holiday from {first} to {last} ends "
+                                 "before it starts")
+            holidays.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+        workdays: dict[date, int] = {}
+        for item in data.get("workdays") or ():
+            day = _date(cid, "workdays", item.get("date"))
+            hours_as = item.get("hours_as") or "mon"
+            if hours_as not in WEEKDAYS:
+                raise ValueError(f"calendar {cid!r}: workday {day}: hours_as {hours_as!r} "
+                                 f"is not one of {', '.join(WEEKDAYS)}")
+            if not week[WEEKDAYS.index(hours_as)]:
+                raise ValueError(f"calendar {cid!r}: workday {day} takes the hours of "
+                                 f"{hours_as}, which has none")
+            workdays[day] = WEEKDAYS.index(hours_as)
+        return cls(cid, tz, week, frozenset(holidays), workdays)
+
+    @classmethod
+    def always_open(cls, tz: str = "UTC") -> "Calendar":
+        """A 24x7 calendar in time zone ``tz``."""
+        return cls(f"always_{tz}", _zone("always", tz), ((),) * 7, always=True)
+
+    # -- queries ---------------------------------------------------------------
+
+    def intervals(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The working intervals of local date ``day``, as aware datetimes."""
+        return [(self._out(a), self._out(b)) for a, b in self._spans(day)]
+
+    def is_working(self, t: datetime) -> bool:
+        """Whether ``t`` is working time (interval starts count, ends do not)."""
+        u = _micros(t)
+        if self.always:
+            return True
+        day = self._local_date(u)
+        return any(a <= u < b for d in (day - _ONE_DAY, day, day + _ONE_DAY)
+                   for a, b in self._spans(d))
+
+    def next_working(self, t: datetime) -> datetime:
+        """The first working instant at or after ``t`` (``t`` itself if working)."""
+        u = _micros(t)
+        if self.always:
+            return self._out(u)
+        for a, b in self._spans_from(u):
+            if b > u:
+                return self._out(max(a, u))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def working_seconds(self, start: datetime, end: datetime) -> float:
+        """Working time in ``[start, end)`` in seconds; 0 if ``end <= start``."""
+        a, b = _micros(start), _micros(end)
+        if b <= a:
+            return 0.0
+        if self.always:
+            return (b - a) / _US
+        total = 0
+        for x, y in self._spans_from(a):
+            if x >= b:
+                break
+            total += min(y, b) - max(x, a) if y > a else 0
+        return total / _US
+
+    def add_working(self, start: datetime, seconds: float) -> datetime:
+        """The earliest instant ``t`` with ``working_seconds(start, t) == seconds``."""
+        u = _micros(start)
+        left = round(seconds * _US)
+        if left < 0:
+            raise ValueError(f"cannot add negative working time ({seconds} s)")
+        if left == 0 or self.always:
+            return self._out(u + left)
+        for x, y in self._spans_from(u):
+            if y <= u:
+                continue
+            lo = max(x, u)
+            if left <= y - lo:
+                return self._out(lo + left)
+            left -= y - lo
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def add(self, start: datetime, duration: Duration) -> datetime:
+        """``start`` plus ``duration`` counted in this calendar (see the module doc)."""
+        if not duration.business_days:
+            return self.add_working(start, duration.seconds)
+        if duration.business_days < 0:
+            raise ValueError(f"cannot add negative business days ({duration})")
+        opened = self.next_working(start)
+        day, clock = opened.date(), opened.time().replace(tzinfo=None, fold=0)
+        for _ in range(duration.business_days):
+            day = self._next_working_date(day)
+        moved = self.next_working(self._out(self._instant(day, clock)))
+        return self.add_working(moved, duration.seconds)
+
+    # -- internals -------------------------------------------------------------
+
+    def _spans(self, day: date) -> tuple[Span, ...]:
+        """Working spans of a local date, in real microseconds (cached per date)."""
+        spans = self._days.get(day)
+        if spans is None:
+            if self.always:
+                periods: tuple[Period, ...] = ((0, 1440),)
+            elif day in self.workdays:
+                periods = self.week[self.workdays[day]]
+            elif day in self.holidays:
+                periods = ()
+            else:
+                periods = self.week[day.weekday()]
+            spans = tuple(span for span in (
+                (self._instant(day, time(s // 60, s % 60)) if s < 1440 else
+                 self._instant(day + _ONE_DAY, time()),
+                 self._instant(day, time(e // 60, e % 60)) if e < 1440 else
+                 self._instant(day + _ONE_DAY, time()))
+                for s, e in periods) if span[0] < span[1])
+            self._days[day] = spans
+        return spans
+
+    def _spans_from(self, u: int) -> Iterator[Span]:
+        """Working spans in time order from the local day before ``u``'s date on;
+        raises ValueError after MAX_IDLE_DAYS days in a row without working time."""
+        day, idle = self._local_date(u) - _ONE_DAY, 0
+        while True:
+            spans = self._spans(day)
+            if spans:
+                idle = 0
+                yield from spans
+            else:
+                idle += 1
+                if idle > MAX_IDLE_DAYS:
+                    raise ValueError(f"calendar {self.id!r} has no working time for "
+                                     f"{MAX_IDLE_DAYS} days after {day - timedelta(idle)}")
+            day += _ONE_DAY
+
+    def _next_working_date(self, day: date) -> date:
+        for _ in range(MAX_IDLE_DAYS):
+            day += _ONE_DAY
+            if self._spans(day):
+                return day
+        raise ValueError(f"calendar {self.id!r} has no working day for "
+                         f"{MAX_IDLE_DAYS} days after {day - timedelta(MAX_IDLE_DAYS)}")
+
+    def _instant(self, day: date, clock: time) -> int:
+        """The real instant of a local wall time: its first occurrence if repeated,
+        the instant of the jump if the clocks skip it."""
+        naive = datetime.combine(day, clock)
+        off0 = _offset(naive.replace(tzinfo=self.tz))
+        off1 = _offset(naive.replace(tzinfo=self.tz, fold=1))
+        wall = ((day.toordinal() - _EPOCH_ORDINAL) * 86400 + clock.hour * 3600
+                + clock.minute * 60 + clock.second) * _US + clock.microsecond
+        if off0 >= off1:  # an ordinary or a repeated wall time
+            return wall - off0 * _US
+        # Skipped by a forward jump: the offset is still off0 before the jump and
+        # already off1 at it; find that instant to the second.
+        lo, hi = (wall - off1 * _US) // _US, (wall - off0 * _US) // _US
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _offset(datetime.fromtimestamp(mid, self.tz)) == off1:
+                hi = mid
+            else:
+                lo = mid
+        return hi * _US
+
+    def _local_date(self, u: int) -> date:
+        return self._out(u).date()
+
+    def _out(self, u: int) -> datetime:
+        return (_EPOCH + timedelta(microseconds=u)).astimezone(self.tz)
+
+
+def load_calendars(table: CodeTable) -> dict[str, Calendar]:
+    """Every calendar of the ``calendars`` code table, by id."""
+    return {code: Calendar.from_value(value) for code, value in table.values.items()}
+
+
+def _micros(t: datetime) -> int:
+    if not isinstance(t, datetime):
+        raise TypeError(f"expected a datetime, got {type(t).__name__}")
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise ValueError(f"naive datetime {t.isoformat()}: calendars need timezone-aware "
+                         "datetimes (give an offset or a zone)")
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+def _offset(t: datetime) -> int:
+    off = t.utcoffset()
+    assert off is not None
+    return off.days * 86400 + off.seconds
+
+
+def _zone(cid: str, name: Any) -> ZoneInfo:
+    if not name or not isinstance(name, str):
+        raise ValueError(f"calendar {cid!r} needs a timezone, e.g. Asia/Shanghai")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"calendar {cid!r}: unknown time zone {name!r}: use an IANA "
+                         "name such as Asia/Shanghai or Europe/London") from None
+
+
+def _date(cid: str, where: str, value: Any) -> date:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValueError(f"calendar {cid!r}: {where}: cannot read date {value!r}: "
+                         "write 'YYYY-MM-DD'") from None
+
+
+def _periods(cid: str, day: str, raw: Any) -> tuple[Period, ...]:
+    """Parse one weekday's working periods; sort them and join touching ones."""
+    if raw is None:
+        return ()
+    items = (raw,) if isinstance(raw, str) else tuple(raw)
+    out: list[Period] = []
+    for item in items:
+        m = _PERIOD.match(str(item))
+        if not m:
+            raise ValueError(f"calendar {cid!r}: {day}: cannot read working period "
+                             f"{item!r}: write 'HH:MM-HH:MM', e.g. '09:00-18:00'")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"calendar {cid!r}: {day}: {item!r} is not a time of day "
+                             "(00:00 to 24:00)")
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if end <= start:
+            raise ValueError(f"calendar {cid!r}: {day}: working period {item!r} ends before "
+                             "it starts: split a night shift at midnight (e.g. mon "
+                             "'22:00-24:00' and tue '00:00-06:00')")
+        out.append((start, end))
+    out.sort()
+    merged: list[Period] = []
+    for start, end in out:
+        if merged and start < merged[-1][1]:
+            raise ValueError(f"calendar {cid!r}: {day}: working periods overlap at "
+                             f"{start // 60:02d}:{start % 60:02d}")
+        if merged and start == merged[-1][1]:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return tuple(merged)

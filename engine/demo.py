@@ -1,0 +1,199 @@
+"""``itsm demo``: a small organisation working a realistic week on a fresh database.
+
+Everything goes through :class:`engine.api.Api`, exactly as agents' commands do,
+with the clock set per step so times, SLA clocks and the journal are realistic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.api import Api
+from engine.errors import ItsmError
+from engine.settings import Settings
+from engine.workspace import find_home, load_definitions
+
+CST = timezone(timedelta(hours=8))
+MONDAY = datetime(2026, 3, 2, tzinfo=CST)  # an ordinary working week at head office
+
+PEOPLE = [
+    # id, name, roles, groups
+    ("wang.lei", "Wang Lei 王磊", ["service_desk"], ["service_desk"]),
+    ("zhao.min", "Zhao Min 赵敏", ["service_desk", "fulfiller"], ["service_desk"]),
+    ("chen.jie", "Chen Jie 陈杰", [], ["desktop_support"]),
+    ("liu.yang", "Liu Yang 刘洋", [], ["claims_app_support"]),
+    ("sun.hao", "Sun Hao 孙浩", [], ["network_ops"]),
+    ("zhou.qing", "Zhou Qing 周青", ["incident_manager"], []),
+    ("huang.wei", "Huang Wei 黄伟", ["major_incident_manager"], ["major_incident_team"]),
+    ("xu.fang", "Xu Fang 徐芳", [], ["major_incident_team"]),
+    ("he.lin", "He Lin 何琳", ["approver"], []),
+    ("p16.owner", "Ma Jun 马骏 (P16)", ["process_owner"], []),
+]
+
+
+@dataclass
+class Demo:
+    api: Api
+    say: Callable[[str], None]
+
+    def at(self, day: int, hhmm: str) -> datetime:
+        h, m = (int(x) for x in hhmm.split(":"))
+        when = MONDAY + timedelta(days=day, hours=h, minutes=m)
+        self.api._now = when
+        return when
+
+    def log(self, text: str) -> None:
+        now = self.api.now()
+        self.say(f"[{now:%a %H:%M}] {text}")
+
+    def new(self, who: str, process: str, **values: Any) -> str:
+        ticket = self.api.new_ticket(process, values, actor_id=who)
+        self.log(f"{who} logs {ticket['key']} \"{ticket['title']}\" ({ticket['priority']}, "
+                 f"{ticket['service'] or 'no service'})")
+        return str(ticket["key"])
+
+    def do(self, who: str, key: str, action: str, note: str | None = None, **values: Any) -> dict[str, Any]:
+        ticket = self.api.do(key, action, values, note, actor_id=who)
+        extra = f" -> opened {ticket['opened']}" if ticket.get("opened") else ""
+        self.log(f"{who} {action} {key} -> {ticket['state']}{extra}")
+        return ticket
+
+    def refused(self, who: str, key: str, action: str, **values: Any) -> None:
+        try:
+            self.api.do(key, action, values, None, actor_id=who)
+        except ItsmError as exc:
+            self.log(f"{who} tries {action} on {key}: refused: {exc.message}")
+        else:  # pragma: no cover - the demo script expects a refusal here
+            raise AssertionError(f"{action} on {key} should have been refused")
+
+
+def run(directory: Path, say: Callable[[str], None], home: str | None = None, lang: str = "en") -> dict[str, Any]:
+    root = find_home(home)
+    db_path = directory / "itsm-demo.db"
+    if db_path.exists():
+        db_path.unlink()
+    api = Api(root, load_definitions(root), Settings(), f"sqlite:///{db_path}", None, MONDAY, lang)
+    d = Demo(api, say)
+    say(f"itsm demo: database {db_path}")
+    d.at(0, "08:30")
+    for pid, name, roles, groups in PEOPLE:
+        api.add_user(pid, name, f"{pid}@example.com", None, roles, groups, "head_office")
+    say(f"{len(PEOPLE)} people: service desk, desktop, claims and network support, managers, approver")
+
+    # Monday: the desk resolves at first contact where it can, assigns the rest.
+    d.at(0, "09:05")
+    pw = d.new("wang.lei", "incident", title="Forgot Windows password after holiday",
+               reporter="li.na@example.com", service="desktop", urgency="medium", impact="low",
+               category="access", channel="phone")
+    d.at(0, "09:12")
+    d.do("wang.lei", pw, "resolve", solution="Password reset, user logged in while on the phone",
+         closure_code="user_advice", service_restored="true")
+    d.at(0, "09:20")
+    d.do("li.na@example.com", pw, "confirm")
+
+    d.at(0, "10:02")
+    claims = d.new("wang.lei", "incident", title="Claims system: cannot attach scanned documents",
+                   reporter="zhang.wei@example.com", service="claims", urgency="high",
+                   impact="medium", category="application_error",
+                   description="Upload fails with 'error 500' for PDFs over 5 MB")
+    d.at(0, "10:05")
+    d.do("wang.lei", claims, "assign", group="claims_app_support")
+    d.refused("chen.jie", claims, "start")
+    d.at(0, "10:20")
+    d.do("liu.yang", claims, "start")
+    d.at(0, "11:40")
+    d.do("liu.yang", claims, "pend", reason="Waiting for the user's sample file")
+    d.at(0, "14:10")
+    d.do("zhang.wei@example.com", claims, "resume")
+    d.at(0, "16:30")
+    d.refused("liu.yang", claims, "resolve", solution="Raised upload limit", closure_code="duplicate",
+              service_restored="true")
+    d.do("liu.yang", claims, "resolve", solution="Raised the upload size limit to 20 MB on the gateway",
+         closure_code="solved", service_restored="true")
+
+    # Service requests: one needs approval, one does not.
+    d.at(0, "11:00")
+    sw = d.new("zhao.min", "service_request", title="Install Visio for process mapping",
+               reporter="qian.li@example.com", service="software", offering="software_install",
+               software_name="Microsoft Visio", justification="P16 process modelling")
+    d.refused("zhao.min", sw, "start")
+    d.do("zhao.min", sw, "request_approval")
+    d.at(0, "15:00")
+    d.do("he.lin", sw, "approve")
+    d.at(1, "10:00")
+    d.do("zhao.min", sw, "fulfil", fulfilment_note="Visio installed through software centre",
+         closure_code="fulfilled")
+    d.at(1, "10:30")
+    d.do("qian.li@example.com", sw, "confirm")
+
+    d.at(1, "09:15")
+    reset = d.new("zhao.min", "service_request", title="Reset my e-mail password",
+                  reporter="sun.yu@example.com", service="identity", offering="password_reset")
+    d.do("zhao.min", reset, "start")
+    d.at(1, "09:25")
+    d.do("zhao.min", reset, "fulfil", fulfilment_note="Temporary password sent by SMS",
+         closure_code="fulfilled")
+
+    # Tuesday: the claims user reopens; the fix is completed.
+    d.at(1, "09:30")
+    d.do("zhang.wei@example.com", claims, "reopen", reason="Still fails for TIFF scans")
+    d.at(1, "15:45")
+    d.do("liu.yang", claims, "resolve", solution="Gateway limit raised for all MIME types incl. TIFF",
+         closure_code="solved", service_restored="true")
+    d.at(1, "16:00")
+    d.do("zhang.wei@example.com", claims, "confirm")
+
+    # Wednesday: a network outage becomes a major incident.
+    d.at(2, "09:02")
+    vpn = d.new("wang.lei", "incident", title="Branch VPN down: Guangzhou cannot reach policy admin",
+                reporter="branch.gz@example.com", service="network", urgency="high", impact="high",
+                category="network", affected_users="180")
+    d.at(2, "09:04")
+    mi = d.do("wang.lei", vpn, "declare_major", reason="Whole branch offline, 180 users")["opened"]
+    d.at(2, "09:08")
+    d.do("huang.wei", mi, "accept")
+    d.do("huang.wei", mi, "assign_lead", technical_lead="sun.hao")
+    d.do("huang.wei", mi, "assign_communications", communications_owner="xu.fang")
+    d.do("wang.lei", vpn, "assign", group="network_ops", assignee="sun.hao")
+    d.do("sun.hao", vpn, "start")
+    d.at(2, "09:35")
+    d.do("xu.fang", mi, "post_update", note="Carrier link down; failover to 4G backup in progress")
+    d.at(2, "10:10")
+    d.do("sun.hao", mi, "mitigate", workaround="Traffic on 4G backup link", service_restored="true")
+    d.at(2, "14:30")
+    d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
+         closure_code="major_resolved", service_restored="true")
+    d.do("sun.hao", vpn, "resolve", solution="Resolved with " + mi + ": carrier line card replaced",
+         closure_code="major_resolved", service_restored="true")
+    d.do("wang.lei", vpn, "confirm", note="Branch confirmed by phone")
+    d.at(3, "10:00")
+    d.do("huang.wei", mi, "start_review", review_owner="sun.hao", review_due="2026-03-09")
+    d.at(4, "16:00")
+    d.refused("huang.wei", mi, "close")
+    d.do("huang.wei", mi, "close", review_report="Root cause: single carrier line; action: second carrier by Q2")
+
+    # Friday: an ordinary incident stays open over the weekend.
+    d.at(4, "17:00")
+    printer = d.new("wang.lei", "incident", title="Printer on floor 3 jams", reporter="li.na@example.com",
+                    service="printing", urgency="low", impact="low", category="printing")
+    d.do("wang.lei", printer, "assign", group="desktop_support")
+    return summary(api)
+
+
+def summary(api: Api) -> dict[str, Any]:
+    rows = api.list()
+    by: dict[tuple[str, str], int] = {}
+    met = breached = 0
+    for r in rows:
+        by[(r["process"], r["state"])] = by.get((r["process"], r["state"]), 0) + 1
+        res = (r.get("sla") or {}).get("resolution") or {}
+        if res.get("met") is True:
+            met += 1
+        elif res.get("breached"):
+            breached += 1
+    return {"tickets": len(rows), "by_state": [{"process": p, "state": s, "count": n}
+                                              for (p, s), n in sorted(by.items())],
+            "sla_met": met, "sla_breached": breached, "rows": rows}

@@ -1,0 +1,76 @@
+"""Turning results into text for people or machines: tables, CSV, JSON.
+
+Used by every row-printing command through one set of output options, so
+``--json`` and ``--csv`` behave the same everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+from typing import Any, Callable, Mapping, Sequence
+
+Column = tuple[str, str, Callable[[Mapping[str, Any]], Any]]  # (id, heading, getter)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    return str(value).replace("\n", " ")
+
+
+def width(text: str) -> int:
+    """Display width: CJK characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, size: int) -> str:
+    return text + " " * (size - width(text))
+
+
+def _clip(text: str, size: int) -> str:
+    if width(text) <= size:
+        return text
+    out, used = "", 0
+    for ch in text:
+        w = width(ch)
+        if used + w > size - 1:
+            break
+        out, used = out + ch, used + w
+    return out + "…"
+
+
+def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], max_width: int = 48) -> str:
+    heads = [h for _, h, _ in columns]
+    body = [[_clip(_cell(get(r)), max_width) for _, _, get in columns] for r in rows]
+    sizes = [max([width(h)] + [width(row[i]) for row in body]) for i, h in enumerate(heads)]
+    lines = ["  ".join(_pad(h, sizes[i]) for i, h in enumerate(heads)).rstrip(),
+             "  ".join("-" * s for s in sizes)]
+    lines += ["  ".join(_pad(c, sizes[i]) for i, c in enumerate(row)).rstrip() for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([cid for cid, _, _ in columns])
+    for r in rows:
+        writer.writerow([_cell(get(r)) for _, _, get in columns])
+    return buf.getvalue()
+
+
+def pairs(items: Sequence[tuple[str, Any]]) -> str:
+    """A label: value block."""
+    items = [(k, _cell(v)) for k, v in items if v not in (None, "", [], {})]
+    size = max((width(k) for k, _ in items), default=0)
+    return "".join(f"{_pad(k, size)}  {v}\n" for k, v in items)

@@ -1,0 +1,176 @@
+"""Performing an action on a ticket (design 5.1), without touching the database.
+
+:func:`perform` checks everything in the documented order and returns an
+:class:`Outcome`; any refusal raises :class:`ActionRefused` saying exactly why
+and changes nothing.  The caller (engine.api) persists the outcome in one
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from engine.errors import ActionRefused
+from engine.expressions import ExpressionError, compile_expression, resolve_value
+from engine.i18n import t
+from engine.model import ActionSpec, Definitions, ProcessSpec
+from engine.runtime import context as ctxmod
+from engine.runtime.fields import Lookup, coerce, field_spec
+from engine.runtime.machine import fire
+from engine.runtime.ticket import Ticket
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str
+    email: str = ""
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    system: bool = False
+
+    def is_(self, value: Any) -> bool:
+        return value is not None and value in (self.id, self.email)
+
+
+SYSTEM = Actor("system", "system", "System", frozenset({"system"}), frozenset(), True)
+
+SlaFor = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    action: ActionSpec
+    from_state: str
+    to_state: str
+    role: str
+    values: dict[str, Any]
+    changes: dict[str, list[Any]]
+    priority_overridden: bool
+    sla: dict[str, Any] = field(default_factory=dict)
+
+
+def roles_held(spec: ProcessSpec, values: Mapping[str, Any], actor: Actor) -> set[str]:
+    """Static roles plus the dynamic ones this actor holds on this ticket."""
+    held = set(actor.roles)
+    if actor.system:
+        held.add("system")
+    if actor.is_(values.get("reporter")):
+        held.add("reporter")
+    group = values.get("group")
+    if group and group in actor.groups:
+        held.add("group_member")
+    assignee = values.get("assignee")
+    if actor.is_(assignee) or (assignee is None and group and group in actor.groups):
+        held.add("assignee")  # a group member acts for an unassigned group
+    for f in spec.fields.values():
+        if f.type == "user" and actor.is_(values.get(f.id)):
+            held.add(f.id)
+    return held
+
+
+def available(spec: ProcessSpec, ticket: Ticket, actor: Actor) -> list[ActionSpec]:
+    held = roles_held(spec, ticket.values, actor)
+    return [a for a in spec.actions_from(ticket.state) if held.intersection(a.roles)]
+
+
+def _names(actions: list[ActionSpec], lang: str) -> str:
+    return ", ".join(a.id for a in actions) or t("none", lang)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str, actor: Actor,
+            inputs: Mapping[str, Any], note: str | None, now: datetime, lookup: Lookup,
+            sla_for: SlaFor, lang: str = "en") -> Outcome:
+    action = spec.actions.get(action_id)
+    if action is None:
+        raise ActionRefused(t("no_action", lang, process=spec.id, action=action_id,
+                              available=_names(available(spec, ticket, actor), lang)),
+                            available=[a.id for a in available(spec, ticket, actor)])
+    if ticket.state not in action.sources:
+        avail = available(spec, ticket, actor)
+        raise ActionRefused(t("not_in_state", lang, action=action_id, state=ticket.state,
+                              available=_names(avail, lang)), available=[a.id for a in avail])
+    held = roles_held(spec, ticket.values, actor)
+    matching = [r for r in action.roles if r in held]
+    if not matching:
+        raise ActionRefused(t("wrong_role", lang, actor=actor.id, action=action_id, key=ticket.key,
+                              roles=", ".join(action.roles)), allowed_roles=action.roles)
+
+    accepted = set(action.requires) | set(action.accepts)
+    given: dict[str, Any] = {}
+    override = False
+    for name, raw in inputs.items():
+        fs = field_spec(spec, name)
+        if name == "priority" and name not in accepted:
+            if not held.intersection(spec.override_roles) or _empty(note):
+                raise ActionRefused(t("override", lang, roles=", ".join(spec.override_roles) or "-"),
+                                    allowed_roles=spec.override_roles)
+            override = True
+        elif name not in accepted or fs is None:
+            raise ActionRefused(t("not_accepted", lang, action=action_id, field=name,
+                                  accepted=", ".join(sorted(accepted)) or t("none", lang)))
+        given[name] = coerce(defs, fs, raw, lookup)  # type: ignore[arg-type]
+
+    values = dict(ticket.values)
+    values.update(given)
+    category = defs.category_of(ticket.status)
+    before_ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
+                              action=action_id, now=now, sla=ticket.sla, status_category=category)
+    for name, raw in action.set:
+        if name not in given:
+            values[name] = resolve_value(raw, before_ctx)
+
+    overridden = ticket.priority_overridden or override
+    if not overridden and values.get("impact") and values.get("urgency"):
+        values["priority"] = defs.priority_for(values["impact"], values["urgency"])
+
+    missing = [f for f in action.requires
+               if _empty(values.get(f)) or (_asks_each_time(spec, f) and f not in given)]
+    if missing:
+        raise ActionRefused(t("missing", lang, action=action_id, fields=", ".join(missing)),
+                            missing=missing)
+    if action.note == "required" and _empty(note):
+        raise ActionRefused(t("note_required", lang, action=action_id), missing=["note"])
+
+    ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id, action=action_id,
+                       now=now, sla=ticket.sla, status_category=category)
+    if action.when:
+        try:
+            ok = compile_expression(action.when).holds(ctx)
+            why = action.when_message.get(lang) if action.when_message else action.when
+        except ExpressionError as exc:
+            ok, why = False, exc.message
+        if not ok:
+            raise ActionRefused(t("guard", lang, action=action_id, reason=why), reason=why)
+
+    target = fire(spec, ticket.definition_version, ticket.state, action_id)
+    sla = sla_for(target, values)
+    criteria = spec.criteria_for(target)
+    if criteria:
+        ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
+                           action=action_id, now=now, sla=sla,
+                           status_category=defs.category_of(spec.states[target].status))
+        failed = []
+        for crit in criteria:
+            try:
+                if not compile_expression(crit.when).holds(ctx):
+                    failed.append(crit.label.get(lang))
+            except ExpressionError:
+                failed.append(crit.label.get(lang))
+        if failed:
+            raise ActionRefused(t("criteria", lang, key=ticket.key, state=target,
+                                  failed="; ".join(failed)), reason="; ".join(failed))
+
+    changes = {k: [ticket.values.get(k), v] for k, v in values.items() if ticket.values.get(k) != v}
+    return Outcome(action, ticket.state, target, matching[0], values, changes, overridden, sla)
+
+
+def _asks_each_time(spec: ProcessSpec, name: str) -> bool:
+    fs = spec.fields.get(name)
+    return bool(fs and fs.ask_each_time)

@@ -1,0 +1,118 @@
+"""Typing and checking field values given on the command line or API."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from engine.errors import ActionRefused
+from engine.model import Definitions, Duration, FieldSpec, Label, ProcessSpec
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_TRUE = {"true", "yes", "y", "1", "on", "是", "真"}
+_FALSE = {"false", "no", "n", "0", "off", "否", "假"}
+
+# types and code tables of the core fields
+CORE_SPECS: dict[str, FieldSpec] = {
+    "title": FieldSpec("title", "string", Label("Title", "标题"), public=True),
+    "description": FieldSpec("description", "text", Label("Description", "描述"), public=True),
+    "reporter": FieldSpec("reporter", "email", Label("Reporter", "报告人")),
+    "reporter_phone": FieldSpec("reporter_phone", "string", Label("Reporter phone", "报告人电话")),
+    "assignee": FieldSpec("assignee", "user", Label("Assignee", "处理人")),
+    "group": FieldSpec("group", "code", Label("Group", "处理组"), codes="groups", public=True),
+    "urgency": FieldSpec("urgency", "code", Label("Urgency", "紧急程度"), codes="urgency", public=True),
+    "impact": FieldSpec("impact", "code", Label("Impact", "影响度"), codes="impact", public=True),
+    "priority": FieldSpec("priority", "code", Label("Priority", "优先级"), codes="priority", public=True),
+    "service": FieldSpec("service", "code", Label("Service", "服务"), codes="services", public=True),
+    "category": FieldSpec("category", "code", Label("Category", "类别"), codes="categories"),
+    "parent": FieldSpec("parent", "ticket", Label("Parent", "上级工单")),
+}
+
+
+class Lookup(Protocol):
+    def person_id(self, ident: str) -> str | None: ...
+
+    def ticket_exists(self, key: str) -> bool: ...
+
+
+def field_spec(spec: ProcessSpec, name: str) -> FieldSpec | None:
+    return spec.fields.get(name) or CORE_SPECS.get(name)
+
+
+def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
+    """A value of the field's type, or ActionRefused saying what is wrong."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+
+    def bad(why: str) -> ActionRefused:
+        return ActionRefused(f"invalid value {raw!r} for {fs.id}: {why}", reason=why)
+
+    text = raw.strip() if isinstance(raw, str) else raw
+    kind = fs.type
+    if kind in ("string", "text"):
+        return str(text)
+    if kind == "bool":
+        if isinstance(text, bool):
+            return text
+        low = str(text).lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise bad("expected true or false")
+    if kind == "int":
+        try:
+            return int(text)
+        except (TypeError, ValueError):
+            raise bad("expected a whole number") from None
+    if kind == "number":
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            raise bad("expected a number") from None
+    if kind == "code":
+        table = defs.codes.get(fs.codes or "")
+        if table is None or str(text) not in table.values:
+            known = ", ".join(table.values) if table else ""
+            raise bad(f"not a code of table '{fs.codes}'" + (f"; known: {known}" if known else ""))
+        return str(text)
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(text)).isoformat()
+        except ValueError:
+            raise bad("expected a date YYYY-MM-DD") from None
+    if kind == "datetime":
+        try:
+            value = datetime.fromisoformat(str(text))
+        except ValueError:
+            raise bad("expected an ISO 8601 time with offset") from None
+        if value.tzinfo is None:
+            raise bad("the time needs an offset, e.g. +08:00")
+        return value.isoformat()
+    if kind == "duration":
+        try:
+            return str(Duration.parse(str(text)))
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+    if kind == "email":
+        if not _EMAIL.match(str(text)):
+            raise bad("expected an e-mail address")
+        return str(text).lower()
+    if kind == "user":
+        pid = lookup.person_id(str(text))
+        if pid is None:
+            raise bad("no such user (see 'itsm user list')")
+        return pid
+    if kind == "group":
+        table = defs.codes.get("groups")
+        if table is None or str(text) not in table.values:
+            raise bad("no such support group")
+        return str(text)
+    if kind == "ticket":
+        key = str(text).upper()
+        if not lookup.ticket_exists(key):
+            raise bad("no such ticket")
+        return key
+    return text
+

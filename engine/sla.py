@@ -1,0 +1,184 @@
+"""SLA clocks computed from a ticket's state history (design 5.3).
+
+Pure functions: given the process's clock declarations, the ticket's
+transitions (from the journal), its current priority and service, and "now",
+return each clock's record.  Because nothing is stored incrementally, a change
+of priority, service or policy mid-flight gives an exact answer: elapsed time
+is kept, the target (and so the due date) moves.
+
+Semantics of a clock:
+- it starts when a transition enters a state matching ``start`` (or performs
+  one of its actions); a ticket created in such a state starts it at creation;
+- it stops when a transition enters a state matching ``stop``; the result
+  (``met``) is recorded; leaving the stop condition again (a reopen) resumes
+  it with the time already counted;
+- time does not count while the state matches ``pause``;
+- ``reset`` sets the counted time back to zero.
+Time counts in the SLA policy's business calendar.  A target of "N business
+days" is N standard working days of that calendar (its longest working day
+length, e.g. 8 hours at head office), so pauses and recomputation stay exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from engine.calendars import Calendar, load_calendars
+from engine.model import ClockSpec, CodeValue, Condition, Definitions, Duration, ProcessSpec
+
+
+@dataclass(frozen=True)
+class Transition:
+    at: datetime
+    from_state: str | None
+    to_state: str
+    action: str
+
+
+_CAL_CACHE: dict[str, dict[str, Calendar]] = {}
+
+
+def calendars(defs: Definitions) -> dict[str, Calendar]:
+    cals = _CAL_CACHE.get(defs.sha256)
+    if cals is None:
+        table = defs.codes.get("calendars")
+        cals = load_calendars(table) if table else {}
+        _CAL_CACHE.clear()
+        _CAL_CACHE[defs.sha256] = cals
+    return cals
+
+
+def policy_for(defs: Definitions, service: str | None) -> CodeValue | None:
+    table = defs.codes.get("sla")
+    if table is None:
+        return None
+    services = defs.codes.get("services")
+    svc = services.values.get(service) if services and service else None
+    pid = (svc.get("sla_policy") if svc else None) or table.extra.get("default")
+    return table.values.get(pid) if pid else None
+
+
+def calendar_for_policy(defs: Definitions, policy: CodeValue | None) -> Calendar:
+    cid = policy.get("calendar") if policy else None
+    cal = calendars(defs).get(cid) if cid else None
+    return cal or Calendar.always_open()
+
+
+def day_seconds(cal: Calendar) -> float:
+    """Length of the calendar's standard (longest) working day."""
+    if cal.always:
+        return 86400.0
+    start = date(2026, 1, 5)  # any two weeks; the longest day wins over holidays
+    return max((sum((b - a).total_seconds() for a, b in cal.intervals(start + timedelta(days=i)))
+                for i in range(14)), default=0.0) or 86400.0
+
+
+def target_seconds(duration: Duration, cal: Calendar) -> float:
+    return duration.business_days * day_seconds(cal) + duration.seconds
+
+
+def _matches_state(cond: Condition, state: str, category: str) -> bool:
+    return state in cond.states or category in cond.categories
+
+
+def _matches(cond: Condition, state: str, category: str, action: str) -> bool:
+    return _matches_state(cond, state, category) or action in cond.actions
+
+
+def _percent(value: Any) -> float | None:
+    if value is None:
+        return None
+    return float(str(value).rstrip("%"))
+
+
+def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
+                  transitions: Iterable[Transition], target: float | None, cal: Calendar,
+                  warning: float | None, now: datetime) -> dict[str, Any]:
+    def category(state: str) -> str:
+        st = spec.states.get(state)
+        return defs.category_of(st.status) if st else "active"
+
+    status, elapsed = "not_started", 0.0
+    run_since: datetime | None = None
+    started_at = stopped_at = breach_at = warning_at = None
+    warn_target = target * warning / 100 if (target is not None and warning) else None
+
+    def account(until: datetime) -> None:
+        nonlocal elapsed, breach_at, warning_at
+        if status != "running" or run_since is None or until <= run_since:
+            return
+        span = cal.working_seconds(run_since, until)
+        if target is not None and breach_at is None and elapsed < target <= elapsed + span:
+            breach_at = cal.add_working(run_since, target - elapsed)
+        if warn_target is not None and warning_at is None and elapsed < warn_target <= elapsed + span:
+            warning_at = cal.add_working(run_since, warn_target - elapsed)
+        elapsed += span
+
+    for tr in transitions:
+        account(tr.at)
+        cat = category(tr.to_state)
+        paused = _matches_state(clock.pause, tr.to_state, cat)
+        if status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
+                and tr.from_state is not None:
+            elapsed, breach_at, warning_at = 0.0, None, None
+        if status == "not_started":
+            if _matches(clock.start, tr.to_state, cat, tr.action) \
+                    and not _matches(clock.stop, tr.to_state, cat, tr.action):
+                status, started_at = ("paused" if paused else "running"), tr.at
+        elif status in ("running", "paused"):
+            if _matches(clock.stop, tr.to_state, cat, tr.action):
+                status, stopped_at = "stopped", tr.at
+            else:
+                status = "paused" if paused else "running"
+        elif status == "stopped" and clock.stop.states + clock.stop.categories \
+                and not _matches_state(clock.stop, tr.to_state, cat):
+            status, stopped_at = ("paused" if paused else "running"), None
+        run_since = tr.at
+    account(now)
+
+    remaining = None if target is None else target - elapsed
+    due: datetime | None = None
+    if target is not None and status != "not_started":
+        if remaining is not None and remaining > 0:
+            base = stopped_at if status == "stopped" else now
+            due = cal.add_working(base, remaining)  # type: ignore[arg-type]
+        else:
+            due = breach_at
+    if warn_target is not None and warning_at is None and status in ("running", "paused") \
+            and elapsed < warn_target:
+        warning_at = cal.add_working(now, warn_target - elapsed)
+    breached = target is not None and elapsed > target
+    return {
+        "state": status,
+        "target_seconds": None if target is None else int(round(target)),
+        "elapsed_seconds": int(round(elapsed)),
+        "remaining_seconds": None if remaining is None else int(round(remaining)),
+        "due": due.isoformat() if due else None,
+        "warning_at": warning_at.isoformat() if warning_at else None,
+        "paused": status == "paused",
+        "breached": breached,
+        "met": (not breached) if status == "stopped" and target is not None else None,
+        "started_at": started_at.isoformat() if started_at else None,
+        "stopped_at": stopped_at.isoformat() if stopped_at else None,
+        "calendar": cal.id,
+    }
+
+
+def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
+            values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """Every clock of the ticket, keyed by clock id."""
+    policy = policy_for(defs, values.get("service"))
+    cal = calendar_for_policy(defs, policy)
+    targets = (policy.get("targets") or {}).get(values.get("priority") or "", {}) if policy else {}
+    warning = _percent(policy.get("warning")) if policy else None
+    out: dict[str, Any] = {}
+    for clock in spec.clocks:
+        raw = targets.get(clock.target) if targets else None
+        target = target_seconds(Duration.parse(str(raw)), cal) if raw is not None else None
+        rec = compute_clock(clock, spec, defs, transitions, target, cal,
+                            clock.warning if clock.warning is not None else warning, now)
+        rec["policy"] = policy.code if policy else None
+        out[clock.id] = rec
+    return out

@@ -1,0 +1,136 @@
+"""Opening the database: URL defaults, SQLite pragmas, transactions, migrations.
+
+SQLite runs in WAL mode with foreign keys on; every write transaction starts
+with ``BEGIN IMMEDIATE`` (deferred transactions that later write fail with
+"database is locked" under concurrency).  PostgreSQL locks ticket rows with
+``SELECT ... FOR UPDATE``.  The schema is created or migrated by Alembic.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from engine.errors import Conflict, StoreUnavailable
+
+HEAD = "0001"  # newest migration; checked without importing alembic
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def default_url(home: Path, writable_home: bool) -> str:
+    """SQLite in the repository's .itsm/ folder, or the user data dir for the
+    bundled (read-only, installed) defaults."""
+    if writable_home:
+        path = home / ".itsm" / "itsm.db"
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+        path = Path(base) / "itsm" / "itsm.db"
+    return f"sqlite:///{path}"
+
+
+def redact(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is shown as given, minus nothing secret
+        return url.split("@")[-1]
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise StoreUnavailable(f"not a database URL: {url!r} (e.g. sqlite:///itsm.db or "
+                               "postgresql+psycopg://user@host/db)") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
+
+
+def _sqlite_engine(url: sa.URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    synchronous = os.environ.get("ITSM_SQLITE_SYNCHRONOUS", "FULL").upper()
+    if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        synchronous = "FULL"
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("itsm_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Database exceptions -> the errors of the CLI contract."""
+    try:
+        yield
+    except OperationalError as exc:
+        text = str(exc.orig) if exc.orig else str(exc)
+        if "locked" in text or "busy" in text:
+            raise Conflict("the database is busy with another change; re-run the command") from None
+        if "deadlock" in text or "could not serialize" in text:
+            raise Conflict("the ticket changed concurrently; re-run the command") from None
+        raise StoreUnavailable(f"cannot use the database {redact(url)}: {text.strip().splitlines()[0]}") from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise StoreUnavailable(f"lost the connection to the database {redact(url)}") from None
+        raise
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Migrate to the newest schema; returns (before, after)."""
+    from alembic import command
+    from alembic.config import Config
+
+    before = current_revision(engine)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return before, current_revision(engine) or HEAD
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema on first use; refuse a database from a newer itsm."""
+    rev = current_revision(engine)
+    if rev == HEAD:
+        return
+    if rev is None or is_sqlite(engine):
+        upgrade(engine)
+        return
+    raise StoreUnavailable(f"the database schema is at revision {rev}, this itsm needs {HEAD}: "
+                           "run 'itsm db upgrade'")

@@ -1,0 +1,255 @@
+"""Every query of itsm lives here.  A :class:`Repo` is bound to one connection
+inside one transaction (``Store.write()`` / ``Store.read()``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from engine.errors import Conflict, NotFound
+from engine.store import db
+from engine.store.schema import (
+    definition_versions, group_members, journal, key_sequences, people, person_roles, tickets,
+)
+
+GENESIS = "0" * 64
+
+
+def to_db(t: datetime | None) -> datetime | None:
+    """Aware datetime -> naive UTC for storage."""
+    if t is None:
+        return None
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def from_db(t: datetime | None) -> datetime | None:
+    if t is None:
+        return None
+    if isinstance(t, str):  # defensive: SQLite rows written by other tools
+        t = datetime.fromisoformat(t)
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+
+
+def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
+    """Hash of one journal event chained to the previous one of its ticket."""
+    canonical = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                           default=str)
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def hashed_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an event the hash covers (everything but ids and the hashes)."""
+    return {k: (to_db(row[k]).isoformat() if isinstance(row.get(k), datetime) else row.get(k))
+            for k in ("seq", "action", "actor", "role", "from_state", "to_state", "changes",
+                      "note", "public", "definition_version", "effective_at", "recorded_at")}
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    process: str | None = None
+    states: Sequence[str] = ()
+    open_only: bool = False
+    assignee: str | None = None
+    group: str | None = None
+    reporter: str | None = None
+    parent: str | None = None
+    service: str | None = None
+    priority: str | None = None
+    limit: int | None = None
+
+
+class Repo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+
+    # -- people ----------------------------------------------------------------
+    def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
+                   roles: Sequence[str], groups: Sequence[str], now: datetime) -> None:
+        if self.find_person(pid) or self.find_person(email):
+            raise Conflict(f"a person with id '{pid}' or e-mail '{email}' already exists")
+        self.conn.execute(people.insert().values(id=pid, name=name, email=email, phone=phone,
+                                                 site=site, active=True, created_at=to_db(now)))
+        self.set_roles(pid, roles, groups)
+
+    def set_roles(self, pid: str, roles: Sequence[str], groups: Sequence[str]) -> None:
+        if roles:
+            self.conn.execute(person_roles.insert(), [{"person_id": pid, "role": r} for r in dict.fromkeys(roles)])
+        if groups:
+            self.conn.execute(group_members.insert(), [{"person_id": pid, "group_id": g} for g in dict.fromkeys(groups)])
+
+    def find_person(self, ident: str) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(people).where(
+            sa.or_(people.c.id == ident, sa.func.lower(people.c.email) == ident.lower()))).mappings().first()
+        if row is None:
+            return None
+        person = dict(row)
+        person["roles"] = sorted(self.conn.execute(
+            sa.select(person_roles.c.role).where(person_roles.c.person_id == row["id"])).scalars())
+        person["groups"] = sorted(self.conn.execute(
+            sa.select(group_members.c.group_id).where(group_members.c.person_id == row["id"])).scalars())
+        return person
+
+    def list_people(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(people).order_by(people.c.id)).mappings().all()
+        roles: dict[str, list[str]] = {}
+        for pid, role in self.conn.execute(sa.select(person_roles.c.person_id, person_roles.c.role)
+                                           .order_by(person_roles.c.role)):
+            roles.setdefault(pid, []).append(role)
+        groups: dict[str, list[str]] = {}
+        for gid, pid in self.conn.execute(sa.select(group_members.c.group_id, group_members.c.person_id)
+                                          .order_by(group_members.c.group_id)):
+            groups.setdefault(pid, []).append(gid)
+        return [dict(r, roles=roles.get(r["id"], []), groups=groups.get(r["id"], [])) for r in rows]
+
+    def group_exists_with_members(self, gid: str) -> bool:
+        return self.conn.execute(sa.select(sa.literal(1)).where(group_members.c.group_id == gid)
+                                 .limit(1)).first() is not None
+
+    # -- definitions -------------------------------------------------------------
+    def ensure_definition_version(self, version: str, process: str, declared: int,
+                                  source: dict[str, str], now: datetime) -> None:
+        exists = self.conn.execute(sa.select(definition_versions.c.version)
+                                   .where(definition_versions.c.version == version)).first()
+        if exists is None:
+            self.conn.execute(definition_versions.insert().values(
+                version=version, process=process, declared_version=declared, source=source,
+                loaded_at=to_db(now)))
+
+    def definition_source(self, version: str) -> dict[str, Any] | None:
+        row = self.conn.execute(sa.select(definition_versions)
+                                .where(definition_versions.c.version == version)).mappings().first()
+        return dict(row) if row else None
+
+    # -- keys --------------------------------------------------------------------
+    def next_key(self, prefix: str) -> str:
+        """Gap-free: the counter moves inside the caller's transaction."""
+        stmt = (key_sequences.update().where(key_sequences.c.prefix == prefix)
+                .values(last_value=key_sequences.c.last_value + 1)
+                .returning(key_sequences.c.last_value))
+        value = self.conn.execute(stmt).scalar()
+        if value is None:
+            if self.sqlite:
+                ins = sa.dialects.sqlite.insert(key_sequences).values(prefix=prefix, last_value=0)
+            else:
+                ins = sa.dialects.postgresql.insert(key_sequences).values(prefix=prefix, last_value=0)
+            self.conn.execute(ins.on_conflict_do_nothing(index_elements=["prefix"]))
+            value = self.conn.execute(stmt).scalar()
+        return f"{prefix}-{value:06d}"
+
+    # -- tickets -----------------------------------------------------------------
+    def insert_ticket(self, row: dict[str, Any]) -> int:
+        values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+        return int(self.conn.execute(tickets.insert().values(**values)
+                                     .returning(tickets.c.id)).scalar_one())
+
+    def get_ticket(self, key: str, *, lock: bool = False) -> dict[str, Any]:
+        stmt = sa.select(tickets).where(tickets.c.key == key)
+        if lock and not self.sqlite:  # SQLite's BEGIN IMMEDIATE already holds the write lock
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound(f"no ticket {key}")
+        return _ticket_out(row)
+
+    def update_ticket(self, ticket_id: int, expected_version: int, values: dict[str, Any]) -> None:
+        values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in values.items()}
+        result = self.conn.execute(
+            tickets.update().where(tickets.c.id == ticket_id, tickets.c.version == expected_version)
+            .values(version=expected_version + 1, **values))
+        if result.rowcount != 1:
+            raise Conflict("the ticket changed concurrently; re-run the command")
+
+    def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
+        stmt = sa.select(tickets)
+        if f.process:
+            stmt = stmt.where(tickets.c.process == f.process)
+        if f.states:
+            stmt = stmt.where(tickets.c.state.in_(list(f.states)))
+        if f.open_only:
+            stmt = stmt.where(tickets.c.status_category != "closed")
+        for col, value in ((tickets.c.assignee, f.assignee), (tickets.c.group_id, f.group),
+                           (tickets.c.reporter, f.reporter), (tickets.c.parent, f.parent),
+                           (tickets.c.service, f.service), (tickets.c.priority, f.priority)):
+            if value:
+                stmt = stmt.where(col == value)
+        stmt = stmt.order_by(tickets.c.id)
+        if f.limit:
+            stmt = stmt.limit(f.limit)
+        return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
+
+    def count_recent_open(self, process: str, service: str, since: datetime) -> int:
+        return int(self.conn.execute(
+            sa.select(sa.func.count()).select_from(tickets).where(
+                tickets.c.process == process, tickets.c.service == service,
+                tickets.c.status_category.notin_(["closed", "resolved"]),
+                tickets.c.created_at >= to_db(since))).scalar_one())
+
+    # -- journal -----------------------------------------------------------------
+    def append_event(self, ticket_id: int, event: dict[str, Any]) -> dict[str, Any]:
+        last = self.conn.execute(
+            sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == ticket_id)
+            .order_by(journal.c.seq.desc()).limit(1)).first()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev)
+        row["hash"] = event_hash(prev, hashed_fields(row))
+        self.conn.execute(journal.insert().values(
+            **{k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}))
+        return row
+
+    def events(self, ticket_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(journal).where(journal.c.ticket_id == ticket_id)
+                                 .order_by(journal.c.seq)).mappings()
+        return [_event_out(r) for r in rows]
+
+
+def _ticket_out(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for k in ("created_at", "updated_at", "state_entered_at", "resolved_at", "closed_at"):
+        out[k] = from_db(out.get(k))
+    return out
+
+
+def _event_out(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for k in ("effective_at", "recorded_at"):
+        out[k] = from_db(out.get(k))
+    return out
+
+
+class Store:
+    """The database of one deployment."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        with db.translate_errors(url):
+            self.engine: Engine = db.make_engine(url)
+            db.ensure_schema(self.engine)
+
+    @contextmanager
+    def write(self) -> Iterator[Repo]:
+        with db.translate_errors(self.url):
+            with self.engine.connect().execution_options(itsm_write=True) as conn:
+                with conn.begin():
+                    yield Repo(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Repo]:
+        with db.translate_errors(self.url):
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield Repo(conn)
+
+    def upgrade(self) -> tuple[str | None, str]:
+        with db.translate_errors(self.url):
+            return db.upgrade(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
