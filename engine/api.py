@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine import sla as slamod
 from engine.errors import ActionRefused, Conflict, NotFound, UsageError
@@ -66,6 +67,7 @@ class Api:
         self.user = user or settings.user
         self._now = now
         self.lang = lang
+        self.tz = _display_tz(settings.timezone, now)
 
     @classmethod
     def open(cls, home: str | None = None, db: str | None = None, user: str | None = None,
@@ -301,13 +303,20 @@ class Api:
 
     # -- reading -------------------------------------------------------------------------
     def show(self, key: str) -> dict[str, Any]:
+        """The ticket, with its SLA clocks computed as of now."""
         with self.store.read() as repo:
-            return self._view(Ticket.from_row(repo.get_ticket(key.upper())))
+            ticket = Ticket.from_row(repo.get_ticket(key.upper()))
+            spec = self.defs.processes.get(ticket.process)
+            if spec is not None and ticket.status_category != "closed":
+                now = max(self.now(), ticket.updated_at)
+                ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket),
+                                            ticket.values, now)
+            return self._view(ticket)
 
     def history(self, key: str) -> list[dict[str, Any]]:
         with self.store.read() as repo:
             row = repo.get_ticket(key.upper())
-            return [_event_view(e) for e in repo.events(row["id"])]
+            return [_event_view(e, self._iso) for e in repo.events(row["id"])]
 
     def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
         with self.store.read() as repo:
@@ -340,7 +349,7 @@ class Api:
             repo.update_ticket(ticket.id, ticket.version, {"updated_at": max(now, ticket.updated_at)})
             ev = repo.append_event(ticket.id, self._event("comment", actor, None, None, None, {}, text,
                                                           ticket.definition_version, now, public))
-            return _event_view(ev)
+            return _event_view(ev, self._iso)
 
     def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
         now = self.now()
@@ -365,6 +374,9 @@ class Api:
         return self.store.upgrade()
 
     # -- views ---------------------------------------------------------------------------------
+    def _iso(self, t: datetime | None) -> str | None:
+        return t.astimezone(self.tz).isoformat() if t else None
+
     def _view(self, ticket: Ticket) -> dict[str, Any]:
         spec = self.defs.processes.get(ticket.process)
         v = ticket.values
@@ -383,13 +395,21 @@ class Api:
             "fields": {k: val for k, val in v.items() if k not in core},
             "sla": ticket.sla, "priority_overridden": ticket.priority_overridden,
             "version": ticket.version, "definition_version": ticket.definition_version,
-            "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at),
-            "resolved_at": _iso(ticket.resolved_at), "closed_at": _iso(ticket.closed_at),
+            "created_at": self._iso(ticket.created_at), "updated_at": self._iso(ticket.updated_at),
+            "resolved_at": self._iso(ticket.resolved_at), "closed_at": self._iso(ticket.closed_at),
         }
 
 
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
+def _display_tz(name: str | None, now: datetime | None) -> tzinfo:
+    """Times are shown in the configured zone, else --now's offset, else local time."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from None
+    if now is not None and now.tzinfo is not None:
+        return now.tzinfo
+    return datetime.now().astimezone().tzinfo or timezone.utc
 
 
 def _jsonable(value: Any) -> Any:
@@ -402,7 +422,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _event_view(e: Mapping[str, Any]) -> dict[str, Any]:
+def _event_view(e: Mapping[str, Any], _iso: Any) -> dict[str, Any]:
     return {"seq": e["seq"], "action": e["action"], "actor": e["actor"], "role": e.get("role"),
             "from": e.get("from_state"), "to": e.get("to_state"), "changes": e.get("changes") or {},
             "note": e.get("note"), "public": bool(e.get("public")),

@@ -104,31 +104,27 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.refused("chen.jie", claims, "start")
     d.at(0, "10:20")
     d.do("liu.yang", claims, "start")
-    d.at(0, "11:40")
-    d.do("liu.yang", claims, "pend", reason="Waiting for the user's sample file")
-    d.at(0, "14:10")
-    d.do("zhang.wei@example.com", claims, "resume")
-    d.at(0, "16:30")
-    d.refused("liu.yang", claims, "resolve", solution="Raised upload limit", closure_code="duplicate",
-              service_restored="true")
-    d.do("liu.yang", claims, "resolve", solution="Raised the upload size limit to 20 MB on the gateway",
-         closure_code="solved", service_restored="true")
 
-    # Service requests: one needs approval, one does not.
+    # A service request that needs approval.
     d.at(0, "11:00")
     sw = d.new("zhao.min", "service_request", title="Install Visio for process mapping",
                reporter="qian.li@example.com", service="software", offering="software_install",
                software_name="Microsoft Visio", justification="P16 process modelling")
     d.refused("zhao.min", sw, "start")
     d.do("zhao.min", sw, "request_approval")
+    d.at(0, "11:40")
+    d.do("liu.yang", claims, "pend", reason="Waiting for the user's sample file")
+    d.at(0, "14:10")
+    d.do("zhang.wei@example.com", claims, "resume")
     d.at(0, "15:00")
     d.do("he.lin", sw, "approve")
-    d.at(1, "10:00")
-    d.do("zhao.min", sw, "fulfil", fulfilment_note="Visio installed through software centre",
-         closure_code="fulfilled")
-    d.at(1, "10:30")
-    d.do("qian.li@example.com", sw, "confirm")
+    d.at(0, "16:30")
+    d.refused("liu.yang", claims, "resolve", solution="Raised upload limit", closure_code="duplicate",
+              service_restored="true")
+    d.do("liu.yang", claims, "resolve", solution="Raised the upload size limit to 20 MB on the gateway",
+         closure_code="solved", service_restored="true")
 
+    # Tuesday: a request without approval; the claims user reopens; the fix is completed.
     d.at(1, "09:15")
     reset = d.new("zhao.min", "service_request", title="Reset my e-mail password",
                   reporter="sun.yu@example.com", service="identity", offering="password_reset")
@@ -136,10 +132,13 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.at(1, "09:25")
     d.do("zhao.min", reset, "fulfil", fulfilment_note="Temporary password sent by SMS",
          closure_code="fulfilled")
-
-    # Tuesday: the claims user reopens; the fix is completed.
     d.at(1, "09:30")
     d.do("zhang.wei@example.com", claims, "reopen", reason="Still fails for TIFF scans")
+    d.at(1, "10:00")
+    d.do("zhao.min", sw, "fulfil", fulfilment_note="Visio installed through software centre",
+         closure_code="fulfilled")
+    d.at(1, "10:30")
+    d.do("qian.li@example.com", sw, "confirm")
     d.at(1, "15:45")
     d.do("liu.yang", claims, "resolve", solution="Gateway limit raised for all MIME types incl. TIFF",
          closure_code="solved", service_restored="true")

@@ -18,6 +18,7 @@ from engine.errors import UsageError
 class Settings:
     database_url: str | None = None
     user: str | None = None
+    timezone: str | None = None  # how times are shown (IANA name)
     raw: dict[str, Any] | None = None
 
     @classmethod
@@ -30,4 +31,5 @@ class Settings:
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise UsageError(f"{path}: not valid TOML: {exc}") from None
         db = data.get("database", {}) if isinstance(data.get("database"), dict) else {}
-        return cls(database_url=db.get("url"), user=data.get("user"), raw=data)
+        return cls(database_url=db.get("url"), user=data.get("user"),
+                   timezone=os.environ.get("ITSM_TZ") or data.get("timezone"), raw=data)
