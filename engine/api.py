@@ -375,7 +375,7 @@ class Api:
 
     # -- views ---------------------------------------------------------------------------------
     def _iso(self, t: datetime | None) -> str | None:
-        return t.astimezone(self.tz).isoformat() if t else None
+        return t.astimezone(self.tz).isoformat(timespec="seconds") if t else None
 
     def _view(self, ticket: Ticket) -> dict[str, Any]:
         spec = self.defs.processes.get(ticket.process)

@@ -217,12 +217,9 @@ class Calendar:
                 periods = ()
             else:
                 periods = self.week[day.weekday()]
-            spans = tuple(span for span in (
-                (self._instant(day, time(s // 60, s % 60)) if s < 1440 else
-                 self._instant(day + _ONE_DAY, time()),
-                 self._instant(day, time(e // 60, e % 60)) if e < 1440 else
-                 self._instant(day + _ONE_DAY, time()))
-                for s, e in periods) if span[0] < span[1])
+            # A period that lies wholly in a skipped hour is empty: drop it.
+            spans = tuple(span for span in ((self._minute(day, s), self._minute(day, e))
+                                            for s, e in periods) if span[0] < span[1])
             self._days[day] = spans
         return spans
 
@@ -249,6 +246,12 @@ class Calendar:
                 return day
         raise ValueError(f"calendar {self.id!r} has no working day for "
                          f"{MAX_IDLE_DAYS} days after {day - timedelta(MAX_IDLE_DAYS)}")
+
+    def _minute(self, day: date, minute: int) -> int:
+        """The instant of ``minute`` minutes after local midnight (1440: the next one)."""
+        if minute >= 1440:
+            return self._instant(day + _ONE_DAY, time())
+        return self._instant(day, time(minute // 60, minute % 60))
 
     def _instant(self, day: date, clock: time) -> int:
         """The real instant of a local wall time: its first occurrence if repeated,

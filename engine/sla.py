@@ -155,15 +155,19 @@ def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
         "target_seconds": None if target is None else int(round(target)),
         "elapsed_seconds": int(round(elapsed)),
         "remaining_seconds": None if remaining is None else int(round(remaining)),
-        "due": due.isoformat() if due else None,
-        "warning_at": warning_at.isoformat() if warning_at else None,
+        "due": _iso(due),
+        "warning_at": _iso(warning_at),
         "paused": status == "paused",
         "breached": breached,
         "met": (not breached) if status == "stopped" and target is not None else None,
-        "started_at": started_at.isoformat() if started_at else None,
-        "stopped_at": stopped_at.isoformat() if stopped_at else None,
+        "started_at": _iso(started_at),
+        "stopped_at": _iso(stopped_at),
         "calendar": cal.id,
     }
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat(timespec="seconds") if t else None
 
 
 def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
