@@ -496,12 +496,15 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 @click.option("--service", help="Only tickets of this service.")
 @click.option("--priority", help="Only tickets of this priority.")
 @click.option("--parent", help="Only tickets linked to this parent.")
+@click.option("--breached", is_flag=True, help="Only open tickets with a breached SLA clock.")
+@click.option("--at-risk", is_flag=True, help="Only open tickets past an SLA warning threshold, not yet breached.")
 @click.option("--limit", type=int, help="At most this many tickets.")
 @output_options(listing=True)
 @pass_state
 def list_tickets(state: State, process: str | None, states: tuple[str, ...], open_only: bool,
                  assignee: str | None, group: str | None, service: str | None, priority: str | None,
-                 parent: str | None, limit: int | None, as_json: bool, as_csv: bool) -> None:
+                 parent: str | None, breached: bool, at_risk: bool, limit: int | None,
+                 as_json: bool, as_csv: bool) -> None:
     """Queues: tickets matching the filters.
 
     \b
@@ -513,7 +516,8 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
     _json_mode(state, as_json)
     rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
                             group=group, service=service, priority=priority,
-                            parent=parent.upper() if parent else None, limit=limit)
+                            parent=parent.upper() if parent else None, limit=limit,
+                            breached=breached, at_risk=at_risk)
     cols = _ticket_columns(state.lang)
     _emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
@@ -551,6 +555,31 @@ def link(state: State, key: str, parent: str, as_json: bool) -> None:
     _json_mode(state, as_json)
     ticket = state.api().link(key, parent)
     _emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {ticket['parent']}\n")
+
+
+# --- timers ----------------------------------------------------------------------------
+
+@main.command()
+@output_options(listing=True)
+@pass_state
+def tick(state: State, as_json: bool, as_csv: bool) -> None:
+    """Perform everything due now: SLA warnings and breaches, auto-closure,
+    reminders. Run it from cron every minute; it is idempotent and safe to run
+    from several machines at once.
+
+    \b
+    Example:
+      itsm tick --now 2026-03-09T09:00:00+08:00
+    """
+    from engine import render
+
+    _json_mode(state, as_json)
+    done = state.api().tick()
+    cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
+            ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: r["due"]),
+            ("outcome", "Outcome", lambda r: r["outcome"])]
+    _emit(state, done, as_json, lambda: render.table(done, cols, max_width=70) if done
+          else "nothing due\n", as_csv, lambda: render.to_csv(done, cols))
 
 
 # --- demo ----------------------------------------------------------------------------

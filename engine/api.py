@@ -16,8 +16,10 @@ from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine import sla as slamod
-from engine.errors import ActionRefused, Conflict, NotFound, UsageError
+from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, UsageError
 from engine.model import Definitions, ProcessSpec
+from engine.notify.outbox import enqueue
+from engine.runtime import timers
 from engine.runtime.actions import SYSTEM, Actor, Outcome, available, perform
 from engine.runtime.fields import coerce, field_spec
 from engine.runtime.ticket import Ticket
@@ -199,12 +201,14 @@ class Api:
         ticket.sla = slamod.compute(spec, self.defs, [slamod.Transition(now, None, initial.id, "create")],
                                     values, now)
         row = ticket.to_row()
+        row.update(timers.sla_summary(ticket.sla))
         row["version"] = 1
         ticket.id = repo.insert_ticket(row)
         changes = {k: [None, v] for k, v in values.items() if v is not None}
         changes.update(extra_changes or {})
         repo.append_event(ticket.id, self._event("create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
                                                  None, initial.id, changes, note, version, now, True))
+        self._refresh_due(repo, spec, ticket)
         return ticket
 
     def _event(self, action: str, actor: Actor, role: str | None, from_state: str | None,
@@ -277,16 +281,92 @@ class Api:
         for name in ("title", "description", "reporter", "reporter_phone", "assignee", "group_id",
                      "urgency", "impact", "priority", "service", "category", "parent", "fields"):
             values[name] = row[name]
+        values.update(timers.sla_summary(out.sla))
         repo.update_ticket(ticket.id, ticket.version, values)
-        repo.append_event(ticket.id, self._event(out.action.id, actor, out.role, out.from_state,
-                                                 out.to_state if moved else None, out.changes, note,
-                                                 ticket.definition_version, now, out.action.public))
+        event = repo.append_event(ticket.id, self._event(
+            out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
+            out.changes, note, ticket.definition_version, now, out.action.public))
         ticket.version += 1
         ticket.state, ticket.status, ticket.status_category = out.to_state, target.status, category
         ticket.sla, ticket.updated_at = out.sla, now
         ticket.priority_overridden = out.priority_overridden
         if moved:
             ticket.state_entered_at = now
+        if out.action.notify:
+            self._notify(repo, spec, ticket, event["seq"], out.action.notify,
+                         {"action": out.action.id, "note": note, "actor": actor.id}, now)
+        self._refresh_due(repo, spec, ticket)
+
+    def _notify(self, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
+                messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
+        payload = {"key": ticket.key, "process": ticket.process, "state": ticket.state,
+                   "title": ticket.values.get("title"), **extra}
+        return enqueue(repo, spec, ticket.id, seq, ticket.values, messages, payload, self.lang, now)
+
+    def _refresh_due(self, repo: Any, spec: ProcessSpec, ticket: Ticket) -> list[timers.DueItem]:
+        fired = repo.fired_keys(ticket.id) if ticket.id is not None else set()
+        base = ticket.state_entered_at.isoformat(timespec="seconds")
+        repeats = {t.id: sum(1 for k, n, c in fired if k == "timer" and n == t.id and c.startswith(base + "#"))
+                   for t in spec.timers if t.repeat}
+        items = timers.due_items(self.defs, spec, ticket, ticket.sla, fired, repeats)
+        repo.replace_due_work(ticket.id, [i.row() for i in items])
+        return items
+
+    # -- timers ------------------------------------------------------------------------
+    def tick(self) -> list[dict[str, Any]]:
+        """Perform everything due at now: SLA thresholds, timers, reminders.
+
+        Each ticket is handled in its own transaction with the ticket locked, and
+        every effect is recorded as fired before it happens, so running tick
+        twice, or from two machines at once, does each thing once."""
+        now = self.now()
+        with self.store.read() as repo:
+            due = repo.due_tickets(now)
+        report: list[dict[str, Any]] = []
+        for ticket_id in due:
+            with self.store.write() as repo:
+                report.extend(self._tick_ticket(repo, ticket_id, now))
+        return report
+
+    def _tick_ticket(self, repo: Any, ticket_id: int, now: datetime) -> list[dict[str, Any]]:
+        done: list[dict[str, Any]] = []
+        for _ in range(20):  # an effect may make the next one due (bounded)
+            ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
+            spec = self.defs.processes.get(ticket.process)
+            if spec is None or ticket.state not in spec.states:
+                return done
+            ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket),
+                                        ticket.values, max(now, ticket.updated_at))
+            items = [i for i in self._refresh_due(repo, spec, ticket) if i.due_at <= now]
+            if not items:
+                return done
+            item = items[0]
+            if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, "fired"):
+                continue  # another tick got there first
+            if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
+                outcome = "skipped: the timer itself is already due"
+            else:
+                outcome = self._fire(repo, spec, ticket, item, now)
+            repo.set_fired_outcome(ticket.id, item.kind, item.name, item.cycle, outcome)
+            done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
+                         "due": self._iso(item.due_at), "outcome": outcome})
+        return done
+
+    def _fire(self, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
+              now: datetime) -> str:
+        parts = []
+        if item.notify:
+            n = self._notify(repo, spec, ticket, None, item.notify,
+                             {"kind": item.kind, "name": item.name, "due": self._iso(item.due_at)}, now)
+            parts.append(f"{n} message(s) queued")
+        if item.action:
+            try:
+                result = self._perform(repo, ticket, item.action, {}, f"{item.kind} {item.name}",
+                                       SYSTEM, now)
+                parts.append(f"{item.action} -> {result['state']}")
+            except ItsmError as exc:
+                parts.append(f"{item.action} refused: {exc.message}")
+        return "; ".join(parts) or "nothing to do"
 
     def _open_linked(self, repo: Any, spec: ProcessSpec, ticket: Ticket, out: Outcome,
                      actor: Actor, now: datetime, note: str | None) -> Ticket:
@@ -330,9 +410,13 @@ class Api:
                             "roles": list(a.roles), "note": a.note})
             return out
 
-    def list(self, **filters: Any) -> list[dict[str, Any]]:
+    def list(self, breached: bool = False, at_risk: bool = False, **filters: Any) -> list[dict[str, Any]]:
         from engine.store.repository import TicketFilter
 
+        if breached:
+            filters["breached_at"] = self.now()
+        if at_risk:
+            filters["at_risk_at"] = self.now()
         with self.store.read() as repo:
             rows = repo.list_tickets(TicketFilter(**filters))
             return [self._view(Ticket.from_row(r)) for r in rows]

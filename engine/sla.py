@@ -186,3 +186,15 @@ def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
         rec["policy"] = policy.code if policy else None
         out[clock.id] = rec
     return out
+
+
+def calendar_for(defs: Definitions, calendar_id: str | None, service: str | None) -> Calendar:
+    """A timer's calendar: its own, else the service's, else the default policy's."""
+    cals = calendars(defs)
+    if calendar_id and calendar_id in cals:
+        return cals[calendar_id]
+    services = defs.codes.get("services")
+    svc = services.values.get(service) if services and service else None
+    if svc is not None and svc.get("calendar") in cals:
+        return cals[svc.get("calendar")]
+    return calendar_for_policy(defs, policy_for(defs, None))

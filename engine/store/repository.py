@@ -16,7 +16,8 @@ from sqlalchemy.engine import Connection, Engine
 from engine.errors import Conflict, NotFound
 from engine.store import db
 from engine.store.schema import (
-    definition_versions, group_members, journal, key_sequences, people, person_roles, tickets,
+    definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
+    person_roles, tickets,
 )
 
 GENESIS = "0" * 64
@@ -63,6 +64,8 @@ class TicketFilter:
     service: str | None = None
     priority: str | None = None
     limit: int | None = None
+    breached_at: datetime | None = None  # only tickets breached as of this time
+    at_risk_at: datetime | None = None  # only tickets past a warning threshold, not breached
 
 
 class Repo:
@@ -109,9 +112,15 @@ class Repo:
             groups.setdefault(pid, []).append(gid)
         return [dict(r, roles=roles.get(r["id"], []), groups=groups.get(r["id"], [])) for r in rows]
 
-    def group_exists_with_members(self, gid: str) -> bool:
-        return self.conn.execute(sa.select(sa.literal(1)).where(group_members.c.group_id == gid)
-                                 .limit(1)).first() is not None
+    def group_members(self, gid: str) -> list[str]:
+        return list(self.conn.execute(sa.select(group_members.c.person_id)
+                                      .where(group_members.c.group_id == gid)
+                                      .order_by(group_members.c.person_id)).scalars())
+
+    def people_with_role(self, role: str) -> list[str]:
+        return list(self.conn.execute(sa.select(person_roles.c.person_id)
+                                      .where(person_roles.c.role == role)
+                                      .order_by(person_roles.c.person_id)).scalars())
 
     # -- definitions -------------------------------------------------------------
     def ensure_definition_version(self, version: str, process: str, declared: int,
@@ -169,6 +178,15 @@ class Repo:
 
     def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
         stmt = sa.select(tickets)
+        if f.breached_at is not None:
+            now = to_db(f.breached_at)
+            stmt = stmt.where(tickets.c.status_category != "closed", sa.or_(
+                tickets.c.sla_breached.is_(True), tickets.c.sla_due_at <= now))
+        if f.at_risk_at is not None:
+            now = to_db(f.at_risk_at)
+            stmt = stmt.where(tickets.c.status_category != "closed",
+                              tickets.c.sla_breached.is_(False), tickets.c.sla_warn_at <= now,
+                              tickets.c.sla_due_at > now)
         if f.process:
             stmt = stmt.where(tickets.c.process == f.process)
         if f.states:
@@ -191,6 +209,65 @@ class Repo:
                 tickets.c.process == process, tickets.c.service == service,
                 tickets.c.status_category.notin_(["closed", "resolved"]),
                 tickets.c.created_at >= to_db(since))).scalar_one())
+
+    # -- timed work (itsm tick) ---------------------------------------------------
+    def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
+        self.conn.execute(due_work.delete().where(due_work.c.ticket_id == ticket_id))
+        if items:
+            self.conn.execute(due_work.insert(), [
+                dict(item, ticket_id=ticket_id, due_at=to_db(item["due_at"])) for item in items])
+
+    def due_tickets(self, until: datetime, limit: int = 10000) -> list[int]:
+        """Tickets with work due by ``until``, earliest first (uses ix_due_work_due)."""
+        rows = self.conn.execute(
+            sa.select(due_work.c.ticket_id, sa.func.min(due_work.c.due_at).label("first"))
+            .where(due_work.c.due_at <= to_db(until)).group_by(due_work.c.ticket_id)
+            .order_by("first").limit(limit))
+        return [r[0] for r in rows]
+
+    def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
+        return {(r[0], r[1], r[2]) for r in self.conn.execute(
+            sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == ticket_id))}
+
+    def count_fired(self, ticket_id: int, kind: str, name: str, cycle_prefix: str) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(fired).where(
+            fired.c.ticket_id == ticket_id, fired.c.kind == kind, fired.c.name == name,
+            fired.c.cycle.like(cycle_prefix + "%"))).scalar_one())
+
+    def mark_fired(self, ticket_id: int, kind: str, name: str, cycle: str, now: datetime,
+                   outcome: str) -> bool:
+        """Record that an effect fired; False if it already had (another tick)."""
+        values = {"ticket_id": ticket_id, "kind": kind, "name": name, "cycle": cycle,
+                  "fired_at": to_db(now), "outcome": outcome[:500]}
+        dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
+        stmt = dialect.insert(fired).values(**values).on_conflict_do_nothing()
+        return self.conn.execute(stmt).rowcount == 1
+
+    def set_fired_outcome(self, ticket_id: int, kind: str, name: str, cycle: str, outcome: str) -> None:
+        self.conn.execute(fired.update().where(
+            fired.c.ticket_id == ticket_id, fired.c.kind == kind, fired.c.name == name,
+            fired.c.cycle == cycle).values(outcome=outcome[:500]))
+
+    def get_ticket_by_id(self, ticket_id: int, *, lock: bool = False) -> dict[str, Any]:
+        stmt = sa.select(tickets).where(tickets.c.id == ticket_id)
+        if lock and not self.sqlite:
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).mappings().first()
+        if row is None:
+            raise NotFound(f"no ticket with id {ticket_id}")
+        return _ticket_out(row)
+
+    # -- outbox --------------------------------------------------------------------
+    def add_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.conn.execute(outbox.insert(), [
+            {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows])
+
+    def list_outbox(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+        stmt = sa.select(outbox, tickets.c.key).select_from(
+            outbox.outerjoin(tickets, outbox.c.ticket_id == tickets.c.id)).order_by(outbox.c.id)
+        if status:
+            stmt = stmt.where(outbox.c.status == status)
+        return [dict(r) for r in self.conn.execute(stmt.limit(limit)).mappings()]
 
     # -- journal -----------------------------------------------------------------
     def append_event(self, ticket_id: int, event: dict[str, Any]) -> dict[str, Any]:

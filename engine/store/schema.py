@@ -88,7 +88,12 @@ tickets = sa.Table(
     sa.Column("state_entered_at", sa.DateTime, nullable=False),
     sa.Column("resolved_at", sa.DateTime),
     sa.Column("closed_at", sa.DateTime),
+    # SLA summary kept in step with the journal, so queues filter in SQL
+    sa.Column("sla_due_at", sa.DateTime),  # earliest due of a running clock
+    sa.Column("sla_warn_at", sa.DateTime),  # earliest warning threshold of a running clock
+    sa.Column("sla_breached", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Index("ix_tickets_process_state", "process", "state"),
+    sa.Index("ix_tickets_sla_due", "sla_due_at"),
     sa.Index("ix_tickets_category_created", "status_category", "created_at"),
     sa.Index("ix_tickets_assignee", "assignee"),
     sa.Index("ix_tickets_group", "group_id"),
@@ -116,4 +121,46 @@ journal = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("ticket_id", "seq"),
     sa.Index("ix_journal_effective", "effective_at"),
+)
+
+# What `itsm tick` must look at, by due time: rebuilt with every change of a ticket.
+due_work = sa.Table(
+    "due_work", metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),  # warning | breach | timer | remind
+    sa.Column("name", sa.String(64), primary_key=True),  # clock or timer id
+    sa.Column("cycle", sa.String(64), nullable=False),
+    sa.Column("due_at", sa.DateTime, nullable=False),
+    sa.Index("ix_due_work_due", "due_at"),
+)
+
+# Each timed effect fires once per cycle: the unique key makes ticks idempotent.
+fired = sa.Table(
+    "fired", metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("cycle", sa.String(64), primary_key=True),
+    sa.Column("fired_at", sa.DateTime, nullable=False),
+    sa.Column("outcome", sa.String(500), nullable=False),
+)
+
+# Notifications written in the same transaction as the action; delivered later.
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id")),
+    sa.Column("event_seq", sa.Integer),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(254), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("lang", sa.String(8), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
 )

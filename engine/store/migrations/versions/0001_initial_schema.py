@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 02:06:47.459891
+Create Date: 2026-11-27 02:14:51.112616
 """
 from alembic import op
 import sqlalchemy as sa
@@ -84,6 +84,9 @@ def upgrade() -> None:
     sa.Column('state_entered_at', sa.DateTime(), nullable=False),
     sa.Column('resolved_at', sa.DateTime(), nullable=True),
     sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('sla_due_at', sa.DateTime(), nullable=True),
+    sa.Column('sla_warn_at', sa.DateTime(), nullable=True),
+    sa.Column('sla_breached', sa.Boolean(), server_default=sa.text('0'), nullable=False),
     sa.ForeignKeyConstraint(['definition_version'], ['definition_versions.version'], name=op.f('fk_tickets_definition_version_definition_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
     sa.UniqueConstraint('key', name=op.f('uq_tickets_key'))
@@ -95,7 +98,30 @@ def upgrade() -> None:
         batch_op.create_index('ix_tickets_parent', ['parent'], unique=False)
         batch_op.create_index('ix_tickets_process_state', ['process', 'state'], unique=False)
         batch_op.create_index('ix_tickets_service_created', ['service', 'created_at'], unique=False)
+        batch_op.create_index('ix_tickets_sla_due', ['sla_due_at'], unique=False)
 
+    op.create_table('due_work',
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('cycle', sa.String(length=64), nullable=False),
+    sa.Column('due_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_due_work_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('ticket_id', 'kind', 'name', name=op.f('pk_due_work'))
+    )
+    with op.batch_alter_table('due_work', schema=None) as batch_op:
+        batch_op.create_index('ix_due_work_due', ['due_at'], unique=False)
+
+    op.create_table('fired',
+    sa.Column('ticket_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('cycle', sa.String(length=64), nullable=False),
+    sa.Column('fired_at', sa.DateTime(), nullable=False),
+    sa.Column('outcome', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_fired_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('ticket_id', 'kind', 'name', 'cycle', name=op.f('pk_fired'))
+    )
     op.create_table('journal',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
@@ -120,16 +146,47 @@ def upgrade() -> None:
     with op.batch_alter_table('journal', schema=None) as batch_op:
         batch_op.create_index('ix_journal_effective', ['effective_at'], unique=False)
 
+    op.create_table('outbox',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.Column('event_seq', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('recipient', sa.String(length=254), nullable=False),
+    sa.Column('template', sa.String(length=64), nullable=False),
+    sa.Column('lang', sa.String(length=8), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('sent_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['ticket_id'], ['tickets.id'], name=op.f('fk_outbox_ticket_id_tickets')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_pending', ['status', 'next_attempt_at'], unique=False)
+
 
 
 
 def downgrade() -> None:
 
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_pending')
+
+    op.drop_table('outbox')
     with op.batch_alter_table('journal', schema=None) as batch_op:
         batch_op.drop_index('ix_journal_effective')
 
     op.drop_table('journal')
+    op.drop_table('fired')
+    with op.batch_alter_table('due_work', schema=None) as batch_op:
+        batch_op.drop_index('ix_due_work_due')
+
+    op.drop_table('due_work')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_index('ix_tickets_sla_due')
         batch_op.drop_index('ix_tickets_service_created')
         batch_op.drop_index('ix_tickets_process_state')
         batch_op.drop_index('ix_tickets_parent')

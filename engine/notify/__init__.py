@@ -1,0 +1,1 @@
+"""Notifications: recipients, the outbox, delivery channels and templates."""

@@ -1,0 +1,100 @@
+"""What is due for a ticket, and when: SLA thresholds, timers and reminders.
+
+Pure: from the process, the ticket, its current SLA record and what already
+fired, list the timed effects with their due instants.  The store keeps these in
+an indexed table so ``itsm tick`` finds due work without loading every ticket;
+``fired`` records make each effect happen once per cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from engine import sla as slamod
+from engine.model import Definitions, Duration, Effect, Message, ProcessSpec
+from engine.runtime.ticket import Ticket
+
+
+@dataclass(frozen=True)
+class DueItem:
+    kind: str  # warning | breach | timer | remind
+    name: str  # clock or timer id
+    cycle: str  # what makes a new occurrence (clock start, state entry [+ repetition])
+    due_at: datetime
+    action: str | None = None
+    notify: tuple[Message, ...] = ()
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.name, self.cycle)
+
+    def row(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "cycle": self.cycle, "due_at": self.due_at}
+
+
+def _scaled(d: Duration, k: int) -> Duration:
+    return Duration(d.seconds * k, d.business, d.business_days * k, d.text)
+
+
+def _minus(a: Duration, b: Duration) -> Duration:
+    return Duration(max(a.seconds - b.seconds, 0), a.business or b.business,
+                    max(a.business_days - b.business_days, 0), f"{a} - {b}")
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping[str, Any],
+              fired: set[tuple[str, str, str]], repeats: Mapping[str, int] | None = None) -> list[DueItem]:
+    """Every timed effect still to come for ``ticket`` (not yet fired)."""
+    state = spec.states.get(ticket.state)
+    if state is None or state.final:
+        return []
+    items: list[DueItem] = []
+    for clock in spec.clocks:
+        rec = sla.get(clock.id) or {}
+        if rec.get("state") not in ("running", "paused"):
+            continue
+        cycle = rec.get("started_at") or ""
+        for kind, effect, when in (("warning", clock.on_warning, rec.get("warning_at")),
+                                   ("breach", clock.on_breach, rec.get("due"))):
+            due = _parse(when)
+            if due is None or not _has(effect) or rec.get("paused"):
+                continue
+            item = DueItem(kind, clock.id, cycle, due, effect.action, effect.notify)
+            if item.key() not in fired:
+                items.append(item)
+    entered = ticket.state_entered_at
+    for timer in spec.timers:
+        if ticket.state not in timer.states:
+            continue
+        cal = slamod.calendar_for(defs, timer.calendar, ticket.values.get("service"))
+        base = entered.isoformat(timespec="seconds")
+        n = (repeats or {}).get(timer.id, 0) + 1 if timer.repeat else 1
+        cycle = f"{base}#{n}" if timer.repeat else base
+        fire_at = cal.add(entered, _scaled(timer.after, n))
+        item = DueItem("timer", timer.id, cycle, fire_at, timer.action, timer.notify)
+        if item.key() not in fired:
+            items.append(item)
+        if timer.remind_before and timer.remind and not timer.repeat:
+            remind_at = cal.add(entered, _minus(timer.after, timer.remind_before))
+            remind = DueItem("remind", timer.id, base, remind_at, None, timer.remind)
+            if remind.key() not in fired:
+                items.append(remind)
+    return sorted(items, key=lambda i: i.due_at)
+
+
+def _has(effect: Effect) -> bool:
+    return bool(effect.notify or effect.action)
+
+
+def sla_summary(sla: Mapping[str, Any]) -> dict[str, Any]:
+    """Columns kept on the ticket row for queues: earliest due, warning, breached."""
+    running = [r for r in sla.values() if r.get("state") in ("running", "paused")]
+    dues = [_parse(r.get("due")) for r in running if r.get("due")]
+    warns = [_parse(r.get("warning_at")) for r in running if r.get("warning_at")]
+    breached = any(r.get("met") is False for r in sla.values())
+    return {"sla_due_at": min(dues) if dues else None, "sla_warn_at": min(warns) if warns else None,
+            "sla_breached": breached}
