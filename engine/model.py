@@ -262,6 +262,7 @@ class ProcessSpec:
     criteria_watch: str | None = None  # the process whose tickets criteria look at
     override_roles: tuple[str, ...] = ()  # who may override the matrix priority
     defaults: tuple[tuple[str, Any], ...] = ()  # intake values when not given
+    intake_notify: tuple[Message, ...] = ()  # acknowledgement messages at intake
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE

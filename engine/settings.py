@@ -1,13 +1,15 @@
 """Deployment settings: options, ITSM_* environment variables, itsm.toml.
 
-Process design lives in YAML; where the database is and who is acting do not.
+Process design lives in YAML; where the database is, who is acting and how
+mail is sent do not.  Environment variables win over itsm.toml.  Secrets
+(passwords, webhook keys) are never printed: ``describe()`` masks them.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,33 @@ from engine.errors import UsageError
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 25
+    tls: str = "none"  # none | starttls | ssl
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "itsm@localhost"
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    url: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
     user: str | None = None
     timezone: str | None = None  # how times are shown (IANA name)
+    portal_url: str | None = None  # base of status links in messages
+    smtp: SmtpSettings = SmtpSettings()
+    webhook: WebhookSettings = WebhookSettings()
+    max_attempts: int = 6
+    backoff_seconds: float = 60.0
     raw: dict[str, Any] | None = None
 
     @classmethod
@@ -30,6 +55,55 @@ class Settings:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                 raise UsageError(f"{path}: not valid TOML: {exc}") from None
-        db = data.get("database", {}) if isinstance(data.get("database"), dict) else {}
+        env = os.environ.get
+
+        def section(name: str) -> dict[str, Any]:
+            value = data.get(name, {})
+            return value if isinstance(value, dict) else {}
+
+        db, notify, smtp, hook = section("database"), section("notify"), section("smtp"), section("webhook")
+        try:
+            smtp_settings = SmtpSettings(
+                host=env("ITSM_SMTP_HOST") or smtp.get("host"),
+                port=int(env("ITSM_SMTP_PORT") or smtp.get("port") or 25),
+                tls=(env("ITSM_SMTP_TLS") or smtp.get("tls") or "none").lower(),
+                username=env("ITSM_SMTP_USERNAME") or smtp.get("username"),
+                password=env("ITSM_SMTP_PASSWORD") or smtp.get("password"),
+                sender=env("ITSM_SMTP_FROM") or smtp.get("from") or "itsm@localhost",
+                timeout=float(smtp.get("timeout", 10)))
+            webhook = WebhookSettings(url=env("ITSM_WEBHOOK_URL") or hook.get("url"),
+                                      secret=env("ITSM_WEBHOOK_SECRET") or hook.get("secret"),
+                                      timeout=float(hook.get("timeout", 10)))
+            max_attempts = int(env("ITSM_NOTIFY_MAX_ATTEMPTS") or notify.get("max_attempts", 6))
+            backoff = float(env("ITSM_NOTIFY_BACKOFF") or notify.get("backoff_seconds", 60))
+        except ValueError as exc:
+            raise UsageError(f"settings: {exc}") from None
+        if smtp_settings.tls not in ("none", "starttls", "ssl"):
+            raise UsageError(f"smtp.tls must be none, starttls or ssl, not {smtp_settings.tls!r}")
         return cls(database_url=db.get("url"), user=data.get("user"),
-                   timezone=os.environ.get("ITSM_TZ") or data.get("timezone"), raw=data)
+                   timezone=env("ITSM_TZ") or data.get("timezone"),
+                   portal_url=env("ITSM_PORTAL_URL") or notify.get("portal_url"),
+                   smtp=smtp_settings, webhook=webhook, max_attempts=max_attempts,
+                   backoff_seconds=backoff, raw=data)
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+SECRET_FIELDS = ("password", "secret")
+
+
+def describe(obj: Any) -> dict[str, Any]:
+    """Settings as a dict for display, with secrets masked."""
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "raw":
+            continue
+        if hasattr(value, "__dataclass_fields__"):
+            out[f.name] = describe(value)
+        elif f.name in SECRET_FIELDS:
+            out[f.name] = "***" if value else None
+        else:
+            out[f.name] = value
+    return out

@@ -143,7 +143,8 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         close_criteria=criteria, clocks=clocks, timers=timers, criteria=major,
         criteria_watch=crit.get("watch"), file=doc.file, sha256=doc.sha256,
         where=Where(doc.file, 1, 1), override_roles=_ids(override.get("roles")),
-        defaults=tuple((str(k), v) for k, v in (d.get("defaults") or {}).items()))
+        defaults=tuple((str(k), v) for k, v in (d.get("defaults") or {}).items()),
+        intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")))
 
 
 def build_table(doc: Document) -> CodeTable:

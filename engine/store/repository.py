@@ -88,6 +88,17 @@ class Repo:
         if groups:
             self.conn.execute(group_members.insert(), [{"person_id": pid, "group_id": g} for g in dict.fromkeys(groups)])
 
+    def find_ticket_by_token(self, key: str) -> tuple[int, str | None] | None:
+        row = self.conn.execute(sa.select(tickets.c.id, tickets.c.token_hash)
+                                .where(tickets.c.key == key)).first()
+        return (row[0], row[1]) if row else None
+
+    def public_events(self, ticket_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(journal).where(journal.c.ticket_id == ticket_id,
+                                                          journal.c.public.is_(True))
+                                 .order_by(journal.c.seq)).mappings()
+        return [_event_out(r) for r in rows]
+
     def find_person(self, ident: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(people).where(
             sa.or_(people.c.id == ident, sa.func.lower(people.c.email) == ident.lower()))).mappings().first()
@@ -262,12 +273,54 @@ class Repo:
         self.conn.execute(outbox.insert(), [
             {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows])
 
+    def claim_outbox(self, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
+        """Take one row that is due (or whose sender died mid-send) for sending."""
+        due = sa.and_(outbox.c.status.in_(["pending", "sending"]),
+                      outbox.c.next_attempt_at <= to_db(now))
+        stmt = sa.select(outbox).where(due).order_by(outbox.c.id).limit(1)
+        if not self.sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        row = self.conn.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        self.conn.execute(outbox.update().where(outbox.c.id == row["id"])
+                          .values(status="sending", next_attempt_at=to_db(lease_until),
+                                  attempts=row["attempts"] + 1))
+        out = dict(row)
+        out["attempts"] = row["attempts"] + 1
+        return out
+
+    def finish_outbox(self, row_id: int, *, sent_at: datetime | None, error: str | None,
+                      retry_at: datetime | None, payload: dict[str, Any] | None = None) -> None:
+        if sent_at is not None:
+            values: dict[str, Any] = {"status": "sent", "sent_at": to_db(sent_at), "last_error": None}
+        elif retry_at is not None:
+            values = {"status": "pending", "next_attempt_at": to_db(retry_at), "last_error": error}
+        else:
+            values = {"status": "failed", "last_error": error}
+        if payload is not None:
+            values["payload"] = payload
+        self.conn.execute(outbox.update().where(outbox.c.id == row_id).values(**values))
+
+    def retry_outbox(self, ids: Sequence[int] | None, now: datetime) -> int:
+        stmt = outbox.update().where(outbox.c.status == "failed")
+        if ids:
+            stmt = stmt.where(outbox.c.id.in_(list(ids)))
+        return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
+                                             attempts=0)).rowcount
+
     def list_outbox(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         stmt = sa.select(outbox, tickets.c.key).select_from(
             outbox.outerjoin(tickets, outbox.c.ticket_id == tickets.c.id)).order_by(outbox.c.id)
         if status:
             stmt = stmt.where(outbox.c.status == status)
-        return [dict(r) for r in self.conn.execute(stmt.limit(limit)).mappings()]
+        out = []
+        for r in self.conn.execute(stmt.limit(limit)).mappings():
+            row = dict(r)
+            for k in ("created_at", "sent_at", "next_attempt_at"):
+                row[k] = from_db(row.get(k))
+            out.append(row)
+        return out
 
     # -- journal -----------------------------------------------------------------
     def append_event(self, ticket_id: int, event: dict[str, Any]) -> dict[str, Any]:

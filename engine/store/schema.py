@@ -92,6 +92,8 @@ tickets = sa.Table(
     sa.Column("sla_due_at", sa.DateTime),  # earliest due of a running clock
     sa.Column("sla_warn_at", sa.DateTime),  # earliest warning threshold of a running clock
     sa.Column("sla_breached", sa.Boolean, nullable=False, server_default=sa.false()),
+    # sha256 of the end user's status token; the token itself is never stored
+    sa.Column("token_hash", sa.String(64)),
     sa.Index("ix_tickets_process_state", "process", "state"),
     sa.Index("ix_tickets_sla_due", "sla_due_at"),
     sa.Index("ix_tickets_category_created", "status_category", "created_at"),

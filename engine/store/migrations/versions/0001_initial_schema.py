@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 02:14:51.112616
+Create Date: 2026-11-27 02:16:57.477335
 """
 from alembic import op
 import sqlalchemy as sa
@@ -87,6 +87,7 @@ def upgrade() -> None:
     sa.Column('sla_due_at', sa.DateTime(), nullable=True),
     sa.Column('sla_warn_at', sa.DateTime(), nullable=True),
     sa.Column('sla_breached', sa.Boolean(), server_default=sa.text('0'), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['definition_version'], ['definition_versions.version'], name=op.f('fk_tickets_definition_version_definition_versions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets')),
     sa.UniqueConstraint('key', name=op.f('uq_tickets_key'))

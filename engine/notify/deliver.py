@@ -1,0 +1,87 @@
+"""``itsm outbox deliver``: send pending outbox rows, one at a time.
+
+A row is claimed (status ``sending`` with a lease) in one transaction, sent,
+then marked ``sent`` in another.  A sender killed between the two leaves the
+row to be retried when the lease expires (at-least-once; the Message-ID and
+Idempotency-Key let receivers drop the duplicate), and nothing marked sent is
+ever sent again.  Failures retry with exponential backoff up to
+``max_attempts``, then stay ``failed`` until retried by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+from engine.notify import templates
+from engine.notify.channels import CHANNELS, DeliveryFailed
+from engine.settings import Settings
+
+LEASE = timedelta(minutes=5)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    lines: list[dict[str, Any]] | None = None
+
+
+def status_url(settings: Settings, key: str, token: str | None) -> str | None:
+    if not settings.portal_url:
+        return None
+    base = settings.portal_url.rstrip("/") + f"/status/{quote(key)}"
+    return base + (f"?token={quote(token)}" if token else "")
+
+
+def context(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    payload = row.get("payload") or {}
+    ticket = payload.get("ticket") or {}
+    return {"ticket": ticket, "action": payload.get("action"), "note": payload.get("note"),
+            "event": payload.get("event"), "recipient": row["recipient"],
+            "status_url": status_url(settings, ticket.get("key", ""), payload.get("token"))}
+
+
+def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], datetime],
+            limit: int = 1000) -> DeliveryReport:
+    report = DeliveryReport(lines=[])
+    for _ in range(limit):
+        t = now()
+        with store.write() as repo:
+            row = repo.claim_outbox(t, t + LEASE)
+        if row is None:
+            break
+        error: str | None = None
+        try:
+            rendered = templates.render(home, row["template"], row["lang"], context(row, settings))
+            channel = CHANNELS.get(row["channel"])
+            if channel is None:
+                raise DeliveryFailed(f"unknown channel {row['channel']!r}")
+            channel.send(row, rendered, settings)
+        except (DeliveryFailed, templates.TemplateProblem) as exc:
+            error = str(exc)
+        done = now()
+        payload = dict(row.get("payload") or {})
+        with store.write() as repo:
+            if error is None:
+                payload.pop("token", None)  # the status token leaves the database once sent
+                repo.finish_outbox(row["id"], sent_at=done, error=None, retry_at=None, payload=payload)
+                report.sent += 1
+                outcome = "sent"
+            elif row["attempts"] < settings.max_attempts:
+                delay = settings.backoff_seconds * (2 ** (row["attempts"] - 1))
+                repo.finish_outbox(row["id"], sent_at=None, error=error,
+                                   retry_at=done + timedelta(seconds=delay))
+                report.retrying += 1
+                outcome = f"retry in {int(delay)}s: {error}"
+            else:
+                repo.finish_outbox(row["id"], sent_at=None, error=error, retry_at=None)
+                report.failed += 1
+                outcome = f"failed after {row['attempts']} attempts: {error}"
+        report.lines.append({"id": row["id"], "channel": row["channel"], "to": row["recipient"],
+                             "template": row["template"], "outcome": outcome})
+    return report
