@@ -385,7 +385,8 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
             values[name] = value
     ticket = state.api().new_ticket(process, values, note)
     _emit(state, ticket, as_json,
-          lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + _show_text(state, ticket))
+          lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + _show_text(state, ticket)
+          + f"{t('status_token', state.lang)}: {ticket['status_token']}\n")
 
 
 @main.command("do")
@@ -480,7 +481,8 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
         return move + "; ".join(f"{k}={v[1]}" for k, v in e["changes"].items()
                                 if isinstance(v, list) and len(v) == 2)
 
-    cols = [("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: (e["at"] or "")[:16]),
+    cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
+            ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: (e["at"] or "")[:16]),
             ("actor", t("actor", lang), lambda e: e["actor"]), ("action", t("action", lang), lambda e: e["action"]),
             ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
     _emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
@@ -557,6 +559,176 @@ def link(state: State, key: str, parent: str, as_json: bool) -> None:
     _emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {ticket['parent']}\n")
 
 
+# --- end users and notifications ----------------------------------------------------
+
+@main.command()
+@click.argument("key")
+@click.option("--token", required=True, help="The status token from the acknowledgement message.")
+@output_options()
+@pass_state
+def status(state: State, key: str, token: str, as_json: bool) -> None:
+    """The end user's view of a ticket: state in plain words, priority, group,
+    SLA due date and public updates. Needs the ticket's status token.
+
+    \b
+    Example:
+      itsm status INC-000042 --token 3q2-X...
+    """
+    from engine import render
+
+    _json_mode(state, as_json)
+    view = state.api().status(key, token)
+
+    def text() -> str:
+        head = f"{view['key']}  {view['title']}\n"
+        body = render.pairs([("Status", f"{view['state_label']}: {view['status_text'] or ''}"),
+                             ("Priority", view["priority_label"]), ("Service", view["service_label"]),
+                             ("Handled by", view["group_label"]), ("Due", view["due"]),
+                             ("Solution", view.get("solution")), ("Workaround", view.get("workaround")),
+                             ("Fulfilment", view.get("fulfilment_note"))])
+        updates = "".join(f"  {(u['at'] or '')[:16]}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
+                          + "\n" for u in view["updates"])
+        can = f"You can: {', '.join(view['can'])}\n" if view["can"] else ""
+        return head + body + ("Updates:\n" + updates if updates else "") + can
+
+    _emit(state, view, as_json, text)
+
+
+@main.group()
+def outbox() -> None:
+    """Queued notifications: deliver them, inspect failures, retry."""
+
+
+@outbox.command("deliver")
+@output_options()
+@pass_state
+def outbox_deliver(state: State, as_json: bool) -> None:
+    """Send pending messages (SMTP e-mail, webhook for SMS/IM). Failures retry
+    with exponential backoff, then stay 'failed' for 'itsm outbox retry'.
+
+    \b
+    Example:
+      ITSM_SMTP_HOST=mail.example.com itsm outbox deliver
+    """
+    _json_mode(state, as_json)
+    report = state.api().deliver()
+    data = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
+            "messages": report.lines}
+    _emit(state, data, as_json, lambda: "".join(f"#{m['id']} {m['channel']} {m['to']} "
+                                                f"{m['template']}: {m['outcome']}\n" for m in report.lines)
+          + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n")
+
+
+@outbox.command("list")
+@click.option("--status", "status_", type=click.Choice(["pending", "sending", "sent", "failed"]),
+              help="Only messages in this delivery status.")
+@output_options(listing=True)
+@pass_state
+def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) -> None:
+    """List queued, sent and failed messages.
+
+    \b
+    Example:
+      itsm outbox list --status failed
+    """
+    from engine import render
+
+    _json_mode(state, as_json)
+    rows = state.api().outbox(status_)
+    cols = [("id", "#", lambda r: r["id"]), ("ticket", "Ticket", lambda r: r["ticket"]),
+            ("channel", "Channel", lambda r: r["channel"]), ("recipient", "To", lambda r: r["recipient"]),
+            ("template", "Template", lambda r: r["template"]), ("status", "Status", lambda r: r["status"]),
+            ("attempts", "Tries", lambda r: r["attempts"]), ("last_error", "Last error", lambda r: r["last_error"])]
+    _emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@pass_state
+def outbox_retry(state: State, ids: tuple[int, ...]) -> None:
+    """Put failed messages back in the queue (all failed ones without IDS).
+
+    \b
+    Example:
+      itsm outbox retry 17 18
+    """
+    n = state.api().retry_outbox(list(ids) or None)
+    click.echo(f"{n} message(s) queued again")
+
+
+# --- major incidents -----------------------------------------------------------------
+
+@main.group()
+def major() -> None:
+    """The major-incident procedure."""
+
+
+@major.command("board")
+@click.option("--watch", "watch", type=float, default=None, metavar="SECONDS",
+              help="Refresh every SECONDS on a terminal (Ctrl-C to stop).")
+@output_options(listing=True)
+@pass_state
+def major_board(state: State, watch: float | None, as_json: bool, as_csv: bool) -> None:
+    """Every open major incident: manager, lead, age, SLA, time since the last
+    update (overdue marked !), linked incidents, state.
+
+    \b
+    Example:
+      itsm major board --watch 30
+    """
+    import time
+
+    from engine import render
+
+    _json_mode(state, as_json)
+    cols = [("key", "Key", lambda r: r["key"]), ("state", "State", lambda r: r["state"]),
+            ("priority", "Prio", lambda r: r["priority"]), ("title", "Title", lambda r: r["title"]),
+            ("manager", "Manager", lambda r: r["manager"]), ("lead", "Lead", lambda r: r["technical_lead"]),
+            ("age", "Age", lambda r: _hm((r["age_minutes"] or 0) * 60)),
+            ("sla", "SLA due", lambda r: ((r["sla_due"] or "")[:16] + (" BREACHED" if r["sla_breached"] else ""))),
+            ("update", "Since update", lambda r: "" if r["minutes_since_update"] is None else
+             _hm(r["minutes_since_update"] * 60) + (" !" if r["update_overdue"] else "")),
+            ("linked", "Linked", lambda r: f"{r['linked_open']}/{r['linked']}")]
+    while True:
+        rows = state.api().major_board()
+        if watch and not as_json and not as_csv and sys.stdout.isatty():
+            click.clear()
+        _emit(state, rows, as_json, lambda: render.table(rows, cols) if rows
+              else "no open major incident\n", as_csv, lambda: render.to_csv(rows, cols))
+        if not watch or as_json or as_csv:
+            return
+        time.sleep(watch)
+
+
+# --- audit -------------------------------------------------------------------------------
+
+@main.group()
+def audit() -> None:
+    """Checks for auditors."""
+
+
+@audit.command("verify")
+@output_options()
+@pass_state
+def audit_verify(state: State, as_json: bool) -> None:
+    """Verify every ticket's hash-chained journal; report altered, deleted or
+    reordered events (ticket and sequence number). Exit 1 if any.
+
+    \b
+    Example:
+      itsm audit verify --json
+    """
+    _json_mode(state, as_json)
+    tickets_, events, problems = state.api().audit()
+    data = {"tickets": tickets_, "events": events, "problems": problems}
+    _emit(state, data, as_json, lambda: "".join(
+        f"{p['ticket']}" + (f" #{p['seq']}" if p["seq"] else "") + f": {p['kind']}: {p['message']}\n"
+        for p in problems) + f"{tickets_} tickets, {events} events: "
+        + (f"{len(problems)} problem(s)\n" if problems else "journal intact\n"))
+    if problems:
+        sys.exit(int(ExitCode.REFUSED))
+
+
 # --- timers ----------------------------------------------------------------------------
 
 @main.command()
@@ -574,7 +746,12 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
     from engine import render
 
     _json_mode(state, as_json)
-    done = state.api().tick()
+    api = state.api()
+    done = api.tick()
+    report = api.deliver()
+    if report.sent or report.retrying or report.failed:
+        done.append({"key": "-", "kind": "outbox", "name": "deliver", "due": None,
+                     "outcome": f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}"})
     cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
             ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: r["due"]),
             ("outcome", "Outcome", lambda r: r["outcome"])]

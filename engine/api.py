@@ -7,7 +7,10 @@ update the row with a version check, append the hash-chained journal event.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from functools import cached_property
@@ -15,16 +18,21 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine import sla as slamod
+from engine import major, sla as slamod
 from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, UsageError
 from engine.model import Definitions, ProcessSpec
 from engine.notify.outbox import enqueue
 from engine.runtime import timers
+from engine.views import public_update, public_view
 from engine.runtime.actions import SYSTEM, Actor, Outcome, available, perform
 from engine.runtime.fields import coerce, field_spec
 from engine.runtime.ticket import Ticket
 from engine.settings import Settings
 from engine.workspace import bundled_home, find_home, load_definitions
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def parse_now(text: str | None) -> datetime | None:
@@ -161,7 +169,12 @@ class Api:
         with self.store.write() as repo:
             actor = self.actor(repo, actor_id)
             ticket = self._intake(repo, spec, dict(values), actor, now, note)
-            return self._view(ticket)
+            linked = major.check(self, repo, ticket, now)
+            view = self._view(ticket)
+            view["status_token"] = ticket.status_token
+            if linked:
+                view["major_incident"] = linked
+            return view
 
     def _intake(self, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
                 now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None) -> Ticket:
@@ -203,11 +216,16 @@ class Api:
         row = ticket.to_row()
         row.update(timers.sla_summary(ticket.sla))
         row["version"] = 1
+        token = secrets.token_urlsafe(18)
+        row["token_hash"] = token_hash(token)
         ticket.id = repo.insert_ticket(row)
+        ticket.status_token = token
         changes = {k: [None, v] for k, v in values.items() if v is not None}
         changes.update(extra_changes or {})
         repo.append_event(ticket.id, self._event("create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
                                                  None, initial.id, changes, note, version, now, True))
+        if spec.intake_notify:
+            self._notify(repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
         self._refresh_due(repo, spec, ticket)
         return ticket
 
@@ -257,9 +275,17 @@ class Api:
             out.values["parent"] = linked.key
             out.changes["parent"] = [ticket.values.get("parent"), linked.key]
         self._apply(repo, ticket, spec, out, actor, note, now)
+        cascaded = major.cascade(self, repo, ticket, out, now) if out.action.cascade else None
+        major_key = None
+        if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
+            major_key = major.check(self, repo, ticket, now)
         view = self._view(ticket)
         if linked is not None:
             view["opened"] = linked.key
+        if major_key:
+            view["major_incident"] = major_key
+        if cascaded is not None:
+            view["cascade"] = cascaded
         return view
 
     def _apply(self, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
@@ -294,21 +320,38 @@ class Api:
             ticket.state_entered_at = now
         if out.action.notify:
             self._notify(repo, spec, ticket, event["seq"], out.action.notify,
-                         {"action": out.action.id, "note": note, "actor": actor.id}, now)
+                         {"action": {"id": out.action.id, "label": out.action.label.get(self.lang)},
+                          "note": note if out.action.public else None}, now)
         self._refresh_due(repo, spec, ticket)
 
     def _notify(self, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
                 messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
-        payload = {"key": ticket.key, "process": ticket.process, "state": ticket.state,
-                   "title": ticket.values.get("title"), **extra}
-        return enqueue(repo, spec, ticket.id, seq, ticket.values, messages, payload, self.lang, now)
+        """Queue messages in this transaction; the payload is what templates see."""
+        payload = {"key": ticket.key, "ticket": self._message_ticket(spec, ticket), **extra}
+        total = 0
+        for message in messages:
+            # the status token only ever goes to the reporter
+            data = payload if "reporter" in message.to else {k: v for k, v in payload.items() if k != "token"}
+            total += enqueue(repo, spec, ticket.id, seq, ticket.values, [message], data, self.lang, now)
+        return total
+
+    def _message_ticket(self, spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:
+        """The ticket as messages show it: public information only."""
+        view = public_view(self.defs, spec, ticket, self.lang, self._iso)
+        view.update(assignee=ticket.values.get("assignee"), reporter=ticket.values.get("reporter"),
+                    group=ticket.values.get("group"))
+        return view
 
     def _refresh_due(self, repo: Any, spec: ProcessSpec, ticket: Ticket) -> list[timers.DueItem]:
         fired = repo.fired_keys(ticket.id) if ticket.id is not None else set()
-        base = ticket.state_entered_at.isoformat(timespec="seconds")
-        repeats = {t.id: sum(1 for k, n, c in fired if k == "timer" and n == t.id and c.startswith(base + "#"))
-                   for t in spec.timers if t.repeat}
-        items = timers.due_items(self.defs, spec, ticket, ticket.sla, fired, repeats)
+        starts = timers.timer_starts(spec, ticket, repo.events(ticket.id)) if spec.timers else {}
+        repeats = {}
+        for t in spec.timers:
+            if t.repeat and t.id in starts:
+                base = starts[t.id].isoformat(timespec="seconds")
+                repeats[t.id] = sum(1 for k, n, c in fired if k == "timer" and n == t.id
+                                    and c.startswith(base + "#"))
+        items = timers.due_items(self.defs, spec, ticket, ticket.sla, fired, repeats, starts)
         repo.replace_due_work(ticket.id, [i.row() for i in items])
         return items
 
@@ -343,8 +386,12 @@ class Api:
             item = items[0]
             if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, "fired"):
                 continue  # another tick got there first
+            later = [i for i in self._refresh_due(repo, spec, ticket)
+                     if i.kind == item.kind and i.name == item.name and i.due_at <= now]
             if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
                 outcome = "skipped: the timer itself is already due"
+            elif later:  # a repeating timer that missed several beats fires once
+                outcome = "skipped: a later repetition is also due"
             else:
                 outcome = self._fire(repo, spec, ticket, item, now)
             repo.set_fired_outcome(ticket.id, item.kind, item.name, item.cycle, outcome)
@@ -357,7 +404,8 @@ class Api:
         parts = []
         if item.notify:
             n = self._notify(repo, spec, ticket, None, item.notify,
-                             {"kind": item.kind, "name": item.name, "due": self._iso(item.due_at)}, now)
+                             {"event": {"kind": item.kind, "name": item.name,
+                                        "due": self._iso(item.due_at)}}, now)
             parts.append(f"{n} message(s) queued")
         if item.action:
             try:
@@ -394,9 +442,18 @@ class Api:
             return self._view(ticket)
 
     def history(self, key: str) -> list[dict[str, Any]]:
+        """The journal; a major incident's includes its linked incidents' key events."""
         with self.store.read() as repo:
             row = repo.get_ticket(key.upper())
-            return [_event_view(e, self._iso) for e in repo.events(row["id"])]
+            events = repo.events(row["id"])
+            spec = self.defs.processes.get(row["process"])
+            if spec is not None and spec.criteria:
+                return [dict(_event_view(e, self._iso), ticket=e["ticket"])
+                        for e in major.timeline(self, repo, row["key"], events)]
+            return [dict(_event_view(e, self._iso), ticket=row["key"]) for e in events]
+
+    def major_board(self) -> list[dict[str, Any]]:
+        return major.board(self)
 
     def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
         with self.store.read() as repo:
@@ -430,6 +487,9 @@ class Api:
             actor = self.actor(repo, actor_id)
             row = repo.get_ticket(key.upper(), lock=True)
             ticket = Ticket.from_row(row)
+            if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
+                raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
+                                    "and service-desk staff may", allowed_roles=["reporter"])
             repo.update_ticket(ticket.id, ticket.version, {"updated_at": max(now, ticket.updated_at)})
             ev = repo.append_event(ticket.id, self._event("comment", actor, None, None, None, {}, text,
                                                           ticket.definition_version, now, public))
@@ -453,6 +513,60 @@ class Api:
                                                      ticket.definition_version, now, False))
             ticket.version += 1
             return self._view(ticket)
+
+    def status(self, key: str, token: str) -> dict[str, Any]:
+        """The end user's view, for whoever holds the ticket's status token.
+
+        A wrong key and a wrong token get the same answer, and the comparison
+        takes the same time, so keys cannot be enumerated."""
+        refusal = NotFound("no ticket with that key and token")
+        given = token_hash(token or "")
+        with self.store.read() as repo:
+            found = repo.find_ticket_by_token(key.strip().upper())
+            stored = found[1] if found and found[1] else "0" * 64
+            if not hmac.compare_digest(stored, given) or found is None:
+                raise refusal
+            ticket = Ticket.from_row(repo.get_ticket_by_id(found[0]))
+            spec = self.process(ticket.process)
+            if ticket.status_category != "closed":
+                ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket),
+                                            ticket.values, max(self.now(), ticket.updated_at))
+            view = public_view(self.defs, spec, ticket, self.lang, self._iso)
+            view["updates"] = [public_update(spec, e, self.lang, self._iso)
+                               for e in repo.public_events(ticket.id)]
+            view["can"] = [a.id for a in spec.actions_from(ticket.state) if "reporter" in a.roles]
+            return view
+
+    def deliver(self) -> Any:
+        from engine.notify.deliver import deliver
+
+        return deliver(self.store, self.home, self.settings, self.now)
+
+    def outbox(self, status: str | None = None) -> list[dict[str, Any]]:
+        with self.store.read() as repo:
+            rows = repo.list_outbox(status)
+        return [{"id": r["id"], "ticket": r.get("key"), "channel": r["channel"],
+                 "recipient": r["recipient"], "template": r["template"], "lang": r["lang"],
+                 "status": r["status"], "attempts": r["attempts"], "last_error": r["last_error"],
+                 "created_at": self._iso(r["created_at"]), "sent_at": self._iso(r["sent_at"]),
+                 "next_attempt_at": self._iso(r["next_attempt_at"])} for r in rows]
+
+    def retry_outbox(self, ids: Sequence[int] | None) -> int:
+        with self.store.write() as repo:
+            return repo.retry_outbox(ids, self.now())
+
+    def audit(self) -> tuple[int, int, list[dict[str, Any]]]:
+        """(tickets, events, problems) of the journal's hash chains."""
+        from engine.audit import verify_ticket
+
+        problems: list[dict[str, Any]] = []
+        n_tickets = n_events = 0
+        with self.store.read() as repo:
+            for ticket, events in repo.all_journals():
+                n_tickets += 1
+                n_events += len(events)
+                problems.extend(p.to_dict() for p in verify_ticket(ticket["key"], ticket["state"], events))
+        return n_tickets, n_events, problems
 
     def upgrade_db(self) -> tuple[str | None, str]:
         return self.store.upgrade()

@@ -145,13 +145,18 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.at(1, "16:00")
     d.do("zhang.wei@example.com", claims, "confirm")
 
-    # Wednesday: a network outage becomes a major incident.
+    # Wednesday: a network outage matches the major-incident criteria.
     d.at(2, "09:02")
     vpn = d.new("wang.lei", "incident", title="Branch VPN down: Guangzhou cannot reach policy admin",
                 reporter="branch.gz@example.com", service="network", urgency="high", impact="high",
                 category="network", affected_users="180")
-    d.at(2, "09:04")
-    mi = d.do("wang.lei", vpn, "declare_major", reason="Whole branch offline, 180 users")["opened"]
+    mi = api.show(vpn)["parent"]
+    d.log(f"criteria matched: {mi} opened as a candidate and linked to {vpn}")
+    d.at(2, "09:06")
+    more = d.new("zhao.min", "incident", title="Cannot open policies from Guangzhou",
+                 reporter="zhou.xin@example.com", service="network", urgency="high", impact="medium",
+                 category="network")
+    d.log(f"{more} linked to {api.show(more)['parent']} automatically (same outbreak)")
     d.at(2, "09:08")
     d.do("huang.wei", mi, "accept")
     d.do("huang.wei", mi, "assign_lead", technical_lead="sun.hao")
@@ -162,11 +167,15 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.do("xu.fang", mi, "post_update", note="Carrier link down; failover to 4G backup in progress")
     d.at(2, "10:10")
     d.do("sun.hao", mi, "mitigate", workaround="Traffic on 4G backup link", service_restored="true")
+    d.at(2, "10:50")
+    for line in api.tick():
+        d.log(f"tick: {line['key']} {line['kind']} {line['name']}: {line['outcome']}")
+    d.do("xu.fang", mi, "post_update", note="Running on backup; carrier engineer on site")
     d.at(2, "14:30")
-    d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
-         closure_code="major_resolved", service_restored="true")
-    d.do("sun.hao", vpn, "resolve", solution="Resolved with " + mi + ": carrier line card replaced",
-         closure_code="major_resolved", service_restored="true")
+    result = d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
+                  closure_code="major_resolved", service_restored="true")
+    for line in result.get("cascade", []):
+        d.log(f"cascade: {line}")
     d.do("wang.lei", vpn, "confirm", note="Branch confirmed by phone")
     d.at(3, "10:00")
     d.do("huang.wei", mi, "start_review", review_owner="sun.hao", review_due="2026-03-09")
@@ -179,6 +188,11 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     printer = d.new("wang.lei", "incident", title="Printer on floor 3 jams", reporter="li.na@example.com",
                     service="printing", urgency="low", impact="low", category="printing")
     d.do("wang.lei", printer, "assign", group="desktop_support")
+
+    # The next Monday: the cron tick closes what users did not confirm.
+    d.at(7, "09:00")
+    for line in api.tick():
+        d.log(f"tick: {line['key']} {line['kind']} {line['name']}: {line['outcome']}")
     return summary(api)
 
 

@@ -177,6 +177,8 @@ class ActionSpec:
     note: str = "optional"  # "required" | "optional"
     public: bool = False  # shown to the end user as a public update
     opens: str | None = None  # process of a linked ticket this action opens
+    cascade: str | None = None  # action performed on open linked children
+    cascade_copy: tuple[str, ...] = ()  # fields given to the children's action
     where: Where = NOWHERE
 
     def is_update(self) -> bool:
@@ -241,7 +243,12 @@ class TimerSpec:
     remind_before: Duration | None = None
     remind: tuple[Message, ...] = ()
     repeat: bool = False
+    after_by_priority: tuple[tuple[str, Duration], ...] = ()  # overrides 'after' per priority
+    restart_on: tuple[str, ...] = ()  # actions that start the timer again
     where: Where = NOWHERE
+
+    def after_for(self, priority: str | None) -> Duration:
+        return dict(self.after_by_priority).get(priority or "", self.after)
 
 
 @dataclass(frozen=True)
@@ -260,6 +267,7 @@ class ProcessSpec:
     timers: tuple[TimerSpec, ...] = ()
     criteria: tuple[Criterion, ...] = ()  # major-incident criteria
     criteria_watch: str | None = None  # the process whose tickets criteria look at
+    criteria_window: Duration | None = None  # for aggregates such as recent_on_service
     override_roles: tuple[str, ...] = ()  # who may override the matrix priority
     defaults: tuple[tuple[str, Any], ...] = ()  # intake values when not given
     intake_notify: tuple[Message, ...] = ()  # acknowledgement messages at intake

@@ -109,6 +109,8 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
             notify=_messages(doc, ("actions", aid, "notify"), a.get("notify")),
             note=str(a.get("note", "optional")), public=bool(a.get("public", False)),
             opens=str(a["opens"]) if a.get("opens") else None,
+            cascade=str((a.get("cascade") or {}).get("action")) if a.get("cascade") else None,
+            cascade_copy=_ids((a.get("cascade") or {}).get("copy")),
             where=_where(doc, ("actions", aid)))
     criteria = tuple(
         Criterion(str(c.get("id", i)), str(c.get("when", "")), label(c.get("label"), str(c.get("id"))),
@@ -128,7 +130,9 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   _messages(doc, ("timers", tid, "notify"), t.get("notify")),
                   _duration(t["remind_before"]) if t.get("remind_before") else None,
                   _messages(doc, ("timers", tid, "remind"), t.get("remind")),
-                  bool(t.get("repeat", False)), _where(doc, ("timers", tid)))
+                  bool(t.get("repeat", False)),
+                  tuple((str(p), _duration(v)) for p, v in (t.get("after_by_priority") or {}).items()),
+                  _ids(t.get("restart_on")), _where(doc, ("timers", tid)))
         for tid, t in (d.get("timers") or {}).items() if isinstance(t, dict))
     crit = d.get("criteria") if isinstance(d.get("criteria"), dict) else {}
     major = tuple(
@@ -141,7 +145,9 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         key_prefix=str(d.get("key_prefix", pid[:3].upper())), owner=str(d.get("owner", "")),
         roles=roles, fields=fields, states=FrozenMap(states), actions=FrozenMap(actions),
         close_criteria=criteria, clocks=clocks, timers=timers, criteria=major,
-        criteria_watch=crit.get("watch"), file=doc.file, sha256=doc.sha256,
+        criteria_watch=crit.get("watch"),
+        criteria_window=_duration(crit.get("window", "30m")) if crit else None,
+        file=doc.file, sha256=doc.sha256,
         where=Where(doc.file, 1, 1), override_roles=_ids(override.get("roles")),
         defaults=tuple((str(k), v) for k, v in (d.get("defaults") or {}).items()),
         intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")))

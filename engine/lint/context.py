@@ -36,6 +36,7 @@ class LintContext:
     tables: dict[str, tuple[Document, CodeTable]] = field(default_factory=dict)
     repo_files: bool = False  # code tables are known, cross-file rules can run
     missing: list[str] = field(default_factory=list)  # required tables not found
+    repos: list[Path] = field(default_factory=list)  # process repositories involved
 
     # -- helpers for rules ------------------------------------------------
     def where(self, doc: Document, path: tuple[str | int, ...], key: bool = True) -> Where:
@@ -103,6 +104,7 @@ def build_context(paths: list[Path]) -> LintContext:
         for f in sorted((repo / "processes").glob("*.yaml")):
             to_load.setdefault(f.resolve(), False)
     ctx.repo_files = bool(repos)
+    ctx.repos = list(dict.fromkeys(r.resolve() for r in repos))
     known_schemas = set(schema_names())
     for path, is_target in to_load.items():
         name = display(path)

@@ -33,6 +33,7 @@ class Ticket:
     sla: dict[str, Any] = field(default_factory=dict)
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    status_token: str | None = None  # only right after intake; stored hashed
 
     def get(self, name: str) -> Any:
         return self.values.get(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from engine import sla as slamod
 from engine.model import Definitions, Duration, Effect, Message, ProcessSpec
@@ -46,8 +46,31 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def timer_starts(spec: ProcessSpec, ticket: Ticket,
+                 events: Sequence[Mapping[str, Any]]) -> dict[str, datetime]:
+    """When each timer of the current state started: when the ticket entered the
+    timer's set of states (moving between two of them does not restart it), or
+    the last of its ``restart_on`` actions since."""
+    starts: dict[str, datetime] = {}
+    for timer in spec.timers:
+        if ticket.state not in timer.states:
+            continue
+        start: datetime | None = None
+        for e in events:
+            to = e.get("to_state")
+            if to is not None and to not in timer.states:
+                start = None
+            elif to is not None and (e.get("from_state") not in timer.states or start is None):
+                start = e["effective_at"]
+            elif start is not None and e["action"] in timer.restart_on:
+                start = e["effective_at"]
+        starts[timer.id] = start or ticket.state_entered_at
+    return starts
+
+
 def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping[str, Any],
-              fired: set[tuple[str, str, str]], repeats: Mapping[str, int] | None = None) -> list[DueItem]:
+              fired: set[tuple[str, str, str]], repeats: Mapping[str, int] | None = None,
+              starts: Mapping[str, datetime] | None = None) -> list[DueItem]:
     """Every timed effect still to come for ``ticket`` (not yet fired)."""
     state = spec.states.get(ticket.state)
     if state is None or state.final:
@@ -66,20 +89,21 @@ def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping
             item = DueItem(kind, clock.id, cycle, due, effect.action, effect.notify)
             if item.key() not in fired:
                 items.append(item)
-    entered = ticket.state_entered_at
     for timer in spec.timers:
         if ticket.state not in timer.states:
             continue
+        entered = (starts or {}).get(timer.id) or ticket.state_entered_at
+        after = timer.after_for(ticket.values.get("priority"))
         cal = slamod.calendar_for(defs, timer.calendar, ticket.values.get("service"))
         base = entered.isoformat(timespec="seconds")
         n = (repeats or {}).get(timer.id, 0) + 1 if timer.repeat else 1
         cycle = f"{base}#{n}" if timer.repeat else base
-        fire_at = cal.add(entered, _scaled(timer.after, n))
+        fire_at = cal.add(entered, _scaled(after, n))
         item = DueItem("timer", timer.id, cycle, fire_at, timer.action, timer.notify)
         if item.key() not in fired:
             items.append(item)
         if timer.remind_before and timer.remind and not timer.repeat:
-            remind_at = cal.add(entered, _minus(timer.after, timer.remind_before))
+            remind_at = cal.add(entered, _minus(after, timer.remind_before))
             remind = DueItem("remind", timer.id, base, remind_at, None, timer.remind)
             if remind.key() not in fired:
                 items.append(remind)

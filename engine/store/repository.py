@@ -3,8 +3,6 @@ inside one transaction (``Store.write()`` / ``Store.read()``)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,14 +12,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from engine.errors import Conflict, NotFound
+from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.store import db
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
     person_roles, tickets,
 )
-
-GENESIS = "0" * 64
-
 
 def to_db(t: datetime | None) -> datetime | None:
     """Aware datetime -> naive UTC for storage."""
@@ -36,20 +32,6 @@ def from_db(t: datetime | None) -> datetime | None:
     if isinstance(t, str):  # defensive: SQLite rows written by other tools
         t = datetime.fromisoformat(t)
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
-
-
-def event_hash(prev_hash: str, event: dict[str, Any]) -> str:
-    """Hash of one journal event chained to the previous one of its ticket."""
-    canonical = json.dumps(event, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                           default=str)
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
-
-
-def hashed_fields(row: dict[str, Any]) -> dict[str, Any]:
-    """The parts of an event the hash covers (everything but ids and the hashes)."""
-    return {k: (to_db(row[k]).isoformat() if isinstance(row.get(k), datetime) else row.get(k))
-            for k in ("seq", "action", "actor", "role", "from_state", "to_state", "changes",
-                      "note", "public", "definition_version", "effective_at", "recorded_at")}
 
 
 @dataclass(frozen=True)
@@ -214,6 +196,11 @@ class Repo:
             stmt = stmt.limit(f.limit)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
 
+    def list_open(self, process: str) -> list[dict[str, Any]]:
+        return [_ticket_out(r) for r in self.conn.execute(
+            sa.select(tickets).where(tickets.c.process == process,
+                                     tickets.c.status_category != "closed").order_by(tickets.c.id)).mappings()]
+
     def count_recent_open(self, process: str, service: str, since: datetime) -> int:
         return int(self.conn.execute(
             sa.select(sa.func.count()).select_from(tickets).where(
@@ -333,6 +320,31 @@ class Repo:
         self.conn.execute(journal.insert().values(
             **{k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}))
         return row
+
+    def all_journals(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+        """Every ticket with its events in seq order, streamed ticket by ticket."""
+        ticket_rows = self.conn.execute(sa.select(tickets.c.id, tickets.c.key, tickets.c.state)
+                                        .order_by(tickets.c.id)).mappings().all()
+        for t in ticket_rows:
+            yield dict(t), self.events(t["id"])
+
+    def last_action_times(self, ticket_id: int, actions: Sequence[str]) -> dict[str, datetime]:
+        rows = self.conn.execute(
+            sa.select(journal.c.action, sa.func.max(journal.c.effective_at))
+            .where(journal.c.ticket_id == ticket_id, journal.c.action.in_(list(actions)))
+            .group_by(journal.c.action))
+        return {a: from_db(t) for a, t in rows if t is not None}  # type: ignore[misc]
+
+    def children(self, parent_key: str) -> list[dict[str, Any]]:
+        return [_ticket_out(r) for r in self.conn.execute(
+            sa.select(tickets).where(tickets.c.parent == parent_key).order_by(tickets.c.id)).mappings()]
+
+    def open_ticket_on_service(self, process: str, service: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            sa.select(tickets).where(tickets.c.process == process, tickets.c.service == service,
+                                     tickets.c.status_category.notin_(["resolved", "closed"]))
+            .order_by(tickets.c.id.desc()).limit(1)).mappings().first()
+        return _ticket_out(row) if row else None
 
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(sa.select(journal).where(journal.c.ticket_id == ticket_id)

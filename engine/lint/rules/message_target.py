@@ -1,0 +1,58 @@
+"""A notification names a recipient or template that does not exist. Recipients
+are a declared role, a field holding a person (``reporter``, ``assignee`` or a
+field of type user/email), ``group`` (the ticket's support group) or an e-mail
+address; the template must exist in every language under
+``processes/templates/<lang>/NAME.txt``.
+
+Bad::
+
+    notify: [{to: reportr, template: resolvd}]
+
+Good::
+
+    notify: [{to: reporter, template: resolved}]
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from engine.lint.context import LintContext
+from engine.lint.rules.undefined_reference import known_roles
+from engine.loader import Document
+from engine.model import LANGS, Message, ProcessSpec, Where
+
+ID = "R002"
+SLUG = "message-target"
+SEVERITY = "error"
+
+
+def _messages(spec: ProcessSpec) -> Iterator[tuple[tuple[str | int, ...], Message]]:
+    for aid, action in spec.actions.items():
+        for i, m in enumerate(action.notify):
+            yield ("actions", aid, "notify", i), m
+    for i, m in enumerate(spec.intake_notify):
+        yield ("intake", "notify", i), m
+    for clock in spec.clocks:
+        for eff in ("on_warning", "on_breach"):
+            for i, m in enumerate(getattr(clock, eff).notify):
+                yield ("sla", clock.id, eff, "notify", i), m
+    for timer in spec.timers:
+        for i, m in enumerate(timer.notify):
+            yield ("timers", timer.id, "notify", i), m
+        for i, m in enumerate(timer.remind):
+            yield ("timers", timer.id, "remind", i), m
+
+
+def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
+    for doc, spec in ctx.valid_processes():
+        allowed = known_roles(spec) | {"group"} | {f.id for f in spec.fields.values() if f.type == "email"}
+        for path, message in _messages(spec):
+            for target in message.to:
+                if "@" not in target and target not in allowed:
+                    yield ctx.where(doc, path + ("to",), key=False), f"unknown recipient '{target}'"
+            for repo in ctx.repos:
+                for lang in LANGS:
+                    if not (repo / "processes" / "templates" / lang / f"{message.template}.txt").is_file():
+                        yield ctx.where(doc, path + ("template",), key=False), \
+                            f"template '{message.template}' is missing in processes/templates/{lang}/"

@@ -1,0 +1,158 @@
+"""The major-incident procedure's engine side (design 4.3, guideline 6).
+
+- criteria: a process with ``criteria:`` (major_incident) watches another
+  (incident). When a watched ticket is logged or its priority, impact,
+  urgency, service or affected users change, the rules are evaluated; a match
+  opens one linked ``candidate`` — or links the ticket to the open major
+  incident already running on that service (the same outbreak), never twice.
+- cascade: an action with ``cascade:`` performs an action on the linked open
+  children (resolving the major incident resolves its incidents).
+- board: the open major incidents with their owners, age, SLA and last update.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ItsmError
+from engine.expressions import ExpressionError, compile_expression
+from engine.model import Criterion, ProcessSpec
+from engine.runtime import context as ctxmod
+from engine.runtime.actions import SYSTEM, Outcome
+from engine.runtime.ticket import Ticket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.api import Api
+
+WATCHED_FIELDS = ("priority", "impact", "urgency", "service", "affected_users", "regulatory_impact")
+
+
+def watchers(api: "Api", process: str) -> list[ProcessSpec]:
+    return [p for p in api.defs.processes.values() if p.criteria and p.criteria_watch == process]
+
+
+def matching(api: "Api", watcher: ProcessSpec, spec: ProcessSpec, ticket: Ticket, recent: int,
+             now: datetime) -> list[Criterion]:
+    ctx = ctxmod.build(api.defs, spec, ticket.values, ticket.values, {}, actor="system",
+                       action="criteria", now=now, sla=ticket.sla,
+                       status_category=ticket.status_category, extra={"recent_on_service": recent})
+    hits = []
+    for rule in watcher.criteria:
+        try:
+            if compile_expression(rule.when).holds(ctx):
+                hits.append(rule)
+        except ExpressionError:
+            continue  # lint reports broken criteria; a bad rule never blocks intake
+    return hits
+
+
+def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
+    """Evaluate the criteria for ``ticket``; returns the major incident it was linked to."""
+    spec = api.defs.processes[ticket.process]
+    if ticket.values.get("parent") or ticket.status_category in ("resolved", "closed"):
+        return None
+    for watcher in watchers(api, ticket.process):
+        service = ticket.values.get("service")
+        running = repo.open_ticket_on_service(watcher.id, service) if service else None
+        if running is not None:  # the same outbreak: link, never open a second one
+            _link(api, repo, ticket, running["key"],
+                  f"same outbreak: {running['key']} is open on service {service}", now)
+            return str(running["key"])
+        window = watcher.criteria_window.seconds if watcher.criteria_window else 1800
+        recent = repo.count_recent_open(ticket.process, service, now - _seconds(window)) if service else 0
+        hits = matching(api, watcher, spec, ticket, recent, now)
+        if not hits:
+            continue
+        reason = "; ".join(f"{h.id}: {h.label.get(api.lang)}" for h in hits)
+        given = {"title": ticket.values.get("title"), "reporter": ticket.values.get("reporter"),
+                 "criterion": reason}
+        for name in ("service", "urgency", "impact", "category", "affected_users", "regulatory_impact",
+                     "description"):
+            if ticket.values.get(name) is not None and (name in watcher.fields or name in
+                                                        ("service", "urgency", "impact", "category", "description")):
+                given[name] = ticket.values.get(name)
+        candidate = api._intake(repo, watcher, given, SYSTEM, now, f"{ticket.key} matches {reason}")
+        _link(api, repo, ticket, candidate.key, f"candidate {candidate.key} opened: {reason}", now)
+        return candidate.key
+    return None
+
+
+def _seconds(n: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=n)
+
+
+def _link(api: "Api", repo: Any, ticket: Ticket, parent: str, note: str, now: datetime) -> None:
+    old = ticket.values.get("parent")
+    ticket.values["parent"] = parent
+    repo.update_ticket(ticket.id, ticket.version, {"parent": parent, "updated_at": now})
+    ticket.version += 1
+    repo.append_event(ticket.id, api._event("link", SYSTEM, "system", None, None,
+                                            {"parent": [old, parent]}, note,
+                                            ticket.definition_version, now, False))
+
+
+def cascade(api: "Api", repo: Any, ticket: Ticket, out: Outcome, now: datetime) -> list[str]:
+    """Perform the cascade action on every open child; returns what happened."""
+    results = []
+    inputs = {f: out.values.get(f) for f in out.action.cascade_copy if out.values.get(f) is not None}
+    for row in repo.children(ticket.key):
+        child = Ticket.from_row(row)
+        if child.status_category == "closed":
+            continue
+        try:
+            api._perform(repo, child, out.action.cascade or "", dict(inputs),
+                         f"{out.action.id} of {ticket.key}", SYSTEM, now)
+            results.append(f"{child.key}: {out.action.cascade}")
+        except ItsmError as exc:
+            results.append(f"{child.key}: not {out.action.cascade} ({exc.message})")
+    return results
+
+
+def board(api: "Api") -> list[dict[str, Any]]:
+    """Every open major incident, for the major-incident manager's board."""
+    now = api.now()
+    out = []
+    with api.store.read() as repo:
+        for spec in (p for p in api.defs.processes.values() if p.criteria):
+            for row in repo.list_open(spec.id):
+                ticket = Ticket.from_row(row)
+                last = repo.last_action_times(ticket.id, ["post_update", "accept"])
+                last_update = max(last.values()) if last else None
+                children = [c for c in repo.children(ticket.key)]
+                cadence = next((t for t in spec.timers if t.restart_on), None)
+                overdue = None
+                if cadence is not None and ticket.state in cadence.states and last_update is not None:
+                    limit = cadence.after_for(ticket.values.get("priority")).seconds
+                    overdue = (now - last_update).total_seconds() > limit
+                resolution = (ticket.sla or {}).get("resolution") or {}
+                out.append({
+                    "key": ticket.key, "title": ticket.values.get("title"), "state": ticket.state,
+                    "priority": ticket.values.get("priority"), "service": ticket.values.get("service"),
+                    "manager": ticket.values.get("manager"),
+                    "technical_lead": ticket.values.get("technical_lead"),
+                    "communications_owner": ticket.values.get("communications_owner"),
+                    "age_minutes": int((now - ticket.created_at).total_seconds() // 60),
+                    "sla_due": resolution.get("due"), "sla_breached": bool(resolution.get("breached")),
+                    "last_update": api._iso(last_update),
+                    "minutes_since_update": int((now - last_update).total_seconds() // 60) if last_update else None,
+                    "update_overdue": overdue,
+                    "linked": len(children),
+                    "linked_open": sum(1 for c in children if c["status_category"] not in ("resolved", "closed")),
+                })
+    return out
+
+
+def timeline(api: "Api", repo: Any, key: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The major incident's journal with its linked incidents' key events."""
+    merged = [dict(e, ticket=key) for e in events]
+    for row in repo.children(key):
+        for e in repo.events(row["id"]):
+            if e["action"] in ("create", "link", "resolve", "confirm", "auto_close", "reopen", "cancel"):
+                merged.append(dict(e, ticket=row["key"]))
+    merged.sort(key=lambda e: (e["effective_at"], e["ticket"] != key, e["seq"]))
+    return merged
+
+
