@@ -7,11 +7,12 @@ update the row with a version check, append the hash-chained journal event.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from pathlib import Path
@@ -25,6 +26,7 @@ from engine.notify.outbox import enqueue
 from engine.runtime import timers
 from engine.views import public_update, public_view
 from engine.runtime.actions import SYSTEM, Actor, Outcome, available, perform
+from engine.runtime.context import service_view
 from engine.runtime.fields import coerce, field_spec
 from engine.runtime.ticket import Ticket
 from engine.settings import Settings
@@ -216,7 +218,7 @@ class Api:
         row = ticket.to_row()
         row.update(timers.sla_summary(ticket.sla))
         row["version"] = 1
-        token = secrets.token_urlsafe(18)
+        token = self._token_for(key)
         row["token_hash"] = token_hash(token)
         ticket.id = repo.insert_ticket(row)
         ticket.status_token = token
@@ -319,27 +321,47 @@ class Api:
         if moved:
             ticket.state_entered_at = now
         if out.action.notify:
+            reason = out.values.get("reason") if "reason" in out.action.requires else None
             self._notify(repo, spec, ticket, event["seq"], out.action.notify,
                          {"action": {"id": out.action.id, "label": out.action.label.get(self.lang)},
-                          "note": note if out.action.public else None}, now)
+                          "note": (note or reason) if out.action.public else None}, now)
         self._refresh_due(repo, spec, ticket)
 
     def _notify(self, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
                 messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
         """Queue messages in this transaction; the payload is what templates see."""
         payload = {"key": ticket.key, "ticket": self._message_ticket(spec, ticket), **extra}
+        token = payload.pop("token", None) or (self._token_for(ticket.key) if self.settings.secret_key else None)
         total = 0
         for message in messages:
-            # the status token only ever goes to the reporter
-            data = payload if "reporter" in message.to else {k: v for k, v in payload.items() if k != "token"}
-            total += enqueue(repo, spec, ticket.id, seq, ticket.values, [message], data, self.lang, now)
+            for target in message.to:  # the status token goes to the reporter and nobody else
+                one = replace(message, to=(target,))
+                data = dict(payload, token=token) if target == "reporter" and token else payload
+                total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, self.lang, now)
         return total
+
+    def _token_for(self, key: str) -> str:
+        """The reporter's status token: derived from the deployment's secret key when
+        one is configured (so every message to the reporter can carry a working
+        link), else random and only in the acknowledgement."""
+        secret = self.settings.secret_key
+        if not secret:
+            return secrets.token_urlsafe(18)
+        digest = hmac.new(secret.encode(), f"itsm-status:{key}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:24]
 
     def _message_ticket(self, spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:
         """The ticket as messages show it: public information only."""
         view = public_view(self.defs, spec, ticket, self.lang, self._iso)
         view.update(assignee=ticket.values.get("assignee"), reporter=ticket.values.get("reporter"),
-                    group=ticket.values.get("group"))
+                    group=ticket.values.get("group"), reason=ticket.values.get("reason"))
+        for f in spec.fields.values():  # who is who: manager, technical lead, approver...
+            if f.type == "user":
+                view[f.id] = ticket.values.get(f.id)
+        offering = ticket.values.get("offering")
+        if offering:
+            offerings = (service_view(self.defs, ticket.values.get("service")) or {}).get("offerings") or {}
+            view["offering_label"] = (offerings.get(offering) or {}).get("label") or offering
         return view
 
     def _refresh_due(self, repo: Any, spec: ProcessSpec, ticket: Ticket) -> list[timers.DueItem]:
@@ -403,9 +425,11 @@ class Api:
               now: datetime) -> str:
         parts = []
         if item.notify:
+            clock = (ticket.sla or {}).get(item.name) or {}
             n = self._notify(repo, spec, ticket, None, item.notify,
                              {"event": {"kind": item.kind, "name": item.name,
-                                        "due": self._iso(item.due_at)}}, now)
+                                        "at": self._iso(item.due_at),
+                                        "due": clock.get("due") or self._iso(item.due_at)}}, now)
             parts.append(f"{n} message(s) queued")
         if item.action:
             try:

@@ -44,6 +44,7 @@ class Settings:
     webhook: WebhookSettings = WebhookSettings()
     max_attempts: int = 6
     backoff_seconds: float = 60.0
+    secret_key: str | None = field(default=None, repr=False)  # derives status tokens
     raw: dict[str, Any] | None = None
 
     @classmethod
@@ -84,13 +85,15 @@ class Settings:
                    timezone=env("ITSM_TZ") or data.get("timezone"),
                    portal_url=env("ITSM_PORTAL_URL") or notify.get("portal_url"),
                    smtp=smtp_settings, webhook=webhook, max_attempts=max_attempts,
-                   backoff_seconds=backoff, raw=data)
+                   backoff_seconds=backoff,
+                   secret_key=env("ITSM_SECRET_KEY") or section("security").get("secret_key"),
+                   raw=data)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
 
 
-SECRET_FIELDS = ("password", "secret")
+SECRET_FIELDS = ("password", "secret", "secret_key")
 
 
 def describe(obj: Any) -> dict[str, Any]:

@@ -66,6 +66,9 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
     """(message, path, point at key?) for one jsonschema error."""
     path = tuple(error.absolute_path)
     v, inst, schema = error.validator, error.instance, error.schema
+    if "propertyNames" in error.relative_schema_path and isinstance(inst, str):
+        return (f"key '{inst}' is not a valid id (lower_snake_case, starting with a letter)",
+                path + (inst,), True)
     if v == "additionalProperties" and isinstance(inst, dict):
         known = sorted((schema.get("properties") or {}).keys())
         extra = [k for k in inst if k not in known and not _matches_patterns(k, schema)]
