@@ -36,7 +36,9 @@ class ExpressionError(ItsmError):
 
 @lru_cache(maxsize=1)
 def _env() -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.globals.clear()  # no range/lipsum/cycler/namespace: only the ticket's data
+    return env
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,23 @@ class Document:
     key_marks: dict[Path_, Mark] = field(default_factory=dict)
     traps: list[Trap] = field(default_factory=list)
     header_comments: tuple[str, ...] = ()
+    styles: dict[Path_, str] = field(default_factory=dict)  # scalar style: '', '"', "'", '|', '>'
+    text: str = ""
+
+    def value_position(self, path: Path_, offset: int) -> Mark:
+        """Where character ``offset`` (0-based) of the scalar at ``path`` is in the file."""
+        mark = self.mark(path)
+        style = self.styles.get(tuple(path), "")
+        if style in ("|", ">"):
+            lines = self.text.splitlines()[mark.line:]  # content starts on the next line
+            indent = next((len(l) - len(l.lstrip()) for l in lines if l.strip()), 0)
+            for i, line in enumerate(lines):
+                content = line[indent:]
+                if offset <= len(content):
+                    return Mark(mark.line + 1 + i, indent + offset + 1)
+                offset -= len(content) + 1  # the joining space or newline
+            return mark
+        return Mark(mark.line, mark.column + offset + (1 if style in ('"', "'") else 0))
 
     def mark(self, path: Path_, *, key: bool = False) -> Mark:
         """Position of ``path``, or of its nearest ancestor that has one."""
@@ -120,6 +137,7 @@ class _Builder:
         self.marks: dict[Path_, Mark] = {}
         self.key_marks: dict[Path_, Mark] = {}
         self.traps: list[Trap] = []
+        self.styles: dict[Path_, str] = {}
         self._active: set[int] = set()
 
     def error(self, message: str, mark: Mark, path: Path_, rule: str) -> DefinitionError:
@@ -129,6 +147,7 @@ class _Builder:
     def scalar(self, node: yaml.ScalarNode, path: Path_, *, is_key: bool = False) -> Any:
         tag = node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
         value = node.value
+        self.styles[path] = node.style or ""
         if not node.style and tag in ("str", "int"):
             meaning = yaml11_reading(value)
             if meaning:
@@ -152,7 +171,8 @@ class _Builder:
             if low == ".nan":
                 return float("nan")
             return float(value)
-        raise self.error(f"unsupported YAML tag !!{tag}", _mark(node.start_mark), path, "yaml-syntax")
+        shown = "!!" + node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
+        raise self.error(f"unsupported YAML tag {shown}", _mark(node.start_mark), path, "yaml-syntax")
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.marks[path] = _mark(node.start_mark)
@@ -206,13 +226,19 @@ def parse(text: str, file: str = "<string>") -> Document:
         problem = " ".join(p for p in (exc.context, exc.problem) if p)
         raise DefinitionError(f"YAML syntax error: {problem}", file=file, line=line,
                               column=col, rule="yaml-syntax") from None
-    except yaml.YAMLError as exc:  # reader errors (bad characters) have no problem_mark
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        raise DefinitionError(f"YAML syntax error: character {exc.character!r} is not allowed in YAML",
+                              file=file, line=line, column=col, rule="yaml-syntax") from None
+    except yaml.YAMLError as exc:
         raise DefinitionError(f"YAML error: {exc}", file=file, line=1, column=1,
                               rule="yaml-syntax") from None
     builder = _Builder(file)
     data = builder.build(node, ()) if node is not None else None
     comments = tuple(line for line in _leading_comments(text))
-    return Document(file, data, digest, builder.marks, builder.key_marks, builder.traps, comments)
+    return Document(file, data, digest, builder.marks, builder.key_marks, builder.traps, comments,
+                    builder.styles, text)
 
 
 def _leading_comments(text: str) -> Iterator[str]:
@@ -238,8 +264,11 @@ def load_file(path: Path, display: str | None = None) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DefinitionError(f"not UTF-8 text (byte {exc.start})", file=name, line=1,
-                              column=1, rule="yaml-syntax") from None
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        raise DefinitionError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded",
+                              file=name, line=line, column=col, rule="yaml-syntax") from None
     return parse(text, name)
 
 

@@ -55,7 +55,9 @@ def _leaf_errors(error: Any) -> Iterable[Any]:
     from jsonschema.exceptions import best_match
 
     if error.context:
-        best = best_match(error.context)
+        # prefer the alternative whose type matched: its error is the real problem
+        typed = [e for e in error.context if e.validator not in ("type", "const")]
+        best = best_match(typed or error.context)
         if best is not None and best.validator not in ("oneOf", "anyOf", "const"):
             yield from _leaf_errors(best)
             return

@@ -26,7 +26,8 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         try:
             compile_expression(source)
         except ExpressionError as exc:
-            where = ctx.where(doc, path, key=False)
-            # +1: the expression is written in quotes
-            column = where.column + (exc.column or 1)
-            yield Where(where.file, where.line, column), f"{exc.message} in '{source}'"
+            raw = doc.get(path)
+            start = raw.find(source) if isinstance(raw, str) else 0
+            mark = doc.value_position(path, max(start, 0) + (exc.column or 1) - 1)
+            hint = ("; write guards without {{ }}" if source.lstrip().startswith("{{") else "")
+            yield Where(doc.file, mark.line, mark.column), f"{exc.message} in '{source}'{hint}"

@@ -48,9 +48,11 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         allowed = known_roles(spec) | {"group"} | {f.id for f in spec.fields.values() if f.type == "email"}
         for path, message in _messages(spec):
-            for target in message.to:
+            listed = isinstance(doc.get(path + ("to",)), list)
+            for i, target in enumerate(message.to):
                 if "@" not in target and target not in allowed:
-                    yield ctx.where(doc, path + ("to",), key=False), f"unknown recipient '{target}'"
+                    at = path + ("to", i) if listed else path + ("to",)
+                    yield ctx.where(doc, at, key=False), f"unknown recipient '{target}'"
             for repo in ctx.repos:
                 for lang in LANGS:
                     if not (repo / "processes" / "templates" / lang / f"{message.template}.txt").is_file():

@@ -1,0 +1,691 @@
+"""Lint rules, one small definition at a time (yamllint's ``RuleTestCase.check`` style).
+
+``check(files, expected)`` lays ``files`` (path -> text) over a copy of the clean
+repository ``cases/_base``, runs :func:`engine.lint.lint_paths` on it and compares
+the (rule, line, column) of every finding with ``expected``, exactly.
+
+Most tests replace ``processes/incident.yaml``; ``HEAD`` is its first 7 lines, so
+the test's own text starts at line 8.  ``at(text, needle)`` is the (line, column)
+where ``needle`` starts in ``text``, counted independently of the engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from engine.lint import Finding, lint_paths
+from engine.lint.registry import RULE_MODULES
+
+CASES = Path(__file__).resolve().parent / "cases"
+BASE = CASES / "_base"
+P = "processes/incident.yaml"
+
+HEAD = """\
+schema: itsm/process@1
+process: incident
+version: 1
+title: {en: Incident, zh: 事件}
+key_prefix: INC
+owner: service_desk
+roles: {service_desk: {en: Service desk, zh: 热线}}
+"""
+# the smallest clean body: lines 8-12
+BODY = """\
+states:
+  new: {status: new, initial: true}
+  closed: {status: closed, final: true}
+actions:
+  close: {from: new, to: closed, roles: [service_desk]}
+"""
+
+Triple = tuple[str, int, int]
+Check = Callable[..., list[Finding]]
+
+
+def base_text(rel: str) -> str:
+    return (BASE / rel).read_text(encoding="utf-8")
+
+
+def replaced(rel: str, old: str, new: str) -> str:
+    text = base_text(rel)
+    assert text.count(old) == 1, f"{old!r} is not once in {rel}"
+    return text.replace(old, new)
+
+
+@pytest.fixture
+def check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Check:
+    monkeypatch.chdir(tmp_path)
+
+    def run(files: dict[str, str | bytes | None], expected: list[Triple],
+            paths: list[str] | None = None) -> list[Finding]:
+        repo = tmp_path / "repo"
+        shutil.rmtree(repo, ignore_errors=True)
+        shutil.copytree(BASE, repo)
+        for rel, content in files.items():
+            target = repo / rel
+            if content is None:
+                target.unlink()
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                target.write_bytes(content)
+            else:
+                target.write_text(content, encoding="utf-8")
+        targets = [repo / p for p in paths] if paths is not None else [repo]
+        findings = lint_paths(targets).findings
+        got = sorted((f.rule, f.line, f.column) for f in findings)
+        listing = "\n".join(f"  {f.file}:{f.line}:{f.column} {f.rule} {f.message}" for f in findings)
+        assert got == sorted(expected), f"findings:\n{listing or '  (none)'}"
+        return findings
+
+    return run
+
+
+def at(text: str, needle: str, nth: int = 1) -> tuple[int, int]:
+    """1-based line and column of the nth occurrence of ``needle`` in ``text``."""
+    index = -1
+    for _ in range(nth):
+        index = text.index(needle, index + 1)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def test_at() -> None:
+    assert at("a: b\nc: [d, d]\n", "d", 2) == (2, 8)
+
+
+def messages(findings: list[Finding]) -> list[str]:
+    return [f.message for f in findings]
+
+
+# --- the registry ------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", RULE_MODULES)
+def test_rule_module_is_complete(name: str) -> None:
+    module = importlib.import_module(f"engine.lint.rules.{name}")
+    assert re.fullmatch(r"[A-Z]\d{3}", module.ID), module.ID
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", module.SLUG), module.SLUG
+    assert module.SEVERITY in ("error", "warning", "info")
+    assert callable(module.check)
+    doc = module.__doc__ or ""
+    assert "Bad" in doc and "Good" in doc, f"{name}: the docstring documents the rule with Bad and Good examples"
+
+
+def test_rule_ids_and_slugs_are_unique() -> None:
+    modules = [importlib.import_module(f"engine.lint.rules.{n}") for n in RULE_MODULES]
+    ids = [m.ID for m in modules]
+    slugs = [m.SLUG for m in modules]
+    assert len(set(ids)) == len(ids), ids
+    assert len(set(slugs)) == len(slugs), slugs
+
+
+def test_every_rule_has_a_test_here() -> None:
+    here = sys.modules[__name__]
+    untested = [n for n in RULE_MODULES
+                if not any(t.startswith(f"test_{n}") for t in dir(here))]
+    assert not untested, f"write a test_<rule module>… for {untested}"
+
+
+def test_base_is_clean(check: Check) -> None:
+    check({}, [])
+
+
+def test_a_crashing_rule_is_a_finding(check: Check, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module("engine.lint.rules.unreachable_state")
+
+    def boom(ctx: object) -> list[object]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module, "check", boom)
+    # the other rules still run: the undefined state below is still reported
+    findings = check({P: HEAD + BODY.replace("from: new,", "from: nwe,")},
+                     [("G002", 1, 1), ("G003", 9, 3), ("R001", 12, 17)])
+    crashed = [f for f in findings if f.rule == "G002"]
+    assert crashed[0].file == "<lint>"
+    assert crashed[0].severity == "error"
+    assert crashed[0].message == "rule crashed: RuntimeError: boom"
+
+
+def test_a_rule_crashing_midway_keeps_its_earlier_findings(
+        check: Check, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = importlib.import_module("engine.lint.rules.initial_state")
+    original = module.check
+
+    def half(ctx):  # type: ignore[no-untyped-def]
+        yield from original(ctx)
+        raise KeyError("state")
+
+    monkeypatch.setattr(module, "check", half)
+    findings = check({P: HEAD + BODY.replace(" initial: true", "")}, [("G001", 8, 1), ("G001", 1, 1)])
+    assert "rule crashed: KeyError: 'state'" in messages(findings)
+
+
+# --- Y001 yaml-syntax ---------------------------------------------------------------
+
+def test_yaml_syntax_unclosed_flow_sequence(check: Check) -> None:
+    f = check({P: HEAD + "states: {new: [status}\n"}, [("Y001", 8, 22)])
+    assert f[0].message.startswith("YAML syntax error:")
+
+
+def test_yaml_syntax_tab_indentation(check: Check) -> None:
+    check({P: HEAD + "states:\n\tnew: {status: new}\n"}, [("Y001", 9, 1)])
+
+
+def test_yaml_syntax_not_utf8(check: Check) -> None:
+    # the position of the bad byte, counted in characters
+    f = check({P: (HEAD + BODY).encode("utf-8") + b"# caf\xe9\n"}, [("Y001", 13, 6)])
+    assert f[0].message == "not UTF-8 text: byte 0xe9 cannot be decoded"
+
+
+def test_yaml_syntax_two_documents(check: Check) -> None:
+    check({P: HEAD + BODY + "---\nfoo: 1\n"}, [("Y001", 13, 1)])
+
+
+def test_yaml_syntax_recursive_alias(check: Check) -> None:
+    f = check({P: HEAD + BODY + "x: &loop [*loop]\n"}, [("Y001", 13, 4)])
+    assert f[0].message == "recursive alias"
+
+
+def test_yaml_syntax_reports_only_the_broken_file(check: Check) -> None:
+    # the broken table is reported; the process that needs it is not blamed
+    check({"codes/channels.yaml": "values: [\n"}, [("Y001", 2, 1)])
+
+
+# --- Y002 duplicate-key ---------------------------------------------------------------
+
+def test_duplicate_key_block(check: Check) -> None:
+    f = check({P: HEAD + BODY + "  close: {from: new, to: closed, roles: [service_desk]}\n"},
+              [("Y002", 13, 3)])
+    assert f[0].message == "duplicate key 'close' (first at line 12, column 3; again at line 13, column 3)"
+
+
+def test_duplicate_key_flow(check: Check) -> None:
+    check({P: HEAD + BODY.replace("{status: new, initial: true}", "{status: new, status: closed}")},
+          [("Y002", 9, 22)])
+
+
+def test_duplicate_key_in_a_code_table(check: Check) -> None:
+    table = replaced("codes/channels.yaml", "  phone: {label: {en: Phone, zh: 电话}}\n",
+                     "  phone: {label: {en: Phone, zh: 电话}}\n  phone: {label: {en: Tel, zh: 电话}}\n")
+    f = check({"codes/channels.yaml": table}, [("Y002", 7, 3)])
+    assert f[0].file.endswith("codes/channels.yaml")
+
+
+# --- Y003 yaml11-trap -----------------------------------------------------------------
+
+def test_yaml11_trap_values_and_keys(check: Check) -> None:
+    text = HEAD.replace("version: 1", "version: 010") + """\
+states:
+  new: {status: new, initial: true}
+  on: {status: in_progress}
+  closed: {status: closed, final: true}
+actions:
+  start: {from: new, to: "on", roles: [service_desk]}
+  close: {from: 'on', to: closed, roles: [service_desk]}
+"""
+    f = check({P: text}, [("Y003", 3, 10), ("Y003", 10, 3)])
+    assert {x.severity for x in f} == {"warning"}
+    assert "key 'on' is boolean true in YAML 1.1" in messages(f)[1]
+
+
+@pytest.mark.parametrize("value, meaning", [
+    ("yes", "boolean true"), ("No", "boolean false"), ("off", "boolean false"), ("y", "boolean true"),
+    ("0777", "an octal number"), ("1:30", "a sexagesimal number"), ("0b101", "a binary number"),
+    ("1_000", "a number with underscores"), ("2026-01-01", "a timestamp"),
+])
+def test_yaml11_trap_kinds(check: Check, value: str, meaning: str) -> None:
+    text = HEAD + BODY.replace("roles: [service_desk]}", f"roles: [service_desk], label: {{en: {value}, zh: x}}}}")
+    line, column = at(text, f"{{en: {value},")
+    where = (line, column + len("{en: "))
+    # 0777 is also the integer 777, not a string: S001 for the label
+    schema = [("S001", *where)] if value == "0777" else []
+    f = check({P: text}, [("Y003", *where)] + schema)
+    trap = [x for x in f if x.rule == "Y003"][0]
+    assert trap.message.startswith(f"value '{value}' is {meaning} in YAML 1.1")
+
+
+def test_yaml11_trap_quoted_is_fine(check: Check) -> None:
+    check({P: HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk], label: {en: 'yes', zh: \"1:30\"}}")},
+          [])
+
+
+def test_yaml11_trap_in_a_duration_is_also_a_schema_error(check: Check) -> None:
+    sla = replaced("codes/sla.yaml", "P1: {response: 15m,", "P1: {response: 0:15,")
+    check({"codes/sla.yaml": sla}, [("S001", 12, 22), ("Y003", 12, 22)])
+
+
+# --- S001 schema ------------------------------------------------------------------------
+
+def test_schema_unknown_key_did_you_mean(check: Check) -> None:
+    f = check({P: HEAD + BODY.replace("initial: true", "intial: true")}, [("S001", 9, 22)])
+    assert f[0].message == "unknown key 'intial'; did you mean 'initial'? (at states.new.intial)"
+
+
+def test_schema_unknown_key_lists_the_allowed_keys(check: Check) -> None:
+    f = check({P: HEAD + BODY + "colour: blue\n"}, [("S001", 13, 1)])
+    assert f[0].message.startswith("unknown key 'colour'; allowed here: actions, close_criteria")
+
+
+def test_schema_wrong_types(check: Check) -> None:
+    text = HEAD.replace("version: 1", "version: one") + BODY.replace("initial: true", "initial: 'true'")
+    f = check({P: text}, [("S001", 3, 10), ("S001", 9, 31)])
+    assert messages(f) == ["expected integer, got a string (at version)",
+                           "expected boolean, got a string (at states.new.initial)"]
+
+
+def test_schema_missing_key(check: Check) -> None:
+    f = check({P: HEAD + BODY.replace(", roles: [service_desk]", "")}, [("S001", 12, 10)])
+    assert f[0].message == "missing required key 'roles' (at actions.close)"
+
+
+def test_schema_enum_did_you_mean(check: Check) -> None:
+    text = HEAD + "fields:\n  solution: {type: txt, label: {en: S, zh: S}}\n" + BODY
+    f = check({P: text}, [("S001", 9, 20)])
+    assert "did you mean 'text'?" in f[0].message
+
+
+def test_schema_bad_id_value(check: Check) -> None:
+    text = HEAD + BODY.replace("to: closed", "to: Closed")
+    f = check({P: text}, [("S001", *at(text, "Closed"))])
+    assert f[0].message.startswith("'Closed' is not valid: An identifier")
+
+
+def test_schema_bad_id_key_points_at_the_key(check: Check) -> None:
+    # the state id 'Closed' (line 10) is wrong, not the first state 'new' (line 9)
+    text = HEAD + BODY.replace("  closed:", "  Closed:").replace("to: closed", "to: Closed")
+    f = check({P: text}, [("S001", 10, 3), ("S001", *at(text, "Closed", 2))])
+    assert f[0].message.startswith("key 'Closed' is not a valid id")
+
+
+def test_schema_empty_file(check: Check) -> None:
+    f = check({P: ""}, [("S001", 1, 1)])
+    assert f[0].message == "expected object, got nothing (null)"
+
+
+def test_schema_not_an_itsm_file(check: Check) -> None:
+    f = check({"processes/notes.yaml": "schema: something/else@2\n"}, [("S001", 1, 1)])
+    assert f[0].message.startswith("not an itsm definition")
+
+
+def test_schema_unknown_code_table(check: Check) -> None:
+    table = replaced("codes/channels.yaml", "table: channels", "table: channel")
+    f = check({"codes/channel.yaml": table}, [("S001", 1, 1)])
+    assert f[0].message.startswith("unknown code table 'channel'")
+
+
+def test_schema_list_item_messages_name_the_real_problem(check: Check) -> None:
+    # from: [new, new] breaks uniqueItems of the list form; the message should say so
+    f = check({P: HEAD + BODY.replace("from: new,", "from: [new, new],")}, [("S001", 12, 17)])
+    assert "duplicate" in f[0].message, f[0].message
+
+
+# --- S002 id-mismatch ----------------------------------------------------------------------
+
+def test_id_mismatch_process(check: Check) -> None:
+    f = check({P: HEAD.replace("process: incident", "process: incidents") + BODY}, [("S002", 2, 10)])
+    assert f[0].message == "process id 'incidents' differs from the file name 'incident'"
+
+
+def test_id_mismatch_duplicate_key_prefix(check: Check) -> None:
+    other = HEAD.replace("process: incident", "process: service_request") + BODY
+    f = check({P: HEAD + BODY, "processes/service_request.yaml": other}, [("S002", 5, 13)])
+    assert f[0].file.endswith("service_request.yaml")
+    assert f[0].message == "key prefix 'INC' is already used by process 'incident'"
+
+
+# --- F001 missing-file ----------------------------------------------------------------------
+
+def test_missing_file_code_table(check: Check) -> None:
+    f = check({"codes/sla.yaml": None}, [("F001", 1, 1)])
+    assert f[0].file.endswith("codes/sla.yaml")
+
+
+def test_missing_file_path_given(check: Check) -> None:
+    f = check({}, [("F001", 1, 1)], paths=[".", "processes/incidnet.yaml"])
+    assert f[0].message == "file not found"
+
+
+# --- R001 undefined-reference -------------------------------------------------------------
+
+def test_undefined_reference_state_role_field(check: Check) -> None:
+    text = HEAD.replace("owner: service_desk", "owner: proces_owner") + """\
+fields:
+  solution: {type: text, label: {en: S, zh: S}}
+states:
+  new: {status: new, initial: true, owner: servce_desk}
+  closed: {status: closed, final: true}
+actions:
+  close: {from: [new, nwe], to: closed, roles: [service_desk, boss], requires: [soluton]}
+  note: {from: "*", roles: [service_desk], accepts: [solution, colour]}
+close_criteria:
+  - {id: done, when: "solution", label: {en: D, zh: D}, states: [closd]}
+"""
+    f = check({P: text}, [("R001", *at(text, n)) for n in (
+        "proces_owner", "servce_desk", "nwe", "boss", "soluton", "colour", "closd")])
+    assert messages(f) == ["undefined role 'proces_owner'", "undefined role 'servce_desk'",
+                           "undefined state 'nwe'", "undefined role 'boss'",
+                           "undefined field 'soluton'", "undefined field 'colour'",
+                           "undefined state 'closd'"]
+
+
+def test_undefined_reference_user_fields_are_roles(check: Check) -> None:
+    text = HEAD + "fields:\n  lead: {type: user, label: {en: Lead, zh: 负责人}}\n" + \
+        BODY.replace("roles: [service_desk]", "roles: [lead, assignee, reporter, group_member, system]")
+    check({P: text}, [])
+
+
+def test_undefined_reference_status_and_code_values(check: Check) -> None:
+    text = HEAD + """\
+fields:
+  closure_code: {type: code, codes: closure, label: {en: C, zh: C}}
+  channel: {type: code, codes: chanels, label: {en: C, zh: C}}
+  kind: {type: code, label: {en: K, zh: K}}
+defaults: {urgency: critical, impact: high}
+states:
+  new: {status: fresh, initial: true}
+  closed: {status: closed, final: true}
+actions:
+  close: {from: new, to: closed, roles: [service_desk], set: {closure_code: fixd, colour: red}}
+"""
+    f = check({P: text}, [("R001", *at(text, n)) for n in (
+        "chanels", "kind", "critical", "fresh", "fixd", "colour")])
+    assert messages(f) == [
+        "undefined code table 'chanels'",
+        "field 'kind' of type code needs 'codes:' (its code table)",
+        "undefined code 'critical' in table 'urgency'",
+        "undefined status 'fresh' (not in codes/status.yaml)",
+        "undefined code 'fixd' in table 'closure'",
+        "undefined field 'colour'",
+    ]
+
+
+def test_undefined_reference_templates_are_not_code_values(check: Check) -> None:
+    text = HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk], set: {urgency: \"{{ urgency }}\"}}")
+    check({P: text}, [])
+
+
+def test_undefined_reference_sla_clock_and_timer(check: Check) -> None:
+    text = HEAD + BODY + """\
+sla:
+  resolution:
+    label: {en: R, zh: R}
+    target: resolution
+    start: {states: [nw]}
+    stop: {states: [closed], actions: [clos]}
+    on_breach: {action: escalate}
+timers:
+  auto_close:
+    label: {en: A, zh: A}
+    states: [new]
+    after: 3 business days
+    action: close
+    calendar: ofice
+"""
+    f = check({P: text}, [("R001", *at(text, n)) for n in ("nw]", "clos]", "escalate", "ofice")])
+    assert messages(f) == ["undefined state 'nw'", "undefined action 'clos'",
+                           "undefined action 'escalate'", "undefined calendar 'ofice'"]
+
+
+def test_undefined_reference_code_tables(check: Check) -> None:
+    services = replaced("codes/services.yaml", "calendar: office", "calendar: head_office")
+    sla = replaced("codes/sla.yaml", "default: standard", "default: gold")
+    groups = replaced("codes/groups.yaml", "calendar: office", "calendar: offce")
+    categories = replaced("codes/categories.yaml", "processes: [incident]", "processes: [incident, service_request]")
+    f = check({"codes/services.yaml": services, "codes/sla.yaml": sla, "codes/groups.yaml": groups,
+               "codes/categories.yaml": categories},
+              [("R001", *at(categories, "service_request")), ("R001", *at(groups, "offce")),
+               ("R001", *at(services, "head_office")), ("R001", *at(sla, "gold"))])
+    assert sorted(messages(f)) == sorted(["undefined process 'service_request'", "undefined calendar 'offce'",
+                                          "undefined calendar 'head_office'", "undefined SLA policy 'gold'"])
+
+
+def test_undefined_reference_opens_unknown_process(check: Check) -> None:
+    text = HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk], opens: major_incident}")
+    f = check({P: text}, [("R001", *at(text, "major_incident"))])
+    assert f[0].message == "undefined process 'major_incident'"
+
+
+# --- R002 message-target ---------------------------------------------------------------------
+
+def test_message_target(check: Check) -> None:
+    text = HEAD + BODY.replace(
+        "roles: [service_desk]}",
+        "roles: [service_desk], notify: [{to: [reporter, boss], template: closed}, "
+        "{to: ops@example.com, template: gone}]}")
+    templates = {"processes/templates/en/closed.txt": "closed\n", "processes/templates/zh/closed.txt": "关闭\n"}
+    # like undefined-reference, the finding points at the wrong item of the list
+    f = check({P: text, **templates}, [("R002", *at(text, "boss")), ("R002", *at(text, "gone")),
+                                       ("R002", *at(text, "gone"))])
+    assert sorted(messages(f)) == ["template 'gone' is missing in processes/templates/en/",
+                                   "template 'gone' is missing in processes/templates/zh/",
+                                   "unknown recipient 'boss'"]
+
+
+def test_message_target_fine(check: Check) -> None:
+    text = HEAD + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], notify: [{to: [reporter, group], template: closed}]}")
+    templates = {"processes/templates/en/closed.txt": "closed\n", "processes/templates/zh/closed.txt": "关闭\n"}
+    check({P: text, **templates}, [])
+
+
+# --- G001 initial-state ---------------------------------------------------------------------
+
+def test_initial_state_none(check: Check) -> None:
+    f = check({P: HEAD + BODY.replace(", initial: true", "")}, [("G001", 8, 1)])
+    assert f[0].message == "process 'incident' has no initial state: mark one state 'initial: true'"
+
+
+def test_initial_state_two(check: Check) -> None:
+    text = HEAD + BODY.replace("  closed: {status: closed, final: true}",
+                               "  also_new: {status: new, initial: true}\n  closed: {status: closed, final: true}")
+    text = text.replace("from: new,", "from: [new, also_new],")
+    f = check({P: text}, [("G001", 10, 3)])
+    assert f[0].message == "second initial state 'also_new' (first: 'new'): only one state may be initial"
+
+
+def test_initial_state_also_final(check: Check) -> None:
+    text = HEAD + BODY.replace("initial: true}", "initial: true, final: true}")
+    check({P: text}, [("G001", 9, 3), ("G004", 12, 17)])
+
+
+# --- G002 unreachable-state ---------------------------------------------------------------------
+
+def test_unreachable_state(check: Check) -> None:
+    text = HEAD + BODY.replace("  closed:", "  pending: {status: in_progress}\n  closed:") + \
+        "  resume: {from: pending, to: closed, roles: [service_desk]}\n"
+    f = check({P: text}, [("G002", 10, 3)])
+    assert f[0].message == "state 'pending' cannot be reached from the initial state"
+
+
+def test_unreachable_state_star_reaches_nothing_by_itself(check: Check) -> None:
+    # "*" is a source, not a target: an update action does not make a state reachable
+    text = HEAD + BODY.replace("  closed:", "  pending: {status: in_progress}\n  closed:") + \
+        "  resume: {from: pending, to: closed, roles: [service_desk]}\n" + \
+        "  note: {from: \"*\", roles: [service_desk]}\n"
+    check({P: text}, [("G002", 10, 3)])
+
+
+# --- G003 no-path-to-final ---------------------------------------------------------------------
+
+def test_no_path_to_final_trap_state(check: Check) -> None:
+    text = HEAD + BODY.replace("  closed:", "  pending: {status: in_progress}\n  closed:") + \
+        "  pend: {from: new, to: pending, roles: [service_desk]}\n"
+    f = check({P: text}, [("G003", 10, 3)])
+    assert f[0].message == "no path from state 'pending' to a final state (closed)"
+
+
+def test_no_path_to_final_no_final_state(check: Check) -> None:
+    f = check({P: HEAD + BODY.replace(", final: true", "")}, [("G003", 8, 1)])
+    assert f[0].message == "process 'incident' has no final state: mark closing states 'final: true'"
+
+
+# --- G004 action-from-final ---------------------------------------------------------------------
+
+def test_action_from_final_in_a_list(check: Check) -> None:
+    text = HEAD + BODY.replace("from: new,", "from: [new, closed],")
+    f = check({P: text}, [("G004", *at(text, "closed]"))])
+    assert f[0].message == "action 'close' leaves final state 'closed'"
+
+
+def test_action_from_final_scalar(check: Check) -> None:
+    text = HEAD + BODY + "  reopen: {from: closed, to: new, roles: [service_desk]}\n"
+    check({P: text}, [("G004", *at(text, "closed, to: new"))])
+
+
+def test_action_from_final_star_is_fine(check: Check) -> None:
+    check({P: HEAD + BODY + "  note: {from: \"*\", roles: [service_desk]}\n"}, [])
+
+
+# --- E001 expression-syntax ---------------------------------------------------------------------
+
+def _guarded(when: str) -> str:
+    return HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk],\n          when: " + when + "}")
+
+
+def test_expression_syntax_double_quoted(check: Check) -> None:
+    text = _guarded('"urgency and and impact"')
+    f = check({P: text}, [("E001", *at(text, "and impact"))])
+    assert f[0].message.startswith("syntax error: ")
+    assert f[0].message.endswith(" in 'urgency and and impact'")
+
+
+def test_expression_syntax_single_quoted(check: Check) -> None:
+    text = _guarded("'urgency and and impact'")
+    check({P: text}, [("E001", *at(text, "and impact"))])
+
+
+def test_expression_syntax_plain_scalar(check: Check) -> None:
+    # no quote to skip: the column must still be that of the second 'and'
+    text = HEAD + BODY + "  fix:\n    from: new\n    roles: [service_desk]\n    when: urgency and and impact\n"
+    check({P: text}, [("E001", *at(text, "and impact"))])
+
+
+def test_expression_syntax_block_scalar(check: Check) -> None:
+    # a folded expression over two lines: the error is on the second line of the text
+    text = HEAD + BODY + "  fix:\n    from: new\n    roles: [service_desk]\n    when: >-\n      urgency\n      and and impact\n"
+    check({P: text}, [("E001", *at(text, "and impact"))])
+
+
+def test_expression_syntax_in_a_set_template(check: Check) -> None:
+    text = HEAD + BODY + '  fix: {from: new, roles: [service_desk], set: {title: "{{ title and and x }}"}}\n'
+    # the column must skip the quote and the "{{ " in front of the expression
+    check({P: text}, [("E001", *at(text, "and x"))])
+
+
+def test_expression_syntax_close_criterion(check: Check) -> None:
+    text = HEAD + BODY + 'close_criteria:\n  - {id: ok, when: "solution ==", label: {en: O, zh: O}}\n'
+    # the expression ends early: the column is just after it (the closing quote)
+    check({P: text}, [("E001", *at(text, '", label'))])
+
+
+# --- E002 undeclared-name ---------------------------------------------------------------------
+
+def test_undeclared_name(check: Check) -> None:
+    text = _guarded('"urgncy == \'high\' and service.criticality == \'low\'"')
+    f = check({P: text}, [("E002", *at(text, '"urgncy'))])
+    assert f[0].message == ("undeclared name 'urgncy' in 'urgncy == 'high' and service.criticality == 'low''; "
+                            "did you mean 'urgency'?")
+
+
+def test_undeclared_name_engine_names_and_fields_are_declared(check: Check) -> None:
+    text = HEAD + "fields:\n  vip: {type: bool, label: {en: VIP, zh: 贵宾}}\n" + BODY.replace(
+        "roles: [service_desk]}",
+        "roles: [service_desk], when: \"vip and ticket.key and input and codes and sla and now "
+        "and actor and action and status_category and priority and not parent\"}")
+    check({P: text}, [])
+
+
+def test_undeclared_name_in_set_template(check: Check) -> None:
+    text = HEAD + BODY + '  fix: {from: new, roles: [service_desk], set: {title: "{{ titel }}"}}\n'
+    f = check({P: text}, [("E002", *at(text, '"{{ titel'))])
+    assert "did you mean 'title'?" in f[0].message
+
+
+def test_undeclared_name_in_close_criterion(check: Check) -> None:
+    text = HEAD + BODY + 'close_criteria:\n  - {id: ok, when: "soltion", label: {en: O, zh: O}}\n'
+    check({P: text}, [("E002", *at(text, '"soltion'))])
+
+
+# --- C001 priority-matrix ---------------------------------------------------------------------
+
+def test_priority_matrix_incomplete(check: Check) -> None:
+    table = replaced("codes/priority.yaml", "  low: {high: P3, low: P4}", "  low: {high: P3}")
+    f = check({"codes/priority.yaml": table}, [("C001", 12, 3)])
+    assert f[0].message == "no priority for impact 'low' with urgency 'low'"
+
+
+def test_priority_matrix_missing_row_and_unknown_codes(check: Check) -> None:
+    table = replaced("codes/priority.yaml", "  low: {high: P3, low: P4}", "  lo: {high: P3, loww: P9}")
+    f = check({"codes/priority.yaml": table}, [("C001", 10, 1), ("C001", 12, 3)])
+    assert sorted(messages(f)) == ["no priority for impact 'low' with urgency 'high', 'low'",
+                                   "undefined impact 'lo' in the matrix"]
+
+
+def test_priority_matrix_unknown_urgency_and_priority(check: Check) -> None:
+    table = replaced("codes/priority.yaml", "  low: {high: P3, low: P4}", "  low: {high: P3, low: P4, lo: P9}")
+    f = check({"codes/priority.yaml": table}, [("C001", *at(table, "lo:")), ("C001", *at(table, "P9"))])
+    assert messages(f) == ["undefined urgency 'lo' in the matrix", "undefined priority 'P9'"]
+
+
+def test_priority_matrix_new_urgency_level(check: Check) -> None:
+    urgency = replaced("codes/urgency.yaml", "  low:",
+                       "  medium: {label: {en: M, zh: 中}, rank: 3, choose_when: {en: M, zh: M}}\n  low:")
+    check({"codes/urgency.yaml": urgency}, [("C001", 11, 3), ("C001", 12, 3)])
+
+
+# --- C002 sla-targets ---------------------------------------------------------------------
+
+def test_sla_targets_priority_without_target(check: Check) -> None:
+    priority = replaced("codes/priority.yaml", "matrix:",
+                        "  P5: {label: {en: P5, zh: P5}, rank: 5, description: {en: P, zh: P}}\nmatrix:")
+    f = check({"codes/priority.yaml": priority}, [("C002", 11, 5)])
+    assert f[0].message == "SLA policy 'standard' has no target for priority P5"
+
+
+def test_sla_targets_undefined_priority(check: Check) -> None:
+    sla = replaced("codes/sla.yaml", "      P4:", "      P9: {response: 1h, resolution: 2h}\n      P4:")
+    f = check({"codes/sla.yaml": sla}, [("C002", 15, 7)])
+    assert f[0].message == "undefined priority 'P9'"
+
+
+def test_sla_targets_duration_mixing_calendars(check: Check) -> None:
+    sla = replaced("codes/sla.yaml", "resolution: 4h}", "resolution: 4h 1 business day}")
+    f = check({"codes/sla.yaml": sla}, [("C002", *at(sla, "4h 1 business day"))])
+    assert "mixes business and calendar time" in f[0].message
+
+
+def test_sla_targets_missing_standard_priority(check: Check) -> None:
+    # priorities are data (codes/priority.yaml), so coverage is lint's job, not the schema's
+    sla = replaced("codes/sla.yaml", "      P4: {response: 1 business day, resolution: 5 business days}\n", "")
+    f = check({"codes/sla.yaml": sla}, [("C002", 11, 5)])
+    assert f[0].message == "SLA policy 'standard' has no target for priority P4"
+
+
+# --- durations in a process ---------------------------------------------------------------
+
+def test_invalid_duration_mixing_calendars_is_reported(tmp_path: Path, check: Check) -> None:
+    """A timer 'after' that passes the schema's pattern but cannot be read must not
+    silently become zero (the timer would fire at once)."""
+    text = HEAD + BODY + """\
+timers:
+  auto_close:
+    label: {en: A, zh: A}
+    states: [new]
+    after: 1h 2 business days
+    action: close
+"""
+    repo = tmp_path / "t"
+    shutil.copytree(BASE, repo)
+    (repo / P).write_text(text, encoding="utf-8")
+    findings = lint_paths([repo]).findings
+    where = at(text, "1h 2 business days")
+    assert any((f.line, f.column) == where for f in findings), \
+        f"no finding at the unreadable duration (line {where[0]}, column {where[1]})"
