@@ -108,8 +108,11 @@ def main(ctx: click.Context, home: str | None, db: str | None, user: str | None,
               show_default=True, help="Output format.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="info",
               show_default=True, help="Lowest severity that makes lint exit 1.")
+@click.option("--db", "with_db", is_flag=True,
+              help="Also check open tickets in the database against the definitions "
+                   "(states or fields the definitions no longer have).")
 @pass_state
-def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str) -> None:
+def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str, with_db: bool) -> None:
     """Check process definitions and code tables.
 
     Without PATH, lints the current process repository. Given the repository
@@ -126,7 +129,16 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str) -> No
 
     targets = list(paths) or [find_home(state.home)]
     result = lint_paths(targets)
-    out = FORMATS[fmt](result.findings)
+    findings = list(result.findings)
+    if with_db:
+        if result.errors:
+            click.echo("itsm: --db skipped: fix the definitions' errors first", err=True)
+        else:
+            from engine.migrate import db_findings
+
+            findings += db_findings(state.api())
+    result.findings = findings
+    out = FORMATS[fmt](findings)
     if out:
         click.echo(out, nl=False)
     if fmt == "text":
@@ -654,6 +666,50 @@ def outbox_retry(state: State, ids: tuple[int, ...]) -> None:
     """
     n = state.api().retry_outbox(list(ids) or None)
     click.echo(f"{n} message(s) queued again")
+
+
+@main.command()
+@click.argument("process")
+@click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
+              help="Move open tickets from state OLD to state NEW (repeatable).")
+@click.option("--apply", "do_apply", is_flag=True, help="Perform the moves (default: dry run).")
+@output_options()
+@pass_state
+def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, as_json: bool) -> None:
+    """Move open tickets to the current definition of PROCESS with an explicit
+    state map. A dry run unless --apply; each move is journaled. Only the
+    process owner may apply.
+
+    \b
+    Example:
+      itsm migrate incident --map awaiting_vendor=pending --apply
+    """
+    from engine import migrate as mig
+    from engine.errors import UsageError
+
+    _json_mode(state, as_json)
+    mapping: dict[str, str] = {}
+    for item in maps:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending")
+        mapping[old.strip()] = new.strip()
+    api = state.api()
+    result = mig.apply(api, process, mapping, None) if do_apply else mig.plan(api, process, mapping)
+
+    def text() -> str:
+        verb = "moved" if do_apply else "would move"
+        lines = [f"{m['key']}: {verb} {m['from']} -> {m['to']}\n" for m in result["moves"]]
+        lines += [f"{u['key']}: state '{u['state']}' no longer exists and is not mapped\n"
+                  for u in result["unmapped"]]
+        lines.append(f"{len(result['moves'])} to move, {len(result['unmapped'])} unmapped, "
+                     f"{len(result['older_version'])} on an older version (they move on their next action)"
+                     + ("" if do_apply else "; dry run: add --apply") + "\n")
+        return "".join(lines)
+
+    _emit(state, result, as_json, text)
+    if result["unmapped"]:
+        sys.exit(int(ExitCode.REFUSED))
 
 
 # --- major incidents -----------------------------------------------------------------

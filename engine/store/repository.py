@@ -196,6 +196,13 @@ class Repo:
             stmt = stmt.limit(f.limit)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
 
+    def list_all_open(self, process: str | None = None) -> Iterator[dict[str, Any]]:
+        stmt = sa.select(tickets).where(tickets.c.status_category != "closed").order_by(tickets.c.id)
+        if process:
+            stmt = stmt.where(tickets.c.process == process)
+        for row in self.conn.execute(stmt).mappings():
+            yield _ticket_out(row)
+
     def list_open(self, process: str) -> list[dict[str, Any]]:
         return [_ticket_out(r) for r in self.conn.execute(
             sa.select(tickets).where(tickets.c.process == process,

@@ -1,0 +1,113 @@
+"""Definitions change; open tickets must not be stranded (design 5.5).
+
+``itsm lint --db`` lists open tickets whose state the current definition no
+longer has (and values of fields it no longer declares); ``itsm migrate`` moves
+them with an explicit state map, as a dry run unless ``--apply``, each move
+journaled with the new definition version.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Mapping
+
+from engine.errors import ActionRefused, NotFound, UsageError
+from engine.lint.finding import Finding
+from engine.runtime.ticket import CORE_COLUMNS, Ticket
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.api import Api
+
+
+def _keys(keys: list[str], n: int = 5) -> str:
+    return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+
+
+def db_findings(api: "Api") -> list[Finding]:
+    """Open tickets the current definitions no longer fit."""
+    by_state: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_field: dict[tuple[str, str], list[str]] = defaultdict(list)
+    unknown: dict[str, list[str]] = defaultdict(list)
+    with api.store.read() as repo:
+        for row in repo.list_all_open():
+            spec = api.defs.processes.get(row["process"])
+            if spec is None:
+                unknown[row["process"]].append(row["key"])
+                continue
+            if row["state"] not in spec.states:
+                by_state[(row["process"], row["state"])].append(row["key"])
+            for name, value in (row.get("fields") or {}).items():
+                if value is not None and name not in spec.fields and name not in CORE_COLUMNS:
+                    by_field[(row["process"], name)].append(row["key"])
+    out = []
+    for process, keys in sorted(unknown.items()):
+        out.append(Finding(f"processes/{process}.yaml", 1, 1, "D001", "stranded-ticket", "error",
+                           f"{len(keys)} open ticket(s) of process '{process}', which no longer "
+                           f"exists: {_keys(keys)}"))
+    for (process, state), keys in sorted(by_state.items()):
+        spec = api.defs.processes[process]
+        line = spec.where.line
+        out.append(Finding(spec.file or f"processes/{process}.yaml", line, 1, "D001", "stranded-ticket",
+                           "error", f"{len(keys)} open ticket(s) in state '{state}', which process "
+                           f"'{process}' no longer has: {_keys(keys)}; move them with "
+                           f"'itsm migrate {process} --map {state}=NEW_STATE'"))
+    for (process, name), keys in sorted(by_field.items()):
+        spec = api.defs.processes[process]
+        out.append(Finding(spec.file or f"processes/{process}.yaml", spec.where.line, 1, "D002",
+                           "orphaned-field", "warning",
+                           f"{len(keys)} open ticket(s) hold a value of field '{name}', which process "
+                           f"'{process}' no longer declares: {_keys(keys)}"))
+    return out
+
+
+def plan(api: "Api", process: str, mapping: Mapping[str, str]) -> dict[str, Any]:
+    spec = api.process(process)
+    bad = {new for new in mapping.values() if new not in spec.states}
+    if bad:
+        raise UsageError(f"--map targets not in process '{process}': {', '.join(sorted(bad))}; "
+                         f"its states: {', '.join(spec.states)}")
+    version = api.defs.version(process)
+    moves, stranded, stale = [], [], []
+    with api.store.read() as repo:
+        for row in repo.list_all_open(process):
+            if row["state"] in mapping and mapping[row["state"]] != row["state"]:
+                moves.append({"key": row["key"], "from": row["state"], "to": mapping[row["state"]]})
+            elif row["state"] not in spec.states:
+                stranded.append({"key": row["key"], "state": row["state"]})
+            elif row["definition_version"] != version:
+                stale.append({"key": row["key"], "state": row["state"],
+                              "definition_version": row["definition_version"]})
+    return {"process": process, "definition_version": version, "moves": moves,
+            "unmapped": stranded, "older_version": stale}
+
+
+def apply(api: "Api", process: str, mapping: Mapping[str, str], actor_id: str | None) -> dict[str, Any]:
+    result = plan(api, process, mapping)
+    spec = api.process(process)
+    now = api.now()
+    with api.store.write() as repo:
+        actor = api.actor(repo, actor_id)
+        if spec.owner not in actor.roles and not actor.system:
+            raise ActionRefused(f"only the process owner ({spec.owner}) may migrate tickets",
+                                allowed_roles=[spec.owner])
+        version = api._register(repo, spec)
+        for move in result["moves"]:
+            try:
+                ticket = Ticket.from_row(repo.get_ticket(move["key"], lock=True))
+            except NotFound:
+                continue
+            target = spec.states[move["to"]]
+            category = api.defs.category_of(target.status)
+            repo.update_ticket(ticket.id, ticket.version, {
+                "state": target.id, "status": target.status, "status_category": category,
+                "definition_version": version, "state_entered_at": now, "updated_at": now})
+            repo.append_event(ticket.id, api._event(
+                "migrate", actor, spec.owner, ticket.state, target.id, {},
+                f"moved to definition version {version} (state map {ticket.state}={target.id})",
+                version, now, False))
+            ticket.state, ticket.version = target.id, ticket.version + 1
+            ticket.state_entered_at, ticket.updated_at = now, now
+            ticket.definition_version = version
+            api._refresh_due(repo, spec, ticket)
+    result["applied"] = True
+    return result
