@@ -273,17 +273,22 @@ class Api:
                       _Lookup(repo), sla_for, self.lang)
         linked = None
         if out.action.opens:
-            linked = self._open_linked(repo, spec, ticket, out, actor, now, note)
-            out.values["parent"] = linked.key
-            out.changes["parent"] = [ticket.values.get("parent"), linked.key]
+            running = major.running_on_service(self, repo, ticket.process, out.values.get("service"))
+            if running is not None:  # declared again for the same outbreak: join it
+                linked_key = running
+            else:
+                linked = self._open_linked(repo, spec, ticket, out, actor, now, note)
+                linked_key = linked.key
+            out.values["parent"] = linked_key
+            out.changes["parent"] = [ticket.values.get("parent"), linked_key]
         self._apply(repo, ticket, spec, out, actor, note, now)
         cascaded = major.cascade(self, repo, ticket, out, now) if out.action.cascade else None
         major_key = None
         if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
             major_key = major.check(self, repo, ticket, now)
         view = self._view(ticket)
-        if linked is not None:
-            view["opened"] = linked.key
+        if out.action.opens:
+            view["opened" if linked is not None else "joined"] = out.values["parent"]
         if major_key:
             view["major_incident"] = major_key
         if cascaded is not None:

@@ -54,17 +54,18 @@ def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
         return None
     for watcher in watchers(api, ticket.process):
         service = ticket.values.get("service")
-        running = repo.open_ticket_on_service(watcher.id, service) if service else None
-        if running is not None:  # the same outbreak: link, never open a second one
-            _link(api, repo, ticket, running["key"],
-                  f"same outbreak: {running['key']} is open on service {service}", now)
-            return str(running["key"])
         window = watcher.criteria_window.seconds if watcher.criteria_window else 1800
-        recent = repo.count_recent_open(ticket.process, service, now - _seconds(window)) if service else 0
+        since = now - _seconds(window)
+        recent = repo.count_recent_open(ticket.process, service, since) if service else 0
         hits = matching(api, watcher, spec, ticket, recent, now)
         if not hits:
             continue
         reason = "; ".join(f"{h.id}: {h.label.get(api.lang)}" for h in hits)
+        running = repo.open_ticket_on_service(watcher.id, service) if service else None
+        if running is not None:  # the same outbreak: link, never open a second one
+            _link(api, repo, ticket, running["key"],
+                  f"same outbreak as {running['key']} ({reason})", now)
+            return str(running["key"])
         given = {"title": ticket.values.get("title"), "reporter": ticket.values.get("reporter"),
                  "criterion": reason}
         for name in ("service", "urgency", "impact", "category", "affected_users", "regulatory_impact",
@@ -74,7 +75,23 @@ def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
                 given[name] = ticket.values.get(name)
         candidate = api._intake(repo, watcher, given, SYSTEM, now, f"{ticket.key} matches {reason}")
         _link(api, repo, ticket, candidate.key, f"candidate {candidate.key} opened: {reason}", now)
+        if service:  # the open incidents on the service in the window belong to the outbreak
+            for row in repo.recent_unlinked(ticket.process, service, since):
+                if row["key"] != ticket.key:
+                    _link(api, repo, Ticket.from_row(row), candidate.key,
+                          f"same outbreak as {ticket.key}: candidate {candidate.key}", now)
         return candidate.key
+
+
+def running_on_service(api: "Api", repo: Any, process: str, service: str | None) -> str | None:
+    """The open major incident (of a process watching ``process``) on ``service``."""
+    if not service:
+        return None
+    for watcher in watchers(api, process):
+        row = repo.open_ticket_on_service(watcher.id, service)
+        if row is not None:
+            return str(row["key"])
+    return None
     return None
 
 

@@ -245,8 +245,8 @@ class Repo:
         values = {"ticket_id": ticket_id, "kind": kind, "name": name, "cycle": cycle,
                   "fired_at": to_db(now), "outcome": outcome[:500]}
         dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
-        stmt = dialect.insert(fired).values(**values).on_conflict_do_nothing()
-        return self.conn.execute(stmt).rowcount == 1
+        stmt = dialect.insert(fired).values(**values).on_conflict_do_nothing().returning(fired.c.ticket_id)
+        return self.conn.execute(stmt).first() is not None
 
     def set_fired_outcome(self, ticket_id: int, kind: str, name: str, cycle: str, outcome: str) -> None:
         self.conn.execute(fired.update().where(
@@ -345,6 +345,13 @@ class Repo:
     def children(self, parent_key: str) -> list[dict[str, Any]]:
         return [_ticket_out(r) for r in self.conn.execute(
             sa.select(tickets).where(tickets.c.parent == parent_key).order_by(tickets.c.id)).mappings()]
+
+    def recent_unlinked(self, process: str, service: str, since: datetime) -> list[dict[str, Any]]:
+        rows = self.conn.execute(sa.select(tickets).where(
+            tickets.c.process == process, tickets.c.service == service, tickets.c.parent.is_(None),
+            tickets.c.status_category.notin_(["resolved", "closed"]),
+            tickets.c.created_at >= to_db(since)).order_by(tickets.c.id)).mappings()
+        return [_ticket_out(r) for r in rows]
 
     def open_ticket_on_service(self, process: str, service: str) -> dict[str, Any] | None:
         row = self.conn.execute(
