@@ -155,8 +155,8 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.at(2, "09:06")
     more = d.new("zhao.min", "incident", title="Cannot open policies from Guangzhou",
                  reporter="zhou.xin@example.com", service="network", urgency="high", impact="medium",
-                 category="network")
-    d.log(f"{more} linked to {api.show(more)['parent']} automatically (same outbreak)")
+                 category="network", affected_users="120")
+    d.log(f"{more} matches 'many users' and joins {api.show(more)['parent']} (same outbreak)")
     d.at(2, "09:08")
     d.do("huang.wei", mi, "accept")
     d.do("huang.wei", mi, "assign_lead", technical_lead="sun.hao")
