@@ -265,23 +265,26 @@ def _show_text(state: State, ticket: dict[str, Any]) -> str:
     head = f"{ticket['key']}  {ticket['title']}\n"
     items: list[tuple[str, Any]] = [
         (t("process", lang), ticket["process"]), (t("state", lang), f"{ticket['state_label']} ({ticket['state']})"),
-        (t("priority", lang), (ticket["priority"] or "") + (" (override)" if ticket["priority_overridden"] else "")),
-        ("urgency / impact", f"{ticket['urgency'] or '-'} / {ticket['impact'] or '-'}"),
-        (t("service", lang), ticket["service"]), ("classification", ticket["classification"]),
+        (t("priority", lang), (ticket["priority"] or "")
+         + (f" ({t('override', lang)})" if ticket["priority_overridden"] else "")),
+        (t("urgency_impact", lang), f"{ticket['urgency'] or '-'} / {ticket['impact'] or '-'}"),
+        (t("service", lang), ticket["service"]), (t("classification", lang), ticket["classification"]),
         (t("reporter", lang), ticket["reporter"]), (t("group", lang), ticket["group"]),
-        (t("assignee", lang), ticket["assignee"]), ("parent", ticket["parent"]),
+        (t("assignee", lang), ticket["assignee"]), (t("parent", lang), ticket["parent"]),
         (t("created", lang), ticket["created_at"]), (t("updated", lang), ticket["updated_at"]),
     ]
-    items += [(k, v) for k, v in ticket["fields"].items()]
+    labels = ticket.get("field_labels") or {}
+    items += [(labels.get(k, k), v) for k, v in ticket["fields"].items()]
     for cid, c in (ticket.get("sla") or {}).items():
         if c.get("state") == "not_started":
             continue
         verdict = (t("met", lang) if c.get("met") else t("breached", lang)) if c.get("met") is not None \
             else (t("breached", lang) if c.get("breached") else t("paused" if c.get("paused") else "running", lang))
-        items.append((f"SLA {cid}", f"{verdict}; due {c.get('due') or '-'}; elapsed "
-                                    f"{_hm(c.get('elapsed_seconds'))} of {_hm(c.get('target_seconds'))}"))
+        items.append((f"SLA {cid}", f"{verdict}; {t('due', lang)} {c.get('due') or '-'}; "
+                                    f"{t('elapsed', lang)} {_hm(c.get('elapsed_seconds'))} "
+                                    f"{t('of', lang)} {_hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
-        items.append(("opened", ticket["opened"]))
+        items.append((t("opened", lang), ticket["opened"]))
     return head + render.pairs(items)
 
 

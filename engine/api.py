@@ -157,11 +157,14 @@ class Api:
             raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
         with self.store.write() as repo:
             repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, self.now())
-            return repo.find_person(pid)
+            return self._person(repo.find_person(pid))
 
     def list_users(self) -> list[dict[str, Any]]:
         with self.store.read() as repo:
-            return repo.list_people()
+            return [self._person(p) for p in repo.list_people()]
+
+    def _person(self, person: dict[str, Any]) -> dict[str, Any]:
+        return dict(person, created_at=self._iso(person.get("created_at")))
 
     # -- intake ------------------------------------------------------------------------
     def new_ticket(self, process: str, values: Mapping[str, Any], note: str | None = None,
@@ -594,7 +597,8 @@ class Api:
             for ticket, events in repo.all_journals():
                 n_tickets += 1
                 n_events += len(events)
-                problems.extend(p.to_dict() for p in verify_ticket(ticket["key"], ticket["state"], events))
+                problems.extend(p.to_dict() for p in verify_ticket(ticket["key"], ticket["state"], events,
+                                                                   ticket["version"]))
         return n_tickets, n_events, problems
 
     def upgrade_db(self) -> tuple[str | None, str]:
@@ -620,6 +624,7 @@ class Api:
             "assignee": v.get("assignee"), "group": v.get("group"), "service": v.get("service"),
             "classification": v.get("category"), "parent": v.get("parent"),
             "fields": {k: val for k, val in v.items() if k not in core},
+            "field_labels": {f.id: f.label.get(self.lang) for f in spec.fields.values()} if spec else {},
             "sla": ticket.sla, "priority_overridden": ticket.priority_overridden,
             "version": ticket.version, "definition_version": ticket.definition_version,
             "created_at": self._iso(ticket.created_at), "updated_at": self._iso(ticket.updated_at),

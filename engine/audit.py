@@ -24,11 +24,12 @@ class AuditProblem:
         return {"ticket": self.key, "seq": self.seq, "kind": self.kind, "message": self.message}
 
 
-def verify_ticket(key: str, state: str, events: Sequence[Mapping[str, Any]]) -> list[AuditProblem]:
+def verify_ticket(key: str, state: str, events: Sequence[Mapping[str, Any]],
+                  version: int | None = None) -> list[AuditProblem]:
+    """Problems of one ticket's journal.  ``version`` is the ticket row's change
+    counter, which equals its number of events: it catches the newest events
+    being deleted, which leaves no broken link behind."""
     problems: list[AuditProblem] = []
-    by_hash_content = {}
-    for e in events:
-        by_hash_content[e["seq"]] = e
     expected_seq, prev = 1, GENESIS
     replayed: str | None = None
     for e in events:
@@ -51,6 +52,11 @@ def verify_ticket(key: str, state: str, events: Sequence[Mapping[str, Any]]) -> 
         prev, expected_seq = e["hash"], seq + 1
         if e.get("to_state"):
             replayed = e["to_state"]
+    last = events[-1]["seq"] if events else 0
+    if version is not None and version > last:
+        missing = f"{last + 1}" if version == last + 1 else f"{last + 1}-{version}"
+        problems.append(AuditProblem(key, last + 1, "deleted",
+                                     f"event(s) {missing} missing (the ticket records {version} changes)"))
     if replayed is not None and replayed != state:
         problems.append(AuditProblem(key, None, "state",
                                      f"ticket is in state '{state}' but its journal ends in '{replayed}'"))

@@ -116,7 +116,9 @@ def _check_and_build(home: Path) -> Definitions:
     from engine.specs import build_definitions
 
     result = lint_paths([home])
-    errors = result.errors
+    # causes first: a file that does not parse makes other files' references fail
+    causes = ("yaml-syntax", "duplicate-key", "schema", "missing-file")
+    errors = sorted(result.errors, key=lambda f: (f.slug not in causes, f.file, f.line, f.column))
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, ItsmError, NotFound
 from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.store import db
 from engine.store.schema import (
@@ -59,7 +59,8 @@ class Repo:
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
                    roles: Sequence[str], groups: Sequence[str], now: datetime) -> None:
         if self.find_person(pid) or self.find_person(email):
-            raise Conflict(f"a person with id '{pid}' or e-mail '{email}' already exists")
+            raise ItsmError(f"a person with id '{pid}' or e-mail '{email}' already exists "
+                            "(see 'itsm user list')")
         self.conn.execute(people.insert().values(id=pid, name=name, email=email, phone=phone,
                                                  site=site, active=True, created_at=to_db(now)))
         self.set_roles(pid, roles, groups)
@@ -87,6 +88,7 @@ class Repo:
         if row is None:
             return None
         person = dict(row)
+        person["created_at"] = from_db(person.get("created_at"))
         person["roles"] = sorted(self.conn.execute(
             sa.select(person_roles.c.role).where(person_roles.c.person_id == row["id"])).scalars())
         person["groups"] = sorted(self.conn.execute(
@@ -103,7 +105,8 @@ class Repo:
         for gid, pid in self.conn.execute(sa.select(group_members.c.group_id, group_members.c.person_id)
                                           .order_by(group_members.c.group_id)):
             groups.setdefault(pid, []).append(gid)
-        return [dict(r, roles=roles.get(r["id"], []), groups=groups.get(r["id"], [])) for r in rows]
+        return [dict(r, created_at=from_db(r["created_at"]), roles=roles.get(r["id"], []),
+                     groups=groups.get(r["id"], [])) for r in rows]
 
     def group_members(self, gid: str) -> list[str]:
         return list(self.conn.execute(sa.select(group_members.c.person_id)
@@ -330,7 +333,8 @@ class Repo:
 
     def all_journals(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
         """Every ticket with its events in seq order, streamed ticket by ticket."""
-        ticket_rows = self.conn.execute(sa.select(tickets.c.id, tickets.c.key, tickets.c.state)
+        ticket_rows = self.conn.execute(sa.select(tickets.c.id, tickets.c.key, tickets.c.state,
+                                                  tickets.c.version)
                                         .order_by(tickets.c.id)).mappings().all()
         for t in ticket_rows:
             yield dict(t), self.events(t["id"])
