@@ -266,7 +266,7 @@ def _show_text(state: State, ticket: dict[str, Any]) -> str:
     items: list[tuple[str, Any]] = [
         (t("process", lang), ticket["process"]), (t("state", lang), f"{ticket['state_label']} ({ticket['state']})"),
         (t("priority", lang), (ticket["priority"] or "")
-         + (f" ({t('override', lang)})" if ticket["priority_overridden"] else "")),
+         + (f" ({t('override_label', lang)})" if ticket["priority_overridden"] else "")),
         (t("urgency_impact", lang), f"{ticket['urgency'] or '-'} / {ticket['impact'] or '-'}"),
         (t("service", lang), ticket["service"]), (t("classification", lang), ticket["classification"]),
         (t("reporter", lang), ticket["reporter"]), (t("group", lang), ticket["group"]),

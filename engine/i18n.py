@@ -39,7 +39,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "paused": ("paused", "已暂停"), "history": ("History", "处理记录"),
     "urgency_impact": ("Urgency / impact", "紧急程度 / 影响度"), "classification": ("Category", "类别"),
     "parent": ("Parent", "上级工单"), "opened": ("Opened", "已开启"), "elapsed": ("elapsed", "已用"),
-    "of": ("of", "/"), "override": ("override", "手工设置"),
+    "of": ("of", "/"), "override_label": ("override", "手工设置"),
     "status_token": ("Status token (give it to the reporter)", "状态查询令牌（请告知报告人）"),
     "created_ticket": ("created {key}", "已创建 {key}"),
     "done": ("{key}: {action} -> {state}", "{key}：{action} -> {state}"),
