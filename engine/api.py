@@ -255,6 +255,11 @@ class Api:
             result = self._perform(repo, ticket, action, dict(inputs), note, actor, now)
             return result
 
+    def _check_forward(self, ticket: Ticket, now: datetime) -> None:
+        if now < ticket.updated_at:
+            raise UsageError(f"--now {self._iso(now)} is before {ticket.key}'s last change "
+                             f"({self._iso(ticket.updated_at)}); the journal only moves forward")
+
     def _transitions(self, repo: Any, ticket: Ticket) -> list[slamod.Transition]:
         return [slamod.Transition(e["effective_at"], e["from_state"], e["to_state"], e["action"])
                 for e in repo.events(ticket.id) if e["to_state"] is not None]
@@ -262,9 +267,7 @@ class Api:
     def _perform(self, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
                  note: str | None, actor: Actor, now: datetime) -> dict[str, Any]:
         spec = self._spec_for(ticket)
-        if now < ticket.updated_at:
-            raise UsageError(f"--now {now.isoformat()} is before {ticket.key}'s last change "
-                             f"({ticket.updated_at.isoformat()}); the journal only moves forward")
+        self._check_forward(ticket, now)
         history = self._transitions(repo, ticket)
         ticket.definition_version = self._register(repo, spec)
 
@@ -406,8 +409,8 @@ class Api:
         for _ in range(20):  # an effect may make the next one due (bounded)
             ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
             spec = self.defs.processes.get(ticket.process)
-            if spec is None or ticket.state not in spec.states:
-                return done
+            if spec is None or ticket.state not in spec.states or now < ticket.updated_at:
+                return done  # a tick behind the ticket's last change leaves it to a later tick
             ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket),
                                         ticket.values, max(now, ticket.updated_at))
             items = [i for i in self._refresh_due(repo, spec, ticket) if i.due_at <= now]
@@ -519,10 +522,11 @@ class Api:
             actor = self.actor(repo, actor_id)
             row = repo.get_ticket(key.upper(), lock=True)
             ticket = Ticket.from_row(row)
+            self._check_forward(ticket, now)
             if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
                 raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
                                     "and service-desk staff may", allowed_roles=["reporter"])
-            repo.update_ticket(ticket.id, ticket.version, {"updated_at": max(now, ticket.updated_at)})
+            repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
             ev = repo.append_event(ticket.id, self._event("comment", actor, None, None, None, {}, text,
                                                           ticket.definition_version, now, public))
             return _event_view(ev, self._iso)
@@ -532,6 +536,7 @@ class Api:
         with self.store.write() as repo:
             actor = self.actor(repo, actor_id)
             ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
+            self._check_forward(ticket, now)
             parent_row = repo.get_ticket(parent.upper())
             if parent_row["key"] == ticket.key:
                 raise UsageError("a ticket cannot be its own parent")

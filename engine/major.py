@@ -56,7 +56,7 @@ def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
         service = ticket.values.get("service")
         window = watcher.criteria_window.seconds if watcher.criteria_window else 1800
         since = now - _seconds(window)
-        recent = repo.count_recent_open(ticket.process, service, since) if service else 0
+        recent = repo.count_recent_open(ticket.process, service, since, now) if service else 0
         hits = matching(api, watcher, spec, ticket, recent, now)
         if not hits:
             continue

@@ -229,6 +229,7 @@ class ClockSpec:
     on_warning: Effect = Effect()
     on_breach: Effect = Effect()
     where: Where = NOWHERE
+    resume: Condition = Condition()  # what restarts a stopped clock (e.g. reopen)
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ Semantics of a clock:
 - it starts when a transition enters a state matching ``start`` (or performs
   one of its actions); a ticket created in such a state starts it at creation;
 - it stops when a transition enters a state matching ``stop``; the result
-  (``met``) is recorded; leaving the stop condition again (a reopen) resumes
-  it with the time already counted;
+  (``met``) is recorded; a stopped clock runs again, with the time already
+  counted, only when ``resume`` matches (e.g. the ``reopen`` action);
 - time does not count while the state matches ``pause``;
 - ``reset`` sets the counted time back to zero.
 Time counts in the SLA policy's business calendar.  A target of "N business
@@ -132,8 +132,8 @@ def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
                 status, stopped_at = "stopped", tr.at
             else:
                 status = "paused" if paused else "running"
-        elif status == "stopped" and clock.stop.states + clock.stop.categories \
-                and not _matches_state(clock.stop, tr.to_state, cat):
+        elif status == "stopped" and _matches(clock.resume, tr.to_state, cat, tr.action) \
+                and not _matches(clock.stop, tr.to_state, cat, tr.action):
             status, stopped_at = ("paused" if paused else "running"), None
         run_since = tr.at
     account(now)
@@ -160,8 +160,8 @@ def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
         "paused": status == "paused",
         "breached": breached,
         "met": (not breached) if status == "stopped" and target is not None else None,
-        "started_at": _iso(started_at),
-        "stopped_at": _iso(stopped_at),
+        "started_at": _iso(started_at.astimezone(cal.tz) if started_at else None),
+        "stopped_at": _iso(stopped_at.astimezone(cal.tz) if stopped_at else None),
         "calendar": cal.id,
     }
 

@@ -122,7 +122,7 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   _condition(c.get("reset")), _percent(c.get("warning")),
                   _effect(doc, ("sla", cid, "on_warning"), c.get("on_warning")),
                   _effect(doc, ("sla", cid, "on_breach"), c.get("on_breach")),
-                  _where(doc, ("sla", cid)))
+                  _where(doc, ("sla", cid)), _condition(c.get("resume")))
         for cid, c in (d.get("sla") or {}).items() if isinstance(c, dict))
     timers = tuple(
         TimerSpec(str(tid), label(t.get("label"), str(tid)), _ids(t.get("states")),

@@ -116,9 +116,9 @@ def _has(effect: Effect) -> bool:
 
 def sla_summary(sla: Mapping[str, Any]) -> dict[str, Any]:
     """Columns kept on the ticket row for queues: earliest due, warning, breached."""
-    running = [r for r in sla.values() if r.get("state") in ("running", "paused")]
+    running = [r for r in sla.values() if r.get("state") == "running"]  # paused clocks do not move
     dues = [_parse(r.get("due")) for r in running if r.get("due")]
     warns = [_parse(r.get("warning_at")) for r in running if r.get("warning_at")]
-    breached = any(r.get("met") is False for r in sla.values())
+    breached = any(r.get("met") is False or r.get("breached") for r in sla.values())
     return {"sla_due_at": min(dues) if dues else None, "sla_warn_at": min(warns) if warns else None,
             "sla_breached": breached}

@@ -211,12 +211,14 @@ class Repo:
             sa.select(tickets).where(tickets.c.process == process,
                                      tickets.c.status_category != "closed").order_by(tickets.c.id)).mappings()]
 
-    def count_recent_open(self, process: str, service: str, since: datetime) -> int:
+    def count_recent_open(self, process: str, service: str, since: datetime,
+                          until: datetime | None = None) -> int:
         return int(self.conn.execute(
             sa.select(sa.func.count()).select_from(tickets).where(
                 tickets.c.process == process, tickets.c.service == service,
                 tickets.c.status_category.notin_(["closed", "resolved"]),
-                tickets.c.created_at >= to_db(since))).scalar_one())
+                tickets.c.created_at >= to_db(since), tickets.c.created_at <= to_db(until)
+                if until is not None else sa.true())).scalar_one())
 
     # -- timed work (itsm tick) ---------------------------------------------------
     def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
