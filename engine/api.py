@@ -255,10 +255,18 @@ class Api:
             result = self._perform(repo, ticket, action, dict(inputs), note, actor, now)
             return result
 
-    def _check_forward(self, ticket: Ticket, now: datetime) -> None:
+    def _check_forward(self, ticket: Ticket, now: datetime) -> datetime:
+        """The effective time of a change to ``ticket``, read once its row is locked.
+
+        On the wall clock a concurrent writer may have committed a moment after we
+        read the clock: the change then happens at the ticket's last change time.
+        A time given with --now must not go back before the last change."""
+        if self._now is None:
+            return max(now, _wall(), ticket.updated_at)
         if now < ticket.updated_at:
             raise UsageError(f"--now {self._iso(now)} is before {ticket.key}'s last change "
                              f"({self._iso(ticket.updated_at)}); the journal only moves forward")
+        return now
 
     def _transitions(self, repo: Any, ticket: Ticket) -> list[slamod.Transition]:
         return [slamod.Transition(e["effective_at"], e["from_state"], e["to_state"], e["action"])
@@ -267,7 +275,7 @@ class Api:
     def _perform(self, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
                  note: str | None, actor: Actor, now: datetime) -> dict[str, Any]:
         spec = self._spec_for(ticket)
-        self._check_forward(ticket, now)
+        now = self._check_forward(ticket, now)
         history = self._transitions(repo, ticket)
         ticket.definition_version = self._register(repo, spec)
 
@@ -522,7 +530,7 @@ class Api:
             actor = self.actor(repo, actor_id)
             row = repo.get_ticket(key.upper(), lock=True)
             ticket = Ticket.from_row(row)
-            self._check_forward(ticket, now)
+            now = self._check_forward(ticket, now)
             if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
                 raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
                                     "and service-desk staff may", allowed_roles=["reporter"])
@@ -536,7 +544,7 @@ class Api:
         with self.store.write() as repo:
             actor = self.actor(repo, actor_id)
             ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
-            self._check_forward(ticket, now)
+            now = self._check_forward(ticket, now)
             parent_row = repo.get_ticket(parent.upper())
             if parent_row["key"] == ticket.key:
                 raise UsageError("a ticket cannot be its own parent")
