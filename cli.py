@@ -280,7 +280,7 @@ def _show_text(state: State, ticket: dict[str, Any]) -> str:
             continue
         verdict = (t("met", lang) if c.get("met") else t("breached", lang)) if c.get("met") is not None \
             else (t("breached", lang) if c.get("breached") else t("paused" if c.get("paused") else "running", lang))
-        items.append((f"SLA {cid}", f"{verdict}; {t('due', lang)} {c.get('due') or '-'}; "
+        items.append((f"SLA {cid}", f"{verdict}; {t('due_inline', lang)} {c.get('due') or '-'}; "
                                     f"{t('elapsed', lang)} {_hm(c.get('elapsed_seconds'))} "
                                     f"{t('of', lang)} {_hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
@@ -401,6 +401,8 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
     ticket = state.api().new_ticket(process, values, note)
     _emit(state, ticket, as_json,
           lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + _show_text(state, ticket)
+          + (f"major-incident criteria matched: linked to {ticket['major_incident']}\n"
+             if ticket.get("major_incident") else "")
           + f"{t('status_token', state.lang)}: {ticket['status_token']}\n")
 
 
@@ -426,9 +428,18 @@ def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: 
 
     _json_mode(state, as_json)
     ticket = state.api().do(key, action, _parse_sets(sets), note, expect_version)
-    _emit(state, ticket, as_json, lambda: t("done", state.lang, key=ticket["key"], action=action,
-                                            state=ticket["state_label"]) + "\n"
-          + (f"opened {ticket['opened']}\n" if ticket.get("opened") else ""))
+    def text() -> str:
+        lines = [t("done", state.lang, key=ticket["key"], action=action, state=ticket["state_label"])]
+        if ticket.get("opened"):
+            lines.append(f"opened {ticket['opened']}, linked as the parent of {ticket['key']}")
+        if ticket.get("joined"):
+            lines.append(f"joined {ticket['joined']}, already open for this service")
+        if ticket.get("major_incident"):
+            lines.append(f"major-incident criteria matched: linked to {ticket['major_incident']}")
+        lines += [f"  linked {line}" for line in ticket.get("cascade") or []]
+        return "\n".join(lines) + "\n"
+
+    _emit(state, ticket, as_json, text)
 
 
 @main.command()
@@ -449,7 +460,7 @@ def actions(state: State, key: str, as_json: bool) -> None:
     rows = state.api().actions(key)
     lang = state.lang
     cols = [("action", t("action", lang), lambda r: r["action"]), ("label", "", lambda r: r["label"]),
-            ("to", t("to", lang), lambda r: r["to"] or "(stays)"),
+            ("to", t("to", lang), lambda r: r["to"] or t("stays", lang)),
             ("requires", t("requires", lang), lambda r: r["requires"]),
             ("roles", t("roles", lang), lambda r: r["roles"])]
     _emit(state, [{k: r[k] for k in ("action", "to", "requires", "accepts", "roles", "label", "note")}
@@ -529,6 +540,7 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
       itsm list --open --group desktop_support
     """
     from engine import render
+    from engine.i18n import t
 
     _json_mode(state, as_json)
     rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
@@ -536,7 +548,8 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
                             parent=parent.upper() if parent else None, limit=limit,
                             breached=breached, at_risk=at_risk)
     cols = _ticket_columns(state.lang)
-    _emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+    _emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else t("no_tickets", state.lang) + "\n",
+          as_csv, lambda: render.to_csv(rows, cols))
 
 
 @main.command()

@@ -200,12 +200,19 @@ class Api:
         for name, default in spec.defaults:
             if values.get(name) is None:
                 values[name] = default
+        service = service_view(self.defs, values.get("service"))
+        if values.get("group") is None and service and service.get("group"):
+            values["group"] = service["group"]  # routed to the service's support group
+        self._check_category(spec, values)
         overridden = False
-        if "priority" in given:
+        if "priority" in given and not actor.system:
             if not set(actor.roles) & set(spec.override_roles) or not note:
                 raise ActionRefused(f"only {', '.join(spec.override_roles) or 'nobody'} may set the "
                                     "priority by hand, and only with a reason (--note)")
             overridden = True
+        elif "priority" in given:  # the system copies a priority (a candidate keeps its incident's)
+            overridden = values.get("priority") != self.defs.priority_for(
+                values.get("impact") or "", values.get("urgency") or "")
         elif values.get("impact") and values.get("urgency"):
             values["priority"] = self.defs.priority_for(values["impact"], values["urgency"])
         version = self._register(repo, spec)
@@ -233,6 +240,14 @@ class Api:
             self._notify(repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
         self._refresh_due(repo, spec, ticket)
         return ticket
+
+    def _check_category(self, spec: ProcessSpec, values: Mapping[str, Any]) -> None:
+        cat = self.defs.codes.get("categories")
+        value = cat.values.get(values.get("category") or "") if cat else None
+        allowed = value.get("processes") if value else None
+        if allowed and spec.id not in allowed:
+            raise ActionRefused(f"category '{values.get('category')}' is not used for {spec.id} "
+                                f"tickets (codes/categories.yaml: {', '.join(allowed)})")
 
     def _event(self, action: str, actor: Actor, role: str | None, from_state: str | None,
                to_state: str | None, changes: Mapping[str, Any], note: str | None,
@@ -285,6 +300,8 @@ class Api:
 
         out = perform(self.defs, spec, ticket, action, actor, inputs, note, now,
                       _Lookup(repo), sla_for, self.lang)
+        if "category" in out.changes:
+            self._check_category(spec, out.values)
         linked = None
         if out.action.opens:
             running = major.running_on_service(self, repo, ticket.process, out.values.get("service"))
@@ -356,8 +373,13 @@ class Api:
             for target in message.to:  # the status token goes to the reporter and nobody else
                 one = replace(message, to=(target,))
                 data = dict(payload, token=token) if target == "reporter" and token else payload
-                total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, self.lang, now)
+                total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, self.lang, now,
+                                 self._group_mailboxes())
         return total
+
+    def _group_mailboxes(self) -> dict[str, str]:
+        table = self.defs.codes.get("groups")
+        return {g: v.get("email") for g, v in table.values.items() if v.get("email")} if table else {}
 
     def _token_for(self, key: str) -> str:
         """The reporter's status token: derived from the deployment's secret key when
@@ -615,7 +637,10 @@ class Api:
         return n_tickets, n_events, problems
 
     def upgrade_db(self) -> tuple[str | None, str]:
-        return self.store.upgrade()
+        from engine.store import db
+
+        with db.translate_errors(self.db_url):
+            return db.upgrade(db.make_engine(self.db_url))
 
     # -- views ---------------------------------------------------------------------------------
     def _iso(self, t: datetime | None) -> str | None:

@@ -67,7 +67,7 @@ def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
                   f"same outbreak as {running['key']} ({reason})", now)
             return str(running["key"])
         given = {"title": ticket.values.get("title"), "reporter": ticket.values.get("reporter"),
-                 "criterion": reason}
+                 "criterion": reason, "priority": ticket.values.get("priority")}
         for name in ("service", "urgency", "impact", "category", "affected_users", "regulatory_impact",
                      "description"):
             if ticket.values.get(name) is not None and (name in watcher.fields or name in

@@ -37,6 +37,12 @@ class LintContext:
     repo_files: bool = False  # code tables are known, cross-file rules can run
     missing: list[str] = field(default_factory=list)  # required tables not found
     repos: list[Path] = field(default_factory=list)  # process repositories involved
+    # files that exist but could not be read: references to them are not reported again
+    broken_processes: set[str] = field(default_factory=set)
+    broken_tables: set[str] = field(default_factory=set)
+
+    def known_process(self, pid: str) -> bool:
+        return pid in self.processes or pid in self.broken_processes
 
     # -- helpers for rules ------------------------------------------------
     def where(self, doc: Document, path: tuple[str | int, ...], key: bool = True) -> Where:
@@ -84,6 +90,13 @@ def _expand(path: Path) -> tuple[list[Path], Path | None]:
     return [path], repo
 
 
+def _mark_broken(ctx: LintContext, path: Path) -> None:
+    if path.parent.name == "processes":
+        ctx.broken_processes.add(path.stem)
+    elif path.parent.name == "codes":
+        ctx.broken_tables.add(path.stem)
+
+
 def build_context(paths: list[Path]) -> LintContext:
     ctx = LintContext()
     to_load: dict[Path, bool] = {}  # path -> is a target
@@ -114,6 +127,7 @@ def build_context(paths: list[Path]) -> LintContext:
             doc = load_file(path, name)
         except DefinitionError as exc:
             ctx.load_errors.append(exc)
+            _mark_broken(ctx, path)
             continue
         ctx.docs[name] = doc
         kind = _kind_of(path, doc.data)
@@ -134,6 +148,7 @@ def build_context(paths: list[Path]) -> LintContext:
         problems = validate(doc, schema)
         if problems:
             ctx.schema_errors[name] = problems
+            _mark_broken(ctx, path)
             continue
         if what == "process":
             ctx.processes[ident] = (doc, None)  # type: ignore[assignment]

@@ -13,7 +13,8 @@ from typing import Any, Iterable, Mapping
 from engine.model import Message, ProcessSpec
 
 
-def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message: Message) -> list[str]:
+def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message: Message,
+               groups: Mapping[str, str] | None = None) -> list[str]:
     """Addresses for one message: e-mail addresses, or phone numbers for SMS."""
     out: list[str] = []
     sms = message.channel == "sms"
@@ -33,8 +34,12 @@ def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message:
         if "@" in target:
             out.append(target)
         elif target == "group":
-            for pid in repo.group_members(values.get("group")) if values.get("group") else ():
-                add_person(pid)
+            mailbox = (groups or {}).get(values.get("group") or "")
+            if mailbox and not sms:  # the group's shared mailbox, when it has one
+                out.append(mailbox)
+            else:
+                for pid in repo.group_members(values.get("group")) if values.get("group") else ():
+                    add_person(pid)
         elif target in ("reporter", "assignee") or (target in spec.fields and spec.fields[target].type in ("user", "email")):
             add_person(values.get(target))
         else:  # a role: everyone who holds it
@@ -45,11 +50,11 @@ def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message:
 
 def enqueue(repo: Any, spec: ProcessSpec, ticket_id: int | None, event_seq: int | None,
             values: Mapping[str, Any], messages: Iterable[Message], payload: Mapping[str, Any],
-            lang: str, now: datetime) -> int:
+            lang: str, now: datetime, groups: Mapping[str, str] | None = None) -> int:
     """Write one outbox row per recipient of each message; returns how many."""
     rows = []
     for message in messages:
-        for address in recipients(repo, spec, values, message):
+        for address in recipients(repo, spec, values, message, groups):
             rows.append({"ticket_id": ticket_id, "event_seq": event_seq, "channel": message.channel,
                          "recipient": address, "template": message.template, "lang": lang,
                          "payload": dict(payload), "status": "pending", "attempts": 0,

@@ -78,6 +78,14 @@ def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping
     items: list[DueItem] = []
     for clock in spec.clocks:
         rec = sla.get(clock.id) or {}
+        if rec.get("state") == "stopped" and rec.get("met") is False and _has(clock.on_breach):
+            # breached, then stopped before a tick saw it: the breach is still reported
+            due = _parse(rec.get("due"))
+            item = DueItem("breach", clock.id, rec.get("started_at") or "", due or ticket.updated_at,
+                           clock.on_breach.action, clock.on_breach.notify)
+            if item.key() not in fired:
+                items.append(item)
+            continue
         if rec.get("state") not in ("running", "paused"):
             continue
         cycle = rec.get("started_at") or ""

@@ -78,7 +78,8 @@ def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
     for fid, f in spec.fields.items():
         if f.type == "code" and not f.codes:
             yield ctx.where(doc, ("fields", fid)), f"field '{fid}' of type code needs 'codes:' (its code table)"
-        elif f.codes and ctx.repo_files and not ctx.codes_known(f.codes):
+        elif f.codes and ctx.repo_files and not ctx.codes_known(f.codes) \
+                and f.codes not in ctx.broken_tables:
             yield ctx.where(doc, ("fields", fid, "codes"), key=False), f"undefined code table '{f.codes}'"
     for aid, action in spec.actions.items():
         base = ("actions", aid)
@@ -89,7 +90,7 @@ def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
         yield from _check_names(ctx, doc, base + ("requires",), fields, "field")
         yield from _check_names(ctx, doc, base + ("accepts",), fields, "field")
         yield from _check_values(ctx, doc, spec, base + ("set",), action.set)
-        if action.opens and action.opens not in ctx.processes and ctx.repo_files:
+        if action.opens and not ctx.known_process(action.opens) and ctx.repo_files:
             yield ctx.where(doc, base + ("opens",), key=False), f"undefined process '{action.opens}'"
     yield from _check_values(ctx, doc, spec, ("defaults",), spec.defaults)
     for i, crit in enumerate(spec.close_criteria):
@@ -106,7 +107,7 @@ def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
         yield from _check_names(ctx, doc, ("timers", tid, "action"), actions, "action")
         if ctx.codes_known("calendars"):
             yield from _check_names(ctx, doc, ("timers", tid, "calendar"), calendars, "calendar")
-    if spec.criteria_watch and ctx.repo_files and spec.criteria_watch not in ctx.processes:
+    if spec.criteria_watch and ctx.repo_files and not ctx.known_process(spec.criteria_watch):
         yield ctx.where(doc, ("criteria", "watch"), key=False), \
             f"undefined process '{spec.criteria_watch}'"
 
@@ -161,7 +162,7 @@ def _tables(ctx: LintContext) -> Out:
             doc, table = entry
             for code, value in table.values.items():
                 for i, pid in enumerate(value.get("processes") or ()):
-                    if pid not in ctx.processes:
+                    if not ctx.known_process(pid):
                         yield ctx.where(doc, ("values", code, "processes", i), key=False), \
                             f"undefined process '{pid}'"
 
