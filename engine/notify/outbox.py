@@ -33,13 +33,15 @@ def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message:
     for target in message.to:
         if "@" in target:
             out.append(target)
-        elif target == "group":
+        elif target in ("group", "group_mailbox"):
             mailbox = (groups or {}).get(values.get("group") or "")
-            if mailbox and not sms:  # the group's shared mailbox, when it has one
+            if target == "group_mailbox" and mailbox and not sms:  # codes/groups.yaml email
                 out.append(mailbox)
-            else:
+            else:  # every member of the ticket's support group
                 for pid in repo.group_members(values.get("group")) if values.get("group") else ():
                     add_person(pid)
+        elif target == "reporter" and sms and values.get("reporter_phone"):
+            out.append(str(values["reporter_phone"]))  # end users are reached on the ticket's number
         elif target in ("reporter", "assignee") or (target in spec.fields and spec.fields[target].type in ("user", "email")):
             add_person(values.get(target))
         else:  # a role: everyone who holds it

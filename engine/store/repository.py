@@ -123,10 +123,11 @@ class Repo:
                                   source: dict[str, str], now: datetime) -> None:
         exists = self.conn.execute(sa.select(definition_versions.c.version)
                                    .where(definition_versions.c.version == version)).first()
-        if exists is None:
-            self.conn.execute(definition_versions.insert().values(
+        if exists is None:  # two first writers may race: the second one's insert is a no-op
+            dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
+            self.conn.execute(dialect.insert(definition_versions).values(
                 version=version, process=process, declared_version=declared, source=source,
-                loaded_at=to_db(now)))
+                loaded_at=to_db(now)).on_conflict_do_nothing())
 
     def definition_source(self, version: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(definition_versions)

@@ -1,7 +1,8 @@
 """A notification names a recipient or template that does not exist. Recipients
 are a declared role, a field holding a person (``reporter``, ``assignee`` or a
-field of type user/email), ``group`` (the ticket's support group) or an e-mail
-address; the template must exist in every language under
+field of type user/email), ``group`` (every member of the ticket's support
+group), ``group_mailbox`` (the group's shared mailbox from codes/groups.yaml,
+else its members) or an e-mail address; the template must exist in every language under
 ``processes/templates/<lang>/NAME.txt``.
 
 Bad::
@@ -46,7 +47,8 @@ def _messages(spec: ProcessSpec) -> Iterator[tuple[tuple[str | int, ...], Messag
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
-        allowed = known_roles(spec) | {"group"} | {f.id for f in spec.fields.values() if f.type == "email"}
+        allowed = known_roles(spec) | {"group", "group_mailbox"} | \
+            {f.id for f in spec.fields.values() if f.type == "email"}
         for path, message in _messages(spec):
             listed = isinstance(doc.get(path + ("to",)), list)
             for i, target in enumerate(message.to):

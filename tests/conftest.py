@@ -1,0 +1,252 @@
+"""Shared fixtures: an isolated environment, a database per test (SQLite and
+PostgreSQL), the CLI as a callable, and the people of a small service desk.
+
+PostgreSQL runs when ``$ITSM_TEST_DATABASE_URL`` names a throwaway database
+(its ``public`` schema is dropped before every test); without it those variants
+are skipped, unless ``ITSM_REQUIRE_POSTGRES=1`` makes that a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+REPO = Path(__file__).resolve().parent.parent
+
+try:  # tests/cli/ (a folder without __init__.py) must not shadow the cli module
+    import cli as _cli
+
+    _cli.main  # noqa: B018
+except (ImportError, AttributeError):
+    sys.modules.pop("cli", None)
+    sys.path.insert(0, str(REPO))
+    import cli as _cli
+
+CLEARED_ENV = ("ITSM_HOME", "ITSM_USER", "ITSM_NOW", "ITSM_DATABASE_URL", "ITSM_LANG", "ITSM_TZ",
+               "ITSM_CONFIG")
+DISPLAY_TZ = "Asia/Shanghai"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes tens of seconds (e.g. pip install into a fresh venv)")
+
+
+@pytest.fixture(scope="session")
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("itsm-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path, tmp_path: Path) -> None:
+    """No setting of the developer's shell leaks into a test."""
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ITSM_CACHE_DIR", str(_cache_dir))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+    monkeypatch.setenv("ITSM_TZ", DISPLAY_TZ)  # displayed times are +08:00 whatever the host
+
+
+# --- databases -------------------------------------------------------------------
+
+def postgres_url() -> str | None:
+    return os.environ.get("ITSM_TEST_DATABASE_URL") or None
+
+
+def reset_postgres(url: str) -> None:
+    """Give the test an empty database (the test database is throwaway)."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+def require_postgres() -> str:
+    url = postgres_url()
+    if not url:
+        message = "PostgreSQL not configured: set ITSM_TEST_DATABASE_URL"
+        if os.environ.get("ITSM_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/itsm.db"
+    url = require_postgres()
+    reset_postgres(url)
+    return url
+
+
+# --- the CLI -------------------------------------------------------------------------
+
+def _describe(result: Result, argv: list[str]) -> str:
+    return (f"itsm {' '.join(argv)}\nexit code: {result.exit_code}\n"
+            f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}\n"
+            f"--- exception ---\n{result.exception!r}")
+
+
+@dataclass
+class Itsm:
+    """``itsm(*args, user=, now=, input=, expect=)`` runs the CLI in-process against
+    ``db`` and checks the exit code; each call is a fresh invocation (the ticket
+    is reloaded from the database)."""
+
+    db: str | None
+
+    def argv(self, args: tuple[Any, ...], user: str | None = None, now: str | None = None,
+             home: str | os.PathLike[str] | None = None, lang: str | None = None,
+             db: str | None = None) -> list[str]:
+        argv: list[str] = []
+        if home is not None:
+            argv += ["--home", str(home)]
+        database = db if db is not None else self.db
+        if database:
+            argv += ["--db", database]
+        if user is not None:
+            argv += ["--as", user]
+        if now is not None:
+            argv += ["--now", now]
+        if lang is not None:
+            argv += ["--lang", lang]
+        return argv + [str(a) for a in args]
+
+    def __call__(self, *args: Any, user: str | None = None, now: str | None = None,
+                 input: str | None = None, expect: int = 0, home: str | os.PathLike[str] | None = None,
+                 lang: str | None = None, db: str | None = None) -> Result:
+        argv = self.argv(args, user, now, home, lang, db)
+        result = CliRunner().invoke(_cli.main, argv, input=input)
+        detail = _describe(result, argv)
+        assert result.exit_code == expect, f"expected exit {expect}\n{detail}"
+        assert "Traceback" not in result.stdout, detail
+        assert "Traceback" not in result.stderr, detail
+        assert result.exception is None or isinstance(result.exception, SystemExit), detail
+        return result
+
+    def json(self, *args: Any, expect: int = 0, **kw: Any) -> Any:
+        """Adds ``--json``; returns the parsed stdout (or, on an error, stderr)."""
+        result = self(*args, "--json", expect=expect, **kw)
+        text = result.stdout if expect == 0 else result.stderr
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:  # pragma: no cover - a test failure message
+            raise AssertionError(f"not JSON ({exc}):\n{_describe(result, list(map(str, args)))}") from None
+
+
+@pytest.fixture
+def itsm(db_url: str) -> Itsm:
+    return Itsm(db_url)
+
+
+@pytest.fixture
+def itsm_nodb() -> Itsm:
+    """The CLI without --db: for commands that need no database or name their own."""
+    return Itsm(None)
+
+
+@pytest.fixture
+def itsm_json(itsm: Itsm) -> Callable[..., Any]:
+    return itsm.json
+
+
+# --- people --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    roles: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @property
+    def email(self) -> str:
+        return f"{self.id}@example.com"
+
+
+PEOPLE = {
+    # the service desk (first line)
+    "agent": Person("wang.lei", ("service_desk",), ("service_desk",)),
+    "agent2": Person("zhao.min", ("service_desk", "fulfiller"), ("service_desk",)),
+    # second line
+    "desktop": Person("chen.jie", (), ("desktop_support",)),
+    "desktop2": Person("gao.yan", (), ("desktop_support",)),
+    "claims": Person("liu.yang", (), ("claims_app_support",)),
+    "network": Person("sun.hao", (), ("network_ops",)),
+    # managers and others
+    "incident_manager": Person("zhou.qing", ("incident_manager",)),
+    "mim": Person("huang.wei", ("major_incident_manager",), ("major_incident_team",)),
+    "comms": Person("xu.fang", (), ("major_incident_team",)),
+    "approver": Person("he.lin", ("approver",)),
+    "fulfiller": Person("ma.li", ("fulfiller",), ("desktop_support",)),
+    "owner": Person("p16.owner", ("process_owner",)),
+}
+
+# end users: known only by e-mail, they act as reporters
+REPORTER = "li.na@example.com"
+OTHER_USER = "zhang.wei@example.com"
+
+
+class Org:
+    """The registered people by role in the story (``org.agent.id`` ...)."""
+
+    def __init__(self, people: dict[str, Person]) -> None:
+        self.people = people
+        for name, person in people.items():
+            setattr(self, name, person)
+
+    reporter = REPORTER
+    other_user = OTHER_USER
+
+
+def add_people(itsm: Itsm, people: dict[str, Person] = PEOPLE) -> Org:
+    for p in people.values():
+        args: list[str] = ["user", "add", p.id, "--email", p.email, "--site", "head_office"]
+        for r in p.roles:
+            args += ["--role", r]
+        for g in p.groups:
+            args += ["--group", g]
+        itsm(*args)
+    return Org(people)
+
+
+@pytest.fixture
+def org(itsm: Itsm) -> Org:
+    return add_people(itsm)
+
+
+@pytest.fixture
+def desk(itsm: Itsm, org: Org) -> Any:
+    """A service desk working tickets through the CLI (tests/cli/_desk.py)."""
+    helpers = str(Path(__file__).parent / "cli")
+    if helpers not in sys.path:
+        sys.path.insert(0, helpers)
+    from _desk import Desk
+
+    return Desk(itsm, org)
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the repository's processes/ and codes/ to break or change."""
+    import shutil
+
+    home = tmp_path / "home"
+    for sub in ("processes", "codes"):
+        shutil.copytree(REPO / sub, home / sub)
+    yield home
