@@ -115,10 +115,8 @@ def _outbreak(desk: Desk) -> dict[str, str]:
     - 09:00 INC-1: 1 open claims incident in the last 30 minutes -> no criterion, no link;
     - 09:06 INC-2: 2 -> no criterion, no link;
     - 09:12 INC-3: 3 -> ``outbreak`` matches: a candidate is opened and INC-3, the
-      triggering incident, is linked to it. INC-1 and INC-2 are NOT linked: opening a
-      candidate links only the incident being evaluated, nothing goes back to the
-      earlier incidents of the same outbreak (they are evaluated again only when one
-      of their own watched fields changes).
+      triggering incident, is linked to it; so are INC-1 and INC-2, the other open,
+      unlinked claims incidents logged within the 30-minute window: the same outbreak.
     """
     calls = {}
     for i, (now, who, title) in enumerate([
@@ -164,19 +162,20 @@ def test_an_outbreak_opens_one_candidate(desk: Desk) -> None:
     assert (ev[1]["actor"], ev[1]["changes"], ev[1]["at"]) == (
         "system", {"parent": [None, MI1]}, at("2026-03-04 09:12"))
     assert MI1 in ev[1]["note"] and "outbreak" in ev[1]["note"]
-    # the first two are not linked (see _outbreak), their journals have no link
+    # the first two belong to the same outbreak: linked by the system at 09:12
     for key in (inc1, inc2):
         t = desk.show(key, "2026-03-04 09:12")
-        assert (t["parent"], t["state"]) == (None, "new"), key
-        assert [e["action"] for e in journal(desk, key)] == ["create"]
+        assert (t["parent"], t["state"]) == (MI1, "new"), key
+        ev = journal(desk, key)
+        assert [e["action"] for e in ev] == ["create", "link"]
+        assert (ev[1]["actor"], ev[1]["changes"], ev[1]["at"]) == (
+            "system", {"parent": [None, MI1]}, at("2026-03-04 09:12"))
+        assert "same outbreak" in ev[1]["note"] and inc3 in ev[1]["note"]
 
-    # INC-2 changes a watched field (affected users) inside the window: evaluated again,
-    # it joins the running major incident (the same outbreak), still no second candidate
+    # INC-2 changes a watched field (affected users): already linked, nothing more happens
     out = desk.do(inc2, "update", o.agent.id, "2026-03-04 09:14", affected_users=12)
-    assert out["major_incident"] == MI1 and out["parent"] == MI1
-    link = journal(desk, inc2)[-1]
-    assert (link["action"], link["actor"], link["changes"]) == ("link", "system", {"parent": [None, MI1]})
-    assert "same outbreak" in link["note"]
+    assert out["parent"] == MI1 and "major_incident" not in out
+    assert journal(desk, inc2)[-1]["action"] == "update"
 
     # a fourth call on claims, still within the outbreak's window: linked to the
     # same major incident, never a second candidate
@@ -187,7 +186,8 @@ def test_an_outbreak_opens_one_candidate(desk: Desk) -> None:
     assert (link["action"], link["actor"], link["changes"]) == ("link", "system", {"parent": [None, MI1]})
     assert "same outbreak" in link["note"] and MI1 in link["note"]
     assert major_incidents(desk) == [MI1]
-    assert [t["key"] for t in desk.itsm.json("list", "--parent", MI1, user=o.agent.id)] == [inc2, inc3, inc4]
+    assert [t["key"] for t in desk.itsm.json("list", "--parent", MI1, user=o.agent.id)] == [
+        inc1, inc2, inc3, inc4]
 
     # a P1 on another service opens its own candidate
     t = desk.new("incident", o.agent.id, "2026-03-04 09:25", reporter="cc.lead@example.com",
@@ -200,7 +200,7 @@ def test_an_outbreak_opens_one_candidate(desk: Desk) -> None:
     assert "priority_p1" in m2["fields"]["criterion"] and "outbreak" not in m2["fields"]["criterion"]
     assert major_incidents(desk) == [MI1, mi2]
     assert desk.show(MI1, "2026-03-04 09:25")["state"] == "candidate"  # untouched
-    assert desk.show(inc1, "2026-03-04 09:25")["parent"] is None
+    assert desk.show(inc1, "2026-03-04 09:25")["parent"] == MI1  # linked with the outbreak
 
 
 def test_an_incident_matching_no_criterion_stays_out_of_the_running_major_incident(desk: Desk) -> None:
@@ -225,7 +225,7 @@ def test_major_incident_procedure_end_to_end(desk: Desk) -> None:
     mim, lead, comms, agent = o.mim.id, o.claims.id, o.comms.id, o.agent.id
     c = _outbreak(desk)
     inc1, inc2, inc3 = c["inc1"], c["inc2"], c["inc3"]
-    desk.do(inc2, "update", agent, "2026-03-04 09:14", affected_users=12)  # joins MI-1
+    desk.do(inc2, "update", agent, "2026-03-04 09:14", affected_users=12)  # linked since 09:12
     assert desk.show(inc2)["parent"] == MI1
 
     # candidate: only the major-incident team accepts
@@ -312,10 +312,10 @@ def test_major_incident_procedure_end_to_end(desk: Desk) -> None:
     assert row["last_update"] == at("2026-03-04 09:20")
     assert row["minutes_since_update"] == 62
     assert row["update_overdue"] is True
-    assert (row["linked"], row["linked_open"]) == (4, 4)  # INC-2, -3, -4, -5 (not INC-1)
+    assert (row["linked"], row["linked_open"]) == (5, 5)  # INC-1 ... INC-5
     table = desk.itsm("major", "board", user=mim, now=at("2026-03-04 10:22")).stdout
     line = next(x for x in table.splitlines() if MI1 in x)
-    assert "!" in line and "4/4" in line and mim in line and lead in line
+    assert "!" in line and "5/5" in line and mim in line and lead in line
 
     # a new update restarts the cadence: nothing is due ten minutes later
     desk.do(MI1, "post_update", comms, "2026-03-04 10:25",
@@ -341,14 +341,14 @@ def test_major_incident_procedure_end_to_end(desk: Desk) -> None:
     assert out["state"] == "resolved"
     cascade = out["cascade"]
     assert sorted(x for x in cascade if "not resolve" not in x) == [
-        f"{inc2}: resolve", f"{inc3}: resolve", f"{inc4}: resolve"]
+        f"{inc1}: resolve", f"{inc2}: resolve", f"{inc3}: resolve", f"{inc4}: resolve"]
     pending = [x for x in cascade if "not resolve" in x]
     assert len(pending) == 1 and pending[0].startswith(f"{inc5}: not resolve (")
     assert "pending" in pending[0]
     m = desk.show(MI1)
     assert (m["state"], m["category"]) == ("resolved", "resolved")
     assert m["sla"]["resolution"]["met"] is not None
-    for key, before in ((inc2, "new"), (inc3, "in_progress"), (inc4, "new")):
+    for key, before in ((inc1, "new"), (inc2, "new"), (inc3, "in_progress"), (inc4, "new")):
         t = desk.show(key)
         assert (t["state"], t["category"]) == ("resolved", "resolved"), key  # resolved, not closed
         assert t["closed_at"] is None and t["resolved_at"] == at("2026-03-04 11:30")
@@ -360,18 +360,15 @@ def test_major_incident_procedure_end_to_end(desk: Desk) -> None:
         assert (ev["action"], ev["actor"], ev["from"], ev["to"], ev["at"]) == (
             "resolve", "system", before, "resolved", at("2026-03-04 11:30"))
         assert MI1 in ev["note"]
-    # the one on hold is left for its assignee; the unlinked INC-1 is untouched
+    # the one on hold is left for its assignee
     assert desk.show(inc5)["state"] == "pending"
-    t = desk.show(inc1)
-    assert (t["state"], t["parent"]) == ("new", None)
-    assert [e["action"] for e in journal(desk, inc1)] == ["create"]
     # each reporter confirms for themselves
     desk.do(inc3, "confirm", c["reporter3"], "2026-03-04 11:45")
     assert desk.show(inc3)["state"] == "closed"
     assert desk.show(inc4)["state"] == "resolved"
     row = board(desk, "2026-03-04 11:45").get(MI1)
     if row is not None:  # a resolved major incident may stay on the board until closed
-        assert (row["linked"], row["linked_open"]) == (4, 1)
+        assert (row["linked"], row["linked_open"]) == (5, 1)
 
     # never closed automatically: days after its resolution it is still resolved
     for when in ("2026-03-05 18:00", "2026-03-06 12:00", "2026-03-09 12:00"):
@@ -411,7 +408,7 @@ def test_major_incident_procedure_end_to_end(desk: Desk) -> None:
                    "post_update", "mitigate", "resolve", "start_review", "close"]
     times = [parse(e["at"]) for e in ev]
     assert times == sorted(times)
-    assert {e["ticket"] for e in ev} == {MI1, inc2, inc3, inc4, inc5}  # not INC-1, not linked
+    assert {e["ticket"] for e in ev} == {MI1, inc1, inc2, inc3, inc4, inc5}
 
     def actions_of(key: str) -> list[str]:
         return [e["action"] for e in ev if e["ticket"] == key]

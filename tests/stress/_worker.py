@@ -83,11 +83,11 @@ def _classify(call: Callable[[], Any]) -> tuple[str, int, str, Any]:
 
 
 def mixed_agent(db: str, worker: int, workers: int, contended: list[str], others: list[str],
-                ops: int, now: str, seed: int, out_path: str, barrier: Any) -> None:
+                ops: int, now: str | None, seed: int, out_path: str, barrier: Any) -> None:
     """``ops`` attempts in episodes, alternately on a contended ticket (each worker
     visits them in turn) and on a random one of the pool: an update, a comment, or
     a run of state moves (assign to me, start, pend, resume) that other agents
-    may interrupt at any step."""
+    may interrupt at any step.  ``now``: the effective time, None for the wall clock."""
     from engine.api import Api
 
     rng = random.Random(seed * 1000 + worker)
@@ -258,7 +258,7 @@ def read_database(db: str) -> dict[str, Any]:
 
 def journal_problems(data: dict[str, Any], keys: list[str]) -> list[str]:
     """Seqs 1..n without gaps, a create first, version == number of events, state ==
-    the state the journal ends in."""
+    the state the journal ends in, effective times never going back."""
     problems = []
     for key in keys:
         ticket, events = data["tickets"][key], data["events"][key]
@@ -269,6 +269,9 @@ def journal_problems(data: dict[str, Any], keys: list[str]) -> list[str]:
             problems.append(f"{key}: the first event is not 'create': {events[:1]}")
         if ticket["version"] != len(events):
             problems.append(f"{key}: version {ticket['version']} but {len(events)} events")
+        times = [e["effective_at"] for e in events]
+        if times != sorted(times):
+            problems.append(f"{key}: the journal goes back in time: {[t.isoformat() for t in times]}")
         moved = [e["to_state"] for e in events if e["to_state"]]
         if not moved or moved[-1] != ticket["state"]:
             problems.append(f"{key}: state '{ticket['state']}' but the journal ends in "

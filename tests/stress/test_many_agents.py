@@ -11,11 +11,11 @@ success is one journal event, nothing lost and nothing invented; the journals
 are gap-free and chained; every ticket's state is the replay of its journal and
 its version the number of its events; the last update's value is the current one.
 
-The workers share one effective time (``now``): with the wall clock, an agent
-that reads the clock before another agent's commit is refused with "--now is
-before the last change" (see tests/cli/test_concurrency.py); that is not what is
-measured here.  SQLite serialises writers with BEGIN IMMEDIATE and a busy
-timeout, PostgreSQL with SELECT ... FOR UPDATE on the ticket row.
+The agents run on the wall clock, as in production: an agent that read the
+clock just before another agent's commit must still be served (the change then
+takes the ticket's last change time), and every journal moves forward in time.
+SQLite serialises writers with BEGIN IMMEDIATE and a busy timeout, PostgreSQL
+with SELECT ... FOR UPDATE on the ticket row.
 """
 
 from __future__ import annotations
@@ -37,8 +37,6 @@ OPS_EACH = 40
 POOL = 20
 CONTENDED = 4
 INTAKE_EACH = 10
-CREATED_AT = "2026-03-02T09:00:00+08:00"
-WORK_AT = "2026-03-02T10:00:00+08:00"
 CTX = mp.get_context("spawn")  # no inherited database connections
 
 
@@ -136,14 +134,14 @@ def test_many_agents_on_a_shared_pool(itsm: Any, db_url: str, tmp_path: Path, ag
 
     started = time.monotonic()
     register_agents(itsm)
-    desk = Api.open(db=db_url, user=_worker.agent_id(0), now=CREATED_AT)
+    desk = Api.open(db=db_url, user=_worker.agent_id(0))
     keys = [desk.new_ticket("incident", {"title": f"Pool ticket {n}", "reporter": _worker.REPORTER})["key"]
             for n in range(POOL)]
     desk.store.close()
     contended, others = keys[:CONTENDED], keys[CONTENDED:]
 
     attempts = agents.run("mixed_agent", [
-        (db_url, w, WORKERS, contended, others, OPS_EACH, WORK_AT, 7) for w in range(WORKERS)], tmp_path)
+        (db_url, w, WORKERS, contended, others, OPS_EACH, None, 7) for w in range(WORKERS)], tmp_path)
     worked = time.monotonic()
 
     assert len(attempts) == WORKERS * OPS_EACH
