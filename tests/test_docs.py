@@ -1,0 +1,45 @@
+"""Every command has help with an example and is documented (as sqlite-utils does)."""
+
+from pathlib import Path
+
+import re
+
+import click
+import pytest
+
+import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        full = f"{prefix}{name}"
+        if isinstance(cmd, click.Group):
+            out.extend(_commands(cmd, full + " "))
+        else:
+            out.append((full, cmd))
+    return out
+
+
+COMMANDS = _commands(cli.main)
+
+
+def test_the_cli_has_the_commands_of_the_contract() -> None:
+    names = {n for n, _ in COMMANDS}
+    for expected in ("init", "db upgrade", "user add", "user list", "new", "do", "actions", "show",
+                     "history", "list", "comment", "link", "status", "tick", "outbox deliver",
+                     "outbox list", "major board", "lint", "graph", "migrate", "audit verify", "demo"):
+        assert expected in names, expected
+
+
+@pytest.mark.parametrize("name,cmd", COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_command_has_help_and_is_documented(name: str, cmd: click.Command) -> None:
+    assert cmd.help and len(cmd.help.strip()) > 20, f"itsm {name} needs a help text"
+    if name not in ("user list", "outbox retry", "audit verify", "db upgrade"):
+        assert "Example:" in cmd.help, f"itsm {name} --help needs an example"
+    # "itsm NAME", possibly with global options between: itsm --as wang.lei do ...
+    pattern = r"itsm(?:\s+--?[\w-]+(?:[ =](?!-)\S+)?)*\s+" + re.escape(name) + r"\b"
+    assert re.search(pattern, DOCS), f"'itsm {name}' does not appear in README.md or docs/"
