@@ -9,12 +9,12 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "lint-rules.md"
 
 
 def test_lint_rules_doc_is_in_sync() -> None:
-    assert DOC.read_text(encoding="utf-8") == render(), \\
+    assert DOC.read_text(encoding="utf-8") == render(), \
         "regenerate: python -m engine.lint.catalogue > docs/lint-rules.md"
 
 
 def test_every_rule_has_its_section_with_both_examples() -> None:
     text = DOC.read_text(encoding="utf-8")
     for rule in all_rules():
-        section = text.split(f"### {rule.id} {rule.slug}\\n", 1)[1].split("\\n### ", 1)[0]
+        section = text.split(f"### {rule.id} {rule.slug}\n", 1)[1].split("\n### ", 1)[0]
         assert "Bad:" in section and "Good:" in section and "```yaml" in section, rule.id
