@@ -7,6 +7,7 @@ tests/lint/test_catalogue.py keeps the file in sync.
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from engine.lint.registry import all_rules
@@ -68,7 +69,8 @@ def render() -> str:
         out.append(f"\n### {r.id} {r.slug}\n\nSeverity: {r.severity}.\n\n"
                    f"{' '.join(first.split())}\n\n{_examples(rest)}")
     out.append(DB_RULES)
-    return "".join(out).replace("``", "`")  # reST literals in docstrings -> Markdown
+    # reST literals (``x``) in docstrings -> Markdown (`x`), leaving ``` fences alone
+    return re.sub(r"(?<!`)``(?!`)", "`", "".join(out))
 
 
 def _examples(text: str) -> str:
