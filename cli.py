@@ -540,7 +540,6 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
       itsm list --open --group desktop_support
     """
     from engine import render
-    from engine.i18n import t
 
     _json_mode(state, as_json)
     rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
@@ -548,8 +547,7 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
                             parent=parent.upper() if parent else None, limit=limit,
                             breached=breached, at_risk=at_risk)
     cols = _ticket_columns(state.lang)
-    _emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else t("no_tickets", state.lang) + "\n",
-          as_csv, lambda: render.to_csv(rows, cols))
+    _emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
 
 @main.command()

@@ -200,9 +200,6 @@ class Api:
         for name, default in spec.defaults:
             if values.get(name) is None:
                 values[name] = default
-        service = service_view(self.defs, values.get("service"))
-        if values.get("group") is None and service and service.get("group"):
-            values["group"] = service["group"]  # routed to the service's support group
         self._check_category(spec, values)
         overridden = False
         if "priority" in given and not actor.system:

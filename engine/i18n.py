@@ -40,7 +40,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "urgency_impact": ("Urgency / impact", "紧急程度 / 影响度"), "classification": ("Category", "类别"),
     "parent": ("Parent", "上级工单"), "opened": ("Opened", "已开启"), "elapsed": ("elapsed", "已用"),
     "of": ("of", "/"), "override_label": ("override", "手工设置"), "due_inline": ("due", "到期"),
-    "stays": ("(stays)", "（状态不变）"), "no_tickets": ("no tickets", "没有工单"),
+    "stays": ("(stays)", "（状态不变）"),
     "status_token": ("Status token (give it to the reporter)", "状态查询令牌（请告知报告人）"),
     "created_ticket": ("created {key}", "已创建 {key}"),
     "done": ("{key}: {action} -> {state}", "{key}：{action} -> {state}"),
