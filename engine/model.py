@@ -272,6 +272,7 @@ class ProcessSpec:
     override_roles: tuple[str, ...] = ()  # who may override the matrix priority
     defaults: tuple[tuple[str, Any], ...] = ()  # intake values when not given
     intake_notify: tuple[Message, ...] = ()  # acknowledgement messages at intake
+    policies: tuple[str, ...] = ()  # lint policies the process follows (e.g. guidelines)
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE

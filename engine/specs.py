@@ -150,7 +150,8 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         file=doc.file, sha256=doc.sha256,
         where=Where(doc.file, 1, 1), override_roles=_ids(override.get("roles")),
         defaults=tuple((str(k), v) for k, v in (d.get("defaults") or {}).items()),
-        intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")))
+        intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")),
+        policies=_ids(d.get("policies")))
 
 
 def build_table(doc: Document) -> CodeTable:

@@ -36,7 +36,7 @@ RULE_MODULES = (
     "yaml_syntax", "duplicate_key", "yaml11_trap", "schema", "id_mismatch", "missing_file",
     "undefined_reference", "message_target", "initial_state", "unreachable_state", "no_path_to_final",
     "action_from_final", "expression_syntax", "undeclared_name", "priority_matrix",
-    "sla_targets", "invalid_duration",
+    "sla_targets", "invalid_duration", "reserved_name", "duplicate_code", "guidelines",
 )
 
 

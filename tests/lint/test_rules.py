@@ -689,3 +689,80 @@ timers:
     where = at(text, "1h 2 business days")
     assert any((f.line, f.column) == where for f in findings), \
         f"no finding at the unreadable duration (line {where[0]}, column {where[1]})"
+
+
+# --- N001 reserved-name ------------------------------------------------------------------------
+
+def test_reserved_name_action_and_state(check: Check) -> None:
+    text = HEAD + BODY.replace("  close: {", "  trigger: {").replace("  closed: {status: closed", "  is_done: {status: closed") \
+        .replace("to: closed", "to: is_done")
+    f = check({P: text}, [("N001", *at(text, "is_done: {")), ("N001", *at(text, "trigger: {"))])
+    assert "state id 'is_done' is reserved" in f[0].message and "action id 'trigger'" in f[1].message
+
+
+def test_reserved_name_ordinary_ids_are_fine(check: Check) -> None:
+    check({P: HEAD + BODY.replace("  close: {", "  tomorrow: {")}, [])
+
+
+# --- N002 duplicate-code -----------------------------------------------------------------------
+
+def test_duplicate_code_differs_only_in_case(check: Check) -> None:
+    line = "  P4: {label: {en: P4, zh: P4}, rank: 4, description: {en: Low, zh: 低}}\n"
+    text = replaced("codes/priority.yaml", line, line + "  p4: {label: {en: p4, zh: p4}, rank: 5, "
+                                                 "description: {en: Low, zh: 低}}\n")
+    f = check({"codes/priority.yaml": text}, [("N002", *at(text, "p4:")), ("C002", 11, 5)])
+    assert f[0].message == "code 'p4' differs from 'P4' only in letter case"
+
+
+# --- P001 guidelines ---------------------------------------------------------------------------
+
+GUIDED = HEAD.replace("owner: service_desk\n", "owner: service_desk\npolicies: [guidelines]\n")
+
+
+def test_guidelines_policy_reports_what_is_missing(check: Check) -> None:
+    body = """\
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  closed: {status: closed, final: true}
+actions:
+  resolve: {from: new, to: resolved, roles: [service_desk]}
+  close: {from: resolved, to: closed, roles: [service_desk]}
+"""
+    text = GUIDED + body
+    f = check({P: text}, [("P001", *at(text, "states:"))] * 3)
+    messages = sorted(x.message for x in f)
+    assert any("confirm with the user" in m for m in messages)
+    assert any("default closure" in m for m in messages)
+    assert any("SLA result" in m for m in messages)
+
+
+def test_guidelines_policy_is_met(check: Check) -> None:
+    body = """\
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  closed: {status: closed, final: true}
+actions:
+  resolve: {from: new, to: resolved, roles: [service_desk]}
+  confirm: {from: resolved, to: closed, roles: [reporter, service_desk]}
+  auto_close: {from: resolved, to: closed, roles: [system]}
+timers:
+  auto_close: {label: {en: Close, zh: 关闭}, states: [resolved], after: 3 business days, action: auto_close}
+close_criteria:
+  - {id: sla, when: "sla.resolution.met is not none", label: {en: SLA recorded, zh: 已记录SLA}}
+"""
+    check({P: GUIDED + body}, [])
+
+
+def test_guidelines_policy_applies_only_when_declared(check: Check) -> None:
+    body = """\
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  closed: {status: closed, final: true}
+actions:
+  resolve: {from: new, to: resolved, roles: [service_desk]}
+  close: {from: resolved, to: closed, roles: [service_desk]}
+"""
+    check({P: HEAD + body}, [])
