@@ -726,6 +726,37 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
         sys.exit(int(ExitCode.REFUSED))
 
 
+# --- reports ---------------------------------------------------------------------------
+
+@main.command()
+@click.argument("name")
+@click.option("--from", "start", metavar="DATE", help="Start of the period (default: the last complete period).")
+@click.option("--to", "end", metavar="DATE", help="End of the period (exclusive).")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "csv", "json"]), default="md",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to this file instead of stdout.")
+@pass_state
+def report(state: State, name: str, start: str | None, end: str | None, fmt: str,
+           output: Path | None) -> None:
+    """Render a KPI report from reports/NAME.yaml, computed in SQL from the
+    central database.
+
+    \b
+    Example:
+      itsm report weekly --from 2026-03-02 --to 2026-03-09 --format html -o weekly.html
+    """
+    from engine.reports import run
+
+    api = state.api()
+    text = run(api, name, start, end, fmt, api.lang)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 # --- major incidents -----------------------------------------------------------------
 
 @main.group()

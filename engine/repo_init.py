@@ -26,7 +26,7 @@ def init_repository(target: Path) -> list[Path]:
     # schemas travel along so the $schema modelines resolve in the new repository
     schemas = Path(__file__).parent / "schemas"
     shutil.copytree(schemas, target / "schemas")
-    for f in (target / sub for sub in ("processes", "codes")):
+    for f in (target / sub for sub in ("processes", "codes", "reports")):
         for yml in f.glob("*.yaml"):
             text = yml.read_text(encoding="utf-8")
             yml.write_text(text.replace("$schema=../engine/schemas/", "$schema=../schemas/"),

@@ -142,7 +142,7 @@ def build_context(paths: list[Path]) -> LintContext:
         if schema not in known_schemas:
             ctx.load_errors.append(DefinitionError(
                 f"unknown code table '{ident}': known tables are "
-                f"{', '.join(sorted(known_schemas - {'process'}))}",
+                f"{', '.join(sorted(known_schemas - {'process', 'report'}))}",
                 file=name, line=1, column=1, rule="schema"))
             continue
         problems = validate(doc, schema)

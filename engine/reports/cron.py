@@ -1,0 +1,179 @@
+"""Report schedules: a small five-field cron matcher and report periods.
+
+A schedule is ``minute hour day-of-month month day-of-week`` in the report's
+time zone.  Each field is ``*``, a number, a range ``a-b``, a step ``*/n`` or
+``a-b/n``, or a comma-separated list of those; months and weekdays may be
+written by name (``jan``, ``mon``); weekday 0 and 7 are Sunday.  As in cron, when
+both day fields are restricted a day matches if either does.
+
+A report covers the last complete *period* (day, week from Monday, month,
+quarter) before the moment it runs: the weekly report scheduled on Monday 08:00
+covers Monday 00:00 to Monday 00:00 of the week before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from functools import lru_cache
+
+from engine.errors import UsageError
+
+PERIODS = ("day", "week", "month", "quarter")
+_NAMES = {
+    3: {n: i + 1 for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
+    4: {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())},
+}
+_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+
+
+class CronError(UsageError):
+    """A schedule that is not a valid five-field cron expression."""
+
+
+@dataclass(frozen=True)
+class Cron:
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday
+    any_day: bool  # day-of-month field is '*'
+    any_weekday: bool  # day-of-week field is '*'
+
+    def day_matches(self, d: date) -> bool:
+        if d.month not in self.months:
+            return False
+        dom, dow = d.day in self.days, (d.isoweekday() % 7) in self.weekdays
+        if self.any_day or self.any_weekday:
+            return dom and dow
+        return dom or dow
+
+    def matches(self, t: datetime) -> bool:
+        return t.minute in self.minutes and t.hour in self.hours and self.day_matches(t.date())
+
+
+def _value(text: str, index: int) -> int:
+    lo, hi = _BOUNDS[index]
+    names = _NAMES.get(index, {})
+    low = text.lower()
+    if low in names:
+        return names[low]
+    if not text.isdigit():
+        raise CronError(f"{_FIELDS[index]}: {text!r} is not a number"
+                        + (f" or a name ({', '.join(names)})" if names else ""))
+    value = int(text)
+    if not lo <= value <= hi:
+        raise CronError(f"{_FIELDS[index]}: {value} is outside {lo}-{hi}")
+    return value
+
+
+def _field(text: str, index: int) -> frozenset[int]:
+    lo, hi = _BOUNDS[index]
+    out: set[int] = set()
+    for part in text.split(","):
+        body, _, step_text = part.partition("/")
+        step = 1
+        if step_text:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise CronError(f"{_FIELDS[index]}: step {step_text!r} must be a positive number")
+            step = int(step_text)
+        if body == "*":
+            first, last = lo, hi
+        elif "-" in body:
+            a, _, b = body.partition("-")
+            first, last = _value(a, index), _value(b, index)
+            if first > last:
+                raise CronError(f"{_FIELDS[index]}: range {body!r} runs backwards")
+        else:
+            first = _value(body, index)
+            last = hi if step_text else first
+        out.update(range(first, last + 1, step))
+    if index == 4 and 7 in out:
+        out = (out - {7}) | {0}
+    return frozenset(out)
+
+
+@lru_cache(maxsize=64)
+def parse(expr: str) -> Cron:
+    fields = expr.split()
+    if len(fields) != 5:
+        raise CronError(f"schedule {expr!r}: write five fields, minute hour day month weekday "
+                        "(e.g. '0 8 * * mon' for Mondays at 08:00)")
+    parsed = [_field(f, i) for i, f in enumerate(fields)]
+    return Cron(*parsed, any_day=fields[2] == "*", any_weekday=fields[4] == "*")
+
+
+def last_fire(expr: str, now: datetime, tz: tzinfo, horizon_days: int = 400) -> datetime | None:
+    """The latest moment at or before ``now`` the schedule names, or None."""
+    cron = parse(expr)
+    local = now.astimezone(tz)
+    for back in range(horizon_days + 1):
+        day = local.date() - timedelta(days=back)
+        if not cron.day_matches(day):
+            continue
+        for hour in sorted(cron.hours, reverse=True):
+            for minute in sorted(cron.minutes, reverse=True):
+                t = datetime.combine(day, time(hour, minute), tz)
+                if t <= now:
+                    return t
+    return None
+
+
+def due(expr: str, last_run: datetime | None, now: datetime, tz: tzinfo) -> bool:
+    """True when the schedule names a moment after ``last_run`` and not after ``now``."""
+    fire = last_fire(expr, now, tz)
+    return fire is not None and (last_run is None or last_run < fire)
+
+
+def _start_of(period: str, d: date) -> date:
+    if period == "day":
+        return d
+    if period == "week":
+        return d - timedelta(days=d.weekday())
+    if period == "month":
+        return d.replace(day=1)
+    if period == "quarter":
+        return d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1)
+    raise UsageError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+
+
+def _step_back(period: str, d: date) -> date:
+    """The start of the period before the one starting on ``d``."""
+    if period == "day":
+        return d - timedelta(days=1)
+    if period == "week":
+        return d - timedelta(days=7)
+    months = 1 if period == "month" else 3
+    index = d.year * 12 + d.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _midnight(d: date, tz: tzinfo) -> datetime:
+    return datetime.combine(d, time(0), tz)
+
+
+def period_bounds(period: str, at: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The last complete period before ``at``: [start, end) at local midnights."""
+    end = _start_of(period, at.astimezone(tz).date())
+    return _midnight(_step_back(period, end), tz), _midnight(end, tz)
+
+
+def _step_forward(period: str, d: date) -> date:
+    if period in ("day", "week"):
+        return d + timedelta(days=1 if period == "day" else 7)
+    index = d.year * 12 + d.month - 1 + (1 if period == "month" else 3)
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def previous_period(period: str | None, start: datetime, end: datetime,
+                    tz: tzinfo) -> tuple[datetime, datetime]:
+    """The period just before [start, end): the previous calendar period when
+    [start, end) is exactly one ``period``, else as long a span right before it."""
+    if period in PERIODS:
+        first = start.astimezone(tz).date()
+        aligned = start == _midnight(_start_of(period, first), tz)  # type: ignore[arg-type]
+        if aligned and end == _midnight(_step_forward(period, first), tz):  # type: ignore[arg-type]
+            return _midnight(_step_back(period, first), tz), start  # type: ignore[arg-type]
+    return start - (end - start), start

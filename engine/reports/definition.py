@@ -1,0 +1,164 @@
+"""Report definitions: reports/NAME.yaml -> a frozen :class:`ReportSpec`.
+
+The file is read with the definition loader (YAML 1.2, duplicate keys refused,
+positions kept), validated against engine/schemas/report.schema.json, then
+checked against the KPI registry: each KPI's parameters, the schedule and the
+time zone.  Problems are :class:`DefinitionError` values with file, line and
+column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.errors import DefinitionError, NotFound
+from engine.loader import Document, load_file
+from engine.model import Definitions, Duration, FrozenMap, Label
+from engine.reports import cron
+from engine.reports.kpis import KPIS
+from engine.validate import validate
+from engine.workspace import bundled_home
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # role | group | email
+    value: str
+
+
+@dataclass(frozen=True)
+class KpiUse:
+    id: str
+    kpi: str
+    title: Label
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    id: str
+    version: int
+    title: Label
+    owner: str
+    schedule: str
+    period: str
+    kpis: tuple[KpiUse, ...]
+    recipients: tuple[Recipient, ...] = ()
+    timezone: str | None = None
+    lang: str = "en"
+    formats: tuple[str, ...] = ("html",)
+    template: str = "report"
+    description: Label | None = None
+    file: str = ""
+    folder: str = ""  # the reports/ folder it came from (templates live under it)
+
+
+def report_dir(home: Path) -> Path:
+    """The reports/ folder of a process repository, else the bundled one."""
+    own = Path(home) / "reports"
+    return own if own.is_dir() else bundled_home() / "reports"
+
+
+def report_names(home: Path) -> list[str]:
+    return sorted(p.stem for p in report_dir(home).glob("*.yaml"))
+
+
+def _label(value: Any) -> Label | None:
+    return Label(value["en"], value["zh"]) if isinstance(value, dict) else None
+
+
+def _problem(doc: Document, path: tuple[str | int, ...], message: str,
+             key: bool = False) -> DefinitionError:
+    mark = doc.mark(path, key=key)
+    return DefinitionError(message, file=doc.file, line=mark.line, column=mark.column,
+                           path=".".join(str(p) for p in path) or None, rule="report")
+
+
+def _check_params(doc: Document, index: int, kpi_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    kpi = KPIS[kpi_id]
+    merged = dict(kpi.PARAMS)
+    for name, value in params.items():
+        where = ("kpis", index, "params", name)
+        if name not in kpi.PARAMS:
+            raise _problem(doc, where, f"KPI '{kpi_id}' has no parameter '{name}'; it takes: "
+                                       f"{', '.join(kpi.PARAMS)}", key=True)
+        if name == "buckets":
+            spans = [Duration.parse(str(text)) for text in value]
+            for i, span in enumerate(spans):
+                if span.business:
+                    raise _problem(doc, where + (i,), "age buckets are wall time: write e.g. 3d, "
+                                                      "not business days")
+            if [d.seconds for d in spans] != sorted({d.seconds for d in spans}):
+                raise _problem(doc, where, "age buckets must grow from one to the next, e.g. [1d, 3d, 7d]")
+        merged[name] = value
+    return merged
+
+
+def build_report(doc: Document, folder: Path) -> ReportSpec:
+    problems = validate(doc, "report")
+    if problems:  # a misspelt key also makes a required one missing: report the cause
+        raise sorted(problems, key=lambda p: p.message.startswith("missing required key"))[0]
+    data = doc.data
+    name = Path(doc.file).stem
+    if data["report"] != name:
+        raise _problem(doc, ("report",),
+                       f"the report id '{data['report']}' must equal the file name '{name}'")
+    try:
+        cron.parse(data["schedule"])
+    except cron.CronError as exc:
+        raise _problem(doc, ("schedule",), exc.message) from None
+    if data.get("timezone"):
+        try:
+            ZoneInfo(data["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise _problem(doc, ("timezone",), f"unknown time zone {data['timezone']!r} "
+                                               "(use an IANA name like Asia/Shanghai)") from None
+    uses: list[KpiUse] = []
+    for i, entry in enumerate(data["kpis"]):
+        uid = entry.get("id") or entry["kpi"]
+        if any(u.id == uid for u in uses):
+            raise _problem(doc, ("kpis", i), f"KPI id '{uid}' is used twice: give each use its own 'id'")
+        params = _check_params(doc, i, entry["kpi"], entry.get("params") or {})
+        title = _label(entry.get("title")) or KPIS[entry["kpi"]].TITLE
+        uses.append(KpiUse(uid, entry["kpi"], title, FrozenMap(params)))
+    recipients = tuple(Recipient(*next(iter(r.items()))) for r in data.get("recipients") or ())
+    report_title = _label(data["title"])
+    assert report_title is not None  # the schema requires it
+    return ReportSpec(
+        id=name, version=data["version"], title=report_title, owner=data["owner"],
+        schedule=data["schedule"], period=data["period"], kpis=tuple(uses), recipients=recipients,
+        timezone=data.get("timezone"), lang=data.get("lang") or "en",
+        formats=tuple(data.get("formats") or ("html",)), template=data.get("template") or "report",
+        description=_label(data.get("description")), file=doc.file, folder=str(folder))
+
+
+def load_report(home: Path, name: str, defs: Definitions | None = None) -> ReportSpec:
+    """The report ``name`` of the repository ``home`` (reports/NAME.yaml); with
+    ``defs``, its owner and recipient roles and groups are checked too."""
+    folder = report_dir(Path(home))
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(report_names(Path(home))) or "none"
+        raise NotFound(f"no report '{name}' in {folder} (known: {known})")
+    doc = load_file(path)
+    spec = build_report(doc, folder)
+    if defs is not None:
+        _check_names(doc, spec, defs)
+    return spec
+
+
+def _check_names(doc: Document, spec: ReportSpec, defs: Definitions) -> None:
+    roles = {r for p in defs.processes.values() for r in p.roles}
+    groups = defs.codes.get("groups")
+    if spec.owner not in roles:
+        raise _problem(doc, ("owner",), f"unknown role '{spec.owner}'; roles of the processes: "
+                                        f"{', '.join(sorted(roles))}")
+    for i, r in enumerate(spec.recipients):
+        if r.kind == "role" and r.value not in roles:
+            raise _problem(doc, ("recipients", i, "role"), f"unknown role '{r.value}'")
+        if r.kind == "group" and (groups is None or r.value not in groups.values):
+            raise _problem(doc, ("recipients", i, "group"),
+                           f"unknown group '{r.value}' (codes/groups.yaml)")

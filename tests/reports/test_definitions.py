@@ -1,0 +1,138 @@
+"""Report definitions: the shipped ones are valid, broken ones are refused at the
+right line, the KPI registry, schema and docs agree; schedules and recipients."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _dataset import REPO, at
+
+from engine.api import Api
+from engine.errors import DefinitionError, NotFound
+from engine.reports import due_reports, load_report, recipients, report_names
+from engine.reports.catalogue import section
+from engine.reports.kpis import KPIS, formula
+from engine.reports.schedule import mail_rows, run_record
+
+SHIPPED = ["daily", "major_incidents", "monthly", "weekly"]
+GOOD = """\
+# yaml-language-server: $schema=../engine/schemas/report.schema.json
+schema: itsm/report@1
+report: mine
+version: 1
+title: {en: Mine, zh: 我的}
+owner: process_owner
+schedule: "0 8 * * mon"
+period: week
+kpis:
+  - kpi: volume
+    params: {group_by: service}
+"""
+
+
+def test_the_shipped_reports_are_valid(tmp_path: Path) -> None:
+    assert report_names(REPO) == SHIPPED
+    defs = Api.open(home=str(REPO), db=f"sqlite:///{tmp_path}/x.db").defs
+    for name in SHIPPED:
+        spec = load_report(REPO, name, defs)
+        text = (REPO / "reports" / f"{name}.yaml").read_text(encoding="utf-8")
+        assert text.startswith("# yaml-language-server: $schema=../engine/schemas/report.schema.json\n")
+        assert spec.title.en and spec.title.zh and spec.recipients and spec.kpis
+        assert all(u.title.zh != u.title.en for u in spec.kpis)
+    assert {u.kpi for n in SHIPPED for u in load_report(REPO, n).kpis} == set(KPIS)
+
+
+def write(tmp_path: Path, text: str, name: str = "mine") -> Path:
+    (tmp_path / "reports").mkdir(exist_ok=True)
+    (tmp_path / "reports" / f"{name}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return tmp_path
+
+
+@pytest.mark.parametrize("change,line,column,message", [
+    (("period: week", "period: fortnight"), 8, 9, "'fortnight' is not one of: day, week, month, quarter"),
+    (("owner: process_owner", "ownr: process_owner"), 6, 1, "unknown key 'ownr'; did you mean 'owner'?"),
+    (("- kpi: volume", "- kpi: volumes"), 10, 10, "'volumes' is not one of"),
+    (("{group_by: service}", "{group_by: service, buckets: [1d]}"), 11, 33,
+     "KPI 'volume' has no parameter 'buckets'; it takes: group_by, filters"),
+    (("{group_by: service}", "{group_by: team}"), 11, 24, "'team' is not one of"),
+    (('"0 8 * * mon"', '"0 8 * * monday"'), 7, 11, "day of week: 'monday' is not a number or a name"),
+    (("report: mine", "report: yours"), 3, 9, "the report id 'yours' must equal the file name 'mine'"),
+])
+def test_broken_definitions_are_refused_where_they_are_wrong(
+        tmp_path: Path, change: tuple[str, str], line: int, column: int, message: str) -> None:
+    home = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(DefinitionError) as exc:
+        load_report(home, "mine")
+    assert (exc.value.line, exc.value.column) == (line, column), exc.value
+    assert message in exc.value.message
+
+
+def test_business_age_buckets_and_twice_used_kpis_are_refused(tmp_path: Path) -> None:
+    home = write(tmp_path, GOOD.replace("- kpi: volume\n    params: {group_by: service}",
+                                        "- kpi: backlog_age\n    params: {buckets: [3 business days]}"))
+    with pytest.raises(DefinitionError, match="wall time"):
+        load_report(home, "mine")
+    home = write(tmp_path, GOOD + "  - kpi: volume\n")
+    with pytest.raises(DefinitionError, match="KPI id 'volume' is used twice"):
+        load_report(home, "mine")
+    with pytest.raises(NotFound, match="no report 'nope'.*known: mine"):
+        load_report(home, "nope")
+
+
+def test_registry_schema_and_docs_agree() -> None:
+    schema = json.loads((REPO / "engine" / "schemas" / "report.schema.json").read_text())
+    assert schema["$defs"]["kpi"]["properties"]["kpi"]["enum"] == list(KPIS)
+    params = set(schema["$defs"]["kpi"]["properties"]["params"]["properties"])
+    docs = (REPO / "docs" / "reports.md").read_text(encoding="utf-8")
+    assert section() in docs, "regenerate: python -m engine.reports.catalogue docs/reports.md"
+    for kid, kpi in KPIS.items():
+        assert set(kpi.PARAMS) <= params, kid
+        assert formula(kpi) and "=" in formula(kpi), f"{kid}: the docstring is the formula"
+        assert kpi.TITLE.zh != kpi.TITLE.en and kpi.SUMMARY.zh != kpi.SUMMARY.en
+
+
+def test_due_reports_cover_the_last_complete_period(db_url: str) -> None:
+    api = Api.open(home=str(REPO), db=db_url, now=at("2026-03-09 08:00"))  # a Monday
+    due = {d.name: (d.start.isoformat(), d.end.isoformat(), d.scheduled.isoformat()) for d in due_reports(api)}
+    assert due == {
+        "daily": (at("2026-03-08 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
+        "weekly": (at("2026-03-02 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
+        "monthly": (at("2026-02-01 00:00"), at("2026-03-01 00:00"), at("2026-03-01 09:00")),
+        # scheduled 08:30: at 08:00 its last run is still last Monday's
+        "major_incidents": (at("2026-02-23 00:00"), at("2026-03-02 00:00"), at("2026-03-02 08:30")),
+    }
+    ran = {("weekly", "2026-03-02T00:00:00+08:00")}
+    rest = due_reports(api, lambda name, start, end: (name, start.isoformat()) in ran)
+    assert sorted(d.name for d in rest) == ["daily", "major_incidents", "monthly"]
+
+
+def test_recipients_and_outbox_rows(itsm: Any, org: Any, db_url: str) -> None:
+    api = Api.open(home=str(REPO), db=db_url, now=at("2026-03-09 08:00"))
+    weekly = load_report(REPO, "weekly")
+    assert recipients(api, weekly) == [org.owner.email, org.incident_manager.email]
+    daily = load_report(REPO, "daily")  # the desk's mailbox, then the incident managers
+    assert recipients(api, daily) == ["servicedesk@it.example.com", org.incident_manager.email]
+    due = [d for d in due_reports(api) if d.name == "weekly"][0]
+    rows = mail_rows(api, "weekly", due.start, due.end)
+    assert [r["recipient"] for r in rows] == [org.owner.email, org.incident_manager.email]
+    event = rows[0]["payload"]["event"]
+    assert event["title"] == "Weekly service management report" and event["start"] == at("2026-03-02 00:00")
+    assert event["html"].startswith("<!DOCTYPE html>") and event["csv"].startswith("kpi,table,row")
+    assert rows[0]["payload"]["note"].startswith("# Weekly service management report")
+    assert run_record(due, api.now(), len(rows))["period_end"] == due.end
+
+
+def test_loading_a_definition_needs_neither_the_store_nor_jinja2() -> None:
+    """So that lint can check reports without importing SQLAlchemy (design section 2)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from pathlib import Path; from engine.reports import load_report; "
+             f"load_report(Path({str(REPO)!r}), 'weekly'); "
+             "print(sorted({'sqlalchemy', 'jinja2'} & {m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
