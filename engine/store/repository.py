@@ -54,6 +54,7 @@ class Repo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
+        self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
@@ -61,6 +62,7 @@ class Repo:
         if self.find_person(pid) or self.find_person(email):
             raise ItsmError(f"a person with id '{pid}' or e-mail '{email}' already exists "
                             "(see 'itsm user list')")
+        self._people.clear()
         self.conn.execute(people.insert().values(id=pid, name=name, email=email, phone=phone,
                                                  site=site, active=True, created_at=to_db(now)))
         self.set_roles(pid, roles, groups)
@@ -83,6 +85,14 @@ class Repo:
         return [_event_out(r) for r in rows]
 
     def find_person(self, ident: str) -> dict[str, Any] | None:
+        """A person by id or e-mail, with roles and groups (cached for the transaction:
+        an action asks for the actor, the assignee and the recipients)."""
+        if ident not in self._people:
+            self._people[ident] = self._load_person(ident)
+        found = self._people[ident]
+        return dict(found) if found is not None else None
+
+    def _load_person(self, ident: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(people).where(
             sa.or_(people.c.id == ident, sa.func.lower(people.c.email) == ident.lower()))).mappings().first()
         if row is None:

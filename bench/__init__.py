@@ -1,0 +1,1 @@
+"""Benchmarks of itsm (not part of the test run): ``python -m bench --help``."""

@@ -1,0 +1,199 @@
+"""The baseline of the write benchmarks: the rows one action (or one intake)
+writes, done with the bare DB-API driver (``sqlite3`` or ``psycopg``) on the
+same schema, one transaction each, with no engine in between.
+
+An action reads the ticket row, updates it with a version check, reads the
+journal's last hash and appends the chained event (hashed with
+``engine.journal``, as the engine does), and queues one outbox row.  With
+``due_work=True`` it also rewrites the ticket's due-work rows, as the engine
+does after every change.  A lifecycle queues messages where the shipped incident
+process does: on intake, assign and resolve.  An intake allocates the key, inserts the ticket, its
+create event, an outbox row and its due-work rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from engine.journal import GENESIS, event_hash, hashed_fields
+
+
+def _naive(t: datetime) -> datetime:
+    return t.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+class RawStore:
+    """One connection, reused for every operation (as the engine's pool does)."""
+
+    def __init__(self, url: str) -> None:
+        self.sqlite = url.startswith("sqlite")
+        if self.sqlite:
+            path = url.split("///", 1)[1]
+            self.conn: Any = sqlite3.connect(path, timeout=30, isolation_level=None)
+            for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000",
+                           "synchronous=FULL"):
+                self.conn.execute(f"PRAGMA {pragma}")
+        else:
+            import psycopg
+
+            dsn = re.sub(r"^postgresql\+psycopg://", "postgresql://", url)
+            self.conn = psycopg.connect(dsn, autocommit=True)
+        self.cur = self.conn.cursor()
+
+    # -- plumbing -------------------------------------------------------------------
+    def _sql(self, text: str) -> str:
+        return text if self.sqlite else re.sub(r":(\w+)", r"%(\1)s", text)
+
+    def _t(self, t: datetime) -> Any:
+        """Times as the engine stores them (SQLAlchemy's SQLite format is text)."""
+        t = _naive(t)
+        return t.isoformat(sep=" ", timespec="microseconds") if self.sqlite else t
+
+    def _json(self, value: Any) -> Any:
+        if self.sqlite:
+            return json.dumps(value)
+        from psycopg.types.json import Json
+
+        return Json(value)
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        return self.cur.execute(self._sql(sql), params or {})
+
+    def begin(self) -> None:
+        self.cur.execute("BEGIN IMMEDIATE" if self.sqlite else "BEGIN")
+
+    def commit(self) -> None:
+        self.cur.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.cur.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- the journal ------------------------------------------------------------------
+    def _append(self, ticket_id: int, action: str, from_state: str | None, to_state: str | None,
+                changes: dict[str, Any], now: datetime, version: str) -> int:
+        last = self.execute("SELECT seq, hash FROM journal WHERE ticket_id = :t "
+                            "ORDER BY seq DESC LIMIT 1", {"t": ticket_id}).fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+        event = {"seq": seq, "action": action, "actor": "bench.agent", "role": "service_desk",
+                 "from_state": from_state, "to_state": to_state, "changes": changes, "note": None,
+                 "public": False, "definition_version": version, "effective_at": now,
+                 "recorded_at": datetime.now(timezone.utc)}
+        digest = event_hash(prev, hashed_fields(event))
+        self.execute(
+            "INSERT INTO journal (ticket_id, seq, action, actor, role, from_state, to_state, changes, "
+            "note, public, definition_version, effective_at, recorded_at, prev_hash, hash) VALUES "
+            "(:ticket_id, :seq, :action, :actor, :role, :from_state, :to_state, :changes, :note, "
+            ":public, :definition_version, :effective_at, :recorded_at, :prev_hash, :hash)",
+            dict(event, ticket_id=ticket_id, changes=self._json(changes),
+                 effective_at=self._t(now), recorded_at=self._t(event["recorded_at"]),
+                 prev_hash=prev, hash=digest))
+        return seq
+
+    def _outbox(self, ticket_id: int, seq: int, template: str, payload: dict[str, Any],
+                now: datetime) -> None:
+        self.execute(
+            "INSERT INTO outbox (ticket_id, event_seq, channel, recipient, template, lang, payload, "
+            "status, attempts, next_attempt_at, created_at) VALUES (:t, :seq, 'email', :to, :tpl, "
+            "'en', :payload, 'pending', 0, :now, :now)",
+            {"t": ticket_id, "seq": seq, "to": "desktop.support@example.com", "tpl": template,
+             "payload": self._json(payload), "now": self._t(now)})
+
+    def _due_work(self, ticket_id: int, now: datetime, replace: bool, rows: int = 3) -> None:
+        if replace:
+            self.execute("DELETE FROM due_work WHERE ticket_id = :t", {"t": ticket_id})
+        for kind, name, hours in (("breach", "response", 8), ("warning", "resolution", 60),
+                                  ("breach", "resolution", 80))[:rows]:
+            self.execute("INSERT INTO due_work (ticket_id, kind, name, cycle, due_at) "
+                         "VALUES (:t, :k, :n, :c, :d)",
+                         {"t": ticket_id, "k": kind, "n": name, "c": now.isoformat(),
+                          "d": self._t(now + timedelta(hours=hours))})
+
+    # -- operations ----------------------------------------------------------------------
+    def action(self, key: str, action: str, to_state: str, values: dict[str, Any],
+               now: datetime, due_rows: int | None = None, notify: bool = True) -> None:
+        """One action in one transaction; ``due_rows``: rewrite the ticket's due
+        work with that many rows (None: leave it alone)."""
+        self.begin()
+        try:
+            row = self.execute("SELECT id, version, state, fields, sla, definition_version "
+                               "FROM tickets WHERE key = :k" + ("" if self.sqlite else " FOR UPDATE"),
+                               {"k": key}).fetchone()
+            ticket_id, version, state, fields_, sla, defv = row
+            fields_ = json.loads(fields_) if isinstance(fields_, str) else fields_
+            sla = json.loads(sla) if isinstance(sla, str) else sla
+            fields_.update({k: v for k, v in values.items() if k not in ("assignee", "group")})
+            cur = self.execute(
+                "UPDATE tickets SET version = :v1, state = :state, status = :state, updated_at = :now, "
+                "state_entered_at = :now, assignee = :assignee, group_id = :grp, fields = :fields, "
+                "sla = :sla WHERE id = :id AND version = :v0",
+                {"v1": version + 1, "v0": version, "id": ticket_id, "state": to_state,
+                 "now": self._t(now), "assignee": values.get("assignee"), "grp": values.get("group"),
+                 "fields": self._json(fields_), "sla": self._json(sla)})
+            if cur.rowcount != 1:
+                raise RuntimeError(f"{key}: version conflict")
+            changes = {k: [None, v] for k, v in values.items()}
+            seq = self._append(ticket_id, action, state, to_state if to_state != state else None,
+                               changes, now, defv)
+            if notify:
+                self._outbox(ticket_id, seq, action, {"key": key, "action": action, "changes": changes},
+                             now)
+            if due_rows is not None:
+                self._due_work(ticket_id, now, replace=True, rows=due_rows)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def intake(self, title: str, now: datetime, version: str) -> str:
+        """One new incident in one transaction; returns its key."""
+        self.begin()
+        try:
+            value = self.execute("UPDATE key_sequences SET last_value = last_value + 1 "
+                                 "WHERE prefix = 'RAW' RETURNING last_value").fetchone()
+            if value is None:
+                self.execute("INSERT INTO key_sequences (prefix, last_value) VALUES ('RAW', 1)")
+                n = 1
+            else:
+                n = value[0]
+            key = f"RAW-{n:06d}"
+            fields_ = {"channel": "phone"}
+            sla = {"response": {"state": "running", "due": (now + timedelta(hours=8)).isoformat()}}
+            ticket_id = self.execute(
+                "INSERT INTO tickets (key, process, definition_version, state, status, status_category, "
+                "title, reporter, urgency, impact, priority, priority_overridden, fields, sla, version, "
+                "created_at, updated_at, state_entered_at, sla_due_at, sla_breached, token_hash) VALUES "
+                "(:key, 'incident', :defv, 'new', 'new', 'new', :title, :rep, 'medium', 'low', 'P4', "
+                ":false, :fields, :sla, 1, :now, :now, :now, :due, :false, :token) RETURNING id",
+                {"key": key, "defv": version, "title": title, "rep": "bench.reporter@example.com",
+                 "fields": self._json(fields_), "sla": self._json(sla), "now": self._t(now),
+                 "due": self._t(now + timedelta(hours=8)), "false": False, "token": "0" * 64}
+            ).fetchone()[0]
+            changes = {"title": [None, title], "reporter": [None, "bench.reporter@example.com"],
+                       "urgency": [None, "medium"], "impact": [None, "low"], "priority": [None, "P4"]}
+            seq = self._append(ticket_id, "create", None, "new", changes, now, version)
+            self._outbox(ticket_id, seq, "acknowledged", {"key": key, "title": title}, now)
+            self._due_work(ticket_id, now, replace=False)
+            self.commit()
+            return key
+        except BaseException:
+            self.rollback()
+            raise
+
+
+def lifecycle(raw: RawStore, n: int, version: str) -> None:
+    """The row writes of intake -> assign -> start -> resolve -> confirm."""
+    now = datetime.now(timezone.utc)
+    key = raw.intake(f"Raw lifecycle {n}", now, version)
+    raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"},
+               now, due_rows=3)
+    raw.action(key, "start", "in_progress", {}, now, due_rows=2, notify=False)
+    raw.action(key, "resolve", "resolved", {"solution": "Replaced the cable", "closure_code": "solved",
+                                            "service_restored": True}, now, due_rows=2)
+    raw.action(key, "confirm", "closed", {"user_confirmed": True}, now, due_rows=0, notify=False)
