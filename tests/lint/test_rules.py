@@ -717,10 +717,8 @@ def test_duplicate_code_differs_only_in_case(check: Check) -> None:
 # --- P001 guidelines ---------------------------------------------------------------------------
 
 GUIDED = HEAD.replace("owner: service_desk\n", "owner: service_desk\npolicies: [guidelines]\n")
-
-
-def test_guidelines_policy_reports_what_is_missing(check: Check) -> None:
-    body = """\
+# resolved and closed, but no confirmation, no default closure, no SLA criterion
+CLOSED_BY_DESK = """\
 states:
   new: {status: new, initial: true}
   resolved: {status: resolved}
@@ -729,7 +727,10 @@ actions:
   resolve: {from: new, to: resolved, roles: [service_desk]}
   close: {from: resolved, to: closed, roles: [service_desk]}
 """
-    text = GUIDED + body
+
+
+def test_guidelines_policy_reports_what_is_missing(check: Check) -> None:
+    text = GUIDED + CLOSED_BY_DESK
     f = check({P: text}, [("P001", *at(text, "states:"))] * 3)
     messages = sorted(x.message for x in f)
     assert any("confirm with the user" in m for m in messages)
@@ -756,13 +757,4 @@ close_criteria:
 
 
 def test_guidelines_policy_applies_only_when_declared(check: Check) -> None:
-    body = """\
-states:
-  new: {status: new, initial: true}
-  resolved: {status: resolved}
-  closed: {status: closed, final: true}
-actions:
-  resolve: {from: new, to: resolved, roles: [service_desk]}
-  close: {from: resolved, to: closed, roles: [service_desk]}
-"""
-    check({P: HEAD + body}, [])
+    check({P: HEAD + CLOSED_BY_DESK}, [])
