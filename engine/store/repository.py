@@ -16,7 +16,7 @@ from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.store import db
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
-    person_roles, tickets,
+    person_roles, report_runs, tickets,
 )
 
 def to_db(t: datetime | None) -> datetime | None:
@@ -277,6 +277,20 @@ class Repo:
         if row is None:
             raise NotFound(f"no ticket with id {ticket_id}")
         return _ticket_out(row)
+
+    # -- scheduled reports -----------------------------------------------------------
+    def report_ran(self, name: str, start: datetime, end: datetime) -> bool:
+        return self.conn.execute(sa.select(report_runs.c.id).where(
+            report_runs.c.report == name, report_runs.c.period_start == to_db(start),
+            report_runs.c.period_end == to_db(end))).first() is not None
+
+    def record_report_run(self, row: dict[str, Any]) -> bool:
+        """Record a run; False if that report's period already ran (another tick)."""
+        values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}
+        dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
+        stmt = dialect.insert(report_runs).values(**values).on_conflict_do_nothing() \
+            .returning(report_runs.c.id)
+        return self.conn.execute(stmt).first() is not None
 
     # -- outbox --------------------------------------------------------------------
     def add_outbox(self, rows: Sequence[dict[str, Any]]) -> None:

@@ -166,3 +166,18 @@ outbox = sa.Table(
     sa.Column("sent_at", sa.DateTime),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
 )
+
+# Scheduled reports that ran: one row per report and period, so a period is
+# mailed once however often (and from however many machines) `itsm tick` runs.
+report_runs = sa.Table(
+    "report_runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("report", sa.String(64), nullable=False),
+    sa.Column("period_start", sa.DateTime, nullable=False),
+    sa.Column("period_end", sa.DateTime, nullable=False),
+    sa.Column("scheduled_at", sa.DateTime, nullable=False),
+    sa.Column("ran_at", sa.DateTime, nullable=False),
+    sa.Column("messages", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(500), nullable=False),
+    sa.UniqueConstraint("report", "period_start", "period_end"),
+)

@@ -120,3 +120,21 @@ def test_itsm_report_command_writes_the_formats(itsm, org, tmp_path) -> None:  #
     assert "<svg" in html and "<script" not in html
     itsm("report", "nosuch", expect=4)
     itsm("report", "weekly", "--format", "pdf", expect=2)
+
+
+def test_report_due_runs_each_period_once(itsm, org) -> None:  # type: ignore[no-untyped-def]
+    """`itsm report --due` (and `itsm tick`) mails each due report once per period."""
+    itsm("new", "incident", "--title", "Printer jams", "--reporter", org.reporter, "--service", "printing",
+         user=org.agent.id, now="2026-03-03T10:00:00+08:00")
+    first = itsm("report", "--due", now="2026-03-10T09:00:00+08:00").stdout
+    assert "weekly" in first and "message(s) queued" in first, first
+    again = itsm("report", "--due", now="2026-03-10T09:30:00+08:00").stdout
+    assert "weekly" not in again  # that period ran already
+    rows = itsm.json("outbox", "list")
+    reports = [r for r in rows if r["template"] == "report"]
+    assert reports and all(r["ticket"] is None for r in reports)
+    # weekly goes to the process owner and the incident managers (reports/weekly.yaml)
+    recipients = {r["recipient"] for r in reports}
+    assert {org.owner.email, org.incident_manager.email} <= recipients, recipients
+    done = itsm.json("tick", now="2026-03-10T09:45:00+08:00")
+    assert not [d for d in done if d["kind"] == "report" and d["name"] == "weekly"]
