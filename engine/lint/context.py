@@ -75,6 +75,8 @@ def _kind_of(path: Path, data: Any) -> tuple[str, str] | None:
         return "process", path.stem
     if schema == "itsm/codes@1" or (schema is None and path.parent.name == "codes"):
         return "table", path.stem
+    if schema == "itsm/report@1" or (schema is None and path.parent.name == "reports"):
+        return "report", path.stem
     return None
 
 
@@ -82,7 +84,8 @@ def _expand(path: Path) -> tuple[list[Path], Path | None]:
     """Files to lint for one argument, and the repository it belongs to."""
     if path.is_dir():
         if (path / "processes").is_dir() or (path / "codes").is_dir():
-            files = sorted((path / "processes").glob("*.yaml")) + sorted((path / "codes").glob("*.yaml"))
+            files = sorted((path / "processes").glob("*.yaml")) + sorted((path / "codes").glob("*.yaml")) \
+                + sorted((path / "reports").glob("*.yaml"))
             return files, path
         repo = path.parent if (path.parent / "codes").is_dir() else None
         return sorted(path.glob("*.yaml")), repo
@@ -138,7 +141,7 @@ def build_context(paths: list[Path]) -> LintContext:
                 file=name, line=1, column=1, rule="schema"))
             continue
         what, ident = kind
-        schema = "process" if what == "process" else ident
+        schema = ident if what == "table" else what
         if schema not in known_schemas:
             ctx.load_errors.append(DefinitionError(
                 f"unknown code table '{ident}': known tables are "
@@ -152,7 +155,7 @@ def build_context(paths: list[Path]) -> LintContext:
             continue
         if what == "process":
             ctx.processes[ident] = (doc, None)  # type: ignore[assignment]
-        else:
+        elif what == "table":
             ctx.tables[ident] = (doc, build_table(doc))
     statuses = ctx.table("status")
     for pid, (doc, _) in list(ctx.processes.items()):
