@@ -70,14 +70,21 @@ def recipients(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def table_counts(db_url: str) -> dict[str, int]:
-    """Rows of the tables a tick writes to, read straight from the database."""
+    """Rows of the tables a tick writes to, read straight from the database
+    (outbox: ticket messages; the scheduled KPI reports a tick also mails are
+    counted apart, as ``report_mails``)."""
     from engine.store.db import make_engine
 
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            return {t: int(conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one())
-                    for t in ("tickets", "journal", "outbox", "fired")}
+            counts = {t: int(conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one())
+                      for t in ("tickets", "journal", "fired")}
+            counts["outbox"] = int(conn.exec_driver_sql(
+                "SELECT count(*) FROM outbox WHERE template <> 'report'").scalar_one())
+            counts["report_mails"] = int(conn.exec_driver_sql(
+                "SELECT count(*) FROM outbox WHERE template = 'report'").scalar_one())
+            return counts
     finally:
         engine.dispose()
 
