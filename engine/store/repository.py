@@ -128,16 +128,23 @@ class Repo:
                                       .where(person_roles.c.role == role)
                                       .order_by(person_roles.c.person_id)).scalars())
 
+    def _insert_new(self, table: sa.Table, values: dict[str, Any]) -> bool:
+        """Insert a row unless its key exists (another writer got there first);
+        True if this call inserted it.  One statement, race-free on both databases."""
+        dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
+        key = next(iter(table.primary_key.columns))
+        stmt = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+        return self.conn.execute(stmt).first() is not None
+
     # -- definitions -------------------------------------------------------------
     def ensure_definition_version(self, version: str, process: str, declared: int,
                                   source: dict[str, str], now: datetime) -> None:
         exists = self.conn.execute(sa.select(definition_versions.c.version)
                                    .where(definition_versions.c.version == version)).first()
         if exists is None:  # two first writers may race: the second one's insert is a no-op
-            dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
-            self.conn.execute(dialect.insert(definition_versions).values(
-                version=version, process=process, declared_version=declared, source=source,
-                loaded_at=to_db(now)).on_conflict_do_nothing())
+            self._insert_new(definition_versions, {
+                "version": version, "process": process, "declared_version": declared,
+                "source": source, "loaded_at": to_db(now)})
 
     def definition_source(self, version: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(definition_versions)
@@ -152,11 +159,7 @@ class Repo:
                 .returning(key_sequences.c.last_value))
         value = self.conn.execute(stmt).scalar()
         if value is None:
-            if self.sqlite:
-                ins = sa.dialects.sqlite.insert(key_sequences).values(prefix=prefix, last_value=0)
-            else:
-                ins = sa.dialects.postgresql.insert(key_sequences).values(prefix=prefix, last_value=0)
-            self.conn.execute(ins.on_conflict_do_nothing(index_elements=["prefix"]))
+            self._insert_new(key_sequences, {"prefix": prefix, "last_value": 0})
             value = self.conn.execute(stmt).scalar()
         return f"{prefix}-{value:06d}"
 
@@ -260,9 +263,7 @@ class Repo:
         """Record that an effect fired; False if it already had (another tick)."""
         values = {"ticket_id": ticket_id, "kind": kind, "name": name, "cycle": cycle,
                   "fired_at": to_db(now), "outcome": outcome[:500]}
-        dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
-        stmt = dialect.insert(fired).values(**values).on_conflict_do_nothing().returning(fired.c.ticket_id)
-        return self.conn.execute(stmt).first() is not None
+        return self._insert_new(fired, values)
 
     def set_fired_outcome(self, ticket_id: int, kind: str, name: str, cycle: str, outcome: str) -> None:
         self.conn.execute(fired.update().where(
@@ -287,10 +288,7 @@ class Repo:
     def record_report_run(self, row: dict[str, Any]) -> bool:
         """Record a run; False if that report's period already ran (another tick)."""
         values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}
-        dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
-        stmt = dialect.insert(report_runs).values(**values).on_conflict_do_nothing() \
-            .returning(report_runs.c.id)
-        return self.conn.execute(stmt).first() is not None
+        return self._insert_new(report_runs, values)
 
     # -- outbox --------------------------------------------------------------------
     def add_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
