@@ -1,0 +1,5 @@
+"""``python -m cli``: the ``itsm`` command."""
+
+from cli import main
+
+main()

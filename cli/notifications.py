@@ -1,0 +1,104 @@
+"""End users and notifications: status, outbox."""
+
+from __future__ import annotations
+
+
+import click
+
+from cli.app import (State, emit, json_mode, main, output_options, pass_state)
+
+
+
+@main.command()
+@click.argument("key")
+@click.option("--token", required=True, help="The status token from the acknowledgement message.")
+@output_options()
+@pass_state
+def status(state: State, key: str, token: str, as_json: bool) -> None:
+    """The end user's view of a ticket: state in plain words, priority, group,
+    SLA due date and public updates. Needs the ticket's status token.
+
+    \b
+    Example:
+      itsm status INC-000042 --token 3q2-X...
+    """
+    from engine import render
+
+    json_mode(state, as_json)
+    view = state.api().status(key, token)
+
+    def text() -> str:
+        head = f"{view['key']}  {view['title']}\n"
+        body = render.pairs([("Status", f"{view['state_label']}: {view['status_text'] or ''}"),
+                             ("Priority", view["priority_label"]), ("Service", view["service_label"]),
+                             ("Handled by", view["group_label"]), ("Due", view["due"]),
+                             ("Solution", view.get("solution")), ("Workaround", view.get("workaround")),
+                             ("Fulfilment", view.get("fulfilment_note"))])
+        updates = "".join(f"  {(u['at'] or '')[:16]}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
+                          + "\n" for u in view["updates"])
+        can = f"You can: {', '.join(view['can'])}\n" if view["can"] else ""
+        return head + body + ("Updates:\n" + updates if updates else "") + can
+
+    emit(state, view, as_json, text)
+
+
+@main.group()
+def outbox() -> None:
+    """Queued notifications: deliver them, inspect failures, retry."""
+
+
+@outbox.command("deliver")
+@output_options()
+@pass_state
+def outbox_deliver(state: State, as_json: bool) -> None:
+    """Send pending messages (SMTP e-mail, webhook for SMS/IM). Failures retry
+    with exponential backoff, then stay 'failed' for 'itsm outbox retry'.
+
+    \b
+    Example:
+      ITSM_SMTP_HOST=mail.example.com itsm outbox deliver
+    """
+    json_mode(state, as_json)
+    report = state.api().deliver()
+    data = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
+            "messages": report.lines}
+    emit(state, data, as_json, lambda: "".join(f"#{m['id']} {m['channel']} {m['to']} "
+                                                f"{m['template']}: {m['outcome']}\n" for m in report.lines)
+          + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n")
+
+
+@outbox.command("list")
+@click.option("--status", "status_", type=click.Choice(["pending", "sending", "sent", "failed"]),
+              help="Only messages in this delivery status.")
+@output_options(listing=True)
+@pass_state
+def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) -> None:
+    """List queued, sent and failed messages.
+
+    \b
+    Example:
+      itsm outbox list --status failed
+    """
+    from engine import render
+
+    json_mode(state, as_json)
+    rows = state.api().outbox(status_)
+    cols = [("id", "#", lambda r: r["id"]), ("ticket", "Ticket", lambda r: r["ticket"]),
+            ("channel", "Channel", lambda r: r["channel"]), ("recipient", "To", lambda r: r["recipient"]),
+            ("template", "Template", lambda r: r["template"]), ("status", "Status", lambda r: r["status"]),
+            ("attempts", "Tries", lambda r: r["attempts"]), ("last_error", "Last error", lambda r: r["last_error"])]
+    emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@pass_state
+def outbox_retry(state: State, ids: tuple[int, ...]) -> None:
+    """Put failed messages back in the queue (all failed ones without IDS).
+
+    \b
+    Example:
+      itsm outbox retry 17 18
+    """
+    n = state.api().retry_outbox(list(ids) or None)
+    click.echo(f"{n} message(s) queued again")

@@ -1,0 +1,78 @@
+"""The database and the people who use it."""
+
+from __future__ import annotations
+
+
+import click
+
+from cli.app import (State, emit, json_mode, main, output_options, pass_state)
+
+
+
+@main.group()
+def db() -> None:
+    """The database: create or migrate its schema."""
+
+
+@db.command("upgrade")
+@pass_state
+def db_upgrade(state: State) -> None:
+    """Create the database or migrate it to the newest schema.
+
+    \b
+    Example:
+      itsm --db postgresql+psycopg://itsm@dbhost/itsm db upgrade
+    """
+    from engine.store.db import redact
+
+    api = state.api()
+    before, after = api.upgrade_db()
+    click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
+
+
+@main.group()
+def user() -> None:
+    """People, their roles and support groups."""
+
+
+@user.command("add")
+@click.argument("user_id")
+@click.option("--name", help="Display name (default: the id).")
+@click.option("--email", required=True, help="E-mail address.")
+@click.option("--phone", help="Mobile number for SMS notifications.")
+@click.option("--role", "roles", multiple=True, help="A role (repeatable), e.g. service_desk.")
+@click.option("--group", "groups", multiple=True, help="A support group (repeatable).")
+@click.option("--site", help="Site (e.g. head_office, guangzhou).")
+@output_options()
+@pass_state
+def user_add(state: State, user_id: str, name: str | None, email: str, phone: str | None,
+             roles: tuple[str, ...], groups: tuple[str, ...], site: str | None, as_json: bool) -> None:
+    """Register a person with roles and groups.
+
+    \b
+    Example:
+      itsm user add wang.lei --email wang.lei@example.com --role service_desk --group service_desk
+    """
+    json_mode(state, as_json)
+    person = state.api().add_user(user_id, name, email, phone, roles, groups, site)
+    emit(state, person, as_json, lambda: f"added {person['id']} <{person['email']}> "
+                                           f"roles: {', '.join(person['roles']) or '-'}; "
+                                           f"groups: {', '.join(person['groups']) or '-'}\n")
+
+
+@user.command("list")
+@output_options(listing=True)
+@pass_state
+def user_list(state: State, as_json: bool, as_csv: bool) -> None:
+    """List people with their roles and groups."""
+    from engine import render
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    people = state.api().list_users()
+    lang = state.lang
+    cols = [("id", t("id", lang), lambda r: r["id"]), ("name", t("name", lang), lambda r: r["name"]),
+            ("email", t("email", lang), lambda r: r["email"]), ("roles", t("roles", lang), lambda r: r["roles"]),
+            ("groups", t("groups", lang), lambda r: r["groups"]), ("site", t("site", lang), lambda r: r["site"])]
+    emit(state, people, as_json, lambda: render.table(people, cols), as_csv,
+          lambda: render.to_csv(people, cols))

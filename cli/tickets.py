@@ -1,0 +1,229 @@
+"""Working tickets: new, do, actions, show, history, list, comment, link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cli.app import (State, emit, json_mode, parse_sets, show_text,
+                     ticket_columns, main, note_option, output_options, pass_state,
+                     set_option)
+
+
+
+@main.command()
+@click.argument("process")
+@click.option("--title", help="Short summary.")
+@click.option("--reporter", metavar="EMAIL", help="Who reports it (default: the acting user).")
+@click.option("--description", help="What happened, in the user's words.")
+@click.option("--urgency")
+@click.option("--impact")
+@click.option("--service", help="Service from the catalogue (codes/services.yaml).")
+@set_option
+@note_option
+@output_options()
+@pass_state
+def new(state: State, process: str, title: str | None, reporter: str | None, description: str | None,
+        urgency: str | None, impact: str | None, service: str | None, sets: tuple[str, ...],
+        note: str | None, as_json: bool) -> None:
+    """Log a new ticket: the single intake for incidents and service requests.
+
+    \b
+    Example:
+      itsm new incident --title "Cannot log in to claims" --reporter li.na@example.com \\
+          --urgency high --impact medium --service claims
+    """
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    values: dict[str, Any] = parse_sets(sets)
+    for name, value in (("title", title), ("reporter", reporter), ("description", description),
+                        ("urgency", urgency), ("impact", impact), ("service", service)):
+        if value is not None:
+            values[name] = value
+    ticket = state.api().new_ticket(process, values, note)
+    emit(state, ticket, as_json,
+          lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + show_text(state, ticket)
+          + (f"major-incident criteria matched: linked to {ticket['major_incident']}\n"
+             if ticket.get("major_incident") else "")
+          + f"{t('status_token', state.lang)}: {ticket['status_token']}\n")
+
+
+@main.command("do")
+@click.argument("key")
+@click.argument("action")
+@set_option
+@note_option
+@click.option("--expect-version", type=int, metavar="N",
+              help="Refuse (exit 5) unless the ticket is still at version N.")
+@output_options()
+@pass_state
+def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: str | None,
+              expect_version: int | None, as_json: bool) -> None:
+    """Perform an action of the ticket's process.
+
+    \b
+    Example:
+      itsm do INC-000042 resolve --set solution="Reset the VPN token" \\
+          --set closure_code=solved --set service_restored=true
+    """
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    ticket = state.api().do(key, action, parse_sets(sets), note, expect_version)
+    def text() -> str:
+        lines = [t("done", state.lang, key=ticket["key"], action=action, state=ticket["state_label"])]
+        if ticket.get("opened"):
+            lines.append(f"opened {ticket['opened']}, linked as the parent of {ticket['key']}")
+        if ticket.get("joined"):
+            lines.append(f"joined {ticket['joined']}, already open for this service")
+        if ticket.get("major_incident"):
+            lines.append(f"major-incident criteria matched: linked to {ticket['major_incident']}")
+        lines += [f"  linked {line}" for line in ticket.get("cascade") or []]
+        return "\n".join(lines) + "\n"
+
+    emit(state, ticket, as_json, text)
+
+
+@main.command()
+@click.argument("key")
+@output_options()
+@pass_state
+def actions(state: State, key: str, as_json: bool) -> None:
+    """What the acting user can do with a ticket now, and what each needs.
+
+    \b
+    Example:
+      itsm --as wang.lei actions INC-000042
+    """
+    from engine import render
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    rows = state.api().actions(key)
+    lang = state.lang
+    cols = [("action", t("action", lang), lambda r: r["action"]), ("label", "", lambda r: r["label"]),
+            ("to", t("to", lang), lambda r: r["to"] or t("stays", lang)),
+            ("requires", t("requires", lang), lambda r: r["requires"]),
+            ("roles", t("roles", lang), lambda r: r["roles"])]
+    emit(state, [{k: r[k] for k in ("action", "to", "requires", "accepts", "roles", "label", "note")}
+                  for r in rows], as_json,
+          lambda: render.table(rows, cols) if rows else "no action available to you now\n")
+
+
+@main.command()
+@click.argument("key")
+@output_options()
+@pass_state
+def show(state: State, key: str, as_json: bool) -> None:
+    """Show a ticket with its fields and SLA clocks.
+
+    \b
+    Example:
+      itsm show INC-000042 --json
+    """
+    json_mode(state, as_json)
+    ticket = state.api().show(key)
+    emit(state, ticket, as_json, lambda: show_text(state, ticket))
+
+
+@main.command()
+@click.argument("key")
+@output_options(listing=True)
+@pass_state
+def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
+    """The journal of a ticket: who did what, when, with which changes.
+
+    \b
+    Example:
+      itsm history INC-000042
+    """
+    from engine import render
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    events = state.api().history(key)
+    lang = state.lang
+
+    def change_text(e: dict[str, Any]) -> str:
+        move = f"{e['from'] or '·'} -> {e['to']}  " if e["to"] else ""
+        return move + "; ".join(f"{k}={v[1]}" for k, v in e["changes"].items()
+                                if isinstance(v, list) and len(v) == 2)
+
+    cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
+            ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: (e["at"] or "")[:16]),
+            ("actor", t("actor", lang), lambda e: e["actor"]), ("action", t("action", lang), lambda e: e["action"]),
+            ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
+    emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
+          lambda: render.to_csv(events, cols))
+
+
+@main.command("list")
+@click.option("--process", help="Only this process.")
+@click.option("--state", "states", multiple=True, help="Only tickets in this state (repeatable).")
+@click.option("--open", "open_only", is_flag=True, help="Only tickets not closed.")
+@click.option("--assignee", help="Only tickets assigned to this user.")
+@click.option("--group", help="Only tickets of this support group.")
+@click.option("--service", help="Only tickets of this service.")
+@click.option("--priority", help="Only tickets of this priority.")
+@click.option("--parent", help="Only tickets linked to this parent.")
+@click.option("--breached", is_flag=True, help="Only open tickets with a breached SLA clock.")
+@click.option("--at-risk", is_flag=True, help="Only open tickets past an SLA warning threshold, not yet breached.")
+@click.option("--limit", type=int, help="At most this many tickets.")
+@output_options(listing=True)
+@pass_state
+def list_tickets(state: State, process: str | None, states: tuple[str, ...], open_only: bool,
+                 assignee: str | None, group: str | None, service: str | None, priority: str | None,
+                 parent: str | None, breached: bool, at_risk: bool, limit: int | None,
+                 as_json: bool, as_csv: bool) -> None:
+    """Queues: tickets matching the filters.
+
+    \b
+    Example:
+      itsm list --open --group desktop_support
+    """
+    from engine import render
+
+    json_mode(state, as_json)
+    rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
+                            group=group, service=service, priority=priority,
+                            parent=parent.upper() if parent else None, limit=limit,
+                            breached=breached, at_risk=at_risk)
+    cols = ticket_columns(state.lang)
+    emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+
+
+@main.command()
+@click.argument("key")
+@click.argument("text")
+@click.option("--public", is_flag=True, help="Visible to the end user in the status view.")
+@output_options()
+@pass_state
+def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> None:
+    """Add a note to a ticket's journal without changing its state.
+
+    \b
+    Example:
+      itsm comment INC-000042 "Called the user, waiting for a screenshot"
+    """
+    json_mode(state, as_json)
+    event = state.api().comment(key, text, public)
+    emit(state, event, as_json, lambda: f"{key.upper()}: note #{event['seq']} added\n")
+
+
+@main.command()
+@click.argument("key")
+@click.argument("parent")
+@output_options()
+@pass_state
+def link(state: State, key: str, parent: str, as_json: bool) -> None:
+    """Link a ticket to a parent (e.g. an incident to its major incident).
+
+    \b
+    Example:
+      itsm link INC-000043 MI-000001
+    """
+    json_mode(state, as_json)
+    ticket = state.api().link(key, parent)
+    emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {ticket['parent']}\n")
