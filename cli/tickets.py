@@ -34,6 +34,7 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
       itsm new incident --title "Cannot log in to claims" --reporter li.na@example.com \\
           --urgency high --impact medium --service claims
     """
+    from cli.search import similar_text
     from engine.i18n import t
 
     json_mode(state, as_json)
@@ -47,7 +48,8 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
           lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + show_text(state, ticket)
           + (f"major-incident criteria matched: linked to {ticket['major_incident']}\n"
              if ticket.get("major_incident") else "")
-          + f"{t('status_token', state.lang)}: {ticket['status_token']}\n")
+          + f"{t('status_token', state.lang)}: {ticket['status_token']}\n"
+          + similar_text(state.lang, ticket.get("similar") or []))
 
 
 @main.command("do")

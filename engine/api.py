@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from engine import major, sla as slamod
+from engine import major, search, sla as slamod
 from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, UsageError
 from engine.model import Definitions, ProcessSpec
 from engine.notify.outbox import enqueue
@@ -179,6 +179,8 @@ class Api:
             view["status_token"] = ticket.status_token
             if linked:
                 view["major_incident"] = linked
+            if actor.roles or actor.groups:  # staff see known solutions; end users never do
+                view["similar"] = search.similar_in(self, repo, repo.get_ticket(ticket.key), 3)
             return view
 
     def _intake(self, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
@@ -229,6 +231,7 @@ class Api:
         row["token_hash"] = token_hash(token)
         ticket.id = repo.insert_ticket(row)
         ticket.status_token = token
+        search.index(repo, spec, ticket)  # before the create event, whose note it indexes
         changes = {k: [None, v] for k, v in values.items() if v is not None}
         changes.update(extra_changes or {})
         repo.append_event(ticket.id, self._event("create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
@@ -295,6 +298,7 @@ class Api:
             moved = history + [slamod.Transition(now, ticket.state, target, action)]
             return slamod.compute(spec, self.defs, moved, values, now)
 
+        search.fill_reused_solution(self, repo, spec, ticket, inputs)
         out = perform(self.defs, spec, ticket, action, actor, inputs, note, now,
                       _Lookup(repo), sla_for, self.lang)
         if "category" in out.changes:
@@ -344,6 +348,7 @@ class Api:
             values[name] = row[name]
         values.update(timers.sla_summary(out.sla))
         repo.update_ticket(ticket.id, ticket.version, values)
+        search.index_if_changed(repo, spec, ticket, out.changes)
         event = repo.append_event(ticket.id, self._event(
             out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
             out.changes, note, ticket.definition_version, now, out.action.public))
@@ -514,6 +519,19 @@ class Api:
                         for e in major.timeline(self, repo, row["key"], events)]
             return [dict(_event_view(e, self._iso), ticket=row["key"]) for e in events]
 
+    def search(self, text: str, process: str | None = None, resolved: bool = False,
+               limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
+        """Tickets whose text contains every term, best first (engine.search)."""
+        return search.search(self, text, process, resolved, limit, actor_id)
+
+    def similar(self, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
+        """Resolved tickets most like ``key``, with their solutions (engine.search)."""
+        return search.similar(self, key, limit, actor_id)
+
+    def reindex_search(self) -> int:
+        """Rebuild the search index from the tickets and journals; returns the count."""
+        return search.reindex(self)
+
     def major_board(self) -> list[dict[str, Any]]:
         return major.board(self)
 
@@ -658,7 +676,10 @@ class Api:
         from engine.store import db
 
         with db.translate_errors(self.db_url):
-            return db.upgrade(db.make_engine(self.db_url))
+            before, after = db.upgrade(db.make_engine(self.db_url))
+        if before is not None and before < "0004" <= after:  # the search index is new: fill it
+            self.reindex_search()
+        return before, after
 
     # -- views ---------------------------------------------------------------------------------
     def _iso(self, t: datetime | None) -> str | None:

@@ -273,6 +273,8 @@ class ProcessSpec:
     defaults: tuple[tuple[str, Any], ...] = ()  # intake values when not given
     intake_notify: tuple[Message, ...] = ()  # acknowledgement messages at intake
     policies: tuple[str, ...] = ()  # lint policies the process follows (e.g. guidelines)
+    solution_field: str | None = None  # search.solution: the field holding the reusable solution
+    reuse_field: str | None = None  # search.reuse: the ticket-type field naming a reused solution
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE

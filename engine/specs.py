@@ -151,7 +151,9 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         where=Where(doc.file, 1, 1), override_roles=_ids(override.get("roles")),
         defaults=tuple((str(k), v) for k, v in (d.get("defaults") or {}).items()),
         intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")),
-        policies=_ids(d.get("policies")))
+        policies=_ids(d.get("policies")),
+        solution_field=(d.get("search") or {}).get("solution"),
+        reuse_field=(d.get("search") or {}).get("reuse"))
 
 
 def build_table(doc: Document) -> CodeTable:

@@ -14,6 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.store import db
+from engine.store.alerts import AlertGroupQueries
+from engine.store.search import SearchIndex
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
     person_roles, report_runs, tickets,
@@ -50,10 +52,11 @@ class TicketFilter:
     at_risk_at: datetime | None = None  # only tickets past a warning threshold, not breached
 
 
-class Repo:
+class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
+        self.search = SearchIndex(conn, self.sqlite)
         self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
 
     # -- people ----------------------------------------------------------------
@@ -213,6 +216,18 @@ class Repo:
             stmt = stmt.limit(f.limit)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
 
+    def iter_tickets(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every ticket in id order, read in batches (other statements may run in between)."""
+        last = 0
+        while True:
+            rows = self.conn.execute(sa.select(tickets).where(tickets.c.id > last)
+                                     .order_by(tickets.c.id).limit(batch)).mappings().all()
+            if not rows:
+                return
+            for row in rows:
+                yield _ticket_out(row)
+            last = rows[-1]["id"]
+
     def list_all_open(self, process: str | None = None) -> Iterator[dict[str, Any]]:
         stmt = sa.select(tickets).where(tickets.c.status_category != "closed").order_by(tickets.c.id)
         if process:
@@ -354,6 +369,8 @@ class Repo:
         row["hash"] = event_hash(prev, hashed_fields(row))
         self.conn.execute(journal.insert().values(
             **{k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}))
+        if row.get("note"):
+            self.search.append_note(ticket_id, row["note"])
         return row
 
     def all_journals(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:

@@ -181,3 +181,36 @@ report_runs = sa.Table(
     sa.Column("outcome", sa.String(500), nullable=False),
     sa.UniqueConstraint("report", "period_start", "period_end"),
 )
+
+# Monitoring alerts deduplicated by (source, fingerprint): one row per alert
+# group, pointing at the group's current incident.  The unique key makes
+# concurrent intake of the same new group create one row, hence one incident;
+# when that incident is resolved or closed, the next firing alert opens a new
+# incident and the row points at it.
+alert_groups = sa.Table(
+    "alert_groups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("fingerprint", sa.String(200), nullable=False),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id")),
+    sa.Column("status", sa.String(16), nullable=False),  # firing | resolved
+    sa.Column("first_seen", sa.DateTime, nullable=False),  # of the current incident's alerts
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),  # alerts received for the current incident
+    sa.Column("noted_count", sa.Integer, nullable=False),  # count at the last journal entry
+    sa.Column("noted_at", sa.DateTime),  # time of the last journal entry about this group
+    sa.Column("last_payload", sa.JSON, nullable=False),
+    sa.UniqueConstraint("source", "fingerprint"),
+    sa.Index("ix_alert_groups_ticket", "ticket_id"),
+)
+
+
+# The searchable text of each ticket (itsm search / similar), written in the
+# ticket's transaction.  Migration 0004 adds the index: an FTS5 table with
+# triggers on SQLite, a pg_trgm GIN index on PostgreSQL (engine/store/search.py).
+search_text = sa.Table(
+    "search_text", metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True),
+    *(sa.Column(name, sa.Text, nullable=False, server_default="")
+      for name in ("title", "description", "solution", "details", "notes")),
+)

@@ -1,0 +1,106 @@
+"""Finding recorded solutions: search, similar."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cli.app import State, emit, json_mode, main, output_options, pass_state
+
+
+def _hit_columns(lang: str, with_match: bool) -> list[Any]:
+    from engine.i18n import t
+
+    cols = [("key", t("key", lang), lambda r: r["key"]), ("state", t("state", lang), lambda r: r["state"]),
+            ("service", t("service", lang), lambda r: r["service"] or ""),
+            ("title", t("title", lang), lambda r: r["title"])]
+    if with_match:
+        cols.append(("match", t("match", lang), lambda r: f"{r['match']['field']}: {r['match']['text']}"))
+    else:
+        cols.append(("solution", t("solution", lang), lambda r: " ".join((r["solution"] or "").split())))
+    cols.append(("score", t("score", lang), lambda r: f"{r['score']:g}"))
+    return cols
+
+
+def similar_text(lang: str, rows: list[dict[str, Any]]) -> str:
+    """The agent's hint under a new ticket: the top similar solutions."""
+    from engine.i18n import t
+
+    if not rows:
+        return ""
+    lines = [t("similar_solutions", lang)]
+    for r in rows:
+        solution = " ".join((r["solution"] or "").split())
+        lines.append(f"  {r['key']}  {r['title']}\n      -> {solution[:160]}"
+                     + (f"  [{r['closure_code']}]" if r.get("closure_code") else ""))
+    return "\n".join(lines) + "\n"
+
+
+@main.command()
+@click.argument("text", required=False)
+@click.option("--process", help="Only tickets of this process.")
+@click.option("--resolved", is_flag=True, help="Only tickets that were resolved (they carry a solution).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="At most this many results.")
+@click.option("--reindex", is_flag=True, help="Rebuild the search index from the tickets and their "
+                                              "journals (after a bulk import), then exit.")
+@output_options(listing=True)
+@pass_state
+def search(state: State, text: str | None, process: str | None, resolved: bool, limit: int,
+           reindex: bool, as_json: bool, as_csv: bool) -> None:
+    """Full-text search over titles, descriptions, solutions, text fields and
+    journal notes, in Chinese and English. Every term must occur (as a
+    substring, any case); "double quotes" keep a phrase. Best matches first,
+    with the matched snippet. For service-desk staff.
+
+    \b
+    Example:
+      itsm search "理赔系统 无法登录" --resolved
+      itsm search VPN --process incident --json
+    """
+    from engine import render
+    from engine.errors import UsageError
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    api = state.api()
+    if reindex:
+        count = api.reindex_search()
+        emit(state, {"reindexed": count}, as_json, lambda: t("reindexed", state.lang, count=count) + "\n")
+        return
+    if not text:
+        raise UsageError('give the TEXT to search for, e.g. itsm search "理赔系统 无法登录"')
+    rows = api.search(text, process=process, resolved=resolved, limit=limit)
+    cols = _hit_columns(state.lang, with_match=True)
+    emit(state, rows, as_json, lambda: render.table(rows, cols, max_width=60) if rows
+         else t("no_matches", state.lang) + "\n", as_csv, lambda: render.to_csv(rows, cols))
+
+
+@main.command()
+@click.argument("key")
+@click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True,
+              help="At most this many tickets.")
+@output_options(listing=True)
+@pass_state
+def similar(state: State, key: str, limit: int, as_json: bool, as_csv: bool) -> None:
+    """Resolved tickets most like KEY (its title and description; the same
+    service and category weigh more), with their solution and closure code:
+    look here before assigning. Resolve with --set solution_from=THAT-KEY to
+    reuse one.
+
+    \b
+    Example:
+      itsm similar INC-000123
+      itsm do INC-000123 resolve --set solution_from=INC-000042 --set closure_code=solved \\
+          --set service_restored=true
+    """
+    from engine import render
+    from engine.i18n import t
+
+    json_mode(state, as_json)
+    rows = state.api().similar(key, limit=limit)
+    cols = _hit_columns(state.lang, with_match=False)
+    cols.insert(4, ("closure", t("closure", state.lang), lambda r: r["closure_code"] or ""))
+    emit(state, rows, as_json, lambda: render.table(rows, cols, max_width=60) if rows
+         else t("no_similar", state.lang, key=key.upper()) + "\n", as_csv, lambda: render.to_csv(rows, cols))

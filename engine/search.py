@@ -1,0 +1,224 @@
+"""Recorded solutions become knowledge: ``itsm search``, ``itsm similar`` and
+solution reuse.
+
+Every ticket's searchable text (title, description, the process's solution
+field, its other text fields, and the notes of its journal) is kept in the
+store's index in the same transaction as the ticket (:mod:`engine.store.search`).
+This module decides what goes into the index, turns a query into terms, ranks
+similar tickets (text first, then the same service and category) and cuts the
+snippet that shows why a ticket matched.  The SQL lives in the store.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from engine.errors import ActionRefused, NotFound, UsageError
+from engine.model import ProcessSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.api import Api
+    from engine.runtime.ticket import Ticket
+
+TEXT_TYPES = ("text", "string")
+# the order in which a snippet is looked for: what tells the agent most first
+SNIPPET_ORDER = ("title", "solution", "description", "details", "notes")
+SIMILAR_POOL = 50  # text candidates re-ranked by service and category
+SAME_SERVICE = 0.3  # added to the text score (0..1) of a ticket of the same service
+SAME_CATEGORY = 0.15
+MAX_SIMILAR_TERMS = 40
+_WORD = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]*[0-9A-Za-z]|[0-9A-Za-z]")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_QUERY = re.compile(r'"([^"]+)"|(\S+)')
+_STOP = frozenset("""the and for with not but from this that are was were has have had can cannot
+could should would will when what which who how why all any our your their its his her into onto
+over under after before about again please help need issue problem error""".split())
+
+
+# -- the index -----------------------------------------------------------------------
+
+def document(spec: ProcessSpec, values: Mapping[str, Any]) -> dict[str, str]:
+    """The searchable text of a ticket with these field values."""
+    solution_field = spec.solution_field
+    details = [str(values[f]) for f, fs in spec.fields.items()
+               if fs.type in TEXT_TYPES and f != solution_field and values.get(f)]
+    return {"title": str(values.get("title") or ""),
+            "description": str(values.get("description") or ""),
+            "solution": str(values.get(solution_field) or "") if solution_field else "",
+            "details": "\n".join(details)}
+
+
+def index(repo: Any, spec: ProcessSpec, ticket: "Ticket") -> None:
+    repo.search.put(ticket.id, document(spec, ticket.values))
+
+
+def index_if_changed(repo: Any, spec: ProcessSpec, ticket: "Ticket", changes: Iterable[str]) -> None:
+    """Re-index after an action that changed text the index holds."""
+    texts = {"title", "description"} | {f for f, fs in spec.fields.items() if fs.type in TEXT_TYPES}
+    if texts & set(changes):
+        index(repo, spec, ticket)
+
+
+def reindex(api: "Api") -> int:
+    """Rebuild every ticket's indexed text from the tickets and their journals
+    (after an upgrade from a schema without the index, or a bulk import)."""
+    from engine.runtime.ticket import Ticket
+
+    count = 0
+    with api.store.write() as repo:
+        for row in repo.iter_tickets():
+            ticket = Ticket.from_row(row)
+            spec = api.defs.processes.get(ticket.process)
+            doc = document(spec, ticket.values) if spec is not None else {
+                "title": ticket.values.get("title") or "", "description": ticket.values.get("description") or ""}
+            repo.search.put(ticket.id, doc)
+            notes = [e["note"] for e in repo.events(ticket.id) if e.get("note")]
+            repo.search.set_notes(ticket.id, "\n".join(notes))
+            count += 1
+        repo.search.rebuild()
+    return count
+
+
+# -- queries -------------------------------------------------------------------------
+
+def query_terms(text: str) -> list[str]:
+    """Whitespace-separated terms; "double quotes" keep a phrase together."""
+    terms = [(m.group(1) or m.group(2)).strip() for m in _QUERY.finditer(text or "")]
+    return [t for t in terms if t]
+
+
+def similar_terms(*texts: str) -> list[str]:
+    """The terms that describe a ticket for finding similar ones: words of three
+    or more letters (no stop words) and, for Chinese, every three-character run
+    (what a trigram index can match), most frequent first."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        if not text:
+            continue
+        for word in _WORD.findall(text):
+            w = word.lower()
+            if len(w) >= 3 and w not in _STOP and not w.isdigit():
+                counts[w] = counts.get(w, 0) + 1
+        for run in _CJK.findall(text):
+            for i in range(max(len(run) - 2, 0)):
+                gram = run[i:i + 3]
+                counts[gram] = counts.get(gram, 0) + 1
+    ranked = sorted(counts, key=lambda t: (-counts[t], -len(t)))
+    return ranked[:MAX_SIMILAR_TERMS]
+
+
+def snippet(row: Mapping[str, Any], terms: Iterable[str], width: int = 80) -> dict[str, str]:
+    """Where the first term occurs, in the most telling column, with the match in
+    [brackets]; the title when nothing matches literally."""
+    lowered = [t.lower() for t in terms if t]
+    for column in SNIPPET_ORDER:
+        text = " ".join(str(row.get(f"text_{column}") or "").split())
+        low = text.lower()
+        hits = [(low.find(t), t) for t in lowered if low.find(t) >= 0]
+        if not hits:
+            continue
+        at, term = min(hits)
+        start = max(0, at - width // 3)
+        end = min(len(text), at + len(term) + width - width // 3)
+        cut = (("…" if start else "") + text[start:at] + "[" + text[at:at + len(term)] + "]"
+               + text[at + len(term):end] + ("…" if end < len(text) else ""))
+        return {"field": column, "text": cut}
+    return {"field": "title", "text": str(row.get("text_title") or "")}
+
+
+def _check_staff(actor: Any, what: str) -> None:
+    if not (actor.roles or actor.groups or actor.system):
+        raise ActionRefused(f"{actor.id} may not {what}: searching all tickets is for service-desk staff",
+                            allowed_roles=["service_desk"])
+
+
+def search(api: "Api", text: str, process: str | None = None, resolved: bool = False,
+           limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
+    """Tickets whose text contains every term of ``text``, best first."""
+    from engine.store.search import Query
+
+    terms = query_terms(text)
+    if not terms:
+        raise UsageError("give something to search for, e.g. itsm search \"理赔系统 无法登录\"")
+    if process is not None:
+        api.process(process)  # unknown process -> NotFound
+    with api.store.read() as repo:
+        _check_staff(api.actor(repo, actor_id), "search")
+        rows = repo.search.find(Query(terms=terms, process=process, resolved_only=resolved,
+                                      limit=max(1, limit)))
+    return [_hit(api, r, terms) for r in rows]
+
+
+def similar(api: "Api", key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
+    """Resolved tickets most like ``key`` that recorded a solution."""
+    with api.store.read() as repo:
+        _check_staff(api.actor(repo, actor_id), "look for similar tickets")
+        row = repo.get_ticket(key.upper())
+        return similar_in(api, repo, row, limit)
+
+
+def similar_in(api: "Api", repo: Any, row: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+    from engine.store.search import Query
+
+    terms = similar_terms(row.get("title") or "", row.get("description") or "")
+    if not terms:
+        return []
+    rows = repo.search.find(Query(terms=terms, resolved_only=True, with_solution=True,
+                                  exclude_id=row["id"], any_term=True, limit=SIMILAR_POOL))
+    if not rows:
+        return []
+    top = max(float(r["rank"] or 0) for r in rows) or 1.0
+    scored = []
+    for r in rows:
+        score = max(float(r["rank"] or 0), 0.0) / top
+        if row.get("service") and r["service"] == row.get("service"):
+            score += SAME_SERVICE
+        if row.get("category") and r["category"] == row.get("category"):
+            score += SAME_CATEGORY
+        scored.append((score, r))
+    scored.sort(key=lambda p: (-p[0], -int(p[1]["id"])))
+    return [dict(_hit(api, r, terms), score=round(s, 3)) for s, r in scored[:max(1, limit)]]
+
+
+def _hit(api: "Api", r: Mapping[str, Any], terms: list[str]) -> dict[str, Any]:
+    fields = r["fields"] or {}
+    return {"key": r["key"], "process": r["process"], "title": r["title"], "state": r["state"],
+            "status": r["status"], "priority": r["priority"], "service": r["service"],
+            "category": r["category"], "resolved_at": api._iso(_aware(r["resolved_at"])),
+            "closure_code": fields.get("closure_code"),
+            "solution": r["text_solution"] or None,
+            "score": round(float(r["rank"] or 0), 3),
+            "match": snippet(r, terms)}
+
+
+def _aware(t: Any) -> Any:
+    from engine.store.repository import from_db
+
+    return from_db(t)
+
+
+# -- reuse ---------------------------------------------------------------------------
+
+def fill_reused_solution(api: "Api", repo: Any, spec: ProcessSpec, ticket: "Ticket",
+                         inputs: dict[str, Any]) -> None:
+    """``--set solution_from=KEY``: check KEY has a solution to reuse, and copy it
+    into the solution field when the agent gave none."""
+    reuse, field = spec.reuse_field, spec.solution_field
+    if not reuse or not field or not inputs.get(reuse):
+        return
+    source_key = str(inputs[reuse]).strip().upper()
+    if source_key == ticket.key:
+        raise ActionRefused(f"{ticket.key} cannot reuse its own solution ({reuse})")
+    try:
+        source = repo.get_ticket(source_key)
+    except NotFound:  # the field's own check says "no such ticket"
+        return
+    source_spec = api.defs.processes.get(source["process"])
+    solution = (source.get("fields") or {}).get(source_spec.solution_field) if source_spec and \
+        source_spec.solution_field else None
+    if not solution:
+        raise ActionRefused(f"{source_key} has no recorded solution to reuse ({reuse})",
+                            missing=[field] if not inputs.get(field) else [])
+    if not inputs.get(field):
+        inputs[field] = solution
