@@ -178,3 +178,30 @@ def test_reindex_rebuilds_the_same_index(desk: Desk, kb: dict[str, str]) -> None
     result = desk.itsm.json("search", "--reindex", user=desk.org.agent.id)
     assert result == {"reindexed": 4}
     assert {q: [h["key"] for h in search(desk, q)] for q in before} == before
+
+
+def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[str, str], db_url: str) -> None:
+    """A database from before the index (schema 0003): `itsm db upgrade` adds the
+    index and fills it, solutions and notes included."""
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.store import db
+
+    desk.itsm("comment", kb["vpn"], "Router firmware 2.1 was the trigger", user=desk.org.agent.id,
+              now="2026-03-02T12:30:00+08:00")
+    engine = db.make_engine(db_url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(db.MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003")
+        assert db.current_revision(engine) == "0003"
+    finally:
+        engine.dispose()
+    out = desk.itsm("db", "upgrade").stdout
+    assert "0003 -> 0004" in out
+    assert [h["key"] for h in search(desk, "重置密码")] == [kb["claims_login"]]  # a solution
+    assert [h["key"] for h in search(desk, "firmware")] == [kb["vpn"]]  # a note
+    assert [h["key"] for h in search(desk, "白屏")] == [kb["portal_login"]]  # a description

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from engine.lint.context import LintContext
+from engine.lint.rules import _alerts
 from engine.loader import Document
 from engine.model import BUILTIN_ROLES, CORE_FIELDS, ProcessSpec, Where
 
@@ -93,6 +94,7 @@ def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
         if action.opens and not ctx.known_process(action.opens) and ctx.repo_files:
             yield ctx.where(doc, base + ("opens",), key=False), f"undefined process '{action.opens}'"
     yield from _check_values(ctx, doc, spec, ("defaults",), spec.defaults)
+    yield from _search(ctx, doc, spec)
     for i, crit in enumerate(spec.close_criteria):
         yield from _check_names(ctx, doc, ("close_criteria", i, "states"), states, "state")
     for cid in (doc.get(("sla",)) or {}):
@@ -145,6 +147,7 @@ def _table_refs(ctx: LintContext, tid: str, ref_key: str, target: str, what: str
 
 
 def _tables(ctx: LintContext) -> Out:
+    yield from _alerts.references(ctx)  # codes/alert_rules.yaml
     yield from _table_refs(ctx, "groups", "calendar", "calendars", "calendar")
     yield from _table_refs(ctx, "services", "group", "groups", "support group")
     yield from _table_refs(ctx, "services", "sla_policy", "sla", "SLA policy")
@@ -165,6 +168,20 @@ def _tables(ctx: LintContext) -> Out:
                     if not ctx.known_process(pid):
                         yield ctx.where(doc, ("values", code, "processes", i), key=False), \
                             f"undefined process '{pid}'"
+
+
+def _search(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
+    """search.solution names a text field, search.reuse a field of type ticket."""
+    for key, fid, types in (("solution", spec.solution_field, ("text", "string")),
+                            ("reuse", spec.reuse_field, ("ticket",))):
+        if fid is None:
+            continue
+        f = spec.fields.get(fid)
+        if f is None:
+            yield ctx.where(doc, ("search", key), key=False), f"undefined field '{fid}'"
+        elif f.type not in types:
+            yield ctx.where(doc, ("search", key), key=False), \
+                f"search.{key} needs a field of type {' or '.join(types)}; '{fid}' is {f.type}"
 
 
 def check(ctx: LintContext) -> Out:
