@@ -16,7 +16,8 @@ INC-1      P4      Thu 02-26 10:00 new, 11:00 resolved at the desk, Fri 02-27
 INC-2      P3      Mon 09:00 new (e-mail), 09:10 assigned desktop, 09:30 started
                    (gao.yan), 10:00-11:00 pending, 14:00 resolved, Tue 11:00
                    confirmed.  respond 30 m; resolve 5 h wall, 3 h business
-INC-3      P4      Mon 10:00 new, 10:20 resolved at the desk (first contact);
+INC-3      P4      Mon 10:00 new, 10:20 resolved at the desk (first contact,
+                   reusing INC-1's solution);
                    auto-closed by the tick on Thu 11:00 (3 business days)
 INC-4      P2      Tue 09:00 new (portal), 09:05 assigned, 10:00 started (1 h:
                    response missed), Wed 10:00 resolved (25 h wall, 9 business
@@ -86,7 +87,8 @@ def build(desk: Any) -> dict[str, str]:
     desk.do(keys["pending"], "start", o.desktop2.id, "2026-03-02 09:30")
     new("first_contact", "2026-03-02 10:00", service="desktop", urgency="medium", impact="low")
     desk.do(keys["pending"], "pend", o.desktop2.id, "2026-03-02 10:00", reason="Waiting for the user")
-    desk.do(keys["first_contact"], "resolve", agent, "2026-03-02 10:20", **RESOLVE)
+    desk.do(keys["first_contact"], "resolve", agent, "2026-03-02 10:20",  # reuses INC-1's solution
+            **dict(RESOLVE, solution_from=keys["t0"]))
     desk.do(keys["pending"], "resume", o.reporter, "2026-03-02 11:00")
     desk.do(keys["pending"], "resolve", o.desktop2.id, "2026-03-02 14:00", **RESOLVE)
 

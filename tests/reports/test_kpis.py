@@ -52,6 +52,12 @@ EXPECTED: dict[str, list[list[dict[str, Any]]]] = {
     "first_contact_resolution": [[
         {"group": "incident", "resolved": 4, "first_contact": 1, "rate": 0.25},  # INC-3
         {"group": "major_incident", "resolved": 1, "first_contact": 0, "rate": 0.0}]],
+    # INC-3 reused INC-1's solution at first contact; the other first contact: none
+    "solution_reuse": [[
+        {"group": "incident", "resolved": 4, "reused": 1, "reuse_rate": 0.25, "fcr_with_reuse": 1.0,
+         "fcr_without_reuse": 0.0},
+        {"group": "major_incident", "resolved": 1, "reused": 0, "reuse_rate": 0.0,
+         "fcr_with_reuse": None, "fcr_without_reuse": 0.0}]],
     "reopen_rate": [[{"group": "incident", "resolved": 4, "reopened": 1, "rate": 0.25},  # INC-4
                      {"group": "major_incident", "resolved": 1, "reopened": 0, "rate": 0.0}]],
     # INC-2 and INC-4 confirmed, INC-3 closed by the tick (INC-1's confirmation was last week)

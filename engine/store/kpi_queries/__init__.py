@@ -25,7 +25,7 @@ from engine.store.schema import journal, tickets
 
 __all__ = ["DIMENSIONS", "OPEN_CATEGORIES", "Filters", "Match", "action_counts", "backlog",
            "created", "dimension", "duration_stats", "forwarding", "major_incidents", "per_period",
-           "resolution_outcomes", "sla_results", "sla_risk", "workload"]
+           "resolution_outcomes", "sla_results", "sla_risk", "solution_reuse", "workload"]
 
 
 # -- volume -------------------------------------------------------------------------------
@@ -98,6 +98,31 @@ def resolution_outcomes(repo: Repo, resolved: Match, start: datetime, end: datet
     stmt = (sa.select(g, sa.func.count().label("resolved"),
                       sa.func.sum(sa.case((first_contact, 1), else_=0)).label("first_contact"),
                       sa.func.sum(sa.case((reopened, 1), else_=0)).label("reopened"))
+            .select_from(first.join(tickets, tickets.c.id == first.c.ticket_id)
+                         .join(fj, sa.and_(fj.c.ticket_id == first.c.ticket_id, fj.c.seq == first.c.seq))))
+    if group_by:
+        stmt = stmt.group_by(g).order_by(nulls_last(g))
+    return ints(fetch(repo, stmt))
+
+
+def solution_reuse(repo: Repo, resolved: Match, start: datetime, end: datetime,
+                   initial: Mapping[str, Sequence[str]], reuse_fields: Mapping[str, str],
+                   filters: Filters | None, group_by: str | None) -> list[dict[str, Any]]:
+    """g, resolved, reused, first_contact, first_contact_reused over the tickets first
+    resolved in [start, end): reused when the ticket names the ticket whose solution
+    it reused (its process's ``search.reuse`` field, e.g. ``solution_from``)."""
+    first = first_event(resolved, start, end, filters)
+    fj = journal.alias("fj")
+    parts = [sa.and_(tickets.c.process == p, tickets.c.fields[f].as_string().is_not(None),
+                     tickets.c.fields[f].as_string() != "") for p, f in reuse_fields.items()]
+    reused = sa.or_(*parts) if parts else sa.false()
+    first_contact = per_process(tickets.c.process, fj.c.from_state, initial)
+    g = dimension(group_by).label("g")
+    stmt = (sa.select(g, sa.func.count().label("resolved"),
+                      sa.func.sum(sa.case((reused, 1), else_=0)).label("reused"),
+                      sa.func.sum(sa.case((first_contact, 1), else_=0)).label("first_contact"),
+                      sa.func.sum(sa.case((sa.and_(first_contact, reused), 1), else_=0))
+                      .label("first_contact_reused"))
             .select_from(first.join(tickets, tickets.c.id == first.c.ticket_id)
                          .join(fj, sa.and_(fj.c.ticket_id == first.c.ticket_id, fj.c.seq == first.c.seq))))
     if group_by:
