@@ -14,31 +14,56 @@ from engine.errors import ExitCode
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
+              default="text", show_default=True,
+              help="Output format: text, a JSON array of findings, SARIF 2.1.0 for code "
+                   "scanning, or GitHub Actions annotations.")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="info",
               show_default=True, help="Lowest severity that makes lint exit 1.")
+@click.option("--max-warnings", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Also exit 1 when there are more than N warnings, whatever --fail-level.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, metavar="FILE",
+              help="Lint configuration (default: .itsmlint.yaml in the process repository; "
+                   "without one, the 'recommended' preset). Its globs are relative to the "
+                   "repository linted.")
+@click.option("--report-suppressed", is_flag=True,
+              help="Also list the findings suppressed in the files, with their reasons "
+                   "(text and JSON; SARIF always carries them as suppressions).")
+@click.option("--snippets/--no-snippets", default=None,
+              help="Show the source line and a caret under each finding "
+                   "(default: when stdout is a terminal).")
 @click.option("--db", "with_db", is_flag=True,
               help="Also check open tickets in the database against the definitions "
                    "(states or fields the definitions no longer have).")
 @pass_state
-def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str, with_db: bool) -> None:
+def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
+         max_warnings: int | None, config_path: Path | None, report_suppressed: bool,
+         snippets: bool | None, with_db: bool) -> None:
     """Check process definitions and code tables.
 
     Without PATH, lints the current process repository. Given the repository
-    (or its processes/ and codes/ folders), cross-file checks run too.
-    Exit 0: clean; 1: findings; 2: usage; 3: internal error.
+    (or its processes/ and codes/ folders), cross-file checks run too. Rules,
+    severities and per-file overrides come from .itsmlint.yaml beside
+    processes/; a finding is suppressed by '# itsmlint: disable=ID reason: ...'
+    on its line. Exit 0: clean; 1: findings at --fail-level or above (or more
+    warnings than --max-warnings); 2: usage or configuration error; 3: internal
+    error.
 
     \b
     Example:
       itsm lint processes codes --format json
+      itsm lint --format sarif > itsm-lint.sarif
     """
     from engine.lint import lint_paths, severity_at_least
-    from engine.lint.formatters import FORMATS
+    from engine.lint.config import config_for
+    from engine.lint.formatters import Report, render
+    from engine.lint.sarif import source_root
     from engine.workspace import find_home
 
     targets = list(paths) or [find_home(state.home)]
-    result = lint_paths(targets)
+    config = config_for(targets[0], config_path)
+    result = lint_paths(targets, config)
     findings = list(result.findings)
     if with_db:
         if result.errors:
@@ -46,17 +71,23 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str, with_
         else:
             from engine.migrate import db_findings
 
-            findings += db_findings(state.api())
+            findings += config.apply(db_findings(state.api()))
     result.findings = findings
-    out = FORMATS[fmt](findings)
+    repo = result.context.repos[0] if result.context.repos else Path.cwd()
+    report = Report(findings, result.suppressed, report_suppressed,
+                    sys.stdout.isatty() if snippets is None else snippets, source_root(repo))
+    out = render(fmt, report)
     if out:
         click.echo(out, nl=False)
-    if fmt == "text":
-        errors, warnings = result.count("error"), result.count("warning")
-        if result.findings:
-            click.echo(f"{errors} error(s), {warnings} warning(s)", err=True)
+    errors, warnings = result.count("error"), result.count("warning")
+    too_many = max_warnings is not None and warnings > max_warnings
+    if fmt == "text" and (result.findings or result.suppressed):
+        hidden = f", {len(result.suppressed)} suppressed" if result.suppressed else ""
+        click.echo(f"{errors} error(s), {warnings} warning(s){hidden}", err=True)
+    if too_many:
+        click.echo(f"itsm: {warnings} warning(s), more than --max-warnings {max_warnings}", err=True)
     failing = [f for f in result.findings if severity_at_least(f.severity, fail_level)]
-    sys.exit(int(ExitCode.REFUSED) if failing else 0)
+    sys.exit(int(ExitCode.REFUSED) if failing or too_many else 0)
 
 
 @main.command()

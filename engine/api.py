@@ -33,6 +33,9 @@ from engine.settings import Settings
 from engine.workspace import bundled_home, find_home, load_definitions
 
 
+TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -80,6 +83,7 @@ class Api:
         self._now = now
         self.lang = lang
         self.tz = _display_tz(settings.timezone, now)
+        self._stored_versions: set[str] = set()  # definition versions seen in the database
 
     @classmethod
     def open(cls, home: str | None = None, db: str | None = None, user: str | None = None,
@@ -129,11 +133,18 @@ class Api:
                      frozenset(person["roles"]), frozenset(person["groups"]))
 
     def _register(self, repo: Any, spec: ProcessSpec) -> str:
+        """The stored version of ``spec``'s definition, recorded on first use.  A
+        version seen committed is remembered (rows of definition_versions are
+        never deleted); one inserted now is checked again next time, in case this
+        transaction rolls back."""
         version = self.defs.version(spec.id)
+        if version in self._stored_versions:
+            return version
         path = self.home / "processes" / f"{spec.id}.yaml"
         source = {"process": path.read_text(encoding="utf-8") if path.exists() else "",
                   "codes": {tid: t.sha256 for tid, t in self.defs.codes.items()}}
-        repo.ensure_definition_version(version, spec.id, spec.version, source, self.now())
+        if repo.ensure_definition_version(version, spec.id, spec.version, source, self.now()):
+            self._stored_versions.add(version)
         return version
 
     def _spec_for(self, ticket: Ticket) -> ProcessSpec:
@@ -182,6 +193,22 @@ class Api:
             if actor.roles or actor.groups:  # staff see known solutions; end users never do
                 view["similar"] = search.similar_in(self, repo, repo.get_ticket(ticket.key), 3)
             return view
+
+    def ingest_alerts(self, payload: Any, format: str = "auto",
+                      source: str | None = None) -> dict[str, Any]:
+        """Monitoring alerts (an Alertmanager webhook, or JSON events; text or
+        decoded) -> one open incident per alert group (engine.alerts).  Returns
+        {alerts, groups, created, noted, counted, resolved_noted, ignored, failed,
+        results}; a malformed payload raises engine.intake.PayloadError first."""
+        from engine.alerts import ingest
+
+        return ingest(self, payload, format, source)
+
+    def alert_groups(self, ticket: str | None = None, open_only: bool = False,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+        from engine.alerts import alert_groups
+
+        return alert_groups(self, ticket, open_only, limit)
 
     def _intake(self, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
                 now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None) -> Ticket:
@@ -234,11 +261,12 @@ class Api:
         search.index(repo, spec, ticket)  # before the create event, whose note it indexes
         changes = {k: [None, v] for k, v in values.items() if v is not None}
         changes.update(extra_changes or {})
-        repo.append_event(ticket.id, self._event("create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
-                                                 None, initial.id, changes, note, version, now, True))
+        created = repo.append_event(ticket.id, self._event(
+            "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
+            None, initial.id, changes, note, version, now, True))
         if spec.intake_notify:
             self._notify(repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
-        self._refresh_due(repo, spec, ticket)
+        self._refresh_due(repo, spec, ticket, [created], set())
         return ticket
 
     def _check_category(self, spec: ProcessSpec, values: Mapping[str, Any]) -> None:
@@ -283,15 +311,20 @@ class Api:
                              f"({self._iso(ticket.updated_at)}); the journal only moves forward")
         return now
 
-    def _transitions(self, repo: Any, ticket: Ticket) -> list[slamod.Transition]:
+    def _transitions(self, repo: Any, ticket: Ticket,
+                     events: Sequence[Mapping[str, Any]] | None = None) -> list[slamod.Transition]:
         return [slamod.Transition(e["effective_at"], e["from_state"], e["to_state"], e["action"])
-                for e in repo.events(ticket.id) if e["to_state"] is not None]
+                for e in (repo.events(ticket.id) if events is None else events)
+                if e["to_state"] is not None]
 
     def _perform(self, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
-                 note: str | None, actor: Actor, now: datetime) -> dict[str, Any]:
+                 note: str | None, actor: Actor, now: datetime,
+                 events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         spec = self._spec_for(ticket)
         now = self._check_forward(ticket, now)
-        history = self._transitions(repo, ticket)
+        if events is None:  # read once: SLA history, the chain's tail, timers
+            events = repo.events(ticket.id)
+        history = self._transitions(repo, ticket, events)
         ticket.definition_version = self._register(repo, spec)
 
         def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -313,7 +346,7 @@ class Api:
                 linked_key = linked.key
             out.values["parent"] = linked_key
             out.changes["parent"] = [ticket.values.get("parent"), linked_key]
-        self._apply(repo, ticket, spec, out, actor, note, now)
+        self._apply(repo, ticket, spec, out, actor, note, now, events)
         cascaded = major.cascade(self, repo, ticket, out, now) if out.action.cascade else None
         major_key = None
         if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
@@ -328,7 +361,10 @@ class Api:
         return view
 
     def _apply(self, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
-               note: str | None, now: datetime) -> None:
+               note: str | None, now: datetime, events: list[dict[str, Any]]) -> None:
+        """Write the outcome: the ticket row, its journal event (appended to
+        ``events``, the ticket's journal read under its lock), notifications and
+        due work."""
         target = spec.states[out.to_state]
         moved = out.to_state != out.from_state
         category = self.defs.category_of(target.status)
@@ -351,7 +387,9 @@ class Api:
         search.index_if_changed(repo, spec, ticket, out.changes)
         event = repo.append_event(ticket.id, self._event(
             out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
-            out.changes, note, ticket.definition_version, now, out.action.public))
+            out.changes, note, ticket.definition_version, now, out.action.public),
+            last=events[-1] if events else None)
+        events.append(event)
         ticket.version += 1
         ticket.state, ticket.status, ticket.status_category = out.to_state, target.status, category
         ticket.sla, ticket.updated_at = out.sla, now
@@ -363,7 +401,7 @@ class Api:
             self._notify(repo, spec, ticket, event["seq"], out.action.notify,
                          {"action": {"id": out.action.id, "label": out.action.label.get(self.lang)},
                           "note": (note or reason) if out.action.public else None}, now)
-        self._refresh_due(repo, spec, ticket)
+        self._refresh_due(repo, spec, ticket, events)
 
     def _notify(self, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
                 messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
@@ -407,9 +445,18 @@ class Api:
             view["offering_label"] = (offerings.get(offering) or {}).get("label") or offering
         return view
 
-    def _refresh_due(self, repo: Any, spec: ProcessSpec, ticket: Ticket) -> list[timers.DueItem]:
-        fired = repo.fired_keys(ticket.id) if ticket.id is not None else set()
-        starts = timers.timer_starts(spec, ticket, repo.events(ticket.id)) if spec.timers else {}
+    def _refresh_due(self, repo: Any, spec: ProcessSpec, ticket: Ticket,
+                     events: Sequence[Mapping[str, Any]] | None = None,
+                     fired: set[tuple[str, str, str]] | None = None, write: bool = True
+                     ) -> list[timers.DueItem]:
+        """The ticket's due work, from its journal and the effects already fired
+        (read here unless given); replaces its due_work rows unless ``write`` is False."""
+        if fired is None:
+            fired = repo.fired_keys(ticket.id) if ticket.id is not None else set()
+        if spec.timers:
+            starts = timers.timer_starts(spec, ticket, repo.events(ticket.id) if events is None else events)
+        else:
+            starts = {}
         repeats = {}
         for t in spec.timers:
             if t.repeat and t.id in starts:
@@ -417,55 +464,82 @@ class Api:
                 repeats[t.id] = sum(1 for k, n, c in fired if k == "timer" and n == t.id
                                     and c.startswith(base + "#"))
         items = timers.due_items(self.defs, spec, ticket, ticket.sla, fired, repeats, starts)
-        repo.replace_due_work(ticket.id, [i.row() for i in items])
+        if write:
+            repo.replace_due_work(ticket.id, [i.row() for i in items])
         return items
 
     # -- timers ------------------------------------------------------------------------
     def tick(self) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders.
 
-        Each ticket is handled in its own transaction with the ticket locked, and
-        every effect is recorded as fired before it happens, so running tick
-        twice, or from two machines at once, does each thing once."""
+        Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
+        per batch (one durable commit instead of one per ticket) taking the
+        tickets' locks in id order, each ticket inside a savepoint: a ticket
+        whose work is refused or conflicts is rolled back alone and left to the
+        next tick.  Every effect is recorded as fired (a unique key per cycle) in
+        the transaction of the effect, while the ticket is locked and after its
+        fired keys were read under that lock, so running tick twice, or from two
+        machines at once, does each thing once."""
         now = self.now()
         with self.store.read() as repo:
             due = repo.due_tickets(now)
         report: list[dict[str, Any]] = []
-        for ticket_id in due:
+        for first in range(0, len(due), TICK_BATCH):
+            batch = sorted(due[first:first + TICK_BATCH])  # one lock order for concurrent ticks
             with self.store.write() as repo:
-                report.extend(self._tick_ticket(repo, ticket_id, now))
+                for ticket_id in batch:
+                    try:
+                        with repo.savepoint():
+                            report.extend(self._tick_ticket(repo, ticket_id, now))
+                    except (Conflict, NotFound) as exc:
+                        report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
+                                       "outcome": f"skipped: {exc.message}"})
         return report
 
     def _tick_ticket(self, repo: Any, ticket_id: int, now: datetime) -> list[dict[str, Any]]:
+        """Fire what is due on one locked ticket; its journal and fired keys are read
+        once and kept current in memory, its due work written once at the end."""
         done: list[dict[str, Any]] = []
+        ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
+        spec = self.defs.processes.get(ticket.process)
+        if spec is None or ticket.state not in spec.states or now < ticket.updated_at:
+            return done  # a tick behind the ticket's last change leaves it to a later tick
+        events = repo.events(ticket.id)
+        fired = repo.fired_keys(ticket.id)
+        current = False  # is ticket.sla computed from the current journal?
+        computed_for = -1  # the journal length ticket.sla was computed for
         for _ in range(20):  # an effect may make the next one due (bounded)
-            ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
-            spec = self.defs.processes.get(ticket.process)
-            if spec is None or ticket.state not in spec.states or now < ticket.updated_at:
-                return done  # a tick behind the ticket's last change leaves it to a later tick
-            ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket),
-                                        ticket.values, max(now, ticket.updated_at))
-            items = [i for i in self._refresh_due(repo, spec, ticket) if i.due_at <= now]
+            if computed_for != len(events):  # a notification alone changes no clock
+                ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket, events),
+                                            ticket.values, max(now, ticket.updated_at))
+                computed_for = len(events)
+            items = [i for i in self._refresh_due(repo, spec, ticket, events, fired, write=False)
+                     if i.due_at <= now]
             if not items:
-                return done
+                current = True
+                break
             item = items[0]
-            if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, "fired"):
-                continue  # another tick got there first
-            later = [i for i in self._refresh_due(repo, spec, ticket)
+            fired.add((item.kind, item.name, item.cycle))
+            later = [i for i in self._refresh_due(repo, spec, ticket, events, fired, write=False)
                      if i.kind == item.kind and i.name == item.name and i.due_at <= now]
             if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
                 outcome = "skipped: the timer itself is already due"
             elif later:  # a repeating timer that missed several beats fires once
                 outcome = "skipped: a later repetition is also due"
             else:
-                outcome = self._fire(repo, spec, ticket, item, now)
-            repo.set_fired_outcome(ticket.id, item.kind, item.name, item.cycle, outcome)
+                outcome = self._fire(repo, spec, ticket, item, now, events)
+            if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, outcome):
+                raise Conflict(f"{ticket.key}: {item.kind} {item.name} fired concurrently")
             done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
                          "due": self._iso(item.due_at), "outcome": outcome})
+        if not current and computed_for != len(events):
+            ticket.sla = slamod.compute(spec, self.defs, self._transitions(repo, ticket, events),
+                                        ticket.values, max(now, ticket.updated_at))
+        self._refresh_due(repo, spec, ticket, events, fired)
         return done
 
     def _fire(self, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
-              now: datetime) -> str:
+              now: datetime, events: list[dict[str, Any]]) -> str:
         parts = []
         if item.notify:
             clock = (ticket.sla or {}).get(item.name) or {}
@@ -477,7 +551,7 @@ class Api:
         if item.action:
             try:
                 result = self._perform(repo, ticket, item.action, {}, f"{item.kind} {item.name}",
-                                       SYSTEM, now)
+                                       SYSTEM, now, events)
                 parts.append(f"{item.action} -> {result['state']}")
             except ItsmError as exc:
                 parts.append(f"{item.action} refused: {exc.message}")

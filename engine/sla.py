@@ -67,12 +67,19 @@ def calendar_for_policy(defs: Definitions, policy: CodeValue | None) -> Calendar
 
 
 def day_seconds(cal: Calendar) -> float:
-    """Length of the calendar's standard (longest) working day."""
+    """Length of the calendar's standard (longest) working day (worked out once
+    per calendar object; calendars are cached per definitions)."""
+    cached = getattr(cal, "_day_seconds", None)
+    if cached is not None:
+        return cached
     if cal.always:
-        return 86400.0
-    start = date(2026, 1, 5)  # any two weeks; the longest day wins over holidays
-    return max((sum((b - a).total_seconds() for a, b in cal.intervals(start + timedelta(days=i)))
-                for i in range(14)), default=0.0) or 86400.0
+        value = 86400.0
+    else:
+        start = date(2026, 1, 5)  # any two weeks; the longest day wins over holidays
+        value = max((sum((b - a).total_seconds() for a, b in cal.intervals(start + timedelta(days=i)))
+                     for i in range(14)), default=0.0) or 86400.0
+    cal._day_seconds = value  # type: ignore[attr-defined]
+    return value
 
 
 def target_seconds(duration: Duration, cal: Calendar) -> float:

@@ -69,6 +69,8 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
     path = tuple(error.absolute_path)
     v, inst, schema = error.validator, error.instance, error.schema
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str):
+        if v == "pattern" and schema.get("description") and error.validator_value != "^[a-z][a-z0-9_]*$":
+            return f"key '{inst}' is not valid: {schema['description']}", path + (inst,), True
         return (f"key '{inst}' is not a valid id (lower_snake_case, starting with a letter)",
                 path + (inst,), True)
     if v == "additionalProperties" and isinstance(inst, dict):

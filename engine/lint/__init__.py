@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from engine.lint.config import LintConfig
 from engine.lint.context import LintContext, build_context
 from engine.lint.finding import SEVERITIES, Finding
 from engine.lint.registry import Rule, all_rules
+from engine.lint.suppressions import Suppressed, apply, read_directives
 
-__all__ = ["Finding", "LintResult", "lint_paths", "run_rules", "all_rules", "Rule"]
+__all__ = ["Finding", "LintConfig", "LintResult", "Suppressed", "lint_paths", "run_rules",
+           "all_rules", "Rule"]
 
 
 @dataclass
 class LintResult:
     findings: list[Finding]
     context: LintContext
+    suppressed: list[Suppressed] = field(default_factory=list)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -36,12 +40,38 @@ def run_rules(ctx: LintContext, rules: list[Rule] | None = None) -> list[Finding
         except Exception as exc:  # a crashing rule is a finding, never a traceback
             findings.add(Finding("<lint>", 1, 1, rule.id, rule.slug, "error",
                                  f"rule crashed: {type(exc).__name__}: {exc}"))
-    return sorted(findings, key=lambda f: (f.file, f.line, f.column, f.rule, f.message))
+    return sorted(findings, key=_position)
 
 
-def lint_paths(paths: list[Path]) -> LintResult:
+def lint_paths(paths: list[Path], config: LintConfig | None = None) -> LintResult:
+    """Lint ``paths``.  Without ``config``: every rule at its default severity,
+    nothing suppressed (the check of definitions before they are used).  With one
+    (``itsm lint``): the configured severities, and in-file suppressions apply."""
     ctx = build_context(paths)
-    return LintResult(run_rules(ctx), ctx)
+    if config is None:
+        return LintResult(run_rules(ctx), ctx)
+    for policy in config.policies:
+        _enforce_policy(ctx, policy)
+    rules = all_rules()
+    findings = run_rules(ctx, rules)
+    reported = {f.file for f in findings} | ctx.targets
+    kept, suppressed, problems = apply(findings, read_directives(sorted(reported)), rules,
+                                       ctx.targets)
+    shown = config.apply(kept + problems)
+    hidden = [replace(sup, finding=f) for sup in suppressed for f in config.apply([sup.finding])]
+    return LintResult(sorted(shown, key=_position), ctx,
+                      sorted(hidden, key=lambda sup: _position(sup.finding)))
+
+
+def _position(f: Finding) -> tuple[str, int, int, str, str]:
+    return f.file, f.line, f.column, f.rule, f.message
+
+
+def _enforce_policy(ctx: LintContext, policy: str) -> None:
+    """Check every process as if it declared ``policies: [policy]``."""
+    for pid, (doc, spec) in ctx.processes.items():
+        if spec is not None and policy not in spec.policies:
+            ctx.processes[pid] = (doc, replace(spec, policies=(*spec.policies, policy)))
 
 
 def severity_at_least(severity: str, level: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-from engine.lint.registry import all_rules
+from engine.lint.registry import Rule, all_rules
 
 HEADER = """# Lint rules
 
@@ -26,14 +26,30 @@ itsm lint                          # the current process repository
 itsm lint processes codes          # given folders (cross-file checks included)
 itsm lint processes/incident.yaml  # one file (cross-file checks need its repository)
 itsm lint --format json            # findings as JSON: file, line, column, rule, slug, severity, message
+itsm lint --format sarif           # SARIF 2.1.0, for code scanning (GitHub, Azure DevOps, IDEs)
 itsm lint --format github          # GitHub Actions annotations
 itsm lint --fail-level error       # exit 1 only for errors (default: any finding)
+itsm lint --max-warnings 10        # ... and also when there are more than 10 warnings
+itsm lint --snippets               # the source line and a caret under each finding (default on a terminal)
+itsm lint --config strict.yaml     # another configuration than the repository's .itsmlint.yaml
+itsm lint --report-suppressed      # also list the suppressed findings with their reasons
 itsm lint --db                     # also open tickets the definitions no longer fit (D001, D002)
 ```
 
 Each finding reads `path:line:col: severity [ID slug] message`. Exit codes: 0
-clean, 1 findings, 2 usage error, 3 internal error. A rule that crashes is
-reported as a finding of that rule, never as a traceback.
+clean, 1 findings at or above `--fail-level` (or more warnings than
+`--max-warnings`), 2 usage error (a bad option or a bad `.itsmlint.yaml`), 3
+internal error. A rule that crashes is reported as a finding of that rule, never
+as a traceback.
+
+`.itsmlint.yaml` beside `processes/` chooses a preset (`extends: recommended`,
+the default; `all`; `guidelines`, which applies the P rules to every process)
+and changes a rule's severity (`rules: {Y003: error}`), everywhere or for some
+files (`overrides: [{files: [codes/*.yaml], rules: {Y003: off}}]`). A finding
+is suppressed by a comment on its line, `# itsmlint: disable=ID reason: why`
+(or on the line before, `disable-next-line=`); the reason is required (L001),
+and a suppression that hides nothing is reported (L002). See
+[auditor-guide.md](auditor-guide.md) for the details.
 
 Definitions with errors are refused at run time too: the first time a content
 version is loaded, every error-level rule runs, and an error stops the command
@@ -62,15 +78,28 @@ The values are kept in the journal and on the ticket but no action uses them.
 def render() -> str:
     rules = all_rules()
     out = [HEADER]
-    out += [f"| [{r.id}](#{r.id.lower()}-{r.slug}) | {r.slug} | {r.severity} |\n" for r in rules]
+    out += [f"| [{r.id}](#{r.id.lower()}-{r.slug}) | {r.slug} | {r.severity}"
+            f"{'' if r.recommended else ' (`all`)'} |\n" for r in rules]
     out.append("| D001 | stranded-ticket | error (`--db`) |\n| D002 | orphaned-field | warning (`--db`) |\n")
     for r in rules:
-        first, _, rest = r.doc.partition("\n\n")
-        out.append(f"\n### {r.id} {r.slug}\n\nSeverity: {r.severity}.\n\n"
-                   f"{' '.join(first.split())}\n\n{_examples(rest)}")
+        out.append(f"\n### {r.id} {r.slug}\n\n{rule_markdown(r)}")
     out.append(DB_RULES)
+    return markdown_literals("".join(out))
+
+
+def rule_markdown(rule: Rule) -> str:
+    """A rule's documentation in Markdown: severity, what it catches, Bad and Good
+    examples (its section of docs/lint-rules.md, and its help in SARIF)."""
+    first, _, rest = rule.doc.partition("\n\n")
+    severity = rule.severity if rule.recommended else \
+        f"{rule.severity} (reported by the `all` preset, or when configured)"
+    return markdown_literals(f"Severity: {severity}.\n\n{' '.join(first.split())}\n\n"
+                              f"{_examples(rest)}")
+
+
+def markdown_literals(text: str) -> str:
     # reST literals (``x``) in docstrings -> Markdown (`x`), leaving ``` fences alone
-    return re.sub(r"(?<!`)``(?!`)", "`", "".join(out))
+    return re.sub(r"(?<!`)``(?!`)", "`", text)
 
 
 def _examples(text: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -58,6 +58,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite)
         self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
+        self._members: dict[str, list[str]] = {}  # role / group members, per transaction
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
@@ -66,11 +67,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             raise ItsmError(f"a person with id '{pid}' or e-mail '{email}' already exists "
                             "(see 'itsm user list')")
         self._people.clear()
+        self._members.clear()
         self.conn.execute(people.insert().values(id=pid, name=name, email=email, phone=phone,
                                                  site=site, active=True, created_at=to_db(now)))
         self.set_roles(pid, roles, groups)
 
     def set_roles(self, pid: str, roles: Sequence[str], groups: Sequence[str]) -> None:
+        self._people.clear()
+        self._members.clear()
         if roles:
             self.conn.execute(person_roles.insert(), [{"person_id": pid, "role": r} for r in dict.fromkeys(roles)])
         if groups:
@@ -122,14 +126,27 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                      groups=groups.get(r["id"], [])) for r in rows]
 
     def group_members(self, gid: str) -> list[str]:
-        return list(self.conn.execute(sa.select(group_members.c.person_id)
-                                      .where(group_members.c.group_id == gid)
-                                      .order_by(group_members.c.person_id)).scalars())
+        key = "group:" + gid
+        if key not in self._members:
+            self._members[key] = list(self.conn.execute(
+                sa.select(group_members.c.person_id).where(group_members.c.group_id == gid)
+                .order_by(group_members.c.person_id)).scalars())
+        return list(self._members[key])
 
     def people_with_role(self, role: str) -> list[str]:
-        return list(self.conn.execute(sa.select(person_roles.c.person_id)
-                                      .where(person_roles.c.role == role)
-                                      .order_by(person_roles.c.person_id)).scalars())
+        """Ids of the people holding ``role`` (cached for the transaction, like people)."""
+        key = "role:" + role
+        if key not in self._members:
+            self._members[key] = list(self.conn.execute(
+                sa.select(person_roles.c.person_id).where(person_roles.c.role == role)
+                .order_by(person_roles.c.person_id)).scalars())
+        return list(self._members[key])
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: an exception rolls back only what ran inside."""
+        with self.conn.begin_nested():
+            yield
 
     def _insert_new(self, table: sa.Table, values: dict[str, Any]) -> bool:
         """Insert a row unless its key exists (another writer got there first);
@@ -141,13 +158,16 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     # -- definitions -------------------------------------------------------------
     def ensure_definition_version(self, version: str, process: str, declared: int,
-                                  source: dict[str, str], now: datetime) -> None:
+                                  source: dict[str, str], now: datetime) -> bool:
+        """Record a definition version unless stored; True if it was already there
+        (committed by an earlier transaction), False if this call inserted it."""
         exists = self.conn.execute(sa.select(definition_versions.c.version)
                                    .where(definition_versions.c.version == version)).first()
         if exists is None:  # two first writers may race: the second one's insert is a no-op
             self._insert_new(definition_versions, {
                 "version": version, "process": process, "declared_version": declared,
                 "source": source, "loaded_at": to_db(now)})
+        return exists is not None
 
     def definition_source(self, version: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(definition_versions)
@@ -360,11 +380,16 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return out
 
     # -- journal -----------------------------------------------------------------
-    def append_event(self, ticket_id: int, event: dict[str, Any]) -> dict[str, Any]:
-        last = self.conn.execute(
-            sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == ticket_id)
-            .order_by(journal.c.seq.desc()).limit(1)).first()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    def append_event(self, ticket_id: int, event: dict[str, Any],
+                     last: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Append to the ticket's hash chain.  ``last``: its newest event, when the
+        caller read the journal under the ticket's lock (saves the read)."""
+        if last is None:
+            row = self.conn.execute(
+                sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == ticket_id)
+                .order_by(journal.c.seq.desc()).limit(1)).first()
+            last = {"seq": row[0], "hash": row[1]} if row else None
+        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
         row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev)
         row["hash"] = event_hash(prev, hashed_fields(row))
         self.conn.execute(journal.insert().values(

@@ -8,10 +8,13 @@ concatenated document (``ILIKE``, ranked by ``word_similarity``).  Both treat a
 term as a case-insensitive substring, so Chinese needs no word segmenter.
 Terms shorter than three characters cannot use a trigram index: they only
 filter the rows the longer terms found (or scan, when all terms are short).
+On SQLite, bm25 ranks at most the newest ``RANK_POOL`` matches of a query, so
+that a common term costs a bounded time (bench/search.py).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -25,6 +28,10 @@ COLUMNS = ("title", "description", "solution", "details", "notes")
 PG_DOCUMENT = "(s.title || ' ' || s.description || ' ' || s.solution || ' ' || s.details || ' ' || s.notes)"
 # bm25 weights per column: a hit in the title or the solution counts most
 BM25 = "bm25(search_fts, 10.0, 4.0, 6.0, 2.0, 1.0)"
+# SQLite ranks (bm25) at most this many matches of a query, the newest (highest
+# ticket ids): a term in every tenth ticket of a million would otherwise cost
+# bm25 over 100,000 rows per search (bench/search.py).
+RANK_POOL = 10_000
 NOTE_SEPARATOR = "\n"
 
 _TICKET_COLUMNS = ("id", "key", "process", "state", "status", "status_category", "title", "service",
@@ -118,19 +125,31 @@ class SearchIndex:
                 return []  # OR of short terms would match nearly everything
             short_sql = []
         where += short_sql
+        # The best rows are chosen in a subquery that reads only what ranking and the
+        # filters need (search_fts alone when nothing else is filtered); the ticket and
+        # text columns are read for the chosen rows only, not for every match.
+        ands = "".join(f" AND {w}" for w in where)
+        need_s = any(_USES_S.search(w) for w in where)
+        need_t = any(_USES_T.search(w) for w in where)
         if long_terms:
             params["match"] = (" OR " if q.any_term else " AND ").join(_phrase(t) for t in long_terms)
-            sql = (f"SELECT {self._select()}, -{BM25} AS rank FROM search_fts "
-                   "JOIN search_text s ON s.ticket_id = search_fts.rowid "
-                   "JOIN tickets t ON t.id = search_fts.rowid "
-                   "WHERE search_fts MATCH :match" + "".join(f" AND {w}" for w in where)
-                   + f" ORDER BY {BM25} LIMIT :limit")
+            params["pool"] = RANK_POOL
+            # bm25 of the newest RANK_POOL matches (FTS5 walks the rowids downwards and
+            # stops there), the best of them first: a common term costs a bounded time
+            pool = (f"SELECT search_fts.rowid AS id, -{BM25} AS rank FROM search_fts"
+                    + (" JOIN search_text s ON s.ticket_id = search_fts.rowid" if need_s else "")
+                    + (" JOIN tickets t ON t.id = search_fts.rowid" if need_t else "")
+                    + f" WHERE search_fts MATCH :match{ands} ORDER BY search_fts.rowid DESC LIMIT :pool")
+            inner = f"SELECT id, rank FROM ({pool}) ORDER BY rank DESC, id DESC LIMIT :limit"
         else:  # only short terms: a scan, ranked by the number of occurrences in the title
             rank = " + ".join(f"(instr(lower(s.title), :s{i}) > 0)" for i in range(len(short_terms)))
-            sql = (f"SELECT {self._select()}, ({rank}) AS rank FROM search_text s "
-                   "JOIN tickets t ON t.id = s.ticket_id"
-                   + (" WHERE " + " AND ".join(where) if where else "")
-                   + " ORDER BY rank DESC, t.id DESC LIMIT :limit")
+            inner = (f"SELECT s.ticket_id AS id, ({rank}) AS rank FROM search_text s"
+                     + (" JOIN tickets t ON t.id = s.ticket_id" if need_t else "")
+                     + (" WHERE " + " AND ".join(where) if where else "")
+                     + " ORDER BY rank DESC, s.ticket_id DESC LIMIT :limit")
+        sql = (f"SELECT {self._select()}, m.rank AS rank FROM ({inner}) AS m "
+               "JOIN search_text s ON s.ticket_id = m.id JOIN tickets t ON t.id = m.id "
+               "ORDER BY m.rank DESC, m.id DESC")
         return self._rows(sql, params)
 
     def _find_pg(self, q: Query, terms: list[str]) -> list[dict[str, Any]]:
@@ -153,17 +172,25 @@ class SearchIndex:
         stmt = sa.text(sql).columns(fields=sa.JSON, resolved_at=sa.DateTime, closed_at=sa.DateTime)
         return [dict(r) for r in self.conn.execute(stmt, params).mappings()]
 
-    def scan_like(self, terms: Sequence[str], limit: int = 20) -> list[int]:
+    def scan_like(self, terms: Sequence[str], limit: int = 20, resolved_only: bool = False) -> list[int]:
         """Ticket ids whose text contains every term, by a plain LIKE scan without the
-        index (the benchmark's comparison)."""
-        doc = " || ' ' || ".join(f"{c}" for c in COLUMNS)
+        index (the benchmark's comparison); ``resolved_only`` as in :class:`Query`."""
+        doc = " || ' ' || ".join(f"s.{c}" for c in COLUMNS)
         params: dict[str, Any] = {"limit": limit}
         where = []
         for i, term in enumerate(terms):
             params[f"t{i}"] = "%" + _escape_like(term) + "%"
             where.append(f"({doc}) LIKE :t{i} ESCAPE '\\'")
-        sql = f"SELECT ticket_id FROM search_text WHERE {' AND '.join(where)} LIMIT :limit"
+        join = ""
+        if resolved_only:
+            join = " JOIN tickets t ON t.id = s.ticket_id"
+            where.append("t.resolved_at IS NOT NULL")
+        sql = f"SELECT s.ticket_id FROM search_text s{join} WHERE {' AND '.join(where)} LIMIT :limit"
         return [r[0] for r in self.conn.execute(sa.text(sql), params)]
+
+
+_USES_S = re.compile(r"\bs\.")  # a filter on search_text's columns
+_USES_T = re.compile(r"\bt\.")  # a filter on tickets' columns
 
 
 def _clean(term: str) -> str:

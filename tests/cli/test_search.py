@@ -201,7 +201,7 @@ def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[st
     finally:
         engine.dispose()
     out = desk.itsm("db", "upgrade").stdout
-    assert "0003 -> 0004" in out
+    assert f"0003 -> {db.HEAD}" in out
     assert [h["key"] for h in search(desk, "重置密码")] == [kb["claims_login"]]  # a solution
     assert [h["key"] for h in search(desk, "firmware")] == [kb["vpn"]]  # a note
     assert [h["key"] for h in search(desk, "白屏")] == [kb["portal_login"]]  # a description

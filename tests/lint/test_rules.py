@@ -168,6 +168,27 @@ def test_a_rule_crashing_midway_keeps_its_earlier_findings(
     assert "rule crashed: KeyError: 'state'" in messages(findings)
 
 
+def test_a_crashing_rule_is_a_finding_in_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``itsm lint`` prints the crash as a finding of the rule and exits 1: no traceback."""
+    from click.testing import CliRunner
+
+    import cli
+
+    module = importlib.import_module("engine.lint.rules.stuck_state")
+
+    def boom(ctx: object) -> list[object]:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(module, "check", boom)
+    shutil.copytree(BASE, tmp_path / "repo")
+    monkeypatch.chdir(tmp_path / "repo")
+    result = CliRunner().invoke(cli.main, ["lint", "."], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "<lint>:1:1: error [G008 stuck-state] rule crashed: ZeroDivisionError: division by zero" \
+        in result.output
+
+
 # --- Y001 yaml-syntax ---------------------------------------------------------------
 
 def test_yaml_syntax_unclosed_flow_sequence(check: Check) -> None:
@@ -429,9 +450,12 @@ timers:
     action: close
     calendar: ofice
 """
-    f = check({P: text}, [("R001", *at(text, n)) for n in ("nw]", "clos]", "escalate", "ofice")])
-    assert messages(f) == ["undefined state 'nw'", "undefined action 'clos'",
-                           "undefined action 'escalate'", "undefined calendar 'ofice'"]
+    # the timer fires 'close', which only the service desk may perform: timed-action (T006)
+    f = check({P: text}, [("R001", *at(text, n)) for n in ("nw]", "clos]", "escalate", "ofice")]
+              + [("T006", *at(text, "close\n    calendar"))])
+    assert messages([x for x in f if x.rule == "R001"]) == [
+        "undefined state 'nw'", "undefined action 'clos'", "undefined action 'escalate'",
+        "undefined calendar 'ofice'"]
 
 
 def test_undefined_reference_code_tables(check: Check) -> None:
@@ -714,6 +738,499 @@ def test_duplicate_code_differs_only_in_case(check: Check) -> None:
     assert f[0].message == "code 'p4' differs from 'P4' only in letter case"
 
 
+# --- G005 shadowed-action ------------------------------------------------------------------
+
+def test_shadowed_action_guard_bypassed(check: Check) -> None:
+    text = HEAD + BODY + "  close_p1: {from: new, to: closed, roles: [service_desk], when: \"priority == 'P1'\"}\n"
+    f = check({P: text}, [("G005", *at(text, "\"priority"))])
+    assert f[0].message == ("the guard of 'close_p1' protects nothing: 'close' makes the same move "
+                            "from 'new' to 'closed' for the same roles without a guard")
+
+
+def test_shadowed_action_needs_more_or_other_people_is_fine(check: Check) -> None:
+    # close asks for a solution, close_p1 does not: close_p1's guard is not bypassed by close
+    text = HEAD + "fields:\n  solution: {type: text, label: {en: S, zh: 方案}}\n" + \
+        BODY.replace("roles: [service_desk]}", "roles: [service_desk], requires: [solution]}") + \
+        "  close_p1: {from: new, to: closed, roles: [service_desk], when: \"priority == 'P1'\"}\n" + \
+        "  close_vip: {from: new, to: closed, roles: [reporter], when: \"priority == 'P2'\"}\n"
+    check({P: text}, [])
+
+
+# --- G006 duplicate-action -----------------------------------------------------------------
+
+def test_duplicate_action(check: Check) -> None:
+    text = HEAD + BODY + "  finish: {from: new, to: closed, roles: [service_desk]}\n"
+    f = check({P: text}, [("G006", *at(text, "finish"))])
+    assert f[0].message == ("action 'finish' does the same as 'close' from 'new': same target, guard, "
+                            "roles and fields; remove one or tell them apart")
+
+
+def test_duplicate_action_same_guard_written_differently(check: Check) -> None:
+    text = HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk], when: \"priority=='P1'\"}") + \
+        "  finish: {from: [new], to: closed, roles: [service_desk], when: \"priority == 'P1'\"}\n"
+    check({P: text}, [("G006", *at(text, "finish"))])
+
+
+def test_duplicate_action_different_roles_or_fields_is_fine(check: Check) -> None:
+    text = HEAD + BODY + "  auto_close: {from: new, to: closed, roles: [system]}\n" + \
+        "  close_quietly: {from: new, to: closed, roles: [service_desk], set: {urgency: low}}\n"
+    check({P: text}, [])
+
+
+# --- G007 overlapping-guards ---------------------------------------------------------------
+
+BRANCHES = """\
+states:
+  new: {status: new, initial: true}
+  in_progress: {status: in_progress}
+  closed: {status: closed, final: true}
+actions:
+  escalate: {from: new, to: in_progress, roles: [service_desk], when: "priority in ['P1', 'P2']"}
+  close: {from: [new, in_progress], to: closed, roles: [service_desk], when: "priority != 'P2'"}
+"""
+
+
+def test_overlapping_guards_values(check: Check) -> None:
+    text = HEAD + BRANCHES
+    f = check({P: text}, [("G007", *at(text, "\"priority !="))])
+    assert f[0].message == ("the guards of 'escalate' and 'close' can both hold in 'new' (both allow "
+                            "priority 'P1'): the same person may send the ticket to 'in_progress' or to 'closed'")
+
+
+def test_overlapping_guards_identical(check: Check) -> None:
+    text = HEAD + BRANCHES.replace("\"priority != 'P2'\"", "\"priority in ['P1','P2']\"")
+    f = check({P: text}, [("G007", *at(text, "\"priority in ['P1','P2']"))])
+    assert "(the guards are identical)" in f[0].message
+
+
+def test_overlapping_guards_eq_and_list(check: Check) -> None:
+    text = HEAD + BRANCHES.replace("\"priority != 'P2'\"", "\"ticket.priority == 'P2' and urgency == 'high'\"")
+    f = check({P: text}, [("G007", *at(text, "\"ticket.priority"))])
+    assert "(both allow priority 'P2' and urgency 'high')" in f[0].message
+
+
+@pytest.mark.parametrize("other", [
+    "priority not in ['P1', 'P2']",     # the complement
+    "priority == 'P3'",                 # disjoint values
+    "priority == 'P1' and not urgent",  # something else tells them apart? not certain: not reported
+])
+def test_overlapping_guards_exclusive_or_unknown_is_fine(check: Check, other: str) -> None:
+    fields = "fields:\n  urgent: {type: bool, label: {en: U, zh: 急}}\n" if "urgent" in other else ""
+    text = HEAD + fields + \
+        BRANCHES.replace("\"priority != 'P2'\"", f"\"{other}\"")
+    check({P: text}, [])
+
+
+def test_overlapping_guards_other_people_is_fine(check: Check) -> None:
+    text = HEAD + BRANCHES.replace("to: closed, roles: [service_desk]", "to: closed, roles: [reporter]")
+    check({P: text}, [])
+
+
+# --- G008 stuck-state ----------------------------------------------------------------------
+
+SYSTEM_CLOSES = """\
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  closed: {status: closed, final: true}
+actions:
+  resolve: {from: new, to: resolved, roles: [service_desk]}
+  auto_close: {from: resolved, to: closed, roles: [system]}
+"""
+
+
+def test_stuck_state_only_system_actions(check: Check) -> None:
+    text = HEAD + SYSTEM_CLOSES
+    f = check({P: text}, [("G008", *at(text, "resolved: {"))])
+    assert f[0].message == ("nobody can move a ticket out of state 'resolved': 'auto_close' is a system "
+                            "action that no timer of the state, SLA threshold or cascade performs")
+
+
+def test_stuck_state_timer_fires_it(check: Check) -> None:
+    text = HEAD + SYSTEM_CLOSES + "timers:\n  auto_close: {states: [resolved], after: 3 business days, action: auto_close}\n"
+    check({P: text}, [])
+
+
+def test_stuck_state_timer_of_another_state_does_not_help(check: Check) -> None:
+    text = HEAD + SYSTEM_CLOSES.replace("from: resolved, to: closed", "from: [new, resolved], to: closed") + \
+        "timers:\n  auto_close: {states: [new], after: 3 business days, action: auto_close}\n"
+    check({P: text}, [("G008", *at(text, "resolved: {"))])
+
+
+def test_stuck_state_sla_threshold_fires_it(check: Check) -> None:
+    text = HEAD + SYSTEM_CLOSES + """\
+sla:
+  resolution:
+    target: resolution
+    start: {states: [new]}
+    stop: {states: [closed]}
+    on_breach: {action: auto_close}
+"""
+    # the breach fires auto_close, which the new state does not offer: timed-action says so
+    check({P: text}, [("T006", *at(text, "auto_close}"))])
+
+
+# --- E003 forbidden-expression -------------------------------------------------------------
+
+def test_forbidden_expression(check: Check) -> None:
+    text = _guarded("\"title.lower() == 'x' or ticket.__class__ or (title|map('upper')|list)\"")
+    f = check({P: text}, [("E003", *at(text, "lower(")), ("E003", *at(text, "__class__")),
+                          ("E003", *at(text, "map("))])
+    assert messages(f) == [
+        "call 'lower(...)' in 'title.lower() == 'x' or ticket.__class__ or (title|map('upper')|list)': "
+        "expressions may not call anything; use filters (x|lower) and tests (x is none)",
+        "private attribute '__class__' in 'title.lower() == 'x' or ticket.__class__ or "
+        "(title|map('upper')|list)': the sandbox refuses it",
+        "filter 'map' in 'title.lower() == 'x' or ticket.__class__ or (title|map('upper')|list)' loops or "
+        "looks things up by name; guards compare the ticket's values directly",
+    ]
+
+
+def test_forbidden_expression_in_a_set_template(check: Check) -> None:
+    text = HEAD + BODY + '  fix: {from: new, roles: [service_desk], set: {title: "{{ title.upper() }}"}}\n'
+    check({P: text}, [("E003", *at(text, "upper("))])
+
+
+def test_forbidden_expression_filters_and_tests_are_fine(check: Check) -> None:
+    check({P: _guarded("\"(title|lower|length) > 3 and description is not none and "
+                       "urgency in ['high', 'low']\"")}, [])
+
+
+# --- E004 constant-guard -------------------------------------------------------------------
+
+@pytest.mark.parametrize("when, says", [
+    ("true", "'true' reads nothing from the ticket: it always holds"),
+    ("1 == 2", "'1 == 2' reads nothing from the ticket: it never holds"),
+    ("priority == 'P1' or true", "'priority == 'P1' or true' has a constant part (true under 'or'), "
+                                 "so the whole guard always holds"),
+    ("priority == 'P1' and (title or false)", "'priority == 'P1' and (title or false)' has a constant part "
+                                              "(false under 'or'), which changes nothing"),
+])
+def test_constant_guard(check: Check, when: str, says: str) -> None:
+    text = _guarded(f'"{when}"')
+    f = check({P: text}, [("E004", *at(text, f'"{when}'))])
+    assert f[0].message == says
+
+
+def test_constant_guard_close_criterion(check: Check) -> None:
+    text = HEAD + BODY + 'close_criteria:\n  - {id: ok, when: "1", label: {en: O, zh: O}}\n'
+    check({P: text}, [("E004", *at(text, '"1"'))])
+
+
+def test_constant_guard_defaults_are_not_constant_parts(check: Check) -> None:
+    check({P: _guarded("\"(reporter_phone or '') != '' and (priority or 'P4') == 'P1'\"")}, [])
+
+
+# --- E005 code-value-mismatch --------------------------------------------------------------
+
+def test_code_value_mismatch(check: Check) -> None:
+    text = _guarded("\"priority == 'P5' or urgency in ['high', 'hgih'] or 'emial' != ticket.service "
+                    "or status_category == 'pendng'\"")
+    f = check({P: text}, [("E005", *at(text, n)) for n in ("'P5'", "'hgih'", "'emial'", "'pendng'")])
+    assert messages(f)[:2] == [
+        "'P5' is not a code of table 'priority' in 'priority == 'P5' or urgency in ['high', 'hgih'] or "
+        "'emial' != ticket.service or status_category == 'pendng'' (codes: P1, P2, P3, P4)",
+        "'hgih' is not a code of table 'urgency' in 'priority == 'P5' or urgency in ['high', 'hgih'] or "
+        "'emial' != ticket.service or status_category == 'pendng''; did you mean 'high'?",
+    ]
+    assert "did you mean 'email'?" in f[2].message and "did you mean 'pending'?" in f[3].message
+
+
+def test_code_value_mismatch_code_field_and_lookup(check: Check) -> None:
+    text = HEAD + "fields:\n  closure_code: {type: code, codes: closure, label: {en: C, zh: 代码}}\n" + \
+        BODY.replace("roles: [service_desk]}", "roles: [service_desk], "
+                     "when: \"closure_code == 'slved' or codes.closure['solvd'].resolved\"}")
+    f = check({P: text}, [("E005", *at(text, "'slved'")), ("E005", *at(text, "'solvd'"))])
+    assert "table 'closure'" in f[0].message
+
+
+def test_code_value_mismatch_known_codes_are_fine(check: Check) -> None:
+    check({P: _guarded("\"priority in ['P1', 'P2'] and service == 'email' and status_category != 'closed' "
+                       "and group == 'service_desk' and codes.closure.solved.resolved and priority != none\"")},
+          [])
+
+
+# --- E006 undeclared-attribute ------------------------------------------------------------
+
+def test_undeclared_attribute(check: Check) -> None:
+    text = HEAD + "fields:\n  closure_code: {type: code, codes: closure, label: {en: C, zh: 代码}}\n" + \
+        BODY.replace("roles: [service_desk]}", "roles: [service_desk],\n          when: \"service.owner_x "
+                     "or ticket.solutoin or priority.rank or codes.closure[closure_code].resolvd or "
+                     "codes.closures or sla.response or sla.resolution.elapsed\"}") + """\
+sla:
+  resolution: {target: resolution, start: {states: [new]}, stop: {states: [closed]}}
+"""
+    f = check({P: text}, [("E006", *at(text, n)) for n in (
+        "owner_x", "solutoin", "priority.rank", "resolvd", "closures", "response", "elapsed")])
+    assert [m.split(" in '")[0] for m in messages(f)] == [
+        "'service.owner_x': no service in codes/services.yaml has it",
+        "'ticket.solutoin': process 'incident' has no field 'solutoin'",
+        "'priority' holds a plain value, not an object: 'priority.rank' fails when evaluated",
+        "'.resolvd': no value of codes/closure.yaml has it",
+        "'codes.closures': there is no code table 'closures'",
+        "'sla.response': process 'incident' has no clock 'response'",
+        "'sla.resolution.elapsed': a clock's record has no 'elapsed'",
+    ]
+    assert messages(f)[1].endswith("; did you mean 'solution'?") is False  # no such field here
+    assert messages(f)[3].endswith("; did you mean 'resolved'?")
+    assert messages(f)[6].endswith("; did you mean 'elapsed_seconds'?")
+
+
+# --- R003 unused-declaration ---------------------------------------------------------------
+
+def test_unused_declaration(check: Check) -> None:
+    text = HEAD.replace("roles: {service_desk: {en: Service desk, zh: 热线}}",
+                        "roles: {service_desk: {en: Service desk, zh: 热线}, auditor: {en: Auditor, zh: 审计}}") + \
+        "fields:\n  legacy_ref: {type: string, label: {en: Old number, zh: 旧单号}}\n" + BODY
+    f = check({P: text}, [("R003", *at(text, "auditor")), ("R003", *at(text, "legacy_ref"))])
+    assert {x.severity for x in f} == {"info"}
+    assert messages(f) == [
+        "role 'auditor' is declared but no action, state, message or report uses it",
+        "field 'legacy_ref' is declared but nothing sets or reads it (actions, expressions, messages, "
+        "templates, reports)",
+    ]
+
+
+def test_unused_declaration_every_use_counts(check: Check) -> None:
+    text = HEAD.replace("roles: {service_desk: {en: Service desk, zh: 热线}}",
+                        "roles: {service_desk: {en: Service desk, zh: 热线}, approver: {en: A, zh: 审批}, "
+                        "manager: {en: M, zh: 经理}}") + """\
+fields:
+  lead: {type: user, label: {en: Lead, zh: 负责人}}
+  note_a: {type: text, label: {en: A, zh: 甲}}
+  note_b: {type: text, label: {en: B, zh: 乙}}
+  note_c: {type: text, label: {en: C, zh: 丙}}
+  in_template: {type: text, label: {en: D, zh: 丁}}
+states:
+  new: {status: new, initial: true, owner: approver}
+  closed: {status: closed, final: true}
+actions:
+  close: {from: new, to: closed, roles: [service_desk, lead], requires: [note_a], when: "ticket.note_b",
+          notify: [{to: manager, template: closed}]}
+  note: {from: "*", roles: [service_desk], set: {note_c: "{{ actor }}"}}
+"""
+    templates = {"processes/templates/en/closed.txt": "{{ ticket.in_template }}\n",
+                 "processes/templates/zh/closed.txt": "{{ ticket.in_template }}\n"}
+    check({P: text, **templates}, [])
+
+
+def test_unused_declaration_a_typo_is_reported_once(check: Check) -> None:
+    text = HEAD + BODY.replace("roles: [service_desk]", "roles: [service_dsk]")
+    f = check({P: text}, [("R001", *at(text, "service_dsk"))])
+    assert f[0].message == "undefined role 'service_dsk'"
+
+
+# --- T002 clock-never-stops --------------------------------------------------------------
+
+CANCELLABLE = """\
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  closed: {status: closed, final: true}
+  cancelled: {status: closed, final: true}
+actions:
+  resolve: {from: new, to: resolved, roles: [service_desk]}
+  close: {from: resolved, to: closed, roles: [service_desk]}
+  cancel: {from: new, to: cancelled, roles: [service_desk]}
+sla:
+  response:
+    target: response
+    start: {states: [new]}
+    stop: {states: [resolved]}
+"""
+
+
+def test_clock_never_stops(check: Check) -> None:
+    text = HEAD + CANCELLABLE
+    f = check({P: text}, [("T002", *at(text, "stop: {states: [resolved]}"))])
+    assert f[0].message == ("clock 'response' can still be running when a ticket reaches final state "
+                            "'cancelled': add it (or the status category) to its stop")
+
+
+def test_clock_never_stops_stop_category_covers_it(check: Check) -> None:
+    check({P: HEAD + CANCELLABLE.replace("stop: {states: [resolved]}", "stop: {states: [resolved], categories: [closed]}")},
+          [])
+
+
+def test_clock_never_stops_after_resume(check: Check) -> None:
+    # stopped at resolved; reopen runs it again (resume), and a reopened ticket can be cancelled
+    body = """\
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  reopened: {status: in_progress}
+  closed: {status: closed, final: true}
+  cancelled: {status: closed, final: true}
+actions:
+  resolve: {from: [new, reopened], to: resolved, roles: [service_desk]}
+  close: {from: resolved, to: closed, roles: [service_desk]}
+  reopen: {from: resolved, to: reopened, roles: [reporter]}
+  cancel: {from: reopened, to: cancelled, roles: [service_desk]}
+sla:
+  resolution:
+    target: resolution
+    start: {states: [new]}
+    stop: {states: [resolved, closed]}
+    resume: {actions: [reopen]}
+"""
+    text = HEAD + body
+    check({P: text}, [("T002", *at(text, "stop:"))])
+    check({P: text.replace("    resume: {actions: [reopen]}\n", "")}, [])
+
+
+# --- T003 pause-never-resumes --------------------------------------------------------------
+
+PARKED = """\
+states:
+  new: {status: new, initial: true}
+  parked: {status: in_progress}
+  closed: {status: closed, final: true}
+actions:
+  park: {from: new, to: parked, roles: [service_desk]}
+  close: {from: [new, parked], to: closed, roles: [service_desk]}
+sla:
+  resolution:
+    target: resolution
+    start: {states: [new]}
+    pause: {states: [parked, closed]}
+    stop: {categories: [resolved]}
+"""
+
+
+def test_pause_never_resumes(check: Check) -> None:
+    text = HEAD + PARKED
+    f = check({P: text}, [("T003", *at(text, "pause:"))])
+    assert f[0].message == ("clock 'resolution' pauses in 'parked', 'closed' and never runs or stops again: "
+                            "let the ticket leave the paused states, or stop the clock where it ends")
+
+
+def test_pause_never_resumes_fine_when_the_ticket_comes_back(check: Check) -> None:
+    text = HEAD + PARKED.replace("pause: {states: [parked, closed]}", "pause: {states: [parked]}") \
+        .replace("stop: {categories: [resolved]}", "stop: {categories: [closed]}") + \
+        "" 
+    check({P: text}, [])
+
+
+# --- T004 warning-after-breach -------------------------------------------------------------
+
+def test_warning_after_breach(check: Check) -> None:
+    text = HEAD + BODY + """\
+sla:
+  resolution: {target: resolution, start: {states: [new]}, stop: {states: [closed]}, warning: 100%}
+"""
+    sla = replaced("codes/sla.yaml", 'warning: "75%"', 'warning: "120%"')
+    f = check({P: text, "codes/sla.yaml": sla}, [("T004", *at(text, "100%")), ("T004", *at(sla, '"120%"'))])
+    assert f[1].message == ("the warning of clock 'resolution' (100%) is not before the breach (100%): "
+                            "nobody is warned in time; use e.g. 75%")
+    assert f[0].message.startswith("the warning of SLA policy 'standard' (120%)")
+
+
+def test_warning_after_breach_number(check: Check) -> None:
+    text = HEAD + BODY + """\
+sla:
+  resolution: {target: resolution, start: {states: [new]}, stop: {states: [closed]}, warning: 99.5}
+"""
+    check({P: text}, [])
+    check({P: text.replace("99.5", "150")}, [("T004", *at(text, "99.5"))])
+
+
+# --- T005 waiting-without-timer ----------------------------------------------------------
+
+PENDING_STATUS = "  pending: {label: {en: Pending, zh: 挂起}, category: pending, user_text: {en: On hold, zh: 挂起}}\n"
+WAITING = """\
+states:
+  new: {status: new, initial: true}
+  waiting: {status: pending}
+  closed: {status: closed, final: true}
+actions:
+  wait: {from: new, to: waiting, roles: [service_desk]}
+  resume: {from: waiting, to: new, roles: [assignee]}
+  close: {from: new, to: closed, roles: [service_desk]}
+"""
+
+
+def _with_pending() -> str:
+    return replaced("codes/status.yaml", "  closed: {", PENDING_STATUS + "  closed: {")
+
+
+def test_waiting_without_timer(check: Check) -> None:
+    text = HEAD + WAITING
+    f = check({P: text, "codes/status.yaml": _with_pending()}, [("T005", *at(text, "waiting: {"))])
+    assert f[0].message == ("state 'waiting' waits (status 'pending', category pending) but no timer reminds "
+                            "anyone or acts, and the reporter cannot end the wait")
+
+
+def test_waiting_without_timer_reminder_or_reporter_is_fine(check: Check) -> None:
+    timer = "timers:\n  chase: {states: [waiting], after: 2 business days, repeat: true, " \
+            "notify: [{to: assignee, template: chase}]}\n"
+    templates = {"processes/templates/en/chase.txt": "chase\n", "processes/templates/zh/chase.txt": "催办\n"}
+    check({P: HEAD + WAITING + timer, "codes/status.yaml": _with_pending(), **templates}, [])
+    check({P: HEAD + WAITING.replace("roles: [assignee]", "roles: [assignee, reporter]"),
+           "codes/status.yaml": _with_pending()}, [])
+
+
+# --- T006 timed-action -------------------------------------------------------------------
+
+def test_timed_action_timer(check: Check) -> None:
+    text = HEAD + BODY.replace("  closed:", "  parked: {status: in_progress}\n  closed:") + """\
+  park: {from: new, to: parked, roles: [service_desk]}
+  expire: {from: parked, to: closed, roles: [service_desk, system]}
+timers:
+  close_late: {states: [new], after: 3 business days, action: close}
+  expire: {states: [parked, new], after: 5 business days, action: expire}
+"""
+    f = check({P: text}, [("T006", *at(text, "close}")), ("T006", *at(text, "expire}"))])
+    assert messages(f) == [
+        "timer 'close_late' has the system perform 'close', but 'system' is not among its roles (service_desk)",
+        "timer 'expire' fires 'expire' in 'new', where the action is not available (check its from:)",
+    ]
+
+
+def test_timed_action_sla_threshold(check: Check) -> None:
+    text = HEAD + BODY.replace("  closed:", "  in_progress: {status: in_progress}\n  closed:") \
+        .replace("from: new,", "from: [new, in_progress],") + """\
+  start: {from: new, to: in_progress, roles: [service_desk]}
+  escalate: {from: new, roles: [system]}
+sla:
+  resolution:
+    target: resolution
+    start: {states: [new]}
+    stop: {states: [closed]}
+    on_breach: {action: escalate}
+"""
+    f = check({P: text}, [("T006", *at(text, "escalate}"))])
+    assert f[0].message == ("clock 'resolution' can reach its threshold in 'in_progress', where 'escalate' "
+                            "(on_breach) is not available")
+
+
+# --- I001 template-translation -------------------------------------------------------------
+
+def test_template_translation(check: Check) -> None:
+    files = {"processes/templates/en/resolved.txt": "Resolved\n", "processes/templates/zh/resolved.txt": "已解决\n",
+             "processes/templates/en/resolved.html": "<p>Resolved</p>\n",
+             "processes/templates/zh/welcome.txt": "欢迎\n"}
+    f = check(files, [("I001", 1, 1), ("I001", 1, 1)])
+    assert [(x.file, x.message) for x in f] == [
+        ("repo/processes/templates/en/resolved.html",
+         "template 'resolved.html' has no zh version: add repo/processes/templates/zh/resolved.html"),
+        ("repo/processes/templates/zh/welcome.txt",
+         "template 'welcome.txt' has no en version: add repo/processes/templates/en/welcome.txt"),
+    ]
+
+
+def test_template_translation_named_templates_are_message_targets(check: Check) -> None:
+    # a template a message names: message-target reports it, at the message
+    text = HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk], notify: [{to: reporter, template: closed}]}")
+    check({P: text, "processes/templates/en/closed.txt": "Closed\n"}, [("R002", *at(text, "closed}]"))])
+
+
+def test_schema_labels_need_both_languages(check: Check) -> None:
+    # the i18n of labels is the schema's: a label without zh (or en) is S001
+    text = HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk], label: {en: Close}}")
+    f = check({P: text}, [("S001", *at(text, "{en: Close}"))])
+    assert "zh" in f[0].message
+
+
 # --- P001 guidelines ---------------------------------------------------------------------------
 
 GUIDED = HEAD.replace("owner: service_desk\n", "owner: service_desk\npolicies: [guidelines]\n")
@@ -752,9 +1269,77 @@ timers:
   auto_close: {label: {en: Close, zh: 关闭}, states: [resolved], after: 3 business days, action: auto_close}
 close_criteria:
   - {id: sla, when: "sla.resolution.met is not none", label: {en: SLA recorded, zh: 已记录SLA}}
+sla:  # sla.resolution must be a clock of the process (undeclared-attribute, E006)
+  resolution: {target: resolution, start: {states: [new]}, stop: {states: [resolved, closed]}}
 """
     check({P: GUIDED + body}, [])
 
 
 def test_guidelines_policy_applies_only_when_declared(check: Check) -> None:
     check({P: HEAD + CLOSED_BY_DESK}, [])
+
+
+# --- L001, L002: in-file suppressions (engine/lint/suppressions.py) ------------------------
+
+def suppressed_lint(tmp_path: Path, text: str) -> tuple[list[Finding], list[object]]:
+    """Lint ``text`` as processes/incident.yaml the way ``itsm lint`` does (suppressions on)."""
+    from engine.lint import LintConfig
+
+    repo = tmp_path / "repo"
+    shutil.copytree(BASE, repo)
+    (repo / P).write_text(text, encoding="utf-8")
+    result = lint_paths([repo], LintConfig())
+    return result.findings, result.suppressed
+
+
+TRAPPED = HEAD.replace("version: 1", "version: 010") + BODY  # Y003 at line 3
+
+
+def test_suppression_reason_is_required(tmp_path: Path) -> None:
+    text = TRAPPED.replace("version: 010", "version: 010  # itsmlint: disable=Y003")
+    findings, hidden = suppressed_lint(tmp_path, text)
+    assert sorted((f.rule, f.line, f.column) for f in findings) == [
+        ("L001", 3, 15), ("Y003", 3, 10)]  # not suppressed: no reason
+    assert hidden == []
+
+
+def test_suppression_reason_unreadable_directive(tmp_path: Path) -> None:
+    text = TRAPPED.replace("version: 010", "version: 010  # itsmlint: disable Y003 reason: x")
+    findings, _ = suppressed_lint(tmp_path, text)
+    assert [(f.rule, f.line, f.column) for f in findings] == [("Y003", 3, 10), ("L001", 3, 15)]
+    assert "unreadable suppression" in findings[1].message
+
+
+def test_suppression_reason_given_suppresses_by_id_or_slug(tmp_path: Path) -> None:
+    for name in ("Y003", "yaml11-trap", "y003"):
+        text = TRAPPED.replace("version: 010", f"version: 010  # itsmlint: disable={name} reason: legacy")
+        findings, hidden = suppressed_lint(tmp_path / name, text)
+        assert findings == [], name
+        assert [(s.finding.rule, s.reason, s.line, s.column) for s in hidden] == [
+            ("Y003", "legacy", 3, 15)]
+
+
+def test_suppression_reason_next_line(tmp_path: Path) -> None:
+    text = TRAPPED.replace("version: 010", "# itsmlint: disable-next-line=Y003 reason: legacy\nversion: 010")
+    findings, hidden = suppressed_lint(tmp_path, text)
+    assert findings == [] and [s.finding.line for s in hidden] == [4]
+
+
+def test_unused_suppression_is_reported(tmp_path: Path) -> None:
+    text = (HEAD + BODY).replace("  close: {", "  # itsmlint: disable-next-line=G004,nope reason: old\n  close: {")
+    findings, hidden = suppressed_lint(tmp_path, text)
+    assert [(f.rule, f.severity, f.line, f.column) for f in findings] == [
+        ("L002", "info", 12, 3), ("L002", "info", 12, 3)]
+    assert sorted(f.message for f in findings) == [
+        "nothing to suppress: no G004 action-from-final finding on line 13",
+        "suppression names unknown rule 'nope'"]
+    assert hidden == []
+
+
+def test_unused_suppression_not_without_a_config(tmp_path: Path) -> None:
+    """The check of definitions before use (no configuration) ignores suppressions."""
+    repo = tmp_path / "repo"
+    shutil.copytree(BASE, repo)
+    (repo / P).write_text(TRAPPED.replace("version: 010", "version: 010  # itsmlint: disable=Y003"),
+                          encoding="utf-8")
+    assert [f.rule for f in lint_paths([repo]).findings] == ["Y003"]

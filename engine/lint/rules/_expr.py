@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
-from engine.expressions import CONTEXT_NAMES, CRITERIA_NAMES, template_source
+from engine.expressions import (
+    CONTEXT_NAMES, CRITERIA_NAMES, _env, compile_expression, template_source,
+)
 from engine.lint.context import LintContext
 from engine.lint.rules.undefined_reference import known_fields
 from engine.loader import Document
-from engine.model import ProcessSpec
+from engine.model import ProcessSpec, Where
 
 Path = tuple[str | int, ...]
 
@@ -32,3 +34,101 @@ def expressions(ctx: LintContext) -> Iterator[tuple[Document, ProcessSpec, Path,
             for crit in spec.criteria:
                 yield doc, spec, ("criteria", "rules", crit.id, "when"), crit.when, \
                     watch_names | CONTEXT_NAMES | CRITERIA_NAMES
+
+
+# -- the parsed form, for rules that look inside an expression ------------------------
+# Lint may not import jinja2 (tests/test_architecture.py); it reads the nodes the
+# runtime's own parser builds by their class names.
+
+Node = Any
+
+
+def parse(source: str) -> Node | None:
+    """The expression's syntax tree (jinja2 nodes), or None when it does not compile
+    (expression-syntax reports that).  Parsed by the runtime's environment."""
+    try:
+        compile_expression(source)
+        template = _env().parse("{{ (" + source + ") }}")
+    except Exception:  # noqa: BLE001 - any failure here is E001's to report
+        return None
+    return template.body[0].nodes[0]
+
+
+def kind(node: Node) -> str:
+    return type(node).__name__
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """The node and every node below it, parents first."""
+    yield node
+    for child in node.iter_child_nodes():
+        yield from walk(child)
+
+
+def constant(node: Node) -> tuple[bool, Any]:
+    """(True, value) when the node folds to a constant, else (False, None)."""
+    if any(kind(n) == "Name" for n in walk(node)):
+        return False, None
+    try:
+        return True, node.as_const()
+    except Exception:  # noqa: BLE001 - jinja2's Impossible: not a constant
+        return False, None
+
+
+def chain(node: Node) -> list[tuple[str, Any]] | None:
+    """``service.offerings[offering].approval`` -> [("name", "service"), ("attr",
+    "offerings"), ("item", None), ("attr", "approval")]; an item with a literal key
+    is ("attr", key). None when the chain does not start at a name."""
+    out: list[tuple[str, Any]] = []
+    while True:
+        k = kind(node)
+        if k == "Getattr":
+            out.append(("attr", node.attr))
+            node = node.node
+        elif k == "Getitem":
+            arg = node.arg
+            literal = kind(arg) == "Const" and isinstance(arg.value, str)
+            out.append(("attr", arg.value) if literal else ("item", None))
+            node = node.node
+        elif k == "Name":
+            out.append(("name", node.name))
+            return list(reversed(out))
+        else:
+            return None
+
+
+def where_in(doc: Document, path: Path, source: str, needle: str) -> Where:
+    """Where ``needle`` first occurs inside the expression at ``path`` (else where the
+    expression starts)."""
+    raw = doc.get(path)
+    start = raw.find(source) if isinstance(raw, str) else -1
+    offset = source.find(needle)
+    if start < 0 or offset < 0:
+        mark = doc.mark(path)
+    else:
+        mark = doc.value_position(path, start + offset)
+    return Where(doc.file, mark.line, mark.column)
+
+
+def literal_text(value: Any) -> str:
+    """How a constant is most likely written in an expression: 'P5', 1, true."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def subject(ctx: LintContext, spec: ProcessSpec, path: Path) -> ProcessSpec:
+    """The process whose tickets an expression reads: the watched one for
+    major-incident criteria, else the process itself."""
+    if path and path[0] == "criteria" and spec.criteria_watch:
+        watched = ctx.processes.get(spec.criteria_watch)
+        if watched is not None:
+            return watched[1]
+    return spec
+
+
+def is_guard(path: Path) -> bool:
+    """Guards and criteria (true or false), as opposed to ``set:`` values."""
+    return bool(path) and path[-1] == "when"

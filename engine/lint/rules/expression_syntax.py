@@ -13,6 +13,7 @@ Good::
 
 from engine.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
+from engine.lint.rules import _alerts
 from engine.lint.rules._expr import expressions
 from engine.model import Where
 
@@ -22,6 +23,7 @@ SEVERITY = "error"
 
 
 def check(ctx: LintContext):  # type: ignore[no-untyped-def]
+    yield from _alerts.syntax(ctx)  # codes/alert_rules.yaml: titles, regular expressions
     for doc, spec, path, source, _ in expressions(ctx):
         try:
             compile_expression(source)

@@ -1,0 +1,177 @@
+"""Designing definitions: diff two versions, simulate a ticket without a database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cli.app import State, emit, json_mode, main, output_options, pass_state
+from engine.errors import ExitCode
+
+
+@main.command("diff")
+@click.argument("old")
+@click.argument("new")
+@output_options()
+@pass_state
+def diff(state: State, old: str, new: str, as_json: bool) -> None:
+    """What a change to the definitions does: states, actions, roles, required
+    fields, guards, criteria, SLA clocks and targets, timers, notifications and
+    labels added, removed or changed -- not its YAML whitespace.
+
+    OLD and NEW are process files, code tables, process repositories (every
+    process and code table is compared), or versions stored in the database:
+    PROCESS@N (the declared version), PROCESS@HASH or PROCESS@latest.
+    Exit 0: identical; 1: different; 2: usage error or unreadable file;
+    4: no such stored version.
+
+    \b
+    Example:
+      itsm diff incident@3 processes/incident.yaml
+      itsm diff ../p16-release-2026-02 . --json
+    """
+    from engine import diff as d
+
+    json_mode(state, as_json)
+    result = d.diff_sources(old, new, state.api)
+    for warning in result.old.warnings + result.new.warnings:
+        click.echo(f"itsm: {warning}", err=True)
+    emit(state, result.to_dict(), as_json, lambda: d.to_text(result, state.lang))
+    if not as_json:
+        click.echo(d.summary_text(result), err=True)
+    sys.exit(int(ExitCode.OK) if result.identical else int(ExitCode.REFUSED))
+
+
+@main.command()
+@click.argument("process")
+@click.argument("script", type=click.Path(path_type=Path))
+@output_options()
+@pass_state
+def simulate(state: State, process: str, script: Path, as_json: bool) -> None:
+    """Replay a scripted ticket against a definition, without a database: after
+    every step the state, the changed fields, the SLA clocks, the messages that
+    would be sent and any refusal (with the same words as 'itsm do'). Timers
+    and SLA thresholds fire as time passes ('tick:' steps, or a later 'at:').
+
+    PROCESS is a process id of the repository, or the path of a process file
+    in one (a draft). SCRIPT is YAML: start, intake, steps (see
+    docs/process-design.md). Exit 0: the script ran as written; 1: a step was
+    refused (unless it says 'expect: refused') or an expectation failed;
+    2: the script cannot be read.
+
+    \b
+    Example:
+      itsm simulate incident examples/simulate/incident_lifecycle.yaml
+      itsm --lang zh simulate processes/incident.yaml my-case.yaml --json
+    """
+    from engine.api import parse_now
+    from engine.simulate import simulate as run
+
+    json_mode(state, as_json)
+    result = run(process, script, state.home, state.lang, parse_now(state.now))
+    emit(state, result, as_json, lambda: simulation_text(result, state.lang))
+    sys.exit(int(ExitCode.OK) if result["ok"] else int(ExitCode.REFUSED))
+
+
+_WORDS = {
+    "intake": ("intake", "受理"), "tick": ("time passes", "时间推进"), "timer": ("timer", "定时"),
+    "refused": ("REFUSED", "被拒绝"), "expected": ("as expected", "符合预期"), "as": ("as", "执行人"),
+    "changed": ("changed", "变更"), "notify": ("notify", "通知"), "linked": ("linked", "关联"),
+    "mismatch": ("NOT AS WRITTEN", "与脚本不符"), "ok": ("the script ran as written", "脚本按预期运行"),
+    "not_ok": ("{n} step(s) did not run as written", "{n} 个步骤未按脚本运行"),
+    "ends": ("{key} ends in state {state}", "{key} 最终状态：{state}"),
+}
+
+
+def _w(word: str, lang: str, **values: object) -> str:
+    en, zh = _WORDS[word]
+    return (zh if lang == "zh" else en).format(**values)
+
+
+def _sla_text(sla: dict, labels: dict, lang: str) -> str:
+    from engine.i18n import t
+
+    parts = []
+    for cid, c in sla.items():
+        if c.get("state") == "not_started":
+            continue
+        if c.get("met") is not None:
+            verdict = t("met" if c["met"] else "breached", lang)
+        else:
+            verdict = t("paused" if c.get("paused") else "running", lang)
+            if c.get("breached"):
+                verdict += f", {t('breached', lang)}"
+            if c.get("due"):
+                verdict += f", {t('due_inline', lang)} {_short(c['due'])}"
+        parts.append(f"{labels.get(cid, cid)} {verdict}")
+    return "; ".join(parts)
+
+
+def _short(iso: str | None) -> str:
+    return (iso or "")[:16].replace("T", " ")
+
+
+def simulation_text(result: dict, lang: str) -> str:
+    """One block per step: what was done, what changed, the clocks, the messages."""
+    from engine.diff import show
+    from engine.i18n import t
+
+    fields, clocks = result["field_labels"], result["clock_labels"]
+    lines = [f"{result['title']} ({result['process']}): {result['script']}"]
+    for e in result["entries"]:
+        n = f"#{e['step']}" if e["step"] else ""
+        head = f"{n:>4} {_short(e['at'])}  "
+        main_events = [ev for ev in e["events"] if ev["ticket"] == e["ticket"]]
+        if e["kind"] == "timer":
+            head += f"{_w('timer', lang)}  " + "; ".join(
+                f"{f['ticket']} {f['kind']} {f['name']}: {f['outcome']}" for f in e["fired"])
+        elif e["kind"] == "tick":
+            head += _w("tick", lang)
+        else:
+            what = _w("intake", lang) if e["kind"] == "intake" else e["action"]
+            if e.get("action_label") and e["action_label"] != e["action"]:
+                what += f" ({e['action_label']})"
+            head += f"{what}  {_w('as', lang)} {e['actor']}  "
+            if e["refused"]:
+                head += f"{_w('refused', lang)}: {e['refused']}"
+            else:
+                moves = [ev for ev in main_events if ev["to"]]
+                start = moves[0]["from"] if moves else e["state"]
+                head += f"{start or '·'} -> {e['state_label']} ({e['state']})" if moves else t("stays", lang)
+            if e["refused"] and e["as_written"]:
+                head += f"  [{_w('expected', lang)}]"
+        lines.append(head.rstrip())
+        pad = " " * 6
+        if not e["as_written"]:
+            lines.append(f"{pad}!! {_w('mismatch', lang)}: {e['problem']}")
+        if e["changes"] and e["kind"] != "intake":
+            lines.append(f"{pad}{_w('changed', lang)}: " + "; ".join(
+                f"{fields.get(k, k)}: {show(old)} -> {show(new)}" for k, (old, new) in e["changes"].items()))
+        elif e["changes"]:
+            lines.append(f"{pad}" + "; ".join(f"{fields.get(k, k)}: {show(new)}"
+                                              for k, (_, new) in e["changes"].items() if new is not None))
+        for ev in e["events"]:
+            if ev["ticket"] != e["ticket"]:
+                move = f" -> {ev['to']}" if ev["to"] else ""
+                lines.append(f"{pad}{ev['ticket']}: {ev['action']}{move}" + (f" ({ev['note']})" if ev["note"] else ""))
+        for name, value in e["linked"].items():
+            text = "; ".join(value) if isinstance(value, list) else value
+            lines.append(f"{pad}{_w('linked', lang)}: {name} {text}")
+        if e["notifications"]:
+            by_template: dict[str, list[str]] = {}
+            for m in e["notifications"]:
+                by_template.setdefault(m["template"], []).append(m["to"])
+            lines.append(f"{pad}{_w('notify', lang)}: " + "; ".join(
+                f"{tpl} -> {', '.join(to)}" for tpl, to in by_template.items()))
+        sla = _sla_text(e["sla"], clocks, lang)
+        if sla and e["ticket"]:
+            lines.append(f"{pad}SLA: {sla}")
+    if result["ticket"]:
+        final = next((tk for tk in result["tickets"] if tk["key"] == result["ticket"]), None)
+        if final:
+            lines.append(_w("ends", lang, key=final["key"], state=f"{final['state_label']} ({final['state']})"))
+    bad = sum(1 for e in result["entries"] if not e["as_written"])
+    lines.append(_w("ok", lang) if result["ok"] else _w("not_ok", lang, n=bad or 1))
+    return "\n".join(lines) + "\n"

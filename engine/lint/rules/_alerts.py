@@ -1,0 +1,100 @@
+"""Checks of codes/alert_rules.yaml shared by two rules: what the rules refer to
+(R001 undefined-reference: services, codes, groups, the process and its fields)
+and what they compute (expression-syntax: regular expressions and the
+``{{ expressions }}`` of titles and descriptions)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from engine.alert_rules import OUTCOME_KEYS, TABLE, placeholders
+from engine.expressions import ExpressionError, compile_expression
+from engine.lint.context import LintContext
+from engine.loader import Document
+from engine.model import Where
+from engine.runtime.fields import field_spec
+
+Out = Iterator[tuple[Where, str]]
+
+# outcome key -> (code table, what it is called in messages)
+_CODES = {"service": ("services", "service"), "urgency": ("urgency", "urgency"),
+          "impact": ("impact", "impact"), "category": ("categories", "category"),
+          "group": ("groups", "support group")}
+
+
+def _outcomes(doc: Document) -> Iterator[tuple[tuple[str | int, ...], dict[str, Any]]]:
+    """(path, mapping) of the default and of every rule."""
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if isinstance(data.get("default"), dict):
+        yield ("default",), data["default"]
+    for rid, rule in (data.get("values") or {}).items():
+        if isinstance(rule, dict):
+            yield ("values", rid), rule
+
+
+def references(ctx: LintContext) -> Out:
+    entry = ctx.tables.get(TABLE)
+    if entry is None:
+        return
+    doc, _ = entry
+    data = doc.data if isinstance(doc.data, dict) else {}
+    process = data.get("process")
+    spec = ctx.all_processes().get(process) if isinstance(process, str) else None
+    if isinstance(process, str) and ctx.repo_files and not ctx.known_process(process):
+        yield ctx.where(doc, ("process",), key=False), f"undefined process '{process}'"
+    for path, outcome in _outcomes(doc):
+        for key, (table, what) in _CODES.items():
+            value = outcome.get(key)
+            if not isinstance(value, str) or not ctx.codes_known(table):
+                continue
+            if value not in ctx.codes(table):
+                yield ctx.where(doc, path + (key,), key=False), \
+                    f"undefined {what} '{value}' (not in codes/{table}.yaml)"
+            elif key == "category" and isinstance(process, str):
+                allowed = (ctx.table("categories").values[value].get("processes")  # type: ignore[union-attr]
+                           or ())
+                if allowed and process not in allowed:
+                    yield ctx.where(doc, path + (key,), key=False), \
+                        f"category '{value}' is not used for {process} tickets (codes/categories.yaml)"
+        fields = outcome.get("fields")
+        if spec is None or not isinstance(fields, dict):
+            continue
+        for fid, value in fields.items():
+            f = field_spec(spec, fid)
+            if f is None or fid in OUTCOME_KEYS or fid == "reporter":
+                hint = f"; set {fid} with its own key" if fid in OUTCOME_KEYS else \
+                    "; the reporter is the file's 'reporter'" if fid == "reporter" else ""
+                yield ctx.where(doc, path + ("fields", fid)), \
+                    f"undefined field '{fid}' of process '{process}'{hint}" if not hint \
+                    else f"field '{fid}' cannot be set under fields{hint}"
+            elif f.codes and ctx.codes_known(f.codes) and isinstance(value, str) \
+                    and value not in ctx.codes(f.codes):
+                yield ctx.where(doc, path + ("fields", fid), key=False), \
+                    f"undefined code '{value}' in table '{f.codes}'"
+
+
+def syntax(ctx: LintContext) -> Out:
+    entry = ctx.tables.get(TABLE)
+    if entry is None:
+        return
+    doc, _ = entry
+    for path, outcome in _outcomes(doc):
+        for key in ("title", "description"):
+            text = outcome.get(key)
+            if not isinstance(text, str):
+                continue
+            for source in placeholders(text):
+                try:
+                    compile_expression(source)
+                except ExpressionError as exc:
+                    yield ctx.where(doc, path + (key,), key=False), f"{exc.message} in '{{{{ {source} }}}}'"
+        for cond, pattern in (outcome.get("match_re") or {}).items():
+            if not isinstance(pattern, str):
+                continue
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield ctx.where(doc, path + ("match_re", cond), key=False), \
+                    f"bad regular expression '{pattern}': {exc}"

@@ -1,0 +1,85 @@
+"""The system performs an action it cannot: a timer fires an action that is not
+available in the timer's state, or an action (of a timer, an SLA threshold or a
+major-incident cascade) that the ``system`` role may not perform; or an SLA
+threshold fires an action not available in a state where the clock can be
+running. ``itsm tick`` would log "refused" every time and nothing would happen.
+
+Bad::
+
+    actions:
+      close: {from: resolved, to: closed, roles: [reporter]}
+    timers:
+      auto_close: {label: {en: Close, zh: 关闭}, states: [resolved, pending], after: 3 business days, action: close}
+
+Good::
+
+    actions:
+      close: {from: resolved, to: closed, roles: [reporter, system]}
+    timers:
+      auto_close: {label: {en: Close, zh: 关闭}, states: [resolved], after: 3 business days, action: close}
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from engine.lint.context import LintContext
+from engine.lint.rules._clock import ClockGraph
+from engine.model import ActionSpec, Where
+
+ID = "T006"
+SLUG = "timed-action"
+SEVERITY = "error"
+
+
+def _not_system(action: ActionSpec, by: str) -> str:
+    return (f"{by} has the system perform '{action.id}', but 'system' is not among its roles "
+            f"({', '.join(action.roles)})")
+
+
+def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
+    for doc, spec in ctx.valid_processes():
+        for timer in spec.timers:
+            action = spec.actions.get(timer.action or "")
+            if action is None:
+                continue  # no action, or undefined-reference's finding
+            where = ctx.where(doc, ("timers", timer.id, "action"), key=False)
+            if "system" not in action.roles:
+                yield where, _not_system(action, f"timer '{timer.id}'")
+            missing = [s for s in timer.states if s in spec.states and s not in action.sources]
+            if missing:
+                names = ", ".join(f"'{s}'" for s in missing)
+                yield where, (f"timer '{timer.id}' fires '{action.id}' in {names}, where the action "
+                              "is not available (check its from:)")
+        for clock in spec.clocks:
+            effects = [(eff, name) for eff, name in ((clock.on_warning, "on_warning"),
+                                                     (clock.on_breach, "on_breach"))
+                       if eff.action in spec.actions]
+            if not effects:
+                continue
+            running = ClockGraph(ctx, spec, clock).states_with("running")
+            for eff, name in effects:
+                action = spec.actions[eff.action or ""]
+                where = ctx.where(doc, ("sla", clock.id, name, "action"), key=False)
+                if "system" not in action.roles:
+                    yield where, _not_system(action, f"clock '{clock.id}' ({name})")
+                missing = [s for s in running if s not in action.sources]
+                if missing:
+                    names = ", ".join(f"'{s}'" for s in missing)
+                    yield where, (f"clock '{clock.id}' can reach its threshold in {names}, where "
+                                  f"'{action.id}' ({name}) is not available")
+        # linked children: the tickets a major incident watches, or that open this process
+        children = [other for _, other in ctx.valid_processes()
+                    if other.id == spec.criteria_watch
+                    or any(a.opens == spec.id for a in other.actions.values())]
+        for action in spec.actions.values():
+            if not action.cascade:
+                continue
+            where = ctx.where(doc, ("actions", action.id, "cascade", "action"), key=False)
+            for child_spec in children:
+                child = child_spec.actions.get(action.cascade)
+                if child is None:
+                    yield where, (f"the cascade of '{action.id}' performs '{action.cascade}' on linked "
+                                  f"'{child_spec.id}' tickets, which have no such action")
+                elif "system" not in child.roles:
+                    yield where, _not_system(child, f"the cascade of '{action.id}'")
