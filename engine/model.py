@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterator, Mapping
 
 LANGS = ("en", "zh")
@@ -284,7 +285,16 @@ class ProcessSpec:
         return next(s for s in self.states.values() if s.initial)
 
     def actions_from(self, state: str) -> Iterator[ActionSpec]:
-        return (a for a in self.actions.values() if state in a.sources)
+        return iter(self._by_source.get(state, ()))
+
+    @cached_property
+    def _by_source(self) -> dict[str, tuple[ActionSpec, ...]]:
+        """Actions by source state, in definition order (built on first use)."""
+        out: dict[str, list[ActionSpec]] = {}
+        for a in self.actions.values():
+            for s in dict.fromkeys(a.sources):
+                out.setdefault(s, []).append(a)
+        return {s: tuple(v) for s, v in out.items()}
 
     def criteria_for(self, state: str) -> tuple[Criterion, ...]:
         return tuple(c for c in self.close_criteria if state in c.states)

@@ -28,20 +28,66 @@ def schema_names() -> list[str]:
                   if p.name != "common.schema.json")
 
 
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "dependentSchemas"})
+_DATA = frozenset({"$ref", "const", "enum", "default", "examples"})  # instance values, not schemas
+_ANNOTATIONS = frozenset({"description", "title", "default", "examples", "markdownDescription",
+                          "$comment", "deprecated"})
+
+
+def _inline(node: Any, here: str, docs: dict[str, Any], stack: tuple[str, ...] = ()) -> Any:
+    """The schema with every ``$ref`` replaced by its target (refs name a file of
+    SCHEMA_DIR and/or a JSON pointer).  jsonschema resolves a ``$ref`` through the
+    registry each time an instance node meets it, which was most of the time of
+    validating a large process; inlined once, validation only walks dicts.  A
+    recursive reference stays a ``$ref`` (resolved through the registry)."""
+    if isinstance(node, list):
+        return [_inline(v, here, docs, stack) for v in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        file, _, pointer = ref.partition("#")
+        file = file or here
+        key = f"{file}#{pointer}"
+        if key not in stack and file in docs:
+            target: Any = docs[file]
+            for part in (p for p in pointer.split("/") if p):
+                target = target[part.replace("~1", "/").replace("~0", "~")]
+            resolved = _inline(target, file, docs, stack + (key,))
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            if not rest:
+                return resolved
+            if set(rest) <= _ANNOTATIONS and isinstance(resolved, dict):
+                return {**rest, **resolved}  # errors describe the target, as before inlining
+            return {**{k: _inline(v, here, docs, stack) for k, v in rest.items()}, "allOf": [resolved]}
+        if file != here:  # a recursive ref into another file: make it absolute for the registry
+            node = dict(node, **{"$ref": (SCHEMA_DIR / file).resolve().as_uri() + "#" + pointer})
+    out = {}
+    for k, v in node.items():
+        if k in _SCHEMA_MAPS and isinstance(v, dict):  # name -> schema: names are not keywords
+            out[k] = {name: _inline(sub, here, docs, stack) for name, sub in v.items()}
+        elif k in _DATA:
+            out[k] = v
+        else:
+            out[k] = _inline(v, here, docs, stack)
+    return out
+
+
 @lru_cache(maxsize=None)
 def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
     from referencing import Registry, Resource
 
+    docs: dict[str, Any] = {}
     resources = []
     for path in SCHEMA_DIR.glob("*.schema.json"):
         contents = json.loads(path.read_text(encoding="utf-8"))
+        docs[path.name] = contents
         resources.append((path.resolve().as_uri(), Resource.from_contents(contents)))
     registry: Registry = Registry().with_resources(resources)
-    uri = schema_path(name).resolve().as_uri()
-    schema = registry.contents(uri)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator({"$ref": uri}, registry=registry)
+    schema = _inline(docs[schema_path(name).name], schema_path(name).name, docs)
+    schema.pop("$id", None)  # relative refs left (recursion) are absolute now
+    return Draft202012Validator(schema, registry=registry)
 
 
 def _type_name(value: Any) -> str:

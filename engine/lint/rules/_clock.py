@@ -62,13 +62,19 @@ class ClockGraph:
                     queue.append(nxt)
         self.configs = seen
 
-    def reachable_from(self, config: Config) -> set[Config]:
-        seen, stack = {config}, [config]
+    def reaching(self, targets: set[Config]) -> set[Config]:
+        """The configurations from which one of ``targets`` can be reached (one
+        backward search over the whole graph, instead of one search per start)."""
+        back: dict[Config, list[Config]] = {}
+        for src, outs in self.next.items():
+            for dst in outs:
+                back.setdefault(dst, []).append(src)
+        seen, stack = set(targets), list(targets)
         while stack:
-            for nxt in self.next.get(stack.pop(), ()):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    stack.append(nxt)
+            for prev in back.get(stack.pop(), ()):
+                if prev not in seen:
+                    seen.add(prev)
+                    stack.append(prev)
         return seen
 
     def states_with(self, status: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Iterator
 
 from engine.expressions import (
@@ -43,9 +44,11 @@ def expressions(ctx: LintContext) -> Iterator[tuple[Document, ProcessSpec, Path,
 Node = Any
 
 
+@lru_cache(maxsize=8192)
 def parse(source: str) -> Node | None:
     """The expression's syntax tree (jinja2 nodes), or None when it does not compile
-    (expression-syntax reports that).  Parsed by the runtime's environment."""
+    (expression-syntax reports that).  Parsed by the runtime's environment, once per
+    distinct source (several rules read the same guards; callers must not mutate it)."""
     try:
         compile_expression(source)
         template = _env().parse("{{ (" + source + ") }}")

@@ -43,15 +43,19 @@ def _behaviour(a: ActionSpec) -> tuple[Any, ...]:
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
-        seen: list[tuple[ActionSpec, tuple[Any, ...]]] = []
-        for action in spec.actions.values():
+        # (state, behaviour) -> the actions seen so far: linear in the actions' sources
+        seen: dict[tuple[str, tuple[Any, ...]], list[int]] = {}
+        actions = list(spec.actions.values())
+        for n, action in enumerate(actions):
             same = _behaviour(action)
-            for other, behaviour in seen:
+            earlier = sorted({i for s in action.sources for i in seen.get((s, same), ())})
+            for other in (actions[i] for i in earlier[:1]):
                 shared = [s for s in action.sources if s in other.sources]
-                if shared and behaviour == same:
+                if shared:
                     states = ", ".join(f"'{s}'" for s in shared)
                     yield ctx.where(doc, ("actions", action.id)), \
                         (f"action '{action.id}' does the same as '{other.id}' from {states}: same target, "
                          "guard, roles and fields; remove one or tell them apart")
                     break
-            seen.append((action, same))
+            for s in action.sources:
+                seen.setdefault((s, same), []).append(n)

@@ -154,20 +154,25 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         domains = _domains(ctx, spec)
         branches = [a for a in spec.actions.values() if a.when and a.target is not None]
+        by_state: dict[str, list[int]] = {}  # only the pairs that share a state are compared
         for i, b in enumerate(branches):
-            for a in branches[:i]:
-                shared = [s for s in b.sources if s in a.sources]
-                if not shared or a.target == b.target or not set(a.roles) & set(b.roles):
-                    continue
-                if guard_key(a.when) == guard_key(b.when):
-                    why: str | None = "the guards are identical"
-                else:
-                    ga, gb = _guard(a.when or ""), _guard(b.when or "")
-                    both = overlap(ga, gb, domains) if ga and gb else None
-                    why = f"both allow {both}" if both else None
-                if why is None:
-                    continue
-                states = ", ".join(f"'{s}'" for s in shared)
-                yield ctx.where(doc, ("actions", b.id, "when"), key=False), \
-                    (f"the guards of '{a.id}' and '{b.id}' can both hold in {states} ({why}): "
-                     f"the same person may send the ticket to '{a.target}' or to '{b.target}'")
+            for s in b.sources:
+                by_state.setdefault(s, []).append(i)
+        pairs = {(i, j) for idx in by_state.values() for n, i in enumerate(idx) for j in idx[:n]}
+        for i, j in sorted(pairs):
+            a, b = branches[j], branches[i]
+            shared = [s for s in b.sources if s in a.sources]
+            if not shared or a.target == b.target or not set(a.roles) & set(b.roles):
+                continue
+            if guard_key(a.when) == guard_key(b.when):
+                why: str | None = "the guards are identical"
+            else:
+                ga, gb = _guard(a.when or ""), _guard(b.when or "")
+                both = overlap(ga, gb, domains) if ga and gb else None
+                why = f"both allow {both}" if both else None
+            if why is None:
+                continue
+            states = ", ".join(f"'{s}'" for s in shared)
+            yield ctx.where(doc, ("actions", b.id, "when"), key=False), \
+                (f"the guards of '{a.id}' and '{b.id}' can both hold in {states} ({why}): "
+                 f"the same person may send the ticket to '{a.target}' or to '{b.target}'")

@@ -45,11 +45,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         for clock in spec.clocks:
             graph = ClockGraph(ctx, spec, clock)
-            frozen = []
-            for state in graph.states_with("paused"):
-                after = graph.reachable_from((state, "paused"))
-                if not any(status in ("running", "stopped") for _, status in after):
-                    frozen.append(state)
+            moving = graph.reaching({c for c in graph.configs if c[1] in ("running", "stopped")})
+            frozen = [state for state in graph.states_with("paused") if (state, "paused") not in moving]
             if frozen:
                 names = ", ".join(f"'{s}'" for s in frozen)
                 yield ctx.where(doc, ("sla", clock.id, "pause")), \

@@ -29,7 +29,7 @@ Good::
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from engine.lint.context import LintContext
 from engine.model import Where
@@ -41,13 +41,14 @@ SEVERITY = "warning"
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
-        actions = list(spec.actions.values())
-        for guarded in actions:
+        free_to: dict[str, list[Any]] = {}  # unguarded actions by target, in order
+        for a in spec.actions.values():
+            if not a.when and a.target is not None:
+                free_to.setdefault(a.target, []).append(a)
+        for guarded in spec.actions.values():
             if not guarded.when or guarded.target is None:
                 continue
-            for free in actions:
-                if free.id == guarded.id or free.when or free.target != guarded.target:
-                    continue
+            for free in free_to.get(guarded.target, ()):
                 shared = [s for s in guarded.sources if s in free.sources]
                 if not shared or not set(guarded.roles) <= set(free.roles) \
                         or not set(free.requires) <= set(guarded.requires):
