@@ -234,7 +234,9 @@ class Api:
         if "priority" in given and not actor.system:
             if not set(actor.roles) & set(spec.override_roles) or not note:
                 raise ActionRefused(f"only {', '.join(spec.override_roles) or 'nobody'} may set the "
-                                    "priority by hand, and only with a reason (--note)")
+                                    "priority by hand, and only with a reason (--note)",
+                                    **({"missing": ["note"]} if set(actor.roles) & set(spec.override_roles)
+                                       else {"allowed_roles": spec.override_roles}))
             overridden = True
         elif "priority" in given:  # the system copies a priority (a candidate keeps its incident's)
             overridden = values.get("priority") != self.defs.priority_for(
@@ -670,6 +672,32 @@ class Api:
             ticket.version += 1
             return self._view(ticket)
 
+    # -- API keys (engine/apikeys.py) ------------------------------------------------------
+    def create_api_key(self, user: str, label: str | None = None,
+                       actor_id: str | None = None) -> dict[str, Any]:
+        """A new API key acting as ``user``; its ``key`` is in the result once and
+        never again (only its hash is stored)."""
+        from engine import apikeys
+
+        return apikeys.create(self, user, label, actor_id)
+
+    def api_keys(self, user: str | None = None, actor_id: str | None = None) -> list[dict[str, Any]]:
+        """The acting user's keys (the process owner's: everyone's, or ``user``'s)."""
+        from engine import apikeys
+
+        return apikeys.list_keys(self, user, actor_id)
+
+    def revoke_api_key(self, key_id: int, actor_id: str | None = None) -> dict[str, Any]:
+        from engine import apikeys
+
+        return apikeys.revoke(self, key_id, actor_id)
+
+    def authenticate(self, key: str | None) -> str:
+        """The user id an API key acts as; engine.apikeys.InvalidApiKey otherwise."""
+        from engine import apikeys
+
+        return apikeys.authenticate(self, key)
+
     def status(self, key: str, token: str) -> dict[str, Any]:
         """The end user's view, for whoever holds the ticket's status token.
 
@@ -692,6 +720,44 @@ class Api:
                                for e in repo.public_events(ticket.id)]
             view["can"] = [a.id for a in spec.actions_from(ticket.state) if "reporter" in a.roles]
             return view
+
+    def _ticket_by_token(self, repo: Any, key: str, token: str | None) -> int:
+        """The id of the ticket ``key`` if ``token`` is its status token; one
+        refusal for a wrong key and a wrong token, compared in constant time
+        (as :meth:`status`, for the portal's actions)."""
+        given = token_hash(token or "")
+        found = repo.find_ticket_by_token(key.strip().upper())
+        stored = found[1] if found and found[1] else "0" * 64
+        if not hmac.compare_digest(stored, given) or found is None:
+            raise NotFound("no ticket with that key and token")
+        return int(found[0])
+
+    # -- the self-service portal (engine/portal.py) -----------------------------------------
+    def portal_form(self) -> dict[str, Any]:
+        """What the portal's intake form offers: incident fields, services,
+        urgency levels, the catalogue's offerings with the fields each needs."""
+        from engine import portal
+
+        return portal.form(self)
+
+    def portal_report(self, kind: str, values: Mapping[str, str]) -> dict[str, Any]:
+        """File the portal's form as the end user (``kind``: incident or an
+        offering ``service.offering``); the public view plus ``status_token``."""
+        from engine import portal
+
+        return portal.report(self, kind, values)
+
+    def portal_status(self, key: str, token: str) -> dict[str, Any]:
+        """:meth:`status` plus the reporter's actions with the fields they need."""
+        from engine import portal
+
+        return portal.status(self, key, token)
+
+    def portal_act(self, key: str, token: str, action: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+        """Confirm, reopen...: a reporter's action for the holder of the status token."""
+        from engine import portal
+
+        return portal.act(self, key, token, action, inputs)
 
     def deliver(self) -> Any:
         from engine.notify.deliver import deliver

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import Conflict, StoreUnavailable
 
-HEAD = "0004"  # newest migration; checked without importing alembic
+HEAD = "0005"  # newest migration; checked without importing alembic
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -15,6 +15,7 @@ from engine.errors import Conflict, ItsmError, NotFound
 from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.store import db
 from engine.store.alerts import AlertGroupQueries
+from engine.store.apikeys import ApiKeyQueries
 from engine.store.search import SearchIndex
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
@@ -57,6 +58,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite)
+        self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
         self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
         self._members: dict[str, list[str]] = {}  # role / group members, per transaction
 

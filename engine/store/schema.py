@@ -214,3 +214,21 @@ search_text = sa.Table(
     *(sa.Column(name, sa.Text, nullable=False, server_default="")
       for name in ("title", "description", "solution", "details", "notes")),
 )
+
+
+# API keys of the JSON API (engine/apikeys.py): the secret is shown once at
+# creation; only its SHA-256 is kept.  ``prefix`` (random, unique, part of the
+# key as given to the client) finds the row without scanning hashes.
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), sa.ForeignKey("people.id"), nullable=False),
+    sa.Column("label", sa.String(200)),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime),
+    sa.Column("last_used_at", sa.DateTime),
+    sa.Index("ix_api_keys_user", "user_id"),
+)

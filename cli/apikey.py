@@ -1,0 +1,81 @@
+"""API keys of the JSON API: apikey create, list, revoke."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import State, emit, json_mode, main, output_options, pass_state
+
+
+@main.group()
+def apikey() -> None:
+    """API keys for agents and integrations using the JSON API (itsm serve).
+
+    A key acts as one registered user, with that user's roles. People manage
+    their own keys; the process owner manages everyone's.
+    """
+
+
+@apikey.command("create")
+@click.option("--user", "user_id", required=True, metavar="USER",
+              help="The user (id or e-mail) the key acts as.")
+@click.option("--label", metavar="TEXT", help="What the key is for (e.g. the integration's name).")
+@output_options()
+@pass_state
+def apikey_create(state: State, user_id: str, label: str | None, as_json: bool) -> None:
+    """Create an API key acting as USER. The key is printed once and never
+    again: only its hash is stored. Only USER themself and the process owner
+    may create it.
+
+    \b
+    Example:
+      itsm --as p16.owner apikey create --user prometheus --label "Alertmanager webhook"
+    """
+    json_mode(state, as_json)
+    key = state.api().create_api_key(user_id, label)
+    emit(state, key, as_json,
+         lambda: f"{key['key']}\n"
+                 f"API key {key['id']} for {key['user']} created; it is shown only now: "
+                 "store it in the integration's secret store.\n")
+
+
+@apikey.command("list")
+@click.option("--user", "user_id", metavar="USER", help="Only this user's keys.")
+@output_options(listing=True)
+@pass_state
+def apikey_list(state: State, user_id: str | None, as_json: bool, as_csv: bool) -> None:
+    """List API keys (never their secrets): your own, or everyone's for the
+    process owner.
+
+    \b
+    Example:
+      itsm --as p16.owner apikey list --user prometheus
+    """
+    from engine import render
+
+    json_mode(state, as_json)
+    rows = state.api().api_keys(user_id)
+    cols = [("id", "Id", lambda r: r["id"]), ("prefix", "Prefix", lambda r: r["prefix"]),
+            ("user", "User", lambda r: r["user"]), ("label", "Label", lambda r: r["label"] or ""),
+            ("created_at", "Created", lambda r: (r["created_at"] or "")[:16]),
+            ("last_used_at", "Last used", lambda r: (r["last_used_at"] or "")[:16]),
+            ("revoked_at", "Revoked", lambda r: (r["revoked_at"] or "")[:16])]
+    emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no API keys\n",
+         as_csv, lambda: render.to_csv(rows, cols))
+
+
+@apikey.command("revoke")
+@click.argument("key_id", metavar="ID", type=int)
+@output_options()
+@pass_state
+def apikey_revoke(state: State, key_id: int, as_json: bool) -> None:
+    """Revoke an API key: every later request with it is refused.
+
+    \b
+    Example:
+      itsm --as p16.owner apikey revoke 3
+    """
+    json_mode(state, as_json)
+    key = state.api().revoke_api_key(key_id)
+    emit(state, key, as_json, lambda: f"API key {key['id']} ({key['prefix']}, {key['user']}) "
+                                      f"revoked at {key['revoked_at']}\n")

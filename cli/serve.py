@@ -1,0 +1,28 @@
+"""The self-service portal and the JSON API: serve."""
+
+from __future__ import annotations
+
+import click
+
+from cli.app import State, main, pass_state
+
+
+@main.command()
+@click.option("--host", metavar="ADDRESS",
+              help="Address to listen on (default: [web] host in itsm.toml, $ITSM_WEB_HOST, else 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Port to listen on (default: [web] port, $ITSM_WEB_PORT, else 8080).")
+@pass_state
+def serve(state: State, host: str | None, port: int | None) -> None:
+    """Run the self-service portal (report an incident or request, follow its
+    status, confirm or reopen) and the JSON API for agents, integrations and
+    monitoring (/api/v1, described at /openapi.json). Put it behind a reverse
+    proxy for TLS; access logs go to stderr as JSON lines.
+
+    \b
+    Example:
+      ITSM_SECRET_KEY=$(cat /etc/itsm/secret) itsm serve --host 127.0.0.1 --port 8080
+    """
+    from engine.web.server import run
+
+    run(state.api(), host, port)

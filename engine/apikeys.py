@@ -1,0 +1,130 @@
+"""API keys: who a request to the JSON API acts as.
+
+A key is ``itsm_<prefix>_<secret>``: the prefix (random, unique) finds its row,
+the SHA-256 of the whole key is all that is stored, and the comparison takes the
+same time whether the prefix is unknown or the secret wrong, so keys cannot be
+probed.  A key acts as one registered person, whose roles apply exactly as with
+``itsm --as``.  People manage their own keys; the process owner (the role that
+owns every shipped process) manages everyone's.  Revoked keys, and keys of people
+who are no longer active, are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import ActionRefused, ItsmError, NotFound
+from engine.runtime.actions import Actor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.api import Api
+
+SCHEME = "itsm"
+MANAGER_ROLES = ("process_owner",)  # may create, list and revoke anyone's keys
+TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key
+_FORMAT = re.compile(r"itsm_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
+_DUMMY_HASH = hashlib.sha256(b"itsm: no such key").hexdigest()
+
+
+class InvalidApiKey(ItsmError):
+    """No key, a malformed, unknown, wrong or revoked key: one answer for all."""
+
+    kind = "unauthenticated"
+
+    def __init__(self) -> None:
+        super().__init__("a valid API key is needed (Authorization: Bearer itsm_...); "
+                         "ask for one with 'itsm apikey create'")
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _may_manage(actor: Actor, user_id: str) -> bool:
+    return actor.system or actor.id == user_id or bool(set(actor.roles) & set(MANAGER_ROLES))
+
+
+def _refuse(actor: Actor, what: str) -> ActionRefused:
+    return ActionRefused(f"{actor.id} may not {what}: only the key's own user and "
+                         f"{', '.join(MANAGER_ROLES)} may", allowed_roles=MANAGER_ROLES)
+
+
+def _view(api: "Api", row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "prefix": f"{SCHEME}_{row['prefix']}", "user": row["user_id"],
+            "label": row.get("label"), "created_by": row.get("created_by"),
+            "created_at": api._iso(row["created_at"]), "revoked_at": api._iso(row.get("revoked_at")),
+            "last_used_at": api._iso(row.get("last_used_at")),
+            "active": row.get("revoked_at") is None}
+
+
+def create(api: "Api", user: str, label: str | None, actor_id: str | None) -> dict[str, Any]:
+    now = api.now()
+    with api.store.write() as repo:
+        actor = api.actor(repo, actor_id)
+        person = repo.find_person(user)
+        if person is None:
+            raise NotFound(f"no user '{user}' (see 'itsm user list')")
+        if not _may_manage(actor, person["id"]):
+            raise _refuse(actor, f"create API keys for {person['id']}")
+        prefix = secrets.token_hex(6)
+        key = f"{SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+        key_id = repo.api_keys.add(prefix, key_hash(key), person["id"], label or None,
+                                   None if actor.system else actor.id, now)
+        view = _view(api, repo.api_keys.get(key_id))
+    view["key"] = key  # shown once: only its hash is kept
+    return view
+
+
+def list_keys(api: "Api", user: str | None, actor_id: str | None) -> list[dict[str, Any]]:
+    with api.store.read() as repo:
+        actor = api.actor(repo, actor_id)
+        manager = actor.system or bool(set(actor.roles) & set(MANAGER_ROLES))
+        if user is not None:
+            person = repo.find_person(user)
+            if person is None:
+                raise NotFound(f"no user '{user}' (see 'itsm user list')")
+            user = person["id"]
+            if not _may_manage(actor, user):
+                raise _refuse(actor, f"list the API keys of {user}")
+        elif not manager:
+            user = actor.id
+        return [_view(api, r) for r in repo.api_keys.list(user)]
+
+
+def revoke(api: "Api", key_id: int, actor_id: str | None) -> dict[str, Any]:
+    now = api.now()
+    with api.store.write() as repo:
+        actor = api.actor(repo, actor_id)
+        row = repo.api_keys.get(key_id)
+        if row is None:
+            raise NotFound(f"no API key {key_id} (see 'itsm apikey list')")
+        if not _may_manage(actor, row["user_id"]):
+            raise _refuse(actor, f"revoke API key {key_id}")
+        repo.api_keys.revoke(key_id, now)
+        return _view(api, repo.api_keys.get(key_id))
+
+
+def authenticate(api: "Api", key: str | None) -> str:
+    """The id of the person the key acts as, or :class:`InvalidApiKey`."""
+    match = _FORMAT.fullmatch((key or "").strip())
+    if match is None:
+        raise InvalidApiKey()
+    given = key_hash(match.group(0))
+    with api.store.read() as repo:
+        row = repo.api_keys.by_prefix(match.group(1))
+    stored = row["secret_hash"] if row else _DUMMY_HASH
+    if not hmac.compare_digest(stored, given) or row is None:
+        raise InvalidApiKey()
+    if row.get("revoked_at") is not None or not row.get("user_active", True):
+        raise InvalidApiKey()
+    now = api.now()
+    last = row.get("last_used_at")
+    if last is None or now - last >= TOUCH_EVERY:
+        with api.store.write() as repo:
+            repo.api_keys.touch(row["id"], now)
+    return str(row["user_id"])

@@ -1,0 +1,200 @@
+"""The end user's side of the engine: what the self-service portal offers and
+does (design 1: "report an incident or request, ask for status, confirm a
+resolution").  Used through :class:`engine.api.Api` by ``engine.web``.
+
+- :func:`form`: the one intake form: report an incident (with the services and
+  urgency levels to choose from, each with its operational description) or ask
+  for one of the catalogue's offerings (codes/services.yaml), with the fields
+  each offering needs;
+- :func:`report`: files it as the end user (known only by e-mail: an end user
+  has no roles, whoever the address belongs to), through the same intake as
+  ``itsm new`` (journal, acknowledgement, SLA clocks, major-incident criteria);
+- :func:`status` and :func:`act`: the token-protected status view, and the
+  actions the reporter may take from it (confirm, reopen), performed as the
+  reporter through the same action path as ``itsm do``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping
+
+from engine import major
+from engine.errors import ActionRefused, UsageError
+from engine.runtime.actions import Actor
+from engine.runtime.fields import field_spec
+from engine.runtime.ticket import Ticket
+from engine.views import public_view
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.api import Api
+
+INCIDENT = "incident"  # the process an end user's "something is broken" goes to
+REQUEST = "service_request"  # the process of catalogue offerings
+INCIDENT_FIELDS = ("title", "description", "service", "urgency")
+REQUEST_FIELDS = ("title", "description")
+MAX_TEXT = {"title": 200, "reporter": 254}  # what a form may send (the database allows more)
+MAX_ANY = 10_000
+
+# what the portal says to end users (the engine's own refusals come from engine.i18n)
+SAY = {
+    "reporter": ("Your e-mail address is needed, to tell you about the ticket.",
+                 "请填写您的电子邮件地址，以便通知您工单进展。"),
+    "title": ("A short summary is needed.", "请填写简要说明。"),
+    "offering": ("{offering} needs: {fields}.", "{offering} 需要填写：{fields}。"),
+    "kind": ("Unknown request type {kind!r}: choose an incident or an offering of the service catalogue.",
+             "未知的请求类型 {kind!r}：请选择突发事件或服务目录中的服务项。"),
+    "not_yours": ("'{action}' is not something you can do here; available now: {available}.",
+                  "此处不能执行“{action}”；当前可用：{available}。"),
+    "nothing": ("nothing", "无"),
+}
+
+
+def _say(api: "Api", what: str, **values: Any) -> str:
+    en, zh = SAY[what]
+    return (zh if api.lang == "zh" else en).format(**values)
+
+
+def end_user(email: str) -> Actor:
+    """The portal's actor: the e-mail address given, with no roles (a member of
+    staff reporting through the portal is a reporter like anyone else)."""
+    return Actor(email.lower(), email.lower(), email)
+
+
+def _codes(api: "Api", table: str) -> list[dict[str, Any]]:
+    t = api.defs.codes.get(table)
+    if t is None:
+        return []
+    out = []
+    for code, value in t.values.items():
+        hint = value.get("choose_when") or value.get("description")
+        out.append({"id": code, "label": value.label.get(api.lang),
+                    "hint": hint.get(api.lang) if isinstance(hint, Mapping) else hint})
+    return out
+
+
+def _field(api: "Api", spec: Any, fid: str) -> dict[str, Any]:
+    fs = field_spec(spec, fid)
+    return {"id": fid, "type": fs.type if fs else "string",
+            "label": fs.label.get(api.lang) if fs else fid}
+
+
+def offerings(api: "Api") -> dict[str, dict[str, Any]]:
+    """Every offering of the catalogue, by ``service.offering``."""
+    spec = api.defs.processes.get(REQUEST)
+    services = api.defs.codes.get("services")
+    if spec is None or services is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for sid, service in services.values.items():
+        for oid, offering in (service.get("offerings") or {}).items():
+            label = offering.get("label") or {}
+            out[f"{sid}.{oid}"] = {
+                "id": f"{sid}.{oid}", "service": sid, "offering": oid,
+                "service_label": service.label.get(api.lang),
+                "label": label.get(api.lang) or label.get("en") or oid if isinstance(label, Mapping) else str(label),
+                "approval": bool(offering.get("approval")),
+                "fields": [_field(api, spec, f) for f in offering.get("fields") or ()]}
+    return out
+
+
+def form(api: "Api") -> dict[str, Any]:
+    """What the intake form offers, with labels in the Api's language."""
+    incident = api.defs.processes.get(INCIDENT)
+    request = api.defs.processes.get(REQUEST)
+    return {
+        "incident": {"process": INCIDENT, "title": incident.title.get(api.lang),
+                     "fields": [_field(api, incident, f) for f in INCIDENT_FIELDS]} if incident else None,
+        "request": {"process": REQUEST, "title": request.title.get(api.lang)} if request else None,
+        "services": _codes(api, "services"),
+        "urgency": _codes(api, "urgency"),
+        "offerings": list(offerings(api).values()),
+    }
+
+
+def _check_text(values: Mapping[str, Any]) -> None:
+    for name, value in values.items():
+        if not isinstance(value, str):
+            raise UsageError(f"{name}: expected text")
+        if "\x00" in value:
+            raise UsageError(f"{name}: contains a NUL character")
+        if len(value) > MAX_TEXT.get(name, MAX_ANY):
+            raise UsageError(f"{name}: at most {MAX_TEXT.get(name, MAX_ANY)} characters")
+
+
+def report(api: "Api", kind: str, values: Mapping[str, str]) -> dict[str, Any]:
+    """File the form: ``kind`` is ``incident`` or an offering id
+    (``service.offering``); ``values`` the form's fields (reporter, title,
+    description, service, urgency, the offering's fields).  Returns the ticket's
+    public view with its ``status_token``."""
+    given = {k: v for k, v in values.items() if v is not None and str(v).strip() != ""}
+    _check_text(given)
+    reporter = given.get("reporter", "").strip()
+    if not reporter:
+        raise ActionRefused(_say(api, "reporter"), missing=["reporter"])
+    if kind == INCIDENT and api.defs.processes.get(INCIDENT) is not None:
+        spec = api.process(INCIDENT)
+        fields = {k: given[k] for k in INCIDENT_FIELDS if k in given}
+    else:
+        offering = offerings(api).get(kind)
+        if offering is None:
+            raise UsageError(_say(api, "kind", kind=kind))
+        spec = api.process(REQUEST)
+        fields = {k: given[k] for k in REQUEST_FIELDS if k in given}
+        needed = [f["id"] for f in offering["fields"]]
+        missing = [f for f in needed if f not in given]
+        if missing:
+            labels = {f["id"]: f["label"] for f in offering["fields"]}
+            raise ActionRefused(_say(api, "offering", offering=offering["label"],
+                                     fields=", ".join(labels[m] for m in missing)), missing=missing)
+        fields.update({f: given[f] for f in needed})
+        fields.update(service=offering["service"], offering=offering["offering"])
+        fields.setdefault("title", offering["label"])
+    if not fields.get("title"):
+        raise ActionRefused(_say(api, "title"), missing=["title"])
+    fields["reporter"] = reporter
+    channel = field_spec(spec, "channel")
+    channels = api.defs.codes.get(channel.codes or "") if channel is not None else None
+    if channels is not None and "portal" in channels:
+        fields["channel"] = "portal"
+    now: datetime = api.now()
+    with api.store.write() as repo:
+        ticket = api._intake(repo, spec, fields, end_user(reporter), now, None)
+        major.check(api, repo, ticket, now)
+        view = public_view(api.defs, spec, ticket, api.lang, api._iso)
+    view["status_token"] = ticket.status_token
+    return view
+
+
+def status(api: "Api", key: str, token: str) -> dict[str, Any]:
+    """``Api.status`` plus the reporter's actions as the page offers them:
+    ``actions`` = [{id, label, requires: [{id, label, type}]}]."""
+    view = api.status(key, token)
+    spec = api.process(view["process"])
+    view["actions"] = [
+        {"id": a.id, "label": a.label.get(api.lang),
+         "requires": [_field(api, spec, f) for f in a.requires]}
+        for a in (spec.actions[aid] for aid in view["can"])]
+    return view
+
+
+def act(api: "Api", key: str, token: str, action: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+    """Perform one of the reporter's actions (confirm, reopen) for whoever holds
+    the ticket's status token, as the reporter.  Returns the status view."""
+    given = {k: v for k, v in inputs.items() if v is not None and str(v).strip() != ""}
+    _check_text(given)
+    now = api.now()
+    with api.store.write() as repo:
+        ticket_id = api._ticket_by_token(repo, key, token)
+        ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
+        spec = api._spec_for(ticket)
+        spec_action = spec.actions.get(action)
+        if spec_action is None or "reporter" not in spec_action.roles:
+            mine = [a.id for a in spec.actions_from(ticket.state) if "reporter" in a.roles]
+            raise ActionRefused(_say(api, "not_yours", action=action,
+                                     available=", ".join(mine) or _say(api, "nothing")), available=mine)
+        accepted = set(spec_action.requires) | set(spec_action.accepts)
+        fields = {k: v for k, v in given.items() if k in accepted}
+        reporter = str(ticket.values.get("reporter") or "")
+        api._perform(repo, ticket, action, fields, None, end_user(reporter), now)
+    return status(api, key, token)

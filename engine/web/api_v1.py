@@ -1,0 +1,270 @@
+"""The JSON API, /api/v1: tickets (create, show, list, actions, comments,
+history) and monitoring alerts, for agents and integrations.
+
+Each request is authenticated by an API key (engine/apikeys.py) and acts as the
+key's user, with that user's roles, exactly as ``itsm --as USER`` would.  The
+handlers only parse, call engine.api and return its result; errors are mapped
+in engine/web/app.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.concurrency import run_in_threadpool
+
+from engine.errors import UsageError
+from engine.web.app import api_for
+
+router = APIRouter(prefix="/api/v1")
+bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
+                    description="An API key from `itsm apikey create --user USER`: "
+                                "`Authorization: Bearer itsm_...`")
+
+Scalar = str | int | float | bool | None
+
+
+def _no_nul(value: Any, where: str = "body") -> None:
+    if isinstance(value, str) and "\x00" in value:
+        raise UsageError(f"{where}: contains a NUL character")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, where)
+            _no_nul(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _no_nul(v, f"{where}[{i}]")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text(cls, data: Any) -> Any:
+        _no_nul(data)
+        return data
+
+
+class NewTicket(_Body):
+    """A new incident, service request... (the single intake, as ``itsm new``)."""
+
+    process: str = Field(max_length=64, examples=["incident"])
+    title: str | None = Field(None, max_length=500, examples=["Cannot log in to claims"])
+    description: str | None = Field(None, max_length=20000)
+    reporter: str | None = Field(None, max_length=254, examples=["li.na@example.com"],
+                                 description="The reporter's e-mail (default: the key's user).")
+    reporter_phone: str | None = Field(None, max_length=40)
+    urgency: str | None = Field(None, max_length=64, examples=["high"])
+    impact: str | None = Field(None, max_length=64, examples=["medium"])
+    service: str | None = Field(None, max_length=64, examples=["claims"])
+    category: str | None = Field(None, max_length=64)
+    fields: dict[str, Scalar] = Field(default_factory=dict, alias="set",
+                                      description="Other fields of the process, as `--set k=v`.")
+    note: str | None = Field(None, max_length=20000, description="A note for the journal.")
+
+
+class ActionRequest(_Body):
+    """An action's inputs, as ``itsm do KEY ACTION --set k=v --note TEXT``."""
+
+    fields: dict[str, Scalar] = Field(default_factory=dict, alias="set",
+                                      examples=[{"solution": "Reset the VPN token",
+                                                 "closure_code": "solved", "service_restored": True}])
+    note: str | None = Field(None, max_length=20000)
+    expect_version: int | None = Field(None, description="Refuse (409) unless the ticket is still "
+                                                         "at this version (the `version` of show).")
+
+
+class NewComment(_Body):
+    text: str = Field(min_length=1, max_length=20000)
+    public: bool = Field(False, description="Visible to the end user on the status page.")
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(examples=["refused"])
+    message: str
+    exit_code: int = Field(description="The exit code `itsm` returns for this error.")
+
+
+class TicketOut(BaseModel):
+    """A ticket, as ``itsm show --json`` prints it."""
+
+    model_config = ConfigDict(extra="allow")
+    key: str
+    process: str
+    state: str
+    state_label: str | None = None
+    status: str
+    category: str
+    priority: str | None = None
+    urgency: str | None = None
+    impact: str | None = None
+    title: str | None = None
+    description: str | None = None
+    reporter: str | None = None
+    assignee: str | None = None
+    group: str | None = None
+    service: str | None = None
+    parent: str | None = None
+    fields: dict[str, Any] = {}
+    sla: dict[str, Any] | None = None
+    version: int
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class NewTicketOut(TicketOut):
+    status_token: str = Field(description="The end user's status token (GET /status/KEY?token=...).")
+
+
+class EventOut(BaseModel):
+    """A journal event, as ``itsm history --json`` prints it."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    seq: int
+    action: str
+    actor: str
+    from_state: str | None = Field(None, alias="from")
+    to: str | None = None
+    changes: dict[str, Any] = {}
+    note: str | None = None
+    at: str | None = None
+
+
+class ActionOut(BaseModel):
+    action: str
+    label: str | None = None
+    to: str | None = None
+    requires: list[str]
+    accepts: list[str]
+    roles: list[str]
+
+
+class AlertSummary(BaseModel):
+    """What ``itsm intake --json`` prints."""
+
+    model_config = ConfigDict(extra="allow")
+    alerts: int
+    groups: int
+    created: int
+    noted: int
+    counted: int
+    resolved_noted: int
+    ignored: int
+    failed: int
+    results: list[dict[str, Any]]
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {400: "Malformed request", 401: "No valid API key", 403: "The key's user lacks the role",
+            404: "No such ticket (or process, user)", 409: "Changed concurrently or not at "
+            "expect_version: re-read and retry", 422: "Refused: fields missing, a guard or close "
+            "criterion failed, or not available now", 503: "The database is unavailable"}
+    return {c: {"model": ErrorBody, "description": text[c]} for c in (400, 401, *codes, 503)}
+
+
+def current_user(request: Request,
+                 credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
+    """The id of the API key's user (401 without a valid key)."""
+    user = api_for(request).authenticate(credentials.credentials if credentials else None)
+    request.state.user = user
+    return user
+
+
+@router.post("/tickets", status_code=201, response_model=None, tags=["tickets"],
+             summary="Log a new ticket", responses={201: {"model": NewTicketOut}, **_errors(403, 404, 422)})
+def create_ticket(request: Request, body: NewTicket, user: str = Depends(current_user)) -> JSONResponse:
+    """The single intake for incidents and service requests, as `itsm new`."""
+    values: dict[str, Any] = {k: v for k, v in body.model_dump(exclude={"process", "fields", "note"}).items()
+                              if v is not None}
+    values.update(body.fields)
+    ticket = api_for(request).new_ticket(body.process, values, body.note, actor_id=user)
+    return JSONResponse(ticket, status_code=201,
+                        headers={"Location": str(request.url_for("show_ticket", key=ticket["key"]))})
+
+
+@router.get("/tickets", response_model=None, tags=["tickets"], summary="List tickets (queues)",
+            responses={200: {"model": list[TicketOut]}, **_errors()})
+def list_tickets(request: Request, user: str = Depends(current_user),
+                 process: str | None = Query(None, max_length=64),
+                 state: list[str] = Query([], description="Only tickets in these states (repeatable)."),
+                 open: bool = Query(False, description="Only tickets not closed."),
+                 assignee: str | None = Query(None, max_length=64),
+                 group: str | None = Query(None, max_length=64),
+                 service: str | None = Query(None, max_length=64),
+                 priority: str | None = Query(None, max_length=64),
+                 parent: str | None = Query(None, max_length=32),
+                 breached: bool = Query(False, description="Only open tickets with a breached SLA clock."),
+                 at_risk: bool = Query(False, description="Only open tickets past an SLA warning threshold."),
+                 limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Tickets matching the filters, as `itsm list`."""
+    return api_for(request).list(process=process, states=tuple(state), open_only=open, assignee=assignee,
+                                 group=group, service=service, priority=priority,
+                                 parent=parent.upper() if parent else None, limit=limit,
+                                 breached=breached, at_risk=at_risk)
+
+
+@router.get("/tickets/{key}", name="show_ticket", response_model=None, tags=["tickets"],
+            summary="Show a ticket", responses={200: {"model": TicketOut}, **_errors(404)})
+def show_ticket(request: Request, key: str, user: str = Depends(current_user)) -> dict[str, Any]:
+    """The ticket with its SLA clocks as of now, as `itsm show`."""
+    return api_for(request).show(key)
+
+
+@router.get("/tickets/{key}/actions", response_model=None, tags=["tickets"],
+            summary="What the key's user can do now", responses={200: {"model": list[ActionOut]}, **_errors(404, 422)})
+def ticket_actions(request: Request, key: str, user: str = Depends(current_user)) -> list[dict[str, Any]]:
+    """The actions available to the key's user now, with what each requires, as `itsm actions`."""
+    return api_for(request).actions(key, actor_id=user)
+
+
+@router.post("/tickets/{key}/actions/{action}", response_model=None, tags=["tickets"],
+             summary="Perform an action", responses={200: {"model": TicketOut}, **_errors(403, 404, 409, 422)})
+def perform_action(request: Request, key: str, action: str, body: ActionRequest | None = None,
+                   user: str = Depends(current_user)) -> dict[str, Any]:
+    """Any action of the ticket's process, as `itsm do KEY ACTION`."""
+    body = body or ActionRequest()
+    return api_for(request).do(key, action, body.fields, body.note, body.expect_version, actor_id=user)
+
+
+@router.post("/tickets/{key}/comments", status_code=201, response_model=None, tags=["tickets"],
+             summary="Comment on a ticket", responses={201: {"model": EventOut}, **_errors(403, 404, 409)})
+def add_comment(request: Request, key: str, body: NewComment,
+                user: str = Depends(current_user)) -> JSONResponse:
+    """A journal note without a state change, as `itsm comment`."""
+    event = api_for(request).comment(key, body.text, body.public, actor_id=user)
+    return JSONResponse(event, status_code=201)
+
+
+@router.get("/tickets/{key}/history", response_model=None, tags=["tickets"],
+            summary="A ticket's journal", responses={200: {"model": list[EventOut]}, **_errors(404)})
+def ticket_history(request: Request, key: str, user: str = Depends(current_user)) -> list[dict[str, Any]]:
+    """The journal, as `itsm history`."""
+    return api_for(request).history(key)
+
+
+ALERT_BODY = {"required": True, "content": {"application/json": {"schema": {
+    "description": "A Prometheus Alertmanager webhook (version 4), or a generic JSON event "
+                   "or a list of events: {source, fingerprint, status, summary, description, "
+                   "labels, annotations, severity, service, time, url}.",
+    "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}}}
+
+
+@router.post("/alerts", response_model=None, tags=["alerts"], summary="Monitoring alerts -> incidents",
+             responses={200: {"model": AlertSummary}, **_errors()},
+             openapi_extra={"requestBody": ALERT_BODY})
+async def post_alerts(request: Request, user: str = Depends(current_user),
+                      format: Literal["auto", "alertmanager", "event"] = Query("auto"),
+                      source: str | None = Query(None, max_length=64,
+                                                 description="The monitoring system (default: "
+                                                             "'alertmanager' for webhooks).")) -> Any:
+    """One open incident per alert group; repeats and resolutions are noted on it,
+    as `itsm intake` (codes/alert_rules.yaml maps alerts to service, urgency,
+    impact and category). Groups that could not be filed are listed in `errors`."""
+    payload = await request.body()
+    return await run_in_threadpool(api_for(request).ingest_alerts, payload, format, source)

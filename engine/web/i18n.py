@@ -1,0 +1,98 @@
+"""The portal's own words in English and Chinese, and the choice of language:
+``?lang=zh|en``, else the browser's Accept-Language, else the deployment's
+default.  Labels of services, offerings, fields and states come from the
+definitions."""
+
+from __future__ import annotations
+
+LANGS = ("en", "zh")
+
+WORDS: dict[str, tuple[str, str]] = {
+    "site": ("IT Service Desk", "IT 服务台"),
+    "skip": ("Skip to the main content", "跳到主要内容"),
+    "language": ("Language", "语言"),
+    "other_lang": ("中文", "English"),
+    "report_heading": ("Report a problem or ask for something", "报告问题或提出服务请求"),
+    "report_intro": ("Tell us what is wrong, or choose what you need from the service catalogue. "
+                     "You will get a ticket number and a personal link to follow it.",
+                     "请告诉我们出了什么问题，或从服务目录中选择您需要的服务。提交后您会得到工单编号和用于查询进度的个人链接。"),
+    "what_need": ("What do you need?", "您需要什么？"),
+    "kind_incident": ("Something is broken or not working (incident)", "有东西坏了或无法使用（突发事件）"),
+    "offerings": ("Service requests", "服务请求"),
+    "choose": ("Continue", "继续"),
+    "your_email": ("Your e-mail address", "您的电子邮件地址"),
+    "email_hint": ("We send the ticket number and updates here.", "我们会把工单编号和进展发送到这个地址。"),
+    "title": ("Short summary", "简要说明"),
+    "description": ("Description", "详细描述"),
+    "description_hint": ("What happened, since when, error messages, who is affected.",
+                         "发生了什么、从什么时候开始、错误提示、影响了哪些人。"),
+    "service": ("Service", "服务"),
+    "service_unknown": ("I don't know", "不清楚"),
+    "urgency": ("Urgency", "紧急程度"),
+    "details": ("Details of the request", "请求详情"),
+    "approval_needed": ("This request needs a manager's approval.", "此请求需要经理审批。"),
+    "submit": ("Send", "提交"),
+    "required": ("required", "必填"),
+    "error_heading": ("Please check the form", "请检查表单"),
+    "ack_heading": ("Thank you: your ticket is logged", "谢谢，您的工单已登记"),
+    "ack_key": ("Ticket number", "工单编号"),
+    "ack_link": ("Follow it here (this link is personal: do not share it)",
+                 "在此查询进度（此链接仅供您本人使用，请勿转发）"),
+    "ack_mail": ("We have also sent this link to {email}.", "我们也已将此链接发送至 {email}。"),
+    "status_heading": ("Ticket {key}", "工单 {key}"),
+    "status_lookup": ("Follow a ticket", "查询工单"),
+    "status_lookup_intro": ("Enter the ticket number and the access code from your acknowledgement.",
+                            "请输入确认消息中的工单编号和查询码。"),
+    "key": ("Ticket number", "工单编号"),
+    "token": ("Access code", "查询码"),
+    "show": ("Show", "查询"),
+    "state": ("Status", "状态"),
+    "priority": ("Priority", "优先级"),
+    "handled_by": ("Handled by", "处理组"),
+    "due": ("Expected by", "预计完成时间"),
+    "solution": ("Solution", "解决方案"),
+    "workaround": ("Workaround", "临时解决办法"),
+    "fulfilment_note": ("Fulfilment", "完成说明"),
+    "offering": ("Requested", "申请的服务项"),
+    "updates": ("Updates", "处理进展"),
+    "no_updates": ("No updates yet.", "暂无进展。"),
+    "your_actions": ("Is it solved?", "问题解决了吗？"),
+    "done_confirm": ("Thank you for confirming. The ticket is closed.", "感谢您的确认，工单已关闭。"),
+    "done_other": ("Done: {action}.", "已完成：{action}。"),
+    "not_found": ("No ticket with that number and access code.", "没有与该编号和查询码对应的工单。"),
+    "csrf": ("The form has expired or was not sent from this site. Reload the page and try again.",
+             "表单已过期或并非从本站提交。请刷新页面后重试。"),
+    "error": ("Something went wrong", "出错了"),
+    "no_page": ("This page does not exist.", "页面不存在。"),
+    "back": ("Back to the form", "返回表单"),
+    "new_ticket": ("Report something else", "报告其他问题"),
+}
+
+
+def t(word: str, lang: str, **values: object) -> str:
+    en, zh = WORDS[word]
+    text = zh if lang == "zh" else en
+    return text.format(**values) if values else text
+
+
+def negotiate(query: str | None, accept_language: str | None, default: str = "en") -> str:
+    """``?lang=`` wins; else the best of Accept-Language (q-values honoured)."""
+    if query in LANGS:
+        return query  # type: ignore[return-value]
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        lang = tag.strip().lower().split("-")[0]
+        if lang not in LANGS:
+            continue
+        q = 1.0
+        for p in params.split(";"):
+            name, _, value = p.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0 and (best is None or q > best[0]):
+            best = (q, lang)
+    return best[1] if best else (default if default in LANGS else "en")

@@ -1,0 +1,169 @@
+"""The self-service portal: server-rendered pages that work without JavaScript.
+
+- ``GET /``: the one intake form: an incident, or an offering of the service
+  catalogue with the fields it needs (chosen with a small GET form first);
+- ``POST /``: files it as the end user; the acknowledgement shows the ticket
+  number and the personal status link;
+- ``GET /status`` (a lookup form) and ``GET /status/{key}?token=...``: the
+  token-protected status page (as ``itsm status``);
+- ``POST /status/{key}/{action}``: confirm, reopen... from the status page.
+
+Every POST needs the CSRF token (engine/web/csrf.py); output is autoescaped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from engine.errors import ItsmError
+from engine.web import csrf
+from engine.web.app import api_for, lang_of
+from engine.web.errors import http_status
+from engine.web.i18n import LANGS, t
+
+router = APIRouter(include_in_schema=False)
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                          autoescape=True, trim_blocks=True, lstrip_blocks=True)
+templates = Jinja2Templates(env=_env)
+RESERVED = ("csrf_token", "kind", "lang", "token")
+
+
+def _render(request: Request, name: str, context: Mapping[str, Any], status: int = 200,
+            headers: Mapping[str, str] | None = None) -> Response:
+    lang = lang_of(request)
+    nonce = csrf.usable_nonce(request.cookies.get(csrf.COOKIE))
+    fresh = nonce is None
+    nonce = nonce or csrf.new_nonce()
+    other = LANGS[1 - LANGS.index(lang)]
+    ctx = {"lang": lang, "t": lambda word, **v: t(word, lang, **v),
+           "csrf_field": csrf.FIELD, "csrf_token": csrf.sign(request.app.state.web.secret_key, nonce),
+           "other_lang": other, "other_lang_url": str(request.url.include_query_params(lang=other)),
+           **context}
+    response = templates.TemplateResponse(request, name, ctx, status_code=status, headers=dict(headers or {}))
+    if fresh:
+        response.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https",
+                            path=(request.scope.get("root_path") or "") + "/")
+    return response
+
+
+def _csrf_ok(request: Request, form: Mapping[str, Any]) -> bool:
+    token = form.get(csrf.FIELD)
+    return csrf.valid(request.app.state.web.secret_key, request.cookies.get(csrf.COOKIE),
+                      token if isinstance(token, str) else None)
+
+
+def _url(request: Request, name: str, **params: Any) -> str:
+    query = {k: v for k, v in params.pop("query", {}).items() if v is not None}
+    url = request.url_for(name, **params)
+    if "lang" in request.query_params:
+        query.setdefault("lang", lang_of(request))
+    return str(url.include_query_params(**query)) if query else str(url)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    data = await request.form()
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def error_page(request: Request, status: int, body: Mapping[str, Any],
+               headers: Mapping[str, str] | None = None) -> Response:
+    from engine.web.app import route_path
+
+    missing_page = status == 404 and not route_path(request).startswith("/status")
+    return _render(request, "error.html", {"status": status, "message": body.get("message"),
+                                           "missing_page": missing_page}, status, headers)
+
+
+# -- intake ------------------------------------------------------------------------------
+
+def _form_context(request: Request, spec: dict[str, Any], kind: str) -> dict[str, Any]:
+    offering = next((o for o in spec["offerings"] if o["id"] == kind), None)
+    if offering is None and kind != "incident":
+        kind = "incident"
+    return {"form": spec, "kind": kind, "offering": offering,
+            "action_url": _url(request, "portal_submit"), "choose_url": _url(request, "portal_form")}
+
+
+@router.get("/", name="portal_form")
+def portal_form(request: Request, kind: str = "incident") -> Response:
+    spec = api_for(request).portal_form()
+    return _render(request, "form.html", {**_form_context(request, spec, kind), "values": {}, "error": None})
+
+
+@router.post("/", name="portal_submit")
+async def portal_submit(request: Request) -> Response:
+    form = await _form(request)
+    if not _csrf_ok(request, form):
+        return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    api = api_for(request)
+    kind = form.get("kind") or "incident"
+    values = {k: v for k, v in form.items() if k not in RESERVED}
+    try:
+        ticket = await run_in_threadpool(api.portal_report, kind, values)
+    except ItsmError as exc:
+        status = http_status(exc)
+        if status not in (400, 403, 422):
+            raise
+        spec = await run_in_threadpool(api.portal_form)
+        return _render(request, "form.html", {**_form_context(request, spec, kind), "values": values,
+                                              "error": exc.message,
+                                              "missing": exc.details.get("missing") or []}, status)
+    link = _url(request, "status_page", key=ticket["key"], query={"token": ticket["status_token"]})
+    return _render(request, "ack.html", {"ticket": ticket, "status_link": link,
+                                         "email": values.get("reporter")}, 201)
+
+
+# -- status ------------------------------------------------------------------------------
+
+@router.get("/status", name="status_lookup")
+def status_lookup(request: Request, key: str | None = None, token: str | None = None) -> Response:
+    if key and token:
+        return RedirectResponse(_url(request, "status_page", key=key.strip().upper(),
+                                     query={"token": token.strip()}), status_code=303)
+    return _render(request, "lookup.html", {"key": key or "", "lookup_url": _url(request, "status_lookup")})
+
+
+@router.get("/status/{key}", name="status_page")
+def status_page(request: Request, key: str, token: str | None = None, done: str | None = None) -> Response:
+    if not token:
+        return _render(request, "lookup.html", {"key": key, "lookup_url": _url(request, "status_lookup")})
+    view = api_for(request).portal_status(key, token)
+    return _status(request, view, token, done=done)
+
+
+def _status(request: Request, view: dict[str, Any], token: str, done: str | None = None,
+            error: str | None = None, status: int = 200) -> Response:
+    actions = [dict(a, url=_url(request, "status_action", key=view["key"], action=a["id"]))
+               for a in view["actions"]]
+    done_label = next((a["label"] for a in view["actions"] if a["id"] == done), done)
+    return _render(request, "status.html", {"view": view, "token": token, "actions": actions,
+                                            "done": done, "done_label": done_label, "error": error,
+                                            "form_url": _url(request, "portal_form")}, status)
+
+
+@router.post("/status/{key}/{action}", name="status_action")
+async def status_action(request: Request, key: str, action: str) -> Response:
+    form = await _form(request)
+    if not _csrf_ok(request, form):
+        return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    api = api_for(request)
+    token = form.get("token") or ""
+    inputs = {k: v for k, v in form.items() if k not in RESERVED}
+    try:
+        view = await run_in_threadpool(api.portal_act, key, token, action, inputs)
+    except ItsmError as exc:
+        status = http_status(exc)
+        if status not in (403, 422):
+            raise
+        view = await run_in_threadpool(api.portal_status, key, token)
+        return _status(request, view, token, error=exc.message, status=status)
+    return RedirectResponse(_url(request, "status_page", key=view["key"],
+                                 query={"token": token, "done": action}), status_code=303)
