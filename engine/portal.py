@@ -19,8 +19,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Mapping
 
-from engine import major
+from engine import major, search
 from engine.errors import ActionRefused, UsageError
+from engine.model import ProcessSpec
 from engine.runtime.actions import Actor
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -162,8 +163,23 @@ def report(api: "Api", kind: str, values: Mapping[str, str]) -> dict[str, Any]:
         ticket = api._intake(repo, spec, fields, end_user(reporter), now, None)
         major.check(api, repo, ticket, now)
         view = public_view(api.defs, spec, ticket, api.lang, api._iso)
+        view["suggestions"] = suggestions(api, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token
     return view
+
+
+def suggestions(api: "Api", repo: Any, spec: ProcessSpec, ticket_id: int, limit: int = 3) -> list[str]:
+    """Self-help for the end user: the solution texts of the resolved tickets most
+    like theirs, when the process shows its solutions to end users (the solution
+    field is ``public``).  Only the text: never another ticket's key, title,
+    reporter or notes."""
+    field = spec.fields.get(spec.solution_field or "")
+    if field is None or not field.public:
+        return []
+    rows = search.similar_in(api, repo, repo.get_ticket_by_id(ticket_id), limit * 2)
+    texts = list(dict.fromkeys(" ".join(r["solution"].split()) for r in rows
+                               if r["process"] == spec.id and r["solution"]))
+    return texts[:limit]
 
 
 def status(api: "Api", key: str, token: str) -> dict[str, Any]:

@@ -36,6 +36,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "error_heading": ("Please check the form", "请检查表单"),
     "ack_heading": ("Thank you: your ticket is logged", "谢谢，您的工单已登记"),
     "ack_key": ("Ticket number", "工单编号"),
+    "self_help": ("Solutions that helped with similar problems", "类似问题的已知解决方法"),
+    "self_help_note": ("If one of them solves your problem, you can confirm it on the status page "
+                       "once the service desk has answered; we are working on your ticket either way.",
+                       "如果其中某个方法解决了您的问题，可在服务台答复后于状态页面确认；无论如何我们都会处理您的工单。"),
     "ack_link": ("Follow it here (this link is personal: do not share it)",
                  "在此查询进度（此链接仅供您本人使用，请勿转发）"),
     "ack_mail": ("We have also sent this link to {email}.", "我们也已将此链接发送至 {email}。"),

@@ -203,3 +203,29 @@ def test_unknown_pages(web: Web) -> None:
     assert "text/html" in r.headers["content-type"]
     r = web.client.get("/status/INC-000001", params={"token": "x"})
     assert r.status_code == 404 and "No ticket with that number and access code." in r.text
+
+
+@sqlite_only
+def test_acknowledgement_offers_known_solutions_without_other_users_details(web: Web) -> None:
+    """Self-help (guideline 2): the solution texts of similar resolved tickets, but
+    never their keys, titles, reporters or notes."""
+    first, _ = web.report(title="理赔系统无法登录，提示密码错误", reporter="zhang.wei@example.com",
+                          service="claims")
+    web.call("POST", f"/api/v1/tickets/{first}/comments", who="agent",
+             json={"text": "Zhang Wei's account 8812 was locked by the nightly job"}, expect=201)
+    web.call("POST", f"/api/v1/tickets/{first}/actions/resolve", who="agent",
+             json={"set": {"solution": "在AD中解锁账户并重置密码后即可登录", "closure_code": "solved",
+                           "service_restored": True}})
+    token = web.csrf("/")
+    page = web.client.post("/", data={"csrf_token": token, "kind": "incident", "service": "claims",
+                                      "reporter": "li.na@example.com", "title": "理赔系统无法登录"})
+    assert page.status_code == 201
+    section = re.search(r'<ul id="suggestions">(.*?)</ul>', page.text, re.S)
+    assert section and "在AD中解锁账户并重置密码后即可登录" in section.group(1)
+    for private in (first, "zhang.wei", "提示密码错误", "8812"):
+        assert private not in page.text
+    # a ticket like nothing resolved before gets no suggestions section
+    token = web.csrf("/")
+    page = web.client.post("/", data={"csrf_token": token, "kind": "incident",
+                                      "reporter": "li.na@example.com", "title": "Coffee machine leaks"})
+    assert page.status_code == 201 and 'id="suggestions"' not in page.text
