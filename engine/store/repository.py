@@ -128,20 +128,17 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                      groups=groups.get(r["id"], [])) for r in rows]
 
     def group_members(self, gid: str) -> list[str]:
-        key = "group:" + gid
-        if key not in self._members:
-            self._members[key] = list(self.conn.execute(
-                sa.select(group_members.c.person_id).where(group_members.c.group_id == gid)
-                .order_by(group_members.c.person_id)).scalars())
-        return list(self._members[key])
+        return self._member_ids("group:" + gid, group_members.c.person_id, group_members.c.group_id == gid)
 
     def people_with_role(self, role: str) -> list[str]:
-        """Ids of the people holding ``role`` (cached for the transaction, like people)."""
-        key = "role:" + role
+        return self._member_ids("role:" + role, person_roles.c.person_id, person_roles.c.role == role)
+
+    def _member_ids(self, key: str, column: Any, where: Any) -> list[str]:
+        """Ids of a group's members or a role's holders, cached for the transaction
+        (like people: notifications ask for the same ones ticket after ticket)."""
         if key not in self._members:
             self._members[key] = list(self.conn.execute(
-                sa.select(person_roles.c.person_id).where(person_roles.c.role == role)
-                .order_by(person_roles.c.person_id)).scalars())
+                sa.select(column).where(where).order_by(column)).scalars())
         return list(self._members[key])
 
     @contextmanager
