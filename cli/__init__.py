@@ -7,6 +7,6 @@ and renders the result.  Heavy modules are imported inside commands so that
 ``itsm --help`` stays fast."""
 
 from cli.app import main
-from cli import definitions, people, tickets, search, notifications, reports, major, operations, demo, intake, design, apikey, serve  # noqa: F401,E402  (register commands)
+from cli import definitions, people, tickets, search, batch, notifications, reports, major, operations, demo, intake, design, apikey, serve  # noqa: F401,E402  (register commands)
 
 __all__ = ["main"]

@@ -1,0 +1,115 @@
+"""Many changes in one process: itsm batch."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import IO, Any
+
+import click
+
+from cli.app import State, main, pass_state
+
+OPS = ("new", "do", "comment")
+
+
+def _op(line: dict[str, Any]) -> str:
+    found = [op for op in OPS if op in line]
+    if len(found) != 1:
+        raise ValueError('each line needs exactly one of "new", "do" or "comment"')
+    return found[0]
+
+
+def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
+    """One line: one transaction of the engine."""
+    from engine.errors import UsageError
+
+    sets = line.get("set") or {}
+    if not isinstance(sets, dict):
+        raise UsageError('"set" must be an object of FIELD: VALUE')
+    actor = line.get("as")
+    op = _op(line)
+    if op == "new":
+        ticket = api.new_ticket(str(line["new"]), sets, line.get("note"), actor_id=actor)
+        return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version")}
+    if op == "do":
+        if not line.get("key"):
+            raise UsageError('"do" needs the ticket\'s "key"')
+        ticket = api.do(str(line["key"]), str(line["do"]), sets, line.get("note"),
+                        line.get("expect_version"), actor_id=actor)
+        return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version")}
+    if not line.get("text"):
+        raise UsageError('"comment" needs its "text"')
+    event = api.comment(str(line["comment"]), str(line["text"]), bool(line.get("public")), actor_id=actor)
+    return {"key": str(line["comment"]).upper(), "seq": event.get("seq")}
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--stop-on-error", is_flag=True, help="Stop at the first line that fails.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON result per line of input (stdout) instead of failures only.")
+@pass_state
+def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> None:
+    """Perform many changes in one process: FILE (or stdin) holds one JSON
+    object per line, each done in its own transaction, in order:
+
+    \b
+      {"new": "incident", "set": {"title": "...", "reporter": "..."}, "note": "..."}
+      {"do": "assign", "key": "INC-000042", "set": {"group": "desktop_support"}}
+      {"comment": "INC-000042", "text": "Called the user back", "public": true}
+
+    "as" names the acting user of a line (default: --as); "expect_version"
+    guards a "do" like --expect-version. A line that fails changes nothing and
+    is reported with its line number; the others go on (unless
+    --stop-on-error). The summary (lines, failures, actions/s) goes to stderr;
+    the exit code is 0 when every line succeeded, else that of the first
+    failure (1 refused, 2 usage, 4 not found, 5 conflict).
+
+    \b
+    Example:
+      itsm --as wang.lei batch assignments.jsonl
+      printf '%s\\n' '{"do": "start", "key": "INC-000042"}' | itsm --as chen.jie batch -
+    """
+    from engine.errors import ExitCode, ItsmError
+
+    api = state.api()
+    done = failed = 0
+    first_failure: int | None = None
+    started = time.perf_counter()
+    for number, text in enumerate(file, start=1):
+        if not text.strip():
+            continue
+        result: dict[str, Any] = {"line": number}
+        try:
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+            if not isinstance(line, dict):
+                raise ValueError("each line must be a JSON object")
+            result.update(_run_line(api, line), ok=True)
+            done += 1
+        except (ItsmError, ValueError, KeyError) as exc:
+            if isinstance(exc, ItsmError):
+                code, detail = int(exc.exit_code), exc.to_dict()
+            else:
+                code = int(ExitCode.USAGE)
+                message = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                detail = {"error": "usage", "message": message, "exit_code": code}
+            failed += 1
+            first_failure = first_failure if first_failure is not None else code
+            result.update(ok=False, **detail)
+            if not as_json:
+                click.echo(f"itsm batch: line {number}: {detail['message']}", err=True)
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False, default=str))
+        if failed and stop_on_error:
+            break
+    elapsed = time.perf_counter() - started
+    rate = done / elapsed if elapsed > 0 else 0.0
+    click.echo(f"itsm batch: {done} done, {failed} failed in {elapsed:.2f} s ({rate:.0f} actions/s)",
+               err=True)
+    if first_failure is not None:
+        sys.exit(first_failure)
