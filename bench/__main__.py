@@ -33,7 +33,7 @@ from typing import Any
 
 from bench._util import Config, Result, fmt
 
-BENCHMARKS = ("startup", "actions", "lifecycle", "tick", "lint", "concurrency", "search", "intake")
+BENCHMARKS = ("startup", "actions", "lifecycle", "tick", "lint", "concurrency", "search", "intake", "reports")
 
 
 def machine(pg_url: str | None) -> dict[str, Any]:

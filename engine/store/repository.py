@@ -53,6 +53,32 @@ class TicketFilter:
     at_risk_at: datetime | None = None  # only tickets past a warning threshold, not breached
 
 
+# The statements of every action, built once with bind parameters: SQLAlchemy then
+# reuses their compiled form instead of building and coercing a new statement each
+# time (most of the Python time of an action was statement construction).
+_B = sa.bindparam
+_PERSON = sa.select(people).where(sa.or_(people.c.id == _B("ident"),
+                                         sa.func.lower(people.c.email) == _B("email")))
+_MEMBERSHIPS = sa.union_all(
+    sa.select(sa.literal("role").label("kind"), person_roles.c.role.label("name"))
+    .where(person_roles.c.person_id == _B("pid")),
+    sa.select(sa.literal("group").label("kind"), group_members.c.group_id.label("name"))
+    .where(group_members.c.person_id == _B("pid")))
+_GROUP_MEMBERS = (sa.select(group_members.c.person_id).where(group_members.c.group_id == _B("name"))
+                  .order_by(group_members.c.person_id))
+_ROLE_HOLDERS = (sa.select(person_roles.c.person_id).where(person_roles.c.role == _B("name"))
+                 .order_by(person_roles.c.person_id))
+_TICKET_BY_KEY = sa.select(tickets).where(tickets.c.key == _B("key"))
+_TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == _B("tid"))
+_UPDATE_TICKET = tickets.update().where(tickets.c.id == _B("b_id"), tickets.c.version == _B("b_version"))
+_EVENTS = sa.select(journal).where(journal.c.ticket_id == _B("tid")).order_by(journal.c.seq)
+_LAST_EVENT = (sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
+               .order_by(journal.c.seq.desc()).limit(1))
+_FIRED = sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == _B("tid"))
+_DELETE_DUE = due_work.delete().where(due_work.c.ticket_id == _B("tid"))
+_VERSION = sa.select(definition_versions.c.version).where(definition_versions.c.version == _B("v"))
+
+
 class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -102,16 +128,15 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return dict(found) if found is not None else None
 
     def _load_person(self, ident: str) -> dict[str, Any] | None:
-        row = self.conn.execute(sa.select(people).where(
-            sa.or_(people.c.id == ident, sa.func.lower(people.c.email) == ident.lower()))).mappings().first()
+        row = self.conn.execute(_PERSON, {"ident": ident, "email": ident.lower()}).mappings().first()
         if row is None:
             return None
         person = dict(row)
         person["created_at"] = from_db(person.get("created_at"))
-        person["roles"] = sorted(self.conn.execute(
-            sa.select(person_roles.c.role).where(person_roles.c.person_id == row["id"])).scalars())
-        person["groups"] = sorted(self.conn.execute(
-            sa.select(group_members.c.group_id).where(group_members.c.person_id == row["id"])).scalars())
+        held: dict[str, list[str]] = {"role": [], "group": []}
+        for kind, name in self.conn.execute(_MEMBERSHIPS, {"pid": row["id"]}):
+            held[kind].append(name)
+        person["roles"], person["groups"] = sorted(held["role"]), sorted(held["group"])
         return person
 
     def list_people(self) -> list[dict[str, Any]]:
@@ -128,17 +153,16 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                      groups=groups.get(r["id"], [])) for r in rows]
 
     def group_members(self, gid: str) -> list[str]:
-        return self._member_ids("group:" + gid, group_members.c.person_id, group_members.c.group_id == gid)
+        return self._member_ids("group:" + gid, _GROUP_MEMBERS, gid)
 
     def people_with_role(self, role: str) -> list[str]:
-        return self._member_ids("role:" + role, person_roles.c.person_id, person_roles.c.role == role)
+        return self._member_ids("role:" + role, _ROLE_HOLDERS, role)
 
-    def _member_ids(self, key: str, column: Any, where: Any) -> list[str]:
+    def _member_ids(self, key: str, stmt: Any, name: str) -> list[str]:
         """Ids of a group's members or a role's holders, cached for the transaction
         (like people: notifications ask for the same ones ticket after ticket)."""
         if key not in self._members:
-            self._members[key] = list(self.conn.execute(
-                sa.select(column).where(where).order_by(column)).scalars())
+            self._members[key] = list(self.conn.execute(stmt, {"name": name}).scalars())
         return list(self._members[key])
 
     @contextmanager
@@ -160,8 +184,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                                   source: dict[str, str], now: datetime) -> bool:
         """Record a definition version unless stored; True if it was already there
         (committed by an earlier transaction), False if this call inserted it."""
-        exists = self.conn.execute(sa.select(definition_versions.c.version)
-                                   .where(definition_versions.c.version == version)).first()
+        exists = self.conn.execute(_VERSION, {"v": version}).first()
         if exists is None:  # two first writers may race: the second one's insert is a no-op
             self._insert_new(definition_versions, {
                 "version": version, "process": process, "declared_version": declared,
@@ -192,19 +215,18 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                                      .returning(tickets.c.id)).scalar_one())
 
     def get_ticket(self, key: str, *, lock: bool = False) -> dict[str, Any]:
-        stmt = sa.select(tickets).where(tickets.c.key == key)
+        stmt = _TICKET_BY_KEY
         if lock and not self.sqlite:  # SQLite's BEGIN IMMEDIATE already holds the write lock
             stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).mappings().first()
+        row = self.conn.execute(stmt, {"key": key}).mappings().first()
         if row is None:
             raise NotFound(f"no ticket {key}")
         return _ticket_out(row)
 
     def update_ticket(self, ticket_id: int, expected_version: int, values: dict[str, Any]) -> None:
-        values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in values.items()}
-        result = self.conn.execute(
-            tickets.update().where(tickets.c.id == ticket_id, tickets.c.version == expected_version)
-            .values(version=expected_version + 1, **values))
+        params = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in values.items()}
+        params.update(version=expected_version + 1, b_id=ticket_id, b_version=expected_version)
+        result = self.conn.execute(_UPDATE_TICKET, params)
         if result.rowcount != 1:
             raise Conflict("the ticket changed concurrently; re-run the command")
 
@@ -270,7 +292,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     # -- timed work (itsm tick) ---------------------------------------------------
     def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
-        self.conn.execute(due_work.delete().where(due_work.c.ticket_id == ticket_id))
+        self.conn.execute(_DELETE_DUE, {"tid": ticket_id})
         if items:
             self.conn.execute(due_work.insert(), [
                 dict(item, ticket_id=ticket_id, due_at=to_db(item["due_at"])) for item in items])
@@ -284,8 +306,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return [r[0] for r in rows]
 
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
-        return {(r[0], r[1], r[2]) for r in self.conn.execute(
-            sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == ticket_id))}
+        return {(r[0], r[1], r[2]) for r in self.conn.execute(_FIRED, {"tid": ticket_id})}
 
     def count_fired(self, ticket_id: int, kind: str, name: str, cycle_prefix: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(fired).where(
@@ -305,10 +326,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             fired.c.cycle == cycle).values(outcome=outcome[:500]))
 
     def get_ticket_by_id(self, ticket_id: int, *, lock: bool = False) -> dict[str, Any]:
-        stmt = sa.select(tickets).where(tickets.c.id == ticket_id)
+        stmt = _TICKET_BY_ID
         if lock and not self.sqlite:
             stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt).mappings().first()
+        row = self.conn.execute(stmt, {"tid": ticket_id}).mappings().first()
         if row is None:
             raise NotFound(f"no ticket with id {ticket_id}")
         return _ticket_out(row)
@@ -384,15 +405,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         """Append to the ticket's hash chain.  ``last``: its newest event, when the
         caller read the journal under the ticket's lock (saves the read)."""
         if last is None:
-            row = self.conn.execute(
-                sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == ticket_id)
-                .order_by(journal.c.seq.desc()).limit(1)).first()
+            row = self.conn.execute(_LAST_EVENT, {"tid": ticket_id}).first()
             last = {"seq": row[0], "hash": row[1]} if row else None
         seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
         row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev)
         row["hash"] = event_hash(prev, hashed_fields(row))
-        self.conn.execute(journal.insert().values(
-            **{k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}))
+        self.conn.execute(journal.insert(),
+                          {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()})
         if row.get("note"):
             self.search.append_note(ticket_id, row["note"])
         return row
@@ -431,8 +450,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return _ticket_out(row) if row else None
 
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(sa.select(journal).where(journal.c.ticket_id == ticket_id)
-                                 .order_by(journal.c.seq)).mappings()
+        rows = self.conn.execute(_EVENTS, {"tid": ticket_id}).mappings()
         return [_event_out(r) for r in rows]
 
 

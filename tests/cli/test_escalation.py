@@ -3,7 +3,10 @@ escalates the incident (processes/incident.yaml: on_breach action: escalate)."""
 
 from __future__ import annotations
 
-from conftest import Itsm, Org
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: several test folders have a conftest module
+    from conftest import Itsm, Org
 
 
 def test_resolution_breach_escalates_once(itsm: Itsm, org: Org) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Itsm, Org
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # types only: several test folders have a conftest module
+    from conftest import Itsm, Org
 
 
 def _rename_pending(home: Path) -> None:

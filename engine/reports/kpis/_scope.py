@@ -39,9 +39,30 @@ def entering(states: Mapping[str, Sequence[str]]) -> Match:
     return {pid: (tuple(s), ()) for pid, s in states.items()}
 
 
+def any_process(defs: Definitions, match: Match) -> Match:
+    """``match`` for every process at once (kpi_queries.ANY_PROCESS), when that
+    selects the same events: each process's part names exactly the states and
+    actions of that process that appear anywhere in the match (e.g. "resolved" is
+    the resolved-category state of every process that has a state "resolved").
+    The queries then need not read each event's ticket to learn its process.
+    Otherwise ``match`` itself."""
+    from engine.store.kpi_queries import ANY_PROCESS
+
+    states = {s for st, _ in match.values() for s in st}
+    actions = {a for _, ac in match.values() for a in ac}
+    for pid, spec in defs.processes.items():
+        own_states, own_actions = match.get(pid, ((), ()))
+        if set(own_states) != states & set(spec.states) or \
+                set(own_actions) != actions & set(spec.actions):
+            return match
+    if set(match) - set(defs.processes):
+        return match
+    return {ANY_PROCESS: (tuple(sorted(states)), tuple(sorted(actions)))}
+
+
 def resolved_match(defs: Definitions) -> Match:
     """Events entering a state of status category ``resolved``."""
-    return entering(states_in(defs, ["resolved"]))
+    return any_process(defs, entering(states_in(defs, ["resolved"])))
 
 
 def clock_stop_match(defs: Definitions, clock_id: str) -> Match:
@@ -55,7 +76,7 @@ def clock_stop_match(defs: Definitions, clock_id: str) -> Match:
         states = set(clock.stop.states) | {s.id for s in spec.states.values()
                                            if defs.category_of(s.status) in clock.stop.categories}
         out[pid] = (tuple(sorted(states)), tuple(clock.stop.actions))
-    return out
+    return any_process(defs, out)
 
 
 def initial_states(defs: Definitions) -> dict[str, tuple[str, ...]]:
@@ -102,12 +123,19 @@ def cached(ctx: KpiContext, key: tuple[Any, ...], compute: Any) -> Any:
     return ctx.cache[key]
 
 
+def reuse_fields(defs: Definitions) -> dict[str, str]:
+    """process -> its ``search.reuse`` field (the processes that have one)."""
+    return {pid: spec.reuse_field for pid, spec in defs.processes.items() if spec.reuse_field}
+
+
 def outcomes(ctx: KpiContext, params: Mapping[str, Any], reopen_actions: tuple[str, ...]) -> Any:
-    """First resolutions of the period with first contact and reopen counts (shared)."""
+    """First resolutions of the period with first contact, reopen and solution reuse
+    counts: one query shared by first_contact_resolution, reopen_rate and
+    solution_reuse (with the same dimension, filters and reopen actions)."""
     from engine.store import kpi_queries as q
 
     group_by, flt = params["group_by"], filters(params)
     key = ("outcomes", group_by, repr(sorted(flt.items())), reopen_actions)
     return cached(ctx, key, lambda: q.resolution_outcomes(
         ctx.repo, resolved_match(ctx.defs), ctx.start, ctx.end, initial_states(ctx.defs),
-        reopen_actions, flt, group_by))
+        reopen_actions, flt, group_by, reuse_fields(ctx.defs)))

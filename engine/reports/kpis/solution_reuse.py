@@ -33,12 +33,8 @@ PARAMS: dict[str, Any] = {"group_by": "process", "filters": {}}
 
 
 def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
-    from engine.store import kpi_queries as q
-
     group_by = params["group_by"]
-    reuse = {pid: spec.reuse_field for pid, spec in ctx.defs.processes.items() if spec.reuse_field}
-    rows = q.solution_reuse(ctx.repo, s.resolved_match(ctx.defs), ctx.start, ctx.end,
-                            s.initial_states(ctx.defs), reuse, s.filters(params), group_by)
+    rows = s.outcomes(ctx, params, ("reopen",))  # the query first_contact_resolution runs
     out = []
     for r in rows:
         others = r["resolved"] - r["reused"]

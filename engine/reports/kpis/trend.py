@@ -44,18 +44,49 @@ def _metrics(ctx: KpiContext, params: Mapping[str, Any], start: datetime,
     created = q.created(ctx.repo, start, end, flt, None)[0]["count"]
     stats = q.duration_stats(ctx.repo, resolved, start, end, flt, None)
     sla = q.sla_results(ctx.repo, resolved, start, end, [params["clock"]], flt, None)[0]
-    open_rows = q.backlog(ctx.repo, end, s.states_in(ctx.defs, s.OPEN), [], flt, None)
     return {"created": created, "resolved": stats[0]["n"] if stats else 0,
             "mean_resolve": s.seconds(stats[0]["mean"]) if stats else None,
             "sla_compliance": s.ratio(sla["met_0"], sla["met_0"] + sla["missed_0"]),
-            "open_at_end": sum(r["count"] for r in open_rows)}
+            "open_at_end": _open_at(ctx, params, end)}
+
+
+def _open_at(ctx: KpiContext, params: Mapping[str, Any], at: datetime) -> int:
+    from engine.store import kpi_queries as q
+
+    rows = q.backlog(ctx.repo, at, s.states_in(ctx.defs, s.OPEN), [], s.filters(params), None)
+    return sum(r["count"] for r in rows)
+
+
+def _from_series(ctx: KpiContext, params: Mapping[str, Any], row: Mapping[str, Any],
+                 end: datetime) -> dict[str, Any]:
+    """The measures of one period from its row of ``per_period`` (with the clock):
+    the same numbers as ``_metrics`` (mean = sum / count, as avg computes it)."""
+    n = row["resolved"]
+    return {"created": row["created"], "resolved": n,
+            "mean_resolve": s.seconds(row["seconds"] / n) if n else None,
+            "sla_compliance": s.ratio(row["met"], row["met"] + row["missed"]),
+            "open_at_end": _open_at(ctx, params, end)}
 
 
 def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     from engine.store import kpi_queries as q
 
-    now = _metrics(ctx, params, ctx.start, ctx.end)
-    before = _metrics(ctx, params, *ctx.previous)
+    history = int(params["history"])
+    series: list[dict[str, Any]] = []
+    bounds: list[datetime] = []
+    if ctx.previous[1] == ctx.start:  # consecutive: one pass over the periods gives both
+        bounds, (start, end) = [ctx.end], (ctx.start, ctx.end)
+        for _ in range(max(history, 2)):
+            bounds.insert(0, start)
+            start, end = previous_period(ctx.period, start, end, ctx.tz)
+        series = q.per_period(ctx.repo, bounds, s.resolved_match(ctx.defs), s.filters(params),
+                              params["clock"])
+    if series and bounds[-3] == ctx.previous[0]:
+        now = _from_series(ctx, params, series[-1], ctx.end)
+        before = _from_series(ctx, params, series[-2], ctx.previous[1])
+    else:
+        now = _metrics(ctx, params, ctx.start, ctx.end)
+        before = _metrics(ctx, params, *ctx.previous)
     rows = []
     for key, _, unit in METRICS:
         cur, prev = now[key], before[key]
@@ -68,14 +99,16 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
                Column("change", Label("Change", "变化"), "row"),
                Column("change_pct", Label("Change %", "变化率"), "ratio")]
     tables = [Table("trend", columns, rows)]
-    history = int(params["history"])
     if history > 1:
-        bounds, (start, end) = [ctx.end], (ctx.start, ctx.end)
-        for _ in range(history):
-            bounds.insert(0, start)
-            start, end = previous_period(ctx.period, start, end, ctx.tz)
-        counts = q.per_period(ctx.repo, bounds, s.resolved_match(ctx.defs), s.filters(params))
-        series = [dict(period=b, **c) for b, c in zip(bounds, counts)]
+        if not series:
+            bounds, (start, end) = [ctx.end], (ctx.start, ctx.end)
+            for _ in range(history):
+                bounds.insert(0, start)
+                start, end = previous_period(ctx.period, start, end, ctx.tz)
+            series = q.per_period(ctx.repo, bounds, s.resolved_match(ctx.defs), s.filters(params))
+        keep = len(bounds) - 1 - history  # per_period covered at least two periods
+        series = [dict(period=b, created=c["created"], resolved=c["resolved"])
+                  for b, c in zip(bounds[keep:], series[keep:])]
         hist_cols = [Column("period", Label("Period from", "周期起始"), "date"),
                      Column("created", Label("Created", "新建")),
                      Column("resolved", Label("Resolved", "已解决"))]

@@ -17,15 +17,15 @@ from typing import Any, Mapping, Sequence
 import sqlalchemy as sa
 
 from engine.store.kpi_queries._sql import (
-    DIMENSIONS, OPEN_CATEGORIES, Filters, Match, dimension, epoch, events, fetch, first_event,
-    first_time, ints, nulls_last, num, open_at, per_process, stats, where_filters,
+    ANY_PROCESS, DIMENSIONS, OPEN_CATEGORIES, Filters, Match, created_in, dimension, epoch, events,
+    fetch, first_event, first_time, ints, nulls_last, num, open_at, per_process, stats, where_filters,
 )
 from engine.store.repository import Repo, from_db, to_db
 from engine.store.schema import journal, tickets
 
-__all__ = ["DIMENSIONS", "OPEN_CATEGORIES", "Filters", "Match", "action_counts", "backlog",
-           "created", "dimension", "duration_stats", "forwarding", "major_incidents", "per_period",
-           "resolution_outcomes", "sla_results", "sla_risk", "solution_reuse", "workload"]
+__all__ = ["ANY_PROCESS", "DIMENSIONS", "OPEN_CATEGORIES", "Filters", "Match", "action_counts",
+           "backlog", "created", "dimension", "duration_stats", "forwarding", "major_incidents",
+           "per_period", "resolution_outcomes", "sla_results", "sla_risk", "solution_reuse", "workload"]
 
 
 # -- volume -------------------------------------------------------------------------------
@@ -34,9 +34,8 @@ def created(repo: Repo, start: datetime, end: datetime, filters: Filters | None,
             group_by: str | None) -> list[dict[str, Any]]:
     """g, count: tickets created in [start, end)."""
     g = dimension(group_by).label("g")
-    stmt = (sa.select(g, sa.func.count().label("count"))
-            .where(tickets.c.created_at >= to_db(start), tickets.c.created_at < to_db(end),
-                   *where_filters(filters)))
+    stmt = sa.select(g, sa.func.count().label("count")).where(*created_in(start, end),
+                                                              *where_filters(filters))
     if group_by:
         stmt = stmt.group_by(g).order_by(nulls_last(g))
     return fetch(repo, stmt)
@@ -85,19 +84,29 @@ def sla_results(repo: Repo, resolved: Match, start: datetime, end: datetime,
 
 def resolution_outcomes(repo: Repo, resolved: Match, start: datetime, end: datetime,
                         initial: Mapping[str, Sequence[str]], reopen_actions: Sequence[str],
-                        filters: Filters | None, group_by: str | None) -> list[dict[str, Any]]:
-    """g, resolved, first_contact, reopened over the tickets first resolved in
-    [start, end): first contact when the resolving event left the initial state;
-    reopened when a reopen action followed before ``end``."""
+                        filters: Filters | None, group_by: str | None,
+                        reuse_fields: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """g, resolved, first_contact, reopened, reused, first_contact_reused over the
+    tickets first resolved in [start, end): first contact when the resolving event
+    left the initial state; reopened when a reopen action followed before ``end``;
+    reused when the ticket names the ticket whose solution it reused (its process's
+    ``search.reuse`` field in ``reuse_fields``, e.g. ``solution_from``).  One
+    statement for the KPIs over these tickets (first contact, reopen, reuse)."""
     first = first_event(resolved, start, end, filters)
     fj, rj = journal.alias("fj"), journal.alias("rj")
     reopened = sa.exists().where(rj.c.ticket_id == first.c.ticket_id, rj.c.seq > first.c.seq,
                                  rj.c.action.in_(list(reopen_actions)), rj.c.effective_at < to_db(end))
     first_contact = per_process(tickets.c.process, fj.c.from_state, initial)
+    parts = [sa.and_(tickets.c.process == p, tickets.c.fields[f].as_string().is_not(None),
+                     tickets.c.fields[f].as_string() != "") for p, f in (reuse_fields or {}).items()]
+    reused = sa.or_(*parts) if parts else sa.false()
     g = dimension(group_by).label("g")
     stmt = (sa.select(g, sa.func.count().label("resolved"),
                       sa.func.sum(sa.case((first_contact, 1), else_=0)).label("first_contact"),
-                      sa.func.sum(sa.case((reopened, 1), else_=0)).label("reopened"))
+                      sa.func.sum(sa.case((reopened, 1), else_=0)).label("reopened"),
+                      sa.func.sum(sa.case((reused, 1), else_=0)).label("reused"),
+                      sa.func.sum(sa.case((sa.and_(first_contact, reused), 1), else_=0))
+                      .label("first_contact_reused"))
             .select_from(first.join(tickets, tickets.c.id == first.c.ticket_id)
                          .join(fj, sa.and_(fj.c.ticket_id == first.c.ticket_id, fj.c.seq == first.c.seq))))
     if group_by:
@@ -109,25 +118,11 @@ def solution_reuse(repo: Repo, resolved: Match, start: datetime, end: datetime,
                    initial: Mapping[str, Sequence[str]], reuse_fields: Mapping[str, str],
                    filters: Filters | None, group_by: str | None) -> list[dict[str, Any]]:
     """g, resolved, reused, first_contact, first_contact_reused over the tickets first
-    resolved in [start, end): reused when the ticket names the ticket whose solution
-    it reused (its process's ``search.reuse`` field, e.g. ``solution_from``)."""
-    first = first_event(resolved, start, end, filters)
-    fj = journal.alias("fj")
-    parts = [sa.and_(tickets.c.process == p, tickets.c.fields[f].as_string().is_not(None),
-                     tickets.c.fields[f].as_string() != "") for p, f in reuse_fields.items()]
-    reused = sa.or_(*parts) if parts else sa.false()
-    first_contact = per_process(tickets.c.process, fj.c.from_state, initial)
-    g = dimension(group_by).label("g")
-    stmt = (sa.select(g, sa.func.count().label("resolved"),
-                      sa.func.sum(sa.case((reused, 1), else_=0)).label("reused"),
-                      sa.func.sum(sa.case((first_contact, 1), else_=0)).label("first_contact"),
-                      sa.func.sum(sa.case((sa.and_(first_contact, reused), 1), else_=0))
-                      .label("first_contact_reused"))
-            .select_from(first.join(tickets, tickets.c.id == first.c.ticket_id)
-                         .join(fj, sa.and_(fj.c.ticket_id == first.c.ticket_id, fj.c.seq == first.c.seq))))
-    if group_by:
-        stmt = stmt.group_by(g).order_by(nulls_last(g))
-    return ints(fetch(repo, stmt))
+    resolved in [start, end) (see :func:`resolution_outcomes`, which the report uses:
+    one statement for first contact, reopen and reuse)."""
+    keep = ("g", "resolved", "reused", "first_contact", "first_contact_reused")
+    return [{k: r[k] for k in keep} for r in resolution_outcomes(
+        repo, resolved, start, end, initial, (), filters, group_by, reuse_fields)]
 
 
 def action_counts(repo: Repo, start: datetime, end: datetime, actions: Sequence[str],
@@ -222,8 +217,7 @@ def workload(repo: Repo, start: datetime, end: datetime, resolved: Match,
     g = dimension(group_by)
     made = (sa.select(g.label("g"), sa.literal(1).label("c"), sa.literal(0).label("r"),
                       sa.literal(0).label("o"))
-            .where(tickets.c.created_at >= to_db(start), tickets.c.created_at < to_db(end),
-                   *where_filters(filters)))
+            .where(*created_in(start, end), *where_filters(filters)))
     first = first_event(resolved, start, end, filters)
     done = (sa.select(g.label("g"), sa.literal(0), sa.literal(1), sa.literal(0))
             .select_from(first.join(tickets, tickets.c.id == first.c.ticket_id)))
@@ -258,23 +252,40 @@ def major_incidents(repo: Repo, process: str, start: datetime, end: datetime, mi
 
 
 def per_period(repo: Repo, bounds: Sequence[datetime], resolved: Match,
-               filters: Filters | None) -> list[dict[str, int]]:
+               filters: Filters | None, clock: str | None = None) -> list[dict[str, Any]]:
     """For consecutive periods [bounds[i], bounds[i+1]): tickets created and tickets
-    first resolved in each (two grouped queries for all the periods)."""
+    first resolved in each (two grouped queries for all the periods).  With a
+    ``clock``, also per period over the first resolved: ``seconds``, the sum of the
+    whole seconds from creation to the first resolution, and the clock's recorded
+    results ``met`` and ``missed`` (as :func:`sla_results`)."""
     def bucket(col: Any) -> Any:
         whens = [(col < to_db(b), i) for i, b in enumerate(bounds[1:-1])]
         return (sa.case(*whens, else_=len(bounds) - 2) if whens else sa.literal(0)).label("i")
 
-    lo, hi = to_db(bounds[0]), to_db(bounds[-1])
     made = bucket(tickets.c.created_at)
     created = fetch(repo, sa.select(made, sa.func.count().label("n"))
-                    .where(tickets.c.created_at >= lo, tickets.c.created_at < hi, *where_filters(filters))
+                    .where(*created_in(bounds[0], bounds[-1]), *where_filters(filters))
                     .group_by(made))
     first = first_event(resolved, bounds[0], bounds[-1], filters)
     done = bucket(first.c.at)
-    solved = fetch(repo, sa.select(done, sa.func.count().label("n")).group_by(done))
-    out = [{"created": 0, "resolved": 0} for _ in bounds[1:]]
-    for key, rows in (("created", created), ("resolved", solved)):
-        for r in rows:
-            out[int(r["i"])][key] = int(r["n"])
+    cols = [done, sa.func.count().label("n")]
+    source: Any = first
+    if clock is not None:
+        met = tickets.c.sla[(clock, "met")].as_boolean()
+        cols += [sa.func.sum(epoch(repo, first.c.at) - epoch(repo, tickets.c.created_at)).label("seconds"),
+                 sa.func.sum(sa.case((met.is_(True), 1), else_=0)).label("met"),
+                 sa.func.sum(sa.case((met.is_(False), 1), else_=0)).label("missed")]
+        source = first.join(tickets, tickets.c.id == first.c.ticket_id)
+    solved = fetch(repo, sa.select(*cols).select_from(source).group_by(done))
+    out: list[dict[str, Any]] = [{"created": 0, "resolved": 0} for _ in bounds[1:]]
+    if clock is not None:
+        for row in out:
+            row.update(seconds=0, met=0, missed=0)
+    for r in created:
+        out[int(r["i"])]["created"] = int(r["n"])
+    for r in solved:
+        row = out[int(r["i"])]
+        row["resolved"] = int(r["n"])
+        if clock is not None:
+            row.update(seconds=int(r["seconds"] or 0), met=int(r["met"] or 0), missed=int(r["missed"] or 0))
     return out

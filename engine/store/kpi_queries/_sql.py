@@ -4,7 +4,9 @@ open-at-a-time, percentile statistics -- the same statements on SQLite and Postg
 Vocabulary:
 * ``match``: process id -> (states, actions): a journal event matches when its
   ticket is of that process and it enters one of the states or is one of the
-  actions (e.g. the states whose status category is ``resolved``);
+  actions (e.g. the states whose status category is ``resolved``).  The key
+  :data:`ANY_PROCESS` matches the events of every process (the KPI layer uses it
+  when the names mean the same in all processes): no ticket row is read then;
 * ``filters``: dimension -> allowed values, on the ticket's current values;
 * a dimension: a name of :data:`DIMENSIONS`, or None for one row.
 """
@@ -16,12 +18,14 @@ from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
 
+from engine.model import CATEGORIES
 from engine.store.repository import Repo, to_db
 from engine.store.schema import journal, tickets
 
 Match = Mapping[str, tuple[Sequence[str], Sequence[str]]]
 Filters = Mapping[str, Sequence[str]]
 OPEN_CATEGORIES = ("new", "active", "pending")
+ANY_PROCESS = "*"
 
 DIMENSIONS = ("process", "priority", "category", "service", "group", "assignee", "channel",
               "urgency", "impact", "status")
@@ -42,6 +46,17 @@ def dimension(name: str | None) -> Any:
 
 def where_filters(filters: Filters | None) -> list[Any]:
     return [dimension(k).in_(list(v)) for k, v in (filters or {}).items() if v]
+
+
+def created_in(start: datetime | None, end: datetime) -> list[Any]:
+    """Conditions on ``tickets``: created in [start, end) (``start`` None: before ``end``).
+    No index starts with created_at; naming every status category (a ticket always has
+    one of them) lets both databases find the period's tickets through the
+    (status_category, created_at) index instead of reading the whole table."""
+    out = [tickets.c.status_category.in_(CATEGORIES), tickets.c.created_at < to_db(end)]
+    if start is not None:
+        out.append(tickets.c.created_at >= to_db(start))
+    return out
 
 
 def epoch(repo: Repo, col: Any) -> Any:
@@ -74,37 +89,65 @@ def per_process(process_col: Any, value_col: Any, states: Mapping[str, Sequence[
     return sa.or_(*parts) if parts else sa.false()
 
 
+def _names(states: Sequence[str], actions: Sequence[str], j: Any) -> list[Any]:
+    return ([j.c.to_state.in_(list(states))] if states else []) + \
+           ([j.c.action.in_(list(actions))] if actions else [])
+
+
 def matching(match: Match, j: Any = journal) -> Any:
+    """Condition on the journal alias ``j`` (and, unless the match is for
+    :data:`ANY_PROCESS`, on ``tickets``: the event's ticket)."""
     parts = []
     for process, (states, actions) in match.items():
-        either = ([j.c.to_state.in_(list(states))] if states else []) + \
-                 ([j.c.action.in_(list(actions))] if actions else [])
-        if either:
+        either = _names(states, actions, j)
+        if either and process == ANY_PROCESS:
+            parts.append(sa.or_(*either))
+        elif either:
             parts.append(sa.and_(tickets.c.process == process, sa.or_(*either)))
     return sa.or_(*parts) if parts else sa.false()
 
 
-def events(start: datetime, end: datetime) -> Any:
-    """The journal events of [start, end), read first through the time index (a
-    materialized CTE): left to itself, SQLite's planner starts from the tickets,
-    all of them, for a period that holds a few events."""
+def named(match: Match, j: Any = journal) -> Any:
+    """Condition on ``j`` alone, implied by ``matching``: the event enters one of the
+    states or is one of the actions the match names for any process.  Checked
+    first, it spares reading the ticket of every other event."""
+    states = sorted({s for st, _ in match.values() for s in st})
+    actions = sorted({a for _, ac in match.values() for a in ac})
+    either = _names(states, actions, j)
+    return sa.or_(*either) if either else sa.false()
+
+
+def needs_ticket(match: Match) -> bool:
+    return any(process != ANY_PROCESS for process in match)
+
+
+def events(start: datetime, end: datetime, *where: Any) -> Any:
+    """The journal events of [start, end) (and of ``where``, conditions on ``journal``),
+    read first through the time index (a materialized CTE): left to itself,
+    SQLite's planner starts from the tickets, all of them, for a period that holds
+    a few events."""
     return (sa.select(journal.c.ticket_id, journal.c.seq, journal.c.action, journal.c.to_state,
                       journal.c.effective_at)
-            .where(journal.c.effective_at >= to_db(start), journal.c.effective_at < to_db(end))
+            .where(journal.c.effective_at >= to_db(start), journal.c.effective_at < to_db(end), *where)
             .cte().prefix_with("MATERIALIZED"))
 
 
 def first_event(match: Match, start: datetime, end: datetime, filters: Filters | None) -> Any:
     """The tickets whose first event matching ``match`` is in [start, end): ticket_id,
-    and that event's seq and time.  Only the period's events are scanned; an earlier
-    match is looked up per ticket (journal's (ticket_id, seq) key)."""
+    and that event's seq and time.  Only the period's events of the matched state
+    and action names are kept (before any ticket row is read); an earlier match is
+    looked up per ticket (journal's (ticket_id, seq) key); the ticket row is read
+    for the process (unless the match is for any process) and the filters."""
     earlier = journal.alias("earlier")
-    ev = events(start, end)
+    ev = events(start, end, named(match))
     before = sa.exists().where(earlier.c.ticket_id == ev.c.ticket_id,
                                earlier.c.effective_at < to_db(start), matching(match, earlier))
+    source: Any = ev
+    if needs_ticket(match) or where_filters(filters):
+        source = ev.join(tickets, tickets.c.id == ev.c.ticket_id)
     return (sa.select(ev.c.ticket_id, sa.func.min(ev.c.seq).label("seq"),
                       sa.func.min(ev.c.effective_at).label("at"))
-            .select_from(ev.join(tickets, tickets.c.id == ev.c.ticket_id))
+            .select_from(source)
             .where(matching(match, ev), sa.not_(before), *where_filters(filters))
             .group_by(ev.c.ticket_id).subquery())
 
