@@ -35,11 +35,17 @@ from engine.errors import ExitCode
                    "(default: when stdout is a terminal).")
 @click.option("--db", "with_db", is_flag=True,
               help="Also check open tickets in the database against the definitions "
-                   "(states or fields the definitions no longer have).")
+                   "(states or fields the definitions no longer have), and each process's "
+                   "version: against the versions tickets ran under (D003, D004).")
+@click.option("--against", type=click.Path(path_type=Path), default=None, metavar="OLD",
+              help="Check each process's version: against an earlier copy OLD of the "
+                   "repository (a folder, e.g. a git worktree of the main branch) or of a "
+                   "process file: content changed without a version bump (D003), a lower "
+                   "version (D004).")
 @pass_state
 def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
          max_warnings: int | None, config_path: Path | None, report_suppressed: bool,
-         snippets: bool | None, with_db: bool) -> None:
+         snippets: bool | None, with_db: bool, against: Path | None) -> None:
     """Check process definitions and code tables.
 
     Without PATH, lints the current process repository. Given the repository
@@ -54,6 +60,7 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
     Example:
       itsm lint processes codes --format json
       itsm lint --format sarif > itsm-lint.sarif
+      itsm lint --against /tmp/base     # e.g. git worktree add /tmp/base origin/main
     """
     from engine.lint import lint_paths, severity_at_least
     from engine.lint.config import config_for
@@ -65,6 +72,10 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
     config = config_for(targets[0], config_path)
     result = lint_paths(targets, config)
     findings = list(result.findings)
+    if against is not None:
+        from engine.lint.versioning import against_findings
+
+        findings += config.apply(against_findings(against, result.context))
     if with_db:
         if result.errors:
             click.echo("itsm: --db skipped: fix the definitions' errors first", err=True)

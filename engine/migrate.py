@@ -3,7 +3,9 @@
 ``itsm lint --db`` lists open tickets whose state the current definition no
 longer has (and values of fields it no longer declares); ``itsm migrate`` moves
 them with an explicit state map, as a dry run unless ``--apply``, each move
-journaled with the new definition version.
+journaled with the new definition version.  It also compares each process's
+declared ``version:`` with the versions tickets ran under (D003, D004; see
+engine/lint/versioning.py).
 """
 
 from __future__ import annotations
@@ -57,6 +59,65 @@ def db_findings(api: "Api") -> list[Finding]:
                            "orphaned-field", "warning",
                            f"{len(keys)} open ticket(s) hold a value of field '{name}', which process "
                            f"'{process}' no longer declares: {_keys(keys)}"))
+    return out + version_findings(api)
+
+
+def _stored_versions(repo: Any) -> dict[str, list[dict[str, Any]]]:
+    """process -> its rows of definition_versions (without the source), oldest first.
+    One query on the table itself: every version a ticket ran under is there."""
+    import sqlalchemy as sa
+
+    from engine.store.schema import definition_versions as dv
+
+    rows = repo.conn.execute(sa.select(dv.c.version, dv.c.process, dv.c.declared_version, dv.c.loaded_at)
+                             .order_by(dv.c.loaded_at, dv.c.declared_version, dv.c.version)).mappings()
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        out[row["process"]].append(dict(row))
+    return out
+
+
+def version_findings(api: "Api") -> list[Finding]:
+    """D003 version-not-bumped and D004 version-went-back: each process's declared
+    ``version:`` against the versions stored in the database."""
+    from datetime import datetime, timezone
+
+    from engine.lint.context import display
+    from engine.lint.versioning import Earlier, check, current_from_file, spec_from_text
+
+    out: list[Finding] = []
+    with api.store.read() as repo:
+        stored = _stored_versions(repo)
+        for pid in api.defs.processes:
+            rows = stored.get(pid)
+            if not rows:
+                continue
+            path = api.home / "processes" / f"{pid}.yaml"
+            current = current_from_file(path, display(path))
+            if current is None:
+                continue
+            declared, this = current.spec.version, api.defs.version(pid)
+            top = max(r["declared_version"] for r in rows)
+            earlier = []
+            for row in rows:
+                spec = None
+                wanted = row["declared_version"] == declared or (
+                    row["declared_version"] == top and top > declared)
+                if row["version"] != this and wanted:
+                    source = (repo.definition_source(row["version"]) or {}).get("source") or {}
+                    text = source.get("process") or ""
+                    if text == current.text and row["declared_version"] == declared:
+                        continue  # the same file: only the code tables differ
+                    spec = spec_from_text(text, f"{pid}@{row['declared_version']}")
+                loaded = row["loaded_at"]
+                if isinstance(loaded, datetime):  # stored as naive UTC
+                    loaded = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(api.tz)
+                    loaded = loaded.isoformat(timespec="minutes")
+                earlier.append(Earlier(
+                    row["declared_version"], spec,
+                    f"stored version {row['declared_version']} ({row['version'][:12]}, first used "
+                    f"{loaded}) that tickets ran under", f"{pid}@{row['version'][:8]}"))
+            out += check(current, earlier)
     return out
 
 

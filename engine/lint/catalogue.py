@@ -11,6 +11,7 @@ import re
 import textwrap
 
 from engine.lint.registry import Rule, all_rules
+from engine.lint.versioning import RULES as VERSION_RULES
 
 HEADER = """# Lint rules
 
@@ -33,7 +34,9 @@ itsm lint --max-warnings 10        # ... and also when there are more than 10 wa
 itsm lint --snippets               # the source line and a caret under each finding (default on a terminal)
 itsm lint --config strict.yaml     # another configuration than the repository's .itsmlint.yaml
 itsm lint --report-suppressed      # also list the suppressed findings with their reasons
-itsm lint --db                     # also open tickets the definitions no longer fit (D001, D002)
+itsm lint --db                     # also open tickets the definitions no longer fit (D001, D002),
+                                   # and version: numbers against the versions tickets ran under (D003, D004)
+itsm lint --against ../base        # version: numbers against an earlier copy, e.g. a git worktree (D003, D004)
 ```
 
 Each finding reads `path:line:col: severity [ID slug] message`. Exit codes: 0
@@ -72,6 +75,15 @@ process no longer exists). They cannot act until moved: `itsm migrate PROCESS
 
 Open tickets hold values of a field the current definition no longer declares.
 The values are kept in the journal and on the ticket but no action uses them.
+
+D003 and D004 compare each process's declared `version:` with its earlier
+versions: those stored in the database (every version a ticket ran under, with
+`--db`), or those of an earlier copy of the repository or of a process file
+(`--against OLD`, e.g. a git worktree of the main branch; see
+[auditor-guide.md](auditor-guide.md#versioning)). Both sources report the same
+rule, so one setting in `.itsmlint.yaml` covers both. The finding is on the
+`version:` line. Like D001 and D002 they are configurable but not suppressible
+by a comment.
 """
 
 
@@ -81,9 +93,15 @@ def render() -> str:
     out += [f"| [{r.id}](#{r.id.lower()}-{r.slug}) | {r.slug} | {r.severity}"
             f"{'' if r.recommended else ' (`all`)'} |\n" for r in rules]
     out.append("| D001 | stranded-ticket | error (`--db`) |\n| D002 | orphaned-field | warning (`--db`) |\n")
+    out += [f"| [{r.id}](#{r.id.lower()}-{r.slug}) | {r.slug} | {r.severity} (`--db`, `--against`) |\n"
+            for r in VERSION_RULES]
     for r in rules:
         out.append(f"\n### {r.id} {r.slug}\n\n{rule_markdown(r)}")
     out.append(DB_RULES)
+    for r in VERSION_RULES:
+        text = rule_markdown(r).replace(f"Severity: {r.severity}.",
+                                        f"Severity: {r.severity}, with `--db` or `--against OLD`.", 1)
+        out.append(f"\n### {r.id} {r.slug}\n\n{text}")
     return markdown_literals("".join(out))
 
 

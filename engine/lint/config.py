@@ -34,8 +34,10 @@ PRESETS = ("recommended", "all", "guidelines")
 LEVELS = ("off", "error", "warning", "info")
 KEYS = ("extends", "rules", "overrides")
 OVERRIDE_KEYS = ("files", "rules")
-# findings of ``itsm lint --db`` (engine/migrate.py); configurable like the others
-DB_RULES = {"D001": "stranded-ticket", "D002": "orphaned-field"}
+# findings of ``itsm lint --db`` (engine/migrate.py) and ``--against`` (D003, D004:
+# engine/lint/versioning.py); configurable like the others
+DB_RULES = {"D001": "stranded-ticket", "D002": "orphaned-field", "D003": "version-not-bumped",
+            "D004": "version-went-back"}
 POLICY_PREFIX = "P"  # rules that check a policy a process declares (policies: [...])
 
 
@@ -174,7 +176,7 @@ class _Reader:
         rules = all_rules()
         self.ids = {r.id for r in rules} | set(DB_RULES)
         self.by_key = ({r.id: r.id for r in rules} | {r.slug: r.id for r in rules}
-                       | dict(DB_RULES.items()) | {v: k for k, v in DB_RULES.items()})
+                       | {k: k for k in DB_RULES} | {v: k for k, v in DB_RULES.items()})
 
     def fail(self, path: tuple[str | int, ...], message: str, key: bool = False) -> UsageError:
         mark = self.doc.mark(path, key=key)

@@ -75,7 +75,9 @@ def _location(file: str, line: int, column: int, root: Path) -> list[dict[str, A
 
 
 def sarif(findings: list[Finding], suppressed: list[Suppressed], root: Path) -> str:
-    registry = {r.id: r for r in all_rules()}
+    from engine.lint.versioning import RULES as VERSION_RULES
+
+    registry = {r.id: r for r in [*all_rules(), *VERSION_RULES]}  # D003, D004: documented rules too
     entries: list[tuple[Finding, Suppressed | None]] = [(f, None) for f in findings]
     entries += [(s.finding, s) for s in suppressed]
     entries.sort(key=lambda e: (e[0].file, e[0].line, e[0].column, e[0].rule, e[0].message))
