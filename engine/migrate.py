@@ -63,17 +63,10 @@ def db_findings(api: "Api") -> list[Finding]:
 
 
 def _stored_versions(repo: Any) -> dict[str, list[dict[str, Any]]]:
-    """process -> its rows of definition_versions (without the source), oldest first.
-    One query on the table itself: every version a ticket ran under is there."""
-    import sqlalchemy as sa
-
-    from engine.store.schema import definition_versions as dv
-
-    rows = repo.conn.execute(sa.select(dv.c.version, dv.c.process, dv.c.declared_version, dv.c.loaded_at)
-                             .order_by(dv.c.loaded_at, dv.c.declared_version, dv.c.version)).mappings()
+    """process -> its rows of definition_versions (without the source), oldest first."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        out[row["process"]].append(dict(row))
+    for row in repo.definition_versions():
+        out[row["process"]].append(row)
     return out
 
 

@@ -1,19 +1,97 @@
-"""What end users may see of a ticket: public fields and public updates only.
+"""How tickets and their journals are shown.
 
-Used by ``itsm status``, the portal and message templates.  Internal notes,
-internal fields, assignees' identities and comments not marked public never
-appear here.
+- The staff view (``itsm show``/``list``, the JSON API): every field, the SLA
+  clocks, times in the display time zone; journal events; outbox rows.
+- What end users may see (``itsm status``, the portal, message templates):
+  public fields and public updates only.  Internal notes, internal fields,
+  assignees' identities and comments not marked public never appear there.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.errors import UsageError
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.fields import CORE_SPECS
 from engine.runtime.ticket import Ticket
 
 Iso = Callable[[Any], str | None]
+
+
+# -- times and values ---------------------------------------------------------------------
+def display_tz(name: str | None, now: datetime | None) -> tzinfo:
+    """Times are shown in the configured zone, else --now's offset, else local time."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from None
+    if now is not None and now.tzinfo is not None:
+        return now.tzinfo
+    return datetime.now().astimezone().tzinfo or timezone.utc
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with its datetimes as ISO 8601 text (a journal event's changes)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+# -- the staff view -------------------------------------------------------------------------
+_CORE = ("title", "description", "reporter", "reporter_phone", "assignee", "group",
+         "urgency", "impact", "priority", "service", "category", "parent")
+
+
+def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[str, Any]:
+    """The whole ticket, as ``itsm show`` and the JSON API return it."""
+    spec = defs.processes.get(ticket.process)
+    v = ticket.values
+    state = spec.states.get(ticket.state) if spec else None
+    return {
+        "key": ticket.key, "process": ticket.process, "state": ticket.state,
+        "state_label": state.label.get(lang) if state else ticket.state,
+        "status": ticket.status, "category": ticket.status_category,
+        "priority": v.get("priority"), "urgency": v.get("urgency"), "impact": v.get("impact"),
+        "title": v.get("title"), "description": v.get("description"),
+        "reporter": v.get("reporter"), "reporter_phone": v.get("reporter_phone"),
+        "assignee": v.get("assignee"), "group": v.get("group"), "service": v.get("service"),
+        "classification": v.get("category"), "parent": v.get("parent"),
+        "fields": {k: val for k, val in v.items() if k not in _CORE},
+        "field_labels": {f.id: f.label.get(lang) for f in spec.fields.values()} if spec else {},
+        "sla": ticket.sla, "priority_overridden": ticket.priority_overridden,
+        "version": ticket.version, "definition_version": ticket.definition_version,
+        "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
+        "resolved_at": iso(ticket.resolved_at), "closed_at": iso(ticket.closed_at),
+    }
+
+
+def event_view(e: Mapping[str, Any], iso: Iso) -> dict[str, Any]:
+    """One journal event, as ``itsm history`` shows it."""
+    return {"seq": e["seq"], "action": e["action"], "actor": e["actor"], "role": e.get("role"),
+            "from": e.get("from_state"), "to": e.get("to_state"), "changes": e.get("changes") or {},
+            "note": e.get("note"), "public": bool(e.get("public")),
+            "at": iso(e.get("effective_at")), "recorded_at": iso(e.get("recorded_at")),
+            "definition_version": e.get("definition_version")}
+
+
+def outbox_view(r: Mapping[str, Any], iso: Iso) -> dict[str, Any]:
+    """One queued message, as ``itsm outbox`` shows it."""
+    return {"id": r["id"], "ticket": r.get("key"), "channel": r["channel"],
+            "recipient": r["recipient"], "template": r["template"], "lang": r["lang"],
+            "status": r["status"], "attempts": r["attempts"], "last_error": r["last_error"],
+            "created_at": iso(r["created_at"]), "sent_at": iso(r["sent_at"]),
+            "next_attempt_at": iso(r["next_attempt_at"])}
+
+
+# -- what end users see ---------------------------------------------------------------------
 
 
 def _label(defs: Definitions, table: str, code: Any, lang: str) -> str | None:

@@ -191,6 +191,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                 "source": source, "loaded_at": to_db(now)})
         return exists is not None
 
+    def definition_versions(self) -> list[dict[str, Any]]:
+        """Every stored definition version (without its source), oldest first: every
+        version a ticket ran under is there."""
+        dv = definition_versions
+        rows = self.conn.execute(sa.select(dv.c.version, dv.c.process, dv.c.declared_version, dv.c.loaded_at)
+                                 .order_by(dv.c.loaded_at, dv.c.declared_version, dv.c.version)).mappings()
+        return [dict(r, loaded_at=from_db(r["loaded_at"])) for r in rows]
+
     def definition_source(self, version: str) -> dict[str, Any] | None:
         row = self.conn.execute(sa.select(definition_versions)
                                 .where(definition_versions.c.version == version)).mappings().first()

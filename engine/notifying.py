@@ -1,0 +1,80 @@
+"""A ticket's messages, queued in the writer's transaction, and its status token.
+
+- notify: one outbox row per message and recipient (engine.notify.outbox), with
+  the payload templates see: the ticket's public view plus who is who, and the
+  reporter's status token for the reporter only;
+- the status token: derived from the deployment's secret key when there is one,
+  else random; only its SHA-256 is stored (``tickets.token_hash``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from engine.model import Definitions, ProcessSpec
+from engine.notify.outbox import enqueue
+from engine.runtime.context import service_view
+from engine.runtime.ticket import Ticket
+from engine.settings import Settings
+from engine.views import public_view
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.api import Api
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_for(settings: Settings, key: str) -> str:
+    """The reporter's status token: derived from the deployment's secret key when
+    one is configured (so every message to the reporter can carry a working
+    link), else random and only in the acknowledgement."""
+    secret = settings.secret_key
+    if not secret:
+        return secrets.token_urlsafe(18)
+    digest = hmac.new(secret.encode(), f"itsm-status:{key}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:24]
+
+
+def notify(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
+           messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
+    """Queue messages in this transaction; the payload is what templates see."""
+    payload = {"key": ticket.key, "ticket": message_ticket(api, spec, ticket), **extra}
+    token = payload.pop("token", None) or (token_for(api.settings, ticket.key)
+                                           if api.settings.secret_key else None)
+    total = 0
+    for message in messages:
+        for target in message.to:  # the status token goes to the reporter and nobody else
+            one = replace(message, to=(target,))
+            data = dict(payload, token=token) if target == "reporter" and token else payload
+            total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, api.lang, now,
+                             group_mailboxes(api.defs))
+    return total
+
+
+def group_mailboxes(defs: Definitions) -> dict[str, str]:
+    """Support group -> its shared mailbox (codes/groups.yaml ``email``)."""
+    table = defs.codes.get("groups")
+    return {g: v.get("email") for g, v in table.values.items() if v.get("email")} if table else {}
+
+
+def message_ticket(api: "Api", spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:
+    """The ticket as messages show it: public information only."""
+    view = public_view(api.defs, spec, ticket, api.lang, api._iso)
+    view.update(assignee=ticket.values.get("assignee"), reporter=ticket.values.get("reporter"),
+                group=ticket.values.get("group"), reason=ticket.values.get("reason"))
+    for f in spec.fields.values():  # who is who: manager, technical lead, approver...
+        if f.type == "user":
+            view[f.id] = ticket.values.get(f.id)
+    offering = ticket.values.get("offering")
+    if offering:
+        offerings = (service_view(api.defs, ticket.values.get("service")) or {}).get("offerings") or {}
+        view["offering_label"] = (offerings.get(offering) or {}).get("label") or offering
+    return view
