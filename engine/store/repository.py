@@ -457,6 +457,30 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             .order_by(tickets.c.id.desc()).limit(1)).mappings().first()
         return _ticket_out(row) if row else None
 
+    def journals_of(self, ticket_ids: Sequence[int]
+                    ) -> dict[int, tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]]]:
+        """For many tickets at once: id -> (version, journal in seq order, fired keys).
+        The versions are read first: a journal read afterwards is at least as new, so
+        a caller that later locks a ticket and finds the same version knows the
+        journal it holds is current (every journal append bumps the version)."""
+        ids = list(ticket_ids)
+        if not ids:
+            return {}
+        out: dict[int, tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]]] = {}
+        for tid, version in self.conn.execute(sa.select(tickets.c.id, tickets.c.version)
+                                              .where(tickets.c.id.in_(ids))):
+            out[tid] = (version, [], set())
+        for row in self.conn.execute(sa.select(journal).where(journal.c.ticket_id.in_(ids))
+                                     .order_by(journal.c.ticket_id, journal.c.seq)).mappings():
+            if row["ticket_id"] in out:
+                out[row["ticket_id"]][1].append(_event_out(row))
+        for tid, kind, name, cycle in self.conn.execute(
+                sa.select(fired.c.ticket_id, fired.c.kind, fired.c.name, fired.c.cycle)
+                .where(fired.c.ticket_id.in_(ids))):
+            if tid in out:
+                out[tid][2].add((kind, name, cycle))
+        return out
+
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(_EVENTS, {"tid": ticket_id}).mappings()
         return [_event_out(r) for r in rows]

@@ -33,6 +33,7 @@ import pytest
 from _desk import Desk, at
 
 CTX = mp.get_context("spawn")  # no inherited database connections
+REPO = Path(__file__).resolve().parents[2]
 HOUR = 3600
 P2_DESKTOP = dict(service="desktop", urgency="high", impact="medium")
 VISIO = dict(title="Install Visio for process mapping", service="software",
@@ -559,3 +560,35 @@ def test_a_tick_before_the_last_change_does_not_use_up_the_timer(desk: Desk) -> 
     t = desk.show(key, now="2026-03-13 10:00")
     assert t["state"] == "closed" and t["fields"]["auto_closed"] is True
     assert desk.history(key)[-1]["action"] == "auto_close"
+
+
+def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: str) -> None:
+    """The batch reads every due ticket's journal up front; a ticket changed after
+    that read (here: a comment, as a cascade from another ticket of the batch would)
+    is read again under its lock, so the auto-close is chained after the comment."""
+    from engine import ticking
+    from engine.api import Api
+    from engine.audit import verify_ticket
+
+    key = resolved_incident(desk, "2026-03-09 09:00", "2026-03-09 10:00")
+    api = Api.open(home=str(REPO), db=db_url, user="system", now=at("2026-03-12 10:01"))
+    try:
+        with api.store.read() as repo:
+            tid = repo.get_ticket(key)["id"]
+            stale = repo.journals_of([tid])[tid]
+        desk.itsm("comment", key, "called the user: no answer", user=desk.org.agent.id,
+                  now=at("2026-03-12 10:00"))
+        with api.store.write() as repo:
+            done = ticking.tick_ticket(api, repo, tid, api.now(), stale)
+        assert (done[-1]["kind"], done[-1]["outcome"]) == ("timer", "auto_close -> closed")
+        with api.store.read() as repo:
+            row = repo.get_ticket(key)
+            events = repo.events(row["id"])
+        assert [e["action"] for e in events] == ["create", "resolve", "comment", "auto_close"]
+        assert verify_ticket(key, row["state"], events, row["version"]) == []
+        # and with the batch read still current, it is used as it is
+        with api.store.read() as repo:
+            fresh = repo.journals_of([tid])[tid]
+        assert fresh[0] == row["version"] and [e["seq"] for e in fresh[1]] == [1, 2, 3, 4]
+    finally:
+        api.store.close()
