@@ -75,6 +75,8 @@ def _syntax_column(source: str) -> int | None:
         if exc.offset and 0 < exc.offset <= len(source):
             return exc.offset
         return len(source) + 1
+    except (RecursionError, MemoryError):  # nested too deeply for Python's parser
+        return None
     return None
 
 
@@ -106,6 +108,11 @@ def compile_expression(source: str) -> Expression:
         tree = env.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
         raise ExpressionError(f"syntax error: {exc.message}", source, _syntax_column(source)) from None
+    except (RecursionError, SyntaxError):  # deeper than Jinja's parser or Python's compiler goes
+        raise ExpressionError("syntax error: the expression is nested too deeply", source) from None
+    except Exception as exc:  # Jinja folds constants while compiling: '1.codes', '2 ** 100000'
+        raise ExpressionError(f"cannot compile: {getattr(exc, 'message', None) or exc}",
+                              source) from None
     names: set[str] = set()
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load":

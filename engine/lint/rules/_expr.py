@@ -73,7 +73,9 @@ def constant(node: Node) -> tuple[bool, Any]:
     if any(kind(n) == "Name" for n in walk(node)):
         return False, None
     try:
-        return True, node.as_const()
+        value = node.as_const()
+        bool(value)  # an undefined value ('1.codes') fails when read: not a constant
+        return True, value
     except Exception:  # noqa: BLE001 - jinja2's Impossible: not a constant
         return False, None
 
