@@ -110,7 +110,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"syntax error: {exc.message}", source, _syntax_column(source)) from None
     except (RecursionError, SyntaxError):  # deeper than Jinja's parser or Python's compiler goes
         raise ExpressionError("syntax error: the expression is nested too deeply", source) from None
-    except Exception as exc:  # Jinja folds constants while compiling: '1.codes', '2 ** 100000'
+    except Exception as exc:  # noqa: BLE001 - Jinja folds constants while compiling ('1.codes')
         raise ExpressionError(f"cannot compile: {getattr(exc, 'message', None) or exc}",
                               source) from None
     names: set[str] = set()

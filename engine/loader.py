@@ -23,6 +23,7 @@ from engine.errors import DefinitionError
 Path_ = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
+ALIAS_EXPANSION = 100_000  # values aliases may add beyond one per character of the text
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,11 @@ def _mark(m: Any) -> Mark:
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, budget: int = 0) -> None:
         self.file = file
+        # values left to build: aliases may repeat a node, but not expand a short text
+        # into millions of values (a "billion laughs" document)
+        self._budget = budget
         self.marks: dict[Path_, Mark] = {}
         self.key_marks: dict[Path_, Mark] = {}
         self.traps: list[Trap] = []
@@ -175,6 +179,10 @@ class _Builder:
         raise self.error(f"unsupported YAML tag {shown}", _mark(node.start_mark), path, "yaml-syntax")
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        self._budget -= 1
+        if self._budget < 0:
+            raise self.error(f"YAML aliases expand to more than {ALIAS_EXPANSION:,} values",
+                             _mark(node.start_mark), path, "yaml-syntax")
         self.marks[path] = _mark(node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
@@ -234,7 +242,7 @@ def parse(text: str, file: str = "<string>") -> Document:
     except yaml.YAMLError as exc:
         raise DefinitionError(f"YAML error: {exc}", file=file, line=1, column=1,
                               rule="yaml-syntax") from None
-    builder = _Builder(file)
+    builder = _Builder(file, budget=len(text) + ALIAS_EXPANSION)  # a value takes a character
     data = builder.build(node, ()) if node is not None else None
     comments = tuple(line for line in _leading_comments(text))
     return Document(file, data, digest, builder.marks, builder.key_marks, builder.traps, comments,

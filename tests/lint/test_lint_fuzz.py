@@ -693,7 +693,7 @@ def test_mutated_definitions_through_the_cli(workspaces: dict[str, Workspace],
         kind, payload = case
         what = apply_changes(ws, payload) if kind == "mutate" else write_generated(ws, payload)
         path = str(ws.root) if target == "ABSOLUTE" else target
-        code, out, err = run_cli(["lint", path, "--format", fmt, *extra])
+        code, out, _ = run_cli(["lint", path, "--format", fmt, *extra])
         if fmt == "json":
             findings = json.loads(out)
             assert isinstance(findings, list), what
@@ -759,3 +759,21 @@ def test_a_guard_folding_to_undefined_is_not_a_constant(workspaces: dict[str, Wo
     finally:
         ws.restore()
     assert not result.findings, result.findings
+
+
+def test_aliases_that_expand_a_short_file_to_millions_of_values_are_a_finding(
+        workspaces: dict[str, Workspace]) -> None:
+    """A 'billion laughs' document (330 bytes, 10**7 values once its aliases are expanded)
+    took minutes and gigabytes to load, until the operating system killed lint."""
+    laughs = ["laugh0: &l0 [ha, ha, ha, ha, ha, ha, ha, ha, ha, ha]"]
+    laughs += [f"laugh{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 8)]
+    ws = workspaces["base"]
+    rel = "codes/channels.yaml"
+    try:
+        ws.write(rel, ws.snapshot[rel] + "\n".join(laughs).encode("utf-8") + b"\n")
+        result = lint_case(ws, (".",), "recommended", "billion laughs")
+    finally:
+        ws.restore()
+    assert [(f.file.endswith(rel), f.rule) for f in result.findings] == [(True, "Y001")], \
+        result.findings
+    assert "aliases expand to more than" in result.findings[0].message
