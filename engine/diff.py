@@ -477,20 +477,10 @@ def is_stored_ref(text: str) -> bool:
 
 
 def stored_versions(repo: Any, process: str) -> list[dict[str, Any]]:
-    """The definition versions of ``process`` recorded in the database, oldest first.
-
-    Every version a ticket or journal event ran under is stored by content hash
-    with the process's YAML text and the hashes of the code tables; they are
-    found through the tickets of the process and their journals."""
-    from engine.store.repository import TicketFilter
-
-    hashes: dict[str, None] = {}
-    for row in repo.list_tickets(TicketFilter(process=process)):
-        hashes.setdefault(row["definition_version"])
-        for event in repo.events(row["id"]):
-            if event.get("definition_version"):
-                hashes.setdefault(event["definition_version"])
-    rows = [r for r in (repo.definition_source(h) for h in hashes) if r and r["process"] == process]
+    """The definition versions of ``process`` recorded in the database (each with
+    its process YAML text and the hashes of its code tables), oldest first."""
+    hashes = [r["version"] for r in repo.definition_versions() if r["process"] == process]
+    rows = [r for r in (repo.definition_source(h) for h in hashes) if r]
     return sorted(rows, key=lambda r: (r["loaded_at"], r["declared_version"]))
 
 

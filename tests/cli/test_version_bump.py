@@ -9,20 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conftest import Itsm, Org
+if TYPE_CHECKING:  # types only: several test folders have a conftest module
+    from conftest import Itsm, Org
 
-GUARD = '    when: "not parent"\n'
-NEW_GUARD = '    when: "not parent and priority in [\'P1\', \'P2\']"\n'
-
-
-def edit(path: Path, *pairs: tuple[str, str]) -> None:
-    text = path.read_text(encoding="utf-8")
-    for old, new in pairs:
-        assert old in text, f"{old!r} not in {path.name}"
-        text = text.replace(old, new, 1)
-    path.write_text(text, encoding="utf-8")
+from _files import GUARD, NEW_GUARD, edit
 
 
 def set_version(home: Path, old: int, new: int) -> None:

@@ -17,16 +17,7 @@ from engine.lint.versioning import content_changes, summary
 from engine.loader import parse
 from engine.specs import build_process
 
-GUARD = '    when: "not parent"\n'
-NEW_GUARD = '    when: "not parent and priority in [\'P1\', \'P2\']"\n'
-
-
-def edit(path: Path, *pairs: tuple[str, str]) -> None:
-    text = path.read_text(encoding="utf-8")
-    for old, new in pairs:
-        assert old in text, f"{old!r} not in {path.name}"
-        text = text.replace(old, new, 1)
-    path.write_text(text, encoding="utf-8")
+from _files import GUARD, NEW_GUARD, edit
 
 
 def bump(path: Path, old: int, new: int) -> None:
