@@ -77,6 +77,8 @@ _PART = re.compile(r"\s*(\d+)\s*(business\s+)?([a-z]+)\s*")
 _ISO = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
+_PARSED: dict[str, "Duration"] = {}  # Duration.parse's memory
+
 @dataclass(frozen=True)
 class Duration:
     """A span of time.  ``business`` durations count in a business calendar.
@@ -93,6 +95,19 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> "Duration":
+        """Read a duration (durations are immutable: the texts of the definitions,
+        parsed again by every SLA computation, are remembered)."""
+        found = _PARSED.get(text) if isinstance(text, str) else None
+        if found is None:
+            found = cls._parse(text)
+            if isinstance(text, str):
+                if len(_PARSED) >= 1024:
+                    _PARSED.clear()
+                _PARSED[text] = found
+        return found
+
+    @classmethod
+    def _parse(cls, text: str) -> "Duration":
         raw = str(text).strip()
         iso = _ISO.match(raw)
         if iso:

@@ -58,7 +58,8 @@ def make_engine(url: str) -> Engine:
 def _sqlite_engine(url: sa.URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": 30})
+    busy_ms = _busy_timeout_ms()
+    engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000})
     synchronous = os.environ.get("ITSM_SQLITE_SYNCHRONOUS", "FULL").upper()
     if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         synchronous = "FULL"
@@ -69,16 +70,28 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("itsm_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        sql = "BEGIN IMMEDIATE" if conn.get_execution_options().get("itsm_write", False) else "BEGIN"
+        dbapi_conn = conn.connection.dbapi_connection
+        try:  # on the driver: a statement through Connection.execute costs more than BEGIN itself
+            dbapi_conn.execute(sql)  # type: ignore[union-attr]
+        except conn.dialect.loaded_dbapi.Error as exc:  # "database is locked" -> translate_errors
+            raise sa.exc.DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                             dialect=conn.dialect) from exc
 
     return engine
+
+
+def _busy_timeout_ms() -> int:
+    """How long a SQLite writer waits for the write lock before giving up with
+    "the database is busy" (ITSM_SQLITE_BUSY_TIMEOUT, milliseconds; 30 s)."""
+    raw = os.environ.get("ITSM_SQLITE_BUSY_TIMEOUT", "")
+    return int(raw) if raw.isdigit() else 30000
 
 
 def is_sqlite(engine: Engine) -> bool:

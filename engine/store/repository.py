@@ -16,6 +16,7 @@ from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.store import db
 from engine.store.alerts import AlertGroupQueries
 from engine.store.apikeys import ApiKeyQueries
+from engine.store.prepared import Prepared, Runner
 from engine.store.search import SearchIndex
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
@@ -53,40 +54,56 @@ class TicketFilter:
     at_risk_at: datetime | None = None  # only tickets past a warning threshold, not breached
 
 
-# The statements of every action, built once with bind parameters: SQLAlchemy then
-# reuses their compiled form instead of building and coercing a new statement each
-# time (most of the Python time of an action was statement construction).
+# The statements of every action, built once with bind parameters and run on the
+# DB-API cursor (engine/store/prepared.py: compiled by SQLAlchemy once per dialect).
 _B = sa.bindparam
-_PERSON = sa.select(people).where(sa.or_(people.c.id == _B("ident"),
-                                         sa.func.lower(people.c.email) == _B("email")))
-_MEMBERSHIPS = sa.union_all(
+_PERSON = Prepared(sa.select(people).where(sa.or_(people.c.id == _B("ident"),
+                                                  sa.func.lower(people.c.email) == _B("email"))))
+_MEMBERSHIPS = Prepared(sa.union_all(
     sa.select(sa.literal("role").label("kind"), person_roles.c.role.label("name"))
     .where(person_roles.c.person_id == _B("pid")),
     sa.select(sa.literal("group").label("kind"), group_members.c.group_id.label("name"))
-    .where(group_members.c.person_id == _B("pid")))
-_GROUP_MEMBERS = (sa.select(group_members.c.person_id).where(group_members.c.group_id == _B("name"))
-                  .order_by(group_members.c.person_id))
-_ROLE_HOLDERS = (sa.select(person_roles.c.person_id).where(person_roles.c.role == _B("name"))
-                 .order_by(person_roles.c.person_id))
+    .where(group_members.c.person_id == _B("pid"))))
+_GROUP_MEMBERS = Prepared(sa.select(group_members.c.person_id)
+                          .where(group_members.c.group_id == _B("name")).order_by(group_members.c.person_id))
+_ROLE_HOLDERS = Prepared(sa.select(person_roles.c.person_id)
+                         .where(person_roles.c.role == _B("name")).order_by(person_roles.c.person_id))
 _TICKET_BY_KEY = sa.select(tickets).where(tickets.c.key == _B("key"))
 _TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == _B("tid"))
-_UPDATE_TICKET = tickets.update().where(tickets.c.id == _B("b_id"), tickets.c.version == _B("b_version"))
-_EVENTS = sa.select(journal).where(journal.c.ticket_id == _B("tid")).order_by(journal.c.seq)
-_LAST_EVENT = (sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
-               .order_by(journal.c.seq.desc()).limit(1))
-_FIRED = sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == _B("tid"))
-_DELETE_DUE = due_work.delete().where(due_work.c.ticket_id == _B("tid"))
-_VERSION = sa.select(definition_versions.c.version).where(definition_versions.c.version == _B("v"))
+_TICKET = {(by, lock): Prepared(stmt.with_for_update() if lock else stmt)
+           for by, stmt in (("key", _TICKET_BY_KEY), ("id", _TICKET_BY_ID)) for lock in (False, True)}
+_UPDATE_TICKET = Prepared(tickets.update().where(tickets.c.id == _B("b_id"),
+                                                 tickets.c.version == _B("b_version")))
+_EVENTS = Prepared(sa.select(journal).where(journal.c.ticket_id == _B("tid")).order_by(journal.c.seq))
+_LAST_EVENT = Prepared(sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
+                       .order_by(journal.c.seq.desc()).limit(1))
+_INSERT_EVENT = Prepared(journal.insert())
+_FIRED = Prepared(sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == _B("tid")))
+_DUE = Prepared(sa.select(due_work.c.kind, due_work.c.name, due_work.c.cycle, due_work.c.due_at)
+                .where(due_work.c.ticket_id == _B("tid")))
+_DELETE_DUE_ITEM = Prepared(due_work.delete().where(
+    due_work.c.ticket_id == _B("tid"), due_work.c.kind == _B("b_kind"), due_work.c.name == _B("b_name")))
+_INSERT_DUE = Prepared(due_work.insert())
+_INSERT_OUTBOX = Prepared(outbox.insert())
+# Columns whose unchanged values update_ticket leaves out of its SET clause: SQLite
+# rewrites an index entry (a page of the durable commit) for every indexed column
+# that is SET, even to the value it already has; a foreign key is checked again.
+_INDEXED = frozenset(c.name for ix in tickets.indexes for c in ix.columns) | frozenset(
+    fk.parent.name for fk in tickets.foreign_keys)
+_VERSION = Prepared(sa.select(definition_versions.c.version)
+                    .where(definition_versions.c.version == _B("v")))
 
 
 class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.run = Runner(conn)  # the prepared statements above
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite)
         self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
         self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
         self._members: dict[str, list[str]] = {}  # role / group members, per transaction
+        self._indexed: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, indexed values)
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
@@ -128,13 +145,12 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return dict(found) if found is not None else None
 
     def _load_person(self, ident: str) -> dict[str, Any] | None:
-        row = self.conn.execute(_PERSON, {"ident": ident, "email": ident.lower()}).mappings().first()
-        if row is None:
+        person = self.run.first(_PERSON, {"ident": ident, "email": ident.lower()})
+        if person is None:
             return None
-        person = dict(row)
         person["created_at"] = from_db(person.get("created_at"))
         held: dict[str, list[str]] = {"role": [], "group": []}
-        for kind, name in self.conn.execute(_MEMBERSHIPS, {"pid": row["id"]}):
+        for kind, name in self.run.rows(_MEMBERSHIPS, {"pid": person["id"]}):
             held[kind].append(name)
         person["roles"], person["groups"] = sorted(held["role"]), sorted(held["group"])
         return person
@@ -158,11 +174,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def people_with_role(self, role: str) -> list[str]:
         return self._member_ids("role:" + role, _ROLE_HOLDERS, role)
 
-    def _member_ids(self, key: str, stmt: Any, name: str) -> list[str]:
+    def _member_ids(self, key: str, stmt: Prepared, name: str) -> list[str]:
         """Ids of a group's members or a role's holders, cached for the transaction
         (like people: notifications ask for the same ones ticket after ticket)."""
         if key not in self._members:
-            self._members[key] = list(self.conn.execute(stmt, {"name": name}).scalars())
+            self._members[key] = self.run.scalars(stmt, {"name": name})
         return list(self._members[key])
 
     @contextmanager
@@ -184,7 +200,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                                   source: dict[str, str], now: datetime) -> bool:
         """Record a definition version unless stored; True if it was already there
         (committed by an earlier transaction), False if this call inserted it."""
-        exists = self.conn.execute(_VERSION, {"v": version}).first()
+        exists = self.run.first(_VERSION, {"v": version})
         if exists is None:  # two first writers may race: the second one's insert is a no-op
             self._insert_new(definition_versions, {
                 "version": version, "process": process, "declared_version": declared,
@@ -223,20 +239,33 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                                      .returning(tickets.c.id)).scalar_one())
 
     def get_ticket(self, key: str, *, lock: bool = False) -> dict[str, Any]:
-        stmt = _TICKET_BY_KEY
-        if lock and not self.sqlite:  # SQLite's BEGIN IMMEDIATE already holds the write lock
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt, {"key": key}).mappings().first()
+        # SQLite's BEGIN IMMEDIATE already holds the write lock
+        row = self.run.first(_TICKET["key", lock and not self.sqlite], {"key": key})
         if row is None:
             raise NotFound(f"no ticket {key}")
+        return self._remember(row)
+
+    def _remember(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Keep the stored values of the indexed columns (see update_ticket)."""
+        self._indexed[row["id"]] = (row["version"], {k: row[k] for k in _INDEXED})
         return _ticket_out(row)
 
     def update_ticket(self, ticket_id: int, expected_version: int, values: dict[str, Any]) -> None:
         params = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in values.items()}
+        stored = self._indexed.get(ticket_id)
+        if stored is not None and stored[0] == expected_version:  # as read in this transaction
+            for k, old in stored[1].items():
+                if k in params and type(params[k]) is type(old) and params[k] == old:
+                    del params[k]
         params.update(version=expected_version + 1, b_id=ticket_id, b_version=expected_version)
-        result = self.conn.execute(_UPDATE_TICKET, params)
-        if result.rowcount != 1:
+        if self.run.execute(_UPDATE_TICKET, params) != 1:
             raise Conflict("the ticket changed concurrently; re-run the command")
+        if stored is not None and stored[0] == expected_version:
+            indexed = dict(stored[1])
+            indexed.update((k, params[k]) for k in _INDEXED if k in params)
+            self._indexed[ticket_id] = (expected_version + 1, indexed)
+        else:  # not read at this version (e.g. a savepoint rolled back): know nothing
+            self._indexed.pop(ticket_id, None)
 
     def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
         stmt = sa.select(tickets)
@@ -300,10 +329,18 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     # -- timed work (itsm tick) ---------------------------------------------------
     def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
-        self.conn.execute(_DELETE_DUE, {"tid": ticket_id})
-        if items:
-            self.conn.execute(due_work.insert(), [
-                dict(item, ticket_id=ticket_id, due_at=to_db(item["due_at"])) for item in items])
+        """Make the ticket's due_work rows ``items``, touching only the rows that
+        differ (each write is a page of the durable commit; most changes keep most
+        of a ticket's due work)."""
+        stored = {(kind, name): (cycle, due_at)
+                  for kind, name, cycle, due_at in self.run.rows(_DUE, {"tid": ticket_id})}
+        wanted = {(i["kind"], i["name"]): (i["cycle"], to_db(i["due_at"])) for i in items}
+        for key, value in stored.items():
+            if wanted.get(key) != value:
+                self.run.execute(_DELETE_DUE_ITEM, {"tid": ticket_id, "b_kind": key[0], "b_name": key[1]})
+        self.run.execute_many(_INSERT_DUE, [
+            {"ticket_id": ticket_id, "kind": key[0], "name": key[1], "cycle": value[0], "due_at": value[1]}
+            for key, value in wanted.items() if stored.get(key) != value])
 
     def due_tickets(self, until: datetime, limit: int = 10000) -> list[int]:
         """Tickets with work due by ``until``, earliest first (uses ix_due_work_due)."""
@@ -314,7 +351,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return [r[0] for r in rows]
 
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
-        return {(r[0], r[1], r[2]) for r in self.conn.execute(_FIRED, {"tid": ticket_id})}
+        return set(self.run.rows(_FIRED, {"tid": ticket_id}))
 
     def count_fired(self, ticket_id: int, kind: str, name: str, cycle_prefix: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(fired).where(
@@ -334,13 +371,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             fired.c.cycle == cycle).values(outcome=outcome[:500]))
 
     def get_ticket_by_id(self, ticket_id: int, *, lock: bool = False) -> dict[str, Any]:
-        stmt = _TICKET_BY_ID
-        if lock and not self.sqlite:
-            stmt = stmt.with_for_update()
-        row = self.conn.execute(stmt, {"tid": ticket_id}).mappings().first()
+        row = self.run.first(_TICKET["id", lock and not self.sqlite], {"tid": ticket_id})
         if row is None:
             raise NotFound(f"no ticket with id {ticket_id}")
-        return _ticket_out(row)
+        return self._remember(row)
 
     # -- scheduled reports -----------------------------------------------------------
     def report_ran(self, name: str, start: datetime, end: datetime) -> bool:
@@ -355,8 +389,12 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     # -- outbox --------------------------------------------------------------------
     def add_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
-        self.conn.execute(outbox.insert(), [
-            {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in r.items()} for r in rows])
+        by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for r in rows:
+            by_keys.setdefault(tuple(r), []).append(
+                {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in r.items()})
+        for same in by_keys.values():
+            self.run.execute_many(_INSERT_OUTBOX, same)
 
     def claim_outbox(self, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
         """Take one row that is due (or whose sender died mid-send) for sending."""
@@ -413,13 +451,12 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         """Append to the ticket's hash chain.  ``last``: its newest event, when the
         caller read the journal under the ticket's lock (saves the read)."""
         if last is None:
-            row = self.conn.execute(_LAST_EVENT, {"tid": ticket_id}).first()
-            last = {"seq": row[0], "hash": row[1]} if row else None
+            last = self.run.first(_LAST_EVENT, {"tid": ticket_id})
         seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
         row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev)
         row["hash"] = event_hash(prev, hashed_fields(row))
-        self.conn.execute(journal.insert(),
-                          {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()})
+        self.run.execute(_INSERT_EVENT,
+                         {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()})
         if row.get("note"):
             self.search.append_note(ticket_id, row["note"])
         return row
@@ -482,8 +519,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return out
 
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(_EVENTS, {"tid": ticket_id}).mappings()
-        return [_event_out(r) for r in rows]
+        return [_event_out(r) for r in self.run.mappings(_EVENTS, {"tid": ticket_id})]
 
 
 def _ticket_out(row: Any) -> dict[str, Any]:

@@ -253,6 +253,33 @@ def test_postgres_down_is_a_short_internal_error(itsm_nodb: Any) -> None:
     assert err["exit_code"] == 3 and err["error"]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL: test_concurrency.py
+def test_sqlite_busy_is_a_conflict_and_writes_nothing(desk: Desk, key: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer holds SQLite's write lock longer than the busy timeout: the
+    action fails as a conflict (exit 5, "re-run"), with nothing written."""
+    import sqlite3
+
+    assert desk.itsm.db and desk.itsm.db.startswith("sqlite:///")
+
+    before = desk.snapshot(key)
+    monkeypatch.setenv("ITSM_SQLITE_BUSY_TIMEOUT", "200")
+    other = sqlite3.connect(desk.itsm.db.split("///", 1)[1], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        r = desk.itsm("do", key, "start", user=desk.org.agent.id, now=at(NOW), expect=5)
+        assert r.stdout == "" and "busy with another change" in r.stderr and "re-run" in r.stderr
+        err = desk.itsm.json("comment", key, "still there?", user=desk.org.agent.id, now=at(NOW),
+                             expect=5)
+        assert err["error"] == "conflict" and err["exit_code"] == 5
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert desk.snapshot(key) == before
+    desk.itsm("comment", key, "still there?", user=desk.org.agent.id, now=at(NOW))  # lock gone
+    assert [e["action"] for e in desk.history(key)] == [e["action"] for e in before[1]] + ["comment"]
+
+
 def test_sqlite_in_a_folder_that_cannot_exist(itsm_nodb: Any, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -1,0 +1,187 @@
+"""The hot statements of an action, run on the DB-API cursor.
+
+``Connection.execute`` spends about 30 µs of Python on a cached statement before
+the driver sees it (execution context, parameter coercion, result metadata);
+``itsm do`` runs a dozen statements, and that overhead had become the largest
+part of an action after the durable commit (docs/BENCHMARKS.md).
+
+A :class:`Prepared` statement is compiled once per dialect (and per set of
+parameter names, for INSERT and UPDATE) **by SQLAlchemy**: the same SQL text,
+bind parameter order and type processors ``Connection.execute`` would use (on
+SQLite datetimes in SQLAlchemy's text format, JSON as text, booleans as
+integers; psycopg's JSON wrappers and casts on PostgreSQL).  A :class:`Runner`
+executes it on the DB-API connection of the caller's SQLAlchemy transaction, so
+it sees and is part of everything else that transaction did (savepoints
+included).  Driver errors are re-raised as SQLAlchemy's ``DBAPIError``
+subclasses, so ``db.translate_errors`` maps them like any other error, and a
+lost connection is invalidated in the pool.
+
+Only fixed statements belong here: no expanding ``IN``, no ``RETURNING``, no
+per-call SQL (those go through ``Connection.execute``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+Processor = Callable[[Any], Any]
+
+
+class _Compiled:
+    """One statement for one dialect: SQL text, parameter handling, result shape."""
+
+    __slots__ = ("sql", "order", "defaults", "binds", "columns", "_results")
+
+    def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str] | None) -> None:
+        if isinstance(stmt, sa.Insert):  # SQLAlchemy fills those in its execution context, not here
+            missing = [c.key for c in stmt.table.columns if c.default is not None and c.key not in (keys or ())]
+            if missing:
+                raise ValueError(f"a prepared INSERT into {stmt.table.name} must give {missing}: "
+                                 "Python-side column defaults are not applied")
+        compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None,
+                                for_executemany=True)  # never an implicit RETURNING
+        if getattr(compiled, "escaped_bind_names", None):
+            raise ValueError(f"bind names need escaping, not supported here: {compiled.escaped_bind_names}")
+        if getattr(compiled, "returning", None):
+            raise ValueError("a prepared statement cannot return rows of an INSERT/UPDATE")
+        self.sql: str = compiled.string
+        # the names in placeholder order for positional paramstyles (SQLite's qmark)
+        self.order: tuple[str, ...] | None = (tuple(compiled.positiontup)
+                                              if dialect.positional else None)
+        self.defaults: dict[str, Any] = {}  # literal values bound by the statement itself
+        binds: dict[str, Processor] = {}
+        for bind, name in compiled.bind_names.items():
+            if not bind.required:
+                self.defaults[name] = bind.effective_value
+            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if proc is not None:
+                binds[name] = proc
+        self.binds: tuple[tuple[str, Processor], ...] = tuple(binds.items())
+        selected = getattr(stmt, "selected_columns", None)
+        self.columns: tuple[Any, ...] = tuple(selected) if selected is not None else ()
+        self._results: tuple[tuple[str, Processor | None], ...] | None = None
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        """The DB-API parameters for ``values`` (a tuple or a dict, as the driver wants)."""
+        out = dict(self.defaults, **values) if self.defaults else dict(values)
+        for name, proc in self.binds:
+            if name in out:
+                out[name] = proc(out[name])
+        if self.order is not None:
+            return tuple(out[name] for name in self.order)
+        return out
+
+    def results(self, dialect: Dialect, description: Sequence[Any]
+                ) -> tuple[tuple[str, Processor | None], ...]:
+        """Result keys and processors, from the first execution's cursor description
+        (PostgreSQL's processors may depend on the type the server sent)."""
+        if self._results is None:
+            self._results = tuple(
+                (col.key, col.type.dialect_impl(dialect).result_processor(dialect, desc[1]))
+                for col, desc in zip(self.columns, description))
+        return self._results
+
+
+class Prepared:
+    """A Core statement run with :class:`Runner`; build once at module level."""
+
+    __slots__ = ("stmt", "_by_dialect")
+
+    def __init__(self, stmt: Any) -> None:
+        self.stmt = stmt
+        self._by_dialect: dict[tuple[str, str, tuple[str, ...] | None], _Compiled] = {}
+
+    def compiled(self, dialect: Dialect, keys: Sequence[str] | None = None) -> _Compiled:
+        key = (dialect.name, dialect.driver, tuple(keys) if keys is not None else None)
+        found = self._by_dialect.get(key)
+        if found is None:
+            found = self._by_dialect[key] = _Compiled(self.stmt, dialect, keys)
+        return found
+
+
+class Runner:
+    """Runs prepared statements inside one SQLAlchemy connection's transaction."""
+
+    __slots__ = ("conn", "dialect", "_cursor")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect
+        self._cursor: Any = None
+
+    def _run(self, c: _Compiled, params: Any, many: bool = False) -> Any:
+        if self._cursor is None:
+            self._cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._cursor
+        try:
+            if many:
+                cursor.executemany(c.sql, params)
+            else:
+                cursor.execute(c.sql, params)
+        except self.dialect.loaded_dbapi.Error as exc:
+            self._raise(c, params, exc)
+        return cursor
+
+    def _raise(self, c: _Compiled, params: Any, exc: Exception) -> None:
+        dbapi_conn = self.conn.connection.dbapi_connection
+        lost = self.dialect.is_disconnect(exc, dbapi_conn, self._cursor)
+        if lost:
+            self.conn.invalidate(exc)
+        self._cursor = None
+        raise sa.exc.DBAPIError.instance(c.sql, params, exc, self.dialect.loaded_dbapi.Error,
+                                         connection_invalidated=lost, dialect=self.dialect) from exc
+
+    # -- writes -----------------------------------------------------------------------
+    def execute(self, p: Prepared, values: Mapping[str, Any]) -> int:
+        """Run an INSERT/UPDATE/DELETE; the number of rows it touched."""
+        c = p.compiled(self.dialect, _keys(p, values))
+        return int(self._run(c, c.params(values)).rowcount)
+
+    def execute_many(self, p: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run an INSERT for several rows (all with the same keys)."""
+        if not rows:
+            return
+        c = p.compiled(self.dialect, _keys(p, rows[0]))
+        self._run(c, [c.params(r) for r in rows], many=True)
+
+    # -- reads ------------------------------------------------------------------------
+    def rows(self, p: Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row as a tuple, with the columns' result processors applied."""
+        c = p.compiled(self.dialect)
+        cursor = self._run(c, c.params(values))
+        fetched = cursor.fetchall()
+        procs = [(i, proc) for i, (_, proc) in enumerate(c.results(self.dialect, cursor.description))
+                 if proc is not None]
+        if not procs:
+            return [tuple(r) for r in fetched]
+        out = []
+        for r in fetched:
+            row = list(r)
+            for i, proc in procs:
+                row[i] = proc(row[i])
+            out.append(tuple(row))
+        return out
+
+    def mappings(self, p: Prepared, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row as a dict of column key -> value."""
+        rows = self.rows(p, values)
+        if not rows:
+            return []
+        keys = [key for key, _ in p.compiled(self.dialect).results(self.dialect, ())]
+        return [dict(zip(keys, r)) for r in rows]
+
+    def first(self, p: Prepared, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        found = self.mappings(p, values)
+        return found[0] if found else None
+
+    def scalars(self, p: Prepared, values: Mapping[str, Any]) -> list[Any]:
+        return [r[0] for r in self.rows(p, values)]
+
+
+def _keys(p: Prepared, values: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """INSERT/UPDATE statements compile per set of parameter names (the columns
+    they set); a statement whose binds are all named in its WHERE clause does not."""
+    return tuple(values) if isinstance(p.stmt, (sa.Insert, sa.Update)) else None
