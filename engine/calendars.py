@@ -37,6 +37,7 @@ subtracts two datetimes with the *same* ``tzinfo`` by wall clock: use
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -47,11 +48,13 @@ __all__ = ["Calendar", "load_calendars"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_IDLE_DAYS = 3 * 366  # consecutive days without working time before giving up
+TIMELINE_DAYS = 4 * 366  # dates kept flattened per calendar (see Calendar._timeline)
 
 _US = 1_000_000  # instants are integer microseconds since the epoch, so sums are exact
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ONE_DAY = timedelta(days=1)
+_DAY_US = 86400 * _US
 _PERIOD = re.compile(r"^\s*(\d\d):(\d\d)\s*-\s*(\d\d):(\d\d)\s*$")
 
 Period = tuple[int, int]  # minutes after local midnight, start < end <= 1440
@@ -71,6 +74,7 @@ class Calendar:
         self.holidays = holidays
         self.workdays = dict(workdays or {})
         self._days: dict[date, tuple[Span, ...]] = {}
+        self._line: _Timeline | None = None  # the spans of a range of dates, flattened
         if not always and not any(week) and not self.workdays:
             raise ValueError(f"calendar {cid!r} has no working time: give working hours "
                              "for at least one weekday, or always: true")
@@ -166,12 +170,10 @@ class Calendar:
             return 0.0
         if self.always:
             return (b - a) / _US
-        total = 0
-        for x, y in self._spans_from(a):
-            if x >= b:
-                break
-            total += min(y, b) - max(x, a) if y > a else 0
-        return total / _US
+        line = self._timeline(a, b)
+        if line is not None:
+            return (line.worked(b) - line.worked(a)) / _US
+        return self._walked_seconds(a, b) / _US
 
     def add_working(self, start: datetime, seconds: float) -> datetime:
         """The earliest instant ``t`` with ``working_seconds(start, t) == seconds``."""
@@ -181,14 +183,13 @@ class Calendar:
             raise ValueError(f"cannot add negative working time ({seconds} s)")
         if left == 0 or self.always:
             return self._out(u + left)
-        for x, y in self._spans_from(u):
-            if y <= u:
-                continue
-            lo = max(x, u)
-            if left <= y - lo:
-                return self._out(lo + left)
-            left -= y - lo
-        raise AssertionError("unreachable")  # pragma: no cover
+        line = self._timeline(u, u)
+        while line is not None:
+            found = line.reach(line.worked(u) + left)
+            if found is not None:
+                return self._out(found)
+            line = self._timeline(u, line.end + (line.end - line.first))  # twice as far
+        return self._out(self._walked_add(u, left))
 
     def add(self, start: datetime, duration: Duration) -> datetime:
         """``start`` plus ``duration`` counted in this calendar (see the module doc)."""
@@ -204,6 +205,46 @@ class Calendar:
         return self.add_working(moved, duration.seconds)
 
     # -- internals -------------------------------------------------------------
+
+    def _timeline(self, a: int, b: int) -> "_Timeline | None":
+        """The flattened spans covering instants ``a`` to ``b`` (with a day to spare
+        on each side), extended as needed; None past TIMELINE_DAYS of dates, where
+        the day-by-day walk (and its error for a calendar without working time)
+        takes over."""
+        line = self._line
+        if line is not None and line.first + 2 * _DAY_US <= a and b + 2 * _DAY_US <= line.end:
+            return line
+        first = self._local_date(a) - timedelta(days=3)
+        last = self._local_date(b) + timedelta(days=62)  # SLA targets reach weeks ahead
+        if line is not None and (max(last, line.last_day) - min(first, line.first_day)).days <= TIMELINE_DAYS:
+            first, last = min(first, line.first_day), max(last, line.last_day)  # grow it
+        if (last - first).days > TIMELINE_DAYS:
+            return None
+        self._line = _Timeline(first, last, [s for i in range((last - first).days + 1)
+                                             for s in self._spans(first + timedelta(days=i))],
+                               self._instant(first, time()), self._instant(last, time()))
+        return self._line
+
+    def _walked_seconds(self, a: int, b: int) -> int:
+        """working_seconds by walking the days (beyond the timeline)."""
+        total = 0
+        for x, y in self._spans_from(a):
+            if x >= b:
+                break
+            total += min(y, b) - max(x, a) if y > a else 0
+        return total
+
+    def _walked_add(self, u: int, left: int) -> int:
+        """add_working by walking the days (beyond the timeline; raises ValueError
+        for a calendar without working time for MAX_IDLE_DAYS)."""
+        for x, y in self._spans_from(u):
+            if y <= u:
+                continue
+            lo = max(x, u)
+            if left <= y - lo:
+                return lo + left
+            left -= y - lo
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _spans(self, day: date) -> tuple[Span, ...]:
         """Working spans of a local date, in real microseconds (cached per date)."""
@@ -279,6 +320,42 @@ class Calendar:
 
     def _out(self, u: int) -> datetime:
         return (_EPOCH + timedelta(microseconds=u)).astimezone(self.tz)
+
+
+class _Timeline:
+    """The working spans of the local dates ``first_day`` to ``last_day``, in time
+    order, with the working time before each: the working time up to an instant,
+    and the instant at which some working time is reached, are binary searches."""
+
+    __slots__ = ("first_day", "last_day", "first", "end", "starts", "ends", "before", "after")
+
+    def __init__(self, first_day: date, last_day: date, spans: list[Span], first: int, end: int) -> None:
+        self.first_day, self.last_day = first_day, last_day
+        self.first, self.end = first, end  # local midnights starting first_day and last_day
+        self.starts = [x for x, _ in spans]
+        self.ends = [y for _, y in spans]
+        self.before: list[int] = []  # working time of the spans before span i
+        self.after: list[int] = []  # ... up to the end of span i
+        total = 0
+        for x, y in spans:
+            self.before.append(total)
+            total += y - x
+            self.after.append(total)
+
+    def worked(self, u: int) -> int:
+        """Working microseconds from the start of the timeline to ``u``."""
+        i = bisect_right(self.starts, u) - 1
+        if i < 0:
+            return 0
+        return self.before[i] + min(self.ends[i], u) - self.starts[i]
+
+    def reach(self, total: int) -> int | None:
+        """The earliest instant with ``total`` working microseconds before it
+        (``total`` > 0); None if that lies past the timeline."""
+        j = bisect_left(self.after, total)
+        if j == len(self.after):
+            return None
+        return self.starts[j] + total - self.before[j]
 
 
 def load_calendars(table: CodeTable) -> dict[str, Calendar]:

@@ -262,6 +262,19 @@ def test_working_seconds_is_additive(cal: Calendar, p: datetime, q: datetime,
 
 
 @PROPS
+@given(calendars, instants, instants, st.integers(1, 3000 * HOUR))
+def test_timeline_agrees_with_walking_the_days(cal: Calendar, p: datetime, q: datetime, s: int) -> None:
+    """working_seconds and add_working use binary searches over flattened spans
+    (grown as later instants are asked for); walking day by day gives the same."""
+    a, b = sorted((p, q))
+    micros = lambda t: (t - LOW) // timedelta(microseconds=1) + int(LOW.timestamp()) * 10**6  # noqa: E731
+    if not cal.always:
+        assert cal.working_seconds(a, b) * 10**6 == cal._walked_seconds(micros(a), micros(b))
+        walked = cal._walked_add(micros(a), s * 10**6)
+        assert micros(cal.add_working(a, s)) == walked
+
+
+@PROPS
 @given(calendars, instants)
 def test_next_working_is_working(cal: Calendar, t: datetime) -> None:
     nxt = cal.next_working(t)

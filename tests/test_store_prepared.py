@@ -14,12 +14,14 @@ from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings, strategies as st
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from engine.errors import Conflict, StoreUnavailable
 from engine.store import db
-from engine.store.prepared import Prepared
-from engine.store.repository import _MEMBERSHIPS, _UPDATE_TICKET, Store
-from engine.store.schema import due_work, tickets
+from engine.store.prepared import Prepared, _sqlite_datetime
+from engine.store.repository import _UPDATE_TICKET, Store
+from engine.store.schema import due_work, group_members, person_roles, tickets
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
 NAIVE = NOW.replace(tzinfo=None)
@@ -168,13 +170,26 @@ def test_written_form_matches_sqlalchemy(store: Store) -> None:
     assert a["fields"] == update["fields"] and a["assignee"] is None and a["sla"] == SLA
 
 
+MEMBERSHIPS = Prepared(sa.union_all(
+    sa.select(sa.literal("role").label("kind"), person_roles.c.role.label("name"))
+    .where(person_roles.c.person_id == sa.bindparam("pid")),
+    sa.select(sa.literal("group").label("kind"), group_members.c.group_id.label("name"))
+    .where(group_members.c.person_id == sa.bindparam("pid"))))
+
+
 def test_literal_binds_are_returned(store: Store) -> None:
     with store.write() as repo:
         repo.add_person("wang.lei", "Wang Lei", "wang.lei@example.com", None, None,
-                        ["service_desk", "fulfiller"], ["desk"], NOW)
-        assert sorted(repo.run.rows(_MEMBERSHIPS, {"pid": "wang.lei"})) == [
-            ("group", "desk"), ("role", "fulfiller"), ("role", "service_desk")]
-        assert repo.find_person("WANG.LEI@example.com")["roles"] == ["fulfiller", "service_desk"]
+                        ["service_desk", "fulfiller"], ["desk", "network_ops"], NOW)
+        repo.add_person("li.na", "Li Na", "li.na@example.com", None, None, [], [], NOW)
+        assert sorted(repo.run.rows(MEMBERSHIPS, {"pid": "wang.lei"})) == [
+            ("group", "desk"), ("group", "network_ops"), ("role", "fulfiller"), ("role", "service_desk")]
+    with store.write() as repo:  # one statement: the roles and groups aggregated per person
+        found = repo.find_person("WANG.LEI@example.com")
+        assert found["roles"] == ["fulfiller", "service_desk"] and found["groups"] == ["desk", "network_ops"]
+        assert "held_roles" not in found and "held_groups" not in found
+        alone = repo.find_person("li.na")
+        assert alone["roles"] == [] and alone["groups"] == [] and alone["email"] == "li.na@example.com"
         own = Prepared(sa.select(sa.literal("常量").label("text"), sa.literal(42).label("n"),
                                  sa.bindparam("given", type_=sa.Integer).label("given")))
         assert repo.run.first(own, {"given": 7}) == {"text": "常量", "n": 42, "given": 7}
@@ -390,3 +405,49 @@ def test_replace_due_work_touches_only_differences(store: Store) -> None:
         assert written == [("DELETE", "breach"), ("INSERT", "breach")]
     replace(store, tid, [])
     assert due_rows(store, tid) == set()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)))
+def test_sqlite_datetime_text_is_sqlalchemys(value: datetime) -> None:
+    """The C fast path for naive datetimes writes exactly SQLAlchemy's SQLite text."""
+    dialect = sqlite_dialect.dialect()
+    general = sa.DateTime().dialect_impl(dialect).bind_processor(dialect)
+    fast = _sqlite_datetime(general)
+    assert fast(value) == general(value)
+    aware = value.replace(tzinfo=timezone(timedelta(hours=8)))
+    assert fast(aware) == general(aware) and fast(value.date()) == general(value.date())
+    assert fast(None) is None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_write_connection_is_kept_and_not_shared(store: Store) -> None:
+    """SQLite keeps one write connection between transactions; while one thread
+    uses it, another thread's write gets its own (and waits for the write lock)."""
+    import threading
+
+    with store.write() as repo:
+        kept = repo.conn
+    with store.write() as repo:
+        assert repo.conn is kept
+    seen: dict[str, Any] = {}
+
+    def other_thread() -> None:
+        try:
+            with store.write() as theirs:
+                seen["conn"] = theirs.conn
+                theirs.run.execute(INSERT_DUE, due_row(tid))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            seen["error"] = exc
+
+    tid = new_ticket(store)
+    with store.write() as repo:
+        assert repo.conn is kept
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        repo.run.execute(INSERT_DUE, dict(due_row(tid), kind="warning"))
+    worker.join(30)
+    assert "error" not in seen and seen["conn"] is not kept
+    assert len(due_rows(store, tid)) == 2  # both committed
+    store.close()
+    assert kept.closed

@@ -22,12 +22,27 @@ per-call SQL (those go through ``Connection.execute``).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 Processor = Callable[[Any], Any]
+
+
+# SQLAlchemy's text form of a SQLite DATETIME; for a naive datetime it is exactly
+# ``isoformat(" ", "microseconds")``, which runs in C (four times faster).
+_SQLITE_DATETIME = ("%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
+                    ".%(microsecond)06d")
+
+
+def _sqlite_datetime(general: Processor) -> Processor:
+    def process(value: Any) -> Any:
+        if type(value) is datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return general(value)  # None, dates, aware datetimes: as SQLAlchemy does
+    return process
 
 
 class _Compiled:
@@ -56,7 +71,10 @@ class _Compiled:
         for bind, name in compiled.bind_names.items():
             if not bind.required:
                 self.defaults[name] = bind.effective_value
-            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            impl = bind.type.dialect_impl(dialect)
+            proc = impl.bind_processor(dialect)
+            if proc is not None and getattr(impl, "_storage_format", None) == _SQLITE_DATETIME:
+                proc = _sqlite_datetime(proc)
             if proc is not None:
                 binds[name] = proc
         self.binds: tuple[tuple[str, Processor], ...] = tuple(binds.items())

@@ -3,6 +3,7 @@ inside one transaction (``Store.write()`` / ``Store.read()``)."""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -10,6 +11,8 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.journal import GENESIS, event_hash, hashed_fields
@@ -57,13 +60,34 @@ class TicketFilter:
 # The statements of every action, built once with bind parameters and run on the
 # DB-API cursor (engine/store/prepared.py: compiled by SQLAlchemy once per dialect).
 _B = sa.bindparam
-_PERSON = Prepared(sa.select(people).where(sa.or_(people.c.id == _B("ident"),
-                                                  sa.func.lower(people.c.email) == _B("email"))))
-_MEMBERSHIPS = Prepared(sa.union_all(
-    sa.select(sa.literal("role").label("kind"), person_roles.c.role.label("name"))
-    .where(person_roles.c.person_id == _B("pid")),
-    sa.select(sa.literal("group").label("kind"), group_members.c.group_id.label("name"))
-    .where(group_members.c.person_id == _B("pid"))))
+_SEP = "\x1f"  # joins a person's role and group ids (ids are identifiers: never in one)
+
+
+class _JoinedIds(FunctionElement[str]):
+    """The column's values joined with _SEP (SQLAlchemy's aggregate_strings renders
+    its separator after compilation, which a Prepared statement cannot have)."""
+
+    type = sa.String()
+    inherit_cache = True
+
+
+@compiles(_JoinedIds, "sqlite")
+def _joined_sqlite(element: _JoinedIds, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, char(31))"
+
+
+@compiles(_JoinedIds, "postgresql")
+def _joined_postgresql(element: _JoinedIds, compiler: Any, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, chr(31))"
+
+
+_PERSON = Prepared(sa.select(  # a person with the roles and groups held: one statement
+    people,
+    sa.select(_JoinedIds(person_roles.c.role))
+    .where(person_roles.c.person_id == people.c.id).scalar_subquery().label("held_roles"),
+    sa.select(_JoinedIds(group_members.c.group_id))
+    .where(group_members.c.person_id == people.c.id).scalar_subquery().label("held_groups"),
+).where(sa.or_(people.c.id == _B("ident"), sa.func.lower(people.c.email) == _B("email"))))
 _GROUP_MEMBERS = Prepared(sa.select(group_members.c.person_id)
                           .where(group_members.c.group_id == _B("name")).order_by(group_members.c.person_id))
 _ROLE_HOLDERS = Prepared(sa.select(person_roles.c.person_id)
@@ -149,10 +173,9 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         if person is None:
             return None
         person["created_at"] = from_db(person.get("created_at"))
-        held: dict[str, list[str]] = {"role": [], "group": []}
-        for kind, name in self.run.rows(_MEMBERSHIPS, {"pid": person["id"]}):
-            held[kind].append(name)
-        person["roles"], person["groups"] = sorted(held["role"]), sorted(held["group"])
+        roles, groups = person.pop("held_roles"), person.pop("held_groups")
+        person["roles"] = sorted(roles.split(_SEP)) if roles else []
+        person["groups"] = sorted(groups.split(_SEP)) if groups else []
         return person
 
     def list_people(self) -> list[dict[str, Any]]:
@@ -544,10 +567,27 @@ class Store:
         with db.translate_errors(url):
             self.engine: Engine = db.make_engine(url)
             db.ensure_schema(self.engine)
+        # SQLite: one write connection kept from one transaction to the next (checking
+        # a connection out of the pool and back costs more than a small action's
+        # statements), used by one thread at a time; another thread meanwhile takes
+        # one from the pool.  Not on PostgreSQL, where the pool's pre-ping is what
+        # notices a server restarted between two transactions.
+        self._writer: Connection | None = None
+        self._writer_lock = threading.Lock() if db.is_sqlite(self.engine) else None
 
     @contextmanager
     def write(self) -> Iterator[Repo]:
         with db.translate_errors(self.url):
+            if self._writer_lock is not None and self._writer_lock.acquire(blocking=False):
+                try:
+                    conn = self._writer
+                    if conn is None or conn.closed or conn.invalidated:
+                        conn = self._writer = self.engine.connect().execution_options(itsm_write=True)
+                    with conn.begin():
+                        yield Repo(conn)
+                finally:
+                    self._writer_lock.release()
+                return
             with self.engine.connect().execution_options(itsm_write=True) as conn:
                 with conn.begin():
                     yield Repo(conn)
@@ -564,4 +604,7 @@ class Store:
             return db.upgrade(self.engine)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         self.engine.dispose()
