@@ -12,13 +12,13 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable
-
-from jinja2 import StrictUndefined, Undefined, nodes
-from jinja2.exceptions import TemplateSyntaxError, UndefinedError, SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any, Callable
 
 from engine.errors import ItsmError
+
+if TYPE_CHECKING:  # jinja2 is imported on first compile: most commands evaluate no
+    from jinja2 import nodes  # expression, and importing it is ~20 ms of start-up
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _TEMPLATE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
@@ -35,7 +35,10 @@ class ExpressionError(ItsmError):
 
 
 @lru_cache(maxsize=1)
-def _env() -> ImmutableSandboxedEnvironment:
+def _env() -> "ImmutableSandboxedEnvironment":
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()  # no range/lipsum/cycler/namespace: only the ticket's data
     return env
@@ -50,6 +53,9 @@ class Expression:
     _fn: Callable[..., Any]
 
     def evaluate(self, context: dict[str, Any]) -> Any:
+        from jinja2 import Undefined  # loaded already: compiling this imported jinja2
+        from jinja2.exceptions import SecurityError, UndefinedError
+
         try:
             result = self._fn(**context)
             if isinstance(result, Undefined):
@@ -80,7 +86,9 @@ def _syntax_column(source: str) -> int | None:
     return None
 
 
-def _attribute_path(node: nodes.Node) -> tuple[str, ...] | None:
+def _attribute_path(node: "nodes.Node") -> tuple[str, ...] | None:
+    from jinja2 import nodes
+
     parts: list[str] = []
     while True:
         if isinstance(node, nodes.Getattr):
@@ -102,6 +110,9 @@ def compile_expression(source: str) -> Expression:
     """Compile once; raise :class:`ExpressionError` with a column on bad syntax."""
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("empty expression", str(source))
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateSyntaxError
+
     env = _env()
     try:
         fn = env.compile_expression(source, undefined_to_none=False)

@@ -37,19 +37,39 @@ class _Subject:
         self.state = state
 
 
+# What the machine answered, per (process, version, hash, state, action): a shared
+# machine has no callbacks or conditions, so its answer depends on nothing else.
+_FIRED: dict[tuple[str, str, str, str, str], tuple[str | None, str | None]] = {}
+
+
 def fire(spec: ProcessSpec, version: str, state: str, action: str) -> str:
     """The state after ``action`` from ``state``; refuses what the machine refuses."""
+    key = (spec.id, version, spec.sha256, state, action)
+    answer = _FIRED.get(key)
+    if answer is None:
+        answer = _fire(spec, version, state, action)
+        if len(_FIRED) >= 4096:
+            _FIRED.clear()
+        _FIRED[key] = answer
+    target, refusal = answer
+    if target is None:
+        raise ActionRefused(str(refusal))
+    return target
+
+
+def _fire(spec: ProcessSpec, version: str, state: str, action: str) -> tuple[str | None, str | None]:
+    """(the state after the action, None) or (None, why the machine refuses it)."""
     machine = machine_for(spec, version)
     subject = _Subject(state)
     try:
         event = machine.events[action]
     except KeyError:
-        raise ActionRefused(f"process '{spec.id}' has no action '{action}'") from None
+        return None, f"process '{spec.id}' has no action '{action}'"
     try:
         event.trigger(subject)
     except MachineError:
-        raise ActionRefused(f"action '{action}' is not available in state '{state}'") from None
-    return subject.state
+        return None, f"action '{action}' is not available in state '{state}'"
+    return subject.state, None
 
 
 def triggers(spec: ProcessSpec, version: str, state: str) -> list[str]:

@@ -48,7 +48,7 @@ def _sqlite_datetime(general: Processor) -> Processor:
 class _Compiled:
     """One statement for one dialect: SQL text, parameter handling, result shape."""
 
-    __slots__ = ("sql", "order", "defaults", "binds", "columns", "_results")
+    __slots__ = ("sql", "positional", "defaults", "slots", "columns", "keys", "row_procs")
 
     def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str] | None) -> None:
         if isinstance(stmt, sa.Insert):  # SQLAlchemy fills those in its execution context, not here
@@ -63,9 +63,7 @@ class _Compiled:
         if getattr(compiled, "returning", None):
             raise ValueError("a prepared statement cannot return rows of an INSERT/UPDATE")
         self.sql: str = compiled.string
-        # the names in placeholder order for positional paramstyles (SQLite's qmark)
-        self.order: tuple[str, ...] | None = (tuple(compiled.positiontup)
-                                              if dialect.positional else None)
+        self.positional: bool = bool(dialect.positional)  # SQLite's qmark: a tuple in order
         self.defaults: dict[str, Any] = {}  # literal values bound by the statement itself
         binds: dict[str, Processor] = {}
         for bind, name in compiled.bind_names.items():
@@ -77,30 +75,37 @@ class _Compiled:
                 proc = _sqlite_datetime(proc)
             if proc is not None:
                 binds[name] = proc
-        self.binds: tuple[tuple[str, Processor], ...] = tuple(binds.items())
+        names = compiled.positiontup if self.positional else dict.fromkeys(compiled.bind_names.values())
+        # (name, its processor or None), in the driver's order
+        self.slots: tuple[tuple[str, Processor | None], ...] = tuple((n, binds.get(n)) for n in names)
         selected = getattr(stmt, "selected_columns", None)
         self.columns: tuple[Any, ...] = tuple(selected) if selected is not None else ()
-        self._results: tuple[tuple[str, Processor | None], ...] | None = None
+        self.keys: tuple[str, ...] = tuple(col.key for col in self.columns)
+        self.row_procs: tuple[tuple[int, Processor], ...] | None = None  # after the first execution
 
     def params(self, values: Mapping[str, Any]) -> Any:
         """The DB-API parameters for ``values`` (a tuple or a dict, as the driver wants)."""
-        out = dict(self.defaults, **values) if self.defaults else dict(values)
-        for name, proc in self.binds:
-            if name in out:
-                out[name] = proc(out[name])
-        if self.order is not None:
-            return tuple(out[name] for name in self.order)
-        return out
+        defaults = self.defaults
+        if self.positional:
+            out = []
+            for name, proc in self.slots:
+                value = values[name] if name in values or not defaults else defaults[name]
+                out.append(value if proc is None else proc(value))
+            return tuple(out)
+        named = {}
+        for name, proc in self.slots:
+            value = values[name] if name in values or not defaults else defaults[name]
+            named[name] = value if proc is None else proc(value)
+        return named
 
-    def results(self, dialect: Dialect, description: Sequence[Any]
-                ) -> tuple[tuple[str, Processor | None], ...]:
-        """Result keys and processors, from the first execution's cursor description
-        (PostgreSQL's processors may depend on the type the server sent)."""
-        if self._results is None:
-            self._results = tuple(
-                (col.key, col.type.dialect_impl(dialect).result_processor(dialect, desc[1]))
-                for col, desc in zip(self.columns, description))
-        return self._results
+    def results(self, dialect: Dialect, description: Sequence[Any]) -> tuple[tuple[int, Processor], ...]:
+        """The columns that have a result processor, from the first execution's cursor
+        description (PostgreSQL's processors may depend on the type the server sent)."""
+        if self.row_procs is None:
+            procs = ((i, col.type.dialect_impl(dialect).result_processor(dialect, desc[1]))
+                     for i, (col, desc) in enumerate(zip(self.columns, description)))
+            self.row_procs = tuple((i, proc) for i, proc in procs if proc is not None)
+        return self.row_procs
 
 
 class Prepared:
@@ -110,10 +115,10 @@ class Prepared:
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._by_dialect: dict[tuple[str, str, tuple[str, ...] | None], _Compiled] = {}
+        self._by_dialect: dict[tuple[str, tuple[str, ...] | None], _Compiled] = {}
 
     def compiled(self, dialect: Dialect, keys: Sequence[str] | None = None) -> _Compiled:
-        key = (dialect.name, dialect.driver, tuple(keys) if keys is not None else None)
+        key = (dialect.name, tuple(keys) if keys is not None else None)
         found = self._by_dialect.get(key)
         if found is None:
             found = self._by_dialect[key] = _Compiled(self.stmt, dialect, keys)
@@ -171,10 +176,9 @@ class Runner:
         c = p.compiled(self.dialect)
         cursor = self._run(c, c.params(values))
         fetched = cursor.fetchall()
-        procs = [(i, proc) for i, (_, proc) in enumerate(c.results(self.dialect, cursor.description))
-                 if proc is not None]
-        if not procs:
-            return [tuple(r) for r in fetched]
+        procs = c.row_procs if c.row_procs is not None else c.results(self.dialect, cursor.description)
+        if not procs:  # both drivers fetch lists of tuples
+            return list(fetched)
         out = []
         for r in fetched:
             row = list(r)
@@ -185,11 +189,8 @@ class Runner:
 
     def mappings(self, p: Prepared, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row as a dict of column key -> value."""
-        rows = self.rows(p, values)
-        if not rows:
-            return []
-        keys = [key for key, _ in p.compiled(self.dialect).results(self.dialect, ())]
-        return [dict(zip(keys, r)) for r in rows]
+        keys = p.compiled(self.dialect).keys
+        return [dict(zip(keys, r)) for r in self.rows(p, values)]
 
     def first(self, p: Prepared, values: Mapping[str, Any]) -> dict[str, Any] | None:
         found = self.mappings(p, values)

@@ -30,6 +30,8 @@ def to_db(t: datetime | None) -> datetime | None:
     """Aware datetime -> naive UTC for storage."""
     if t is None:
         return None
+    if t.tzinfo is timezone.utc:  # most are: the engine's clock is UTC
+        return t.replace(tzinfo=None)
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -105,6 +107,11 @@ _INSERT_EVENT = Prepared(journal.insert())
 _FIRED = Prepared(sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == _B("tid")))
 _DUE = Prepared(sa.select(due_work.c.kind, due_work.c.name, due_work.c.cycle, due_work.c.due_at)
                 .where(due_work.c.ticket_id == _B("tid")))
+_DUE_AND_FIRED = Prepared(sa.union_all(  # due_work first: its due_at gives the column its type
+    sa.select(sa.literal("due").label("row"), due_work.c.kind, due_work.c.name, due_work.c.cycle,
+              due_work.c.due_at).where(due_work.c.ticket_id == _B("tid")),
+    sa.select(sa.literal("fired").label("row"), fired.c.kind, fired.c.name, fired.c.cycle,
+              sa.null()).where(fired.c.ticket_id == _B("tid"))))
 _DELETE_DUE_ITEM = Prepared(due_work.delete().where(
     due_work.c.ticket_id == _B("tid"), due_work.c.kind == _B("b_kind"), due_work.c.name == _B("b_name")))
 _INSERT_DUE = Prepared(due_work.insert())
@@ -128,6 +135,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
         self._members: dict[str, list[str]] = {}  # role / group members, per transaction
         self._indexed: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, indexed values)
+        self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
@@ -355,8 +363,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         """Make the ticket's due_work rows ``items``, touching only the rows that
         differ (each write is a page of the durable commit; most changes keep most
         of a ticket's due work)."""
-        stored = {(kind, name): (cycle, due_at)
-                  for kind, name, cycle, due_at in self.run.rows(_DUE, {"tid": ticket_id})}
+        stored = self._due_read.pop(ticket_id, None)  # read with fired_keys, nothing wrote since
+        if stored is None:
+            stored = {(kind, name): (cycle, due_at)
+                      for kind, name, cycle, due_at in self.run.rows(_DUE, {"tid": ticket_id})}
         wanted = {(i["kind"], i["name"]): (i["cycle"], to_db(i["due_at"])) for i in items}
         for key, value in stored.items():
             if wanted.get(key) != value:
@@ -374,7 +384,17 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return [r[0] for r in rows]
 
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
-        return set(self.run.rows(_FIRED, {"tid": ticket_id}))
+        """The effects already fired for the ticket; its due_work rows come with them
+        (one statement), kept for the replace_due_work that follows."""
+        keys: set[tuple[str, str, str]] = set()
+        due: dict[tuple[str, str], tuple[str, datetime]] = {}
+        for row, kind, name, cycle, due_at in self.run.rows(_DUE_AND_FIRED, {"tid": ticket_id}):
+            if row == "fired":
+                keys.add((kind, name, cycle))
+            else:
+                due[kind, name] = (cycle, due_at)
+        self._due_read[ticket_id] = due
+        return keys
 
     def count_fired(self, ticket_id: int, kind: str, name: str, cycle_prefix: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(fired).where(

@@ -91,3 +91,11 @@ def test_batch_reads_a_file_in_a_subprocess(tmp_path: Path, desk: Desk, db_url: 
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr and "5 done, 0 failed" in proc.stderr
     assert len(desk.itsm.json("list", user=agent)) == 5
+
+
+def test_database_down_is_one_error_before_any_line(itsm_nodb: Any) -> None:
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    lines = '{"do": "assign", "key": "INC-000001"}\n{"do": "start", "key": "INC-000001"}\n'
+    r = itsm_nodb("batch", "-", user="wang.lei", db=url, input=lines, expect=3)
+    assert r.stdout == "" and r.stderr.startswith("itsm: ") and "127.0.0.1" in r.stderr
+    assert "line 1" not in r.stderr and len(r.stderr.strip().splitlines()) <= 3
