@@ -55,6 +55,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ONE_DAY = timedelta(days=1)
 _DAY_US = 86400 * _US
+_ONE_US = timedelta(microseconds=1)
 _PERIOD = re.compile(r"^\s*(\d\d):(\d\d)\s*-\s*(\d\d):(\d\d)\s*$")
 
 Period = tuple[int, int]  # minutes after local midnight, start < end <= 1440
@@ -165,31 +166,49 @@ class Calendar:
 
     def working_seconds(self, start: datetime, end: datetime) -> float:
         """Working time in ``[start, end)`` in seconds; 0 if ``end <= start``."""
-        a, b = _micros(start), _micros(end)
-        if b <= a:
-            return 0.0
-        if self.always:
-            return (b - a) / _US
-        line = self._timeline(a, b)
-        if line is not None:
-            return (line.worked(b) - line.worked(a)) / _US
-        return self._walked_seconds(a, b) / _US
+        return self.working_micros(_micros(start), _micros(end)) / _US
 
     def add_working(self, start: datetime, seconds: float) -> datetime:
         """The earliest instant ``t`` with ``working_seconds(start, t) == seconds``."""
-        u = _micros(start)
         left = round(seconds * _US)
         if left < 0:
             raise ValueError(f"cannot add negative working time ({seconds} s)")
+        return self._out(self.add_working_micros(_micros(start), left))
+
+    # The same on instants in microseconds since the epoch (exact integers), for
+    # callers that chain many steps (SLA clocks): see micros() and local().
+
+    def working_micros(self, a: int, b: int) -> int:
+        """Working microseconds in ``[a, b)``; 0 if ``b <= a``."""
+        if b <= a:
+            return 0
+        if self.always:
+            return b - a
+        line = self._timeline(a, b)
+        if line is not None:
+            return line.worked(b) - line.worked(a)
+        return self._walked_seconds(a, b)
+
+    def add_working_micros(self, u: int, left: int) -> int:
+        """The earliest instant with ``left`` (>= 0) working microseconds after ``u``."""
         if left == 0 or self.always:
-            return self._out(u + left)
+            return u + left
         line = self._timeline(u, u)
         while line is not None:
             found = line.reach(line.worked(u) + left)
             if found is not None:
-                return self._out(found)
+                return found
             line = self._timeline(u, line.end + (line.end - line.first))  # twice as far
-        return self._out(self._walked_add(u, left))
+        return self._walked_add(u, left)
+
+    @staticmethod
+    def micros(t: datetime) -> int:
+        """An aware datetime as microseconds since the epoch."""
+        return _micros(t)
+
+    def local(self, u: int) -> datetime:
+        """Microseconds since the epoch as a datetime in the calendar's time zone."""
+        return self._out(u)
 
     def add(self, start: datetime, duration: Duration) -> datetime:
         """``start`` plus ``duration`` counted in this calendar (see the module doc)."""
@@ -364,12 +383,17 @@ def load_calendars(table: CodeTable) -> dict[str, Calendar]:
 
 
 def _micros(t: datetime) -> int:
+    if type(t) is datetime and t.tzinfo is not None:  # the usual case, checked cheaply
+        try:
+            return (t - _EPOCH) // _ONE_US
+        except TypeError:  # a tzinfo that gives no offset: naive after all
+            pass
     if not isinstance(t, datetime):
         raise TypeError(f"expected a datetime, got {type(t).__name__}")
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"naive datetime {t.isoformat()}: calendars need timezone-aware "
                          "datetimes (give an offset or a zone)")
-    return (t - _EPOCH) // timedelta(microseconds=1)
+    return (t - _EPOCH) // _ONE_US
 
 
 def _offset(t: datetime) -> int:

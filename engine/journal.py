@@ -14,7 +14,9 @@ HASHED = ("seq", "action", "actor", "role", "from_state", "to_state", "changes",
 
 def _utc(value: Any) -> Any:
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
+        if value.tzinfo is timezone.utc:  # the engine's clock: no conversion needed
+            value = value.replace(tzinfo=None)
+        elif value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
         return value.isoformat()
     return value

@@ -50,19 +50,28 @@ def notify(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | 
     token = payload.pop("token", None) or (token_for(api.settings, ticket.key)
                                            if api.settings.secret_key else None)
     total = 0
+    mailboxes = group_mailboxes(api.defs)
     for message in messages:
         for target in message.to:  # the status token goes to the reporter and nobody else
             one = replace(message, to=(target,))
             data = dict(payload, token=token) if target == "reporter" and token else payload
             total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, api.lang, now,
-                             group_mailboxes(api.defs))
+                             mailboxes)
     return total
+
+
+_MAILBOXES: dict[str, dict[str, str]] = {}  # per definitions hash
 
 
 def group_mailboxes(defs: Definitions) -> dict[str, str]:
     """Support group -> its shared mailbox (codes/groups.yaml ``email``)."""
-    table = defs.codes.get("groups")
-    return {g: v.get("email") for g, v in table.values.items() if v.get("email")} if table else {}
+    found = _MAILBOXES.get(defs.sha256)
+    if found is None:
+        table = defs.codes.get("groups")
+        found = {g: v.get("email") for g, v in table.values.items() if v.get("email")} if table else {}
+        _MAILBOXES.clear()
+        _MAILBOXES[defs.sha256] = found
+    return found
 
 
 def message_ticket(api: "Api", spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:

@@ -26,6 +26,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping
 
 from engine.calendars import Calendar, load_calendars
+
+_US = 1_000_000
 from engine.model import ClockSpec, CodeValue, Condition, Definitions, Duration, ProcessSpec
 
 
@@ -102,75 +104,90 @@ def _percent(value: Any) -> float | None:
 
 def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
                   transitions: Iterable[Transition], target: float | None, cal: Calendar,
-                  warning: float | None, now: datetime) -> dict[str, Any]:
+                  warning: float | None, now: datetime,
+                  categories: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One clock's record.  Time is counted in whole microseconds (exact integer
+    sums); ``categories``: state -> status category, when the caller has them."""
     def category(state: str) -> str:
+        if categories is not None and state in categories:
+            return categories[state]
         st = spec.states.get(state)
         return defs.category_of(st.status) if st else "active"
 
-    status, elapsed = "not_started", 0.0
-    run_since: datetime | None = None
-    started_at = stopped_at = breach_at = warning_at = None
-    warn_target = target * warning / 100 if (target is not None and warning) else None
+    micros = cal.micros
+    status, elapsed = "not_started", 0
+    run_since: int | None = None
+    started_at = stopped_at = breach_at = warning_at = None  # microseconds
+    target_us = None if target is None else round(target * _US)
+    warn_us = round(target * warning / 100 * _US) if (target is not None and warning) else None
 
-    def account(until: datetime) -> None:
+    def account(until: int) -> None:
         nonlocal elapsed, breach_at, warning_at
         if status != "running" or run_since is None or until <= run_since:
             return
-        span = cal.working_seconds(run_since, until)
-        if target is not None and breach_at is None and elapsed < target <= elapsed + span:
-            breach_at = cal.add_working(run_since, target - elapsed)
-        if warn_target is not None and warning_at is None and elapsed < warn_target <= elapsed + span:
-            warning_at = cal.add_working(run_since, warn_target - elapsed)
+        span = cal.working_micros(run_since, until)
+        if target_us is not None and breach_at is None and elapsed < target_us <= elapsed + span:
+            breach_at = cal.add_working_micros(run_since, target_us - elapsed)
+        if warn_us is not None and warning_at is None and elapsed < warn_us <= elapsed + span:
+            warning_at = cal.add_working_micros(run_since, warn_us - elapsed)
         elapsed += span
 
     for tr in transitions:
-        account(tr.at)
+        at = micros(tr.at)
+        account(at)
         cat = category(tr.to_state)
         paused = _matches_state(clock.pause, tr.to_state, cat)
         if status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
                 and tr.from_state is not None:
-            elapsed, breach_at, warning_at = 0.0, None, None
+            elapsed, breach_at, warning_at = 0, None, None
         if status == "not_started":
             if _matches(clock.start, tr.to_state, cat, tr.action) \
                     and not _matches(clock.stop, tr.to_state, cat, tr.action):
-                status, started_at = ("paused" if paused else "running"), tr.at
+                status, started_at = ("paused" if paused else "running"), at
         elif status in ("running", "paused"):
             if _matches(clock.stop, tr.to_state, cat, tr.action):
-                status, stopped_at = "stopped", tr.at
+                status, stopped_at = "stopped", at
             else:
                 status = "paused" if paused else "running"
         elif status == "stopped" and _matches(clock.resume, tr.to_state, cat, tr.action) \
                 and not _matches(clock.stop, tr.to_state, cat, tr.action):
             status, stopped_at = ("paused" if paused else "running"), None
-        run_since = tr.at
-    account(now)
+        run_since = at
+    now_us = micros(now)
+    account(now_us)
 
-    remaining = None if target is None else target - elapsed
-    due: datetime | None = None
-    if target is not None and status != "not_started":
+    remaining = None if target_us is None else target_us - elapsed
+    due: int | None = None
+    if target_us is not None and status != "not_started":
         if remaining is not None and remaining > 0:
-            base = stopped_at if status == "stopped" else now
-            due = cal.add_working(base, remaining)  # type: ignore[arg-type]
+            base = stopped_at if status == "stopped" else now_us
+            due = cal.add_working_micros(base, remaining)  # type: ignore[arg-type]
         else:
             due = breach_at
-    if warn_target is not None and warning_at is None and status in ("running", "paused") \
-            and elapsed < warn_target:
-        warning_at = cal.add_working(now, warn_target - elapsed)
-    breached = target is not None and elapsed > target
+    if warn_us is not None and warning_at is None and status in ("running", "paused") \
+            and elapsed < warn_us:
+        warning_at = cal.add_working_micros(now_us, warn_us - elapsed)
+    breached = target_us is not None and elapsed > target_us
+    local = cal.local
     return {
         "state": status,
         "target_seconds": None if target is None else int(round(target)),
-        "elapsed_seconds": int(round(elapsed)),
-        "remaining_seconds": None if remaining is None else int(round(remaining)),
-        "due": _iso(due),
-        "warning_at": _iso(warning_at),
+        "elapsed_seconds": int(round(elapsed / _US)),
+        "remaining_seconds": None if remaining is None else int(round(remaining / _US)),
+        "due": _iso(local(due)) if due is not None else None,
+        "warning_at": _iso(local(warning_at)) if warning_at is not None else None,
         "paused": status == "paused",
         "breached": breached,
         "met": (not breached) if status == "stopped" and target is not None else None,
-        "started_at": _iso(started_at.astimezone(cal.tz) if started_at else None),
-        "stopped_at": _iso(stopped_at.astimezone(cal.tz) if stopped_at else None),
+        "started_at": _iso(local(started_at)) if started_at is not None else None,
+        "stopped_at": _iso(local(stopped_at)) if stopped_at is not None else None,
         "calendar": cal.id,
     }
+
+
+def _category(spec: ProcessSpec, defs: Definitions, state: str) -> str:
+    st = spec.states.get(state)
+    return defs.category_of(st.status) if st else "active"
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -185,11 +202,12 @@ def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
     targets = (policy.get("targets") or {}).get(values.get("priority") or "", {}) if policy else {}
     warning = _percent(policy.get("warning")) if policy else None
     out: dict[str, Any] = {}
+    categories = {tr.to_state: _category(spec, defs, tr.to_state) for tr in transitions}
     for clock in spec.clocks:
         raw = targets.get(clock.target) if targets else None
         target = target_seconds(Duration.parse(str(raw)), cal) if raw is not None else None
         rec = compute_clock(clock, spec, defs, transitions, target, cal,
-                            clock.warning if clock.warning is not None else warning, now)
+                            clock.warning if clock.warning is not None else warning, now, categories)
         rec["policy"] = policy.code if policy else None
         out[clock.id] = rec
     return out

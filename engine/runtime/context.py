@@ -53,8 +53,18 @@ def sla_view(spec: ProcessSpec, sla: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def field_defaults(spec: ProcessSpec) -> dict[str, Any]:
-    return {name: None for name in (*CORE_SPECS, *spec.fields)}
+    """Every field of the process, None (a fresh dict; the names are worked out once)."""
+    key = (spec.id, spec.sha256)
+    names = _DEFAULTS.get(key)
+    if names is None:
+        if len(_DEFAULTS) >= 64:
+            _DEFAULTS.clear()
+        names = _DEFAULTS[key] = {name: None for name in (*CORE_SPECS, *spec.fields)}
+    return dict(names)
 
 
 def build(defs: Definitions, spec: ProcessSpec, values: Mapping[str, Any],

@@ -121,6 +121,8 @@ class Prepared:
         key = (dialect.name, tuple(keys) if keys is not None else None)
         found = self._by_dialect.get(key)
         if found is None:
+            if len(self._by_dialect) >= 256:  # an UPDATE has a form per set of changed columns
+                self._by_dialect.clear()
             found = self._by_dialect[key] = _Compiled(self.stmt, dialect, keys)
         return found
 

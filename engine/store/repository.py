@@ -38,6 +38,8 @@ def to_db(t: datetime | None) -> datetime | None:
 def from_db(t: datetime | None) -> datetime | None:
     if t is None:
         return None
+    if type(t) is datetime and t.tzinfo is None:  # as stored: naive UTC
+        return t.replace(tzinfo=timezone.utc)
     if isinstance(t, str):  # defensive: SQLite rows written by other tools
         t = datetime.fromisoformat(t)
     return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
@@ -118,9 +120,11 @@ _INSERT_DUE = Prepared(due_work.insert())
 _INSERT_OUTBOX = Prepared(outbox.insert())
 # Columns whose unchanged values update_ticket leaves out of its SET clause: SQLite
 # rewrites an index entry (a page of the durable commit) for every indexed column
-# that is SET, even to the value it already has; a foreign key is checked again.
-_INDEXED = frozenset(c.name for ix in tickets.indexes for c in ix.columns) | frozenset(
-    fk.parent.name for fk in tickets.foreign_keys)
+# that is SET, even to the value it already has, and checks a foreign key again;
+# the other plain columns are left out too (fewer values to bind).  JSON columns
+# are always written: their Python values compare equal across types (1 == True).
+_COMPARED = frozenset(c.name for c in tickets.columns
+                      if c.name not in ("id", "version") and not isinstance(c.type, sa.JSON))
 _VERSION = Prepared(sa.select(definition_versions.c.version)
                     .where(definition_versions.c.version == _B("v")))
 
@@ -134,7 +138,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
         self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
         self._members: dict[str, list[str]] = {}  # role / group members, per transaction
-        self._indexed: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, indexed values)
+        self._stored: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, plain columns)
         self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
 
     # -- people ----------------------------------------------------------------
@@ -277,13 +281,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return self._remember(row)
 
     def _remember(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Keep the stored values of the indexed columns (see update_ticket)."""
-        self._indexed[row["id"]] = (row["version"], {k: row[k] for k in _INDEXED})
+        """Keep the stored values of the plain columns (see update_ticket)."""
+        self._stored[row["id"]] = (row["version"], {k: row[k] for k in _COMPARED})
         return _ticket_out(row)
 
     def update_ticket(self, ticket_id: int, expected_version: int, values: dict[str, Any]) -> None:
         params = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in values.items()}
-        stored = self._indexed.get(ticket_id)
+        stored = self._stored.get(ticket_id)
         if stored is not None and stored[0] == expected_version:  # as read in this transaction
             for k, old in stored[1].items():
                 if k in params and type(params[k]) is type(old) and params[k] == old:
@@ -292,11 +296,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         if self.run.execute(_UPDATE_TICKET, params) != 1:
             raise Conflict("the ticket changed concurrently; re-run the command")
         if stored is not None and stored[0] == expected_version:
-            indexed = dict(stored[1])
-            indexed.update((k, params[k]) for k in _INDEXED if k in params)
-            self._indexed[ticket_id] = (expected_version + 1, indexed)
+            known = dict(stored[1])
+            known.update((k, params[k]) for k in _COMPARED if k in params)
+            self._stored[ticket_id] = (expected_version + 1, known)
         else:  # not read at this version (e.g. a savepoint rolled back): know nothing
-            self._indexed.pop(ticket_id, None)
+            self._stored.pop(ticket_id, None)
 
     def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
         stmt = sa.select(tickets)
