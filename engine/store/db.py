@@ -8,11 +8,14 @@ with ``BEGIN IMMEDIATE`` (deferred transactions that later write fail with
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -42,6 +45,34 @@ def redact(url: str) -> str:
         return url.split("@")[-1]
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns' text: orjson (an action writes four JSON values; the standard
+    library's encoder took 5% of it), as strict as ``json.dumps`` (datetimes and
+    other non-JSON types are refused, not converted); what orjson cannot encode
+    (integers beyond 64 bits) goes to ``json.dumps``."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError: json.dumps encodes it or says why not
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    """Read a JSON column; exactly what ``json.loads`` reads (orjson reads integers
+    beyond 64 bits as floats: text with such a number goes to ``json.loads``)."""
+    if _LONG_NUMBER.search(text if isinstance(text, str) else text.decode()):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except ValueError:  # e.g. NaN, which json.dumps writes and json.loads reads
+        return json.loads(text)
+
+
+_LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits may exceed 2**63
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = sa.make_url(url)
@@ -52,14 +83,16 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(parsed)
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4,
+                            json_serializer=json_dumps, json_deserializer=json_loads)
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     busy_ms = _busy_timeout_ms()
-    engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000})
+    engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000},
+                              json_serializer=json_dumps, json_deserializer=json_loads)
     synchronous = os.environ.get("ITSM_SQLITE_SYNCHRONOUS", "FULL").upper()
     if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
         synchronous = "FULL"
