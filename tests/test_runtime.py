@@ -300,3 +300,20 @@ def test_round_the_clock_counts_nights_and_weekends(defs: Definitions, incident:
     assert c["resolution"]["elapsed_seconds"] == 3 * HOUR
     assert c["resolution"]["due"] == t("2026-03-08 02:00").isoformat()
     assert c["response"]["breached"] is True and c["response"]["met"] is None
+
+
+def test_the_first_api_freezes_what_it_loaded_once(tmp_path: Any) -> None:
+    """Api.open takes the loaded modules and definitions out of the cyclic
+    collector's scans (gc.freeze), once per process: a later open must not
+    freeze again (that would keep whatever garbage is around for good)."""
+    import gc
+
+    from engine.api import Api
+
+    Api.open(home=str(bundled_home()), db=f"sqlite:///{tmp_path}/a.db", user="system")
+    frozen = gc.get_freeze_count()
+    assert frozen > 0
+    garbage = [[] for _ in range(1000)]  # objects a second freeze would take along
+    Api.open(home=str(bundled_home()), db=f"sqlite:///{tmp_path}/b.db", user="system")
+    assert gc.get_freeze_count() == frozen
+    del garbage

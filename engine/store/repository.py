@@ -570,14 +570,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
 
 def _ticket_out(row: Any) -> dict[str, Any]:
-    out = dict(row)
+    out = row if type(row) is dict else dict(row)  # the Runner's rows are fresh dicts
     for k in ("created_at", "updated_at", "state_entered_at", "resolved_at", "closed_at"):
         out[k] = from_db(out.get(k))
     return out
 
 
 def _event_out(row: Any) -> dict[str, Any]:
-    out = dict(row)
+    out = row if type(row) is dict else dict(row)
     for k in ("effective_at", "recorded_at"):
         out[k] = from_db(out.get(k))
     return out
