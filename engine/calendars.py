@@ -210,6 +210,11 @@ class Calendar:
         """Microseconds since the epoch as a datetime in the calendar's time zone."""
         return self._out(u)
 
+    def iso_seconds(self, u: int) -> str:
+        """``local(u).isoformat(timespec="seconds")``, without building the
+        microseconds (floor division: a datetime's microseconds are never negative)."""
+        return datetime.fromtimestamp(u // _US, self.tz).isoformat()
+
     def add(self, start: datetime, duration: Duration) -> datetime:
         """``start`` plus ``duration`` counted in this calendar (see the module doc)."""
         if not duration.business_days:

@@ -9,6 +9,7 @@ import anything and cannot reach attributes outside that data.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,12 +35,42 @@ class ExpressionError(ItsmError):
         self.column = column
 
 
+# Bounds of what one expression may build: a guard compares a few fields, it
+# never needs a megabyte string or a thousand-digit number.
+MAX_SIZE = 100_000  # items of a string or list made by * or +
+MAX_BITS = 4096  # of an integer made by ** or * (1,233 decimal digits)
+
+
 @lru_cache(maxsize=1)
 def _env() -> "ImmutableSandboxedEnvironment":
     from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    class BoundedEnvironment(ImmutableSandboxedEnvironment):
+        """Arithmetic that could build something huge ('a' * 10 ** 9, 9 ** 9 ** 9)
+        goes through call_binop, at run time: Jinja does not fold intercepted
+        operators while compiling, so neither lint nor the runtime hangs on one."""
+
+        intercepted_binops = frozenset({"*", "**", "+"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if type(left) is int and type(right) is int:  # floats overflow quickly instead
+                if operator == "**" and abs(left) > 1 and right > 0 \
+                        and math.log2(abs(left)) * right > MAX_BITS + 1:
+                    raise SecurityError(f"the result of ** would have more than {MAX_BITS} bits")
+                if operator == "*" and left.bit_length() + right.bit_length() > MAX_BITS:
+                    raise SecurityError(f"the result of * would have more than {MAX_BITS} bits")
+            if operator == "*":
+                for seq, n in ((left, right), (right, left)):
+                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SIZE:
+                        raise SecurityError(f"the result would have more than {MAX_SIZE} items")
+            if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
+                    and len(left) + len(right) > MAX_SIZE:
+                raise SecurityError(f"the result would have more than {MAX_SIZE} items")
+            return super().call_binop(context, operator, left, right)
+
+    env = BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()  # no range/lipsum/cycler/namespace: only the ticket's data
     return env
 
@@ -65,7 +96,7 @@ class Expression:
             raise ExpressionError(f"{exc.message} in expression '{self.source}'", self.source) from None
         except SecurityError as exc:
             raise ExpressionError(f"not allowed in expressions: {exc}", self.source) from None
-        except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError) as exc:
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, AttributeError) as exc:
             raise ExpressionError(f"expression '{self.source}' failed: {exc}", self.source) from None
 
     def holds(self, context: dict[str, Any]) -> bool:
@@ -124,6 +155,7 @@ def compile_expression(source: str) -> Expression:
     except Exception as exc:  # noqa: BLE001 - Jinja folds constants while compiling ('1.codes')
         raise ExpressionError(f"cannot compile: {getattr(exc, 'message', None) or exc}",
                               source) from None
+    _refuse_huge_constants(env, tree, source)
     names: set[str] = set()
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load":
@@ -137,6 +169,37 @@ def compile_expression(source: str) -> Expression:
     longest = {p for p in paths if not any(q != p and q[: len(p)] == p for q in paths)}
     constant = not names
     return Expression(source, frozenset(names), tuple(sorted(longest)), constant, fn)
+
+
+def _refuse_huge_constants(env: Any, tree: Any, source: str) -> None:
+    """Constant arithmetic the environment would refuse at run time ('a' * 10 ** 9,
+    2 ** 100000) is refused now, so lint reports it: Jinja does not fold the
+    intercepted operators, so this works out their constant operands itself."""
+    from jinja2 import nodes
+    from jinja2.exceptions import SecurityError
+
+    impossible = object()
+    ctx = nodes.EvalContext(env)
+
+    def const(node: Any) -> Any:
+        if isinstance(node, nodes.BinExpr) and node.operator in env.intercepted_binops:
+            left, right = const(node.left), const(node.right)
+            if left is impossible or right is impossible:
+                return impossible
+            try:
+                return env.call_binop(None, node.operator, left, right)
+            except SecurityError as exc:
+                raise ExpressionError(f"not allowed in expressions: {exc}", source) from None
+            except Exception:  # noqa: BLE001 - fails at run time, with the data's own message
+                return impossible
+        try:
+            return node.as_const(ctx)
+        except Exception:  # noqa: BLE001 - nodes.Impossible and anything else: not a constant
+            return impossible
+
+    for node in tree.find_all(nodes.BinExpr):
+        if node.operator in env.intercepted_binops:
+            const(node)
 
 
 def template_source(value: Any) -> str | None:

@@ -168,19 +168,19 @@ def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
             and elapsed < warn_us:
         warning_at = cal.add_working_micros(now_us, warn_us - elapsed)
     breached = target_us is not None and elapsed > target_us
-    local = cal.local
+    iso = cal.iso_seconds
     return {
         "state": status,
         "target_seconds": None if target is None else int(round(target)),
         "elapsed_seconds": int(round(elapsed / _US)),
         "remaining_seconds": None if remaining is None else int(round(remaining / _US)),
-        "due": _iso(local(due)) if due is not None else None,
-        "warning_at": _iso(local(warning_at)) if warning_at is not None else None,
+        "due": iso(due) if due is not None else None,
+        "warning_at": iso(warning_at) if warning_at is not None else None,
         "paused": status == "paused",
         "breached": breached,
         "met": (not breached) if status == "stopped" and target is not None else None,
-        "started_at": _iso(local(started_at)) if started_at is not None else None,
-        "stopped_at": _iso(local(stopped_at)) if stopped_at is not None else None,
+        "started_at": iso(started_at) if started_at is not None else None,
+        "stopped_at": iso(stopped_at) if stopped_at is not None else None,
         "calendar": cal.id,
     }
 
@@ -188,10 +188,6 @@ def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
 def _category(spec: ProcessSpec, defs: Definitions, state: str) -> str:
     st = spec.states.get(state)
     return defs.category_of(st.status) if st else "active"
-
-
-def _iso(t: datetime | None) -> str | None:
-    return t.isoformat(timespec="seconds") if t else None
 
 
 def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],

@@ -385,3 +385,9 @@ def test_from_value_says_where() -> None:
         where=Where("codes/calendars.yaml", 12, 3))
     with pytest.raises(ValueError, match=r"^codes/calendars.yaml:12:3: calendar 'bad': mon: "):
         Calendar.from_value(value)
+
+
+@PROPS
+@given(calendars, st.integers(-10**15, 4 * 10**15))
+def test_iso_seconds_is_local_isoformat(cal: Calendar, u: int) -> None:
+    assert cal.iso_seconds(u) == cal.local(u).isoformat(timespec="seconds")

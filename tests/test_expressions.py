@@ -122,6 +122,106 @@ def test_sandbox_refuses(source: str) -> None:
     assert err.message.startswith("not allowed in expressions: access to attribute "), err.message
 
 
+@pytest.mark.parametrize("source, context, phrase, constant", [
+    ("'a' * 10 ** 9", {}, "more than 100000 items", True),  # Jinja would fold it while compiling
+    ("[0] * 10 ** 9 == x", {"x": 1}, "more than 100000 items", True),
+    ("10 * title", {"title": "x" * 20_000}, "more than 100000 items", False),
+    ("a + b", {"a": "q" * 60_000, "b": "r" * 60_000}, "more than 100000 items", False),
+    ("10 ** (10 ** 10)", {}, "the result of ** would have more than 4096 bits", True),
+    ("n ** 100000", {"n": 7}, "the result of ** would have more than 4096 bits", False),
+    ("((2 ** 256) ** 256) ** 256", {}, "the result of ** would have more than 4096 bits", True),
+    ("n * n", {"n": 2 ** 4000}, "the result of * would have more than 4096 bits", False),
+])
+def test_huge_results_are_refused(source: str, context: dict[str, Any], phrase: str, constant: bool) -> None:
+    """Nothing huge is ever built: constant arithmetic is refused when compiling
+    (so lint reports it), the rest when evaluating, before the result exists."""
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(source).evaluate(context)
+    assert phrase in info.value.message and info.value.message.startswith("not allowed in expressions: ")
+    if constant:
+        with pytest.raises(ExpressionError):
+            compile_expression(source)
+    else:
+        assert compile_expression(source).source == source
+
+
+@pytest.mark.parametrize("source, context, value", [
+    ("priority == 'P1'", {"priority": "P1"}, True),
+    ("priority in ['P1', 'P2']", {"priority": "P3"}, False),
+    ("not parent", {"parent": None}, True),
+    ("service.criticality", {"service": {"criticality": "high"}}, "high"),
+    ("ticket['affected users']", {"ticket": {"affected users": 60}}, 60),
+    ("codes.closure[closure_code].resolved", {"codes": {"closure": {"solved": {"resolved": True}}},
+                                              "closure_code": "solved"}, True),
+    ("(reopen_count or 0) + 1", {"reopen_count": None}, 1),
+    ("affected_users >= 50 or regulatory", {"affected_users": 3, "regulatory": True}, True),
+    ("sla.resolution.met is none", {"sla": {"resolution": {"met": None}}}, True),
+    ("title ~ '!'", {"title": "down"}, "down!"),
+    ("title | upper", {"title": "down"}, "DOWN"),
+])
+def test_evaluate(source: str, context: dict[str, Any], value: Any) -> None:
+    assert compile_expression(source).evaluate(context) == value
+
+
+def test_holds_is_truthiness() -> None:
+    assert compile_expression("solution").holds({"solution": "rebooted"}) is True
+    assert compile_expression("solution").holds({"solution": ""}) is False
+
+
+def test_strict_undefined_name() -> None:
+    err = fails("not ticket_is_vipp", {"ticket": {}})
+    assert "'ticket_is_vipp' is undefined" in err.message
+    assert err.source == "not ticket_is_vipp"
+    assert "in expression 'not ticket_is_vipp'" in err.message
+
+
+def test_strict_undefined_attribute() -> None:
+    err = fails("ticket.is_vipp", {"ticket": {"is_vip": True}})
+    assert "is_vipp" in err.message
+
+
+def test_strict_undefined_in_comparisons_and_tests() -> None:
+    fails("urgncy == 'high'")
+    fails("urgncy in ['high']")
+    # 'is defined' is the one way to ask without failing
+    assert compile_expression("urgncy is defined").evaluate({}) is False
+
+
+def test_runtime_failures_are_expression_errors() -> None:
+    assert "division by zero" in fails("1 / n", {"n": 0}).message
+    fails("x + 1", {"x": "a"})
+
+
+@pytest.mark.parametrize("source", [
+    "ticket.__class__",
+    "ticket.__class__.__mro__",
+    "''.__class__.__mro__[1].__subclasses__()",
+    "ticket.__init__.__globals__",
+    "ticket.items.__self__",
+    "x.append(1)",
+    "x.pop()",
+    "ticket.update({'priority': 'P1'})",
+    "title.__len__()",
+])
+def test_sandbox_refuses(source: str) -> None:
+    err = fails(source, {"ticket": {"priority": "P3"}, "x": [1], "title": "t"})
+    assert err.message.startswith("not allowed in expressions: access to attribute "), err.message
+
+
+@pytest.mark.parametrize("source, context, value", [
+    ("'ab' * 3", {}, "ababab"), ("2 ** 10", {}, 1024), ("x * 2", {"x": 21}, 42),
+    ("title + '!'", {"title": "打印机"}, "打印机!"), ("1.5 ** 300 > 1", {}, True),
+    ("(-1) ** 1001", {}, -1), ("[1, 2] + [3]", {}, [1, 2, 3]), ("2 ** 4096", {}, 2 ** 4096),
+    ("n * 3", {"n": 10 ** 30}, 3 * 10 ** 30),
+])
+def test_ordinary_arithmetic_is_unchanged(source: str, context: dict[str, Any], value: Any) -> None:
+    assert compile_expression(source).evaluate(context) == value
+
+
+def test_float_overflow_is_an_expression_error() -> None:
+    assert "out of range" in fails("10.0 ** 400", {}).message
+
+
 def test_sandbox_leaves_the_context_unchanged() -> None:
     ticket = {"priority": "P3"}
     with pytest.raises(ExpressionError):
