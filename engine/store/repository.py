@@ -129,15 +129,47 @@ _VERSION = Prepared(sa.select(definition_versions.c.version)
                     .where(definition_versions.c.version == _B("v")))
 
 
+class PeopleCache:
+    """People and the members of groups and roles, as read by the kept SQLite write
+    connection, kept from one transaction to the next for as long as no other
+    connection has committed anything (``PRAGMA data_version``, read once the
+    transaction holds the write lock); this process's own changes to people
+    clear it (Repo.add_person, Repo.set_roles)."""
+
+    def __init__(self) -> None:
+        self.conn: Connection | None = None  # data_version is per connection
+        self.version: int | None = None
+        self.people: dict[str, dict[str, Any] | None] = {}
+        self.members: dict[str, list[str]] = {}
+
+    def forget(self) -> None:
+        """After a rollback: what was read may have included what was undone."""
+        self.conn = self.version = None
+        self.people.clear()
+        self.members.clear()
+
+    def valid_for(self, conn: Connection, version: int) -> "PeopleCache":
+        if conn is not self.conn or version != self.version:
+            self.conn, self.version = conn, version
+            self.people.clear()
+            self.members.clear()
+        return self
+
+
+_DATA_VERSION = Prepared(sa.text("PRAGMA data_version").columns(sa.column("data_version", sa.Integer)))
+
+
 class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, people: PeopleCache | None = None) -> None:
         self.conn = conn
         self.run = Runner(conn)  # the prepared statements above
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite)
         self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
-        self._people: dict[str, dict[str, Any] | None] = {}  # per transaction
-        self._members: dict[str, list[str]] = {}  # role / group members, per transaction
+        if people is not None:  # kept across transactions while nothing else committed
+            people = people.valid_for(conn, self.run.scalars(_DATA_VERSION, {})[0])
+        self._people: dict[str, dict[str, Any] | None] = people.people if people else {}
+        self._members: dict[str, list[str]] = people.members if people else {}  # role / group
         self._stored: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, plain columns)
         self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
 
@@ -178,7 +210,9 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         if ident not in self._people:
             self._people[ident] = self._load_person(ident)
         found = self._people[ident]
-        return dict(found) if found is not None else None
+        if found is None:
+            return None  # a copy: callers may change what they get, never the cache
+        return dict(found, roles=list(found["roles"]), groups=list(found["groups"]))
 
     def _load_person(self, ident: str) -> dict[str, Any] | None:
         person = self.run.first(_PERSON, {"ident": ident, "email": ident.lower()})
@@ -219,8 +253,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         """A nested transaction: an exception rolls back only what ran inside."""
-        with self.conn.begin_nested():
-            yield
+        try:
+            with self.conn.begin_nested():
+                yield
+        except BaseException:
+            self._people.clear()  # what was read inside may have been undone
+            self._members.clear()
+            raise
 
     def _insert_new(self, table: sa.Table, values: dict[str, Any]) -> bool:
         """Insert a row unless its key exists (another writer got there first);
@@ -598,6 +637,7 @@ class Store:
         # notices a server restarted between two transactions.
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock() if db.is_sqlite(self.engine) else None
+        self._people = PeopleCache()  # what the kept connection read of people
 
     @contextmanager
     def write(self) -> Iterator[Repo]:
@@ -608,7 +648,10 @@ class Store:
                     if conn is None or conn.closed or conn.invalidated:
                         conn = self._writer = self.engine.connect().execution_options(itsm_write=True)
                     with conn.begin():
-                        yield Repo(conn)
+                        yield Repo(conn, self._people)
+                except BaseException:
+                    self._people.forget()
+                    raise
                 finally:
                     self._writer_lock.release()
                 return
