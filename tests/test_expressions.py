@@ -146,69 +146,6 @@ def test_huge_results_are_refused(source: str, context: dict[str, Any], phrase: 
 
 
 @pytest.mark.parametrize("source, context, value", [
-    ("priority == 'P1'", {"priority": "P1"}, True),
-    ("priority in ['P1', 'P2']", {"priority": "P3"}, False),
-    ("not parent", {"parent": None}, True),
-    ("service.criticality", {"service": {"criticality": "high"}}, "high"),
-    ("ticket['affected users']", {"ticket": {"affected users": 60}}, 60),
-    ("codes.closure[closure_code].resolved", {"codes": {"closure": {"solved": {"resolved": True}}},
-                                              "closure_code": "solved"}, True),
-    ("(reopen_count or 0) + 1", {"reopen_count": None}, 1),
-    ("affected_users >= 50 or regulatory", {"affected_users": 3, "regulatory": True}, True),
-    ("sla.resolution.met is none", {"sla": {"resolution": {"met": None}}}, True),
-    ("title ~ '!'", {"title": "down"}, "down!"),
-    ("title | upper", {"title": "down"}, "DOWN"),
-])
-def test_evaluate(source: str, context: dict[str, Any], value: Any) -> None:
-    assert compile_expression(source).evaluate(context) == value
-
-
-def test_holds_is_truthiness() -> None:
-    assert compile_expression("solution").holds({"solution": "rebooted"}) is True
-    assert compile_expression("solution").holds({"solution": ""}) is False
-
-
-def test_strict_undefined_name() -> None:
-    err = fails("not ticket_is_vipp", {"ticket": {}})
-    assert "'ticket_is_vipp' is undefined" in err.message
-    assert err.source == "not ticket_is_vipp"
-    assert "in expression 'not ticket_is_vipp'" in err.message
-
-
-def test_strict_undefined_attribute() -> None:
-    err = fails("ticket.is_vipp", {"ticket": {"is_vip": True}})
-    assert "is_vipp" in err.message
-
-
-def test_strict_undefined_in_comparisons_and_tests() -> None:
-    fails("urgncy == 'high'")
-    fails("urgncy in ['high']")
-    # 'is defined' is the one way to ask without failing
-    assert compile_expression("urgncy is defined").evaluate({}) is False
-
-
-def test_runtime_failures_are_expression_errors() -> None:
-    assert "division by zero" in fails("1 / n", {"n": 0}).message
-    fails("x + 1", {"x": "a"})
-
-
-@pytest.mark.parametrize("source", [
-    "ticket.__class__",
-    "ticket.__class__.__mro__",
-    "''.__class__.__mro__[1].__subclasses__()",
-    "ticket.__init__.__globals__",
-    "ticket.items.__self__",
-    "x.append(1)",
-    "x.pop()",
-    "ticket.update({'priority': 'P1'})",
-    "title.__len__()",
-])
-def test_sandbox_refuses(source: str) -> None:
-    err = fails(source, {"ticket": {"priority": "P3"}, "x": [1], "title": "t"})
-    assert err.message.startswith("not allowed in expressions: access to attribute "), err.message
-
-
-@pytest.mark.parametrize("source, context, value", [
     ("'ab' * 3", {}, "ababab"), ("2 ** 10", {}, 1024), ("x * 2", {"x": 21}, 42),
     ("title + '!'", {"title": "打印机"}, "打印机!"), ("1.5 ** 300 > 1", {}, True),
     ("(-1) ** 1001", {}, -1), ("[1, 2] + [3]", {}, [1, 2, 3]), ("2 ** 4096", {}, 2 ** 4096),

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from _sqltrace import sqlite_trace
 from engine.store.repository import Repo, Store
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -20,15 +21,10 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # Pos
 @contextmanager
 def people_reads(repo: Repo) -> Iterator[list[str]]:
     """The statements of the transaction that read people, roles or groups."""
-    seen: list[str] = []
-    raw = repo.conn.connection.dbapi_connection
-    raw.set_trace_callback(seen.append)
-    try:
+    with sqlite_trace(repo) as seen:
         yield seen
-    finally:
-        raw.set_trace_callback(None)
-        seen[:] = [s for s in seen if "FROM people" in s or "FROM group_members" in s
-                   or "FROM person_roles" in s]
+    seen[:] = [s for s in seen if "FROM people" in s or "FROM group_members" in s
+               or "FROM person_roles" in s]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings, strategies as st
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from _sqltrace import sqlite_trace
 from engine.errors import Conflict, StoreUnavailable
 from engine.store import db
 from engine.store.prepared import Prepared, _sqlite_datetime
@@ -81,22 +81,6 @@ def assert_same(got: dict[str, Any] | None, want: Any) -> None:
     assert list(got) == list(want)
     for k in want:
         assert (k, got[k], type(got[k])) == (k, want[k], type(want[k]))
-
-
-@contextmanager
-def sqlite_trace(repo: Any) -> Iterator[list[str]]:
-    """The SQL SQLite runs on the repo's connection, values expanded
-    (set_trace_callback); nothing on PostgreSQL."""
-    statements: list[str] = []
-    if not repo.sqlite:
-        yield statements
-        return
-    raw = repo.conn.connection.dbapi_connection
-    raw.set_trace_callback(statements.append)
-    try:
-        yield statements
-    finally:
-        raw.set_trace_callback(None)
 
 
 def set_columns(statements: list[str]) -> list[set[str]]:

@@ -29,7 +29,7 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
     for doc in ctx.docs.values():
         for trap in doc.traps:
             what = "key" if trap.is_key else "value"
-            advice = (f"write a duration such as 90m instead" if trap.yaml11 == "a sexagesimal number"
+            advice = ("write a duration such as 90m instead" if trap.yaml11 == "a sexagesimal number"
                       else f"quote it (\"{trap.text}\") so every tool reads the same")
             yield (Where(doc.file, trap.mark.line, trap.mark.column),
                    f"{what} '{trap.text}' is {trap.yaml11} in YAML 1.1; {advice}")
