@@ -244,9 +244,15 @@ class Calendar:
             first, last = min(first, line.first_day), max(last, line.last_day)  # grow it
         if (last - first).days > TIMELINE_DAYS:
             return None
-        self._line = _Timeline(first, last, [s for i in range((last - first).days + 1)
-                                             for s in self._spans(first + timedelta(days=i))],
-                               self._instant(first, time()), self._instant(last, time()))
+        spans: list[Span] = []
+        idle = 0
+        for i in range((last - first).days + 1):
+            day_spans = self._spans(first + timedelta(days=i))
+            idle = 0 if day_spans else idle + 1
+            if idle > MAX_IDLE_DAYS:  # the walk raises its error there: leave it to the walk
+                return None
+            spans.extend(day_spans)
+        self._line = _Timeline(first, last, spans, self._instant(first, time()), self._instant(last, time()))
         return self._line
 
     def _walked_seconds(self, a: int, b: int) -> int:

@@ -52,9 +52,11 @@ def _env() -> "ImmutableSandboxedEnvironment":
         goes through call_binop, at run time: Jinja does not fold intercepted
         operators while compiling, so neither lint nor the runtime hangs on one."""
 
-        intercepted_binops = frozenset({"*", "**", "+"})
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "%" and isinstance(left, str):  # '%0200000d' % 1
+                _check_format(left, right if isinstance(right, tuple) else (right,))
             if type(left) is int and type(right) is int:  # floats overflow quickly instead
                 if operator == "**" and abs(left) > 1 and right > 0 \
                         and math.log2(abs(left)) * right > MAX_BITS + 1:
@@ -72,7 +74,51 @@ def _env() -> "ImmutableSandboxedEnvironment":
 
     env = BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()  # no range/lipsum/cycler/namespace: only the ticket's data
+    for name in _SIZED_FILTERS:  # widths and lengths; replace and format by their result
+        env.filters[name] = _bounded_filter(env.filters[name], name)
     return env
+
+
+# Filters that can build a string far larger than their input: each is checked
+# before it runs (Jinja folds constant filters while compiling: so does the check).
+_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "replace", "format")
+_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _too_large() -> Exception:
+    from jinja2.exceptions import SecurityError
+
+    return SecurityError(f"the result would have more than {MAX_SIZE} items")
+
+
+def _check_format(template: str, args: tuple[Any, ...]) -> None:
+    """A %-format whose widths or precisions (given, or taken from ``*``) exceed MAX_SIZE."""
+    for width, precision in _FORMAT_SPEC.findall(template):
+        for n in (width, precision):
+            if n.isdigit() and int(n) > MAX_SIZE:
+                raise _too_large()
+            if n == "*" and any(type(a) is int and a > MAX_SIZE for a in args):
+                raise _too_large()
+
+
+def _bounded_filter(original: Callable[..., Any], name: str) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(original)  # keeps Jinja's pass_eval_context / pass_environment marks
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        values = [a for a in args if not hasattr(a, "environment") and not hasattr(a, "filters")]
+        if any(type(a) is int and a > MAX_SIZE for a in (*values[1:], *kwargs.values())):
+            raise _too_large()
+        if name == "format" and values and isinstance(values[0], str):
+            _check_format(values[0], tuple(values[1:]))
+        if name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
+            text, old, new = values[:3]
+            growth = (text.count(old) if old else len(text) + 1) * max(len(new) - len(old), 0)
+            if len(text) + growth > MAX_SIZE:
+                raise _too_large()
+        return original(*args, **kwargs)
+
+    return bounded
 
 
 @dataclass(frozen=True)
@@ -91,6 +137,8 @@ class Expression:
             result = self._fn(**context)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
+            if type(result) is float and not math.isfinite(result):  # e.g. x * 1e308
+                raise ValueError(f"the result {result} is not a finite number")
             return result
         except UndefinedError as exc:
             raise ExpressionError(f"{exc.message} in expression '{self.source}'", self.source) from None

@@ -336,6 +336,23 @@ def test_calendar_without_working_time() -> None:
             call()
 
 
+def test_a_gap_longer_than_the_idle_limit_is_an_error_whatever_was_asked_before() -> None:
+    """Binary search over flattened spans must not answer where walking the days
+    gives up (more than MAX_IDLE_DAYS without working time), however wide an
+    earlier question made the flattened range."""
+    def closed() -> Calendar:
+        return Calendar.from_dict("gap", {"timezone": "UTC", "hours": hours("09:00-17:00"), "holidays": [
+            {"from": "2026-01-01", "to": "2029-06-01", "label": {"en": "closed"}}]})
+    start = datetime(2026, 1, 2, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="has no working time"):
+        closed().add_working(start, HOUR)
+    asked = closed()
+    with pytest.raises(ValueError, match="has no working time"):
+        asked.working_seconds(datetime(2025, 12, 1, tzinfo=timezone.utc), datetime(2029, 7, 1, tzinfo=timezone.utc))
+    with pytest.raises(ValueError, match="has no working time"):
+        asked.add_working(start, HOUR)
+
+
 @pytest.mark.parametrize("period, message", [
     ("9-17", "cannot read working period '9-17': write 'HH:MM-HH:MM'"),
     ("18:00-09:00", "ends before it starts"),

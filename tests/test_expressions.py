@@ -155,6 +155,29 @@ def test_ordinary_arithmetic_is_unchanged(source: str, context: dict[str, Any], 
     assert compile_expression(source).evaluate(context) == value
 
 
+@pytest.mark.parametrize("source", [
+    "'%0200000d' % 1", "'%*d' % (1000000, 1)", "'%.200001f' % n", "'a' | center(200000)",
+    "t | indent(200000)", "t | wordwrap(200000, width=200000)", "('a' * 1000) | replace('a', 'a' * 1000)",
+    "'%0200000d' | format(1)",
+])
+def test_formatting_and_filters_are_bounded_too(source: str) -> None:
+    err = fails(source, {"n": 1.5, "t": "aaaa bbbb"})
+    assert "more than 100000 items" in err.message and err.message.startswith("not allowed in expressions: ")
+
+
+@pytest.mark.parametrize("source, value", [
+    ("'%05d' % n", "00007"), ("n % 3", 1), ("t | replace('a', 'b')", "bbbb bbbb"),
+    ("'%s-%s' | format(n, 2)", "7-2"), ("t | center(11)", " aaaa bbbb "), ("t | wordwrap(4)", "aaaa\nbbbb"),
+])
+def test_ordinary_formatting_and_filters_work(source: str, value: Any) -> None:
+    assert compile_expression(source).evaluate({"n": 7, "t": "aaaa bbbb"}) == value
+
+
+@pytest.mark.parametrize("source", ["x * 1e308", "x - x * 1e308 * 10", "(x * 1e308) / (x * 1e308)"])
+def test_a_result_that_is_not_a_finite_number_is_an_error(source: str) -> None:
+    assert "not a finite number" in fails(source, {"x": 10.0}).message
+
+
 def test_float_overflow_is_an_expression_error() -> None:
     assert "out of range" in fails("10.0 ** 400", {}).message
 

@@ -317,3 +317,14 @@ def test_the_first_api_freezes_what_it_loaded_once(tmp_path: Any) -> None:
     Api.open(home=str(bundled_home()), db=f"sqlite:///{tmp_path}/b.db", user="system")
     assert gc.get_freeze_count() == frozen
     del garbage
+
+
+@pytest.mark.parametrize("raw", ["nan", "inf", "-Infinity", float("nan"), float("inf")])
+def test_a_number_field_refuses_what_is_not_a_finite_number(raw: Any) -> None:
+    from engine.model import FieldSpec, Label
+    from engine.runtime.fields import coerce
+
+    fs = FieldSpec("score", "number", Label("Score", "得分"))
+    with pytest.raises(ActionRefused, match="expected a finite number"):
+        coerce(load_definitions(bundled_home()), fs, raw, lookup=None)  # type: ignore[arg-type]
+    assert coerce(load_definitions(bundled_home()), fs, " 2.5 ", lookup=None) == 2.5  # type: ignore[arg-type]

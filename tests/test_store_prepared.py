@@ -392,6 +392,20 @@ def test_replace_due_work_touches_only_differences(store: Store) -> None:
     assert due_rows(store, tid) == set()
 
 
+def test_due_work_after_a_rolled_back_savepoint(store: Store) -> None:
+    """Rows read with the fired effects inside a savepoint that rolls back are not
+    used to diff the due work afterwards (the savepoint undid what they showed)."""
+    tid = new_ticket(store)
+    a = due("breach", "resolve", "c1", 4)
+    with store.write() as repo:
+        with pytest.raises(RuntimeError), repo.savepoint():
+            repo.replace_due_work(tid, [a])
+            repo.fired_keys(tid)  # reads the due row the savepoint wrote
+            raise RuntimeError("roll the savepoint back")
+        repo.replace_due_work(tid, [a])
+    assert due_rows(store, tid) == as_stored([a])
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59, 999999)))
 def test_sqlite_datetime_text_is_sqlalchemys(value: datetime) -> None:
@@ -460,3 +474,9 @@ def test_json_columns_refuse_what_json_refuses() -> None:
             db.json_dumps(bad)
     assert db.json_loads('{"x": NaN}')["x"] != db.json_loads('{"x": NaN}')["x"]  # NaN, as json reads it
     assert db.json_dumps({"x": float("nan")}) == '{"x":null}'  # valid JSON (PostgreSQL refuses NaN)
+
+
+def test_busy_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    for raw, ms in (("250", 250), ("", 30000), ("²", 30000), ("1e3", 30000), ("-5", 30000)):
+        monkeypatch.setenv("ITSM_SQLITE_BUSY_TIMEOUT", raw)
+        assert db._busy_timeout_ms() == ms

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import re
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -68,9 +70,12 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
             raise bad("expected a whole number") from None
     if kind == "number":
         try:
-            return float(text)
+            number = float(text)
         except (TypeError, ValueError):
             raise bad("expected a number") from None
+        if not math.isfinite(number):  # nan, inf: not a measurement, and JSON has no such number
+            raise bad("expected a finite number")
+        return number
     if kind == "code":
         table = defs.codes.get(fs.codes or "")
         if table is None or str(text) not in table.values:

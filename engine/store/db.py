@@ -127,7 +127,7 @@ def _busy_timeout_ms() -> int:
     """How long a SQLite writer waits for the write lock before giving up with
     "the database is busy" (ITSM_SQLITE_BUSY_TIMEOUT, milliseconds; 30 s)."""
     raw = os.environ.get("ITSM_SQLITE_BUSY_TIMEOUT", "")
-    return int(raw) if raw.isdigit() else 30000
+    return int(raw) if raw.isascii() and raw.isdigit() else 30000
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -115,10 +115,10 @@ class Prepared:
 
     def __init__(self, stmt: Any) -> None:
         self.stmt = stmt
-        self._by_dialect: dict[tuple[str, tuple[str, ...] | None], _Compiled] = {}
+        self._by_dialect: dict[tuple[str, str, tuple[str, ...] | None], _Compiled] = {}
 
     def compiled(self, dialect: Dialect, keys: Sequence[str] | None = None) -> _Compiled:
-        key = (dialect.name, tuple(keys) if keys is not None else None)
+        key = (dialect.name, dialect.driver, tuple(keys) if keys is not None else None)
         found = self._by_dialect.get(key)
         if found is None:
             if len(self._by_dialect) >= 256:  # an UPDATE has a form per set of changed columns

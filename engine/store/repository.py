@@ -256,9 +256,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         try:
             with self.conn.begin_nested():
                 yield
-        except BaseException:
-            self._people.clear()  # what was read inside may have been undone
+        except BaseException:  # what was read inside may have been undone
+            self._people.clear()
             self._members.clear()
+            self._due_read.clear()
+            self._stored.clear()
             raise
 
     def _insert_new(self, table: sa.Table, values: dict[str, Any]) -> bool:
@@ -671,7 +673,9 @@ class Store:
             return db.upgrade(self.engine)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        if self._writer_lock is not None:
+            with self._writer_lock:  # not under a transaction of another thread
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
         self.engine.dispose()
