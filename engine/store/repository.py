@@ -106,7 +106,6 @@ _EVENTS = Prepared(sa.select(journal).where(journal.c.ticket_id == _B("tid")).or
 _LAST_EVENT = Prepared(sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
                        .order_by(journal.c.seq.desc()).limit(1))
 _INSERT_EVENT = Prepared(journal.insert())
-_FIRED = Prepared(sa.select(fired.c.kind, fired.c.name, fired.c.cycle).where(fired.c.ticket_id == _B("tid")))
 _DUE = Prepared(sa.select(due_work.c.kind, due_work.c.name, due_work.c.cycle, due_work.c.due_at)
                 .where(due_work.c.ticket_id == _B("tid")))
 _DUE_AND_FIRED = Prepared(sa.union_all(  # due_work first: its due_at gives the column its type
