@@ -866,6 +866,19 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _trend_rows(cur: dict[str, Any], before: dict[str, Any]) -> list[dict[str, Any]]:
+    """The trend table's rows from this period's and the previous period's metrics
+    (formatting only: both methods compute the metrics themselves)."""
+    rows = []
+    for key, unit in (("created", "count"), ("resolved", "count"), ("mean_resolve", "seconds"),
+                      ("sla_compliance", "ratio"), ("open_at_end", "count")):
+        c, p = cur[key], before[key]
+        change = None if c is None or p is None else round(c - p, 4)
+        rows.append({"metric": key, "unit": unit, "current": c, "previous": p, "change": change,
+                     "change_pct": _ratio(change, p) if change is not None and p else None})
+    return rows
+
+
 def _sec(value: Any) -> float | None:
     return None if value is None else round(float(value), 2)
 
@@ -1114,14 +1127,7 @@ class HandSql:
             n, w, m, x = resolved.get(i, (0, 0, 0, 0))
             return {"created": created.get(i, 0), "resolved": n, "mean_resolve": _sec(w / n) if n else None,
                     "sla_compliance": _ratio(m, m + x), "open_at_end": open_end}
-        cur, before = metrics(last, int(now_open)), metrics(last - 1, int(prev_open))
-        rows = []
-        for key, unit in (("created", "count"), ("resolved", "count"), ("mean_resolve", "seconds"),
-                          ("sla_compliance", "ratio"), ("open_at_end", "count")):
-            c, p = cur[key], before[key]
-            change = None if c is None or p is None else round(c - p, 4)
-            rows.append({"metric": key, "unit": unit, "current": c, "previous": p, "change": change,
-                         "change_pct": _ratio(change, p) if change is not None and p else None})
+        rows = _trend_rows(metrics(last, int(now_open)), metrics(last - 1, int(prev_open)))
         series = [{"period": history[i].astimezone(self.tz).isoformat(timespec="seconds"),
                    "created": created.get(i, 0), "resolved": resolved.get(i, (0,))[0]}
                   for i in range(last + 1)]
@@ -1341,14 +1347,7 @@ def naive_report(conn: Any, times: Callable[[datetime], Any], tz: Any, start: da
         n, w, m, x = solved_h[i]
         return {"created": made_h[i], "resolved": n, "mean_resolve": _sec(w / n) if n else None,
                 "sla_compliance": _ratio(m, m + x), "open_at_end": open_at_end}
-    cur_m, prev_m = metrics(last, open_end), metrics(last - 1, open_prev)
-    rows = []
-    for key, unit in (("created", "count"), ("resolved", "count"), ("mean_resolve", "seconds"),
-                      ("sla_compliance", "ratio"), ("open_at_end", "count")):
-        c, p = cur_m[key], prev_m[key]
-        change = None if c is None or p is None else round(c - p, 4)
-        rows.append({"metric": key, "unit": unit, "current": c, "previous": p, "change": change,
-                     "change_pct": _ratio(change, p) if change is not None and p else None})
+    rows = _trend_rows(metrics(last, open_end), metrics(last - 1, open_prev))
     out["trend"] = [rows, [{"period": history[i].astimezone(tz).isoformat(timespec="seconds"),
                             "created": made_h[i], "resolved": solved_h[i][0]} for i in range(last + 1)]]
     assert ps == h[-3]

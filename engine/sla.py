@@ -102,18 +102,10 @@ def _percent(value: Any) -> float | None:
     return float(str(value).rstrip("%"))
 
 
-def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
-                  transitions: Iterable[Transition], target: float | None, cal: Calendar,
-                  warning: float | None, now: datetime,
-                  categories: Mapping[str, str] | None = None) -> dict[str, Any]:
+def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: float | None, cal: Calendar,
+                  warning: float | None, now: datetime, categories: Mapping[str, str]) -> dict[str, Any]:
     """One clock's record.  Time is counted in whole microseconds (exact integer
-    sums); ``categories``: state -> status category, when the caller has them."""
-    def category(state: str) -> str:
-        if categories is not None and state in categories:
-            return categories[state]
-        st = spec.states.get(state)
-        return defs.category_of(st.status) if st else "active"
-
+    sums); ``categories``: the status category of every state the transitions enter."""
     micros = cal.micros
     status, elapsed = "not_started", 0
     run_since: int | None = None
@@ -135,7 +127,7 @@ def compute_clock(clock: ClockSpec, spec: ProcessSpec, defs: Definitions,
     for tr in transitions:
         at = micros(tr.at)
         account(at)
-        cat = category(tr.to_state)
+        cat = categories[tr.to_state]
         paused = _matches_state(clock.pause, tr.to_state, cat)
         if status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
                 and tr.from_state is not None:
@@ -202,7 +194,7 @@ def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
     for clock in spec.clocks:
         raw = targets.get(clock.target) if targets else None
         target = target_seconds(Duration.parse(str(raw)), cal) if raw is not None else None
-        rec = compute_clock(clock, spec, defs, transitions, target, cal,
+        rec = compute_clock(clock, transitions, target, cal,
                             clock.warning if clock.warning is not None else warning, now, categories)
         rec["policy"] = policy.code if policy else None
         out[clock.id] = rec

@@ -16,16 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _files import edit
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def edit(path: Path, *pairs: tuple[str, str]) -> None:
-    text = path.read_text(encoding="utf-8")
-    for old, new in pairs:
-        assert old in text, f"{old!r} not in {path.name}"
-        text = text.replace(old, new, 1)
-    path.write_text(text, encoding="utf-8")
 
 
 def copy(home: Path, to: Path) -> Path:
