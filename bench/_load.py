@@ -85,7 +85,7 @@ def clone(api: Any, plan: Sequence[str], title: str = "Bench ticket {n}") -> lis
 def verify(api: Any, clones: dict[str, str]) -> None:
     """Each sampled clone shows exactly like its template (but key and title),
     and its journal verifies."""
-    from engine.audit import verify_ticket
+    from engine.desk.audit import verify_ticket
 
     for key, template in clones.items():
         a, b = api.show(key), api.show(template)

@@ -26,7 +26,7 @@ the first run builds it.
 Measured, alternately per query after one warm-up of each, medians over the
 repetitions: (a) ``SearchIndex.find(Query(terms, limit=20))`` in a read
 transaction of an opened ``Store`` (the engine path) and the whole
-``engine.search.search(api, text)`` through an ``Api`` as a staff user (what
+``engine.desk.search.search(api.desk, text)`` through an ``Api`` as a staff user (what
 ``itsm search`` runs, minus start-up and printing); (b) the baseline, the same
 rows found by ``SearchIndex.scan_like(terms)``: a ``LIKE`` scan of
 ``search_text`` without the index (first 20 ids, unranked).  Reported per query
@@ -459,7 +459,7 @@ def measure(reps: int, fns: dict[str, Callable[[], Any]]) -> dict[str, list[floa
 
 def run(cfg: Config) -> list[Result]:
     from engine.api import Api
-    from engine.search import query_terms, search
+    from engine.desk.search import query_terms, search
     from engine.store.repository import Store
     from engine.store.search import Query
 
@@ -485,7 +485,7 @@ def run(cfg: Config) -> list[Result]:
                 got["find"] = repo.search.find(q)
 
         def full(got: dict[str, Any] = got, text: str = text, resolved: bool = resolved) -> None:
-            got["search"] = search(api, text, resolved=resolved, limit=LIMIT)
+            got["search"] = search(api.desk, text, resolved=resolved, limit=LIMIT)
 
         samples = measure(reps, {"like": like, "find": find, "search": full})
         hits, like_ids = got["find"], got["like"]
@@ -527,7 +527,7 @@ def results(cfg: Config, total: int, meta: dict[str, Any], per_query: list[dict[
                      median(likes), "LIKE scan, same rows", samples=finds, baseline_samples=likes,
                      extra=dict(meta, queries=per_query))
     value_below(overall, TARGET_MS)
-    full = Result(NAME, f"engine.search.search, all {len(per_query)} queries ({size})", median(fulls), "ms",
+    full = Result(NAME, f"engine.desk.search.search, all {len(per_query)} queries ({size})", median(fulls), "ms",
                   median(likes), "LIKE scan, same rows", samples=fulls, baseline_samples=likes)
     value_below(full, TARGET_MS)
     overall.note = "; ".join(x for x in (note_q, built) if x)

@@ -12,7 +12,7 @@ create event, due work), then cloned with bulk inserts through SQLAlchemy Core
 (bench._load: new ids, keys, titles and token hashes, the create event's hash
 recomputed with ``engine.journal``, the template's due-work rows; the intake's
 outbox rows are not cloned).  A sample of clones is checked against its
-template with ``Api.show`` and ``engine.audit.verify_ticket``.
+template with ``Api.show`` and ``engine.desk.audit.verify_ticket``.
 
 Baseline: bare ``sqlite3`` doing the storage work of the same tick on another
 copy: the due-ticket query, then per due ticket one ``BEGIN IMMEDIATE``
@@ -59,9 +59,9 @@ def load(cfg: Config, db: Path, total: int, due_share: float = 0.01) -> dict[str
     started = time.perf_counter()
     templates: list[tuple[str, bool]] = []
     for age in sorted(DUE_AGES + NOT_DUE_AGES, reverse=True):  # forward in time
-        api._now = NOW - age
+        api.desk.fixed_now = NOW - age
         templates.append((new_incident(api, "template"), age in DUE_AGES))
-    api._now = NOW
+    api.desk.fixed_now = NOW
     with api.store.read() as repo:  # the templates are what we think they are
         naive_now = NOW.astimezone(timezone.utc).replace(tzinfo=None)
         for key, is_due in templates:

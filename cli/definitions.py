@@ -66,7 +66,7 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
     from engine.lint.config import config_for
     from engine.lint.formatters import Report, render
     from engine.lint.sarif import source_root
-    from engine.workspace import find_home
+    from engine.definitions.home import find_home
 
     targets = list(paths) or [find_home(state.home)]
     config = config_for(targets[0], config_path)
@@ -80,9 +80,7 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
         if result.errors:
             click.echo("itsm: --db skipped: fix the definitions' errors first", err=True)
         else:
-            from engine.migrate import db_findings
-
-            findings += config.apply(db_findings(state.api()))
+            findings += config.apply(state.api().version_findings())
     result.findings = findings
     repo = result.context.repos[0] if result.context.repos else Path.cwd()
     report = Report(findings, result.suppressed, report_suppressed,
@@ -114,8 +112,9 @@ def graph(state: State, process: str, fmt: str) -> None:
       itsm graph incident --format mermaid
     """
     from engine.errors import NotFound
-    from engine.graph import FORMATS
-    from engine.workspace import find_home, load_definitions
+    from engine.definitions.graph import FORMATS
+    from engine.workspace import load_definitions
+    from engine.definitions.home import find_home
 
     defs = load_definitions(find_home(state.home))
     if process not in defs.processes:
@@ -132,7 +131,7 @@ def init(directory: Path) -> None:
     Example:
       itsm init ./p16-processes
     """
-    from engine.repo_init import init_repository
+    from engine.definitions.home import init_repository
 
     created = init_repository(directory)
     click.echo(f"created process repository {directory} ({len(created)} files)")

@@ -32,10 +32,11 @@ def diff(state: State, old: str, new: str, as_json: bool) -> None:
       itsm diff incident@3 processes/incident.yaml
       itsm diff ../p16-release-2026-02 . --json
     """
-    from engine import diff as d
+    from engine.definitions import diff as d
+    from engine.design.versions import diff_sources
 
     json_mode(state, as_json)
-    result = d.diff_sources(old, new, state.api)
+    result = diff_sources(old, new, state.api)
     for warning in result.old.warnings + result.new.warnings:
         click.echo(f"itsm: {warning}", err=True)
     emit(state, result.to_dict(), as_json, lambda: d.to_text(result, state.lang))
@@ -67,7 +68,7 @@ def simulate(state: State, process: str, script: Path, as_json: bool) -> None:
       itsm --lang zh simulate processes/incident.yaml my-case.yaml --json
     """
     from engine.api import parse_now
-    from engine.simulate import simulate as run
+    from engine.design.simulate import simulate as run
 
     json_mode(state, as_json)
     result = run(process, script, state.home, state.lang, parse_now(state.now))
@@ -115,7 +116,7 @@ def _short(iso: str | None) -> str:
 
 def simulation_text(result: dict, lang: str) -> str:
     """One block per step: what was done, what changed, the clocks, the messages."""
-    from engine.diff import show
+    from engine.definitions.diff import show
     from engine.i18n import t
 
     fields, clocks = result["field_labels"], result["clock_labels"]

@@ -26,7 +26,6 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
     Example:
       itsm migrate incident --map awaiting_vendor=pending --apply
     """
-    from engine import migrate as mig
     from engine.errors import UsageError
 
     json_mode(state, as_json)
@@ -37,7 +36,7 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
             raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending")
         mapping[old.strip()] = new.strip()
     api = state.api()
-    result = mig.apply(api, process, mapping, None) if do_apply else mig.plan(api, process, mapping)
+    result = api.migrate(process, mapping) if do_apply else api.migration_plan(process, mapping)
 
     def text() -> str:
         verb = "moved" if do_apply else "would move"

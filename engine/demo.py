@@ -14,7 +14,8 @@ from typing import Any, Callable
 from engine.api import Api
 from engine.errors import ItsmError
 from engine.settings import Settings
-from engine.workspace import find_home, load_definitions
+from engine.workspace import load_definitions
+from engine.definitions.home import find_home
 
 CST = timezone(timedelta(hours=8))
 MONDAY = datetime(2026, 3, 2, tzinfo=CST)  # an ordinary working week at head office
@@ -42,7 +43,7 @@ class Demo:
     def at(self, day: int, hhmm: str) -> datetime:
         h, m = (int(x) for x in hhmm.split(":"))
         when = MONDAY + timedelta(days=day, hours=h, minutes=m)
-        self.api._now = when
+        self.api.desk.fixed_now = when
         return when
 
     def log(self, text: str) -> None:

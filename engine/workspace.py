@@ -1,6 +1,6 @@
-"""Where definitions come from (design 2.1) and loading them once per content.
+"""Loading a process repository's definitions once per content.
 
-A process repository is a folder with ``processes/`` and ``codes/``.  Loading
+Where the repository is comes from engine.definitions.home.  Loading
 checks the definitions with every lint rule of severity *error* the first time a
 content version is seen and caches the built specs by content hash, so ordinary
 commands neither re-parse YAML nor re-validate it.
@@ -15,48 +15,9 @@ import tempfile
 from pathlib import Path
 
 from engine import __version__
-from engine.errors import DefinitionError, UsageError
+from engine.definitions.home import definition_files
+from engine.errors import DefinitionError
 from engine.model import Definitions
-
-DEFINITION_DIRS = ("processes", "codes")
-
-
-def is_repository(path: Path) -> bool:
-    return (path / "processes").is_dir() and (path / "codes").is_dir()
-
-
-def bundled_home() -> Path:
-    """The default definitions shipped with the package."""
-    here = Path(__file__).resolve().parent
-    installed = here / "defaults"
-    if is_repository(installed):
-        return installed
-    return here.parent  # a source checkout: the repository root
-
-
-def find_home(explicit: str | os.PathLike[str] | None = None, cwd: Path | None = None) -> Path:
-    """--home, else $ITSM_HOME, else the nearest folder upward with processes/ and
-    codes/, else the bundled defaults."""
-    for given, origin in ((explicit, "--home"), (os.environ.get("ITSM_HOME"), "ITSM_HOME")):
-        if given:
-            path = Path(given).expanduser()
-            if not is_repository(path):
-                raise UsageError(f"{origin}: {path} is not a process repository "
-                                 "(it needs processes/ and codes/ folders); "
-                                 "create one with 'itsm init DIR'")
-            return path.resolve()
-    here = (cwd or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if is_repository(folder):
-            return folder
-    return bundled_home()
-
-
-def definition_files(home: Path) -> list[Path]:
-    files: list[Path] = []
-    for sub in DEFINITION_DIRS:
-        files.extend(sorted((home / sub).glob("*.yaml")))
-    return files
 
 
 def cache_dir() -> Path:
@@ -113,7 +74,7 @@ def load_definitions(home: Path, *, use_cache: bool = True) -> Definitions:
 
 def _check_and_build(home: Path) -> Definitions:
     from engine.lint import lint_paths
-    from engine.specs import build_definitions
+    from engine.definitions.specs import build_definitions
 
     result = lint_paths([home])
     # causes first: a file that does not parse makes other files' references fail

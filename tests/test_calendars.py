@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from engine.calendars import Calendar, load_calendars
-from engine.loader import load_file
+from engine.clock.calendars import Calendar, load_calendars
+from engine.definitions.loader import load_file
 from engine.model import CodeValue, Duration, FrozenMap, Label, Where
-from engine.specs import build_table
+from engine.definitions.specs import build_table
 
 SH = ZoneInfo("Asia/Shanghai")
 LONDON = ZoneInfo("Europe/London")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.loader import load_file
-from engine.validate import schema_path
+from engine.definitions.loader import load_file
+from engine.definitions.validate import schema_path
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "processes").glob("*.yaml")) + sorted((ROOT / "codes").glob("*.yaml")) + \

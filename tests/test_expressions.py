@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from engine.errors import ItsmError
-from engine.expressions import (
+from engine.definitions.expressions import (
     CONTEXT_NAMES, CRITERIA_NAMES, ExpressionError, compile_expression, resolve_value, template_source,
 )
 

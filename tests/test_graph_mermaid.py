@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.graph import mermaid
-from engine.workspace import bundled_home, load_definitions
+from engine.definitions.graph import mermaid
+from engine.workspace import load_definitions
+from engine.definitions.home import bundled_home
 
 CHECK = Path(__file__).parent / "tools" / "mermaid_check.mjs"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import DefinitionError
-from engine.loader import Mark, Trap, load_file, parse, yaml11_reading
+from engine.definitions.loader import Mark, Trap, load_file, parse, yaml11_reading
 from engine.model import Duration
 
 

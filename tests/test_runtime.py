@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from engine import sla
+from engine.clock import sla
 from engine.errors import ActionRefused
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.actions import SYSTEM, Actor, available, perform, roles_held
 from engine.runtime.ticket import CORE_COLUMNS, Ticket
-from engine.workspace import bundled_home, load_definitions
+from engine.workspace import load_definitions
+from engine.definitions.home import bundled_home
 
 CST = timezone(timedelta(hours=8))
 HOUR = 3600

@@ -11,8 +11,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
-from engine import validate
-from engine.loader import parse
+from engine.definitions import validate
+from engine.definitions.loader import parse
 
 NAMES = validate.schema_names()
 

@@ -29,10 +29,11 @@ from typing import Any
 
 import pytest
 
-from engine import sla
+from engine.clock import sla
 from engine.model import Definitions, ProcessSpec
-from engine.sla import Transition
-from engine.workspace import bundled_home, load_definitions
+from engine.clock.sla import Transition
+from engine.workspace import load_definitions
+from engine.definitions.home import bundled_home
 
 CST = timezone(timedelta(hours=8))
 MINUTE, HOUR = 60, 3600

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 from engine.errors import DefinitionError, UsageError
 from engine.lint.finding import Finding
 from engine.lint.registry import Rule, all_rules
-from engine.loader import Document, load_file
+from engine.definitions.loader import Document, load_file
 
 CONFIG_NAME = ".itsmlint.yaml"
 PRESETS = ("recommended", "all", "guidelines")

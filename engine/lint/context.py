@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from engine.errors import DefinitionError
-from engine.loader import Document, load_file
+from engine.definitions.loader import Document, load_file
 from engine.model import CodeTable, ProcessSpec, Where
-from engine.specs import build_process, build_table
-from engine.validate import schema_names, validate
+from engine.definitions.specs import build_process, build_table
+from engine.definitions.validate import schema_names, validate
 
 # Code tables a process repository must have.
 REQUIRED_TABLES = ("urgency", "impact", "priority", "status", "closure", "categories",

@@ -29,7 +29,7 @@ from engine.errors import DefinitionError, UsageError
 from engine.lint.context import LintContext, display
 from engine.lint.finding import Finding
 from engine.lint.registry import Rule
-from engine.loader import Document, load_file, parse
+from engine.definitions.loader import Document, load_file, parse
 from engine.model import ProcessSpec
 
 NOT_BUMPED_DOC = """A process's content changed but its ``version:`` did not: the
@@ -117,7 +117,7 @@ class Earlier:
 
 def current_from(doc: Document) -> Current | None:
     """The process of a (schema-valid) document, None when it is not one."""
-    from engine.specs import build_process
+    from engine.definitions.specs import build_process
 
     if not isinstance(doc.data, dict) or not isinstance(doc.data.get("version"), int):
         return None
@@ -134,8 +134,8 @@ def current_from_file(path: Path, name: str) -> Current | None:
 
 def spec_from_text(text: str, name: str) -> ProcessSpec | None:
     """A process version from its stored YAML text; None if it no longer reads as one."""
-    from engine.specs import build_process
-    from engine.validate import validate
+    from engine.definitions.specs import build_process
+    from engine.definitions.validate import validate
 
     if not text.strip():
         return None
@@ -165,7 +165,7 @@ def content_changes(old: ProcessSpec, new: ProcessSpec) -> list[Any]:
     """What :mod:`engine.diff` finds between two versions, besides the declared version."""
     from dataclasses import replace
 
-    from engine.diff import diff_processes
+    from engine.definitions.diff import diff_processes
 
     out = []
     for c in diff_processes(old, new):
@@ -215,7 +215,7 @@ def against_findings(old: Path, ctx: LintContext) -> list[Finding]:
     """D003 and D004 of the processes linted (``ctx``: their LintContext) against an
     earlier copy ``old`` of the repository (or of its processes/ folder) or of one
     process file.  A copy that cannot be read is a UsageError with lint's message."""
-    from engine.diff import load_path
+    from engine.lint.sides import load_path
 
     if not old.exists():
         raise UsageError(f"--against {old}: no such file or folder")

@@ -15,12 +15,12 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import DefinitionError, NotFound
-from engine.loader import Document, load_file
+from engine.definitions.loader import Document, load_file
 from engine.model import Definitions, Duration, FrozenMap, Label
 from engine.reports import cron
 from engine.reports.kpis import KPIS
-from engine.validate import validate
-from engine.workspace import bundled_home
+from engine.definitions.validate import validate
+from engine.definitions.home import bundled_home
 
 
 @dataclass(frozen=True)

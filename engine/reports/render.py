@@ -23,7 +23,7 @@ from engine.errors import UsageError
 from engine.model import Definitions, Label
 from engine.reports import FORMATS
 from engine.reports import svg
-from engine.workspace import bundled_home
+from engine.definitions.home import bundled_home
 
 WORDS = {
     "period": Label("Period", "统计周期"), "to": Label("to", "至"),

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from engine.errors import ActionRefused
-from engine.expressions import ExpressionError, compile_expression, resolve_value
+from engine.definitions.expressions import ExpressionError, compile_expression, resolve_value
 from engine.i18n import t
 from engine.model import ActionSpec, Definitions, ProcessSpec
 from engine.runtime import context as ctxmod

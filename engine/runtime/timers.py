@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from engine import sla as slamod
+from engine.clock import sla as slamod
 from engine.model import Definitions, Duration, Effect, Message, ProcessSpec
 from engine.runtime.ticket import Ticket
 

@@ -8,7 +8,6 @@ one handler here, which maps it with engine/web/errors.py: JSON like the CLI's
 
 from __future__ import annotations
 
-import copy
 import logging
 import sys
 from pathlib import Path
@@ -51,9 +50,7 @@ def create_app(api: Any, web: WebSettings | None = None) -> FastAPI:
     api.store  # noqa: B018  open the database once, shared by the per-language copies
     apis = {}
     for lang in LANGS:
-        clone = copy.copy(api)
-        clone.lang = lang
-        apis[lang] = clone
+        apis[lang] = api.in_language(lang)
     app = FastAPI(title="itsm", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.apis = apis

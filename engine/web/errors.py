@@ -15,7 +15,7 @@ prints on stderr: ``{"error", "message", "exit_code", ...details}``.
 
 from __future__ import annotations
 
-from engine.apikeys import InvalidApiKey
+from engine.desk.apikeys import InvalidApiKey
 from engine.errors import (ActionRefused, Conflict, DefinitionError, ExitCode, ItsmError, NotFound,
                            StoreUnavailable, UsageError)
 

@@ -190,7 +190,8 @@ def test_actions_depend_on_the_acting_user(desk: Desk, itsm: Any, queue: dict[st
 # --- definitions: graph, init, lint ----------------------------------------------------
 
 def _spec(process: str) -> Any:
-    from engine.workspace import bundled_home, load_definitions
+    from engine.workspace import load_definitions
+    from engine.definitions.home import bundled_home
 
     return load_definitions(bundled_home()).processes[process]
 

@@ -566,9 +566,9 @@ def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: 
     """The batch reads every due ticket's journal up front; a ticket changed after
     that read (here: a comment, as a cascade from another ticket of the batch would)
     is read again under its lock, so the auto-close is chained after the comment."""
-    from engine import ticking
+    from engine.desk import ticking
     from engine.api import Api
-    from engine.audit import verify_ticket
+    from engine.desk.audit import verify_ticket
 
     key = resolved_incident(desk, "2026-03-09 09:00", "2026-03-09 10:00")
     api = Api.open(home=str(REPO), db=db_url, user="system", now=at("2026-03-12 10:01"))
@@ -579,7 +579,7 @@ def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: 
         desk.itsm("comment", key, "called the user: no answer", user=desk.org.agent.id,
                   now=at("2026-03-12 10:00"))
         with api.store.write() as repo:
-            done = ticking.tick_ticket(api, repo, tid, api.now(), stale)
+            done = ticking.tick_ticket(api.desk, repo, tid, api.now(), stale)
         assert (done[-1]["kind"], done[-1]["outcome"]) == ("timer", "auto_close -> closed")
         with api.store.read() as repo:
             row = repo.get_ticket(key)

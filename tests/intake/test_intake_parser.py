@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from _intake_payloads import am_alert, webhook
 
-from engine.alert_rules import AlertRules, group_fingerprint, render, template_context
+from engine.alerts.rules import AlertRules, group_fingerprint, render, template_context
 from engine.errors import ExitCode, UsageError
-from engine.intake import Alert, PayloadError, detect, labels_fingerprint, parse
+from engine.alerts.payload import Alert, PayloadError, detect, labels_fingerprint, parse
 from engine.workspace import load_definitions
 
 REPO = Path(__file__).resolve().parents[2]

@@ -721,7 +721,7 @@ def test_mutated_definitions_through_the_cli(workspaces: dict[str, Workspace],
 ])
 def test_an_expression_jinja_cannot_compile_is_an_expression_syntax_finding(
         workspaces: dict[str, Workspace], guard: str) -> None:
-    from engine.expressions import ExpressionError, compile_expression
+    from engine.definitions.expressions import ExpressionError, compile_expression
 
     with pytest.raises(ExpressionError):
         compile_expression(guard)
@@ -741,7 +741,7 @@ def test_an_expression_jinja_cannot_compile_is_an_expression_syntax_finding(
 def test_an_expression_too_deep_for_python_is_an_expression_error() -> None:
     """Jinja's parser takes it, Python's compiler does not (too many nested parentheses).
     Compiling takes a second (Jinja's optimizer), so lint is not run on it here."""
-    from engine.expressions import ExpressionError, compile_expression
+    from engine.definitions.expressions import ExpressionError, compile_expression
 
     with pytest.raises(ExpressionError, match="nested too deeply"):
         compile_expression("x + " * 200 + "solution")

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from engine.lint.versioning import content_changes, summary
-from engine.loader import parse
-from engine.specs import build_process
+from engine.definitions.loader import parse
+from engine.definitions.specs import build_process
 
 from _files import GUARD, NEW_GUARD, edit
 

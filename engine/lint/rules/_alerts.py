@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from engine.alert_rules import OUTCOME_KEYS, TABLE, placeholders
-from engine.expressions import ExpressionError, compile_expression
+from engine.definitions.alert_table import OUTCOME_KEYS, TABLE, placeholders
+from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import Where
 from engine.runtime.fields import field_spec
 

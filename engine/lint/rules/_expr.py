@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterator
 
-from engine.expressions import (
+from engine.definitions.expressions import (
     CONTEXT_NAMES, CRITERIA_NAMES, _env, compile_expression, template_source,
 )
 from engine.lint.context import LintContext
 from engine.lint.rules.undefined_reference import known_fields
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import ProcessSpec, Where
 
 Path = tuple[str | int, ...]

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import chain, expressions, kind, literal_text, parse, subject, walk, where_in
 from engine.lint.rules.undefined_reference import CORE_CODES
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import CATEGORIES, ProcessSpec, Where
 
 ID = "E005"

@@ -11,7 +11,7 @@ Good::
     when: "priority == 'P1' and impact == 'high'"
 """
 
-from engine.expressions import ExpressionError, compile_expression
+from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules import _alerts
 from engine.lint.rules._expr import expressions

@@ -37,7 +37,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from engine.lint.context import LintContext
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import ProcessSpec, Where
 
 ID = "P001"

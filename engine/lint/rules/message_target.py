@@ -20,7 +20,7 @@ from typing import Iterator
 
 from engine.lint.context import LintContext
 from engine.lint.rules.undefined_reference import known_roles
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import LANGS, Message, ProcessSpec, Where
 
 ID = "R002"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterator
 
-from engine.expressions import CONTEXT_NAMES
+from engine.definitions.expressions import CONTEXT_NAMES
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import chain, expressions, kind, parse, subject, walk, where_in
 from engine.lint.rules.undefined_reference import known_fields

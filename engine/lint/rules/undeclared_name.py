@@ -13,7 +13,7 @@ Good::
     when: "priority == 'P1'"
 """
 
-from engine.expressions import ExpressionError, compile_expression
+from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import expressions
 

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from engine.lint.context import LintContext
 from engine.lint.rules import _alerts
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import BUILTIN_ROLES, CORE_FIELDS, ProcessSpec, Where
 
 ID = "R001"

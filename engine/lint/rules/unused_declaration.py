@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from engine.expressions import ExpressionError, compile_expression
+from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import expressions
 from engine.lint.rules.message_target import _messages

@@ -1,6 +1,7 @@
 """The end user's side of the engine: what the self-service portal offers and
 does (design 1: "report an incident or request, ask for status, confirm a
-resolution").  Used through :class:`engine.api.Api` by ``engine.web``.
+resolution").  Offered by the facade (engine.api) to ``engine.web`` and to
+``itsm status``.
 
 - :func:`form`: the one intake form: report an incident (with the services and
   urgency levels to choose from, each with its operational description) or ask
@@ -9,6 +10,7 @@ resolution").  Used through :class:`engine.api.Api` by ``engine.web``.
 - :func:`report`: files it as the end user (known only by e-mail: an end user
   has no roles, whoever the address belongs to), through the same intake as
   ``itsm new`` (journal, acknowledgement, SLA clocks, major-incident criteria);
+- :func:`status_view`: what the holder of a ticket's status token sees;
 - :func:`status` and :func:`act`: the token-protected status view, and the
   actions the reporter may take from it (confirm, reopen), performed as the
   reporter through the same action path as ``itsm do``.
@@ -17,18 +19,21 @@ resolution").  Used through :class:`engine.api.Api` by ``engine.web``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from engine import major, search
+from engine.clock import sla as slamod
+from engine.desk import major, search
+from engine.desk.context import Desk
+from engine.desk.notifying import ticket_by_token
+from engine.desk.views import public_update, public_view
+from engine.desk.workflow import perform
+from engine.desk.writes import intake, transitions
 from engine.errors import ActionRefused, UsageError
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
-from engine.views import public_view
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 INCIDENT = "incident"  # the process an end user's "something is broken" goes to
 REQUEST = "service_request"  # the process of catalogue offerings
@@ -51,9 +56,9 @@ SAY = {
 }
 
 
-def _say(api: "Api", what: str, **values: Any) -> str:
+def _say(desk: Desk, what: str, **values: Any) -> str:
     en, zh = SAY[what]
-    return (zh if api.lang == "zh" else en).format(**values)
+    return (zh if desk.lang == "zh" else en).format(**values)
 
 
 def end_user(email: str) -> Actor:
@@ -62,28 +67,28 @@ def end_user(email: str) -> Actor:
     return Actor(email.lower(), email.lower(), email)
 
 
-def _codes(api: "Api", table: str) -> list[dict[str, Any]]:
-    t = api.defs.codes.get(table)
+def _codes(desk: Desk, table: str) -> list[dict[str, Any]]:
+    t = desk.defs.codes.get(table)
     if t is None:
         return []
     out = []
     for code, value in t.values.items():
         hint = value.get("choose_when") or value.get("description")
-        out.append({"id": code, "label": value.label.get(api.lang),
-                    "hint": hint.get(api.lang) if isinstance(hint, Mapping) else hint})
+        out.append({"id": code, "label": value.label.get(desk.lang),
+                    "hint": hint.get(desk.lang) if isinstance(hint, Mapping) else hint})
     return out
 
 
-def _field(api: "Api", spec: Any, fid: str) -> dict[str, Any]:
+def _field(desk: Desk, spec: Any, fid: str) -> dict[str, Any]:
     fs = field_spec(spec, fid)
     return {"id": fid, "type": fs.type if fs else "string",
-            "label": fs.label.get(api.lang) if fs else fid}
+            "label": fs.label.get(desk.lang) if fs else fid}
 
 
-def offerings(api: "Api") -> dict[str, dict[str, Any]]:
+def offerings(desk: Desk) -> dict[str, dict[str, Any]]:
     """Every offering of the catalogue, by ``service.offering``."""
-    spec = api.defs.processes.get(REQUEST)
-    services = api.defs.codes.get("services")
+    spec = desk.defs.processes.get(REQUEST)
+    services = desk.defs.codes.get("services")
     if spec is None or services is None:
         return {}
     out: dict[str, dict[str, Any]] = {}
@@ -92,24 +97,24 @@ def offerings(api: "Api") -> dict[str, dict[str, Any]]:
             label = offering.get("label") or {}
             out[f"{sid}.{oid}"] = {
                 "id": f"{sid}.{oid}", "service": sid, "offering": oid,
-                "service_label": service.label.get(api.lang),
-                "label": label.get(api.lang) or label.get("en") or oid if isinstance(label, Mapping) else str(label),
+                "service_label": service.label.get(desk.lang),
+                "label": label.get(desk.lang) or label.get("en") or oid if isinstance(label, Mapping) else str(label),
                 "approval": bool(offering.get("approval")),
-                "fields": [_field(api, spec, f) for f in offering.get("fields") or ()]}
+                "fields": [_field(desk, spec, f) for f in offering.get("fields") or ()]}
     return out
 
 
-def form(api: "Api") -> dict[str, Any]:
+def form(desk: Desk) -> dict[str, Any]:
     """What the intake form offers, with labels in the Api's language."""
-    incident = api.defs.processes.get(INCIDENT)
-    request = api.defs.processes.get(REQUEST)
+    incident = desk.defs.processes.get(INCIDENT)
+    request = desk.defs.processes.get(REQUEST)
     return {
-        "incident": {"process": INCIDENT, "title": incident.title.get(api.lang),
-                     "fields": [_field(api, incident, f) for f in INCIDENT_FIELDS]} if incident else None,
-        "request": {"process": REQUEST, "title": request.title.get(api.lang)} if request else None,
-        "services": _codes(api, "services"),
-        "urgency": _codes(api, "urgency"),
-        "offerings": list(offerings(api).values()),
+        "incident": {"process": INCIDENT, "title": incident.title.get(desk.lang),
+                     "fields": [_field(desk, incident, f) for f in INCIDENT_FIELDS]} if incident else None,
+        "request": {"process": REQUEST, "title": request.title.get(desk.lang)} if request else None,
+        "services": _codes(desk, "services"),
+        "urgency": _codes(desk, "urgency"),
+        "offerings": list(offerings(desk).values()),
     }
 
 
@@ -123,7 +128,7 @@ def _check_text(values: Mapping[str, Any]) -> None:
             raise UsageError(f"{name}: at most {MAX_TEXT.get(name, MAX_ANY)} characters")
 
 
-def report(api: "Api", kind: str, values: Mapping[str, str]) -> dict[str, Any]:
+def report(desk: Desk, kind: str, values: Mapping[str, str]) -> dict[str, Any]:
     """File the form: ``kind`` is ``incident`` or an offering id
     (``service.offering``); ``values`` the form's fields (reporter, title,
     description, service, urgency, the offering's fields).  Returns the ticket's
@@ -132,43 +137,43 @@ def report(api: "Api", kind: str, values: Mapping[str, str]) -> dict[str, Any]:
     _check_text(given)
     reporter = given.get("reporter", "").strip()
     if not reporter:
-        raise ActionRefused(_say(api, "reporter"), missing=["reporter"])
-    if kind == INCIDENT and api.defs.processes.get(INCIDENT) is not None:
-        spec = api.process(INCIDENT)
+        raise ActionRefused(_say(desk, "reporter"), missing=["reporter"])
+    if kind == INCIDENT and desk.defs.processes.get(INCIDENT) is not None:
+        spec = desk.process(INCIDENT)
         fields = {k: given[k] for k in INCIDENT_FIELDS if k in given}
     else:
-        offering = offerings(api).get(kind)
+        offering = offerings(desk).get(kind)
         if offering is None:
-            raise UsageError(_say(api, "kind", kind=kind))
-        spec = api.process(REQUEST)
+            raise UsageError(_say(desk, "kind", kind=kind))
+        spec = desk.process(REQUEST)
         fields = {k: given[k] for k in REQUEST_FIELDS if k in given}
         needed = [f["id"] for f in offering["fields"]]
         missing = [f for f in needed if f not in given]
         if missing:
             labels = {f["id"]: f["label"] for f in offering["fields"]}
-            raise ActionRefused(_say(api, "offering", offering=offering["label"],
+            raise ActionRefused(_say(desk, "offering", offering=offering["label"],
                                      fields=", ".join(labels[m] for m in missing)), missing=missing)
         fields.update({f: given[f] for f in needed})
         fields.update(service=offering["service"], offering=offering["offering"])
         fields.setdefault("title", offering["label"])
     if not fields.get("title"):
-        raise ActionRefused(_say(api, "title"), missing=["title"])
+        raise ActionRefused(_say(desk, "title"), missing=["title"])
     fields["reporter"] = reporter
     channel = field_spec(spec, "channel")
-    channels = api.defs.codes.get(channel.codes or "") if channel is not None else None
+    channels = desk.defs.codes.get(channel.codes or "") if channel is not None else None
     if channels is not None and "portal" in channels:
         fields["channel"] = "portal"
-    now: datetime = api.now()
-    with api.store.write() as repo:
-        ticket = api._intake(repo, spec, fields, end_user(reporter), now, None)
-        major.check(api, repo, ticket, now)
-        view = public_view(api.defs, spec, ticket, api.lang, api._iso)
-        view["suggestions"] = suggestions(api, repo, spec, ticket.id)
+    now: datetime = desk.now()
+    with desk.store.write() as repo:
+        ticket = intake(desk, repo, spec, fields, end_user(reporter), now, None)
+        major.check(desk, repo, ticket, now)
+        view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
+        view["suggestions"] = suggestions(desk, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token
     return view
 
 
-def suggestions(api: "Api", repo: Any, spec: ProcessSpec, ticket_id: int, limit: int = 3) -> list[str]:
+def suggestions(desk: Desk, repo: Any, spec: ProcessSpec, ticket_id: int, limit: int = 3) -> list[str]:
     """Self-help for the end user: the solution texts of the resolved tickets most
     like theirs, when the process shows its solutions to end users (the solution
     field is ``public``).  Only the text: never another ticket's key, title,
@@ -176,41 +181,58 @@ def suggestions(api: "Api", repo: Any, spec: ProcessSpec, ticket_id: int, limit:
     field = spec.fields.get(spec.solution_field or "")
     if field is None or not field.public:
         return []
-    rows = search.similar_in(api, repo, repo.get_ticket_by_id(ticket_id), limit * 2)
+    rows = search.similar_in(desk, repo, repo.get_ticket_by_id(ticket_id), limit * 2)
     texts = list(dict.fromkeys(" ".join(r["solution"].split()) for r in rows
                                if r["process"] == spec.id and r["solution"]))
     return texts[:limit]
 
 
-def status(api: "Api", key: str, token: str) -> dict[str, Any]:
-    """``Api.status`` plus the reporter's actions as the page offers them:
+def status_view(desk: Desk, key: str, token: str) -> dict[str, Any]:
+    """The end user's view, for whoever holds the ticket's status token: public
+    fields and public updates only, the SLA clocks as of now, and ``can``, the
+    reporter's actions now.  A wrong key and a wrong token get the same answer."""
+    with desk.store.read() as repo:
+        ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_by_token(repo, key, token)))
+        spec = desk.process(ticket.process)
+        if ticket.status_category != "closed":
+            ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket),
+                                        ticket.values, max(desk.now(), ticket.updated_at))
+        view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
+        view["updates"] = [public_update(spec, e, desk.lang, desk.iso)
+                           for e in repo.public_events(ticket.id)]
+        view["can"] = [a.id for a in spec.actions_from(ticket.state) if "reporter" in a.roles]
+        return view
+
+
+def status(desk: Desk, key: str, token: str) -> dict[str, Any]:
+    """:func:`status_view` plus the reporter's actions as the page offers them:
     ``actions`` = [{id, label, requires: [{id, label, type}]}]."""
-    view = api.status(key, token)
-    spec = api.process(view["process"])
+    view = status_view(desk, key, token)
+    spec = desk.process(view["process"])
     view["actions"] = [
-        {"id": a.id, "label": a.label.get(api.lang),
-         "requires": [_field(api, spec, f) for f in a.requires]}
+        {"id": a.id, "label": a.label.get(desk.lang),
+         "requires": [_field(desk, spec, f) for f in a.requires]}
         for a in (spec.actions[aid] for aid in view["can"])]
     return view
 
 
-def act(api: "Api", key: str, token: str, action: str, inputs: Mapping[str, str]) -> dict[str, Any]:
+def act(desk: Desk, key: str, token: str, action: str, inputs: Mapping[str, str]) -> dict[str, Any]:
     """Perform one of the reporter's actions (confirm, reopen) for whoever holds
     the ticket's status token, as the reporter.  Returns the status view."""
     given = {k: v for k, v in inputs.items() if v is not None and str(v).strip() != ""}
     _check_text(given)
-    now = api.now()
-    with api.store.write() as repo:
-        ticket_id = api._ticket_by_token(repo, key, token)
+    now = desk.now()
+    with desk.store.write() as repo:
+        ticket_id = ticket_by_token(repo, key, token)
         ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
-        spec = api._spec_for(ticket)
+        spec = desk.spec_for(ticket)
         spec_action = spec.actions.get(action)
         if spec_action is None or "reporter" not in spec_action.roles:
             mine = [a.id for a in spec.actions_from(ticket.state) if "reporter" in a.roles]
-            raise ActionRefused(_say(api, "not_yours", action=action,
-                                     available=", ".join(mine) or _say(api, "nothing")), available=mine)
+            raise ActionRefused(_say(desk, "not_yours", action=action,
+                                     available=", ".join(mine) or _say(desk, "nothing")), available=mine)
         accepted = set(spec_action.requires) | set(spec_action.accepts)
         fields = {k: v for k, v in given.items() if k in accepted}
         reporter = str(ticket.values.get("reporter") or "")
-        api._perform(repo, ticket, action, fields, None, end_user(reporter), now)
-    return status(api, key, token)
+        perform(desk, repo, ticket, action, fields, None, end_user(reporter), now)
+    return status(desk, key, token)

@@ -12,14 +12,12 @@ snippet that shows why a ticket matched.  The SQL lives in the store.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
+from engine.desk.context import Desk
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.model import ProcessSpec
-
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
-    from engine.runtime.ticket import Ticket
+from engine.runtime.ticket import Ticket
 
 TEXT_TYPES = ("text", "string")
 # the order in which a snippet is looked for: what tells the agent most first
@@ -49,27 +47,27 @@ def document(spec: ProcessSpec, values: Mapping[str, Any]) -> dict[str, str]:
             "details": "\n".join(details)}
 
 
-def index(repo: Any, spec: ProcessSpec, ticket: "Ticket") -> None:
+def index(repo: Any, spec: ProcessSpec, ticket: Ticket) -> None:
     repo.search.put(ticket.id, document(spec, ticket.values))
 
 
-def index_if_changed(repo: Any, spec: ProcessSpec, ticket: "Ticket", changes: Iterable[str]) -> None:
+def index_if_changed(repo: Any, spec: ProcessSpec, ticket: Ticket, changes: Iterable[str]) -> None:
     """Re-index after an action that changed text the index holds."""
     texts = {"title", "description"} | {f for f, fs in spec.fields.items() if fs.type in TEXT_TYPES}
     if texts & set(changes):
         index(repo, spec, ticket)
 
 
-def reindex(api: "Api") -> int:
+def reindex(desk: Desk) -> int:
     """Rebuild every ticket's indexed text from the tickets and their journals
     (after an upgrade from a schema without the index, or a bulk import)."""
     from engine.runtime.ticket import Ticket
 
     count = 0
-    with api.store.write() as repo:
+    with desk.store.write() as repo:
         for row in repo.iter_tickets():
             ticket = Ticket.from_row(row)
-            spec = api.defs.processes.get(ticket.process)
+            spec = desk.defs.processes.get(ticket.process)
             doc = document(spec, ticket.values) if spec is not None else {
                 "title": ticket.values.get("title") or "", "description": ticket.values.get("description") or ""}
             repo.search.put(ticket.id, doc)
@@ -133,7 +131,7 @@ def _check_staff(actor: Any, what: str) -> None:
                             allowed_roles=["service_desk"])
 
 
-def search(api: "Api", text: str, process: str | None = None, resolved: bool = False,
+def search(desk: Desk, text: str, process: str | None = None, resolved: bool = False,
            limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
     """Tickets whose text contains every term of ``text``, best first."""
     from engine.store.search import Query
@@ -142,23 +140,23 @@ def search(api: "Api", text: str, process: str | None = None, resolved: bool = F
     if not terms:
         raise UsageError("give something to search for, e.g. itsm search \"理赔系统 无法登录\"")
     if process is not None:
-        api.process(process)  # unknown process -> NotFound
-    with api.store.read() as repo:
-        _check_staff(api.actor(repo, actor_id), "search")
+        desk.process(process)  # unknown process -> NotFound
+    with desk.store.read() as repo:
+        _check_staff(desk.actor(repo, actor_id), "search")
         rows = repo.search.find(Query(terms=terms, process=process, resolved_only=resolved,
                                       limit=max(1, limit)))
-    return [_hit(api, r, terms) for r in rows]
+    return [_hit(desk, r, terms) for r in rows]
 
 
-def similar(api: "Api", key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
+def similar(desk: Desk, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
     """Resolved tickets most like ``key`` that recorded a solution."""
-    with api.store.read() as repo:
-        _check_staff(api.actor(repo, actor_id), "look for similar tickets")
+    with desk.store.read() as repo:
+        _check_staff(desk.actor(repo, actor_id), "look for similar tickets")
         row = repo.get_ticket(key.upper())
-        return similar_in(api, repo, row, limit)
+        return similar_in(desk, repo, row, limit)
 
 
-def similar_in(api: "Api", repo: Any, row: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+def similar_in(desk: Desk, repo: Any, row: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
     from engine.store.search import Query
 
     terms = similar_terms(row.get("title") or "", row.get("description") or "")
@@ -178,14 +176,14 @@ def similar_in(api: "Api", repo: Any, row: Mapping[str, Any], limit: int) -> lis
             score += SAME_CATEGORY
         scored.append((score, r))
     scored.sort(key=lambda p: (-p[0], -int(p[1]["id"])))
-    return [dict(_hit(api, r, terms), score=round(s, 3)) for s, r in scored[:max(1, limit)]]
+    return [dict(_hit(desk, r, terms), score=round(s, 3)) for s, r in scored[:max(1, limit)]]
 
 
-def _hit(api: "Api", r: Mapping[str, Any], terms: list[str]) -> dict[str, Any]:
+def _hit(desk: Desk, r: Mapping[str, Any], terms: list[str]) -> dict[str, Any]:
     fields = r["fields"] or {}
     return {"key": r["key"], "process": r["process"], "title": r["title"], "state": r["state"],
             "status": r["status"], "priority": r["priority"], "service": r["service"],
-            "category": r["category"], "resolved_at": api._iso(_aware(r["resolved_at"])),
+            "category": r["category"], "resolved_at": desk.iso(_aware(r["resolved_at"])),
             "closure_code": fields.get("closure_code"),
             "solution": r["text_solution"] or None,
             "score": round(float(r["rank"] or 0), 3),
@@ -200,7 +198,7 @@ def _aware(t: Any) -> Any:
 
 # -- reuse ---------------------------------------------------------------------------
 
-def fill_reused_solution(api: "Api", repo: Any, spec: ProcessSpec, ticket: "Ticket",
+def fill_reused_solution(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket,
                          inputs: dict[str, Any]) -> None:
     """``--set solution_from=KEY``: check KEY has a solution to reuse, and copy it
     into the solution field when the agent gave none."""
@@ -214,7 +212,7 @@ def fill_reused_solution(api: "Api", repo: Any, spec: ProcessSpec, ticket: "Tick
         source = repo.get_ticket(source_key)
     except NotFound:  # the field's own check says "no such ticket"
         return
-    source_spec = api.defs.processes.get(source["process"])
+    source_spec = desk.defs.processes.get(source["process"])
     solution = (source.get("fields") or {}).get(source_spec.solution_field) if source_spec and \
         source_spec.solution_field else None
     if not solution:

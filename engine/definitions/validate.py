@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.errors import DefinitionError
-from engine.loader import Document, format_path
+from engine.definitions.loader import Document, format_path
 
-SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def schema_path(name: str) -> Path:

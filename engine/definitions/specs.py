@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable, Mapping
 
-from engine.loader import Document
+from engine.definitions.loader import Document
 from engine.model import (
     ActionSpec, ClockSpec, CodeTable, CodeValue, Condition, Criterion, Definitions, Duration,
     Effect, FieldSpec, FrozenMap, Label, Message, ProcessSpec, StateSpec, TimerSpec, Where,

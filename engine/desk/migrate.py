@@ -11,28 +11,28 @@ engine/lint/versioning.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.lint.finding import Finding
 from engine.runtime.ticket import CORE_COLUMNS, Ticket
+from engine.desk.context import Desk
+from engine.desk.writes import event, refresh_due
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 
 def _keys(keys: list[str], n: int = 5) -> str:
     return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
 
 
-def db_findings(api: "Api") -> list[Finding]:
+def db_findings(desk: Desk) -> list[Finding]:
     """Open tickets the current definitions no longer fit."""
     by_state: dict[tuple[str, str], list[str]] = defaultdict(list)
     by_field: dict[tuple[str, str], list[str]] = defaultdict(list)
     unknown: dict[str, list[str]] = defaultdict(list)
-    with api.store.read() as repo:
+    with desk.store.read() as repo:
         for row in repo.list_all_open():
-            spec = api.defs.processes.get(row["process"])
+            spec = desk.defs.processes.get(row["process"])
             if spec is None:
                 unknown[row["process"]].append(row["key"])
                 continue
@@ -47,19 +47,19 @@ def db_findings(api: "Api") -> list[Finding]:
                            f"{len(keys)} open ticket(s) of process '{process}', which no longer "
                            f"exists: {_keys(keys)}"))
     for (process, state), keys in sorted(by_state.items()):
-        spec = api.defs.processes[process]
+        spec = desk.defs.processes[process]
         line = spec.where.line
         out.append(Finding(spec.file or f"processes/{process}.yaml", line, 1, "D001", "stranded-ticket",
                            "error", f"{len(keys)} open ticket(s) in state '{state}', which process "
                            f"'{process}' no longer has: {_keys(keys)}; move them with "
                            f"'itsm migrate {process} --map {state}=NEW_STATE'"))
     for (process, name), keys in sorted(by_field.items()):
-        spec = api.defs.processes[process]
+        spec = desk.defs.processes[process]
         out.append(Finding(spec.file or f"processes/{process}.yaml", spec.where.line, 1, "D002",
                            "orphaned-field", "warning",
                            f"{len(keys)} open ticket(s) hold a value of field '{name}', which process "
                            f"'{process}' no longer declares: {_keys(keys)}"))
-    return out + version_findings(api)
+    return out + version_findings(desk)
 
 
 def _stored_versions(repo: Any) -> dict[str, list[dict[str, Any]]]:
@@ -70,7 +70,7 @@ def _stored_versions(repo: Any) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def version_findings(api: "Api") -> list[Finding]:
+def version_findings(desk: Desk) -> list[Finding]:
     """D003 version-not-bumped and D004 version-went-back: each process's declared
     ``version:`` against the versions stored in the database."""
     from datetime import datetime, timezone
@@ -79,17 +79,17 @@ def version_findings(api: "Api") -> list[Finding]:
     from engine.lint.versioning import Earlier, check, current_from_file, spec_from_text
 
     out: list[Finding] = []
-    with api.store.read() as repo:
+    with desk.store.read() as repo:
         stored = _stored_versions(repo)
-        for pid in api.defs.processes:
+        for pid in desk.defs.processes:
             rows = stored.get(pid)
             if not rows:
                 continue
-            path = api.home / "processes" / f"{pid}.yaml"
+            path = desk.home / "processes" / f"{pid}.yaml"
             current = current_from_file(path, display(path))
             if current is None:
                 continue
-            declared, this = current.spec.version, api.defs.version(pid)
+            declared, this = current.spec.version, desk.defs.version(pid)
             top = max(r["declared_version"] for r in rows)
             earlier = []
             for row in rows:
@@ -104,7 +104,7 @@ def version_findings(api: "Api") -> list[Finding]:
                     spec = spec_from_text(text, f"{pid}@{row['declared_version']}")
                 loaded = row["loaded_at"]
                 if isinstance(loaded, datetime):  # stored as naive UTC
-                    loaded = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(api.tz)
+                    loaded = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(desk.tz)
                     loaded = loaded.isoformat(timespec="minutes")
                 earlier.append(Earlier(
                     row["declared_version"], spec,
@@ -114,15 +114,15 @@ def version_findings(api: "Api") -> list[Finding]:
     return out
 
 
-def plan(api: "Api", process: str, mapping: Mapping[str, str]) -> dict[str, Any]:
-    spec = api.process(process)
+def plan(desk: Desk, process: str, mapping: Mapping[str, str]) -> dict[str, Any]:
+    spec = desk.process(process)
     bad = {new for new in mapping.values() if new not in spec.states}
     if bad:
         raise UsageError(f"--map targets not in process '{process}': {', '.join(sorted(bad))}; "
                          f"its states: {', '.join(spec.states)}")
-    version = api.defs.version(process)
+    version = desk.defs.version(process)
     moves, stranded, stale = [], [], []
-    with api.store.read() as repo:
+    with desk.store.read() as repo:
         for row in repo.list_all_open(process):
             if row["state"] in mapping and mapping[row["state"]] != row["state"]:
                 moves.append({"key": row["key"], "from": row["state"], "to": mapping[row["state"]]})
@@ -135,33 +135,33 @@ def plan(api: "Api", process: str, mapping: Mapping[str, str]) -> dict[str, Any]
             "unmapped": stranded, "older_version": stale}
 
 
-def apply(api: "Api", process: str, mapping: Mapping[str, str], actor_id: str | None) -> dict[str, Any]:
-    result = plan(api, process, mapping)
-    spec = api.process(process)
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
+def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | None) -> dict[str, Any]:
+    result = plan(desk, process, mapping)
+    spec = desk.process(process)
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
         if spec.owner not in actor.roles and not actor.system:
             raise ActionRefused(f"only the process owner ({spec.owner}) may migrate tickets",
                                 allowed_roles=[spec.owner])
-        version = api._register(repo, spec)
+        version = desk.register(repo, spec)
         for move in result["moves"]:
             try:
                 ticket = Ticket.from_row(repo.get_ticket(move["key"], lock=True))
             except NotFound:
                 continue
             target = spec.states[move["to"]]
-            category = api.defs.category_of(target.status)
+            category = desk.defs.category_of(target.status)
             repo.update_ticket(ticket.id, ticket.version, {
                 "state": target.id, "status": target.status, "status_category": category,
                 "definition_version": version, "state_entered_at": now, "updated_at": now})
-            repo.append_event(ticket.id, api._event(
+            repo.append_event(ticket.id, event(
                 "migrate", actor, spec.owner, ticket.state, target.id, {},
                 f"moved to definition version {version} (state map {ticket.state}={target.id})",
                 version, now, False))
             ticket.state, ticket.version = target.id, ticket.version + 1
             ticket.state_entered_at, ticket.updated_at = now, now
             ticket.definition_version = version
-            api._refresh_due(repo, spec, ticket)
+            refresh_due(desk, repo, spec, ticket)
     result["applied"] = True
     return result

@@ -1,80 +1,81 @@
-"""The ticket commands behind :class:`engine.api.Api`, one transaction each.
+"""The ticket commands of the desk, one transaction each.
 
 Writes (``itsm new``, ``do``, ``comment``, ``link``) lock the ticket and run
-engine.workflow; reads (``itsm show``, ``history``, ``actions``, ``list``)
-recompute what is shown as of now.  Every function takes the facade first.
+engine.desk.workflow; reads (``itsm show``, ``history``, ``actions``, ``list``)
+recompute what is shown as of now.  Every function takes the open desk (engine.desk.context.Desk) first.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from engine import major, search, sla as slamod
+from engine.clock import sla as slamod
+from engine.desk import major, search
+from engine.desk.context import Desk
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
 from engine.runtime.ticket import Ticket
-from engine.views import event_view
-from engine.workflow import check_forward, event, intake, perform, transitions
+from engine.desk.views import event_view
+from engine.desk.workflow import perform
+from engine.desk.writes import check_forward, event, intake, transitions
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 
 # -- writes --------------------------------------------------------------------------------
-def new_ticket(api: "Api", process: str, values: Mapping[str, Any], note: str | None,
+def new_ticket(desk: Desk, process: str, values: Mapping[str, Any], note: str | None,
                actor_id: str | None) -> dict[str, Any]:
-    spec = api.process(process)
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
-        ticket = intake(api, repo, spec, dict(values), actor, now, note)
-        linked = major.check(api, repo, ticket, now)
-        view = api._view(ticket)
+    spec = desk.process(process)
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
+        ticket = intake(desk, repo, spec, dict(values), actor, now, note)
+        linked = major.check(desk, repo, ticket, now)
+        view = desk.view(ticket)
         view["status_token"] = ticket.status_token
         if linked:
             view["major_incident"] = linked
         if actor.roles or actor.groups:  # staff see known solutions; end users never do
-            view["similar"] = search.similar_in(api, repo, repo.get_ticket(ticket.key), 3)
+            view["similar"] = search.similar_in(desk, repo, repo.get_ticket(ticket.key), 3)
         return view
 
 
-def do(api: "Api", key: str, action: str, inputs: Mapping[str, Any], note: str | None,
+def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str | None,
        expect_version: int | None, actor_id: str | None) -> dict[str, Any]:
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
         if expect_version is not None and ticket.version != expect_version:
             raise Conflict(f"{ticket.key} is at version {ticket.version}, not {expect_version}: "
                            "it changed since you looked; re-run the command")
-        result = perform(api, repo, ticket, action, dict(inputs), note, actor, now)
+        result = perform(desk, repo, ticket, action, dict(inputs), note, actor, now)
         return result
 
 
-def comment(api: "Api", key: str, text: str, public: bool, actor_id: str | None) -> dict[str, Any]:
+def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None) -> dict[str, Any]:
     if not text.strip():
         raise UsageError("a comment needs text")
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
         row = repo.get_ticket(key.upper(), lock=True)
         ticket = Ticket.from_row(row)
-        now = check_forward(api, ticket, now)
+        now = check_forward(desk, ticket, now)
         if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
             raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
                                 "and service-desk staff may", allowed_roles=["reporter"])
         repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
         ev = repo.append_event(ticket.id, event("comment", actor, None, None, None, {}, text,
                                                 ticket.definition_version, now, public))
-        return event_view(ev, api._iso)
+        return event_view(ev, desk.iso)
 
 
-def link(api: "Api", key: str, parent: str, actor_id: str | None) -> dict[str, Any]:
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
+def link(desk: Desk, key: str, parent: str, actor_id: str | None) -> dict[str, Any]:
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
-        now = check_forward(api, ticket, now)
+        now = check_forward(desk, ticket, now)
         parent_row = repo.get_ticket(parent.upper())
         if parent_row["key"] == ticket.key:
             raise UsageError("a ticket cannot be its own parent")
@@ -87,52 +88,52 @@ def link(api: "Api", key: str, parent: str, actor_id: str | None) -> dict[str, A
                                            {"parent": [old, parent_row["key"]]}, None,
                                            ticket.definition_version, now, False))
         ticket.version += 1
-        return api._view(ticket)
+        return desk.view(ticket)
 
 
 # -- reads ---------------------------------------------------------------------------------
-def show(api: "Api", key: str) -> dict[str, Any]:
-    with api.store.read() as repo:
+def show(desk: Desk, key: str) -> dict[str, Any]:
+    with desk.store.read() as repo:
         ticket = Ticket.from_row(repo.get_ticket(key.upper()))
-        spec = api.defs.processes.get(ticket.process)
+        spec = desk.defs.processes.get(ticket.process)
         if spec is not None and ticket.status_category != "closed":
-            now = max(api.now(), ticket.updated_at)
-            ticket.sla = slamod.compute(spec, api.defs, transitions(repo, ticket),
+            now = max(desk.now(), ticket.updated_at)
+            ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket),
                                         ticket.values, now)
-        return api._view(ticket)
+        return desk.view(ticket)
 
 
-def history(api: "Api", key: str) -> list[dict[str, Any]]:
-    with api.store.read() as repo:
+def history(desk: Desk, key: str) -> list[dict[str, Any]]:
+    with desk.store.read() as repo:
         row = repo.get_ticket(key.upper())
         events = repo.events(row["id"])
-        spec = api.defs.processes.get(row["process"])
+        spec = desk.defs.processes.get(row["process"])
         if spec is not None and spec.criteria:
-            return [dict(event_view(e, api._iso), ticket=e["ticket"])
-                    for e in major.timeline(api, repo, row["key"], events)]
-        return [dict(event_view(e, api._iso), ticket=row["key"]) for e in events]
+            return [dict(event_view(e, desk.iso), ticket=e["ticket"])
+                    for e in major.timeline(desk, repo, row["key"], events)]
+        return [dict(event_view(e, desk.iso), ticket=row["key"]) for e in events]
 
 
-def actions(api: "Api", key: str, actor_id: str | None) -> list[dict[str, Any]]:
-    with api.store.read() as repo:
-        actor = api.actor(repo, actor_id)
+def actions(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper()))
-        spec = api._spec_for(ticket)
+        spec = desk.spec_for(ticket)
         out = []
         for a in available(spec, ticket, actor):
-            out.append({"action": a.id, "label": a.label.get(api.lang), "to": a.target,
+            out.append({"action": a.id, "label": a.label.get(desk.lang), "to": a.target,
                         "requires": list(a.requires), "accepts": list(a.accepts),
                         "roles": list(a.roles), "note": a.note})
         return out
 
 
-def list_tickets(api: "Api", breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
     from engine.store.repository import TicketFilter
 
     if breached:
-        filters["breached_at"] = api.now()
+        filters["breached_at"] = desk.now()
     if at_risk:
-        filters["at_risk_at"] = api.now()
-    with api.store.read() as repo:
+        filters["at_risk_at"] = desk.now()
+    with desk.store.read() as repo:
         rows = repo.list_tickets(TicketFilter(**filters))
-        return [api._view(Ticket.from_row(r)) for r in rows]
+        return [desk.view(Ticket.from_row(r)) for r in rows]

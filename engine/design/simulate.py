@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from engine import sla as slamod
+from engine.clock import sla as slamod
 from engine.errors import ActionRefused, DefinitionError, NotFound, UsageError
 from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.model import Definitions, Duration, ProcessSpec
@@ -307,7 +307,7 @@ def parse_time(text: Any, where: str) -> datetime:
 
 def load_script(path: Path) -> Script:
     """Read a simulation script; any mistake is a usage error at its line."""
-    from engine.loader import load_file
+    from engine.definitions.loader import load_file
 
     try:
         doc = load_file(path, str(path))
@@ -406,14 +406,14 @@ class Simulation:
             raise UsageError(f"{script.file}: people: unknown group(s) {', '.join(bad)} (codes/groups.yaml)")
         self.now = script.start or now or datetime.now().astimezone()
         self.api = Api(home, defs, Settings.load(home), None, None, self.now, lang)
-        self.api.__dict__["store"] = self.store  # the facade's store is a cached property
+        self.api.desk.store = self.store  # instead of opening the database
         self.key: str | None = None
         self.entries: list[dict[str, Any]] = []
 
     # time
     def _set_now(self, t: datetime) -> None:
         self.now = t
-        self.api._now = t  # the facade's --now
+        self.api.desk.fixed_now = t  # as --now would
 
     def _when(self, text: str | None, where: str) -> datetime:
         if text is None:
@@ -588,7 +588,8 @@ def simulate(process: str, script_path: Path, home: str | None = None, lang: str
              now: datetime | None = None) -> dict[str, Any]:
     """Replay ``script_path`` against ``process`` (an id of the process repository,
     or the path of a process file in one); the result says step by step what happened."""
-    from engine.workspace import find_home, is_repository, load_definitions
+    from engine.workspace import load_definitions
+    from engine.definitions.home import find_home, is_repository
 
     given = Path(process)
     if process.endswith((".yaml", ".yml")) or given.is_file():

@@ -19,15 +19,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from engine.definitions.alert_table import OUTCOME_KEYS, PLACEHOLDER, TABLE
 from engine.errors import UsageError
-from engine.expressions import ExpressionError, compile_expression
-from engine.intake import Alert
+from engine.definitions.expressions import ExpressionError, compile_expression
+from engine.alerts.payload import Alert
 from engine.model import CodeTable, Definitions, Duration
 
-TABLE = "alert_rules"
-OUTCOME_KEYS = ("service", "service_from", "urgency", "impact", "category", "group", "title",
-                "description", "fields", "group_by")
-_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 DEFAULT_TITLE = "{{ labels.alertname or 'Alert' }}: {{ summary }}"
 
 
@@ -147,10 +144,6 @@ TEMPLATE_NAMES = frozenset({"labels", "annotations", "summary", "source", "finge
                             "starts_at"})
 
 
-def placeholders(template: str) -> list[str]:
-    return [m.group(1).strip() for m in _PLACEHOLDER.finditer(template)]
-
-
 def render(template: str, context: dict[str, Any]) -> str:
     """Text with {{ expressions }} filled in; a failing expression leaves nothing
     (the alert must still open its incident)."""
@@ -161,7 +154,7 @@ def render(template: str, context: dict[str, Any]) -> str:
             return ""
         return "" if value is None else str(value)
 
-    return " ".join(_PLACEHOLDER.sub(one, template).split())
+    return " ".join(PLACEHOLDER.sub(one, template).split())
 
 
 def describe(alert: Alert, lead: str | None) -> str:

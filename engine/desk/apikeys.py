@@ -16,13 +16,12 @@ import hmac
 import re
 import secrets
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.errors import ActionRefused, ItsmError, NotFound
 from engine.runtime.actions import Actor
+from engine.desk.context import Desk
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 SCHEME = "itsm"
 MANAGER_ROLES = ("process_owner",)  # may create, list and revoke anyone's keys
@@ -54,18 +53,18 @@ def _refuse(actor: Actor, what: str) -> ActionRefused:
                          f"{', '.join(MANAGER_ROLES)} may", allowed_roles=MANAGER_ROLES)
 
 
-def _view(api: "Api", row: dict[str, Any]) -> dict[str, Any]:
+def _view(desk: Desk, row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "prefix": f"{SCHEME}_{row['prefix']}", "user": row["user_id"],
             "label": row.get("label"), "created_by": row.get("created_by"),
-            "created_at": api._iso(row["created_at"]), "revoked_at": api._iso(row.get("revoked_at")),
-            "last_used_at": api._iso(row.get("last_used_at")),
+            "created_at": desk.iso(row["created_at"]), "revoked_at": desk.iso(row.get("revoked_at")),
+            "last_used_at": desk.iso(row.get("last_used_at")),
             "active": row.get("revoked_at") is None}
 
 
-def create(api: "Api", user: str, label: str | None, actor_id: str | None) -> dict[str, Any]:
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
+def create(desk: Desk, user: str, label: str | None, actor_id: str | None) -> dict[str, Any]:
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
         person = repo.find_person(user)
         if person is None:
             raise NotFound(f"no user '{user}' (see 'itsm user list')")
@@ -75,14 +74,14 @@ def create(api: "Api", user: str, label: str | None, actor_id: str | None) -> di
         key = f"{SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
         key_id = repo.api_keys.add(prefix, key_hash(key), person["id"], label or None,
                                    None if actor.system else actor.id, now)
-        view = _view(api, repo.api_keys.get(key_id))
+        view = _view(desk, repo.api_keys.get(key_id))
     view["key"] = key  # shown once: only its hash is kept
     return view
 
 
-def list_keys(api: "Api", user: str | None, actor_id: str | None) -> list[dict[str, Any]]:
-    with api.store.read() as repo:
-        actor = api.actor(repo, actor_id)
+def list_keys(desk: Desk, user: str | None, actor_id: str | None) -> list[dict[str, Any]]:
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
         manager = actor.system or bool(set(actor.roles) & set(MANAGER_ROLES))
         if user is not None:
             person = repo.find_person(user)
@@ -93,38 +92,38 @@ def list_keys(api: "Api", user: str | None, actor_id: str | None) -> list[dict[s
                 raise _refuse(actor, f"list the API keys of {user}")
         elif not manager:
             user = actor.id
-        return [_view(api, r) for r in repo.api_keys.list(user)]
+        return [_view(desk, r) for r in repo.api_keys.list(user)]
 
 
-def revoke(api: "Api", key_id: int, actor_id: str | None) -> dict[str, Any]:
-    now = api.now()
-    with api.store.write() as repo:
-        actor = api.actor(repo, actor_id)
+def revoke(desk: Desk, key_id: int, actor_id: str | None) -> dict[str, Any]:
+    now = desk.now()
+    with desk.store.write() as repo:
+        actor = desk.actor(repo, actor_id)
         row = repo.api_keys.get(key_id)
         if row is None:
             raise NotFound(f"no API key {key_id} (see 'itsm apikey list')")
         if not _may_manage(actor, row["user_id"]):
             raise _refuse(actor, f"revoke API key {key_id}")
         repo.api_keys.revoke(key_id, now)
-        return _view(api, repo.api_keys.get(key_id))
+        return _view(desk, repo.api_keys.get(key_id))
 
 
-def authenticate(api: "Api", key: str | None) -> str:
+def authenticate(desk: Desk, key: str | None) -> str:
     """The id of the person the key acts as, or :class:`InvalidApiKey`."""
     match = _FORMAT.fullmatch((key or "").strip())
     if match is None:
         raise InvalidApiKey()
     given = key_hash(match.group(0))
-    with api.store.read() as repo:
+    with desk.store.read() as repo:
         row = repo.api_keys.by_prefix(match.group(1))
     stored = row["secret_hash"] if row else _DUMMY_HASH
     if not hmac.compare_digest(stored, given) or row is None:
         raise InvalidApiKey()
     if row.get("revoked_at") is not None or not row.get("user_active", True):
         raise InvalidApiKey()
-    now = api.now()
+    now = desk.now()
     last = row.get("last_used_at")
     if last is None or now - last >= TOUCH_EVERY:
-        with api.store.write() as repo:
+        with desk.store.write() as repo:
             repo.api_keys.touch(row["id"], now)
     return str(row["user_id"])

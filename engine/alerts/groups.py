@@ -23,17 +23,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine import major
-from engine.alert_rules import AlertRules, Mapped
+from engine.alerts.payload import Alert, parse
+from engine.alerts.rules import AlertRules, Mapped
+from engine.desk import major
+from engine.desk.context import Desk
+from engine.desk.writes import check_forward, event, intake
 from engine.errors import Conflict, ItsmError, StoreUnavailable
-from engine.intake import Alert, parse
 from engine.runtime.actions import Actor
 from engine.runtime.ticket import Ticket
-
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 ACTOR_ID = "monitoring"
 OUTCOMES = ("created", "noted", "counted", "resolved_noted", "ignored")
@@ -61,13 +60,13 @@ class _Group:
     items: list[Mapped] = field(default_factory=list)
 
 
-def ingest(api: Api, payload: Any, fmt: str = "auto", source: str | None = None) -> dict[str, Any]:
+def ingest(desk: Desk, payload: Any, fmt: str = "auto", source: str | None = None) -> dict[str, Any]:
     """Parse the whole payload (nothing is written if it is malformed), then file
     each alert group in its own transaction.  Returns the summary."""
     alerts = parse(payload, fmt, source)
-    rules = AlertRules.of(api.defs)
-    spec = api.process(rules.process)
-    services = api.defs.codes.get("services")
+    rules = AlertRules.of(desk.defs)
+    spec = desk.process(rules.process)
+    services = desk.defs.codes.get("services")
     catalogue = services.values if services is not None else {}
     counts: Counter[str] = Counter()
     groups: dict[tuple[str, str], _Group] = {}
@@ -80,7 +79,7 @@ def ingest(api: Api, payload: Any, fmt: str = "auto", source: str | None = None)
     results, errors = [], []
     for group in groups.values():
         try:
-            outcome = _with_retries(api, rules, spec, group)
+            outcome = _with_retries(desk, rules, spec, group)
         except StoreUnavailable:
             raise  # the database is down: the whole payload fails (the sender retries)
         except ItsmError as exc:  # one group's refusal does not lose the others
@@ -98,19 +97,19 @@ def ingest(api: Api, payload: Any, fmt: str = "auto", source: str | None = None)
     return summary
 
 
-def _with_retries(api: Api, rules: AlertRules, spec: Any, group: _Group) -> dict[str, Any]:
+def _with_retries(desk: Desk, rules: AlertRules, spec: Any, group: _Group) -> dict[str, Any]:
     for attempt in range(RETRIES):
         try:
-            with api.store.write() as repo:
-                return _file_group(api, repo, rules, spec, group)
+            with desk.store.write() as repo:
+                return _file_group(desk, repo, rules, spec, group)
         except Conflict:
             if attempt == RETRIES - 1:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _file_group(api: Api, repo: Any, rules: AlertRules, spec: Any, group: _Group) -> dict[str, Any]:
-    now = api.now()
+def _file_group(desk: Desk, repo: Any, rules: AlertRules, spec: Any, group: _Group) -> dict[str, Any]:
+    now = desk.now()
     source, fingerprint = group.key
     firing = any(m.alert.status == "firing" for m in group.items)
     row = repo.lock_alert_group(source, fingerprint, now, create=firing)
@@ -133,8 +132,8 @@ def _file_group(api: Api, repo: Any, rules: AlertRules, spec: Any, group: _Group
     for m in group.items:
         a = m.alert
         if a.status == "firing" and ticket is None:
-            new = _create(api, repo, rules, spec, m, previous, now)
-            linked = major.check(api, repo, new, now)
+            new = _create(desk, repo, rules, spec, m, previous, now)
+            linked = major.check(desk, repo, new, now)
             ticket = _Ref(new.id, new.key)
             created, status, count, first_seen = new.key, "firing", 1, now
             noted_count, noted_at = 1, now
@@ -164,7 +163,7 @@ def _file_group(api: Api, repo: Any, rules: AlertRules, spec: Any, group: _Group
             lines.append(f"Alert repeated {unnoted} time(s) since the last note ({count} alert(s) "
                          f"on this incident): {pending[-1].alert.summary}")
         lines += events
-        _note(api, repo, ticket.id, "\n".join(lines), source, fingerprint, status, count, now)
+        _note(desk, repo, ticket.id, "\n".join(lines), source, fingerprint, status, count, now)
         noted_count, noted_at = count, now
         counts["noted"] += repeats
     else:
@@ -186,37 +185,37 @@ def _file_group(api: Api, repo: Any, rules: AlertRules, spec: Any, group: _Group
 
 
 
-def _create(api: Api, repo: Any, rules: AlertRules, spec: Any, m: Mapped, previous: str | None,
+def _create(desk: Desk, repo: Any, rules: AlertRules, spec: Any, m: Mapped, previous: str | None,
             now: datetime) -> Ticket:
     given = dict(m.values, reporter=rules.reporter)
     if previous:
         given["description"] = (f"{given.get('description') or ''}\n"
                                 f"Previous incident of this alert group: {previous}").strip()
     note = f"Opened from a monitoring alert (rule {m.rule})."
-    return api._intake(repo, spec, given, monitoring_actor(rules.reporter), now, note,
+    return intake(desk, repo, spec, given, monitoring_actor(rules.reporter), now, note,
                        {"alert": [None, {"source": m.alert.source, "fingerprint": m.group_fingerprint,
                                          "rule": m.rule}]})
 
 
-def _note(api: Api, repo: Any, ticket_id: int, text: str, source: str, fingerprint: str,
+def _note(desk: Desk, repo: Any, ticket_id: int, text: str, source: str, fingerprint: str,
           status: str, count: int, now: datetime) -> None:
     """An internal journal note (action 'alert'); the ticket's state is untouched."""
     ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
-    now = api._check_forward(ticket, now)
+    now = check_forward(desk, ticket, now)
     repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
     changes = {"alert": {"source": source, "fingerprint": fingerprint, "status": status, "count": count}}
-    repo.append_event(ticket.id, api._event("alert", monitoring_actor(""), None, None, None, changes,
+    repo.append_event(ticket.id, event("alert", monitoring_actor(""), None, None, None, changes,
                                             text, ticket.definition_version, now, False))
 
 
-def alert_groups(api: Api, ticket: str | None = None, open_only: bool = False,
+def alert_groups(desk: Desk, ticket: str | None = None, open_only: bool = False,
                  limit: int = 1000) -> list[dict[str, Any]]:
     """The alert groups, newest activity first, with their incident."""
-    with api.store.read() as repo:
+    with desk.store.read() as repo:
         rows = repo.list_alert_groups(ticket.upper() if ticket else None, open_only, limit)
     return [{"source": r["source"], "fingerprint": r["fingerprint"], "ticket": r.get("key"),
              "ticket_category": r.get("status_category"), "status": r["status"], "count": r["count"],
-             "first_seen": api._iso(r["first_seen"]), "last_seen": api._iso(r["last_seen"]),
+             "first_seen": desk.iso(r["first_seen"]), "last_seen": desk.iso(r["last_seen"]),
              "summary": (r.get("last_payload") or {}).get("summary")} for r in rows]
 
 

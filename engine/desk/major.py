@@ -13,28 +13,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable
 
 from engine.errors import ItsmError
-from engine.expressions import ExpressionError, compile_expression
+from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.model import Criterion, ProcessSpec
 from engine.runtime import context as ctxmod
 from engine.runtime.actions import SYSTEM, Outcome
 from engine.runtime.ticket import Ticket
+from engine.desk.context import Desk
+from engine.desk.writes import event, intake
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 WATCHED_FIELDS = ("priority", "impact", "urgency", "service", "affected_users", "regulatory_impact")
 
 
-def watchers(api: "Api", process: str) -> list[ProcessSpec]:
-    return [p for p in api.defs.processes.values() if p.criteria and p.criteria_watch == process]
+def watchers(desk: Desk, process: str) -> list[ProcessSpec]:
+    return [p for p in desk.defs.processes.values() if p.criteria and p.criteria_watch == process]
 
 
-def matching(api: "Api", watcher: ProcessSpec, spec: ProcessSpec, ticket: Ticket, recent: int,
+def matching(desk: Desk, watcher: ProcessSpec, spec: ProcessSpec, ticket: Ticket, recent: int,
              now: datetime) -> list[Criterion]:
-    ctx = ctxmod.build(api.defs, spec, ticket.values, ticket.values, {}, actor="system",
+    ctx = ctxmod.build(desk.defs, spec, ticket.values, ticket.values, {}, actor="system",
                        action="criteria", now=now, sla=ticket.sla,
                        status_category=ticket.status_category, extra={"recent_on_service": recent})
     hits = []
@@ -47,23 +47,23 @@ def matching(api: "Api", watcher: ProcessSpec, spec: ProcessSpec, ticket: Ticket
     return hits
 
 
-def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
+def check(desk: Desk, repo: Any, ticket: Ticket, now: datetime) -> str | None:
     """Evaluate the criteria for ``ticket``; returns the major incident it was linked to."""
-    spec = api.defs.processes[ticket.process]
+    spec = desk.defs.processes[ticket.process]
     if ticket.values.get("parent") or ticket.status_category in ("resolved", "closed"):
         return None
-    for watcher in watchers(api, ticket.process):
+    for watcher in watchers(desk, ticket.process):
         service = ticket.values.get("service")
         window = watcher.criteria_window.seconds if watcher.criteria_window else 1800
         since = now - _seconds(window)
         recent = repo.count_recent_open(ticket.process, service, since, now) if service else 0
-        hits = matching(api, watcher, spec, ticket, recent, now)
+        hits = matching(desk, watcher, spec, ticket, recent, now)
         if not hits:
             continue
-        reason = "; ".join(f"{h.id}: {h.label.get(api.lang)}" for h in hits)
+        reason = "; ".join(f"{h.id}: {h.label.get(desk.lang)}" for h in hits)
         running = repo.open_ticket_on_service(watcher.id, service) if service else None
         if running is not None:  # the same outbreak: link, never open a second one
-            _link(api, repo, ticket, running["key"],
+            _link(desk, repo, ticket, running["key"],
                   f"same outbreak as {running['key']} ({reason})", now)
             return str(running["key"])
         given = {"title": ticket.values.get("title"), "reporter": ticket.values.get("reporter"),
@@ -73,21 +73,21 @@ def check(api: "Api", repo: Any, ticket: Ticket, now: datetime) -> str | None:
             if ticket.values.get(name) is not None and (name in watcher.fields or name in
                                                         ("service", "urgency", "impact", "category", "description")):
                 given[name] = ticket.values.get(name)
-        candidate = api._intake(repo, watcher, given, SYSTEM, now, f"{ticket.key} matches {reason}")
-        _link(api, repo, ticket, candidate.key, f"candidate {candidate.key} opened: {reason}", now)
+        candidate = intake(desk, repo, watcher, given, SYSTEM, now, f"{ticket.key} matches {reason}")
+        _link(desk, repo, ticket, candidate.key, f"candidate {candidate.key} opened: {reason}", now)
         if service:  # the open incidents on the service in the window belong to the outbreak
             for row in repo.recent_unlinked(ticket.process, service, since):
                 if row["key"] != ticket.key:
-                    _link(api, repo, Ticket.from_row(row), candidate.key,
+                    _link(desk, repo, Ticket.from_row(row), candidate.key,
                           f"same outbreak as {ticket.key}: candidate {candidate.key}", now)
         return candidate.key
 
 
-def running_on_service(api: "Api", repo: Any, process: str, service: str | None) -> str | None:
+def running_on_service(desk: Desk, repo: Any, process: str, service: str | None) -> str | None:
     """The open major incident (of a process watching ``process``) on ``service``."""
     if not service:
         return None
-    for watcher in watchers(api, process):
+    for watcher in watchers(desk, process):
         row = repo.open_ticket_on_service(watcher.id, service)
         if row is not None:
             return str(row["key"])
@@ -101,18 +101,20 @@ def _seconds(n: float) -> Any:
     return timedelta(seconds=n)
 
 
-def _link(api: "Api", repo: Any, ticket: Ticket, parent: str, note: str, now: datetime) -> None:
+def _link(desk: Desk, repo: Any, ticket: Ticket, parent: str, note: str, now: datetime) -> None:
     old = ticket.values.get("parent")
     ticket.values["parent"] = parent
     repo.update_ticket(ticket.id, ticket.version, {"parent": parent, "updated_at": now})
     ticket.version += 1
-    repo.append_event(ticket.id, api._event("link", SYSTEM, "system", None, None,
-                                            {"parent": [old, parent]}, note,
-                                            ticket.definition_version, now, False))
+    repo.append_event(ticket.id, event("link", SYSTEM, "system", None, None,
+                                       {"parent": [old, parent]}, note,
+                                       ticket.definition_version, now, False))
 
 
-def cascade(api: "Api", repo: Any, ticket: Ticket, out: Outcome, now: datetime) -> list[str]:
-    """Perform the cascade action on every open child; returns what happened."""
+def cascade(desk: Desk, repo: Any, ticket: Ticket, out: Outcome, now: datetime,
+            perform: Callable[..., Any]) -> list[str]:
+    """Perform the cascade action on every open child (through ``perform``, the
+    action path of engine.desk.workflow, which calls this); returns what happened."""
     results = []
     inputs = {f: out.values.get(f) for f in out.action.cascade_copy if out.values.get(f) is not None}
     for row in repo.children(ticket.key):
@@ -120,20 +122,20 @@ def cascade(api: "Api", repo: Any, ticket: Ticket, out: Outcome, now: datetime) 
         if child.status_category == "closed":
             continue
         try:
-            api._perform(repo, child, out.action.cascade or "", dict(inputs),
-                         f"{out.action.id} of {ticket.key}", SYSTEM, now)
+            perform(desk, repo, child, out.action.cascade or "", dict(inputs),
+                    f"{out.action.id} of {ticket.key}", SYSTEM, now)
             results.append(f"{child.key}: {out.action.cascade}")
         except ItsmError as exc:
             results.append(f"{child.key}: not {out.action.cascade} ({exc.message})")
     return results
 
 
-def board(api: "Api") -> list[dict[str, Any]]:
+def board(desk: Desk) -> list[dict[str, Any]]:
     """Every open major incident, for the major-incident manager's board."""
-    now = api.now()
+    now = desk.now()
     out = []
-    with api.store.read() as repo:
-        for spec in (p for p in api.defs.processes.values() if p.criteria):
+    with desk.store.read() as repo:
+        for spec in (p for p in desk.defs.processes.values() if p.criteria):
             for row in repo.list_open(spec.id):
                 ticket = Ticket.from_row(row)
                 last = repo.last_action_times(ticket.id, ["post_update", "accept"])
@@ -153,7 +155,7 @@ def board(api: "Api") -> list[dict[str, Any]]:
                     "communications_owner": ticket.values.get("communications_owner"),
                     "age_minutes": int((now - ticket.created_at).total_seconds() // 60),
                     "sla_due": resolution.get("due"), "sla_breached": bool(resolution.get("breached")),
-                    "last_update": api._iso(last_update),
+                    "last_update": desk.iso(last_update),
                     "minutes_since_update": int((now - last_update).total_seconds() // 60) if last_update else None,
                     "update_overdue": overdue,
                     "linked": len(children),
@@ -162,7 +164,7 @@ def board(api: "Api") -> list[dict[str, Any]]:
     return out
 
 
-def timeline(api: "Api", repo: Any, key: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def timeline(desk: Desk, repo: Any, key: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The major incident's journal with its linked incidents' key events."""
     merged = [dict(e, ticket=key) for e in events]
     for row in repo.children(key):

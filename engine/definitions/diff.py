@@ -8,8 +8,9 @@ targets...).  Every item becomes plain data first (:func:`process_items`,
 :func:`table_items`); :func:`diff_items` compares those, so a reordered list, a
 re-indented block or ``PT4H`` written for ``4h`` is no change.
 
-The comparison itself is pure; :func:`load_path` and :func:`load_stored` only
-build the two sides (specs) from files or from the database.
+The comparison here is pure; engine.lint.sides builds a side from files (checked
+by lint's load rules) and engine.design.versions from the versions stored in the
+database.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from engine.errors import NotFound, UsageError
 from engine.model import (
@@ -41,7 +40,6 @@ TABLE_ITEM = {"sla": "policy", "services": "service", "calendars": "calendar", "
               "status": "status", "closure": "closure code", "priority": "priority",
               "urgency": "urgency", "impact": "impact", "categories": "category",
               "channels": "channel"}
-_REF = re.compile(r"^([a-z][a-z0-9_]*)@([A-Za-z0-9_.-]+)$")
 
 
 # -- the result ---------------------------------------------------------------------------
@@ -422,127 +420,6 @@ def _narrow(whole: Side, single: Side) -> Side:
         wanted = ", ".join([*single.processes, *single.tables]) or "?"
         raise NotFound(f"{whole.source} has no definition '{wanted}' to compare with {single.source}")
     return out
-
-
-# -- building the sides -----------------------------------------------------------------------
-
-_LOAD_RULES = ("yaml-syntax", "duplicate-key", "schema")
-
-
-def load_path(path: Path, source: str) -> Side:
-    """A file (process or code table) or a folder (a process repository, or its
-    processes/ or codes/ folder).  A file that cannot be read gives the lint message."""
-    from engine.lint import run_rules
-    from engine.lint.context import build_context, display
-    from engine.lint.registry import all_rules
-    from engine.specs import build_process
-
-    if not path.exists():
-        raise UsageError(f"{source}: no such file or folder (or, for a stored version, "
-                         "write PROCESS@VERSION, e.g. incident@3)")
-    if path.is_dir():
-        if (path / "processes").is_dir() or (path / "codes").is_dir():
-            files = sorted((path / "processes").glob("*.yaml")) + sorted((path / "codes").glob("*.yaml"))
-        else:
-            files = sorted(path.glob("*.yaml"))
-        if not files:
-            raise UsageError(f"{source}: no definition files (*.yaml) in this folder")
-    else:
-        files = [path]
-    ctx = build_context([path])
-    names = {display(f.resolve()) for f in files}
-    rules = [r for r in all_rules() if r.slug in _LOAD_RULES]
-    problems = [f for f in run_rules(ctx, rules) if f.file in names]
-    if problems:
-        from engine.lint.formatters import text
-
-        first = problems[0]
-        raise UsageError(text(problems).rstrip("\n"), file=first.file, line=first.line,
-                         column=first.column, rule=first.slug)
-    side = Side(source, source, whole=path.is_dir())
-    for pid, (doc, _) in ctx.processes.items():
-        if doc.file in names:
-            side.processes[pid] = build_process(doc, None)  # labels as written, not the status table's
-    for tid, (doc, table) in ctx.tables.items():
-        side.table_shas[tid] = doc.sha256
-        if doc.file in names:
-            side.tables[tid] = table
-    if not side.whole and not side.processes and not side.tables:
-        raise UsageError(f"{source}: not a process definition or code table")
-    return side
-
-
-def is_stored_ref(text: str) -> bool:
-    return bool(_REF.match(text))
-
-
-def stored_versions(repo: Any, process: str) -> list[dict[str, Any]]:
-    """The definition versions of ``process`` recorded in the database (each with
-    its process YAML text and the hashes of its code tables), oldest first."""
-    hashes = [r["version"] for r in repo.definition_versions() if r["process"] == process]
-    rows = [r for r in (repo.definition_source(h) for h in hashes) if r]
-    return sorted(rows, key=lambda r: (r["loaded_at"], r["declared_version"]))
-
-
-def pick_version(process: str, selector: str, rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """The stored version a selector names: a declared version number, a hash
-    prefix, or ``latest``; and any warnings about the choice."""
-    if not rows:
-        raise NotFound(f"no stored version of process '{process}' in the database (a version is "
-                       "stored when a ticket first runs under it)")
-    if selector == "latest":
-        return rows[-1], []
-    if selector.isdigit():
-        found = [r for r in rows if r["declared_version"] == int(selector)]
-    else:
-        found = [r for r in rows if r["version"].startswith(selector.lower())] if len(selector) >= 4 else []
-    if not found:
-        known = ", ".join(f"{r['declared_version']} ({r['version'][:8]})" for r in rows)
-        raise NotFound(f"no stored version {process}@{selector}; stored versions of {process}: {known}")
-    chosen, warnings = found[-1], []
-    texts = {(r["source"] or {}).get("process", "") for r in found}
-    if len(texts) > 1:
-        others = ", ".join(r["version"][:8] for r in found)
-        warnings.append(f"{process}@{selector} names {len(found)} stored versions whose definitions "
-                        f"differ ({others}); using the one first used last ({chosen['version'][:8]}); "
-                        f"name one by its hash, e.g. {process}@{found[0]['version'][:8]}")
-    return chosen, warnings
-
-
-def load_stored(api: Any, ref: str) -> Side:
-    """A process version stored in the database: ``incident@3`` (declared version),
-    ``incident@1a2b3c4d`` (hash prefix) or ``incident@latest``."""
-    from engine.loader import parse
-    from engine.specs import build_process
-    from engine.validate import validate
-
-    m = _REF.match(ref)
-    if not m:
-        raise UsageError(f"{ref}: write PROCESS@VERSION, e.g. incident@3")
-    process, selector = m.groups()
-    with api.store.read() as repo:
-        row, warnings = pick_version(process, selector, stored_versions(repo, process))
-    source = row["source"] or {}
-    name = f"{process}@{row['declared_version']}"
-    doc = parse(source.get("process") or "", f"{name} ({row['version'][:8]})")
-    problems = validate(doc, "process")
-    if problems:
-        raise UsageError(f"stored version {ref} no longer reads as a process: {problems[0]}")
-    loaded = row["loaded_at"]
-    if isinstance(loaded, datetime):  # stored as naive UTC
-        loaded = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(api.tz)
-        loaded = loaded.isoformat(timespec="minutes")
-    return Side(ref, f"{name} (stored version {row['version'][:12]}, first used {loaded})",
-                {process: build_process(doc, None)}, {}, dict(source.get("codes") or {}), False,
-                warnings, stored=True)
-
-
-def diff_sources(old: str, new: str, api: Callable[[], Any]) -> DiffResult:
-    """Compare two versions named on the command line (files first: they need no database)."""
-    files = {arg: load_path(Path(arg), arg) for arg in (old, new)
-             if Path(arg).exists() or not is_stored_ref(arg)}
-    sides = [files.get(arg) or load_stored(api(), arg) for arg in (old, new)]
-    return compare(sides[0], sides[1])
 
 
 # -- text -------------------------------------------------------------------------------

@@ -1,44 +1,36 @@
-"""Writing a ticket inside the caller's transaction: intake, actions, the journal.
+"""Writing a ticket inside the caller's transaction: intake, outcomes, the journal.
 
-What :class:`engine.api.Api` (and engine.major, engine.alerts, engine.portal,
-engine.migrate, engine.ticking) run on a repository already in a write:
+What the desk's commands (engine.desk.tickets, workflow, major, portal, migrate,
+ticking, engine.alerts.groups) run on a repository already in a write:
 
 - intake: coerce and check the fields, derive the priority, register the
   definition version, insert the row, index it for search, append the
   ``create`` event, queue the intake messages, write the due work;
-- perform: check the action (engine.runtime.actions) against the SLA clocks
-  recomputed from the journal, open or join a linked ticket, cascade, check
-  the major-incident criteria; apply writes the outcome (the row with a version
-  check, the hash-chained event, messages, due work);
+- apply: write an action's outcome (the row with a version check, the
+  hash-chained event, messages, due work);
 - the journal event of any change, and the effective time of a change;
 - due work: a ticket's timers, SLA thresholds and reminders (engine.runtime.timers).
 
-Every function takes the facade first, as engine.major does.
+Every function takes the open desk (engine.desk.context.Desk) first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Mapping, Sequence
 
-from engine import major, search, sla as slamod
+from engine.clock import sla as slamod
+from engine.desk import search
+from engine.desk.context import Desk, wall
+from engine.desk.notifying import notify, token_for, token_hash
+from engine.desk.views import jsonable
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.model import ProcessSpec
-from engine.notifying import notify, token_for, token_hash
 from engine.runtime import timers
-from engine.runtime.actions import Actor, Outcome, perform as perform_action
+from engine.runtime.actions import Actor, Outcome
 from engine.runtime.fields import coerce, field_spec
 from engine.runtime.ticket import Ticket
-from engine.views import jsonable
-
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
-
-
-def wall() -> datetime:
-    """The wall clock (UTC), when no --now is given."""
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -60,7 +52,7 @@ class Lookup:
 
 
 # -- intake ------------------------------------------------------------------------------
-def intake(api: "Api", repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
+def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
            now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None) -> Ticket:
     """Log a new ticket of ``spec`` from the ``given`` field values."""
     lookup = Lookup(repo)
@@ -76,11 +68,11 @@ def intake(api: "Api", repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         fs = field_spec(spec, name)
         if fs is None:
             raise ActionRefused(f"process '{spec.id}' has no field '{name}'")
-        values[name] = coerce(api.defs, fs, raw, lookup)
+        values[name] = coerce(desk.defs, fs, raw, lookup)
     for name, default in spec.defaults:
         if values.get(name) is None:
             values[name] = default
-    check_category(api, spec, values)
+    check_category(desk, spec, values)
     overridden = False
     if "priority" in given and not actor.system:
         if not set(actor.roles) & set(spec.override_roles) or not note:
@@ -90,24 +82,24 @@ def intake(api: "Api", repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
                                    else {"allowed_roles": spec.override_roles}))
         overridden = True
     elif "priority" in given:  # the system copies a priority (a candidate keeps its incident's)
-        overridden = values.get("priority") != api.defs.priority_for(
+        overridden = values.get("priority") != desk.defs.priority_for(
             values.get("impact") or "", values.get("urgency") or "")
     elif values.get("impact") and values.get("urgency"):
-        values["priority"] = api.defs.priority_for(values["impact"], values["urgency"])
-    version = api._register(repo, spec)
+        values["priority"] = desk.defs.priority_for(values["impact"], values["urgency"])
+    version = desk.register(repo, spec)
     initial = spec.initial
     key = repo.next_key(spec.key_prefix)
     ticket = Ticket(key=key, process=spec.id, state=initial.id, values=values,
                     definition_version=version, created_at=now, updated_at=now,
                     state_entered_at=now, version=1, status=initial.status,
-                    status_category=api.defs.category_of(initial.status),
+                    status_category=desk.defs.category_of(initial.status),
                     priority_overridden=overridden)
-    ticket.sla = slamod.compute(spec, api.defs, [slamod.Transition(now, None, initial.id, "create")],
+    ticket.sla = slamod.compute(spec, desk.defs, [slamod.Transition(now, None, initial.id, "create")],
                                 values, now)
     row = ticket.to_row()
     row.update(timers.sla_summary(ticket.sla))
     row["version"] = 1
-    token = token_for(api.settings, key)
+    token = token_for(desk.settings, key)
     row["token_hash"] = token_hash(token)
     ticket.id = repo.insert_ticket(row)
     ticket.status_token = token
@@ -118,34 +110,19 @@ def intake(api: "Api", repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
         None, initial.id, changes, note, version, now, True))
     if spec.intake_notify:
-        notify(api, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
-    refresh_due(api, repo, spec, ticket, [created], set())
+        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
+    refresh_due(desk, repo, spec, ticket, [created], set())
     return ticket
 
 
-def check_category(api: "Api", spec: ProcessSpec, values: Mapping[str, Any]) -> None:
+def check_category(desk: Desk, spec: ProcessSpec, values: Mapping[str, Any]) -> None:
     """Refuse a classification (codes/categories.yaml) not used for ``spec``'s tickets."""
-    cat = api.defs.codes.get("categories")
+    cat = desk.defs.codes.get("categories")
     value = cat.values.get(values.get("category") or "") if cat else None
     allowed = value.get("processes") if value else None
     if allowed and spec.id not in allowed:
         raise ActionRefused(f"category '{values.get('category')}' is not used for {spec.id} "
                             f"tickets (codes/categories.yaml: {', '.join(allowed)})")
-
-
-def open_linked(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket, out: Outcome,
-                actor: Actor, now: datetime, note: str | None) -> Ticket:
-    """Log the ticket an action with ``opens:`` opens (a major incident from an incident)."""
-    target = api.process(out.action.opens or "")
-    copy = ("service", "urgency", "impact", "category", "affected_users", "regulatory_impact",
-            "description")
-    given = {k: out.values.get(k) for k in copy
-             if out.values.get(k) is not None and field_spec(target, k) is not None}
-    given["title"] = out.values.get("title")
-    given["reporter"] = actor.email if "@" in (actor.email or "") else out.values.get("reporter")
-    if field_spec(target, "criterion") is not None:
-        given["criterion"] = f"{out.action.id} by {actor.id} from {ticket.key}"
-    return intake(api, repo, target, given, actor, now, note or out.values.get("reason"))
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -159,17 +136,17 @@ def event(action: str, actor: Actor, role: str | None, from_state: str | None,
             "recorded_at": wall()}
 
 
-def check_forward(api: "Api", ticket: Ticket, now: datetime) -> datetime:
+def check_forward(desk: Desk, ticket: Ticket, now: datetime) -> datetime:
     """The effective time of a change to ``ticket``, read once its row is locked.
 
     On the wall clock a concurrent writer may have committed a moment after we
     read the clock: the change then happens at the ticket's last change time.
     A time given with --now must not go back before the last change."""
-    if api._now is None:
+    if desk.fixed_now is None:
         return max(now, wall(), ticket.updated_at)
     if now < ticket.updated_at:
-        raise UsageError(f"--now {api._iso(now)} is before {ticket.key}'s last change "
-                         f"({api._iso(ticket.updated_at)}); the journal only moves forward")
+        raise UsageError(f"--now {desk.iso(now)} is before {ticket.key}'s last change "
+                         f"({desk.iso(ticket.updated_at)}); the journal only moves forward")
     return now
 
 
@@ -181,60 +158,14 @@ def transitions(repo: Any, ticket: Ticket,
             if e["to_state"] is not None]
 
 
-# -- actions -------------------------------------------------------------------------------
-def perform(api: "Api", repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
-            note: str | None, actor: Actor, now: datetime,
-            events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Perform ``action`` on the locked ``ticket``; returns its view after the change."""
-    spec = api._spec_for(ticket)
-    now = check_forward(api, ticket, now)
-    if events is None:  # read once: SLA history, the chain's tail, timers
-        events = repo.events(ticket.id)
-    history = transitions(repo, ticket, events)
-    ticket.definition_version = api._register(repo, spec)
-
-    def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        moved = history + [slamod.Transition(now, ticket.state, target, action)]
-        return slamod.compute(spec, api.defs, moved, values, now)
-
-    search.fill_reused_solution(api, repo, spec, ticket, inputs)
-    out = perform_action(api.defs, spec, ticket, action, actor, inputs, note, now,
-                         Lookup(repo), sla_for, api.lang)
-    if "category" in out.changes:
-        check_category(api, spec, out.values)
-    linked = None
-    if out.action.opens:
-        running = major.running_on_service(api, repo, ticket.process, out.values.get("service"))
-        if running is not None:  # declared again for the same outbreak: join it
-            linked_key = running
-        else:
-            linked = open_linked(api, repo, spec, ticket, out, actor, now, note)
-            linked_key = linked.key
-        out.values["parent"] = linked_key
-        out.changes["parent"] = [ticket.values.get("parent"), linked_key]
-    apply(api, repo, ticket, spec, out, actor, note, now, events)
-    cascaded = major.cascade(api, repo, ticket, out, now) if out.action.cascade else None
-    major_key = None
-    if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
-        major_key = major.check(api, repo, ticket, now)
-    view = api._view(ticket)
-    if out.action.opens:
-        view["opened" if linked is not None else "joined"] = out.values["parent"]
-    if major_key:
-        view["major_incident"] = major_key
-    if cascaded is not None:
-        view["cascade"] = cascaded
-    return view
-
-
-def apply(api: "Api", repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
+def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
           note: str | None, now: datetime, events: list[dict[str, Any]]) -> None:
     """Write the outcome: the ticket row, its journal event (appended to
     ``events``, the ticket's journal read under its lock), notifications and
     due work."""
     target = spec.states[out.to_state]
     moved = out.to_state != out.from_state
-    category = api.defs.category_of(target.status)
+    category = desk.defs.category_of(target.status)
     values = {"state": out.to_state, "status": target.status, "status_category": category,
               "updated_at": now, "sla": out.sla, "definition_version": ticket.definition_version,
               "priority_overridden": out.priority_overridden}
@@ -265,14 +196,14 @@ def apply(api: "Api", repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         ticket.state_entered_at = now
     if out.action.notify:
         reason = out.values.get("reason") if "reason" in out.action.requires else None
-        notify(api, repo, spec, ticket, appended["seq"], out.action.notify,
-               {"action": {"id": out.action.id, "label": out.action.label.get(api.lang)},
+        notify(desk, repo, spec, ticket, appended["seq"], out.action.notify,
+               {"action": {"id": out.action.id, "label": out.action.label.get(desk.lang)},
                 "note": (note or reason) if out.action.public else None}, now)
-    refresh_due(api, repo, spec, ticket, events)
+    refresh_due(desk, repo, spec, ticket, events)
 
 
 # -- due work ------------------------------------------------------------------------------
-def refresh_due(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket,
+def refresh_due(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket,
                 events: Sequence[Mapping[str, Any]] | None = None,
                 fired: set[tuple[str, str, str]] | None = None, write: bool = True
                 ) -> list[timers.DueItem]:
@@ -290,7 +221,7 @@ def refresh_due(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket,
             base = starts[t.id].isoformat(timespec="seconds")
             repeats[t.id] = sum(1 for k, n, c in fired if k == "timer" and n == t.id
                                 and c.startswith(base + "#"))
-    items = timers.due_items(api.defs, spec, ticket, ticket.sla, fired, repeats, starts)
+    items = timers.due_items(desk.defs, spec, ticket, ticket.sla, fired, repeats, starts)
     if write:
         repo.replace_due_work(ticket.id, [i.row() for i in items])
     return items

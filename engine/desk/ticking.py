@@ -9,24 +9,24 @@ recorded as fired, and its due work written again.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine import sla as slamod
+from engine.clock import sla as slamod
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.model import ProcessSpec
-from engine.notifying import notify
+from engine.desk.context import Desk
+from engine.desk.notifying import notify
 from engine.runtime import timers
 from engine.runtime.actions import SYSTEM
 from engine.runtime.ticket import Ticket
-from engine.workflow import perform, refresh_due, transitions
+from engine.desk.workflow import perform
+from engine.desk.writes import refresh_due, transitions
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
 
 
-def tick(api: "Api") -> list[dict[str, Any]]:
+def tick(desk: Desk) -> list[dict[str, Any]]:
     """Perform everything due at now: SLA thresholds, timers, reminders.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
@@ -37,25 +37,25 @@ def tick(api: "Api") -> list[dict[str, Any]]:
     the transaction of the effect, while the ticket is locked and after its
     fired keys were read under that lock, so running tick twice, or from two
     machines at once, does each thing once."""
-    now = api.now()
-    with api.store.read() as repo:
+    now = desk.now()
+    with desk.store.read() as repo:
         due = repo.due_tickets(now)
     report: list[dict[str, Any]] = []
     for first in range(0, len(due), TICK_BATCH):
         batch = sorted(due[first:first + TICK_BATCH])  # one lock order for concurrent ticks
-        with api.store.write() as repo:
+        with desk.store.write() as repo:
             journals = repo.journals_of(batch)  # three statements for the batch, not two a ticket
             for ticket_id in batch:
                 try:
                     with repo.savepoint():
-                        report.extend(tick_ticket(api, repo, ticket_id, now, journals.get(ticket_id)))
+                        report.extend(tick_ticket(desk, repo, ticket_id, now, journals.get(ticket_id)))
                 except (Conflict, NotFound) as exc:
                     report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
                                    "outcome": f"skipped: {exc.message}"})
     return report
 
 
-def tick_ticket(api: "Api", repo: Any, ticket_id: int, now: datetime,
+def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
                 read: tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]] | None = None
                 ) -> list[dict[str, Any]]:
     """Fire what is due on one locked ticket; its journal and fired keys are read
@@ -64,7 +64,7 @@ def tick_ticket(api: "Api", repo: Any, ticket_id: int, now: datetime,
     work written once at the end."""
     done: list[dict[str, Any]] = []
     ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
-    spec = api.defs.processes.get(ticket.process)
+    spec = desk.defs.processes.get(ticket.process)
     if spec is None or ticket.state not in spec.states or now < ticket.updated_at:
         return done  # a tick behind the ticket's last change leaves it to a later tick
     if read is not None and read[0] == ticket.version:
@@ -75,49 +75,49 @@ def tick_ticket(api: "Api", repo: Any, ticket_id: int, now: datetime,
     computed_for = -1  # the journal length ticket.sla was computed for
     for _ in range(20):  # an effect may make the next one due (bounded)
         if computed_for != len(events):  # a notification alone changes no clock
-            ticket.sla = slamod.compute(spec, api.defs, transitions(repo, ticket, events),
+            ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket, events),
                                         ticket.values, max(now, ticket.updated_at))
             computed_for = len(events)
-        items = [i for i in refresh_due(api, repo, spec, ticket, events, fired, write=False)
+        items = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False)
                  if i.due_at <= now]
         if not items:
             current = True
             break
         item = items[0]
         fired.add((item.kind, item.name, item.cycle))
-        later = [i for i in refresh_due(api, repo, spec, ticket, events, fired, write=False)
+        later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False)
                  if i.kind == item.kind and i.name == item.name and i.due_at <= now]
         if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
             outcome = "skipped: the timer itself is already due"
         elif later:  # a repeating timer that missed several beats fires once
             outcome = "skipped: a later repetition is also due"
         else:
-            outcome = fire(api, repo, spec, ticket, item, now, events)
+            outcome = fire(desk, repo, spec, ticket, item, now, events)
         if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, outcome):
             raise Conflict(f"{ticket.key}: {item.kind} {item.name} fired concurrently")
         done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
-                     "due": api._iso(item.due_at), "outcome": outcome})
+                     "due": desk.iso(item.due_at), "outcome": outcome})
     if not current and computed_for != len(events):
-        ticket.sla = slamod.compute(spec, api.defs, transitions(repo, ticket, events),
+        ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket, events),
                                     ticket.values, max(now, ticket.updated_at))
-    refresh_due(api, repo, spec, ticket, events, fired)
+    refresh_due(desk, repo, spec, ticket, events, fired)
     return done
 
 
-def fire(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
+def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
          now: datetime, events: list[dict[str, Any]]) -> str:
     """One due item's effect: its messages, its action as the system; the outcome text."""
     parts = []
     if item.notify:
         clock = (ticket.sla or {}).get(item.name) or {}
-        n = notify(api, repo, spec, ticket, None, item.notify,
+        n = notify(desk, repo, spec, ticket, None, item.notify,
                    {"event": {"kind": item.kind, "name": item.name,
-                              "at": api._iso(item.due_at),
-                              "due": clock.get("due") or api._iso(item.due_at)}}, now)
+                              "at": desk.iso(item.due_at),
+                              "due": clock.get("due") or desk.iso(item.due_at)}}, now)
         parts.append(f"{n} message(s) queued")
     if item.action:
         try:
-            result = perform(api, repo, ticket, item.action, {}, f"{item.kind} {item.name}",
+            result = perform(desk, repo, ticket, item.action, {}, f"{item.kind} {item.name}",
                              SYSTEM, now, events)
             parts.append(f"{item.action} -> {result['state']}")
         except ItsmError as exc:

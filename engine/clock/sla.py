@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Mapping
 
-from engine.calendars import Calendar, load_calendars
+from engine.clock.calendars import Calendar, load_calendars
 
 _US = 1_000_000
 from engine.model import ClockSpec, CodeValue, Condition, Definitions, Duration, ProcessSpec

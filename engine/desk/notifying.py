@@ -15,21 +15,33 @@ import hmac
 import secrets
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
+from engine.errors import NotFound
 from engine.model import Definitions, ProcessSpec
 from engine.notify.outbox import enqueue
 from engine.runtime.context import service_view
 from engine.runtime.ticket import Ticket
 from engine.settings import Settings
-from engine.views import public_view
+from engine.desk.views import public_view
+from engine.desk.context import Desk
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.api import Api
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def ticket_by_token(repo: Any, key: str, token: str | None) -> int:
+    """The id of the ticket ``key`` if ``token`` is its status token.  A wrong key
+    and a wrong token get the same refusal, and the comparison takes the same
+    time, so keys cannot be enumerated."""
+    given = token_hash(token or "")
+    found = repo.find_ticket_by_token(key.strip().upper())
+    stored = found[1] if found and found[1] else "0" * 64
+    if not hmac.compare_digest(stored, given) or found is None:
+        raise NotFound("no ticket with that key and token")
+    return int(found[0])
 
 
 def token_for(settings: Settings, key: str) -> str:
@@ -43,19 +55,19 @@ def token_for(settings: Settings, key: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:24]
 
 
-def notify(api: "Api", repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
+def notify(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
            messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
     """Queue messages in this transaction; the payload is what templates see."""
-    payload = {"key": ticket.key, "ticket": message_ticket(api, spec, ticket), **extra}
-    token = payload.pop("token", None) or (token_for(api.settings, ticket.key)
-                                           if api.settings.secret_key else None)
+    payload = {"key": ticket.key, "ticket": message_ticket(desk, spec, ticket), **extra}
+    token = payload.pop("token", None) or (token_for(desk.settings, ticket.key)
+                                           if desk.settings.secret_key else None)
     total = 0
-    mailboxes = group_mailboxes(api.defs)
+    mailboxes = group_mailboxes(desk.defs)
     for message in messages:
         for target in message.to:  # the status token goes to the reporter and nobody else
             one = replace(message, to=(target,))
             data = dict(payload, token=token) if target == "reporter" and token else payload
-            total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, api.lang, now,
+            total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, desk.lang, now,
                              mailboxes)
     return total
 
@@ -74,9 +86,9 @@ def group_mailboxes(defs: Definitions) -> dict[str, str]:
     return found
 
 
-def message_ticket(api: "Api", spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:
+def message_ticket(desk: Desk, spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:
     """The ticket as messages show it: public information only."""
-    view = public_view(api.defs, spec, ticket, api.lang, api._iso)
+    view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
     view.update(assignee=ticket.values.get("assignee"), reporter=ticket.values.get("reporter"),
                 group=ticket.values.get("group"), reason=ticket.values.get("reason"))
     for f in spec.fields.values():  # who is who: manager, technical lead, approver...
@@ -84,6 +96,6 @@ def message_ticket(api: "Api", spec: ProcessSpec, ticket: Ticket) -> dict[str, A
             view[f.id] = ticket.values.get(f.id)
     offering = ticket.values.get("offering")
     if offering:
-        offerings = (service_view(api.defs, ticket.values.get("service")) or {}).get("offerings") or {}
+        offerings = (service_view(desk.defs, ticket.values.get("service")) or {}).get("offerings") or {}
         view["offering_label"] = (offerings.get(offering) or {}).get("label") or offering
     return view

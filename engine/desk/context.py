@@ -1,0 +1,135 @@
+"""The open deployment every desk module works in: :class:`Desk`.
+
+One object, made by the facade (engine.api) when a command opens the desk and
+passed down to the desk's modules as their first argument: the process
+repository and its definitions, the deployment settings, the database (opened
+on first use), the clock (``--now`` or the wall clock), who is acting, the
+language and display time zone, and how a ticket is shown.  The modules never
+see the facade, and the facade adds nothing to what they do.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from engine.definitions.home import bundled_home
+from engine.errors import ActionRefused, NotFound, UsageError
+from engine.model import Definitions, ProcessSpec
+from engine.runtime.actions import SYSTEM, Actor
+from engine.runtime.ticket import Ticket
+from engine.settings import Settings
+from engine.desk.views import display_tz, ticket_view
+
+
+def wall() -> datetime:
+    """The wall clock (UTC), when no --now is given."""
+    return datetime.now(timezone.utc)
+
+
+def parse_now(text: str | None) -> datetime | None:
+    """``--now`` / ``$ITSM_NOW``: an ISO 8601 time with its UTC offset."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: {text!r} is not an ISO 8601 time (e.g. 2026-03-02T09:00:00+08:00)") from None
+    if value.tzinfo is None:
+        raise UsageError(f"--now: {text!r} needs a UTC offset (e.g. +08:00)")
+    return value
+
+
+class Desk:
+    """The open deployment: definitions, settings, store, clock, actor, views."""
+
+    def __init__(self, home: Path, definitions: Definitions, settings: Settings,
+                 db: str | None, user: str | None, now: datetime | None, lang: str) -> None:
+        self.home = home
+        self.defs = definitions
+        self.settings = settings
+        self.db = db
+        self.user = user or settings.user
+        self.fixed_now = now  # --now; None: the wall clock
+        self.lang = lang
+        self.tz = display_tz(settings.timezone, now)
+        self.stored_versions: set[str] = set()  # definition versions seen in the database
+
+    # -- the database ----------------------------------------------------------------
+    @cached_property
+    def db_url(self) -> str:
+        from engine.store.db import default_url
+
+        if self.db:
+            return self.db
+        if self.settings.database_url:
+            return self.settings.database_url
+        writable = self.home != bundled_home() and os.access(self.home, os.W_OK)
+        return default_url(self.home, writable)
+
+    @cached_property
+    def store(self) -> Any:
+        from engine.store.repository import Store
+
+        return Store(self.db_url)
+
+    # -- the clock -------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.fixed_now or wall()
+
+    # -- definitions -----------------------------------------------------------------
+    def process(self, pid: str) -> ProcessSpec:
+        spec = self.defs.processes.get(pid)
+        if spec is None:
+            raise NotFound(f"no process '{pid}'; known: {', '.join(self.defs.processes)}")
+        return spec
+
+    def spec_for(self, ticket: Ticket) -> ProcessSpec:
+        """The process of ``ticket``, refusing a state its definition no longer has."""
+        spec = self.process(ticket.process)
+        if ticket.state not in spec.states:
+            raise ActionRefused(f"{ticket.key} is in state '{ticket.state}', which process "
+                                f"'{spec.id}' no longer has: move it with 'itsm migrate'")
+        return spec
+
+    def register(self, repo: Any, spec: ProcessSpec) -> str:
+        """The stored version of ``spec``'s definition, recorded on first use.  A
+        version seen committed is remembered (rows of definition_versions are
+        never deleted); one inserted now is checked again next time, in case this
+        transaction rolls back."""
+        version = self.defs.version(spec.id)
+        if version in self.stored_versions:
+            return version
+        path = self.home / "processes" / f"{spec.id}.yaml"
+        source = {"process": path.read_text(encoding="utf-8") if path.exists() else "",
+                  "codes": {tid: t.sha256 for tid, t in self.defs.codes.items()}}
+        if repo.ensure_definition_version(version, spec.id, spec.version, source, self.now()):
+            self.stored_versions.add(version)
+        return version
+
+    # -- who is acting ---------------------------------------------------------------
+    def actor(self, repo: Any, ident: str | None = None) -> Actor:
+        ident = ident or self.user
+        if not ident:
+            raise UsageError("who is acting? give --as USER or set ITSM_USER")
+        if ident == "system":
+            return SYSTEM
+        person = repo.find_person(ident)
+        if person is None:
+            if "@" in ident:  # an end user known only by e-mail: may act as reporter
+                return Actor(ident.lower(), ident.lower(), ident)
+            raise NotFound(f"no user '{ident}' (see 'itsm user list')")
+        return Actor(person["id"], person["email"].lower(), person["name"],
+                     frozenset(person["roles"]), frozenset(person["groups"]))
+
+    # -- how things are shown --------------------------------------------------------
+    def iso(self, t: datetime | None) -> str | None:
+        """A time as shown: ISO 8601 in the display time zone."""
+        return t.astimezone(self.tz).isoformat(timespec="seconds") if t else None
+
+    def view(self, ticket: Ticket) -> dict[str, Any]:
+        """The staff view of a ticket (``itsm show``)."""
+        return ticket_view(self.defs, ticket, self.lang, self.iso)

@@ -1,0 +1,37 @@
+"""People: the staff and end users tickets name, with their roles and support groups.
+
+A role must be one of the processes' roles, a group one of codes/groups.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from engine.errors import UsageError
+from engine.desk.context import Desk
+
+
+
+def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | None,
+             roles: Sequence[str], groups: Sequence[str], site: str | None) -> dict[str, Any]:
+    known_roles = {r for p in desk.defs.processes.values() for r in p.roles}
+    unknown = [r for r in roles if r not in known_roles]
+    if unknown:
+        raise UsageError(f"unknown role(s) {', '.join(unknown)}; roles of the processes: "
+                         f"{', '.join(sorted(known_roles))}")
+    group_table = desk.defs.codes.get("groups")
+    bad = [g for g in groups if group_table is None or g not in group_table.values]
+    if bad:
+        raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
+    with desk.store.write() as repo:
+        repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now())
+        return person_view(desk, repo.find_person(pid))
+
+
+def list_users(desk: Desk) -> list[dict[str, Any]]:
+    with desk.store.read() as repo:
+        return [person_view(desk, p) for p in repo.list_people()]
+
+
+def person_view(desk: Desk, person: dict[str, Any]) -> dict[str, Any]:
+    return dict(person, created_at=desk.iso(person.get("created_at")))

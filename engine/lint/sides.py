@@ -1,0 +1,57 @@
+"""One side of a comparison (``itsm diff``, ``itsm lint --against``) read from
+files: a process file, a code table, or a whole process repository, checked by
+lint's load rules (a file that cannot be read gives the lint message)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.definitions.diff import Side
+from engine.errors import UsageError
+
+_LOAD_RULES = ("yaml-syntax", "duplicate-key", "schema")
+
+
+def load_path(path: Path, source: str) -> Side:
+    """A file (process or code table) or a folder (a process repository, or its
+    processes/ or codes/ folder).  A file that cannot be read gives the lint message."""
+    from engine.lint import run_rules
+    from engine.lint.context import build_context, display
+    from engine.lint.registry import all_rules
+    from engine.definitions.specs import build_process
+
+    if not path.exists():
+        raise UsageError(f"{source}: no such file or folder (or, for a stored version, "
+                         "write PROCESS@VERSION, e.g. incident@3)")
+    if path.is_dir():
+        if (path / "processes").is_dir() or (path / "codes").is_dir():
+            files = sorted((path / "processes").glob("*.yaml")) + sorted((path / "codes").glob("*.yaml"))
+        else:
+            files = sorted(path.glob("*.yaml"))
+        if not files:
+            raise UsageError(f"{source}: no definition files (*.yaml) in this folder")
+    else:
+        files = [path]
+    ctx = build_context([path])
+    names = {display(f.resolve()) for f in files}
+    rules = [r for r in all_rules() if r.slug in _LOAD_RULES]
+    problems = [f for f in run_rules(ctx, rules) if f.file in names]
+    if problems:
+        from engine.lint.formatters import text
+
+        first = problems[0]
+        raise UsageError(text(problems).rstrip("\n"), file=first.file, line=first.line,
+                         column=first.column, rule=first.slug)
+    side = Side(source, source, whole=path.is_dir())
+    for pid, (doc, _) in ctx.processes.items():
+        if doc.file in names:
+            side.processes[pid] = build_process(doc, None)  # labels as written, not the status table's
+    for tid, (doc, table) in ctx.tables.items():
+        side.table_shas[tid] = doc.sha256
+        if doc.file in names:
+            side.tables[tid] = table
+    if not side.whole and not side.processes and not side.tables:
+        raise UsageError(f"{source}: not a process definition or code table")
+    return side
+
+
