@@ -15,6 +15,8 @@ Every write is one transaction: lock the ticket, check and perform the action
 (engine.runtime), recompute the SLA clocks from the journal (engine.clock.sla),
 update the row with a version check, append the hash-chained journal event.
 The facade adds nothing to what those modules do.
+
+May import: ground, definitions, workspace, desk, alerts.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ class Api:
         return apikeys.revoke(self.desk, key_id, actor_id)
 
     def authenticate(self, key: str | None) -> str:
-        """The user id an API key acts as; engine.desk.apikeys.InvalidApiKey otherwise."""
+        """The user id an API key acts as; engine.errors.InvalidApiKey otherwise."""
         return apikeys.authenticate(self.desk, key)
 
     def status(self, key: str, token: str) -> dict[str, Any]:

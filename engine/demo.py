@@ -2,6 +2,8 @@
 
 Everything goes through :class:`engine.api.Api`, exactly as agents' commands do,
 with the clock set per step so times, SLA clocks and the journal are realistic.
+
+May import: ground, definitions, workspace, api.
 """
 
 from __future__ import annotations

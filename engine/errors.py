@@ -93,3 +93,13 @@ class StoreUnavailable(ItsmError):
 
     exit_code = ExitCode.INTERNAL
     kind = "database"
+
+
+class InvalidApiKey(ItsmError):
+    """No key, a malformed, unknown, wrong or revoked key: one answer for all."""
+
+    kind = "unauthenticated"
+
+    def __init__(self) -> None:
+        super().__init__("a valid API key is needed (Authorization: Bearer itsm_...); "
+                         "ask for one with 'itsm apikey create'")

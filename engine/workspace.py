@@ -4,6 +4,8 @@ Where the repository is comes from engine.definitions.home.  Loading
 checks the definitions with every lint rule of severity *error* the first time a
 content version is seen and caches the built specs by content hash, so ordinary
 commands neither re-parse YAML nor re-validate it.
+
+May import: ground, definitions, lint.
 """
 
 from __future__ import annotations

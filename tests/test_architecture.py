@@ -2,8 +2,13 @@
 
 Each third-party library lives behind one module (or package); nothing under
 ``engine/`` imports click; ``engine.model`` and ``engine.errors`` use only the
-standard library; and the quick commands (``--help``, ``--version``) stay quick by
+standard library; the quick commands (``--help``, ``--version``) stay quick by
 not importing the heavy libraries at all.
+
+The engine is made of parts (docs/architecture.md): each says in its docstring
+what it may import (a line ``May import: ...``), and imports nothing else of the
+project; the parts form no circle, and neither do the modules, counting imports
+made inside functions and only for type checking.
 """
 
 from __future__ import annotations
@@ -40,11 +45,13 @@ def _package_of(rel: str) -> list[str]:
     return parts[:-1]  # engine/lint/rules/x.py -> [engine, lint, rules]
 
 
-def imports_of(path: Path, rel: str | None = None) -> list[Import]:
-    """Every module a file imports, also inside functions, relative imports made
-    absolute, and ``importlib.import_module("...")`` / ``__import__("...")`` with a
-    literal name.  ``rel`` is the file's path in the repository (posix)."""
-    rel = rel or path.relative_to(REPO).as_posix()
+def imports_of(path: Path, rel: str | None = None, root: Path = REPO) -> list[Import]:
+    """Every module a file imports, also inside functions and ``if TYPE_CHECKING:``,
+    relative imports made absolute, and ``importlib.import_module("...")`` /
+    ``__import__("...")`` with a literal name.  ``from package import name`` counts
+    as an import of ``package.name`` when that is a module of the project under
+    ``root``, else of ``package``.  ``rel`` is the file's path under ``root`` (posix)."""
+    rel = rel or path.relative_to(root).as_posix()
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=rel)
     out: list[Import] = []
     for node in ast.walk(tree):
@@ -60,7 +67,12 @@ def imports_of(path: Path, rel: str | None = None) -> list[Import]:
                     continue
             else:
                 module = node.module or ""
+            subs = [f"{module}.{a.name}" for a in node.names if _is_project_module(root, f"{module}.{a.name}")]
+            if subs and len(subs) == len(node.names):
+                out.extend(Import(rel, node.lineno, m) for m in subs)
+                continue
             out.append(Import(rel, node.lineno, module))
+            out.extend(Import(rel, node.lineno, m) for m in subs)
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             fn = node.func
@@ -70,9 +82,14 @@ def imports_of(path: Path, rel: str | None = None) -> list[Import]:
     return out
 
 
-def python_files() -> list[Path]:
-    files = sorted(ENGINE.rglob("*.py")) + sorted((REPO / "cli").rglob("*.py"))
-    return [f for f in files if "__pycache__" not in f.parts]
+def _is_project_module(root: Path, dotted: str) -> bool:
+    base = root.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def python_files(root: Path = REPO) -> list[Path]:
+    files = sorted((root / "engine").rglob("*.py")) + [root / "cli.py"] + sorted((root / "commands").rglob("*.py"))
+    return [f for f in files if "__pycache__" not in f.parts and f.exists()]
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +125,7 @@ def _allowed(file: str, homes: tuple[str, ...]) -> bool:
 
 def test_the_source_is_found(all_imports: list[Import]) -> None:
     files = {i.file for i in all_imports}
-    assert {"cli/app.py", "cli/tickets.py", "engine/definitions/loader.py", "engine/definitions/validate.py",
+    assert {"cli.py", "commands/tickets.py", "engine/definitions/loader.py", "engine/definitions/validate.py",
             "engine/definitions/expressions.py"} <= files
     assert any(i.module == "yaml" for i in all_imports if i.file == "engine/definitions/loader.py")
 
@@ -123,7 +140,7 @@ def test_library_lives_behind_one_module(library: str, all_imports: list[Import]
 
 def test_engine_never_imports_click(all_imports: list[Import]) -> None:
     wrong = [str(i) for i in all_imports if i.top == "click" and i.file.startswith("engine/")]
-    assert not wrong, "engine/ is a library: click belongs in cli/ only\n" + "\n".join(wrong)
+    assert not wrong, "engine/ is a library: click belongs in cli.py and commands/ only\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize("module", ["engine/model.py", "engine/errors.py"])
@@ -200,3 +217,188 @@ def test_lint_does_not_import_the_store(tmp_path: Path) -> None:
 
     shutil.copytree(REPO / "tests" / "lint" / "cases" / "_base", tmp_path, dirs_exist_ok=True)
     assert "sqlalchemy" not in heavy_imported_by(["lint", "."], tmp_path).split(",")
+
+
+# --- parts and circles ------------------------------------------------------------------
+
+GROUND_MODULES = ("__init__", "errors", "model", "journal", "i18n", "settings", "render")
+TOP_MODULES = ("api", "workspace", "demo")  # engine/NAME.py, each a part of its own
+
+
+def part_of(rel: str) -> str | None:
+    """The part a file belongs to: ``engine/X/...`` -> X, ``engine/api.py`` -> api,
+    the ground modules -> ground, ``cli.py`` and ``commands/`` -> cli."""
+    parts = rel.split("/")
+    if rel == "cli.py" or parts[0] == "commands":
+        return "cli"
+    if parts[0] != "engine":
+        return None
+    if len(parts) > 2:
+        return parts[1]
+    name = parts[1][:-3]
+    if name in GROUND_MODULES:
+        return "ground"
+    return name if name in TOP_MODULES else None
+
+
+def face_of(part: str, root: Path = REPO) -> Path:
+    """The file whose docstring speaks for a part."""
+    if part == "ground":
+        return root / "engine" / "__init__.py"
+    if part == "cli":
+        return root / "cli.py"
+    if part in TOP_MODULES:
+        return root / "engine" / f"{part}.py"
+    return root / "engine" / part / "__init__.py"
+
+
+_MAY_IMPORT = "May import:"
+
+
+def declared_rules(root: Path = REPO) -> dict[str, frozenset[str]]:
+    """Part -> the parts its docstring says it may import (``May import: a, b.``;
+    ``May import: the standard library only.`` for none)."""
+    parts = {part_of(f.relative_to(root).as_posix()) for f in python_files(root)} - {None}
+    rules: dict[str, frozenset[str]] = {}
+    for part in sorted(p for p in parts if p):
+        face = face_of(part, root)
+        doc = ast.get_docstring(ast.parse(face.read_text(encoding="utf-8"))) or ""
+        line = " ".join(doc[doc.find(_MAY_IMPORT):].split("\n\n")[0].split()) if _MAY_IMPORT in doc else ""
+        assert line, f"{face.relative_to(root)}: the docstring of part '{part}' needs a '{_MAY_IMPORT}' line"
+        listed = line[len(_MAY_IMPORT):].strip().rstrip(".")
+        names = [] if listed.startswith("the standard library") else [n.strip() for n in listed.split(",")]
+        rules[part] = frozenset(n.split(" ")[0] for n in names if n)
+    return rules
+
+
+def module_graph(root: Path = REPO) -> dict[str, set[str]]:
+    """Module -> the project modules it imports (every kind of import)."""
+    def name_of(f: Path) -> str:
+        dotted = f.relative_to(root).as_posix()[:-3].replace("/", ".")
+        return dotted[: -len(".__init__")] if dotted.endswith(".__init__") else dotted
+
+    files = python_files(root)
+    modules = {name_of(f) for f in files}
+    graph: dict[str, set[str]] = {}
+    for f in files:
+        me = name_of(f)
+        found: set[str] = set()
+        for imp in imports_of(f, f.relative_to(root).as_posix(), root):
+            target = imp.module
+            while target and target not in modules:
+                target = target.rpartition(".")[0]
+            if target and target != me:
+                found.add(target)
+        graph[me] = found
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one node (Tarjan), each
+    as a sorted list: every import circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    found = cycles(module_graph())
+    assert not found, "import circles (type-only imports count too):\n" + "\n".join(
+        " <-> ".join(c) for c in found)
+
+
+def test_the_parts_form_no_circle() -> None:
+    rules = declared_rules()
+    graph = {part: set(allowed) for part, allowed in rules.items()}
+    assert not cycles(graph), f"the parts' 'May import' rules form a circle: {cycles(graph)}"
+    unknown = {p: sorted(a - set(rules)) for p, a in rules.items() if a - set(rules)}
+    assert not unknown, f"'May import' names parts that do not exist: {unknown}"
+
+
+def test_each_part_imports_only_what_it_says(all_imports: list[Import]) -> None:
+    rules = declared_rules()
+    wrong = []
+    for imp in all_imports:
+        if imp.top not in ("engine", "cli", "commands"):
+            continue
+        source = part_of(imp.file)
+        target_file = imp.module.replace(".", "/")
+        target = part_of(target_file + ".py") if (REPO / f"{target_file}.py").exists() else \
+            part_of(target_file + "/__init__.py")
+        if source is None or target is None or source == target:
+            continue
+        if target not in rules[source]:
+            wrong.append(f"{imp} (part '{source}' may import: {', '.join(sorted(rules[source])) or 'nothing'})")
+    assert not wrong, "imports across parts that the part's docstring does not allow:\n" + "\n".join(wrong)
+
+
+# private names of third-party libraries that their documentation tells users to use
+THIRD_PARTY_PROTOCOL = {"_fail_with_undefined_error"}  # jinja2.Undefined, for custom Undefined classes
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    """A leading underscore never crosses a module boundary: no private name is
+    imported from another module or used as an attribute of another object.  A
+    package's private helper modules (``kpis/_scope.py``) serve their siblings only."""
+    wrong = []
+    for f in python_files():
+        rel = f.relative_to(REPO).as_posix()
+        package = ".".join(rel[:-3].split("/")[:-1])
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("engine", "commands"):
+                for a in node.names:
+                    sibling = node.module == package and _is_project_module(REPO, f"{node.module}.{a.name}")
+                    if a.name.startswith("_") and not a.name.startswith("__") and not sibling:
+                        wrong.append(f"{rel}:{node.lineno}: imports {a.name} from {node.module}")
+            elif isinstance(node, ast.Attribute) and node.attr.startswith("_") \
+                    and not node.attr.startswith("__") and node.attr not in THIRD_PARTY_PROTOCOL \
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                wrong.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert not wrong, "private names used across modules:\n" + "\n".join(wrong)
+
+
+def test_a_deliberate_cycle_is_caught(tmp_path: Path) -> None:
+    """The positive control: copy the tree, make a desk module import the facade
+    only for type checking (the circle this layout removed), and the checks fail."""
+    import shutil
+
+    for sub in ("engine", "commands"):
+        shutil.copytree(REPO / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "cli.py", tmp_path / "cli.py")
+    assert cycles(module_graph(tmp_path)) == []
+    views = tmp_path / "engine" / "desk" / "views.py"
+    views.write_text(views.read_text(encoding="utf-8") + "\nfrom typing import TYPE_CHECKING\n"
+                     "if TYPE_CHECKING:\n    from engine.api import Api\n", encoding="utf-8")
+    found = cycles(module_graph(tmp_path))
+    assert found and "engine.api" in found[0] and "engine.desk.views" in found[0], found
+    # and a circle between two parts' rules is refused as well
+    assert cycles({"desk": {"api"}, "api": {"desk"}}) == [["api", "desk"]]

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -79,6 +80,17 @@ class Calendar:
         if not always and not any(week) and not self.workdays:
             raise ValueError(f"calendar {cid!r} has no working time: give working hours "
                              "for at least one weekday, or always: true")
+
+
+    @cached_property
+    def standard_day_seconds(self) -> float:
+        """Length of the standard (longest) working day, in seconds: what "1
+        business day" of an SLA target is in this calendar."""
+        if self.always:
+            return 86400.0
+        start = date(2026, 1, 5)  # any two weeks; the longest day wins over holidays
+        return max((sum((b - a).total_seconds() for a, b in self.intervals(start + timedelta(days=i)))
+                    for i in range(14)), default=0.0) or 86400.0
 
     def __repr__(self) -> str:
         return f"Calendar({self.id!r}, {self.tz.key!r}{', always' if self.always else ''})"

@@ -22,7 +22,7 @@ length, e.g. 8 hours at head office), so pauses and recomputation stay exact.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from engine.clock.calendars import Calendar, load_calendars
@@ -71,17 +71,7 @@ def calendar_for_policy(defs: Definitions, policy: CodeValue | None) -> Calendar
 def day_seconds(cal: Calendar) -> float:
     """Length of the calendar's standard (longest) working day (worked out once
     per calendar object; calendars are cached per definitions)."""
-    cached = getattr(cal, "_day_seconds", None)
-    if cached is not None:
-        return cached
-    if cal.always:
-        value = 86400.0
-    else:
-        start = date(2026, 1, 5)  # any two weeks; the longest day wins over holidays
-        value = max((sum((b - a).total_seconds() for a, b in cal.intervals(start + timedelta(days=i)))
-                     for i in range(14)), default=0.0) or 86400.0
-    cal._day_seconds = value  # type: ignore[attr-defined]
-    return value
+    return cal.standard_day_seconds
 
 
 def target_seconds(duration: Duration, cal: Calendar) -> float:

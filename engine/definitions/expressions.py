@@ -184,6 +184,12 @@ def _attribute_path(node: "nodes.Node") -> tuple[str, ...] | None:
             return None
 
 
+def syntax_tree(source: str) -> Any:
+    """The Jinja syntax tree of an expression, parsed by the runtime's environment
+    (for lint's checks of names and constants); raises what Jinja raises."""
+    return _env().parse("{{ (" + source + ") }}")
+
+
 @lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Expression:
     """Compile once; raise :class:`ExpressionError` with a column on bad syntax."""

@@ -1,0 +1,13 @@
+"""The desk: the commands of a service desk over one open deployment.
+
+context (:class:`engine.desk.context.Desk`: definitions, settings, store, clock,
+acting person, views) is made by the facade and passed to every module here as
+its first argument.  tickets (new, do, comment, link, show, history, actions,
+list), workflow (perform: the one path of every action), writes (intake, the
+outcome of an action, journal events, due work), ticking (``itsm tick``),
+notifying (queued messages, status tokens), views (how tickets are shown),
+people, major (major-incident criteria, cascade, board), search, portal (the end
+user's side), apikeys, audit, migrate, operations (outbox, due reports, schema).
+
+May import: ground, definitions, clock, runtime, lint, store, notify, reports.
+"""

@@ -18,7 +18,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from engine.errors import ActionRefused, ItsmError, NotFound
+from engine.errors import ActionRefused, InvalidApiKey, NotFound
 from engine.runtime.actions import Actor
 from engine.desk.context import Desk
 
@@ -28,16 +28,6 @@ MANAGER_ROLES = ("process_owner",)  # may create, list and revoke anyone's keys
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key
 _FORMAT = re.compile(r"itsm_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
 _DUMMY_HASH = hashlib.sha256(b"itsm: no such key").hexdigest()
-
-
-class InvalidApiKey(ItsmError):
-    """No key, a malformed, unknown, wrong or revoked key: one answer for all."""
-
-    kind = "unauthenticated"
-
-    def __init__(self) -> None:
-        super().__init__("a valid API key is needed (Authorization: Bearer itsm_...); "
-                         "ask for one with 'itsm apikey create'")
 
 
 def key_hash(key: str) -> str:

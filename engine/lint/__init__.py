@@ -1,4 +1,12 @@
-"""``itsm lint``: check definitions and report findings as data."""
+"""``itsm lint``: check definitions and report findings as data.
+
+context (the definitions read for linting), rules/ (one module per rule, in a
+registry), config and suppressions (``.itsmlint.yaml``, in-file comments),
+formatters and sarif (text, JSON, SARIF, GitHub), versioning (D003/D004), sides
+(a definition version read from files, for comparisons).
+
+May import: ground, definitions, runtime.
+"""
 
 from __future__ import annotations
 

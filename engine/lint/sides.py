@@ -1,6 +1,7 @@
 """One side of a comparison (``itsm diff``, ``itsm lint --against``) read from
 files: a process file, a code table, or a whole process repository, checked by
-lint's load rules (a file that cannot be read gives the lint message)."""
+lint's load rules (a file that cannot be read gives the lint message); and
+``itsm lint --against OLD``, D003/D004 (engine.lint.versioning) against it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 
 from engine.definitions.diff import Side
 from engine.errors import UsageError
+from engine.lint.context import LintContext, display
+from engine.lint.finding import Finding
+from engine.lint.versioning import Current, Earlier, check, current_from
 
 _LOAD_RULES = ("yaml-syntax", "duplicate-key", "schema")
 
@@ -55,3 +59,30 @@ def load_path(path: Path, source: str) -> Side:
     return side
 
 
+def against_findings(old: Path, ctx: LintContext) -> list[Finding]:
+    """D003 and D004 of the processes linted (``ctx``: their LintContext) against an
+    earlier copy ``old`` of the repository (or of its processes/ folder) or of one
+    process file.  A copy that cannot be read is a UsageError with lint's message."""
+    if not old.exists():
+        raise UsageError(f"--against {old}: no such file or folder")
+    side = load_path(old, str(old))
+    if not side.processes and not side.whole:
+        raise UsageError(f"--against {old}: not a process file; give an earlier copy of the "
+                         "repository (a folder) or of a process definition")
+    current: dict[str, Current] = {}
+    for pid, (doc, spec) in ctx.processes.items():
+        if spec is not None and doc.file in ctx.targets:
+            found = current_from(doc)
+            if found is not None:
+                current[pid] = found
+    if not side.whole:
+        pid = next(iter(side.processes))
+        if pid not in current:
+            raise UsageError(f"--against {old}: process '{pid}' is not among the definitions linted")
+    out: list[Finding] = []
+    for pid, spec in side.processes.items():
+        if pid in current:
+            where = spec.file or display(old)
+            out += check(current[pid], [Earlier(spec.version, spec, f"version {spec.version} in {where}",
+                                                where)])
+    return out

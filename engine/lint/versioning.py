@@ -5,15 +5,15 @@ people (and ``itsm diff incident@N``) name it; so one number must mean one
 content, and numbers only go up.  Two checks, one rule each:
 
 - D003 version-not-bumped: the current file declares the ``version:`` of an
-  earlier version but differs from it semantically (as :mod:`engine.diff` sees
+  earlier version but differs from it semantically (as :mod:`engine.definitions.diff` sees
   it: comments, indentation, key order and equivalent spellings are no change);
 - D004 version-went-back: the current file declares a lower version than an
   earlier one.
 
 The earlier versions come from the database (``itsm lint --db``: every version
-tickets ran under, table ``definition_versions``; see engine/migrate.py) or from
+tickets ran under, table ``definition_versions``; see engine/desk/migrate.py) or from
 an earlier copy of the repository or of a process file (``itsm lint --against
-OLD``, e.g. a git worktree of the main branch; :func:`against_findings`).  Both
+OLD``, e.g. a git worktree of the main branch; engine.lint.sides.against_findings).  Both
 report the same rule ids, so one configuration entry covers both.  Like D001 and
 D002 they are not in the rule registry (the definitions alone cannot tell), are
 configurable in ``.itsmlint.yaml`` but not suppressible by a comment.
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from engine.errors import DefinitionError, UsageError
-from engine.lint.context import LintContext, display
+from engine.errors import DefinitionError
+from engine.lint.context import LintContext
 from engine.lint.finding import Finding
 from engine.lint.registry import Rule
 from engine.definitions.loader import Document, load_file, parse
@@ -208,35 +208,4 @@ def check(current: Current, earlier: list[Earlier]) -> list[Finding]:
             WENT_BACK.severity,
             f"process '{spec.id}' declares version: {spec.version}, lower than {top.name}; "
             f"version numbers only go up: {advice}"))
-    return out
-
-
-def against_findings(old: Path, ctx: LintContext) -> list[Finding]:
-    """D003 and D004 of the processes linted (``ctx``: their LintContext) against an
-    earlier copy ``old`` of the repository (or of its processes/ folder) or of one
-    process file.  A copy that cannot be read is a UsageError with lint's message."""
-    from engine.lint.sides import load_path
-
-    if not old.exists():
-        raise UsageError(f"--against {old}: no such file or folder")
-    side = load_path(old, str(old))
-    if not side.processes and not side.whole:
-        raise UsageError(f"--against {old}: not a process file; give an earlier copy of the "
-                         "repository (a folder) or of a process definition")
-    current: dict[str, Current] = {}
-    for pid, (doc, spec) in ctx.processes.items():
-        if spec is not None and doc.file in ctx.targets:
-            found = current_from(doc)
-            if found is not None:
-                current[pid] = found
-    if not side.whole:
-        pid = next(iter(side.processes))
-        if pid not in current:
-            raise UsageError(f"--against {old}: process '{pid}' is not among the definitions linted")
-    out: list[Finding] = []
-    for pid, spec in side.processes.items():
-        if pid in current:
-            where = spec.file or display(old)
-            out += check(current[pid], [Earlier(spec.version, spec, f"version {spec.version} in {where}",
-                                                where)])
     return out

@@ -1,1 +1,4 @@
-"""Notifications: recipients, the outbox, delivery channels and templates."""
+"""Notifications: recipients, the outbox, delivery channels and templates.
+
+May import: ground.
+"""

@@ -22,6 +22,8 @@ from engine.reports.kpis import KPIS
 from engine.definitions.validate import validate
 from engine.definitions.home import bundled_home
 
+FORMATS = ("md", "html", "csv", "json")  # what a report renders to
+
 
 @dataclass(frozen=True)
 class Recipient:

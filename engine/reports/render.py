@@ -21,8 +21,8 @@ from markupsafe import Markup
 
 from engine.errors import UsageError
 from engine.model import Definitions, Label
-from engine.reports import FORMATS
 from engine.reports import svg
+from engine.reports.definition import FORMATS
 from engine.definitions.home import bundled_home
 
 WORDS = {

@@ -82,7 +82,7 @@ def mail_rows(api: Any, name: str, start: datetime, end: datetime,
     """Outbox rows (``Repo.add_outbox``) mailing report ``name`` over [start, end)
     to its recipients, in the report's language: the Markdown text as ``note``, the
     HTML page and the period in ``event`` for the message template."""
-    from engine.reports import build
+    from engine.reports.document import build
     from engine.reports.render import render
 
     spec = load_report(api.home, name, api.defs)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import UsageError
-from engine.web.app import api_for
+from engine.web.requests import api_for
 
 router = APIRouter(prefix="/api/v1")
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",

@@ -23,8 +23,9 @@ from engine import __version__
 from engine.errors import ItsmError, NotFound
 from engine.web.config import WebSettings
 from engine.web.errors import http_status, usage_body
-from engine.web.i18n import LANGS, negotiate
+from engine.web.i18n import LANGS
 from engine.web.middleware import AccessLog, Guard
+from engine.web.requests import api_for, wants_json
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("itsm.web")
@@ -77,26 +78,6 @@ def create_app(api: Any, web: WebSettings | None = None) -> FastAPI:
 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(web.trusted_proxies))
     return app
-
-
-def lang_of(request: Request) -> str:
-    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"),
-                     request.app.state.default_lang)
-
-
-def api_for(request: Request) -> Any:
-    """The Api speaking the request's language."""
-    return request.app.state.apis[lang_of(request)]
-
-
-def route_path(request: Request) -> str:
-    """The path inside the application (without the proxy's root_path)."""
-    path, root = request.scope.get("path", ""), request.scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
-
-
-def wants_json(request: Request) -> bool:
-    return route_path(request).startswith(("/api/", "/openapi", "/healthz"))
 
 
 def error_response(request: Request, status: int, body: dict[str, Any],

@@ -15,9 +15,8 @@ prints on stderr: ``{"error", "message", "exit_code", ...details}``.
 
 from __future__ import annotations
 
-from engine.desk.apikeys import InvalidApiKey
-from engine.errors import (ActionRefused, Conflict, DefinitionError, ExitCode, ItsmError, NotFound,
-                           StoreUnavailable, UsageError)
+from engine.errors import (ActionRefused, Conflict, DefinitionError, ExitCode, InvalidApiKey, ItsmError,
+                           NotFound, StoreUnavailable, UsageError)
 
 BY_EXIT_CODE = {ExitCode.REFUSED: 422, ExitCode.USAGE: 400, ExitCode.NOT_FOUND: 404,
                 ExitCode.CONFLICT: 409, ExitCode.INTERNAL: 503}

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from engine.errors import ItsmError
 from engine.web import csrf
-from engine.web.app import api_for, lang_of
+from engine.web.requests import api_for, lang_of
 from engine.web.errors import http_status
 from engine.web.i18n import LANGS, t
 
@@ -75,7 +75,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def error_page(request: Request, status: int, body: Mapping[str, Any],
                headers: Mapping[str, str] | None = None) -> Response:
-    from engine.web.app import route_path
+    from engine.web.requests import route_path
 
     missing_page = status == 404 and not route_path(request).startswith("/status")
     return _render(request, "error.html", {"status": status, "message": body.get("message"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.desk.apikeys import InvalidApiKey
+from engine.errors import InvalidApiKey
 
 
 def _open(db_url: str) -> Any:

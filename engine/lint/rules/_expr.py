@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from engine.definitions.expressions import (
-    CONTEXT_NAMES, CRITERIA_NAMES, _env, compile_expression, template_source,
+    CONTEXT_NAMES, CRITERIA_NAMES, compile_expression, syntax_tree, template_source,
 )
 from engine.lint.context import LintContext
 from engine.lint.rules.undefined_reference import known_fields
@@ -51,7 +51,7 @@ def parse(source: str) -> Node | None:
     distinct source (several rules read the same guards; callers must not mutate it)."""
     try:
         compile_expression(source)
-        template = _env().parse("{{ (" + source + ") }}")
+        template = syntax_tree(source)
     except Exception:  # noqa: BLE001 - any failure here is E001's to report
         return None
     return template.body[0].nodes[0]

@@ -20,7 +20,6 @@ from typing import Iterator
 
 from engine.lint.context import LintContext
 from engine.lint.rules.undefined_reference import known_roles
-from engine.definitions.loader import Document
 from engine.model import LANGS, Message, ProcessSpec, Where
 
 ID = "R002"
@@ -28,7 +27,7 @@ SLUG = "message-target"
 SEVERITY = "error"
 
 
-def _messages(spec: ProcessSpec) -> Iterator[tuple[tuple[str | int, ...], Message]]:
+def messages_of(spec: ProcessSpec) -> Iterator[tuple[tuple[str | int, ...], Message]]:
     for aid, action in spec.actions.items():
         for i, m in enumerate(action.notify):
             yield ("actions", aid, "notify", i), m
@@ -49,7 +48,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         allowed = known_roles(spec) | {"group", "group_mailbox"} | \
             {f.id for f in spec.fields.values() if f.type == "email"}
-        for path, message in _messages(spec):
+        for path, message in messages_of(spec):
             listed = isinstance(doc.get(path + ("to",)), list)
             for i, target in enumerate(message.to):
                 if "@" not in target and target not in allowed:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from engine.lint.context import LintContext, display
-from engine.lint.rules.message_target import _messages
+from engine.lint.rules.message_target import messages_of
 from engine.model import LANGS, Where
 
 ID = "I001"
@@ -32,7 +32,7 @@ SEVERITY = "warning"
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     # a template a message names and that is missing is message-target's finding
-    named = {f"{m.template}.txt" for _, spec in ctx.valid_processes() for _, m in _messages(spec)}
+    named = {f"{m.template}.txt" for _, spec in ctx.valid_processes() for _, m in messages_of(spec)}
     for repo in ctx.repos:
         root = repo / "processes" / "templates"
         present = {lang: {p.name for p in (root / lang).glob("*") if p.is_file()} for lang in LANGS}

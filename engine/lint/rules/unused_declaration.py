@@ -32,7 +32,7 @@ from typing import Any, Iterator
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import expressions
-from engine.lint.rules.message_target import _messages
+from engine.lint.rules.message_target import messages_of
 from engine.lint.rules.undefined_reference import known_fields, known_roles
 from engine.model import ProcessSpec, Where
 
@@ -80,7 +80,7 @@ def _used_roles(spec: ProcessSpec) -> set[str]:
     used.update(s.owner for s in spec.states.values() if s.owner)
     for action in spec.actions.values():
         used.update(action.roles)
-    for _, message in _messages(spec):
+    for _, message in messages_of(spec):
         used.update(message.to)
     return used
 

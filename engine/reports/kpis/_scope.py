@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from engine.model import Definitions, Label
-from engine.reports.kpis import Column, KpiContext
+from engine.reports.kpis.base import Column, KpiContext
 
 if TYPE_CHECKING:
     from engine.store.kpi_queries import Match

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from engine.model import Duration, Label
-from engine.reports.kpis import Column, KpiContext, Table
+from engine.reports.kpis.base import Column, KpiContext, Table
 from engine.reports.kpis import _scope as s
 
 ID = "backlog_age"

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from engine.model import Label
-from engine.reports.kpis import KpiContext, Table
+from engine.reports.kpis.base import KpiContext, Table
 from engine.reports.kpis import _durations as d
 from engine.reports.kpis import _scope as s
 

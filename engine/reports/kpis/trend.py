@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from engine.model import Label
 from engine.reports.cron import previous_period
-from engine.reports.kpis import Column, KpiContext, Table
+from engine.reports.kpis.base import Column, KpiContext, Table
 from engine.reports.kpis import _scope as s
 
 ID = "trend"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from engine.model import Label
-from engine.reports.kpis import Column, KpiContext, Table
+from engine.reports.kpis.base import Column, KpiContext, Table
 from engine.reports.kpis import _scope as s
 
 ID = "volume"

@@ -1,16 +1,36 @@
-"""The root ``itsm`` group: global options, the mapping of every error to the
-exit codes of the CLI contract, and the output helpers the commands share."""
+"""What the command modules share: the state the root group (cli.py) opens,
+the output options every row-printing command takes, the text of a ticket,
+and :func:`command` / :func:`group`, which declare a command for cli.py to add
+to the root group (so no command module imports cli.py)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import click
 
-from engine import __version__
-from engine.errors import ExitCode, ItsmError
+COMMANDS: list[click.Command] = []  # every command declared here, in declaration order
+
+
+def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """``click.command``, and cli.py adds the command to ``itsm``."""
+    def decorate(fn: Callable[..., Any]) -> click.Command:
+        made = click.command(*args, **kwargs)(fn)
+        COMMANDS.append(made)
+        return made
+
+    return decorate
+
+
+def group(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Group]:
+    """``click.group``, and cli.py adds the group to ``itsm``."""
+    def decorate(fn: Callable[..., Any]) -> click.Group:
+        made = click.group(*args, **kwargs)(fn)
+        COMMANDS.append(made)
+        return made
+
+    return decorate
 
 
 @dataclass
@@ -35,65 +55,6 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
-
-
-def _report_error(state: State | None, exc: ItsmError) -> int:
-    if state is not None and state.json_errors:
-        click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
-    else:
-        click.echo(f"itsm: {exc}", err=True)
-    return int(exc.exit_code)
-
-
-class ItsmGroup(click.Group):
-    """Maps every error to the exit codes of the CLI contract."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ItsmError as exc:
-            ctx.exit(_report_error(ctx.find_object(State), exc))
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except KeyboardInterrupt:
-            click.echo("itsm: interrupted", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # a bug: short message, traceback only with --debug
-            state = ctx.find_object(State)
-            if state is not None and state.debug:
-                raise
-            click.echo(f"itsm: internal error: {type(exc).__name__}: {exc} "
-                       "(run with --debug for the traceback)", err=True)
-            ctx.exit(int(ExitCode.INTERNAL))
-
-
-@click.group(cls=ItsmGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", envvar="ITSM_HOME", metavar="DIR",
-              help="Process repository (default: $ITSM_HOME, the nearest folder upward with "
-                   "processes/ and codes/, else the bundled defaults).")
-@click.option("--db", envvar="ITSM_DATABASE_URL", metavar="URL",
-              help="Database URL (default: SQLite in the repository's .itsm/ folder).")
-@click.option("--as", "user", envvar="ITSM_USER", metavar="USER", help="Acting user (id or e-mail).")
-@click.option("--now", envvar="ITSM_NOW", metavar="ISO8601",
-              help="The current time, for simulation and back-filling.")
-@click.option("--lang", envvar="ITSM_LANG", type=click.Choice(["en", "zh"]), default="en",
-              show_default=True, help="Language of labels and messages.")
-@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-@click.version_option(__version__, "--version", prog_name="itsm")
-@click.pass_context
-def main(ctx: click.Context, home: str | None, db: str | None, user: str | None,
-         now: str | None, lang: str, debug: bool) -> None:
-    """itsm: declarative IT service management.
-
-    Agents work tickets (new, do, show, list), auditors check definitions
-    (lint, graph), operators run timers and reports.
-
-    \b
-    Example:
-      itsm new incident --title "Claims system down" --reporter li.na@example.com
-    """
-    ctx.obj = State(home=home, db=db, user=user, now=now, lang=lang, debug=debug)
-
 
 
 def output_options(listing: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

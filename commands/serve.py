@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from cli.app import State, main, pass_state
+from commands.common import command, pass_state, State
 
 
-@main.command()
+@command()
 @click.option("--host", metavar="ADDRESS",
               help="Address to listen on (default: [web] host in itsm.toml, $ITSM_WEB_HOST, else 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), metavar="PORT",

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from cli.app import State, emit, json_mode, main, output_options, pass_state
+from commands.common import command, emit, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
 
 
-@main.command("diff")
+@command("diff")
 @click.argument("old")
 @click.argument("new")
 @output_options()
@@ -45,7 +45,7 @@ def diff(state: State, old: str, new: str, as_json: bool) -> None:
     sys.exit(int(ExitCode.OK) if result.identical else int(ExitCode.REFUSED))
 
 
-@main.command()
+@command()
 @click.argument("process")
 @click.argument("script", type=click.Path(path_type=Path))
 @output_options()

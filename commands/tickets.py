@@ -6,13 +6,12 @@ from typing import Any
 
 import click
 
-from cli.app import (State, emit, json_mode, parse_sets, show_text,
-                     ticket_columns, main, note_option, output_options, pass_state,
-                     set_option)
+from commands.common import (command, emit, json_mode, note_option, output_options, parse_sets,
+                             pass_state, set_option, show_text, State, ticket_columns)
 
 
 
-@main.command()
+@command()
 @click.argument("process")
 @click.option("--title", help="Short summary.")
 @click.option("--reporter", metavar="EMAIL", help="Who reports it (default: the acting user).")
@@ -34,7 +33,7 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
       itsm new incident --title "Cannot log in to claims" --reporter li.na@example.com \\
           --urgency high --impact medium --service claims
     """
-    from cli.search import similar_text
+    from commands.search import similar_text
     from engine.i18n import t
 
     json_mode(state, as_json)
@@ -52,7 +51,7 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
           + similar_text(state.lang, ticket.get("similar") or []))
 
 
-@main.command("do")
+@command("do")
 @click.argument("key")
 @click.argument("action")
 @set_option
@@ -88,7 +87,7 @@ def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: 
     emit(state, ticket, as_json, text)
 
 
-@main.command()
+@command()
 @click.argument("key")
 @output_options()
 @pass_state
@@ -114,7 +113,7 @@ def actions(state: State, key: str, as_json: bool) -> None:
           lambda: render.table(rows, cols) if rows else "no action available to you now\n")
 
 
-@main.command()
+@command()
 @click.argument("key")
 @output_options()
 @pass_state
@@ -130,7 +129,7 @@ def show(state: State, key: str, as_json: bool) -> None:
     emit(state, ticket, as_json, lambda: show_text(state, ticket))
 
 
-@main.command()
+@command()
 @click.argument("key")
 @output_options(listing=True)
 @pass_state
@@ -161,7 +160,7 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
           lambda: render.to_csv(events, cols))
 
 
-@main.command("list")
+@command("list")
 @click.option("--process", help="Only this process.")
 @click.option("--state", "states", multiple=True, help="Only tickets in this state (repeatable).")
 @click.option("--open", "open_only", is_flag=True, help="Only tickets not closed.")
@@ -196,7 +195,7 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
 
-@main.command()
+@command()
 @click.argument("key")
 @click.argument("text")
 @click.option("--public", is_flag=True, help="Visible to the end user in the status view.")
@@ -214,7 +213,7 @@ def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> N
     emit(state, event, as_json, lambda: f"{key.upper()}: note #{event['seq']} added\n")
 
 
-@main.command()
+@command()
 @click.argument("key")
 @click.argument("parent")
 @output_options()

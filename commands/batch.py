@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import click
 
-from cli.app import State, main, pass_state
+from commands.common import command, pass_state, State
 
 OPS = ("new", "do", "comment")
 
@@ -45,7 +45,7 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
     return {"key": str(line["comment"]).upper(), "seq": event.get("seq")}
 
 
-@main.command()
+@command()
 @click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first line that fails.")
 @click.option("--json", "as_json", is_flag=True,

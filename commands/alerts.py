@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from cli.app import State, emit, json_mode, main, output_options, pass_state
+from commands.common import command, emit, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
 
 
-@main.command()
+@command()
 @click.argument("payload", metavar="FILE|-", type=click.File("rb"))
 @click.option("--format", "fmt", type=click.Choice(["auto", "alertmanager", "event"]), default="auto",
               show_default=True, help="Payload format: an Alertmanager webhook, or generic JSON event(s).")
@@ -55,7 +55,7 @@ def intake(state: State, payload: Any, fmt: str, source: str | None, as_json: bo
         sys.exit(int(ExitCode.REFUSED))
 
 
-@main.command()
+@command()
 @click.option("--open", "open_only", is_flag=True, help="Only groups whose incident is still open.")
 @click.option("--ticket", metavar="KEY", help="Only the groups of this incident.")
 @click.option("--limit", type=int, default=100, show_default=True, help="At most this many groups.")

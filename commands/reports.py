@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from cli.app import (State, main, pass_state)
+from commands.common import command, pass_state, State
 
 
 
-@main.command()
+@command()
 @click.argument("name", required=False)
 @click.option("--due", is_flag=True, help="Run every report whose schedule is due and mail it "
                                           "to its recipients through the outbox (itsm tick does this too).")

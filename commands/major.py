@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from cli.app import (State, emit, hm, json_mode, main, output_options, pass_state)
+from commands.common import emit, group, hm, json_mode, output_options, pass_state, State
 
 
 
-@main.group()
+@group()
 def major() -> None:
     """The major-incident procedure."""
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from cli.app import (State, main, pass_state)
+from commands.common import command, pass_state, State
 from engine.errors import ExitCode
 
 
 
-@main.command()
+@command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]),
               default="text", show_default=True,
@@ -73,7 +73,7 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
     result = lint_paths(targets, config)
     findings = list(result.findings)
     if against is not None:
-        from engine.lint.versioning import against_findings
+        from engine.lint.sides import against_findings
 
         findings += config.apply(against_findings(against, result.context))
     if with_db:
@@ -99,7 +99,7 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
     sys.exit(int(ExitCode.REFUSED) if failing or too_many else 0)
 
 
-@main.command()
+@command()
 @click.argument("process")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True)
@@ -122,7 +122,7 @@ def graph(state: State, process: str, fmt: str) -> None:
     click.echo(FORMATS[fmt](defs.processes[process], state.lang), nl=False)
 
 
-@main.command()
+@command()
 @click.argument("directory", type=click.Path(path_type=Path))
 def init(directory: Path) -> None:
     """Create a new process repository from the bundled defaults.

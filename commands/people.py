@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import click
 
-from cli.app import (State, emit, json_mode, main, output_options, pass_state)
+from commands.common import emit, group, json_mode, output_options, pass_state, State
 
 
 
-@main.group()
+@group()
 def db() -> None:
     """The database: create or migrate its schema."""
 
@@ -30,7 +30,7 @@ def db_upgrade(state: State) -> None:
     click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
 
 
-@main.group()
+@group()
 def user() -> None:
     """People, their roles and support groups."""
 

@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from cli.app import (State, emit, json_mode, main, output_options, pass_state)
+from commands.common import command, emit, group, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
 
 
-@main.command()
+@command()
 @click.argument("process")
 @click.option("--map", "maps", multiple=True, metavar="OLD=NEW",
               help="Move open tickets from state OLD to state NEW (repeatable).")
@@ -53,7 +53,7 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
         sys.exit(int(ExitCode.REFUSED))
 
 
-@main.group()
+@group()
 def audit() -> None:
     """Checks for auditors."""
 
@@ -81,7 +81,7 @@ def audit_verify(state: State, as_json: bool) -> None:
 
 
 
-@main.command()
+@command()
 @output_options(listing=True)
 @pass_state
 def tick(state: State, as_json: bool, as_csv: bool) -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from cli.app import (State, json_mode, ticket_columns, main, output_options, pass_state)
+from commands.common import command, json_mode, output_options, pass_state, State, ticket_columns
 
 
 
-@main.command()
+@command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               help="Where to put the demo database (default: a new temporary folder).")
 @output_options()

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from cli.app import State, emit, json_mode, main, output_options, pass_state
+from commands.common import command, emit, json_mode, output_options, pass_state, State
 
 
 def _hit_columns(lang: str, with_match: bool) -> list[Any]:
@@ -37,7 +37,7 @@ def similar_text(lang: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@main.command()
+@command()
 @click.argument("text", required=False)
 @click.option("--process", help="Only tickets of this process.")
 @click.option("--resolved", is_flag=True, help="Only tickets that were resolved (they carry a solution).")
@@ -77,7 +77,7 @@ def search(state: State, text: str | None, process: str | None, resolved: bool, 
          else t("no_matches", state.lang) + "\n", as_csv, lambda: render.to_csv(rows, cols))
 
 
-@main.command()
+@command()
 @click.argument("key")
 @click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True,
               help="At most this many tickets.")

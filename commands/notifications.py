@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import click
 
-from cli.app import (State, emit, json_mode, main, output_options, pass_state)
+from commands.common import command, emit, group, json_mode, output_options, pass_state, State
 
 
 
-@main.command()
+@command()
 @click.argument("key")
 @click.option("--token", required=True, help="The status token from the acknowledgement message.")
 @output_options()
@@ -42,7 +42,7 @@ def status(state: State, key: str, token: str, as_json: bool) -> None:
     emit(state, view, as_json, text)
 
 
-@main.group()
+@group()
 def outbox() -> None:
     """Queued notifications: deliver them, inspect failures, retry."""
 

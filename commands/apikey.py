@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from cli.app import State, emit, json_mode, main, output_options, pass_state
+from commands.common import emit, group, json_mode, output_options, pass_state, State
 
 
-@main.group()
+@group()
 def apikey() -> None:
     """API keys for agents and integrations using the JSON API (itsm serve).
 

@@ -1,5 +1,0 @@
-"""``python -m cli``: the ``itsm`` command."""
-
-from cli import main
-
-main()

@@ -1,0 +1,1 @@
+"""The commands of ``itsm``, one module per area; cli.py adds them to the root group."""

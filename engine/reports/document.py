@@ -1,0 +1,113 @@
+"""A report over a period: every KPI computed in SQL (engine.reports.kpis) into
+one document (the JSON form, :func:`build`), rendered by engine.reports.render
+(:func:`run`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.errors import UsageError
+from engine.reports.cron import period_bounds, previous_period
+from engine.reports.definition import FORMATS, KpiUse, ReportSpec, load_report
+from engine.reports.kpis import KPIS, KpiContext, Table
+
+Bound = datetime | date | str | None
+
+
+def report_tz(api: Any, spec: ReportSpec) -> tzinfo:
+    return ZoneInfo(spec.timezone) if spec.timezone else api.tz
+
+
+def parse_bound(value: Bound, tz: tzinfo, option: str = "--from") -> datetime | None:
+    """A period boundary: a date (local midnight), or a time (local when it has no offset)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(f"{option}: {value!r} is not a date (2026-03-02) or an ISO time") from None
+    if not isinstance(value, datetime):
+        return datetime.combine(value, time(0), tz)
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def _iso(value: Any, tz: tzinfo) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat(timespec="seconds")
+    return value
+
+
+def _table(table: Table, lang: str, tz: tzinfo) -> dict[str, Any]:
+    columns = []
+    for c in table.columns:
+        col: dict[str, Any] = {"id": c.id, "label": c.label.get(lang), "unit": c.unit}
+        if c.values:
+            col["value_labels"] = {k: v.get(lang) for k, v in c.values.items()}
+        columns.append(col)
+    return {"id": table.id, "title": table.title.get(lang) if table.title else None,
+            "columns": columns, "chart": table.chart,
+            "rows": [{k: _iso(v, tz) for k, v in row.items()} for row in table.rows]}
+
+
+def _bounds(api: Any, spec: ReportSpec, start: Bound, end: Bound) -> tuple[datetime, datetime]:
+    tz = report_tz(api, spec)
+    s, e = parse_bound(start, tz, "--from"), parse_bound(end, tz, "--to")
+    if s is None and e is None:
+        return period_bounds(spec.period, api.now(), tz)
+    if s is None or e is None:
+        raise UsageError("give both --from and --to, or neither (the last complete "
+                         f"{spec.period} before now)")
+    if e <= s:
+        raise UsageError("--to must be after --from")
+    return s, e
+
+
+def build(api: Any, name: str, start: Bound = None, end: Bound = None, lang: str = "en",
+          spec: ReportSpec | None = None) -> dict[str, Any]:
+    """The report document: every KPI's tables over [start, end), labels in ``lang``."""
+    spec = spec or load_report(api.home, name)
+    tz = report_tz(api, spec)
+    s, e = _bounds(api, spec, start, end)
+    prev = previous_period(spec.period, s, e, tz)
+    kpis = []
+    with api.store.read() as repo:
+        ctx = KpiContext(repo=repo, defs=api.defs, start=s, end=e, previous=prev, now=api.now(),
+                         tz=tz, period=spec.period)
+        for use in spec.kpis:
+            tables = KPIS[use.kpi].compute(ctx, use.params)
+            kpis.append(_kpi(use, tables, lang, tz))
+    return {"report": spec.id, "title": spec.title.get(lang), "owner": spec.owner,
+            "owner_label": _role_label(api.defs, spec.owner, lang),
+            "period": {"start": _iso(s, tz), "end": _iso(e, tz), "timezone": str(tz),
+                       "previous_start": _iso(prev[0], tz), "previous_end": _iso(prev[1], tz)},
+            "generated_at": _iso(api.now(), tz), "lang": lang, "kpis": kpis}
+
+
+def _role_label(defs: Any, role: str, lang: str) -> str:
+    for spec in defs.processes.values():
+        if role in spec.roles:
+            return spec.roles[role].get(lang)
+    return role
+
+
+def _kpi(use: KpiUse, tables: list[Table], lang: str, tz: tzinfo) -> dict[str, Any]:
+    return {"id": use.id, "kpi": use.kpi, "title": use.title.get(lang),
+            "summary": KPIS[use.kpi].SUMMARY.get(lang),
+            "params": {k: v for k, v in use.params.items()},
+            "tables": [_table(t, lang, tz) for t in tables]}
+
+
+def run(api: Any, name: str, start: Bound = None, end: Bound = None, fmt: str = "md",
+        lang: str = "en") -> str:
+    """Report ``name`` over [start, end) rendered as md, html, csv or json."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+    from engine.reports.render import render
+
+    spec = load_report(api.home, name)
+    doc = build(api, name, start, end, lang, spec)
+    return render(doc, fmt, lang, api.defs, spec.folder, spec.template)
