@@ -1,4 +1,4 @@
-"""engine.expressions: the one compiler of guards, criteria and ``{{ }}`` values."""
+"""engine.definitions.expressions: the one compiler of guards, criteria and ``{{ }}`` values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""engine.loader: YAML 1.2 core, refused duplicates, recorded YAML 1.1 traps, marks
+"""engine.definitions.loader: YAML 1.2 core, refused duplicates, recorded YAML 1.1 traps, marks
 of every node; and engine.model.Duration, the duration syntax of definitions."""
 
 from __future__ import annotations

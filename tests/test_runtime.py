@@ -1,5 +1,5 @@
 """The runtime without the CLI or a database: who may act (engine.runtime.actions)
-and the SLA clocks computed from a ticket's transitions (engine.sla).
+and the SLA clocks computed from a ticket's transitions (engine.clock.sla).
 
 Expected due dates are hand-computed from codes/sla.yaml (silver: P2 response 30
 business minutes, resolution 1 business day; bronze: P2 1 business hour / 2

@@ -1,7 +1,7 @@
 """SLA clocks computed from a ticket's transitions (design 5.3), without a database.
 
 Each test builds the transitions a journal would hold and calls
-``engine.sla.compute`` with the bundled definitions, at a fixed "now".  Every
+``engine.clock.sla.compute`` with the bundled definitions, at a fixed "now".  Every
 expected value is computed by hand in the comments.
 
 The calendars (``codes/calendars.yaml``):

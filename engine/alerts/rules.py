@@ -5,7 +5,7 @@ inherits what it leaves out from ``default``.  Conditions look at ``source``,
 ``status``, ``labels.NAME`` or ``annotations.NAME`` (an absent label is the
 empty string, as in Alertmanager): ``match`` compares exactly (or with any of a
 list), ``match_re`` with a regular expression over the whole value.  Titles and
-descriptions are text with ``{{ expressions }}``, compiled by engine.expressions
+descriptions are text with ``{{ expressions }}``, compiled by engine.definitions.expressions
 (the sandbox guards use), so lint and intake read them alike.
 """
 

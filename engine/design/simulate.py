@@ -97,7 +97,7 @@ def _person(pid: str, email: Any, roles: Any, groups: Any, phone: Any) -> dict[s
 
 
 class _NoSearch:
-    """The knowledge index (engine.search): a simulated ticket finds no earlier solutions."""
+    """The knowledge index (engine.desk.search): a simulated ticket finds no earlier solutions."""
 
     def put(self, *args: Any) -> None:
         return None
@@ -123,7 +123,7 @@ class MemoryRepo:
 
     def __getattr__(self, name: str) -> Any:
         raise NotImplementedError(f"the simulation's in-memory store has no '{name}' yet "
-                                  "(engine/simulate.py, MemoryRepo)")
+                                  "(engine/design/simulate.py, MemoryRepo)")
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -1,6 +1,6 @@
 """``itsm tick``: perform everything due (SLA thresholds, timers, reminders).
 
-The due tickets come from the due_work rows (written by engine.workflow's
+The due tickets come from the due_work rows (written by engine.desk.workflow's
 ``refresh_due`` with every change); here each is locked, its due items fired
 in order (a notification, an action performed as the system, or both) and
 recorded as fired, and its due work written again.

@@ -12,7 +12,7 @@ except the info-level ones a rule module does not recommend; ``all`` is every
 rule at its default severity; ``guidelines`` is ``recommended`` with the policy
 rules (P…) as errors for every process, as if each declared
 ``policies: [guidelines]``.  Later settings win: preset, ``rules``, then each
-matching override in order.  The file is read by engine/loader.py like every
+matching override in order.  The file is read by engine/definitions/loader.py like every
 definition, so a mistake in it is reported at its line, as a usage error.
 """
 
@@ -34,7 +34,7 @@ PRESETS = ("recommended", "all", "guidelines")
 LEVELS = ("off", "error", "warning", "info")
 KEYS = ("extends", "rules", "overrides")
 OVERRIDE_KEYS = ("files", "rules")
-# findings of ``itsm lint --db`` (engine/migrate.py) and ``--against`` (D003, D004:
+# findings of ``itsm lint --db`` (engine/desk/migrate.py) and ``--against`` (D003, D004:
 # engine/lint/versioning.py); configurable like the others
 DB_RULES = {"D001": "stranded-ticket", "D002": "orphaned-field", "D003": "version-not-bumped",
             "D004": "version-went-back"}

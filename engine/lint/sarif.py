@@ -21,7 +21,7 @@ from engine.lint.suppressions import Suppressed
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 DOCS = "docs/lint-rules.md"
-EXTRA_RULES = {  # findings of ``itsm lint --db`` (engine/migrate.py)
+EXTRA_RULES = {  # findings of ``itsm lint --db`` (engine/desk/migrate.py)
     "D001": "Open tickets are in a state the current definition no longer has.",
     "D002": "Open tickets hold values of a field the current definition no longer declares.",
 }

@@ -148,7 +148,7 @@ def spec_from_text(text: str, name: str) -> ProcessSpec | None:
     return build_process(doc, None)
 
 
-def summary(changes: Sequence[Any], n: int = SUMMARY_ITEMS) -> str:  # engine.diff.Change
+def summary(changes: Sequence[Any], n: int = SUMMARY_ITEMS) -> str:  # engine.definitions.diff.Change
     """'~ action resolve (requires), + state with_vendor and 2 more'."""
     parts = []
     for c in changes[:n]:
@@ -162,7 +162,7 @@ def summary(changes: Sequence[Any], n: int = SUMMARY_ITEMS) -> str:  # engine.di
 
 
 def content_changes(old: ProcessSpec, new: ProcessSpec) -> list[Any]:
-    """What :mod:`engine.diff` finds between two versions, besides the declared version."""
+    """What :mod:`engine.definitions.diff` finds between two versions, besides the declared version."""
     from dataclasses import replace
 
     from engine.definitions.diff import diff_processes

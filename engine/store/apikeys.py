@@ -1,4 +1,4 @@
-"""Queries of the API keys (engine/apikeys.py), bound to the Repo's connection.
+"""Queries of the API keys (engine/desk/apikeys.py), bound to the Repo's connection.
 
 Only the SHA-256 of a key is stored; a key is found by its random prefix, so
 authenticating reads one row by a unique index and never scans hashes.

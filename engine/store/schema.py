@@ -216,7 +216,7 @@ search_text = sa.Table(
 )
 
 
-# API keys of the JSON API (engine/apikeys.py): the secret is shown once at
+# API keys of the JSON API (engine/desk/apikeys.py): the secret is shown once at
 # creation; only its SHA-256 is kept.  ``prefix`` (random, unique, part of the
 # key as given to the client) finds the row without scanning hashes.
 api_keys = sa.Table(

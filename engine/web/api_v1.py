@@ -1,7 +1,7 @@
 """The JSON API, /api/v1: tickets (create, show, list, actions, comments,
 history) and monitoring alerts, for agents and integrations.
 
-Each request is authenticated by an API key (engine/apikeys.py) and acts as the
+Each request is authenticated by an API key (engine/desk/apikeys.py) and acts as the
 key's user, with that user's roles, exactly as ``itsm --as USER`` would.  The
 handlers only parse, call engine.api and return its result; errors are mapped
 in engine/web/app.py.

@@ -1,5 +1,5 @@
 """The one mapping of itsm's errors to HTTP statuses (the CLI maps the same
-errors to exit codes in cli/app.py).  The JSON body is what ``itsm --json``
+errors to exit codes in cli.py).  The JSON body is what ``itsm --json``
 prints on stderr: ``{"error", "message", "exit_code", ...details}``.
 
 | error | HTTP |

@@ -110,7 +110,7 @@ def claims_call(desk: Desk, now: str, reporter: str, title: str, **kw: Any) -> d
 def _outbreak(desk: Desk) -> dict[str, str]:
     """Three P3 calls about claims within 12 minutes; the third opens MI-000001.
 
-    What the engine does (engine/major.py ``check``, run at intake and when a watched
+    What the engine does (engine/desk/major.py ``check``, run at intake and when a watched
     field changes, only for an incident without a parent):
     - 09:00 INC-1: 1 open claims incident in the last 30 minutes -> no criterion, no link;
     - 09:06 INC-2: 2 -> no criterion, no link;

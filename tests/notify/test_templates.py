@@ -46,7 +46,7 @@ def referenced() -> dict[str, set[str]]:
 
 REFERENCED = sorted(referenced())
 
-# What a message's ticket looks like (engine.notifying.message_ticket): the public
+# What a message's ticket looks like (engine.desk.notifying.message_ticket): the public
 # view, plus who is who, the group and the reason.
 FULL_TICKET: dict[str, Any] = {
     "key": "INC-000042", "process": "incident", "process_title": "Incident",

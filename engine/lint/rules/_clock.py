@@ -1,5 +1,5 @@
 """Where an SLA clock can be running, paused or stopped: the clock semantics of
-engine.sla.compute_clock, played over every path of the state graph."""
+engine.clock.sla.compute_clock, played over every path of the state graph."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 condition (state, status category or action) lies on that path, so the clock
 runs on after closure, ends up breached and spoils the SLA reports. Also found
 when the ``stop`` states cannot be reached at all. (Clock semantics as in
-engine/sla.py: it starts on entering a ``start`` state or performing a ``start``
+engine/clock/sla.py: it starts on entering a ``start`` state or performing a ``start``
 action, stops likewise, and runs again after a stop only on ``resume``.)
 
 Bad::

@@ -32,7 +32,7 @@ SEVERITY = "error"
 
 # what every code value offers besides its own attributes (engine.runtime.context)
 CODE_KEYS = frozenset({"id", "label", "rank"})
-# a clock's record (engine.sla.compute_clock, engine.runtime.context.sla_view)
+# a clock's record (engine.clock.sla.compute_clock, engine.runtime.context.sla_view)
 SLA_KEYS = frozenset({"state", "target_seconds", "elapsed_seconds", "remaining_seconds", "due",
                       "warning_at", "paused", "breached", "met", "started_at", "stopped_at",
                       "calendar", "policy"})

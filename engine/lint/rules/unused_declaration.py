@@ -41,7 +41,7 @@ SLUG = "unused-declaration"
 SEVERITY = "info"
 
 # fields the engine fills itself: the criterion that opened a major incident, and
-# what it copies into a ticket opened from another (engine.workflow.open_linked, engine.major)
+# what it copies into a ticket opened from another (engine.desk.workflow.open_linked, engine.desk.major)
 ENGINE_FILLED = frozenset({"criterion"})
 COPIED_WHEN_OPENED = frozenset({"service", "urgency", "impact", "category", "affected_users",
                                 "regulatory_impact", "description"})
