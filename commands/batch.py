@@ -86,9 +86,9 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
         result: dict[str, Any] = {"line": number}
         try:
             try:
-                line = json.loads(text)
+                line = json.loads(text.rstrip("\r\n"))  # a line's column, not the next line's
             except json.JSONDecodeError as exc:
-                raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+                raise ValueError(f"not JSON: {exc.msg} at column {exc.pos + 1}") from None
             if not isinstance(line, dict):
                 raise ValueError("each line must be a JSON object")
             result.update(_run_line(api, line), ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from commands.common import command, pass_state, State
-from engine.errors import ExitCode
+from engine.errors import ExitCode, UsageError
 
 
 
@@ -18,6 +18,8 @@ from engine.errors import ExitCode
               default="text", show_default=True,
               help="Output format: text, a JSON array of findings, SARIF 2.1.0 for code "
                    "scanning, or GitHub Actions annotations.")
+@click.option("--json", "as_json", is_flag=True,
+              help="The same as --format json (the spelling the other commands use).")
 @click.option("--fail-level", type=click.Choice(["error", "warning", "info"]), default="info",
               show_default=True, help="Lowest severity that makes lint exit 1.")
 @click.option("--max-warnings", type=click.IntRange(min=0), default=None, metavar="N",
@@ -43,7 +45,7 @@ from engine.errors import ExitCode
                    "process file: content changed without a version bump (D003), a lower "
                    "version (D004).")
 @pass_state
-def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
+def lint(state: State, paths: tuple[Path, ...], fmt: str, as_json: bool, fail_level: str,
          max_warnings: int | None, config_path: Path | None, report_suppressed: bool,
          snippets: bool | None, with_db: bool, against: Path | None) -> None:
     """Check process definitions and code tables.
@@ -62,6 +64,10 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, fail_level: str,
       itsm lint --format sarif > itsm-lint.sarif
       itsm lint --against /tmp/base     # e.g. git worktree add /tmp/base origin/main
     """
+    if as_json:
+        if fmt not in ("text", "json"):
+            raise UsageError(f"--json and --format {fmt} ask for two formats: give one")
+        fmt = "json"
     from engine.lint import lint_paths, severity_at_least
     from engine.lint.config import config_for
     from engine.lint.formatters import Report, render

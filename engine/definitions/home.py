@@ -57,6 +57,10 @@ def definition_files(home: Path) -> list[Path]:
 
 
 COPIED = ("processes", "codes", "reports")
+GITIGNORE = """\
+# itsm: the desk's local database and state, not process design
+.itsm/
+"""
 
 
 def init_repository(target: Path) -> list[Path]:
@@ -80,4 +84,7 @@ def init_repository(target: Path) -> list[Path]:
             yml.write_text(text.replace("$schema=../engine/schemas/", "$schema=../schemas/"),
                            encoding="utf-8")
     created.extend((target / "schemas").glob("*.json"))
+    ignore = target / ".gitignore"  # the desk's database and local state stay out of git
+    ignore.write_text(GITIGNORE, encoding="utf-8")
+    created.append(ignore)
     return created

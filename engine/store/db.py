@@ -20,10 +20,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from engine.errors import Conflict, StoreUnavailable
+from engine.errors import Conflict, StoreUnavailable, UsageError
 
 HEAD = "0005"  # newest migration; checked without importing alembic
 MIGRATIONS = Path(__file__).parent / "migrations"
+SUPPORTED = ("sqlite", "postgresql")  # the databases itsm is tested on
 
 
 def default_url(home: Path, writable_home: bool) -> str:
@@ -82,9 +83,13 @@ def make_engine(url: str) -> Engine:
     except sa.exc.ArgumentError:
         raise StoreUnavailable(f"not a database URL: {url!r} (e.g. sqlite:///itsm.db or "
                                "postgresql+psycopg://user@host/db)") from None
-    if parsed.get_backend_name() == "sqlite":
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED:
+        raise UsageError(f"{redact(url)}: itsm stores its data in SQLite or PostgreSQL, not "
+                         f"{backend} (e.g. sqlite:///itsm.db or postgresql+psycopg://user@host/db)")
+    if backend == "sqlite":
         return _sqlite_engine(parsed)
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
+    if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4,
                             json_serializer=json_dumps, json_deserializer=json_loads)
