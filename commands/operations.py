@@ -69,13 +69,15 @@ def audit_verify(state: State, as_json: bool) -> None:
     Example:
       itsm audit verify --json
     """
+    from engine import render
+
     json_mode(state, as_json)
     tickets_, events, problems = state.api().audit()
     data = {"tickets": tickets_, "events": events, "problems": problems}
     emit(state, data, as_json, lambda: "".join(
         f"{p['ticket']}" + (f" #{p['seq']}" if p["seq"] else "") + f": {p['kind']}: {p['message']}\n"
-        for p in problems) + f"{tickets_} tickets, {events} events: "
-        + (f"{len(problems)} problem(s)\n" if problems else "journal intact\n"))
+        for p in problems) + f"{render.count(tickets_, 'ticket')}, {render.count(events, 'event')}: "
+        + (f"{render.count(len(problems), 'problem')}\n" if problems else "journal intact\n"))
     if problems:
         sys.exit(int(ExitCode.REFUSED))
 
@@ -91,7 +93,7 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
 
     \b
     Example:
-      itsm tick --now 2026-03-09T09:00:00+08:00
+      itsm --now 2026-03-09T09:00:00+08:00 tick
     """
     from engine import render
 

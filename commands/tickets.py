@@ -8,17 +8,18 @@ import click
 
 from commands.common import (command, emit, json_mode, note_option, output_options, parse_sets,
                              pass_state, set_option, show_text, State, ticket_columns)
+from commands.completion import CodeOption, complete_action, complete_ticket
 
-
+LIST_LIMIT = 50  # tickets `itsm list` shows unless told otherwise
 
 @command()
 @click.argument("process")
 @click.option("--title", help="Short summary.")
 @click.option("--reporter", metavar="EMAIL", help="Who reports it (default: the acting user).")
 @click.option("--description", help="What happened, in the user's words.")
-@click.option("--urgency")
-@click.option("--impact")
-@click.option("--service", help="Service from the catalogue (codes/services.yaml).")
+@click.option("--urgency", cls=CodeOption, table="urgency", help="How soon the user needs it.")
+@click.option("--impact", cls=CodeOption, table="impact", help="How much of the business is affected.")
+@click.option("--service", cls=CodeOption, table="services", help="Service from the catalogue.")
 @set_option
 @note_option
 @output_options()
@@ -52,8 +53,8 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
 
 
 @command("do")
-@click.argument("key")
-@click.argument("action")
+@click.argument("key", shell_complete=complete_ticket)
+@click.argument("action", shell_complete=complete_action)
 @set_option
 @note_option
 @click.option("--expect-version", type=int, metavar="N",
@@ -88,7 +89,7 @@ def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: 
 
 
 @command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_ticket)
 @output_options()
 @pass_state
 def actions(state: State, key: str, as_json: bool) -> None:
@@ -104,17 +105,18 @@ def actions(state: State, key: str, as_json: bool) -> None:
     json_mode(state, as_json)
     rows = state.api().actions(key)
     lang = state.lang
-    cols = [("action", t("action", lang), lambda r: r["action"]), ("label", "", lambda r: r["label"]),
+    cols = [("action", t("action", lang), lambda r: r["action"]),
+            ("label", t("label", lang), lambda r: r["label"]),
             ("to", t("to", lang), lambda r: r["to"] or t("stays", lang)),
             ("requires", t("requires", lang), lambda r: r["requires"]),
             ("roles", t("roles", lang), lambda r: r["roles"])]
     emit(state, [{k: r[k] for k in ("action", "to", "requires", "accepts", "roles", "label", "note")}
                   for r in rows], as_json,
-          lambda: render.table(rows, cols) if rows else "no action available to you now\n")
+          lambda: render.table(rows, cols, max_width=80) if rows else "no action available to you now\n")
 
 
 @command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_ticket)
 @output_options()
 @pass_state
 def show(state: State, key: str, as_json: bool) -> None:
@@ -130,7 +132,7 @@ def show(state: State, key: str, as_json: bool) -> None:
 
 
 @command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_ticket)
 @output_options(listing=True)
 @pass_state
 def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
@@ -149,7 +151,7 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 
     def change_text(e: dict[str, Any]) -> str:
         move = f"{e['from'] or '·'} -> {e['to']}  " if e["to"] else ""
-        return move + "; ".join(f"{k}={v[1]}" for k, v in e["changes"].items()
+        return move + "; ".join(f"{k}={render.cell(v[1])}" for k, v in e["changes"].items()
                                 if isinstance(v, list) and len(v) == 2)
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
@@ -171,12 +173,14 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 @click.option("--parent", help="Only tickets linked to this parent.")
 @click.option("--breached", is_flag=True, help="Only open tickets with a breached SLA clock.")
 @click.option("--at-risk", is_flag=True, help="Only open tickets past an SLA warning threshold, not yet breached.")
-@click.option("--limit", type=int, help="At most this many tickets.")
+@click.option("--limit", type=click.IntRange(min=1), default=LIST_LIMIT, show_default=True,
+              help="At most this many tickets, in key order.")
+@click.option("--all", "show_all", is_flag=True, help="Every matching ticket (no --limit).")
 @output_options(listing=True)
 @pass_state
 def list_tickets(state: State, process: str | None, states: tuple[str, ...], open_only: bool,
                  assignee: str | None, group: str | None, service: str | None, priority: str | None,
-                 parent: str | None, breached: bool, at_risk: bool, limit: int | None,
+                 parent: str | None, breached: bool, at_risk: bool, limit: int, show_all: bool,
                  as_json: bool, as_csv: bool) -> None:
     """Queues: tickets matching the filters.
 
@@ -189,14 +193,18 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
     json_mode(state, as_json)
     rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
                             group=group, service=service, priority=priority,
-                            parent=parent.upper() if parent else None, limit=limit,
-                            breached=breached, at_risk=at_risk)
+                            parent=parent.upper() if parent else None,
+                            limit=None if show_all else limit + 1, breached=breached, at_risk=at_risk)
+    if not show_all and len(rows) > limit:  # one more was read to know there are more
+        rows = rows[:limit]
+        click.echo(f"itsm: showing the first {limit} matching tickets; narrow the filters, "
+                   "or give --limit N or --all", err=True)
     cols = ticket_columns(state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
 
 @command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_ticket)
 @click.argument("text")
 @click.option("--public", is_flag=True, help="Visible to the end user in the status view.")
 @output_options()
@@ -214,7 +222,7 @@ def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> N
 
 
 @command()
-@click.argument("key")
+@click.argument("key", shell_complete=complete_ticket)
 @click.argument("parent")
 @output_options()
 @pass_state

@@ -19,13 +19,14 @@ def to_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as a table shows it: yes/no, lists joined, one line."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(cell(v) for v in value)
     return str(value).replace("\n", " ")
 
 
@@ -52,7 +53,7 @@ def _clip(text: str, size: int) -> str:
 
 def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], max_width: int = 48) -> str:
     heads = [h for _, h, _ in columns]
-    body = [[_clip(_cell(get(r)), max_width) for _, _, get in columns] for r in rows]
+    body = [[_clip(cell(get(r)), max_width) for _, _, get in columns] for r in rows]
     sizes = [max([width(h)] + [width(row[i]) for row in body]) for i, h in enumerate(heads)]
     lines = ["  ".join(_pad(h, sizes[i]) for i, h in enumerate(heads)).rstrip(),
              "  ".join("-" * s for s in sizes)]
@@ -65,12 +66,17 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([cid for cid, _, _ in columns])
     for r in rows:
-        writer.writerow([_cell(get(r)) for _, _, get in columns])
+        writer.writerow([cell(get(r)) for _, _, get in columns])
     return buf.getvalue()
 
 
 def pairs(items: Sequence[tuple[str, Any]]) -> str:
     """A label: value block."""
-    items = [(k, _cell(v)) for k, v in items if v not in (None, "", [], {})]
+    items = [(k, cell(v)) for k, v in items if v not in (None, "", [], {})]
     size = max((width(k) for k, _ in items), default=0)
     return "".join(f"{_pad(k, size)}  {v}\n" for k, v in items)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 ticket``, ``2 tickets`` (English; the Chinese catalogue has no plurals)."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"

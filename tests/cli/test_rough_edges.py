@@ -40,3 +40,62 @@ def test_a_malformed_batch_line_names_its_real_column(desk: Desk, itsm: Any) -> 
     result = itsm("batch", user=desk.org.agent.id, now=at("2026-03-02 09:00"), input=text, expect=2)
     assert "line 1: not JSON: Expecting property name enclosed in double quotes at column 16" in result.stderr
     assert "line 2: not JSON: Expecting value at column 24" in result.stderr
+
+
+def complete(itsm: Any, words: str, db: str | None = None, user: str | None = None) -> list[str]:
+    """What the shell is offered for the last word of ``words`` (bash protocol)."""
+    from click.testing import CliRunner
+
+    import cli
+
+    argv = words.split(" ")
+    env = {"_ITSM_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(argv) - 1)}
+    result = CliRunner().invoke(cli.main, [], env=env, prog_name="itsm")
+    assert result.exit_code == 0, result.output
+    return [line.split(",", 1)[1] for line in result.stdout.splitlines() if "," in line]
+
+
+def test_help_lists_the_code_values_and_the_shell_completes_them(itsm_nodb: Any) -> None:
+    help_text = " ".join(itsm_nodb("new", "--help").stdout.split())
+    assert "--urgency CODE How soon the user needs it: one of high, medium, low (codes/urgency.yaml)." in help_text
+    assert "branch_it_guangzhou" in help_text  # services, from codes/services.yaml
+    assert complete(itsm_nodb, "itsm new incident --urgency h") == ["high"]
+    assert set(complete(itsm_nodb, "itsm new incident --impact ")) == {"high", "medium", "low"}
+
+
+def test_the_shell_completes_ticket_keys_and_the_actions_open_now(desk: Desk, itsm: Any) -> None:
+    agent = desk.org.agent.id
+    for n in range(2):
+        desk.new("incident", agent, "2026-03-02 09:00", title=f"VPN down {n}", reporter=desk.org.reporter)
+    assert complete(itsm, f"itsm --db {itsm.db} show INC-") == ["INC-000001", "INC-000002"]
+    assert complete(itsm, f"itsm --db {itsm.db} show inc-00000") == ["INC-000001", "INC-000002"]
+    offered = complete(itsm, f"itsm --db {itsm.db} --as {agent} do INC-000001 ")
+    assert "assign" in offered and "resolve" in offered and "confirm" not in offered
+
+
+def test_list_shows_a_page_unless_asked_for_all(desk: Desk, itsm: Any) -> None:
+    agent = desk.org.agent.id
+    for n in range(3):
+        desk.new("incident", agent, "2026-03-02 09:00", title=f"Printer {n}", reporter=desk.org.reporter)
+    page = itsm("list", "--limit", "2", "--json")
+    assert [t["key"] for t in json.loads(page.stdout)] == ["INC-000001", "INC-000002"]
+    assert "showing the first 2 matching tickets" in page.stderr and "--all" in page.stderr
+    everything = itsm("list", "--all", "--json")
+    assert len(json.loads(everything.stdout)) == 3 and everything.stderr == ""
+    exact = itsm("list", "--limit", "3", "--json")
+    assert len(json.loads(exact.stdout)) == 3 and exact.stderr == ""
+
+
+def test_history_actions_and_audit_read_as_sentences(desk: Desk, itsm: Any) -> None:
+    o = desk.org
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:00", title="VPN", reporter=o.reporter)["key"]
+    itsm("do", key, "resolve", "--set", "solution=Reset the token", "--set", "closure_code=solved",
+         "--set", "service_restored=true", user=o.agent.id, now=at("2026-03-02 09:10"))
+    history = itsm("history", key, "--csv").stdout  # the table clips long changes
+    assert "service_restored=yes" in history and "True" not in history
+    table = itsm("actions", key, user=o.agent.id, now=at("2026-03-02 09:20")).stdout
+    head = table.splitlines()[0].split()
+    assert head[:3] == ["Action", "Label", "To"] and head[-1] == "Roles"
+    assert "reporter, service_desk" in table  # the roles are not cut off
+    audit = itsm("audit", "verify").stdout
+    assert "1 ticket, 2 events: journal intact" in audit
