@@ -77,7 +77,23 @@ _NINETEEN = "9" * 19
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def make_engine(url: str) -> Engine:
+def missing_file(url: str) -> Path | None:
+    """The file of a SQLite URL when it does not exist yet (else None): reading
+    commands refuse it instead of creating an empty database at a mistyped path."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
+            or parsed.database.startswith("file:"):
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path
+
+
+def make_engine(url: str, create_dirs: bool = True) -> Engine:
+    """An engine for ``url``; for a SQLite file, its folder is made unless
+    ``create_dirs`` is false (nothing is connected yet)."""
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
@@ -88,15 +104,15 @@ def make_engine(url: str) -> Engine:
         raise UsageError(f"{redact(url)}: itsm stores its data in SQLite or PostgreSQL, not "
                          f"{backend} (e.g. sqlite:///itsm.db or postgresql+psycopg://user@host/db)")
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, create_dirs)
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=4,
                             json_serializer=json_dumps, json_deserializer=json_loads)
 
 
-def _sqlite_engine(url: sa.URL) -> Engine:
-    if url.database and url.database != ":memory:":
+def _sqlite_engine(url: sa.URL, create_dirs: bool) -> Engine:
+    if create_dirs and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     busy_ms = _busy_timeout_ms()
     engine = sa.create_engine(url, connect_args={"timeout": busy_ms / 1000},

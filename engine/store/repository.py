@@ -628,9 +628,13 @@ class Store:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # a SQLite file that does not exist yet is created by the first write, and a
+        # read before any write refuses (a mistyped --db must not make an empty desk)
+        self.missing = db.missing_file(url)
         with db.translate_errors(url):
-            self.engine: Engine = db.make_engine(url)
-            db.ensure_schema(self.engine)
+            self.engine: Engine = db.make_engine(url, create_dirs=self.missing is None)
+            if self.missing is None:
+                db.ensure_schema(self.engine)
         # SQLite: one write connection kept from one transaction to the next (checking
         # a connection out of the pool and back costs more than a small action's
         # statements), used by one thread at a time; another thread meanwhile takes
@@ -640,8 +644,20 @@ class Store:
         self._writer_lock = threading.Lock() if db.is_sqlite(self.engine) else None
         self._people = PeopleCache()  # what the kept connection read of people
 
+    def _create_if_missing(self, reading: bool) -> None:
+        if self.missing is None:
+            return
+        if reading and not self.missing.exists():
+            raise NotFound(f"no database at {self.missing}: create it with 'itsm db upgrade' "
+                           "(or check --db / ITSM_DATABASE_URL)")
+        with db.translate_errors(self.url):
+            self.missing.parent.mkdir(parents=True, exist_ok=True)
+            db.ensure_schema(self.engine)
+        self.missing = None
+
     @contextmanager
     def write(self) -> Iterator[Repo]:
+        self._create_if_missing(reading=False)
         with db.translate_errors(self.url):
             if self._writer_lock is not None and self._writer_lock.acquire(blocking=False):
                 try:
@@ -662,6 +678,7 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Repo]:
+        self._create_if_missing(reading=True)
         with db.translate_errors(self.url):
             with self.engine.connect() as conn:
                 with conn.begin():

@@ -284,7 +284,7 @@ def test_sqlite_in_a_folder_that_cannot_exist(itsm_nodb: Any, tmp_path: Path) ->
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     url = f"sqlite:///{blocker}/x/y.db"
-    r = itsm_nodb("user", "list", db=url, expect=3)
+    r = itsm_nodb("user", "add", "wang.lei", "--email", "wang.lei@example.com", db=url, expect=3)
     assert r.stdout == "" and r.stderr.startswith("itsm: ")
     assert len(r.stderr.strip().splitlines()) <= 3
     assert "a-file" in r.stderr  # says which path

@@ -99,3 +99,22 @@ def test_history_actions_and_audit_read_as_sentences(desk: Desk, itsm: Any) -> N
     assert "reporter, service_desk" in table  # the roles are not cut off
     audit = itsm("audit", "verify").stdout
     assert "1 ticket, 2 events: journal intact" in audit
+
+
+def test_reading_never_creates_a_database(itsm_nodb: Any, tmp_path: Path) -> None:
+    typo = tmp_path / "desks" / "dsek.db"
+    url = f"sqlite:///{typo}"
+    for argv in (["list"], ["show", "INC-000001"], ["audit", "verify"], ["major", "board"]):
+        result = itsm_nodb("--db", url, *argv, expect=4)
+        assert f"no database at {typo}: create it with 'itsm db upgrade'" in result.stderr
+    assert not typo.exists() and not typo.parent.exists()
+    itsm_nodb("--db", url, "db", "upgrade")  # as the message says
+    assert typo.exists()
+    assert itsm_nodb("--db", url, "list", "--json").stdout.strip() == "[]"
+
+
+def test_the_first_write_still_creates_the_database(itsm_nodb: Any, tmp_path: Path) -> None:
+    path = tmp_path / "new" / "itsm.db"
+    itsm_nodb("--db", f"sqlite:///{path}", "user", "add", "wang.lei", "--email", "wang.lei@example.com",
+              "--role", "service_desk", "--group", "service_desk")
+    assert path.exists()

@@ -58,7 +58,7 @@ def _race(url: str, payload: Any) -> list[dict[str, Any]]:
 
 
 def test_senders_racing_on_a_new_alert_group_open_one_incident(itsm: Any, db_url: str, counts: Any) -> None:
-    itsm("alerts")  # create the schema before the race (as `itsm db upgrade` would)
+    itsm("db", "upgrade")  # create the schema before the race
     for round_ in range(ROUNDS):
         # each sender brings the same three new groups: one incident each, whoever wins
         payload = webhook(*(am_alert(f"race{round_}-{g}", severity="warning") for g in range(3)))

@@ -146,5 +146,8 @@ def test_daily_report_counts_by_channel(desk: Any, db_url: str) -> None:
 
 @pytest.mark.parametrize("name", ["daily", "weekly", "monthly", "major_incidents"])
 def test_every_report_renders_on_an_empty_database(db_url: str, name: str) -> None:
+    from engine.api import Api
+
+    Api.open(db=db_url).upgrade_db()  # created, and nothing in it (a report never creates one)
     for fmt in ("md", "html", "csv", "json"):
         assert report(db_url, name, None, None, fmt=fmt, lang="zh")
