@@ -404,16 +404,42 @@ def test_breached_is_due_at_or_before_now_at_every_minute(defs: Definitions,
                                                           incident: ProcessSpec) -> None:
     """One definition: a running clock is breached exactly when its due instant is at
     or before now (what `itsm tick` and `itsm list --breached` test), and a clock
-    stopped at or after its due instant has missed its target."""
+    stopped at or after its due instant has missed its target; likewise a clock has
+    warned exactly when its warning instant is at or before now."""
     start = t("2026-03-24 16:00")
     for minute in range(0, 18 * 60, 5):  # Tuesday 16:00 to Wednesday 10:00
         now = start + timedelta(minutes=minute)
         res = sla.compute(incident, defs, TUESDAY_P2, SILVER_P2, now)["resolution"]
         assert res["breached"] is (datetime.fromisoformat(res["due"]) <= now), (now, res)
+        assert res["warned"] is (datetime.fromisoformat(res["warning_at"]) <= now), (now, res)
         stopped = TUESDAY_P2 + [Transition(now, "in_progress", "resolved", "resolve")]
         res = sla.compute(incident, defs, stopped, SILVER_P2, now + timedelta(days=1))["resolution"]
         assert res["met"] is (now < datetime.fromisoformat(res["due"])), (now, res)
         assert res["breached"] is (not res["met"]), (now, res)
+
+
+def test_warned_says_whether_the_warning_instant_has_passed(defs: Definitions,
+                                                            incident: ProcessSpec) -> None:
+    # the warning at 75% (6 h) falls at 16:00; on hold from 17:00, the warning
+    # instant stays 16:00 and has passed ...
+    held = TUESDAY_P2 + worked(("2026-03-24 17:00", "in_progress", "pending", "pend"))
+    res = clocks(defs, incident, held, SILVER_P2, "2026-03-26 10:00")["resolution"]
+    assert (res["paused"], res["warned"], res["breached"]) == (True, True, False)
+    assert res["warning_at"] == iso("2026-03-24 16:00")
+    # ... on hold from 15:00 it has not: the warning instant shown is where it would
+    # fall if the clock ran again now (Thursday 10:00 + 1 h)
+    held = TUESDAY_P2 + worked(("2026-03-24 15:00", "in_progress", "pending", "pend"))
+    res = clocks(defs, incident, held, SILVER_P2, "2026-03-26 10:00")["resolution"]
+    assert (res["paused"], res["warned"], res["breached"]) == (True, False, False)
+    assert res["warning_at"] == iso("2026-03-26 11:00")
+    # resolved after the warning: it warned, and met its target
+    done = TUESDAY_P2 + worked(("2026-03-24 17:00", "in_progress", "resolved", "resolve"))
+    res = clocks(defs, incident, done, SILVER_P2, "2026-03-26 10:00")["resolution"]
+    assert (res["warned"], res["met"], res["warning_at"]) == (True, True, iso("2026-03-24 16:00"))
+    # just started: neither warned nor breached
+    assert {k: (r["warned"], r["breached"]) for k, r in clocks(
+        defs, incident, TUESDAY_P2[:1], SILVER_P2, "2026-03-24 09:00").items()} == {
+        "response": (False, False), "resolution": (False, False)}
 
 
 def test_a_zero_target_is_breached_as_the_clock_starts(defs: Definitions, incident: ProcessSpec) -> None:
@@ -421,7 +447,7 @@ def test_a_zero_target_is_breached_as_the_clock_starts(defs: Definitions, incide
     cal = sla.calendar_for_policy(defs, sla.policy_for(defs, "desktop"))
     categories = {"new": "new", "assigned": "active", "in_progress": "active"}
     res = sla.compute_clock(clock, TUESDAY_P2, 0, cal, 50, t("2026-03-24 09:00"), categories)
-    assert res["breached"] is True
+    assert (res["breached"], res["warned"]) == (True, True)
     assert res["due"] == res["warning_at"] == res["started_at"] == iso("2026-03-24 09:00")
 
 

@@ -24,7 +24,7 @@ is **reached at the instant the counted time equals it** (:func:`reached`), so
 a clock is breached at its due instant, wherever that falls.  A target that
 runs out at closing time is breached from then on, although the counted time
 stays equal to the target until the next opening, and a clock stopped at or
-after its due instant records ``met: false``.  ``breached`` in a
+after its due instant records ``met: false``.  ``breached``/``warned`` in a
 record, ``due <= now`` in ``itsm tick`` and ``itsm list --breached``, and the
 KPIs that read the recorded ``met`` all follow from it.
 """
@@ -183,6 +183,7 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
         "warning_at": iso(warning_at) if warning_at is not None else None,
         "paused": status == "paused",
         "breached": breached,
+        "warned": started and reached(elapsed, warn_us),
         "met": (not breached) if status == "stopped" and target is not None else None,
         "started_at": iso(started_at) if started_at is not None else None,
         "stopped_at": iso(stopped_at) if stopped_at is not None else None,

@@ -336,6 +336,67 @@ def test_no_breach_notification_for_a_clock_resolved_in_time(desk: Desk) -> None
     assert outbox(desk, key, "sla_breach") == [] and outbox(desk, key, "sla_warning") == []
 
 
+# -- thresholds reached while no tick ran (issue #20, item 2) ----------------------------------
+# P2 incidents on desktop taken up by chen.jie; no tick runs until Friday 03-20 18:30.
+
+def test_a_breach_before_a_hold_is_reported_by_the_next_tick(desk: Desk) -> None:
+    """Logged Thursday 03-19 13:00: 6 h (the warning) at Friday 10:00, 8 h (the breach)
+    at Friday 12:00; on hold from 14:00.  The 18:30 tick reports both and escalates, as
+    a tick every minute would have; resuming later fires nothing again."""
+    o = desk.org
+    key = started_p2(desk, "2026-03-19 13:00", "2026-03-19 13:05", "2026-03-19 13:10", "Dock resets")
+    desk.do(key, "pend", o.desktop.id, "2026-03-20 14:00", reason="Waiting for a new dock")
+    res = desk.show(key, now="2026-03-20 18:30")["sla"]["resolution"]
+    assert (res["paused"], res["breached"], res["due"]) == (True, True, at("2026-03-20 12:00"))
+
+    report = tick(desk, "2026-03-20 18:30")
+    assert [(r["kind"], r["name"], r["due"], r["outcome"]) for r in report if r["key"] == key] == [
+        ("warning", "resolution", at("2026-03-20 10:00"), "1 message(s) queued"),
+        ("breach", "resolution", at("2026-03-20 12:00"), "2 message(s) queued; escalate -> pending")]
+    assert recipients(outbox(desk, key, "sla_warning")) == [o.desktop.email]
+    assert recipients(outbox(desk, key, "sla_breach")) == sorted([o.desktop.email, o.incident_manager.email])
+    t = desk.show(key, now="2026-03-20 18:30")
+    assert (t["state"], t["fields"]["escalated"]) == ("pending", True)
+    assert ticked(tick(desk, "2026-03-20 18:31"), key) == []
+
+    # back to work on Monday: the same cycle of the clock, already reported
+    desk.do(key, "resume", o.desktop.id, "2026-03-23 10:00")
+    assert ticked(tick(desk, "2026-03-23 10:01"), key) == []
+    assert len(outbox(desk, key, "sla_breach")) == 2
+    assert sum(e["action"] == "escalate" for e in desk.history(key)) == 1
+
+
+def test_a_breach_before_a_resolution_is_reported_and_the_escalation_skipped(desk: Desk) -> None:
+    """Logged Thursday 03-19 10:00: warning Thursday 17:00, breach Friday 10:00;
+    resolved Friday 11:00 (and a second one, the same, also confirmed by the user at
+    11:30: closed).  The 18:30 tick sends both messages of each, as a tick every minute
+    would have, and skips the escalation, which no longer applies, saying so."""
+    o = desk.org
+    resolved = started_p2(desk, "2026-03-19 10:00", "2026-03-19 10:05", "2026-03-19 10:10", "Dock resets")
+    closed = started_p2(desk, "2026-03-19 10:00", "2026-03-19 10:05", "2026-03-19 10:10", "Screen flickers",
+                        service="email")
+    for key in (resolved, closed):
+        desk.do(key, "resolve", o.desktop.id, "2026-03-20 11:00", **RESOLVE)
+    desk.do(closed, "confirm", o.reporter, "2026-03-20 11:30")
+    assert desk.show(closed, now="2026-03-20 11:30")["state"] == "closed"
+
+    report = tick(desk, "2026-03-20 18:30")
+    for key, state in ((resolved, "resolved"), (closed, "closed")):
+        res = desk.show(key, now="2026-03-20 18:30")["sla"]["resolution"]
+        assert (res["state"], res["met"], res["breached"], res["due"]) == (
+            "stopped", False, True, at("2026-03-20 10:00"))
+        assert [(r["kind"], r["name"], r["due"], r["outcome"]) for r in report if r["key"] == key] == [
+            ("warning", "resolution", at("2026-03-19 17:00"), "1 message(s) queued"),
+            ("breach", "resolution", at("2026-03-20 10:00"),
+             f"2 message(s) queued; escalate skipped: no longer applies ({state})")]
+        assert recipients(outbox(desk, key, "sla_warning")) == [o.desktop.email]
+        assert recipients(outbox(desk, key, "sla_breach")) == sorted([o.desktop.email, o.incident_manager.email])
+        t = desk.show(key, now="2026-03-20 18:30")
+        assert t["state"] == state and not t["fields"].get("escalated")
+        assert "escalate" not in [e["action"] for e in desk.history(key)]
+        assert ticked(tick(desk, "2026-03-20 18:31"), key) == []
+
+
 # -- concurrent ticks ---------------------------------------------------------------------
 
 def _tick_worker(db: str, now: str, barrier: Any, results: Any) -> None:
