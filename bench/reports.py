@@ -505,7 +505,7 @@ class Generator:
                 warns.append(warning)
             elif state == "stopped" and elapsed >= warn_at:
                 warning = uncount(counted(t0) + warn_at)
-            breached = elapsed > target
+            breached = elapsed >= target  # breached at the due instant (engine.clock.sla.reached)
             breached_any = breached_any or breached
             record[clock] = {"state": state, "target_seconds": target, "elapsed_seconds": elapsed,
                              "remaining_seconds": target - elapsed, "due": local_iso(due),

@@ -180,10 +180,12 @@ def test_time_pending_does_not_count(defs: Definitions, incident: ProcessSpec) -
     assert res["remaining_seconds"] == 6 * HOUR
     # 6 h left from 15:00: 15:00-18:00, then Tuesday 09:00-12:00 (the earliest instant)
     assert res["due"] == iso("2026-03-03 12:00")
-    # the response clock stopped at `start`, 30 minutes after logging: met exactly
+    # the response clock stopped at `start`, 30 minutes after logging: at its due
+    # instant, so breached (a clock is breached at its due instant, not a moment after)
     resp = c["response"]
     assert resp["state"] == "stopped" and resp["stopped_at"] == iso("2026-03-02 09:30")
-    assert resp["elapsed_seconds"] == 30 * MINUTE and resp["met"] is True and resp["breached"] is False
+    assert resp["due"] == iso("2026-03-02 09:30")
+    assert resp["elapsed_seconds"] == 30 * MINUTE and resp["met"] is False and resp["breached"] is True
 
 
 def test_overnight_hold_does_not_count(defs: Definitions, incident: ProcessSpec) -> None:
@@ -312,7 +314,8 @@ def test_response_clock_does_not_restart_on_reassignment(defs: Definitions,
     # logged Monday 09:00 and resolved straight from `new` (first contact);
     # 8 working hours end at Monday 18:00
     ("2026-03-02 17:59", 8 * HOUR - MINUTE, True),
-    ("2026-03-02 18:00", 8 * HOUR, True),  # exactly on target: met
+    # at the due instant (18:00, closing time): breached, like a tick at 18:00 says
+    ("2026-03-02 18:00", 8 * HOUR, False),
     ("2026-03-03 09:01", 8 * HOUR + MINUTE, False),  # the night does not count, the minute does
     ("2026-03-03 12:30", 11 * HOUR, False),  # Tuesday 09:00-12:00 + nothing at lunch
 ])
@@ -335,10 +338,14 @@ def test_met_is_none_before_the_clock_stops(defs: Definitions, incident: Process
 
 
 def test_breached_while_running(defs: Definitions, incident: ProcessSpec) -> None:
-    # exactly at the target (Monday 18:00) it is not yet breached ...
+    # a minute before the target it is not breached ...
+    res = clocks(defs, incident, opened("2026-03-02 09:00"), SILVER_P2, "2026-03-02 17:59")["resolution"]
+    assert res["elapsed_seconds"] == 8 * HOUR - MINUTE and res["breached"] is False
+    # ... at the due instant (Monday 18:00) it is: a clock is breached at its due instant
     res = clocks(defs, incident, opened("2026-03-02 09:00"), SILVER_P2, "2026-03-02 18:00")["resolution"]
-    assert res["elapsed_seconds"] == 8 * HOUR and res["breached"] is False
-    # ... one working minute later it is (18:00 to 09:00 is not working time)
+    assert res["elapsed_seconds"] == 8 * HOUR and res["breached"] is True
+    assert res["due"] == iso("2026-03-02 18:00")
+    # one working minute later (18:00 to 09:00 is not working time)
     res = clocks(defs, incident, opened("2026-03-02 09:00"), SILVER_P2, "2026-03-03 09:01")["resolution"]
     assert res["state"] == "running"
     assert res["elapsed_seconds"] == 8 * HOUR + MINUTE
@@ -360,6 +367,88 @@ def test_paused_breached_clock_stays_breached(defs: Definitions, incident: Proce
     res = clocks(defs, incident, trs, SILVER_P2, "2026-03-05 10:00")["resolution"]
     assert res["paused"] is True and res["elapsed_seconds"] == 9 * HOUR
     assert res["breached"] is True and res["met"] is None
+
+
+# -- breached at the due instant, wherever it falls (issue #20, item 1) --------------------
+
+# Tuesday 2026-03-24: a P2 on desktop logged 09:00, assigned 09:05, started 09:10.
+# Resolution: 8 working hours, 09:00-12:00 + 13:00-18:00: due at closing time, 18:00.
+TUESDAY_P2 = [Transition(t("2026-03-24 09:00"), None, "new", "create")] + worked(
+    ("2026-03-24 09:05", "new", "assigned", "assign"),
+    ("2026-03-24 09:10", "assigned", "in_progress", "start"),
+)
+
+
+def test_a_target_that_runs_out_at_closing_time_is_breached(defs: Definitions,
+                                                             incident: ProcessSpec) -> None:
+    # after closing the counted time stays at the target (8 h) until the next
+    # opening; the clock reached its target at 18:00, so it is breached from then on
+    for now in ("2026-03-24 18:00", "2026-03-24 18:30", "2026-03-24 18:45", "2026-03-25 08:59"):
+        res = clocks(defs, incident, TUESDAY_P2, SILVER_P2, now)["resolution"]
+        assert res["state"] == "running", now
+        assert (res["elapsed_seconds"], res["remaining_seconds"]) == (8 * HOUR, 0), now
+        assert res["due"] == iso("2026-03-24 18:00"), now
+        assert (res["breached"], res["met"]) == (True, None), now
+    # resolved at 19:00 (still 8 h counted): recorded as missed, not met
+    resolved = TUESDAY_P2 + worked(("2026-03-24 19:00", "in_progress", "resolved", "resolve"))
+    res = clocks(defs, incident, resolved, SILVER_P2, "2026-03-24 19:05")["resolution"]
+    assert (res["state"], res["elapsed_seconds"], res["due"]) == ("stopped", 8 * HOUR, iso("2026-03-24 18:00"))
+    assert (res["met"], res["breached"]) == (False, True)
+    # resolved a minute before closing: met
+    early = TUESDAY_P2 + worked(("2026-03-24 17:59", "in_progress", "resolved", "resolve"))
+    res = clocks(defs, incident, early, SILVER_P2, "2026-03-24 19:05")["resolution"]
+    assert (res["met"], res["breached"], res["remaining_seconds"]) == (True, False, MINUTE)
+
+
+def test_breached_is_due_at_or_before_now_at_every_minute(defs: Definitions,
+                                                          incident: ProcessSpec) -> None:
+    """One definition: a running clock is breached exactly when its due instant is at
+    or before now (what `itsm tick` and `itsm list --breached` test), and a clock
+    stopped at or after its due instant has missed its target; likewise a clock has
+    warned exactly when its warning instant is at or before now."""
+    start = t("2026-03-24 16:00")
+    for minute in range(0, 18 * 60, 5):  # Tuesday 16:00 to Wednesday 10:00
+        now = start + timedelta(minutes=minute)
+        res = sla.compute(incident, defs, TUESDAY_P2, SILVER_P2, now)["resolution"]
+        assert res["breached"] is (datetime.fromisoformat(res["due"]) <= now), (now, res)
+        assert res["warned"] is (datetime.fromisoformat(res["warning_at"]) <= now), (now, res)
+        stopped = TUESDAY_P2 + [Transition(now, "in_progress", "resolved", "resolve")]
+        res = sla.compute(incident, defs, stopped, SILVER_P2, now + timedelta(days=1))["resolution"]
+        assert res["met"] is (now < datetime.fromisoformat(res["due"])), (now, res)
+        assert res["breached"] is (not res["met"]), (now, res)
+
+
+def test_warned_says_whether_the_warning_instant_has_passed(defs: Definitions,
+                                                            incident: ProcessSpec) -> None:
+    # the warning at 75% (6 h) falls at 16:00; on hold from 17:00, the warning
+    # instant stays 16:00 and has passed ...
+    held = TUESDAY_P2 + worked(("2026-03-24 17:00", "in_progress", "pending", "pend"))
+    res = clocks(defs, incident, held, SILVER_P2, "2026-03-26 10:00")["resolution"]
+    assert (res["paused"], res["warned"], res["breached"]) == (True, True, False)
+    assert res["warning_at"] == iso("2026-03-24 16:00")
+    # ... on hold from 15:00 it has not: the warning instant shown is where it would
+    # fall if the clock ran again now (Thursday 10:00 + 1 h)
+    held = TUESDAY_P2 + worked(("2026-03-24 15:00", "in_progress", "pending", "pend"))
+    res = clocks(defs, incident, held, SILVER_P2, "2026-03-26 10:00")["resolution"]
+    assert (res["paused"], res["warned"], res["breached"]) == (True, False, False)
+    assert res["warning_at"] == iso("2026-03-26 11:00")
+    # resolved after the warning: it warned, and met its target
+    done = TUESDAY_P2 + worked(("2026-03-24 17:00", "in_progress", "resolved", "resolve"))
+    res = clocks(defs, incident, done, SILVER_P2, "2026-03-26 10:00")["resolution"]
+    assert (res["warned"], res["met"], res["warning_at"]) == (True, True, iso("2026-03-24 16:00"))
+    # just started: neither warned nor breached
+    assert {k: (r["warned"], r["breached"]) for k, r in clocks(
+        defs, incident, TUESDAY_P2[:1], SILVER_P2, "2026-03-24 09:00").items()} == {
+        "response": (False, False), "resolution": (False, False)}
+
+
+def test_a_zero_target_is_breached_as_the_clock_starts(defs: Definitions, incident: ProcessSpec) -> None:
+    clock = next(c for c in incident.clocks if c.id == "resolution")
+    cal = sla.calendar_for_policy(defs, sla.policy_for(defs, "desktop"))
+    categories = {"new": "new", "assigned": "active", "in_progress": "active"}
+    res = sla.compute_clock(clock, TUESDAY_P2, 0, cal, 50, t("2026-03-24 09:00"), categories)
+    assert (res["breached"], res["warned"]) == (True, True)
+    assert res["due"] == res["warning_at"] == res["started_at"] == iso("2026-03-24 09:00")
 
 
 # -- 24x7 ---------------------------------------------------------------------------------

@@ -14,9 +14,19 @@ Semantics of a clock:
   counted, only when ``resume`` matches (e.g. the ``reopen`` action);
 - time does not count while the state matches ``pause``;
 - ``reset`` sets the counted time back to zero.
+
 Time counts in the SLA policy's business calendar.  A target of "N business
 days" is N standard working days of that calendar (its longest working day
 length, e.g. 8 hours at head office), so pauses and recomputation stay exact.
+
+One definition of "breached": a threshold (the target, or its warning share)
+is **reached at the instant the counted time equals it** (:func:`reached`), so
+a clock is breached at its due instant, wherever that falls.  A target that
+runs out at closing time is breached from then on, although the counted time
+stays equal to the target until the next opening, and a clock stopped at or
+after its due instant records ``met: false``.  ``breached``/``warned`` in a
+record, ``due <= now`` in ``itsm tick`` and ``itsm list --breached``, and the
+KPIs that read the recorded ``met`` all follow from it.
 """
 
 from __future__ import annotations
@@ -92,6 +102,13 @@ def _percent(value: Any) -> float | None:
     return float(str(value).rstrip("%"))
 
 
+def reached(elapsed_us: int, threshold_us: int | None) -> bool:
+    """Has a clock that counted ``elapsed_us`` reached ``threshold_us`` (its
+    target, or the warning share of it)?  The one definition: at the instant
+    the counted time equals the threshold, not a moment after it."""
+    return threshold_us is not None and elapsed_us >= threshold_us
+
+
 def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: float | None, cal: Calendar,
                   warning: float | None, now: datetime, categories: Mapping[str, str]) -> dict[str, Any]:
     """One clock's record.  Time is counted in whole microseconds (exact integer
@@ -135,6 +152,11 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
                 and not _matches(clock.stop, tr.to_state, cat, tr.action):
             status, stopped_at = ("paused" if paused else "running"), None
         run_since = at
+        if status in ("running", "paused"):  # a zero threshold is reached as the clock starts
+            if breach_at is None and reached(elapsed, target_us):
+                breach_at = at
+            if warning_at is None and reached(elapsed, warn_us):
+                warning_at = at
     now_us = micros(now)
     account(now_us)
 
@@ -149,7 +171,8 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
     if warn_us is not None and warning_at is None and status in ("running", "paused") \
             and elapsed < warn_us:
         warning_at = cal.add_working_micros(now_us, warn_us - elapsed)
-    breached = target_us is not None and elapsed > target_us
+    started = status != "not_started"
+    breached = started and reached(elapsed, target_us)
     iso = cal.iso_seconds
     return {
         "state": status,
@@ -160,6 +183,7 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
         "warning_at": iso(warning_at) if warning_at is not None else None,
         "paused": status == "paused",
         "breached": breached,
+        "warned": started and reached(elapsed, warn_us),
         "met": (not breached) if status == "stopped" and target is not None else None,
         "started_at": iso(started_at) if started_at is not None else None,
         "stopped_at": iso(stopped_at) if stopped_at is not None else None,

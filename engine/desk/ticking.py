@@ -106,7 +106,10 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
 
 def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
          now: datetime, events: list[dict[str, Any]]) -> str:
-    """One due item's effect: its messages, its action as the system; the outcome text."""
+    """One due item's effect: its messages, its action as the system; the outcome text.
+    An SLA threshold found after the ticket left the states its action is taken
+    from (a breach found once the incident is resolved) still sends its messages;
+    its action is skipped, and the outcome says so."""
     parts = []
     if item.notify:
         clock = (ticket.sla or {}).get(item.name) or {}
@@ -115,7 +118,10 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
                               "at": desk.iso(item.due_at),
                               "due": clock.get("due") or desk.iso(item.due_at)}}, now)
         parts.append(f"{n} message(s) queued")
-    if item.action:
+    action = spec.actions.get(item.action) if item.action else None
+    if item.kind in ("warning", "breach") and action is not None and ticket.state not in action.sources:
+        parts.append(f"{item.action} skipped: no longer applies ({ticket.state})")
+    elif item.action:
         try:
             result = perform(desk, repo, ticket, item.action, {}, f"{item.kind} {item.name}",
                              SYSTEM, now, events)

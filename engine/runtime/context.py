@@ -46,6 +46,7 @@ def sla_view(spec: ProcessSpec, sla: Mapping[str, Any]) -> dict[str, Any]:
         rec = dict(sla.get(clock.id) or {})
         rec.setdefault("met", None)
         rec.setdefault("breached", False)
+        rec.setdefault("warned", False)
         rec.setdefault("due", None)
         rec.setdefault("paused", False)
         rec.setdefault("elapsed_seconds", 0)

@@ -71,32 +71,38 @@ def timer_starts(spec: ProcessSpec, ticket: Ticket,
 def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping[str, Any],
               fired: set[tuple[str, str, str]], repeats: Mapping[str, int] | None = None,
               starts: Mapping[str, datetime] | None = None) -> list[DueItem]:
-    """Every timed effect still to come for ``ticket`` (not yet fired)."""
+    """Every timed effect still to come for ``ticket`` (not yet fired).
+
+    An SLA threshold is due at its instant while the clock runs.  A threshold
+    the clock has reached (``warned``, ``breached``: engine.clock.sla.reached)
+    stays due at the instant it was reached until it fired, whatever the clock
+    or the ticket did since (on hold, resolved, closed): a tick that comes late
+    reports it as if ``itsm tick`` ran every minute.  A clock that does not run
+    reaches nothing new, so a paused or stopped clock's future thresholds are
+    not due."""
     state = spec.states.get(ticket.state)
-    if state is None or state.final:
+    if state is None:
         return []
     items: list[DueItem] = []
     for clock in spec.clocks:
         rec = sla.get(clock.id) or {}
-        if rec.get("state") == "stopped" and rec.get("met") is False and _has(clock.on_breach):
-            # breached, then stopped before a tick saw it: the breach is still reported
-            due = _parse(rec.get("due"))
-            item = DueItem("breach", clock.id, rec.get("started_at") or "", due or ticket.updated_at,
-                           clock.on_breach.action, clock.on_breach.notify)
-            if item.key() not in fired:
-                items.append(item)
-            continue
-        if rec.get("state") not in ("running", "paused"):
+        status = rec.get("state")
+        if status not in ("running", "paused", "stopped"):
             continue
         cycle = rec.get("started_at") or ""
-        for kind, effect, when in (("warning", clock.on_warning, rec.get("warning_at")),
-                                   ("breach", clock.on_breach, rec.get("due"))):
+        for kind, effect, when, reached in (
+                ("warning", clock.on_warning, rec.get("warning_at"), rec.get("warned")),
+                ("breach", clock.on_breach, rec.get("due"), rec.get("breached"))):
             due = _parse(when)
-            if due is None or not _has(effect) or rec.get("paused"):
+            if due is None or not _has(effect):
+                continue
+            if not reached and (status != "running" or state.final):
                 continue
             item = DueItem(kind, clock.id, cycle, due, effect.action, effect.notify)
             if item.key() not in fired:
                 items.append(item)
+    if state.final:
+        return sorted(items, key=lambda i: i.due_at)
     for timer in spec.timers:
         if ticket.state not in timer.states:
             continue

@@ -23,6 +23,7 @@ approvers every business day while awaiting approval.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import subprocess
 import sys
@@ -335,6 +336,67 @@ def test_no_breach_notification_for_a_clock_resolved_in_time(desk: Desk) -> None
     assert outbox(desk, key, "sla_breach") == [] and outbox(desk, key, "sla_warning") == []
 
 
+# -- thresholds reached while no tick ran (issue #20, item 2) ----------------------------------
+# P2 incidents on desktop taken up by chen.jie; no tick runs until Friday 03-20 18:30.
+
+def test_a_breach_before_a_hold_is_reported_by_the_next_tick(desk: Desk) -> None:
+    """Logged Thursday 03-19 13:00: 6 h (the warning) at Friday 10:00, 8 h (the breach)
+    at Friday 12:00; on hold from 14:00.  The 18:30 tick reports both and escalates, as
+    a tick every minute would have; resuming later fires nothing again."""
+    o = desk.org
+    key = started_p2(desk, "2026-03-19 13:00", "2026-03-19 13:05", "2026-03-19 13:10", "Dock resets")
+    desk.do(key, "pend", o.desktop.id, "2026-03-20 14:00", reason="Waiting for a new dock")
+    res = desk.show(key, now="2026-03-20 18:30")["sla"]["resolution"]
+    assert (res["paused"], res["breached"], res["due"]) == (True, True, at("2026-03-20 12:00"))
+
+    report = tick(desk, "2026-03-20 18:30")
+    assert [(r["kind"], r["name"], r["due"], r["outcome"]) for r in report if r["key"] == key] == [
+        ("warning", "resolution", at("2026-03-20 10:00"), "1 message(s) queued"),
+        ("breach", "resolution", at("2026-03-20 12:00"), "2 message(s) queued; escalate -> pending")]
+    assert recipients(outbox(desk, key, "sla_warning")) == [o.desktop.email]
+    assert recipients(outbox(desk, key, "sla_breach")) == sorted([o.desktop.email, o.incident_manager.email])
+    t = desk.show(key, now="2026-03-20 18:30")
+    assert (t["state"], t["fields"]["escalated"]) == ("pending", True)
+    assert ticked(tick(desk, "2026-03-20 18:31"), key) == []
+
+    # back to work on Monday: the same cycle of the clock, already reported
+    desk.do(key, "resume", o.desktop.id, "2026-03-23 10:00")
+    assert ticked(tick(desk, "2026-03-23 10:01"), key) == []
+    assert len(outbox(desk, key, "sla_breach")) == 2
+    assert sum(e["action"] == "escalate" for e in desk.history(key)) == 1
+
+
+def test_a_breach_before_a_resolution_is_reported_and_the_escalation_skipped(desk: Desk) -> None:
+    """Logged Thursday 03-19 10:00: warning Thursday 17:00, breach Friday 10:00;
+    resolved Friday 11:00 (and a second one, the same, also confirmed by the user at
+    11:30: closed).  The 18:30 tick sends both messages of each, as a tick every minute
+    would have, and skips the escalation, which no longer applies, saying so."""
+    o = desk.org
+    resolved = started_p2(desk, "2026-03-19 10:00", "2026-03-19 10:05", "2026-03-19 10:10", "Dock resets")
+    closed = started_p2(desk, "2026-03-19 10:00", "2026-03-19 10:05", "2026-03-19 10:10", "Screen flickers",
+                        service="email")
+    for key in (resolved, closed):
+        desk.do(key, "resolve", o.desktop.id, "2026-03-20 11:00", **RESOLVE)
+    desk.do(closed, "confirm", o.reporter, "2026-03-20 11:30")
+    assert desk.show(closed, now="2026-03-20 11:30")["state"] == "closed"
+
+    report = tick(desk, "2026-03-20 18:30")
+    for key, state in ((resolved, "resolved"), (closed, "closed")):
+        res = desk.show(key, now="2026-03-20 18:30")["sla"]["resolution"]
+        assert (res["state"], res["met"], res["breached"], res["due"]) == (
+            "stopped", False, True, at("2026-03-20 10:00"))
+        assert [(r["kind"], r["name"], r["due"], r["outcome"]) for r in report if r["key"] == key] == [
+            ("warning", "resolution", at("2026-03-19 17:00"), "1 message(s) queued"),
+            ("breach", "resolution", at("2026-03-20 10:00"),
+             f"2 message(s) queued; escalate skipped: no longer applies ({state})")]
+        assert recipients(outbox(desk, key, "sla_warning")) == [o.desktop.email]
+        assert recipients(outbox(desk, key, "sla_breach")) == sorted([o.desktop.email, o.incident_manager.email])
+        t = desk.show(key, now="2026-03-20 18:30")
+        assert t["state"] == state and not t["fields"].get("escalated")
+        assert "escalate" not in [e["action"] for e in desk.history(key)]
+        assert ticked(tick(desk, "2026-03-20 18:31"), key) == []
+
+
 # -- concurrent ticks ---------------------------------------------------------------------
 
 def _tick_worker(db: str, now: str, barrier: Any, results: Any) -> None:
@@ -461,6 +523,65 @@ def test_a_ticket_on_hold_is_neither_breached_nor_at_risk(desk: Desk) -> None:
     assert listed == {k: [] for k in listed}
     # and no tick warns or breaches it while it is on hold
     assert ticked(tick(desk, "2026-03-04 10:00"), key) == []
+
+
+# -- one definition of "breached": at the due instant, wherever it falls (issue #20) ---------
+
+def test_a_target_that_runs_out_at_closing_time_is_breached_everywhere(itsm: Any) -> None:
+    """The exact story of issue #20 item 1: a P2 on desktop taken up Tuesday 09:10;
+    its resolution target (8 working hours) runs out at closing time, 18:00, and the
+    counted time then stays at the target until Wednesday's opening.  Tick, show,
+    list --breached, the recorded result and the KPIs all say: breached at 18:00."""
+    itsm("db", "upgrade")
+    itsm("user", "add", "sd1", "--email", "sd1@corp.example", "--role", "service_desk",
+         "--group", "service_desk")
+    itsm("user", "add", "eng1", "--email", "eng1@corp.example", "--group", "desktop_support")
+    itsm("new", "incident", "--title", "t", "--reporter", "u@corp.example", "--service", "desktop",
+         "--urgency", "high", "--impact", "medium", user="sd1", now="2026-03-24T09:00:00+08:00")
+    itsm("do", "INC-000001", "assign", "--set", "group=desktop_support", "--set", "assignee=eng1",
+         user="sd1", now="2026-03-24T09:05:00+08:00")
+    itsm("do", "INC-000001", "start", user="eng1", now="2026-03-24T09:10:00+08:00")
+
+    # tick at 18:30: the warning (6 h, 16:00) and the breach (18:00), which escalates
+    report = [(r["kind"], r["name"], r["due"], r["outcome"])
+              for r in itsm.json("tick", now="2026-03-24T18:30:00+08:00") if r["key"] == "INC-000001"]
+    assert report == [
+        ("warning", "resolution", "2026-03-24T16:00:00+08:00", "1 message(s) queued"),
+        ("breach", "resolution", "2026-03-24T18:00:00+08:00", "1 message(s) queued; escalate -> in_progress")]
+
+    # show at 18:45 agrees: 8 h counted of 8 h, due 18:00, breached
+    res = itsm.json("show", "INC-000001", now="2026-03-24T18:45:00+08:00")["sla"]["resolution"]
+    assert (res["state"], res["elapsed_seconds"], res["remaining_seconds"]) == ("running", 8 * HOUR, 0)
+    assert (res["due"], res["breached"], res["met"]) == ("2026-03-24T18:00:00+08:00", True, None)
+    # so do the queues ...
+    listed = {flag: [t["key"] for t in itsm.json("list", flag, now="2026-03-24T18:45:00+08:00")]
+              for flag in ("--breached", "--at-risk")}
+    assert listed == {"--breached": ["INC-000001"], "--at-risk": []}
+    # ... and the breached_at_risk KPI (daily report, as of 18:45)
+    daily = json.loads(itsm("report", "daily", "--from", "2026-03-24", "--to", "2026-03-25", "--format",
+                            "json", now="2026-03-24T18:45:00+08:00").stdout)
+    risk = next(k for k in daily["kpis"] if k["kpi"] == "breached_at_risk")
+    assert risk["tables"][0]["rows"] == [{"group": "P2", "breached": 1, "at_risk": 0}]
+    assert [(r["key"], r["due"], r["risk"]) for r in risk["tables"][1]["rows"]] == [
+        ("INC-000001", "2026-03-24T18:00:00+08:00", "breached")]
+
+    # resolved at 19:00, still 8 h counted: recorded as missed
+    itsm("do", "INC-000001", "resolve", "--set", "solution=x", "--set", "closure_code=solved",
+         "--set", "service_restored=true", user="eng1", now="2026-03-24T19:00:00+08:00")
+    res = itsm.json("show", "INC-000001", now="2026-03-24T19:05:00+08:00")["sla"]["resolution"]
+    assert (res["state"], res["elapsed_seconds"], res["due"]) == ("stopped", 8 * HOUR, "2026-03-24T18:00:00+08:00")
+    assert (res["met"], res["breached"]) == (False, True)
+    assert [t["key"] for t in itsm.json("list", "--breached", now="2026-03-24T19:05:00+08:00")] == ["INC-000001"]
+    assert not [r for r in itsm.json("tick", now="2026-03-24T19:05:00+08:00") if r["key"] == "INC-000001"]
+
+    # the week's SLA compliance counts the resolution as missed (the response, 10
+    # minutes of 30, as met), and so does the trend
+    weekly = json.loads(itsm("report", "weekly", "--from", "2026-03-23", "--to", "2026-03-30", "--format",
+                             "json", now="2026-03-30T08:00:00+08:00").stdout)
+    kpis = {k["id"]: k["tables"][0]["rows"] for k in weekly["kpis"]}
+    assert kpis["sla_compliance"] == [{"clock": "response", "met": 1, "missed": 0, "compliance": 1.0},
+                                      {"clock": "resolution", "met": 0, "missed": 1, "compliance": 0.0}]
+    assert next(r for r in kpis["trend"] if r["metric"] == "sla_compliance")["current"] == 0.0
 
 
 # -- show: the SLA record as of --now ---------------------------------------------------------

@@ -144,6 +144,39 @@ def test_daily_report_counts_by_channel(desk: Any, db_url: str) -> None:
                                           {"group": "P4", "count": 1, "share": 0.5}]]
 
 
+def test_sla_compliance_counts_a_target_run_out_at_closing_time_as_missed(desk: Any, db_url: str) -> None:
+    """A clock is breached at its due instant, wherever it falls (issue #20): a
+    resolution target that runs out at 18:00, closing time, is missed even though the
+    counted time stays equal to the target until the next opening.  The week of
+    2026-03-23, P2 incidents on desktop (8 working hours), each taken up 10 minutes
+    after logging (the response clocks: met):
+
+    - Mon 09:00, resolved 15:00: 6 h, met
+    - Tue 09:00, resolved 19:00: 8 h, ran out at 18:00: missed
+    - Wed 09:00, resolved Thu 08:45 (before the opening): 8 h, ran out at 18:00: missed
+    - Thu 09:00, resolved Fri 10:00: 9 h, missed
+    - Fri 09:00, resolved 12:00: 3 h, met
+
+    Resolution compliance 2 / 5 = 0.4 (counting the two closing-time runs as met, the
+    overstated 0.8)."""
+    o = desk.org
+    story = [("2026-03-23", "2026-03-23 15:00"), ("2026-03-24", "2026-03-24 19:00"),
+             ("2026-03-25", "2026-03-26 08:45"), ("2026-03-26", "2026-03-27 10:00"),
+             ("2026-03-27", "2026-03-27 12:00")]
+    for day, resolved in story:
+        key = desk.new("incident", o.agent.id, f"{day} 09:00", title=f"Dock {day}", reporter=o.reporter,
+                       service="desktop", urgency="high", impact="medium")["key"]
+        desk.do(key, "assign", o.agent.id, f"{day} 09:05", group="desktop_support")
+        desk.do(key, "start", o.desktop.id, f"{day} 09:10")
+        desk.do(key, "resolve", o.desktop.id, resolved, solution="Fixed", closure_code="solved",
+                service_restored=True)
+    got = tables(report(db_url, "weekly", "2026-03-23", "2026-03-30", now=at("2026-03-30 08:00")))
+    assert got["sla_compliance"] == [[{"clock": "response", "met": 5, "missed": 0, "compliance": 1.0},
+                                      {"clock": "resolution", "met": 2, "missed": 3, "compliance": 0.4}]]
+    trend = {r["metric"]: r for r in got["trend"][0]}
+    assert trend["sla_compliance"]["current"] == 0.4
+
+
 @pytest.mark.parametrize("name", ["daily", "weekly", "monthly", "major_incidents"])
 def test_every_report_renders_on_an_empty_database(db_url: str, name: str) -> None:
     from engine.api import Api

@@ -34,7 +34,7 @@ SEVERITY = "error"
 CODE_KEYS = frozenset({"id", "label", "rank"})
 # a clock's record (engine.clock.sla.compute_clock, engine.runtime.context.sla_view)
 SLA_KEYS = frozenset({"state", "target_seconds", "elapsed_seconds", "remaining_seconds", "due",
-                      "warning_at", "paused", "breached", "met", "started_at", "stopped_at",
+                      "warning_at", "paused", "breached", "warned", "met", "started_at", "stopped_at",
                       "calendar", "policy"})
 # context names holding a plain value (a string)
 SCALARS = frozenset({"actor", "action", "status_category", "recent_on_service"})

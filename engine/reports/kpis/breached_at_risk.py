@@ -3,8 +3,9 @@
 Over the tickets whose status category is new, active or pending, at the time
 a = min(end, now), from the SLA summary kept on each ticket:
 
-    breached = a clock has missed its target (recorded), or the earliest due
-               time of a running clock is at or before a
+    breached = a clock has reached its target (recorded), or the earliest due
+               time of a running clock is at or before a (a clock is
+               breached at its due instant, as everywhere)
     at_risk  = not breached, a running clock's warning threshold is at or
                before a and its due time after a
 

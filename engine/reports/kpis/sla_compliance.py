@@ -8,7 +8,9 @@ the period, and for each SLA clock c (default: every clock of the processes):
     compliance(c) = met(c) / (met(c) + missed(c))
 
 Tickets without a target for c (no result) count in neither. The result is the
-one recorded on the ticket (after a reopen, the latest resolution's).
+one recorded on the ticket (after a reopen, the latest resolution's): missed
+when the clock stopped at or after its due instant (a clock is breached at its
+due instant, even one at closing time; engine.clock.sla.reached).
 """
 
 from __future__ import annotations
