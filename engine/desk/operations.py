@@ -49,7 +49,10 @@ def run_due_reports(desk: Desk) -> list[dict[str, Any]]:
     from engine.reports.schedule import due_reports, mail_rows, run_record
 
     with desk.store.read() as repo:
-        due = due_reports(desk, repo.report_ran)
+        first = repo.first_ticket_at()
+        if first is None:  # no ticket yet: nothing to report on
+            return []
+        due = due_reports(desk, repo.report_ran, since=first)
     done = []
     for d in due:
         rows = mail_rows(desk, d.name, d.start, d.end)

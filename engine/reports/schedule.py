@@ -30,10 +30,12 @@ def _tz(api: Any, spec: ReportSpec) -> Any:
     return ZoneInfo(spec.timezone) if spec.timezone else api.tz
 
 
-def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool] | None = None
-                ) -> list[DueReport]:
+def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool] | None = None,
+                since: datetime | None = None) -> list[DueReport]:
     """Every report of ``api.home`` whose schedule has fired at or before now, with
-    the period it covers, unless ``already_ran(name, start, end)`` says so."""
+    the period it covers, unless ``already_ran(name, start, end)`` says so, or the
+    period ended before ``since`` (the desk's first ticket: a new desk does not
+    mail reports of the weeks before it existed)."""
     now = api.now()
     out = []
     for name in report_names(api.home):
@@ -43,6 +45,8 @@ def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool]
         if fired is None:
             continue
         start, end = cron.period_bounds(spec.period, fired, tz)
+        if since is not None and end <= since:
+            continue
         if already_ran is not None and already_ran(name, start, end):
             continue
         out.append(DueReport(name, start, end, fired))

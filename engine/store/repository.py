@@ -464,6 +464,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return self._remember(row)
 
     # -- scheduled reports -----------------------------------------------------------
+    def first_ticket_at(self) -> datetime | None:
+        """When the desk's first ticket was logged (None before any)."""
+        return from_db(self.conn.execute(sa.select(sa.func.min(tickets.c.created_at))).scalar())
+
     def report_ran(self, name: str, start: datetime, end: datetime) -> bool:
         return self.conn.execute(sa.select(report_runs.c.id).where(
             report_runs.c.report == name, report_runs.c.period_start == to_db(start),

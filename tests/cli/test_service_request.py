@@ -22,7 +22,7 @@ def test_approval_path_walks_every_fulfilment_action(desk: Desk) -> None:
     assert (t["urgency"], t["impact"], t["priority"]) == ("low", "low", "P4")  # process defaults
     assert t["fields"]["offering"] == "software_install"
     assert t["fields"]["software_name"] == "Microsoft Visio"
-    assert t["fields"]["channel"] == "portal"
+    assert t["fields"]["channel"] == "phone"  # logged by an agent; the portal sets "portal" (test_portal)
     # bronze P4: response 1 business day (8 working hours) -> Tuesday 11:00
     assert t["sla"]["response"]["due"] == at("2026-03-03 11:00")
 

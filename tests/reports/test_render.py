@@ -138,3 +138,16 @@ def test_report_due_runs_each_period_once(itsm, org) -> None:  # type: ignore[no
     assert {org.owner.email, org.incident_manager.email} <= recipients, recipients
     done = itsm.json("tick", now="2026-03-10T09:45:00+08:00")
     assert not [d for d in done if d["kind"] == "report" and d["name"] == "weekly"]
+
+
+def test_a_new_desk_mails_no_report_of_the_weeks_before_it(itsm, org) -> None:  # type: ignore[no-untyped-def]
+    """The first tick of a new desk queues no report over periods that ended before
+    its first ticket (#23); the first period with the desk in it is reported."""
+    assert "weekly" not in itsm("report", "--due", now="2026-03-10T09:00:00+08:00").stdout  # no ticket yet
+    itsm("new", "incident", "--title", "Printer jams", "--reporter", org.reporter, "--service", "printing",
+         user=org.agent.id, now="2026-03-10T10:00:00+08:00")
+    ran = itsm("report", "--due", now="2026-03-10T11:00:00+08:00").stdout
+    assert "weekly" not in ran and "daily" not in ran, ran  # last week and yesterday predate the desk
+    assert not [r for r in itsm.json("outbox", "list") if r["template"] == "report"]
+    next_day = itsm("report", "--due", now="2026-03-11T09:00:00+08:00").stdout
+    assert "daily" in next_day and "message(s) queued" in next_day, next_day
