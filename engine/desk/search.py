@@ -145,7 +145,26 @@ def search(desk: Desk, text: str, process: str | None = None, resolved: bool = F
         _check_staff(desk.actor(repo, actor_id), "search")
         rows = repo.search.find(Query(terms=terms, process=process, resolved_only=resolved,
                                       limit=max(1, limit)))
-    return [_hit(desk, r, terms) for r in rows]
+    top = max((float(r["rank"] or 0) for r in rows), default=0.0)
+    return [dict(_hit(desk, r, terms), score=relevance(r, terms, top)) for r in rows]
+
+
+def relevance(row: Mapping[str, Any], terms: list[str], top: float) -> float:
+    """A hit's score in 0..1 as shown: half how much of the query it holds (a term
+    in the title or solution counts fully, elsewhere half), half its rank relative
+    to the best hit.  The database's rank alone is near 0 on a small desk, where
+    bm25 gives common words almost no weight."""
+    weights = []
+    for term in (t.lower() for t in terms):
+        if any(term in str(row.get(f"text_{c}") or "").lower() for c in ("title", "solution")):
+            weights.append(1.0)
+        elif any(term in str(row.get(f"text_{c}") or "").lower() for c in ("description", "details", "notes")):
+            weights.append(0.5)
+        else:
+            weights.append(0.0)
+    coverage = sum(weights) / len(weights) if weights else 0.0
+    ranked = max(float(row["rank"] or 0), 0.0) / top if top > 0 else coverage
+    return round(0.5 * coverage + 0.5 * ranked, 3)
 
 
 def similar(desk: Desk, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:

@@ -205,3 +205,18 @@ def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[st
     assert [h["key"] for h in search(desk, "重置密码")] == [kb["claims_login"]]  # a solution
     assert [h["key"] for h in search(desk, "firmware")] == [kb["vpn"]]  # a note
     assert [h["key"] for h in search(desk, "白屏")] == [kb["portal_login"]]  # a description
+
+
+def test_scores_on_a_small_desk_say_how_well_each_hit_matches(desk: Desk) -> None:
+    """bm25 gives words in most of a small desk's tickets almost no weight, so the
+    shown score also says how much of the query a hit holds (#23: no more 0.0)."""
+    agent = desk.org.agent.id
+    both = desk.new("incident", agent, "2026-03-02 09:00", title="VPN token expired",
+                    reporter=desk.org.reporter)["key"]
+    one = desk.new("incident", agent, "2026-03-02 09:05", title="VPN slow at the branch",
+                   reporter=desk.org.reporter)["key"]
+    hits = {h["key"]: h["score"] for h in desk.itsm.json("search", "VPN token", user=agent)}
+    assert set(hits) == {both}  # every term must match
+    assert 0.5 < hits[both] <= 1.0
+    rows = desk.itsm.json("search", "VPN", user=agent)
+    assert {r["key"] for r in rows} == {both, one} and all(r["score"] > 0.5 for r in rows)
