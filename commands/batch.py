@@ -72,6 +72,7 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
       itsm --as wang.lei batch assignments.jsonl
       printf '%s\\n' '{"do": "start", "key": "INC-000042"}' | itsm --as chen.jie batch -
     """
+    from commands.progress import Progress
     from engine.errors import ExitCode, ItsmError
 
     api = state.api()
@@ -80,35 +81,37 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
     done = failed = 0
     first_failure: int | None = None
     started = time.perf_counter()
-    for number, text in enumerate(file, start=1):
-        if not text.strip():
-            continue
-        result: dict[str, Any] = {"line": number}
-        try:
+    with Progress("batch") as progress:
+        for number, text in enumerate(file, start=1):
+            if not text.strip():
+                continue
+            result: dict[str, Any] = {"line": number}
             try:
-                line = json.loads(text.rstrip("\r\n"))  # a line's column, not the next line's
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"not JSON: {exc.msg} at column {exc.pos + 1}") from None
-            if not isinstance(line, dict):
-                raise ValueError("each line must be a JSON object")
-            result.update(_run_line(api, line), ok=True)
-            done += 1
-        except (ItsmError, ValueError, KeyError) as exc:
-            if isinstance(exc, ItsmError):
-                code, detail = int(exc.exit_code), exc.to_dict()
-            else:
-                code = int(ExitCode.USAGE)
-                message = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-                detail = {"error": "usage", "message": message, "exit_code": code}
-            failed += 1
-            first_failure = first_failure if first_failure is not None else code
-            result.update(ok=False, **detail)
-            if not as_json:
-                click.echo(f"itsm batch: line {number}: {detail['message']}", err=True)
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False, default=str))
-        if failed and stop_on_error:
-            break
+                try:
+                    line = json.loads(text.rstrip("\r\n"))  # a line's column, not the next line's
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not JSON: {exc.msg} at column {exc.pos + 1}") from None
+                if not isinstance(line, dict):
+                    raise ValueError("each line must be a JSON object")
+                result.update(_run_line(api, line), ok=True)
+                done += 1
+            except (ItsmError, ValueError, KeyError) as exc:
+                if isinstance(exc, ItsmError):
+                    code, detail = int(exc.exit_code), exc.to_dict()
+                else:
+                    code = int(ExitCode.USAGE)
+                    message = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                    detail = {"error": "usage", "message": message, "exit_code": code}
+                failed += 1
+                first_failure = first_failure if first_failure is not None else code
+                result.update(ok=False, **detail)
+                if not as_json:
+                    progress.note(f"itsm batch: line {number}: {detail['message']}")
+            if as_json:
+                click.echo(json.dumps(result, ensure_ascii=False, default=str))
+            progress(done + failed)
+            if failed and stop_on_error:
+                break
     elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 else 0.0
     click.echo(f"itsm batch: {done} done, {failed} failed in {elapsed:.2f} s ({rate:.0f} actions/s)",

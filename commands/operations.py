@@ -98,8 +98,11 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
     from engine import render
 
     json_mode(state, as_json)
+    from commands.progress import Progress
+
     api = state.api()
-    done = api.tick()
+    with Progress("tick") as progress:
+        done = api.tick(progress)
     for line in api.run_due_reports():
         done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
                      "outcome": line["outcome"]})

@@ -66,7 +66,10 @@ def search(state: State, text: str | None, process: str | None, resolved: bool, 
     json_mode(state, as_json)
     api = state.api()
     if reindex:
-        count = api.reindex_search()
+        from commands.progress import Progress
+
+        with Progress("reindex") as progress:
+            count = api.reindex_search(progress)
         emit(state, {"reindexed": count}, as_json, lambda: t("reindexed", state.lang, count=count) + "\n")
         return
     if not text:

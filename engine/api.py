@@ -25,7 +25,7 @@ import copy
 import gc
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
 from engine.desk import apikeys, major, operations, people, portal, search, ticking, tickets
@@ -146,11 +146,11 @@ class Api:
     def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
         return tickets.link(self.desk, key, parent, actor_id)
 
-    def tick(self) -> list[dict[str, Any]]:
+    def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in
         batches of engine.desk.ticking.TICK_BATCH tickets per transaction; each
         effect once, however many ticks run (engine.desk.ticking)."""
-        return ticking.tick(self.desk)
+        return ticking.tick(self.desk, progress)
 
     # -- reading -------------------------------------------------------------------------
     def show(self, key: str) -> dict[str, Any]:
@@ -176,9 +176,9 @@ class Api:
         """Resolved tickets most like ``key``, with their solutions (engine.desk.search)."""
         return search.similar(self.desk, key, limit, actor_id)
 
-    def reindex_search(self) -> int:
+    def reindex_search(self, progress: Callable[[int, int | None], None] | None = None) -> int:
         """Rebuild the search index from the tickets and journals; returns the count."""
-        return search.reindex(self.desk)
+        return search.reindex(self.desk, progress)
 
     def major_board(self) -> list[dict[str, Any]]:
         return major.board(self.desk)

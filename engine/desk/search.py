@@ -12,7 +12,7 @@ snippet that shows why a ticket matched.  The SQL lives in the store.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, NotFound, UsageError
@@ -58,9 +58,10 @@ def index_if_changed(repo: Any, spec: ProcessSpec, ticket: Ticket, changes: Iter
         index(repo, spec, ticket)
 
 
-def reindex(desk: Desk) -> int:
+def reindex(desk: Desk, progress: Callable[[int, int | None], None] | None = None) -> int:
     """Rebuild every ticket's indexed text from the tickets and their journals
-    (after an upgrade from a schema without the index, or a bulk import)."""
+    (after an upgrade from a schema without the index, or a bulk import);
+    ``progress(done, None)`` is told as it goes."""
     from engine.runtime.ticket import Ticket
 
     count = 0
@@ -74,6 +75,8 @@ def reindex(desk: Desk) -> int:
             notes = [e["note"] for e in repo.events(ticket.id) if e.get("note")]
             repo.search.set_notes(ticket.id, "\n".join(notes))
             count += 1
+            if progress is not None:
+                progress(count, None)
         repo.search.rebuild()
     return count
 

@@ -9,7 +9,7 @@ recorded as fired, and its due work written again.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from engine.clock import sla as slamod
 from engine.errors import Conflict, ItsmError, NotFound
@@ -26,7 +26,7 @@ from engine.desk.writes import refresh_due, transitions
 TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
 
 
-def tick(desk: Desk) -> list[dict[str, Any]]:
+def tick(desk: Desk, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Perform everything due at now: SLA thresholds, timers, reminders.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
@@ -36,7 +36,8 @@ def tick(desk: Desk) -> list[dict[str, Any]]:
     next tick.  Every effect is recorded as fired (a unique key per cycle) in
     the transaction of the effect, while the ticket is locked and after its
     fired keys were read under that lock, so running tick twice, or from two
-    machines at once, does each thing once."""
+    machines at once, does each thing once.  ``progress(done, total)`` is told
+    after each batch."""
     now = desk.now()
     with desk.store.read() as repo:
         due = repo.due_tickets(now)
@@ -52,6 +53,8 @@ def tick(desk: Desk) -> list[dict[str, Any]]:
                 except (Conflict, NotFound) as exc:
                     report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
                                    "outcome": f"skipped: {exc.message}"})
+        if progress is not None:
+            progress(min(first + TICK_BATCH, len(due)), len(due))
     return report
 
 

@@ -118,3 +118,49 @@ def test_the_first_write_still_creates_the_database(itsm_nodb: Any, tmp_path: Pa
     itsm_nodb("--db", f"sqlite:///{path}", "user", "add", "wang.lei", "--email", "wang.lei@example.com",
               "--role", "service_desk", "--group", "service_desk")
     assert path.exists()
+
+
+def _stderr_on_a_terminal(argv: list[str], stdin: str, timeout: float = 120) -> str:
+    """Run ``python -m cli ARGV`` with stderr on a pseudo-terminal; what it wrote there."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "cli", *argv], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=slave, env=env, text=True)
+    os.close(slave)
+    chunks: list[bytes] = []
+    try:
+        proc.stdin.write(stdin)  # type: ignore[union-attr]
+        proc.stdin.close()  # type: ignore[union-attr]
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the other end closed
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=timeout)
+    finally:
+        os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_long_work_counts_on_a_terminal_and_stays_quiet_in_pipes(desk: Desk, itsm: Any) -> None:
+    agent = desk.org.agent.id
+    new = json.dumps({"new": "incident", "set": {"title": "Printer", "reporter": desk.org.reporter}})
+    text = "\n".join([new] * 40 + ["not json"]) + "\n"
+    on_tty = _stderr_on_a_terminal(["--db", itsm.db, "--as", agent, "--now", "2026-03-02T09:00:00+08:00",
+                                    "batch", "-"], text)
+    import re
+
+    assert re.search(r"\rbatch: \d+ \(\d+/s\)", on_tty), on_tty  # the count, rewritten in place
+    assert "\r" in on_tty and "itsm batch: line 41: not JSON" in on_tty
+    assert "itsm batch: 40 done, 1 failed" in on_tty
+    piped = itsm("batch", "-", user=agent, now=at("2026-03-02 09:30"), input=text, expect=2)
+    assert "\r" not in piped.stderr and "batch: 4" not in piped.stderr.replace("itsm batch: 40", "")
+    assert "itsm batch: 40 done, 1 failed" in piped.stderr
