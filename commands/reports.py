@@ -16,19 +16,22 @@ from commands.common import command, pass_state, State
                                           "to its recipients through the outbox (itsm tick does this too).")
 @click.option("--from", "start", metavar="DATE", help="Start of the period (default: the last complete period).")
 @click.option("--to", "end", metavar="DATE", help="End of the period (exclusive).")
+@click.option("--current", is_flag=True,
+              help="The report's period now falls in (this day, week or month so far).")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "csv", "json"]), default="md",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of stdout.")
 @pass_state
-def report(state: State, name: str | None, due: bool, start: str | None, end: str | None, fmt: str,
-           output: Path | None) -> None:
+def report(state: State, name: str | None, due: bool, start: str | None, end: str | None,
+           current: bool, fmt: str, output: Path | None) -> None:
     """Render a KPI report from reports/NAME.yaml, computed in SQL from the
     central database; or, with --due, run the scheduled ones.
 
     \b
     Example:
       itsm report weekly --from 2026-03-02 --to 2026-03-09 --format html -o weekly.html
+      itsm report weekly --current
       itsm report --due
     """
     from engine.errors import UsageError
@@ -41,7 +44,7 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
         return
     if not name:
         raise UsageError("give a report NAME (see reports/), or --due")
-    text = run(api, name, start, end, fmt, api.lang)
+    text = run(api, name, start, end, fmt, api.lang, current)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)

@@ -160,6 +160,12 @@ def period_bounds(period: str, at: datetime, tz: tzinfo) -> tuple[datetime, date
     return _midnight(_step_back(period, end), tz), _midnight(end, tz)
 
 
+def current_period(period: str, at: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The period ``at`` falls in (this day, week, month, quarter): [start, end)."""
+    start = _start_of(period, at.astimezone(tz).date())
+    return _midnight(start, tz), _midnight(_step_forward(period, start), tz)
+
+
 def _step_forward(period: str, d: date) -> date:
     if period in ("day", "week"):
         return d + timedelta(days=1 if period == "day" else 7)

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.errors import UsageError
-from engine.reports.cron import period_bounds, previous_period
+from engine.reports.cron import current_period, period_bounds, previous_period
 from engine.reports.definition import FORMATS, KpiUse, ReportSpec, load_report
 from engine.reports.kpis import KPIS, KpiContext, Table
 
@@ -53,9 +53,14 @@ def _table(table: Table, lang: str, tz: tzinfo) -> dict[str, Any]:
             "rows": [{k: _iso(v, tz) for k, v in row.items()} for row in table.rows]}
 
 
-def _bounds(api: Any, spec: ReportSpec, start: Bound, end: Bound) -> tuple[datetime, datetime]:
+def _bounds(api: Any, spec: ReportSpec, start: Bound, end: Bound,
+            current: bool = False) -> tuple[datetime, datetime]:
     tz = report_tz(api, spec)
     s, e = parse_bound(start, tz, "--from"), parse_bound(end, tz, "--to")
+    if current:
+        if s is not None or e is not None:
+            raise UsageError("give --current, or --from and --to, not both")
+        return current_period(spec.period, api.now(), tz)
     if s is None and e is None:
         return period_bounds(spec.period, api.now(), tz)
     if s is None or e is None:
@@ -67,11 +72,12 @@ def _bounds(api: Any, spec: ReportSpec, start: Bound, end: Bound) -> tuple[datet
 
 
 def build(api: Any, name: str, start: Bound = None, end: Bound = None, lang: str = "en",
-          spec: ReportSpec | None = None) -> dict[str, Any]:
-    """The report document: every KPI's tables over [start, end), labels in ``lang``."""
+          spec: ReportSpec | None = None, current: bool = False) -> dict[str, Any]:
+    """The report document: every KPI's tables over [start, end) (``current``: the
+    period now falls in, so far), labels in ``lang``."""
     spec = spec or load_report(api.home, name)
     tz = report_tz(api, spec)
-    s, e = _bounds(api, spec, start, end)
+    s, e = _bounds(api, spec, start, end, current)
     prev = previous_period(spec.period, s, e, tz)
     kpis = []
     with api.store.read() as repo:
@@ -102,12 +108,12 @@ def _kpi(use: KpiUse, tables: list[Table], lang: str, tz: tzinfo) -> dict[str, A
 
 
 def run(api: Any, name: str, start: Bound = None, end: Bound = None, fmt: str = "md",
-        lang: str = "en") -> str:
+        lang: str = "en", current: bool = False) -> str:
     """Report ``name`` over [start, end) rendered as md, html, csv or json."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
     from engine.reports.render import render
 
     spec = load_report(api.home, name)
-    doc = build(api, name, start, end, lang, spec)
+    doc = build(api, name, start, end, lang, spec, current)
     return render(doc, fmt, lang, api.defs, spec.folder, spec.template)
