@@ -32,7 +32,8 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
     op = _op(line)
     if op == "new":
         ticket = api.new_ticket(str(line["new"]), sets, line.get("note"), actor_id=actor)
-        return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version")}
+        return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version"),
+                "status_token": ticket.get("status_token")}  # for the reporter, as itsm new prints it
     if op == "do":
         if not line.get("key"):
             raise UsageError('"do" needs the ticket\'s "key"')

@@ -62,7 +62,7 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, as_json: bool, fail_le
     Example:
       itsm lint processes codes --format json
       itsm lint --format sarif > itsm-lint.sarif
-      itsm lint --against /tmp/base     # e.g. git worktree add /tmp/base origin/main
+      itsm lint --against ../p16-release-2026-02   # e.g. a git worktree of the release
     """
     if as_json:
         if fmt not in ("text", "json"):

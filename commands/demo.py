@@ -24,7 +24,7 @@ def demo(state: State, directory: Path | None, as_json: bool) -> None:
 
     \b
     Example:
-      itsm demo --dir /tmp/itsm-demo
+      itsm demo --dir ./itsm-demo
     """
     import tempfile
 

@@ -47,6 +47,6 @@ def major_board(state: State, watch: float | None, as_json: bool, as_csv: bool) 
             click.clear()
         emit(state, rows, as_json, lambda: render.table(rows, cols) if rows
               else "no open major incident\n", as_csv, lambda: render.to_csv(rows, cols))
-        if not watch or as_json or as_csv:
-            return
+        if not watch or as_json or as_csv or not sys.stdout.isatty():
+            return  # --watch refreshes a terminal; in a pipe the board prints once
         time.sleep(watch)

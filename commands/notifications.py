@@ -56,7 +56,7 @@ def outbox_deliver(state: State, as_json: bool) -> None:
 
     \b
     Example:
-      ITSM_SMTP_HOST=mail.example.com itsm outbox deliver
+      ITSM_SMTP_HOST=localhost ITSM_SMTP_PORT=2525 itsm outbox deliver
     """
     json_mode(state, as_json)
     report = state.api().deliver()

@@ -24,7 +24,7 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
 
     \b
     Example:
-      itsm migrate incident --map awaiting_vendor=pending --apply
+      itsm --as p16.owner migrate incident --map awaiting_vendor=pending --apply
     """
     from engine.errors import UsageError
 

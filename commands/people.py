@@ -21,7 +21,8 @@ def db_upgrade(state: State) -> None:
 
     \b
     Example:
-      itsm --db postgresql+psycopg://itsm@dbhost/itsm db upgrade
+      itsm db upgrade
+      itsm --db sqlite:///$PWD/branch.db db upgrade
     """
     from engine.store.db import redact
 
@@ -51,7 +52,7 @@ def user_add(state: State, user_id: str, name: str | None, email: str, phone: st
 
     \b
     Example:
-      itsm user add wang.lei --email wang.lei@example.com --role service_desk --group service_desk
+      itsm user add zhao.min --email zhao.min@example.com --role service_desk --group service_desk
     """
     json_mode(state, as_json)
     person = state.api().add_user(user_id, name, email, phone, roles, groups, site)

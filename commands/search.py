@@ -95,7 +95,7 @@ def similar(state: State, key: str, limit: int, as_json: bool, as_csv: bool) -> 
     \b
     Example:
       itsm similar INC-000123
-      itsm do INC-000123 resolve --set solution_from=INC-000042 --set closure_code=solved \\
+      itsm do INC-000123 resolve --set solution_from=INC-000041 --set closure_code=solved \\
           --set service_restored=true
     """
     from engine import render
