@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import UsageError
-from engine.web.requests import api_for
+from engine.web.requests import JsonRequest, api_for, is_json
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                     description="An API key from `itsm apikey create --user USER`: "
@@ -39,13 +39,19 @@ async def _authenticate(request: Request) -> str:
 class KeyFirst(APIRoute):
     """A route of the API that checks the API key before anything else: FastAPI
     reads a body before it solves the dependencies, so without this a request
-    with no valid key would still be read whole before its 401."""
+    with no valid key would still be read whole before its 401.  A JSON body is
+    then read strictly (engine/web/requests.py decode_json), so that what is
+    wrong with it is said (400) rather than FastAPI's "error parsing the body"."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def key_first(request: Request) -> Response:
+            request = JsonRequest(request.scope, request.receive)
             await _authenticate(request)
+            if takes_body and is_json(request.headers.get("content-type")) and await request.body():
+                await request.json()  # FastAPI reads the same, kept, data
             return await handle(request)
 
         return key_first
@@ -103,13 +109,14 @@ class ActionRequest(_Body):
                                       examples=[{"solution": "Reset the VPN token",
                                                  "closure_code": "solved", "service_restored": True}])
     note: str | None = Field(None, max_length=20000)
-    expect_version: int | None = Field(None, description="Refuse (409) unless the ticket is still "
-                                                         "at this version (the `version` of show).")
+    expect_version: int | None = Field(None, strict=True,  # 3.0 and true are not versions
+                                       description="Refuse (409) unless the ticket is still "
+                                                   "at this version (the `version` of show).")
 
 
 class NewComment(_Body):
     text: str = Field(min_length=1, max_length=20000)
-    public: bool = Field(False, description="Visible to the end user on the status page.")
+    public: bool = Field(False, strict=True, description="Visible to the end user on the status page.")
 
 
 class ErrorBody(BaseModel):

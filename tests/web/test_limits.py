@@ -211,3 +211,97 @@ def test_itsm_serve_refuses_a_large_chunked_body_without_growing(itsm: Any, org:
     # no key: refused on the headers alone, with no byte of the body sent
     anonymous = "POST /api/v1/tickets HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
     assert _request(port, anonymous, 0) == ("HTTP/1.1 401 Unauthorized", 0)
+
+
+# -- JSON numbers and depth -------------------------------------------------------------------
+
+def _post(web: Web, path: str, text: str) -> Any:
+    return web.client.post(path, content=text.encode(), headers={**web.auth("agent"),
+                                                                "Content-Type": "application/json"})
+
+
+NEW = '{"process": "incident", "title": "Printer jams", "reporter": "li.na@example.com", "set": {%s}}'
+
+
+@sqlite_only
+@pytest.mark.parametrize("number,said", [
+    ("Infinity", "Infinity is not a number JSON has"), ("-Infinity", "-Infinity is not a number JSON has"),
+    ("NaN", "NaN is not a number JSON has"), ("1e400", "1e400 is out of range (a number is at most about 1.8e308)"),
+    ("-1e400", "-1e400 is out of range (a number is at most about 1.8e308)"),
+])
+def test_numbers_json_has_not_are_refused(small: Web, number: str, said: str) -> None:
+    """JSON (RFC 8259) has no NaN or Infinity, and 1e400 is past any double; Python's
+    json reads all three (as nan and inf), which gave 500 further on."""
+    r = _post(small, "/api/v1/tickets", NEW % f'"affected_users": {number}')
+    assert r.status_code == 400, r.text
+    assert r.json() == {"error": "usage", "message": f"the body is not valid JSON: {said}", "exit_code": 2}
+    r = _post(small, "/api/v1/tickets/INC-000001/actions/update", '{"set": {"affected_users": %s}}' % number)
+    assert r.status_code == 400 and said in r.json()["message"], r.text
+    r = _post(small, "/api/v1/tickets/INC-000001/actions/update", '{"expect_version": %s}' % number)
+    assert r.status_code == 400 and said in r.json()["message"], r.text
+
+
+@sqlite_only
+@pytest.mark.parametrize("value,said", [
+    ("3.7", "invalid value 3.7 for affected_users: expected a whole number, not a number with a fraction"),
+    ("true", "invalid value true for affected_users: expected a whole number, not true or false"),
+    ("false", "invalid value false for affected_users: expected a whole number, not true or false"),
+])
+def test_an_int_field_takes_whole_numbers_only(small: Web, value: str, said: str) -> None:
+    """3.7 was stored as 3 and true as 1."""
+    r = _post(small, "/api/v1/tickets", NEW % f'"affected_users": {value}')
+    assert r.status_code == 400 and r.json()["error"] == "usage", r.text
+    assert r.json()["message"] == said and r.json()["field"] == "affected_users"
+    r = _post(small, "/api/v1/tickets/INC-000001/actions/update", '{"set": {"affected_users": %s}}' % value)
+    assert r.status_code == 400 and r.json()["message"] == said, r.text
+    assert small.call("GET", "/api/v1/tickets/INC-000001/history")[-1]["action"] == "create"  # nothing written
+
+
+@sqlite_only
+def test_whole_numbers_are_taken_as_they_were(small: Web) -> None:
+    for value, stored in (("12", 12), ("12.0", 12), ("1e2", 100), ('"7"', 7)):
+        r = _post(small, "/api/v1/tickets", NEW % f'"affected_users": {value}')
+        assert r.status_code == 201 and r.json()["fields"]["affected_users"] == stored, (value, r.text)
+        assert type(r.json()["fields"]["affected_users"]) is int
+
+
+@sqlite_only
+@pytest.mark.parametrize("body,said", [
+    ('{"expect_version": true}', "body.expect_version: Input should be a valid integer"),
+    ('{"expect_version": 1.0}', "body.expect_version: Input should be a valid integer"),
+    ('{"expect_version": "1"}', "body.expect_version: Input should be a valid integer"),
+])
+def test_expect_version_is_an_integer(small: Web, body: str, said: str) -> None:
+    r = _post(small, "/api/v1/tickets/INC-000001/actions/update", body)
+    assert r.status_code == 400 and r.json()["message"] == said, r.text
+
+
+@sqlite_only
+@pytest.mark.parametrize("public", ["1", '"yes"', "0"])
+def test_public_is_a_boolean(small: Web, public: str) -> None:
+    r = _post(small, "/api/v1/tickets/INC-000001/comments", '{"text": "Rebooted", "public": %s}' % public)
+    assert r.status_code == 400 and r.json()["message"] == "body.public: Input should be a valid boolean", r.text
+
+
+@sqlite_only
+@pytest.mark.parametrize("text", ["[" * 50_000, "[" * 50_000 + "]" * 50_000,
+                                  '{"process": "incident", "note": ' + "[" * 50_000 + "]" * 50_000 + "}",
+                                  '{"process": "incident", "set": {"x": ' + '{"a": ' * 40 + "1" + "}" * 40 + "}}"])
+def test_a_deeply_nested_body_is_refused(small: Web, text: str) -> None:
+    r = _post(small, "/api/v1/tickets", text)
+    assert r.status_code == 400, r.text
+    assert r.json()["message"] == "the body is nested too deeply: at most 32 levels of objects and lists"
+
+
+@sqlite_only
+@pytest.mark.parametrize("text,said", [
+    ('{"process": ', "the body is not valid JSON: Expecting value at line 1, column 13"),
+    ('{"process": "incident", "set": {"affected_users": ' + "9" * 5000 + "}}",
+     "the body is not valid JSON: a number has too many digits"),
+])
+def test_what_is_wrong_with_a_body_is_said(small: Web, text: str, said: str) -> None:
+    r = _post(small, "/api/v1/tickets", text)
+    assert r.status_code == 400 and r.json()["message"] == said, r.text
+    r = small.client.post("/api/v1/tickets", content=b'{"title": "\xff"}',
+                          headers={**small.auth("agent"), "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["message"] == "the body is not UTF-8 text (byte 11)", r.text
