@@ -64,3 +64,34 @@ def test_report_csv_neutralises_formulas() -> None:
                                                   "rows": [{"title": "=cmd|' /C calc'!A0", "n": -1}]}]}]}
     assert to_csv(doc) == "kpi,table,row,column,value\nmajor,list,1,title,\"'=cmd|' /C calc'!A0\"\n" \
                           "major,list,1,n,-1\n"
+
+
+# --- user ids -------------------------------------------------------------------------
+
+BAD_ID = ("is not valid: use 1 to 64 letters (a-z, A-Z), digits, '.', '_' and '-', beginning with a "
+          "letter or digit, e.g. wang.lei")
+
+
+@sqlite_only
+@pytest.mark.parametrize("pid", ["<b>x", "wang lei", "li.na@example.com", "_x", ".x", "x" * 65, "王磊",
+                                 "a|b", "x\n", "[x](http://e.example)", "a*b*", ""])
+def test_user_add_refuses_what_is_not_a_user_id(itsm: Any, pid: str) -> None:
+    """A user id goes into listings, reports, messages and the journal: markup,
+    spaces or an @ (which names an end user by e-mail) have no place in it."""
+    err = itsm.json("user", "add", pid, "--email", "x@example.com", expect=2)
+    assert err == {"error": "usage", "message": f"user id {pid!r} {BAD_ID}", "exit_code": 2}
+    assert itsm.json("user", "list") == []
+    result = itsm("user", "add", pid, "--email", "x@example.com", expect=2)
+    assert result.stderr == f"itsm: user id {pid!r} {BAD_ID}\n"
+
+
+@sqlite_only
+def test_system_is_reserved(itsm: Any) -> None:
+    err = itsm.json("user", "add", "system", "--email", "s@example.com", expect=2)
+    assert err["message"] == "user id 'system' is reserved for the engine's own actions"
+
+
+@sqlite_only
+def test_user_ids_that_are_ids_are_taken(itsm: Any) -> None:
+    for i, pid in enumerate(["wang.lei", "p16.owner", "tang_yu", "A1-b", "7", "x" * 64]):
+        assert itsm.json("user", "add", pid, "--email", f"u{i}@example.com")["id"] == pid
