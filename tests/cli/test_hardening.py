@@ -95,3 +95,40 @@ def test_system_is_reserved(itsm: Any) -> None:
 def test_user_ids_that_are_ids_are_taken(itsm: Any) -> None:
     for i, pid in enumerate(["wang.lei", "p16.owner", "tang_yu", "A1-b", "7", "x" * 64]):
         assert itsm.json("user", "add", pid, "--email", f"u{i}@example.com")["id"] == pid
+
+
+# --- --now -----------------------------------------------------------------------------
+
+OUT_OF_RANGE = "is out of range: itsm computes with times from the year 1900 to 8999"
+
+
+@sqlite_only
+@pytest.mark.parametrize("now", ["0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00",
+                                 "0001-01-02T00:00:00+00:00", "9999-12-30T00:00:00+00:00",
+                                 "9999-12-31T23:59:59-12:00", "1899-12-31T23:59:59+00:00",
+                                 "9000-01-01T00:00:00+00:00", "1900-01-01T07:59:59+08:00"])
+@pytest.mark.parametrize("command", [("list",), ("tick",), ("new", "incident", "--title", "Printer jams",
+                                                             "--reporter", "li.na@example.com")])
+def test_now_at_the_ends_of_time_is_a_usage_error(itsm: Any, org: Any, now: str,
+                                                  command: tuple[str, ...]) -> None:
+    """Years 1 and 9999 overflowed the clock's arithmetic: exit 3, an internal error."""
+    result = itsm(*command, user=org.agent.id, now=now, expect=2)
+    assert result.stderr == f"itsm: --now: {now!r} {OUT_OF_RANGE}\n"
+    err = itsm.json(*command, user=org.agent.id, now=now, expect=2)
+    assert err == {"error": "usage", "message": f"--now: {now!r} {OUT_OF_RANGE}", "exit_code": 2}
+
+
+@sqlite_only
+def test_now_from_the_environment_is_checked_the_same(itsm: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITSM_NOW", "0001-01-01T00:00:00+00:00")
+    assert OUT_OF_RANGE in itsm("list", expect=2).stderr
+
+
+@sqlite_only
+@pytest.mark.parametrize("now", ["1900-01-01T00:00:00+00:00", "8999-12-31T23:59:59+00:00",
+                                 "2026-03-02T09:00:00+08:00"])
+def test_now_within_the_range_works(itsm: Any, org: Any, now: str) -> None:
+    key = itsm.json("new", "incident", "--title", "Printer jams", "--reporter", "li.na@example.com",
+                    user=org.agent.id, now=now)["key"]
+    itsm("tick", now=now)
+    assert itsm.json("show", key, now=now)["state"] == "new"
