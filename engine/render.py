@@ -2,12 +2,14 @@
 
 Used by every row-printing command through one set of output options, so
 ``--json`` and ``--csv`` behave the same everywhere.
+
+CSV is written to be opened in a spreadsheet safely (:func:`csv_field`): a
+ticket's title or a person's name is text from outside, and text that begins
+like a formula must never run as one.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import unicodedata
 from typing import Any, Callable, Mapping, Sequence
@@ -61,13 +63,40 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], max_widt
     return "\n".join(lines) + "\n"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what Excel, LibreOffice, Google Sheets evaluate
+
+
+def csv_field(value: Any) -> str:
+    """One CSV field (RFC 4180), neutralised as OWASP recommends against CSV
+    injection: text that begins with ``= + - @``, a tab or a carriage return
+    gets a leading ``'`` (the spreadsheet shows text, never runs a formula) and
+    double quotes, so that no separator inside it starts a cell either, as does
+    any text with ``;`` (the separator of many locales); numbers are written as
+    they are (``-3`` is a number, not a formula)."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    text = str(value)
+    quote = text.startswith(FORMULA_START)
+    if quote:
+        text = "'" + text
+    if quote or any(c in text for c in ',";\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_line(values: Sequence[Any]) -> str:
+    return ",".join(csv_field(v) for v in values) + "\n"
+
+
 def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column]) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([cid for cid, _, _ in columns])
-    for r in rows:
-        writer.writerow([cell(get(r)) for _, _, get in columns])
-    return buf.getvalue()
+    def value(v: Any) -> Any:
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else cell(v)
+
+    lines = [csv_line([cid for cid, _, _ in columns])]
+    lines += [csv_line([value(get(r)) for _, _, get in columns]) for r in rows]
+    return "".join(lines)
 
 
 def pairs(items: Sequence[tuple[str, Any]]) -> str:

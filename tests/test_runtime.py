@@ -320,6 +320,26 @@ def test_the_first_api_freezes_what_it_loaded_once(tmp_path: Any) -> None:
     del garbage
 
 
+@pytest.mark.parametrize("kind,raw,said", [
+    ("int", True, "invalid value true for n: expected a whole number, not true or false"),
+    ("int", 3.7, "invalid value 3.7 for n: expected a whole number, not a number with a fraction"),
+    ("int", float("inf"), "invalid value Infinity for n: expected a whole number"),
+    ("number", False, "invalid value false for n: expected a number, not true or false"),
+])
+def test_a_typed_value_is_not_turned_into_another_number(kind: str, raw: Any, said: str) -> None:
+    """JSON's true is not 1, nor 3.7 a 3: a malformed request (exit 2, HTTP 400)."""
+    from engine.errors import UsageError
+    from engine.model import FieldSpec, Label
+    from engine.runtime.fields import coerce
+
+    fs = FieldSpec("n", kind, Label("N", "N"))
+    defs = load_definitions(bundled_home())
+    with pytest.raises(UsageError) as caught:
+        coerce(defs, fs, raw, lookup=None)  # type: ignore[arg-type]
+    assert caught.value.message == said and caught.value.exit_code == 2
+    assert coerce(defs, fs, 12.0, lookup=None) == 12 and coerce(defs, fs, " 12 ", lookup=None) == 12  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("raw", ["nan", "inf", "-Infinity", float("nan"), float("inf")])
 def test_a_number_field_refuses_what_is_not_a_finite_number(raw: Any) -> None:
     from engine.model import FieldSpec, Label

@@ -31,6 +31,7 @@ STATUSES = ("firing", "resolved")
 MAX_SOURCE = 64
 MAX_FINGERPRINT = 200
 MAX_ALERTS = 100_000  # per payload; Alertmanager sends far fewer (max_alerts)
+MAX_DEPTH = 32  # objects and lists inside each other; a webhook needs 4
 
 
 class PayloadError(UsageError):
@@ -74,7 +75,8 @@ def _type(value: Any) -> str:
 
 
 def decode(text: str | bytes) -> Any:
-    """JSON text -> data, with the line and column of a syntax error."""
+    """JSON text -> data, with the line and column of a syntax error; nesting
+    deeper than MAX_DEPTH and integers of over 4300 digits are refused too."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -82,10 +84,34 @@ def decode(text: str | bytes) -> Any:
             raise PayloadError(f"not UTF-8 text (byte {exc.start})") from None
     if not text.strip():
         raise PayloadError("the payload is empty: expected a JSON object")
+    too_deep = f"the payload is nested too deeply: at most {MAX_DEPTH} levels of objects and lists"
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise PayloadError(too_deep) from None
+    except ValueError:  # int() of more than 4300 digits
+        raise PayloadError("not valid JSON: a number has too many digits") from None
+    if _too_deep(data):
+        raise PayloadError(too_deep)
+    return data
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether objects and lists nest deeper than MAX_DEPTH (without recursion,
+    and in memory of the depth only: a flat list of millions is cheap)."""
+    stack = [iter((data,))]
+    while stack:
+        for child in stack[-1]:
+            if isinstance(child, (dict, list)):
+                if len(stack) > MAX_DEPTH:  # the child's depth
+                    return True
+                stack.append(iter(child.values() if isinstance(child, dict) else child))
+                break
+        else:
+            stack.pop()
+    return False
 
 
 def detect(payload: Any) -> str:

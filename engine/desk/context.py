@@ -30,8 +30,15 @@ def wall() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The clock computes around now: due times business days ahead, the previous
+# period of a report, the display time zone.  Near the ends of Python's
+# datetime (years 1 and 9999) that overflows, so --now keeps a wide margin.
+NOW_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
+
+
 def parse_now(text: str | None) -> datetime | None:
-    """``--now`` / ``$ITSM_NOW``: an ISO 8601 time with its UTC offset."""
+    """``--now`` / ``$ITSM_NOW``: an ISO 8601 time with its UTC offset, in the
+    years 1900 to 8999 (:data:`NOW_RANGE`)."""
     if not text:
         return None
     try:
@@ -40,6 +47,9 @@ def parse_now(text: str | None) -> datetime | None:
         raise UsageError(f"--now: {text!r} is not an ISO 8601 time (e.g. 2026-03-02T09:00:00+08:00)") from None
     if value.tzinfo is None:
         raise UsageError(f"--now: {text!r} needs a UTC offset (e.g. +08:00)")
+    if not NOW_RANGE[0] <= value < NOW_RANGE[1]:
+        raise UsageError(f"--now: {text!r} is out of range: itsm computes with times from the year "
+                         f"{NOW_RANGE[0].year} to {NOW_RANGE[1].year - 1}")
     return value
 
 

@@ -2,16 +2,18 @@
 
 JSON is the report document itself (raw values: counts, ratios 0..1, seconds,
 ISO times).  CSV carries the same values, one cell per line
-(``kpi,table,row,column,value``).  Markdown and HTML come from the jinja2
+(``kpi,table,row,column,value``), text neutralised against formula injection
+(engine.render.csv_field).  Markdown and HTML come from the jinja2
 templates in reports/templates/ and show each value through :func:`display`;
-HTML adds inline SVG charts.
+HTML adds inline SVG charts.  A report shows text from outside (a ticket's
+title, a user id): HTML escapes it (autoescape), Markdown through the ``md``
+filter (:func:`md_text`), so it is shown as written and never becomes markup.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +23,7 @@ from markupsafe import Markup
 
 from engine.errors import UsageError
 from engine.model import Definitions, Label
+from engine.render import csv_line
 from engine.reports import svg
 from engine.reports.definition import FORMATS
 from engine.definitions.home import bundled_home
@@ -126,25 +129,35 @@ def template_dir(folder: str | Path) -> Path:
     return own if own.is_dir() else bundled_home() / "reports" / "templates"
 
 
+_MD_MARKUP = re.compile(r"[\\`*_\[\]<>&|~]")
+
+
+def md_text(value: Any) -> str:
+    """Text for one line of Markdown (a heading, a table cell) that shows as
+    written: a backslash before every character that could begin markup --
+    emphasis, code, a link or an image (``[``), an HTML tag or entity (``<``,
+    ``&``), strikethrough, a cell's end (``|``) -- and line breaks as spaces
+    (a break would end the table row or the heading)."""
+    text = " ".join(str(value).splitlines())
+    return _MD_MARKUP.sub(lambda m: "\\" + m.group(0), text)
+
+
 def _env(folder: Path) -> Environment:
     env = Environment(loader=FileSystemLoader(str(folder)), undefined=StrictUndefined,
                       autoescape=select_autoescape(["html", "html.j2"]), keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters["md"] = lambda s: str(s).replace("|", "\\|").replace("\n", " ")
+    env.filters["md"] = md_text
     return env
 
 
 def to_csv(doc: Mapping[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["kpi", "table", "row", "column", "value"])
+    lines = [csv_line(["kpi", "table", "row", "column", "value"])]
     for kpi in doc["kpis"]:
         for table in kpi["tables"]:
             for i, row in enumerate(table["rows"], 1):
                 for col in table["columns"]:
-                    value = row.get(col["id"])
-                    writer.writerow([kpi["id"], table["id"], i, col["id"], "" if value is None else value])
-    return out.getvalue()
+                    lines.append(csv_line([kpi["id"], table["id"], i, col["id"], row.get(col["id"])]))
+    return "".join(lines)
 
 
 def render(doc: Mapping[str, Any], fmt: str, lang: str, defs: Definitions | None,

@@ -1,14 +1,21 @@
-"""Typing and checking field values given on the command line or API."""
+"""Typing and checking field values given on the command line or API.
+
+Text (the command line, the portal's forms) is read as the field's type, and a
+value that does not read is refused (ActionRefused).  A value that comes typed,
+as JSON does, must also have a type the field can take: ``true`` is not a
+count and ``3.7`` is not a whole number, so they are not turned into 1 and 3
+but refused as a malformed request (UsageError: exit 2, HTTP 400).
+"""
 
 from __future__ import annotations
 
+import json
 import math
-
 import re
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from engine.errors import ActionRefused
+from engine.errors import ActionRefused, UsageError
 from engine.model import Definitions, Duration, FieldSpec, Label, ProcessSpec
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -50,6 +57,9 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
     def bad(why: str) -> ActionRefused:
         return ActionRefused(f"invalid value {raw!r} for {fs.id}: {why}", reason=why)
 
+    def mistyped(why: str) -> UsageError:
+        return UsageError(f"invalid value {json.dumps(raw)} for {fs.id}: {why}", field=fs.id, reason=why)
+
     text = raw.strip() if isinstance(raw, str) else raw
     kind = fs.type
     if kind in ("string", "text"):
@@ -64,11 +74,18 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
             return False
         raise bad("expected true or false")
     if kind == "int":
+        if isinstance(text, bool):
+            raise mistyped("expected a whole number, not true or false")
+        if isinstance(text, float) and not text.is_integer():
+            raise mistyped("expected a whole number" + (", not a number with a fraction"
+                                                        if math.isfinite(text) else ""))
         try:
             return int(text)
         except (TypeError, ValueError):
             raise bad("expected a whole number") from None
     if kind == "number":
+        if isinstance(text, bool):
+            raise mistyped("expected a number, not true or false")
         try:
             number = float(text)
         except (TypeError, ValueError):

@@ -2,28 +2,62 @@
 history) and monitoring alerts, for agents and integrations.
 
 Each request is authenticated by an API key (engine/desk/apikeys.py) and acts as the
-key's user, with that user's roles, exactly as ``itsm --as USER`` would.  The
-handlers only parse, call engine.api and return its result; errors are mapped
-in engine/web/app.py.
+key's user, with that user's roles, exactly as ``itsm --as USER`` would.  The key
+is checked first, before the body is read (:class:`KeyFirst`), so a request
+without one costs no more than its headers.  The handlers only parse, call
+engine.api and return its result; errors are mapped in engine/web/app.py.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Coroutine, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import UsageError
-from engine.web.requests import api_for
+from engine.web.requests import JsonRequest, api_for, is_json
 
-router = APIRouter(prefix="/api/v1")
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                     description="An API key from `itsm apikey create --user USER`: "
                                 "`Authorization: Bearer itsm_...`")
+
+
+async def _authenticate(request: Request) -> str:
+    """The id of the API key's user (InvalidApiKey, 401, without a valid key)."""
+    credentials = await bearer(request)
+    user = await run_in_threadpool(api_for(request).authenticate,
+                                   credentials.credentials if credentials else None)
+    request.state.user = user
+    return user
+
+
+class KeyFirst(APIRoute):
+    """A route of the API that checks the API key before anything else: FastAPI
+    reads a body before it solves the dependencies, so without this a request
+    with no valid key would still be read whole before its 401.  A JSON body is
+    then read strictly (engine/web/requests.py decode_json), so that what is
+    wrong with it is said (400) rather than FastAPI's "error parsing the body"."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        takes_body = self.body_field is not None
+
+        async def key_first(request: Request) -> Response:
+            request = JsonRequest(request.scope, request.receive)
+            await _authenticate(request)
+            if takes_body and is_json(request.headers.get("content-type")) and await request.body():
+                await request.json()  # FastAPI reads the same, kept, data
+            return await handle(request)
+
+        return key_first
+
+
+router = APIRouter(prefix="/api/v1", route_class=KeyFirst)
 
 Scalar = str | int | float | bool | None
 
@@ -75,13 +109,14 @@ class ActionRequest(_Body):
                                       examples=[{"solution": "Reset the VPN token",
                                                  "closure_code": "solved", "service_restored": True}])
     note: str | None = Field(None, max_length=20000)
-    expect_version: int | None = Field(None, description="Refuse (409) unless the ticket is still "
-                                                         "at this version (the `version` of show).")
+    expect_version: int | None = Field(None, strict=True,  # 3.0 and true are not versions
+                                       description="Refuse (409) unless the ticket is still "
+                                                   "at this version (the `version` of show).")
 
 
 class NewComment(_Body):
     text: str = Field(min_length=1, max_length=20000)
-    public: bool = Field(False, description="Visible to the end user on the status page.")
+    public: bool = Field(False, strict=True, description="Visible to the end user on the status page.")
 
 
 class ErrorBody(BaseModel):
@@ -163,21 +198,26 @@ class AlertSummary(BaseModel):
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     text = {400: "Malformed request", 401: "No valid API key", 403: "The key's user lacks the role",
             404: "No such ticket (or process, user)", 409: "Changed concurrently or not at "
-            "expect_version: re-read and retry", 422: "Refused: fields missing, a guard or close "
+            "expect_version: re-read and retry", 413: "The body is larger than the server's limit "
+            "([web] max_body_bytes)", 422: "Refused: fields missing, a guard or close "
             "criterion failed, or not available now", 503: "The database is unavailable"}
     return {c: {"model": ErrorBody, "description": text[c]} for c in (400, 401, *codes, 503)}
 
 
 def current_user(request: Request,
                  credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> str:
-    """The id of the API key's user (401 without a valid key)."""
-    user = api_for(request).authenticate(credentials.credentials if credentials else None)
-    request.state.user = user
-    return user
+    """The id of the API key's user (401 without a valid key), as :class:`KeyFirst`
+    found it before the body was read; the dependency puts the key's security
+    scheme in /openapi.json."""
+    user = getattr(request.state, "user", None)
+    if user is None:  # a route not made by KeyFirst
+        user = api_for(request).authenticate(credentials.credentials if credentials else None)
+        request.state.user = user
+    return str(user)
 
 
 @router.post("/tickets", status_code=201, response_model=None, tags=["tickets"],
-             summary="Log a new ticket", responses={201: {"model": NewTicketOut}, **_errors(403, 404, 422)})
+             summary="Log a new ticket", responses={201: {"model": NewTicketOut}, **_errors(403, 404, 413, 422)})
 def create_ticket(request: Request, body: NewTicket, user: str = Depends(current_user)) -> JSONResponse:
     """The single intake for incidents and service requests, as `itsm new`."""
     values: dict[str, Any] = {k: v for k, v in body.model_dump(exclude={"process", "fields", "note"}).items()
@@ -224,7 +264,7 @@ def ticket_actions(request: Request, key: str, user: str = Depends(current_user)
 
 
 @router.post("/tickets/{key}/actions/{action}", response_model=None, tags=["tickets"],
-             summary="Perform an action", responses={200: {"model": TicketOut}, **_errors(403, 404, 409, 422)})
+             summary="Perform an action", responses={200: {"model": TicketOut}, **_errors(403, 404, 409, 413, 422)})
 def perform_action(request: Request, key: str, action: str, body: ActionRequest | None = None,
                    user: str = Depends(current_user)) -> dict[str, Any]:
     """Any action of the ticket's process, as `itsm do KEY ACTION`."""
@@ -233,7 +273,7 @@ def perform_action(request: Request, key: str, action: str, body: ActionRequest 
 
 
 @router.post("/tickets/{key}/comments", status_code=201, response_model=None, tags=["tickets"],
-             summary="Comment on a ticket", responses={201: {"model": EventOut}, **_errors(403, 404, 409)})
+             summary="Comment on a ticket", responses={201: {"model": EventOut}, **_errors(403, 404, 409, 413)})
 def add_comment(request: Request, key: str, body: NewComment,
                 user: str = Depends(current_user)) -> JSONResponse:
     """A journal note without a state change, as `itsm comment`."""
@@ -256,7 +296,7 @@ ALERT_BODY = {"required": True, "content": {"application/json": {"schema": {
 
 
 @router.post("/alerts", response_model=None, tags=["alerts"], summary="Monitoring alerts -> incidents",
-             responses={200: {"model": AlertSummary}, **_errors()},
+             responses={200: {"model": AlertSummary}, **_errors(413)},
              openapi_extra={"requestBody": ALERT_BODY})
 async def post_alerts(request: Request, user: str = Depends(current_user),
                       format: Literal["auto", "alertmanager", "event"] = Query("auto"),

@@ -112,6 +112,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         body = NotFound(f"no such page: {request.url.path}").to_dict()
+    elif exc.status_code == 413:  # engine/web/middleware.py: the body passed the limit as it was read
+        body = usage_body(str(exc.detail))
     else:
         body = {"error": "http", "message": str(exc.detail), "exit_code": 2}
     return error_response(request, exc.status_code, body, getattr(exc, "headers", None))

@@ -2,6 +2,12 @@
 headers, and the refusals that come before any handler (oversized bodies, NUL
 characters in the path or query).
 
+The body limit holds for every body, whether it declares its length or comes in
+chunks: a declared length over the limit is refused before anything is read,
+and the bytes of any other body are counted as the application reads them, so
+the read stops (413) as soon as the count passes the limit, long before a large
+body is held in memory.
+
 The access log is one JSON object per request on the ``itsm.access`` logger
 (stderr under ``itsm serve``): time, client address (the proxy's client when
 the proxy is trusted), method, path (never the query string: it may carry a
@@ -17,6 +23,8 @@ import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
+
+from starlette.exceptions import HTTPException
 
 from engine.web.errors import usage_body
 
@@ -39,9 +47,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class BodyTooLarge(HTTPException):
+    """Raised where the application reads a body past the limit; answered 413
+    (by the application's handler, or by :class:`Guard` if it gets that far)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit} bytes")
+
+
 class Guard:
-    """Security headers on every response; 413 for a declared body over the
-    limit; 400 for a NUL character in the path or query (no database takes it)."""
+    """Security headers on every response; 413 for a body over the limit
+    (declared or counted while it is read); 400 for a NUL character in the path
+    or query (no database takes it)."""
 
     def __init__(self, app: App, max_body_bytes: int) -> None:
         self.app = app
@@ -56,15 +73,30 @@ class Guard:
         if b"%00" in raw.lower() or b"\x00" in raw or b"%00" in query or b"\x00" in scope["path"].encode():
             await _json(send, 400, usage_body("the request contains a NUL character"))
             return
+        limit = self.max_body_bytes
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            await _json(send, 413, usage_body(f"the request body is larger than {self.max_body_bytes} bytes"))
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _json(send, 413, usage_body(BodyTooLarge(limit).detail))
             return
+        received = 0
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body") or b"")
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
         root, path = scope.get("root_path", ""), scope["path"]
         static = (path[len(root):] if root and path.startswith(root) else path).startswith("/static/")
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers") or [])
                 names = {k.lower() for k, _ in headers}
                 extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
@@ -75,7 +107,11 @@ class Guard:
                 message = dict(message, headers=headers)
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, bounded_receive, send_with_headers)
+        except BodyTooLarge as exc:  # not answered by the application's handler
+            if not started:
+                await _json(send_with_headers, 413, usage_body(exc.detail))
 
 
 async def _json(send: Send, status: int, body: dict[str, Any]) -> None:

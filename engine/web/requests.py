@@ -1,13 +1,19 @@
 """What a request says: its language, the Api speaking it, its path inside the
-application (behind a proxy's root path), and whether it wants JSON."""
+application (behind a proxy's root path), whether it wants JSON, and its JSON
+body, read strictly (:func:`decode_json`)."""
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from fastapi import Request
 
+from engine.errors import UsageError
 from engine.web.i18n import negotiate
+
+MAX_JSON_DEPTH = 32  # objects and lists inside each other; the API's bodies need 2
 
 
 def lang_of(request: Request) -> str:
@@ -28,3 +34,74 @@ def route_path(request: Request) -> str:
 
 def wants_json(request: Request) -> bool:
     return route_path(request).startswith(("/api/", "/openapi", "/healthz"))
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a number JSON has")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotJson(f"{text} is out of range (a number is at most about 1.8e308)")
+    return value
+
+
+def _too_deep(data: Any) -> bool:
+    """Whether objects and lists nest deeper than MAX_JSON_DEPTH (without recursion,
+    and in memory of the depth only: a flat list of millions is cheap)."""
+    stack = [iter((data,))]
+    while stack:
+        for child in stack[-1]:
+            if isinstance(child, (dict, list)):
+                if len(stack) > MAX_JSON_DEPTH:  # the child's depth
+                    return True
+                stack.append(iter(child.values() if isinstance(child, dict) else child))
+                break
+        else:
+            stack.pop()
+    return False
+
+
+def decode_json(body: bytes) -> Any:
+    """A JSON body as data, or UsageError (400) saying what is wrong with it.
+
+    Stricter than ``json.loads``: NaN, Infinity and numbers beyond the range of a
+    double (``1e400``) are refused, as JSON (RFC 8259) has no such numbers, and so
+    are bodies nested deeper than MAX_JSON_DEPTH."""
+    too_deep = f"the body is nested too deeply: at most {MAX_JSON_DEPTH} levels of objects and lists"
+    try:
+        data = json.loads(body, parse_constant=_constant, parse_float=_finite)
+    except _NotJson as exc:
+        raise UsageError(f"the body is not valid JSON: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                         f"column {exc.colno}") from None
+    except RecursionError:
+        raise UsageError(too_deep) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the body is not UTF-8 text (byte {exc.start})") from None
+    except ValueError:  # int() of more than 4300 digits
+        raise UsageError("the body is not valid JSON: a number has too many digits") from None
+    if _too_deep(data):
+        raise UsageError(too_deep)
+    return data
+
+
+def is_json(content_type: str | None) -> bool:
+    """``application/json`` or ``application/...+json``, as FastAPI reads bodies."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class JsonRequest(Request):
+    """A request whose JSON body is read by :func:`decode_json`."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_strict_json"):
+            self._strict_json = decode_json(await self.body())
+        return self._strict_json

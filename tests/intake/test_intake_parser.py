@@ -106,11 +106,23 @@ def test_a_malformed_webhook_says_where(mutate: Any, message: str) -> None:
     ("", "the payload is empty: expected a JSON object"),
     ("{\"alerts\": [}", "not valid JSON: Expecting value at line 1, column 13"),
     (b"\xff\xfe", "not UTF-8 text (byte 0)"),
+    # deep nesting: RecursionError (an internal error) at ~1000, the limit at 32
+    ("[" * 50_000, "the payload is nested too deeply: at most 32 levels of objects and lists"),
+    ("[" * 50_000 + "]" * 50_000, "the payload is nested too deeply: at most 32 levels of objects and lists"),
+    ('{"source": "x", "fingerprint": "f", "summary": "s", "extra": ' + "[" * 33 + "]" * 33 + "}",
+     "the payload is nested too deeply: at most 32 levels of objects and lists"),
+    ('{"source": "x", "fingerprint": "f", "summary": "s", "n": ' + "9" * 5000 + "}",
+     "not valid JSON: a number has too many digits"),
 ])
 def test_text_that_is_not_json_is_refused(text: Any, message: str) -> None:
     with pytest.raises(PayloadError) as err:
         parse(text)
     assert err.value.message == message
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    event = {"source": "x", "fingerprint": "f", "summary": "s", "extra": json.loads("[" * 31 + "]" * 31)}
+    assert len(parse(json.dumps(event))) == 1  # 31 lists in the event: 32 levels
 
 
 def test_an_unknown_format_is_a_usage_error() -> None:

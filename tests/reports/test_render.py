@@ -29,6 +29,7 @@ def expected_cells(doc: dict[str, Any], lang: str, defs: Any) -> list[list[str]]
 
 
 def markdown_cells(text: str) -> list[list[str]]:
+    """The text of each table cell (backslash escapes read as Markdown reads them)."""
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     body = []
     for i, line in enumerate(lines):
@@ -36,7 +37,7 @@ def markdown_cells(text: str) -> list[list[str]]:
             continue  # a header row
         if set(line.replace("|", "").split()) <= {"---", "---:"}:
             continue
-        body.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+        body.append([re.sub(r"\\(.)", r"\1", c.strip()) for c in line.strip().strip("|").split(" | ")])
     return body
 
 
@@ -151,3 +152,35 @@ def test_a_new_desk_mails_no_report_of_the_weeks_before_it(itsm, org) -> None:  
     assert not [r for r in itsm.json("outbox", "list") if r["template"] == "report"]
     next_day = itsm("report", "--due", now="2026-03-11T09:00:00+08:00").stdout
     assert "daily" in next_day and "message(s) queued" in next_day, next_day
+
+
+TITLE = ('<b>x</b> [a](http://e.example) *b* | c_d `e` ~f~ & ![i](http://t.example/p.png) '
+         '<script>alert(1)</script> &amp; <http://auto.example>')
+
+
+def test_markdown_shows_a_title_as_written(desk: Any, db_url: str) -> None:
+    """A ticket's title (text from the reporter) in a Markdown report is text:
+    no tag, link, image, emphasis or code, and not the end of the table cell."""
+    o = desk.org
+    desk.new("incident", o.agent.id, "2026-03-03 09:00", reporter=o.reporter, title=TITLE,
+             urgency="high", impact="high", service="network")  # P1 on network: a major incident
+    md = report(db_url, "major_incidents", fmt="md")
+    row = next(line for line in md.splitlines() if line.startswith("| MI-"))
+    assert row.startswith("| MI-000001 | \\<b\\>x\\</b\\> \\[a\\](http://e.example) \\*b\\* \\| c\\_d \\`e\\` "
+                          "\\~f\\~ \\& !\\[i\\](http://t.example/p.png) \\<script\\>alert(1)\\</script\\> "
+                          "\\&amp; \\<http://auto.example\\> | P1 "), row
+    markdown_it = pytest.importorskip("markdown_it")
+    page = markdown_it.MarkdownIt("commonmark").enable("table").enable("strikethrough").render(md)
+    cell = re.findall(r"<td>(.*?)</td>", page)[1]
+    assert html.unescape(cell) == TITLE  # the text, every character of it
+    for markup in ("<b>", "<a ", "<img", "<em>", "<strong>", "<code>", "<s>", "<script"):
+        assert markup not in cell, markup
+
+
+def test_md_text_escapes_what_could_begin_markup() -> None:
+    from engine.reports.render import md_text
+
+    assert md_text("wang.lei") == "wang.lei" and md_text("28.57%") == "28.57%" and md_text("-1h") == "-1h"
+    assert md_text("li_na") == "li\\_na" and md_text("<b>x") == "\\<b\\>x"
+    assert md_text("a|b\nc\r\nd") == "a\\|b c d"
+    assert md_text("\\*") == "\\\\\\*"
