@@ -4,8 +4,13 @@ A row is claimed (status ``sending`` with a lease) in one transaction, sent,
 then marked ``sent`` in another.  A sender killed between the two leaves the
 row to be retried when the lease expires (at-least-once; the Message-ID and
 Idempotency-Key let receivers drop the duplicate), and nothing marked sent is
-ever sent again.  Failures retry with exponential backoff up to
-``max_attempts``, then stay ``failed`` until retried by hand.
+ever sent again.
+
+Whatever goes wrong while rendering or sending one row (a server down, a
+gateway answering garbage, a template failing or breaking its bounds, a bug) is
+that row's failed attempt and nothing more: the other rows keep flowing.
+Failures retry with exponential backoff up to ``max_attempts``, then stay
+``failed`` until retried by hand (``itsm outbox retry``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from engine.notify.channels import CHANNELS, DeliveryFailed
 from engine.settings import Settings
 
 LEASE = timedelta(minutes=5)
+MAX_ERROR = 1000  # characters of last_error kept
 
 
 @dataclass
@@ -46,6 +52,28 @@ def context(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
             "status_url": status_url(settings, ticket.get("key", ""), payload.get("token"))}
 
 
+def error_text(text: str) -> str:
+    """An error as last_error keeps it: no control characters (PostgreSQL refuses
+    NUL in text), at most MAX_ERROR characters."""
+    clean = "".join(c if c.isprintable() or c == " " else " " for c in text).strip()
+    return clean if len(clean) <= MAX_ERROR else clean[: MAX_ERROR - 1] + "…"
+
+
+def attempt(row: dict[str, Any], home: Path, settings: Settings) -> str | None:
+    """Render and send one row: None when the receiver accepted it, else why not."""
+    try:
+        rendered = templates.render(home, row["template"], row["lang"], context(row, settings))
+        channel = CHANNELS.get(row["channel"])
+        if channel is None:
+            raise DeliveryFailed(f"unknown channel {row['channel']!r}")
+        channel.send(row, rendered, settings)
+    except (DeliveryFailed, templates.TemplateProblem) as exc:
+        return error_text(str(exc))
+    except Exception as exc:  # noqa: BLE001 - one poison message must not stop all the others
+        return error_text(f"{row['channel']} delivery failed: {type(exc).__name__}: {exc}")
+    return None
+
+
 def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], datetime],
             limit: int = 1000) -> DeliveryReport:
     report = DeliveryReport(lines=[])
@@ -55,15 +83,7 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
             row = repo.claim_outbox(t, t + LEASE)
         if row is None:
             break
-        error: str | None = None
-        try:
-            rendered = templates.render(home, row["template"], row["lang"], context(row, settings))
-            channel = CHANNELS.get(row["channel"])
-            if channel is None:
-                raise DeliveryFailed(f"unknown channel {row['channel']!r}")
-            channel.send(row, rendered, settings)
-        except (DeliveryFailed, templates.TemplateProblem) as exc:
-            error = str(exc)
+        error = attempt(row, home, settings)
         done = now()
         payload = dict(row.get("payload") or {})
         with store.write() as repo:
