@@ -9,7 +9,8 @@ ever sent again.
 Whatever goes wrong while rendering or sending one row (a server down, a
 gateway answering garbage, a template failing or breaking its bounds, a bug) is
 that row's failed attempt and nothing more: the other rows keep flowing.
-Failures retry with exponential backoff up to ``max_attempts``, then stay
+Failures retry with exponential backoff, capped at MAX_BACKOFF, up to
+``max_attempts`` (an attempt whose deliverer died counts too), then stay
 ``failed`` until retried by hand (``itsm outbox retry``).
 """
 
@@ -26,6 +27,7 @@ from engine.notify.channels import CHANNELS, DeliveryFailed
 from engine.settings import Settings
 
 LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(days=1)  # 60 s x 2^n would reach years (and overflow) after a few dozen attempts
 MAX_ERROR = 1000  # characters of last_error kept
 
 
@@ -33,7 +35,7 @@ MAX_ERROR = 1000  # characters of last_error kept
 class DeliveryReport:
     sent: int = 0
     retrying: int = 0
-    failed: int = 0
+    failed: int = 0  # rows that failed for good in this run
     lines: list[dict[str, Any]] | None = None
 
 
@@ -50,6 +52,12 @@ def context(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return {"ticket": ticket, "action": payload.get("action"), "note": payload.get("note"),
             "event": payload.get("event"), "recipient": row["recipient"],
             "status_url": status_url(settings, ticket.get("key", ""), payload.get("token"))}
+
+
+def retry_delay(attempts: int, settings: Settings) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt: backoff x 2^(attempts-1), capped."""
+    seconds = settings.backoff_seconds * 2.0 ** min(max(attempts - 1, 0), 64)  # capped before timedelta
+    return timedelta(seconds=min(seconds, MAX_BACKOFF.total_seconds()))
 
 
 def error_text(text: str) -> str:
@@ -80,28 +88,34 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
     for _ in range(limit):
         t = now()
         with store.write() as repo:
-            row = repo.claim_outbox(t, t + LEASE)
+            row = repo.claim_outbox(t, t + LEASE, settings.max_attempts)
         if row is None:
             break
-        error = attempt(row, home, settings)
-        done = now()
-        payload = dict(row.get("payload") or {})
-        with store.write() as repo:
-            if error is None:
-                payload.pop("token", None)  # the status token leaves the database once sent
-                repo.finish_outbox(row["id"], sent_at=done, error=None, retry_at=None, payload=payload)
-                report.sent += 1
-                outcome = "sent"
-            elif row["attempts"] < settings.max_attempts:
-                delay = settings.backoff_seconds * (2 ** (row["attempts"] - 1))
-                repo.finish_outbox(row["id"], sent_at=None, error=error,
-                                   retry_at=done + timedelta(seconds=delay))
-                report.retrying += 1
-                outcome = f"retry in {int(delay)}s: {error}"
-            else:
-                repo.finish_outbox(row["id"], sent_at=None, error=error, retry_at=None)
-                report.failed += 1
-                outcome = f"failed after {row['attempts']} attempts: {error}"
+        if row["status"] == "failed":  # its deliverer died during the last attempt allowed
+            report.failed += 1
+            outcome = f"failed after {row['attempts']} attempts: {row['last_error']}"
+        else:
+            outcome = _finish(store, row, attempt(row, home, settings), now(), settings, report)
         report.lines.append({"id": row["id"], "channel": row["channel"], "to": row["recipient"],
                              "template": row["template"], "outcome": outcome})
     return report
+
+
+def _finish(store: Any, row: dict[str, Any], error: str | None, done: datetime, settings: Settings,
+            report: DeliveryReport) -> str:
+    """Record one attempt's result; the outcome line of the report."""
+    with store.write() as repo:
+        if error is None:
+            payload = dict(row.get("payload") or {})
+            payload.pop("token", None)  # the status token leaves the database once sent
+            repo.finish_outbox(row["id"], sent_at=done, error=None, retry_at=None, payload=payload)
+            report.sent += 1
+            return "sent"
+        if row["attempts"] < settings.max_attempts:
+            delay = retry_delay(row["attempts"], settings)
+            repo.finish_outbox(row["id"], sent_at=None, error=error, retry_at=done + delay)
+            report.retrying += 1
+            return f"retry in {int(delay.total_seconds())}s: {error}"
+        repo.finish_outbox(row["id"], sent_at=None, error=error, retry_at=None)
+        report.failed += 1
+        return f"failed after {row['attempts']} attempts: {error}"

@@ -483,8 +483,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
 
-    def claim_outbox(self, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
-        """Take one row that is due (or whose sender died mid-send) for sending."""
+    def claim_outbox(self, now: datetime, lease_until: datetime,
+                     max_attempts: int | None = None) -> dict[str, Any] | None:
+        """Take one row that is due (or whose sender died mid-send) for sending.
+
+        A row whose sender died during its last allowed attempt (``max_attempts``)
+        is marked failed instead and returned with that status: a message that
+        kills its deliverer must not be taken again every time the lease expires."""
         due = sa.and_(outbox.c.status.in_(["pending", "sending"]),
                       outbox.c.next_attempt_at <= to_db(now))
         stmt = sa.select(outbox).where(due).order_by(outbox.c.id).limit(1)
@@ -493,10 +498,16 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         row = self.conn.execute(stmt).mappings().first()
         if row is None:
             return None
+        out = dict(row)
+        if row["status"] == "sending" and max_attempts is not None and row["attempts"] >= max_attempts:
+            out.update(status="failed", last_error=f"attempt {row['attempts']} did not finish "
+                                                   "(the deliverer stopped while sending it)")
+            self.conn.execute(outbox.update().where(outbox.c.id == row["id"])
+                              .values(status="failed", last_error=out["last_error"]))
+            return out
         self.conn.execute(outbox.update().where(outbox.c.id == row["id"])
                           .values(status="sending", next_attempt_at=to_db(lease_until),
                                   attempts=row["attempts"] + 1))
-        out = dict(row)
         out["attempts"] = row["attempts"] + 1
         return out
 

@@ -3,7 +3,8 @@
 A title the e-mail library refuses as a header, a webhook gateway answering
 garbage, a template that fails with a non-Jinja error or breaks its bounds:
 each is that row's failed attempt, and the other rows of the same run are
-delivered.
+delivered.  Retries are bounded with a capped backoff; a row whose deliverer
+keeps dying ends ``failed``.
 
 Every step runs the real CLI against SQLite and PostgreSQL, with the real
 servers of conftest.py (and a raw socket that answers garbage).
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+
+from engine.api import Api
 
 REPO = Path(__file__).resolve().parents[2]
 CST = timezone(timedelta(hours=8))
@@ -245,3 +248,61 @@ def test_a_template_breaking_its_bounds_fails_its_row_in_bounded_time(itsm, org,
     assert error in poisoned["last_error"], poisoned
     assert (fine["ticket"], fine["status"]) == (good, "sent")
     assert [m.subject for m in smtp_server.mails] == [f"[{good}] We have logged your ticket: Mouse wheel stuck"]
+
+
+# --- bounded retries ----------------------------------------------------------------------------
+
+def _claim_and_die(db_url: str, minutes: float) -> dict[str, Any]:
+    """What a deliverer killed mid-send leaves behind: a claimed row ('sending',
+    an attempt counted, a five-minute lease) that nobody finishes."""
+    api = Api.open(home=str(REPO), db=db_url, now=at(minutes))
+    try:
+        t = api.now()
+        with api.store.write() as repo:
+            row = repo.claim_outbox(t, t + timedelta(minutes=5))
+        assert row is not None
+        return row
+    finally:
+        api.store.close()
+
+
+def test_a_row_whose_deliverer_keeps_dying_ends_failed(itsm, org, notify_env, smtp_server, db_url):
+    """A message that kills its deliverer (say, out of memory) is taken again
+    when the lease expires; after max_attempts such attempts it is failed, not
+    taken forever, and the other rows are delivered."""
+    deadly = log(itsm, org, "Kills the deliverer")["key"]
+    good = log(itsm, org, "Webcam upside down", minutes=1)["key"]
+    claims = [_claim_and_die(db_url, m) for m in (10, 16, 22)]  # each after the last lease expired
+    assert [c["attempts"] for c in claims] == [1, 2, 3]
+    assert {c["id"] for c in claims} == {rows(itsm)[0]["id"]}
+
+    report = deliver(itsm, 28)
+    assert (report["sent"], report["failed"]) == (1, 1), report
+    dead, fine = rows(itsm)
+    assert (dead["ticket"], dead["status"], dead["attempts"]) == (deadly, "failed", 3), dead
+    assert "did not finish" in dead["last_error"], dead
+    assert (fine["ticket"], fine["status"]) == (good, "sent")
+    assert [m.subject for m in smtp_server.mails] == [f"[{good}] We have logged your ticket: Webcam upside down"]
+
+
+def test_backoff_is_capped_however_many_attempts(itsm, org, notify_env, smtp_server, db_url, monkeypatch):
+    """60 s x 2^n overflows a timedelta after ~40 attempts; the wait between two
+    attempts never exceeds a day."""
+    monkeypatch.setenv("ITSM_NOTIFY_MAX_ATTEMPTS", "100")
+    smtp_server.stop()
+    log(itsm, org, "Projector fan loud")
+    for n in range(60):  # sixty attempts whose deliverer died, one lease apart
+        _claim_and_die(db_url, 6 * n)
+    report = deliver(itsm, 6 * 60)
+    assert report["retrying"] == 1, report
+    assert "retry in 86400s" in report["messages"][0]["outcome"], report
+    (row,) = rows(itsm)
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("pending", 61, at(6 * 60 + 60 * 24))
+
+
+@pytest.mark.parametrize("name, value", [("ITSM_NOTIFY_BACKOFF", "inf"), ("ITSM_NOTIFY_BACKOFF", "nan"),
+                                         ("ITSM_NOTIFY_BACKOFF", "-5"), ("ITSM_NOTIFY_MAX_ATTEMPTS", "0")])
+def test_unusable_retry_settings_are_refused(itsm, notify_env, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    error = itsm.json("outbox", "deliver", expect=2)
+    assert error["error"] == "usage" and "settings" in error["message"], error
