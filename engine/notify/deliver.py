@@ -37,6 +37,7 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0  # rows that failed for good in this run
     lines: list[dict[str, Any]] | None = None
+    failed_total: int = 0  # rows in status failed after this run, waiting for `itsm outbox retry`
 
 
 def status_url(settings: Settings, key: str, token: str | None) -> str | None:
@@ -98,6 +99,8 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
             outcome = _finish(store, row, attempt(row, home, settings), now(), settings, report)
         report.lines.append({"id": row["id"], "channel": row["channel"], "to": row["recipient"],
                              "template": row["template"], "outcome": outcome})
+    with store.read() as repo:
+        report.failed_total = repo.count_outbox("failed")
     return report
 
 

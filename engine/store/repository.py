@@ -530,6 +530,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
 
+    def count_outbox(self, status: str) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                     .where(outbox.c.status == status)).scalar_one())
+
     def list_outbox(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         stmt = sa.select(outbox, tickets.c.key).select_from(
             outbox.outerjoin(tickets, outbox.c.ticket_id == tickets.c.id)).order_by(outbox.c.id)

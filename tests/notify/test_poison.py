@@ -3,8 +3,9 @@
 A title the e-mail library refuses as a header, a webhook gateway answering
 garbage, a template that fails with a non-Jinja error or breaks its bounds:
 each is that row's failed attempt, and the other rows of the same run are
-delivered.  Retries are bounded with a capped backoff; a row whose deliverer
-keeps dying ends ``failed``.
+delivered.  Retries are bounded with a capped backoff; a row that exhausts them
+(also by killing its deliverer) ends ``failed``, is listed by ``itsm outbox list
+--status failed`` and by ``itsm tick``, and ``itsm outbox retry`` brings it back.
 
 Every step runs the real CLI against SQLite and PostgreSQL, with the real
 servers of conftest.py (and a raw socket that answers garbage).
@@ -13,6 +14,7 @@ servers of conftest.py (and a raw socket that answers garbage).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -306,3 +308,46 @@ def test_unusable_retry_settings_are_refused(itsm, notify_env, monkeypatch, name
     monkeypatch.setenv(name, value)
     error = itsm.json("outbox", "deliver", expect=2)
     assert error["error"] == "usage" and "settings" in error["message"], error
+
+
+# --- failed rows: listed, shown by every tick, retried ------------------------------------------
+
+def test_exhausted_row_is_failed_listed_shown_by_tick_and_retried(itsm, org, notify_env, smtp_server,
+                                                                  repo_copy):
+    original = poison(repo_copy, "acknowledged", "{{ ticket.assignee * 2 }}")
+    bad = log(itsm, org, f"{POISON} again", home=repo_copy)["key"]
+    log(itsm, org, "Docking station dead", minutes=1, home=repo_copy)
+
+    # ITSM_NOTIFY_MAX_ATTEMPTS=3, backoff 60 s: attempts at 10, 11 and 13 minutes
+    first = deliver(itsm, 10, home=repo_copy)
+    assert (first["sent"], first["retrying"], first["failed"]) == (1, 1, 0), first
+    assert deliver(itsm, 11, home=repo_copy)["retrying"] == 1
+    last = deliver(itsm, 13, home=repo_copy)
+    assert (last["sent"], last["retrying"], last["failed"]) == (0, 0, 1), last
+    assert last["failed_total"] == 1
+    assert "failed after 3 attempts" in last["messages"][0]["outcome"]
+
+    (failed,) = rows(itsm, "failed", home=repo_copy)
+    assert (failed["ticket"], failed["attempts"]) == (bad, 3)
+    assert "TypeError" in failed["last_error"]
+    table = itsm("outbox", "list", "--status", "failed", home=repo_copy).stdout
+    assert bad in table and "failed" in table and "TypeError" in table
+    assert deliver(itsm, 60 * 24, home=repo_copy)["messages"] == []  # failed rows wait for a human
+
+    # every tick says so, even when it has nothing else to do
+    summary = itsm.json("tick", now=at(60 * 24), home=repo_copy)
+    assert [d for d in summary if d["kind"] == "outbox" and d["name"] == "failed"] == [
+        {"key": "-", "kind": "outbox", "name": "failed", "due": None,
+         "outcome": "1 message(s): itsm outbox list --status failed, itsm outbox retry"}]
+    text = itsm("tick", now=at(60 * 24), home=repo_copy).stdout
+    assert re.search(r"outbox +failed +1 message\(s\): itsm outbox list --status failed, itsm outbox retry",
+                     text), text
+
+    # the template is fixed; the operator retries
+    (repo_copy / "processes" / "templates" / "en" / "acknowledged.txt").write_text(original, encoding="utf-8")
+    assert "1 message(s) queued again" in itsm("outbox", "retry", now=at(60 * 25), home=repo_copy).stdout
+    again = deliver(itsm, 60 * 25, home=repo_copy)
+    assert (again["sent"], again["failed_total"]) == (1, 0), again
+    assert f"[{bad}] We have logged your ticket: {POISON} again" in subjects(smtp_server)
+    assert {r["status"] for r in rows(itsm, home=repo_copy)} == {"sent"}
+    assert [d for d in itsm.json("tick", now=at(60 * 25), home=repo_copy) if d["name"] == "failed"] == []
