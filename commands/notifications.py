@@ -51,8 +51,10 @@ def outbox() -> None:
 @output_options()
 @pass_state
 def outbox_deliver(state: State, as_json: bool) -> None:
-    """Send pending messages (SMTP e-mail, webhook for SMS/IM). Failures retry
-    with exponential backoff, then stay 'failed' for 'itsm outbox retry'.
+    """Send pending messages (SMTP e-mail, webhook for SMS/IM). Any failure of
+    one message (server, gateway, template) is that message's failed attempt;
+    failures retry with exponential backoff, then stay 'failed' for
+    'itsm outbox retry'.
 
     \b
     Example:
@@ -61,10 +63,12 @@ def outbox_deliver(state: State, as_json: bool) -> None:
     json_mode(state, as_json)
     report = state.api().deliver()
     data = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
-            "messages": report.lines}
+            "failed_total": report.failed_total, "messages": report.lines}
+    waiting = (f"{report.failed_total} failed message(s) in all: itsm outbox list --status failed\n"
+               if report.failed_total else "")
     emit(state, data, as_json, lambda: "".join(f"#{m['id']} {m['channel']} {m['to']} "
                                                 f"{m['template']}: {m['outcome']}\n" for m in report.lines)
-          + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n")
+          + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n" + waiting)
 
 
 @outbox.command("list")
@@ -94,7 +98,8 @@ def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) 
 @click.argument("ids", nargs=-1, type=int)
 @pass_state
 def outbox_retry(state: State, ids: tuple[int, ...]) -> None:
-    """Put failed messages back in the queue (all failed ones without IDS).
+    """Put failed messages back in the queue (all failed ones without IDS),
+    with their attempts counted from zero again.
 
     \b
     Example:

@@ -110,6 +110,10 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
     if report.sent or report.retrying or report.failed:
         done.append({"key": "-", "kind": "outbox", "name": "deliver", "due": None,
                      "outcome": f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}"})
+    if report.failed_total:  # every tick says so until someone retries them
+        done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None,
+                     "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
+                                "itsm outbox retry"})
     cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
             ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: r["due"]),
             ("outcome", "Outcome", lambda r: r["outcome"])]

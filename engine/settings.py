@@ -7,6 +7,7 @@ mail is sent do not.  Environment variables win over itsm.toml.  Secrets
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -79,6 +80,9 @@ class Settings:
             backoff = float(env("ITSM_NOTIFY_BACKOFF") or notify.get("backoff_seconds", 60))
         except ValueError as exc:
             raise UsageError(f"settings: {exc}") from None
+        if max_attempts < 1 or not (math.isfinite(backoff) and backoff >= 0):  # retries are bounded
+            raise UsageError("settings: notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) must be 1 or more, "
+                             "notify.backoff_seconds (ITSM_NOTIFY_BACKOFF) a number of seconds, 0 or more")
         if smtp_settings.tls not in ("none", "starttls", "ssl"):
             raise UsageError(f"smtp.tls must be none, starttls or ssl, not {smtp_settings.tls!r}")
         return cls(database_url=db.get("url"), user=data.get("user"),

@@ -158,7 +158,9 @@ def test_ordinary_arithmetic_is_unchanged(source: str, context: dict[str, Any], 
 @pytest.mark.parametrize("source", [
     "'%0200000d' % 1", "'%*d' % (1000000, 1)", "'%.200001f' % n", "'a' | center(200000)",
     "t | indent(200000)", "t | wordwrap(200000, width=200000)", "('a' * 1000) | replace('a', 'a' * 1000)",
-    "'%0200000d' | format(1)",
+    "'%0200000d' | format(1)", "('\\n' * 90000) | indent(90000)", "('\\n' * 90000) | indent('x' * 1000)",
+    "('a ' * 40000) | wordwrap(1, wrapstring='x' * 1000)", "'%s%s%s%s' % (t * 10000, t, t, t)",
+    "'%(a)s%(a)s' | format(a=t * 10000)",
 ])
 def test_formatting_and_filters_are_bounded_too(source: str) -> None:
     err = fails(source, {"n": 1.5, "t": "aaaa bbbb"})

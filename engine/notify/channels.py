@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
 import ssl
@@ -18,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Mapping, Protocol
 
-from engine.notify.templates import Rendered
+from engine.notify.templates import Rendered, header_text
 from engine.settings import Settings
 
 
@@ -40,14 +41,17 @@ class SmtpChannel:
         cfg = settings.smtp
         if not cfg.host:
             raise DeliveryFailed("no SMTP server configured (smtp.host / ITSM_SMTP_HOST)")
+        # Header values are one clean line each: the e-mail library refuses a
+        # value with any line break (U+2028, NEL, form feed... too) with an error.
+        recipient = header_text(str(row["recipient"]))
         mail = EmailMessage()
-        mail["Subject"] = message.subject
-        mail["From"] = cfg.sender
-        mail["To"] = row["recipient"]
+        mail["Subject"] = header_text(message.subject)
+        mail["From"] = header_text(cfg.sender)
+        mail["To"] = recipient
         mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = message_id(row, settings)
+        mail["Message-ID"] = header_text(message_id(row, settings))
         if row.get("payload", {}).get("key"):
-            mail["X-Itsm-Ticket"] = str(row["payload"]["key"])
+            mail["X-Itsm-Ticket"] = header_text(str(row["payload"]["key"]))
         mail.set_content(message.text)
         if message.html:
             mail.add_alternative(message.html, subtype="html")
@@ -62,7 +66,8 @@ class SmtpChannel:
                     client.starttls(context=ssl.create_default_context())
                 if cfg.username:
                     client.login(cfg.username, cfg.password or "")
-                refused = client.send_message(mail)
+                # the row's recipient only, whatever the To header parses into
+                refused = client.send_message(mail, to_addrs=[recipient])
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(f"SMTP {cfg.host}:{cfg.port}: {exc}") from None
         if refused:
@@ -95,8 +100,11 @@ class WebhookChannel:
                 status = response.status
         except urllib.error.HTTPError as exc:
             raise DeliveryFailed(f"webhook answered HTTP {exc.code}") from None
-        except (OSError, urllib.error.URLError) as exc:
+        except (OSError, urllib.error.URLError, ValueError) as exc:  # ValueError: not a URL
             raise DeliveryFailed(f"webhook {cfg.url}: {exc}") from None
+        except http.client.HTTPException as exc:  # garbage instead of an HTTP answer
+            raise DeliveryFailed(f"webhook {cfg.url}: not an HTTP answer "
+                                 f"({type(exc).__name__}: {exc})") from None
         if not 200 <= status < 300:
             raise DeliveryFailed(f"webhook answered HTTP {status}")
         return ident

@@ -487,8 +487,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
 
-    def claim_outbox(self, now: datetime, lease_until: datetime) -> dict[str, Any] | None:
-        """Take one row that is due (or whose sender died mid-send) for sending."""
+    def claim_outbox(self, now: datetime, lease_until: datetime,
+                     max_attempts: int | None = None) -> dict[str, Any] | None:
+        """Take one row that is due (or whose sender died mid-send) for sending.
+
+        A row whose sender died during its last allowed attempt (``max_attempts``)
+        is marked failed instead and returned with that status: a message that
+        kills its deliverer must not be taken again every time the lease expires."""
         due = sa.and_(outbox.c.status.in_(["pending", "sending"]),
                       outbox.c.next_attempt_at <= to_db(now))
         stmt = sa.select(outbox).where(due).order_by(outbox.c.id).limit(1)
@@ -497,10 +502,16 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         row = self.conn.execute(stmt).mappings().first()
         if row is None:
             return None
+        out = dict(row)
+        if row["status"] == "sending" and max_attempts is not None and row["attempts"] >= max_attempts:
+            out.update(status="failed", last_error=f"attempt {row['attempts']} did not finish "
+                                                   "(the deliverer stopped while sending it)")
+            self.conn.execute(outbox.update().where(outbox.c.id == row["id"])
+                              .values(status="failed", last_error=out["last_error"]))
+            return out
         self.conn.execute(outbox.update().where(outbox.c.id == row["id"])
                           .values(status="sending", next_attempt_at=to_db(lease_until),
                                   attempts=row["attempts"] + 1))
-        out = dict(row)
         out["attempts"] = row["attempts"] + 1
         return out
 
@@ -522,6 +533,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             stmt = stmt.where(outbox.c.id.in_(list(ids)))
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
+
+    def count_outbox(self, status: str) -> int:
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox)
+                                     .where(outbox.c.status == status)).scalar_one())
 
     def list_outbox(self, status: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
         stmt = sa.select(outbox, tickets.c.key).select_from(
