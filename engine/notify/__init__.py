@@ -1,4 +1,7 @@
 """Notifications: recipients, the outbox, delivery channels and templates.
 
-May import: ground.
+Message templates run in the same bounded sandbox as expressions
+(engine.definitions.expressions), so a template cannot build anything huge.
+
+May import: ground, definitions.
 """

@@ -34,7 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from engine.errors import ItsmError
-from engine.expressions import bound_filters, bounded_sandbox
+from engine.definitions.expressions import bound_filters, bounded_sandbox
 
 LANG_FALLBACK = {"zh": "en", "en": "zh"}
 
