@@ -78,6 +78,7 @@ BAD_ID = ("is not valid: use 1 to 64 letters (a-z, A-Z), digits, '.', '_' and '-
 def test_user_add_refuses_what_is_not_a_user_id(itsm: Any, pid: str) -> None:
     """A user id goes into listings, reports, messages and the journal: markup,
     spaces or an @ (which names an end user by e-mail) have no place in it."""
+    itsm("db", "upgrade")  # the refusal writes nothing, so the list below needs the database made
     err = itsm.json("user", "add", pid, "--email", "x@example.com", expect=2)
     assert err == {"error": "usage", "message": f"user id {pid!r} {BAD_ID}", "exit_code": 2}
     assert itsm.json("user", "list") == []
