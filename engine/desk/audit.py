@@ -168,8 +168,8 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
                 stale = {"version"} if any(p.kind == "deleted" for p in found) else set()
                 for d in result.differences:
                     if d.column == "state":
-                        found.append(AuditProblem(key, None, "state", f"ticket is in state '{d.stored}' but "
-                                                  f"its journal ends in '{d.derived}'"))
+                        found.append(AuditProblem(key, d.seq, "state", f"ticket is in state '{d.stored}' but "
+                                                  f"its journal ends in '{d.derived}' (event {d.seq})"))
                     elif d.column not in stale:
                         found.append(AuditProblem(key, d.seq, "column", describe(d)))
                 problems += found

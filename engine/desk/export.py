@@ -107,6 +107,7 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
             raise UsageError(f"--checkpoints {witness}: {exc.strerror}") from None
     cps = cpmod.check_signatures(cpmod.read_lines(cp_lines, witness or path, findings), public,
                                  header.get("desk"), findings)
+    where: dict[str, int] | None = None
     for cp in cps:
         c = cp.line["count"]
         if c > count:
@@ -116,14 +117,13 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         if roots[c] != cp.line["digest_root"]:
             findings.append(Finding(None, None, "checkpoint", f"{cp.where}: the journal up to desk log #{c} "
                                     "differs from what this checkpoint signed"))
-        for n, key, seq, d16 in cp.line.get("leaves") or []:
-            at = f"desk log #{n}, signed in checkpoint #{c}"
-            if n > count:
-                findings.append(Finding(key, seq, "deleted", f"event {seq} is gone ({at})"))
-            elif names[n] != ref(key, seq):
-                findings.append(Finding(key, seq, "moved", f"event {seq} was replaced by {names[n]} ({at})"))
-            elif digests[n][:16] != d16:
-                findings.append(Finding(key, seq, "altered", f"event {seq} was changed after it was signed ({at})"))
+        for leaf in cp.line.get("leaves") or []:
+            n = leaf[0]
+            if not (0 < n <= count and names[n] == ref(leaf[1], leaf[2]) and digests[n][:16] == leaf[3]):
+                where = where or {name: i for i, name in enumerate(names) if i}
+                f = cpmod.leaf_finding(leaf, c, where.get(ref(leaf[1], leaf[2])), lambda i: digests[i][:16])
+                if f is not None:
+                    findings.append(f)
     last = cps[-1].line["count"] if cps else 0
     problems = [{"ticket": f.ticket, "seq": f.seq, "kind": f.kind, "message": f.message} for f in findings]
     return {"events": count, "tickets": len(last_seq), "checkpoints": len(cps), "last_checkpoint": last or None,

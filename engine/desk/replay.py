@@ -14,7 +14,7 @@ the record, and is not derived.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.clock import sla as slamod
@@ -181,6 +181,6 @@ def describe(d: Difference) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."

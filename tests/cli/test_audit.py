@@ -236,9 +236,9 @@ def test_a_changed_ticket_state_is_reported(itsm, worked, db_url):
     text, data = verify(itsm, 1)
     assert len(data["problems"]) == 1, data
     (p,) = data["problems"]
-    assert (p["ticket"], p["seq"], p["kind"]) == (key, None, "state")
+    assert (p["ticket"], p["seq"], p["kind"]) == (key, 3, "state")  # the event that entered the state
     assert "closed" in p["message"] and "in_progress" in p["message"]
-    assert f"{key}: state:" in text
+    assert f"{key} #3: state:" in text
 
 
 def test_problems_of_several_tickets_are_all_reported(itsm, worked, db_url):
