@@ -236,7 +236,7 @@ def rotate_key_file(path: Path) -> str:
     return line.split()[0]
 
 
-_RINGS: dict[tuple[str, str], KeyRing] = {}  # loaded once per process
+_RINGS: dict[tuple[str, str, int, int], KeyRing] = {}  # per source, as of the key file's change time
 
 
 def load_ring(env_value: str | None, key_file: Path | None, default_file: Path | None,
@@ -245,14 +245,18 @@ def load_ring(env_value: str | None, key_file: Path | None, default_file: Path |
     which then only verify), else the configured key file (which must exist),
     else the default key file of the deployment's state folder, created when
     missing if ``create`` (the first write).  None: no key and none created."""
-    cache = (hashlib.sha256((env_value or "").encode()).hexdigest(), str(key_file or default_file or ""))
+    path = key_file or default_file
+    try:
+        st = os.stat(path) if path is not None else None
+    except OSError:
+        st = None
+    cache = (env_value or "", str(path or ""), st.st_mtime_ns if st else 0, st.st_size if st else 0)
     if cache in _RINGS:
         return _RINGS[cache]
     keys: list[tuple[str, bytes]] = []
     source = ""
     if env_value:
         keys, source = parse_env(env_value), "ITSM_AUDIT_KEY"
-    path = key_file or default_file
     if key_file is not None and not key_file.is_file():
         raise UsageError(f"audit key file {key_file} does not exist: make one with 'itsm audit keygen' "
                          "(or fix ITSM_AUDIT_KEY_FILE / [audit] key_file)")
@@ -272,5 +276,8 @@ def load_ring(env_value: str | None, key_file: Path | None, default_file: Path |
     if not keys:
         return None
     ring = KeyRing(tuple(keys), source)
+    if path is not None and path.is_file():  # cached as of the file it was read from
+        st = os.stat(path)
+        cache = cache[:2] + (st.st_mtime_ns, st.st_size)
     _RINGS[cache] = ring
     return ring

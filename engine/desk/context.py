@@ -58,6 +58,7 @@ class Desk:
         self.lang = lang
         self.tz = display_tz(settings.timezone, now)
         self.stored_versions: set[str] = set()  # definition versions seen in the database
+        self._write_ring: KeyRing | None = None
 
     # -- the database ----------------------------------------------------------------
     @cached_property
@@ -90,9 +91,12 @@ class Desk:
                          self.state_dir / "audit.key", create)
 
     def write_keys(self) -> KeyRing:
-        ring = self.keyring(create=True)
-        assert ring is not None  # create=True makes one or raises
-        return ring
+        """The keys events are written with: loaded once for this open desk (a
+        long-running ``itsm serve`` or ``batch`` takes a new key when restarted)."""
+        if self._write_ring is None:
+            self._write_ring = self.keyring(create=True)
+        assert self._write_ring is not None  # create=True makes one or raises
+        return self._write_ring
 
     # -- the clock -------------------------------------------------------------------
     def now(self) -> datetime:

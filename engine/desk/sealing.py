@@ -175,7 +175,8 @@ def _rechain(ring: KeyRing, key: str, process: str, events: list[dict[str, Any]]
         rechaining = rechaining or e["key_id"] != ring.current_id
         prev, expected = e["hash"], e["seq"] + 1
         if rechaining:
-            from_keys.add(e["key_id"] or "(unkeyed)")
+            if e["key_id"] != ring.current_id:
+                from_keys.add(e["key_id"] or "(unkeyed)")
             digest = keyed_hash(ring.current, new_prev, text)
             updates.append({"b_id": e["id"], "key_id": ring.current_id, "prev_hash": new_prev, "hash": digest})
             changed.add(e["id"])
