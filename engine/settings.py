@@ -44,7 +44,8 @@ class AuditSettings:
     signing_key: str | None = None  # Ed25519 private key (PEM), on the checkpointing host only
     public_key: str | None = None  # its public key (PEM), for verify
     witness: str | None = None  # the append-only file checkpoints are written to
-    checkpoint_every: str = "1h"  # how often itsm tick makes a checkpoint; "off" for never
+    checkpoint_every: str | None = None  # how often itsm tick signs a checkpoint ("off": never);
+    # unset: every hour where a signing key is configured, never elsewhere
     recipients: tuple[str, ...] = ()  # e-mail addresses (or "webhook") sent each checkpoint
 
 
@@ -86,7 +87,7 @@ class Settings:
             signing_key=_path(env("ITSM_AUDIT_SIGNING_KEY") or audit.get("signing_key"), path.parent),
             public_key=_path(env("ITSM_AUDIT_PUBLIC_KEY") or audit.get("public_key"), path.parent),
             witness=_path(env("ITSM_AUDIT_WITNESS") or audit.get("witness"), path.parent),
-            checkpoint_every=str(env("ITSM_AUDIT_CHECKPOINT_EVERY") or audit.get("checkpoint_every") or "1h"),
+            checkpoint_every=env("ITSM_AUDIT_CHECKPOINT_EVERY") or audit.get("checkpoint_every"),
             recipients=tuple(r.strip() for r in (recipients.split(",") if recipients
                                                  else audit.get("recipients") or []) if r.strip()))
         try:

@@ -116,20 +116,19 @@ def checkpoint(desk: Desk, reason: str = "manual", extra: dict[str, Any] | None 
 def due(desk: Desk) -> dict[str, Any] | None:
     """``itsm tick``'s checkpoint: made when the cadence says one is due; else a
     line saying why not (no signing key, not due, nothing new)."""
-    cadence = every(desk.settings.audit.checkpoint_every)
+    audit = desk.settings.audit
+    cadence = every(audit.checkpoint_every or ("1h" if audit.signing_key else "off"))
     if cadence is None:
         return None
-    if not desk.settings.audit.signing_key:
-        return {"outcome": "skipped: no signing key configured ([audit] signing_key)"}
     with desk.store.read() as repo:
         head = repo.audit.head()
     last = head["checkpoint_at"]
     if last is not None and desk.now() - last < cadence:
         return None
-    if head["count"] == head["checkpoint_count"] and last is not None:
-        with desk.store.read() as repo:
-            if repo.audit.count_unsealed() == 0:
-                return None  # nothing new to sign
+    if head["count"] == head["checkpoint_count"]:
+        return None  # nothing new to sign (tick sealed what there was just before)
+    if not audit.signing_key:  # a cadence set, but no key: say so while there is something to sign
+        return {"outcome": "skipped: no signing key configured ([audit] signing_key)"}
     done = checkpoint(desk, "cadence")
     return {"outcome": f"checkpoint #{done['count']} signed ({done['leaves']} new event(s))", **done}
 

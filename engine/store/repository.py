@@ -103,9 +103,9 @@ _TICKET = {(by, lock): Prepared(stmt.with_for_update() if lock else stmt)
            for by, stmt in (("key", _TICKET_BY_KEY), ("id", _TICKET_BY_ID)) for lock in (False, True)}
 _UPDATE_TICKET = Prepared(tickets.update().where(tickets.c.id == _B("b_id"),
                                                  tickets.c.version == _B("b_version")))
-# an event as the desk reads it: without the audit's columns (key id, desk-wide log),
-# which only engine/store/audit.py reads
-_EVENT = [c for c in journal.columns if c.name not in ("key_id", "desk_seq", "desk_hash", "desk_prev")]
+# an event as the desk reads it: with the key id of its hash, without its place in the
+# desk-wide log, which only engine/store/audit.py reads
+_EVENT = [c for c in journal.columns if c.name not in ("desk_seq", "desk_hash", "desk_prev")]
 _EVENTS = Prepared(sa.select(*_EVENT).where(journal.c.ticket_id == _B("tid")).order_by(journal.c.seq))
 _LAST_EVENT = Prepared(sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
                        .order_by(journal.c.seq.desc()).limit(1))

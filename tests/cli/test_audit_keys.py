@@ -225,8 +225,13 @@ def test_tick_makes_a_checkpoint_at_its_cadence(itsm, desk, keys, monkeypatch): 
     body = render(Path(__file__).resolve().parents[2], "audit_checkpoint", "en",
                   {"event": payload["event"], "note": payload["note"]})
     assert "checkpoint #1" in body.subject and json.loads(body.text.strip().splitlines()[-1])["count"] == 1
-    monkeypatch.delenv("ITSM_AUDIT_SIGNING_KEY")
-    assert tick("2026-03-02T14:00:00+08:00") == ["skipped: no signing key configured ([audit] signing_key)"]
+    monkeypatch.delenv("ITSM_AUDIT_SIGNING_KEY")  # a cadence set, no key: said while there is something new
+    desk.itsm("comment", key, "Toner too", user=o.agent.id, now="2026-03-02T13:00:00+08:00")
+    assert tick("2026-03-02T14:00:00+08:00") == ["sealed 1 event(s), 3 in the desk log",
+                                                 "skipped: no signing key configured ([audit] signing_key)"]
+    monkeypatch.delenv("ITSM_AUDIT_CHECKPOINT_EVERY")  # no cadence, no key: tick seals and says no more
+    desk.itsm("comment", key, "Done", user=o.agent.id, now="2026-03-02T14:10:00+08:00")
+    assert tick("2026-03-02T15:30:00+08:00") == ["sealed 1 event(s), 4 in the desk log"]
 
 
 # -- the key file of a desk that configured none ---------------------------------------------------------------
