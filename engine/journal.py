@@ -42,6 +42,8 @@ HASHED = ("seq", "action", "actor", "role", "from_state", "to_state", "changes",
 
 
 def _utc(value: Any) -> Any:
+    if type(value) is datetime and value.tzinfo is None:  # as stored: naive UTC
+        return value.isoformat()
     if isinstance(value, datetime):
         if value.tzinfo is timezone.utc:  # the engine's clock: no conversion needed
             value = value.replace(tzinfo=None)
@@ -56,8 +58,11 @@ def hashed_fields(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _utc(event.get(k)) for k in HASHED}
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
 def _dumps(fields: Mapping[str, Any]) -> str:
-    return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODE(fields)
 
 
 def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
@@ -69,15 +74,18 @@ def event_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
 def canonical(event: Mapping[str, Any], ticket: str, process: str) -> str:
     """The text every hash of an event covers: its content, its ticket's key and
     process, and its sequence number (JSON, sorted keys, times as naive UTC)."""
-    fields = hashed_fields(event)
+    get = event.get
+    fields = {k: get(k) for k in HASHED}  # only the two times need converting
+    fields["effective_at"] = _utc(fields["effective_at"])
+    fields["recorded_at"] = _utc(fields["recorded_at"])
     fields["ticket"] = ticket
     fields["process"] = process
-    return _dumps(fields)
+    return _ENCODE(fields)
 
 
 def keyed_hash(secret: bytes, prev_hash: str, text: str) -> str:
     """The event's link in its ticket's chain."""
-    return hmac.new(secret, (prev_hash + text).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, (prev_hash + text).encode("utf-8"), "sha256").hex()
 
 
 def content_digest(text: str) -> str:
@@ -93,8 +101,7 @@ def ref(ticket: str, seq: int) -> str:
 def desk_link(secret: bytes, prev_desk_hash: str, n: int, prev_ref: str, digest: str) -> str:
     """The ``n``-th link of the desk-wide log; ``prev_ref`` names the event sealed
     before it, so a deleted event is named by the one that followed it."""
-    return hmac.new(secret, f"{prev_desk_hash}|{n}|{prev_ref}|{digest}".encode("utf-8"),
-                    hashlib.sha256).hexdigest()
+    return hmac.digest(secret, f"{prev_desk_hash}|{n}|{prev_ref}|{digest}".encode("utf-8"), "sha256").hex()
 
 
 def root_step(prev_root: str, digest: str) -> str:

@@ -50,14 +50,16 @@ class Chain:
     failing: list[Mapping[str, Any]] = field(default_factory=list)  # events whose own hash fails
 
 
-def _ok(e: Mapping[str, Any], key: str, process: str, ring: KeyRing | None) -> bool | None:
-    """Does the event's hash hold (None: its key is not in the ring)?"""
+def _ok(e: Mapping[str, Any], key: str, process: str, ring: KeyRing | None, text: str | None = None
+        ) -> bool | None:
+    """Does the event's hash hold (None: its key is not in the ring)?  ``text``: its
+    canonical text, when already made."""
     if e.get("key_id") is None:
         return event_hash(e["prev_hash"], hashed_fields(e)) == e["hash"]
     secret = ring.secret(e["key_id"]) if ring else None
     if secret is None:
         return None
-    return keyed_hash(secret, e["prev_hash"], canonical(e, key, process)) == e["hash"]
+    return keyed_hash(secret, e["prev_hash"], text or canonical(e, key, process)) == e["hash"]
 
 
 def check_chain(key: str, process: str, events: Sequence[Mapping[str, Any]], ring: KeyRing | None,
@@ -77,8 +79,9 @@ def check_chain(key: str, process: str, events: Sequence[Mapping[str, Any]], rin
             p.append(AuditProblem(key, expected_seq, "deleted", f"event(s) {missing} missing"))
         if e["prev_hash"] != prev:
             p.append(AuditProblem(key, seq, "chain", f"event {seq} does not follow the event before it"))
-        out.digests.append(content_digest(canonical(e, key, process)))
-        ok = _ok(e, key, process, ring)
+        text = canonical(e, key, process)
+        out.digests.append(content_digest(text))
+        ok = _ok(e, key, process, ring, text)
         if e.get("key_id") is None:
             unkeyed.append(seq)
         if ok is None:

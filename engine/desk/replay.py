@@ -1,6 +1,7 @@
 """Every column of a ticket, derived from its journal (``itsm audit verify``).
 
-A ticket row is what its events made it: the field values are the last values
+Times are compared as the database stores them (naive UTC).  A ticket row is
+what its events made it: the field values are the last values
 their ``changes`` gave; the state, the times, the version and the definition
 version follow from the events' states and times; the status, its category, the
 resolution and closure times and the SLA record follow from the process
@@ -27,7 +28,6 @@ from engine.runtime.ticket import CORE_COLUMNS
 NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate"})
 # names in an event's changes that are not field values
 NOT_FIELDS = frozenset({"priority_overridden", "alert"})
-_TIMES = ("created_at", "updated_at", "state_entered_at", "resolved_at", "closed_at")
 
 
 @dataclass
@@ -133,14 +133,14 @@ def replay(desk: Desk, row: Mapping[str, Any], events: Sequence[Mapping[str, Any
             seq = events[sla_at[0]]["seq"]
             expect["sla"] = (sla, seq)
             for col, value in timers.sla_summary(sla).items():
-                expect[col] = (value, seq)
+                expect[col] = (_naive(value), seq)
     else:
         out.underived += ["sla"]
     for col, (value, seq) in expect.items():
         stored = row.get(col)
         if col == "priority_overridden":
             stored = bool(stored)
-        if not _same(stored, value) and not (col in _TIMES and stored == value):
+        if not _same(stored, value):
             out.differences.append(Difference(col, stored, value, seq))
     stored_fields, derived = _fields(row.get("fields") or {}), _fields(values)
     for name in sorted(set(stored_fields) | set(derived)):
@@ -158,18 +158,28 @@ def _sla(desk: Desk, spec: Any, events: Sequence[Mapping[str, Any]], index: int,
     state changes before it plus its own move (a stay counts as a move to the same
     state, as the action path computes it), as of its time."""
     e = events[index]
-    moves = [slamod.Transition(x["effective_at"], x["from_state"], x["to_state"], x["action"])
+    moves = [slamod.Transition(_aware(x["effective_at"]), x["from_state"], x["to_state"], x["action"])
              for x in events[:index] if x.get("to_state")]
     if e["action"] == "create":
-        moves = [slamod.Transition(e["effective_at"], None, e["to_state"], "create")]
+        moves = [slamod.Transition(_aware(e["effective_at"]), None, e["to_state"], "create")]
     else:
-        moves.append(slamod.Transition(e["effective_at"], before, e.get("to_state") or before, e["action"]))
+        moves.append(slamod.Transition(_aware(e["effective_at"]), before, e.get("to_state") or before,
+                                       e["action"]))
     if any(m.to_state not in spec.states for m in moves):
         return None
     try:
-        return slamod.compute(spec, desk.defs, moves, values, e["effective_at"])
+        return slamod.compute(spec, desk.defs, moves, values, _aware(e["effective_at"]))
     except (KeyError, ValueError):  # a value the definitions no longer know (a code removed)
         return None
+
+
+def _aware(t: datetime) -> datetime:
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+
+
+def _naive(t: Any) -> Any:
+    """Times as the audit reads them from the database: naive UTC."""
+    return t.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(t, datetime) and t.tzinfo else t
 
 
 def describe(d: Difference) -> str:
@@ -181,6 +191,6 @@ def describe(d: Difference) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat() if value.tzinfo else value.isoformat()
+        return _aware(value).astimezone(timezone.utc).isoformat()
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
