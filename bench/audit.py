@@ -85,7 +85,7 @@ def load(api: Any, events_wanted: int) -> dict[str, Any]:
     """Clone the templates until about ``events_wanted`` events exist, all sealed."""
     import sqlalchemy as sa
 
-    from engine.journal import GENESIS, canonical, content_digest, desk_link, keyed_hash, ref, root_step
+    from engine.journal import GENESIS, canonical, content_digest, desk_link, head_mac, keyed_hash, ref, root_step
     from engine.store.schema import audit_state, journal, key_sequences, tickets
 
     api.audit_seal()
@@ -139,7 +139,9 @@ def load(api: Any, events_wanted: int) -> dict[str, Any]:
             conn.execute(tickets.insert(), t_rows)
             conn.execute(journal.insert(), j_rows)
         conn.execute(key_sequences.update().where(key_sequences.c.prefix == "INC").values(last_value=next_n + i - 1))
+        head.update(count=n, desk_hash=link, digest_root=root, head_ref=prev_name)
         conn.execute(audit_state.update().values(count=n, desk_hash=link, digest_root=root, head_ref=prev_name,
+                                                 head_mac=head_mac(kid, secret, head),
                                                  sealed_id=conn.execute(sa.select(sa.func.max(journal.c.id)))
                                                  .scalar_one()))
         if conn.dialect.name == "postgresql":

@@ -104,6 +104,13 @@ def desk_link(secret: bytes, prev_desk_hash: str, n: int, prev_ref: str, digest:
     return hmac.digest(secret, f"{prev_desk_hash}|{n}|{prev_ref}|{digest}".encode("utf-8"), "sha256").hex()
 
 
+def head_mac(key_id: str, secret: bytes, head: Mapping[str, Any]) -> str:
+    """The keyed seal of the desk-wide log's head (``KEY_ID:HMAC``): without the key
+    no other head can be written, so cutting off the newest sealed events shows."""
+    text = f"{head['desk_id']}|{head['count']}|{head['desk_hash']}|{head['digest_root']}|{head['head_ref']}"
+    return f"{key_id}:" + hmac.digest(secret, text.encode("utf-8"), "sha256").hex()
+
+
 def root_step(prev_root: str, digest: str) -> str:
     """One step of the plain running digest that checkpoints sign."""
     return hashlib.sha256((prev_root + digest).encode("ascii")).hexdigest()

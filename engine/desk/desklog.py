@@ -15,7 +15,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from engine.journal import GENESIS, KeyRing, desk_link, ref, root_step
+from engine.journal import GENESIS, KeyRing, desk_link, head_mac, ref, root_step
 
 
 @dataclass
@@ -139,7 +139,25 @@ class DeskLog:
             if root is not None and root != head["digest_root"] and not flagged and not self.findings:
                 self.findings.append(Finding(None, None, "desk", "the desk log's running digest does not "
                                              f"match its head at #{self.count}"))
+        self._check_mac(ring, head)
         return roots
+
+    def _check_mac(self, ring: KeyRing | None, head: dict[str, Any]) -> None:
+        """The head must carry the keyed seal itsm wrote: else it was set back by hand
+        (and the newest sealed events may have been cut off with it)."""
+        if not self.count or head.get("missing"):
+            if head.get("missing"):
+                self.findings.append(Finding(None, None, "desk", "the desk log's head (audit_state) is missing"))
+            return
+        key_id, _, _ = (head.get("head_mac") or "").partition(":")
+        secret = ring.secret(key_id) if ring else None
+        if secret is None:
+            self.findings.append(Finding(None, None, "key", f"the desk log's head is sealed with key "
+                                         f"'{key_id}', not in the key ring"))
+        elif head_mac(key_id, secret, head) != head.get("head_mac"):
+            self.findings.append(Finding(None, None, "desk", f"the desk log's head (#{self.count}, "
+                                         f"{head['head_ref']}) is not one itsm sealed: set back by hand, "
+                                         "the newest sealed events may have been cut off (a checkpoint names them)"))
 
     def _name_gaps(self, gaps: list[tuple[int, int]], head: dict[str, Any], after: dict[int, str]) -> None:
         for a, b in gaps:

@@ -22,8 +22,8 @@ from typing import Any
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, ItsmError
 from engine.journal import (
-    GENESIS, KeyRing, canonical, content_digest, desk_link, event_hash, hashed_fields, keyed_hash, ref,
-    root_step,
+    GENESIS, KeyRing, canonical, content_digest, desk_link, event_hash, hashed_fields, head_mac, keyed_hash,
+    ref, root_step,
 )
 
 SEAL_BATCH = 5000  # events per transaction
@@ -61,6 +61,7 @@ def seal_rows(repo: Any, ring: KeyRing, head: dict[str, Any], rows: list[dict[st
     if updates:
         repo.audit.seal(updates)
     new = dict(head, count=n, desk_hash=link, digest_root=root, head_ref=prev, sealed_id=sealed_id)
+    new["head_mac"] = head_mac(ring.current_id, ring.current, new)
     return new, stop
 
 
@@ -204,4 +205,6 @@ def _relink(repo: Any, ring: KeyRing, head: dict[str, Any], first: int,
         rows.append({"b_id": jid, "desk_hash": link})
         name = me
     repo.audit.seal(rows)
-    return dict(head, desk_hash=link)
+    new = dict(head, desk_hash=link)
+    new["head_mac"] = head_mac(ring.current_id, ring.current, new)
+    return new

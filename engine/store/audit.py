@@ -48,7 +48,7 @@ class AuditQueries:
         row = self.run.first(_HEAD_LOCKED if lock and not self.sqlite else _HEAD_READ, {})
         if row is None:  # a database whose audit_state row was deleted: start from nothing
             row = {"id": 1, "desk_id": "", "count": 0, "desk_hash": "0" * 64, "digest_root": "0" * 64,
-                   "head_ref": "", "sealed_id": 0, "legacy_through": 0, "checkpoint_count": 0,
+                   "head_ref": "", "head_mac": None, "sealed_id": 0, "legacy_through": 0, "checkpoint_count": 0,
                    "checkpoint_at": None, "missing": True}
         row["checkpoint_at"] = _utc(row.get("checkpoint_at"))
         return row

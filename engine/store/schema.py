@@ -257,6 +257,7 @@ audit_state = sa.Table(
     sa.Column("desk_hash", sa.String(64), nullable=False),  # the last event's desk_hash
     sa.Column("digest_root", sa.String(64), nullable=False),  # the running digest at count
     sa.Column("head_ref", sa.String(48), nullable=False),  # the last sealed event, KEY#seq
+    sa.Column("head_mac", sa.String(100)),  # KEY_ID:HMAC of the head (engine.journal.head_mac)
     sa.Column("sealed_id", sa.Integer, nullable=False),  # SQLite: every journal id up to it is sealed
     sa.Column("legacy_through", sa.Integer, nullable=False),  # desk seqs written before the keyed journal
     sa.Column("checkpoint_count", sa.Integer, nullable=False),

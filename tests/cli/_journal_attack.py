@@ -152,5 +152,10 @@ def rebuild(db: Db, secret: bytes, key_id: str) -> None:
             seq=e["seq"], prev_hash=e["prev_hash"], hash=e["hash"], key_id=key_id, desk_seq=n,
             desk_hash=link, desk_prev=prev_name))
         prev_name = e["name"]
+    from engine.journal import head_mac
+
+    head = dict(db.conn.execute(sa.select(state)).mappings().one(), count=len(order), desk_hash=link,
+                digest_root=root, head_ref=prev_name)
     db.conn.execute(state.update().values(count=len(order), desk_hash=link, digest_root=root, head_ref=prev_name,
+                                          head_mac=head_mac(key_id, secret, head),
                                           sealed_id=max((r["id"] for r in rows), default=0)))

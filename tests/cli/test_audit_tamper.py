@@ -122,6 +122,21 @@ def test_a_column_edit_is_caught(itsm, worked, column, value, seq):
     assert {p["ticket"] for p in problems} == {key}
 
 
+def test_a_priority_override_is_journaled_and_checked(itsm, desk, db_url):
+    o = desk.org
+    key = desk.new("incident", o.incident_manager.id, "2026-03-02 09:00", title="Board laptop",
+                   reporter=o.reporter, urgency="low", impact="low", priority="P1", note="the board meets at 10")["key"]
+    assert desk.history(key)[0]["changes"]["priority_overridden"] == [False, True]
+    other = desk.new("incident", o.agent.id, "2026-03-02 09:05", title="Mouse", reporter=o.reporter)["key"]
+    verify(itsm, expect=0)
+    with database(db_url) as db:
+        db.update_ticket(key, priority_overridden=False)
+        db.update_ticket(other, priority_overridden=True)  # the matrix would no longer set its priority
+    _, problems, _ = verify(itsm)
+    assert {(p["ticket"], p["seq"]) for p in problems} == {(key, 1), (other, None)}
+    assert all("priority_overridden" in p["message"] for p in problems)
+
+
 def test_an_edited_event_is_caught(itsm, worked):
     key = worked["a"]
     with database(worked["db"]) as db:
@@ -159,6 +174,25 @@ def test_a_truncated_tail_with_the_version_lowered_is_caught(itsm, worked):
     found = named(problems, key, 5, "deleted")
     assert "desk log" in found[0]["message"]
     assert not [p for p in problems if p["kind"] == "column"], problems  # the row was made consistent
+
+
+def test_cutting_off_the_newest_sealed_events_is_caught(itsm, worked, keys):
+    """The newest event of the whole desk log goes, and its head is set back to
+    the entry before (its values are in that row): the head's keyed seal does
+    not hold; the checkpoint names the event."""
+    import sqlalchemy as sa
+
+    key = worked["a"]
+    checkpoint(itsm)
+    with database(worked["db"]) as db:
+        j, state = db.t["journal"], db.t["audit_state"]
+        db.delete_events(key, [7])
+        db.update_ticket(key, version=6, updated_at=db.event(key, 6)["effective_at"])
+        last = db.conn.execute(sa.select(j).where(j.c.desk_seq == 13)).mappings().one()
+        db.conn.execute(state.update().values(count=13, desk_hash=last["desk_hash"], head_ref=f"{worked['b']}#5"))
+    _, problems, _ = verify(itsm)
+    assert any(p["kind"] == "desk" and "not one itsm sealed" in p["message"] for p in problems), problems
+    named(problems, key, 7, "deleted")  # by the checkpoint (the database's copy)
 
 
 def test_a_deleted_ticket_is_caught(itsm, worked):

@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('desk_hash', sa.String(length=64), nullable=False),
     sa.Column('digest_root', sa.String(length=64), nullable=False),
     sa.Column('head_ref', sa.String(length=48), nullable=False),
+    sa.Column('head_mac', sa.String(length=100), nullable=True),
     sa.Column('sealed_id', sa.Integer(), nullable=False),
     sa.Column('legacy_through', sa.Integer(), nullable=False),
     sa.Column('checkpoint_count', sa.Integer(), nullable=False),
