@@ -107,6 +107,9 @@ def audit_verify(state: State, checkpoints: str | None, public_key: str | None, 
         def text() -> str:
             cps = (f"{data['checkpoints']} signed checkpoint(s) verified, the last at #{data['last_checkpoint']}"
                    if data["checkpoints"] else "no signed checkpoint verified")
+            if data["checkpoints_unchecked"]:
+                cps += (f" ({data['checkpoints_unchecked']} in the database not checked: no public key; "
+                        "give --public-key)")
             return (_problem_lines(problems)
                     + f"desk log: {data['sealed']} sealed event(s), {data['unsealed']} not yet sealed; {cps}\n"
                     + f"{data['tickets']} tickets, {data['events']} events: "

@@ -190,6 +190,9 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
         problems += _missing_tickets(repo.audit.key_counters(), numbers)
         problems = _moved(problems, failing, ring, desk)
         cps, source = _checkpoints(repo, checkpoints, findings)
+        unchecked = 0
+        if public is None and source == "database":  # nothing to check the database's copies with
+            unchecked, cps = sum(1 for cp in cps if cp.line.get("signature")), []
         good = cpmod.check_signatures(cps, public, head["desk_id"] or None, findings)
         roots = log.check(ring, head, {cp.line["count"] for cp in good}, flagged, repo.audit.desk_prev_of)
         cpmod.check_against(good, log, roots, findings)
@@ -197,7 +200,7 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
     problems += [AuditProblem(f.ticket, f.seq, f.kind, f.message) for f in log.findings + findings]
     return {"tickets": n_tickets, "events": n_events, "problems": [p.to_dict() for p in _unique(problems)],
             "sealed": head["count"], "unsealed": unsealed, "checkpoints": len(good),
-            "checkpoint_source": source if cps else None,
+            "checkpoint_source": source if cps else None, "checkpoints_unchecked": unchecked,
             "last_checkpoint": good[-1].line["count"] if good else None, "underived": underived}
 
 
