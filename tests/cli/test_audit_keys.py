@@ -234,6 +234,16 @@ def test_tick_makes_a_checkpoint_at_its_cadence(itsm, desk, keys, monkeypatch): 
     assert tick("2026-03-02T15:30:00+08:00") == ["sealed 1 event(s), 4 in the desk log"]
 
 
+def test_deleting_the_databases_checkpoints_neither_stops_nor_fools_the_next(itsm, worked, keys):  # noqa: F811
+    itsm("audit", "checkpoint")
+    with database(worked["db"]) as db:
+        db.conn.execute(db.t["audit_checkpoints"].delete())
+    itsm("comment", worked["a"], "After the checkpoint", user="wang.lei", now="2026-03-02T13:00:00+08:00")
+    assert itsm.json("audit", "checkpoint")["leaves"] == 1  # its previous digest recomputed from the log
+    _, _, data = verify(itsm, "--checkpoints", str(keys["witness"]), expect=0)
+    assert (data["checkpoints"], data["last_checkpoint"]) == (2, 15)
+
+
 # -- the key file of a desk that configured none ---------------------------------------------------------------
 def test_the_first_write_makes_a_private_key_file_in_the_state_folder(itsm_nodb, repo_copy, tmp_path, monkeypatch):
     monkeypatch.delenv("ITSM_AUDIT_KEY")
