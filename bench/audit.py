@@ -7,7 +7,7 @@ is loaded fast: four template tickets are worked through the engine (``Api``)
 with journals of 9 to 11 events, then cloned with bulk inserts, each clone's
 journal re-chained under its own key with the desk's HMAC key and sealed into
 the desk-wide log in the loader (``engine.journal``'s functions, as the seal
-does), the head written to ``audit_state``.  ``Api.audit()`` runs in a fresh
+does), the head written to ``audit_state``.  ``Api.audit_verify()`` runs in a fresh
 subprocess (time and peak RSS); it must find nothing wrong.  Baseline: bare
 ``sqlite3`` reading every event once (``ORDER BY ticket_id, seq``), decoding
 its changes and hashing its row text with SHA-256: the least any check of
@@ -150,13 +150,13 @@ def load(api: Any, events_wanted: int) -> dict[str, Any]:
 
 
 def child(url: str) -> None:
-    """Print {seconds, rss_peak_mb, events, problems} of one Api.audit()."""
+    """Print {seconds, rss_peak_mb, events, problems} of one Api.audit_verify()."""
     from engine.api import Api
 
     api = Api.open(home=str(REPO), db=url)
     api.store  # noqa: B018 - connect before the clock starts
     start = time.perf_counter()
-    result = api.audit()
+    result = api.audit_verify()
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "events": result["events"], "sealed": result["sealed"],

@@ -101,7 +101,7 @@ def audit_verify(state: State, checkpoints: str | None, public_key: str | None, 
              f"checkpoint(s), the last at #{data['last_checkpoint'] or 0}; {data['unproven']} event(s) after it "
              "(not yet signed): " + (f"{len(problems)} problem(s)\n" if problems else "journal intact\n"))
     else:
-        data = state.api().audit(checkpoints, public_key)
+        data = state.api().audit_verify(checkpoints, public_key)
         problems = data["problems"]
 
         def text() -> str:

@@ -265,11 +265,16 @@ class Api:
         return operations.retry_outbox(self.desk, ids)
 
     # -- the journal's audit (engine.desk.audit, sealing, checkpoints, export) --------------
-    def audit(self, checkpoints: str | None = None, public_key: str | None = None) -> dict[str, Any]:
+    def audit_verify(self, checkpoints: str | None = None, public_key: str | None = None) -> dict[str, Any]:
         """Verify the journal: its keyed chains, a replay of every ticket, the desk-wide
         log, and the signed checkpoints (the witness file ``checkpoints``, else the
         database's copies); {tickets, events, problems, sealed, unsealed, checkpoints...}."""
         return operations.audit(self.desk, checkpoints, public_key)
+
+    def audit(self) -> tuple[int, int, list[dict[str, Any]]]:
+        """(tickets, events, problems) of :meth:`audit_verify` against the database's checkpoints."""
+        result = self.audit_verify()
+        return result["tickets"], result["events"], result["problems"]
 
     def audit_seal(self) -> dict[str, Any]:
         """Seal committed events into the desk-wide log (``itsm tick`` does)."""
