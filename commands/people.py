@@ -26,7 +26,8 @@ def db_upgrade(state: State) -> None:
     from engine.store.db import redact
 
     api = state.api()
-    before, after, keyed = api.upgrade_db()
+    done = api.upgrade()
+    before, after, keyed = done["before"], done["after"], done["rekey"]
     click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
     if keyed and "refused" in keyed:
         click.echo(f"itsm: the journal was not re-keyed: {keyed['refused']}", err=True)

@@ -319,7 +319,13 @@ class Api:
         each report and period runs once (a unique key in report_runs)."""
         return operations.run_due_reports(self.desk)
 
-    def upgrade_db(self) -> tuple[str | None, str, dict[str, Any] | None]:
-        """Migrate the schema; (before, after, the journal's re-keying: its result,
-        {"refused": why}, or None when nothing needed it)."""
-        return operations.upgrade_db(self.desk)
+    def upgrade_db(self) -> tuple[str | None, str]:
+        """Migrate the schema (and re-key the journal when needed: :meth:`upgrade`)."""
+        before, after, _ = operations.upgrade_db(self.desk)
+        return before, after
+
+    def upgrade(self) -> dict[str, Any]:
+        """Migrate the schema; {before, after, rekey: the journal's re-keying (its
+        result, {"refused": why}, or None when nothing needed it)}."""
+        before, after, keyed = operations.upgrade_db(self.desk)
+        return {"before": before, "after": after, "rekey": keyed}
