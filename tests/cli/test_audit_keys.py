@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from _desk import Desk
 from _journal_attack import database
 from test_audit_tamper import keys, verify, worked  # noqa: F401 - fixtures
 

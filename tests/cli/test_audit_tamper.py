@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import stat
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
