@@ -2,8 +2,9 @@
 through SQLAlchemy Core into the same tables.
 
 A clone copies its template's ticket row (new id, key, title and token hash),
-its create event (``changes`` given the new title, hash recomputed with
-``engine.journal``: the chain stays valid) and its due-work rows.  The intake's
+its create event (``changes`` given the new title, keyed hash recomputed with
+``engine.journal`` and the desk's key: the chain stays valid) and its due-work
+rows.  The clones' events are left unsealed (``itsm tick`` seals them).  The intake's
 outbox rows are not cloned (as if delivered).  Templates must be fresh
 intakes (one journal event each).
 """
@@ -20,8 +21,10 @@ def clone(api: Any, plan: Sequence[str], title: str = "Bench ticket {n}") -> lis
     """One clone per entry of ``plan`` (a template key each); returns the new keys."""
     import sqlalchemy as sa
 
-    from engine.journal import GENESIS, event_hash, hashed_fields
+    from engine.journal import GENESIS, canonical, keyed_hash
     from engine.store.schema import due_work, journal, key_sequences, tickets
+
+    ring = api.desk.write_keys()
 
     engine = api.store.engine
     prefixes = {k.rsplit("-", 1)[0] for k in plan}
@@ -63,10 +66,11 @@ def clone(api: Any, plan: Sequence[str], title: str = "Bench ticket {n}") -> lis
             text = title.format(n=n)
             t_rows.append(dict(src, id=tid, key=key, title=text,
                                token_hash=hashlib.sha256(f"bench-token-{key}".encode()).hexdigest()))
-            ev = dict(events[src["id"]], ticket_id=tid)
+            ev = dict(events[src["id"]], ticket_id=tid, key_id=ring.current_id, desk_seq=None,
+                      desk_hash=None, desk_prev=None)
             del ev["id"]
             ev["changes"] = dict(ev["changes"], title=[None, text])
-            ev["hash"] = event_hash(GENESIS, hashed_fields(ev))
+            ev["hash"] = keyed_hash(ring.current, GENESIS, canonical(ev, key, src["process"]))
             j_rows.append(ev)
             d_rows.extend(dict(d, ticket_id=tid) for d in dues[src["id"]])
             keys.append(key)
@@ -94,5 +98,6 @@ def verify(api: Any, clones: dict[str, str]) -> None:
         assert a == b, (key, template, a, b)
         with api.store.read() as repo:
             row = repo.get_ticket(key)
-            problems = verify_ticket(key, row["state"], repo.events(row["id"]), row["version"])
+            problems = verify_ticket(key, row["state"], repo.events(row["id"]), row["version"],
+                                     process=row["process"], ring=api.desk.keyring())
         assert not problems, problems

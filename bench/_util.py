@@ -25,6 +25,7 @@ AGENT_EMAIL = "bench.agent@example.com"
 GROUP = "desktop_support"
 REPORTER = "bench.reporter@example.com"
 RESOLVE = {"solution": "Replaced the cable", "closure_code": "solved", "service_restored": "true"}
+BENCH_AUDIT_KEY = "bench:YmVuY2htYXJrcycgam91cm5hbCBrZXksIDMyIGJ5dGVz"  # the journal's HMAC key (32 bytes)
 
 
 # --- configuration of one run ------------------------------------------------------
@@ -59,7 +60,7 @@ class Config:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ITSM_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(ITSM_CACHE_DIR=str(self.workdir / "cache"), XDG_DATA_HOME=str(self.workdir / "xdg"),
-                   ITSM_HOME=str(REPO), ITSM_TZ="UTC",
+                   ITSM_HOME=str(REPO), ITSM_TZ="UTC", ITSM_AUDIT_KEY=BENCH_AUDIT_KEY,
                    PYTHONPYCACHEPREFIX=str(self.workdir / "pycache"))
         return env
 

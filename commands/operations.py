@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -58,29 +59,151 @@ def audit() -> None:
     """Checks for auditors."""
 
 
+def _problem_lines(problems: list[dict[str, Any]]) -> str:
+    return "".join((p["ticket"] or "journal") + (f" #{p['seq']}" if p["seq"] else "")
+                   + f": {p['kind']}: {p['message']}\n" for p in problems)
+
+
 @audit.command("verify")
+@click.option("--checkpoints", "checkpoints", metavar="FILE",
+              help="The witness file of signed checkpoints to hold the journal against "
+                   "(default: the database's copies).")
+@click.option("--public-key", metavar="PEM", help="The checkpoints' Ed25519 public key "
+              "(default: [audit] public_key, or the signing key's).")
+@click.option("--export", "export", metavar="FILE",
+              help="Verify an exported journal offline (no database, no HMAC key; needs --public-key).")
 @output_options()
 @pass_state
-def audit_verify(state: State, as_json: bool) -> None:
-    """Verify every ticket's hash-chained journal; report altered, deleted or
-    reordered events (ticket and sequence number). Exit 1 if any.
+def audit_verify(state: State, checkpoints: str | None, public_key: str | None, export: str | None,
+                 as_json: bool) -> None:
+    """Verify the journal: every event's keyed hash and chain, a replay of every
+    ticket against its row (every column and field), the desk-wide log (deleted
+    tickets, cut tails, moved events), and the signed checkpoints. Each problem
+    names the ticket and the event (sequence number). Exit 1 if any.
 
     \b
-    Example:
+    Examples:
       itsm audit verify --json
+      itsm audit verify --checkpoints /mnt/witness/itsm-checkpoints.jsonl
+      itsm audit verify --export journal.jsonl --public-key audit-signing.pub.pem
     """
     from engine import render
 
     json_mode(state, as_json)
-    tickets_, events, problems = state.api().audit()
-    data = {"tickets": tickets_, "events": events, "problems": problems}
-    emit(state, data, as_json, lambda: "".join(
-        f"{p['ticket']}" + (f" #{p['seq']}" if p["seq"] else "") + f": {p['kind']}: {p['message']}\n"
-        for p in problems) + f"{render.count(tickets_, 'ticket')}, {render.count(events, 'event')}: "
-        + (f"{render.count(len(problems), 'problem')}\n" if problems else "journal intact\n"))
+    if export:
+        from engine.api import verify_export
+        from engine.errors import UsageError
+
+        if not public_key:
+            raise UsageError("--export needs --public-key (the checkpoints' Ed25519 public key)")
+        data = verify_export(export, public_key, checkpoints)
+        problems = data["problems"]
+        emit(state, data, as_json, lambda: _problem_lines(problems)
+             + f"{data['events']} events of {data['tickets']} tickets; {data['checkpoints']} signed "
+             f"checkpoint(s), the last at #{data['last_checkpoint'] or 0}; {data['unproven']} event(s) after it "
+             "(not yet signed): " + (f"{render.count(len(problems), 'problem')}\n" if problems
+                                      else "journal intact\n"))
+    else:
+        data = state.api().audit_verify(checkpoints, public_key)
+        problems = data["problems"]
+
+        def text() -> str:
+            cps = (f"{data['checkpoints']} signed checkpoint(s) verified, the last at #{data['last_checkpoint']}"
+                   if data["checkpoints"] else "no signed checkpoint verified")
+            if data["checkpoints_unchecked"]:
+                cps += (f" ({data['checkpoints_unchecked']} in the database not checked: no public key; "
+                        "give --public-key)")
+            return (_problem_lines(problems)
+                    + f"desk log: {data['sealed']} sealed event(s), {data['unsealed']} not yet sealed; {cps}\n"
+                    + f"{render.count(data['tickets'], 'ticket')}, {render.count(data['events'], 'event')}: "
+                    + (f"{render.count(len(problems), 'problem')}\n" if problems else "journal intact\n"))
+
+        emit(state, data, as_json, text)
     if problems:
         sys.exit(int(ExitCode.REFUSED))
 
+
+@audit.command("checkpoint")
+@output_options()
+@pass_state
+def audit_checkpoint(state: State, as_json: bool) -> None:
+    """Seal new events into the desk-wide log, sign its head with the Ed25519
+    signing key and append it to the witness file (and the database, and the
+    configured recipients' outbox). itsm tick does it at [audit] checkpoint_every.
+
+    \b
+    Example:
+      ITSM_AUDIT_SIGNING_KEY=/etc/itsm/audit-signing.pem itsm audit checkpoint
+    """
+    json_mode(state, as_json)
+    data = state.api().audit_checkpoint()
+    emit(state, data, as_json, lambda: f"checkpoint #{data['count']} signed ({data['leaves']} new event(s))"
+         + (f", appended to {data['witness']}" if data["witness"] else "")
+         + (f", {data['queued']} message(s) queued" if data["queued"] else "") + "\n")
+
+
+@audit.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@output_options()
+@pass_state
+def audit_export(state: State, file: str, as_json: bool) -> None:
+    """Write the sealed journal (desk order) and its checkpoints to FILE, for an
+    auditor to verify offline with the public key only.
+
+    \b
+    Example:
+      itsm audit export journal.jsonl
+      itsm audit verify --export journal.jsonl --public-key audit-signing.pub.pem
+    """
+    json_mode(state, as_json)
+    data = state.api().audit_export(file)
+    emit(state, data, as_json, lambda: f"{data['events']} event(s) and {data['checkpoints']} checkpoint(s) "
+         f"written to {data['path']}\n")
+
+
+@audit.command("rekey")
+@click.option("--force", is_flag=True, help="Re-key even a damaged journal (the problems are recorded "
+              "in the rekey checkpoint).")
+@output_options()
+@pass_state
+def audit_rekey(state: State, force: bool, as_json: bool) -> None:
+    """Re-chain every unkeyed event (written before the keyed journal) and every
+    event of an older key under the current HMAC key, seal them, and record a
+    checkpoint with reason 'rekey'. itsm db upgrade runs it when needed.
+
+    \b
+    Example:
+      itsm audit rekey
+    """
+    json_mode(state, as_json)
+    data = state.api().audit_rekey(force)
+    emit(state, data, as_json, lambda: f"{data['rechained']} event(s) of {data['tickets']} ticket(s) re-chained "
+         f"under key {data['key_id']}; {data['count']} event(s) in the desk log; checkpoint #"
+         f"{data['checkpoint']['count']} ({'signed' if data['checkpoint']['signed'] else 'unsigned'})\n")
+
+
+@audit.command("keygen")
+@click.option("--dir", "folder", type=click.Path(file_okay=False),
+              help="Where to write the keys (default: the state folder, beside the default database).")
+@click.option("--rotate", is_flag=True, help="Put a new current HMAC key in front of the key file's "
+              "older ones (which keep verifying what they hashed).")
+@output_options()
+@pass_state
+def audit_keygen(state: State, folder: str | None, rotate: bool, as_json: bool) -> None:
+    """Write the journal's HMAC key file (audit.key) and an Ed25519 signing key
+    pair (audit-signing.pem, audit-signing.pub.pem); private files are 0600 and
+    never overwritten. Keep them apart (docs/auditor-guide.md).
+
+    \b
+    Example:
+      itsm audit keygen --dir /etc/itsm/keys
+    """
+    json_mode(state, as_json)
+    data = state.api().audit_keygen(folder, rotate)
+    emit(state, data, as_json, lambda: (f"new current key {data['key_id']} in {data['key_file']}\n" if rotate
+                                        else f"HMAC key file: {data['key_file']}\nsigning key: "
+                                        f"{data['signing_key']}\npublic key: {data['public_key']} "
+                                        f"(id {data['public_key_id']})\n"))
 
 
 @command()
@@ -106,6 +229,7 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
     for line in api.run_due_reports():
         done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
                      "outcome": line["outcome"]})
+    done.extend(api.audit_tick())  # seal the journal; a signed checkpoint when due
     report = api.deliver()
     if report.sent or report.retrying or report.failed:
         done.append({"key": "-", "kind": "outbox", "name": "deliver", "due": None,

@@ -27,8 +27,14 @@ def db_upgrade(state: State) -> None:
     from engine.store.db import redact
 
     api = state.api()
-    before, after = api.upgrade_db()
+    done = api.upgrade()
+    before, after, keyed = done["before"], done["after"], done["rekey"]
     click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
+    if keyed and "refused" in keyed:
+        click.echo(f"itsm: the journal was not re-keyed: {keyed['refused']}", err=True)
+    elif keyed:
+        click.echo(f"journal re-keyed under key {keyed['key_id']}: {keyed['rechained']} event(s) of "
+                   f"{keyed['tickets']} ticket(s); {keyed['count']} event(s) in the desk log")
 
 
 @group()

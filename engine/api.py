@@ -34,9 +34,17 @@ from engine.model import Definitions, ProcessSpec
 from engine.settings import Settings
 from engine.workspace import load_definitions
 
-__all__ = ["Api", "parse_now"]
+__all__ = ["Api", "parse_now", "verify_export"]
 
 _FROZEN = False
+
+
+def verify_export(path: str, public_key: str, checkpoints: str | None = None) -> dict[str, Any]:
+    """Verify an exported journal offline: no database, no HMAC key, only the
+    public key (engine.desk.export)."""
+    from engine.desk.export import verify_export as check
+
+    return check(path, public_key, checkpoints)
 
 
 def _freeze_once() -> None:
@@ -256,9 +264,55 @@ class Api:
     def retry_outbox(self, ids: Sequence[int] | None) -> int:
         return operations.retry_outbox(self.desk, ids)
 
+    # -- the journal's audit (engine.desk.audit, sealing, checkpoints, export) --------------
+    def audit_verify(self, checkpoints: str | None = None, public_key: str | None = None) -> dict[str, Any]:
+        """Verify the journal: its keyed chains, a replay of every ticket, the desk-wide
+        log, and the signed checkpoints (the witness file ``checkpoints``, else the
+        database's copies); {tickets, events, problems, sealed, unsealed, checkpoints...}."""
+        return operations.audit(self.desk, checkpoints, public_key)
+
     def audit(self) -> tuple[int, int, list[dict[str, Any]]]:
-        """(tickets, events, problems) of the journal's hash chains."""
-        return operations.audit(self.desk)
+        """(tickets, events, problems) of :meth:`audit_verify` against the database's checkpoints."""
+        result = self.audit_verify()
+        return result["tickets"], result["events"], result["problems"]
+
+    def audit_seal(self) -> dict[str, Any]:
+        """Seal committed events into the desk-wide log (``itsm tick`` does)."""
+        from engine.desk.sealing import seal
+
+        return seal(self.desk)
+
+    def audit_checkpoint(self, reason: str = "manual") -> dict[str, Any]:
+        """Seal, sign the desk-wide log's head, write it to the witness file, the
+        database and the outbox."""
+        from engine.desk.checkpoints import checkpoint
+
+        return checkpoint(self.desk, reason)
+
+    def audit_tick(self) -> list[dict[str, Any]]:
+        """What ``itsm tick`` does for the journal: seal, and a checkpoint when due."""
+        from engine.desk.checkpoints import due
+        from engine.desk.sealing import seal
+
+        return operations.audit_tick(self.desk, seal, due)
+
+    def audit_rekey(self, force: bool = False) -> dict[str, Any]:
+        """Re-chain unkeyed and old-key events under the current key, seal, and
+        record a checkpoint with reason 'rekey'."""
+        return operations.rekey(self.desk, force)
+
+    def audit_export(self, path: str) -> dict[str, Any]:
+        """Write the sealed journal and its checkpoints for offline verification."""
+        from engine.desk.export import export
+
+        return export(self.desk, path)
+
+    def audit_keygen(self, folder: str | None = None, rotate: bool = False) -> dict[str, Any]:
+        """Write the journal's HMAC key file and an Ed25519 signing key pair (0600);
+        ``rotate``: a new current HMAC key in front of the old ones."""
+        from engine.desk.export import keygen
+
+        return keygen(self.desk, folder, rotate)
 
     def run_due_reports(self) -> list[dict[str, Any]]:
         """Render every report whose schedule is due and queue it for its recipients;
@@ -266,4 +320,12 @@ class Api:
         return operations.run_due_reports(self.desk)
 
     def upgrade_db(self) -> tuple[str | None, str]:
-        return operations.upgrade_db(self.desk)
+        """Migrate the schema (and re-key the journal when needed: :meth:`upgrade`)."""
+        before, after, _ = operations.upgrade_db(self.desk)
+        return before, after
+
+    def upgrade(self) -> dict[str, Any]:
+        """Migrate the schema; {before, after, rekey: the journal's re-keying (its
+        result, {"refused": why}, or None when nothing needed it)}."""
+        before, after, keyed = operations.upgrade_db(self.desk)
+        return {"before": before, "after": after, "rekey": keyed}

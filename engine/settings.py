@@ -36,6 +36,21 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The journal's keys and checkpoints (docs/operations.md#auditing-the-journal).
+    Paths only: the secrets live in files (or ITSM_AUDIT_KEY), never in itsm.toml."""
+
+    hmac_key: str | None = field(default=None, repr=False)  # ITSM_AUDIT_KEY
+    key_file: str | None = None  # ITSM_AUDIT_KEY_FILE; default: audit.key in the state folder
+    signing_key: str | None = None  # Ed25519 private key (PEM), on the checkpointing host only
+    public_key: str | None = None  # its public key (PEM), for verify
+    witness: str | None = None  # the append-only file checkpoints are written to
+    checkpoint_every: str | None = None  # how often itsm tick signs a checkpoint ("off": never);
+    # unset: every hour where a signing key is configured, never elsewhere
+    recipients: tuple[str, ...] = ()  # e-mail addresses (or "webhook") sent each checkpoint
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
     user: str | None = None
@@ -46,6 +61,7 @@ class Settings:
     max_attempts: int = 6
     backoff_seconds: float = 60.0
     secret_key: str | None = field(default=None, repr=False)  # derives status tokens
+    audit: AuditSettings = AuditSettings()
     raw: dict[str, Any] | None = None
 
     @classmethod
@@ -64,6 +80,17 @@ class Settings:
             return value if isinstance(value, dict) else {}
 
         db, notify, smtp, hook = section("database"), section("notify"), section("smtp"), section("webhook")
+        audit = section("audit")
+        recipients = env("ITSM_AUDIT_RECIPIENTS")
+        audit_settings = AuditSettings(
+            hmac_key=env("ITSM_AUDIT_KEY") or None,
+            key_file=_path(env("ITSM_AUDIT_KEY_FILE") or audit.get("key_file"), path.parent),
+            signing_key=_path(env("ITSM_AUDIT_SIGNING_KEY") or audit.get("signing_key"), path.parent),
+            public_key=_path(env("ITSM_AUDIT_PUBLIC_KEY") or audit.get("public_key"), path.parent),
+            witness=_path(env("ITSM_AUDIT_WITNESS") or audit.get("witness"), path.parent),
+            checkpoint_every=env("ITSM_AUDIT_CHECKPOINT_EVERY") or audit.get("checkpoint_every"),
+            recipients=tuple(r.strip() for r in (recipients.split(",") if recipients
+                                                 else audit.get("recipients") or []) if r.strip()))
         try:
             smtp_settings = SmtpSettings(
                 host=env("ITSM_SMTP_HOST") or smtp.get("host"),
@@ -91,13 +118,30 @@ class Settings:
                    smtp=smtp_settings, webhook=webhook, max_attempts=max_attempts,
                    backoff_seconds=backoff,
                    secret_key=env("ITSM_SECRET_KEY") or section("security").get("secret_key"),
-                   raw=data)
+                   audit=audit_settings, raw=data)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
 
 
-SECRET_FIELDS = ("password", "secret", "secret_key")
+def _path(value: Any, base: Path) -> str | None:
+    """A path setting: relative ones are relative to the folder of itsm.toml."""
+    if not value:
+        return None
+    p = Path(os.path.expanduser(str(value)))
+    return str(p if p.is_absolute() else base / p)
+
+
+def state_dir(home: Path, writable_home: bool) -> Path:
+    """The deployment's state folder: ``.itsm/`` of a writable process repository,
+    else the user data folder (the default SQLite database and audit key live here)."""
+    if writable_home:
+        return home / ".itsm"
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "itsm"
+
+
+SECRET_FIELDS = ("password", "secret", "secret_key", "hmac_key")
 
 
 def describe(obj: Any) -> dict[str, Any]:

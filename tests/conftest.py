@@ -30,7 +30,12 @@ except (ImportError, AttributeError):
     import cli as _cli
 
 CLEARED_ENV = ("ITSM_HOME", "ITSM_USER", "ITSM_NOW", "ITSM_DATABASE_URL", "ITSM_LANG", "ITSM_TZ",
-               "ITSM_CONFIG")
+               "ITSM_CONFIG", "ITSM_AUDIT_KEY", "ITSM_AUDIT_KEY_FILE", "ITSM_AUDIT_SIGNING_KEY",
+               "ITSM_AUDIT_PUBLIC_KEY", "ITSM_AUDIT_WITNESS", "ITSM_AUDIT_CHECKPOINT_EVERY",
+               "ITSM_AUDIT_RECIPIENTS")
+# The journal's HMAC key of the tests (no key file is written into the work tree;
+# tests/cli/test_audit_tamper.py tries the key file and its default place)
+TEST_AUDIT_KEY = "test:dGhlIHRlc3RzJyBhdWRpdCBrZXksIDMyIGJ5dGVzISE"
 DISPLAY_TZ = "Asia/Shanghai"
 
 
@@ -51,6 +56,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path, tmp_path: P
     monkeypatch.setenv("ITSM_CACHE_DIR", str(_cache_dir))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("ITSM_TZ", DISPLAY_TZ)  # displayed times are +08:00 whatever the host
+    monkeypatch.setenv("ITSM_AUDIT_KEY", TEST_AUDIT_KEY)
 
 
 # --- databases -------------------------------------------------------------------

@@ -110,6 +110,7 @@ ALLOWED_HOMES = {
     "alembic": ("engine/store/",),
     "psycopg": ("engine/store/",),
     "orjson": ("engine/store/db.py",),  # the JSON columns' text
+    "cryptography": ("engine/desk/signing.py",),  # Ed25519 signatures of the journal's checkpoints
     "jinja2": ("engine/definitions/expressions.py", "engine/notify/", "engine/reports/", "engine/web/"),
     # the web application (itsm serve): only under engine/web/
     "fastapi": ("engine/web/",),

@@ -205,7 +205,8 @@ def _note(desk: Desk, repo: Any, ticket_id: int, text: str, source: str, fingerp
     repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
     changes = {"alert": {"source": source, "fingerprint": fingerprint, "status": status, "count": count}}
     repo.append_event(ticket.id, event("alert", monitoring_actor(""), None, None, None, changes,
-                                            text, ticket.definition_version, now, False))
+                                            text, ticket.definition_version, now, False),
+                      key=ticket.key, process=ticket.process)
 
 
 def alert_groups(desk: Desk, ticket: str | None = None, open_only: bool = False,

@@ -206,7 +206,9 @@ class MemoryRepo:
         return [r for r in self._rows() if r["process"] == process and r["status_category"] != "closed"]
 
     # journal
-    def append_event(self, ticket_id: int, event: dict[str, Any], last: Any = None) -> dict[str, Any]:
+    def append_event(self, ticket_id: int, event: dict[str, Any], last: Any = None, *,
+                     key: str = "", process: str = "") -> dict[str, Any]:
+        """A dry run's journal: chained with the unkeyed hash (no audit key needed)."""
         events = self.d["journal"][ticket_id]
         seq, prev = (events[-1]["seq"] + 1, events[-1]["hash"]) if events else (1, GENESIS)
         row = dict(copy.deepcopy(event), seq=seq, ticket_id=ticket_id, prev_hash=prev)

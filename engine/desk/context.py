@@ -18,10 +18,11 @@ from typing import Any
 
 from engine.definitions.home import bundled_home
 from engine.errors import ActionRefused, NotFound, UsageError
+from engine.journal import KeyRing, load_ring
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.actions import SYSTEM, Actor
 from engine.runtime.ticket import Ticket
-from engine.settings import Settings
+from engine.settings import Settings, state_dir
 from engine.desk.views import display_tz, ticket_view
 
 
@@ -67,24 +68,45 @@ class Desk:
         self.lang = lang
         self.tz = display_tz(settings.timezone, now)
         self.stored_versions: set[str] = set()  # definition versions seen in the database
+        self._write_ring: KeyRing | None = None
 
     # -- the database ----------------------------------------------------------------
     @cached_property
-    def db_url(self) -> str:
-        from engine.store.db import default_url
+    def state_dir(self) -> Path:
+        """Where the deployment keeps its state by default: the SQLite database, the
+        audit key (``.itsm/`` of a writable process repository, else the user data folder)."""
+        return state_dir(self.home, self.home != bundled_home() and os.access(self.home, os.W_OK))
 
+    @cached_property
+    def db_url(self) -> str:
         if self.db:
             return self.db
         if self.settings.database_url:
             return self.settings.database_url
-        writable = self.home != bundled_home() and os.access(self.home, os.W_OK)
-        return default_url(self.home, writable)
+        return f"sqlite:///{self.state_dir / 'itsm.db'}"
 
     @cached_property
     def store(self) -> Any:
         from engine.store.repository import Store
 
-        return Store(self.db_url)
+        return Store(self.db_url, keys=self.write_keys)
+
+    # -- the journal's keys ------------------------------------------------------------
+    def keyring(self, create: bool = False) -> KeyRing | None:
+        """The HMAC keys of the journal (engine.journal.load_ring): ITSM_AUDIT_KEY, the
+        configured key file, else ``audit.key`` in the state folder, made on the first
+        write when ``create``.  None when there is none (and none was made)."""
+        audit = self.settings.audit
+        return load_ring(audit.hmac_key, Path(audit.key_file) if audit.key_file else None,
+                         self.state_dir / "audit.key", create)
+
+    def write_keys(self) -> KeyRing:
+        """The keys events are written with: loaded once for this open desk (a
+        long-running ``itsm serve`` or ``batch`` takes a new key when restarted)."""
+        if self._write_ring is None:
+            self._write_ring = self.keyring(create=True)
+        assert self._write_ring is not None  # create=True makes one or raises
+        return self._write_ring
 
     # -- the clock -------------------------------------------------------------------
     def now(self) -> datetime:

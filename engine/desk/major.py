@@ -108,7 +108,8 @@ def _link(desk: Desk, repo: Any, ticket: Ticket, parent: str, note: str, now: da
     ticket.version += 1
     repo.append_event(ticket.id, event("link", SYSTEM, "system", None, None,
                                        {"parent": [old, parent]}, note,
-                                       ticket.definition_version, now, False))
+                                       ticket.definition_version, now, False),
+                      key=ticket.key, process=ticket.process)
 
 
 def cascade(desk: Desk, repo: Any, ticket: Ticket, out: Outcome, now: datetime,

@@ -158,7 +158,7 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
             repo.append_event(ticket.id, event(
                 "migrate", actor, spec.owner, ticket.state, target.id, {},
                 f"moved to definition version {version} (state map {ticket.state}={target.id})",
-                version, now, False))
+                version, now, False), key=ticket.key, process=ticket.process)
             ticket.state, ticket.version = target.id, ticket.version + 1
             ticket.state_entered_at, ticket.updated_at = now, now
             ticket.definition_version = version

@@ -4,9 +4,8 @@ schema.  Every function takes the open desk (engine.desk.context.Desk) first."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from engine.desk.audit import verify_ticket
 from engine.desk.context import Desk
 from engine.desk.search import reindex
 from engine.desk.views import outbox_view
@@ -30,17 +29,40 @@ def retry_outbox(desk: Desk, ids: Sequence[int] | None) -> int:
         return repo.retry_outbox(ids, desk.now())
 
 
-def audit(desk: Desk) -> tuple[int, int, list[dict[str, Any]]]:
-    """(tickets, events, problems) of the journal's hash chains."""
-    problems: list[dict[str, Any]] = []
-    n_tickets = n_events = 0
-    with desk.store.read() as repo:
-        for ticket, events in repo.all_journals():
-            n_tickets += 1
-            n_events += len(events)
-            problems.extend(p.to_dict() for p in verify_ticket(ticket["key"], ticket["state"], events,
-                                                               ticket["version"]))
-    return n_tickets, n_events, problems
+def audit(desk: Desk, checkpoints: str | None = None, public_key: str | None = None) -> dict[str, Any]:
+    """``itsm audit verify`` (engine.desk.audit.verify)."""
+    from engine.desk.audit import verify
+
+    return verify(desk, checkpoints, public_key)
+
+
+def audit_tick(desk: Desk, seal: Callable[[Desk], dict[str, Any]],
+               due: Callable[[Desk], dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """``itsm tick``'s lines for the journal: what was sealed, a checkpoint made when due."""
+    lines = []
+    sealed = seal(desk)
+    if sealed["sealed"] or sealed["stopped"]:
+        lines.append({"key": "-", "kind": "audit", "name": "seal", "due": None,
+                      "outcome": f"sealed {sealed['sealed']} event(s), {sealed['count']} in the desk log"
+                      + (f"; stopped: {sealed['stopped']}" if sealed["stopped"] else "")})
+    made = due(desk)
+    if made is not None:
+        lines.append({"key": "-", "kind": "audit", "name": "checkpoint", "due": None, "outcome": made["outcome"]})
+    return lines
+
+
+def rekey(desk: Desk, force: bool = False) -> dict[str, Any]:
+    """``itsm audit rekey`` (engine.desk.sealing.rekey), recorded as a checkpoint
+    (signed when a signing key is configured)."""
+    from engine.desk.checkpoints import checkpoint
+    from engine.desk.sealing import rekey as run
+
+    result = run(desk, force)
+    extra = {"rekey": {"events": result["rechained"], "from_keys": result["from_keys"],
+                       "key_id": result["key_id"], "legacy_through": result["legacy_through"],
+                       "problems": len(result["problems"])}}
+    result["checkpoint"] = checkpoint(desk, "rekey", extra, unsigned_ok=True)
+    return result
 
 
 def run_due_reports(desk: Desk) -> list[dict[str, Any]]:
@@ -68,13 +90,26 @@ def run_due_reports(desk: Desk) -> list[dict[str, Any]]:
     return done
 
 
-def upgrade_db(desk: Desk) -> tuple[str | None, str]:
+def upgrade_db(desk: Desk) -> tuple[str | None, str, dict[str, Any] | None]:
     """Create or migrate the database schema (Alembic); fills the search index
-    when the migration creates it."""
+    when the migration creates it, and re-keys the journal when it crosses the
+    keyed journal's migration (0006) or unkeyed events remain (a SQLite database
+    is migrated on first use, without the key): (before, after, rekey result or
+    {"refused": message})."""
+    from engine.errors import ItsmError
     from engine.store import db
 
     with db.translate_errors(desk.db_url):
         before, after = db.upgrade(db.make_engine(desk.db_url))
     if before is not None and before < "0004" <= after:  # the search index is new: fill it
         reindex(desk)
-    return before, after
+    keyed: dict[str, Any] | None = None
+    crossed = before is not None and before < "0006" <= after
+    with desk.store.read() as repo:
+        legacy = repo.audit.has_unkeyed()
+    if crossed or legacy:
+        try:
+            keyed = rekey(desk) if legacy or crossed else None
+        except ItsmError as exc:
+            keyed = {"refused": exc.message}
+    return before, after, keyed

@@ -66,7 +66,8 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
                                 "and service-desk staff may", allowed_roles=["reporter"])
         repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
         ev = repo.append_event(ticket.id, event("comment", actor, None, None, None, {}, text,
-                                                ticket.definition_version, now, public))
+                                                ticket.definition_version, now, public),
+                               key=ticket.key, process=ticket.process)
         return event_view(ev, desk.iso)
 
 
@@ -86,7 +87,8 @@ def link(desk: Desk, key: str, parent: str, actor_id: str | None) -> dict[str, A
         repo.update_ticket(ticket.id, ticket.version, {"parent": parent_row["key"], "updated_at": now})
         repo.append_event(ticket.id, event("link", actor, None, None, None,
                                            {"parent": [old, parent_row["key"]]}, None,
-                                           ticket.definition_version, now, False))
+                                           ticket.definition_version, now, False),
+                          key=ticket.key, process=ticket.process)
         ticket.version += 1
         return desk.view(ticket)
 

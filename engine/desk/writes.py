@@ -106,9 +106,11 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     search.index(repo, spec, ticket)  # before the create event, whose note it indexes
     changes = {k: [None, v] for k, v in values.items() if v is not None}
     changes.update(extra_changes or {})
+    if overridden:  # journaled: every column of the ticket can be derived from its events
+        changes["priority_overridden"] = [False, True]
     created = repo.append_event(ticket.id, event(
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
-        None, initial.id, changes, note, version, now, True))
+        None, initial.id, changes, note, version, now, True), key=key, process=spec.id)
     if spec.intake_notify:
         notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
     refresh_due(desk, repo, spec, ticket, [created], set())
@@ -183,10 +185,13 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
     values.update(timers.sla_summary(out.sla))
     repo.update_ticket(ticket.id, ticket.version, values)
     search.index_if_changed(repo, spec, ticket, out.changes)
+    changes = out.changes
+    if out.priority_overridden != ticket.priority_overridden:  # journaled like a field
+        changes = dict(changes, priority_overridden=[ticket.priority_overridden, out.priority_overridden])
     appended = repo.append_event(ticket.id, event(
         out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
-        out.changes, note, ticket.definition_version, now, out.action.public),
-        last=events[-1] if events else None)
+        changes, note, ticket.definition_version, now, out.action.public),
+        last=events[-1] if events else None, key=ticket.key, process=ticket.process)
     events.append(appended)
     ticket.version += 1
     ticket.state, ticket.status, ticket.status_category = out.to_state, target.status, category

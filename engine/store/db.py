@@ -21,8 +21,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import Conflict, StoreUnavailable, UsageError
+from engine.settings import state_dir
 
-HEAD = "0005"  # newest migration; checked without importing alembic
+HEAD = "0006"  # newest migration; checked without importing alembic
 MIGRATIONS = Path(__file__).parent / "migrations"
 SUPPORTED = ("sqlite", "postgresql")  # the databases itsm is tested on
 
@@ -30,12 +31,7 @@ SUPPORTED = ("sqlite", "postgresql")  # the databases itsm is tested on
 def default_url(home: Path, writable_home: bool) -> str:
     """SQLite in the repository's .itsm/ folder, or the user data dir for the
     bundled (read-only, installed) defaults."""
-    if writable_home:
-        path = home / ".itsm" / "itsm.db"
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-        path = Path(base) / "itsm" / "itsm.db"
-    return f"sqlite:///{path}"
+    return f"sqlite:///{state_dir(home, writable_home) / 'itsm.db'}"
 
 
 def redact(url: str) -> str:

@@ -7,7 +7,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -15,10 +15,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from engine.errors import Conflict, ItsmError, NotFound
-from engine.journal import GENESIS, event_hash, hashed_fields
+from engine.journal import GENESIS, KeyRing, canonical, keyed_hash, load_ring
 from engine.store import db
 from engine.store.alerts import AlertGroupQueries
 from engine.store.apikeys import ApiKeyQueries
+from engine.store.audit import AuditQueries
 from engine.store.prepared import Prepared, Runner
 from engine.store.search import SearchIndex
 from engine.store.schema import (
@@ -102,7 +103,10 @@ _TICKET = {(by, lock): Prepared(stmt.with_for_update() if lock else stmt)
            for by, stmt in (("key", _TICKET_BY_KEY), ("id", _TICKET_BY_ID)) for lock in (False, True)}
 _UPDATE_TICKET = Prepared(tickets.update().where(tickets.c.id == _B("b_id"),
                                                  tickets.c.version == _B("b_version")))
-_EVENTS = Prepared(sa.select(journal).where(journal.c.ticket_id == _B("tid")).order_by(journal.c.seq))
+# an event as the desk reads it: with the key id of its hash, without its place in the
+# desk-wide log, which only engine/store/audit.py reads
+_EVENT = [c for c in journal.columns if c.name not in ("desk_seq", "desk_hash", "desk_prev")]
+_EVENTS = Prepared(sa.select(*_EVENT).where(journal.c.ticket_id == _B("tid")).order_by(journal.c.seq))
 _LAST_EVENT = Prepared(sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
                        .order_by(journal.c.seq.desc()).limit(1))
 _INSERT_EVENT = Prepared(journal.insert())
@@ -158,13 +162,29 @@ class PeopleCache:
 _DATA_VERSION = Prepared(sa.text("PRAGMA data_version").columns(sa.column("data_version", sa.Integer)))
 
 
+def env_keys() -> KeyRing:
+    """The journal's keys when the store is opened without a desk (ITSM_AUDIT_KEY
+    or ITSM_AUDIT_KEY_FILE); the desk passes its own (engine.desk.context)."""
+    import os
+    from pathlib import Path
+
+    path = os.environ.get("ITSM_AUDIT_KEY_FILE")
+    ring = load_ring(os.environ.get("ITSM_AUDIT_KEY"), Path(path) if path else None, None, False)
+    if ring is None:
+        raise ItsmError("no audit key: set ITSM_AUDIT_KEY or ITSM_AUDIT_KEY_FILE ('itsm audit keygen')")
+    return ring
+
+
 class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
-    def __init__(self, conn: Connection, people: PeopleCache | None = None) -> None:
+    def __init__(self, conn: Connection, people: PeopleCache | None = None,
+                 keys: Callable[[], KeyRing] = env_keys) -> None:
         self.conn = conn
         self.run = Runner(conn)  # the prepared statements above
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite)
         self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
+        self.audit = AuditQueries(conn, self.sqlite, self.run)  # engine/store/audit.py
+        self.keys = keys  # the journal's HMAC keys, loaded on the first event written
         if people is not None:  # kept across transactions while nothing else committed
             people = people.valid_for(conn, self.run.scalars(_DATA_VERSION, {})[0])
         self._people: dict[str, dict[str, Any] | None] = people.people if people else {}
@@ -198,7 +218,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return (row[0], row[1]) if row else None
 
     def public_events(self, ticket_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(sa.select(journal).where(journal.c.ticket_id == ticket_id,
+        rows = self.conn.execute(sa.select(*_EVENT).where(journal.c.ticket_id == ticket_id,
                                                           journal.c.public.is_(True))
                                  .order_by(journal.c.seq)).mappings()
         return [_event_out(r) for r in rows]
@@ -553,27 +573,22 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     # -- journal -----------------------------------------------------------------
     def append_event(self, ticket_id: int, event: dict[str, Any],
-                     last: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Append to the ticket's hash chain.  ``last``: its newest event, when the
-        caller read the journal under the ticket's lock (saves the read)."""
+                     last: Mapping[str, Any] | None = None, *, key: str, process: str) -> dict[str, Any]:
+        """Append to the ticket's keyed hash chain (``key`` and ``process``: the
+        ticket's, which the hash covers).  ``last``: its newest event, when the
+        caller read the journal under the ticket's lock (saves the read).  The
+        event is sealed into the desk-wide log later (engine.desk.sealing)."""
         if last is None:
             last = self.run.first(_LAST_EVENT, {"tid": ticket_id})
         seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
-        row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev)
-        row["hash"] = event_hash(prev, hashed_fields(row))
+        ring = self.keys()
+        row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev, key_id=ring.current_id)
+        row["hash"] = keyed_hash(ring.current, prev, canonical(row, key, process))
         self.run.execute(_INSERT_EVENT,
                          {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()})
         if row.get("note"):
             self.search.append_note(ticket_id, row["note"])
         return row
-
-    def all_journals(self) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
-        """Every ticket with its events in seq order, streamed ticket by ticket."""
-        ticket_rows = self.conn.execute(sa.select(tickets.c.id, tickets.c.key, tickets.c.state,
-                                                  tickets.c.version)
-                                        .order_by(tickets.c.id)).mappings().all()
-        for t in ticket_rows:
-            yield dict(t), self.events(t["id"])
 
     def last_action_times(self, ticket_id: int, actions: Sequence[str]) -> dict[str, datetime]:
         rows = self.conn.execute(
@@ -613,7 +628,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         for tid, version in self.conn.execute(sa.select(tickets.c.id, tickets.c.version)
                                               .where(tickets.c.id.in_(ids))):
             out[tid] = (version, [], set())
-        for row in self.conn.execute(sa.select(journal).where(journal.c.ticket_id.in_(ids))
+        for row in self.conn.execute(sa.select(*_EVENT).where(journal.c.ticket_id.in_(ids))
                                      .order_by(journal.c.ticket_id, journal.c.seq)).mappings():
             if row["ticket_id"] in out:
                 out[row["ticket_id"]][1].append(_event_out(row))
@@ -645,11 +660,12 @@ def _event_out(row: Any) -> dict[str, Any]:
 class Store:
     """The database of one deployment."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: Callable[[], KeyRing] = env_keys) -> None:
         self.url = url
         # a SQLite file that does not exist yet is created by the first write, and a
         # read before any write refuses (a mistyped --db must not make an empty desk)
         self.missing = db.missing_file(url)
+        self.keys = keys  # the journal's HMAC keys (engine.journal.KeyRing), loaded on first use
         with db.translate_errors(url):
             self.engine: Engine = db.make_engine(url, create_dirs=self.missing is None)
             if self.missing is None:
@@ -684,7 +700,7 @@ class Store:
                     if conn is None or conn.closed or conn.invalidated:
                         conn = self._writer = self.engine.connect().execution_options(itsm_write=True)
                     with conn.begin():
-                        yield Repo(conn, self._people)
+                        yield Repo(conn, self._people, self.keys)
                 except BaseException:
                     self._people.forget()
                     raise
@@ -693,7 +709,7 @@ class Store:
                 return
             with self.engine.connect().execution_options(itsm_write=True) as conn:
                 with conn.begin():
-                    yield Repo(conn)
+                    yield Repo(conn, keys=self.keys)
 
     @contextmanager
     def read(self) -> Iterator[Repo]:
@@ -701,7 +717,7 @@ class Store:
         with db.translate_errors(self.url):
             with self.engine.connect() as conn:
                 with conn.begin():
-                    yield Repo(conn)
+                    yield Repo(conn, keys=self.keys)
 
     def upgrade(self) -> tuple[str | None, str]:
         with db.translate_errors(self.url):

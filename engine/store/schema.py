@@ -2,7 +2,8 @@
 
 Times are stored as naive UTC datetimes; the repository converts at the edge.
 Tickets keep their process-specific fields in a JSON column; the journal is
-append-only and hash-chained per ticket.
+append-only, hash-chained per ticket under a key kept outside the database, and
+sealed into one desk-wide log (engine/journal.py, engine/desk/sealing.py).
 """
 
 from __future__ import annotations
@@ -121,8 +122,21 @@ journal = sa.Table(
     sa.Column("recorded_at", sa.DateTime, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # the HMAC key the hash was made with (engine.journal.KeyRing); NULL: an event
+    # written before the keyed journal, chained with plain SHA-256
+    sa.Column("key_id", sa.String(32)),
+    # the desk-wide log, filled when the event is sealed (itsm tick): its place,
+    # its keyed link to the event sealed before it, and that event's name (KEY#seq)
+    sa.Column("desk_seq", sa.Integer),
+    sa.Column("desk_hash", sa.String(64)),
+    sa.Column("desk_prev", sa.String(48)),
     sa.UniqueConstraint("ticket_id", "seq"),
     sa.Index("ix_journal_effective", "effective_at"),
+    # the desk-wide log in order; partial, so an action's insert (desk_seq NULL) adds no entry
+    sa.Index("ix_journal_desk_seq", "desk_seq", unique=True, sqlite_where=sa.text("desk_seq IS NOT NULL"),
+             postgresql_where=sa.text("desk_seq IS NOT NULL")),
+    # PostgreSQL only (migration 0006): ix_journal_unsealed ON journal (id) WHERE
+    # desk_seq IS NULL; SQLite seals by id, which follows commit order there
 )
 
 # What `itsm tick` must look at, by due time: rebuilt with every change of a ticket.
@@ -231,4 +245,34 @@ api_keys = sa.Table(
     sa.Column("revoked_at", sa.DateTime),
     sa.Column("last_used_at", sa.DateTime),
     sa.Index("ix_api_keys_user", "user_id"),
+)
+
+
+# The head of the desk-wide log: one row (id 1), locked by whoever seals.
+audit_state = sa.Table(
+    "audit_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("desk_id", sa.String(32), nullable=False),  # names this desk in checkpoints
+    sa.Column("count", sa.Integer, nullable=False),  # events sealed
+    sa.Column("desk_hash", sa.String(64), nullable=False),  # the last event's desk_hash
+    sa.Column("digest_root", sa.String(64), nullable=False),  # the running digest at count
+    sa.Column("head_ref", sa.String(48), nullable=False),  # the last sealed event, KEY#seq
+    sa.Column("head_mac", sa.String(100)),  # KEY_ID:HMAC of the head (engine.journal.head_mac)
+    sa.Column("sealed_id", sa.Integer, nullable=False),  # SQLite: every journal id up to it is sealed
+    sa.Column("legacy_through", sa.Integer, nullable=False),  # desk seqs written before the keyed journal
+    sa.Column("checkpoint_count", sa.Integer, nullable=False),
+    sa.Column("checkpoint_at", sa.DateTime),
+)
+
+# Signed checkpoints of the desk-wide log (a copy of what the witness file holds).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("digest_root", sa.String(64), nullable=False),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("reason", sa.String(16), nullable=False),  # cadence | manual | rekey
+    sa.Column("signed", sa.Boolean, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),  # the checkpoint as written to the witness
+    sa.Index("ix_audit_checkpoints_count", "count"),
 )

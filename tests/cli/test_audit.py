@@ -52,11 +52,12 @@ def verify(itsm: Any, expect: int) -> tuple[str, dict[str, Any]]:
     text = itsm("audit", "verify", expect=expect).stdout
     result = itsm("audit", "verify", "--json", expect=expect)
     data = json.loads(result.stdout)
-    assert set(data) == {"tickets", "events", "problems"}, data
+    assert {"tickets", "events", "problems", "sealed", "unsealed", "checkpoints"} <= set(data), data
     assert isinstance(data["tickets"], int) and isinstance(data["events"], int)
     for p in data["problems"]:
         assert set(p) == {"ticket", "seq", "kind", "message"}, p
-        assert p["kind"] in {"altered", "deleted", "reordered", "chain", "state"}, p
+        assert p["kind"] in {"altered", "deleted", "reordered", "chain", "state", "column", "moved",
+                             "unkeyed", "key", "desk", "checkpoint"}, p
         assert isinstance(p["message"], str) and p["message"], p
         assert p["seq"] is None or isinstance(p["seq"], int), p
         # every problem is on a line of the text output, with ticket and sequence
@@ -131,8 +132,10 @@ def test_an_altered_event_is_reported(itsm, worked, db_url, column, value):
 
 
 def test_an_altered_event_with_a_recomputed_hash_breaks_the_chain(itsm, worked, db_url):
-    """An intruder who also recomputes the edited event's hash is caught by the
-    next event, whose prev_hash still names the original."""
+    """An intruder who also recomputes the edited event's hash without the key
+    (the unkeyed SHA-256 of the older journal) is caught at the edited event,
+    whose keyed hash no longer holds, and by the next event, whose prev_hash
+    still names the original."""
     from engine.journal import event_hash, hashed_fields
 
     key = worked["a"]
@@ -147,7 +150,7 @@ def test_an_altered_event_with_a_recomputed_hash_breaks_the_chain(itsm, worked, 
     _, data = verify(itsm, 1)
     kinds = {(p["kind"], p["seq"]) for p in data["problems"]}
     assert ("chain", 3) in kinds, data
-    assert ("altered", 2) not in kinds  # its own hash is consistent: the chain is what tells
+    assert ("altered", 2) in kinds  # the keyed hash: recomputing it needs the key
     assert {p["ticket"] for p in data["problems"]} == {key}
 
 
@@ -233,9 +236,9 @@ def test_a_changed_ticket_state_is_reported(itsm, worked, db_url):
     text, data = verify(itsm, 1)
     assert len(data["problems"]) == 1, data
     (p,) = data["problems"]
-    assert (p["ticket"], p["seq"], p["kind"]) == (key, None, "state")
+    assert (p["ticket"], p["seq"], p["kind"]) == (key, 3, "state")  # the event that entered the state
     assert "closed" in p["message"] and "in_progress" in p["message"]
-    assert f"{key}: state:" in text
+    assert f"{key} #3: state:" in text
 
 
 def test_problems_of_several_tickets_are_all_reported(itsm, worked, db_url):
