@@ -84,8 +84,8 @@ def audit_verify(state: State, checkpoints: str | None, public_key: str | None, 
     \b
     Examples:
       itsm audit verify --json
-      itsm audit verify --checkpoints /mnt/witness/itsm-checkpoints.jsonl
-      itsm audit verify --export journal.jsonl --public-key audit-signing.pub.pem
+      itsm audit verify --checkpoints witness.jsonl --public-key keys/audit-signing.pub.pem
+      itsm audit verify --export journal.jsonl --public-key keys/audit-signing.pub.pem
     """
     from engine import render
 
@@ -133,7 +133,7 @@ def audit_checkpoint(state: State, as_json: bool) -> None:
 
     \b
     Example:
-      ITSM_AUDIT_SIGNING_KEY=/etc/itsm/audit-signing.pem itsm audit checkpoint
+      ITSM_AUDIT_SIGNING_KEY=keys/audit-signing.pem itsm audit checkpoint
     """
     json_mode(state, as_json)
     data = state.api().audit_checkpoint()
@@ -153,7 +153,7 @@ def audit_export(state: State, file: str, as_json: bool) -> None:
     \b
     Example:
       itsm audit export journal.jsonl
-      itsm audit verify --export journal.jsonl --public-key audit-signing.pub.pem
+      itsm audit verify --export journal.jsonl --public-key keys/audit-signing.pub.pem
     """
     json_mode(state, as_json)
     data = state.api().audit_export(file)
@@ -196,7 +196,8 @@ def audit_keygen(state: State, folder: str | None, rotate: bool, as_json: bool) 
 
     \b
     Example:
-      itsm audit keygen --dir /etc/itsm/keys
+      itsm audit keygen --dir keys            # a new desk: an HMAC key and a signing key pair
+      itsm audit keygen --dir keys --rotate   # later: a new current HMAC key
     """
     json_mode(state, as_json)
     data = state.api().audit_keygen(folder, rotate)

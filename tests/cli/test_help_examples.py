@@ -1,7 +1,8 @@
 """Every example in every ``--help`` runs as written against a scratch desk (#23).
 
 The desk is a new process repository (``itsm init``) with the people and tickets
-the examples name (INC-000042, MI-000001, API keys 1 to 3, the files they read);
+the examples name (INC-000042, MI-000001, API keys 1 to 3, audit keys, a signed
+checkpoint in a witness file, an export, the files they read);
 each example runs in its own copy of it, through bash, with the installed
 ``itsm`` on PATH and ``ITSM_USER=wang.lei`` (an agent at the desk).  Two values
 cannot be written in a help text because every desk has its own: a ticket's
@@ -103,6 +104,9 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     setup.append(f"itsm --as wang.lei batch --json {base}/setup.jsonl > {base}/setup.out")
     setup += [f"itsm --as p16.owner apikey create --user prometheus --label k{n}" for n in (1, 2, 3)]
     setup.append("itsm --as wang.lei show MI-000001 --json > /dev/null")
+    setup += ["itsm audit keygen --dir keys",  # the audit examples' keys, witness and export
+              "ITSM_AUDIT_SIGNING_KEY=keys/audit-signing.pem ITSM_AUDIT_WITNESS=witness.jsonl itsm audit checkpoint",
+              "itsm audit export journal.jsonl"]
     proc = _run("set -e\n" + "\n".join(setup), base, env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (home / "assignments.jsonl").write_text(json.dumps({"comment": "INC-000042", "text": "Called back"})
@@ -131,6 +135,8 @@ def test_the_example_runs(scratch: dict[str, Any], tmp_path: Path, command: str,
     env = dict(scratch["env"], ITSM_USER="wang.lei")
     for placeholder, real in SECRETS.items():
         line = line.replace(placeholder, real.format(token=scratch["token"]))
+    if command == "audit keygen" and "--rotate" not in line:
+        shutil.rmtree(desk / "keys")  # the example of a new desk's first keys
     if command == "serve":
         _serve(line, desk, env)
         return
