@@ -84,10 +84,10 @@ class Settings:
         recipients = env("ITSM_AUDIT_RECIPIENTS")
         audit_settings = AuditSettings(
             hmac_key=env("ITSM_AUDIT_KEY") or None,
-            key_file=_path(env("ITSM_AUDIT_KEY_FILE") or audit.get("key_file"), path.parent),
-            signing_key=_path(env("ITSM_AUDIT_SIGNING_KEY") or audit.get("signing_key"), path.parent),
-            public_key=_path(env("ITSM_AUDIT_PUBLIC_KEY") or audit.get("public_key"), path.parent),
-            witness=_path(env("ITSM_AUDIT_WITNESS") or audit.get("witness"), path.parent),
+            key_file=_path_setting("ITSM_AUDIT_KEY_FILE", audit.get("key_file"), path.parent),
+            signing_key=_path_setting("ITSM_AUDIT_SIGNING_KEY", audit.get("signing_key"), path.parent),
+            public_key=_path_setting("ITSM_AUDIT_PUBLIC_KEY", audit.get("public_key"), path.parent),
+            witness=_path_setting("ITSM_AUDIT_WITNESS", audit.get("witness"), path.parent),
             checkpoint_every=env("ITSM_AUDIT_CHECKPOINT_EVERY") or audit.get("checkpoint_every"),
             recipients=tuple(r.strip() for r in (recipients.split(",") if recipients
                                                  else audit.get("recipients") or []) if r.strip()))
@@ -125,11 +125,20 @@ class Settings:
 
 
 def _path(value: Any, base: Path) -> str | None:
-    """A path setting: relative ones are relative to the folder of itsm.toml."""
+    """A path setting of itsm.toml: a relative one is relative to its folder."""
     if not value:
         return None
     p = Path(os.path.expanduser(str(value)))
     return str(p if p.is_absolute() else base / p)
+
+
+def _path_setting(variable: str, value: Any, base: Path) -> str | None:
+    """A path from the environment variable (relative to the current folder, as a
+    shell user means it), else from itsm.toml (relative to its folder)."""
+    given = os.environ.get(variable)
+    if given:
+        return str(Path(os.path.expanduser(given)).absolute())
+    return _path(value, base)
 
 
 def state_dir(home: Path, writable_home: bool) -> Path:
