@@ -21,7 +21,8 @@ The engine reads as its pipeline (docs/architecture.md has the map):
 
 The ground everything may use: errors (one root exception, exit codes), model
 (frozen dataclasses of definitions), journal (the journal's hash chain), i18n
-(message catalogue), settings (deployment settings), render (text output).
+(message catalogue), settings (deployment settings), render (text output),
+limits (bounds on what strangers send).
 
 May import: the standard library only.
 """

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import UsageError
+from engine.limits import nested_deeper_than
 
 FORMATS = ("auto", "alertmanager", "event")
 STATUSES = ("firing", "resolved")
@@ -93,25 +94,9 @@ def decode(text: str | bytes) -> Any:
         raise PayloadError(too_deep) from None
     except ValueError:  # int() of more than 4300 digits
         raise PayloadError("not valid JSON: a number has too many digits") from None
-    if _too_deep(data):
+    if nested_deeper_than(data, MAX_DEPTH):
         raise PayloadError(too_deep)
     return data
-
-
-def _too_deep(data: Any) -> bool:
-    """Whether objects and lists nest deeper than MAX_DEPTH (without recursion,
-    and in memory of the depth only: a flat list of millions is cheap)."""
-    stack = [iter((data,))]
-    while stack:
-        for child in stack[-1]:
-            if isinstance(child, (dict, list)):
-                if len(stack) > MAX_DEPTH:  # the child's depth
-                    return True
-                stack.append(iter(child.values() if isinstance(child, dict) else child))
-                break
-        else:
-            stack.pop()
-    return False
 
 
 def detect(payload: Any) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import Request
 
 from engine.errors import UsageError
+from engine.limits import nested_deeper_than
 from engine.web.i18n import negotiate
 
 MAX_JSON_DEPTH = 32  # objects and lists inside each other; the API's bodies need 2
@@ -51,22 +52,6 @@ def _finite(text: str) -> float:
     return value
 
 
-def _too_deep(data: Any) -> bool:
-    """Whether objects and lists nest deeper than MAX_JSON_DEPTH (without recursion,
-    and in memory of the depth only: a flat list of millions is cheap)."""
-    stack = [iter((data,))]
-    while stack:
-        for child in stack[-1]:
-            if isinstance(child, (dict, list)):
-                if len(stack) > MAX_JSON_DEPTH:  # the child's depth
-                    return True
-                stack.append(iter(child.values() if isinstance(child, dict) else child))
-                break
-        else:
-            stack.pop()
-    return False
-
-
 def decode_json(body: bytes) -> Any:
     """A JSON body as data, or UsageError (400) saying what is wrong with it.
 
@@ -87,7 +72,7 @@ def decode_json(body: bytes) -> Any:
         raise UsageError(f"the body is not UTF-8 text (byte {exc.start})") from None
     except ValueError:  # int() of more than 4300 digits
         raise UsageError("the body is not valid JSON: a number has too many digits") from None
-    if _too_deep(data):
+    if nested_deeper_than(data, MAX_JSON_DEPTH):
         raise UsageError(too_deep)
     return data
 
