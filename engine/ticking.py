@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine import sla as slamod
+from engine.calendars import CalendarError
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.model import ProcessSpec
 from engine.notifying import notify
@@ -49,7 +50,7 @@ def tick(api: "Api") -> list[dict[str, Any]]:
                 try:
                     with repo.savepoint():
                         report.extend(tick_ticket(api, repo, ticket_id, now, journals.get(ticket_id)))
-                except (Conflict, NotFound) as exc:
+                except (Conflict, NotFound, CalendarError) as exc:  # the others still go on
                     report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
                                    "outcome": f"skipped: {exc.message}"})
     return report

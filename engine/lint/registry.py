@@ -40,9 +40,10 @@ RULE_MODULES = (
     "unreachable_state", "no_path_to_final", "action_from_final", "shadowed_action",
     "duplicate_action", "overlapping_guards", "stuck_state", "expression_syntax",
     "undeclared_name", "forbidden_expression", "constant_guard", "code_value_mismatch",
-    "undeclared_attribute", "priority_matrix", "sla_targets", "invalid_duration",
-    "clock_never_stops", "pause_never_resumes", "warning_after_breach", "waiting_without_timer",
-    "timed_action", "reserved_name", "duplicate_code", "template_translation", "guidelines",
+    "undeclared_attribute", "priority_matrix", "sla_targets", "invalid_calendar",
+    "invalid_duration", "clock_never_stops", "pause_never_resumes", "warning_after_breach",
+    "waiting_without_timer", "timed_action", "reserved_name",
+    "duplicate_code", "template_translation", "guidelines",
     "suppression_reason", "unused_suppression",  # L001, L002: reported by the suppression pass
 )
 

@@ -1343,3 +1343,47 @@ def test_unused_suppression_not_without_a_config(tmp_path: Path) -> None:
     (repo / P).write_text(TRAPPED.replace("version: 010", "version: 010  # itsmlint: disable=Y003"),
                           encoding="utf-8")
     assert [f.rule for f in lint_paths([repo]).findings] == ["Y003"]
+
+
+# --- calendars and durations the engine could not count in (issue #20) ------------------
+
+def test_invalid_calendar_dates_zone_and_periods(check: Check) -> None:
+    cal = replaced("codes/calendars.yaml", "timezone: Asia/Shanghai", "timezone: Asia/Shangai")
+    cal = cal.replace('mon: ["09:00-18:00"]', 'mon: ["09:00-12:00", "11:00-18:00"]')
+    cal = cal.replace('tue: ["09:00-18:00"]', 'tue: ["18:00-09:00"]')
+    cal += ('    holidays:\n      - {date: "2026-02-30", label: {en: H, zh: H}}\n'
+            '      - {from: "2026-10-07", to: "2026-10-01", label: {en: H, zh: H}}\n'
+            '    workdays:\n      - {date: "2026-09-26", hours_as: sat, label: {en: W, zh: W}}\n')
+    f = check({"codes/calendars.yaml": cal}, [
+        ("C003", *at(cal, "Asia/Shangai")), ("C003", *at(cal, '"11:00-18:00"')),
+        ("C003", *at(cal, '"18:00-09:00"')), ("C003", *at(cal, '"2026-02-30"')),
+        ("C003", *at(cal, '"2026-10-01"')), ("C003", *at(cal, "sat,"))])
+    assert [m.split(": ", 1)[1] for m in messages(f)] == [
+        "unknown time zone 'Asia/Shangai': use an IANA name such as Asia/Shanghai or Europe/London",
+        "mon: working periods overlap at 11:00",
+        "tue: working period '18:00-09:00' ends before it starts: split a night shift at midnight "
+        "(e.g. mon '22:00-24:00' and tue '00:00-06:00')",
+        "holidays: cannot read date '2026-02-30': write 'YYYY-MM-DD' (a date that exists)",
+        "holiday from 2026-10-07 to 2026-10-01 ends before it starts",
+        "workday 2026-09-26 takes the hours of sat, which has none"]
+
+
+def test_invalid_calendar_without_working_time(check: Check) -> None:
+    cal = base_text("codes/calendars.yaml").replace('["09:00-18:00"]', "[]")
+    f = check({"codes/calendars.yaml": cal}, [("C003", *at(cal, "hours:"))])
+    assert f[0].message == ("calendar 'office' has no working time: give working hours for at "
+                            "least one weekday, or always: true")
+    closed = base_text("codes/calendars.yaml") + (
+        "    holidays:\n      - {from: \"2026-01-05\", to: \"2026-12-31\", label: {en: H, zh: H}}\n"
+        "      - {from: \"2027-01-01\", to: \"2029-01-31\", label: {en: H, zh: H}}\n")
+    f = check({"codes/calendars.yaml": closed}, [("C003", *at(closed, "{from"))])
+    assert f[0].message == ("calendar 'office' has no working time from 2026-01-03 to 2029-01-31, "
+                            "more than 1098 days in a row: nothing counted in it across them could ever end")
+
+
+def test_invalid_calendar_not_for_a_make_up_day_on_a_holiday(check: Check) -> None:
+    cal = base_text("codes/calendars.yaml") + (
+        '    holidays: [{date: "2026-02-14", label: {en: H, zh: H}}]\n'
+        '    workdays: [{date: "2026-02-14", label: {en: W, zh: W}}]\n')
+    check({"codes/calendars.yaml": cal}, [])
+
