@@ -6,19 +6,25 @@ failed with an OverflowError (exit 3).
   past the year 9999, it raises CalendarError (an ItsmError: a refusal, exit 1) after
   a bounded walk.
 - Calendar.problems says where an entry goes wrong (what invalid-calendar reports).
+- duration-too-long's worst case is sound: when lint accepts a duration in a
+  calendar, the run-time arithmetic from any start ends within the bound it gave
+  (a property test over random weekly patterns, holidays and durations).
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine.calendars import MAX_REACH_DAYS, Calendar, CalendarError
 from engine.errors import ExitCode, ItsmError
+from engine.lint.rules.duration_too_long import LIMIT_DAYS, reach_days
 from engine.model import Duration
+from engine.sla import target_seconds
 
 UTC = timezone.utc
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -99,3 +105,45 @@ def test_holiday_dates_are_bounded() -> None:
 def test_problems_say_where(data: dict[str, Any], problems: list[tuple[Any, ...]]) -> None:
     assert [path for path, _ in Calendar.problems("c", data)] == problems
 
+
+# -- lint's worst case against the arithmetic -----------------------------------------------
+
+PERIODS = st.sampled_from(["09:00-18:00", "00:00-00:30", "22:00-24:00", "00:00-24:00", "12:00-12:01"])
+WEEK = st.fixed_dictionaries({d: st.lists(PERIODS, max_size=1) for d in WEEKDAYS}).filter(
+    lambda w: any(w.values()))
+HOLIDAYS = st.lists(st.tuples(st.integers(0, 3 * 366), st.integers(0, 400)), max_size=6)
+DURATIONS = st.one_of(
+    st.integers(1, 5000).map(lambda n: f"{n} business hours"),
+    st.integers(1, 600).map(lambda n: f"{n} business days"),
+    st.tuples(st.integers(1, 50), st.integers(1, 30)).map(lambda t: f"{t[0]} business days {t[1]} business hours"),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(week=WEEK, holidays=HOLIDAYS, duration=DURATIONS, working=st.booleans(),
+       starts=st.lists(st.integers(-400, 4 * 366), min_size=1, max_size=4),
+       zone=st.sampled_from(["UTC", "Europe/London", "Asia/Shanghai"]))
+def test_what_lint_accepts_ends_within_the_bound_it_gave(
+        week: dict[str, list[str]], holidays: list[tuple[int, int]], duration: str, working: bool,
+        starts: list[int], zone: str) -> None:
+    first = date(2026, 1, 1)
+    data = {"timezone": zone, "hours": week, "holidays": [
+        {"from": (first + timedelta(days=a)).isoformat(),
+         "to": (first + timedelta(days=a + n)).isoformat()} for a, n in holidays]}
+    if Calendar.problems("c", data):
+        return  # invalid-calendar's finding (e.g. closed for more than three years)
+    cal = Calendar.from_dict("c", data)
+    d = Duration.parse(duration)
+    bound = reach_days(cal, d, working)
+    if bound is None or bound > LIMIT_DAYS:
+        return  # duration-too-long's finding
+    fresh = Calendar.from_dict("c", data)  # nothing cached by lint's own arithmetic
+    for offset in starts:
+        start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=offset, hours=offset % 24)
+        if working:
+            u = fresh.micros(start)
+            end = fresh.local(fresh.add_working_micros(u, round(target_seconds(d, fresh) * 10**6)))
+        else:
+            end = fresh.add(start, d)
+        assert (end - start).total_seconds() / 86400 <= bound + 1 / 24, (start, end, bound)

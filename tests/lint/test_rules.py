@@ -1387,3 +1387,50 @@ def test_invalid_calendar_not_for_a_make_up_day_on_a_holiday(check: Check) -> No
         '    workdays: [{date: "2026-02-14", label: {en: W, zh: W}}]\n')
     check({"codes/calendars.yaml": cal}, [])
 
+
+def test_duration_too_long_sla_targets(check: Check) -> None:
+    sla = replaced("codes/sla.yaml", "resolution: 4h}", "resolution: 99999999999m}")
+    sla = sla.replace("resolution: 5 business days}", "resolution: 1310 business days}")
+    sla = sla.replace("resolution: 3 business days}", "resolution: 1300 business days}")  # 1822 days
+    f = check({"codes/sla.yaml": sla}, [("T007", *at(sla, "99999999999m")),
+                                         ("T007", *at(sla, "1310 business days"))])
+    assert messages(f) == [
+        "the resolution target of SLA policy 'standard' for P1 (99999999999m) lasts more than five "
+        "years in calendar 'office': check the number and the unit (at most 1830 days)",
+        "the resolution target of SLA policy 'standard' for P4 (1310 business days) lasts up to "
+        "1835 days in calendar 'office', more than five years: check the number and the unit "
+        "(at most 1830 days)"]
+
+
+def test_duration_too_long_in_a_calendar_with_little_working_time(check: Check) -> None:
+    cal = base_text("codes/calendars.yaml").replace('["09:00-18:00"]', "[]", 4).replace(
+        'fri: ["09:00-18:00"]', 'fri: ["09:00-09:10"]')
+    sla = replaced("codes/sla.yaml", "resolution: 8h}", "resolution: 50 business hours}")
+    f = check({"codes/calendars.yaml": cal, "codes/sla.yaml": sla},
+              [("T007", *at(sla, "50 business hours"))])
+    assert "(50 business hours) lasts up to 2101 days in calendar 'office'" in f[0].message  # 300 Fridays
+
+
+def test_duration_too_long_timers_and_window(check: Check) -> None:
+    text = HEAD + BODY + """\
+timers:
+  remind:
+    label: {en: A, zh: A}
+    states: [new]
+    after: 999999999 business days
+    after_by_priority: {P1: 4h, P2: 12000 business hours}
+    action: close
+criteria:
+  watch: incident
+  window: 99999999999999999999 days
+  rules: {p1: {label: {en: P1, zh: P1}, when: "priority == 'P1'"}}
+"""
+    actions = text.replace("roles: [service_desk]}", "roles: [service_desk, system]}")
+    f = check({P: actions}, [("T007", *at(actions, "999999999 business days")), ("T007", *at(actions, "12000 business hours")),
+                             ("T007", *at(actions, "99999999999999999999 days"))])
+    assert messages(f)[0] == ("timer 'remind' (999999999 business days) lasts more than five years in "
+                              "calendar 'office': check the number and the unit (at most 1830 days)")
+    assert messages(f)[1] == ("timer 'remind' (12000 business hours) lasts up to 1869 days in calendar "
+                              "'office', more than five years: check the number and the unit (at most 1830 days)")
+    assert messages(f)[2] == ("the criteria window (99999999999999999999 days) lasts more than five "
+                              "years: check the number and the unit (at most 1830 days)")

@@ -51,6 +51,16 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], str, str]] = {
                                     "C003", '{from: "2026-01-01", to: "2030-01-03"'),
     "holidays_of_three_centuries": (CAL, [(NEW_YEAR, '{from: "1900-01-01", to: "2200-01-01"')],
                                     "C003", '{from: "1900-01-01", to: "2200-01-01"'),
+    "huge_sla_target": (SLA, [("resolution: 4 business hours", "resolution: 99999999999m")],
+                        "T007", "99999999999m"),
+    "sla_target_of_years": (SLA, [("resolution: 4 business hours", "resolution: 1900 business days")],
+                            "T007", "1900 business days"),
+    "huge_timer": ("processes/incident.yaml",
+                   [("after: 3 business days", "after: 999999999 business days")],
+                   "T007", "999999999 business days"),
+    "huge_criteria_window": ("processes/major_incident.yaml",
+                             [("window: 30m", "window: 99999999999999999999 days")],
+                             "T007", "99999999999999999999 days"),
 }
 CLEAN = {
     "make_up_day_on_a_holiday": (CAL, [(MAKE_UP, '{date: "2026-01-02",')]),
