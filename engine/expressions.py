@@ -144,7 +144,8 @@ class Expression:
             raise ExpressionError(f"{exc.message} in expression '{self.source}'", self.source) from None
         except SecurityError as exc:
             raise ExpressionError(f"not allowed in expressions: {exc}", self.source) from None
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, AttributeError) as exc:
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, AttributeError,
+                NameError) as exc:  # NameError: compiled code naming a constant it cannot write
             raise ExpressionError(f"expression '{self.source}' failed: {exc}", self.source) from None
 
     def holds(self, context: dict[str, Any]) -> bool:
@@ -204,6 +205,7 @@ def compile_expression(source: str) -> Expression:
         raise ExpressionError(f"cannot compile: {getattr(exc, 'message', None) or exc}",
                               source) from None
     _refuse_huge_constants(env, tree, source)
+    _refuse_non_finite_constants(env, tree, source)
     names: set[str] = set()
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load":
@@ -248,6 +250,74 @@ def _refuse_huge_constants(env: Any, tree: Any, source: str) -> None:
     for node in tree.find_all(nodes.BinExpr):
         if node.operator in env.intercepted_binops:
             const(node)
+
+
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])\d[\d_]*(?:\.[\d_]*)?(?:[eE][+-]?\d+)?")
+
+
+def _refuse_non_finite_constants(env: Any, tree: Any, source: str) -> None:
+    """A constant that is not a finite number (``1e999``, or ``1e308 - -1e308``
+    folded while compiling) would be written as ``inf`` into the compiled code,
+    where that name does not exist: every evaluation failed with a NameError.
+    Refused now, so lint reports it. Only the largest constant parts are worked
+    out (what Jinja folds), each once."""
+    from jinja2 import nodes
+
+    named: set[int] = set()  # nodes with a name below them: never constant
+
+    def mark(node: Any) -> bool:
+        found = isinstance(node, nodes.Name)
+        for child in node.iter_child_nodes():
+            found = mark(child) or found
+        if found:
+            named.add(id(node))
+        return found
+
+    ctx = nodes.EvalContext(env)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, nodes.Expr) and id(node) not in named:
+            try:
+                value = node.as_const(ctx)
+            except Exception:  # noqa: BLE001 - Impossible, or fails at run time with its own message
+                value = None
+            else:
+                if not _finite(value):
+                    raise ExpressionError(f"not allowed in expressions: {_literal(source)} is not "
+                                          "a finite number", source, _literal_column(source))
+                return
+        for child in node.iter_child_nodes():
+            visit(child)
+
+    try:
+        mark(tree)
+        visit(tree)
+    except RecursionError:
+        raise ExpressionError("syntax error: the expression is nested too deeply", source) from None
+
+
+def _finite(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)) and depth < 50:
+        return all(_finite(v, depth + 1) for v in value)
+    if isinstance(value, dict) and depth < 50:
+        return all(_finite(v, depth + 1) for v in (*value.keys(), *value.values()))
+    return True
+
+
+def _non_finite_literals(source: str) -> list[re.Match[str]]:
+    return [m for m in _FLOAT_LITERAL.finditer(source) if not math.isfinite(float(m.group(0).replace("_", "")))]
+
+
+def _literal(source: str) -> str:
+    found = _non_finite_literals(source)
+    return f"'{found[0].group(0)}'" if found else "a constant part"
+
+
+def _literal_column(source: str) -> int | None:
+    found = _non_finite_literals(source)
+    return found[0].start() + 1 if found else None
 
 
 def template_source(value: Any) -> str | None:

@@ -61,6 +61,9 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], str, str]] = {
     "huge_criteria_window": ("processes/major_incident.yaml",
                              [("window: 30m", "window: 99999999999999999999 days")],
                              "T007", "99999999999999999999 days"),
+    "guard_with_1e999": ("processes/major_incident.yaml",
+                         [('"(affected_users or 0) >= 100"', '"(affected_users or 0) >= 1e999"')],
+                         "E001", "1e999"),
 }
 CLEAN = {
     "make_up_day_on_a_holiday": (CAL, [(MAKE_UP, '{date: "2026-01-02",')]),
