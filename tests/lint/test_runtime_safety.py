@@ -11,6 +11,7 @@ must log the incident and tick.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -142,3 +143,51 @@ def test_lint_clean_calendar_variants_run(name: str, tmp_path: Path,
     for now in ("2026-03-02T18:00:00+08:00", "2026-12-31T18:00:00+08:00", "2029-12-31T18:00:00+08:00"):
         code, out = itsm(home, db, "--now", now, "tick")
         assert code == 0, out
+
+
+# --- item 5: a breach of the size bounds is a refusal, never a MemoryError ---------------------
+
+def _limited() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))  # a missing bound: MemoryError
+
+
+def test_expressions_building_gigabytes_are_refused_by_the_action(tmp_path: Path) -> None:
+    """The issue's two expressions (a guard, a ``set:`` value) pass lint (they read the
+    ticket, so they are not constant) and allocated 5-10 GB when the action ran. Run
+    through the installed ``itsm`` in a process limited to 2 GiB: each action is
+    refused (exit 1) at once, and the ticket can still be worked."""
+    import subprocess
+    import sys
+
+    home, _ = broken_copy(tmp_path, "processes/incident.yaml", [
+        ('when: "not parent"', "when: \"not parent and (title|wordwrap(2, wrapstring='y' * 100000)) != ''\""),
+        ('assignee: "{{ assignee if group == ticket.group else none }}"',
+         "assignee: \"{{ (title|list|join('b' * 100000))[:0] or none }}\"")])
+    monkeypatch = pytest.MonkeyPatch()
+    with monkeypatch.context() as m:
+        m.chdir(home)
+        assert lint_paths([home]).findings == []
+    script = Path(sys.executable).parent / "itsm"
+    db = f"sqlite:///{tmp_path}/itsm.db"
+
+    def run(*args: str) -> tuple[int, str, float]:
+        started = time.perf_counter()
+        proc = subprocess.run([str(script), "--home", str(home), "--db", db, "--as", "wang.lei", *args],
+                              capture_output=True, text=True, timeout=120, preexec_fn=_limited)
+        out = proc.stdout + proc.stderr
+        assert "Traceback" not in out and "MemoryError" not in out and "internal error" not in out, out
+        return proc.returncode, out, time.perf_counter() - started
+
+    assert run("user", "add", "wang.lei", "--email", "wang.lei@example.com", "--role", "service_desk",
+               "--group", "service_desk")[0] == 0
+    code, out, _ = run("new", "incident", "--title", "Printer on floor 3 jams", "--reporter",
+                       "li.na@example.com", "--urgency", "low", "--impact", "low", "--service", "email")
+    assert code == 0, out
+    key = re.search(r"INC-\d+", out).group(0)  # type: ignore[union-attr]
+    for action in (["declare_major", "--set", "reason=x"], ["assign", "--set", "group=service_desk"]):
+        code, out, seconds = run("do", key, *action)
+        assert code == 1 and "not allowed in expressions" in out and "more than 100000 items" in out, out
+        assert seconds < 30, seconds
+    assert run("do", key, "cancel", "--set", "closure_code=duplicate", "--set", "reason=dup")[0] == 0
