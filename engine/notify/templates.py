@@ -37,6 +37,11 @@ def _env(folder: str) -> Environment:
                                 autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
 
 
+def environment(folder: Path) -> Environment:
+    """The environment the templates in ``folder`` render with."""
+    return _env(str(folder))
+
+
 def template_dir(home: Path) -> Path:
     return home / "processes" / "templates"
 

@@ -1000,7 +1000,7 @@ fields:
   note_a: {type: text, label: {en: A, zh: 甲}}
   note_b: {type: text, label: {en: B, zh: 乙}}
   note_c: {type: text, label: {en: C, zh: 丙}}
-  in_template: {type: text, label: {en: D, zh: 丁}}
+  in_template: {type: text, public: true, label: {en: D, zh: 丁}}
 states:
   new: {status: new, initial: true, owner: approver}
   closed: {status: closed, final: true}
@@ -1434,3 +1434,29 @@ criteria:
                               "'office', more than five years: check the number and the unit (at most 1830 days)")
     assert messages(f)[2] == ("the criteria window (99999999999999999999 days) lasts more than five "
                               "years: check the number and the unit (at most 1830 days)")
+
+
+# --- message templates (issue #20) ----------------------------------------------------------
+
+def test_template_variable(check: Check) -> None:
+    text = replaced(P, '    when: "codes.closure[closure_code].resolved"\n',
+                    '    when: "codes.closure[closure_code].resolved"\n'
+                    '    notify: [{to: reporter, template: resolved}]\n')
+    en = ("[{{ ticket.key }}] {{ ticket.title }}\n{{ ticket.solutoin }}\n{{ resolution_note }}\n"
+          "{% if ticket.closure_code is defined %}{{ ticket.closure_code }}{% endif %}\n"
+          "{{ event.dew if event else '' }}{{ action.label }}\n{{ ticket.title|shout }}\n")
+    zh = "{{ ticket.key }} {{ ticket.closure_code }}\n{% if x %}\n"
+    t = "processes/templates/{}/resolved.txt"
+    f = check({P: text, t.format("en"): en, t.format("zh"): zh},
+              [("R004", 2, 1), ("R004", 3, 1), ("R004", 5, 1), ("R004", 6, 1), ("R004", 2, 1)])
+    assert messages(f) == [
+        "ticket.solutoin is not in the messages of process 'incident' (a template sees the ticket's "
+        "public fields and fields of type user): did you mean ticket.solution? Else make the field "
+        "public, or test 'ticket.solutoin is defined'",
+        "'resolution_note' is not something a message has: templates see action, event, note, "
+        "recipient, status_url, ticket",
+        "event.dew does not exist: event has at, due, kind, name",
+        "the template cannot be rendered: no filter named 'shout'",
+        "the template cannot be rendered: syntax error: Unexpected end of template. Jinja was looking "
+        "for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be "
+        "closed is 'if'."]

@@ -1,0 +1,99 @@
+"""A message template reads something its messages do not have, or cannot be
+rendered at all (bad syntax, an unknown filter or test). Templates render with
+strict undefined values, so such a message fails when ``itsm outbox deliver``
+sends it, long after the action that queued it, and is retried until it is
+marked failed: the user never hears.
+
+A template sees ``ticket`` (what the ticket shows its reporter: key, title,
+description, state, status text, priority, service and group with labels, due,
+solution, workaround, fulfilment note, assignee, reporter, group, reason, and
+the process's public fields and fields of type user), ``action`` (``id``,
+``label``: messages of an action), ``event`` (``kind``, ``name``, ``at``,
+``due``: timers and SLA thresholds), ``note``, ``recipient`` and
+``status_url``. An attribute of ``ticket`` must be there for every process whose
+messages use the template; ask ``ticket.x is defined`` to read one that is not.
+The finding is on the template's line.
+
+Bad (processes/templates/en/resolved.txt)::
+
+    We resolved {{ ticket.key }}: {{ ticket.solutoin }}
+    {{ resolution_note }}
+
+Good::
+
+    We resolved {{ ticket.key }}: {{ ticket.solution }}
+    {% if ticket.resolution_note is defined %}{{ ticket.resolution_note }}{% endif %}
+"""
+
+from __future__ import annotations
+
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Iterator
+
+from engine.lint.context import LintContext, display
+from engine.lint.rules.message_target import _messages
+from engine.model import LANGS, ProcessSpec, Where
+from engine.notify.template_names import (
+    ACTION_KEYS, CONTEXT_NAMES, EVENT_KEYS, globals_of, read, ticket_keys, variants,
+)
+
+ID = "R004"
+SLUG = "template-variable"
+SEVERITY = "error"
+
+KEYS = {"event": EVENT_KEYS, "action": ACTION_KEYS}
+
+
+def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
+    users: dict[str, list[ProcessSpec]] = {}  # template -> the processes whose messages use it
+    for _, spec in ctx.valid_processes():
+        for _, message in _messages(spec):
+            users.setdefault(message.template, [])
+            if spec not in users[message.template]:
+                users[message.template].append(spec)
+    for repo in ctx.repos:
+        root = repo / "processes" / "templates"
+        for name in sorted(users):
+            specs = users[name]
+            for lang in LANGS:
+                folder = root / lang
+                for path in variants(folder, name):
+                    yield from _check_file(path, specs, globals_of())
+
+
+def _check_file(path: Path, specs: list[ProcessSpec], known: frozenset[str]) -> Iterator[tuple[Where, str]]:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        yield Where(display(path), 1, 1), f"cannot read the template: {exc}"
+        return
+    problems, uses = read(source)
+    file = display(path)
+    for problem in problems:
+        yield Where(file, problem.line, 1), f"the template cannot be rendered: {problem.message}"
+    for use in uses:
+        if use.guarded:
+            continue
+        if use.name not in CONTEXT_NAMES:
+            if use.name not in known:
+                yield Where(file, use.line, 1), \
+                    (f"'{use.name}' is not something a message has: templates see "
+                     f"{', '.join(sorted(CONTEXT_NAMES))}")
+            continue
+        if use.attr is None:
+            continue
+        if use.name == "ticket":
+            lacking = [s for s in specs if use.attr not in ticket_keys(s)]
+            if lacking:
+                close = get_close_matches(use.attr, sorted(ticket_keys(lacking[0])), n=1)
+                hint = f"did you mean ticket.{close[0]}? Else make" if close else "make"
+                yield Where(file, use.line, 1), \
+                    (f"ticket.{use.attr} is not in the messages of process "
+                     f"{', '.join(repr(p.id) for p in lacking)} (a template sees the ticket's public "
+                     f"fields and fields of type user): {hint} the field public, or test "
+                     f"'ticket.{use.attr} is defined'")
+        elif use.name in KEYS and use.attr not in KEYS[use.name]:
+            yield Where(file, use.line, 1), \
+                (f"{use.name}.{use.attr} does not exist: {use.name} has "
+                 f"{', '.join(sorted(KEYS[use.name]))}")

@@ -1,0 +1,158 @@
+"""What a message template reads, for ``itsm lint`` (R004 template-variable).
+
+Templates render with StrictUndefined: a name the payload does not offer fails
+the delivery (the message is retried, then marked failed), long after the
+action that queued it. Lint reads each template's names instead: the variables
+(``ticket``, ``event``...) and the first attribute read from each
+(``ticket.solution``), with the line, and whether the template guards it with
+``is defined``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from jinja2 import nodes
+from jinja2.exceptions import TemplateError, TemplateSyntaxError
+
+from engine.model import ProcessSpec
+from engine.notify.templates import environment
+
+# What engine.notify.deliver.context gives every template (a test keeps them equal).
+CONTEXT_NAMES = frozenset({"ticket", "action", "note", "event", "recipient", "status_url"})
+# The attributes of ``event`` (timers, SLA thresholds: kind, name, at, due) and of
+# ``action`` (messages of an action: id, label); both are none in other messages.
+EVENT_KEYS = frozenset({"kind", "name", "at", "due"})
+ACTION_KEYS = frozenset({"id", "label"})
+# What engine.notifying.message_ticket shows of every ticket (a test keeps them equal),
+# besides the process's public fields and fields of type user.
+TICKET_KEYS = frozenset({
+    "key", "process", "process_title", "title", "description", "state", "state_label",
+    "status_text", "priority", "priority_label", "service", "service_label", "group_label",
+    "created_at", "updated_at", "due", "solution", "workaround", "fulfilment_note",
+    "assignee", "reporter", "group", "reason",
+})
+
+
+def ticket_keys(spec: ProcessSpec) -> frozenset[str]:
+    """The attributes ``ticket`` has in every message of a ticket of ``spec``
+    (``offering_label`` only when the ticket has an offering: test it)."""
+    return TICKET_KEYS | {f.id for f in spec.fields.values() if f.public or f.type == "user"}
+
+
+@dataclass(frozen=True)
+class Use:
+    name: str  # a variable the template does not set itself
+    attr: str | None  # the attribute read from it first (ticket.title: "title")
+    line: int
+    guarded: bool  # the template asks "is defined" about it
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str
+
+
+# names Jinja gives inside loops, macros and blocks, besides what a template sets
+_IMPLICIT = frozenset({"loop", "caller", "varargs", "kwargs", "self", "super"})
+
+
+@lru_cache(maxsize=512)
+def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
+    """Why a template cannot be rendered at all (bad syntax: nothing else is read;
+    an unknown filter or test), and the names it reads. Names the template sets
+    anywhere (set, for, macro arguments, imports) are its own."""
+    env = _parsing_environment()
+    try:
+        tree = env.parse(source)
+    except TemplateSyntaxError as exc:
+        return (Problem(exc.lineno or 1, f"syntax error: {exc.message}"),), ()
+    except TemplateError as exc:
+        return (Problem(1, str(exc)),), ()
+    problems: list[Problem] = []
+    loads: list[Any] = []
+    reads: list[tuple[Any, tuple[str, ...]]] = []
+    own: set[str] = set(_IMPLICIT)
+    guarded: set[tuple[str, ...] | None] = set()
+    for node in tree.find_all(nodes.Node):
+        if isinstance(node, (nodes.Filter, nodes.Test)):
+            known = env.filters if isinstance(node, nodes.Filter) else env.tests
+            if node.name not in known:
+                kind = "filter" if isinstance(node, nodes.Filter) else "test"
+                problems.append(Problem(node.lineno, f"no {kind} named '{node.name}'"))
+            if isinstance(node, nodes.Test) and node.name in ("defined", "undefined"):
+                guarded.add(_path(node.node))
+        elif isinstance(node, nodes.Name):
+            if node.ctx == "load":
+                loads.append(node)
+            else:  # set, for, with targets and macro parameters
+                own.add(node.name)
+        elif isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            path = _path(node)
+            if path is not None and len(path) == 2:
+                reads.append((node, path))
+        elif isinstance(node, nodes.Import):
+            own.add(node.target)
+        elif isinstance(node, nodes.FromImport):
+            own.update(n if isinstance(n, str) else n[1] for n in node.names)
+        elif isinstance(node, (nodes.Macro, nodes.CallBlock)):
+            own.update(a.name for a in node.args)
+            if isinstance(node, nodes.Macro):
+                own.add(node.name)
+    uses: list[Use] = []
+    bases: set[int] = set()
+    for node, path in reads:
+        if path[0] in own:
+            continue
+        bases.add(id(_base(node)))
+        uses.append(Use(path[0], path[1], node.lineno, path in guarded or path[:1] in guarded))
+    for name in loads:
+        if name.name not in own and id(name) not in bases:
+            uses.append(Use(name.name, None, name.lineno, (name.name,) in guarded))
+    return tuple(problems), tuple(sorted(uses, key=lambda u: (u.line, u.name, u.attr or "")))
+
+
+def _parsing_environment() -> Any:
+    """Templates parse alike in every folder: the environment of this one."""
+    return environment(Path(__file__).parent)
+
+
+def globals_of() -> frozenset[str]:
+    """Names every template has besides the payload (Jinja's range, dict...)."""
+    return frozenset(_parsing_environment().globals)
+
+
+def _path(node: Any) -> tuple[str, ...] | None:
+    """``ticket.title`` -> ("ticket", "title"); ``ticket['title']`` likewise."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, nodes.Getattr):
+            parts.append(node.attr)
+            node = node.node
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
+                and isinstance(node.arg.value, str):
+            parts.append(node.arg.value)
+            node = node.node
+        elif isinstance(node, nodes.Name):
+            parts.append(node.name)
+            return tuple(reversed(parts))
+        else:
+            return None
+
+
+def _base(node: Any) -> Any:
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        node = node.node
+    return node
+
+
+def variants(folder: Path, name: str) -> Iterator[Path]:
+    """The files of template ``name`` in one language folder (.txt, and .html if any)."""
+    for suffix in (".txt", ".html"):
+        path = folder / f"{name}{suffix}"
+        if path.is_file():
+            yield path
