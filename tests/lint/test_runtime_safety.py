@@ -104,7 +104,7 @@ def itsm(home: Path, db: str, *args: str) -> tuple[int, str]:
 def new_incident(home: Path, tmp_path: Path) -> tuple[int, str, float]:
     db = f"sqlite:///{tmp_path}/itsm.db"
     itsm(home, db, "user", "add", "wang.lei", "--email", "wang.lei@example.com",
-         "--role", "service_desk")
+         "--role", "service_desk", "--group", "service_desk")
     started = time.perf_counter()
     code, out = itsm(home, db, "new", "incident", "--title", "Mail down", "--reporter",
                      "li.na@example.com", "--urgency", "high", "--impact", "high",
@@ -191,3 +191,20 @@ def test_expressions_building_gigabytes_are_refused_by_the_action(tmp_path: Path
         assert code == 1 and "not allowed in expressions" in out and "more than 100000 items" in out, out
         assert seconds < 30, seconds
     assert run("do", key, "cancel", "--set", "closure_code=duplicate", "--set", "reason=dup")[0] == 0
+
+
+def test_a_set_value_of_the_wrong_kind_is_a_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by tests/lint/test_lint_clean_runs.py: a set value that is a list went into
+    the assignee column as it was (a driver error, exit 3). Set values are now checked
+    like the values given to an action."""
+    home, _ = broken_copy(tmp_path, "processes/incident.yaml", [
+        ('set: {assignee: "{{ assignee or actor }}"}', 'set: {assignee: "{{ [title] * 3 }}"}')])
+    monkeypatch.chdir(home)
+    assert lint_paths([home]).findings == []
+    code, out, _ = new_incident(home, tmp_path)
+    assert code == 0, out
+    key = re.search(r"INC-\d+", out).group(0)  # type: ignore[union-attr]
+    db = f"sqlite:///{tmp_path}/itsm.db"
+    assert itsm(home, db, "do", key, "assign", "--set", "group=service_desk")[0] == 0
+    code, out = itsm(home, db, "do", key, "start")
+    assert code == 1 and "the value for assignee is a list" in out, out
