@@ -49,6 +49,7 @@ class Use:
     attr: str | None  # the attribute read from it first (ticket.title: "title")
     line: int
     guarded: bool  # the template asks "is defined" about it
+    tested: bool = False  # read where a condition around it names the variable (if event...)
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,8 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
         return (Problem(exc.lineno or 1, f"syntax error: {exc.message}"),), ()
-    except TemplateError as exc:
-        return (Problem(1, str(exc)),), ()
+    except (TemplateError, RecursionError) as exc:
+        return (Problem(1, str(exc) or "nested too deeply"),), ()
     problems: list[Problem] = []
     loads: list[Any] = []
     reads: list[tuple[Any, tuple[str, ...]]] = []
@@ -105,15 +106,56 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
                 own.add(node.name)
     uses: list[Use] = []
     bases: set[int] = set()
+    tested = _tested(tree)
     for node, path in reads:
         if path[0] in own:
             continue
         bases.add(id(_base(node)))
-        uses.append(Use(path[0], path[1], node.lineno, path in guarded or path[:1] in guarded))
+        uses.append(Use(path[0], path[1], node.lineno, path in guarded or path[:1] in guarded,
+                        path[0] in tested.get(id(node), ())))
     for name in loads:
         if name.name not in own and id(name) not in bases:
             uses.append(Use(name.name, None, name.lineno, (name.name,) in guarded))
     return tuple(problems), tuple(sorted(uses, key=lambda u: (u.line, u.name, u.attr or "")))
+
+
+def _tested(tree: Any) -> dict[int, frozenset[str]]:
+    """For each attribute read, the variables a condition around it names: the test
+    of an enclosing ``if`` (its body) or ``x if test else y`` (x), the left side of
+    an ``and`` (the right), and the value of a ``default`` filter."""
+    out: dict[int, frozenset[str]] = {}
+
+    def named(node: Any) -> frozenset[str]:
+        found = {n.name for n in node.find_all(nodes.Name)}
+        return frozenset(found | ({node.name} if isinstance(node, nodes.Name) else set()))
+
+    def walk(node: Any, tested: frozenset[str]) -> None:
+        if isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            out[id(node)] = tested
+        if isinstance(node, nodes.If):
+            walk(node.test, tested)
+            for child in node.body:
+                walk(child, tested | named(node.test))
+            for child in (*node.elif_, *node.else_):
+                walk(child, tested)
+        elif isinstance(node, nodes.CondExpr):
+            walk(node.test, tested)
+            walk(node.expr1, tested | named(node.test))
+            if node.expr2 is not None:
+                walk(node.expr2, tested)
+        elif isinstance(node, nodes.And):
+            walk(node.left, tested)
+            walk(node.right, tested | named(node.left))
+        elif isinstance(node, nodes.Filter) and node.name in ("default", "d") and node.node is not None:
+            walk(node.node, tested | named(node.node))
+            for child in (*node.args, *node.kwargs):
+                walk(child, tested)
+        else:
+            for child in node.iter_child_nodes():
+                walk(child, tested)
+
+    walk(tree, frozenset())
+    return out
 
 
 def _parsing_environment() -> Any:

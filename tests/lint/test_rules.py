@@ -1460,3 +1460,16 @@ def test_template_variable(check: Check) -> None:
         "the template cannot be rendered: syntax error: Unexpected end of template. Jinja was looking "
         "for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be "
         "closed is 'if'."]
+
+
+def test_template_variable_event_is_none_in_the_messages_of_an_action(check: Check) -> None:
+    text = replaced(P, '    when: "codes.closure[closure_code].resolved"\n',
+                    '    when: "codes.closure[closure_code].resolved"\n'
+                    '    notify: [{to: reporter, template: resolved}]\n')
+    en = ("{{ event.due }}\n{% if event %}{{ event.due }}{% endif %}{{ event and event.due }}\n"
+          "{{ event.due if event else '' }}{{ event.due|default('') }}{{ action.label }}\n")
+    t = "processes/templates/{}/resolved.txt"
+    f = check({P: text, t.format("en"): en, t.format("zh"): "{{ action.id }}\n"}, [("R004", 1, 1)])
+    assert messages(f) == [
+        "event.due: event is none in the messages of an action that use this template (only "
+        "messages of a timer or an SLA threshold have one): test it first, e.g. {% if event %}"]

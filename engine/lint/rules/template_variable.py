@@ -12,17 +12,21 @@ the process's public fields and fields of type user), ``action`` (``id``,
 ``due``: timers and SLA thresholds), ``note``, ``recipient`` and
 ``status_url``. An attribute of ``ticket`` must be there for every process whose
 messages use the template; ask ``ticket.x is defined`` to read one that is not.
-The finding is on the template's line.
+``event`` is none in the messages of actions and of the intake, ``action`` in
+those of the intake, timers and SLA thresholds: a template any of them uses reads
+their attributes under a test (``{% if event %}``, ``event and event.due``,
+``event.due if event``). The finding is on the template's line.
 
-Bad (processes/templates/en/resolved.txt)::
+Bad (processes/templates/en/resolved.txt, the message of an action)::
 
     We resolved {{ ticket.key }}: {{ ticket.solutoin }}
-    {{ resolution_note }}
+    {{ resolution_note }} (due {{ event.due }})
 
 Good::
 
     We resolved {{ ticket.key }}: {{ ticket.solution }}
     {% if ticket.resolution_note is defined %}{{ ticket.resolution_note }}{% endif %}
+    {% if event %}(due {{ event.due }}){% endif %}
 """
 
 from __future__ import annotations
@@ -43,15 +47,20 @@ SLUG = "template-variable"
 SEVERITY = "error"
 
 KEYS = {"event": EVENT_KEYS, "action": ACTION_KEYS}
+GIVEN_BY = {"event": {"timer"}, "action": {"action"}}  # the messages that have one
+SENDERS = {"action": "an action", "intake": "the intake", "timer": "a timer or an SLA threshold"}
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     users: dict[str, list[ProcessSpec]] = {}  # template -> the processes whose messages use it
+    kinds: dict[str, set[str]] = {}  # template -> what its messages are sent by
     for _, spec in ctx.valid_processes():
-        for _, message in _messages(spec):
+        for path, message in _messages(spec):
             users.setdefault(message.template, [])
             if spec not in users[message.template]:
                 users[message.template].append(spec)
+            kinds.setdefault(message.template, set()).add(
+                "action" if path[0] == "actions" else "intake" if path[0] == "intake" else "timer")
     for repo in ctx.repos:
         root = repo / "processes" / "templates"
         for name in sorted(users):
@@ -59,10 +68,11 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             for lang in LANGS:
                 folder = root / lang
                 for path in variants(folder, name):
-                    yield from _check_file(path, specs, globals_of())
+                    yield from _check_file(path, specs, kinds[name], globals_of())
 
 
-def _check_file(path: Path, specs: list[ProcessSpec], known: frozenset[str]) -> Iterator[tuple[Where, str]]:
+def _check_file(path: Path, specs: list[ProcessSpec], kinds: set[str],
+                known: frozenset[str]) -> Iterator[tuple[Where, str]]:
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -97,3 +107,10 @@ def _check_file(path: Path, specs: list[ProcessSpec], known: frozenset[str]) -> 
             yield Where(file, use.line, 1), \
                 (f"{use.name}.{use.attr} does not exist: {use.name} has "
                  f"{', '.join(sorted(KEYS[use.name]))}")
+        elif use.name in KEYS and not use.tested and kinds - GIVEN_BY[use.name]:
+            senders = " and of ".join(SENDERS[k] for k in sorted(kinds - GIVEN_BY[use.name]))
+            givers = " and of ".join(SENDERS[k] for k in sorted(GIVEN_BY[use.name]))
+            yield Where(file, use.line, 1), \
+                (f"{use.name}.{use.attr}: {use.name} is none in the messages of {senders} that use "
+                 f"this template (only messages of {givers} have one): test it first, "
+                 f"e.g. {{% if {use.name} %}}")
