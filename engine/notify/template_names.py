@@ -48,7 +48,7 @@ class Use:
     name: str  # a variable the template does not set itself
     attr: str | None  # the attribute read from it first (ticket.title: "title")
     line: int
-    guarded: bool  # the template asks "is defined" about it
+    guarded: bool  # read where "is defined" was asked about it (or under |default)
     tested: bool = False  # read where a condition around it names the variable (if event...)
 
 
@@ -78,15 +78,12 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
     loads: list[Any] = []
     reads: list[tuple[Any, tuple[str, ...]]] = []
     own: set[str] = set(_IMPLICIT)
-    guarded: set[tuple[str, ...] | None] = set()
     for node in tree.find_all(nodes.Node):
         if isinstance(node, (nodes.Filter, nodes.Test)):
             known = env.filters if isinstance(node, nodes.Filter) else env.tests
             if node.name not in known:
                 kind = "filter" if isinstance(node, nodes.Filter) else "test"
                 problems.append(Problem(node.lineno, f"no {kind} named '{node.name}'"))
-            if isinstance(node, nodes.Test) and node.name in ("defined", "undefined"):
-                guarded.add(_path(node.node))
         elif isinstance(node, nodes.Name):
             if node.ctx == "load":
                 loads.append(node)
@@ -106,55 +103,67 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
                 own.add(node.name)
     uses: list[Use] = []
     bases: set[int] = set()
-    tested = _tested(tree)
+    around = _conditions(tree)
     for node, path in reads:
         if path[0] in own:
             continue
         bases.add(id(_base(node)))
-        uses.append(Use(path[0], path[1], node.lineno, path in guarded or path[:1] in guarded,
-                        path[0] in tested.get(id(node), ())))
+        names, defined = around.get(id(node), _NONE)
+        uses.append(Use(path[0], path[1], node.lineno, path in defined or path[:1] in defined,
+                        path[0] in names))
     for name in loads:
         if name.name not in own and id(name) not in bases:
-            uses.append(Use(name.name, None, name.lineno, (name.name,) in guarded))
+            names, defined = around.get(id(name), _NONE)
+            uses.append(Use(name.name, None, name.lineno, (name.name,) in defined))
     return tuple(problems), tuple(sorted(uses, key=lambda u: (u.line, u.name, u.attr or "")))
 
 
-def _tested(tree: Any) -> dict[int, frozenset[str]]:
-    """For each attribute read, the variables a condition around it names: the test
-    of an enclosing ``if`` (its body) or ``x if test else y`` (x), the left side of
-    an ``and`` (the right), and the value of a ``default`` filter."""
-    out: dict[int, frozenset[str]] = {}
+_NONE: tuple[frozenset[Any], frozenset[Any]] = (frozenset(), frozenset())
 
-    def named(node: Any) -> frozenset[str]:
-        found = {n.name for n in node.find_all(nodes.Name)}
-        return frozenset(found | ({node.name} if isinstance(node, nodes.Name) else set()))
 
-    def walk(node: Any, tested: frozenset[str]) -> None:
-        if isinstance(node, (nodes.Getattr, nodes.Getitem)):
-            out[id(node)] = tested
-        if isinstance(node, nodes.If):
-            walk(node.test, tested)
-            for child in node.body:
-                walk(child, tested | named(node.test))
-            for child in (*node.elif_, *node.else_):
-                walk(child, tested)
-        elif isinstance(node, nodes.CondExpr):
-            walk(node.test, tested)
-            walk(node.expr1, tested | named(node.test))
-            if node.expr2 is not None:
-                walk(node.expr2, tested)
+def _conditions(tree: Any) -> dict[int, tuple[frozenset[str], frozenset[tuple[str, ...] | None]]]:
+    """For each name and attribute read, what the conditions around it say: the
+    variables they name, and what they ask "is defined" about. The conditions
+    around a read: the test of an enclosing ``if`` (for its body) or of
+    ``x if test else y`` (for x), the left side of an ``and`` (for the right); and
+    a ``default`` filter, and an ``is defined`` test, guard what they are given."""
+    out: dict[int, tuple[frozenset[str], frozenset[tuple[str, ...] | None]]] = {}
+
+    def said(test: Any) -> tuple[frozenset[str], frozenset[tuple[str, ...] | None]]:
+        names = {n.name for n in test.find_all(nodes.Name)} | ({test.name} if isinstance(test, nodes.Name) else set())
+        tests = [test] if isinstance(test, nodes.Test) else []
+        defined = {_path(t.node) for t in (*tests, *test.find_all(nodes.Test)) if t.name == "defined"}
+        return frozenset(names), frozenset(defined)
+
+    def walk(node: Any, names: frozenset[str], defined: frozenset[Any]) -> None:
+        if isinstance(node, (nodes.Name, nodes.Getattr, nodes.Getitem)):
+            out[id(node)] = (names, defined)
+        if isinstance(node, (nodes.If, nodes.CondExpr)):
+            walk(node.test, names, defined)
+            more_names, more_defined = said(node.test)
+            inner = (names | more_names, defined | more_defined)
+            for child in (node.body if isinstance(node, nodes.If) else [node.expr1]):
+                walk(child, *inner)
+            rest = [*node.elif_, *node.else_] if isinstance(node, nodes.If) else [node.expr2]
+            for child in rest:
+                if child is not None:
+                    walk(child, names, defined)
         elif isinstance(node, nodes.And):
-            walk(node.left, tested)
-            walk(node.right, tested | named(node.left))
+            walk(node.left, names, defined)
+            more_names, more_defined = said(node.left)
+            walk(node.right, names | more_names, defined | more_defined)
+        elif isinstance(node, nodes.Test) and node.name in ("defined", "undefined"):
+            walk(node.node, names, defined | {_path(node.node)})
         elif isinstance(node, nodes.Filter) and node.name in ("default", "d") and node.node is not None:
-            walk(node.node, tested | named(node.node))
+            more_names, _ = said(node.node)
+            walk(node.node, names | more_names, defined | {_path(node.node)})
             for child in (*node.args, *node.kwargs):
-                walk(child, tested)
+                walk(child, names, defined)
         else:
             for child in node.iter_child_nodes():
-                walk(child, tested)
+                walk(child, names, defined)
 
-    walk(tree, frozenset())
+    walk(tree, frozenset(), frozenset())
     return out
 
 

@@ -1473,3 +1473,15 @@ def test_template_variable_event_is_none_in_the_messages_of_an_action(check: Che
     assert messages(f) == [
         "event.due: event is none in the messages of an action that use this template (only "
         "messages of a timer or an SLA threshold have one): test it first, e.g. {% if event %}"]
+
+
+def test_template_variable_is_defined_guards_only_what_it_encloses(check: Check) -> None:
+    text = replaced(P, '    when: "codes.closure[closure_code].resolved"\n',
+                    '    when: "codes.closure[closure_code].resolved"\n'
+                    '    notify: [{to: reporter, template: resolved}]\n')
+    en = ("{% if ticket.closure_code is defined %}{{ ticket.closure_code }}{% endif %}\n"
+          "{{ ticket.closure_code|default('-') }}{{ ticket.closure_code if ticket.closure_code is defined }}\n"
+          "{{ ticket.closure_code }}\n")
+    t = "processes/templates/{}/resolved.txt"
+    f = check({P: text, t.format("en"): en, t.format("zh"): "{{ ticket.key }}\n"}, [("R004", 3, 1)])
+    assert messages(f)[0].startswith("ticket.closure_code is not in the messages of process 'incident'")
