@@ -101,7 +101,8 @@ def _env() -> "ImmutableSandboxedEnvironment":
                     if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
                             and limits.size(seq) * n > MAX_SIZE:
                         raise limits.too_large()
-            if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
+            sequences = (str, list, tuple)
+            if operator == "+" and isinstance(left, sequences) and isinstance(right, sequences) \
                     and len(left) + len(right) > MAX_SIZE:
                 raise limits.too_large()
             return limits.check(super().call_binop(context, operator, left, right))
@@ -350,7 +351,8 @@ def _finite(value: Any, depth: int = 0) -> bool:
 
 
 def _non_finite_literals(source: str) -> list[re.Match[str]]:
-    return [m for m in _FLOAT_LITERAL.finditer(source) if not math.isfinite(float(m.group(0).replace("_", "")))]
+    return [m for m in _FLOAT_LITERAL.finditer(source)
+            if not math.isfinite(float(m.group(0).replace("_", "")))]
 
 
 def _literal(source: str) -> str:

@@ -130,7 +130,9 @@ def _conditions(tree: Any) -> dict[int, tuple[frozenset[str], frozenset[tuple[st
     out: dict[int, tuple[frozenset[str], frozenset[tuple[str, ...] | None]]] = {}
 
     def said(test: Any) -> tuple[frozenset[str], frozenset[tuple[str, ...] | None]]:
-        names = {n.name for n in test.find_all(nodes.Name)} | ({test.name} if isinstance(test, nodes.Name) else set())
+        names = {n.name for n in test.find_all(nodes.Name)}
+        if isinstance(test, nodes.Name):
+            names.add(test.name)
         tests = [test] if isinstance(test, nodes.Test) else []
         defined = {_path(t.node) for t in (*tests, *test.find_all(nodes.Test)) if t.name == "defined"}
         return frozenset(names), frozenset(defined)

@@ -99,7 +99,8 @@ def _uses(ctx: LintContext, cals: dict[str, Calendar]) -> Iterator[Use]:
     for doc, spec in ctx.valid_processes():
         for timer in spec.timers:
             calendars = (cals[timer.calendar],) if timer.calendar in cals else anywhere
-            durations: list[tuple[Path, Any]] = [(("timers", timer.id, "after"), doc.get(("timers", timer.id, "after")))]
+            after = ("timers", timer.id, "after")
+            durations: list[tuple[Path, Any]] = [(after, doc.get(after))]
             durations += [(("timers", timer.id, "after_by_priority", p), raw) for p, raw in
                           (doc.get(("timers", timer.id, "after_by_priority")) or {}).items()]
             for path, raw in durations:
