@@ -29,7 +29,14 @@ Semantics
   adds the days first, then the hours as working time.
 
 Every public method takes and returns timezone-aware datetimes (naive ones raise
-``ValueError``); results are in the calendar's time zone.  Beware that Python
+``ValueError``); results are in the calendar's time zone.
+
+Bounds.  One step of arithmetic ends at most ``MAX_REACH_DAYS`` after its start
+and walks no further; a calendar has at most ``MAX_HOLIDAY_DATES`` holiday dates.
+Beyond them, and after ``MAX_IDLE_DAYS`` in a row without working time, the
+arithmetic raises :class:`CalendarError`: a refusal that says which calendar,
+never an internal error, and never minutes of work (``itsm lint`` refuses the
+definitions that would get there: invalid-calendar and duration-too-long).  Beware that Python
 subtracts two datetimes with the *same* ``tzinfo`` by wall clock: use
 :meth:`Calendar.working_seconds` (or convert to UTC) to measure elapsed time.
 """
@@ -43,12 +50,15 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.errors import ItsmError
 from engine.model import CodeTable, CodeValue, Duration
 
-__all__ = ["Calendar", "load_calendars"]
+__all__ = ["Calendar", "CalendarError", "load_calendars"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_IDLE_DAYS = 3 * 366  # consecutive days without working time before giving up
+MAX_REACH_DAYS = 10 * 366  # how far after its start one step of arithmetic may end
+MAX_HOLIDAY_DATES = 100_000  # holiday dates of one calendar (ranges included)
 TIMELINE_DAYS = 4 * 366  # dates kept flattened per calendar (see Calendar._timeline)
 
 _US = 1_000_000  # instants are integer microseconds since the epoch, so sums are exact
@@ -61,6 +71,17 @@ _PERIOD = re.compile(r"^\s*(\d\d):(\d\d)\s*-\s*(\d\d):(\d\d)\s*$")
 
 Period = tuple[int, int]  # minutes after local midnight, start < end <= 1440
 Span = tuple[int, int]  # real instants in microseconds, start < end
+Problem = tuple[tuple[str | int, ...], str]  # key path inside a calendar entry, message
+_REACH_US = MAX_REACH_DAYS * _DAY_US
+
+
+class CalendarError(ItsmError, ValueError):
+    """Calendar arithmetic that cannot be done: no working time for
+    ``MAX_IDLE_DAYS`` days, or an end more than ``MAX_REACH_DAYS`` after the start
+    (or past the year 9999).  The action or tick is refused (exit 1) with this
+    message; it is never an internal error."""
+
+    kind = "calendar"
 
 
 class Calendar:
@@ -107,49 +128,131 @@ class Calendar:
 
     @classmethod
     def from_dict(cls, cid: str, data: Mapping[str, Any]) -> "Calendar":
-        """A calendar from a mapping shaped like one entry of ``calendars.yaml``."""
-        tz = _zone(cid, data.get("timezone"))
+        """A calendar from a mapping shaped like one entry of ``calendars.yaml``
+        (ValueError with the first of :meth:`problems` when it has any)."""
+        cal, problems = cls._read(cid, data)
+        if cal is None:
+            raise ValueError(problems[0][1])
+        return cal
+
+    @classmethod
+    def problems(cls, cid: str, data: Mapping[str, Any]) -> list[Problem]:
+        """Every reason the entry ``data`` cannot be counted in, each with its key
+        path inside the entry (what ``itsm lint`` reports): those :meth:`from_dict`
+        refuses, and more than MAX_IDLE_DAYS in a row without working time, which
+        the arithmetic refuses when it gets there."""
+        cal, problems = cls._read(cid, data)
+        if cal is not None:
+            problems.extend(cal.idle_runs(data))
+        return problems
+
+    @classmethod
+    def _read(cls, cid: str, data: Mapping[str, Any]) -> tuple["Calendar | None", list[Problem]]:
+        problems: list[Problem] = []
+        tz = _zone(cid, data.get("timezone"), problems)
         if data.get("always"):
             extra = [k for k in ("hours", "holidays", "workdays") if data.get(k)]
             if extra:
-                raise ValueError(f"calendar {cid!r} is always open: remove {', '.join(extra)}")
-            return cls(cid, tz, ((),) * 7, always=True)
+                problems.append(((extra[0],), f"calendar {cid!r} is always open: remove {', '.join(extra)}"))
+            if problems or tz is None:
+                return None, problems
+            return cls(cid, tz, ((),) * 7, always=True), problems
         hours = data.get("hours") or {}
         if not isinstance(hours, Mapping):
-            raise ValueError(f"calendar {cid!r}: hours must map mon..sun to working periods")
+            problems.append((("hours",), f"calendar {cid!r}: hours must map mon..sun to working periods"))
+            return None, problems
         unknown = [str(k) for k in hours if k not in WEEKDAYS]
         if unknown:
-            raise ValueError(f"calendar {cid!r}: unknown weekday {unknown[0]!r} in hours: "
-                             f"use {', '.join(WEEKDAYS)}")
-        week = tuple(_periods(cid, day, hours.get(day)) for day in WEEKDAYS)
+            problems.append((("hours", unknown[0]), f"calendar {cid!r}: unknown weekday {unknown[0]!r} "
+                             f"in hours: use {', '.join(WEEKDAYS)}"))
+        week = tuple(_periods(cid, day, hours.get(day), problems) for day in WEEKDAYS)
         holidays: set[date] = set()
-        for item in data.get("holidays") or ():
+        for i, item in enumerate(data.get("holidays") or ()):
             if "date" in item:
-                holidays.add(_date(cid, "holidays", item["date"]))
+                day = _date(cid, "holidays", item["date"], ("holidays", i, "date"), problems)
+                if day is not None:
+                    holidays.add(day)
                 continue
-            first = _date(cid, "holidays", item.get("from"))
-            last = _date(cid, "holidays", item.get("to"))
+            first = _date(cid, "holidays", item.get("from"), ("holidays", i, "from"), problems)
+            last = _date(cid, "holidays", item.get("to"), ("holidays", i, "to"), problems)
+            if first is None or last is None:
+                continue
             if last < first:
-                raise ValueError(f"calendar {cid!r}: holiday from {first} to {last} ends "
-                                 "before it starts")
-            holidays.update(first + timedelta(days=i) for i in range((last - first).days + 1))
+                problems.append((("holidays", i, "to"), f"calendar {cid!r}: holiday from {first} "
+                                 f"to {last} ends before it starts"))
+            elif len(holidays) + (last - first).days >= MAX_HOLIDAY_DATES:
+                problems.append((("holidays", i), f"calendar {cid!r}: holidays up to {last} make "
+                                 f"more than {MAX_HOLIDAY_DATES:,} holiday dates: check the years"))
+                break
+            else:
+                holidays.update(first + timedelta(days=n) for n in range((last - first).days + 1))
         workdays: dict[date, int] = {}
-        for item in data.get("workdays") or ():
-            day = _date(cid, "workdays", item.get("date"))
+        for i, item in enumerate(data.get("workdays") or ()):
+            day = _date(cid, "workdays", item.get("date"), ("workdays", i, "date"), problems)
             hours_as = item.get("hours_as") or "mon"
+            at = ("workdays", i, "hours_as") if "hours_as" in item else ("workdays", i, "date")
             if hours_as not in WEEKDAYS:
-                raise ValueError(f"calendar {cid!r}: workday {day}: hours_as {hours_as!r} "
-                                 f"is not one of {', '.join(WEEKDAYS)}")
-            if not week[WEEKDAYS.index(hours_as)]:
-                raise ValueError(f"calendar {cid!r}: workday {day} takes the hours of "
-                                 f"{hours_as}, which has none")
-            workdays[day] = WEEKDAYS.index(hours_as)
-        return cls(cid, tz, week, frozenset(holidays), workdays)
+                problems.append((at, f"calendar {cid!r}: workday {day}: hours_as {hours_as!r} "
+                                 f"is not one of {', '.join(WEEKDAYS)}"))
+            elif not week[WEEKDAYS.index(hours_as)]:
+                # said unless no weekday has hours (below) or that weekday's periods are wrong
+                if any(week) and not any(p[0][:2] == ("hours", hours_as) for p in problems):
+                    problems.append((at, f"calendar {cid!r}: workday {day} takes the hours of "
+                                     f"{hours_as}, which has none"))
+            elif day is not None:
+                workdays[day] = WEEKDAYS.index(hours_as)
+        if not any(week) and not any(p[0][0] == "hours" for p in problems):
+            problems.append((("hours",), f"calendar {cid!r} has no working time: give working "
+                             "hours for at least one weekday, or always: true"))
+        if problems or tz is None:
+            return None, problems
+        return cls(cid, tz, week, frozenset(holidays), workdays), problems
+
+    def idle_runs(self, data: Mapping[str, Any]) -> list[Problem]:
+        """Runs of more than MAX_IDLE_DAYS dates without working time (only holidays
+        make them: some weekday has working hours), at the holiday that starts one."""
+        closed = sorted(day for day in self.holidays if day not in self.workdays)
+        out: list[Problem] = []
+        i = 0
+        while i < len(closed):
+            j = i
+            while j + 1 < len(closed) and self._idle_between(closed[j], closed[j + 1]):
+                j += 1
+            first, last = closed[i], closed[j]
+            while self._idle(first - _ONE_DAY) and (closed[i] - first).days < 7:
+                first -= _ONE_DAY
+            while self._idle(last + _ONE_DAY) and (last - closed[j]).days < 7:
+                last += _ONE_DAY
+            if (last - first).days + 1 > MAX_IDLE_DAYS:
+                out.append((self._holiday_path(data, closed[i]),
+                            f"calendar {self.id!r} has no working time from {first} to {last}, "
+                            f"more than {MAX_IDLE_DAYS} days in a row: nothing counted in it "
+                            "across them could ever end"))
+            i = j + 1
+        return out
+
+    def _idle(self, day: date) -> bool:
+        return day not in self.workdays and (day in self.holidays or not self.week[day.weekday()])
+
+    def _idle_between(self, a: date, b: date) -> bool:
+        """Whether every date after ``a`` and before ``b`` is without working time."""
+        return (b - a).days <= 7 and all(self._idle(a + timedelta(days=n)) for n in range(1, (b - a).days))
+
+    @staticmethod
+    def _holiday_path(data: Mapping[str, Any], day: date) -> tuple[str | int, ...]:
+        for i, item in enumerate(data.get("holidays") or ()):
+            first = str(item.get("date") or item.get("from"))
+            last = str(item.get("date") or item.get("to"))
+            if first <= day.isoformat() <= last:
+                return ("holidays", i)
+        return ("holidays",)
 
     @classmethod
     def always_open(cls, tz: str = "UTC") -> "Calendar":
         """A 24x7 calendar in time zone ``tz``."""
-        return cls(f"always_{tz}", _zone("always", tz), ((),) * 7, always=True)
+        zone = _zone("always", tz)
+        assert zone is not None  # _zone raises without a problems list
+        return cls(f"always_{tz}", zone, ((),) * 7, always=True)
 
     # -- queries ---------------------------------------------------------------
 
@@ -196,22 +299,50 @@ class Calendar:
             return 0
         if self.always:
             return b - a
-        line = self._timeline(a, b)
-        if line is not None:
-            return line.worked(b) - line.worked(a)
-        return self._walked_seconds(a, b)
+        try:
+            line = self._timeline(a, b)
+            if line is not None:
+                return line.worked(b) - line.worked(a)
+            return self._walked_seconds(a, b)
+        except OverflowError:  # dates past the year 9999
+            raise CalendarError(f"calendar {self.id!r}: cannot count working time up to "
+                                "the year 9999") from None
 
     def add_working_micros(self, u: int, left: int) -> int:
-        """The earliest instant with ``left`` (>= 0) working microseconds after ``u``."""
-        if left == 0 or self.always:
-            return u + left
-        line = self._timeline(u, u)
-        while line is not None:
-            found = line.reach(line.worked(u) + left)
-            if found is not None:
-                return found
-            line = self._timeline(u, line.end + (line.end - line.first))  # twice as far
-        return self._walked_add(u, left)
+        """The earliest instant with ``left`` (>= 0) working microseconds after ``u``;
+        :class:`CalendarError` if it lies more than MAX_REACH_DAYS after ``u``."""
+        if left == 0:
+            return u
+        if self.always:
+            return self._reached(u, u + left, left)
+        try:
+            line = self._timeline(u, u)
+            while line is not None:
+                found = line.reach(line.worked(u) + left)
+                if found is not None:
+                    return self._reached(u, found, left)
+                if line.end - u > _REACH_US:  # what the timeline holds is already too far
+                    raise self._too_far(u, left)
+                line = self._timeline(u, line.end + (line.end - line.first))  # twice as far
+            return self._walked_add(u, left)
+        except OverflowError:  # dates past the year 9999
+            raise self._too_far(u, left) from None
+
+    def _reached(self, u: int, end: int, left: int) -> int:
+        if end - u > _REACH_US:
+            raise self._too_far(u, left)
+        return end
+
+    def _too_far(self, u: int, left: int | None = None, days: int | None = None) -> CalendarError:
+        what = (f"{days} business days" if days is not None
+                else f"{left / 3_600_000_000:,.2f} working hours" if left is not None else "it")
+        try:
+            since = f" from {self._out(u):%Y-%m-%d %H:%M}"
+        except (OverflowError, ValueError):
+            since = ""
+        return CalendarError(f"calendar {self.id!r}: {what}{since} would end more than "
+                             f"{MAX_REACH_DAYS} days later (or past the year 9999): check the "
+                             "SLA targets and timers that count in it ('itsm lint' reports them)")
 
     @staticmethod
     def micros(t: datetime) -> int:
@@ -233,12 +364,21 @@ class Calendar:
             return self.add_working(start, duration.seconds)
         if duration.business_days < 0:
             raise ValueError(f"cannot add negative business days ({duration})")
-        opened = self.next_working(start)
-        day, clock = opened.date(), opened.time().replace(tzinfo=None, fold=0)
-        for _ in range(duration.business_days):
-            day = self._next_working_date(day)
-        moved = self.next_working(self._out(self._instant(day, clock)))
-        return self.add_working(moved, duration.seconds)
+        u = _micros(start)
+        try:
+            opened = self.next_working(start)
+            day, clock = opened.date(), opened.time().replace(tzinfo=None, fold=0)
+            last = self._local_date(u) + timedelta(days=MAX_REACH_DAYS)
+            for _ in range(duration.business_days):
+                day = self._next_working_date(day)
+                if day > last:
+                    raise self._too_far(u, days=duration.business_days)
+            moved = self.next_working(self._out(self._instant(day, clock)))
+        except OverflowError:
+            raise self._too_far(u, days=duration.business_days) from None
+        end = self.add_working(moved, duration.seconds)
+        self._reached(u, _micros(end), duration.seconds * _US)
+        return end
 
     # -- internals -------------------------------------------------------------
 
@@ -277,11 +417,14 @@ class Calendar:
         return total
 
     def _walked_add(self, u: int, left: int) -> int:
-        """add_working by walking the days (beyond the timeline; raises ValueError
-        for a calendar without working time for MAX_IDLE_DAYS)."""
+        """add_working by walking the days (beyond the timeline; raises CalendarError
+        for a calendar without working time for MAX_IDLE_DAYS, and once the walk is
+        MAX_REACH_DAYS past ``u``)."""
         for x, y in self._spans_from(u):
             if y <= u:
                 continue
+            if x - u > _REACH_US:
+                raise self._too_far(u, left)
             lo = max(x, u)
             if left <= y - lo:
                 return lo + left
@@ -318,8 +461,8 @@ class Calendar:
             else:
                 idle += 1
                 if idle > MAX_IDLE_DAYS:
-                    raise ValueError(f"calendar {self.id!r} has no working time for "
-                                     f"{MAX_IDLE_DAYS} days after {day - timedelta(idle)}")
+                    raise CalendarError(f"calendar {self.id!r} has no working time for "
+                                        f"{MAX_IDLE_DAYS} days after {day - timedelta(idle)}")
             day += _ONE_DAY
 
     def _next_working_date(self, day: date) -> date:
@@ -327,8 +470,8 @@ class Calendar:
             day += _ONE_DAY
             if self._spans(day):
                 return day
-        raise ValueError(f"calendar {self.id!r} has no working day for "
-                         f"{MAX_IDLE_DAYS} days after {day - timedelta(MAX_IDLE_DAYS)}")
+        raise CalendarError(f"calendar {self.id!r} has no working day for "
+                            f"{MAX_IDLE_DAYS} days after {day - timedelta(MAX_IDLE_DAYS)}")
 
     def _minute(self, day: date, minute: int) -> int:
         """The instant of ``minute`` minutes after local midnight (1440: the next one)."""
@@ -425,17 +568,24 @@ def _offset(t: datetime) -> int:
     return off.days * 86400 + off.seconds
 
 
-def _zone(cid: str, name: Any) -> ZoneInfo:
+def _zone(cid: str, name: Any, problems: list[Problem] | None = None) -> ZoneInfo | None:
+    """The time zone ``name``; a problem (or ValueError without ``problems``) if unknown."""
     if not name or not isinstance(name, str):
-        raise ValueError(f"calendar {cid!r} needs a timezone, e.g. Asia/Shanghai")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"calendar {cid!r}: unknown time zone {name!r}: use an IANA "
-                         "name such as Asia/Shanghai or Europe/London") from None
+        message = f"calendar {cid!r} needs a timezone, e.g. Asia/Shanghai"
+    else:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            message = (f"calendar {cid!r}: unknown time zone {name!r}: use an IANA "
+                       "name such as Asia/Shanghai or Europe/London")
+    if problems is None:
+        raise ValueError(message)
+    problems.append((("timezone",), message))
+    return None
 
 
-def _date(cid: str, where: str, value: Any) -> date:
+def _date(cid: str, where: str, value: Any, path: tuple[str | int, ...],
+          problems: list[Problem]) -> date | None:
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):
@@ -443,37 +593,43 @@ def _date(cid: str, where: str, value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"calendar {cid!r}: {where}: cannot read date {value!r}: "
-                         "write 'YYYY-MM-DD'") from None
+        problems.append((path, f"calendar {cid!r}: {where}: cannot read date {value!r}: "
+                         "write 'YYYY-MM-DD' (a date that exists)"))
+        return None
 
 
-def _periods(cid: str, day: str, raw: Any) -> tuple[Period, ...]:
+def _periods(cid: str, day: str, raw: Any, problems: list[Problem]) -> tuple[Period, ...]:
     """Parse one weekday's working periods; sort them and join touching ones."""
     if raw is None:
         return ()
     items = (raw,) if isinstance(raw, str) else tuple(raw)
-    out: list[Period] = []
-    for item in items:
+    out: list[tuple[int, int, int]] = []  # start, end, index in the list
+    for i, item in enumerate(items):
+        at = ("hours", day) if isinstance(raw, str) else ("hours", day, i)
         m = _PERIOD.match(str(item))
         if not m:
-            raise ValueError(f"calendar {cid!r}: {day}: cannot read working period "
-                             f"{item!r}: write 'HH:MM-HH:MM', e.g. '09:00-18:00'")
+            problems.append((at, f"calendar {cid!r}: {day}: cannot read working period "
+                             f"{item!r}: write 'HH:MM-HH:MM', e.g. '09:00-18:00'"))
+            continue
         h1, m1, h2, m2 = (int(g) for g in m.groups())
         if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-            raise ValueError(f"calendar {cid!r}: {day}: {item!r} is not a time of day "
-                             "(00:00 to 24:00)")
+            problems.append((at, f"calendar {cid!r}: {day}: {item!r} is not a time of day "
+                             "(00:00 to 24:00)"))
+            continue
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end <= start:
-            raise ValueError(f"calendar {cid!r}: {day}: working period {item!r} ends before "
+            problems.append((at, f"calendar {cid!r}: {day}: working period {item!r} ends before "
                              "it starts: split a night shift at midnight (e.g. mon "
-                             "'22:00-24:00' and tue '00:00-06:00')")
-        out.append((start, end))
+                             "'22:00-24:00' and tue '00:00-06:00')"))
+            continue
+        out.append((start, end, i))
     out.sort()
     merged: list[Period] = []
-    for start, end in out:
+    for start, end, i in out:
         if merged and start < merged[-1][1]:
-            raise ValueError(f"calendar {cid!r}: {day}: working periods overlap at "
-                             f"{start // 60:02d}:{start % 60:02d}")
+            problems.append((("hours", day, i), f"calendar {cid!r}: {day}: working periods "
+                             f"overlap at {start // 60:02d}:{start % 60:02d}"))
+            continue
         if merged and start == merged[-1][1]:
             merged[-1] = (merged[-1][0], end)
         else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Callable
 
+from engine.definitions import expression_limits as limits
 from engine.errors import ItsmError
 
 if TYPE_CHECKING:  # jinja2 is imported on first compile: most commands evaluate no
@@ -35,30 +36,60 @@ class ExpressionError(ItsmError):
         self.column = column
 
 
-# Bounds of what one expression may build: a guard compares a few fields, it
-# never needs a megabyte string or a thousand-digit number.
-MAX_SIZE = 100_000  # items of a string or list made by * or +
-MAX_BITS = 4096  # of an integer made by ** or * (1,233 decimal digits)
+# What one expression may build, and the work of building it: engine.definitions.expression_limits.
+MAX_SIZE = limits.MAX_SIZE
+MAX_BITS = limits.MAX_BITS
 
 
-@lru_cache(maxsize=None)
-def bounded_sandbox(base: type) -> type:
-    """``base`` (a Jinja sandbox environment class) with arithmetic that could
-    build something huge ('a' * 10 ** 9, 9 ** 9 ** 9) refused: it goes through
-    call_binop, at run time (Jinja does not fold intercepted operators while
-    compiling, so neither lint nor the runtime hangs on one).  ``max_size``, a
-    class attribute, bounds the strings and lists made; message templates
-    (engine.notify.templates) use the same class with their own bound."""
+@lru_cache(maxsize=1)
+def _env() -> "ImmutableSandboxedEnvironment":
+    from jinja2 import StrictUndefined, Undefined
+    from jinja2.compiler import CodeGenerator, optimizeconst
     from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    class Bounded(base):  # type: ignore[misc, valid-type]
+    class BoundedCodeGenerator(CodeGenerator):
+        """List, tuple and dict literals and ``~`` are built through the environment,
+        which measures them (Jinja writes them as plain Python)."""
+
+        def _built(self, write: Callable[..., None], node: Any, frame: Any, call: str) -> None:
+            self.write(f"environment.{call}(")
+            write(self, node, frame)
+            self.write(")")
+
+        @optimizeconst
+        def visit_List(self, node: Any, frame: Any) -> None:
+            self._built(CodeGenerator.visit_List, node, frame, "built")
+
+        @optimizeconst
+        def visit_Tuple(self, node: Any, frame: Any) -> None:
+            self._built(CodeGenerator.visit_Tuple, node, frame, "built")
+
+        @optimizeconst
+        def visit_Dict(self, node: Any, frame: Any) -> None:
+            self._built(CodeGenerator.visit_Dict, node, frame, "built")
+
+        @optimizeconst
+        def visit_Concat(self, node: Any, frame: Any) -> None:
+            self.write("environment.concat((")
+            for arg in node.nodes:
+                self.visit(arg, frame)
+                self.write(", ")
+            self.write("))")
+
+    class BoundedEnvironment(ImmutableSandboxedEnvironment):
+        """Everything an expression builds is measured (engine.definitions.expression_limits).
+        Arithmetic that could build something huge ('a' * 10 ** 9, 9 ** 9 ** 9)
+        goes through call_binop, at run time: Jinja does not fold intercepted
+        operators while compiling, so neither lint nor the runtime hangs on one."""
+
+        code_generator_class = BoundedCodeGenerator
         intercepted_binops = frozenset({"*", "**", "+", "%"})
-        max_size = MAX_SIZE
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            limit = self.max_size
-            if operator == "%" and isinstance(left, str):  # '%0200000d' % 1
-                _check_format(left, right if isinstance(right, tuple) else (right,), limit)
+            if operator == "%" and isinstance(left, str):  # '%0200000d' % 1, ('%s' * 9999) % x
+                if limits.formatted(left, right) > MAX_SIZE:
+                    raise limits.too_large()
             if type(left) is int and type(right) is int:  # floats overflow quickly instead
                 if operator == "**" and abs(left) > 1 and right > 0 \
                         and math.log2(abs(left)) * right > MAX_BITS + 1:
@@ -67,97 +98,64 @@ def bounded_sandbox(base: type) -> type:
                     raise SecurityError(f"the result of * would have more than {MAX_BITS} bits")
             if operator == "*":
                 for seq, n in ((left, right), (right, left)):
-                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > limit:
-                        raise _too_large(limit)
-            if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) \
-                    and len(left) + len(right) > limit:
-                raise _too_large(limit)
-            return super().call_binop(context, operator, left, right)
+                    if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
+                            and limits.size(seq) * n > MAX_SIZE:
+                        raise limits.too_large()
+            sequences = (str, list, tuple)
+            if operator == "+" and isinstance(left, sequences) and isinstance(right, sequences) \
+                    and len(left) + len(right) > MAX_SIZE:
+                raise limits.too_large()
+            return limits.check(super().call_binop(context, operator, left, right))
 
-    Bounded.__name__ = Bounded.__qualname__ = f"Bounded{base.__name__}"
-    return Bounded
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+            if not isinstance(__obj, Undefined) and not limits.method_allowed(__obj):  # it says why
+                name = getattr(__obj, "__name__", None) or type(__obj).__name__
+                raise SecurityError(f"calling {name}() (expressions read data; filters transform it)")
+            return limits.check(super().call(__context, __obj, *args, **kwargs))
 
+        def built(self, value: Any) -> Any:
+            return limits.check(value)
 
-@lru_cache(maxsize=1)
-def _env() -> "ImmutableSandboxedEnvironment":
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
+        def concat(self, parts: tuple[Any, ...]) -> str:
+            total = 0
+            for part in parts:
+                total += limits.text_size(part, MAX_SIZE - total)
+                if total > MAX_SIZE:
+                    raise limits.too_large()
+            return "".join(map(str, parts))
 
-    env = bounded_sandbox(ImmutableSandboxedEnvironment)(undefined=StrictUndefined, autoescape=False)
+    env = BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()  # no range/lipsum/cycler/namespace: only the ticket's data
-    bound_filters(env)
+    env.filters = {name: _bounded_filter(f, name) for name, f in env.filters.items()
+                   if name in limits.FILTERS}  # the others do not compile
     return env
 
 
-# Filters that can build a string far larger than their input: each is checked
-# before it runs (Jinja folds constant filters while compiling: so does the check).
-_SIZED_FILTERS = ("center", "indent", "wordwrap", "truncate", "replace", "format")
-_FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-
-
-def _too_large(limit: int = MAX_SIZE) -> Exception:
-    from jinja2.exceptions import SecurityError
-
-    return SecurityError(f"the result would have more than {limit} items")
-
-
-def _check_format(template: str, args: tuple[Any, ...], limit: int = MAX_SIZE) -> None:
-    """A %-format whose widths or precisions (given, or taken from ``*``) exceed
-    ``limit``, or whose fields, each as long as the longest argument, would."""
-    specs = _FORMAT_SPEC.findall(template)
-    for width, precision in specs:
-        for n in (width, precision):
-            if n.isdigit() and int(n) > limit:
-                raise _too_large(limit)
-            if n == "*" and any(type(a) is int and a > limit for a in args):
-                raise _too_large(limit)
-    longest = max((len(a) if isinstance(a, str) else len(str(a)) for a in args), default=0)
-    if len(template) + len(specs) * longest > limit:  # '%(a)s%(a)s...' % {'a': long}
-        raise _too_large(limit)
-
-
-def bound_filters(env: Any, names: tuple[str, ...] = _SIZED_FILTERS, limit: int = MAX_SIZE) -> None:
-    """Replace ``names`` among ``env``'s filters by versions checked before they run:
-    no width, length or count above ``limit``, and replace/format/indent by the
-    size of their result."""
-    for name in names:
-        env.filters[name] = _bounded_filter(env.filters[name], name, limit)
-
-
-def _check_lines(name: str, text: str, args: list[Any], kwargs: dict[str, Any], limit: int) -> None:
-    """indent adds its width (a number or a string) to every line, wordwrap its
-    wrapstring to every line it makes: many lines make these multiply."""
-    if name == "indent":
-        width = args[0] if args else kwargs.get("width", 4)
-        per_line = len(width) if isinstance(width, str) else width if type(width) is int else 0
-        lines = text.count("\n") + 1
-    else:
-        width = args[0] if args else kwargs.get("width", 79)
-        wrap = args[2] if len(args) > 2 else kwargs.get("wrapstring")
-        per_line = len(wrap) if isinstance(wrap, str) else 1
-        lines = text.count("\n") + 1 + len(text) // max(width if type(width) is int else 1, 1)
-    if len(text) + per_line * lines > limit:
-        raise _too_large(limit)
-
-
-def _bounded_filter(original: Callable[..., Any], name: str, limit: int = MAX_SIZE) -> Callable[..., Any]:
+def _bounded_filter(original: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``original`` with its numeric sizes checked, its output estimated first when it
+    can be far larger than its inputs, and what it made measured."""
     import functools
+    import inspect
+
+    estimate = limits.ESTIMATES.get(name)
+    signature = inspect.signature(original) if estimate else None
+    lead = 1 if getattr(original, "jinja_pass_arg", None) is not None else 0  # env/eval context
+    sized = name in limits.SIZED
 
     @functools.wraps(original)  # keeps Jinja's pass_eval_context / pass_environment marks
     def bounded(*args: Any, **kwargs: Any) -> Any:
-        values = [a for a in args if not hasattr(a, "environment") and not hasattr(a, "filters")]
-        if any(type(a) is int and a > limit for a in (*values[1:], *kwargs.values())):
-            raise _too_large(limit)
-        if name == "format" and values and isinstance(values[0], str):
-            _check_format(values[0], (*values[1:], *kwargs.values()), limit)
-        if name == "replace" and len(values) >= 3 and all(isinstance(v, str) for v in values[:3]):
-            text, old, new = values[:3]
-            growth = (text.count(old) if old else len(text) + 1) * max(len(new) - len(old), 0)
-            if len(text) + growth > limit:
-                raise _too_large(limit)
-        if name in ("indent", "wordwrap") and values and isinstance(values[0], str):
-            _check_lines(name, values[0], values[1:], kwargs, limit)
-        return original(*args, **kwargs)
+        if sized and any(type(a) is int and a > MAX_SIZE for a in (*args[lead + 1:], *kwargs.values())):
+            raise limits.too_large()
+        if name in limits.LOOPING and len(args) > lead:
+            limits.check_work(args[lead], (*args[lead + 1:], *kwargs.values()))
+        if name == "join" and len(args) > lead and not isinstance(args[lead], (list, tuple)):
+            args = (*args[:lead], list(args[lead]), *args[lead + 1:])  # counted once, here
+        if estimate is not None and signature is not None:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            if estimate(bound.arguments) > MAX_SIZE:
+                raise limits.too_large()
+        return limits.check(original(*args, **kwargs))
 
     return bounded
 
@@ -172,20 +170,23 @@ class Expression:
 
     def evaluate(self, context: dict[str, Any]) -> Any:
         from jinja2 import Undefined  # loaded already: compiling this imported jinja2
-        from jinja2.exceptions import SecurityError, UndefinedError
+        from jinja2.exceptions import SecurityError, TemplateError, UndefinedError
 
         try:
             result = self._fn(**context)
             if isinstance(result, Undefined):
                 result._fail_with_undefined_error()
+            if isinstance(result, (list, tuple, dict, limits.Budgeted)):
+                result = limits.settle(result)  # lazy (x|select): the value is what it yields
             if type(result) is float and not math.isfinite(result):  # e.g. x * 1e308
                 raise ValueError(f"the result {result} is not a finite number")
             return result
         except UndefinedError as exc:
             raise ExpressionError(f"{exc.message} in expression '{self.source}'", self.source) from None
-        except SecurityError as exc:
+        except (SecurityError, limits.TooLarge) as exc:
             raise ExpressionError(f"not allowed in expressions: {exc}", self.source) from None
-        except (TypeError, ValueError, ZeroDivisionError, OverflowError, KeyError, AttributeError) as exc:
+        except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError,
+                NameError, RecursionError, AssertionError) as exc:  # the data, or a filter's arguments
             raise ExpressionError(f"expression '{self.source}' failed: {exc}", self.source) from None
 
     def holds(self, context: dict[str, Any]) -> bool:
@@ -250,7 +251,7 @@ def compile_expression(source: str) -> Expression:
     except Exception as exc:  # noqa: BLE001 - Jinja folds constants while compiling ('1.codes')
         raise ExpressionError(f"cannot compile: {getattr(exc, 'message', None) or exc}",
                               source) from None
-    _refuse_huge_constants(env, tree, source)
+    _refuse_constant_parts(env, tree, source)
     names: set[str] = set()
     for name in tree.find_all(nodes.Name):
         if name.ctx == "load":
@@ -266,35 +267,108 @@ def compile_expression(source: str) -> Expression:
     return Expression(source, frozenset(names), tuple(sorted(longest)), constant, fn)
 
 
-def _refuse_huge_constants(env: Any, tree: Any, source: str) -> None:
-    """Constant arithmetic the environment would refuse at run time ('a' * 10 ** 9,
-    2 ** 100000) is refused now, so lint reports it: Jinja does not fold the
-    intercepted operators, so this works out their constant operands itself."""
-    from jinja2 import nodes
-    from jinja2.exceptions import SecurityError
+def _refuse_constant_parts(env: Any, tree: Any, source: str) -> None:
+    """Constant parts the runtime could never use are refused now, so lint reports
+    them (E001):
 
-    impossible = object()
+    - one the sandbox refuses to build ('a' * 10 ** 9, 2 ** 100000,
+      ('a' * 100000)|list|join('b' * 100000)): Jinja does not fold those (it does
+      not fold the intercepted operators, and takes a filter's refusal for "not a
+      constant"), so each largest constant part Jinja cannot fold is evaluated
+      here, on its own;
+    - one that is not a finite number (1e999, or 1e308 - -1e308 folded while
+      compiling): Jinja wrote it as ``inf`` into the compiled code, where that
+      name does not exist, so every evaluation failed with a NameError."""
+    from jinja2 import nodes
+
+    named: set[int] = set()  # nodes with a name below them: never constant
     ctx = nodes.EvalContext(env)
 
-    def const(node: Any) -> Any:
-        if isinstance(node, nodes.BinExpr) and node.operator in env.intercepted_binops:
-            left, right = const(node.left), const(node.right)
-            if left is impossible or right is impossible:
-                return impossible
-            try:
-                return env.call_binop(None, node.operator, left, right)
-            except SecurityError as exc:
-                raise ExpressionError(f"not allowed in expressions: {exc}", source) from None
-            except Exception:  # noqa: BLE001 - fails at run time, with the data's own message
-                return impossible
-        try:
-            return node.as_const(ctx)
-        except Exception:  # noqa: BLE001 - nodes.Impossible and anything else: not a constant
-            return impossible
+    def mark(node: Any) -> bool:
+        found = isinstance(node, nodes.Name)
+        for child in node.iter_child_nodes():
+            found = mark(child) or found
+        if found:
+            named.add(id(node))
+        return found
 
-    for node in tree.find_all(nodes.BinExpr):
-        if node.operator in env.intercepted_binops:
-            const(node)
+    def folded(node: Any) -> tuple[bool, Any]:
+        try:
+            return True, node.as_const(ctx)
+        except Exception:  # noqa: BLE001 - Impossible, or fails at run time with its own message
+            return False, None
+
+    def finite(node: Any) -> None:  # what Jinja folds is written into the code
+        if isinstance(node, nodes.Expr) and id(node) not in named:
+            ok, value = folded(node)
+            if ok:
+                if not _finite(value):
+                    raise ExpressionError(f"not allowed in expressions: {_literal(source)} is not "
+                                          "a finite number", source, _literal_column(source))
+                return
+        for child in node.iter_child_nodes():
+            finite(child)
+
+    def buildable(node: Any) -> None:  # what Jinja does not fold is built at run time
+        if isinstance(node, nodes.Expr) and id(node) not in named:
+            if not folded(node)[0]:
+                _refuse_if_refused(env, node, source)
+            return
+        for child in node.iter_child_nodes():
+            buildable(child)
+
+    try:
+        mark(tree)
+        finite(tree)
+        buildable(tree)
+    except RecursionError:
+        raise ExpressionError("syntax error: the expression is nested too deeply", source) from None
+
+
+def _refuse_if_refused(env: Any, node: Any, source: str) -> None:
+    """Evaluate the constant part ``node`` on its own; refuse the expression when
+    the sandbox refuses it (any other failure is the runtime's to report)."""
+    from jinja2 import nodes
+    from jinja2.environment import TemplateExpression
+
+    try:
+        body = [nodes.Assign(nodes.Name("result", "store"), node, lineno=1)]
+        part = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
+    except Exception:  # noqa: BLE001 - not compilable on its own: the whole compiled already
+        return
+    try:
+        Expression(source, frozenset(), (), True, part).evaluate({})
+    except ExpressionError as exc:
+        if exc.message.startswith("not allowed in expressions"):
+            raise ExpressionError(exc.message, source) from None
+
+
+_FLOAT_LITERAL = re.compile(r"(?<![\w.])\d[\d_]*(?:\.[\d_]*)?(?:[eE][+-]?\d+)?")
+
+
+def _finite(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)) and depth < 50:
+        return all(_finite(v, depth + 1) for v in value)
+    if isinstance(value, dict) and depth < 50:
+        return all(_finite(v, depth + 1) for v in (*value.keys(), *value.values()))
+    return True
+
+
+def _non_finite_literals(source: str) -> list[re.Match[str]]:
+    return [m for m in _FLOAT_LITERAL.finditer(source)
+            if not math.isfinite(float(m.group(0).replace("_", "")))]
+
+
+def _literal(source: str) -> str:
+    found = _non_finite_literals(source)
+    return f"'{found[0].group(0)}'" if found else "a constant part"
+
+
+def _literal_column(source: str) -> int | None:
+    found = _non_finite_literals(source)
+    return found[0].start() + 1 if found else None
 
 
 def template_source(value: Any) -> str | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from engine.clock import sla as slamod
+from engine.clock.calendars import CalendarError
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.model import ProcessSpec
 from engine.desk.context import Desk
@@ -50,7 +51,7 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None) -> list
                 try:
                     with repo.savepoint():
                         report.extend(tick_ticket(desk, repo, ticket_id, now, journals.get(ticket_id)))
-                except (Conflict, NotFound) as exc:
+                except (Conflict, NotFound, CalendarError) as exc:  # the others still go on
                     report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
                                    "outcome": f"skipped: {exc.message}"})
         if progress is not None:

@@ -5,7 +5,7 @@ registry), config and suppressions (``.itsmlint.yaml``, in-file comments),
 formatters and sarif (text, JSON, SARIF, GitHub), versioning (D003/D004), sides
 (a definition version read from files, for comparisons).
 
-May import: ground, definitions, runtime.
+May import: ground, definitions, clock, runtime, notify.
 """
 
 from __future__ import annotations

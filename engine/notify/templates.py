@@ -34,7 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from engine.errors import ItsmError
-from engine.definitions.expressions import bound_filters, bounded_sandbox
+from engine.notify.sandbox import bound_filters, bounded_sandbox
 
 LANG_FALLBACK = {"zh": "en", "en": "zh"}
 
@@ -313,6 +313,11 @@ def _check_str_method(fn: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any])
 def _env(folder: str) -> MessageEnvironment:
     return MessageEnvironment(loader=FileSystemLoader(folder), undefined=StrictUndefined,
                               autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
+
+
+def environment(folder: Path) -> MessageEnvironment:
+    """The environment the templates in ``folder`` render with."""
+    return _env(str(folder))
 
 
 def template_dir(home: Path) -> Path:

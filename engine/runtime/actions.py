@@ -80,6 +80,17 @@ def _names(actions: list[ActionSpec], lang: str) -> str:
     return ", ".join(a.id for a in actions) or t("none", lang)
 
 
+def _set_value(defs: Definitions, spec: ProcessSpec, name: str, value: Any, lookup: Any) -> Any:
+    """What a ``set:`` expression gives, checked like a value given to the action: a
+    list or mapping, or a value not of the field's type, is refused (it went into a
+    database column as it was: an internal error)."""
+    if isinstance(value, (list, tuple, dict, set)):
+        raise ActionRefused(f"set: the value for {name} is a {type(value).__name__}, "
+                            f"not a single value", reason=f"set {name}")
+    fs = field_spec(spec, name)
+    return coerce(defs, fs, value, lookup) if fs is not None else value
+
+
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -124,7 +135,7 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
                               action=action_id, now=now, sla=ticket.sla, status_category=category)
     for name, raw in action.set:
         if name not in given:
-            values[name] = resolve_value(raw, before_ctx)
+            values[name] = _set_value(defs, spec, name, resolve_value(raw, before_ctx), lookup)
 
     overridden = ticket.priority_overridden or override
     if not overridden and values.get("impact") and values.get("urgency"):

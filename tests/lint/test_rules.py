@@ -1000,7 +1000,7 @@ fields:
   note_a: {type: text, label: {en: A, zh: 甲}}
   note_b: {type: text, label: {en: B, zh: 乙}}
   note_c: {type: text, label: {en: C, zh: 丙}}
-  in_template: {type: text, label: {en: D, zh: 丁}}
+  in_template: {type: text, public: true, label: {en: D, zh: 丁}}
 states:
   new: {status: new, initial: true, owner: approver}
   closed: {status: closed, final: true}
@@ -1343,3 +1343,145 @@ def test_unused_suppression_not_without_a_config(tmp_path: Path) -> None:
     (repo / P).write_text(TRAPPED.replace("version: 010", "version: 010  # itsmlint: disable=Y003"),
                           encoding="utf-8")
     assert [f.rule for f in lint_paths([repo]).findings] == ["Y003"]
+
+
+# --- calendars and durations the engine could not count in (issue #20) ------------------
+
+def test_invalid_calendar_dates_zone_and_periods(check: Check) -> None:
+    cal = replaced("codes/calendars.yaml", "timezone: Asia/Shanghai", "timezone: Asia/Shangai")
+    cal = cal.replace('mon: ["09:00-18:00"]', 'mon: ["09:00-12:00", "11:00-18:00"]')
+    cal = cal.replace('tue: ["09:00-18:00"]', 'tue: ["18:00-09:00"]')
+    cal += ('    holidays:\n      - {date: "2026-02-30", label: {en: H, zh: H}}\n'
+            '      - {from: "2026-10-07", to: "2026-10-01", label: {en: H, zh: H}}\n'
+            '    workdays:\n      - {date: "2026-09-26", hours_as: sat, label: {en: W, zh: W}}\n')
+    f = check({"codes/calendars.yaml": cal}, [
+        ("C003", *at(cal, "Asia/Shangai")), ("C003", *at(cal, '"11:00-18:00"')),
+        ("C003", *at(cal, '"18:00-09:00"')), ("C003", *at(cal, '"2026-02-30"')),
+        ("C003", *at(cal, '"2026-10-01"')), ("C003", *at(cal, "sat,"))])
+    assert [m.split(": ", 1)[1] for m in messages(f)] == [
+        "unknown time zone 'Asia/Shangai': use an IANA name such as Asia/Shanghai or Europe/London",
+        "mon: working periods overlap at 11:00",
+        "tue: working period '18:00-09:00' ends before it starts: split a night shift at midnight "
+        "(e.g. mon '22:00-24:00' and tue '00:00-06:00')",
+        "holidays: cannot read date '2026-02-30': write 'YYYY-MM-DD' (a date that exists)",
+        "holiday from 2026-10-07 to 2026-10-01 ends before it starts",
+        "workday 2026-09-26 takes the hours of sat, which has none"]
+
+
+def test_invalid_calendar_without_working_time(check: Check) -> None:
+    cal = base_text("codes/calendars.yaml").replace('["09:00-18:00"]', "[]")
+    f = check({"codes/calendars.yaml": cal}, [("C003", *at(cal, "hours:"))])
+    assert f[0].message == ("calendar 'office' has no working time: give working hours for at "
+                            "least one weekday, or always: true")
+    closed = base_text("codes/calendars.yaml") + (
+        "    holidays:\n      - {from: \"2026-01-05\", to: \"2026-12-31\", label: {en: H, zh: H}}\n"
+        "      - {from: \"2027-01-01\", to: \"2029-01-31\", label: {en: H, zh: H}}\n")
+    f = check({"codes/calendars.yaml": closed}, [("C003", *at(closed, "{from"))])
+    assert f[0].message == ("calendar 'office' has no working time from 2026-01-03 to 2029-01-31, "
+                            "more than 1098 days in a row: nothing counted in it across them could ever end")
+
+
+def test_invalid_calendar_not_for_a_make_up_day_on_a_holiday(check: Check) -> None:
+    cal = base_text("codes/calendars.yaml") + (
+        '    holidays: [{date: "2026-02-14", label: {en: H, zh: H}}]\n'
+        '    workdays: [{date: "2026-02-14", label: {en: W, zh: W}}]\n')
+    check({"codes/calendars.yaml": cal}, [])
+
+
+def test_duration_too_long_sla_targets(check: Check) -> None:
+    sla = replaced("codes/sla.yaml", "resolution: 4h}", "resolution: 99999999999m}")
+    sla = sla.replace("resolution: 5 business days}", "resolution: 1310 business days}")
+    sla = sla.replace("resolution: 3 business days}", "resolution: 1300 business days}")  # 1822 days
+    f = check({"codes/sla.yaml": sla}, [("T007", *at(sla, "99999999999m")),
+                                         ("T007", *at(sla, "1310 business days"))])
+    assert messages(f) == [
+        "the resolution target of SLA policy 'standard' for P1 (99999999999m) lasts more than five "
+        "years in calendar 'office': check the number and the unit (at most 1830 days)",
+        "the resolution target of SLA policy 'standard' for P4 (1310 business days) lasts up to "
+        "1835 days in calendar 'office', more than five years: check the number and the unit "
+        "(at most 1830 days)"]
+
+
+def test_duration_too_long_in_a_calendar_with_little_working_time(check: Check) -> None:
+    cal = base_text("codes/calendars.yaml").replace('["09:00-18:00"]', "[]", 4).replace(
+        'fri: ["09:00-18:00"]', 'fri: ["09:00-09:10"]')
+    sla = replaced("codes/sla.yaml", "resolution: 8h}", "resolution: 50 business hours}")
+    f = check({"codes/calendars.yaml": cal, "codes/sla.yaml": sla},
+              [("T007", *at(sla, "50 business hours"))])
+    assert "(50 business hours) lasts up to 2101 days in calendar 'office'" in f[0].message  # 300 Fridays
+
+
+def test_duration_too_long_timers_and_window(check: Check) -> None:
+    text = HEAD + BODY + """\
+timers:
+  remind:
+    label: {en: A, zh: A}
+    states: [new]
+    after: 999999999 business days
+    after_by_priority: {P1: 4h, P2: 12000 business hours}
+    action: close
+criteria:
+  watch: incident
+  window: 99999999999999999999 days
+  rules: {p1: {label: {en: P1, zh: P1}, when: "priority == 'P1'"}}
+"""
+    actions = text.replace("roles: [service_desk]}", "roles: [service_desk, system]}")
+    f = check({P: actions}, [("T007", *at(actions, "999999999 business days")), ("T007", *at(actions, "12000 business hours")),
+                             ("T007", *at(actions, "99999999999999999999 days"))])
+    assert messages(f)[0] == ("timer 'remind' (999999999 business days) lasts more than five years in "
+                              "calendar 'office': check the number and the unit (at most 1830 days)")
+    assert messages(f)[1] == ("timer 'remind' (12000 business hours) lasts up to 1869 days in calendar "
+                              "'office', more than five years: check the number and the unit (at most 1830 days)")
+    assert messages(f)[2] == ("the criteria window (99999999999999999999 days) lasts more than five "
+                              "years: check the number and the unit (at most 1830 days)")
+
+
+# --- message templates (issue #20) ----------------------------------------------------------
+
+def test_template_variable(check: Check) -> None:
+    text = replaced(P, '    when: "codes.closure[closure_code].resolved"\n',
+                    '    when: "codes.closure[closure_code].resolved"\n'
+                    '    notify: [{to: reporter, template: resolved}]\n')
+    en = ("[{{ ticket.key }}] {{ ticket.title }}\n{{ ticket.solutoin }}\n{{ resolution_note }}\n"
+          "{% if ticket.closure_code is defined %}{{ ticket.closure_code }}{% endif %}\n"
+          "{{ event.dew if event else '' }}{{ action.label }}\n{{ ticket.title|shout }}\n")
+    zh = "{{ ticket.key }} {{ ticket.closure_code }}\n{% if x %}\n"
+    t = "processes/templates/{}/resolved.txt"
+    f = check({P: text, t.format("en"): en, t.format("zh"): zh},
+              [("R004", 2, 1), ("R004", 3, 1), ("R004", 5, 1), ("R004", 6, 1), ("R004", 2, 1)])
+    assert messages(f) == [
+        "ticket.solutoin is not in the messages of process 'incident' (a template sees the ticket's "
+        "public fields and fields of type user): did you mean ticket.solution? Else make the field "
+        "public, or test 'ticket.solutoin is defined'",
+        "'resolution_note' is not something a message has: templates see action, event, note, "
+        "recipient, status_url, ticket",
+        "event.dew does not exist: event has at, due, kind, name",
+        "the template cannot be rendered: no filter named 'shout'",
+        "the template cannot be rendered: syntax error: Unexpected end of template. Jinja was looking "
+        "for the following tags: 'elif' or 'else' or 'endif'. The innermost block that needs to be "
+        "closed is 'if'."]
+
+
+def test_template_variable_event_is_none_in_the_messages_of_an_action(check: Check) -> None:
+    text = replaced(P, '    when: "codes.closure[closure_code].resolved"\n',
+                    '    when: "codes.closure[closure_code].resolved"\n'
+                    '    notify: [{to: reporter, template: resolved}]\n')
+    en = ("{{ event.due }}\n{% if event %}{{ event.due }}{% endif %}{{ event and event.due }}\n"
+          "{{ event.due if event else '' }}{{ event.due|default('') }}{{ action.label }}\n")
+    t = "processes/templates/{}/resolved.txt"
+    f = check({P: text, t.format("en"): en, t.format("zh"): "{{ action.id }}\n"}, [("R004", 1, 1)])
+    assert messages(f) == [
+        "event.due: event is none in the messages of an action that use this template (only "
+        "messages of a timer or an SLA threshold have one): test it first, e.g. {% if event %}"]
+
+
+def test_template_variable_is_defined_guards_only_what_it_encloses(check: Check) -> None:
+    text = replaced(P, '    when: "codes.closure[closure_code].resolved"\n',
+                    '    when: "codes.closure[closure_code].resolved"\n'
+                    '    notify: [{to: reporter, template: resolved}]\n')
+    en = ("{% if ticket.closure_code is defined %}{{ ticket.closure_code }}{% endif %}\n"
+          "{{ ticket.closure_code|default('-') }}{{ ticket.closure_code if ticket.closure_code is defined }}\n"
+          "{{ ticket.closure_code }}\n")
+    t = "processes/templates/{}/resolved.txt"
+    f = check({P: text, t.format("en"): en, t.format("zh"): "{{ ticket.key }}\n"}, [("R004", 3, 1)])
+    assert messages(f)[0].startswith("ticket.closure_code is not in the messages of process 'incident'")
