@@ -21,7 +21,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine import expression_limits as limits
+from engine.definitions import expression_limits as limits
 from engine.definitions.expressions import ExpressionError, _env, compile_expression
 
 MAX = limits.MAX_SIZE

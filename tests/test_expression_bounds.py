@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from engine import expression_limits as limits
+from engine.definitions import expression_limits as limits
 from engine.definitions.expressions import ExpressionError, _env, compile_expression
 
 CONTEXT = {"x": 1, "affected_users": 120, "title": "Mail down"}
@@ -158,7 +158,7 @@ def test_a_filter_that_fails_is_an_expression_error(source: str) -> None:
 
 def test_every_filter_is_classified() -> None:
     """A filter a new Jinja release adds is not available until it is classified in
-    engine.expression_limits (linear, or with an estimate of its output)."""
+    engine.definitions.expression_limits (linear, or with an estimate of its output)."""
     import jinja2.filters
 
     assert set(_env().filters) == limits.FILTERS

@@ -24,7 +24,7 @@ takes time growing with the square of their number).
 Everything not listed here is not available: a filter missing from
 ``FILTERS`` is removed from the environment (an expression naming it does not
 compile, so lint reports it), a method missing from ``METHODS`` is refused
-when called. This module does not import jinja2; engine.expressions wires it in.
+when called. This module does not import jinja2; engine.definitions.expressions wires it in.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ ticket data can never inject markup.
 
 Templates run in a sandbox with bounds, so one template can never hang or
 exhaust the deliverer: arithmetic, sized filters and string methods are checked
-before they run (the mechanism of engine.expressions, with MAX_CHARS); every
+before they run (the mechanism of engine.definitions.expressions, with MAX_CHARS); every
 value a filter, call or ``~`` makes is at most MAX_CHARS; each part's output
 (counted wherever it is written, macros and ``{% set %}`` blocks included) is at
 most MAX_CHARS; loop iterations, calls and filters cost steps, at most
@@ -83,7 +83,7 @@ def _size(value: Any) -> int:
     return len(value) if isinstance(value, (str, list, tuple, dict, set, frozenset)) else 0
 
 
-def _too_large() -> TemplateTooCostly:  # the words of engine.expressions' bounds
+def _too_large() -> TemplateTooCostly:  # the words of engine.definitions.expressions' bounds
     return TemplateTooCostly(f"the result would have more than {MAX_CHARS} items")
 
 
@@ -224,7 +224,7 @@ def _sum(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class MessageEnvironment(bounded_sandbox(ImmutableSandboxedEnvironment)):  # type: ignore[misc]
-    """The sandbox of message templates: engine.expressions' bounded arithmetic
+    """The sandbox of message templates: engine.definitions.expressions' bounded arithmetic
     (with MAX_CHARS), immutable data (no list.extend doubling a list), and the
     steps and output of each part metered: calls, filters and arithmetic here,
     loops, ``~``, slices and output through the hooks _Meter compiles in."""
