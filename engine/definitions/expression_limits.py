@@ -29,6 +29,7 @@ when called. This module does not import jinja2; engine.definitions.expressions 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any, Callable
@@ -332,3 +333,15 @@ def method_allowed(method: Any) -> bool:
     name = getattr(method, "__name__", "")
     return owner is not None and not isinstance(owner, type) and any(
         isinstance(owner, kind) and name in names for kind, names in METHODS)
+
+
+def int_too_big(operator: str, left: Any, right: Any) -> str | None:
+    """Why ``left OPERATOR right`` on two integers would make one of more than
+    MAX_BITS bits (checked before it is computed: 9 ** 9 ** 9 never runs), or None."""
+    if type(left) is not int or type(right) is not int:  # floats overflow quickly instead
+        return None
+    if operator == "**" and abs(left) > 1 and right > 0 and math.log2(abs(left)) * right > MAX_BITS + 1:
+        return f"the result of ** would have more than {MAX_BITS} bits"
+    if operator == "*" and left.bit_length() + right.bit_length() > MAX_BITS:
+        return f"the result of * would have more than {MAX_BITS} bits"
+    return None

@@ -90,12 +90,9 @@ def _env() -> "ImmutableSandboxedEnvironment":
             if operator == "%" and isinstance(left, str):  # '%0200000d' % 1, ('%s' * 9999) % x
                 if limits.formatted(left, right) > MAX_SIZE:
                     raise limits.too_large()
-            if type(left) is int and type(right) is int:  # floats overflow quickly instead
-                if operator == "**" and abs(left) > 1 and right > 0 \
-                        and math.log2(abs(left)) * right > MAX_BITS + 1:
-                    raise SecurityError(f"the result of ** would have more than {MAX_BITS} bits")
-                if operator == "*" and left.bit_length() + right.bit_length() > MAX_BITS:
-                    raise SecurityError(f"the result of * would have more than {MAX_BITS} bits")
+            too_big = limits.int_too_big(operator, left, right)
+            if too_big:
+                raise SecurityError(too_big)
             if operator == "*":
                 for seq, n in ((left, right), (right, left)):
                     if isinstance(seq, (str, list, tuple)) and isinstance(n, int) \
@@ -207,7 +204,8 @@ def _syntax_column(source: str) -> int | None:
     return None
 
 
-def _attribute_path(node: "nodes.Node") -> tuple[str, ...] | None:
+def attribute_path(node: "nodes.Node") -> tuple[str, ...] | None:
+    """``ticket.title`` -> ("ticket", "title"); ``ticket['title']`` likewise; else None."""
     from jinja2 import nodes
 
     parts: list[str] = []
@@ -258,7 +256,7 @@ def compile_expression(source: str) -> Expression:
             names.add(name.name)
     paths: set[tuple[str, ...]] = set()
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        path = _attribute_path(node)
+        path = attribute_path(node)
         if path and len(path) > 1:
             paths.add(path)
     # keep only the longest paths (service.criticality, not also service)

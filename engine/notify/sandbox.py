@@ -7,12 +7,12 @@ data, a template writes a message."""
 
 from __future__ import annotations
 
-import math
 import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from engine.definitions.expressions import MAX_BITS, MAX_SIZE
+from engine.definitions import expression_limits as limits
+from engine.definitions.expressions import MAX_SIZE
 
 @lru_cache(maxsize=None)
 def bounded_sandbox(base: type) -> type:
@@ -32,12 +32,9 @@ def bounded_sandbox(base: type) -> type:
             limit = self.max_size
             if operator == "%" and isinstance(left, str):  # '%0200000d' % 1
                 _check_format(left, right if isinstance(right, tuple) else (right,), limit)
-            if type(left) is int and type(right) is int:  # floats overflow quickly instead
-                if operator == "**" and abs(left) > 1 and right > 0 \
-                        and math.log2(abs(left)) * right > MAX_BITS + 1:
-                    raise SecurityError(f"the result of ** would have more than {MAX_BITS} bits")
-                if operator == "*" and left.bit_length() + right.bit_length() > MAX_BITS:
-                    raise SecurityError(f"the result of * would have more than {MAX_BITS} bits")
+            too_big = limits.int_too_big(operator, left, right)
+            if too_big:
+                raise SecurityError(too_big)
             if operator == "*":
                 for seq, n in ((left, right), (right, left)):
                     if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > limit:

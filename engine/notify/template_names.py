@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from jinja2 import nodes
 from jinja2.exceptions import TemplateError, TemplateSyntaxError
 
+from engine.definitions.expressions import attribute_path
 from engine.model import ProcessSpec
 from engine.notify.templates import environment
 
@@ -90,7 +91,7 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
             else:  # set, for, with targets and macro parameters
                 own.add(node.name)
         elif isinstance(node, (nodes.Getattr, nodes.Getitem)):
-            path = _path(node)
+            path = attribute_path(node)
             if path is not None and len(path) == 2:
                 reads.append((node, path))
         elif isinstance(node, nodes.Import):
@@ -134,7 +135,7 @@ def _conditions(tree: Any) -> dict[int, tuple[frozenset[str], frozenset[tuple[st
         if isinstance(test, nodes.Name):
             names.add(test.name)
         tests = [test] if isinstance(test, nodes.Test) else []
-        defined = {_path(t.node) for t in (*tests, *test.find_all(nodes.Test)) if t.name == "defined"}
+        defined = {attribute_path(t.node) for t in (*tests, *test.find_all(nodes.Test)) if t.name == "defined"}
         return frozenset(names), frozenset(defined)
 
     def walk(node: Any, names: frozenset[str], defined: frozenset[Any]) -> None:
@@ -155,10 +156,10 @@ def _conditions(tree: Any) -> dict[int, tuple[frozenset[str], frozenset[tuple[st
             more_names, more_defined = said(node.left)
             walk(node.right, names | more_names, defined | more_defined)
         elif isinstance(node, nodes.Test) and node.name in ("defined", "undefined"):
-            walk(node.node, names, defined | {_path(node.node)})
+            walk(node.node, names, defined | {attribute_path(node.node)})
         elif isinstance(node, nodes.Filter) and node.name in ("default", "d") and node.node is not None:
             more_names, _ = said(node.node)
-            walk(node.node, names | more_names, defined | {_path(node.node)})
+            walk(node.node, names | more_names, defined | {attribute_path(node.node)})
             for child in (*node.args, *node.kwargs):
                 walk(child, names, defined)
         else:
@@ -177,24 +178,6 @@ def _parsing_environment() -> Any:
 def globals_of() -> frozenset[str]:
     """Names every template has besides the payload (Jinja's range, dict...)."""
     return frozenset(_parsing_environment().globals)
-
-
-def _path(node: Any) -> tuple[str, ...] | None:
-    """``ticket.title`` -> ("ticket", "title"); ``ticket['title']`` likewise."""
-    parts: list[str] = []
-    while True:
-        if isinstance(node, nodes.Getattr):
-            parts.append(node.attr)
-            node = node.node
-        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) \
-                and isinstance(node.arg.value, str):
-            parts.append(node.arg.value)
-            node = node.node
-        elif isinstance(node, nodes.Name):
-            parts.append(node.name)
-            return tuple(reversed(parts))
-        else:
-            return None
 
 
 def _base(node: Any) -> Any:
