@@ -154,6 +154,10 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
                                     f"{t('of', lang)} {hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
         items.append((t("opened", lang), ticket["opened"]))
+    for link in ticket.get("links") or []:  # itsm show: typed links, both ways
+        items.append((link["label"], f"{link['target']} ({link['relation']})"))
+    for link in ticket.get("linked") or []:
+        items.append((link["label"], f"{link['key']} ({link['relation']}, {link['category']})"))
     return head + render.pairs(items)
 
 

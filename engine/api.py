@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import apikeys, major, operations, people, portal, search, ticking, tickets
+from engine.desk import apikeys, links, major, operations, people, portal, search, ticking, tickets
 from engine.desk.context import Desk, parse_now
 from engine.model import Definitions, ProcessSpec
 from engine.settings import Settings
@@ -151,8 +151,15 @@ class Api:
                 actor_id: str | None = None) -> dict[str, Any]:
         return tickets.comment(self.desk, key, text, public, actor_id)
 
-    def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
-        return tickets.link(self.desk, key, parent, actor_id)
+    def link(self, key: str, target: str, relation: str | None = None,
+             actor_id: str | None = None) -> dict[str, Any]:
+        """Link ``key`` to ``target`` by a declared relation (default: the default
+        relation between their processes; engine.desk.links)."""
+        return links.link(self.desk, key, target, relation, actor_id)
+
+    def unlink(self, key: str, target: str, relation: str | None = None,
+               actor_id: str | None = None) -> dict[str, Any]:
+        return links.link(self.desk, key, target, relation, actor_id, unlink=True)
 
     def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in

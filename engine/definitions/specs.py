@@ -12,8 +12,8 @@ from typing import Any, Iterable, Mapping
 
 from engine.definitions.loader import Document
 from engine.model import (
-    ActionSpec, ClockSpec, CodeTable, CodeValue, Condition, Criterion, Definitions, Duration,
-    Effect, FieldSpec, FrozenMap, Label, Message, ProcessSpec, StateSpec, TimerSpec, Where,
+    ActionSpec, Cascade, ClockSpec, CodeTable, CodeValue, Condition, Criterion, Definitions, Duration,
+    Effect, FieldSpec, FrozenMap, Label, Message, ProcessSpec, RelationSpec, StateSpec, TimerSpec, Where,
 )
 
 CLOSED_STATE = "closed"
@@ -111,6 +111,7 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
             opens=str(a["opens"]) if a.get("opens") else None,
             cascade=str((a.get("cascade") or {}).get("action")) if a.get("cascade") else None,
             cascade_copy=_ids((a.get("cascade") or {}).get("copy")),
+            relation=str(a["relation"]) if a.get("relation") else None,
             where=_where(doc, ("actions", aid)))
     criteria = tuple(
         Criterion(str(c.get("id", i)), str(c.get("when", "")), label(c.get("label"), str(c.get("id"))),
@@ -134,6 +135,15 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   tuple((str(p), _duration(v)) for p, v in (t.get("after_by_priority") or {}).items()),
                   _ids(t.get("restart_on")), _where(doc, ("timers", tid)))
         for tid, t in (d.get("timers") or {}).items() if isinstance(t, dict))
+    relations = FrozenMap({
+        str(rid): RelationSpec(
+            str(rid), label(r.get("label"), str(rid)), label(r.get("inverse"), f"{rid} (inverse)"),
+            _ids(r.get("to")), str(r.get("cardinality", "many")), bool(r.get("default", False)),
+            tuple(Cascade(str(on), str(c.get("action", "")), _ids(c.get("copy")),
+                          _where(doc, ("relations", rid, "cascade", on)))
+                  for on, c in (r.get("cascade") or {}).items() if isinstance(c, dict)),
+            _where(doc, ("relations", rid)))
+        for rid, r in (d.get("relations") or {}).items() if isinstance(r, dict)})
     crit = d.get("criteria") if isinstance(d.get("criteria"), dict) else {}
     major = tuple(
         Criterion(str(rid), str(r.get("when", "")), label(r.get("label"), str(rid)), (),
@@ -153,7 +163,9 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")),
         policies=_ids(d.get("policies")),
         solution_field=(d.get("search") or {}).get("solution"),
-        reuse_field=(d.get("search") or {}).get("reuse"))
+        reuse_field=(d.get("search") or {}).get("reuse"),
+        publish_states=_ids((d.get("search") or {}).get("publish")),
+        relations=relations)
 
 
 def build_table(doc: Document) -> CodeTable:

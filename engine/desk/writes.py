@@ -184,7 +184,6 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         values[name] = row[name]
     values.update(timers.sla_summary(out.sla))
     repo.update_ticket(ticket.id, ticket.version, values)
-    search.index_if_changed(repo, spec, ticket, out.changes)
     changes = out.changes
     if out.priority_overridden != ticket.priority_overridden:  # journaled like a field
         changes = dict(changes, priority_overridden=[ticket.priority_overridden, out.priority_overridden])
@@ -199,6 +198,7 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
     ticket.priority_overridden = out.priority_overridden
     if moved:
         ticket.state_entered_at = now
+    search.index_if_changed(repo, spec, ticket, out.changes, out.from_state)
     if out.action.notify:
         reason = out.values.get("reason") if "reason" in out.action.requires else None
         notify(desk, repo, spec, ticket, appended["seq"], out.action.notify,

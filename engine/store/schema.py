@@ -104,6 +104,20 @@ tickets = sa.Table(
     sa.Index("ix_tickets_service_created", "service", "created_at"),
 )
 
+# typed links between tickets (the process's relations:); the major incident's
+# children are also mirrored in tickets.parent for the ?parent= filter
+links = sa.Table(
+    "links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("relation", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(32), nullable=False),  # the linked ticket's key
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(254), nullable=False),
+    sa.UniqueConstraint("ticket_id", "relation", "target"),
+    sa.Index("ix_links_target_relation", "target", "relation"),
+)
+
 journal = sa.Table(
     "journal", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
