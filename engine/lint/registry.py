@@ -44,7 +44,8 @@ RULE_MODULES = (
     "undeclared_attribute", "priority_matrix", "sla_targets", "invalid_calendar",
     "invalid_duration", "clock_never_stops", "pause_never_resumes", "warning_after_breach",
     "waiting_without_timer", "timed_action", "duration_too_long", "reserved_name",
-    "duplicate_code", "template_translation", "guidelines",
+    "duplicate_code", "template_translation", "guidelines", "relation_reference",
+    "relation_cardinality",
     "suppression_reason", "unused_suppression",  # L001, L002: reported by the suppression pass
 )
 
