@@ -61,22 +61,35 @@ def text(relation: str, target: str | None) -> str | None:
     return f"{relation} {target}" if target else None
 
 
-def add(desk: Desk, repo: Any, ticket: Ticket, relation: RelationSpec, target: str, actor: Actor,
-        now: datetime, note: str | None = None) -> bool:
-    """Link ``ticket`` to ``target`` by ``relation`` and journal it; False when it was linked so."""
+def record(desk: Desk, repo: Any, ticket: Ticket, relation: RelationSpec, target: str, actor: Actor,
+           now: datetime) -> dict[str, Any] | None:
+    """Write the link rows; returns the changes to journal (None: it was linked so
+    already). ``parent`` is among them when the relation is mirrored there; the
+    caller writes the ticket row and the event (an action's own, or ``link``)."""
     old = None
     if relation.cardinality == "one":
         current = [l["target"] for l in repo.links_of(ticket.id) if l["relation"] == relation.id]
         if current == [target]:
-            return False
+            return None
         gone = repo.remove_links(ticket.id, relation.id)
         old = gone[0] if gone else None
     if not repo.add_link(ticket.id, relation.id, target, now, actor.id):
-        return False
+        return None
     changes: dict[str, Any] = {"link": [text(relation.id, old), text(relation.id, target)]}
-    values: dict[str, Any] = {"updated_at": now}
     if mirrored(desk, ticket.process, relation):
         changes["parent"] = [ticket.values.get("parent"), target]
+    return changes
+
+
+def add(desk: Desk, repo: Any, ticket: Ticket, relation: RelationSpec, target: str, actor: Actor,
+        now: datetime, note: str | None = None) -> bool:
+    """Link ``ticket`` to ``target`` by ``relation`` and journal it (a ``link`` event);
+    False when it was linked so already."""
+    changes = record(desk, repo, ticket, relation, target, actor, now)
+    if changes is None:
+        return False
+    values: dict[str, Any] = {"updated_at": now}
+    if "parent" in changes:
         values["parent"] = ticket.values["parent"] = target
     repo.update_ticket(ticket.id, ticket.version, values)
     ticket.version += 1

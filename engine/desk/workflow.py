@@ -80,9 +80,12 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
         else:
             linked = open_linked(desk, repo, spec, ticket, out, actor, now, note)
             linked_key = linked.key
+        changes = links.record(desk, repo, ticket, relation, linked_key, actor, now)
+        if changes:  # journaled in the action's own event
+            out.changes.update(changes)
+            if "parent" in changes:
+                out.values["parent"] = linked_key
     apply(desk, repo, ticket, spec, out, actor, note, now, events)
-    if linked_key is not None:
-        links.add(desk, repo, ticket, relation, linked_key, actor, now, f"{action}: {linked_key}")
     cascaded = None
     legacy = (out.action.cascade, out.action.cascade_copy) if out.action.cascade else None
     if legacy is not None or links.cascades(desk, ticket.process, action):

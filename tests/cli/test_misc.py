@@ -153,7 +153,8 @@ def test_link(desk: Desk, itsm: Any, queue: dict[str, str]) -> None:
     assert t["parent"] == mi
     assert desk.show(key)["parent"] == mi
     ev = desk.history(key)[-1]
-    assert (ev["action"], ev["actor"], ev["changes"]) == ("link", o.agent.id, {"parent": [None, mi]})
+    assert (ev["action"], ev["actor"], ev["changes"]) == (
+        "link", o.agent.id, {"link": [None, f"part_of {mi}"], "parent": [None, mi]})
     assert ev["at"] == at("2026-03-02 10:01")
     assert [t["key"] for t in itsm.json("list", "--parent", mi, user=o.agent.id)] == [key]
 
@@ -168,7 +169,8 @@ def test_actions_depend_on_the_acting_user(desk: Desk, itsm: Any, queue: dict[st
     o = desk.org
     b = queue["b"]  # new, reported by other_user
     agent = itsm.json("actions", b, user=o.agent.id)
-    assert [a["action"] for a in agent] == ["assign", "resolve", "cancel", "declare_major", "update"]
+    assert [a["action"] for a in agent] == ["assign", "resolve", "cancel", "declare_major", "raise_problem",
+                                            "update"]
     for a in agent:
         assert set(a) >= {"action", "to", "requires", "roles"}
     resolve = next(a for a in agent if a["action"] == "resolve")
