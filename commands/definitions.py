@@ -118,7 +118,7 @@ def graph(state: State, process: str | None, every: bool, fmt: str) -> None:
     every process and the relations between them (their inputs and outputs).
 
     \b
-    Examples:
+    Example:
       itsm graph incident --format mermaid
       itsm graph --all
     """

@@ -237,7 +237,7 @@ def link(state: State, key: str, target: str, relation: str | None, as_json: boo
     cardinality one moves the link. Links are journaled and shown by itsm show.
 
     \b
-    Examples:
+    Example:
       itsm link INC-000043 MI-000001
       itsm link INC-000042 --rel related INC-000041
     """

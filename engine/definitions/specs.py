@@ -168,6 +168,37 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         relations=relations)
 
 
+IMPLICIT_RELATION = "part_of"
+
+
+def implicit_relations(processes: dict[str, ProcessSpec]) -> dict[str, ProcessSpec]:
+    """Give a process the link its tickets get from another process's major-incident
+    criteria (``criteria: {watch: ...}``) or ``opens:`` action when it declares no
+    relation to that process: a default relation ``part_of`` of cardinality one (what
+    ``parent`` was before relations were declared), so definitions written before
+    keep working. A declared relation always wins."""
+    import dataclasses
+
+    pairs: list[tuple[str, str]] = []
+    for p in processes.values():
+        if p.criteria and p.criteria_watch in processes:
+            pairs.append((str(p.criteria_watch), p.id))
+        pairs += [(p.id, a.opens) for a in p.actions.values()
+                  if a.opens in processes and a.relation is None]
+    out = dict(processes)
+    for source, target in dict.fromkeys(pairs):
+        spec = out[source]
+        if any(target in r.targets for r in spec.relations.values()):
+            continue
+        rid = IMPLICIT_RELATION if IMPLICIT_RELATION not in spec.relations else f"{IMPLICIT_RELATION}_{target}"
+        title = processes[target].title
+        rel = RelationSpec(rid, Label(f"Part of {title.en}", f"所属{title.zh}"),
+                           Label(f"Linked {spec.title.en}", f"关联的{spec.title.zh}"), (target,), "one", True,
+                           (), spec.where)
+        out[source] = dataclasses.replace(spec, relations=FrozenMap(dict(spec.relations, **{rid: rel})))
+    return out
+
+
 def build_table(doc: Document) -> CodeTable:
     d = doc.data if isinstance(doc.data, dict) else {}
     tid = str(d.get("table", ""))
@@ -202,7 +233,8 @@ def build_definitions(home: str, process_docs: Mapping[str, Document],
                       table_docs: Mapping[str, Document]) -> Definitions:
     codes = FrozenMap({tid: build_table(doc) for tid, doc in table_docs.items()})
     statuses = codes.get("status")
-    processes = FrozenMap({pid: build_process(doc, statuses) for pid, doc in process_docs.items()})
+    processes = FrozenMap(implicit_relations(
+        {pid: build_process(doc, statuses) for pid, doc in process_docs.items()}))
     code_shas = [table_docs[t].sha256 for t in sorted(table_docs)]
     sha = combined_hash(code_shas + [process_docs[p].sha256 for p in sorted(process_docs)])
     # a process's version covers its own file and the code tables it runs with

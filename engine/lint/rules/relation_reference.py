@@ -1,10 +1,10 @@
 """A relation (``relations:``) or a use of one names something that does not
 exist: a target process; a cascade's target action (``on``), its own action or a
 copied field; the ``relation:`` of an action that ``opens`` a ticket (it must be
-declared and point at that process; without one, a default relation to it must
-exist); the link a major-incident process's criteria make (a default relation
-from the watched process to it); or ``links.REL`` / ``linked.REL`` in an
-expression (a relation this process declares / one pointing at it).
+declared and point at that process); or ``links.REL`` / ``linked.REL`` in an
+expression (a relation this process declares / one pointing at it). (Without a
+declared relation, the link ``opens:`` and major-incident criteria make is an
+implicit default ``part_of`` of cardinality one.)
 
 Bad::
 
@@ -76,21 +76,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 elif action.opens not in rel.targets:
                     yield where, (f"action '{aid}' opens a '{action.opens}' ticket but relation "
                                   f"'{action.relation}' points at {', '.join(rel.targets)}")
-            elif _default(spec, action.opens) is None:
-                yield ctx.where(doc, ("actions", aid, "opens"), key=False), \
-                    (f"action '{aid}' opens a '{action.opens}' ticket but '{spec.id}' declares no "
-                     f"relation to link it by: add relation: (or a default relation to '{action.opens}')")
-        watched = procs.get(spec.criteria_watch or "")
-        if spec.criteria and watched is not None and _default(watched, spec.id) is None:
-            yield ctx.where(doc, ("criteria", "watch"), key=False), \
-                (f"the criteria watch '{watched.id}' tickets, but '{watched.id}' declares no default "
-                 f"relation to '{spec.id}' to link a matching ticket by")
     yield from _expressions(ctx, procs)
-
-
-def _default(spec, target: str):  # type: ignore[no-untyped-def]
-    found = [r for r in spec.relations.values() if target in r.targets]
-    return next((r for r in found if r.default), found[0] if len(found) == 1 else None)
 
 
 def _expressions(ctx: LintContext, procs: dict) -> Iterator[tuple[Where, str]]:  # type: ignore[type-arg]
