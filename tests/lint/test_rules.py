@@ -1485,3 +1485,95 @@ def test_template_variable_is_defined_guards_only_what_it_encloses(check: Check)
     t = "processes/templates/{}/resolved.txt"
     f = check({P: text, t.format("en"): en, t.format("zh"): "{{ ticket.key }}\n"}, [("R004", 3, 1)])
     assert messages(f)[0].startswith("ticket.closure_code is not in the messages of process 'incident'")
+
+
+# --- K001 relation-reference, K002 relation-cardinality ------------------------------------
+
+PROBLEM = """\
+schema: itsm/process@1
+process: problem
+version: 1
+title: {en: Problem, zh: 问题}
+key_prefix: PRB
+owner: service_desk
+roles: {service_desk: {en: Service desk, zh: 热线}}
+fields: {fix: {type: text, label: {en: Fix, zh: 方案}}}
+states:
+  new: {status: new, initial: true}
+  closed: {status: closed, final: true}
+actions:
+  close: {from: new, to: closed, roles: [service_desk], requires: [fix]}
+"""
+
+
+def test_relation_reference_names_that_do_not_exist(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by:
+    label: {en: Caused by, zh: 根因}
+    to: [problem, problems]
+    cascade:
+      finish: {action: archive, copy: [root_cause]}
+""" + BODY + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem, relation: cause}
+  note: {from: new, roles: [service_desk], when: "links.related or linked.caused_by"}
+"""
+    f = check({P: text, "processes/problem.yaml": PROBLEM},
+              [("K001", *at(text, "problems")), ("K001", *at(text, "finish:")),
+               ("K001", *at(text, "finish:")), ("K001", *at(text, "archive")),
+               ("K001", *at(text, "cause}")), ("K001", *at(text, "links.related")),
+               ("K001", *at(text, "linked.caused_by"))])
+    assert sorted(messages(f)) == sorted([
+        "relation 'caused_by' points at undefined process 'problems'",
+        "relation 'caused_by' cascades on 'finish', which 'problem' tickets do not have",
+        "the cascade 'finish' of relation 'caused_by' copies 'root_cause', which 'problem' has no field for",
+        "the cascade 'finish' of relation 'caused_by' performs 'archive', but 'incident' has no such action",
+        "action 'raise_problem' links by undeclared relation 'cause'",
+        "'links.related': process 'incident' declares no relation 'related' in "
+        "'links.related or linked.caused_by'",
+        "'linked.caused_by': no relation 'caused_by' points at 'incident' tickets in "
+        "'links.related or linked.caused_by'"])
+
+
+def test_relation_reference_declared_and_used_is_fine(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by:
+    label: {en: Caused by, zh: 根因}
+    to: problem
+    cardinality: one
+    cascade:
+      close: {action: close}
+""" + BODY.replace("roles: [service_desk]}", "roles: [service_desk, system]}") + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem, relation: caused_by,
+                  when: "not links.caused_by"}
+"""
+    problem = PROBLEM.replace("requires: [fix]}", "requires: [fix], when: \"linked.caused_by\"}")
+    check({P: text, "processes/problem.yaml": problem}, [])
+
+
+def test_relation_cardinality_ambiguous_defaults_and_opened_links(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by: {label: {en: Caused by, zh: 根因}, to: problem, default: true}
+  related: {label: {en: Related, zh: 相关}, to: [incident, problem], default: true}
+""" + BODY + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem, relation: caused_by}
+"""
+    f = check({P: text, "processes/problem.yaml": PROBLEM},
+              [("K002", *at(text, "caused_by:")), ("K002", *at(text, "true}", 2))])
+    assert sorted(messages(f)) == sorted([
+        "action 'raise_problem' opens a ticket linked by relation 'caused_by', which must then be "
+        "cardinality: one",
+        "relations 'caused_by' and 'related' are both the default relation to 'problem' tickets: keep one"])
+
+
+def test_relation_cardinality_one_default_is_fine(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by: {label: {en: Caused by, zh: 根因}, to: problem, cardinality: one, default: true}
+  related: {label: {en: Related, zh: 相关}, to: [incident, problem]}
+""" + BODY + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem}
+"""
+    check({P: text, "processes/problem.yaml": PROBLEM}, [])
