@@ -23,7 +23,7 @@ from typing import Any, Callable
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event
 from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
-from engine.model import ProcessSpec, RelationSpec
+from engine.model import Label, ProcessSpec, RelationSpec
 from engine.runtime.actions import SYSTEM, Actor
 from engine.runtime.ticket import Ticket
 
@@ -144,7 +144,8 @@ def link(desk: Desk, key: str, target: str, rel: str | None, actor_id: str | Non
                                    f"{ticket.key} is linked to {target_key} by {', '.join(sorted(rels))}: "
                                    "name the relation with --rel")
                 rel = rels.pop()
-            relation = spec.relations.get(rel) or RelationSpec(rel, desk_label(rel), desk_label(rel), ())
+            # a relation no longer declared can still be removed
+            relation = spec.relations.get(rel) or RelationSpec(rel, Label.plain(rel), Label.plain(rel), ())
             if not remove(desk, repo, ticket, relation, target_key, actor, now):
                 raise NotFound(f"{ticket.key} is not linked to {target_key} by {rel}")
         else:
@@ -154,12 +155,6 @@ def link(desk: Desk, key: str, target: str, rel: str | None, actor_id: str | Non
         view = desk.view(ticket)
         view.update(shown(desk, repo, ticket))
         return view
-
-
-def desk_label(rel: str) -> Any:
-    from engine.model import Label
-
-    return Label.plain(rel)
 
 
 def shown(desk: Desk, repo: Any, ticket: Ticket) -> dict[str, Any]:

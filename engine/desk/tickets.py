@@ -1,6 +1,6 @@
 """The ticket commands of the desk, one transaction each.
 
-Writes (``itsm new``, ``do``, ``comment``, ``link``) lock the ticket and run
+Writes (``itsm new``, ``do``, ``comment``; ``link`` is engine.desk.links) lock the ticket and run
 engine.desk.workflow; reads (``itsm show``, ``history``, ``actions``, ``list``)
 recompute what is shown as of now.  Every function takes the open desk (engine.desk.context.Desk) first.
 """
