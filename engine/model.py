@@ -246,6 +246,7 @@ class ClockSpec:
     on_breach: Effect = Effect()
     where: Where = NOWHERE
     resume: Condition = Condition()  # what restarts a stopped clock (e.g. reopen)
+    calendar: str = "service"  # whose hours it counts in: service, group, reporter_site
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,8 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   _condition(c.get("reset")), _percent(c.get("warning")),
                   _effect(doc, ("sla", cid, "on_warning"), c.get("on_warning")),
                   _effect(doc, ("sla", cid, "on_breach"), c.get("on_breach")),
-                  _where(doc, ("sla", cid)), _condition(c.get("resume")))
+                  _where(doc, ("sla", cid)), _condition(c.get("resume")),
+                  str(c.get("calendar") or "service"))
         for cid, c in (d.get("sla") or {}).items() if isinstance(c, dict))
     timers = tuple(
         TimerSpec(str(tid), label(t.get("label"), str(tid)), _ids(t.get("states")),
