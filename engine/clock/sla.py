@@ -102,16 +102,18 @@ def declared_calendar(defs: Definitions, clock: ClockSpec, values: Mapping[str, 
                       site: str | None = None) -> str | None:
     """The calendar id a ``group`` or ``reporter_site`` clock follows for these
     ticket values (``site``: the reporter's site, read at intake); None: the
-    service's (a ``service`` clock, no group yet, a group or site without a
-    known calendar)."""
+    service's (a ``service`` clock, no group yet, a group or site outside the
+    clock's ``sites``, or without a known calendar)."""
     cals = calendars(defs)
     if clock.calendar == "group":
         groups = defs.codes.get("groups")
         group = groups.values.get(values.get("group") or "") if groups else None
-        cid = group.get("calendar") if group else None
+        cid, where = (group.get("calendar"), group.get("site")) if group else (None, None)
     elif clock.calendar == "reporter_site":
-        cid = site
+        cid = where = site  # a site's hours: the calendar of the same id
     else:
+        return None
+    if clock.sites and where not in clock.sites:
         return None
     return cid if cid in cals else None
 

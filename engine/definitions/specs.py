@@ -123,7 +123,7 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   _effect(doc, ("sla", cid, "on_warning"), c.get("on_warning")),
                   _effect(doc, ("sla", cid, "on_breach"), c.get("on_breach")),
                   _where(doc, ("sla", cid)), _condition(c.get("resume")),
-                  str(c.get("calendar") or "service"))
+                  str(c.get("calendar") or "service"), _ids(c.get("sites")))
         for cid, c in (d.get("sla") or {}).items() if isinstance(c, dict))
     timers = tuple(
         TimerSpec(str(tid), label(t.get("label"), str(tid)), _ids(t.get("states")),

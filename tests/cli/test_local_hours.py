@@ -1,5 +1,6 @@
 """Local hours: the incident's resolution clock follows the working group's calendar
-(processes/incident.yaml: ``calendar: group``), on SQLite and PostgreSQL.
+at a branch site (processes/incident.yaml: ``calendar: group``, ``sites:
+[guangzhou_branch]``), on SQLite and PostgreSQL.
 
 An incident on ``desktop`` (silver policy, head-office calendar; impact and urgency
 medium: P3, response 2 business hours, resolution 3 business days) is logged on
@@ -79,24 +80,20 @@ def test_guangzhou_local_hours_across_a_make_up_day(desk: Itsm) -> None:
     assert switches == [("create", None),
                         ("assign", {"resolution": [None, "guangzhou_branch"]}),
                         ("start", None),
-                        ("assign", {"resolution": ["guangzhou_branch", "head_office"]})]
+                        ("assign", {"resolution": ["guangzhou_branch", None]})]
     itsm("audit", "verify", now="2026-03-02T10:00:00+08:00")
 
 
-def test_a_group_on_the_same_hours_switches_nothing(desk: Itsm) -> None:
-    """Assigned at intake time to a head-office group: the clock follows
-    head_office from the create event on; the first reassignment between two
-    head-office groups journals no switch."""
+def test_head_office_groups_keep_the_service_calendar(desk: Itsm) -> None:
+    """A head-office group is not a listed site: the resolution clock of a 24x7 gold
+    service stays on the service's calendar, and no switch is journaled."""
     itsm = desk
-    itsm("new", "incident", "--title", "Outlook crashes", "--reporter", "li.na@example.com",
-         "--service", "desktop", "--urgency", "medium", "--impact", "medium",
-         user="wang.lei", now="2026-03-02T09:00:00+08:00")
-    itsm("do", "INC-000001", "assign", "--set", "group=desktop_support",
-         user="wang.lei", now="2026-03-02T09:10:00+08:00")
-    itsm("do", "INC-000001", "assign", "--set", "group=email_support",
-         user="wang.lei", now="2026-03-02T09:20:00+08:00")
+    itsm("new", "incident", "--title", "Claims upload fails", "--reporter", "li.na@example.com",
+         "--service", "claims", "--urgency", "medium", "--impact", "medium",
+         user="wang.lei", now="2026-03-07T09:00:00+08:00")  # a Saturday
+    itsm("do", "INC-000001", "assign", "--set", "group=claims_app_support",
+         user="wang.lei", now="2026-03-07T09:10:00+08:00")
     events = itsm.json("history", "INC-000001", user="wang.lei")
-    assert [e["changes"].get("sla_calendar") for e in events] == [
-        None, {"resolution": [None, "head_office"]}, None]
-    res = clocks(itsm, "2026-03-02T09:20:00+08:00")["resolution"]
-    assert (res["calendar"], res["elapsed_seconds"]) == ("head_office", 1200)
+    assert [e["changes"].get("sla_calendar") for e in events] == [None, None]
+    res = clocks(itsm, "2026-03-07T10:00:00+08:00")["resolution"]
+    assert (res["calendar"], res["elapsed_seconds"]) == ("round_the_clock", 3600)
