@@ -43,7 +43,7 @@ RULE_MODULES = (
     "undeclared_name", "forbidden_expression", "constant_guard", "code_value_mismatch",
     "undeclared_attribute", "priority_matrix", "sla_targets", "invalid_calendar",
     "invalid_duration", "clock_never_stops", "pause_never_resumes", "warning_after_breach",
-    "waiting_without_timer", "timed_action", "duration_too_long", "reserved_name",
+    "waiting_without_timer", "timed_action", "duration_too_long", "clock_calendar", "reserved_name",
     "duplicate_code", "template_translation", "guidelines",
     "suppression_reason", "unused_suppression",  # L001, L002: reported by the suppression pass
 )

@@ -1485,3 +1485,40 @@ def test_template_variable_is_defined_guards_only_what_it_encloses(check: Check)
     t = "processes/templates/{}/resolved.txt"
     f = check({P: text, t.format("en"): en, t.format("zh"): "{{ ticket.key }}\n"}, [("R004", 3, 1)])
     assert messages(f)[0].startswith("ticket.closure_code is not in the messages of process 'incident'")
+
+
+# --- T008 clock-calendar -------------------------------------------------------------------
+
+LOCAL = HEAD + BODY + """\
+sla:
+  resolution:
+    target: resolution
+    start: {states: [new]}
+    stop: {states: [closed]}
+    calendar: group
+    sites: [head_office]
+"""
+
+
+def test_clock_calendar_group_at_a_known_site(check: Check) -> None:
+    check({P: LOCAL}, [])
+    check({P: LOCAL.replace("calendar: group", "calendar: reporter_site")
+           .replace("[head_office]", "[office]")}, [])  # the calendar of that id
+
+
+def test_clock_calendar_site_without_group_or_calendar(check: Check) -> None:
+    text = LOCAL.replace("[head_office]", "[head_office, guangzhou]")
+    f = check({P: text}, [("T008", *at(text, "guangzhou"))])
+    assert f[0].message == ("clock 'resolution': no group of codes/groups.yaml works at site "
+                            "'guangzhou' (sites: head_office)")
+    text = LOCAL.replace("calendar: group", "calendar: reporter_site")
+    f = check({P: text}, [("T008", *at(text, "head_office"))])
+    assert "site 'head_office' names no calendar of codes/calendars.yaml" in f[0].message
+
+
+def test_clock_calendar_sites_on_a_service_clock_and_unknown_kinds(check: Check) -> None:
+    text = LOCAL.replace("    calendar: group\n", "")
+    f = check({P: text}, [("T008", *at(text, "sites:"))])
+    assert f[0].message.startswith("clock 'resolution' follows the service's calendar: 'sites' changes nothing")
+    text = LOCAL.replace("calendar: group", "calendar: branch")
+    assert [x.rule for x in check({P: text}, [("S001", *at(text, "branch"))])] == ["S001"]
