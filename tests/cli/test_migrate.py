@@ -15,7 +15,7 @@ def _rename_pending(home: Path) -> None:
     """A new version of the incident process: state 'pending' becomes 'on_hold'."""
     path = home / "processes" / "incident.yaml"
     text = path.read_text(encoding="utf-8")
-    text = text.replace("version: 1\n", "version: 2\n", 1)
+    text = text.replace("version: 2\n", "version: 3\n", 1)
     text = text.replace("  pending: {status: pending, owner: assignee}", "  on_hold: {status: pending, owner: assignee}")
     text = text.replace("    to: pending\n", "    to: on_hold\n").replace("    from: pending\n", "    from: on_hold\n")
     text = text.replace("from: [new, assigned, in_progress, pending]", "from: [new, assigned, in_progress, on_hold]")
@@ -94,7 +94,7 @@ def test_open_tickets_follow_a_new_version_on_their_next_action(itsm: Itsm, org:
     key = _pending_incident(itsm, org, repo_copy)
     before = itsm.json("show", key, home=repo_copy)["definition_version"]
     path = repo_copy / "processes" / "incident.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("version: 1\n", "version: 2\n", 1), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("version: 2\n", "version: 3\n", 1), encoding="utf-8")
     plan = itsm.json("migrate", "incident", home=repo_copy)
     assert plan["moves"] == [] and [t["key"] for t in plan["older_version"]] == [key]
     itsm("do", key, "resume", user=org.desktop.id, now="2026-03-02T10:30:00+08:00", home=repo_copy)
