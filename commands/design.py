@@ -111,7 +111,9 @@ def _sla_text(sla: dict, labels: dict, lang: str) -> str:
 
 
 def _short(iso: str | None) -> str:
-    return (iso or "")[:16].replace("T", " ")
+    from engine import render
+
+    return render.when(iso)
 
 
 def simulation_text(result: dict, lang: str) -> str:

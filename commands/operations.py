@@ -240,7 +240,7 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
                      "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
                                 "itsm outbox retry"})
     cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
-            ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: r["due"]),
+            ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: render.when(r["due"])),
             ("outcome", "Outcome", lambda r: r["outcome"])]
     emit(state, done, as_json, lambda: render.table(done, cols, max_width=70) if done
           else "nothing due\n", as_csv, lambda: render.to_csv(done, cols))

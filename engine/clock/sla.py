@@ -324,6 +324,15 @@ def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
     return out
 
 
+def home_zone(defs: Definitions) -> Any:
+    """The desk's own time zone from the definitions: that of the default SLA
+    policy's calendar (the head office's); None without one."""
+    policy = policy_for(defs, None)
+    cid = policy.get("calendar") if policy else None
+    cal = calendars(defs).get(cid) if cid else None
+    return cal.tz if cal is not None else None
+
+
 def calendar_for(defs: Definitions, calendar_id: str | None, service: str | None) -> Calendar:
     """A timer's calendar: its own, else the service's, else the default policy's."""
     cals = calendars(defs)
