@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from engine.errors import UsageError
 from engine.model import Definitions, Label
-from engine.render import csv_line, when
+from engine.render import csv_line
 from engine.reports import svg
 from engine.reports.definition import FORMATS
 from engine.definitions.home import bundled_home
@@ -68,7 +68,7 @@ def display(value: Any, unit: str, lang: str, defs: Definitions | None,
         return f"{float(value):g}"
     if unit in ("time", "date"):
         t = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return when(t) if unit == "time" else t.strftime("%Y-%m-%d")
+        return t.strftime("%Y-%m-%d %H:%M") if unit == "time" else t.strftime("%Y-%m-%d")
     if unit.startswith("code:") and defs is not None:
         dim = unit[5:]
         if dim == "process" and value in defs.processes:
