@@ -37,7 +37,13 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
             raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending")
         mapping[old.strip()] = new.strip()
     api = state.api()
-    result = api.migrate(process, mapping) if do_apply else api.migration_plan(process, mapping)
+    if do_apply:
+        from commands.progress import Progress
+
+        with Progress("migrate") as progress:
+            result = api.migrate(process, mapping, progress=progress)
+    else:
+        result = api.migration_plan(process, mapping)
 
     def text() -> str:
         verb = "moved" if do_apply else "would move"

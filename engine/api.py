@@ -247,12 +247,12 @@ class Api:
 
         return migrate.plan(self.desk, process, mapping)
 
-    def migrate(self, process: str, mapping: Mapping[str, str],
-                actor_id: str | None = None) -> dict[str, Any]:
+    def migrate(self, process: str, mapping: Mapping[str, str], actor_id: str | None = None,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Move open tickets to the current definition version, journaled."""
         from engine.desk import migrate
 
-        return migrate.apply(self.desk, process, mapping, actor_id)
+        return migrate.apply(self.desk, process, mapping, actor_id, progress)
 
     # -- operations (engine.desk.operations) ----------------------------------------------
     def deliver(self) -> Any:
