@@ -232,7 +232,8 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
         account(at)
         if i in switches:
             cal = switches[i]
-        if not tr.moved:
+        if not tr.moved:  # a calendar switch alone: counted up to here, on the new hours from here
+            run_since = at
             continue
         cat = categories[tr.to_state]
         paused = _matches_state(clock.pause, tr.to_state, cat)

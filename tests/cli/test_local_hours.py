@@ -97,3 +97,48 @@ def test_head_office_groups_keep_the_service_calendar(desk: Itsm) -> None:
     assert [e["changes"].get("sla_calendar") for e in events] == [None, None]
     res = clocks(itsm, "2026-03-07T10:00:00+08:00")["resolution"]
     assert (res["calendar"], res["elapsed_seconds"]) == ("round_the_clock", 3600)
+
+
+def test_a_reassignment_that_stays_in_assigned_switches_too(desk: Itsm) -> None:
+    """assigned -> assigned journals no change of state, only the switch; the
+    replay (itsm audit verify) and a later recomputation read it from the journal."""
+    itsm = desk
+    itsm("new", "incident", "--title", "Branch scanner", "--reporter", "li.na@example.com",
+         "--service", "desktop", "--urgency", "medium", "--impact", "medium",
+         user="wang.lei", now="2026-03-02T09:00:00+08:00")
+    itsm("do", "INC-000001", "assign", "--set", "group=desktop_support",
+         user="wang.lei", now="2026-03-02T09:10:00+08:00")
+    itsm("do", "INC-000001", "assign", "--set", "group=branch_it_guangzhou",
+         user="wang.lei", now="2026-03-02T10:00:00+08:00")
+    last = itsm.json("history", "INC-000001", user="wang.lei")[-1]
+    assert (last["to"], last["changes"]["sla_calendar"]) == (None, {"resolution": [None, "guangzhou_branch"]})
+    # head office 09:00-10:00 (3600 s), then the branch: 81000 - 3600 = 77400 s to go:
+    # Mon 10:00-12:00, 13:30-17:30 (6 h), Tue and Wed 7.5 h each, Thu 0.5 h: 09:00.
+    res = clocks(itsm, "2026-03-02T11:00:00+08:00")["resolution"]
+    assert (res["calendar"], res["elapsed_seconds"], res["due"]) == (
+        "guangzhou_branch", 3600 + 3600, "2026-03-05T09:00:00+08:00")
+    assert "resolution clock on guangzhou_branch hours" in itsm("history", "INC-000001", "--csv", user="wang.lei").stdout
+    itsm("audit", "verify", now="2026-03-02T11:00:00+08:00")
+
+
+def test_reporter_site_clock(itsm: Itsm, repo_copy: Any) -> None:
+    """A process whose resolution clock follows the reporter's site: the site is
+    read when the ticket is logged and journaled with the create event."""
+    path = repo_copy / "processes" / "incident.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "    calendar: group\n    sites: [guangzhou_branch]\n" in text
+    path.write_text(text.replace("    calendar: group\n    sites: [guangzhou_branch]\n",
+                                 "    calendar: reporter_site\n"), encoding="utf-8")
+    home = {"home": repo_copy}
+    add_people(itsm)
+    itsm("user", "add", "zhou.li", "--email", "zhou.li@example.com", "--site", "guangzhou_branch", **home)
+    for reporter in ("zhou.li@example.com", "li.na@example.com"):  # a branch user, an unknown one
+        itsm("new", "incident", "--title", "Cannot print", "--reporter", reporter, "--service", "desktop",
+             "--urgency", "medium", "--impact", "medium", user="wang.lei",
+             now="2026-03-02T08:30:00+08:00", **home)
+    branch = itsm.json("show", "INC-000001", now="2026-03-02T09:00:00+08:00", **home)["sla"]["resolution"]
+    office = itsm.json("show", "INC-000002", now="2026-03-02T09:00:00+08:00", **home)["sla"]["resolution"]
+    assert (branch["calendar"], branch["elapsed_seconds"]) == ("guangzhou_branch", 1800)
+    assert (office["calendar"], office["elapsed_seconds"]) == ("head_office", 0)
+    created = itsm.json("history", "INC-000001", **home)[0]
+    assert created["changes"]["sla_calendar"] == {"resolution": [None, "guangzhou_branch"]}
