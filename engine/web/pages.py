@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import ItsmError
+from engine.render import when
 from engine.web import csrf
 from engine.web.requests import api_for, lang_of
 from engine.web.errors import http_status
@@ -31,6 +32,7 @@ from engine.web.i18n import LANGS, t
 router = APIRouter(include_in_schema=False)
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                           autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_env.filters["when"] = when  # one text form of a time, with its offset (engine.render.when)
 templates = Jinja2Templates(env=_env)
 RESERVED = ("csrf_token", "kind", "lang", "token")
 
