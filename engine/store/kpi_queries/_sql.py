@@ -8,13 +8,17 @@ Vocabulary:
   :data:`ANY_PROCESS` matches the events of every process (the KPI layer uses it
   when the names mean the same in all processes): no ticket row is read then;
 * ``filters``: dimension -> allowed values, on the ticket's current values;
-* a dimension: a name of :data:`DIMENSIONS`, or None for one row.
+* a dimension: a name of :data:`DIMENSIONS` (a ticket column), another field
+  id (the field's value kept in the ticket's fields JSON: a code field of a
+  table the process team declared, say), or None for one row.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Mapping, Sequence
+
+import re
 
 import sqlalchemy as sa
 
@@ -29,19 +33,21 @@ ANY_PROCESS = "*"
 
 DIMENSIONS = ("process", "priority", "category", "service", "group", "assignee", "channel",
               "urgency", "impact", "status")
+_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def dimension(name: str | None) -> Any:
     """The column (or JSON field) of a group-by or filter dimension."""
     if name is None:
         return sa.cast(sa.null(), sa.String)
-    if name == "channel":  # a process field, kept in the fields JSON
-        return tickets.c.fields["channel"].as_string()
     if name == "group":
         return tickets.c.group_id
-    if name not in DIMENSIONS:
+    if name in DIMENSIONS and name != "channel":
+        return tickets.c[name]
+    if not _FIELD.match(name):
         raise ValueError(f"unknown dimension {name!r}")
-    return tickets.c[name]
+    # a process field, kept in the fields JSON (channel, a code field of the process team's)
+    return tickets.c.fields[name].as_string()
 
 
 def where_filters(filters: Filters | None) -> list[Any]:
