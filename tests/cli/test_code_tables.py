@@ -5,6 +5,7 @@ only -- and lint, the runtime and the report follow (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +134,22 @@ class _HomeItsm:
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
         return self.itsm(*args, home=self.home, **kw)
+
+
+def test_service_manuals_are_shown_at_intake_and_in_show(itsm: Itsm) -> None:
+    """Item 6: the catalogue links a service's runbooks and support manuals; the
+    agent sees them when logging a ticket for it and in ``itsm show``."""
+    org = add_people(itsm)
+    now = "2026-03-02T09:00:00+08:00"
+    out = itsm("new", "incident", "--title", "Claims screen freezes", "--reporter", "li.na@example.com",
+               "--service", "claims", user=org.agent.id, now=now).stdout
+    assert "Runbook" in out and "https://wiki.example.com/it/claims/runbook" in out
+    assert "Support manual" in out and "Claims application support manual" in out
+    key = re.search(r"INC-\d+", out).group(0)  # type: ignore[union-attr]
+    shown = itsm.json("show", key, user=org.agent.id, now=now)
+    assert [m["kind"] for m in shown["manuals"]] == ["runbook", "support_manual"]
+    zh = itsm("show", key, user=org.agent.id, now=now, lang="zh").stdout
+    assert "运行手册" in zh and "理赔系统支持手册" in zh
+    other = itsm.json("new", "incident", "--title", "Printer", "--reporter", "li.na@example.com",
+                      "--service", "printing", user=org.agent.id, now=now)
+    assert other["manuals"] == []
