@@ -45,6 +45,10 @@ timezone: Asia/Shanghai
 kpis:
   - kpi: volume
     params: {group_by: root_cause, filters: {process: incident}}
+  - kpi: volume
+    id: regulatory_by_cause
+    title: {en: Regulatory incidents by flag, zh: 监管相关事件}
+    params: {group_by: regulatory_impact, filters: {process: incident, root_cause: [hardware, configuration]}}
 """
 
 
@@ -98,11 +102,13 @@ def test_runtime_and_report_follow_the_new_table(itsm: Itsm, home: Path) -> None
     for i, cause in enumerate(["hardware", "hardware", "configuration", None]):
         t = json.loads(run("new", "incident", "--title", f"Printer {i}", "--reporter", "li.na@example.com",
                            "--service", "claims", "--urgency", "medium", "--impact", "low", "--json",
+                           *(["--set", f"regulatory_impact={'true' if i == 0 else 'false'}"] if i in (0, 2) else []),
                            user=agent, now=now).stdout)
         sets = ["--set", "solution=Replaced the toner", "--set", "closure_code=solved",
                 "--set", "service_restored=true"]
         if cause:
             sets += ["--set", f"root_cause={cause}"]
+
         run("do", t["key"], "resolve", *sets, user=agent, now=now)
         keys.append(t["key"])
     # a code the table does not have, and a retired one, are refused with the live codes
@@ -121,6 +127,9 @@ def test_runtime_and_report_follow_the_new_table(itsm: Itsm, home: Path) -> None
     counts = {r["group"]: r["count"] for r in table["rows"]}
     assert counts == {"hardware": 2, "configuration": 1, None: 1}
     assert table["columns"][0]["label"] == "Root cause"
+    # a flag groups the same on both databases; a filter on the new field works too
+    flags = {r["group"]: r["count"] for r in report["kpis"][1]["tables"][0]["rows"]}
+    assert flags == {"true": 1, "false": 1, None: 1}
     md = run("report", "causes", "--from", "2026-03-01", "--to", "2026-04-01", "--format", "md",
              now=now, lang="zh").stdout
     assert "硬件故障" in md and "配置错误" in md and "根本原因" in md
