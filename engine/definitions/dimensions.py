@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from engine.model import Definitions, Label, ProcessSpec
+from engine.model import CodeTable, Definitions, Label, ProcessSpec
 
 # dimension -> the code table that labels it (None: not a code)
 BUILTIN: dict[str, str | None] = {
@@ -75,12 +75,22 @@ def label_of(defs: Definitions | None, name: str) -> Label:
     return Label.plain(name)
 
 
-def report_problems(processes: Mapping[str, ProcessSpec], data: object
-                    ) -> list[tuple[tuple[str | int, ...], str]]:
-    """(path, message) for each dimension of a report document (reports/NAME.yaml,
+def _table_in_scope(scope: list[ProcessSpec], name: str) -> str | None:
+    if name in BUILTIN:
+        return BUILTIN[name]
+    return next((p.fields[name].codes for p in scope
+                 if name in p.fields and p.fields[name].type == "code"), None)
+
+
+def report_problems(processes: Mapping[str, ProcessSpec], data: object,
+                    tables: Mapping[str, CodeTable] | None = None
+                    ) -> list[tuple[tuple[str | int, ...], str, bool]]:
+    """(path, message, at the key?) for each dimension of a report document (reports/NAME.yaml,
     schema-valid) that is not a dimension of the processes its KPI looks at: the
-    ``group_by`` and the ``filters`` of each KPI use."""
-    out: list[tuple[tuple[str | int, ...], str]] = []
+    ``group_by`` and the ``filters`` of each KPI use; with ``tables``, also each
+    filter value of a code dimension that its code table does not have (a
+    ``process`` filter names processes)."""
+    out: list[tuple[tuple[str | int, ...], str, bool]] = []
     kpis = data.get("kpis") if isinstance(data, dict) else None
     for i, use in enumerate(kpis if isinstance(kpis, list) else ()):
         params = use.get("params") if isinstance(use, dict) else None
@@ -95,5 +105,22 @@ def report_problems(processes: Mapping[str, ProcessSpec], data: object
             if isinstance(name, str):
                 why = problem(scope, name)
                 if why:
-                    out.append((path, why))
+                    out.append((path, why, path[-2] == "filters"))
+                elif path[-2] == "filters" and tables is not None:
+                    out.extend(_unknown_values(processes, scope, tables, path, name, filters[name]))
     return out
+
+
+def _unknown_values(processes: Mapping[str, ProcessSpec], scope: list[ProcessSpec],
+                    tables: Mapping[str, CodeTable], path: tuple[str | int, ...], name: str,
+                    given: object) -> list[tuple[tuple[str | int, ...], str, bool]]:
+    values = [given] if isinstance(given, str) else list(given) if isinstance(given, list) else []
+    if name == "process":
+        known, what = set(processes), "process"
+    else:
+        tid = _table_in_scope(scope, name)
+        if tid is None or tid not in tables:
+            return []
+        known, what = set(tables[tid].values), f"code of codes/{tid}.yaml"
+    return [(path + ((i,) if isinstance(given, list) else ()), f"'{v}' is not a {what} ({name})", False)
+            for i, v in enumerate(values) if isinstance(v, str) and v not in known]

@@ -154,8 +154,8 @@ def load_report(home: Path, name: str, defs: Definitions | None = None) -> Repor
 
 
 def _check_names(doc: Document, spec: ReportSpec, defs: Definitions) -> None:
-    for path, message in dimensions.report_problems(defs.processes, doc.data):
-        raise _problem(doc, path, message, key=path[-2] == "filters")
+    for path, message, at_key in dimensions.report_problems(defs.processes, doc.data, defs.codes):
+        raise _problem(doc, path, message, key=at_key)
     roles = {r for p in defs.processes.values() for r in p.roles}
     groups = defs.codes.get("groups")
     if spec.owner not in roles:

@@ -382,11 +382,18 @@ def test_report_dimension_group_by_any_code_field_of_the_processes_in_scope(chec
     f = check({"reports/causes.yaml": text}, [("R005", *at(text, "solution"))])
     assert "of type text" in f[0].message
     other = REPORT.replace("GROUP", "closure_code").replace("process: incident", "process: nope")
-    f = check({"reports/causes.yaml": other}, [("R005", *at(other, "closure_code"))])
-    assert "processes in scope (none)" in f[0].message
+    f = check({"reports/causes.yaml": other}, [("R005", *at(other, "closure_code")), ("R005", *at(other, "nope"))])
+    assert "processes in scope (none)" in messages(f)[0] and "'nope' is not a process" in messages(f)[1]
     filt = REPORT.replace("GROUP", "priority").replace("{process: incident}",
                                                        "{process: incident, colour: red}")
     check({"reports/causes.yaml": filt}, [("R005", *at(filt, "colour"))])
+    values = REPORT.replace("GROUP", "priority").replace(
+        "{process: incident}", "{process: [incident, incidnet], closure_code: [solved, solvd], priority: P9}")
+    f = check({"reports/causes.yaml": values}, [("R005", *at(values, "incidnet")), ("R005", *at(values, "solvd")),
+                                                ("R005", *at(values, "P9"))])
+    assert sorted(messages(f)) == ["'P9' is not a code of codes/priority.yaml (priority)",
+                                   "'incidnet' is not a process (process)",
+                                   "'solvd' is not a code of codes/closure.yaml (closure_code)"]
 
 
 def test_schema_list_item_messages_name_the_real_problem(check: Check) -> None:

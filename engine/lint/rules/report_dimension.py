@@ -3,7 +3,7 @@ have: ``group_by`` and the keys of ``filters`` must be a ticket dimension
 (process, priority, category, service, group, assignee, channel, urgency,
 impact, status) or a field of type code, bool, user or group of the processes
 in scope (those of the KPI's ``process`` filter, else all), meaning the same in
-each of them.
+each of them; a filter's values must be codes of the dimension's code table.
 
 A field the process team adds (say ``root_cause: {type: code, codes:
 root_causes}`` in processes/incident.yaml) is a dimension at once; a misspelt
@@ -34,6 +34,7 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
     if not ctx.repo_files or ctx.broken_processes:
         return  # without every process, a field may be declared where lint cannot see
     processes = ctx.all_processes()
+    tables = {tid: table for tid, (_, table) in ctx.tables.items()} if not ctx.broken_tables else None
     for doc in ctx.reports.values():
-        for path, message in dimensions.report_problems(processes, doc.data):
-            yield ctx.where(doc, path, key=path[-2] == "filters"), message
+        for path, message, at_key in dimensions.report_problems(processes, doc.data, tables):
+            yield ctx.where(doc, path, key=at_key), message
