@@ -86,6 +86,15 @@ def test_lint_follows_the_new_table(itsm_nodb: Itsm, home: Path) -> None:
     out = itsm_nodb("lint", home, expect=1).stdout
     assert "reports/causes.yaml:11:24" in out and "R005 report-dimension" in out
     _edit(home / "reports" / "causes.yaml", "group_by: root_cuase", "group_by: root_cause")
+    # guards read the table's codes and attributes: lint checks both
+    guard = "'incident' in codes.closure[closure_code].processes\""
+    _edit(incident, guard, guard[:-1] + " and root_cause != 'hardwre' and not codes.root_causes[root_cause].vendr\"")
+    out = itsm_nodb("lint", home, expect=1).stdout
+    assert "E005 code-value-mismatch] 'hardwre' is not a code of table 'root_causes'" in out
+    assert "E006 undeclared-attribute] '.vendr': no value of codes/root_causes.yaml has it" in out
+    _edit(incident, "'hardwre' and not codes.root_causes[root_cause].vendr", "'hardware' and not "
+          "codes.root_causes[root_cause].vendor")
+    itsm_nodb("lint", home)
     _edit(home / "codes" / "root_causes.yaml", "attributes: {vendor: false}", "colour: red")
     out = itsm_nodb("lint", home, expect=1).stdout
     assert "S001 schema] unknown key 'colour'" in out
