@@ -79,6 +79,8 @@ def _codes(desk: Desk, table: str) -> list[dict[str, Any]]:
         return []
     out = []
     for code, value in t.values.items():
+        if value.get("active", True) is False:  # retired: no new ticket may use it
+            continue
         hint = value.get("choose_when") or value.get("description")
         out.append({"id": code, "label": value.label.get(desk.lang),
                     "hint": hint.get(desk.lang) if isinstance(hint, Mapping) else hint})
@@ -99,6 +101,8 @@ def offerings(desk: Desk) -> dict[str, dict[str, Any]]:
         return {}
     out: dict[str, dict[str, Any]] = {}
     for sid, service in services.values.items():
+        if service.get("active", True) is False:
+            continue
         for oid, offering in (service.get("offerings") or {}).items():
             label = offering.get("label") or {}
             out[f"{sid}.{oid}"] = {

@@ -171,3 +171,19 @@ def test_service_manuals_are_shown_at_intake_and_in_show(itsm: Itsm) -> None:
     other = itsm.json("new", "incident", "--title", "Printer", "--reporter", "li.na@example.com",
                       "--service", "printing", user=org.agent.id, now=now)
     assert other["manuals"] == []
+
+
+def test_a_shipped_pick_list_value_retires_the_same_way(itsm: Itsm, home: Path) -> None:
+    """The engine's own tables are instances of the same mechanism: ``active:
+    false`` retires a service as it retires a root cause (and the portal stops
+    offering it)."""
+    from engine.api import Api
+
+    _edit(home / "codes" / "services.yaml", "  printing:\n", "  printing:\n    active: false\n")
+    org = add_people(_HomeItsm(itsm, home))  # type: ignore[arg-type]
+    refused = itsm("new", "incident", "--title", "Printer", "--reporter", "li.na@example.com",
+                   "--service", "printing", user=org.agent.id, home=home, expect=1)
+    assert "retired" in refused.stderr
+    form = Api.open(home=str(home), db=itsm.db).portal_form()
+    assert "printing" not in [s["id"] for s in form["services"]]
+    assert "email" in [s["id"] for s in form["services"]]
