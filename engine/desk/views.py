@@ -74,7 +74,8 @@ def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[
     }
 
 
-MANUAL_KINDS = {"runbook": ("Runbook", "运行手册"), "support_manual": ("Support manual", "支持手册"),
+MANUAL_KINDS = {"runbook": ("Runbook", "运行手册"),
+                "support_manual": ("Support manual", "支持手册"),
                 "user_guide": ("User guide", "用户指南"), "known_errors": ("Known errors", "已知错误")}
 
 
@@ -87,7 +88,8 @@ def service_manuals(defs: Definitions, service: Any, lang: str) -> list[dict[str
     for m in (value.get("manuals") or ()) if value is not None else ():
         title = m.get("title") or {}
         kind = str(m.get("kind", ""))
-        out.append({"kind": kind, "kind_label": MANUAL_KINDS.get(kind, (kind, kind))[lang == "zh"],
+        kind_label = MANUAL_KINDS.get(kind, (kind, kind))[lang == "zh"]
+        out.append({"kind": kind, "kind_label": kind_label,
                     "title": str(title.get(lang) or title.get("en") or m.get("url")),
                     "url": str(m.get("url", ""))})
     return out
