@@ -355,7 +355,8 @@ def test_schema_a_table_of_the_process_team_follows_the_generic_schema(check: Ch
     fine = ROOT_CAUSES.replace(", colour: red", "")
     check({"codes/root_causes.yaml": fine}, [])
     reserved = fine.replace("{vendor: true}", "{label: x}")
-    check({"codes/root_causes.yaml": reserved}, [("S001", *at(reserved, "label: x"))])
+    f = check({"codes/root_causes.yaml": reserved}, [("S001", *at(reserved, "label: x"))])
+    assert f[0].message.startswith("key 'label' is reserved here: An attribute name")
 
 
 REPORT = """\
