@@ -158,6 +158,7 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
                                     f"{t('of', lang)} {hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
         items.append((t("opened", lang), ticket["opened"]))
+    items += [(m["kind_label"], f"{m['title']}  {m['url']}") for m in ticket.get("manuals") or ()]
     return head + render.pairs(items)
 
 

@@ -102,7 +102,29 @@ def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[
         "version": ticket.version, "definition_version": ticket.definition_version,
         "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
         "resolved_at": iso(ticket.resolved_at), "closed_at": iso(ticket.closed_at),
+        "manuals": service_manuals(defs, v.get("service"), lang),
     }
+
+
+MANUAL_KINDS = {"runbook": ("Runbook", "运行手册"),
+                "support_manual": ("Support manual", "支持手册"),
+                "user_guide": ("User guide", "用户指南"), "known_errors": ("Known errors", "已知错误")}
+
+
+def service_manuals(defs: Definitions, service: Any, lang: str) -> list[dict[str, str]]:
+    """The runbooks and support manuals the catalogue links to the service
+    (codes/services.yaml ``manuals``): [{kind, kind_label, title, url}]."""
+    table = defs.codes.get("services")
+    value = table.values.get(str(service)) if table is not None and service else None
+    out = []
+    for m in (value.get("manuals") or ()) if value is not None else ():
+        title = m.get("title") or {}
+        kind = str(m.get("kind", ""))
+        kind_label = MANUAL_KINDS.get(kind, (kind, kind))[lang == "zh"]
+        out.append({"kind": kind, "kind_label": kind_label,
+                    "title": str(title.get(lang) or title.get("en") or m.get("url")),
+                    "url": str(m.get("url", ""))})
+    return out
 
 
 def event_view(e: Mapping[str, Any], iso: Iso) -> dict[str, Any]:
