@@ -196,13 +196,13 @@ def test_parent_links_move_into_the_links_table(itsm: Itsm, people: Org, db_url:
         cfg.set_main_option("script_location", str(db.MIGRATIONS))
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
+            command.downgrade(cfg, "0012")
             assert not sa.inspect(conn).has_table("links")
             parent = conn.exec_driver_sql(f"SELECT parent FROM tickets WHERE key = '{inc}'").scalar()
             assert parent == mi
     finally:
         engine.dispose()
-    assert "0006 -> 0011" in itsm("db", "upgrade").stdout
+    assert "0012 -> 0011" in itsm("db", "upgrade").stdout
     shown = itsm.json("show", inc, user=agent)
     assert [(l["relation"], l["target"]) for l in shown["links"]] == [("part_of", mi)]
     assert [(l["relation"], l["key"]) for l in itsm.json("show", mi, user=agent)["linked"]] == [("part_of", inc)]

@@ -1,7 +1,7 @@
 """typed links between tickets
 
 Revision ID: 0011
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-06 19:00:00.000000
 
 Links (``itsm link KEY --rel REL TARGET``) get their own table: a ticket may have
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0006'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
