@@ -1,0 +1,74 @@
+"""Permissions: what a person may do besides the actions of the processes.
+
+The process repository declares them in ``codes/permissions.yaml``, each granted
+to roles (docs/security.md): ``admin`` (people, roles, groups, API keys,
+``migrate --apply``), ``impersonate`` (act for another person over the API),
+``read``, ``write`` and ``alerts`` (which also cap an API key's scopes) and
+``internal_notes``.  A repository without the table gets :data:`DEFAULTS`, the
+shipped table.  The engine itself (``system``) holds every permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from engine.errors import ActionRefused
+from engine.model import Definitions
+from engine.runtime.actions import Actor
+
+PERMISSIONS = ("admin", "impersonate", "read", "write", "alerts", "internal_notes")
+SCOPES = ("read", "write", "alerts")  # the permissions an API key carries as scopes
+_STAFF = ("process_owner", "service_desk", "incident_manager", "major_incident_manager", "fulfiller")
+DEFAULTS: dict[str, tuple[str, ...]] = {
+    "admin": ("process_owner",), "impersonate": ("process_owner",),
+    "read": (*_STAFF, "approver"), "write": (*_STAFF, "approver"),
+    "alerts": ("process_owner", "monitoring"), "internal_notes": _STAFF}
+
+
+def granted(defs: Definitions) -> dict[str, tuple[str, ...]]:
+    """Permission -> the roles that hold it."""
+    table = defs.codes.get("permissions")
+    if table is None:
+        return dict(DEFAULTS)
+    return {p: tuple(table.values[p].get("roles") or ()) if p in table.values else () for p in PERMISSIONS}
+
+
+def roles_with(defs: Definitions, permission: str) -> tuple[str, ...]:
+    return granted(defs).get(permission, ())
+
+
+def of_roles(defs: Definitions, roles: Iterable[str]) -> frozenset[str]:
+    """The permissions these roles hold."""
+    held = set(roles)
+    return frozenset(p for p, rs in granted(defs).items() if held & set(rs))
+
+
+def holds(defs: Definitions, actor: Actor, permission: str) -> bool:
+    return actor.system or permission in of_roles(defs, actor.roles)
+
+
+def known_roles(defs: Definitions) -> set[str]:
+    """The roles a person may hold: the processes' and those the permissions name."""
+    roles = {r for p in defs.processes.values() for r in p.roles}
+    for rs in granted(defs).values():
+        roles.update(rs)
+    return roles
+
+
+def require(defs: Definitions, actor: Actor, permission: str, what: str) -> None:
+    """ActionRefused (403 over the API) unless ``actor`` holds ``permission``."""
+    if not holds(defs, actor, permission):
+        roles = roles_with(defs, permission)
+        raise ActionRefused(f"{actor.id} may not {what}: it needs the '{permission}' permission "
+                            f"(roles: {', '.join(roles) or 'none'}; codes/permissions.yaml)",
+                            allowed_roles=roles or (permission,))
+
+
+def label(defs: Definitions, permission: str, lang: str) -> str:
+    table = defs.codes.get("permissions")
+    return table.label(permission, lang) if table is not None else permission
+
+
+def describe(defs: Definitions, lang: str) -> list[dict[str, Any]]:
+    return [{"permission": p, "label": label(defs, p, lang), "roles": list(rs)}
+            for p, rs in granted(defs).items()]
