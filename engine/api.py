@@ -124,13 +124,11 @@ class Api:
             login = getpass.getuser()
         except Exception:  # no login name in the environment or the password database
             login = "unknown"
-        self.desk.direct = True
         ORIGIN.set({"mode": "direct", "os_user": login[:64], "host": socket.gethostname()[:255]})
 
     def serving(self) -> None:
         """This process answers web requests (``itsm serve``): not direct mode; each
         request says where it comes from (:meth:`act_from`)."""
-        self.desk.direct = False
         ORIGIN.set(None)
 
     def act_from(self, origin: Mapping[str, Any] | None) -> None:
@@ -154,9 +152,9 @@ class Api:
         """Register a person (the acting person needs the admin permission)."""
         return people.add_user(self.desk, pid, name, email, phone, roles, groups, site, actor_id)
 
-    def make_admin(self, pid: str, email: str | None = None) -> dict[str, Any]:
+    def make_admin(self, pid: str, email: str | None = None, name: str | None = None) -> dict[str, Any]:
         """The first admin (``itsm db upgrade --admin ID``)."""
-        return people.make_admin(self.desk, pid, email)
+        return people.make_admin(self.desk, pid, email, name)
 
     def set_password(self, user: str, password: str, actor_id: str | None = None) -> dict[str, Any]:
         """Set a password: one's own, or anyone's with the admin permission."""

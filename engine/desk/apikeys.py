@@ -152,7 +152,7 @@ def authenticate(desk: Desk, key: str | None) -> dict[str, Any]:
     if last is None or now - last >= TOUCH_EVERY:
         with desk.store.write() as repo:
             repo.api_keys.touch(row["id"], now)
-    held = permissions.of_roles(desk.defs, person["roles"])
+    held = permissions.of_person(desk.defs, person["roles"], person["groups"])
     return {"user": str(row["user_id"]), "key_id": row["id"], "label": row.get("label"),
             "scopes": [s for s in scopes_of(row) if s in held], "expires_at": desk.iso(row.get("expires_at")),
             "permissions": sorted(held)}

@@ -76,7 +76,6 @@ class Desk:
         self.fixed_now = now  # --now; None: the wall clock
         self.lang = lang
         self.tz = display_tz(settings.timezone, now)
-        self.direct = False  # a CLI command on the database (the operator's mode), not a request
         self.stored_versions: set[str] = set()  # definition versions seen in the database
         self._write_ring: KeyRing | None = None
 

@@ -38,10 +38,11 @@ def admins(desk: Desk, repo: Any) -> list[str]:
 
 def check_admin(desk: Desk, repo: Any, actor_id: str | None, what: str) -> None:
     """ActionRefused unless the acting person holds the admin permission.  Before
-    the first admin exists, the operator of a direct-mode command (who holds the
-    database already) may administer without one: the bootstrap of an old
-    database; ``itsm db upgrade --admin ID`` makes the first admin."""
-    if desk.direct and not (actor_id or desk.user) and not admins(desk, repo):
+    the first admin exists, a command that names no acting person (the operator on
+    the database, who holds its data already; the JSON API adds no people) may
+    administer: the bootstrap of a database made before admins; ``itsm db upgrade
+    --admin ID`` makes the first admin, and from then on only admins administer."""
+    if not (actor_id or desk.user) and not admins(desk, repo):
         return
     permissions.require(desk.defs, desk.actor(repo, actor_id), "admin", what)
 
@@ -65,7 +66,7 @@ def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | No
         return person_view(desk, repo.find_person(pid))
 
 
-def make_admin(desk: Desk, pid: str, email: str | None) -> dict[str, Any]:
+def make_admin(desk: Desk, pid: str, email: str | None, name: str | None = None) -> dict[str, Any]:
     """The first admin, made with the database (``itsm db upgrade --admin ID``):
     registers ``pid`` (e-mail ``email``, default ``pid@localhost``) with the first
     role that holds the admin permission, or gives an existing person that role.
@@ -81,7 +82,7 @@ def make_admin(desk: Desk, pid: str, email: str | None) -> dict[str, Any]:
             raise UsageError(f"the desk has admins already ({', '.join(existing)}): one of them adds "
                              f"people with 'itsm --as {existing[0]} user add'")
         if person is None:
-            repo.add_person(pid, pid, (email or f"{pid}@localhost").lower(), None, None, [roles[0]], [],
+            repo.add_person(pid, name or pid, (email or f"{pid}@localhost").lower(), None, None, [roles[0]], [],
                             desk.now())
         elif not set(person["roles"]) & set(roles):
             repo.set_roles(person["id"], [roles[0]], [])

@@ -5,7 +5,9 @@ to roles (docs/security.md): ``admin`` (people, roles, groups, API keys,
 ``migrate --apply``), ``impersonate`` (act for another person over the API),
 ``read``, ``write`` and ``alerts`` (which also cap an API key's scopes) and
 ``internal_notes``.  A repository without the table gets :data:`DEFAULTS`, the
-shipped table.  The engine itself (``system``) holds every permission.
+shipped table.  The engine itself (``system``) holds every permission.  The
+role ``group_member`` stands for a member of any support group (codes/groups.yaml),
+who works tickets without a role of their own.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from engine.runtime.actions import Actor
 
 PERMISSIONS = ("admin", "impersonate", "read", "write", "alerts", "internal_notes")
 SCOPES = ("read", "write", "alerts")  # the permissions an API key carries as scopes
-_STAFF = ("process_owner", "service_desk", "incident_manager", "major_incident_manager", "fulfiller")
+_STAFF = ("process_owner", "service_desk", "incident_manager", "major_incident_manager", "fulfiller",
+          "group_member")
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "admin": ("process_owner",), "impersonate": ("process_owner",),
     "read": (*_STAFF, "approver"), "write": (*_STAFF, "approver"),
-    "alerts": ("process_owner", "monitoring"), "internal_notes": _STAFF}
+    "alerts": ("process_owner", "service_desk", "incident_manager", "monitoring"), "internal_notes": _STAFF}
 
 
 def granted(defs: Definitions) -> dict[str, tuple[str, ...]]:
@@ -37,14 +40,14 @@ def roles_with(defs: Definitions, permission: str) -> tuple[str, ...]:
     return granted(defs).get(permission, ())
 
 
-def of_roles(defs: Definitions, roles: Iterable[str]) -> frozenset[str]:
-    """The permissions these roles hold."""
-    held = set(roles)
+def of_person(defs: Definitions, roles: Iterable[str], groups: Iterable[str] = ()) -> frozenset[str]:
+    """The permissions of a person with these roles and support groups."""
+    held = set(roles) | ({"group_member"} if any(True for _ in groups) else set())
     return frozenset(p for p, rs in granted(defs).items() if held & set(rs))
 
 
 def holds(defs: Definitions, actor: Actor, permission: str) -> bool:
-    return actor.system or permission in of_roles(defs, actor.roles)
+    return actor.system or permission in of_person(defs, actor.roles, actor.groups)
 
 
 def known_roles(defs: Definitions) -> set[str]:
@@ -52,6 +55,7 @@ def known_roles(defs: Definitions) -> set[str]:
     roles = {r for p in defs.processes.values() for r in p.roles}
     for rs in granted(defs).values():
         roles.update(rs)
+    roles.discard("group_member")  # held by belonging to a group, never given
     return roles
 
 
