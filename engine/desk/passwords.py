@@ -12,19 +12,39 @@ are throttled by the web layer (engine/web/limits.py).
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 from typing import Any
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from engine.errors import InvalidApiKey, NotFound, UsageError
 from engine.desk import apikeys, permissions
 from engine.desk.context import Desk
 
-_HASHER = PasswordHasher()  # argon2id, the library's recommended parameters
-_DUMMY = _HASHER.hash("itsm: no such person")  # verified against for an unknown person
 MIN_LENGTH, MAX_LENGTH = 8, 1024
 LOGIN_FAILED = "user or password is wrong"
+
+
+@cache
+def hasher() -> Any:
+    """argon2id with the library's recommended parameters (imported on first use:
+    every command imports this module, few hash a password)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@cache
+def _dummy() -> str:
+    """A hash verified against for an unknown person, so both take the same work."""
+    return str(hasher().hash("itsm: no such person"))
+
+
+def _verify(stored: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    try:
+        return bool(hasher().verify(stored, password))
+    except (VerificationError, InvalidHashError):  # VerifyMismatchError is a VerificationError
+        return False
 
 
 def check_password(password: str) -> None:
@@ -35,7 +55,7 @@ def check_password(password: str) -> None:
 def set_password(desk: Desk, user: str, password: str, actor_id: str | None) -> dict[str, Any]:
     """Set ``user``'s password: a person sets their own, an admin anyone's."""
     check_password(password)
-    hashed = _HASHER.hash(password)
+    hashed = hasher().hash(password)
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)
         person = repo.find_person(user)
@@ -56,18 +76,15 @@ def login(desk: Desk, user: str, password: str) -> dict[str, Any]:
     with desk.store.read() as repo:
         person = repo.find_person(user)
         stored = repo.api_keys.password_hash(person["id"]) if person else None
-    try:
-        ok = _HASHER.verify(stored or _DUMMY, password) and stored is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
+    ok = _verify(stored or _dummy(), password) and stored is not None
     if not ok or person is None or not person.get("active", True):
         raise InvalidApiKey(LOGIN_FAILED)
     days = token_days(desk)
     key = apikeys.issue(desk, person["id"], "login", person["id"],
                         desk.now() + timedelta(days=days) if days else None)
-    if stored and _HASHER.check_needs_rehash(stored):
+    if stored and hasher().check_needs_rehash(stored):
         with desk.store.write() as repo:
-            repo.api_keys.set_password_hash(person["id"], _HASHER.hash(password), desk.now())
+            repo.api_keys.set_password_hash(person["id"], hasher().hash(password), desk.now())
     return {"token": key["key"], "user": person["id"], "expires_at": key["expires_at"]}
 
 
