@@ -61,11 +61,12 @@ def user() -> None:
 @pass_state
 def user_add(state: State, user_id: str, name: str | None, email: str, phone: str | None,
              roles: tuple[str, ...], groups: tuple[str, ...], site: str | None, as_json: bool) -> None:
-    """Register a person with roles and groups.
+    """Register a person with roles and groups (needs the admin permission:
+    codes/permissions.yaml; the first admin comes from 'itsm db upgrade --admin').
 
     \b
     Example:
-      itsm user add zhao.min --email zhao.min@example.com --role service_desk --group service_desk
+      itsm --as p16.owner user add zhao.min --email zhao.min@example.com --role service_desk --group service_desk
     """
     json_mode(state, as_json)
     person = state.api().add_user(user_id, name, email, phone, roles, groups, site)
