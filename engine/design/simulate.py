@@ -534,7 +534,8 @@ class Simulation:
         key = key or self.key
         keys = {t["id"]: t["key"] for t in self.store.data["tickets"].values()}
         events = [{"ticket": keys[e["ticket_id"]], "action": e["action"], "actor": e["actor"],
-                   "from": e["from_state"], "to": e["to_state"], "changes": e["changes"], "note": e["note"]}
+                   "from": e["from_state"], "to": e["to_state"], "changes": {k: v for k, v in (e["changes"] or {}).items() if k != "origin"},  # who ran it: not the story
+                   "note": e["note"]}
                   for e in self.store.data["log"][mark[0]:]]
         sent = [{"ticket": keys.get(r["ticket_id"]), "to": r["recipient"], "template": r["template"],
                  "channel": r["channel"]} for r in self.store.data["outbox"][mark[1]:]]

@@ -153,11 +153,7 @@ class Desk:
 
     # -- who is acting ---------------------------------------------------------------
     def actor(self, repo: Any, ident: str | None = None) -> Actor:
-        if not ident:  # the person the command claims (--as): never the engine itself
-            ident = self.user
-            if ident and ident.strip().lower() == "system":
-                raise ActionRefused("'system' is the engine's own actor (timers, cascades) and "
-                                    "cannot be claimed with --as", allowed_roles=["system"])
+        ident = ident or self.user  # the CLI refuses --as system (commands/common.py)
         if not ident:
             raise UsageError("who is acting? give --as USER or set ITSM_USER")
         if ident == "system":
