@@ -152,6 +152,10 @@ class Api:
         """Register a person (the acting person needs the admin permission)."""
         return people.add_user(self.desk, pid, name, email, phone, roles, groups, site, actor_id)
 
+    def user(self, ident: str) -> dict[str, Any]:
+        """One person (id, name, email, roles, groups, permissions...); NotFound otherwise."""
+        return people.find_user(self.desk, ident)
+
     def make_admin(self, pid: str, email: str | None = None, name: str | None = None) -> dict[str, Any]:
         """The first admin (``itsm db upgrade --admin ID``)."""
         return people.make_admin(self.desk, pid, email, name)

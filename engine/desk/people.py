@@ -38,11 +38,14 @@ def admins(desk: Desk, repo: Any) -> list[str]:
 
 def check_admin(desk: Desk, repo: Any, actor_id: str | None, what: str) -> None:
     """ActionRefused unless the acting person holds the admin permission.  Before
-    the first admin exists, a command that names no acting person (the operator on
-    the database, who holds its data already; the JSON API adds no people) may
-    administer: the bootstrap of a database made before admins; ``itsm db upgrade
-    --admin ID`` makes the first admin, and from then on only admins administer."""
-    if not (actor_id or desk.user) and not admins(desk, repo):
+    the first admin exists, a command that names no registered person (the
+    operator setting up the database, who holds its data already; the JSON API
+    adds no people) may administer: the bootstrap of a database made before
+    admins.  A registered person without the permission is refused even then.
+    ``itsm db upgrade --admin ID`` makes the first admin; from then on only admins
+    administer."""
+    ident = actor_id or desk.user
+    if (not ident or ("@" not in ident and repo.find_person(ident) is None)) and not admins(desk, repo):
         return
     permissions.require(desk.defs, desk.actor(repo, actor_id), "admin", what)
 
@@ -87,6 +90,19 @@ def make_admin(desk: Desk, pid: str, email: str | None, name: str | None = None)
         elif not set(person["roles"]) & set(roles):
             repo.set_roles(person["id"], [roles[0]], [])
         return person_view(desk, repo.find_person(pid))
+
+
+def find_user(desk: Desk, ident: str) -> dict[str, Any]:
+    """One person by id or e-mail, with roles, groups and permissions (NotFound otherwise)."""
+    from engine.errors import NotFound
+
+    with desk.store.read() as repo:
+        person = repo.find_person(ident)
+    if person is None:
+        raise NotFound(f"no user '{ident}' (see 'itsm user list')")
+    view = person_view(desk, person)
+    view["permissions"] = sorted(permissions.of_person(desk.defs, person["roles"], person["groups"]))
+    return view
 
 
 def list_users(desk: Desk) -> list[dict[str, Any]]:
