@@ -136,7 +136,7 @@ def may_acknowledge(desk: Desk, repo: Any, spec: Any, address: str, now: datetim
     cap = desk.settings.security.acks_per_hour
     if not cap or not spec.intake_notify:
         return True
-    sent = sum(repo.api_keys.messages_to(address.strip().lower(), m.template, now - timedelta(hours=1))
+    sent = sum(repo.messages_to(address.strip().lower(), m.template, now - timedelta(hours=1))
                for m in spec.intake_notify)
     return sent < cap
 

@@ -1,4 +1,5 @@
-"""Queries of the API keys (engine/desk/apikeys.py), bound to the Repo's connection.
+"""Queries of the API keys (engine/desk/apikeys.py) and passwords (engine/desk/passwords.py),
+bound to the Repo's connection.
 
 Only the SHA-256 of a key is stored; a key is found by its random prefix, so
 authenticating reads one row by a unique index and never scans hashes.
@@ -12,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.store.schema import api_keys, outbox, people, person_passwords
+from engine.store.schema import api_keys, people, person_passwords
 
 _TIMES = ("created_at", "revoked_at", "last_used_at", "expires_at", "updated_at")
 
@@ -83,11 +84,3 @@ class ApiKeyQueries:
         if not done.rowcount:
             self.conn.execute(person_passwords.insert().values(person_id=person_id, hash=hashed,
                                                                updated_at=_naive(now)))
-
-    def messages_to(self, recipient: str, template: str, since: datetime) -> int:
-        """How many messages of ``template`` were queued for ``recipient`` since then
-        (the portal's acknowledgement cap)."""
-        return int(self.conn.execute(
-            sa.select(sa.func.count()).select_from(outbox)
-            .where(outbox.c.recipient == recipient, outbox.c.template == template,
-                   outbox.c.created_at >= _naive(since))).scalar_one())

@@ -179,6 +179,8 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
+    # the portal's acknowledgement cap counts one address's messages of the last hour
+    sa.Index("ix_outbox_recipient", "recipient", "created_at"),
 )
 
 # Scheduled reports that ran: one row per report and period, so a period is
