@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import apikeys, major, operations, passwords, people, permissions, portal, search, ticking, tickets
+from engine.desk import apikeys, major, operations, passwords, people, portal, search, ticking, tickets
 from engine.desk.context import ORIGIN, Desk, parse_now
 from engine.model import Definitions, ProcessSpec
 from engine.settings import Settings
@@ -135,15 +135,6 @@ class Api:
         """Journal the writes of this request (this context) with where they come
         from, e.g. {"mode": "api", "key": 3, "by": "wang.lei"}; None: nothing."""
         ORIGIN.set(dict(origin) if origin else None)
-
-    def permissions(self) -> list[dict[str, Any]]:
-        """The permissions of codes/permissions.yaml and the roles holding each."""
-        return permissions.describe(self.defs, self.lang)
-
-    def holds(self, user: str, permission: str) -> bool:
-        """Whether ``user`` (a person's id) holds ``permission``."""
-        with self.store.read() as repo:
-            return permissions.holds(self.defs, self.desk.actor(repo, user), permission)
 
     # -- people (engine.desk.people) ---------------------------------------------------------
     def add_user(self, pid: str, name: str | None, email: str, phone: str | None,

@@ -12,7 +12,7 @@ who works tickets without a role of their own.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Iterable
 
 from engine.errors import ActionRefused
 from engine.model import Definitions
@@ -66,13 +66,3 @@ def require(defs: Definitions, actor: Actor, permission: str, what: str) -> None
         raise ActionRefused(f"{actor.id} may not {what}: it needs the '{permission}' permission "
                             f"(roles: {', '.join(roles) or 'none'}; codes/permissions.yaml)",
                             allowed_roles=roles or (permission,))
-
-
-def label(defs: Definitions, permission: str, lang: str) -> str:
-    table = defs.codes.get("permissions")
-    return table.label(permission, lang) if table is not None else permission
-
-
-def describe(defs: Definitions, lang: str) -> list[dict[str, Any]]:
-    return [{"permission": p, "label": label(defs, p, lang), "roles": list(rs)}
-            for p, rs in granted(defs).items()]
