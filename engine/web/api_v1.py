@@ -78,7 +78,7 @@ async def _authenticate(request: Request) -> str:
         if not claimed or len(claimed) > 254:
             raise UsageError("X-Itsm-As: give the id or e-mail of the person to act for")
         if claimed != key["user"]:
-            origin["by"] = key["user"]
+            origin["by"] = request.state.by = key["user"]
             request.state.user = claimed
     api.act_from(origin)
     return str(request.state.user)
