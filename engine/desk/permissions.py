@@ -7,7 +7,8 @@ to roles (docs/security.md): ``admin`` (people, roles, groups, API keys,
 ``internal_notes``.  A repository without the table gets :data:`DEFAULTS`, the
 shipped table.  The engine itself (``system``) holds every permission.  The
 role ``group_member`` stands for a member of any support group (codes/groups.yaml),
-who works tickets without a role of their own.
+who works tickets without a role of their own; the table's ``roles:`` declares
+roles no process has (``monitoring``), which people may hold (lint C004).
 """
 
 from __future__ import annotations
@@ -53,9 +54,8 @@ def holds(defs: Definitions, actor: Actor, permission: str) -> bool:
 def known_roles(defs: Definitions) -> set[str]:
     """The roles a person may hold: the processes' and those the permissions name."""
     roles = {r for p in defs.processes.values() for r in p.roles}
-    for rs in granted(defs).values():
-        roles.update(rs)
-    roles.discard("group_member")  # held by belonging to a group, never given
+    table = defs.codes.get("permissions")
+    roles.update((table.extra.get("roles") or {}) if table is not None else ("monitoring",))
     return roles
 
 
