@@ -151,11 +151,14 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 
     def change_text(e: dict[str, Any]) -> str:
         move = f"{e['from'] or '·'} -> {e['to']}  " if e["to"] else ""
-        return move + "; ".join(f"{k}={render.cell(v[1])}" for k, v in e["changes"].items()
-                                if isinstance(v, list) and len(v) == 2)
+        switch = e["changes"].get("sla_calendar")
+        hours = [f"{c} clock on {v[1] if isinstance(v, list) and len(v) == 2 and v[1] else 'service'} hours"
+                 for c, v in switch.items()] if isinstance(switch, dict) else []
+        return move + "; ".join([f"{k}={render.cell(v[1])}" for k, v in e["changes"].items()
+                                 if isinstance(v, list) and len(v) == 2] + hours)
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
-            ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: (e["at"] or "")[:16]),
+            ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),
             ("actor", t("actor", lang), lambda e: t("on_behalf_of", lang).format(by=e["by"], actor=e["actor"])
              if e.get("by") else e["actor"]),
             ("action", t("action", lang), lambda e: e["action"]),

@@ -49,7 +49,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
         out.append(dict(s.group_value(group_by, {"g": g}), closed=n, auto_closed=a, confirmed=c,
                         desk_confirmed=d, auto_share=s.ratio(a, n), confirmed_share=s.ratio(c, n),
                         desk_share=s.ratio(d, n)))
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("closed", Label("Closed", "已关闭")),
         Column("auto_closed", Label("Closed automatically", "自动关闭")),
         Column("confirmed", Label("Confirmed by the user", "用户确认")),

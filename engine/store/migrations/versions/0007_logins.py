@@ -1,7 +1,7 @@
 """logins: passwords, API keys with an expiry and scopes
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-06 20:00:00.000000
 
 ``person_passwords`` holds each person's argon2 password hash (itsm login);
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0006'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
