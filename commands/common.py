@@ -48,9 +48,15 @@ class State:
         """The engine facade, opened on first use."""
         if self._api is None:
             from engine.api import Api
+            from engine.errors import ActionRefused
+
+            if self.user and self.user.strip().lower() == "system":
+                raise ActionRefused("'system' is the engine's own actor (timers, cascades) and cannot "
+                                    "be claimed with --as or ITSM_USER", allowed_roles=["system"])
 
             self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                  lang=self.lang)
+            self._api.direct_mode()  # the CLI on the database: the operator's mode
         return self._api
 
 

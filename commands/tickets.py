@@ -159,7 +159,9 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
             ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),
-            ("actor", t("actor", lang), lambda e: e["actor"]), ("action", t("action", lang), lambda e: e["action"]),
+            ("actor", t("actor", lang), lambda e: t("on_behalf_of", lang).format(by=e["by"], actor=e["actor"])
+             if e.get("by") else e["actor"]),
+            ("action", t("action", lang), lambda e: e["action"]),
             ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
     emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
           lambda: render.to_csv(events, cols))

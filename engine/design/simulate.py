@@ -562,7 +562,10 @@ class Simulation:
         key = key or self.key
         keys = {t["id"]: t["key"] for t in self.store.data["tickets"].values()}
         events = [{"ticket": keys[e["ticket_id"]], "action": e["action"], "actor": e["actor"],
-                   "from": e["from_state"], "to": e["to_state"], "changes": e["changes"], "note": e["note"]}
+                   "from": e["from_state"], "to": e["to_state"],
+                   # where the simulation ran (engine.desk.context.ORIGIN) is not part of its story
+                   "changes": {k: v for k, v in (e["changes"] or {}).items() if k != "origin"},
+                   "note": e["note"]}
                   for e in self.store.data["log"][mark[0]:]]
         sent = [{"ticket": keys.get(r["ticket_id"]), "to": r["recipient"], "template": r["template"],
                  "channel": r["channel"]} for r in self.store.data["outbox"][mark[1]:]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
-from engine.desk import links, major, search
+from engine.desk import links, major, permissions, search
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
@@ -85,15 +85,23 @@ def show(desk: Desk, key: str) -> dict[str, Any]:
         return view
 
 
-def history(desk: Desk, key: str) -> list[dict[str, Any]]:
+def history(desk: Desk, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+    """The journal; for an ``actor_id`` without the internal_notes permission
+    (codes/permissions.yaml) without internal comments and notes."""
     with desk.store.read() as repo:
         row = repo.get_ticket(key.upper())
         events = repo.events(row["id"])
+        staff = actor_id is None or permissions.holds(desk.defs, desk.actor(repo, actor_id), "internal_notes")
         spec = desk.defs.processes.get(row["process"])
         if spec is not None and spec.criteria:
-            return [dict(event_view(e, desk.iso), ticket=e["ticket"])
-                    for e in major.timeline(desk, repo, row["key"], events)]
-        return [dict(event_view(e, desk.iso), ticket=row["key"]) for e in events]
+            out = [dict(event_view(e, desk.iso), ticket=e["ticket"])
+                   for e in major.timeline(desk, repo, row["key"], events)]
+        else:
+            out = [dict(event_view(e, desk.iso), ticket=row["key"]) for e in events]
+        if staff:
+            return out
+        return [e if e["public"] else dict(e, note=None) for e in out
+                if e["public"] or e["action"] != "comment"]
 
 
 def actions(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:

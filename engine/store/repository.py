@@ -556,6 +556,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
 
+    def messages_to(self, recipient: str, template: str, since: datetime) -> int:
+        """How many messages of ``template`` were queued for ``recipient`` since then
+        (the portal's acknowledgement cap, engine/desk/portal.py)."""
+        return int(self.conn.execute(
+            sa.select(sa.func.count()).select_from(outbox)
+            .where(outbox.c.recipient == recipient, outbox.c.template == template,
+                   outbox.c.created_at >= to_db(since))).scalar_one())
+
     def count_outbox(self, status: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox)
                                      .where(outbox.c.status == status)).scalar_one())

@@ -193,6 +193,8 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
+    # the portal's acknowledgement cap counts one address's messages of the last hour
+    sa.Index("ix_outbox_recipient", "recipient", "created_at"),
 )
 
 # Scheduled reports that ran: one row per report and period, so a period is
@@ -258,7 +260,18 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime),
     sa.Column("last_used_at", sa.DateTime),
+    sa.Column("expires_at", sa.DateTime),  # NULL: never (a login's key expires)
+    sa.Column("scopes", sa.String(64)),  # comma-separated read,write,alerts; NULL: all three
     sa.Index("ix_api_keys_user", "user_id"),
+)
+
+# A person's password (itsm login), as an argon2 hash (engine/desk/passwords.py);
+# apart from people, so no listing of people ever reads it.
+person_passwords = sa.Table(
+    "person_passwords", metadata,
+    sa.Column("person_id", sa.String(64), sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("hash", sa.String(255), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 

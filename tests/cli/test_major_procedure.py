@@ -436,7 +436,7 @@ PORTAL = "tang.yu"  # second line of the customer portal (not among the shared f
 @pytest.fixture
 def portal(desk: Desk) -> str:
     desk.itsm("user", "add", PORTAL, "--email", f"{PORTAL}@example.com", "--site", "head_office",
-              "--group", "portal_support")
+              "--group", "portal_support", user=desk.org.owner.id)
     return PORTAL
 
 

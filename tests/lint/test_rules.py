@@ -1669,3 +1669,31 @@ relations:
   raise_problem: {from: new, roles: [service_desk], opens: problem}
 """
     check({P: text, "processes/problem.yaml": PROBLEM}, [])
+
+
+# --- permissions granted to roles people can hold (issue #18) ------------------------------
+
+PERMISSIONS = """\
+schema: itsm/codes@1
+table: permissions
+version: 1
+title: {en: Permission, zh: 权限}
+roles:
+  monitoring: {en: Monitoring system, zh: 监控系统}
+values:
+  admin: {label: {en: Administer, zh: 管理}, roles: [process_owner]}
+  read: {label: {en: Read, zh: 查看}, roles: [service_desk, group_member]}
+  alerts: {label: {en: Send alerts, zh: 发送告警}, roles: [process_owner, monitoring]}
+"""
+
+
+def test_permission_roles_must_be_declared(check: Check) -> None:
+    bad = PERMISSIONS.replace("[process_owner]}", "[proces_owner]}").replace(
+        "roles:\n  monitoring: {en: Monitoring system, zh: 监控系统}\n", "")
+    f = check({"codes/permissions.yaml": bad},
+              [("C004", *at(bad, "proces_owner")), ("C004", *at(bad, "monitoring]"))])
+    assert messages(f)[0].startswith("permission 'admin' is granted to role 'proces_owner', which no process declares")
+
+
+def test_permission_roles_declared_are_clean(check: Check) -> None:
+    check({"codes/permissions.yaml": PERMISSIONS}, [])
