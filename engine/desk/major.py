@@ -21,6 +21,7 @@ from engine.model import Criterion, ProcessSpec
 from engine.runtime import context as ctxmod
 from engine.runtime.actions import SYSTEM, Outcome
 from engine.runtime.ticket import Ticket
+from engine.desk import clockstate
 from engine.desk.context import Desk
 from engine.desk.writes import event, intake
 
@@ -104,12 +105,13 @@ def _seconds(n: float) -> Any:
 def _link(desk: Desk, repo: Any, ticket: Ticket, parent: str, note: str, now: datetime) -> None:
     old = ticket.values.get("parent")
     ticket.values["parent"] = parent
-    repo.update_ticket(ticket.id, ticket.version, {"parent": parent, "updated_at": now})
+    new = event("link", SYSTEM, "system", None, None, {"parent": [old, parent]}, note,
+                ticket.definition_version, now, False)
+    ticket.clock_state = clockstate.bumped(desk, ticket, new)
+    repo.update_ticket(ticket.id, ticket.version, {"parent": parent, "updated_at": now,
+                                                   "clock_state": ticket.clock_state})
     ticket.version += 1
-    repo.append_event(ticket.id, event("link", SYSTEM, "system", None, None,
-                                       {"parent": [old, parent]}, note,
-                                       ticket.definition_version, now, False),
-                      key=ticket.key, process=ticket.process)
+    repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
 
 
 def cascade(desk: Desk, repo: Any, ticket: Ticket, out: Outcome, now: datetime,

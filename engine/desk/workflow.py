@@ -1,7 +1,8 @@
 """Performing an action: the one path every change of state takes.
 
 :func:`perform` checks the action (engine.runtime.actions) against the SLA
-clocks recomputed from the journal, opens or joins a linked ticket (an action
+clocks continued from the ticket's clock state (engine.desk.clockstate: the
+journal is not read unless that state must be worked out again), opens or joins a linked ticket (an action
 with ``opens:``), writes the outcome (engine.desk.writes), cascades to linked
 tickets and checks the major-incident criteria (engine.desk.major).
 
@@ -14,9 +15,9 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
-from engine.desk import major, search
+from engine.desk import clockstate, major, search
 from engine.desk.context import Desk
-from engine.desk.writes import Lookup, apply, check_category, check_forward, intake, transitions
+from engine.desk.writes import Lookup, apply, check_category, check_forward, intake
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor, Outcome, perform as perform_action
 from engine.runtime.fields import field_spec
@@ -42,17 +43,21 @@ def open_linked(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, out: O
 def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
             note: str | None, actor: Actor, now: datetime,
             events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Perform ``action`` on the locked ``ticket``; returns its view after the change."""
+    """Perform ``action`` on the locked ``ticket``; returns its view after the change.
+    ``events``: its journal, when the caller read it under the lock (``itsm tick``);
+    otherwise the journal is not read (the clocks continue from the row)."""
     spec = desk.spec_for(ticket)
     now = check_forward(desk, ticket, now)
-    if events is None:  # read once: SLA history, the chain's tail, timers
-        events = repo.events(ticket.id)
-    history = transitions(repo, ticket, events)
     ticket.definition_version = desk.register(repo, spec)
+    clocks: list[tuple[clockstate.ClockState, Mapping[str, slamod.Setting]]] = []
 
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        moved = history + [slamod.Transition(now, ticket.state, target, action)]
-        return slamod.compute(spec, desk.defs, moved, values, now)
+        sets = slamod.settings(spec, desk.defs, values)
+        state = clockstate.load(desk, repo, spec, ticket, sets, events)
+        clocks[:] = [(state, sets)]
+        runs = slamod.fold(spec, desk.defs, [slamod.Transition(now, ticket.state, target, action)],
+                           sets, state.copy().runs)
+        return slamod.records(spec, runs, sets, now)
 
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)
     out = perform_action(desk.defs, spec, ticket, action, actor, inputs, note, now,
@@ -69,7 +74,7 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
             linked_key = linked.key
         out.values["parent"] = linked_key
         out.changes["parent"] = [ticket.values.get("parent"), linked_key]
-    apply(desk, repo, ticket, spec, out, actor, note, now, events)
+    apply(desk, repo, ticket, spec, out, actor, note, now, events, clocks[0] if clocks else None)
     cascaded = major.cascade(desk, repo, ticket, out, now, perform) if out.action.cascade else None
     major_key = None
     if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
