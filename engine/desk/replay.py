@@ -140,9 +140,9 @@ def replay(desk: Desk, row: Mapping[str, Any], events: Sequence[Mapping[str, Any
     else:
         out.underived += ["sla"]
     if spec is not None and row.get("clock_state") is not None:
-        stored = {fid: row.get(col) for fid, col in CORE_COLUMNS.items()}
-        stored.update(row.get("fields") or {})
-        if clockstate.verify(desk, spec, row, stored, events) is False:
+        kept = {fid: row.get(col) for fid, col in CORE_COLUMNS.items()}
+        kept.update(row.get("fields") or {})
+        if clockstate.verify(desk, spec, row, kept, events) is False:
             out.differences.append(Difference("clock_state", "stored", "replayed", last["seq"]))
     for col, (value, seq) in expect.items():
         stored = row.get(col)
