@@ -243,3 +243,46 @@ def test_actions_keep_the_clock_state_the_journal_replays_to(api: Api, data: Any
         with api.store.read() as repo:
             row = repo.get_ticket(key)
             assert clockstate.parse(row["clock_state"]).version == row["version"]
+
+
+def _set_clock_state(api: Api, key: str, value: Any) -> None:
+    with api.store.write() as repo:
+        repo.conn.exec_driver_sql("UPDATE tickets SET clock_state = ? WHERE key = ?",
+                                  (None if value is None else json.dumps(value), key))
+
+
+def test_audit_verify_finds_a_stored_clock_state_the_journal_does_not_give(api: Api) -> None:
+    api.desk.fixed_now = api.desk.fixed_now + timedelta(days=30)
+    key = api.new_ticket("incident", {"title": "Tampered clocks", "reporter": "li.na@example.com"})["key"]
+    api.do(key, "assign", {"group": _codes("groups")[0], "assignee": TESTER})
+    with api.store.read() as repo:
+        good = repo.get_ticket(key)["clock_state"]
+    bad = json.loads(json.dumps(good))
+    run = bad["c"]["resolution"][0]
+    run[1] += 3_600_000_000  # an hour more counted than the journal gives
+    _set_clock_state(api, key, bad)
+    found = [p for p in verify(api.desk)["problems"] if p["ticket"] == key]
+    assert [p["message"] for p in found] == [
+        f"the stored clock state differs from the one its journal computes (event {good['v']})"]
+    _set_clock_state(api, key, good)
+    assert [p for p in verify(api.desk)["problems"] if p["ticket"] == key] == []
+
+
+def test_a_ticket_without_a_clock_state_is_replayed_by_its_next_action(api: Api) -> None:
+    """Tickets written before migration 0009 (NULL) get theirs on first touch."""
+    api.desk.fixed_now = api.desk.fixed_now + timedelta(days=30)
+    key = api.new_ticket("incident", {"title": "Old ticket", "reporter": "li.na@example.com"})["key"]
+    api.do(key, "assign", {"group": _codes("groups")[0], "assignee": TESTER})
+    _set_clock_state(api, key, None)
+    assert [p for p in verify(api.desk)["problems"] if p["ticket"] == key] == []  # not a finding
+    api.desk.fixed_now += timedelta(hours=3)
+    assert api.do(key, "start", {})["state"] == "in_progress"
+    with api.store.read() as repo:
+        row = repo.get_ticket(key)
+        spec = DEFS.processes["incident"]
+        state = clockstate.parse(row["clock_state"])
+        sets = slamod.settings(spec, DEFS, Ticket.from_row(row).values)
+        assert state is not None and state.version == row["version"]
+        assert state.to_json() == clockstate.replayed(_Desk(), spec, repo.events(row["id"]), sets,
+                                                      row["version"]).to_json()
+    assert [p for p in verify(api.desk)["problems"] if p["ticket"] == key] == []
