@@ -164,8 +164,8 @@ def journal_length(cfg: Config) -> list[Result]:
     reps = cfg.pick(3, 5, 7)
     replayed = max(per // 4, 5)
     count = per * (reps + 1)
-    pools = {n: clone_journals(api, [grow(api, n, f"Long {n}")] * (count + (replayed * reps if n == 3000 else 0)),
-                               f"Long {n} {{n}}")
+    extra = {1000: 0, 3000: replayed * reps}  # 3,000-event clones for the replay row
+    pools = {n: clone_journals(api, [grow(api, n, f"Long {n}")] * (count + extra[n]), f"Long {n} {{n}}")
              for n in (1000, 3000)}
     pools[2] = [grow(api, 2, f"Short {i}") for i in range(count)]
     replay_pool = pools[3000][count:]
@@ -192,7 +192,8 @@ def journal_length(cfg: Config) -> list[Result]:
                    "same action, ticket with 2 events", samples=samples[1000], baseline_samples=samples[2]),
             Result(NAME, "Api.do assign, 3,000 events, clock state replayed (as before #25)",
                    median(replays), "ms", base, "same action, ticket with 2 events", samples=replays,
-                   baseline_samples=samples[2], note="the cost of a replay (first touch after migration 0009)")]
+                   baseline_samples=samples[2],
+                   note="the cost of a replay (first touch after migration 0009)")]
 
 
 def realistic_desk(cfg: Config) -> tuple[Any, list[str], str]:

@@ -2,9 +2,10 @@
 
 :func:`perform` checks the action (engine.runtime.actions) against the SLA
 clocks continued from the ticket's clock state (engine.desk.clockstate: the
-journal is not read unless that state must be worked out again), opens or joins a linked ticket (an action
-with ``opens:``), writes the outcome (engine.desk.writes), cascades to linked
-tickets and checks the major-incident criteria (engine.desk.major).
+journal is not read unless that state must be worked out again), opens or
+joins a linked ticket (an action with ``opens:``), writes the outcome
+(engine.desk.writes), cascades to linked tickets and checks the
+major-incident criteria (engine.desk.major).
 
 Every function takes the open desk (engine.desk.context.Desk) first.
 """
