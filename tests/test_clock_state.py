@@ -33,6 +33,7 @@ from engine.desk.audit import verify
 from engine.errors import ItsmError
 from engine.runtime import timers
 from engine.runtime.ticket import Ticket
+from conftest import require_postgres, reset_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 DEFS = load_definitions(REPO)
@@ -168,10 +169,15 @@ def test_a_state_for_another_version_definitions_or_target_is_not_continued() ->
 TESTER = "clock.tester"
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Api:
-    db = tmp_path_factory.mktemp("clocks") / "itsm.db"
-    a = Api.open(home=str(REPO), db=f"sqlite:///{db}", user=TESTER, now=START.isoformat())
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"], ids=["sqlite", "postgresql"])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Api:
+    """One desk per backend for the module (the JSON column and its round trip)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('clocks') / 'itsm.db'}"
+    else:
+        url = require_postgres()
+        reset_postgres(url)
+    a = Api.open(home=str(REPO), db=url, user=TESTER, now=START.isoformat())
     a.upgrade_db()
     roles = sorted({r for p in DEFS.processes.values() for r in p.roles})
     a.add_user(TESTER, "Clock Tester", "clock.tester@example.com", None, roles, _codes("groups"),
@@ -246,9 +252,12 @@ def test_actions_keep_the_clock_state_the_journal_replays_to(api: Api, data: Any
 
 
 def _set_clock_state(api: Api, key: str, value: Any) -> None:
+    import sqlalchemy as sa
+
+    from engine.store.schema import tickets
+
     with api.store.write() as repo:
-        repo.conn.exec_driver_sql("UPDATE tickets SET clock_state = ? WHERE key = ?",
-                                  (None if value is None else json.dumps(value), key))
+        repo.conn.execute(sa.update(tickets).where(tickets.c.key == key).values(clock_state=value))
 
 
 def test_audit_verify_finds_a_stored_clock_state_the_journal_does_not_give(api: Api) -> None:
