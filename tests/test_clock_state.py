@@ -101,17 +101,26 @@ def test_the_continued_state_equals_the_replay(case: Any, data: Any) -> None:
     ticket = Ticket(key="T-1", process=process, state=state_id, values=values, definition_version="v",
                     created_at=now, updated_at=now, state_entered_at=now, id=1, version=1,
                     clock_state=stored)
+    switchable = [c.id for c in spec.clocks if c.calendar != "service"]
+    calendar_ids = sorted(slamod.calendars(DEFS))
     for kind, action, delta, change in steps:
         now = now + timedelta(seconds=delta)
         old = dict(values)
         for name in change:  # a new priority or service: a new target, so the action replays
             pool = priorities if name == "priority" else services
             values[name] = data.draw(st.sampled_from(pool + [None]))
-        changed = ({c: s.basis.key() for c, s in slamod.settings(spec, DEFS, old).items()}
-                   != {c: s.basis.key() for c, s in slamod.settings(spec, DEFS, values).items()})
-        sets = slamod.settings(spec, DEFS, values)
+        # a reassignment to a group on other hours: the action switches a clock's calendar
+        switch: dict[str, str | None] = {}
+        if kind == "action" and switchable and data.draw(st.integers(0, 2)) == 0:
+            switch = {data.draw(st.sampled_from(switchable)): data.draw(st.sampled_from(calendar_ids + [None]))}
+        before_in = clockstate.in_force(repo.journal)
+        final_in = dict(before_in, **switch)
+        changed = ({c: s.basis.key() for c, s in slamod.settings(spec, DEFS, old, before_in).items()}
+                   != {c: s.basis.key() for c, s in slamod.settings(spec, DEFS, values, final_in).items()})
+        sets = slamod.settings(spec, DEFS, values, final_in)
         before = repo.reads
-        state = clockstate.load(desk, repo, spec, ticket, sets)
+        state, loaded = clockstate.load(desk, repo, spec, ticket, values, lambda _now_in: switch)
+        assert {c: x.basis.key() for c, x in loaded.items()} == {c: x.basis.key() for c, x in sets.items()}
         replayed = clockstate.replayed(desk, spec, repo.journal, sets, ticket.version)
         assert state.to_json() == replayed.to_json()
         assert repo.reads == before + changed, "a current state is continued, not replayed"
@@ -124,19 +133,20 @@ def test_the_continued_state_equals_the_replay(case: Any, data: Any) -> None:
             target = spec.actions[action].target or state_id
             moved = target != state_id
             # the SLA record of the action: the continued state, then its own move
-            tr = slamod.Transition(now, state_id, target, action)
+            tr = slamod.Transition(now, state_id, target, action, switch or None)
             runs = slamod.fold(spec, DEFS, [tr], sets, state.copy().runs)
             history = clockstate.transitions(repo.journal) + [tr]
             assert slamod.records(spec, runs, sets, now) == slamod.compute(spec, DEFS, history, values, now)
             e = {"seq": ticket.version + 1, "action": action, "from_state": state_id,
-                 "to_state": target if moved else None, "effective_at": now}
+                 "to_state": target if moved else None, "effective_at": now,
+                 "changes": {slamod.SWITCH: {c: [before_in.get(c), v] for c, v in switch.items()}}}
             stored = clockstate.advanced(desk, spec, state, e, sets).to_json()
             if moved:
                 state_id, ticket.state, ticket.state_entered_at = target, target, now
         repo.journal.append(e)
         ticket.version += 1
         ticket.clock_state = json.loads(json.dumps(stored))  # as the database gives it back
-        sets = slamod.settings(spec, DEFS, values)
+        sets = slamod.settings(spec, DEFS, values, clockstate.in_force(repo.journal))
         after = clockstate.current(desk, spec, ticket, sets)
         assert after is not None, "the state written with the event is current"
         assert after.to_json() == clockstate.replayed(desk, spec, repo.journal, sets, ticket.version).to_json()
@@ -290,8 +300,8 @@ def test_a_ticket_without_a_clock_state_is_replayed_by_its_next_action(api: Api)
         row = repo.get_ticket(key)
         spec = DEFS.processes["incident"]
         state = clockstate.parse(row["clock_state"])
-        sets = slamod.settings(spec, DEFS, Ticket.from_row(row).values)
+        events = repo.events(row["id"])
+        sets = slamod.settings(spec, DEFS, Ticket.from_row(row).values, clockstate.in_force(events))
         assert state is not None and state.version == row["version"]
-        assert state.to_json() == clockstate.replayed(_Desk(), spec, repo.events(row["id"]), sets,
-                                                      row["version"]).to_json()
+        assert state.to_json() == clockstate.replayed(_Desk(), spec, events, sets, row["version"]).to_json()
     assert [p for p in verify(api.desk)["problems"] if p["ticket"] == key] == []

@@ -4,8 +4,8 @@ Pure functions: given the process's clock declarations, the ticket's
 transitions (from the journal), its current priority and service, and "now",
 return each clock's record.  The replay of the whole history (:func:`compute`)
 is the definition.  It is a fold: :func:`step` moves each clock's
-:class:`ClockRun` over one transition and :func:`record` reads the record off
-a run at "now", so a ticket keeps its runs and an action continues them
+:class:`ClockRun` over one move and :func:`record` reads the record off a run
+at "now", so a ticket keeps its runs and an action continues them
 (engine.desk.clockstate).  A run is continued only with the basis it was
 computed with (calendar, target, warning threshold): a change of priority,
 service or policy mid-flight replays the history, so the answer stays exact:
@@ -20,9 +20,19 @@ Semantics of a clock:
 - time does not count while the state matches ``pause``;
 - ``reset`` sets the counted time back to zero.
 
-Time counts in the SLA policy's business calendar.  A target of "N business
-days" is N standard working days of that calendar (its longest working day
-length, e.g. 8 hours at head office), so pauses and recomputation stay exact.
+Time counts in a business calendar the clock declares (``calendar:``):
+``service`` (the default), the calendar of the service's SLA policy;
+``group``, the working group's calendar (codes/groups.yaml); ``reporter_site``,
+the calendar named by the reporter's site.  The desk journals which calendar a
+``group`` or ``reporter_site`` clock follows (``sla_calendar`` in an event's
+changes: ``{clock: [old, new]}``, None meaning the service's) when a ticket is
+logged and whenever a reassignment changes it; :func:`moves` reads those
+switches from the journal, so a switch is one more move of the clock.  At a
+switch the time already counted stays counted and the rest runs on the new
+calendar's hours (docs/process-design.md, "Local hours").  A target of "N
+business days" is N standard working days of the calendar the clock follows
+now (its longest working day, e.g. 8 hours at head office, 7.5 at the
+Guangzhou branch), so pauses and recomputation stay exact.
 
 One definition of "breached": a threshold (the target, or its warning share)
 is **reached at the instant the counted time equals it** (:func:`reached`), so
@@ -36,7 +46,7 @@ KPIs that read the recorded ``met`` all follow from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
@@ -46,12 +56,92 @@ _US = 1_000_000
 from engine.model import ClockSpec, CodeValue, Condition, Definitions, Duration, ProcessSpec
 
 
+SWITCH = "sla_calendar"  # the journaled calendar switch in an event's changes
+CALENDAR_KINDS = ("service", "group", "reporter_site")
+
+
 @dataclass(frozen=True)
 class Transition:
     at: datetime
     from_state: str | None
     to_state: str
     action: str
+    # clock id -> the calendar id it follows from this move on (None: the service's)
+    calendars: Mapping[str, str | None] | None = None
+    moved: bool = True  # False: a journaled calendar switch without a change of state
+
+
+def journaled_switch(changes: Mapping[str, Any] | None) -> dict[str, str | None] | None:
+    """The calendar switch an event's changes journal (clock id -> new calendar id)."""
+    raw = (changes or {}).get(SWITCH)
+    if not isinstance(raw, Mapping):
+        return None
+    return {str(k): (v[1] if isinstance(v, list) and len(v) == 2 else None) for k, v in raw.items()}
+
+
+def moves(events: Iterable[Mapping[str, Any]], aware: Any = None) -> list[Transition]:
+    """The clocks' moves of a journal (events in order): its changes of state and
+    its calendar switches (a switch without a change of state moves no clock
+    between states).  ``aware``: turns a stored time into an aware one."""
+    out: list[Transition] = []
+    for e in events:
+        switch = journaled_switch(e.get("changes"))
+        at = e["effective_at"] if aware is None else aware(e["effective_at"])
+        if e.get("to_state") is not None:
+            out.append(Transition(at, e.get("from_state"), e["to_state"], e["action"], switch))
+        elif switch and e.get("from_state"):
+            out.append(Transition(at, e["from_state"], e["from_state"], e["action"], switch, False))
+    return out
+
+
+def calendars_in_force(transitions: Iterable[Transition]) -> dict[str, str | None]:
+    """Clock id -> the calendar the journal says it follows now (None: the service's)."""
+    out: dict[str, str | None] = {}
+    for tr in transitions:
+        if tr.calendars:
+            out.update(tr.calendars)
+    return out
+
+
+def declared_calendar(defs: Definitions, clock: ClockSpec, values: Mapping[str, Any],
+                      site: str | None = None) -> str | None:
+    """The calendar id a ``group`` or ``reporter_site`` clock follows for these
+    ticket values (``site``: the reporter's site, read at intake); None: the
+    service's (a ``service`` clock, no group yet, a group or site outside the
+    clock's ``sites``, or without a known calendar)."""
+    cals = calendars(defs)
+    if clock.calendar == "group":
+        groups = defs.codes.get("groups")
+        group = groups.values.get(values.get("group") or "") if groups else None
+        cid, where = (group.get("calendar"), group.get("site")) if group else (None, None)
+    elif clock.calendar == "reporter_site":
+        cid = where = site  # a site's hours: the calendar of the same id
+    else:
+        return None
+    if clock.sites and where not in clock.sites:
+        return None
+    return cid if cid in cals else None
+
+
+def switch_for(defs: Definitions, spec: ProcessSpec, history: Iterable[Transition],
+               values: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    """What an action with outcome ``values`` switches (``{clock: [old, new]}``,
+    journaled as ``sla_calendar``): the ``group`` clocks whose group's calendar
+    differs from the one the journal says they follow."""
+    return switch_from(defs, spec, calendars_in_force(history), values)
+
+
+def switch_from(defs: Definitions, spec: ProcessSpec, now_in: Mapping[str, str | None],
+                values: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    """:func:`switch_for` from the calendars in force (clock id -> calendar id)."""
+    out: dict[str, list[str | None]] = {}
+    for clock in spec.clocks:
+        if clock.calendar != "group":
+            continue
+        new = declared_calendar(defs, clock, values)
+        if new != now_in.get(clock.id):
+            out[clock.id] = [now_in.get(clock.id), new]
+    return out
 
 
 _CAL_CACHE: dict[str, dict[str, Calendar]] = {}
@@ -116,14 +206,17 @@ def reached(elapsed_us: int, threshold_us: int | None) -> bool:
 
 @dataclass
 class ClockRun:
-    """Where one clock stands after a run of transitions: everything
+    """Where one clock stands after a run of moves: everything
     :func:`compute_clock` needs to go on from there.  Times are whole
-    microseconds (Calendar.micros); ``run_since`` is the last transition's time.
+    microseconds (Calendar.micros); ``run_since`` is the last move's time;
+    ``cal`` the calendar a ``group`` or ``reporter_site`` clock follows since its
+    last switch (None: the service's).
 
     The run depends on what the fold was computed with, its *basis*: the
-    calendar, the target and the warning threshold (from the ticket's priority
-    and service, and the definitions).  A run is only continued with the same
-    basis (engine.desk.clockstate replays the journal when it changes)."""
+    service's calendar, the target and the warning threshold (from the ticket's
+    priority and service, the calendar followed at the end, and the
+    definitions).  A run is only continued with the same basis
+    (engine.desk.clockstate replays the journal when it changes)."""
 
     status: str = "not_started"
     elapsed: int = 0
@@ -132,16 +225,18 @@ class ClockRun:
     stopped_at: int | None = None
     breach_at: int | None = None
     warning_at: int | None = None
+    cal: str | None = None
 
     def to_list(self) -> list[Any]:
         return [self.status, self.elapsed, self.run_since, self.started_at, self.stopped_at,
-                self.breach_at, self.warning_at]
+                self.breach_at, self.warning_at, self.cal]
 
     @classmethod
     def from_list(cls, data: Any) -> "ClockRun":
         """The run of :meth:`to_list`; ValueError when ``data`` is not one."""
-        if not isinstance(data, list) or len(data) != 7 or data[0] not in _STATUSES \
-                or not all(v is None or (type(v) is int) for v in data[1:]) or data[1] is None:
+        if not isinstance(data, list) or len(data) != 8 or data[0] not in _STATUSES \
+                or not all(v is None or (type(v) is int) for v in data[1:7]) or data[1] is None \
+                or not (data[7] is None or isinstance(data[7], str)):
             raise ValueError("not a clock run")
         return cls(*data)
 
@@ -151,27 +246,34 @@ _STATUSES = ("not_started", "running", "paused", "stopped")
 
 @dataclass(frozen=True)
 class Basis:
-    """What a clock's run is computed with (see :class:`ClockRun`)."""
+    """What a clock's run is computed with (see :class:`ClockRun`): the service's
+    calendar, the thresholds, and the calendars a switch may name."""
 
     cal: Calendar
     target_us: int | None
     warn_us: int | None
+    cals: Mapping[str, Calendar] = field(default_factory=dict, compare=False)
 
     def key(self) -> list[Any]:
         return [self.cal.id, self.target_us, self.warn_us]
 
+    def calendar(self, cid: str | None) -> Calendar:
+        """The calendar a run that switched to ``cid`` follows (None: the service's)."""
+        return self.cals.get(cid, self.cal) if cid else self.cal
 
-def basis(target: float | None, cal: Calendar, warning: float | None) -> Basis:
+
+def basis(target: float | None, cal: Calendar, warning: float | None,
+          cals: Mapping[str, Calendar] | None = None) -> Basis:
     target_us = None if target is None else round(target * _US)
     warn_us = round(target * warning / 100 * _US) if (target is not None and warning) else None
-    return Basis(cal, target_us, warn_us)
+    return Basis(cal, target_us, warn_us, cals or {})
 
 
 def _account(run: ClockRun, b: Basis, until: int) -> None:
     """Count the running time from ``run.run_since`` to ``until``."""
     if run.status != "running" or run.run_since is None or until <= run.run_since:
         return
-    cal, elapsed = b.cal, run.elapsed
+    cal, elapsed = b.calendar(run.cal), run.elapsed
     span = cal.working_micros(run.run_since, until)
     if b.target_us is not None and run.breach_at is None and elapsed < b.target_us <= elapsed + span:
         run.breach_at = cal.add_working_micros(run.run_since, b.target_us - elapsed)
@@ -180,12 +282,18 @@ def _account(run: ClockRun, b: Basis, until: int) -> None:
     run.elapsed = elapsed + span
 
 
-def step(clock: ClockSpec, run: ClockRun, b: Basis, tr: Transition, category: str) -> None:
-    """Move ``run`` over one transition (``category``: the status category of the
-    state it enters)."""
-    at = b.cal.micros(tr.at)
+def step(clock: ClockSpec, run: ClockRun, b: Basis, tr: Transition, category: str | None) -> None:
+    """Move ``run`` over one move (``category``: the status category of the state
+    it enters).  A calendar switch counts the time up to it on the old hours and
+    the rest on the new ones; a switch alone (``moved`` False) moves no state."""
+    at = Calendar.micros(tr.at)
     _account(run, b, at)
-    cat = category
+    if clock.calendar != "service" and tr.calendars and clock.id in tr.calendars:
+        run.cal = tr.calendars[clock.id]
+    if not tr.moved:
+        run.run_since = at
+        return
+    cat = category or "active"
     paused = _matches_state(clock.pause, tr.to_state, cat)
     if run.status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
             and tr.from_state is not None:
@@ -211,10 +319,11 @@ def step(clock: ClockSpec, run: ClockRun, b: Basis, tr: Transition, category: st
 
 
 def record(run: ClockRun, b: Basis, target: float | None, now: datetime) -> dict[str, Any]:
-    """The clock's record at ``now`` from its run (which is left as it was)."""
+    """The clock's record at ``now`` from its run (which is left as it was), in
+    the calendar the run follows."""
     run = ClockRun(*run.to_list())
-    cal, target_us, warn_us = b.cal, b.target_us, b.warn_us
-    now_us = cal.micros(now)
+    cal, target_us, warn_us = b.calendar(run.cal), b.target_us, b.warn_us
+    now_us = Calendar.micros(now)
     _account(run, b, now_us)
     status, elapsed, warning_at = run.status, run.elapsed, run.warning_at
     remaining = None if target_us is None else target_us - elapsed
@@ -249,16 +358,20 @@ def record(run: ClockRun, b: Basis, target: float | None, now: datetime) -> dict
 
 
 def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: float | None, cal: Calendar,
-                  warning: float | None, now: datetime, categories: Mapping[str, str]) -> dict[str, Any]:
-    """One clock's record: the fold of :func:`step` over ``transitions``, then
-    :func:`record` at ``now`` (the definition the incremental clock state of
-    engine.desk.clockstate must equal).  Time is counted in whole microseconds
-    (exact integer sums); ``categories``: the status category of every state the
-    transitions enter."""
-    b = basis(target, cal, warning)
+                  warning: float | None, now: datetime, categories: Mapping[str, str],
+                  cals: Mapping[str, Calendar] | None = None) -> dict[str, Any]:
+    """One clock's record: the fold of :func:`step` over ``transitions`` (its
+    moves), then :func:`record` at ``now`` (the definition the incremental clock
+    state of engine.desk.clockstate must equal).  Time is counted in whole
+    microseconds (exact integer sums); ``categories``: the status category of
+    every state the moves enter; ``cal``: the service's calendar; ``cals``: the
+    calendars a switch may name (a ``group`` or ``reporter_site`` clock follows
+    the one its last switch named; the time counted before a switch stays
+    counted).  The record is in the calendar followed at the end."""
+    b = basis(target, cal, warning, cals)
     run = ClockRun()
     for tr in transitions:
-        step(clock, run, b, tr, categories[tr.to_state])
+        step(clock, run, b, tr, categories.get(tr.to_state))
     return record(run, b, target, now)
 
 
@@ -271,18 +384,25 @@ class Setting:
     policy: str | None
 
 
-def settings(spec: ProcessSpec, defs: Definitions, values: Mapping[str, Any]) -> dict[str, Setting]:
-    """Every clock's target and basis for a ticket with these ``values``."""
+def settings(spec: ProcessSpec, defs: Definitions, values: Mapping[str, Any],
+             in_force: Mapping[str, str | None] | None = None) -> dict[str, Setting]:
+    """Every clock's target and basis for a ticket with these ``values``;
+    ``in_force``: clock id -> the calendar the journal says it follows at the end
+    (:func:`calendars_in_force`; a target of N business days is N standard days
+    of that calendar)."""
     policy = policy_for(defs, values.get("service"))
     cal = calendar_for_policy(defs, policy)
     targets = (policy.get("targets") or {}).get(values.get("priority") or "", {}) if policy else {}
     warning = _percent(policy.get("warning")) if policy else None
+    cals = calendars(defs)
     out: dict[str, Setting] = {}
     for clock in spec.clocks:
+        cid = (in_force or {}).get(clock.id) if clock.calendar != "service" else None
+        final = cals.get(cid, cal) if cid else cal
         raw = targets.get(clock.target) if targets else None
-        target = target_seconds(Duration.parse(str(raw)), cal) if raw is not None else None
+        target = target_seconds(Duration.parse(str(raw)), final) if raw is not None else None
         out[clock.id] = Setting(target, basis(target, cal, clock.warning if clock.warning is not None
-                                              else warning), policy.code if policy else None)
+                                              else warning, cals), policy.code if policy else None)
     return out
 
 
@@ -322,8 +442,17 @@ def fold(spec: ProcessSpec, defs: Definitions, transitions: Iterable[Transition]
 def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
             values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """Every clock of the ticket, keyed by clock id: the replay of its whole history."""
-    sets = settings(spec, defs, values)
+    sets = settings(spec, defs, values, calendars_in_force(transitions))
     return records(spec, fold(spec, defs, transitions, sets), sets, now)
+
+
+def home_zone(defs: Definitions) -> Any:
+    """The desk's own time zone from the definitions: that of the default SLA
+    policy's calendar (the head office's); None without one."""
+    policy = policy_for(defs, None)
+    cid = policy.get("calendar") if policy else None
+    cal = calendars(defs).get(cid) if cid else None
+    return cal.tz if cal is not None else None
 
 
 def calendar_for(defs: Definitions, calendar_id: str | None, service: str | None) -> Calendar:

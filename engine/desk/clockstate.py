@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from engine.clock import sla as slamod
 from engine.clock.calendars import Calendar
@@ -104,15 +104,19 @@ def current(desk: Desk, spec: ProcessSpec, ticket: Ticket,
 
 
 def transitions(events: Sequence[Mapping[str, Any]]) -> list[slamod.Transition]:
-    """The state changes of a journal, for the SLA clocks."""
-    return [slamod.Transition(e["effective_at"], e["from_state"], e["to_state"], e["action"])
-            for e in events if e["to_state"] is not None]
+    """The clocks' moves of a journal: its changes of state and calendar switches."""
+    return slamod.moves(events)
+
+
+def in_force(events: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
+    """Clock id -> the calendar the journal says it follows now."""
+    return slamod.calendars_in_force(slamod.moves(events))
 
 
 def replayed(desk: Desk, spec: ProcessSpec, events: Sequence[Mapping[str, Any]],
              sets: Mapping[str, slamod.Setting], version: int) -> ClockState:
     """The state the whole journal ``events`` gives (the definition)."""
-    runs = slamod.fold(spec, desk.defs, transitions(events), sets)
+    runs = slamod.fold(spec, desk.defs, slamod.moves(events), sets)
     starts: dict[str, datetime | None] = {t.id: None for t in spec.timers}
     for e in events:
         timers.fold_timer_starts(spec, starts, e)
@@ -124,25 +128,39 @@ def _utc(t: datetime | None) -> datetime | None:
     return None if t is None else t.astimezone(timezone.utc)
 
 
-def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket,
-         sets: Mapping[str, slamod.Setting],
-         events: Sequence[Mapping[str, Any]] | None = None) -> ClockState:
-    """The ticket's state: the stored one when current, else the replay of its
-    journal (``events`` when the caller read it, else read here).  The caller
-    holds the ticket's lock and writes the state back with its change."""
-    state = current(desk, spec, ticket, sets)
-    if state is None:
-        state = replayed(desk, spec, repo.events(ticket.id) if events is None else events,
-                         sets, ticket.version)
-    return state
+def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, values: Mapping[str, Any],
+         switching: Callable[[Mapping[str, str | None]], Mapping[str, str | None]] | None = None,
+         events: Sequence[Mapping[str, Any]] | None = None
+         ) -> tuple[ClockState, dict[str, slamod.Setting]]:
+    """The ticket's state and the clocks' settings for ``values``: the stored
+    state when current, else the replay of its journal (``events`` when the
+    caller read it, else read here).  ``switching(in force)``: the calendars the
+    coming move switches to (their targets count in the calendar followed at the
+    end).  The caller holds the ticket's lock and writes the state back with
+    its change."""
+    state = parse(ticket.clock_state)
+    usable = state is not None and state.version == ticket.version and state.defs == _defs(desk) \
+        and set(state.runs) == {c.id for c in spec.clocks} and set(state.starts) == {t.id for t in spec.timers}
+    if usable:
+        now_in = {cid: run.cal for cid, run in state.runs.items() if run.cal is not None}
+    else:
+        events = repo.events(ticket.id) if events is None else events
+        now_in = in_force(events)
+    final = dict(now_in)
+    final.update(switching(now_in) if switching is not None else {})
+    sets = slamod.settings(spec, desk.defs, values, final)
+    if not usable or current(desk, spec, ticket, sets) is None:
+        events = repo.events(ticket.id) if events is None else events
+        state = replayed(desk, spec, events, sets, ticket.version)
+    assert state is not None
+    return state, sets
 
 
 def advanced(desk: Desk, spec: ProcessSpec, state: ClockState, e: Mapping[str, Any],
              sets: Mapping[str, slamod.Setting]) -> ClockState:
     """``state`` after the event ``e`` appended to the journal (a new row version)."""
     out = state.copy()
-    if e.get("to_state") is not None:
-        slamod.fold(spec, desk.defs, transitions([e]), sets, out.runs)
+    slamod.fold(spec, desk.defs, slamod.moves([e]), sets, out.runs)
     timers.fold_timer_starts(spec, out.starts, e)
     out.starts = {tid: _utc(t) for tid, t in out.starts.items()}
     out.version = state.version + 1
@@ -157,7 +175,7 @@ def bumped(desk: Desk, ticket: Ticket, e: Mapping[str, Any]) -> dict[str, Any] |
     spec = desk.defs.processes.get(ticket.process)
     state = parse(ticket.clock_state)
     if spec is None or state is None or state.version != ticket.version \
-            or state.defs != _defs(desk) or e.get("to_state") is not None:
+            or state.defs != _defs(desk) or slamod.moves([e]):
         return None
     out = state.copy()
     timers.fold_timer_starts(spec, out.starts, e)
@@ -176,8 +194,8 @@ def sla_now(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, now: datet
             events: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The ticket's SLA record at ``now`` (``itsm show``): from the stored state
     when current, else by replay."""
-    sets = slamod.settings(spec, desk.defs, ticket.values)
-    return slamod.records(spec, load(desk, repo, spec, ticket, sets, events).runs, sets, now)
+    state, sets = load(desk, repo, spec, ticket, ticket.values, None, events)
+    return slamod.records(spec, state.runs, sets, now)
 
 
 def verify(desk: Desk, spec: ProcessSpec, row: Mapping[str, Any], values: Mapping[str, Any],
@@ -194,10 +212,10 @@ def verify(desk: Desk, spec: ProcessSpec, row: Mapping[str, Any], values: Mappin
         return False  # not a clock state at all
     if state.version != row.get("version") or state.defs != _defs(desk):
         return None
-    sets = slamod.settings(spec, desk.defs, values)
+    aware = [dict(e, effective_at=_aware(e["effective_at"])) for e in events]
+    sets = slamod.settings(spec, desk.defs, values, in_force(aware))
     if set(state.bases) != set(sets) or any(state.bases[cid] != s.basis.key() for cid, s in sets.items()):
         return None
-    aware = [dict(e, effective_at=_aware(e["effective_at"])) for e in events]
     try:
         derived = replayed(desk, spec, aware, sets, state.version)
     except (KeyError, ValueError):  # a value the definitions no longer know

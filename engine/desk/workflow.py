@@ -51,18 +51,27 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
     now = check_forward(desk, ticket, now)
     ticket.definition_version = desk.register(repo, spec)
     clocks: list[tuple[clockstate.ClockState, Mapping[str, slamod.Setting]]] = []
+    switch: dict[str, list[str | None]] = {}
 
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        sets = slamod.settings(spec, desk.defs, values)
-        state = clockstate.load(desk, repo, spec, ticket, sets, events)
+        switch.clear()  # a reassignment to a group on other hours: journaled, one more move
+
+        def switching(in_force: Mapping[str, str | None]) -> dict[str, str | None]:
+            switch.update(slamod.switch_from(desk.defs, spec, in_force, values))
+            return {c: v[1] for c, v in switch.items()}
+
+        state, sets = clockstate.load(desk, repo, spec, ticket, values, switching, events)
         clocks[:] = [(state, sets)]
-        runs = slamod.fold(spec, desk.defs, [slamod.Transition(now, ticket.state, target, action)],
-                           sets, state.copy().runs)
+        move = slamod.Transition(now, ticket.state, target, action,
+                                 {c: v[1] for c, v in switch.items()} or None)
+        runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
         return slamod.records(spec, runs, sets, now)
 
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)
     out = perform_action(desk.defs, spec, ticket, action, actor, inputs, note, now,
                          Lookup(repo), sla_for, desk.lang)
+    if switch:
+        out.changes[slamod.SWITCH] = dict(switch)
     if "category" in out.changes:
         check_category(desk, spec, out.values)
     linked = None

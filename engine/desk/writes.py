@@ -94,9 +94,11 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
                     state_entered_at=now, version=1, status=initial.status,
                     status_category=desk.defs.category_of(initial.status),
                     priority_overridden=overridden)
-    sets = slamod.settings(spec, desk.defs, values)
+    switch = intake_calendars(desk, repo, spec, values)
+    sets = slamod.settings(spec, desk.defs, values, {c: v[1] for c, v in switch.items()})
     clocks = clockstate.replayed(desk, spec, [{"effective_at": now, "from_state": None, "to_state": initial.id,
-                                               "action": "create"}], sets, 1)
+                                               "action": "create", "changes": {slamod.SWITCH: switch}}],
+                                 sets, 1)
     ticket.sla = slamod.records(spec, clocks.runs, sets, now)
     ticket.clock_state = clocks.to_json()
     row = ticket.to_row()
@@ -109,6 +111,8 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     search.index(repo, spec, ticket)  # before the create event, whose note it indexes
     changes = {k: [None, v] for k, v in values.items() if v is not None}
     changes.update(extra_changes or {})
+    if switch:
+        changes[slamod.SWITCH] = switch
     if overridden:  # journaled: every column of the ticket can be derived from its events
         changes["priority_overridden"] = [False, True]
     created = repo.append_event(ticket.id, event(
@@ -119,6 +123,23 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     refresh_due(desk, repo, spec, ticket, [created], set(),
                 starts=clockstate.timer_starts(spec, ticket, clocks))
     return ticket
+
+
+def intake_calendars(desk: Desk, repo: Any, spec: ProcessSpec,
+                     values: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    """The calendars the ``group`` and ``reporter_site`` clocks of a new ticket
+    follow (``{clock: [None, calendar]}``, journaled with the create event), for
+    those that do not follow the service's."""
+    site = None
+    if any(c.calendar == "reporter_site" for c in spec.clocks) and values.get("reporter"):
+        person = repo.find_person(str(values["reporter"]))
+        site = person.get("site") if person else None
+    out: dict[str, list[str | None]] = {}
+    for clock in spec.clocks:
+        cid = slamod.declared_calendar(desk.defs, clock, values, site)
+        if cid is not None:
+            out[clock.id] = [None, cid]
+    return out
 
 
 def check_category(desk: Desk, spec: ProcessSpec, values: Mapping[str, Any]) -> None:
@@ -158,8 +179,9 @@ def check_forward(desk: Desk, ticket: Ticket, now: datetime) -> datetime:
 
 def transitions(repo: Any, ticket: Ticket,
                 events: Sequence[Mapping[str, Any]] | None = None) -> list[slamod.Transition]:
-    """The state changes of the ticket's journal (read here unless given), for the SLA clocks."""
-    return clockstate.transitions(repo.events(ticket.id) if events is None else events)
+    """The state changes and calendar switches of the ticket's journal (read
+    here unless given), for the SLA clocks."""
+    return slamod.moves(repo.events(ticket.id) if events is None else events)
 
 
 def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
