@@ -207,15 +207,8 @@ def open_api(url: str, now: str | None = None, user: str = AGENT) -> Any:
     """An ``Api`` on ``url`` with the bench agent registered (once)."""
     from engine.api import Api
 
-    from engine.errors import NotFound
-
     api = Api.open(home=str(REPO), db=url, user=user, now=now)
-    try:
-        with api.store.read():
-            pass
-    except NotFound:  # a new database: itsm no longer creates one on first use
-        api.upgrade_db()
-    with api.store.read() as repo:
+    with api.store.write() as repo:  # a write: a new SQLite file is created (a read never creates one)
         known = repo.find_person(AGENT) is not None
     if not known:
         api.add_user(AGENT, "Bench Agent", AGENT_EMAIL, None, ["service_desk", "incident_manager"],

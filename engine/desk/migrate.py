@@ -17,7 +17,7 @@ from engine.errors import ActionRefused, NotFound, UsageError
 from engine.lint.finding import Finding
 from engine.runtime.ticket import CORE_COLUMNS, Ticket
 from engine.clock import sla as slamod
-from engine.desk import clockstate
+from engine.desk import clockstate, permissions
 from engine.desk.context import Desk
 from engine.desk.writes import event, refresh_due
 
@@ -149,6 +149,7 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
         if spec.owner not in actor.roles and not actor.system:
             raise ActionRefused(f"only the process owner ({spec.owner}) may migrate tickets",
                                 allowed_roles=[spec.owner])
+        permissions.require(desk.defs, actor, "admin", f"migrate {process} tickets")
         version = desk.register(repo, spec)
         total = len(result["moves"])
         for done, move in enumerate(result["moves"], 1):

@@ -1,7 +1,7 @@
 """clock state on the ticket row
 
 Revision ID: 0009
-Revises: 0012
+Revises: 0007
 Create Date: 2026-12-06 20:00:00.000000
 
 ``tickets.clock_state`` keeps the state of the ticket's SLA clocks and timers
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-down_revision = '0012'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
