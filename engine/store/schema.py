@@ -95,6 +95,9 @@ tickets = sa.Table(
     sa.Column("sla_breached", sa.Boolean, nullable=False, server_default=sa.false()),
     # sha256 of the end user's status token; the token itself is never stored
     sa.Column("token_hash", sa.String(64)),
+    # the state of the SLA clocks and timers as of the row's version (engine.desk.clockstate;
+    # migration 0009); NULL: not worked out yet (replayed from the journal on first touch)
+    sa.Column("clock_state", sa.JSON),
     sa.Index("ix_tickets_process_state", "process", "state"),
     sa.Index("ix_tickets_sla_due", "sla_due_at"),
     sa.Index("ix_tickets_category_created", "status_category", "created_at"),
