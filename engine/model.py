@@ -291,6 +291,7 @@ class ProcessSpec:
     policies: tuple[str, ...] = ()  # lint policies the process follows (e.g. guidelines)
     solution_field: str | None = None  # search.solution: the field holding the reusable solution
     reuse_field: str | None = None  # search.reuse: the ticket-type field naming a reused solution
+    replies: tuple[tuple[str, str], ...] = ()  # state -> the action a reporter's reply performs
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE

@@ -153,7 +153,9 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")),
         policies=_ids(d.get("policies")),
         solution_field=(d.get("search") or {}).get("solution"),
-        reuse_field=(d.get("search") or {}).get("reuse"))
+        reuse_field=(d.get("search") or {}).get("reuse"),
+        replies=tuple((str(k), str(v)) for k, v in (d.get("replies") or {}).items()
+                      if isinstance(d.get("replies"), dict)))
 
 
 def build_table(doc: Document) -> CodeTable:

@@ -12,6 +12,7 @@ import re
 from typing import Any, Sequence
 
 from engine.errors import UsageError
+from engine.model import LANGS
 from engine.desk.context import Desk
 
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # 64: the people.id column
@@ -28,8 +29,11 @@ def check_user_id(pid: str) -> None:
 
 
 def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | None,
-             roles: Sequence[str], groups: Sequence[str], site: str | None) -> dict[str, Any]:
+             roles: Sequence[str], groups: Sequence[str], site: str | None,
+             lang: str | None = None) -> dict[str, Any]:
     check_user_id(pid)
+    if lang is not None and lang not in LANGS:
+        raise UsageError(f"language {lang!r} is not one of {', '.join(LANGS)}")
     known_roles = {r for p in desk.defs.processes.values() for r in p.roles}
     unknown = [r for r in roles if r not in known_roles]
     if unknown:
@@ -40,7 +44,7 @@ def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | No
     if bad:
         raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
     with desk.store.write() as repo:
-        repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now())
+        repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now(), lang)
         return person_view(desk, repo.find_person(pid))
 
 

@@ -53,8 +53,10 @@ class Lookup:
 
 # -- intake ------------------------------------------------------------------------------
 def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
-           now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None) -> Ticket:
-    """Log a new ticket of ``spec`` from the ``given`` field values."""
+           now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None,
+           reporter_lang: str | None = None) -> Ticket:
+    """Log a new ticket of ``spec`` from the ``given`` field values (``reporter_lang``:
+    the language of the acknowledgement to a reporter the desk does not know)."""
     lookup = Lookup(repo)
     if not given.get("title"):
         raise ActionRefused("a new ticket needs a title (--title)", missing=["title"])
@@ -112,7 +114,8 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
         None, initial.id, changes, note, version, now, True), key=key, process=spec.id)
     if spec.intake_notify:
-        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
+        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now,
+               reporter_lang=reporter_lang)
     refresh_due(desk, repo, spec, ticket, [created], set())
     return ticket
 
