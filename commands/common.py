@@ -154,6 +154,9 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
                                     f"{t('of', lang)} {hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
         items.append((t("opened", lang), ticket["opened"]))
+    for f in ticket.get("attachments") or ():
+        items.append((t("attachment", lang), f"#{f['id']} {f['filename']} ({f['size']} B, {f['content_type']}"
+                                            f"{'' if f['public'] else ', internal'}) sha256 {f['sha256'][:12]}…"))
     return head + render.pairs(items)
 
 

@@ -39,7 +39,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "met": ("met", "已满足"), "breached": ("breached", "已违约"), "running": ("running", "计时中"),
     "paused": ("paused", "已暂停"), "history": ("History", "处理记录"),
     "urgency_impact": ("Urgency / impact", "紧急程度 / 影响度"), "classification": ("Category", "类别"),
-    "parent": ("Parent", "上级工单"), "opened": ("Opened", "已开启"), "elapsed": ("elapsed", "已用"),
+    "parent": ("Parent", "上级工单"), "opened": ("Opened", "已开启"), "attachment": ("Attachment", "附件"), "elapsed": ("elapsed", "已用"),
     "of": ("of", "/"), "override_label": ("override", "手工设置"), "due_inline": ("due", "到期"),
     "stays": ("(stays)", "（状态不变）"),
     "similar_solutions": ("Known solutions of similar tickets (itsm similar KEY):",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
-from engine.desk import major, search
+from engine.desk import attachments, major, search
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
@@ -102,7 +102,9 @@ def show(desk: Desk, key: str) -> dict[str, Any]:
             now = max(desk.now(), ticket.updated_at)
             ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket),
                                         ticket.values, now)
-        return desk.view(ticket)
+        view = desk.view(ticket)
+        view["attachments"] = attachments.listing(repo, ticket.id, False, desk.iso)
+        return view
 
 
 def history(desk: Desk, key: str) -> list[dict[str, Any]]:

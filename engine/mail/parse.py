@@ -139,6 +139,24 @@ def _bounced(msg: Message) -> str | None:
     return None
 
 
+def _returned_ids(msg: Message) -> list[str]:
+    """The Message-ID of the message a bounce returns (its headers part)."""
+    for n, part in enumerate(msg.walk()):
+        if n > MAX_PARTS:
+            break
+        ctype = part.get_content_type()
+        if ctype == "text/rfc822-headers":
+            data = part.get_payload(decode=True) or b""
+            found = BytesHeaderParser().parsebytes(data.lstrip())
+            return thread.ids(found.get("Message-ID"))
+        if ctype == "message/rfc822":
+            inner = part.get_payload()
+            inner = inner[0] if isinstance(inner, list) and inner else inner
+            if isinstance(inner, Message):
+                return thread.ids(str(inner.get("Message-ID") or ""))
+    return []
+
+
 def parse(raw: bytes) -> Inbound:
     """The message in ``raw`` (the caller bounds its size)."""
     msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
@@ -152,9 +170,12 @@ def parse(raw: bytes) -> Inbound:
     mid = thread.MSGID.search(headers.get("Message-ID") or "")
     body, attachments = _body(msg)
     kind, why, bounced = _kind(msg, headers, sender, subject)
+    replied = thread.ids(headers.get("In-Reply-To"), headers.get("References"))
+    if kind == "bounce":
+        replied += _returned_ids(msg)
     return Inbound(
         message_id=mid.group(0) if mid else None, sender=sender, sender_name=name[:200],
         recipients=list(dict.fromkeys(rcpts)), subject=subject, text=body.strip(),
         reply=mailtext.reply_part(body), kind=kind, why=why, bounced=bounced,
-        in_reply_to=thread.ids(headers.get("In-Reply-To"), headers.get("References")),
+        in_reply_to=replied,
         attachments=attachments)

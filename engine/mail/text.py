@@ -64,7 +64,11 @@ class _Text(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skip or self.size > MAX_TEXT:
             return
-        text = " ".join(data.split()) if data.strip() else (" " if data else "")
+        if data.strip():
+            text = (" " if data[0].isspace() else "") + " ".join(data.split()) + \
+                (" " if data[-1].isspace() else "")
+        else:
+            text = " " if data else ""
         if self.quote and text.strip():
             text = "> " + text
         self.size += len(text)
@@ -78,6 +82,7 @@ def html_to_text(html: str) -> str:
     parser.feed(html[: MAX_TEXT * 5])
     parser.close()
     lines = [" ".join(line.split()) for line in "".join(parser.out).splitlines()]
+    lines = [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]
     text = "\n".join(lines)
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
