@@ -62,10 +62,15 @@ def mailboxes(desk: Desk) -> dict[str, Mailbox]:
             for code, v in table.values.items()}
 
 
-def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None) -> Mailbox:
+def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_first: bool = False
+                 ) -> Mailbox:
     boxes = mailboxes(desk)
     if not boxes:
         raise UsageError("no mailboxes are declared (codes/mailboxes.yaml)")
+    if headers_first and mail is not None:  # a catch-all account: the address written to decides
+        found = next((b for a in mail.recipients for b in boxes.values() if b.address == a), None)
+        if found is not None:
+            return found
     if given:
         found = boxes.get(given) or next((b for b in boxes.values() if b.address == given.lower()), None)
         if found is None:
@@ -86,13 +91,14 @@ def _headers_only(raw: bytes) -> bytes:
     return raw[: 64 * 1024]
 
 
-def receive(desk: Desk, raw: bytes, mailbox: str | None = None) -> dict[str, Any]:
+def receive(desk: Desk, raw: bytes, mailbox: str | None = None, headers_first: bool = False
+            ) -> dict[str, Any]:
     """Handle one message; returns what it did: ``outcome`` (opened, replied,
     commented, recorded, dropped, duplicate), ``ticket``, ``detail``."""
     limit = desk.settings.mail.max_message_bytes
     too_large = len(raw) > limit or raw.startswith(b"X-Itsm-Too-Large:")
     mail = parse(_headers_only(raw) if too_large else raw)
-    box = _mailbox_for(desk, mail, mailbox)
+    box = _mailbox_for(desk, mail, mailbox, headers_first)
     mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
     now = desk.now()
     with desk.store.write() as repo:
@@ -235,6 +241,18 @@ def _open(desk: Desk, repo: Any, box: Mailbox, mail: Inbound, now: Any, follows:
     return ticket
 
 
+def failed(desk: Desk, raw: bytes, mailbox: str, why: str) -> None:
+    """Record a message the desk refused (a field it could not take...), so it is
+    not lost silently once the server marks it."""
+    mail = parse(_headers_only(raw))
+    mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
+    with desk.store.write() as repo:
+        if repo.mail.mail_seen(mid[:255]) is None:
+            repo.mail.log_mail({"message_id": mid[:255], "mailbox": mailbox, "sender": mail.sender or "",
+                                "subject": mail.subject[:500], "kind": mail.kind, "outcome": "failed",
+                                "ticket_id": None, "detail": why[:500], "received_at": desk.now()})
+
+
 def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
          mailbox: str | None = None) -> list[dict[str, Any]]:
     """``itsm mail poll``: each configured IMAP account's unseen mail, one
@@ -250,9 +268,10 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
 
         def handle(raw: bytes, box: str = a.mailbox) -> dict[str, Any]:
             try:
-                result = receive(desk, raw, box)
-            except ItsmError as exc:  # this message is refused; the others go on
+                result = receive(desk, raw, box, headers_first=True)
+            except ItsmError as exc:  # this message is refused (recorded); the others go on
                 result = {"outcome": "failed", "ticket": None, "detail": str(exc)}
+                failed(desk, raw, box, str(exc))
             result["mailbox"] = box
             if on_each:
                 on_each(result)

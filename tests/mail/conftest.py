@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -169,7 +170,9 @@ def _user_exists(name: str) -> bool:
 @pytest.fixture(scope="module")
 def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imap]:
     binary = need_dovecot()
-    base = tmp_path_factory.mktemp("dovecot")
+    # not under pytest's temporary folder: that is private to us (0700), and as
+    # root dovecot reads its files as its own user
+    base = Path(tempfile.mkdtemp(prefix="itsm-dovecot-"))
     os.chmod(base, 0o755)
     port = free_port()
     conf = _dovecot_config(base, port)
@@ -197,6 +200,7 @@ def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imap]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- SMTP ------------------------------------------------------------------------------
