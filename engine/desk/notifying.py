@@ -60,13 +60,13 @@ def notify(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | 
            reporter_lang: str | None = None) -> int:
     """Queue messages in this transaction; the payload is what templates see.
     Each message is in its recipient's language: a person's ``lang``, else, for
-    the reporter, ``reporter_lang`` or the language the ticket is written in,
-    else the desk's."""
+    the reporter, the language the ticket is written in, else ``reporter_lang``
+    (the mailbox's), else the desk's."""
     payload = {"key": ticket.key, "ticket": message_ticket(desk, spec, ticket), **extra}
     reply_to = reply_address(desk.defs, spec.id)
     if reply_to:
         payload["reply_to"] = reply_to
-    reporter_lang = reporter_lang or written_in(ticket.values) or desk.lang
+    reporter_lang = written_in(ticket.values) or reporter_lang or desk.lang
     token = payload.pop("token", None) or (token_for(desk.settings, ticket.key)
                                            if desk.settings.secret_key else None)
     total = 0

@@ -1,170 +1,26 @@
 """Fixtures of the mail tests: a throwaway Dovecot IMAP server and a real SMTP
-server (aiosmtpd), both on the loopback interface, one of each per module.
-
-Dovecot runs from its own configuration under a temporary folder: plaintext
-login allowed (loopback only), users in a passwd-file, maildirs in the folder.
-Without Dovecot the IMAP tests are skipped, unless CI is set (CI=true): there
-they fail, since .ci/run installs it.
-"""
+server (aiosmtpd) on the loopback interface, one of each per module (helpers in
+_mailtest.py)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import imaplib
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass
-from email.message import EmailMessage
+import imaplib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
 
-LOOPBACK = "127.0.0.1"
-DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
-CORPUS = Path(__file__).parent / "corpus"
-IMAP_USER, IMAP_PASSWORD = "servicedesk", "imap-test-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
-
-
-def need_dovecot() -> str:
-    if DOVECOT:
-        return DOVECOT
-    if os.environ.get("CI"):
-        pytest.fail("dovecot is not installed (apt-get install dovecot-imapd; .ci/run does it)")
-    pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
-    raise AssertionError  # pragma: no cover
-
-
-@dataclass
-class Imap:
-    host: str
-    port: int
-    user: str
-    password: str
-    folder: Path
-
-    def client(self) -> imaplib.IMAP4:
-        c = imaplib.IMAP4(self.host, self.port, timeout=10)
-        c.login(self.user, self.password)
-        return c
-
-    def append(self, raw: bytes, folder: str = "INBOX") -> None:
-        c = self.client()
-        try:
-            status, _ = c.append(folder, "", imaplib.Time2Internaldate(time.time()), raw)
-            assert status == "OK"
-        finally:
-            c.logout()
-
-    def unseen(self, folder: str = "INBOX") -> int:
-        c = self.client()
-        try:
-            c.select(folder)
-            _, found = c.search(None, "UNSEEN")
-            return len((found[0] or b"").split())
-        finally:
-            c.logout()
-
-    def clear(self, folder: str = "INBOX") -> None:
-        c = self.client()
-        try:
-            c.select(folder)
-            c.store("1:*", "+FLAGS.SILENT", r"(\Deleted)")
-            c.expunge()
-        except imaplib.IMAP4.error:
-            pass
-        finally:
-            c.logout()
-
-
-def _dovecot_config(base: Path, port: int) -> Path:
-    root = os.geteuid() == 0
-    if root:  # dovecot will not deliver mail as root: the mail belongs to its own user
-        mail_user = pwd.getpwnam("dovecot") if _user_exists("dovecot") else pwd.getpwnam("nobody")
-        login_user = "dovenull" if _user_exists("dovenull") else mail_user.pw_name
-        internal = mail_user.pw_name
-    else:
-        mail_user = pwd.getpwuid(os.getuid())
-        login_user = internal = mail_user.pw_name
-    home = base / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    for sub in ("run", "state"):
-        (base / sub).mkdir(exist_ok=True)
-    if root:
-        os.chown(home, mail_user.pw_uid, mail_user.pw_gid)
-    (base / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n", encoding="utf-8")
-    conf = base / "dovecot.conf"
-    conf.write_text(f"""
-protocols = imap
-listen = {LOOPBACK}
-base_dir = {base}/run
-state_dir = {base}/state
-log_path = {base}/dovecot.log
-info_log_path = {base}/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_login_user = {login_user}
-default_internal_user = {internal}
-first_valid_uid = {mail_user.pw_uid}
-last_valid_uid = {mail_user.pw_uid}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={home}/%u
-}}
-mail_location = maildir:{home}/%u/Maildir
-namespace inbox {{
-  inbox = yes
-  mailbox Done {{
-    auto = create
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = {LOOPBACK}
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-service stats {{
-  unix_listener stats-reader {{
-    mode = 0666
-  }}
-  unix_listener stats-writer {{
-    mode = 0666
-  }}
-}}
-""", encoding="utf-8")
-    return conf
-
-
-def _user_exists(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
+sys.path.insert(0, str(Path(__file__).parent))
+from _mailtest import (IMAP_PASSWORD, IMAP_USER, LOOPBACK, Imap, Smtp, _Handler,  # noqa: E402
+                       dovecot_config, free_port, need_dovecot)
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +31,7 @@ def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imap]:
     base = Path(tempfile.mkdtemp(prefix="itsm-dovecot-"))
     os.chmod(base, 0o755)
     port = free_port()
-    conf = _dovecot_config(base, port)
+    conf = dovecot_config(base, port)
     proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     server = Imap(LOOPBACK, port, IMAP_USER, IMAP_PASSWORD, base)
@@ -203,38 +59,6 @@ def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imap]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-# --- SMTP ------------------------------------------------------------------------------
-
-class _Handler:
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        raw = envelope.original_content or envelope.content
-        message = email.message_from_bytes(raw if isinstance(raw, bytes) else raw.encode(),
-                                           policy=email.policy.default)
-        message["X-Test-Rcpt"] = ",".join(envelope.rcpt_tos)
-        with self.lock:
-            self.mails.append(message)  # type: ignore[arg-type]
-        return "250 accepted"
-
-
-@dataclass
-class Smtp:
-    host: str
-    port: int
-    handler: _Handler
-
-    @property
-    def mails(self) -> list[EmailMessage]:
-        with self.handler.lock:
-            return list(self.handler.mails)
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.mails if address in str(m["X-Test-Rcpt"])]
-
-
 @pytest.fixture(scope="module")
 def smtp_server() -> Iterator[Smtp]:
     handler = _Handler()
@@ -247,5 +71,3 @@ def smtp_server() -> Iterator[Smtp]:
         controller.stop()
 
 
-def corpus(name: str) -> bytes:
-    return (CORPUS / name).read_bytes()

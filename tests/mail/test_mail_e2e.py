@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 
 from engine.api import Api
-from conftest import Imap, Smtp, corpus  # tests/mail/conftest.py
+from _mailtest import Imap, Smtp, corpus
 
 REPO = Path(__file__).resolve().parents[2]
 DESK = "servicedesk@it.example.com"

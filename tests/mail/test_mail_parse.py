@@ -9,7 +9,7 @@ import pytest
 from engine.mail import text as mailtext
 from engine.mail import thread
 from engine.mail.parse import parse
-from conftest import corpus  # tests/mail/conftest.py
+from _mailtest import corpus
 
 OURS = "<itsm-outbox-3@it.example.com>"
 
