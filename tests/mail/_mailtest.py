@@ -15,19 +15,15 @@ import imaplib
 import os
 import pwd
 import shutil
-import signal
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 LOOPBACK = "127.0.0.1"
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)

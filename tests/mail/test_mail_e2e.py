@@ -21,7 +21,7 @@ import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
