@@ -23,6 +23,7 @@ message), it does nothing.
 from __future__ import annotations
 
 import hashlib
+from email.utils import parseaddr
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
@@ -68,7 +69,8 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
     if not boxes:
         raise UsageError("no mailboxes are declared (codes/mailboxes.yaml)")
     if headers_first and mail is not None:  # a catch-all account: the address written to decides
-        found = next((b for a in mail.recipients for b in boxes.values() if b.address == a), None)
+        found = next((b for a in mail.recipients for b in boxes.values()
+                      if b.address == thread.base_address(a)), None)
         if found is not None:
             return found
     if given:
@@ -77,7 +79,7 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
             raise UsageError(f"unknown mailbox {given!r}; mailboxes: {', '.join(boxes)}")
         return found
     for address in (mail.recipients if mail else ()):
-        found = next((b for b in boxes.values() if b.address == address), None)
+        found = next((b for b in boxes.values() if b.address == thread.base_address(address)), None)
         if found is not None:
             return found
     return next(iter(boxes.values()))
@@ -114,8 +116,8 @@ def receive(desk: Desk, raw: bytes, mailbox: str | None = None, headers_first: b
                                     ticket_id=ticket.id if ticket else None))
             return _result(outcome, mail, ticket.key if ticket else None, detail)
 
-        own = {b.address for b in mailboxes(desk).values()} | {desk.settings.smtp.sender.lower()}
-        if mail.sender in own:
+        own = {b.address for b in mailboxes(desk).values()} | {parseaddr(desk.settings.smtp.sender)[1].lower()}
+        if thread.base_address(mail.sender or "") in {thread.base_address(a) for a in own}:
             return record("dropped", "from one of the desk's own addresses (a loop)")
         if too_large:
             return record("dropped", f"larger than {limit} bytes (mail.max_message_bytes)")
@@ -150,9 +152,11 @@ def _key(repo: Any, ticket_id: int) -> str | None:
 
 
 def _threaded(desk: Desk, repo: Any, mail: Inbound) -> Ticket | None:
-    """The ticket ``mail`` answers, locked: named by our Message-IDs, else by the
-    subject tag when the sender is its reporter."""
-    ids = [*thread.keys_in_ids(mail.in_reply_to)]
+    """The ticket ``mail`` answers, locked: named by our Message-IDs or a signed
+    reply address (``desk+KEY-signature@...``), else by the subject tag when the
+    sender is its reporter."""
+    ids = [*thread.keys_in_ids(mail.in_reply_to),
+           *thread.keys_in_addresses(mail.recipients, desk.settings.secret_key)]
     for tid in repo.mail.outbox_tickets(thread.outbox_ids(mail.in_reply_to)):
         key = _key(repo, tid)
         if key:

@@ -8,6 +8,9 @@ References, or keeps the subject tag ``[KEY]``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from typing import Iterable
 
@@ -61,3 +64,39 @@ def outbox_ids(message_ids: Iterable[str]) -> list[int]:
 def subject_key(subject: str) -> str | None:
     found = TAG.search(subject or "")
     return found.group(1) if found else None
+
+
+PLUS = re.compile(r"^([^+@]+)\+(" + KEY + r")-([a-z2-7]{10})@(.+)$", re.IGNORECASE)
+
+
+def _signature(secret: str, key: str) -> str:
+    digest = hmac.new(secret.encode(), f"itsm-reply:{key.upper()}".encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:10]
+
+
+def reply_address(mailbox: str, key: str, secret: str | None) -> str:
+    """The address replies about ``key`` go to: ``desk+KEY-signature@domain``
+    when a secret is configured (a reply to it threads whoever sends it), else
+    the mailbox itself."""
+    if not secret or "@" not in mailbox:
+        return mailbox
+    local, domain = mailbox.rsplit("@", 1)
+    return f"{local}+{key}-{_signature(secret, key)}@{domain}"
+
+
+def base_address(address: str) -> str:
+    """``desk+anything@domain`` -> ``desk@domain`` (lower case)."""
+    local, _, domain = address.lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}" if local else address.lower()
+
+
+def keys_in_addresses(addresses: Iterable[str], secret: str | None) -> list[str]:
+    """Ticket keys of signed reply addresses among ``addresses`` (checked against ``secret``)."""
+    if not secret:
+        return []
+    out = []
+    for address in addresses:
+        found = PLUS.match(address)
+        if found and hmac.compare_digest(found.group(3).lower(), _signature(secret, found.group(2))):
+            out.append(found.group(2).upper())
+    return out

@@ -58,7 +58,9 @@ class SmtpChannel:
             mail["References"] = root
             mail["X-Itsm-Ticket"] = header_text(key)
         if payload.get("reply_to"):
-            mail["Reply-To"] = header_text(str(payload["reply_to"]))
+            mail["Reply-To"] = header_text(thread.reply_address(str(payload["reply_to"]), key,
+                                                                settings.secret_key) if key
+                                           else str(payload["reply_to"]))
         mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-reply loops with us
         mail.set_content(message.text)
         if message.html:

@@ -95,3 +95,27 @@ def test_each_message_in_its_recipients_language(itsm: Any, org: Any) -> None:
     assert rows[(key, "chen.jie@example.com", "assigned")] == "en"
     assert rows[(key, "li.na@example.com", "acknowledged")] == "en"
     assert rows[(zh, "wang.zhe@example.com", "acknowledged")] == "zh"  # written in Chinese
+
+
+def test_migration_0008_goes_down_and_up_with_mail_and_files(itsm: Any, org: Any, tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.store import db
+
+    key = receive(itsm, mail("li.na@example.com", "Before the downgrade", "x", "m1@x"))["ticket"]
+    engine = db.make_engine(itsm.db)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(db.MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0006")
+    finally:
+        engine.dispose()
+    out = itsm("db", "upgrade").stdout
+    assert "0006 -> 0008" in out, out
+    assert receive(itsm, mail("li.na@example.com", f"Re: [{key}] x", "after", "m2@x"))["outcome"] == "replied"
+    f = tmp_path / "after.txt"
+    f.write_text("after the upgrade\n", encoding="utf-8")
+    assert itsm.json("attach", key, f, user=org.agent.id)["size"] == 18

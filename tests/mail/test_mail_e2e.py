@@ -104,8 +104,17 @@ def test_a_mail_opens_an_incident_and_is_acknowledged_with_threading_headers(
     ack = latest_to(smtp_server, "zhou.wei@example.com", result["ticket"])
     assert str(ack["Subject"]).startswith(f"[{result['ticket']}]")
     assert str(ack["In-Reply-To"]) == f"<{result['ticket']}.itsm@it.example.com>"
-    assert str(ack["Reply-To"]) == DESK and str(ack["Auto-Submitted"]) == "auto-generated"
+    reply_to = str(ack["Reply-To"])  # signed: servicedesk+KEY-signature@it.example.com
+    assert reply_to.startswith(f"servicedesk+{result['ticket']}-") and reply_to.endswith("@it.example.com")
+    assert str(ack["Auto-Submitted"]) == "auto-generated"
     assert "We have logged your report" in ack.get_body(("plain",)).get_content()  # English, as the mail
+    # a colleague answers from another client: no tag, no In-Reply-To, only the signed address
+    imap_server.append(plain("zhou.wei.home@example.org", "Same here", "Also on my PC.", to=reply_to))
+    forged = reply_to.replace(reply_to.split("-")[-1].split("@")[0], "aaaaaaaaaa")
+    imap_server.append(plain("mallory@example.org", "Let me in", "x", to=forged))
+    first, second = poll(desk_db)
+    assert (first["outcome"], first["ticket"]) == ("commented", result["ticket"])
+    assert second["outcome"] == "opened" and second["ticket"] != result["ticket"]
 
 
 def test_pend_question_reaches_the_user_in_their_language_and_the_reply_resumes(

@@ -65,5 +65,6 @@ def downgrade() -> None:
     op.drop_table('mail_log')
     op.drop_index('ix_attachments_ticket', table_name='attachments')
     op.drop_table('attachments')
-    with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.drop_column('lang')
+    # not a batch: on SQLite that copies the table, and its cascades would take
+    # every person's roles and groups with it (SQLite 3.35+ drops a column in place)
+    op.execute('ALTER TABLE people DROP COLUMN lang')
