@@ -41,6 +41,11 @@ def test_a_mail_opens_once_and_its_reply_is_a_public_comment(itsm: Any, org: Any
     assert other["outcome"] == "opened" and other["ticket"] != key  # a tag from a stranger is no reply
     tickets = itsm.json("list", user=org.agent.id)
     assert sorted(t["title"] for t in tickets) == ["Re: [" + key + "] x", "Screen flickers"]
+    ooo = receive(itsm, mail("li.na@example.com", f"Automatic reply: [{key}] x", "away", "a4@x",
+                             Auto_Submitted="auto-replied"))
+    assert (ooo["outcome"], ooo["kind"], ooo["ticket"]) == ("recorded", "ooo", key)
+    assert [e["public"] for e in itsm.json("history", key, user=org.agent.id) if e["action"] == "mail"] == [False]
+    itsm("audit", "verify")  # the journal still derives every column (comment and mail events)
 
 
 def test_limits_and_loops(itsm: Any, org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,6 +77,7 @@ def test_attach_stores_journals_and_limits(itsm: Any, org: Any, tmp_path: Path,
     assert "over the limit of 100 bytes per file" in refused.stderr
     itsm("attach", key, log, user=org.other_user, expect=1)  # a stranger may not
     assert len(itsm.json("show", key, user=org.agent.id)["attachments"]) == 1
+    itsm("audit", "verify")
 
 
 def test_attachments_in_a_folder(itsm: Any, org: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
