@@ -48,6 +48,7 @@ class ImapSettings:
     folder: str = "INBOX"
     done_folder: str | None = None  # where handled mail is moved; unset: flagged \\Seen
     verify: bool = True  # check the server's certificate
+    ca_file: str | None = None  # the CA that signed it, else the system's
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def _mail(mail: dict[str, Any], base: Path) -> MailSettings:
             "host": env("ITSM_IMAP_HOST"), "port": env("ITSM_IMAP_PORT"), "tls": env("ITSM_IMAP_TLS"),
             "username": env("ITSM_IMAP_USERNAME"), "password": env("ITSM_IMAP_PASSWORD"),
             "folder": env("ITSM_IMAP_FOLDER"), "done_folder": env("ITSM_IMAP_DONE_FOLDER"),
-            "verify": env("ITSM_IMAP_VERIFY")}})
+            "verify": env("ITSM_IMAP_VERIFY"), "ca_file": env("ITSM_IMAP_CA_FILE")}})
     try:
         for box, acc in imap.items():
             if not isinstance(acc, dict) or not acc.get("host"):
@@ -174,7 +175,9 @@ def _mail(mail: dict[str, Any], base: Path) -> MailSettings:
                 mailbox=str(box), host=str(acc["host"]), port=int(acc.get("port") or (993 if tls == "ssl" else 143)),
                 tls=tls, username=str(acc.get("username") or ""), password=str(acc.get("password") or ""),
                 folder=str(acc.get("folder") or "INBOX"), done_folder=acc.get("done_folder") or None,
-                verify=str(acc.get("verify", True)).lower() not in ("false", "0", "no")))
+                verify=str(acc.get("verify") if acc.get("verify") is not None else True).lower()
+                not in ("false", "0", "no"),
+                ca_file=_path(acc["ca_file"], base) if acc.get("ca_file") else None))
         sizes = {k: int(env("ITSM_MAIL_" + k.upper()) or mail.get(k) or getattr(MailSettings, k))
                  for k in ("max_message_bytes", "sender_limit", "attachment_max_bytes",
                            "ticket_attachments_max_bytes")}

@@ -268,7 +268,7 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
     out: list[dict[str, Any]] = []
     for a in accounts:
         account = imapmod.ImapAccount(a.host, a.port, a.tls, a.username, a.password, a.folder,
-                                      a.done_folder, verify=a.verify)
+                                      a.done_folder, verify=a.verify, ca_file=a.ca_file)
 
         def handle(raw: bytes, box: str = a.mailbox) -> dict[str, Any]:
             try:

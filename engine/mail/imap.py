@@ -32,10 +32,11 @@ class ImapAccount:
     done_folder: str | None = None
     timeout: float = 30.0
     verify: bool = True  # check the server's certificate
+    ca_file: str | None = None  # the CA that signed it (an internal CA), else the system's
 
 
 def _connect(account: ImapAccount) -> imaplib.IMAP4:
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=account.ca_file)
     if not account.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

@@ -49,10 +49,12 @@ def need_dovecot() -> str:
 @dataclass
 class Imap:
     host: str
-    port: int
+    port: int  # plaintext (loopback)
     user: str
     password: str
     folder: Path
+    tls_port: int = 0  # IMAPS, with the self-signed certificate ``ca_file``
+    ca_file: str = ""
 
     def client(self) -> imaplib.IMAP4:
         c = imaplib.IMAP4(self.host, self.port, timeout=10)
@@ -88,7 +90,34 @@ class Imap:
             c.logout()
 
 
-def dovecot_config(base: Path, port: int) -> Path:
+def self_signed(base: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (cryptography, a dependency of itsm)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "itsm test IMAP")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = base / "cert.pem", base / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    os.chmod(key_file, 0o600)
+    return cert_file, key_file
+
+
+def dovecot_config(base: Path, port: int, tls_port: int) -> Path:
     root = os.geteuid() == 0
     if root:  # dovecot will not deliver mail as root: the mail belongs to its own user
         mail_user = pwd.getpwnam("dovecot") if _user_exists("dovecot") else pwd.getpwnam("nobody")
@@ -104,6 +133,7 @@ def dovecot_config(base: Path, port: int) -> Path:
     if root:
         os.chown(home, mail_user.pw_uid, mail_user.pw_gid)
     (base / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n", encoding="utf-8")
+    cert_file, key_file = self_signed(base)
     conf = base / "dovecot.conf"
     conf.write_text(f"""
 protocols = imap
@@ -112,7 +142,9 @@ base_dir = {base}/run
 state_dir = {base}/state
 log_path = {base}/dovecot.log
 info_log_path = {base}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{cert_file}
+ssl_key = <{key_file}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = {login_user}
@@ -140,7 +172,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {LOOPBACK}
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service stats {{

@@ -30,11 +30,11 @@ def imap_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Imap]:
     # root dovecot reads its files as its own user
     base = Path(tempfile.mkdtemp(prefix="itsm-dovecot-"))
     os.chmod(base, 0o755)
-    port = free_port()
-    conf = dovecot_config(base, port)
+    port, tls_port = free_port(), free_port()
+    conf = dovecot_config(base, port, tls_port)
     proc = subprocess.Popen([binary, "-F", "-c", str(conf)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    server = Imap(LOOPBACK, port, IMAP_USER, IMAP_PASSWORD, base)
+    server = Imap(LOOPBACK, port, IMAP_USER, IMAP_PASSWORD, base, tls_port, str(base / "cert.pem"))
     deadline = time.monotonic() + 20
     while True:
         try:

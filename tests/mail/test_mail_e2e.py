@@ -233,3 +233,18 @@ def handled(db_file: str, subjects: list[str]) -> int:
     with sqlite3.connect(db_file) as conn:
         marks = ",".join("?" * len(subjects))
         return conn.execute(f"SELECT count(*) FROM mail_log WHERE subject IN ({marks})", subjects).fetchone()[0]
+
+
+def test_poll_over_tls_checks_the_certificate(env: dict[str, str], imap_server: Imap, desk_db: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.errors import ItsmError
+
+    monkeypatch.setenv("ITSM_IMAP_TLS", "ssl")
+    monkeypatch.setenv("ITSM_IMAP_PORT", str(imap_server.tls_port))
+    imap_server.append(plain("tls.user@example.com", "Over TLS", "hello"))
+    with pytest.raises(ItsmError, match="CERTIFICATE_VERIFY_FAILED"):  # a certificate nobody vouches for
+        poll(desk_db)
+    assert imap_server.unseen() == 1
+    monkeypatch.setenv("ITSM_IMAP_CA_FILE", imap_server.ca_file)
+    [result] = poll(desk_db)
+    assert result["outcome"] == "opened" and imap_server.unseen() == 0
