@@ -190,21 +190,26 @@ def _note(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> Non
                       key=ticket.key, process=ticket.process)
 
 
-def _attach_all(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, actor: Any, now: Any) -> list[str]:
+def _attach_all(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, actor: Any, now: Any,
+                public: bool = True) -> list[str]:
     skipped = []
     for part in mail.attachments:
         try:
             with repo.savepoint():
-                attachments.store(desk, repo, ticket, part.filename, part.data, actor, "mail", True, now)
+                attachments.store(desk, repo, ticket, part.filename, part.data, actor, "mail", public, now)
         except (ActionRefused, UsageError) as exc:
             skipped.append(str(exc))
     return skipped
 
 
 def _reply(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> tuple[str, str]:
+    """A reply: public and acted on from the reporter; from anyone else a comment,
+    public only when it came through the ticket's signed reply address (our
+    Message-IDs can be guessed, the signature cannot)."""
     now = check_forward(desk, ticket, now)
     reporter = str(ticket.values.get("reporter") or "")
     by_reporter = reporter.lower() == mail.sender
+    signed = ticket.key in thread.keys_in_addresses(mail.recipients, desk.settings.secret_key)
     actor = end_user(reporter if by_reporter else mail.sender)
     text = (mail.reply or mail.text or NO_TEXT.get(desk.lang, NO_TEXT["en"]))[:10_000]
     repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
@@ -212,9 +217,10 @@ def _reply(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> tu
     events = [repo.append_event(ticket.id, event(
         "comment", actor, "reporter" if by_reporter else None, None, None,
         {"mail": {"message_id": mail.message_id, "from": mail.sender}}, text,
-        ticket.definition_version, now, True), key=ticket.key, process=ticket.process)]
-    skipped = _attach_all(desk, repo, ticket, mail, actor, now)
-    detail = f"comment from {mail.sender}" + (f"; not attached: {'; '.join(skipped)}" if skipped else "")
+        ticket.definition_version, now, by_reporter or signed), key=ticket.key, process=ticket.process)]
+    skipped = _attach_all(desk, repo, ticket, mail, actor, now, by_reporter or signed)
+    detail = f"{'' if by_reporter or signed else 'internal '}comment from {mail.sender}" + \
+        (f"; not attached: {'; '.join(skipped)}" if skipped else "")
     if not by_reporter:
         return "commented", detail
     done = replies.user_replied(desk, repo, ticket, text, actor, now)

@@ -112,9 +112,14 @@ def test_a_mail_opens_an_incident_and_is_acknowledged_with_threading_headers(
     imap_server.append(plain("zhou.wei.home@example.org", "Same here", "Also on my PC.", to=reply_to))
     forged = reply_to.replace(reply_to.split("-")[-1].split("@")[0], "aaaaaaaaaa")
     imap_server.append(plain("mallory@example.org", "Let me in", "x", to=forged))
-    first, second = poll(desk_db)
+    imap_server.append(plain("guesser@example.org", "Re: hi", "injected", to=DESK,
+                             In_Reply_To=f"<{result['ticket']}.itsm@it.example.com>"))
+    first, second, third = poll(desk_db)
     assert (first["outcome"], first["ticket"]) == ("commented", result["ticket"])
     assert second["outcome"] == "opened" and second["ticket"] != result["ticket"]
+    assert (third["outcome"], third["ticket"]) == ("commented", result["ticket"])
+    comments = {e["note"]: e["public"] for e in api(desk_db).history(result["ticket"]) if e["action"] == "comment"}
+    assert comments == {"Also on my PC.": True, "injected": False}  # a guessable Message-ID is not trusted
 
 
 def test_pend_question_reaches_the_user_in_their_language_and_the_reply_resumes(
