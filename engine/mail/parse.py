@@ -122,8 +122,10 @@ def _kind(msg: Message, raw_headers: Message, sender: str, subject: str) -> tupl
         return "auto", f"Precedence: {precedence}", None
     if raw_headers.get("List-Id") or raw_headers.get("List-Unsubscribe"):
         return "auto", "mailing list", None
-    if BOUNCE_SENDER.match(sender) or not sender:
+    if BOUNCE_SENDER.match(sender):
         return "bounce", "from a mailer daemon", None
+    if not sender:
+        return "auto", "no sender address", None
     return "person", "", None
 
 
@@ -157,6 +159,12 @@ def _returned_ids(msg: Message) -> list[str]:
     return []
 
 
+def _clean(text: str) -> str:
+    """No NUL or other control characters but line breaks and tabs (PostgreSQL
+    refuses NUL in text; the others only confuse)."""
+    return "".join(c for c in text if c in "\n\t" or not (ord(c) < 32 or ord(c) == 127))
+
+
 def parse(raw: bytes) -> Inbound:
     """The message in ``raw`` (the caller bounds its size)."""
     msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
@@ -173,9 +181,10 @@ def parse(raw: bytes) -> Inbound:
     replied = thread.ids(headers.get("In-Reply-To"), headers.get("References"))
     if kind == "bounce":
         replied += _returned_ids(msg)
+    body = _clean(body)
     return Inbound(
-        message_id=mid.group(0) if mid else None, sender=sender, sender_name=name[:200],
-        recipients=list(dict.fromkeys(rcpts)), subject=subject, text=body.strip(),
-        reply=mailtext.reply_part(body), kind=kind, why=why, bounced=bounced,
+        message_id=_clean(mid.group(0)) if mid else None, sender=_clean(sender), sender_name=_clean(name[:200]),
+        recipients=[_clean(r) for r in dict.fromkeys(rcpts)], subject=_clean(subject), text=body.strip(),
+        reply=mailtext.reply_part(body), kind=kind, why=why, bounced=bounced and _clean(bounced),
         in_reply_to=replied,
         attachments=attachments)

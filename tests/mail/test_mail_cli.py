@@ -125,3 +125,13 @@ def test_migration_0008_goes_down_and_up_with_mail_and_files(itsm: Any, org: Any
     f = tmp_path / "after.txt"
     f.write_text("after the upgrade\n", encoding="utf-8")
     assert itsm.json("attach", key, f, user=org.agent.id)["size"] == 18
+
+
+def test_a_mail_with_nul_characters_and_broken_headers_opens_cleanly(itsm: Any, org: Any) -> None:
+    raw = (b"From: =?utf-8?q?Bad=00Name?= <nul@example.com>\r\nTo: servicedesk@it.example.com\r\n"
+           b"Subject: Broken \x00 printer =?x-unknown?B?////?=\r\nMessage-ID: <nul@x>\r\n"
+           b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nText with \x00 NUL \xff\xfe bytes\r\n")
+    done = receive(itsm, raw)
+    assert done["outcome"] == "opened"
+    shown = itsm.json("show", done["ticket"], user=org.agent.id)
+    assert "\x00" not in shown["title"] + shown["description"] and shown["title"].startswith("Broken")

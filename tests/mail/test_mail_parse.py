@@ -79,3 +79,20 @@ def test_charsets_and_quotes() -> None:
     assert mailtext.decode(b"caf\xc3\xa9", "x-no-such-charset") == "café"
     assert mailtext.reply_part("Yes.\n\n在 2026年3月3日 09:00，IT服务台 写道：\n> old") == "Yes."
     assert mailtext.reply_part("Fixed?\nOn Tue, 3 Mar 2026 at 09:00, Desk <d@x> wrote:\n> old") == "Fixed?"
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+PIECES = [b"From: a@b.c\r\n", b"Subject: =?gb2312?B?u9i4tA==?=\r\n", b"Content-Type: multipart/mixed; boundary=x\r\n",
+          b"--x\r\n", b"Content-Type: text/html; charset=gbk\r\n", b"Content-Transfer-Encoding: base64\r\n",
+          b"\r\n", b"<p>hi</p><blockquote>q", b"=?utf-8?q?=E4?=", b"\xff\xfe\x00", b"--x--\r\n",
+          b"Content-Disposition: attachment; filename*=utf-8''%E6%88%AA.png\r\n", b"Auto-Submitted: no\r\n"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.binary(max_size=40)), max_size=30))
+def test_any_bytes_parse_without_an_exception(parts: list[bytes]) -> None:
+    mail = parse(b"".join(parts))
+    assert mail.kind in ("person", "auto", "ooo", "bounce")
+    assert len(mail.subject) <= 500 and len(mail.attachments) <= 20 and isinstance(mail.reply, str)
+    assert "\x00" not in mail.text + mail.subject + mail.sender + (mail.message_id or "")
