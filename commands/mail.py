@@ -70,6 +70,31 @@ def mail_poll(state: State, mailbox: str | None, as_json: bool) -> None:
         emit(state, results, as_json, lambda: "")
 
 
+@mail.command("log")
+@click.option("--ticket", "key", help="Only the mail about this ticket.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@output_options(listing=True)
+@pass_state
+def mail_log(state: State, key: str | None, limit: int, as_json: bool, as_csv: bool) -> None:
+    """The mail received, newest first: what each message was (a person's, an
+    auto-reply, a bounce...) and what it did (opened, replied, recorded, dropped).
+
+    \b
+    Example:
+      itsm mail log --limit 20
+      itsm mail log --ticket INC-000042 --json
+    """
+    from engine import render
+
+    json_mode(state, as_json)
+    rows = state.api().mail_log(key, limit)
+    cols = [("at", "At", lambda r: r["at"]), ("from", "From", lambda r: r["from"]),
+            ("kind", "Kind", lambda r: r["kind"]), ("outcome", "Outcome", lambda r: r["outcome"]),
+            ("ticket", "Ticket", lambda r: r["ticket"]), ("subject", "Subject", lambda r: r["subject"]),
+            ("detail", "Detail", lambda r: r["detail"])]
+    emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+
+
 @command()
 @click.argument("key")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -255,6 +255,10 @@ class Api:
         """Fetch and handle the configured IMAP mailboxes' unseen mail (``itsm mail poll``)."""
         return mailgate.poll(self.desk, on_each, mailbox)
 
+    def mail_log(self, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The mail received, newest first (``itsm mail log``)."""
+        return mailgate.log(self.desk, key, limit)
+
     def attach(self, key: str, filename: str, data: bytes, public: bool = True,
                actor_id: str | None = None) -> dict[str, Any]:
         return attachments.attach(self.desk, key, filename, data, public, actor_id)

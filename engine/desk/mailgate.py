@@ -251,6 +251,18 @@ def _open(desk: Desk, repo: Any, box: Mailbox, mail: Inbound, now: Any, follows:
     return ticket
 
 
+def log(desk: Desk, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The mail received, newest first (``itsm mail log``): what each was and did."""
+    with desk.store.read() as repo:
+        ticket_id = repo.get_ticket(key.upper())["id"] if key else None
+        rows = repo.mail.mail_log(ticket_id, max(1, min(limit, 10_000)))
+        keys = {r["ticket_id"]: _key(repo, r["ticket_id"]) for r in rows if r["ticket_id"]}
+    return [{"at": desk.iso(r["received_at"]), "mailbox": r["mailbox"], "from": r["sender"],
+             "subject": r["subject"], "kind": r["kind"], "outcome": r["outcome"],
+             "ticket": keys.get(r["ticket_id"]), "detail": r["detail"], "message_id": r["message_id"]}
+            for r in rows]
+
+
 def failed(desk: Desk, raw: bytes, mailbox: str, why: str) -> None:
     """Record a message the desk refused (a field it could not take...), so it is
     not lost silently once the server marks it."""

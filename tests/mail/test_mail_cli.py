@@ -60,6 +60,9 @@ def test_limits_and_loops(itsm: Any, org: Any, monkeypatch: pytest.MonkeyPatch) 
     auto = receive(itsm, mail("robot@example.com", "Report", "z", "auto@x", Auto_Submitted="auto-generated"))
     assert auto["outcome"] == "recorded" and auto["ticket"] is None
     assert len(itsm.json("list", user=org.agent.id)) == 2
+    logged = itsm.json("mail", "log", user=org.agent.id)
+    assert [r["outcome"] for r in logged] == ["recorded", "dropped", "dropped", "dropped", "opened", "opened"]
+    assert "Auto-Submitted: auto-generated" in itsm("mail", "log", user=org.agent.id).stdout
 
 
 def test_attach_stores_journals_and_limits(itsm: Any, org: Any, tmp_path: Path,
