@@ -1,7 +1,7 @@
 """mail and attachments: people's language, attachments, the mail log
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0012
 Create Date: 2026-12-06 20:00:00.000000
 
 ``people.lang``: the language of messages to the person (NULL: the desk's).
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
