@@ -1564,9 +1564,9 @@ def test_reply_action_accepts_an_action_the_reporter_can_take_with_the_reply(che
 
 def test_reply_action_refuses_what_a_reply_cannot_run(check: Check) -> None:
     text = REPLIES + "replies: {resolved: resolve, new: close, gone: reopen, closed: nope}\n"
-    findings = check({P: text}, [("R005", *at(text, "resolve,")), ("R005", *at(text, "resolve,")),
-                                 ("R005", *at(text, "close,")),
-                                 ("R005", *at(text, "gone")), ("R005", *at(text, "nope"))])
+    findings = check({P: text}, [("M001", *at(text, "resolve,")), ("M001", *at(text, "resolve,")),
+                                 ("M001", *at(text, "close,")),
+                                 ("M001", *at(text, "gone")), ("M001", *at(text, "nope"))])
     said = " | ".join(messages(findings))
     assert "does not start from state 'resolved'" in said and "the reporter may not perform 'resolve'" in said
     assert "'close' requires title" in said and "unknown state 'gone'" in said and "unknown action 'nope'" in said
@@ -1590,8 +1590,8 @@ def test_mailbox_reference_refuses_unknown_names_and_shared_addresses(check: Che
     text = MAILBOXES.replace("group: service_desk}", "group: nobody, service: nothing}") + \
         "  again: {label: {en: Again, zh: 再}, address: DESK@example.com, process: incidnet}\n"
     findings = check({"codes/mailboxes.yaml": text},
-                     [("R006", *at(text, "desk:")), ("R006", *at(text, "desk:")),
-                      ("R006", *at(text, "again:")), ("R006", *at(text, "again:"))])
+                     [("M002", *at(text, "desk:")), ("M002", *at(text, "desk:")),
+                      ("M002", *at(text, "again:")), ("M002", *at(text, "again:"))])
     said = " | ".join(messages(findings))
     assert "unknown group 'nobody'" in said and "unknown service 'nothing'" in said
     assert "unknown process 'incidnet'" in said and "is also mailbox 'desk'" in said

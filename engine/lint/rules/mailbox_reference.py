@@ -20,7 +20,7 @@ from typing import Iterator
 from engine.lint.context import LintContext
 from engine.model import Where
 
-ID = "R006"
+ID = "M002"
 SLUG = "mailbox-reference"
 SEVERITY = "error"
 

@@ -20,7 +20,7 @@ from typing import Iterator
 from engine.lint.context import LintContext
 from engine.model import Where
 
-ID = "R005"
+ID = "M001"
 SLUG = "reply-action"
 SEVERITY = "error"
 
