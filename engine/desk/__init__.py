@@ -15,5 +15,5 @@ journal's audit: audit (``itsm audit verify``), replay (every column from the
 journal), desklog, sealing (the desk-wide log, rekey), checkpoints, signing
 (Ed25519: the only importer of cryptography), export (offline verification, keygen).
 
-May import: ground, definitions, clock, runtime, lint, store, notify, reports.
+May import: ground, definitions, clock, runtime, lint, store, notify, mail, reports.
 """

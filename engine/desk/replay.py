@@ -27,8 +27,8 @@ from engine.runtime import timers
 from engine.runtime.ticket import CORE_COLUMNS
 
 # Journal actions that write no action outcome (no SLA record): comments, links,
-# monitoring notes, definition migrations.  Every other action is a process action.
-NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate"})
+# monitoring notes, definition migrations, attachments, mail recorded.  Every other action is a process action.
+NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate", "attach", "mail"})
 # names in an event's changes that are not field values
 NOT_FIELDS = frozenset({"priority_overridden", "alert", "link", slamod.SWITCH})
 

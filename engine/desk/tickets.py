@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from engine.desk import clockstate, links, major, permissions, search
+from engine.desk import attachments, clockstate, links, major, permissions, search
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
@@ -80,6 +80,7 @@ def show(desk: Desk, key: str) -> dict[str, Any]:
             ticket.sla = clockstate.sla_now(desk, repo, spec, ticket, now)
         view = desk.view(ticket)
         view.update(links.shown(desk, repo, ticket))
+        view["attachments"] = attachments.listing(repo, ticket.id, False, desk.iso)
         return view
 
 

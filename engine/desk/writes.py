@@ -54,9 +54,11 @@ class Lookup:
 # -- intake ------------------------------------------------------------------------------
 def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
            now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None,
-           acknowledge: bool = True) -> Ticket:
+           acknowledge: bool = True, reporter_lang: str | None = None) -> Ticket:
     """Log a new ticket of ``spec`` from the ``given`` field values; ``acknowledge``
-    False: without the intake's messages (the portal's acknowledgement cap)."""
+    False: without the intake's messages (the portal's acknowledgement cap);
+    ``reporter_lang``: the language of the acknowledgement to a reporter the desk
+    does not know."""
     lookup = Lookup(repo)
     if not given.get("title"):
         raise ActionRefused("a new ticket needs a title (--title)", missing=["title"])
@@ -121,7 +123,8 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
         None, initial.id, changes, note, version, now, True), key=key, process=spec.id)
     if spec.intake_notify and acknowledge:
-        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
+        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now,
+               reporter_lang=reporter_lang)
     refresh_due(desk, repo, spec, ticket, [created], set(),
                 starts=clockstate.timer_starts(spec, ticket, clocks))
     return ticket
