@@ -33,7 +33,7 @@ from engine.desk.audit import verify
 from engine.errors import ItsmError
 from engine.runtime import timers
 from engine.runtime.ticket import Ticket
-from conftest import require_postgres, reset_postgres
+from tests_conftest import require_postgres, reset_postgres
 
 REPO = Path(__file__).resolve().parent.parent
 DEFS = load_definitions(REPO)

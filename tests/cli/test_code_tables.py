@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Itsm, add_people
+from tests_conftest import Itsm, add_people
 
 ROOT_CAUSES = """\
 schema: itsm/codes@1
