@@ -70,7 +70,8 @@ def home(itsm_nodb: Itsm, tmp_path: Path) -> Path:
           "  closure_code: {type: code, codes: closure,")
     _edit(incident, "    accepts: [workaround, solution_from]",
           "    accepts: [workaround, solution_from, root_cause]")
-    _edit(incident, "version: 1", "version: 2")
+    version = int(re.search(r"^version: (\d+)$", incident.read_text(encoding="utf-8"), re.M).group(1))  # type: ignore[union-attr]
+    _edit(incident, f"version: {version}", f"version: {version + 1}")
     (target / "reports" / "causes.yaml").write_text(REPORT, encoding="utf-8")
     return target
 
