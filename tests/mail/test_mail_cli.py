@@ -95,7 +95,7 @@ def test_attachments_in_a_folder(itsm: Any, org: Any, tmp_path: Path, monkeypatc
 
 def test_each_message_in_its_recipients_language(itsm: Any, org: Any) -> None:
     itsm("user", "add", "lin.fang", "--email", "lin.fang@example.com", "--group", "desktop_support",
-         "--lang", "zh")
+         "--lang", "zh", user=org.owner.id)
     key = receive(itsm, mail("li.na@example.com", "Mouse broken", "It does not move.", "l1@x"))["ticket"]
     itsm("do", key, "assign", "--set", "group=desktop_support", user=org.agent.id)
     zh = receive(itsm, mail("wang.zhe@example.com", "鼠标坏了", "鼠标不动了。", "l2@x"))["ticket"]

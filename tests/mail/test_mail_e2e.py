@@ -212,7 +212,7 @@ def test_killing_poll_mid_batch_loses_and_duplicates_nothing(
     for s in subjects:
         imap_server.append(plain(f"batch{s[-1]}@example.com", s, "please help"))
     itsm = [str(Path(sys.executable).parent / "itsm"), "--home", str(REPO), "--db", desk_db,
-            "--as", "system", "mail", "poll", "--json"]
+            "mail", "poll", "--json"]
     run_env = dict(os.environ, ITSM_TEST_MAIL_POLL_PAUSE="3")
     proc = subprocess.Popen(itsm, env=run_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     db_file = desk_db.removeprefix("sqlite:///")
