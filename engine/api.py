@@ -154,11 +154,14 @@ class Api:
     def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
         return tickets.link(self.desk, key, parent, actor_id)
 
-    def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    def tick(self, progress: Callable[[int, int], None] | None = None,
+             budget: float | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in
         batches of engine.desk.ticking.TICK_BATCH tickets per transaction; each
-        effect once, however many ticks run (engine.desk.ticking)."""
-        return ticking.tick(self.desk, progress)
+        effect once, however many ticks run (engine.desk.ticking).  With a
+        ``budget`` (seconds) no batch starts after it is spent: the rest stays
+        due for the next tick."""
+        return ticking.tick(self.desk, progress, budget)
 
     # -- reading -------------------------------------------------------------------------
     def show(self, key: str) -> dict[str, Any]:

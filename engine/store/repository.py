@@ -507,15 +507,18 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
 
-    def claim_outbox(self, now: datetime, lease_until: datetime,
-                     max_attempts: int | None = None) -> dict[str, Any] | None:
-        """Take one row that is due (or whose sender died mid-send) for sending.
+    def claim_outbox(self, now: datetime, lease_until: datetime, max_attempts: int | None = None,
+                     skip: Sequence[str] = ()) -> dict[str, Any] | None:
+        """Take one row that is due (or whose sender died mid-send) for sending,
+        of a channel not in ``skip`` (channels whose breaker opened).
 
         A row whose sender died during its last allowed attempt (``max_attempts``)
         is marked failed instead and returned with that status: a message that
         kills its deliverer must not be taken again every time the lease expires."""
         due = sa.and_(outbox.c.status.in_(["pending", "sending"]),
                       outbox.c.next_attempt_at <= to_db(now))
+        if skip:
+            due = sa.and_(due, outbox.c.channel.not_in(list(skip)))
         stmt = sa.select(outbox).where(due).order_by(outbox.c.id).limit(1)
         if not self.sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
@@ -553,6 +556,12 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             stmt = stmt.where(outbox.c.id.in_(list(ids)))
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
+
+    def count_outbox_due(self, now: datetime, channels: Sequence[str]) -> int:
+        """Rows of these channels due for sending at ``now``."""
+        return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
+            outbox.c.status.in_(["pending", "sending"]), outbox.c.next_attempt_at <= to_db(now),
+            outbox.c.channel.in_(list(channels)))).scalar_one())
 
     def count_outbox(self, status: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox)
