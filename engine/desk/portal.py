@@ -168,6 +168,7 @@ def report(desk: Desk, kind: str, values: Mapping[str, str]) -> dict[str, Any]:
         ticket = intake(desk, repo, spec, fields, end_user(reporter), now, None)
         major.check(desk, repo, ticket, now)
         view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
+    with desk.store.read() as repo:  # self-help, looked up once the ticket is committed
         view["suggestions"] = suggestions(desk, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token
     return view

@@ -33,6 +33,10 @@ BM25 = "bm25(search_fts, 10.0, 4.0, 6.0, 2.0, 1.0)"
 # bm25 over 100,000 rows per search (bench/search.py).
 RANK_POOL = 10_000
 NOTE_SEPARATOR = "\n"
+# Similar tickets are chosen among the newest tickets holding any of the terms,
+# at most this many: a look-up (at intake, in `itsm show`) costs the same on a
+# desk of a thousand tickets and of a million (bench/desksize.py).
+SIMILAR_CANDIDATES = 300
 
 _TICKET_COLUMNS = ("id", "key", "process", "state", "status", "status_category", "title", "service",
                    "category", "priority", "resolved_at", "closed_at", "fields")
@@ -166,6 +170,47 @@ class SearchIndex:
         sql = (f"SELECT {self._select()}, {rank} AS rank FROM search_text s "
                "JOIN tickets t ON t.id = s.ticket_id WHERE " + " AND ".join(where)
                + " ORDER BY rank DESC, t.id DESC LIMIT :limit")
+        return self._rows(sql, params)
+
+    def find_similar(self, terms: Sequence[str], exclude_id: int | None, limit: int,
+                     candidates: int = SIMILAR_CANDIDATES) -> list[dict[str, Any]]:
+        """Resolved tickets with a solution that hold any of ``terms``, at a cost
+        that does not grow with the desk: only the newest ``candidates`` tickets
+        holding a term are looked at (the index walks its ids downwards and stops
+        there; no bm25, whose statistics read every match), ranked by the terms
+        they hold, weighted by the terms' order (the first describe the ticket
+        best) and counting double in the title or the solution."""
+        terms = [t for t in (_clean(t) for t in terms) if len(t) >= 3]
+        if not terms:
+            return []
+        params: dict[str, Any] = {"limit": limit, "cap": candidates}
+        doc = (" || ' ' || ".join(f"s.{c}" for c in COLUMNS)) if self.sqlite else PG_DOCUMENT
+        scores = []
+        for i, term in enumerate(terms):
+            params[f"w{i}"] = term.lower()
+            weight = round(1.0 / (1 + i / 4), 3)  # 1, 0.8, 0.67, 0.57 ...
+            pos = (lambda col, i=i: f"instr(lower({col}), :w{i}) > 0") if self.sqlite else \
+                (lambda col, i=i: f"strpos(lower({col}), :w{i}) > 0")
+            scores.append(f"(CASE WHEN {pos('s.title')} OR {pos('s.solution')} THEN {2 * weight} "
+                          f"WHEN {pos(doc)} THEN {weight} ELSE 0 END)")
+        if self.sqlite:
+            params["match"] = " OR ".join(_phrase(t) for t in terms)
+            pool = ("SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :match "
+                    "ORDER BY rowid DESC LIMIT :cap")
+        else:
+            likes = []
+            for i, term in enumerate(terms):
+                params[f"t{i}"] = "%" + _escape_like(term) + "%"
+                likes.append(f"{PG_DOCUMENT} ILIKE :t{i}")
+            pool = ("SELECT s.ticket_id AS id FROM search_text s WHERE " + " OR ".join(likes)
+                    + " ORDER BY s.ticket_id DESC LIMIT :cap")
+        where = "t.resolved_at IS NOT NULL AND s.solution <> ''"
+        if exclude_id is not None:
+            where += " AND t.id <> :exclude_id"
+            params["exclude_id"] = exclude_id
+        sql = (f"SELECT {self._select()}, ({' + '.join(scores)}) AS rank FROM ({pool}) AS c "
+               "JOIN tickets t ON t.id = c.id JOIN search_text s ON s.ticket_id = c.id "
+               f"WHERE {where} ORDER BY rank DESC, t.id DESC LIMIT :limit")
         return self._rows(sql, params)
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
