@@ -24,6 +24,7 @@ dead mail server costs one connection timeout per run, not one per message.
 from __future__ import annotations
 
 import queue
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -112,25 +113,51 @@ def send(row: dict[str, Any], rendered: Any, settings: Settings) -> tuple[str | 
     return None, False
 
 
-def _send_in_order(rows: list[tuple[int, dict[str, Any], Any]], settings: Settings,
-                   done: "queue.Queue[tuple[int, tuple[str | None, bool]]]") -> None:
-    for i, row, rendered in rows:
-        done.put((i, send(row, rendered, settings)))
+class Breaker:
+    """Failed sends in a row per channel, shared by the sender threads: once a
+    channel reaches ``BREAKER`` the run takes none of its rows any more."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.failures: dict[str, int] = {}
+        self.broken: dict[str, str] = {}  # channel -> the error that opened it
+
+    def allows(self, channel: str) -> bool:
+        with self.lock:
+            return channel not in self.broken
+
+    def record(self, channel: str, error: str | None, channel_failed: bool) -> None:
+        with self.lock:
+            if channel_failed:
+                self.failures[channel] = self.failures.get(channel, 0) + 1
+                if self.failures[channel] >= BREAKER:
+                    self.broken.setdefault(channel, error or "")
+            elif error is None:
+                self.failures[channel] = 0
 
 
-def _send_in_order(rows: list[tuple[int, dict[str, Any], Any]], settings: Settings,
-                   done: "queue.Queue[tuple[int, tuple[str | None, bool]]]") -> None:
+SKIPPED = (None, False, True)  # (error, channel failed, not attempted: its channel's breaker is open)
+
+
+def _send_in_order(rows: list[tuple[int, dict[str, Any], Any]], settings: Settings, breaker: Breaker,
+                   done: "queue.Queue[tuple[int, tuple[str | None, bool, bool]]]") -> None:
     for i, row, rendered in rows:
-        done.put((i, send(row, rendered, settings)))
+        if not breaker.allows(row["channel"]):
+            done.put((i, SKIPPED))
+            continue
+        error, channel_failed = send(row, rendered, settings)
+        breaker.record(row["channel"], error, channel_failed)
+        done.put((i, (error, channel_failed, False)))
 
 
 def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], datetime],
             limit: int = 1000) -> DeliveryReport:
     """Send up to ``limit`` due rows; each is marked as soon as its send returns."""
     report = DeliveryReport(lines=[])
-    failures: dict[str, int] = {}  # channel -> failed sends in a row
+    breaker = Breaker()
+    report.broken = breaker.broken
 
-    def record(row: dict[str, Any], error: str | None, channel_failed: bool) -> None:
+    def record(row: dict[str, Any], error: str | None) -> None:
         with store.write() as repo:
             if row["status"] == "failed":  # its deliverer died during the last attempt allowed
                 report.failed += 1
@@ -139,12 +166,6 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
                 outcome = _finish(repo, row, error, now(), settings, report)
         report.lines.append({"id": row["id"], "channel": row["channel"], "to": row["recipient"],
                              "template": row["template"], "outcome": outcome})
-        if channel_failed:
-            failures[row["channel"]] = failures.get(row["channel"], 0) + 1
-            if failures[row["channel"]] >= BREAKER:
-                report.broken.setdefault(row["channel"], error or "")
-        elif error is None:
-            failures[row["channel"]] = 0
 
     with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="itsm-send") as pool:
         while len(report.lines) < limit:
@@ -152,7 +173,7 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
             with store.write() as repo:
                 rows = []
                 for _ in range(min(SENDERS, limit - len(report.lines))):
-                    row = repo.claim_outbox(t, t + LEASE, settings.max_attempts, skip=report.broken)
+                    row = repo.claim_outbox(t, t + LEASE, settings.max_attempts, skip=list(breaker.broken))
                     if row is None:
                         break
                     rows.append(row)
@@ -164,16 +185,24 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
             for i, row in enumerate(rows):
                 rendered, error = prepare(row, home, settings) if row["status"] != "failed" else (None, None)
                 if rendered is None:
-                    record(row, error, False)
+                    record(row, error)
                 else:
                     by_recipient.setdefault(str(row["recipient"]), []).append((i, row, rendered))
                     pending += 1
-            done: queue.Queue[tuple[int, tuple[str | None, bool]]] = queue.Queue()
+            done: queue.Queue[tuple[int, tuple[str | None, bool, bool]]] = queue.Queue()
             for group in by_recipient.values():
-                pool.submit(_send_in_order, group, settings, done)
+                pool.submit(_send_in_order, group, settings, breaker, done)
+            released = []
             for _ in range(pending):
-                i, (error, channel_failed) = done.get()
-                record(rows[i], error, channel_failed)
+                i, (error, _failed, skipped) = done.get()
+                if skipped:
+                    released.append(rows[i])
+                else:
+                    record(rows[i], error)
+            if released:  # claimed but not tried: back in the queue as they were
+                with store.write() as repo:
+                    for row in released:
+                        repo.release_outbox(row["id"], row["attempts"] - 1, row["next_attempt_at"])
     with store.read() as repo:
         report.failed_total = repo.count_outbox("failed")
         if report.broken:

@@ -538,6 +538,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         out["attempts"] = row["attempts"] + 1
         return out
 
+    def release_outbox(self, row_id: int, attempts: int, next_attempt_at: Any) -> None:
+        """Put a claimed row back as it was, untried (its channel's breaker opened)."""
+        self.conn.execute(outbox.update().where(outbox.c.id == row_id).values(
+            status="pending", attempts=attempts, next_attempt_at=next_attempt_at))
+
     def finish_outbox(self, row_id: int, *, sent_at: datetime | None, error: str | None,
                       retry_at: datetime | None, payload: dict[str, Any] | None = None) -> None:
         if sent_at is not None:
