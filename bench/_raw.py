@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from engine.journal import GENESIS, event_hash, hashed_fields
+from engine.store.search import bigrams
 
 
 def _naive(t: datetime) -> datetime:
@@ -146,12 +147,18 @@ class RawStore:
                              now)
             if due_rows is not None:
                 self._due_work(ticket_id, now, replace=True, rows=due_rows)
+            if values.get("solution"):  # the index holds the solution, as the engine's does
+                text = self.execute("SELECT description FROM search_text WHERE ticket_id = :t",
+                                    {"t": ticket_id}).fetchone()[0]
+                self.execute("UPDATE search_text SET solution = :s, text_grams = :g WHERE ticket_id = :t",
+                             {"s": values["solution"], "g": bigrams(text + "\n" + values["solution"]),
+                              "t": ticket_id})
             self.commit()
         except BaseException:
             self.rollback()
             raise
 
-    def intake(self, title: str, now: datetime, version: str) -> str:
+    def intake(self, title: str, now: datetime, version: str, description: str = "") -> str:
         """One new incident in one transaction; returns its key."""
         self.begin()
         try:
@@ -177,6 +184,9 @@ class RawStore:
             ).fetchone()[0]
             changes = {"title": [None, title], "reporter": [None, "bench.reporter@example.com"],
                        "urgency": [None, "medium"], "impact": [None, "low"], "priority": [None, "P4"]}
+            self.execute("INSERT INTO search_text (ticket_id, title, description, title_grams, text_grams) "
+                         "VALUES (:t, :title, :d, :tg, :dg)", {"t": ticket_id, "title": title, "d": description,
+                                                               "tg": bigrams(title), "dg": bigrams(description)})
             seq = self._append(ticket_id, "create", None, "new", changes, now, version)
             self._outbox(ticket_id, seq, "acknowledged", {"key": key, "title": title}, now)
             self._due_work(ticket_id, now, replace=False)
@@ -187,10 +197,10 @@ class RawStore:
             raise
 
 
-def lifecycle(raw: RawStore, n: int, version: str) -> None:
+def lifecycle(raw: RawStore, n: int, version: str, title: str | None = None, description: str = "") -> None:
     """The row writes of intake -> assign -> start -> resolve -> confirm."""
     now = datetime.now(timezone.utc)
-    key = raw.intake(f"Raw lifecycle {n}", now, version)
+    key = raw.intake(title or f"Raw lifecycle {n}", now, version, description)
     raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"},
                now, due_rows=3)
     raw.action(key, "start", "in_progress", {}, now, due_rows=2, notify=False)
