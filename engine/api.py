@@ -183,6 +183,11 @@ class Api:
         """Tickets whose text contains every term, best first (engine.desk.search)."""
         return search.search(self.desk, text, process, resolved, limit, actor_id)
 
+    def offered(self, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+        """The known solutions to show the agent who just logged ``key`` (None for an
+        end user): a bounded look-up, apart from the intake (engine.desk.search.offered)."""
+        return search.offered(self.desk, key, actor_id, limit)
+
     def similar(self, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Resolved tickets most like ``key``, with their solutions (engine.desk.search)."""
         return search.similar(self.desk, key, limit, actor_id)

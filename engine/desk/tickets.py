@@ -34,11 +34,7 @@ def new_ticket(desk: Desk, process: str, values: Mapping[str, Any], note: str | 
         view["status_token"] = ticket.status_token
         if linked:
             view["major_incident"] = linked
-        staff = bool(actor.roles or actor.groups)
-    if staff:  # staff see known solutions; end users never do.  Looked up once the
-        with desk.store.read() as repo:  # ticket is committed, at a bounded cost
-            view["similar"] = search.similar_in(desk, repo, repo.get_ticket(ticket.key), 3)
-    return view
+        return view
 
 
 def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str | None,

@@ -20,6 +20,7 @@ that a common term costs a bounded time (bench/search.py).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -208,13 +209,15 @@ class SearchIndex:
         return self._rows(sql, params)
 
     def find_similar(self, terms: Sequence[str], exclude_id: int | None, limit: int,
-                     candidates: int = SIMILAR_CANDIDATES) -> list[dict[str, Any]]:
+                     candidates: int = SIMILAR_CANDIDATES, budget_ms: int | None = None
+                     ) -> list[dict[str, Any]]:
         """Resolved tickets with a solution that hold any of ``terms``, at a cost
         that does not grow with the desk: only the newest ``candidates`` tickets
         holding a term are looked at (the index walks its ids downwards and stops
         there; no bm25, whose statistics read every match), ranked by the terms
         they hold, weighted by the terms' order (the first describe the ticket
-        best) and counting double in the title or the solution."""
+        best) and counting double in the title or the solution.  With a
+        ``budget_ms``, a look-up that takes longer is stopped and finds nothing."""
         terms = [t for t in (_clean(t) for t in terms) if len(t) >= 3]
         if not terms:
             return []
@@ -246,7 +249,35 @@ class SearchIndex:
         sql = (f"SELECT {self._select()}, ({' + '.join(scores)}) AS rank FROM ({pool}) AS c "
                "JOIN tickets t ON t.id = c.id JOIN search_text s ON s.ticket_id = c.id "
                f"WHERE {where} ORDER BY rank DESC, t.id DESC LIMIT :limit")
-        return self._rows(sql, params)
+        if budget_ms is None:
+            return self._rows(sql, params)
+        return self._within(budget_ms, sql, params)
+
+    def _within(self, budget_ms: int, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a read-only query, or none if it takes longer than ``budget_ms``."""
+        if self.sqlite:
+            raw = self.conn.connection.driver_connection
+            deadline = time.monotonic() + budget_ms / 1000
+            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
+            try:
+                return self._rows(sql, params)
+            except sa.exc.OperationalError as exc:
+                if "interrupted" not in str(exc):
+                    raise
+                return []
+            finally:
+                raw.set_progress_handler(None, 0)
+        try:
+            before = self.conn.exec_driver_sql("SHOW statement_timeout").scalar()
+            with self.conn.begin_nested():  # a timeout ends this savepoint only
+                self.conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(budget_ms))}")
+                rows = self._rows(sql, params)
+                self.conn.execute(sa.text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
+                return rows
+        except sa.exc.OperationalError as exc:
+            if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
+                raise
+            return []
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         stmt = sa.text(sql).columns(fields=sa.JSON, resolved_at=sa.DateTime, closed_at=sa.DateTime)
