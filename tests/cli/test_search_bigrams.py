@@ -28,6 +28,7 @@ def paper(desk: Desk) -> dict[str, str]:
     new("apart", 3, "门禁卡丢失", "需要补办门禁卡，另外纸质申请表已提交")  # 卡 and 纸, never 卡纸
     new("network", 4, "网络中断", "营业部网络中断十分钟")
     new("network_slow", 5, "网络缓慢", "访问外网很慢")
+    new("vpn", 6, "VPN登录失败", "出差期间无法连接")
     return keys
 
 
@@ -45,6 +46,11 @@ def test_two_character_terms_find_the_right_tickets_title_first(desk: Desk, pape
     assert set(search(desk, "打印机 卡纸")) == {paper["title"], paper["description"], paper["notes"]}
     assert search(desk, "门禁 卡纸") == []
     assert search(desk, "卡纸", "--resolved") == []
+    assert search(desk, "vpn 登录") == [paper["vpn"]]  # a Latin term and a bigram term
+    assert search(desk, "VPN 卡纸") == []
+    # a longer Chinese term is a phrase of its bigrams in a row: 三楼打印机, not 三楼 ... 打印机
+    assert search(desk, "三楼打印机 卡纸") == [paper["title"], paper["description"]]
+    assert search(desk, "打印机三楼") == []  # no ticket has these characters in this order
 
 
 def test_a_two_character_query_uses_the_bigram_index(desk: Desk, paper: dict[str, str], db_url: str) -> None:
