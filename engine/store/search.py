@@ -36,7 +36,6 @@ PG_GRAMS = "string_to_array(s.title_grams || ' ' || s.text_grams || ' ' || s.not
 BM25_BIGRAM = "bm25(search_bigram, 10.0, 3.0, 1.0)"
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _CJK_PAIR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}")
-_CJK_WORD = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 # The PostgreSQL index expression (migration 0004); queries must repeat it exactly.
 PG_DOCUMENT = "(s.title || ' ' || s.description || ' ' || s.solution || ' ' || s.details || ' ' || s.notes)"
 # bm25 weights per column: a hit in the title or the solution counts most
@@ -47,8 +46,9 @@ BM25 = "bm25(search_fts, 10.0, 4.0, 6.0, 2.0, 1.0)"
 RANK_POOL = 10_000
 NOTE_SEPARATOR = "\n"
 # Similar tickets are chosen among the newest tickets holding any of the terms,
-# at most this many: a look-up (at intake, in `itsm show`) costs the same on a
-# desk of a thousand tickets and of a million (bench/desksize.py).
+# at most this many, without bm25 (whose statistics read every match): with the
+# caller's time budget, a look-up (after `itsm new`, the portal's acknowledgement,
+# `itsm similar`) stays bounded on a desk of a million tickets (bench/desksize.py).
 SIMILAR_CANDIDATES = 300
 
 _TICKET_COLUMNS = ("id", "key", "process", "state", "status", "status_category", "title", "service",
@@ -139,7 +139,7 @@ class SearchIndex:
         long_terms = [t for t in terms if len(t) >= 3]
         pairs = [t for t in terms if is_cjk_pair(t)]
         short_terms = [t for t in terms if len(t) < 3 and t not in pairs]
-        if pairs and all(_CJK_WORD.fullmatch(t) for t in terms):
+        if pairs and all(_CJK_RUN.fullmatch(t) for t in terms):
             # Chinese only: every term is a phrase of consecutive bigrams (理赔系统 ->
             # "理赔 赔系 系统"), one query of the bigram index for all of them
             pairs, long_terms = [bigrams(t) for t in terms], []
@@ -203,7 +203,7 @@ class SearchIndex:
             likes.append(f"{PG_DOCUMENT} ILIKE :t{i}")
         where.append("(" + (" OR " if q.any_term else " AND ").join(likes) + ")")
         pairs = [t for t in terms if is_cjk_pair(t)]
-        if pairs and all(_CJK_WORD.fullmatch(t) for t in terms):  # Chinese only: all their bigrams
+        if pairs and all(_CJK_RUN.fullmatch(t) for t in terms):  # Chinese only: all their bigrams
             pairs = sorted({g for t in terms for g in bigrams(t).split()})
         if pairs and not q.any_term:  # lets the planner use the bigram index (migration 0010)
             params["pairs"] = pairs
@@ -220,9 +220,10 @@ class SearchIndex:
                      candidates: int = SIMILAR_CANDIDATES, budget_ms: int | None = None
                      ) -> list[dict[str, Any]]:
         """Resolved tickets with a solution that hold any of ``terms``, at a cost
-        that does not grow with the desk: only the newest ``candidates`` tickets
-        holding a term are looked at (the index walks its ids downwards and stops
-        there; no bm25, whose statistics read every match), ranked by the terms
+        that does not grow with the desk's history: only the newest ``candidates``
+        tickets holding a term are ranked (no bm25, whose statistics read every
+        match; FTS5 may still read long doclists to find them, which the
+        ``budget_ms`` bounds), ranked by the terms
         they hold, weighted by the terms' order (the first describe the ticket
         best) and counting double in the title or the solution.  With a
         ``budget_ms``, a look-up that takes longer is stopped and finds nothing."""
