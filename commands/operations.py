@@ -207,25 +207,25 @@ def audit_keygen(state: State, folder: str | None, rotate: bool, as_json: bool) 
                                         f"(id {data['public_key_id']})\n"))
 
 
-TICK_STEPS = ("timers", "audit", "deliveries", "reports")
+TICK_STEPS = ("timers", "reports", "audit", "deliveries")  # the order they run in
 
 
 @command()
 @click.option("--only", "only", multiple=True, type=click.Choice(TICK_STEPS),
-              help="Run only this step (repeatable); default: all, in the order timers, audit, "
-                   "deliveries, reports.")
+              help="Run only this step (repeatable); default: all, in the order timers, reports, "
+                   "audit, deliveries.")
 @click.option("--budget", type=click.FloatRange(min=0.1, max=3600), default=50.0, show_default=True,
               help="Seconds the timers step may take; due tickets left over go to the next tick.")
 @output_options(listing=True)
 @pass_state
 def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_csv: bool) -> None:
     """Perform everything due now: SLA warnings and breaches, auto-closure,
-    reminders (timers); seal the journal (audit); send queued messages
-    (deliveries: a few at once, a mail server that is down is given up on for
-    this run after a few failures); render the KPI reports whose schedule is due
-    (reports). Run it from cron every minute; it is idempotent and safe to run
-    from several machines at once. On a big desk, run the reports as their own
-    job (docs/operations.md).
+    reminders (timers); render the KPI reports whose schedule is due (reports);
+    seal the journal (audit); send queued messages (deliveries: a few at once, a
+    mail server that is down is given up on for this run after a few failures).
+    Run it from cron every minute; it is idempotent and safe to run from
+    several machines at once. On a big desk, run the reports as their own job
+    (docs/operations.md).
 
     \b
     Example:
@@ -244,6 +244,10 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
     if "timers" in steps:
         with Progress("tick") as progress:
             done.extend(api.tick(progress, budget=budget))
+    if "reports" in steps:
+        for line in api.run_due_reports():
+            done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
+                         "outcome": line["outcome"]})
     if "audit" in steps:
         done.extend(api.audit_tick())  # seal the journal; a signed checkpoint when due
     if "deliveries" in steps:
@@ -259,10 +263,6 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
             done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None,
                          "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
                                     "itsm outbox retry"})
-    if "reports" in steps:
-        for line in api.run_due_reports():
-            done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
-                         "outcome": line["outcome"]})
     cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
             ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: r["due"]),
             ("outcome", "Outcome", lambda r: r["outcome"])]
