@@ -17,8 +17,9 @@ Failures retry with exponential backoff, capped at MAX_BACKOFF, up to
 A circuit breaker per channel: once ``BREAKER`` sends of a channel failed in a
 row in this run (the mail server is down or unconfigured), the run stops
 taking that channel's rows.  The failed ones retry under the rules above; the
-others stay queued, untouched, for the next run (``held`` in the report), so a
-dead mail server costs one connection timeout per run, not one per message.
+others stay queued, their attempts uncounted, and wait one backoff like a first
+failed attempt (``held`` in the report), so a dead mail server costs a few
+connection timeouts per backoff, not one per message.
 """
 
 from __future__ import annotations
@@ -203,10 +204,12 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
                 with store.write() as repo:
                     for row in released:
                         repo.release_outbox(row["id"], row["attempts"] - 1, row["next_attempt_at"])
+    if report.broken:  # the held rows wait like a first failed attempt, uncounted
+        t = now()
+        with store.write() as repo:
+            report.held = repo.postpone_outbox(list(report.broken), t, t + retry_delay(1, settings))
     with store.read() as repo:
         report.failed_total = repo.count_outbox("failed")
-        if report.broken:
-            report.held = repo.count_outbox_due(now(), list(report.broken))
     return report
 
 

@@ -562,11 +562,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
 
-    def count_outbox_due(self, now: datetime, channels: Sequence[str]) -> int:
-        """Rows of these channels due for sending at ``now``."""
-        return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
-            outbox.c.status.in_(["pending", "sending"]), outbox.c.next_attempt_at <= to_db(now),
-            outbox.c.channel.in_(list(channels)))).scalar_one())
+    def postpone_outbox(self, channels: Sequence[str], now: datetime, until: datetime) -> int:
+        """Pending rows of these channels due at ``now`` wait until ``until`` (their
+        attempts uncounted); how many."""
+        result = self.conn.execute(outbox.update().where(
+            outbox.c.status == "pending", outbox.c.next_attempt_at <= to_db(now),
+            outbox.c.channel.in_(list(channels))).values(next_attempt_at=to_db(until)))
+        return int(result.rowcount or 0)
 
     def count_outbox(self, status: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox)

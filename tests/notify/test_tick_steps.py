@@ -52,8 +52,12 @@ def test_dead_mail_server_is_given_up_on_after_a_few_failures(itsm, org, dead_sm
     held = [x for x in lines if x["name"] == "held"]
     assert len(held) == 1 and held[0]["outcome"].startswith("email given up on")
     assert f"{len(untried)} message(s) stay queued" in held[0]["outcome"]
-    # the next run tries again (the untried rows are due now), and gives up again
-    itsm.json("outbox", "deliver", now="2026-03-02T09:02:00+08:00")
+    # the held rows wait one backoff (60 s) like a first failure: nothing is due at once
+    assert itsm.json("outbox", "deliver", now="2026-03-02T09:01:30+08:00")["messages"] == []
+    # after it the next run tries again, and gives up again
+    again = itsm.json("outbox", "deliver", now="2026-03-02T09:02:00+08:00")
+    assert BREAKER <= len(again["messages"]) <= SENDERS
+    assert again["held"] == 12 - len(again["messages"])  # the failed ones are due again too
     assert sum(1 for r in outbox(itsm) if r["attempts"]) <= 2 * SENDERS
 
 
