@@ -44,7 +44,10 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
         return
     if not name:
         raise UsageError("give a report NAME (see reports/), or --due")
-    text = run(api, name, start, end, fmt, api.lang, current)
+    from commands.progress import Progress
+
+    with Progress(f"report {name}") as progress:  # KPI by KPI, on a terminal only
+        text = run(api, name, start, end, fmt, api.lang, current, progress)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
