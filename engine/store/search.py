@@ -64,6 +64,8 @@ class Query:
     exclude_id: int | None = None
     any_term: bool = False  # OR instead of AND (similar tickets)
     limit: int = 20
+    # processes whose tickets count as resolved_only once they carry a (published) solution
+    published: tuple[str, ...] = ()
 
 
 class SearchIndex:
@@ -121,7 +123,14 @@ class SearchIndex:
         if q.process:
             where.append("t.process = :process")
             params["process"] = q.process
-        if q.resolved_only:
+        if q.resolved_only and q.published:
+            names = []
+            for i, pid in enumerate(q.published):
+                params[f"published{i}"] = pid
+                names.append(f":published{i}")
+            where.append(f"(t.resolved_at IS NOT NULL OR (t.process IN ({', '.join(names)})"
+                         " AND s.solution <> ''))")
+        elif q.resolved_only:
             where.append("t.resolved_at IS NOT NULL")
         if q.with_solution:
             where.append("s.solution <> ''")
@@ -217,9 +226,10 @@ class SearchIndex:
         return self._rows(sql, params)
 
     def find_similar(self, terms: Sequence[str], exclude_id: int | None, limit: int,
-                     candidates: int = SIMILAR_CANDIDATES, budget_ms: int | None = None
-                     ) -> list[dict[str, Any]]:
-        """Resolved tickets with a solution that hold any of ``terms``, at a cost
+                     candidates: int = SIMILAR_CANDIDATES, budget_ms: int | None = None,
+                     published: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Resolved tickets (or of a ``published`` process, see :class:`Query`) with a
+        solution that hold any of ``terms``, at a cost
         that does not grow with the desk's history: only the newest ``candidates``
         tickets holding a term are ranked (no bm25, whose statistics read every
         match; FTS5 may still read long doclists to find them, which the
@@ -251,10 +261,9 @@ class SearchIndex:
                 likes.append(f"{PG_DOCUMENT} ILIKE :t{i}")
             pool = ("SELECT s.ticket_id AS id FROM search_text s WHERE " + " OR ".join(likes)
                     + " ORDER BY s.ticket_id DESC LIMIT :cap")
-        where = "t.resolved_at IS NOT NULL AND s.solution <> ''"
-        if exclude_id is not None:
-            where += " AND t.id <> :exclude_id"
-            params["exclude_id"] = exclude_id
+        where = " AND ".join(self._filters(Query(terms=terms, resolved_only=True, with_solution=True,
+                                                 exclude_id=exclude_id, published=tuple(published)),
+                                           params))
         sql = (f"SELECT {self._select()}, ({' + '.join(scores)}) AS rank FROM ({pool}) AS c "
                "JOIN tickets t ON t.id = c.id JOIN search_text s ON s.ticket_id = c.id "
                f"WHERE {where} ORDER BY rank DESC, t.id DESC LIMIT :limit")
