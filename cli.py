@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from commands import (alerts, apikey, batch, definitions, demo, design, major, notifications,  # noqa: F401
+from commands import (alerts, apikey, batch, definitions, demo, design, mail, major, notifications,  # noqa: F401
                       operations, people, reports, search, serve, tickets)
 from commands.common import COMMANDS, State
 from engine import __version__

@@ -37,7 +37,8 @@ def status(state: State, key: str, token: str, as_json: bool) -> None:
         updates = "".join(f"  {render.when(u['at'])}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
                           + "\n" for u in view["updates"])
         can = f"You can: {', '.join(view['can'])}\n" if view["can"] else ""
-        return head + body + ("Updates:\n" + updates if updates else "") + can
+        files = "".join(f"  #{f['id']} {f['filename']} ({f['size']} B)\n" for f in view.get("attachments") or ())
+        return head + body + ("Updates:\n" + updates if updates else "") + ("Files:\n" + files if files else "") + can
 
     emit(state, view, as_json, text)
 

@@ -21,6 +21,7 @@ from engine.store.alerts import AlertGroupQueries
 from engine.store.apikeys import ApiKeyQueries
 from engine.store.selfhelp import SelfHelpQueries
 from engine.store.audit import AuditQueries
+from engine.store.mail import MailQueries
 from engine.store.prepared import Prepared, Runner
 from engine.store.search import SearchIndex
 from engine.store.schema import (
@@ -186,6 +187,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
         self.self_help = SelfHelpQueries(conn, self.sqlite)  # engine/store/selfhelp.py
         self.audit = AuditQueries(conn, self.sqlite, self.run)  # engine/store/audit.py
+        self.mail = MailQueries(conn)  # engine/store/mail.py: attachments, the mail log
         self.keys = keys  # the journal's HMAC keys, loaded on the first event written
         if people is not None:  # kept across transactions while nothing else committed
             people = people.valid_for(conn, self.run.scalars(_DATA_VERSION, {})[0])
@@ -196,14 +198,16 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
-                   roles: Sequence[str], groups: Sequence[str], now: datetime) -> None:
+                   roles: Sequence[str], groups: Sequence[str], now: datetime,
+                   lang: str | None = None) -> None:
         if self.find_person(pid) or self.find_person(email):
             raise ItsmError(f"a person with id '{pid}' or e-mail '{email}' already exists "
                             "(see 'itsm user list')")
         self._people.clear()
         self._members.clear()
         self.conn.execute(people.insert().values(id=pid, name=name, email=email, phone=phone,
-                                                 site=site, active=True, created_at=to_db(now)))
+                                                 site=site, lang=lang, active=True,
+                                                 created_at=to_db(now)))
         self.set_roles(pid, roles, groups)
 
     def set_roles(self, pid: str, roles: Sequence[str], groups: Sequence[str]) -> None:

@@ -184,7 +184,7 @@ def test_chinese_messages(itsm, org, notify_env, smtp_server):
     assert deliver(itsm, 6)["sent"] == 4  # delivered by a process running in English
 
     ack = smtp_server.to(REPORTER)[0]
-    assert ack.subject == f"【{key}】您的问题已受理：无法登录理赔系统"
+    assert ack.subject == f"[{key}] 您的问题已受理：无法登录理赔系统"  # the template's 【KEY】 is the subject tag
     assert "您好" in ack.text and "IT服务台" in ack.text
     assert "We have logged" not in ack.text
     assert ack.html and re.search(r"[\u4e00-\u9fff]", ack.html)

@@ -1,7 +1,7 @@
 """two-character Chinese search: CJK bigrams beside the trigrams
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 20:00:00.000000
 
 A trigram index cannot find a two-character term, and Chinese words are mostly
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
