@@ -203,11 +203,14 @@ class Api:
                actor_id: str | None = None) -> dict[str, Any]:
         return links.link(self.desk, key, target, relation, actor_id, unlink=True)
 
-    def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    def tick(self, progress: Callable[[int, int], None] | None = None,
+             budget: float | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in
         batches of engine.desk.ticking.TICK_BATCH tickets per transaction; each
-        effect once, however many ticks run (engine.desk.ticking)."""
-        return ticking.tick(self.desk, progress)
+        effect once, however many ticks run (engine.desk.ticking).  With a
+        ``budget`` (seconds) no batch starts after it is spent: the rest stays
+        due for the next tick."""
+        return ticking.tick(self.desk, progress, budget)
 
     # -- reading -------------------------------------------------------------------------
     def show(self, key: str) -> dict[str, Any]:
@@ -229,6 +232,11 @@ class Api:
                limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Tickets whose text contains every term, best first (engine.desk.search)."""
         return search.search(self.desk, text, process, resolved, limit, actor_id)
+
+    def offered(self, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+        """The known solutions to show the agent who just logged ``key`` (None for an
+        end user): a bounded look-up, apart from the intake (engine.desk.search.offered)."""
+        return search.offered(self.desk, key, actor_id, limit)
 
     def similar(self, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Resolved tickets most like ``key``, with their solutions (engine.desk.search)."""
