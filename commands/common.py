@@ -37,6 +37,7 @@ def group(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Gro
 class State:
     home: str | None = None
     db: str | None = None
+    url: str | None = None  # --url / ITSM_URL: a desk server
     user: str | None = None
     now: str | None = None
     lang: str = "en"
@@ -44,14 +45,57 @@ class State:
     json_errors: bool = False
     _api: Any = field(default=None, repr=False)
 
-    def api(self) -> Any:
-        """The engine facade, opened on first use."""
-        if self._api is None:
-            from engine.api import Api
+    _remote_url: Any = field(default=False, repr=False)  # False: not looked up yet
 
-            self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
-                                 lang=self.lang)
+    def remote_url(self) -> str | None:
+        """The desk server the agent commands go to (remote mode), or None (direct
+        mode, on the database): ``--url`` / ``ITSM_URL``, else ``url`` in itsm.toml
+        unless a database is named (``--db`` / ``ITSM_DATABASE_URL``)."""
+        if self._remote_url is False:
+            url = self.url
+            if not url and not self.db:
+                from engine.definitions.home import find_home  # the standard library only
+                from engine.settings import Settings
+
+                url = Settings.load(find_home(self.home)).url
+            if url:
+                from engine.remote.client import normalize_url
+
+                url = normalize_url(url)
+            self._remote_url = url or None
+        return self._remote_url  # type: ignore[no-any-return]
+
+    @property
+    def remote(self) -> bool:
+        return self.remote_url() is not None
+
+    def api(self) -> Any:
+        """The engine facade, opened on first use; in remote mode the desk
+        server's API with the same methods (engine.remote.client.RemoteApi)."""
+        if self._api is None:
+            url = self.remote_url()
+            if url is not None:
+                self._api = remote_api(url, self.user, self.now, self.lang)
+            else:
+                from engine.api import Api
+
+                self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
+                                     lang=self.lang)
         return self._api
+
+
+def remote_api(url: str, user: str | None, now: str | None, lang: str) -> Any:
+    """The desk server at ``url`` with the token of ``ITSM_TOKEN`` or of ``itsm login``."""
+    import os
+
+    from engine.errors import UsageError
+    from engine.remote import tokens
+    from engine.remote.client import RemoteApi
+
+    if user is not None and user.strip().lower() == "system":
+        raise UsageError("--as system: the engine's own identity cannot be used on a desk server")
+    token = os.environ.get("ITSM_TOKEN") or (tokens.get(url) or {}).get("token")
+    return RemoteApi(url, token, user, now, lang)
 
 
 pass_state = click.make_pass_decorator(State)

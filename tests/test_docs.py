@@ -24,7 +24,7 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
     return out
 
 
-COMMANDS = _commands(cli.main)
+COMMANDS = _commands(cli.load_commands())
 
 
 def test_the_cli_has_the_commands_of_the_contract() -> None:

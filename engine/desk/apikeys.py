@@ -100,6 +100,30 @@ def revoke(desk: Desk, key_id: int, actor_id: str | None) -> dict[str, Any]:
 
 def authenticate(desk: Desk, key: str | None) -> str:
     """The id of the person the key acts as, or :class:`InvalidApiKey`."""
+    return str(_valid_row(desk, key)["user_id"])
+
+
+def session(desk: Desk, key: str | None) -> dict[str, Any]:
+    """Who the key acts as (``itsm whoami``): user, name, roles, the key's id and
+    when it expires (None: never)."""
+    row = _valid_row(desk, key)
+    with desk.store.read() as repo:
+        person = repo.find_person(row["user_id"]) or {}
+    out = {"user": row["user_id"], "name": person.get("name"), "roles": sorted(person.get("roles") or ()),
+           "key_id": row["id"], "expires_at": desk.iso(row.get("expires_at"))}
+    if row.get("scopes") is not None:
+        out["scopes"] = list(row["scopes"])
+    return out
+
+
+def end_session(desk: Desk, key: str | None) -> None:
+    """Revoke the key presented (``itsm logout``): anyone may end their own session."""
+    row = _valid_row(desk, key)
+    with desk.store.write() as repo:
+        repo.api_keys.revoke(row["id"], desk.now())
+
+
+def _valid_row(desk: Desk, key: str | None) -> dict[str, Any]:
     match = _FORMAT.fullmatch((key or "").strip())
     if match is None:
         raise InvalidApiKey()
@@ -116,4 +140,4 @@ def authenticate(desk: Desk, key: str | None) -> str:
     if last is None or now - last >= TOUCH_EVERY:
         with desk.store.write() as repo:
             repo.api_keys.touch(row["id"], now)
-    return str(row["user_id"])
+    return row

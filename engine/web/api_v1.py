@@ -19,8 +19,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import UsageError
-from engine.web.requests import JsonRequest, api_for, is_json
+from engine.errors import ActionRefused, UsageError
+from engine.web.requests import JsonRequest, api_for, is_json, server_api
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                     description="An API key from `itsm apikey create --user USER`: "
@@ -28,12 +28,24 @@ bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
 
 
 async def _authenticate(request: Request) -> str:
-    """The id of the API key's user (InvalidApiKey, 401, without a valid key)."""
+    """The id of the API key's user (InvalidApiKey, 401, without a valid key),
+    checked on the server's clock whatever time the client sends."""
     credentials = await bearer(request)
-    user = await run_in_threadpool(api_for(request).authenticate,
+    user = await run_in_threadpool(server_api(request).authenticate,
                                    credentials.credentials if credentials else None)
+    _check_acting(request, user)
     request.state.user = user
+    request.state.key = credentials.credentials if credentials else None
     return user
+
+
+def _check_acting(request: Request, user: str) -> None:
+    """``X-Itsm-As`` (a remote ``--as``) names whom the request acts as: the key's
+    own user only (403 otherwise)."""
+    acting = request.headers.get("x-itsm-as")
+    if acting is not None and acting.strip().lower() != user.lower():
+        raise ActionRefused(f"{user} may not act as {acting.strip()[:64]}: a token acts as its own user "
+                            "(log in as that user)", allowed_roles=("the token's own user",))
 
 
 class KeyFirst(APIRoute):
@@ -119,6 +131,12 @@ class NewComment(_Body):
     public: bool = Field(False, strict=True, description="Visible to the end user on the status page.")
 
 
+class LinkRequest(_Body):
+    """The parent to link a ticket to, as ``itsm link KEY PARENT``."""
+
+    parent: str = Field(min_length=1, max_length=32, examples=["MI-000001"])
+
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     error: str = Field(examples=["refused"])
@@ -171,6 +189,35 @@ class EventOut(BaseModel):
     at: str | None = None
 
 
+class SessionOut(BaseModel):
+    """Who the token acts as, as ``itsm whoami --json`` prints it."""
+
+    model_config = ConfigDict(extra="allow")
+    user: str
+    name: str | None = None
+    roles: list[str]
+    key_id: int
+    expires_at: str | None = Field(None, description="When the token expires (null: never).")
+    scopes: list[str] | None = Field(None, description="What the token may do (absent: everything "
+                                                       "its user may).")
+
+
+class SearchHit(BaseModel):
+    """A ticket found, as ``itsm search --json`` / ``itsm similar --json`` print it."""
+
+    model_config = ConfigDict(extra="allow")
+    key: str
+    state: str
+    title: str | None = None
+    score: float
+
+
+class ReportOut(BaseModel):
+    report: str
+    format: str
+    text: str = Field(description="The rendered report, as `itsm report NAME --format F` prints it.")
+
+
 class ActionOut(BaseModel):
     action: str
     label: str | None = None
@@ -196,7 +243,8 @@ class AlertSummary(BaseModel):
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {400: "Malformed request", 401: "No valid API key", 403: "The key's user lacks the role",
+    text = {400: "Malformed request", 401: "No valid API key", 403: "The key's user lacks the role "
+            "(or X-Itsm-As names another user)",
             404: "No such ticket (or process, user)", 409: "Changed concurrently or not at "
             "expect_version: re-read and retry", 413: "The body is larger than the server's limit "
             "([web] max_body_bytes)", 422: "Refused: fields missing, a guard or close "
@@ -211,8 +259,10 @@ def current_user(request: Request,
     scheme in /openapi.json."""
     user = getattr(request.state, "user", None)
     if user is None:  # a route not made by KeyFirst
-        user = api_for(request).authenticate(credentials.credentials if credentials else None)
+        user = server_api(request).authenticate(credentials.credentials if credentials else None)
+        _check_acting(request, user)
         request.state.user = user
+        request.state.key = credentials.credentials if credentials else None
     return str(user)
 
 
@@ -308,3 +358,73 @@ async def post_alerts(request: Request, user: str = Depends(current_user),
     impact and category). Groups that could not be filed are listed in `errors`."""
     payload = await request.body()
     return await run_in_threadpool(api_for(request).ingest_alerts, payload, format, source)
+
+
+@router.get("/session", response_model=None, tags=["session"], summary="Who the token acts as",
+            responses={200: {"model": SessionOut}, **_errors()})
+def get_session(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
+    """The token's user, name and roles, the key's id and when it expires, as `itsm whoami`."""
+    return server_api(request).session(request.state.key)
+
+
+@router.delete("/session", status_code=204, response_model=None, tags=["session"],
+               summary="Revoke the token presented", responses={204: {"description": "Revoked"}, **_errors()})
+def end_session(request: Request, user: str = Depends(current_user)) -> Response:
+    """Revokes the token this request presents, as `itsm logout`; later requests with it get 401."""
+    server_api(request).end_session(request.state.key)
+    return Response(status_code=204)
+
+
+@router.put("/tickets/{key}/parent", response_model=None, tags=["tickets"],
+            summary="Link a ticket to a parent", responses={200: {"model": TicketOut}, **_errors(403, 404, 409, 422)})
+def link_ticket(request: Request, key: str, body: LinkRequest, user: str = Depends(current_user)) -> dict[str, Any]:
+    """E.g. an incident to its major incident, as `itsm link KEY PARENT`."""
+    return api_for(request).link(key, body.parent, actor_id=user)
+
+
+@router.get("/search", response_model=None, tags=["search"], summary="Full-text search",
+            responses={200: {"model": list[SearchHit]}, **_errors()})
+def search_tickets(request: Request, user: str = Depends(current_user),
+                   q: str = Query(min_length=1, max_length=1000, description="The terms, as `itsm search TEXT`."),
+                   process: str | None = Query(None, max_length=64),
+                   resolved: bool = Query(False, description="Only tickets that were resolved."),
+                   limit: int = Query(20, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Tickets whose text contains every term, best first, with the matched snippet."""
+    return api_for(request).search(q, process=process, resolved=resolved, limit=limit, actor_id=user)
+
+
+@router.get("/tickets/{key}/similar", response_model=None, tags=["search"],
+            summary="Resolved tickets like this one", responses={200: {"model": list[SearchHit]}, **_errors(404)})
+def similar_tickets(request: Request, key: str, user: str = Depends(current_user),
+                    limit: int = Query(5, ge=1, le=100)) -> list[dict[str, Any]]:
+    """Resolved tickets most like KEY, with their solutions, as `itsm similar`."""
+    return api_for(request).similar(key, limit=limit, actor_id=user)
+
+
+@router.get("/tickets/{key}/status", response_model=None, tags=["tickets"],
+            summary="The end user's view", responses={200: {"model": dict[str, Any]}, **_errors(404)})
+def ticket_status(request: Request, key: str, user: str = Depends(current_user),
+                  token: str = Query(min_length=1, max_length=200,
+                                     description="The ticket's status token.")) -> dict[str, Any]:
+    """State in plain words, priority, group, SLA due date and public updates, as `itsm status`."""
+    return api_for(request).status(key, token)
+
+
+@router.get("/major/board", response_model=None, tags=["major incidents"],
+            summary="Open major incidents", responses={200: {"model": list[dict[str, Any]]}, **_errors()})
+def major_board(request: Request, user: str = Depends(current_user)) -> list[dict[str, Any]]:
+    """Every open major incident with its manager, lead, age, SLA and linked incidents, as `itsm major board`."""
+    return api_for(request).major_board()
+
+
+@router.get("/reports/{name}", response_model=None, tags=["reports"], summary="Render a KPI report",
+            responses={200: {"model": ReportOut}, **_errors(404)})
+def render_report(request: Request, name: str, user: str = Depends(current_user),
+                  start: str | None = Query(None, alias="from", max_length=64,
+                                            description="Start of the period (default: the last complete one)."),
+                  end: str | None = Query(None, alias="to", max_length=64, description="End (exclusive)."),
+                  format: Literal["md", "html", "csv", "json"] = Query("md"),
+                  current: bool = Query(False, description="The period now falls in.")) -> dict[str, Any]:
+    """reports/NAME.yaml over the period, rendered, as `itsm report NAME`."""
+    text = api_for(request).report(name, start, end, format, current)
+    return {"report": name, "format": format, "text": text}

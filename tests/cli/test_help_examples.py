@@ -43,7 +43,7 @@ def examples() -> list[tuple[str, str]]:
         for name, sub in sorted(getattr(cmd, "commands", {}).items()):
             yield from walk(sub, path + [name])
 
-    for name, cmd in walk(cli.main, []):
+    for name, cmd in walk(cli.load_commands(), []):
         text = (cmd.help or "").replace("\b", "")
         match = re.search(r"Examples?:\n(.*?)(?:\n\s*\n|\Z)", text, re.S)
         if not match:
