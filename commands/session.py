@@ -38,7 +38,7 @@ def login(state: State, url: str | None, login_user: str | None, with_token: boo
 
     \b
     Example:
-      itsm apikey create --user wang.lei --json | jq -r .key | itsm login http://127.0.0.1:8080 --with-token
+      itsm login http://127.0.0.1:8080 --with-token < token.txt
     """
     import getpass
 
