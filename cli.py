@@ -146,13 +146,12 @@ class ItsmGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The listing of ``--help`` from :data:`COMMAND_MODULES`, without importing."""
-        from click.utils import make_default_short_help
-
         names = self.list_commands(ctx)
         if not names:
             return
         limit = formatter.width - 6 - max(len(n) for n in names)
-        rows = [(n, make_default_short_help(COMMAND_MODULES[n][1], limit) if n in COMMAND_MODULES
+        rows = [(n, click.Command(n, help=COMMAND_MODULES[n][1]).get_short_help_str(limit)
+                 if n in COMMAND_MODULES
                  else self.commands[n].get_short_help_str(limit)) for n in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

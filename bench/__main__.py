@@ -33,7 +33,7 @@ from typing import Any
 
 from bench._util import Config, Result, fmt
 
-BENCHMARKS = ("startup", "actions", "lifecycle", "tick", "lint", "concurrency", "search", "intake", "reports",
+BENCHMARKS = ("startup", "remote", "actions", "lifecycle", "tick", "lint", "concurrency", "search", "intake", "reports",
               "audit")
 
 
