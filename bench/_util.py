@@ -208,6 +208,7 @@ def open_api(url: str, now: str | None = None, user: str = AGENT) -> Any:
     from engine.api import Api
 
     api = Api.open(home=str(REPO), db=url, user=user, now=now)
+    api.upgrade_db()  # a new database is created explicitly (reading one that is missing is refused)
     with api.store.read() as repo:
         known = repo.find_person(AGENT) is not None
     if not known:

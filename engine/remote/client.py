@@ -3,7 +3,7 @@
 :class:`RemoteApi` has the methods of engine.api.Api that the agent commands use,
 with the same arguments and the same results (the server returns what the Api
 returns), so the commands render the same text from them.  Each call is one
-HTTP request (urllib, a timeout, a bounded response).  Errors come back as the
+HTTP request (engine.remote.http: a timeout, a bounded response).  Errors come back as the
 server's body ``{"error", "message", "exit_code", ...}`` and are raised as
 :class:`RemoteError` with that exit code; a refused token (401) and an
 unreachable server get messages of their own.
@@ -12,14 +12,12 @@ unreachable server get messages of their own.
 from __future__ import annotations
 
 import json
-import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any, Mapping, Sequence
 
 from engine import __version__
 from engine.errors import ExitCode, ItsmError, UsageError
+from engine.remote import http
 
 TIMEOUT = 30.0  # seconds per request (connect and each read)
 MAX_RESPONSE = 64 * 1024 * 1024  # bytes: a larger answer is refused, not read
@@ -80,17 +78,14 @@ class RemoteApi:
         if body is not None:
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json"
-        req = urllib.request.Request(target, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (http/https only)
-                status, payload = resp.status, _read(resp)
-        except urllib.error.HTTPError as exc:
-            status, payload = exc.code, _read(exc)
-            exc.close()
-        except (urllib.error.URLError, OSError, socket.timeout) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise RemoteError(f"cannot reach the desk server at {self.url}: {reason}", ExitCode.INTERNAL,
+            status, payload = http.request(method, target, headers, data, self.timeout, MAX_RESPONSE)
+        except (OSError, ValueError) as exc:  # refused, reset, timed out, no such host, not HTTP
+            raise RemoteError(f"cannot reach the desk server at {self.url}: {exc}", ExitCode.INTERNAL,
                               "unreachable") from None
+        if len(payload) > MAX_RESPONSE:
+            raise RemoteError(f"the desk server's answer is larger than {MAX_RESPONSE // (1024 * 1024)} MB; "
+                              "narrow the request", ExitCode.INTERNAL, "protocol")
         if status >= 400:
             raise self._error(status, payload)
         if status == 204 or not payload:
@@ -212,14 +207,6 @@ def normalize_url(url: str) -> str:
         raise UsageError(f"--url: {url!r} is not the address of a desk server "
                          "(e.g. https://desk.example.com or http://127.0.0.1:8080)")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _read(resp: Any) -> bytes:
-    data = resp.read(MAX_RESPONSE + 1)
-    if len(data) > MAX_RESPONSE:
-        raise RemoteError(f"the desk server's answer is larger than {MAX_RESPONSE // (1024 * 1024)} MB; "
-                          "narrow the request", ExitCode.INTERNAL, "protocol")
-    return bytes(data)
 
 
 def _seg(text: str) -> str:
