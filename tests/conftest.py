@@ -41,6 +41,7 @@ DISPLAY_TZ = "Asia/Shanghai"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes tens of seconds (e.g. pip install into a fresh venv)")
+    config.addinivalue_line("markers", "direct_only(why): in a DUAL_MODE module, runs in direct mode only")
 
 
 @pytest.fixture(scope="session")
@@ -231,7 +232,8 @@ class RemoteItsm(Itsm):
                  input: str | None = None, expect: int = 0, home: str | os.PathLike[str] | None = None,
                  lang: str | None = None, db: str | None = None) -> Result:
         command = str(args[0]) if args else ""
-        if command not in REMOTE_COMMANDS or user is None or db is not None:
+        on_database = {"--reindex", "--due"} & {str(a) for a in args}  # work only on the database
+        if command not in REMOTE_COMMANDS or on_database or user is None or db is not None:
             return super().__call__(*args, user=user, now=now, input=input, expect=expect, home=home,
                                     lang=lang, db=db)
         if self.server is None:
@@ -241,7 +243,7 @@ class RemoteItsm(Itsm):
         if token is None:
             return super().__call__(*args, user=user, now=now, input=input, expect=expect, home=home,
                                     lang=lang, db=db)
-        argv = ["--url", self.server.url] + self.argv(args, None, now, None, lang, None)[0:]
+        argv = ["--url", self.server.url] + self.argv(args, None, now, None, lang, "")
         result = CliRunner(env={"ITSM_TOKEN": token}).invoke(_cli.main, argv, input=input)
         self.remote_calls += 1
         detail = _describe(result, argv)
@@ -260,7 +262,8 @@ def mode() -> str:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if getattr(metafunc.module, "DUAL_MODE", False) and "itsm" in metafunc.fixturenames:
-        metafunc.parametrize("mode", ["direct", "remote"])
+        only = metafunc.definition.get_closest_marker("direct_only")
+        metafunc.parametrize("mode", ["direct"] if only else ["direct", "remote"])
 
 
 @pytest.fixture

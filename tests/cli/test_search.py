@@ -10,6 +10,8 @@ import pytest
 
 from _desk import Desk
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def resolve(desk: Desk, key: str, now: str, solution: str, **extra: Any) -> Any:
     return desk.do(key, "resolve", desk.org.agent.id, now, solution=solution, closure_code="solved",
@@ -180,6 +182,7 @@ def test_reindex_rebuilds_the_same_index(desk: Desk, kb: dict[str, str]) -> None
     assert {q: [h["key"] for h in search(desk, q)] for q in before} == before
 
 
+@pytest.mark.direct_only("the test replaces the database under the server")
 def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[str, str], db_url: str) -> None:
     """A database from before the index (schema 0003): `itsm db upgrade` adds the
     index and fills it, solutions and notes included."""
