@@ -11,6 +11,9 @@ from typing import Any, Callable
 import click
 
 COMMANDS: list[click.Command] = []  # every command declared here, in declaration order
+# the agent commands, which go through a desk server in remote mode (issue #18)
+REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", "actions", "list", "search",
+                             "similar", "status", "major", "report", "batch", "whoami", "logout", "login"})
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
@@ -50,10 +53,13 @@ class State:
     def remote_url(self) -> str | None:
         """The desk server the agent commands go to (remote mode), or None (direct
         mode, on the database): ``--url`` / ``ITSM_URL``, else ``url`` in itsm.toml
-        unless a database is named (``--db`` / ``ITSM_DATABASE_URL``)."""
+        for an agent command unless a database is named (``--db`` /
+        ``ITSM_DATABASE_URL``).  The other commands (tick, user, audit...) have no
+        remote mode: itsm.toml's ``url`` leaves them on the database, and an
+        explicit ``--url`` makes them say so."""
         if self._remote_url is False:
             url = self.url
-            if not url and not self.db:
+            if not url and not self.db and _agent_command():
                 from engine.definitions.home import find_home  # the standard library only
                 from engine.settings import Settings
 
@@ -82,6 +88,12 @@ class State:
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)
         return self._api
+
+
+def _agent_command() -> bool:
+    ctx = click.get_current_context(silent=True)
+    names = ctx.command_path.split()[1:2] if ctx is not None else []
+    return bool(names) and names[0] in REMOTE_COMMANDS
 
 
 def remote_api(url: str, user: str | None, now: str | None, lang: str) -> Any:

@@ -30,6 +30,6 @@ def serve(state: State, host: str | None, port: int | None, client_clock: bool |
 
     from engine.errors import UsageError
 
-    if state.remote:
+    if state.url:
         raise UsageError("itsm serve runs on the database: give --db (or ITSM_DATABASE_URL), not --url")
     run(state.api(), host, port, client_clock or None)

@@ -203,3 +203,21 @@ def test_the_remote_path_imports_nothing_heavy(desk: Desk) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "HEAVY \n" in proc.stdout, proc.stdout
     assert proc.stdout.startswith("[")  # the list was printed: the command ran
+
+
+def test_url_in_itsm_toml_makes_the_agent_commands_remote(desk: Desk) -> None:
+    config = desk.base / "team.toml"
+    config.write_text(f'url = "{desk.url}"\n')
+    env = {"ITSM_CONFIG": str(config), "ITSM_TOKEN": desk.keys["p16.owner"]}
+    assert json.loads(desk.run("whoami", "--json", env=env).stdout)["user"] == "p16.owner"
+    made = json.loads(desk.run("new", "incident", "--title", "Filed through the team's itsm.toml",
+                               "--reporter", "li.na@example.com", "--json", env=env).stdout)
+    assert made["key"] in {t["key"] for t in json.loads(desk.run("list", "--json", env=env).stdout)}
+    db = f"sqlite:///{desk.base}/desk.db"
+    # commands without a remote mode stay on the database; so does an agent command given --db
+    users = json.loads(desk.run("--db", db, "user", "list", "--json", env=env).stdout)
+    assert "wang.lei" in {u["id"] for u in users}
+    direct = desk.run("--db", db, "--as", "chen.jie", "list", "--json", env={**env, "ITSM_TOKEN": "nonsense"})
+    assert made["key"] in {t["key"] for t in json.loads(direct.stdout)}
+    # an explicit --url for a command that has none is an error, not a silent local run
+    assert "no remote mode" in desk.remote("user", "list", env=env, expect=2).stderr
