@@ -16,7 +16,8 @@ May import: ground, definitions, lint, workspace, store, reports, api, design, d
 
 from __future__ import annotations
 
-import importlib
+import os
+import sys
 from typing import Any
 
 import click
@@ -129,16 +130,44 @@ def _report_error(state: State | None, exc: ItsmError) -> int:
     return int(exc.exit_code)
 
 
+def _terminal_columns() -> int:
+    """What shutil.get_terminal_size() answers ($COLUMNS, the terminal, else 80)
+    without importing shutil (and with it bz2, lzma, zlib) for every --help."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class ItsmContext(click.Context):
+    def make_formatter(self) -> click.HelpFormatter:
+        """click's formatter, its width found as click finds it (at most 80)."""
+        width = self.terminal_width
+        if width is None:
+            from click import formatting
+
+            width = formatting.FORCED_WIDTH or max(min(_terminal_columns(), self.max_content_width or 80) - 2, 50)
+        return self.formatter_class(width=width, max_width=self.max_content_width)
+
+
 class ItsmGroup(click.Group):
     """Maps every error to the exit codes of the CLI contract; imports a
     command's module only when the command is looked up."""
+
+    context_class = ItsmContext
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMAND_MODULES) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
-            importlib.import_module(f"commands.{COMMAND_MODULES[cmd_name][0]}")
+            __import__(f"commands.{COMMAND_MODULES[cmd_name][0]}")
             for made in COMMANDS:
                 if made.name not in self.commands:
                     self.add_command(made)
