@@ -3,7 +3,8 @@ subprocess on SQLite) with a personal token.
 
 - ``itsm do KEY assign`` in remote mode as a whole process, against ``python -c
   pass`` in the same run: within 3x (the remote path imports no SQLAlchemy,
-  Jinja or FastAPI; the server does the work).
+  Jinja or FastAPI; the server does the work); for information, against
+  ``python -c "import click"``, the floor of any itsm command.
 - Lifecycles per second (intake -> assign -> start -> resolve -> confirm)
   through the server's JSON API (engine.remote.client.RemoteApi, one HTTP
   request per step, in this process) against the same through engine.api.Api
@@ -52,7 +53,7 @@ def run(cfg: Config) -> list[Result]:
     cfg.apply_env()
     api = open_api(url)
     token = api.create_api_key(AGENT, "bench", actor_id="system")["key"]
-    keys = [new_incident(api, f"Remote start-up {i}") for i in range(reps + 1)]
+    keys = [new_incident(api, f"Remote start-up {i}") for i in range(2 * reps + 2)]
     engine_lifecycle(api, -1)  # registers the definition version
     port = _free_port()
     server = subprocess.Popen(itsm_argv("serve", "--port", str(port)), env=dict(env, ITSM_DATABASE_URL=url),
@@ -78,6 +79,13 @@ def run(cfg: Config) -> list[Result]:
                    median(bases) * 1000, "python -c pass", samples=[round(f * 1000, 2) for f in figs],
                    baseline_samples=[round(b * 1000, 2) for b in bases])
         results.append(ratio_at_most(r, 3.0))
+        figs, bases = paired(lambda: run_wall(itsm_argv("do", next(do), "assign", "--set", f"group={GROUP}",
+                                                        "--set", f"assignee={AGENT}"), remote_env),
+                             lambda: run_wall([PYTHON, "-c", "import click"], env), reps)
+        results.append(Result(NAME, "itsm do KEY assign (remote) vs click", median(figs) * 1000, "ms",
+                              median(bases) * 1000, "python -c 'import click'",
+                              samples=[round(f * 1000, 2) for f in figs],
+                              baseline_samples=[round(b * 1000, 2) for b in bases]))
 
         n = cfg.pick(10, 30, 60)
         remote = RemoteApi(base, token)
