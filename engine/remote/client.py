@@ -87,7 +87,7 @@ class RemoteApi:
             raise RemoteError(f"the desk server's answer is larger than {MAX_RESPONSE // (1024 * 1024)} MB; "
                               "narrow the request", ExitCode.INTERNAL, "protocol")
         if status >= 400:
-            raise self._error(status, payload)
+            raise self._error(status, payload, login=(method, path) == ("POST", "/session"))
         if status == 204 or not payload:
             return None
         try:
@@ -96,7 +96,7 @@ class RemoteApi:
             raise RemoteError(f"the desk server at {self.url} answered {status} with something that is "
                               "not JSON (is it an itsm server?)", ExitCode.INTERNAL, "protocol") from None
 
-    def _error(self, status: int, payload: bytes) -> RemoteError:
+    def _error(self, status: int, payload: bytes, login: bool = False) -> RemoteError:
         try:
             body = json.loads(payload) if payload else {}
         except ValueError:
@@ -106,6 +106,8 @@ class RemoteApi:
                     "exit_code": int(ExitCode.INTERNAL if status >= 500 else ExitCode.REFUSED)}
         message, code = str(body.get("message")), body.get("exit_code")
         details = {k: v for k, v in body.items() if k not in ("error", "message", "exit_code")}
+        if status == 401 and login:  # a password refused: the server's words
+            return RemoteError(f"{self.url}: {message}", ExitCode.REFUSED, "unauthenticated", **details)
         if status == 401:
             why = "no token" if not self.token else "the token is invalid, expired or revoked"
             return RemoteError(f"{self.url} refused the request: {why}; {login_hint(self.url)}",

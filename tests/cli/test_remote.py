@@ -221,3 +221,65 @@ def test_url_in_itsm_toml_makes_the_agent_commands_remote(desk: Desk) -> None:
     assert made["key"] in {t["key"] for t in json.loads(direct.stdout)}
     # an explicit --url for a command that has none is an error, not a silent local run
     assert "no remote mode" in desk.remote("user", "list", env=env, expect=2).stderr
+
+
+def test_login_with_a_password_against_the_session_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``itsm login URL --user ID`` posts {"user", "password"} to POST /api/v1/session
+    and keeps the token it gets (checked with GET /api/v1/session); a refused
+    password is exit 1 and keeps nothing.  A stub server stands for the server
+    side here (tests of the real one run with it)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    import cli
+
+    seen: list[Any] = []
+
+    class Stub(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if body == {"user": "wang.lei", "password": "s3cret"}:
+                self._send(201, {"token": "itsm_0123456789ab_" + "t" * 40, "user": "wang.lei",
+                                 "expires_at": "2026-04-01T00:00:00+00:00"})
+            else:
+                self._send(401, {"error": "unauthenticated", "message": "wrong user or password",
+                                 "exit_code": 1})
+
+        def do_GET(self) -> None:  # noqa: N802
+            assert self.headers["Authorization"] == "Bearer itsm_0123456789ab_" + "t" * 40
+            self._send(200, {"user": "wang.lei", "name": "Wang Lei", "roles": ["service_desk"], "key_id": 7,
+                             "expires_at": "2026-04-01T00:00:00+00:00"})
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    try:
+        monkeypatch.setattr("getpass.getpass", lambda prompt="": "wrong")
+        r = CliRunner().invoke(cli.main, ["login", url, "--user", "wang.lei"])
+        assert r.exit_code == 1 and "wrong user or password" in r.stderr, r.output
+        assert not (tmp_path / "config" / "itsm" / "hosts.json").exists()
+        monkeypatch.setattr("getpass.getpass", lambda prompt="": "s3cret")
+        r = CliRunner().invoke(cli.main, ["login", url, "--user", "wang.lei"])
+        assert r.exit_code == 0, r.output
+        assert "as wang.lei (token expires 2026-04-01" in r.stdout
+        assert seen == [{"user": "wang.lei", "password": "wrong"}, {"user": "wang.lei", "password": "s3cret"}]
+        kept = tmp_path / "config" / "itsm" / "hosts.json"
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        assert json.loads(kept.read_text())[url]["user"] == "wang.lei"
+    finally:
+        server.shutdown()
