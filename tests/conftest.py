@@ -162,6 +162,8 @@ class Itsm:
 # the agent commands that go through the server in remote mode (cli: State.api)
 REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", "actions", "list", "search",
                              "similar", "status", "major", "report", "batch"})
+# those that need no acting person in direct mode: remote, a call without --as reads as the reader
+READ_COMMANDS = frozenset({"show", "history", "list", "search", "similar", "status", "major", "report"})
 
 
 class DeskServer:
@@ -209,6 +211,11 @@ class DeskServer:
                 return None
         return self.tokens[user]
 
+    def reader(self) -> str | None:
+        """Whose token a call without ``--as`` reads with: the first registered person."""
+        people = self.api.list_users()
+        return str(people[0]["id"]) if people else None
+
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
@@ -221,8 +228,10 @@ class RemoteItsm(Itsm):
     and the acting person (``user=``) is registered: the call carries that
     person's token (``ITSM_TOKEN``) instead of ``--as``; ``--now`` goes along as
     ``X-Itsm-Now``.  Everything else (set-up commands such as ``user add``,
-    calls without a user, end users acting by e-mail) runs in direct mode on the
-    same database, as it would on a shared desk.  ``remote_calls`` counts the
+    end users acting by e-mail, writes without a user) runs in direct mode on the
+    same database, as it would on a shared desk; a read without a user (``show``,
+    ``status``, ``report``...) goes through the server with the first registered
+    person's token.  ``remote_calls`` counts the
     calls that went through the server."""
 
     server: DeskServer | None = None
@@ -233,13 +242,15 @@ class RemoteItsm(Itsm):
                  lang: str | None = None, db: str | None = None) -> Result:
         command = str(args[0]) if args else ""
         on_database = {"--reindex", "--due"} & {str(a) for a in args}  # work only on the database
-        if command not in REMOTE_COMMANDS or on_database or user is None or db is not None:
+        reading = user is None and command in READ_COMMANDS
+        if command not in REMOTE_COMMANDS or on_database or (user is None and not reading) or db is not None:
             return super().__call__(*args, user=user, now=now, input=input, expect=expect, home=home,
                                     lang=lang, db=db)
         if self.server is None:
             self.server = DeskServer(self.db or "", str(home) if home is not None else None)
         assert (str(home) if home is not None else None) == self.server.home, "one home per test"
-        token = self.server.token(user)
+        who = user if user is not None else self.server.reader()
+        token = self.server.token(who) if who is not None else None
         if token is None:
             return super().__call__(*args, user=user, now=now, input=input, expect=expect, home=home,
                                     lang=lang, db=db)

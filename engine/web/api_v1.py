@@ -404,7 +404,7 @@ def similar_tickets(request: Request, key: str, user: str = Depends(current_user
 @router.get("/tickets/{key}/status", response_model=None, tags=["tickets"],
             summary="The end user's view", responses={200: {"model": dict[str, Any]}, **_errors(404)})
 def ticket_status(request: Request, key: str, user: str = Depends(current_user),
-                  token: str = Query(min_length=1, max_length=200,
+                  token: str = Query(max_length=200,
                                      description="The ticket's status token.")) -> dict[str, Any]:
     """State in plain words, priority, group, SLA due date and public updates, as `itsm status`."""
     return api_for(request).status(key, token)
