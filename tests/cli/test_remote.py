@@ -23,8 +23,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import REPO, TEST_AUDIT_KEY
-
+REPO = Path(__file__).resolve().parents[2]
+TEST_AUDIT_KEY = "test:dGhlIHRlc3RzJyBhdWRpdCBrZXksIDMyIGJ5dGVzISE"  # as tests/conftest.py
 ITSM = str(Path(sys.executable).with_name("itsm"))
 NOW = "2026-03-02T09:00:00+08:00"
 
