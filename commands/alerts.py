@@ -76,7 +76,7 @@ def alerts(state: State, open_only: bool, ticket: str | None, limit: int, as_jso
     cols = [("ticket", "Ticket", lambda r: r["ticket"]), ("status", "Alert", lambda r: r["status"]),
             ("count", "Count", lambda r: r["count"]), ("source", "Source", lambda r: r["source"]),
             ("fingerprint", "Fingerprint", lambda r: r["fingerprint"]),
-            ("last_seen", "Last seen", lambda r: (r["last_seen"] or "")[:16]),
+            ("last_seen", "Last seen", lambda r: render.when(r["last_seen"])),
             ("summary", "Summary", lambda r: r["summary"])]
     emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no alert groups\n",
          as_csv, lambda: render.to_csv(rows, cols))

@@ -57,9 +57,9 @@ def apikey_list(state: State, user_id: str | None, as_json: bool, as_csv: bool) 
     rows = state.api().api_keys(user_id)
     cols = [("id", "Id", lambda r: r["id"]), ("prefix", "Prefix", lambda r: r["prefix"]),
             ("user", "User", lambda r: r["user"]), ("label", "Label", lambda r: r["label"] or ""),
-            ("created_at", "Created", lambda r: (r["created_at"] or "")[:16]),
-            ("last_used_at", "Last used", lambda r: (r["last_used_at"] or "")[:16]),
-            ("revoked_at", "Revoked", lambda r: (r["revoked_at"] or "")[:16])]
+            ("created_at", "Created", lambda r: render.when(r["created_at"])),
+            ("last_used_at", "Last used", lambda r: render.when(r["last_used_at"])),
+            ("revoked_at", "Revoked", lambda r: render.when(r["revoked_at"]))]
     emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no API keys\n",
          as_csv, lambda: render.to_csv(rows, cols))
 

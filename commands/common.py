@@ -160,6 +160,7 @@ note_option = click.option("--note", metavar="TEXT", help="A note for the journa
 
 
 def ticket_columns(lang: str) -> list[Any]:
+    from engine import render
     from engine.i18n import t
 
     return [("key", t("key", lang), lambda r: r["key"]),
@@ -170,7 +171,7 @@ def ticket_columns(lang: str) -> list[Any]:
             ("group", t("group", lang), lambda r: r["group"]),
             ("service", t("service", lang), lambda r: r["service"]),
             ("due", t("due", lang), lambda r: next_due(r)),
-            ("updated", t("updated", lang), lambda r: (r["updated_at"] or "")[:16])]
+            ("updated", t("updated", lang), lambda r: render.when(r["updated_at"]))]
 
 
 def next_due(ticket: dict[str, Any]) -> str:
@@ -178,8 +179,10 @@ def next_due(ticket: dict[str, Any]) -> str:
               if c.get("state") in ("running", "paused") and c.get("due")]
     if not clocks:
         return ""
-    c = min(clocks, key=lambda c: c["due"])
-    return c["due"][:16] + (" !" if c.get("breached") else "")
+    from engine import render
+
+    c = min(clocks, key=lambda c: render.instant(c["due"]))
+    return render.when(c["due"]) + (" !" if c.get("breached") else "")
 
 
 def show_text(state: State, ticket: dict[str, Any]) -> str:
@@ -196,7 +199,8 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
         (t("service", lang), ticket["service"]), (t("classification", lang), ticket["classification"]),
         (t("reporter", lang), ticket["reporter"]), (t("group", lang), ticket["group"]),
         (t("assignee", lang), ticket["assignee"]), (t("parent", lang), ticket["parent"]),
-        (t("created", lang), ticket["created_at"]), (t("updated", lang), ticket["updated_at"]),
+        (t("created", lang), render.when(ticket["created_at"])),
+        (t("updated", lang), render.when(ticket["updated_at"])),
     ]
     labels = ticket.get("field_labels") or {}
     items += [(labels.get(k, k), v) for k, v in ticket["fields"].items()]
@@ -205,11 +209,12 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
             continue
         verdict = (t("met", lang) if c.get("met") else t("breached", lang)) if c.get("met") is not None \
             else (t("breached", lang) if c.get("breached") else t("paused" if c.get("paused") else "running", lang))
-        items.append((f"SLA {cid}", f"{verdict}; {t('due_inline', lang)} {c.get('due') or '-'}; "
+        items.append((f"SLA {cid}", f"{verdict}; {t('due_inline', lang)} {render.when(c.get('due')) or '-'}; "
                                     f"{t('elapsed', lang)} {hm(c.get('elapsed_seconds'))} "
                                     f"{t('of', lang)} {hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
         items.append((t("opened", lang), ticket["opened"]))
+    items += [(m["kind_label"], f"{m['title']}  {m['url']}") for m in ticket.get("manuals") or ()]
     return head + render.pairs(items)
 
 

@@ -29,7 +29,7 @@ def diff(state: State, old: str, new: str, as_json: bool) -> None:
 
     \b
     Example:
-      itsm diff incident@1 processes/incident.yaml
+      itsm diff incident@2 processes/incident.yaml
       itsm diff ../p16-release-2026-02 . --json
     """
     from engine.definitions import diff as d
@@ -111,7 +111,9 @@ def _sla_text(sla: dict, labels: dict, lang: str) -> str:
 
 
 def _short(iso: str | None) -> str:
-    return (iso or "")[:16].replace("T", " ")
+    from engine import render
+
+    return render.when(iso)
 
 
 def simulation_text(result: dict, lang: str) -> str:

@@ -37,7 +37,7 @@ def major_board(state: State, watch: float | None, as_json: bool, as_csv: bool) 
             ("priority", "Prio", lambda r: r["priority"]), ("title", "Title", lambda r: r["title"]),
             ("manager", "Manager", lambda r: r["manager"]), ("lead", "Lead", lambda r: r["technical_lead"]),
             ("age", "Age", lambda r: hm((r["age_minutes"] or 0) * 60)),
-            ("sla", "SLA due", lambda r: ((r["sla_due"] or "")[:16] + (" BREACHED" if r["sla_breached"] else ""))),
+            ("sla", "SLA due", lambda r: (render.when(r["sla_due"]) + (" BREACHED" if r["sla_breached"] else ""))),
             ("update", "Since update", lambda r: "" if r["minutes_since_update"] is None else
              hm(r["minutes_since_update"] * 60) + (" !" if r["update_overdue"] else "")),
             ("linked", "Linked", lambda r: f"{r['linked_open']}/{r['linked']}")]

@@ -31,10 +31,10 @@ def status(state: State, key: str, token: str, as_json: bool) -> None:
         head = f"{view['key']}  {view['title']}\n"
         body = render.pairs([("Status", f"{view['state_label']}: {view['status_text'] or ''}"),
                              ("Priority", view["priority_label"]), ("Service", view["service_label"]),
-                             ("Handled by", view["group_label"]), ("Due", view["due"]),
+                             ("Handled by", view["group_label"]), ("Due", render.when(view["due"])),
                              ("Solution", view.get("solution")), ("Workaround", view.get("workaround")),
                              ("Fulfilment", view.get("fulfilment_note"))])
-        updates = "".join(f"  {(u['at'] or '')[:16]}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
+        updates = "".join(f"  {render.when(u['at'])}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
                           + "\n" for u in view["updates"])
         can = f"You can: {', '.join(view['can'])}\n" if view["can"] else ""
         return head + body + ("Updates:\n" + updates if updates else "") + can

@@ -37,7 +37,13 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
             raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending")
         mapping[old.strip()] = new.strip()
     api = state.api()
-    result = api.migrate(process, mapping) if do_apply else api.migration_plan(process, mapping)
+    if do_apply:
+        from commands.progress import Progress
+
+        with Progress("migrate") as progress:
+            result = api.migrate(process, mapping, progress=progress)
+    else:
+        result = api.migration_plan(process, mapping)
 
     def text() -> str:
         verb = "moved" if do_apply else "would move"
@@ -240,7 +246,7 @@ def tick(state: State, as_json: bool, as_csv: bool) -> None:
                      "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
                                 "itsm outbox retry"})
     cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
-            ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: r["due"]),
+            ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: render.when(r["due"])),
             ("outcome", "Outcome", lambda r: r["outcome"])]
     emit(state, done, as_json, lambda: render.table(done, cols, max_width=70) if done
           else "nothing due\n", as_csv, lambda: render.to_csv(done, cols))

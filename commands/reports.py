@@ -45,7 +45,13 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
         return
     if not name:
         raise UsageError("give a report NAME (see reports/), or --due")
-    text = api.report(name, start, end, fmt, current)
+    if state.remote:
+        text = api.report(name, start, end, fmt, current)  # the server computes it
+    else:
+        from commands.progress import Progress
+
+        with Progress(f"report {name}") as progress:  # KPI by KPI, on a terminal only
+            text = api.report(name, start, end, fmt, current, progress)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)

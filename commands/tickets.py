@@ -151,11 +151,14 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 
     def change_text(e: dict[str, Any]) -> str:
         move = f"{e['from'] or '·'} -> {e['to']}  " if e["to"] else ""
-        return move + "; ".join(f"{k}={render.cell(v[1])}" for k, v in e["changes"].items()
-                                if isinstance(v, list) and len(v) == 2)
+        switch = e["changes"].get("sla_calendar")
+        hours = [f"{c} clock on {v[1] if isinstance(v, list) and len(v) == 2 and v[1] else 'service'} hours"
+                 for c, v in switch.items()] if isinstance(switch, dict) else []
+        return move + "; ".join([f"{k}={render.cell(v[1])}" for k, v in e["changes"].items()
+                                 if isinstance(v, list) and len(v) == 2] + hours)
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
-            ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: (e["at"] or "")[:16]),
+            ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),
             ("actor", t("actor", lang), lambda e: e["actor"]), ("action", t("action", lang), lambda e: e["action"]),
             ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
     emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,

@@ -230,12 +230,12 @@ class Api:
         apikeys.end_session(self.desk, key)
 
     def report(self, name: str, start: str | None = None, end: str | None = None, fmt: str = "md",
-               current: bool = False) -> str:
+               current: bool = False, progress: Callable[[int, int], None] | None = None) -> str:
         """Report ``name`` (reports/NAME.yaml) over [start, end) rendered as md, html,
-        csv or json (engine.reports)."""
+        csv or json (engine.reports); ``progress(done, total)`` KPI by KPI."""
         from engine.reports import run
 
-        return run(self, name, start, end, fmt, self.lang, current)
+        return run(self, name, start, end, fmt, self.lang, current, progress)
 
     def status(self, key: str, token: str) -> dict[str, Any]:
         """The end user's view, for whoever holds the ticket's status token; a
@@ -248,10 +248,17 @@ class Api:
         urgency levels, the catalogue's offerings with the fields each needs."""
         return portal.form(self.desk)
 
-    def portal_report(self, kind: str, values: Mapping[str, str]) -> dict[str, Any]:
+    def portal_report(self, kind: str, values: Mapping[str, str],
+                      session: str | None = None) -> dict[str, Any]:
         """File the portal's form as the end user (``kind``: incident or an
-        offering ``service.offering``); the public view plus ``status_token``."""
-        return portal.report(self.desk, kind, values)
+        offering ``service.offering``); the public view plus ``status_token``.
+        ``session``: the portal session, marked if it searched self-help first."""
+        return portal.report(self.desk, kind, values, session)
+
+    def portal_self_help(self, text: str, session: str | None = None) -> dict[str, Any]:
+        """Self-help: the public solutions matching ``text``; the search counts
+        into the portal ``session`` (engine.desk.portal.self_help)."""
+        return portal.self_help(self.desk, text, session)
 
     def portal_status(self, key: str, token: str) -> dict[str, Any]:
         """:meth:`status` plus the reporter's actions with the fields they need."""
@@ -275,12 +282,12 @@ class Api:
 
         return migrate.plan(self.desk, process, mapping)
 
-    def migrate(self, process: str, mapping: Mapping[str, str],
-                actor_id: str | None = None) -> dict[str, Any]:
+    def migrate(self, process: str, mapping: Mapping[str, str], actor_id: str | None = None,
+                progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
         """Move open tickets to the current definition version, journaled."""
         from engine.desk import migrate
 
-        return migrate.apply(self.desk, process, mapping, actor_id)
+        return migrate.apply(self.desk, process, mapping, actor_id, progress)
 
     # -- operations (engine.desk.operations) ----------------------------------------------
     def deliver(self) -> Any:

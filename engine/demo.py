@@ -49,7 +49,7 @@ class Demo:
         return when
 
     def log(self, text: str) -> None:
-        now = self.api.now()
+        now = self.api.now().astimezone(self.api.tz)  # the zone the printed commands show
         self.say(f"[{now:%a %H:%M}] {text}")
 
     def new(self, who: str, process: str, **values: Any) -> str:
@@ -78,7 +78,9 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     db_path = directory / "itsm-demo.db"
     if db_path.exists():
         db_path.unlink()
-    api = Api(root, load_definitions(root), Settings(), f"sqlite:///{db_path}", None, MONDAY, lang)
+    # the display zone the "Explore" command will use: ITSM_TZ / itsm.toml, else the definitions'
+    settings = Settings(timezone=Settings.load(root).timezone)
+    api = Api(root, load_definitions(root), settings, f"sqlite:///{db_path}", None, MONDAY, lang)
     d = Demo(api, say)
     say(f"itsm demo: database {db_path}")
     d.at(0, "08:30")

@@ -246,6 +246,8 @@ class ClockSpec:
     on_breach: Effect = Effect()
     where: Where = NOWHERE
     resume: Condition = Condition()  # what restarts a stopped clock (e.g. reopen)
+    calendar: str = "service"  # whose hours it counts in: service, group, reporter_site
+    sites: tuple[str, ...] = ()  # group / reporter_site: only at these sites (empty: all)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from datetime import datetime
 from typing import Any, Callable, Mapping, Sequence
 
 Column = tuple[str, str, Callable[[Mapping[str, Any]], Any]]  # (id, heading, getter)
@@ -30,6 +31,41 @@ def cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(cell(v) for v in value)
     return str(value).replace("\n", " ")
+
+
+def when(value: Any) -> str:
+    """A time as people read it: ``2026-12-07 09:20 +08:00``, to the minute, with
+    its UTC offset.  ``value``: ISO 8601 text (as the desk gives every time, in
+    its display zone) or an aware datetime; text that is no time is shown as it
+    is, None as nothing.  The one text form of a time in tables and listings."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        t = value
+    elif len(str(value)) <= 10:  # a date alone, or no time at all
+        return str(value)
+    else:
+        try:
+            t = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    if t.tzinfo is None or t.utcoffset() is None:
+        return t.strftime("%Y-%m-%d %H:%M")
+    off = t.utcoffset()
+    assert off is not None
+    minutes = int(off.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{t:%Y-%m-%d %H:%M} {sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def instant(value: Any) -> float:
+    """ISO 8601 text with an offset as seconds since the epoch (for ordering
+    times written in different zones); text that is no time sorts last."""
+    try:
+        t = datetime.fromisoformat(str(value))
+        return t.timestamp() if t.tzinfo is not None else float("inf")
+    except ValueError:
+        return float("inf")
 
 
 def width(text: str) -> int:

@@ -25,7 +25,8 @@ def test_the_readme_session_runs_and_means_something(tmp_path: Path) -> None:
     assert (bin_dir / "itsm").exists(), f"the itsm command is not installed next to {sys.executable}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("ITSM_")}
     env.update(PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", ITSM_HOME=str(REPO),
-               ITSM_CACHE_DIR=str(tmp_path / "cache"), XDG_DATA_HOME=str(tmp_path / "data"))
+               ITSM_CACHE_DIR=str(tmp_path / "cache"), XDG_DATA_HOME=str(tmp_path / "data"),
+               TZ="America/New_York")  # the machine's zone does not decide the desk's
     commands = session_commands()
     assert len(commands) >= 15 and commands[0].startswith("export ITSM_DATABASE_URL=")
     checks = [
@@ -47,3 +48,6 @@ def test_the_readme_session_runs_and_means_something(tmp_path: Path) -> None:
     html = (tmp_path / "weekly.html").read_text(encoding="utf-8")
     assert "<svg" in html and re.search(r"P[1-4]", html)
     assert "journal intact" in proc.stdout
+    # one display time without ITSM_TZ: the head office's zone, with its offset, in history
+    times = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d", proc.stdout)
+    assert times and {t[-6:] for t in times} == {"+08:00"}, proc.stdout

@@ -15,9 +15,19 @@ Semantics of a clock:
 - time does not count while the state matches ``pause``;
 - ``reset`` sets the counted time back to zero.
 
-Time counts in the SLA policy's business calendar.  A target of "N business
-days" is N standard working days of that calendar (its longest working day
-length, e.g. 8 hours at head office), so pauses and recomputation stay exact.
+Time counts in a business calendar the clock declares (``calendar:``):
+``service`` (the default), the calendar of the service's SLA policy;
+``group``, the working group's calendar (codes/groups.yaml); ``reporter_site``,
+the calendar named by the reporter's site.  The desk journals which calendar a
+``group`` or ``reporter_site`` clock follows (``sla_calendar`` in an event's
+changes: ``{clock: [old, new]}``, None meaning the service's) when a ticket is
+logged and whenever a reassignment changes it; :func:`moves` reads those
+switches from the journal, so a switch is one more move of the clock.  At a
+switch the time already counted stays counted and the rest runs on the new
+calendar's hours (docs/process-design.md, "Local hours").  A target of "N
+business days" is N standard working days of the calendar the clock follows
+now (its longest working day, e.g. 8 hours at head office, 7.5 at the
+Guangzhou branch), so pauses and recomputation stay exact.
 
 One definition of "breached": a threshold (the target, or its warning share)
 is **reached at the instant the counted time equals it** (:func:`reached`), so
@@ -41,12 +51,87 @@ _US = 1_000_000
 from engine.model import ClockSpec, CodeValue, Condition, Definitions, Duration, ProcessSpec
 
 
+SWITCH = "sla_calendar"  # the journaled calendar switch in an event's changes
+CALENDAR_KINDS = ("service", "group", "reporter_site")
+
+
 @dataclass(frozen=True)
 class Transition:
     at: datetime
     from_state: str | None
     to_state: str
     action: str
+    # clock id -> the calendar id it follows from this move on (None: the service's)
+    calendars: Mapping[str, str | None] | None = None
+    moved: bool = True  # False: a journaled calendar switch without a change of state
+
+
+def journaled_switch(changes: Mapping[str, Any] | None) -> dict[str, str | None] | None:
+    """The calendar switch an event's changes journal (clock id -> new calendar id)."""
+    raw = (changes or {}).get(SWITCH)
+    if not isinstance(raw, Mapping):
+        return None
+    return {str(k): (v[1] if isinstance(v, list) and len(v) == 2 else None) for k, v in raw.items()}
+
+
+def moves(events: Iterable[Mapping[str, Any]], aware: Any = None) -> list[Transition]:
+    """The clocks' moves of a journal (events in order): its changes of state and
+    its calendar switches (a switch without a change of state moves no clock
+    between states).  ``aware``: turns a stored time into an aware one."""
+    out: list[Transition] = []
+    for e in events:
+        switch = journaled_switch(e.get("changes"))
+        at = e["effective_at"] if aware is None else aware(e["effective_at"])
+        if e.get("to_state") is not None:
+            out.append(Transition(at, e.get("from_state"), e["to_state"], e["action"], switch))
+        elif switch and e.get("from_state"):
+            out.append(Transition(at, e["from_state"], e["from_state"], e["action"], switch, False))
+    return out
+
+
+def calendars_in_force(transitions: Iterable[Transition]) -> dict[str, str | None]:
+    """Clock id -> the calendar the journal says it follows now (None: the service's)."""
+    out: dict[str, str | None] = {}
+    for tr in transitions:
+        if tr.calendars:
+            out.update(tr.calendars)
+    return out
+
+
+def declared_calendar(defs: Definitions, clock: ClockSpec, values: Mapping[str, Any],
+                      site: str | None = None) -> str | None:
+    """The calendar id a ``group`` or ``reporter_site`` clock follows for these
+    ticket values (``site``: the reporter's site, read at intake); None: the
+    service's (a ``service`` clock, no group yet, a group or site outside the
+    clock's ``sites``, or without a known calendar)."""
+    cals = calendars(defs)
+    if clock.calendar == "group":
+        groups = defs.codes.get("groups")
+        group = groups.values.get(values.get("group") or "") if groups else None
+        cid, where = (group.get("calendar"), group.get("site")) if group else (None, None)
+    elif clock.calendar == "reporter_site":
+        cid = where = site  # a site's hours: the calendar of the same id
+    else:
+        return None
+    if clock.sites and where not in clock.sites:
+        return None
+    return cid if cid in cals else None
+
+
+def switch_for(defs: Definitions, spec: ProcessSpec, history: Iterable[Transition],
+               values: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    """What an action with outcome ``values`` switches (``{clock: [old, new]}``,
+    journaled as ``sla_calendar``): the ``group`` clocks whose group's calendar
+    differs from the one the journal says they follow."""
+    now_in = calendars_in_force(history)
+    out: dict[str, list[str | None]] = {}
+    for clock in spec.clocks:
+        if clock.calendar != "group":
+            continue
+        new = declared_calendar(defs, clock, values)
+        if new != now_in.get(clock.id):
+            out[clock.id] = [now_in.get(clock.id), new]
+    return out
 
 
 _CAL_CACHE: dict[str, dict[str, Calendar]] = {}
@@ -110,10 +195,21 @@ def reached(elapsed_us: int, threshold_us: int | None) -> bool:
 
 
 def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: float | None, cal: Calendar,
-                  warning: float | None, now: datetime, categories: Mapping[str, str]) -> dict[str, Any]:
+                  warning: float | None, now: datetime, categories: Mapping[str, str],
+                  switches: Mapping[int, Calendar] | None = None) -> dict[str, Any]:
     """One clock's record.  Time is counted in whole microseconds (exact integer
-    sums); ``categories``: the status category of every state the transitions enter."""
-    micros = cal.micros
+    sums); ``categories``: the status category of every state the transitions
+    enter; ``switches``: the calendar the clock follows from the transition of
+    that index on (``cal`` until the first; the time counted before a switch
+    stays counted).  The record is in the calendar followed at the end."""
+    switches = switches or {}
+    transitions = list(transitions)
+    if 0 in switches:
+        cal = switches[0]
+    final = cal
+    for i in sorted(switches):
+        final = switches[i]
+    micros = final.micros
     status, elapsed = "not_started", 0
     run_since: int | None = None
     started_at = stopped_at = breach_at = warning_at = None  # microseconds
@@ -131,9 +227,14 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
             warning_at = cal.add_working_micros(run_since, warn_us - elapsed)
         elapsed += span
 
-    for tr in transitions:
+    for i, tr in enumerate(transitions):
         at = micros(tr.at)
         account(at)
+        if i in switches:
+            cal = switches[i]
+        if not tr.moved:  # a calendar switch alone: counted up to here, on the new hours from here
+            run_since = at
+            continue
         cat = categories[tr.to_state]
         paused = _matches_state(clock.pause, tr.to_state, cat)
         if status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
@@ -173,7 +274,7 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
         warning_at = cal.add_working_micros(now_us, warn_us - elapsed)
     started = status != "not_started"
     breached = started and reached(elapsed, target_us)
-    iso = cal.iso_seconds
+    iso = final.iso_seconds
     return {
         "state": status,
         "target_seconds": None if target is None else int(round(target)),
@@ -187,7 +288,7 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
         "met": (not breached) if status == "stopped" and target is not None else None,
         "started_at": iso(started_at) if started_at is not None else None,
         "stopped_at": iso(stopped_at) if stopped_at is not None else None,
-        "calendar": cal.id,
+        "calendar": final.id,
     }
 
 
@@ -205,14 +306,32 @@ def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
     warning = _percent(policy.get("warning")) if policy else None
     out: dict[str, Any] = {}
     categories = {tr.to_state: _category(spec, defs, tr.to_state) for tr in transitions}
+    cals = calendars(defs)
     for clock in spec.clocks:
+        switches: dict[int, Calendar] = {}
+        if clock.calendar != "service":
+            for i, tr in enumerate(transitions):
+                if tr.calendars and clock.id in tr.calendars:
+                    cid = tr.calendars[clock.id]
+                    switches[i] = cals.get(cid, cal) if cid else cal
+        final = switches[max(switches)] if switches else cal
         raw = targets.get(clock.target) if targets else None
-        target = target_seconds(Duration.parse(str(raw)), cal) if raw is not None else None
+        target = target_seconds(Duration.parse(str(raw)), final) if raw is not None else None
         rec = compute_clock(clock, transitions, target, cal,
-                            clock.warning if clock.warning is not None else warning, now, categories)
+                            clock.warning if clock.warning is not None else warning, now, categories,
+                            switches)
         rec["policy"] = policy.code if policy else None
         out[clock.id] = rec
     return out
+
+
+def home_zone(defs: Definitions) -> Any:
+    """The desk's own time zone from the definitions: that of the default SLA
+    policy's calendar (the head office's); None without one."""
+    policy = policy_for(defs, None)
+    cid = policy.get("calendar") if policy else None
+    cal = calendars(defs).get(cid) if cid else None
+    return cal.tz if cal is not None else None
 
 
 def calendar_for(defs: Definitions, calendar_id: str | None, service: str | None) -> Calendar:

@@ -185,7 +185,7 @@ def _clock(c: ClockSpec) -> dict[str, Any]:
     return {"label": _label(c.label), "target": c.target, "start": _condition(c.start),
             "stop": _condition(c.stop), "pause": _condition(c.pause), "resume": _condition(c.resume),
             "reset": _condition(c.reset), "warning": c.warning, "on_warning": _effect(c.on_warning),
-            "on_breach": _effect(c.on_breach)}
+            "on_breach": _effect(c.on_breach), "calendar": c.calendar, "sites": list(c.sites)}
 
 
 def _plain(value: Any) -> Any:

@@ -122,7 +122,8 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   _condition(c.get("reset")), _percent(c.get("warning")),
                   _effect(doc, ("sla", cid, "on_warning"), c.get("on_warning")),
                   _effect(doc, ("sla", cid, "on_breach"), c.get("on_breach")),
-                  _where(doc, ("sla", cid)), _condition(c.get("resume")))
+                  _where(doc, ("sla", cid)), _condition(c.get("resume")),
+                  str(c.get("calendar") or "service"), _ids(c.get("sites")))
         for cid, c in (d.get("sla") or {}).items() if isinstance(c, dict))
     timers = tuple(
         TimerSpec(str(tid), label(t.get("label"), str(tid)), _ids(t.get("states")),
@@ -162,7 +163,10 @@ def build_table(doc: Document) -> CodeTable:
     values = {}
     for code, v in (d.get("values") or {}).items():
         v = v if isinstance(v, dict) else {}
-        attrs = FrozenMap({k: _freeze(x) for k, x in v.items() if k not in ("label", "rank")})
+        # a generic table's declared attributes read like an extension table's own keys
+        own = {k: x for k, x in v.items() if k not in ("label", "rank", "attributes")}
+        declared = v.get("attributes") if isinstance(v.get("attributes"), dict) else {}
+        attrs = FrozenMap({k: _freeze(x) for k, x in {**declared, **own}.items()})
         values[str(code)] = CodeValue(str(code), label(v.get("label"), str(code)),
                                       v.get("rank"), attrs, _where(doc, ("values", code)))
     extra = FrozenMap({k: _freeze(x) for k, x in d.items()

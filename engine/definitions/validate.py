@@ -114,6 +114,9 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
     """(message, path, point at key?) for one jsonschema error."""
     path = tuple(error.absolute_path)
     v, inst, schema = error.validator, error.instance, error.schema
+    if "propertyNames" in error.relative_schema_path and isinstance(inst, str) and v == "not":
+        why = f": {schema['description']}" if schema.get("description") else ""
+        return f"key '{inst}' is reserved here{why}", path + (inst,), True
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str):
         if v == "pattern" and schema.get("description") and error.validator_value != "^[a-z][a-z0-9_]*$":
             return f"key '{inst}' is not valid: {schema['description']}", path + (inst,), True

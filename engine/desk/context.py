@@ -66,7 +66,7 @@ class Desk:
         self.user = user or settings.user
         self.fixed_now = now  # --now; None: the wall clock
         self.lang = lang
-        self.tz = display_tz(settings.timezone, now)
+        self.tz = display_tz(settings.timezone, definitions)
         self.stored_versions: set[str] = set()  # definition versions seen in the database
         self._write_ring: KeyRing | None = None
 
@@ -158,9 +158,14 @@ class Desk:
                      frozenset(person["roles"]), frozenset(person["groups"]))
 
     # -- how things are shown --------------------------------------------------------
-    def iso(self, t: datetime | None) -> str | None:
-        """A time as shown: ISO 8601 in the display time zone."""
-        return t.astimezone(self.tz).isoformat(timespec="seconds") if t else None
+    def iso(self, t: Any) -> str | None:
+        """A time as shown: ISO 8601 with its offset, in the display time zone (a
+        naive time is UTC, as the database stores it)."""
+        if not isinstance(t, datetime):
+            return t if t else None
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        return t.astimezone(self.tz).isoformat(timespec="seconds")
 
     def view(self, ticket: Ticket) -> dict[str, Any]:
         """The staff view of a ticket (``itsm show``)."""

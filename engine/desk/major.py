@@ -23,6 +23,7 @@ from engine.runtime.actions import SYSTEM, Outcome
 from engine.runtime.ticket import Ticket
 from engine.desk.context import Desk
 from engine.desk.writes import event, intake
+from engine.desk.views import rezone
 
 
 WATCHED_FIELDS = ("priority", "impact", "urgency", "service", "affected_users", "regulatory_impact")
@@ -155,7 +156,7 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                     "technical_lead": ticket.values.get("technical_lead"),
                     "communications_owner": ticket.values.get("communications_owner"),
                     "age_minutes": int((now - ticket.created_at).total_seconds() // 60),
-                    "sla_due": resolution.get("due"), "sla_breached": bool(resolution.get("breached")),
+                    "sla_due": rezone(resolution.get("due"), desk.iso), "sla_breached": bool(resolution.get("breached")),
                     "last_update": desk.iso(last_update),
                     "minutes_since_update": int((now - last_update).total_seconds() // 60) if last_update else None,
                     "update_overdue": overdue,

@@ -11,7 +11,7 @@ engine/lint/versioning.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.lint.finding import Finding
@@ -135,7 +135,10 @@ def plan(desk: Desk, process: str, mapping: Mapping[str, str]) -> dict[str, Any]
             "unmapped": stranded, "older_version": stale}
 
 
-def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | None) -> dict[str, Any]:
+def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | None,
+          progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Perform the moves of :func:`plan`, each journaled, in one transaction;
+    ``progress(done, total)`` after each move."""
     result = plan(desk, process, mapping)
     spec = desk.process(process)
     now = desk.now()
@@ -145,7 +148,10 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
             raise ActionRefused(f"only the process owner ({spec.owner}) may migrate tickets",
                                 allowed_roles=[spec.owner])
         version = desk.register(repo, spec)
-        for move in result["moves"]:
+        total = len(result["moves"])
+        for done, move in enumerate(result["moves"], 1):
+            if progress is not None:
+                progress(done - 1, total)
             try:
                 ticket = Ticket.from_row(repo.get_ticket(move["key"], lock=True))
             except NotFound:
@@ -163,5 +169,7 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
             ticket.state_entered_at, ticket.updated_at = now, now
             ticket.definition_version = version
             refresh_due(desk, repo, spec, ticket)
+        if progress is not None and total:
+            progress(total, total)
     result["applied"] = True
     return result

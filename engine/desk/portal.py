@@ -3,6 +3,10 @@ does (design 1: "report an incident or request, ask for status, confirm a
 resolution").  Offered by the facade (engine.api) to ``engine.web`` and to
 ``itsm status``.
 
+- :func:`self_help`: self-help before asking: the public solutions (and known
+  errors' workarounds) that match what the user types, each search counted into
+  the user's portal session; a session that files a ticket afterwards is marked
+  (:func:`report`), one that does not is a deflection (KPI self_help_deflection);
 - :func:`form`: the one intake form: report an incident (with the services and
   urgency levels to choose from, each with its operational description) or ask
   for one of the catalogue's offerings (codes/services.yaml), with the fields
@@ -41,6 +45,8 @@ INCIDENT_FIELDS = ("title", "description", "service", "urgency")
 REQUEST_FIELDS = ("title", "description")
 MAX_TEXT = {"title": 200, "reporter": 254}  # what a form may send (the database allows more)
 MAX_ANY = 10_000
+MAX_QUERY = 200  # characters of a self-help search
+SELF_HELP_RESULTS = 5
 
 # what the portal says to end users (the engine's own refusals come from engine.i18n)
 SAY = {
@@ -73,6 +79,8 @@ def _codes(desk: Desk, table: str) -> list[dict[str, Any]]:
         return []
     out = []
     for code, value in t.values.items():
+        if value.get("active", True) is False:  # retired: no new ticket may use it
+            continue
         hint = value.get("choose_when") or value.get("description")
         out.append({"id": code, "label": value.label.get(desk.lang),
                     "hint": hint.get(desk.lang) if isinstance(hint, Mapping) else hint})
@@ -93,6 +101,8 @@ def offerings(desk: Desk) -> dict[str, dict[str, Any]]:
         return {}
     out: dict[str, dict[str, Any]] = {}
     for sid, service in services.values.items():
+        if service.get("active", True) is False:
+            continue
         for oid, offering in (service.get("offerings") or {}).items():
             label = offering.get("label") or {}
             out[f"{sid}.{oid}"] = {
@@ -128,11 +138,32 @@ def _check_text(values: Mapping[str, Any]) -> None:
             raise UsageError(f"{name}: at most {MAX_TEXT.get(name, MAX_ANY)} characters")
 
 
-def report(desk: Desk, kind: str, values: Mapping[str, str]) -> dict[str, Any]:
+def self_help(desk: Desk, text: str, session: str | None = None) -> dict[str, Any]:
+    """Search the public solutions for ``text`` (engine.desk.search.public_solutions)
+    and count the search into ``session`` (an opaque id of the user's portal
+    session, at most 64 characters; None: not counted).  Returns {query, results}."""
+    if not isinstance(text, str) or "\x00" in text:
+        raise UsageError("q: expected text")
+    query = " ".join(text.split())
+    if len(query) > MAX_QUERY:
+        raise UsageError(f"q: at most {MAX_QUERY} characters")
+    if session is not None and not (isinstance(session, str) and 0 < len(session) <= 64):
+        raise UsageError("session: at most 64 characters")
+    if not query:
+        return {"query": "", "results": []}
+    with desk.store.write() as repo:
+        results = search.public_solutions(desk, repo, query, SELF_HELP_RESULTS)
+        if session:
+            repo.self_help.searched(session, len(results), desk.now())
+    return {"query": query, "results": results}
+
+
+def report(desk: Desk, kind: str, values: Mapping[str, str], session: str | None = None) -> dict[str, Any]:
     """File the form: ``kind`` is ``incident`` or an offering id
     (``service.offering``); ``values`` the form's fields (reporter, title,
-    description, service, urgency, the offering's fields).  Returns the ticket's
-    public view with its ``status_token``."""
+    description, service, urgency, the offering's fields); ``session`` the portal
+    session that may have searched self-help first (it is marked: not deflected).
+    Returns the ticket's public view with its ``status_token``."""
     given = {k: v for k, v in values.items() if v is not None and str(v).strip() != ""}
     _check_text(given)
     reporter = given.get("reporter", "").strip()
@@ -167,6 +198,8 @@ def report(desk: Desk, kind: str, values: Mapping[str, str]) -> dict[str, Any]:
     with desk.store.write() as repo:
         ticket = intake(desk, repo, spec, fields, end_user(reporter), now, None)
         major.check(desk, repo, ticket, now)
+        if session:
+            repo.self_help.ticket_filed(session, ticket.id, now)
         view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
         view["suggestions"] = suggestions(desk, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token

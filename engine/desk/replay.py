@@ -27,7 +27,7 @@ from engine.runtime.ticket import CORE_COLUMNS
 # monitoring notes, definition migrations.  Every other action is a process action.
 NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate"})
 # names in an event's changes that are not field values
-NOT_FIELDS = frozenset({"priority_overridden", "alert"})
+NOT_FIELDS = frozenset({"priority_overridden", "alert", slamod.SWITCH})
 
 
 @dataclass
@@ -158,13 +158,13 @@ def _sla(desk: Desk, spec: Any, events: Sequence[Mapping[str, Any]], index: int,
     state changes before it plus its own move (a stay counts as a move to the same
     state, as the action path computes it), as of its time."""
     e = events[index]
-    moves = [slamod.Transition(_aware(x["effective_at"]), x["from_state"], x["to_state"], x["action"])
-             for x in events[:index] if x.get("to_state")]
+    moves = slamod.moves(events[:index], _aware)
+    switch = slamod.journaled_switch(e.get("changes"))
     if e["action"] == "create":
-        moves = [slamod.Transition(_aware(e["effective_at"]), None, e["to_state"], "create")]
+        moves = [slamod.Transition(_aware(e["effective_at"]), None, e["to_state"], "create", switch)]
     else:
         moves.append(slamod.Transition(_aware(e["effective_at"]), before, e.get("to_state") or before,
-                                       e["action"]))
+                                       e["action"], switch))
     if any(m.to_state not in spec.states for m in moves):
         return None
     try:

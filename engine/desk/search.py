@@ -201,6 +201,43 @@ def similar_in(desk: Desk, repo: Any, row: Mapping[str, Any], limit: int) -> lis
     return [dict(_hit(desk, r, terms), score=round(s, 3)) for s, r in scored[:max(1, limit)]]
 
 
+def public_solutions(desk: Desk, repo: Any, text: str, limit: int = 5) -> list[dict[str, Any]]:
+    """Self-help: the solutions anyone may read that match ``text``, best first.
+
+    A ticket's solution is public when its process's solution field
+    (``search.solution``) is ``public: true``: the text an end user is shown of
+    another ticket, as in the acknowledgement's suggestions.  Whatever the index
+    holds as a ticket's solution appears here -- the solutions of resolved
+    incidents, and a known error's workaround once its process names the
+    workaround as its public solution field.  Only that text, the process's title
+    and the service's label come back: never a key, title, description, reporter
+    or note."""
+    from engine.store.search import Query
+
+    terms = similar_terms(text)
+    public = {pid: spec for pid, spec in desk.defs.processes.items()
+              if spec.solution_field and getattr(spec.fields.get(spec.solution_field), "public", False)}
+    if not terms or not public:
+        return []
+    rows = repo.search.find(Query(terms=terms, with_solution=True, any_term=True, limit=SIMILAR_POOL))
+    services = desk.defs.codes.get("services")
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for r in rows:
+        spec = public.get(r["process"])
+        solution = " ".join(str(r["text_solution"] or "").split())
+        if spec is None or not solution or solution in seen:
+            continue
+        seen.add(solution)
+        service = r["service"]
+        out.append({"solution": solution, "process": spec.id, "process_title": spec.title.get(desk.lang),
+                    "service": service,
+                    "service_label": services.label(service, desk.lang) if services and service else None})
+        if len(out) >= limit:
+            break
+    return out
+
+
 def _hit(desk: Desk, r: Mapping[str, Any], terms: list[str]) -> dict[str, Any]:
     fields = r["fields"] or {}
     return {"key": r["key"], "process": r["process"], "title": r["title"], "state": r["state"],

@@ -21,6 +21,7 @@ from engine.runtime import timers
 from engine.runtime.actions import SYSTEM
 from engine.runtime.ticket import Ticket
 from engine.desk.workflow import perform
+from engine.desk.views import rezone
 from engine.desk.writes import refresh_due, transitions
 
 
@@ -120,7 +121,7 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
         n = notify(desk, repo, spec, ticket, None, item.notify,
                    {"event": {"kind": item.kind, "name": item.name,
                               "at": desk.iso(item.due_at),
-                              "due": clock.get("due") or desk.iso(item.due_at)}}, now)
+                              "due": rezone(clock.get("due"), desk.iso) or desk.iso(item.due_at)}}, now)
         parts.append(f"{n} message(s) queued")
     action = spec.actions.get(item.action) if item.action else None
     if item.kind in ("warning", "breach") and action is not None and ticket.state not in action.sources:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.clock import sla as slamod
 from engine.errors import UsageError
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.fields import CORE_SPECS
@@ -22,16 +23,47 @@ Iso = Callable[[Any], str | None]
 
 
 # -- times and values ---------------------------------------------------------------------
-def display_tz(name: str | None, now: datetime | None) -> tzinfo:
-    """Times are shown in the configured zone, else --now's offset, else local time."""
+def display_tz(name: str | None, defs: Definitions | None) -> tzinfo:
+    """The desk's one display zone: ``ITSM_TZ`` / the ``timezone`` setting, else
+    the head office's from the definitions (the default SLA policy's calendar),
+    else UTC.  Every time a person reads is in it, with its offset; neither the
+    machine's zone nor --now's offset changes it."""
     if name:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
             raise UsageError(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from None
-    if now is not None and now.tzinfo is not None:
-        return now.tzinfo
-    return datetime.now().astimezone().tzinfo or timezone.utc
+    zone = slamod.home_zone(defs) if defs is not None else None
+    return zone or timezone.utc
+
+
+SLA_TIMES = ("due", "warning_at", "started_at", "stopped_at")
+
+
+def sla_view(sla: Mapping[str, Any] | None, iso: Iso) -> dict[str, Any]:
+    """A ticket's SLA clocks with their times in the display zone (a record
+    keeps them in its calendar's zone)."""
+    out: dict[str, Any] = {}
+    for cid, rec in (sla or {}).items():
+        if isinstance(rec, Mapping):
+            rec = dict(rec)
+            for name in SLA_TIMES:
+                if isinstance(rec.get(name), str):
+                    rec[name] = rezone(rec[name], iso)
+        out[cid] = rec
+    return out
+
+
+def rezone(text: Any, iso: Iso) -> Any:
+    """ISO 8601 text (e.g. an SLA record's due, in its calendar's zone) in the
+    display zone; anything else as it is."""
+    if not isinstance(text, str):
+        return text
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return iso(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc))
 
 
 def jsonable(value: Any) -> Any:
@@ -66,11 +98,33 @@ def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[
         "classification": v.get("category"), "parent": v.get("parent"),
         "fields": {k: val for k, val in v.items() if k not in _CORE},
         "field_labels": {f.id: f.label.get(lang) for f in spec.fields.values()} if spec else {},
-        "sla": ticket.sla, "priority_overridden": ticket.priority_overridden,
+        "sla": sla_view(ticket.sla, iso), "priority_overridden": ticket.priority_overridden,
         "version": ticket.version, "definition_version": ticket.definition_version,
         "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
         "resolved_at": iso(ticket.resolved_at), "closed_at": iso(ticket.closed_at),
+        "manuals": service_manuals(defs, v.get("service"), lang),
     }
+
+
+MANUAL_KINDS = {"runbook": ("Runbook", "运行手册"),
+                "support_manual": ("Support manual", "支持手册"),
+                "user_guide": ("User guide", "用户指南"), "known_errors": ("Known errors", "已知错误")}
+
+
+def service_manuals(defs: Definitions, service: Any, lang: str) -> list[dict[str, str]]:
+    """The runbooks and support manuals the catalogue links to the service
+    (codes/services.yaml ``manuals``): [{kind, kind_label, title, url}]."""
+    table = defs.codes.get("services")
+    value = table.values.get(str(service)) if table is not None and service else None
+    out = []
+    for m in (value.get("manuals") or ()) if value is not None else ():
+        title = m.get("title") or {}
+        kind = str(m.get("kind", ""))
+        kind_label = MANUAL_KINDS.get(kind, (kind, kind))[lang == "zh"]
+        out.append({"kind": kind, "kind_label": kind_label,
+                    "title": str(title.get(lang) or title.get("en") or m.get("url")),
+                    "url": str(m.get("url", ""))})
+    return out
 
 
 def event_view(e: Mapping[str, Any], iso: Iso) -> dict[str, Any]:
@@ -120,7 +174,7 @@ def public_view(defs: Definitions, spec: ProcessSpec, ticket: Ticket, lang: str,
         "service": v.get("service"), "service_label": _label(defs, "services", v.get("service"), lang),
         "group_label": _label(defs, "groups", v.get("group"), lang),
         "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
-        "due": resolution.get("due") if resolution.get("state") in ("running", "paused") else None,
+        "due": rezone(resolution.get("due"), iso) if resolution.get("state") in ("running", "paused") else None,
     }
     for fid in public_fields(spec):
         out[fid] = v.get(fid)

@@ -50,13 +50,20 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
     history = transitions(repo, ticket, events)
     ticket.definition_version = desk.register(repo, spec)
 
+    switch: dict[str, list[str | None]] = {}
+
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        moved = history + [slamod.Transition(now, ticket.state, target, action)]
+        switch.clear()  # a reassignment to a group on other hours: journaled, clocks recomputed
+        switch.update(slamod.switch_for(desk.defs, spec, history, values))
+        moved = history + [slamod.Transition(now, ticket.state, target, action,
+                                             {c: v[1] for c, v in switch.items()} or None)]
         return slamod.compute(spec, desk.defs, moved, values, now)
 
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)
     out = perform_action(desk.defs, spec, ticket, action, actor, inputs, note, now,
                          Lookup(repo), sla_for, desk.lang)
+    if switch:
+        out.changes[slamod.SWITCH] = dict(switch)
     if "category" in out.changes:
         check_category(desk, spec, out.values)
     linked = None

@@ -94,8 +94,9 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
                     state_entered_at=now, version=1, status=initial.status,
                     status_category=desk.defs.category_of(initial.status),
                     priority_overridden=overridden)
-    ticket.sla = slamod.compute(spec, desk.defs, [slamod.Transition(now, None, initial.id, "create")],
-                                values, now)
+    switch = intake_calendars(desk, repo, spec, values)
+    ticket.sla = slamod.compute(spec, desk.defs, [slamod.Transition(
+        now, None, initial.id, "create", {c: v[1] for c, v in switch.items()} or None)], values, now)
     row = ticket.to_row()
     row.update(timers.sla_summary(ticket.sla))
     row["version"] = 1
@@ -106,6 +107,8 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     search.index(repo, spec, ticket)  # before the create event, whose note it indexes
     changes = {k: [None, v] for k, v in values.items() if v is not None}
     changes.update(extra_changes or {})
+    if switch:
+        changes[slamod.SWITCH] = switch
     if overridden:  # journaled: every column of the ticket can be derived from its events
         changes["priority_overridden"] = [False, True]
     created = repo.append_event(ticket.id, event(
@@ -115,6 +118,23 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
     refresh_due(desk, repo, spec, ticket, [created], set())
     return ticket
+
+
+def intake_calendars(desk: Desk, repo: Any, spec: ProcessSpec,
+                     values: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    """The calendars the ``group`` and ``reporter_site`` clocks of a new ticket
+    follow (``{clock: [None, calendar]}``, journaled with the create event), for
+    those that do not follow the service's."""
+    site = None
+    if any(c.calendar == "reporter_site" for c in spec.clocks) and values.get("reporter"):
+        person = repo.find_person(str(values["reporter"]))
+        site = person.get("site") if person else None
+    out: dict[str, list[str | None]] = {}
+    for clock in spec.clocks:
+        cid = slamod.declared_calendar(desk.defs, clock, values, site)
+        if cid is not None:
+            out[clock.id] = [None, cid]
+    return out
 
 
 def check_category(desk: Desk, spec: ProcessSpec, values: Mapping[str, Any]) -> None:
@@ -154,10 +174,9 @@ def check_forward(desk: Desk, ticket: Ticket, now: datetime) -> datetime:
 
 def transitions(repo: Any, ticket: Ticket,
                 events: Sequence[Mapping[str, Any]] | None = None) -> list[slamod.Transition]:
-    """The state changes of the ticket's journal (read here unless given), for the SLA clocks."""
-    return [slamod.Transition(e["effective_at"], e["from_state"], e["to_state"], e["action"])
-            for e in (repo.events(ticket.id) if events is None else events)
-            if e["to_state"] is not None]
+    """The state changes and calendar switches of the ticket's journal (read
+    here unless given), for the SLA clocks."""
+    return slamod.moves(repo.events(ticket.id) if events is None else events)
 
 
 def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,

@@ -19,6 +19,7 @@ from engine.definitions.loader import Document, load_file
 from engine.model import Definitions, Duration, FrozenMap, Label
 from engine.reports import cron
 from engine.reports.kpis import KPIS
+from engine.definitions import dimensions
 from engine.definitions.validate import validate
 from engine.definitions.home import bundled_home
 
@@ -153,6 +154,8 @@ def load_report(home: Path, name: str, defs: Definitions | None = None) -> Repor
 
 
 def _check_names(doc: Document, spec: ReportSpec, defs: Definitions) -> None:
+    for path, message, at_key in dimensions.report_problems(defs.processes, doc.data, defs.codes):
+        raise _problem(doc, path, message, key=at_key)
     roles = {r for p in defs.processes.values() for r in p.roles}
     groups = defs.codes.get("groups")
     if spec.owner not in roles:

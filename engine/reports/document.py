@@ -5,7 +5,7 @@ one document (the JSON form, :func:`build`), rendered by engine.reports.render
 from __future__ import annotations
 
 from datetime import date, datetime, time, tzinfo
-from typing import Any
+from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from engine.errors import UsageError
@@ -72,9 +72,11 @@ def _bounds(api: Any, spec: ReportSpec, start: Bound, end: Bound,
 
 
 def build(api: Any, name: str, start: Bound = None, end: Bound = None, lang: str = "en",
-          spec: ReportSpec | None = None, current: bool = False) -> dict[str, Any]:
+          spec: ReportSpec | None = None, current: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The report document: every KPI's tables over [start, end) (``current``: the
-    period now falls in, so far), labels in ``lang``."""
+    period now falls in, so far), labels in ``lang``; ``progress(done, total)``
+    after each KPI (a KPI is one or a few SQL queries over the whole period)."""
     spec = spec or load_report(api.home, name)
     tz = report_tz(api, spec)
     s, e = _bounds(api, spec, start, end, current)
@@ -83,9 +85,13 @@ def build(api: Any, name: str, start: Bound = None, end: Bound = None, lang: str
     with api.store.read() as repo:
         ctx = KpiContext(repo=repo, defs=api.defs, start=s, end=e, previous=prev, now=api.now(),
                          tz=tz, period=spec.period)
-        for use in spec.kpis:
+        for done, use in enumerate(spec.kpis):
+            if progress is not None:
+                progress(done, len(spec.kpis))
             tables = KPIS[use.kpi].compute(ctx, use.params)
             kpis.append(_kpi(use, tables, lang, tz))
+        if progress is not None:
+            progress(len(spec.kpis), len(spec.kpis))
     return {"report": spec.id, "title": spec.title.get(lang), "owner": spec.owner,
             "owner_label": _role_label(api.defs, spec.owner, lang),
             "period": {"start": _iso(s, tz), "end": _iso(e, tz), "timezone": str(tz),
@@ -108,12 +114,13 @@ def _kpi(use: KpiUse, tables: list[Table], lang: str, tz: tzinfo) -> dict[str, A
 
 
 def run(api: Any, name: str, start: Bound = None, end: Bound = None, fmt: str = "md",
-        lang: str = "en", current: bool = False) -> str:
+        lang: str = "en", current: bool = False,
+        progress: Callable[[int, int], None] | None = None) -> str:
     """Report ``name`` over [start, end) rendered as md, html, csv or json."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
     from engine.reports.render import render
 
     spec = load_report(api.home, name)
-    doc = build(api, name, start, end, lang, spec, current)
+    doc = build(api, name, start, end, lang, spec, current, progress)
     return render(doc, fmt, lang, api.defs, spec.folder, spec.template)

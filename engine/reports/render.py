@@ -26,6 +26,7 @@ from engine.model import Definitions, Label
 from engine.render import csv_line
 from engine.reports import svg
 from engine.reports.definition import FORMATS
+from engine.definitions import dimensions
 from engine.definitions.home import bundled_home
 
 WORDS = {
@@ -35,8 +36,6 @@ WORDS = {
     "no_rows": Label("Nothing in this period.", "本期无数据。"),
     "formula": Label("How it is computed", "计算方法"), "all": Label("All", "全部"),
 }
-CODE_TABLES = {"priority": "priority", "urgency": "urgency", "impact": "impact", "status": "status",
-               "group": "groups", "service": "services", "category": "categories", "channel": "channels"}
 
 
 def duration_text(seconds: float) -> str:
@@ -73,7 +72,7 @@ def display(value: Any, unit: str, lang: str, defs: Definitions | None,
         dim = unit[5:]
         if dim == "process" and value in defs.processes:
             return defs.processes[value].title.get(lang)
-        table = defs.codes.get(CODE_TABLES.get(dim, ""))
+        table = defs.codes.get(dimensions.table_of(defs, dim) or "")
         if table is not None and value in table.values:
             return table.label(value, lang)
     return str(value)

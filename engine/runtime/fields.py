@@ -98,6 +98,10 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
         if table is None or str(text) not in table.values:
             known = ", ".join(table.values) if table else ""
             raise bad(f"not a code of table '{fs.codes}'" + (f"; known: {known}" if known else ""))
+        if table.values[str(text)].get("active", True) is False:
+            live = ", ".join(c for c, v in table.values.items() if v.get("active", True) is not False)
+            raise bad(f"code '{text}' of table '{fs.codes}' is retired (active: false)"
+                      + (f"; choose one of: {live}" if live else ""))
         return str(text)
     if kind == "date":
         try:

@@ -19,6 +19,7 @@ from engine.journal import GENESIS, KeyRing, canonical, keyed_hash, load_ring
 from engine.store import db
 from engine.store.alerts import AlertGroupQueries
 from engine.store.apikeys import ApiKeyQueries
+from engine.store.selfhelp import SelfHelpQueries
 from engine.store.audit import AuditQueries
 from engine.store.prepared import Prepared, Runner
 from engine.store.search import SearchIndex
@@ -183,6 +184,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite)
         self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
+        self.self_help = SelfHelpQueries(conn, self.sqlite)  # engine/store/selfhelp.py
         self.audit = AuditQueries(conn, self.sqlite, self.run)  # engine/store/audit.py
         self.keys = keys  # the journal's HMAC keys, loaded on the first event written
         if people is not None:  # kept across transactions while nothing else committed

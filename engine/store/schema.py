@@ -248,6 +248,24 @@ api_keys = sa.Table(
 )
 
 
+# Self-help on the portal (engine/desk/portal.py): one row per portal session that
+# searched the known solutions.  ``session`` is the SHA-256 of the portal's session
+# nonce (never the nonce itself); ``ticket_id`` is the ticket the session filed
+# afterwards, if any: a session without one is a deflection (KPI self_help_deflection).
+self_help = sa.Table(
+    "self_help", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session", sa.String(64), nullable=False, unique=True),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("last_search_at", sa.DateTime, nullable=False),
+    sa.Column("searches", sa.Integer, nullable=False),
+    sa.Column("shown", sa.Integer, nullable=False),  # solutions shown, over all its searches
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id")),
+    sa.Column("ticket_at", sa.DateTime),
+    sa.Index("ix_self_help_started_at", "started_at"),
+)
+
+
 # The head of the desk-wide log: one row (id 1), locked by whoever seals.
 audit_state = sa.Table(
     "audit_state", metadata,

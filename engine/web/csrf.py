@@ -37,3 +37,9 @@ def valid(secret: str, cookie: str | None, token: str | None) -> bool:
     if nonce is None or not token:
         return False
     return hmac.compare_digest(sign(secret, nonce), token)
+
+
+def session_id(secret: str, nonce: str) -> str:
+    """The portal session's id for self-help counting: an HMAC of the nonce (the
+    nonce itself, half of the CSRF check, is never stored)."""
+    return hmac.new(secret.encode(), f"itsm-self-help:{nonce}".encode(), hashlib.sha256).hexdigest()

@@ -16,6 +16,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "report_intro": ("Tell us what is wrong, or choose what you need from the service catalogue. "
                      "You will get a ticket number and a personal link to follow it.",
                      "请告诉我们出了什么问题，或从服务目录中选择您需要的服务。提交后您会得到工单编号和用于查询进度的个人链接。"),
+    "search_heading": ("Find a solution yourself", "先自助查找解决方法"),
+    "search_intro": ("Many problems have a known solution. Describe yours in a few words; "
+                     "if nothing helps, log a ticket below.",
+                     "很多问题已有解决方法。请用几个词描述您的问题；如果没有帮助，请在下方提交工单。"),
+    "search_label": ("Describe the problem", "描述问题"),
+    "search_button": ("Search solutions", "查找解决方法"),
+    "search_results": ("Known solutions", "已知解决方法"),
+    "search_none": ("No known solution matches. Please log a ticket below.",
+                    "没有找到匹配的已知解决方法，请在下方提交工单。"),
+    "search_still": ("Not solved? Log a ticket below: we have kept your words as its summary.",
+                     "问题仍未解决？请在下方提交工单，我们已将您的描述填入简要说明。"),
     "what_need": ("What do you need?", "您需要什么？"),
     "kind_incident": ("Something is broken or not working (incident)", "有东西坏了或无法使用（突发事件）"),
     "offerings": ("Service requests", "服务请求"),

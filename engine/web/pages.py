@@ -1,7 +1,9 @@
 """The self-service portal: server-rendered pages that work without JavaScript.
 
-- ``GET /``: the one intake form: an incident, or an offering of the service
-  catalogue with the fields it needs (chosen with a small GET form first);
+- ``GET /``: self-help first (``?q=``: the public solutions and known errors
+  that match, counted into the browser's portal session), then the one intake
+  form: an incident, or an offering of the service catalogue with the fields it
+  needs (chosen with a small GET form first);
 - ``POST /``: files it as the end user; the acknowledgement shows the ticket
   number and the personal status link;
 - ``GET /status`` (a lookup form) and ``GET /status/{key}?token=...``: the
@@ -23,6 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import ItsmError
+from engine.render import when
 from engine.web import csrf
 from engine.web.requests import api_for, lang_of
 from engine.web.errors import http_status
@@ -31,16 +34,21 @@ from engine.web.i18n import LANGS, t
 router = APIRouter(include_in_schema=False)
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                           autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_env.filters["when"] = when  # one text form of a time, with its offset (engine.render.when)
 templates = Jinja2Templates(env=_env)
 RESERVED = ("csrf_token", "kind", "lang", "token")
 
 
+def _nonce(request: Request) -> str:
+    """The browser's portal session nonce (the CSRF cookie's), else a new one."""
+    return csrf.usable_nonce(request.cookies.get(csrf.COOKIE)) or csrf.new_nonce()
+
+
 def _render(request: Request, name: str, context: Mapping[str, Any], status: int = 200,
-            headers: Mapping[str, str] | None = None) -> Response:
+            headers: Mapping[str, str] | None = None, nonce: str | None = None) -> Response:
     lang = lang_of(request)
-    nonce = csrf.usable_nonce(request.cookies.get(csrf.COOKIE))
-    fresh = nonce is None
-    nonce = nonce or csrf.new_nonce()
+    nonce = nonce or _nonce(request)
+    fresh = nonce != request.cookies.get(csrf.COOKIE)
     other = LANGS[1 - LANGS.index(lang)]
     ctx = {"lang": lang, "t": lambda word, **v: t(word, lang, **v),
            "csrf_field": csrf.FIELD, "csrf_token": csrf.sign(request.app.state.web.secret_key, nonce),
@@ -93,9 +101,17 @@ def _form_context(request: Request, spec: dict[str, Any], kind: str) -> dict[str
 
 
 @router.get("/", name="portal_form")
-def portal_form(request: Request, kind: str = "incident") -> Response:
-    spec = api_for(request).portal_form()
-    return _render(request, "form.html", {**_form_context(request, spec, kind), "values": {}, "error": None})
+def portal_form(request: Request, kind: str = "incident", q: str | None = None) -> Response:
+    api = api_for(request)
+    spec = api.portal_form()
+    nonce = _nonce(request)
+    found = None
+    if q is not None and q.strip():  # self-help: counted into this browser's session
+        found = api.portal_self_help(q, csrf.session_id(request.app.state.web.secret_key, nonce))
+    values = {"title": found["query"]} if found else {}
+    return _render(request, "form.html", {**_form_context(request, spec, kind), "values": values,
+                                          "error": None, "self_help": found, "query": q or ""},
+                   nonce=nonce)
 
 
 @router.post("/", name="portal_submit")
@@ -106,15 +122,16 @@ async def portal_submit(request: Request) -> Response:
     api = api_for(request)
     kind = form.get("kind") or "incident"
     values = {k: v for k, v in form.items() if k not in RESERVED}
+    session = csrf.session_id(request.app.state.web.secret_key, request.cookies[csrf.COOKIE])
     try:
-        ticket = await run_in_threadpool(api.portal_report, kind, values)
+        ticket = await run_in_threadpool(api.portal_report, kind, values, session)
     except ItsmError as exc:
         status = http_status(exc)
         if status not in (400, 403, 422):
             raise
         spec = await run_in_threadpool(api.portal_form)
         return _render(request, "form.html", {**_form_context(request, spec, kind), "values": values,
-                                              "error": exc.message,
+                                              "self_help": None, "query": "", "error": exc.message,
                                               "missing": exc.details.get("missing") or []}, status)
     link = _url(request, "status_page", key=ticket["key"], query={"token": ticket["status_token"]})
     return _render(request, "ack.html", {"ticket": ticket, "status_link": link,

@@ -45,7 +45,7 @@ def designed(repo_copy: Path, tmp_path: Path) -> Path:
     """The repository after a designer's change of every kind of item."""
     new = copy(repo_copy, tmp_path / "new")
     edit(new / "processes" / "incident.yaml",
-         ("version: 1\n", "version: 2\n"),
+         ("version: 2\n", "version: 3\n"),
          ("  incident_manager: {en: Incident manager, zh: 突发事件经理}\n",
           "  incident_manager: {en: Incident manager, zh: 突发事件经理}\n"
           "  vendor_manager: {en: Vendor manager, zh: 供应商经理}\n"),
@@ -127,7 +127,7 @@ def test_every_kind_of_change_is_reported(itsm_nodb: Any, repo_copy: Path, desig
     assert data["summary"] == {"added": 4, "removed": 0, "changed": len(found) - 4}
 
     assert details(found[("incident", "process", "incident")])["version"] == {
-        "attribute": "version", "old": 1, "new": 2}
+        "attribute": "version", "old": 2, "new": 3}
     assert details(found[("incident", "field", "workaround")])["public"]["new"] is False
     confirm = details(found[("incident", "action", "confirm")])
     assert confirm["roles"]["added"] == ["incident_manager"] and confirm["roles"]["removed"] == []
@@ -250,24 +250,24 @@ def test_versions_stored_in_the_database(itsm: Any, repo_copy: Path) -> None:
          "--group", "service_desk", home=home)
     log = ("new", "incident", "--title", "VPN down", "--reporter", "li.na@example.com")
     itsm(*log, user="wang.lei", now="2026-03-02T09:00:00+08:00", home=home)
-    edit(home / "processes" / "incident.yaml", ("version: 1\n", "version: 2\n"),
+    edit(home / "processes" / "incident.yaml", ("version: 2\n", "version: 3\n"),
          ("    after: 3 business days", "    after: 4 business days"))
     edit(home / "codes" / "sla.yaml", ("P1: {response: 15m, resolution: 4h}", "P1: {response: 15m, resolution: 3h}"))
     itsm(*log, user="wang.lei", now="2026-03-02T10:00:00+08:00", home=home)
 
-    data = diff_json(itsm, "incident@1", "incident@2", home=home)
+    data = diff_json(itsm, "incident@2", "incident@3", home=home)
     found = changes(data)
-    assert data["old"]["label"].startswith("incident@1 (stored version ")
+    assert data["old"]["label"].startswith("incident@2 (stored version ")
     assert details(found[("incident", "timer", "auto_close")])["after"]["new"] == "4 business days"
     sla = found[("sla", "table", "sla")]
     assert sla["change"] == "changed" and "only the hash" in sla["note"]
     assert set(found) == {("incident", "process", "incident"), ("incident", "timer", "auto_close"),
                           ("sla", "table", "sla")}
     # a stored version against the working copy, a file or the repository
-    assert changes(diff_json(itsm, "incident@1", home / "processes" / "incident.yaml", home=home))
-    itsm("diff", "incident@2", home / "processes" / "incident.yaml", home=home, expect=0)
+    assert changes(diff_json(itsm, "incident@2", home / "processes" / "incident.yaml", home=home))
+    itsm("diff", "incident@3", home / "processes" / "incident.yaml", home=home, expect=0)
     itsm("diff", "incident@latest", home, home=home, expect=0)
-    text = itsm("diff", "incident@1", "incident@2", home=home, expect=1).stdout
+    text = itsm("diff", "incident@2", "incident@3", home=home, expect=1).stdout
     assert "  ~ timer auto_close (Default closure)" in text and "code table sla" in text
 
 
@@ -276,10 +276,10 @@ def test_unknown_stored_process_or_version_is_not_found(itsm: Any, repo_copy: Pa
          "--group", "service_desk", home=repo_copy)
     itsm("new", "incident", "--title", "VPN down", "--reporter", "li.na@example.com",
          user="wang.lei", home=repo_copy)
-    result = itsm("diff", "nosuch@1", "incident@1", home=repo_copy, expect=4)
+    result = itsm("diff", "nosuch@1", "incident@2", home=repo_copy, expect=4)
     assert "no stored version of process 'nosuch'" in result.stderr
-    result = itsm("diff", "incident@7", "incident@1", home=repo_copy, expect=4)
-    assert "no stored version incident@7; stored versions of incident: 1 (" in result.stderr
+    result = itsm("diff", "incident@7", "incident@2", home=repo_copy, expect=4)
+    assert "no stored version incident@7; stored versions of incident: 2 (" in result.stderr
 
 
 # -- as a program --------------------------------------------------------------------------------

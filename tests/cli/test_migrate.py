@@ -3,9 +3,10 @@ finds them, ``itsm migrate`` moves them with an explicit state map, journaled.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # types only: several test folders have a conftest module
     from conftest import Itsm, Org
@@ -15,7 +16,7 @@ def _rename_pending(home: Path) -> None:
     """A new version of the incident process: state 'pending' becomes 'on_hold'."""
     path = home / "processes" / "incident.yaml"
     text = path.read_text(encoding="utf-8")
-    text = text.replace("version: 1\n", "version: 2\n", 1)
+    text = text.replace("version: 2\n", "version: 3\n", 1)
     text = text.replace("  pending: {status: pending, owner: assignee}", "  on_hold: {status: pending, owner: assignee}")
     text = text.replace("    to: pending\n", "    to: on_hold\n").replace("    from: pending\n", "    from: on_hold\n")
     text = text.replace("from: [new, assigned, in_progress, pending]", "from: [new, assigned, in_progress, on_hold]")
@@ -94,10 +95,38 @@ def test_open_tickets_follow_a_new_version_on_their_next_action(itsm: Itsm, org:
     key = _pending_incident(itsm, org, repo_copy)
     before = itsm.json("show", key, home=repo_copy)["definition_version"]
     path = repo_copy / "processes" / "incident.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("version: 1\n", "version: 2\n", 1), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace("version: 2\n", "version: 3\n", 1), encoding="utf-8")
     plan = itsm.json("migrate", "incident", home=repo_copy)
     assert plan["moves"] == [] and [t["key"] for t in plan["older_version"]] == [key]
     itsm("do", key, "resume", user=org.desktop.id, now="2026-03-02T10:30:00+08:00", home=repo_copy)
     after = itsm.json("show", key, home=repo_copy)["definition_version"]
     assert after != before
     assert itsm.json("history", key, home=repo_copy)[-1]["definition_version"] == after
+
+
+def test_migrate_and_report_show_progress_on_a_terminal_only(itsm: Itsm, org: Org, repo_copy: Path,
+                                                            monkeypatch: Any) -> None:
+    """``migrate --apply`` and ``report`` count on stderr when it is a terminal (as
+    batch, tick and reindex do) and stay quiet otherwise; stdout is the same."""
+    import commands.progress as progress_mod
+
+    keys = [_pending_incident(itsm, org, repo_copy) for _ in range(2)]
+    _rename_pending(repo_copy)
+    weekly = ("report", "weekly", "--from", "2026-03-02", "--to", "2026-03-09", "--format", "csv")
+    plain = progress_mod.Progress.__init__
+
+    def terminal(self: Any, label: str, stream: Any = None, force: bool | None = None) -> None:
+        plain(self, label, stream, True)  # as if stderr were a terminal
+
+    monkeypatch.setattr(progress_mod.Progress, "__init__", terminal)
+    moved = itsm("migrate", "incident", "--map", "pending=on_hold", "--apply", user=org.owner.id,
+                 now="2026-03-02T10:00:00+08:00", home=repo_copy)
+    assert "migrate: 2/2" in moved.stderr and "migrate: " not in moved.stdout
+    assert [line.split(":")[0] for line in moved.stdout.splitlines()[:2]] == keys
+    monkeypatch.setattr(progress_mod.Progress, "__init__", plain)
+    quiet = itsm(*weekly, home=repo_copy)
+    assert quiet.stderr == ""
+    monkeypatch.setattr(progress_mod.Progress, "__init__", terminal)
+    counted = itsm(*weekly, home=repo_copy)
+    assert re.search(r"report weekly: (\d+)/\1 ", counted.stderr), counted.stderr  # every KPI
+    assert counted.stdout == quiet.stdout

@@ -88,11 +88,11 @@ def test_the_text_tells_the_story(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO).stdout
     lines = out.splitlines()
     assert lines[0] == f"Incident (incident): {EXAMPLE}"
-    assert "  #2 2026-03-02 09:10  assign (Assign)  as wang.lei  new -> Assigned (assigned)" in lines
+    assert "  #2 2026-03-02 09:10 +08:00  assign (Assign)  as wang.lei  new -> Assigned (assigned)" in lines
     assert "      changed: Group: - -> desktop_support" in lines
-    assert any(line.startswith("  #6 2026-03-02 11:50  resolve (Resolve)  as chen.jie  REFUSED: "
+    assert any(line.startswith("  #6 2026-03-02 11:50 +08:00  resolve (Resolve)  as chen.jie  REFUSED: "
                                "resolve needs: closure_code (missing)  [as expected]") for line in lines)
-    assert "     2026-03-06 13:00  timer  INC-000001 timer auto_close: auto_close -> closed" in lines
+    assert "     2026-03-06 13:00 +08:00  timer  INC-000001 timer auto_close: auto_close -> closed" in lines
     assert "      SLA: Response met; Resolution breached" in lines
     assert lines[-2:] == ["INC-000001 ends in state Closed (closed)", "the script ran as written"]
 

@@ -39,21 +39,21 @@ def test_edit_without_bump_is_d003_and_a_bump_fixes_it(itsm: Itsm, org: Org, rep
     out = lint_db(itsm, repo_copy, expect=1)
     (line,) = out.splitlines()
     assert "processes/incident.yaml:9:10: error [D003 version-not-bumped]" in line
-    assert "process 'incident' declares version: 1" in line
-    assert f"stored version 1 ({stored[:12]}, first used 2026-03-02T09:00+08:00)" in line
+    assert "process 'incident' declares version: 2" in line
+    assert f"stored version 2 ({stored[:12]}, first used 2026-03-02T09:00+08:00)" in line
     assert "~ action declare_major (when)" in line
-    assert "bump 'version:' to 2" in line
+    assert "bump 'version:' to 3" in line
     assert f"'itsm diff incident@{stored[:8]} " in line
     # the command it names shows the change
     diff = itsm("diff", f"incident@{stored[:8]}", repo_copy / "processes" / "incident.yaml",
                 home=repo_copy, expect=1).stdout
     assert "action declare_major" in diff
 
-    # a ticket under the edited text does not make it right: version 1 now names two contents
+    # a ticket under the edited text does not make it right: version 2 now names two contents
     new_incident(itsm, org, repo_copy, "Printer jam")
     assert "[D003 version-not-bumped]" in lint_db(itsm, repo_copy, expect=1)
 
-    set_version(repo_copy, 1, 2)
+    set_version(repo_copy, 2, 3)
     assert lint_db(itsm, repo_copy) == ""
 
 
@@ -78,20 +78,20 @@ def test_a_code_table_change_alone_is_no_finding(itsm: Itsm, org: Org, repo_copy
 def test_lower_version_is_d004(itsm: Itsm, org: Org, repo_copy: Path) -> None:
     new_incident(itsm, org, repo_copy)
     edit(repo_copy / "processes" / "incident.yaml", (GUARD, NEW_GUARD))
-    set_version(repo_copy, 1, 2)
+    set_version(repo_copy, 2, 3)
     v2 = new_incident(itsm, org, repo_copy, "Printer jam")["definition_version"]
     assert lint_db(itsm, repo_copy) == ""
 
-    set_version(repo_copy, 2, 1)  # back to 1, with version 2's content
+    set_version(repo_copy, 3, 2)  # back to 2, with version 3's content
     out = lint_db(itsm, repo_copy, expect=1)
     went_back = [line for line in out.splitlines() if "[D004 version-went-back]" in line]
     assert len(went_back) == 1, out
-    assert f"declares version: 1, lower than stored version 2 ({v2[:12]}" in went_back[0]
-    assert "declare version: 2 again" in went_back[0]
-    # and it is not version 1's content either
-    assert "[D003 version-not-bumped]" in out and "bump 'version:' to 3" in out
+    assert f"declares version: 2, lower than stored version 3 ({v2[:12]}" in went_back[0]
+    assert "declare version: 3 again" in went_back[0]
+    # and it is not version 2's content either
+    assert "[D003 version-not-bumped]" in out and "bump 'version:' to 4" in out
 
-    set_version(repo_copy, 1, 3)
+    set_version(repo_copy, 2, 4)
     assert lint_db(itsm, repo_copy) == ""
 
 

@@ -336,10 +336,65 @@ def test_schema_not_an_itsm_file(check: Check) -> None:
     assert f[0].message.startswith("not an itsm definition")
 
 
-def test_schema_unknown_code_table(check: Check) -> None:
-    table = replaced("codes/channels.yaml", "table: channels", "table: channel")
-    f = check({"codes/channel.yaml": table}, [("S001", 1, 1)])
-    assert f[0].message.startswith("unknown code table 'channel'")
+ROOT_CAUSES = """\
+schema: itsm/codes@1
+table: root_causes
+version: 1
+title: {en: Root cause, zh: 根本原因}
+values:
+  hardware: {label: {en: Hardware, zh: 硬件}, attributes: {vendor: true}}
+  config: {label: {en: Configuration, zh: 配置}, colour: red}
+"""
+
+
+def test_schema_a_table_of_the_process_team_follows_the_generic_schema(check: Check) -> None:
+    """Any table in codes/ is a code table (no fixed list): one the engine does not
+    read itself is checked against engine/schemas/codes.schema.json."""
+    f = check({"codes/root_causes.yaml": ROOT_CAUSES}, [("S001", *at(ROOT_CAUSES, "colour"))])
+    assert f[0].message.startswith("unknown key 'colour'")
+    fine = ROOT_CAUSES.replace(", colour: red", "")
+    check({"codes/root_causes.yaml": fine}, [])
+    reserved = fine.replace("{vendor: true}", "{label: x}")
+    f = check({"codes/root_causes.yaml": reserved}, [("S001", *at(reserved, "label: x"))])
+    assert f[0].message.startswith("key 'label' is reserved here: An attribute name")
+
+
+REPORT = """\
+schema: itsm/report@1
+report: causes
+version: 1
+title: {en: Causes, zh: 原因}
+owner: service_desk
+schedule: "0 8 1 * *"
+period: month
+kpis:
+  - kpi: volume
+    params: {group_by: GROUP, filters: {process: incident}}
+"""
+
+
+def test_report_dimension_group_by_any_code_field_of_the_processes_in_scope(check: Check) -> None:
+    fine = REPORT.replace("GROUP", "closure_code")
+    check({"reports/causes.yaml": fine}, [])
+    typo = REPORT.replace("GROUP", "closure_cod")
+    f = check({"reports/causes.yaml": typo}, [("R005", *at(typo, "closure_cod"))])
+    assert "'closure_cod' is neither a ticket dimension" in f[0].message
+    text = REPORT.replace("GROUP", "solution")  # a text field: not enumerable
+    f = check({"reports/causes.yaml": text}, [("R005", *at(text, "solution"))])
+    assert "of type text" in f[0].message
+    other = REPORT.replace("GROUP", "closure_code").replace("process: incident", "process: nope")
+    f = check({"reports/causes.yaml": other}, [("R005", *at(other, "closure_code")), ("R005", *at(other, "nope"))])
+    assert "processes in scope (none)" in messages(f)[0] and "'nope' is not a process" in messages(f)[1]
+    filt = REPORT.replace("GROUP", "priority").replace("{process: incident}",
+                                                       "{process: incident, colour: red}")
+    check({"reports/causes.yaml": filt}, [("R005", *at(filt, "colour"))])
+    values = REPORT.replace("GROUP", "priority").replace(
+        "{process: incident}", "{process: [incident, incidnet], closure_code: [solved, solvd], priority: P9}")
+    f = check({"reports/causes.yaml": values}, [("R005", *at(values, "incidnet")), ("R005", *at(values, "solvd")),
+                                                ("R005", *at(values, "P9"))])
+    assert sorted(messages(f)) == ["'P9' is not a code of codes/priority.yaml (priority)",
+                                   "'incidnet' is not a process (process)",
+                                   "'solvd' is not a code of codes/closure.yaml (closure_code)"]
 
 
 def test_schema_list_item_messages_name_the_real_problem(check: Check) -> None:
@@ -1485,3 +1540,40 @@ def test_template_variable_is_defined_guards_only_what_it_encloses(check: Check)
     t = "processes/templates/{}/resolved.txt"
     f = check({P: text, t.format("en"): en, t.format("zh"): "{{ ticket.key }}\n"}, [("R004", 3, 1)])
     assert messages(f)[0].startswith("ticket.closure_code is not in the messages of process 'incident'")
+
+
+# --- T008 clock-calendar -------------------------------------------------------------------
+
+LOCAL = HEAD + BODY + """\
+sla:
+  resolution:
+    target: resolution
+    start: {states: [new]}
+    stop: {states: [closed]}
+    calendar: group
+    sites: [head_office]
+"""
+
+
+def test_clock_calendar_group_at_a_known_site(check: Check) -> None:
+    check({P: LOCAL}, [])
+    check({P: LOCAL.replace("calendar: group", "calendar: reporter_site")
+           .replace("[head_office]", "[office]")}, [])  # the calendar of that id
+
+
+def test_clock_calendar_site_without_group_or_calendar(check: Check) -> None:
+    text = LOCAL.replace("[head_office]", "[head_office, guangzhou]")
+    f = check({P: text}, [("T008", *at(text, "guangzhou"))])
+    assert f[0].message == ("clock 'resolution': no group of codes/groups.yaml works at site "
+                            "'guangzhou' (sites: head_office)")
+    text = LOCAL.replace("calendar: group", "calendar: reporter_site")
+    f = check({P: text}, [("T008", *at(text, "head_office"))])
+    assert "site 'head_office' names no calendar of codes/calendars.yaml" in f[0].message
+
+
+def test_clock_calendar_sites_on_a_service_clock_and_unknown_kinds(check: Check) -> None:
+    text = LOCAL.replace("    calendar: group\n", "")
+    f = check({P: text}, [("T008", *at(text, "sites:"))])
+    assert f[0].message.startswith("clock 'resolution' follows the service's calendar: 'sites' changes nothing")
+    text = LOCAL.replace("calendar: group", "calendar: branch")
+    assert [x.rule for x in check({P: text}, [("S001", *at(text, "branch"))])] == ["S001"]

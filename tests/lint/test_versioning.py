@@ -50,10 +50,10 @@ def test_changed_guard_same_version_is_d003(itsm_nodb: Any, repo_copy: Path, bas
     assert len(lines) == 1, out
     line = lines[0]
     assert "processes/incident.yaml:9:10: error [D003 version-not-bumped]" in line
-    assert "process 'incident' declares version: 1" in line
-    assert f"version 1 in {incident(base)}" in line
+    assert "process 'incident' declares version: 2" in line
+    assert f"version 2 in {incident(base)}" in line
     assert "~ action declare_major (when)" in line
-    assert "bump 'version:' to 2" in line
+    assert "bump 'version:' to 3" in line
     assert f"'itsm diff {incident(base)} " in line
 
 
@@ -88,23 +88,23 @@ def test_comment_and_whitespace_edits_keep_the_version(itsm_nodb: Any, repo_copy
 
 def test_bumped_version_is_clean(itsm_nodb: Any, repo_copy: Path, base: Path) -> None:
     edit(incident(repo_copy), (GUARD, NEW_GUARD))
-    bump(incident(repo_copy), 1, 2)
+    bump(incident(repo_copy), 2, 3)
     assert lint(itsm_nodb, repo_copy, "--against", base).stdout == ""
 
 
 def test_lower_version_is_d004(itsm_nodb: Any, repo_copy: Path, base: Path) -> None:
-    bump(incident(base), 1, 2)
+    bump(incident(base), 2, 3)
     out = lint(itsm_nodb, repo_copy, "--against", base, expect=1).stdout
     assert "processes/incident.yaml:9:10: error [D004 version-went-back]" in out
-    assert f"declares version: 1, lower than version 2 in {incident(base)}" in out
-    # the content is version 2's: declaring 2 again is the fix
-    assert "declare version: 2 again" in out
+    assert f"declares version: 2, lower than version 3 in {incident(base)}" in out
+    # the content is version 3's: declaring 3 again is the fix
+    assert "declare version: 3 again" in out
     assert "D003" not in out
     # with other content too, the next free number
     edit(incident(repo_copy), (GUARD, NEW_GUARD))
     out = lint(itsm_nodb, repo_copy, "--against", base, expect=1).stdout
-    assert "[D004 version-went-back]" in out and "declare version: 3" in out
-    bump(incident(repo_copy), 1, 3)
+    assert "[D004 version-went-back]" in out and "declare version: 4" in out
+    bump(incident(repo_copy), 2, 4)
     assert lint(itsm_nodb, repo_copy, "--against", base).stdout == ""
 
 
@@ -127,7 +127,7 @@ def test_formats_carry_the_findings(itsm_nodb: Any, repo_copy: Path, base: Path)
     assert rule["helpUri"] == "docs/lint-rules.md#d003-version-not-bumped"
     assert "Good:" in rule["help"]["markdown"]
     (result,) = run["results"]
-    assert result["ruleId"] == "D003" and "bump 'version:' to 2" in result["message"]["text"]
+    assert result["ruleId"] == "D003" and "bump 'version:' to 3" in result["message"]["text"]
     region = result["locations"][0]["physicalLocation"]["region"]
     assert (region["startLine"], region["startColumn"]) == (9, 10)
 

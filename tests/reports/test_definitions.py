@@ -58,7 +58,7 @@ def write(tmp_path: Path, text: str, name: str = "mine") -> Path:
     (("- kpi: volume", "- kpi: volumes"), 10, 10, "'volumes' is not one of"),
     (("{group_by: service}", "{group_by: service, buckets: [1d]}"), 11, 33,
      "KPI 'volume' has no parameter 'buckets'; it takes: group_by, filters"),
-    (("{group_by: service}", "{group_by: team}"), 11, 24, "'team' is not one of"),
+    (("{group_by: service}", "{group_by: Team}"), 11, 24, "'Team' is not valid"),
     (('"0 8 * * mon"', '"0 8 * * monday"'), 7, 11, "day of week: 'monday' is not a number or a name"),
     (("report: mine", "report: yours"), 3, 9, "the report id 'yours' must equal the file name 'mine'"),
 ])
@@ -69,6 +69,25 @@ def test_broken_definitions_are_refused_where_they_are_wrong(
         load_report(home, "mine")
     assert (exc.value.line, exc.value.column) == (line, column), exc.value
     assert message in exc.value.message
+
+
+def test_a_dimension_must_be_one_of_the_processes_in_scope(tmp_path: Path) -> None:
+    """group_by and filters name a ticket dimension or an enumerable field of the
+    processes the KPI looks at (issue #24 item 2; lint R005 says the same)."""
+    defs = Api.open(home=str(REPO), db=f"sqlite:///{tmp_path}/x.db").defs
+    for group_by, fine in (("closure_code", True), ("regulatory_impact", True), ("team", False),
+                           ("solution", False), ("offering", False)):
+        text = GOOD.replace("{group_by: service}", f"{{group_by: {group_by}, filters: {{process: incident}}}}")
+        home = write(tmp_path, text)
+        if fine:
+            assert load_report(home, "mine", defs).kpis[0].params["group_by"] == group_by
+            continue
+        with pytest.raises(DefinitionError) as exc:
+            load_report(home, "mine", defs)
+        assert (exc.value.line, exc.value.column) == (11, 24), exc.value
+    home = write(tmp_path, GOOD.replace("{group_by: service}", "{filters: {colour: red}}"))
+    with pytest.raises(DefinitionError, match="'colour' is neither a ticket dimension"):
+        load_report(home, "mine", defs)
 
 
 def test_business_age_buckets_and_twice_used_kpis_are_refused(tmp_path: Path) -> None:

@@ -178,3 +178,70 @@ def test_an_end_user_reports_follows_and_confirms(itsm: Any, org: Any, server: s
     for name in ("1-form.png", "2-acknowledgement.png", "3-status-new.png", "4-status-resolved.png",
                  "5-confirmed.png", "6-form-zh.png"):
         assert (shots / name).stat().st_size > 5000, name
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_self_help_first_then_the_ticket_and_the_deflection_kpi(itsm: Any, org: Any, server: str,
+                                                                 shots: Path) -> None:
+    """Issue #24 item 7: the user searches the known solutions on the portal's first
+    page, finds a public solution, and can still log the ticket; another user's
+    search that ends without a ticket is counted, and the deflection KPI shows it."""
+    _need_chromium()
+    from playwright.sync_api import sync_playwright
+
+    agent_key = itsm.json("apikey", "create", "--user", org.agent.id, user=org.agent.id)["key"]
+    status, known = _http("POST", f"{server}/api/v1/tickets", key=agent_key, body={
+        "process": "incident", "title": "VPN drops every ten minutes", "reporter": "zhang.wei@example.com",
+        "description": "Private: laptop of the CFO", "service": "network"})
+    assert status == 201, known
+    solution = "Update the VPN client to version 5.2 and restart the laptop"
+    status, body = _http("POST", f"{server}/api/v1/tickets/{known['key']}/actions/resolve", key=agent_key,
+                         body={"set": {"solution": solution, "closure_code": "solved", "service_restored": True}})
+    assert status == 200, body
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            # 1. self-help first: search, find the public solution (and nothing private)
+            page = browser.new_context(locale="en-GB", viewport={"width": 1000, "height": 1400}).new_page()
+            page.set_default_timeout(30_000)
+            page.goto(server + "/")
+            page.get_by_label("Describe the problem").fill("vpn keeps dropping")
+            page.get_by_role("button", name="Search solutions").click()
+            page.wait_for_selector("#solutions")
+            assert solution in page.inner_text("#solutions")
+            main = page.inner_text("main")
+            assert known["key"] not in main and "CFO" not in main and "zhang.wei" not in main
+            page.screenshot(path=str(shots / "7-self-help.png"), full_page=True)
+
+            # 2. not solved for this user: the ticket is still one form away, summary kept
+            assert page.get_by_label("Short summary").input_value() == "vpn keeps dropping"
+            page.get_by_label("Your e-mail address").fill("li.na@example.com")
+            page.get_by_label("Service").select_option("network")
+            page.get_by_role("button", name="Send").click()
+            page.wait_for_selector("#ticket-key")
+            logged = page.inner_text("#ticket-key").strip()
+            assert logged.startswith("INC-") and logged != known["key"]
+            page.screenshot(path=str(shots / "8-logged-after-self-help.png"), full_page=True)
+
+            # 3. another user (another browser session) searches, reads, and leaves
+            other = browser.new_context(locale="zh-CN").new_page()
+            other.goto(server + "/?lang=zh")
+            other.get_by_label("描述问题").fill("VPN 断线 vpn")
+            other.get_by_role("button", name="查找解决方法").click()
+            other.wait_for_selector("#solutions")
+            assert solution in other.inner_text("#solutions")
+            other.context.close()
+        finally:
+            browser.close()
+
+    # the deflection KPI of the monthly report: two sessions, one ended without a ticket
+    from datetime import date, timedelta
+
+    today = date.today()
+    report = json.loads(itsm("report", "monthly", "--from", (today - timedelta(days=2)).isoformat(),
+                             "--to", (today + timedelta(days=2)).isoformat(), "--format", "json").stdout)
+    kpi = next(k for k in report["kpis"] if k["kpi"] == "self_help_deflection")
+    row = kpi["tables"][0]["rows"][0]
+    assert (row["sessions"], row["with_ticket"], row["deflected"], row["deflection"]) == (2, 1, 1, 0.5)
+    for name in ("7-self-help.png", "8-logged-after-self-help.png"):
+        assert (shots / name).stat().st_size > 5000, name

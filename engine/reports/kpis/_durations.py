@@ -27,4 +27,4 @@ def table(ctx: KpiContext, params: Mapping[str, Any], match: Match, clock: str) 
     out = [dict(s.group_value(group_by, r), tickets=r["n"], mean=s.seconds(r["mean"]),
                 median=s.seconds(r["median"]), p90=s.seconds(r["p90"]), max=s.seconds(r["max"]))
            for r in rows]
-    return [Table("durations", s.group_column(group_by) + COLUMNS, out)]
+    return [Table("durations", s.group_column(group_by, ctx.defs) + COLUMNS, out)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from engine.definitions import dimensions
 from engine.model import Definitions, Label
 from engine.reports.kpis.base import Column, KpiContext
 
@@ -100,8 +101,13 @@ def filters(params: Mapping[str, Any]) -> dict[str, list[str]]:
     return {k: ([v] if isinstance(v, str) else list(v)) for k, v in raw.items()}
 
 
-def group_column(group_by: str | None) -> list[Column]:
-    return [Column("group", DIMENSION_LABELS[group_by], f"code:{group_by}")] if group_by else []
+def group_column(group_by: str | None, defs: Definitions | None = None) -> list[Column]:
+    """The first column of a table grouped by ``group_by``: a ticket dimension, or a
+    field of the processes (headed by the field's label, valued by its codes)."""
+    if not group_by:
+        return []
+    heading = DIMENSION_LABELS.get(group_by) or dimensions.label_of(defs, group_by)
+    return [Column("group", heading, f"code:{group_by}")]
 
 
 def group_value(group_by: str | None, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     for g, (a, c) in groups.items():
         out.append(dict(s.group_value(group_by, {"g": g}), closed=a + c, auto_closed=a, confirmed=c,
                         auto_share=s.ratio(a, a + c), confirmed_share=s.ratio(c, a + c)))
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("closed", Label("Closed", "已关闭")),
         Column("auto_closed", Label("Closed automatically", "自动关闭")),
         Column("confirmed", Label("Confirmed by the user", "用户确认")),

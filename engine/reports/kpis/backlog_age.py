@@ -47,7 +47,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     groups = list(dict.fromkeys(r["g"] for r in rows)) if group_by else [None]
     out = [dict(s.group_value(group_by, {"g": g}), age=label, count=counts.get((g, i), 0))
            for g in groups for i, label in enumerate(labels)]
-    columns = s.group_column(group_by) + [Column("age", Label("Age", "账龄"), "text"),
+    columns = s.group_column(group_by, ctx.defs) + [Column("age", Label("Age", "账龄"), "text"),
                                           Column("count", s.COUNT)]
     chart = None if group_by else {"kind": "bar", "x": "age", "y": "count"}
     return [Table("backlog", columns, out, chart=chart)]

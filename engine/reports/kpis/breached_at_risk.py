@@ -37,7 +37,8 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     counts, listed = q.sla_risk(ctx.repo, min(ctx.end, ctx.now), s.filters(params), group_by,
                                 int(params["limit"]))
     out = [dict(s.group_value(group_by, r), breached=r["breached"], at_risk=r["at_risk"]) for r in counts]
-    columns = s.group_column(group_by) + [Column("breached", BREACHED), Column("at_risk", AT_RISK)]
+    columns = s.group_column(group_by, ctx.defs) + [Column("breached", BREACHED),
+                                                    Column("at_risk", AT_RISK)]
     items = [{"key": r["key"], "priority": r["priority"], "group": r["group"], "assignee": r["assignee"],
               "due": r["due"], "risk": r["risk"]} for r in listed]
     detail = [Column("key", Label("Ticket", "工单"), "text"),

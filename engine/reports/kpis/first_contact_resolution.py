@@ -29,7 +29,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     rows = s.outcomes(ctx, params, ("reopen",))
     out = [dict(s.group_value(group_by, r), resolved=r["resolved"], first_contact=r["first_contact"],
                 rate=s.ratio(r["first_contact"], r["resolved"])) for r in rows]
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("resolved", Label("Resolved", "已解决")),
         Column("first_contact", Label("At first contact", "首次接触解决")),
         Column("rate", Label("Rate", "比率"), "ratio")]

@@ -38,7 +38,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     out = [dict(s.group_value(group_by, r), tickets=r["tickets"], forwarded=r["forwarded"],
                 rate=s.ratio(r["forwarded"], r["tickets"]), mean_hops=s.seconds(r["mean_hops"]),
                 max_hops=r["max_hops"]) for r in rows]
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("tickets", Label("Assigned tickets", "分派过的工单")),
         Column("forwarded", Label(f"Assigned more than {params['more_than']} times",
                                   f"分派超过 {params['more_than']} 次")),

@@ -29,7 +29,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     rows = s.outcomes(ctx, params, tuple(params["actions"]))
     out = [dict(s.group_value(group_by, r), resolved=r["resolved"], reopened=r["reopened"],
                 rate=s.ratio(r["reopened"], r["resolved"])) for r in rows]
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("resolved", Label("Resolved", "已解决")), Column("reopened", Label("Reopened", "重新打开")),
         Column("rate", Label("Rate", "比率"), "ratio")]
     return [Table("reopen", columns, out)]

@@ -41,7 +41,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
             met, missed = r[f"met_{i}"], r[f"missed_{i}"]
             out.append(dict(s.group_value(group_by, r), clock=clock, met=met, missed=missed,
                             compliance=s.ratio(met, met + missed)))
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("clock", Label("Clock", "时钟"), "text",
                {c: s.clock_label(ctx.defs, c) for c in clocks}), Column("met", Label("Met", "达标")),
         Column("missed", Label("Missed", "未达标")),

@@ -42,7 +42,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
                         reuse_rate=s.ratio(r["reused"], r["resolved"]),
                         fcr_with_reuse=s.ratio(r["first_contact_reused"], r["reused"]),
                         fcr_without_reuse=s.ratio(r["first_contact"] - r["first_contact_reused"], others)))
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("resolved", Label("Resolved", "已解决")),
         Column("reused", Label("By a known solution", "复用已知方案")),
         Column("reuse_rate", Label("Reuse rate", "复用率"), "ratio"),

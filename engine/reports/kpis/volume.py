@@ -30,7 +30,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     total = sum(r["count"] for r in rows)
     out = [dict(s.group_value(group_by, r), count=r["count"], share=s.ratio(r["count"], total))
            for r in rows]
-    columns = s.group_column(group_by) + [Column("count", s.COUNT),
+    columns = s.group_column(group_by, ctx.defs) + [Column("count", s.COUNT),
                                           Column("share", Label("Share", "占比"), "ratio")]
     chart = {"kind": "bar", "x": "group", "y": "count"} if group_by else None
     return [Table("volume", columns, out, chart=chart)]

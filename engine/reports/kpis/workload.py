@@ -32,7 +32,7 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
                       s.states_in(ctx.defs, s.OPEN), s.filters(params), group_by)
     out = [{"group": r["g"], "created": r["created"], "resolved": r["resolved"], "open": r["open"]}
            for r in rows]
-    columns = s.group_column(group_by) + [
+    columns = s.group_column(group_by, ctx.defs) + [
         Column("created", Label("Created", "新建")), Column("resolved", Label("Resolved", "已解决")),
         Column("open", Label("Open at the end", "期末未结"))]
     return [Table("workload", columns, out)]

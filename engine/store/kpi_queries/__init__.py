@@ -21,11 +21,12 @@ from engine.store.kpi_queries._sql import (
     fetch, first_event, first_time, ints, nulls_last, num, open_at, per_process, stats, where_filters,
 )
 from engine.store.repository import Repo, from_db, to_db
-from engine.store.schema import journal, tickets
+from engine.store.schema import journal, self_help as _self_help, tickets
 
 __all__ = ["ANY_PROCESS", "DIMENSIONS", "OPEN_CATEGORIES", "Filters", "Match", "action_counts",
            "backlog", "created", "dimension", "duration_stats", "forwarding", "major_incidents",
-           "per_period", "resolution_outcomes", "sla_results", "sla_risk", "solution_reuse", "workload"]
+           "per_period", "resolution_outcomes", "self_help", "sla_results", "sla_risk", "solution_reuse",
+           "workload"]
 
 
 # -- volume -------------------------------------------------------------------------------
@@ -289,3 +290,19 @@ def per_period(repo: Repo, bounds: Sequence[datetime], resolved: Match,
         if clock is not None:
             row.update(seconds=int(r["seconds"] or 0), met=int(r["met"] or 0), missed=int(r["missed"] or 0))
     return out
+
+
+# -- self-help ----------------------------------------------------------------------------
+
+def self_help(repo: Repo, start: datetime, end: datetime) -> dict[str, int]:
+    """sessions, with_ticket, searches, shown: the portal's self-help sessions that
+    started in [start, end), those of them that filed a ticket afterwards, and
+    their searches and solutions shown."""
+    sh = _self_help
+    row = repo.conn.execute(sa.select(
+        sa.func.count().label("sessions"),
+        sa.func.count(sh.c.ticket_id).label("with_ticket"),
+        sa.func.coalesce(sa.func.sum(sh.c.searches), 0).label("searches"),
+        sa.func.coalesce(sa.func.sum(sh.c.shown), 0).label("shown"))
+        .where(sh.c.started_at >= to_db(start), sh.c.started_at < to_db(end))).mappings().one()
+    return {k: int(v or 0) for k, v in row.items()}

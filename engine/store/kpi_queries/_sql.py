@@ -8,7 +8,9 @@ Vocabulary:
   :data:`ANY_PROCESS` matches the events of every process (the KPI layer uses it
   when the names mean the same in all processes): no ticket row is read then;
 * ``filters``: dimension -> allowed values, on the ticket's current values;
-* a dimension: a name of :data:`DIMENSIONS`, or None for one row.
+* a dimension: a name of :data:`DIMENSIONS` (a ticket column), another field
+  id (the field's value kept in the ticket's fields JSON: a code field of a
+  table the process team declared, say), or None for one row.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
+import re
+
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.model import CATEGORIES
 from engine.store.repository import Repo, to_db
@@ -29,19 +35,51 @@ ANY_PROCESS = "*"
 
 DIMENSIONS = ("process", "priority", "category", "service", "group", "assignee", "channel",
               "urgency", "impact", "status")
+_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def dimension(name: str | None) -> Any:
     """The column (or JSON field) of a group-by or filter dimension."""
     if name is None:
         return sa.cast(sa.null(), sa.String)
-    if name == "channel":  # a process field, kept in the fields JSON
-        return tickets.c.fields["channel"].as_string()
     if name == "group":
         return tickets.c.group_id
-    if name not in DIMENSIONS:
+    if name in DIMENSIONS and name != "channel":
+        return tickets.c[name]
+    if name == "channel":  # a process field, kept in the fields JSON
+        return tickets.c.fields["channel"].as_string()
+    if not _FIELD.match(name):
         raise ValueError(f"unknown dimension {name!r}")
-    return tickets.c[name]
+    return FieldText(name)  # a field of the process team's (a code table of their own, a flag)
+
+
+class FieldText(sa.sql.expression.ColumnElement[str]):
+    """A ticket field's value as text, the same on both databases: a code as it
+    is, true/false as 'true'/'false' (SQLite's JSON functions give 1/0), numbers
+    as digits.  ``name`` is an identifier (checked), written into the SQL."""
+
+    type = sa.String()
+    inherit_cache = True
+    _traverse_internals = [("name", InternalTraversal.dp_string)]
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return [tickets]
+
+
+@compiles(FieldText)
+def _field_text_pg(element: FieldText, compiler: Any, **kw: Any) -> str:
+    return f"({compiler.process(tickets.c.fields, **kw)} ->> '{element.name}')"
+
+
+@compiles(FieldText, "sqlite")
+def _field_text_sqlite(element: FieldText, compiler: Any, **kw: Any) -> str:
+    col, path = compiler.process(tickets.c.fields, **kw), f"'$.\"{element.name}\"'"
+    return (f"(CASE json_type({col}, {path}) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+            f"ELSE CAST(json_extract({col}, {path}) AS TEXT) END)")
 
 
 def where_filters(filters: Filters | None) -> list[Any]:
