@@ -115,6 +115,8 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
         'machines at once.'),
     'whoami': ('session',
         'Who you are on the desk server: your user, name, roles and token.'),
+    'unlink': ('tickets',
+        'Remove a link (journaled, like itsm link).'),
     'user': ('people',
         'People, their roles and support groups.'),
 }

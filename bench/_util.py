@@ -208,8 +208,7 @@ def open_api(url: str, now: str | None = None, user: str = AGENT) -> Any:
     from engine.api import Api
 
     api = Api.open(home=str(REPO), db=url, user=user, now=now)
-    api.upgrade_db()  # a new database is created explicitly (reading one that is missing is refused)
-    with api.store.read() as repo:
+    with api.store.write() as repo:  # a write: a new SQLite file is created (a read never creates one)
         known = repo.find_person(AGENT) is not None
     if not known:
         api.add_user(AGENT, "Bench Agent", AGENT_EMAIL, None, ["service_desk", "incident_manager"],

@@ -12,7 +12,8 @@ def apikey() -> None:
     """API keys for agents and integrations using the JSON API (itsm serve).
 
     A key acts as one registered user, with that user's roles. People manage
-    their own keys; the process owner manages everyone's.
+    their own keys; holders of the admin permission everyone's. A key's scopes
+    (read, write, alerts) are capped by its user's roles (codes/permissions.yaml).
     """
 
 
@@ -20,19 +21,20 @@ def apikey() -> None:
 @click.option("--user", "user_id", required=True, metavar="USER",
               help="The user (id or e-mail) the key acts as.")
 @click.option("--label", metavar="TEXT", help="What the key is for (e.g. the integration's name).")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(["read", "write", "alerts"]),
+              help="What the key may do (repeatable; default all three), capped by USER's roles.")
 @output_options()
 @pass_state
-def apikey_create(state: State, user_id: str, label: str | None, as_json: bool) -> None:
+def apikey_create(state: State, user_id: str, label: str | None, scopes: tuple[str, ...], as_json: bool) -> None:
     """Create an API key acting as USER. The key is printed once and never
-    again: only its hash is stored. Only USER themself and the process owner
-    may create it.
+    again: only its hash is stored. Only USER themself and an admin may create it.
 
     \b
     Example:
-      itsm --as p16.owner apikey create --user prometheus --label "Alertmanager webhook"
+      itsm --as p16.owner apikey create --user prometheus --label "Alertmanager webhook" --scope alerts
     """
     json_mode(state, as_json)
-    key = state.api().create_api_key(user_id, label)
+    key = state.api().create_api_key(user_id, label, scopes=scopes or None)
     emit(state, key, as_json,
          lambda: f"{key['key']}\n"
                  f"API key {key['id']} for {key['user']} created; it is shown only now: "
@@ -44,8 +46,7 @@ def apikey_create(state: State, user_id: str, label: str | None, as_json: bool) 
 @output_options(listing=True)
 @pass_state
 def apikey_list(state: State, user_id: str | None, as_json: bool, as_csv: bool) -> None:
-    """List API keys (never their secrets): your own, or everyone's for the
-    process owner.
+    """List API keys (never their secrets): your own, or everyone's for an admin.
 
     \b
     Example:
@@ -58,6 +59,8 @@ def apikey_list(state: State, user_id: str | None, as_json: bool, as_csv: bool) 
     cols = [("id", "Id", lambda r: r["id"]), ("prefix", "Prefix", lambda r: r["prefix"]),
             ("user", "User", lambda r: r["user"]), ("label", "Label", lambda r: r["label"] or ""),
             ("created_at", "Created", lambda r: render.when(r["created_at"])),
+            ("scopes", "Scopes", lambda r: ",".join(r["scopes"])),
+            ("expires_at", "Expires", lambda r: render.when(r["expires_at"])),
             ("last_used_at", "Last used", lambda r: render.when(r["last_used_at"])),
             ("revoked_at", "Revoked", lambda r: render.when(r["revoked_at"]))]
     emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no API keys\n",

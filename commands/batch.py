@@ -29,6 +29,8 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(sets, dict):
         raise UsageError('"set" must be an object of FIELD: VALUE')
     actor = line.get("as")
+    if isinstance(actor, str) and actor.strip().lower() == "system":
+        raise UsageError('"as": "system" is the engine\'s own actor and cannot be claimed')
     op = _op(line)
     if op == "new":
         ticket = api.new_ticket(str(line["new"]), sets, line.get("note"), actor_id=actor)

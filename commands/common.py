@@ -84,9 +84,15 @@ class State:
                 self._api = remote_api(url, self.user, self.now, self.lang)
             else:
                 from engine.api import Api
+                from engine.errors import ActionRefused
+
+                if self.user and self.user.strip().lower() == "system":
+                    raise ActionRefused("'system' is the engine's own actor (timers, cascades) and cannot "
+                                        "be claimed with --as or ITSM_USER", allowed_roles=["system"])
 
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)
+                self._api.direct_mode()  # the CLI on the database: the operator's mode
         return self._api
 
 
@@ -215,6 +221,10 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
     if ticket.get("opened"):
         items.append((t("opened", lang), ticket["opened"]))
     items += [(m["kind_label"], f"{m['title']}  {m['url']}") for m in ticket.get("manuals") or ()]
+    for link in ticket.get("links") or []:  # itsm show: typed links, both ways
+        items.append((link["label"], f"{link['target']} ({link['relation']})"))
+    for link in ticket.get("linked") or []:
+        items.append((link["label"], f"{link['key']} ({link['relation']}, {link['category']})"))
     return head + render.pairs(items)
 
 

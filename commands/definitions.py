@@ -106,23 +106,34 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, as_json: bool, fail_le
 
 
 @command()
-@click.argument("process")
+@click.argument("process", required=False)
+@click.option("--all", "every", is_flag=True,
+              help="Every process and how they meet (relations, actions that open a ticket, "
+                   "cascades, major-incident criteria) as one diagram.")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid",
               show_default=True)
 @pass_state
-def graph(state: State, process: str, fmt: str) -> None:
-    """Print a process as a Mermaid state diagram or Graphviz DOT.
+def graph(state: State, process: str | None, every: bool, fmt: str) -> None:
+    """Print a process as a Mermaid state diagram or Graphviz DOT; with --all,
+    every process and the relations between them (their inputs and outputs).
 
     \b
     Example:
       itsm graph incident --format mermaid
+      itsm graph --all
     """
     from engine.errors import NotFound
-    from engine.definitions.graph import FORMATS
+    from engine.definitions.graph import FORMATS, FORMATS_ALL
     from engine.workspace import load_definitions
     from engine.definitions.home import find_home
 
+    if every == (process is not None):
+        raise UsageError("name one PROCESS, or give --all (not both)")
     defs = load_definitions(find_home(state.home))
+    if every:
+        click.echo(FORMATS_ALL[fmt](defs, state.lang), nl=False)
+        return
+    assert process is not None
     if process not in defs.processes:
         raise NotFound(f"no process '{process}'; known: {', '.join(defs.processes)}")
     click.echo(FORMATS[fmt](defs.processes[process], state.lang), nl=False)

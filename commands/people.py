@@ -15,19 +15,26 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@click.option("--admin", "admin", metavar="ID",
+              help="Make this person the desk's first admin (registered if new; codes/permissions.yaml).")
+@click.option("--admin-email", metavar="EMAIL", help="The new admin's e-mail (default: ID@localhost).")
 @pass_state
-def db_upgrade(state: State) -> None:
-    """Create the database or migrate it to the newest schema.
+def db_upgrade(state: State, admin: str | None, admin_email: str | None) -> None:
+    """Create the database or migrate it to the newest schema; with --admin, make
+    the first admin, who then adds people, roles and API keys.
 
     \b
     Example:
-      itsm db upgrade
+      itsm db upgrade --admin p16.owner
       itsm --db sqlite:///$PWD/branch.db db upgrade
     """
     from engine.store.db import redact
 
     api = state.api()
     done = api.upgrade()
+    if admin:
+        person = api.make_admin(admin, admin_email)
+        click.echo(f"admin: {person['id']} <{person['email']}> roles: {', '.join(person['roles'])}")
     before, after, keyed = done["before"], done["after"], done["rekey"]
     click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
     if keyed and "refused" in keyed:
@@ -54,17 +61,40 @@ def user() -> None:
 @pass_state
 def user_add(state: State, user_id: str, name: str | None, email: str, phone: str | None,
              roles: tuple[str, ...], groups: tuple[str, ...], site: str | None, as_json: bool) -> None:
-    """Register a person with roles and groups.
+    """Register a person with roles and groups (needs the admin permission:
+    codes/permissions.yaml; the first admin comes from 'itsm db upgrade --admin').
 
     \b
     Example:
-      itsm user add zhao.min --email zhao.min@example.com --role service_desk --group service_desk
+      itsm --as p16.owner user add zhao.min --email zhao.min@example.com --role service_desk --group service_desk
     """
     json_mode(state, as_json)
     person = state.api().add_user(user_id, name, email, phone, roles, groups, site)
     emit(state, person, as_json, lambda: f"added {person['id']} <{person['email']}> "
                                            f"roles: {', '.join(person['roles']) or '-'}; "
                                            f"groups: {', '.join(person['groups']) or '-'}\n")
+
+
+@user.command("passwd")
+@click.argument("user_id")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@pass_state
+def user_passwd(state: State, user_id: str, password_stdin: bool) -> None:
+    """Set a person's password for 'itsm login' (stored as an argon2 hash). A
+    person sets their own; an admin sets anyone's. Asks twice on a terminal.
+
+    \b
+    Example:
+      echo 'correct horse battery staple' | itsm --as p16.owner user passwd wang.lei --password-stdin
+    """
+    import sys
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    done = state.api().set_password(user_id, password)
+    click.echo(f"password of {done['user']} set")
 
 
 @user.command("list")

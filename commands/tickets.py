@@ -1,4 +1,4 @@
-"""Working tickets: new, do, actions, show, history, list, comment, link."""
+"""Working tickets: new, do, actions, show, history, list, comment, link, unlink."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: 
     def text() -> str:
         lines = [t("done", state.lang, key=ticket["key"], action=action, state=ticket["state_label"])]
         if ticket.get("opened"):
-            lines.append(f"opened {ticket['opened']}, linked as the parent of {ticket['key']}")
+            lines.append(f"opened {ticket['opened']}, {ticket['key']} linked to it ({ticket.get('relation')})")
         if ticket.get("joined"):
             lines.append(f"joined {ticket['joined']}, already open for this service")
         if ticket.get("major_incident"):
@@ -159,7 +159,9 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
             ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),
-            ("actor", t("actor", lang), lambda e: e["actor"]), ("action", t("action", lang), lambda e: e["action"]),
+            ("actor", t("actor", lang), lambda e: t("on_behalf_of", lang).format(by=e["by"], actor=e["actor"])
+             if e.get("by") else e["actor"]),
+            ("action", t("action", lang), lambda e: e["action"]),
             ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
     emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
           lambda: render.to_csv(events, cols))
@@ -226,16 +228,49 @@ def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> N
 
 @command()
 @click.argument("key", shell_complete=complete_ticket)
-@click.argument("parent")
+@click.argument("target")
+@click.option("--rel", "relation", metavar="REL",
+              help="The relation (declared under relations: in KEY's process). Default: the default "
+                   "relation to TARGET's process (an incident's major incident or problem).")
 @output_options()
 @pass_state
-def link(state: State, key: str, parent: str, as_json: bool) -> None:
-    """Link a ticket to a parent (e.g. an incident to its major incident).
+def link(state: State, key: str, target: str, relation: str | None, as_json: bool) -> None:
+    """Link a ticket to another by a relation its process declares.
+
+    Without --rel: the default relation to the target's process (an incident
+    to its major incident: part_of; to a problem: caused_by). A relation of
+    cardinality one moves the link. Links are journaled and shown by itsm show.
 
     \b
     Example:
       itsm link INC-000043 MI-000001
+      itsm link INC-000042 --rel related INC-000041
     """
     json_mode(state, as_json)
-    ticket = state.api().link(key, parent)
-    emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {ticket['parent']}\n")
+    ticket = state.api().link(key, target, relation)
+    emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {target.upper()}\n"
+         + show_links(ticket))
+
+
+@command()
+@click.argument("key", shell_complete=complete_ticket)
+@click.argument("target")
+@click.option("--rel", "relation", metavar="REL",
+              help="The relation to remove (needed when KEY is linked to TARGET by several).")
+@output_options()
+@pass_state
+def unlink(state: State, key: str, target: str, relation: str | None, as_json: bool) -> None:
+    """Remove a link (journaled, like itsm link).
+
+    \b
+    Example:
+      itsm link INC-000042 --rel related INC-000041 && itsm unlink INC-000042 INC-000041
+    """
+    json_mode(state, as_json)
+    ticket = state.api().unlink(key, target, relation)
+    emit(state, ticket, as_json, lambda: f"{ticket['key']} unlinked from {target.upper()}\n"
+         + show_links(ticket))
+
+
+def show_links(ticket: dict[str, Any]) -> str:
+    return "".join(f"  {l['label']}: {l['target']} ({l['relation']})\n" for l in ticket.get("links") or [])

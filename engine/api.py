@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import apikeys, major, operations, people, portal, search, ticking, tickets
-from engine.desk.context import Desk, parse_now
+from engine.desk import apikeys, links, major, operations, passwords, people, portal, search, ticking, tickets
+from engine.desk.context import ORIGIN, Desk, parse_now
 from engine.model import Definitions, ProcessSpec
 from engine.settings import Settings
 from engine.workspace import load_definitions
@@ -124,10 +124,51 @@ class Api:
     def process(self, pid: str) -> ProcessSpec:
         return self.desk.process(pid)
 
+    # -- who is acting, and from where (engine.desk.context.ORIGIN) ---------------------------
+    def direct_mode(self) -> None:
+        """This is a CLI command on the database (the operator's mode): its writes are
+        journaled with the OS login and host next to the acting person (``--as``)."""
+        import getpass
+        import socket
+
+        try:
+            login = getpass.getuser()
+        except Exception:  # no login name in the environment or the password database
+            login = "unknown"
+        ORIGIN.set({"mode": "direct", "os_user": login[:64], "host": socket.gethostname()[:255]})
+
+    def serving(self) -> None:
+        """This process answers web requests (``itsm serve``): not direct mode; each
+        request says where it comes from (:meth:`act_from`)."""
+        ORIGIN.set(None)
+
+    def act_from(self, origin: Mapping[str, Any] | None) -> None:
+        """Journal the writes of this request (this context) with where they come
+        from, e.g. {"mode": "api", "key": 3, "by": "wang.lei"}; None: nothing."""
+        ORIGIN.set(dict(origin) if origin else None)
+
     # -- people (engine.desk.people) ---------------------------------------------------------
     def add_user(self, pid: str, name: str | None, email: str, phone: str | None,
-                 roles: Sequence[str], groups: Sequence[str], site: str | None) -> dict[str, Any]:
-        return people.add_user(self.desk, pid, name, email, phone, roles, groups, site)
+                 roles: Sequence[str], groups: Sequence[str], site: str | None,
+                 actor_id: str | None = None) -> dict[str, Any]:
+        """Register a person (the acting person needs the admin permission)."""
+        return people.add_user(self.desk, pid, name, email, phone, roles, groups, site, actor_id)
+
+    def user(self, ident: str) -> dict[str, Any]:
+        """One person (id, name, email, roles, groups, permissions...); NotFound otherwise."""
+        return people.find_user(self.desk, ident)
+
+    def make_admin(self, pid: str, email: str | None = None, name: str | None = None) -> dict[str, Any]:
+        """The first admin (``itsm db upgrade --admin ID``)."""
+        return people.make_admin(self.desk, pid, email, name)
+
+    def set_password(self, user: str, password: str, actor_id: str | None = None) -> dict[str, Any]:
+        """Set a password: one's own, or anyone's with the admin permission."""
+        return passwords.set_password(self.desk, user, password, actor_id)
+
+    def login(self, user: str, password: str) -> dict[str, Any]:
+        """A personal token for a password: {token, user, expires_at}; InvalidApiKey otherwise."""
+        return passwords.login(self.desk, user, password)
 
     def list_users(self) -> list[dict[str, Any]]:
         return people.list_users(self.desk)
@@ -162,8 +203,15 @@ class Api:
                 actor_id: str | None = None) -> dict[str, Any]:
         return tickets.comment(self.desk, key, text, public, actor_id)
 
-    def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
-        return tickets.link(self.desk, key, parent, actor_id)
+    def link(self, key: str, target: str, relation: str | None = None,
+             actor_id: str | None = None) -> dict[str, Any]:
+        """Link ``key`` to ``target`` by a declared relation (default: the default
+        relation between their processes; engine.desk.links)."""
+        return links.link(self.desk, key, target, relation, actor_id)
+
+    def unlink(self, key: str, target: str, relation: str | None = None,
+               actor_id: str | None = None) -> dict[str, Any]:
+        return links.link(self.desk, key, target, relation, actor_id, unlink=True)
 
     def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in
@@ -176,9 +224,10 @@ class Api:
         """The ticket, with its SLA clocks computed as of now."""
         return tickets.show(self.desk, key)
 
-    def history(self, key: str) -> list[dict[str, Any]]:
-        """The journal; a major incident's includes its linked incidents' key events."""
-        return tickets.history(self.desk, key)
+    def history(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+        """The journal; a major incident's includes its linked incidents' key events.
+        For ``actor_id`` without the internal_notes permission: public events only."""
+        return tickets.history(self.desk, key, actor_id)
 
     def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
         return tickets.actions(self.desk, key, actor_id)
@@ -203,11 +252,13 @@ class Api:
         return major.board(self.desk)
 
     # -- API keys (engine.desk.apikeys) ------------------------------------------------------
-    def create_api_key(self, user: str, label: str | None = None,
-                       actor_id: str | None = None) -> dict[str, Any]:
-        """A new API key acting as ``user``; its ``key`` is in the result once and
-        never again (only its hash is stored)."""
-        return apikeys.create(self.desk, user, label, actor_id)
+    def create_api_key(self, user: str, label: str | None = None, actor_id: str | None = None,
+                       scopes: Sequence[str] | str | None = None,
+                       expires_at: datetime | None = None) -> dict[str, Any]:
+        """A new API key acting as ``user`` with ``scopes`` (read, write, alerts;
+        default all, capped by the person's roles); its ``key`` is in the result once
+        and never again (only its hash is stored)."""
+        return apikeys.create(self.desk, user, label, actor_id, scopes, expires_at)
 
     def api_keys(self, user: str | None = None, actor_id: str | None = None) -> list[dict[str, Any]]:
         """The acting user's keys (the process owner's: everyone's, or ``user``'s)."""
@@ -218,15 +269,20 @@ class Api:
 
     def authenticate(self, key: str | None) -> str:
         """The user id an API key acts as; engine.errors.InvalidApiKey otherwise."""
+        return str(apikeys.authenticate(self.desk, key)["user"])
+
+    def authenticate_key(self, key: str | None) -> dict[str, Any]:
+        """What an API key may do: {user, key_id, label, scopes, expires_at,
+        permissions}; engine.errors.InvalidApiKey (also for an expired key) otherwise."""
         return apikeys.authenticate(self.desk, key)
 
-    def session(self, key: str | None) -> dict[str, Any]:
-        """Who an API key (a personal token) acts as: {user, name, roles, key_id,
-        expires_at}; engine.errors.InvalidApiKey otherwise."""
+    def session(self, key: Mapping[str, Any]) -> dict[str, Any]:
+        """Who a key acts as (``itsm whoami``), from :meth:`authenticate_key`'s answer:
+        {user, name, roles, key_id, expires_at, scopes}."""
         return apikeys.session(self.desk, key)
 
-    def end_session(self, key: str | None) -> None:
-        """Revoke the API key presented (``itsm logout``)."""
+    def end_session(self, key: Mapping[str, Any]) -> None:
+        """Revoke the key a request presented (``itsm logout``), from :meth:`authenticate_key`'s answer."""
         apikeys.end_session(self.desk, key)
 
     def report(self, name: str, start: str | None = None, end: str | None = None, fmt: str = "md",

@@ -84,8 +84,10 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d = Demo(api, say)
     say(f"itsm demo: database {db_path}")
     d.at(0, "08:30")
+    admin = api.make_admin("p16.owner", "p16.owner@example.com", "Ma Jun 马骏 (P16)")["id"]
     for pid, name, roles, groups in PEOPLE:
-        api.add_user(pid, name, f"{pid}@example.com", None, roles, groups, "head_office")
+        if pid != admin:  # the first admin, made with the database, adds the others
+            api.add_user(pid, name, f"{pid}@example.com", None, roles, groups, "head_office", actor_id=admin)
     say(f"{len(PEOPLE)} people: service desk, desktop, claims and network support, managers, approver")
 
     # Monday: the desk resolves at first contact where it can, assigns the rest.
@@ -181,7 +183,9 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
                   closure_code="major_resolved", service_restored="true")
     for line in result.get("cascade", []):
         d.log(f"cascade: {line}")
-    d.do("wang.lei", vpn, "confirm", note="Branch confirmed by phone")
+    d.refused("wang.lei", vpn, "confirm")  # only the user confirms; the desk records how the user did
+    d.do("wang.lei", vpn, "confirm_for_user", confirmed_via="phone",
+         confirmation_note="Branch manager confirmed by phone at 14:40")
     d.at(3, "10:00")
     d.do("huang.wei", mi, "start_review", review_owner="sun.hao", review_due="2026-03-09")
     d.at(4, "16:00")

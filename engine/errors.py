@@ -100,6 +100,17 @@ class InvalidApiKey(ItsmError):
 
     kind = "unauthenticated"
 
-    def __init__(self) -> None:
-        super().__init__("a valid API key is needed (Authorization: Bearer itsm_...); "
-                         "ask for one with 'itsm apikey create'")
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "a valid API key is needed (Authorization: Bearer itsm_...); "
+                         "ask for one with 'itsm apikey create', or log in with 'itsm login'")
+
+
+class Throttled(ItsmError):
+    """Too many requests (failed logins, portal submissions, API calls) from one
+    client, key or e-mail address: try again after ``retry_after`` seconds (429)."""
+
+    kind = "throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -31,6 +31,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "service": ("Service", "服务"), "process": ("Process", "流程"), "updated": ("Updated", "更新时间"),
     "action": ("Action", "动作"), "to": ("To", "目标状态"), "requires": ("Requires", "需要字段"),
     "roles": ("Roles", "角色"), "at": ("At", "时间"), "actor": ("Actor", "执行人"),
+    "on_behalf_of": ("{by} on behalf of {actor}", "{by} 代表 {actor}"),
     "label": ("Label", "名称"),
     "change": ("Change", "变化"), "note": ("Note", "备注"), "created": ("Created", "创建时间"),
     "reporter": ("Reporter", "报告人"), "sla": ("SLA", "SLA"), "fields": ("Fields", "字段"),

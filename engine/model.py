@@ -195,10 +195,36 @@ class ActionSpec:
     opens: str | None = None  # process of a linked ticket this action opens
     cascade: str | None = None  # action performed on open linked children
     cascade_copy: tuple[str, ...] = ()  # fields given to the children's action
+    relation: str | None = None  # the relation the ticket ``opens`` is linked by
     where: Where = NOWHERE
 
     def is_update(self) -> bool:
         return self.target is None
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """What a relation carries: when the target performs ``on``, the linked open
+    sources perform ``action`` with the ``copy`` fields."""
+
+    on: str
+    action: str
+    copy: tuple[str, ...] = ()
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class RelationSpec:
+    """A typed link from a ticket of the declaring process to tickets of ``targets``."""
+
+    id: str
+    label: Label
+    inverse: Label  # how the target shows the tickets linked to it
+    targets: tuple[str, ...]  # processes a link may point at
+    cardinality: str = "many"  # "one": at most one link of this relation per ticket
+    default: bool = False  # the relation of `itsm link KEY TARGET` and of `opens:`
+    cascade: tuple[Cascade, ...] = ()
+    where: Where = NOWHERE
 
 
 @dataclass(frozen=True)
@@ -293,6 +319,8 @@ class ProcessSpec:
     policies: tuple[str, ...] = ()  # lint policies the process follows (e.g. guidelines)
     solution_field: str | None = None  # search.solution: the field holding the reusable solution
     reuse_field: str | None = None  # search.reuse: the ticket-type field naming a reused solution
+    publish_states: tuple[str, ...] = ()  # search.publish: states whose solution is published
+    relations: Mapping[str, RelationSpec] = field(default_factory=FrozenMap)  # typed links it declares
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE
@@ -376,6 +404,17 @@ class Definitions:
     def category_of(self, status: str) -> str:
         value = self.codes["status"].values.get(status)
         return value.get("category", "active") if value else "active"
+
+    def incoming(self, pid: str) -> list[tuple[ProcessSpec, RelationSpec]]:
+        """The relations (with their declaring process) whose links may point at ``pid``."""
+        return [(p, r) for p in self.processes.values() for r in p.relations.values()
+                if pid in r.targets]
+
+    def default_relation(self, source: str, target: str) -> RelationSpec | None:
+        """The relation of `itsm link KEY TARGET` (no --rel) and of ``opens:``."""
+        spec = self.processes.get(source)
+        found = [r for r in (spec.relations.values() if spec else ()) if target in r.targets]
+        return next((r for r in found if r.default), found[0] if len(found) == 1 else None)
 
     def process_for_prefix(self, prefix: str) -> ProcessSpec | None:
         return next((p for p in self.processes.values() if p.key_prefix == prefix), None)

@@ -51,6 +51,42 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:
+    """Logins and abuse limits (``[security]`` of itsm.toml, ITSM_* variables win;
+    docs/security.md).  Every limit is a count per window; 0 turns it off."""
+
+    token_days: int = 30  # ITSM_TOKEN_DAYS: a login's personal token lives this long (0: until revoked)
+    login_attempts: int = 5  # ITSM_LOGIN_ATTEMPTS: failed logins per user and per client per 15 minutes
+    portal_per_minute: int = 10  # ITSM_PORTAL_PER_MINUTE: portal submissions and status look-ups per client
+    portal_per_email_hour: int = 10  # ITSM_PORTAL_PER_EMAIL: portal submissions per e-mail address per hour
+    acks_per_hour: int = 5  # ITSM_ACKS_PER_HOUR: acknowledgements to one address per hour
+    api_per_minute: int = 600  # ITSM_API_PER_MINUTE: JSON API requests per key
+
+
+SECURITY_VARIABLES = {"token_days": "ITSM_TOKEN_DAYS", "login_attempts": "ITSM_LOGIN_ATTEMPTS",
+                      "portal_per_minute": "ITSM_PORTAL_PER_MINUTE",
+                      "portal_per_email_hour": "ITSM_PORTAL_PER_EMAIL",
+                      "acks_per_hour": "ITSM_ACKS_PER_HOUR", "api_per_minute": "ITSM_API_PER_MINUTE"}
+
+
+def _security(section: dict[str, Any]) -> SecuritySettings:
+    values: dict[str, int] = {}
+    for name, variable in SECURITY_VARIABLES.items():
+        raw = os.environ.get(variable) or section.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            value = -1
+        if not 0 <= value <= 10**7:
+            raise UsageError(f"settings: security.{name} ({variable}) must be a whole number from 0 "
+                             f"to 10000000, not {raw!r}")
+        values[name] = value
+    return SecuritySettings(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
     url: str | None = None  # a desk server (itsm serve): the CLI's agent commands go there
@@ -63,6 +99,7 @@ class Settings:
     backoff_seconds: float = 60.0
     secret_key: str | None = field(default=None, repr=False)  # derives status tokens
     audit: AuditSettings = AuditSettings()
+    security: SecuritySettings = SecuritySettings()
     raw: dict[str, Any] | None = None
 
     @classmethod
@@ -120,7 +157,7 @@ class Settings:
                    smtp=smtp_settings, webhook=webhook, max_attempts=max_attempts,
                    backoff_seconds=backoff,
                    secret_key=env("ITSM_SECRET_KEY") or section("security").get("secret_key"),
-                   audit=audit_settings, raw=data)
+                   audit=audit_settings, security=_security(section("security")), raw=data)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)

@@ -111,6 +111,7 @@ ALLOWED_HOMES = {
     "psycopg": ("engine/store/",),
     "orjson": ("engine/store/db.py",),  # the JSON columns' text
     "cryptography": ("engine/desk/signing.py",),  # Ed25519 signatures of the journal's checkpoints
+    "argon2": ("engine/desk/passwords.py",),  # password hashes (itsm user passwd, POST /api/v1/session)
     "jinja2": ("engine/definitions/expressions.py", "engine/notify/", "engine/reports/", "engine/web/"),
     # the web application (itsm serve): only under engine/web/
     "fastapi": ("engine/web/",),

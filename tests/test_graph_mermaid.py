@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.definitions.graph import mermaid
+from engine.definitions.graph import mermaid, mermaid_all
 from engine.workspace import load_definitions
 from engine.definitions.home import bundled_home
 
@@ -35,7 +35,7 @@ def _parse(folder: Path, text: str) -> subprocess.CompletedProcess[str]:
                           cwd=folder, timeout=120)
 
 
-@pytest.mark.parametrize("process", ["incident", "service_request", "major_incident"])
+@pytest.mark.parametrize("process", ["incident", "service_request", "major_incident", "problem"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_mermaid_accepts_the_diagram(process: str, lang: str) -> None:
     folder = _parser()
@@ -49,3 +49,12 @@ def test_the_parser_rejects_a_broken_diagram() -> None:
     folder = _parser()
     result = _parse(folder, "stateDiagram-v2\n    s_new --> : x\n  [*] -->\n")
     assert result.returncode == 1 and result.stdout.startswith("ERR"), result.stdout
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_mermaid_accepts_the_diagram_of_every_process(lang: str) -> None:
+    """`itsm graph --all`: the processes and how they meet, one flowchart (#24)."""
+    folder = _parser()
+    result = _parse(folder, mermaid_all(load_definitions(bundled_home()), lang))
+    assert result.returncode == 0 and result.stdout.startswith("OK"), result.stdout + result.stderr
+    assert '"diagramType":"flowchart-v2"' in result.stdout

@@ -138,7 +138,7 @@ def test_refusals_say_what_is_available(defs: Definitions, incident: ProcessSpec
     ticket = make(defs, incident, "new", reporter="li.na@example.com")
     with pytest.raises(ActionRefused) as exc:
         do(defs, incident, ticket, "confirm", AGENT)
-    assert exc.value.available == ["assign", "resolve", "cancel", "declare_major", "update"]
+    assert exc.value.available == ["assign", "resolve", "cancel", "declare_major", "raise_problem", "update"]
     assert "available now" in exc.value.message
     with pytest.raises(ActionRefused) as exc:
         do(defs, incident, ticket, "resolve", AGENT)

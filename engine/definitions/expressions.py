@@ -386,6 +386,6 @@ def resolve_value(value: Any, context: dict[str, Any]) -> Any:
 
 # Names every guard and criterion may use besides the ticket's fields.
 CONTEXT_NAMES = frozenset({"ticket", "input", "service", "codes", "sla", "now", "actor",
-                           "action", "status_category"})
+                           "action", "status_category", "links", "linked"})
 # Names only major-incident criteria may use (aggregates computed by the engine).
 CRITERIA_NAMES = frozenset({"recent_on_service"})

@@ -12,8 +12,8 @@ from typing import Any, Iterable, Mapping
 
 from engine.definitions.loader import Document
 from engine.model import (
-    ActionSpec, ClockSpec, CodeTable, CodeValue, Condition, Criterion, Definitions, Duration,
-    Effect, FieldSpec, FrozenMap, Label, Message, ProcessSpec, StateSpec, TimerSpec, Where,
+    ActionSpec, Cascade, ClockSpec, CodeTable, CodeValue, Condition, Criterion, Definitions, Duration,
+    Effect, FieldSpec, FrozenMap, Label, Message, ProcessSpec, RelationSpec, StateSpec, TimerSpec, Where,
 )
 
 CLOSED_STATE = "closed"
@@ -111,6 +111,7 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
             opens=str(a["opens"]) if a.get("opens") else None,
             cascade=str((a.get("cascade") or {}).get("action")) if a.get("cascade") else None,
             cascade_copy=_ids((a.get("cascade") or {}).get("copy")),
+            relation=str(a["relation"]) if a.get("relation") else None,
             where=_where(doc, ("actions", aid)))
     criteria = tuple(
         Criterion(str(c.get("id", i)), str(c.get("when", "")), label(c.get("label"), str(c.get("id"))),
@@ -135,6 +136,15 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
                   tuple((str(p), _duration(v)) for p, v in (t.get("after_by_priority") or {}).items()),
                   _ids(t.get("restart_on")), _where(doc, ("timers", tid)))
         for tid, t in (d.get("timers") or {}).items() if isinstance(t, dict))
+    relations = FrozenMap({
+        str(rid): RelationSpec(
+            str(rid), label(r.get("label"), str(rid)), label(r.get("inverse"), f"{rid} (inverse)"),
+            _ids(r.get("to")), str(r.get("cardinality", "many")), bool(r.get("default", False)),
+            tuple(Cascade(str(on), str(c.get("action", "")), _ids(c.get("copy")),
+                          _where(doc, ("relations", rid, "cascade", on)))
+                  for on, c in (r.get("cascade") or {}).items() if isinstance(c, dict)),
+            _where(doc, ("relations", rid)))
+        for rid, r in (d.get("relations") or {}).items() if isinstance(r, dict)})
     crit = d.get("criteria") if isinstance(d.get("criteria"), dict) else {}
     major = tuple(
         Criterion(str(rid), str(r.get("when", "")), label(r.get("label"), str(rid)), (),
@@ -154,7 +164,40 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         intake_notify=_messages(doc, ("intake", "notify"), (d.get("intake") or {}).get("notify")),
         policies=_ids(d.get("policies")),
         solution_field=(d.get("search") or {}).get("solution"),
-        reuse_field=(d.get("search") or {}).get("reuse"))
+        reuse_field=(d.get("search") or {}).get("reuse"),
+        publish_states=_ids((d.get("search") or {}).get("publish")),
+        relations=relations)
+
+
+IMPLICIT_RELATION = "part_of"
+
+
+def implicit_relations(processes: dict[str, ProcessSpec]) -> dict[str, ProcessSpec]:
+    """Give a process the link its tickets get from another process's major-incident
+    criteria (``criteria: {watch: ...}``) or ``opens:`` action when it declares no
+    relation to that process: a default relation ``part_of`` of cardinality one (what
+    ``parent`` was before relations were declared), so definitions written before
+    keep working. A declared relation always wins."""
+    import dataclasses
+
+    pairs: list[tuple[str, str]] = []
+    for p in processes.values():
+        if p.criteria and p.criteria_watch in processes:
+            pairs.append((str(p.criteria_watch), p.id))
+        pairs += [(p.id, a.opens) for a in p.actions.values()
+                  if a.opens in processes and a.relation is None]
+    out = dict(processes)
+    for source, target in dict.fromkeys(pairs):
+        spec = out[source]
+        if any(target in r.targets for r in spec.relations.values()):
+            continue
+        rid = IMPLICIT_RELATION if IMPLICIT_RELATION not in spec.relations else f"{IMPLICIT_RELATION}_{target}"
+        title = processes[target].title
+        rel = RelationSpec(rid, Label(f"Part of {title.en}", f"所属{title.zh}"),
+                           Label(f"Linked {spec.title.en}", f"关联的{spec.title.zh}"), (target,), "one", True,
+                           (), spec.where)
+        out[source] = dataclasses.replace(spec, relations=FrozenMap(dict(spec.relations, **{rid: rel})))
+    return out
 
 
 def build_table(doc: Document) -> CodeTable:
@@ -194,7 +237,8 @@ def build_definitions(home: str, process_docs: Mapping[str, Document],
                       table_docs: Mapping[str, Document]) -> Definitions:
     codes = FrozenMap({tid: build_table(doc) for tid, doc in table_docs.items()})
     statuses = codes.get("status")
-    processes = FrozenMap({pid: build_process(doc, statuses) for pid, doc in process_docs.items()})
+    processes = FrozenMap(implicit_relations(
+        {pid: build_process(doc, statuses) for pid, doc in process_docs.items()}))
     code_shas = [table_docs[t].sha256 for t in sorted(table_docs)]
     sha = combined_hash(code_shas + [process_docs[p].sha256 for p in sorted(process_docs)])
     # a process's version covers its own file and the code tables it runs with

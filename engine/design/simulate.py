@@ -57,7 +57,7 @@ class MemoryStore:
         groups = defs.codes.get("groups")
         self.groups = set(groups.values) if groups else set()
         self.data: dict[str, Any] = {"tickets": {}, "journal": {}, "due": {}, "fired": {},
-                                     "outbox": [], "keys": {}, "log": []}
+                                     "outbox": [], "keys": {}, "log": [], "links": []}
 
     @contextmanager
     def write(self) -> Iterator["MemoryRepo"]:
@@ -199,8 +199,36 @@ class MemoryRepo:
     def recent_unlinked(self, process: str, service: str, since: datetime) -> list[dict[str, Any]]:
         return [r for r in self._open(process, service) if r.get("parent") is None and r["created_at"] >= since]
 
-    def children(self, parent_key: str) -> list[dict[str, Any]]:
-        return [r for r in self._rows() if r.get("parent") == parent_key]
+    # typed links (engine.store.repository: the links table)
+    def children(self, parent_key: str, relations: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        ids = {l["ticket_id"] for l in self.d["links"] if l["target"] == parent_key
+               and (relations is None or l["relation"] in relations)}
+        return [r for r in self._rows() if r["id"] in ids]
+
+    def links_of(self, ticket_id: int) -> list[dict[str, Any]]:
+        return [{k: l[k] for k in ("relation", "target", "created_at", "created_by")}
+                for l in self.d["links"] if l["ticket_id"] == ticket_id]
+
+    def links_to(self, key: str) -> list[dict[str, Any]]:
+        rows = self.d["tickets"]
+        return [{"relation": l["relation"], "key": rows[l["ticket_id"]]["key"],
+                 "process": rows[l["ticket_id"]]["process"],
+                 "status_category": rows[l["ticket_id"]]["status_category"], "created_at": l["created_at"]}
+                for l in self.d["links"] if l["target"] == key]
+
+    def add_link(self, ticket_id: int, relation: str, target: str, now: datetime, by: str) -> bool:
+        if any((l["ticket_id"], l["relation"], l["target"]) == (ticket_id, relation, target)
+               for l in self.d["links"]):
+            return False
+        self.d["links"].append({"ticket_id": ticket_id, "relation": relation, "target": target,
+                                "created_at": now, "created_by": by})
+        return True
+
+    def remove_links(self, ticket_id: int, relation: str, target: str | None = None) -> list[str]:
+        gone = [l for l in self.d["links"] if l["ticket_id"] == ticket_id and l["relation"] == relation
+                and (target is None or l["target"] == target)]
+        self.d["links"] = [l for l in self.d["links"] if l not in gone]
+        return [l["target"] for l in gone]
 
     def list_open(self, process: str) -> list[dict[str, Any]]:
         return [r for r in self._rows() if r["process"] == process and r["status_category"] != "closed"]
@@ -534,7 +562,10 @@ class Simulation:
         key = key or self.key
         keys = {t["id"]: t["key"] for t in self.store.data["tickets"].values()}
         events = [{"ticket": keys[e["ticket_id"]], "action": e["action"], "actor": e["actor"],
-                   "from": e["from_state"], "to": e["to_state"], "changes": e["changes"], "note": e["note"]}
+                   "from": e["from_state"], "to": e["to_state"],
+                   # where the simulation ran (engine.desk.context.ORIGIN) is not part of its story
+                   "changes": {k: v for k, v in (e["changes"] or {}).items() if k != "origin"},
+                   "note": e["note"]}
                   for e in self.store.data["log"][mark[0]:]]
         sent = [{"ticket": keys.get(r["ticket_id"]), "to": r["recipient"], "template": r["template"],
                  "channel": r["channel"]} for r in self.store.data["outbox"][mark[1]:]]

@@ -11,6 +11,7 @@ see the facade, and the facade adds nothing to what they do.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,14 @@ from engine.runtime.actions import SYSTEM, Actor
 from engine.runtime.ticket import Ticket
 from engine.settings import Settings, state_dir
 from engine.desk.views import display_tz, ticket_view
+
+
+# Where the writes of this request or command come from, journaled with each event
+# a person makes (engine.desk.writes.event): {"os_user", "host"} in direct mode
+# (the CLI on the database), {"key", "by"} over the API ("by": the person who
+# acts on behalf of the actor, X-Itsm-As).  A ContextVar: ``itsm serve`` answers
+# requests in threads, each with its own copy.
+ORIGIN: ContextVar[dict[str, Any] | None] = ContextVar("itsm_origin", default=None)
 
 
 def wall() -> datetime:
@@ -144,7 +153,7 @@ class Desk:
 
     # -- who is acting ---------------------------------------------------------------
     def actor(self, repo: Any, ident: str | None = None) -> Actor:
-        ident = ident or self.user
+        ident = ident or self.user  # the CLI refuses --as system (commands/common.py)
         if not ident:
             raise UsageError("who is acting? give --as USER or set ITSM_USER")
         if ident == "system":

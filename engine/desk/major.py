@@ -5,24 +5,27 @@
   urgency, service or affected users change, the rules are evaluated; a match
   opens one linked ``candidate`` — or links the ticket to the open major
   incident already running on that service (the same outbreak), never twice.
-- cascade: an action with ``cascade:`` performs an action on the linked open
-  children (resolving the major incident resolves its incidents).
+- the link: by the default relation from the watched process to the major
+  incident (``part_of`` in the shipped incident process; engine.desk.links),
+  which also carries the cascade (resolving the major incident resolves its
+  incidents).
 - board: the open major incidents with their owners, age, SLA and last update.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import ItsmError
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.model import Criterion, ProcessSpec
 from engine.runtime import context as ctxmod
-from engine.runtime.actions import SYSTEM, Outcome
+from engine.runtime.actions import SYSTEM
 from engine.runtime.ticket import Ticket
 from engine.desk.context import Desk
-from engine.desk.writes import event, intake
+from engine.desk import links
+from engine.desk.writes import intake
 from engine.desk.views import rezone
 
 
@@ -93,7 +96,6 @@ def running_on_service(desk: Desk, repo: Any, process: str, service: str | None)
         if row is not None:
             return str(row["key"])
     return None
-    return None
 
 
 def _seconds(n: float) -> Any:
@@ -103,33 +105,17 @@ def _seconds(n: float) -> Any:
 
 
 def _link(desk: Desk, repo: Any, ticket: Ticket, parent: str, note: str, now: datetime) -> None:
-    old = ticket.values.get("parent")
-    ticket.values["parent"] = parent
-    repo.update_ticket(ticket.id, ticket.version, {"parent": parent, "updated_at": now})
-    ticket.version += 1
-    repo.append_event(ticket.id, event("link", SYSTEM, "system", None, None,
-                                       {"parent": [old, parent]}, note,
-                                       ticket.definition_version, now, False),
-                      key=ticket.key, process=ticket.process)
+    """Link ``ticket`` to its major incident by the default relation between them."""
+    target = repo.get_ticket(parent)["process"]
+    relation = desk.defs.default_relation(ticket.process, target)
+    if relation is None:  # lint R001 reports a watcher without a relation to it
+        raise ItsmError(f"process '{ticket.process}' declares no default relation to '{target}'")
+    links.add(desk, repo, ticket, relation, parent, SYSTEM, now, note)
 
 
-def cascade(desk: Desk, repo: Any, ticket: Ticket, out: Outcome, now: datetime,
-            perform: Callable[..., Any]) -> list[str]:
-    """Perform the cascade action on every open child (through ``perform``, the
-    action path of engine.desk.workflow, which calls this); returns what happened."""
-    results = []
-    inputs = {f: out.values.get(f) for f in out.action.cascade_copy if out.values.get(f) is not None}
-    for row in repo.children(ticket.key):
-        child = Ticket.from_row(row)
-        if child.status_category == "closed":
-            continue
-        try:
-            perform(desk, repo, child, out.action.cascade or "", dict(inputs),
-                    f"{out.action.id} of {ticket.key}", SYSTEM, now)
-            results.append(f"{child.key}: {out.action.cascade}")
-        except ItsmError as exc:
-            results.append(f"{child.key}: not {out.action.cascade} ({exc.message})")
-    return results
+def child_relations(desk: Desk, process: str) -> list[str]:
+    """The relations linking a major incident's children to it (the default ones)."""
+    return [r.id for _, r in desk.defs.incoming(process) if r.default]
 
 
 def board(desk: Desk) -> list[dict[str, Any]]:
@@ -142,7 +128,7 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                 ticket = Ticket.from_row(row)
                 last = repo.last_action_times(ticket.id, ["post_update", "accept"])
                 last_update = max(last.values()) if last else None
-                children = [c for c in repo.children(ticket.key)]
+                children = repo.children(ticket.key, child_relations(desk, spec.id))
                 cadence = next((t for t in spec.timers if t.restart_on), None)
                 overdue = None
                 if cadence is not None and ticket.state in cadence.states and last_update is not None:
@@ -169,7 +155,7 @@ def board(desk: Desk) -> list[dict[str, Any]]:
 def timeline(desk: Desk, repo: Any, key: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The major incident's journal with its linked incidents' key events."""
     merged = [dict(e, ticket=key) for e in events]
-    for row in repo.children(key):
+    for row in repo.children(key, child_relations(desk, repo.get_ticket(key)["process"])):
         for e in repo.events(row["id"]):
             if e["action"] in ("create", "link", "resolve", "confirm", "auto_close", "reopen", "cancel"):
                 merged.append(dict(e, ticket=row["key"]))

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.lint.finding import Finding
 from engine.runtime.ticket import CORE_COLUMNS, Ticket
+from engine.desk import permissions
 from engine.desk.context import Desk
 from engine.desk.writes import event, refresh_due
 
@@ -147,6 +148,7 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
         if spec.owner not in actor.roles and not actor.system:
             raise ActionRefused(f"only the process owner ({spec.owner}) may migrate tickets",
                                 allowed_roles=[spec.owner])
+        permissions.require(desk.defs, actor, "admin", f"migrate {process} tickets")
         version = desk.register(repo, spec)
         total = len(result["moves"])
         for done, move in enumerate(result["moves"], 1):

@@ -3,7 +3,10 @@
 A user id is a login name (:data:`USER_ID`): it is typed after ``--as``, shown
 in listings, reports and messages and written into the journal, so it holds no
 markup, spaces or ``@`` (an ``@`` names an end user by e-mail). A role must be
-one of the processes' roles, a group one of codes/groups.yaml.
+one of the processes' roles (or one codes/permissions.yaml names), a group one
+of codes/groups.yaml.  Adding people needs the ``admin`` permission
+(:func:`check_admin`); the first admin is made with the database
+(``itsm db upgrade --admin ID``: :func:`make_admin`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from typing import Any, Sequence
 
 from engine.errors import UsageError
+from engine.desk import permissions
 from engine.desk.context import Desk
 
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # 64: the people.id column
@@ -27,10 +31,30 @@ def check_user_id(pid: str) -> None:
         raise UsageError(f"user id {pid!r} is reserved for the engine's own actions")
 
 
+def admins(desk: Desk, repo: Any) -> list[str]:
+    """The people who hold the admin permission."""
+    return sorted({p for r in permissions.roles_with(desk.defs, "admin") for p in repo.people_with_role(r)})
+
+
+def check_admin(desk: Desk, repo: Any, actor_id: str | None, what: str) -> None:
+    """ActionRefused unless the acting person holds the admin permission.  Before
+    the first admin exists, a command that names no registered person (the
+    operator setting up the database, who holds its data already; the JSON API
+    adds no people) may administer: the bootstrap of a database made before
+    admins.  A registered person without the permission is refused even then.
+    ``itsm db upgrade --admin ID`` makes the first admin; from then on only admins
+    administer."""
+    ident = actor_id or desk.user
+    if (not ident or ("@" not in ident and repo.find_person(ident) is None)) and not admins(desk, repo):
+        return
+    permissions.require(desk.defs, desk.actor(repo, actor_id), "admin", what)
+
+
 def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | None,
-             roles: Sequence[str], groups: Sequence[str], site: str | None) -> dict[str, Any]:
+             roles: Sequence[str], groups: Sequence[str], site: str | None,
+             actor_id: str | None = None) -> dict[str, Any]:
     check_user_id(pid)
-    known_roles = {r for p in desk.defs.processes.values() for r in p.roles}
+    known_roles = permissions.known_roles(desk.defs)
     unknown = [r for r in roles if r not in known_roles]
     if unknown:
         raise UsageError(f"unknown role(s) {', '.join(unknown)}; roles of the processes: "
@@ -40,8 +64,45 @@ def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | No
     if bad:
         raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
     with desk.store.write() as repo:
+        check_admin(desk, repo, actor_id, f"add people ({pid})")
         repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now())
         return person_view(desk, repo.find_person(pid))
+
+
+def make_admin(desk: Desk, pid: str, email: str | None, name: str | None = None) -> dict[str, Any]:
+    """The first admin, made with the database (``itsm db upgrade --admin ID``):
+    registers ``pid`` (e-mail ``email``, default ``pid@localhost``) with the first
+    role that holds the admin permission, or gives an existing person that role.
+    Only the operator (direct mode) does this; once an admin exists, admins add others."""
+    check_user_id(pid)
+    roles = permissions.roles_with(desk.defs, "admin")
+    if not roles:
+        raise UsageError("no role holds the 'admin' permission (codes/permissions.yaml)")
+    with desk.store.write() as repo:
+        existing = admins(desk, repo)
+        person = repo.find_person(pid)
+        if existing and pid not in existing:
+            raise UsageError(f"the desk has admins already ({', '.join(existing)}): one of them adds "
+                             f"people with 'itsm --as {existing[0]} user add'")
+        if person is None:
+            repo.add_person(pid, name or pid, (email or f"{pid}@localhost").lower(), None, None, [roles[0]], [],
+                            desk.now())
+        elif not set(person["roles"]) & set(roles):
+            repo.set_roles(person["id"], [roles[0]], [])
+        return person_view(desk, repo.find_person(pid))
+
+
+def find_user(desk: Desk, ident: str) -> dict[str, Any]:
+    """One person by id or e-mail, with roles, groups and permissions (NotFound otherwise)."""
+    from engine.errors import NotFound
+
+    with desk.store.read() as repo:
+        person = repo.find_person(ident)
+    if person is None:
+        raise NotFound(f"no user '{ident}' (see 'itsm user list')")
+    view = person_view(desk, person)
+    view["permissions"] = sorted(permissions.of_person(desk.defs, person["roles"], person["groups"]))
+    return view
 
 
 def list_users(desk: Desk) -> list[dict[str, Any]]:

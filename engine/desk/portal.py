@@ -22,7 +22,7 @@ resolution").  Offered by the facade (engine.api) to ``engine.web`` and to
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
@@ -138,6 +138,19 @@ def _check_text(values: Mapping[str, Any]) -> None:
             raise UsageError(f"{name}: at most {MAX_TEXT.get(name, MAX_ANY)} characters")
 
 
+def may_acknowledge(desk: Desk, repo: Any, spec: Any, address: str, now: datetime) -> bool:
+    """Whether the intake's acknowledgement may go to ``address``: at most
+    ``[security] acks_per_hour`` in an hour (counted in the outbox, so the cap holds
+    across the server's workers), so the portal cannot turn the desk's mail server on
+    whoever's address a stranger types in.  Past the cap the ticket is still filed."""
+    cap = desk.settings.security.acks_per_hour
+    if not cap or not spec.intake_notify:
+        return True
+    sent = sum(repo.messages_to(address.strip().lower(), m.template, now - timedelta(hours=1))
+               for m in spec.intake_notify)
+    return sent < cap
+
+
 def self_help(desk: Desk, text: str, session: str | None = None) -> dict[str, Any]:
     """Search the public solutions for ``text`` (engine.desk.search.public_solutions)
     and count the search into ``session`` (an opaque id of the user's portal
@@ -196,7 +209,8 @@ def report(desk: Desk, kind: str, values: Mapping[str, str], session: str | None
         fields["channel"] = "portal"
     now: datetime = desk.now()
     with desk.store.write() as repo:
-        ticket = intake(desk, repo, spec, fields, end_user(reporter), now, None)
+        ticket = intake(desk, repo, spec, fields, end_user(reporter), now, None,
+                        acknowledge=may_acknowledge(desk, repo, spec, reporter, now))
         major.check(desk, repo, ticket, now)
         if session:
             repo.self_help.ticket_filed(session, ticket.id, now)

@@ -27,7 +27,7 @@ from engine.runtime.ticket import CORE_COLUMNS
 # monitoring notes, definition migrations.  Every other action is a process action.
 NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate"})
 # names in an event's changes that are not field values
-NOT_FIELDS = frozenset({"priority_overridden", "alert", slamod.SWITCH})
+NOT_FIELDS = frozenset({"priority_overridden", "alert", "link", slamod.SWITCH})
 
 
 @dataclass

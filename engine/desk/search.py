@@ -36,26 +36,43 @@ over under after before about again please help need issue problem error""".spli
 
 # -- the index -----------------------------------------------------------------------
 
-def document(spec: ProcessSpec, values: Mapping[str, Any]) -> dict[str, str]:
-    """The searchable text of a ticket with these field values."""
+def published(spec: ProcessSpec, state: str | None) -> bool:
+    """Whether the solution field is published in ``state`` (``search.publish``:
+    a known error's workaround; without it, whenever it is recorded)."""
+    return not spec.publish_states or state in spec.publish_states
+
+
+def document(spec: ProcessSpec, values: Mapping[str, Any], state: str | None = None) -> dict[str, str]:
+    """The searchable text of a ticket with these field values (in ``state``: the
+    solution field of a process with ``search.publish`` counts only in those states)."""
     solution_field = spec.solution_field
     details = [str(values[f]) for f, fs in spec.fields.items()
                if fs.type in TEXT_TYPES and f != solution_field and values.get(f)]
+    shown = solution_field and published(spec, state)
     return {"title": str(values.get("title") or ""),
             "description": str(values.get("description") or ""),
-            "solution": str(values.get(solution_field) or "") if solution_field else "",
+            "solution": str(values.get(solution_field) or "") if shown else "",
             "details": "\n".join(details)}
 
 
 def index(repo: Any, spec: ProcessSpec, ticket: Ticket) -> None:
-    repo.search.put(ticket.id, document(spec, ticket.values))
+    repo.search.put(ticket.id, document(spec, ticket.values, ticket.state))
 
 
-def index_if_changed(repo: Any, spec: ProcessSpec, ticket: Ticket, changes: Iterable[str]) -> None:
-    """Re-index after an action that changed text the index holds."""
+def index_if_changed(repo: Any, spec: ProcessSpec, ticket: Ticket, changes: Iterable[str],
+                     before: str | None = None) -> None:
+    """Re-index after an action that changed text the index holds, or moved the
+    ticket into or out of the states that publish its solution (from ``before``)."""
     texts = {"title", "description"} | {f for f, fs in spec.fields.items() if fs.type in TEXT_TYPES}
-    if texts & set(changes):
+    if texts & set(changes) or (spec.publish_states and before is not None
+                                and published(spec, before) != published(spec, ticket.state)):
         index(repo, spec, ticket)
+
+
+def publishing(desk: Desk) -> tuple[str, ...]:
+    """The processes whose solutions count as found before the ticket is resolved
+    (``search.publish``: a known error's workaround)."""
+    return tuple(p.id for p in desk.defs.processes.values() if p.publish_states)
 
 
 def reindex(desk: Desk, progress: Callable[[int, int | None], None] | None = None) -> int:
@@ -69,7 +86,7 @@ def reindex(desk: Desk, progress: Callable[[int, int | None], None] | None = Non
         for row in repo.iter_tickets():
             ticket = Ticket.from_row(row)
             spec = desk.defs.processes.get(ticket.process)
-            doc = document(spec, ticket.values) if spec is not None else {
+            doc = document(spec, ticket.values, ticket.state) if spec is not None else {
                 "title": ticket.values.get("title") or "", "description": ticket.values.get("description") or ""}
             repo.search.put(ticket.id, doc)
             notes = [e["note"] for e in repo.events(ticket.id) if e.get("note")]
@@ -147,7 +164,7 @@ def search(desk: Desk, text: str, process: str | None = None, resolved: bool = F
     with desk.store.read() as repo:
         _check_staff(desk.actor(repo, actor_id), "search")
         rows = repo.search.find(Query(terms=terms, process=process, resolved_only=resolved,
-                                      limit=max(1, limit)))
+                                      limit=max(1, limit), published=publishing(desk)))
     top = max((float(r["rank"] or 0) for r in rows), default=0.0)
     return [dict(_hit(desk, r, terms), score=relevance(r, terms, top)) for r in rows]
 
@@ -185,7 +202,8 @@ def similar_in(desk: Desk, repo: Any, row: Mapping[str, Any], limit: int) -> lis
     if not terms:
         return []
     rows = repo.search.find(Query(terms=terms, resolved_only=True, with_solution=True,
-                                  exclude_id=row["id"], any_term=True, limit=SIMILAR_POOL))
+                                  exclude_id=row["id"], any_term=True, limit=SIMILAR_POOL,
+                                  published=publishing(desk)))
     if not rows:
         return []
     top = max(float(r["rank"] or 0) for r in rows) or 1.0

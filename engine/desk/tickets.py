@@ -1,6 +1,6 @@
 """The ticket commands of the desk, one transaction each.
 
-Writes (``itsm new``, ``do``, ``comment``, ``link``) lock the ticket and run
+Writes (``itsm new``, ``do``, ``comment``; ``link`` is engine.desk.links) lock the ticket and run
 engine.desk.workflow; reads (``itsm show``, ``history``, ``actions``, ``list``)
 recompute what is shown as of now.  Every function takes the open desk (engine.desk.context.Desk) first.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
-from engine.desk import major, search
+from engine.desk import links, major, permissions, search
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
@@ -71,28 +71,6 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
         return event_view(ev, desk.iso)
 
 
-def link(desk: Desk, key: str, parent: str, actor_id: str | None) -> dict[str, Any]:
-    now = desk.now()
-    with desk.store.write() as repo:
-        actor = desk.actor(repo, actor_id)
-        ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
-        now = check_forward(desk, ticket, now)
-        parent_row = repo.get_ticket(parent.upper())
-        if parent_row["key"] == ticket.key:
-            raise UsageError("a ticket cannot be its own parent")
-        if not actor.system and not actor.roles:
-            raise ActionRefused(f"{actor.id} may not link tickets: it needs a desk role")
-        old = ticket.values.get("parent")
-        ticket.values["parent"] = parent_row["key"]
-        repo.update_ticket(ticket.id, ticket.version, {"parent": parent_row["key"], "updated_at": now})
-        repo.append_event(ticket.id, event("link", actor, None, None, None,
-                                           {"parent": [old, parent_row["key"]]}, None,
-                                           ticket.definition_version, now, False),
-                          key=ticket.key, process=ticket.process)
-        ticket.version += 1
-        return desk.view(ticket)
-
-
 # -- reads ---------------------------------------------------------------------------------
 def show(desk: Desk, key: str) -> dict[str, Any]:
     with desk.store.read() as repo:
@@ -102,18 +80,28 @@ def show(desk: Desk, key: str) -> dict[str, Any]:
             now = max(desk.now(), ticket.updated_at)
             ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket),
                                         ticket.values, now)
-        return desk.view(ticket)
+        view = desk.view(ticket)
+        view.update(links.shown(desk, repo, ticket))
+        return view
 
 
-def history(desk: Desk, key: str) -> list[dict[str, Any]]:
+def history(desk: Desk, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+    """The journal; for an ``actor_id`` without the internal_notes permission
+    (codes/permissions.yaml) without internal comments and notes."""
     with desk.store.read() as repo:
         row = repo.get_ticket(key.upper())
         events = repo.events(row["id"])
+        staff = actor_id is None or permissions.holds(desk.defs, desk.actor(repo, actor_id), "internal_notes")
         spec = desk.defs.processes.get(row["process"])
         if spec is not None and spec.criteria:
-            return [dict(event_view(e, desk.iso), ticket=e["ticket"])
-                    for e in major.timeline(desk, repo, row["key"], events)]
-        return [dict(event_view(e, desk.iso), ticket=row["key"]) for e in events]
+            out = [dict(event_view(e, desk.iso), ticket=e["ticket"])
+                   for e in major.timeline(desk, repo, row["key"], events)]
+        else:
+            out = [dict(event_view(e, desk.iso), ticket=row["key"]) for e in events]
+        if staff:
+            return out
+        return [e if e["public"] else dict(e, note=None) for e in out
+                if e["public"] or e["action"] != "comment"]
 
 
 def actions(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:

@@ -128,9 +128,15 @@ def service_manuals(defs: Definitions, service: Any, lang: str) -> list[dict[str
 
 
 def event_view(e: Mapping[str, Any], iso: Iso) -> dict[str, Any]:
-    """One journal event, as ``itsm history`` shows it."""
+    """One journal event, as ``itsm history`` shows it; where it came from (the
+    ``origin`` engine.desk.writes.event records) apart from the field changes, and
+    ``by``: who acted on the actor's behalf."""
+    changes = dict(e.get("changes") or {})
+    origin = changes.pop("origin", None)
+    origin = origin if isinstance(origin, dict) else None
     return {"seq": e["seq"], "action": e["action"], "actor": e["actor"], "role": e.get("role"),
-            "from": e.get("from_state"), "to": e.get("to_state"), "changes": e.get("changes") or {},
+            **({"by": origin.get("by"), "origin": origin} if origin else {}),
+            "from": e.get("from_state"), "to": e.get("to_state"), "changes": changes,
             "note": e.get("note"), "public": bool(e.get("public")),
             "at": iso(e.get("effective_at")), "recorded_at": iso(e.get("recorded_at")),
             "definition_version": e.get("definition_version")}

@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
-from engine.desk import major, search
+from engine.desk import links, major, search
 from engine.desk.context import Desk
 from engine.desk.writes import Lookup, apply, check_category, check_forward, intake, transitions
+from engine.errors import ActionRefused
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor, Outcome, perform as perform_action
 from engine.runtime.fields import field_spec
@@ -31,6 +32,10 @@ def open_linked(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, out: O
             "description")
     given = {k: out.values.get(k) for k in copy
              if out.values.get(k) is not None and field_spec(target, k) is not None}
+    try:
+        check_category(desk, target, given)
+    except ActionRefused:  # a classification the target process does not use stays behind
+        given.pop("category", None)
     given["title"] = out.values.get("title")
     given["reporter"] = actor.email if "@" in (actor.email or "") else out.values.get("reporter")
     if field_spec(target, "criterion") is not None:
@@ -60,30 +65,45 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
         return slamod.compute(spec, desk.defs, moved, values, now)
 
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)
+    linking = links.context(desk, repo, spec, ticket) if links.needed(spec, action) else None
     out = perform_action(desk.defs, spec, ticket, action, actor, inputs, note, now,
-                         Lookup(repo), sla_for, desk.lang)
+                         Lookup(repo), sla_for, desk.lang, linking)
     if switch:
         out.changes[slamod.SWITCH] = dict(switch)
     if "category" in out.changes:
         check_category(desk, spec, out.values)
     linked = None
+    linked_key = None
     if out.action.opens:
-        running = major.running_on_service(desk, repo, ticket.process, out.values.get("service"))
+        relation = (spec.relations.get(out.action.relation) if out.action.relation
+                    else desk.defs.default_relation(spec.id, out.action.opens))
+        if relation is None:  # lint R001 reports it before the definition is used
+            raise ActionRefused(f"action '{action}' opens a '{out.action.opens}' ticket but process "
+                                f"'{spec.id}' declares no relation to link it by")
+        running = major.running_on_service(desk, repo, ticket.process, out.values.get("service")) \
+            if desk.defs.processes[out.action.opens].criteria else None
         if running is not None:  # declared again for the same outbreak: join it
             linked_key = running
         else:
             linked = open_linked(desk, repo, spec, ticket, out, actor, now, note)
             linked_key = linked.key
-        out.values["parent"] = linked_key
-        out.changes["parent"] = [ticket.values.get("parent"), linked_key]
+        changes = links.record(desk, repo, ticket, relation, linked_key, actor, now)
+        if changes:  # journaled in the action's own event
+            out.changes.update(changes)
+            if "parent" in changes:
+                out.values["parent"] = linked_key
     apply(desk, repo, ticket, spec, out, actor, note, now, events)
-    cascaded = major.cascade(desk, repo, ticket, out, now, perform) if out.action.cascade else None
+    cascaded = None
+    legacy = (out.action.cascade, out.action.cascade_copy) if out.action.cascade else None
+    if legacy is not None or links.cascades(desk, ticket.process, action):
+        cascaded = links.cascade(desk, repo, ticket, action, out.values, now, perform, legacy)
     major_key = None
     if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
         major_key = major.check(desk, repo, ticket, now)
     view = desk.view(ticket)
-    if out.action.opens:
-        view["opened" if linked is not None else "joined"] = out.values["parent"]
+    if linked_key is not None:
+        view["opened" if linked is not None else "joined"] = linked_key
+        view["relation"] = relation.id
     if major_key:
         view["major_incident"] = major_key
     if cascaded is not None:

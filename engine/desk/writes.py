@@ -22,7 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from engine.clock import sla as slamod
 from engine.desk import search
-from engine.desk.context import Desk, wall
+from engine.desk.context import ORIGIN, Desk, wall
 from engine.desk.notifying import notify, token_for, token_hash
 from engine.desk.views import jsonable
 from engine.errors import ActionRefused, NotFound, UsageError
@@ -53,8 +53,10 @@ class Lookup:
 
 # -- intake ------------------------------------------------------------------------------
 def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
-           now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None) -> Ticket:
-    """Log a new ticket of ``spec`` from the ``given`` field values."""
+           now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None,
+           acknowledge: bool = True) -> Ticket:
+    """Log a new ticket of ``spec`` from the ``given`` field values; ``acknowledge``
+    False: without the intake's messages (the portal's acknowledgement cap)."""
     lookup = Lookup(repo)
     if not given.get("title"):
         raise ActionRefused("a new ticket needs a title (--title)", missing=["title"])
@@ -114,7 +116,7 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     created = repo.append_event(ticket.id, event(
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
         None, initial.id, changes, note, version, now, True), key=key, process=spec.id)
-    if spec.intake_notify:
+    if spec.intake_notify and acknowledge:
         notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
     refresh_due(desk, repo, spec, ticket, [created], set())
     return ticket
@@ -151,9 +153,15 @@ def check_category(desk: Desk, spec: ProcessSpec, values: Mapping[str, Any]) -> 
 def event(action: str, actor: Actor, role: str | None, from_state: str | None,
           to_state: str | None, changes: Mapping[str, Any], note: str | None,
           version: str, now: datetime, public: bool) -> dict[str, Any]:
-    """A journal event to append (the repository chains its hash)."""
+    """A journal event to append (the repository chains its hash).  A person's event
+    carries where it came from (engine.desk.context.ORIGIN) in ``changes["origin"]``,
+    a mapping, which replay does not take for a field, so the hash covers it."""
+    recorded = jsonable(changes)
+    origin = ORIGIN.get()
+    if origin and not actor.system:
+        recorded = dict(recorded, origin=dict(origin))
     return {"action": action, "actor": actor.id, "role": role, "from_state": from_state,
-            "to_state": to_state, "changes": jsonable(changes), "note": note,
+            "to_state": to_state, "changes": recorded, "note": note,
             "public": public, "definition_version": version, "effective_at": now,
             "recorded_at": wall()}
 
@@ -203,7 +211,6 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         values[name] = row[name]
     values.update(timers.sla_summary(out.sla))
     repo.update_ticket(ticket.id, ticket.version, values)
-    search.index_if_changed(repo, spec, ticket, out.changes)
     changes = out.changes
     if out.priority_overridden != ticket.priority_overridden:  # journaled like a field
         changes = dict(changes, priority_overridden=[ticket.priority_overridden, out.priority_overridden])
@@ -218,6 +225,7 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
     ticket.priority_overridden = out.priority_overridden
     if moved:
         ticket.state_entered_at = now
+    search.index_if_changed(repo, spec, ticket, out.changes, out.from_state)
     if out.action.notify:
         reason = out.values.get("reason") if "reason" in out.action.requires else None
         notify(desk, repo, spec, ticket, appended["seq"], out.action.notify,

@@ -42,10 +42,11 @@ RULE_MODULES = (
     "unreachable_state", "no_path_to_final", "action_from_final", "shadowed_action",
     "duplicate_action", "overlapping_guards", "stuck_state", "expression_syntax",
     "undeclared_name", "forbidden_expression", "constant_guard", "code_value_mismatch",
-    "undeclared_attribute", "priority_matrix", "sla_targets", "invalid_calendar",
+    "undeclared_attribute", "priority_matrix", "sla_targets", "invalid_calendar", "permission_roles",
     "invalid_duration", "clock_never_stops", "pause_never_resumes", "warning_after_breach",
     "waiting_without_timer", "timed_action", "duration_too_long", "clock_calendar", "reserved_name",
-    "duplicate_code", "template_translation", "guidelines",
+    "duplicate_code", "template_translation", "guidelines", "relation_reference",
+    "relation_cardinality",
     "suppression_reason", "unused_suppression",  # L001, L002: reported by the suppression pass
 )
 

@@ -97,7 +97,9 @@ def _empty(value: Any) -> bool:
 
 def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str, actor: Actor,
             inputs: Mapping[str, Any], note: str | None, now: datetime, lookup: Lookup,
-            sla_for: SlaFor, lang: str = "en") -> Outcome:
+            sla_for: SlaFor, lang: str = "en",
+            links: Mapping[str, Any] | None = None) -> Outcome:
+    """``links``: the ticket's ``links`` and ``linked`` for the guards (engine.desk.links)."""
     action = spec.actions.get(action_id)
     if action is None:
         raise ActionRefused(t("no_action", lang, process=spec.id, action=action_id,
@@ -132,7 +134,8 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     values.update(given)
     category = defs.category_of(ticket.status)
     before_ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
-                              action=action_id, now=now, sla=ticket.sla, status_category=category)
+                              action=action_id, now=now, sla=ticket.sla, status_category=category,
+                              extra=links)
     for name, raw in action.set:
         if name not in given:
             values[name] = _set_value(defs, spec, name, resolve_value(raw, before_ctx), lookup)
@@ -150,7 +153,7 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
         raise ActionRefused(t("note_required", lang, action=action_id), missing=["note"])
 
     ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id, action=action_id,
-                       now=now, sla=ticket.sla, status_category=category)
+                       now=now, sla=ticket.sla, status_category=category, extra=links)
     if action.when:
         try:
             ok = compile_expression(action.when).holds(ctx)
@@ -166,7 +169,8 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     if criteria:
         ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
                            action=action_id, now=now, sla=sla,
-                           status_category=defs.category_of(spec.states[target].status))
+                           status_category=defs.category_of(spec.states[target].status),
+                           extra=links)
         failed = []
         for crit in criteria:
             try:

@@ -25,7 +25,7 @@ from engine.store.prepared import Prepared, Runner
 from engine.store.search import SearchIndex
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
-    person_roles, report_runs, tickets,
+    links, person_roles, report_runs, tickets,
 )
 
 def to_db(t: datetime | None) -> datetime | None:
@@ -556,6 +556,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
 
+    def messages_to(self, recipient: str, template: str, since: datetime) -> int:
+        """How many messages of ``template`` were queued for ``recipient`` since then
+        (the portal's acknowledgement cap, engine/desk/portal.py)."""
+        return int(self.conn.execute(
+            sa.select(sa.func.count()).select_from(outbox)
+            .where(outbox.c.recipient == recipient, outbox.c.template == template,
+                   outbox.c.created_at >= to_db(since))).scalar_one())
+
     def count_outbox(self, status: str) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(outbox)
                                      .where(outbox.c.status == status)).scalar_one())
@@ -599,9 +607,46 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             .group_by(journal.c.action))
         return {a: from_db(t) for a, t in rows if t is not None}  # type: ignore[misc]
 
-    def children(self, parent_key: str) -> list[dict[str, Any]]:
+    def children(self, parent_key: str, relations: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The tickets linked to ``parent_key`` (by one of ``relations``; by any when None)."""
+        cond = [links.c.target == parent_key]
+        if relations is not None:
+            cond.append(links.c.relation.in_(list(relations)))
+        ids = sa.select(links.c.ticket_id).where(*cond)
         return [_ticket_out(r) for r in self.conn.execute(
-            sa.select(tickets).where(tickets.c.parent == parent_key).order_by(tickets.c.id)).mappings()]
+            sa.select(tickets).where(tickets.c.id.in_(ids)).order_by(tickets.c.id)).mappings()]
+
+    def links_of(self, ticket_id: int) -> list[dict[str, Any]]:
+        """The ticket's own links: relation, target, created_at, created_by (oldest first)."""
+        rows = self.conn.execute(sa.select(links.c.relation, links.c.target, links.c.created_at,
+                                           links.c.created_by)
+                                 .where(links.c.ticket_id == ticket_id).order_by(links.c.id)).mappings()
+        return [dict(r, created_at=from_db(r["created_at"])) for r in rows]
+
+    def links_to(self, key: str) -> list[dict[str, Any]]:
+        """The links pointing at ticket ``key``: relation, source key, process, state category."""
+        rows = self.conn.execute(
+            sa.select(links.c.relation, tickets.c.key, tickets.c.process, tickets.c.status_category,
+                      links.c.created_at)
+            .join(tickets, tickets.c.id == links.c.ticket_id)
+            .where(links.c.target == key).order_by(links.c.id)).mappings()
+        return [dict(r, created_at=from_db(r["created_at"])) for r in rows]
+
+    def add_link(self, ticket_id: int, relation: str, target: str, now: datetime, by: str) -> bool:
+        """Record a link; False when it exists already."""
+        return self._insert_new(links, {"ticket_id": ticket_id, "relation": relation, "target": target,
+                                        "created_at": to_db(now), "created_by": by})
+
+    def remove_links(self, ticket_id: int, relation: str, target: str | None = None) -> list[str]:
+        """Remove the ticket's links of ``relation`` (to ``target`` only, when given);
+        returns the targets removed."""
+        cond = [links.c.ticket_id == ticket_id, links.c.relation == relation]
+        if target is not None:
+            cond.append(links.c.target == target)
+        gone = [r[0] for r in self.conn.execute(sa.select(links.c.target).where(*cond))]
+        if gone:
+            self.conn.execute(sa.delete(links).where(*cond))
+        return gone
 
     def recent_unlinked(self, process: str, service: str, since: datetime) -> list[dict[str, Any]]:
         rows = self.conn.execute(sa.select(tickets).where(

@@ -104,6 +104,20 @@ tickets = sa.Table(
     sa.Index("ix_tickets_service_created", "service", "created_at"),
 )
 
+# typed links between tickets (the process's relations:); the major incident's
+# children are also mirrored in tickets.parent for the ?parent= filter
+links = sa.Table(
+    "links", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("relation", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(32), nullable=False),  # the linked ticket's key
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(254), nullable=False),
+    sa.UniqueConstraint("ticket_id", "relation", "target"),
+    sa.Index("ix_links_target_relation", "target", "relation"),
+)
+
 journal = sa.Table(
     "journal", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -179,6 +193,8 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
     sa.Index("ix_outbox_pending", "status", "next_attempt_at"),
+    # the portal's acknowledgement cap counts one address's messages of the last hour
+    sa.Index("ix_outbox_recipient", "recipient", "created_at"),
 )
 
 # Scheduled reports that ran: one row per report and period, so a period is
@@ -244,7 +260,18 @@ api_keys = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime),
     sa.Column("last_used_at", sa.DateTime),
+    sa.Column("expires_at", sa.DateTime),  # NULL: never (a login's key expires)
+    sa.Column("scopes", sa.String(64)),  # comma-separated read,write,alerts; NULL: all three
     sa.Index("ix_api_keys_user", "user_id"),
+)
+
+# A person's password (itsm login), as an argon2 hash (engine/desk/passwords.py);
+# apart from people, so no listing of people ever reads it.
+person_passwords = sa.Table(
+    "person_passwords", metadata,
+    sa.Column("person_id", sa.String(64), sa.ForeignKey("people.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("hash", sa.String(255), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 

@@ -47,6 +47,8 @@ class Query:
     exclude_id: int | None = None
     any_term: bool = False  # OR instead of AND (similar tickets)
     limit: int = 20
+    # processes whose tickets count as resolved_only once they carry a (published) solution
+    published: tuple[str, ...] = ()
 
 
 class SearchIndex:
@@ -97,7 +99,14 @@ class SearchIndex:
         if q.process:
             where.append("t.process = :process")
             params["process"] = q.process
-        if q.resolved_only:
+        if q.resolved_only and q.published:
+            names = []
+            for i, pid in enumerate(q.published):
+                params[f"published{i}"] = pid
+                names.append(f":published{i}")
+            where.append(f"(t.resolved_at IS NOT NULL OR (t.process IN ({', '.join(names)})"
+                         " AND s.solution <> ''))")
+        elif q.resolved_only:
             where.append("t.resolved_at IS NOT NULL")
         if q.with_solution:
             where.append("s.solution <> ''")

@@ -27,25 +27,61 @@ bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                                 "`Authorization: Bearer itsm_...`")
 
 
+IMPERSONATE_HEADER = "x-itsm-as"
+
+
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's client when [web] trusted_proxies trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def scope_of(request: Request) -> str | None:
+    """The scope a request needs: ``alerts`` for /alerts, ``read`` for other reads,
+    ``write`` for other writes; None for /session (who am I, log out)."""
+    path = request.scope.get("path", "")
+    if path.rstrip("/").endswith("/session"):
+        return None
+    if path.rstrip("/").endswith("/alerts"):
+        return "alerts"
+    return "read" if request.method in ("GET", "HEAD") else "write"
+
+
 async def _authenticate(request: Request) -> str:
-    """The id of the API key's user (InvalidApiKey, 401, without a valid key),
-    checked on the server's clock whatever time the client sends."""
+    """The id of the acting person (InvalidApiKey, 401, without a valid key): the
+    key's, or with ``X-Itsm-As`` the person its holder acts for (403 unless the
+    holder has the impersonate permission).  Also refuses (403) a request the key's
+    scopes, capped by its person's roles, do not allow, and (429) a key past
+    ``[security] api_per_minute``.  ``request.state.key`` keeps what the key may do."""
     credentials = await bearer(request)
-    user = await run_in_threadpool(server_api(request).authenticate,
-                                   credentials.credentials if credentials else None)
-    _check_acting(request, user)
-    request.state.user = user
-    request.state.key = credentials.credentials if credentials else None
-    return user
-
-
-def _check_acting(request: Request, user: str) -> None:
-    """``X-Itsm-As`` (a remote ``--as``) names whom the request acts as: the key's
-    own user only (403 otherwise)."""
-    acting = request.headers.get("x-itsm-as")
-    if acting is not None and acting.strip().lower() != user.lower():
-        raise ActionRefused(f"{user} may not act as {acting.strip()[:64]}: a token acts as its own user "
-                            "(log in as that user)", allowed_roles=("the token's own user",))
+    api = server_api(request)  # keys are checked on the server's clock, whatever X-Itsm-Now says
+    key = await run_in_threadpool(api.authenticate_key, credentials.credentials if credentials else None)
+    request.state.key = key
+    request.state.user = key["user"]
+    request.app.state.limits.hit(f"key:{key['key_id']}", api.settings.security.api_per_minute, 60.0,
+                                 "requests with this API key")
+    need = scope_of(request)
+    if need is not None and need not in key["scopes"]:
+        raise ActionRefused(f"this API key may not {need}: its scopes are "
+                            f"{', '.join(key['scopes']) or 'none'} (a key's scopes are capped by "
+                            f"its person's roles, codes/permissions.yaml)", allowed_roles=[need])
+    origin: dict[str, Any] = {"mode": "api", "key": key["key_id"]}
+    claimed = request.headers.get(IMPERSONATE_HEADER)
+    if claimed is not None:
+        claimed = claimed.strip()
+        if claimed.lower() == "system":
+            raise ActionRefused("'system' is the engine's own actor and cannot be claimed",
+                                allowed_roles=["system"])
+        if "impersonate" not in key["permissions"]:
+            raise ActionRefused(f"{key['user']} may not act on behalf of others (X-Itsm-As): it "
+                                "needs the 'impersonate' permission (codes/permissions.yaml)",
+                                allowed_roles=["impersonate"])
+        if not claimed or len(claimed) > 254:
+            raise UsageError("X-Itsm-As: give the id or e-mail of the person to act for")
+        if claimed != key["user"]:
+            origin["by"] = request.state.by = key["user"]
+            request.state.user = claimed
+    api.act_from(origin)
+    return str(request.state.user)
 
 
 class KeyFirst(APIRoute):
@@ -69,7 +105,24 @@ class KeyFirst(APIRoute):
         return key_first
 
 
+class Strict(APIRoute):
+    """A route without a key (logging in) whose JSON body is read strictly, as :class:`KeyFirst`'s."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            request = JsonRequest(request.scope, request.receive)
+            api_for(request).act_from({"mode": "api"})
+            if is_json(request.headers.get("content-type")) and await request.body():
+                await request.json()
+            return await handle(request)
+
+        return strict
+
+
 router = APIRouter(prefix="/api/v1", route_class=KeyFirst)
+session_router = APIRouter(prefix="/api/v1", route_class=Strict)
 
 Scalar = str | int | float | bool | None
 
@@ -189,7 +242,7 @@ class EventOut(BaseModel):
     at: str | None = None
 
 
-class SessionOut(BaseModel):
+class WhoamiOut(BaseModel):
     """Who the token acts as, as ``itsm whoami --json`` prints it."""
 
     model_config = ConfigDict(extra="allow")
@@ -243,13 +296,14 @@ class AlertSummary(BaseModel):
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {400: "Malformed request", 401: "No valid API key", 403: "The key's user lacks the role "
-            "(or X-Itsm-As names another user)",
+    text = {400: "Malformed request", 401: "No valid API key", 403: "The key's user lacks the role, "
+            "the key the scope, or X-Itsm-As the impersonate permission", 429: "Too many requests "
+            "with this key ([security] api_per_minute): see Retry-After",
             404: "No such ticket (or process, user)", 409: "Changed concurrently or not at "
             "expect_version: re-read and retry", 413: "The body is larger than the server's limit "
             "([web] max_body_bytes)", 422: "Refused: fields missing, a guard or close "
             "criterion failed, or not available now", 503: "The database is unavailable"}
-    return {c: {"model": ErrorBody, "description": text[c]} for c in (400, 401, *codes, 503)}
+    return {c: {"model": ErrorBody, "description": text[c]} for c in (400, 401, *codes, 429, 503)}
 
 
 def current_user(request: Request,
@@ -260,9 +314,7 @@ def current_user(request: Request,
     user = getattr(request.state, "user", None)
     if user is None:  # a route not made by KeyFirst
         user = server_api(request).authenticate(credentials.credentials if credentials else None)
-        _check_acting(request, user)
         request.state.user = user
-        request.state.key = credentials.credentials if credentials else None
     return str(user)
 
 
@@ -334,8 +386,9 @@ def add_comment(request: Request, key: str, body: NewComment,
 @router.get("/tickets/{key}/history", response_model=None, tags=["tickets"],
             summary="A ticket's journal", responses={200: {"model": list[EventOut]}, **_errors(404)})
 def ticket_history(request: Request, key: str, user: str = Depends(current_user)) -> list[dict[str, Any]]:
-    """The journal, as `itsm history`."""
-    return api_for(request).history(key)
+    """The journal, as `itsm history`; without internal notes for a person without
+    the internal_notes permission."""
+    return api_for(request).history(key, actor_id=user)
 
 
 ALERT_BODY = {"required": True, "content": {"application/json": {"schema": {
@@ -360,10 +413,58 @@ async def post_alerts(request: Request, user: str = Depends(current_user),
     return await run_in_threadpool(api_for(request).ingest_alerts, payload, format, source)
 
 
+class Login(_Body):
+    """A person's id (or e-mail) and password, for a personal token (`itsm login`)."""
+
+    user: str = Field(min_length=1, max_length=254, examples=["wang.lei"])
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    token: str = Field(description="A personal token: `Authorization: Bearer itsm_...`; shown once.")
+    user: str
+    expires_at: str | None = Field(description="When the token expires (ISO 8601 with offset); "
+                                               "null: until revoked.")
+
+
+LOGIN_WINDOW = 15 * 60.0  # failed logins are counted over this many seconds
+
+
+@session_router.post("/session", status_code=201, response_model=None, tags=["session"],
+                     summary="Log in: a password for a personal token",
+                     responses={201: {"model": SessionOut},
+                                400: {"model": ErrorBody, "description": "Malformed request"},
+                                401: {"model": ErrorBody, "description": "User or password wrong"},
+                                429: {"model": ErrorBody, "description": "Too many failed logins for "
+                                      "this user or from this address ([security] login_attempts per "
+                                      "15 minutes): see Retry-After"},
+                                503: {"model": ErrorBody, "description": "The database is unavailable"}})
+def create_session(request: Request, body: Login) -> JSONResponse:
+    """Exchange a password for a personal token (an API key labelled `login` that
+    expires after `[security] token_days`), as `itsm login` does. An unknown user
+    and a wrong password get the same 401; failed logins are throttled per user and
+    per client address (429 with Retry-After)."""
+    from engine.errors import InvalidApiKey
+
+    api = server_api(request)  # a token's expiry counts from the server's clock
+    limits = request.app.state.limits
+    attempts = api.settings.security.login_attempts
+    names = (f"login-user:{body.user.strip().lower()}", f"login-addr:{client_address(request)}")
+    for name in names:
+        limits.check(name, attempts, LOGIN_WINDOW, "failed logins")
+    try:
+        session = api.login(body.user.strip(), body.password)
+    except InvalidApiKey:
+        for name in names:
+            limits.record(name, LOGIN_WINDOW)
+        raise
+    return JSONResponse(session, status_code=201)
+
+
 @router.get("/session", response_model=None, tags=["session"], summary="Who the token acts as",
-            responses={200: {"model": SessionOut}, **_errors()})
+            responses={200: {"model": WhoamiOut}, **_errors()})
 def get_session(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
-    """The token's user, name and roles, the key's id and when it expires, as `itsm whoami`."""
+    """The token's user, name and roles, the key's id, when it expires and its scopes, as `itsm whoami`."""
     return server_api(request).session(request.state.key)
 
 

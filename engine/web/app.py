@@ -20,10 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import __version__
-from engine.errors import ItsmError, NotFound
+from engine.errors import ItsmError, NotFound, Throttled
 from engine.web.config import WebSettings
 from engine.web.errors import http_status, usage_body
 from engine.web.i18n import LANGS
+from engine.web.limits import Limiter
 from engine.web.middleware import AccessLog, Guard
 from engine.web.requests import api_for, wants_json
 
@@ -57,6 +58,8 @@ def create_app(api: Any, web: WebSettings | None = None) -> FastAPI:
     app.state.apis = apis
     app.state.default_lang = api.lang if api.lang in LANGS else "en"
     app.state.web = web
+    app.state.limits = Limiter()
+    app.include_router(api_v1.session_router)
     app.include_router(api_v1.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -93,6 +96,8 @@ async def _itsm_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ItsmError)
     status = http_status(exc)
     headers = {"WWW-Authenticate": 'Bearer realm="itsm"'} if status == 401 else None
+    if isinstance(exc, Throttled):
+        headers = {"Retry-After": str(exc.retry_after)}
     if status >= 500:
         log.error("request failed: %s", exc)
     return error_response(request, status, exc.to_dict(), headers)

@@ -9,6 +9,7 @@ prints on stderr: ``{"error", "message", "exit_code", ...details}``.
 | action refused: the actor lacks the role | 403 |
 | not found (also: wrong status token) | 404 |
 | changed concurrently, stale ``expect_version`` | 409 |
+| too many requests (logins, portal, API key): ``Retry-After`` | 429 |
 | action refused: fields missing, guard or close criteria failed, not available now | 422 |
 | the database is unavailable | 503 |
 """
@@ -16,7 +17,7 @@ prints on stderr: ``{"error", "message", "exit_code", ...details}``.
 from __future__ import annotations
 
 from engine.errors import (ActionRefused, Conflict, DefinitionError, ExitCode, InvalidApiKey, ItsmError,
-                           NotFound, StoreUnavailable, UsageError)
+                           NotFound, StoreUnavailable, Throttled, UsageError)
 
 BY_EXIT_CODE = {ExitCode.REFUSED: 422, ExitCode.USAGE: 400, ExitCode.NOT_FOUND: 404,
                 ExitCode.CONFLICT: 409, ExitCode.INTERNAL: 503}
@@ -25,6 +26,8 @@ BY_EXIT_CODE = {ExitCode.REFUSED: 422, ExitCode.USAGE: 400, ExitCode.NOT_FOUND: 
 def http_status(exc: ItsmError) -> int:
     if isinstance(exc, InvalidApiKey):
         return 401
+    if isinstance(exc, Throttled):
+        return 429
     if isinstance(exc, ActionRefused):
         return 403 if exc.allowed_roles else 422
     if isinstance(exc, UsageError):

@@ -11,8 +11,9 @@ body is held in memory.
 The access log is one JSON object per request on the ``itsm.access`` logger
 (stderr under ``itsm serve``): time, client address (the proxy's client when
 the proxy is trusted), method, path (never the query string: it may carry a
-status token), status, bytes, duration, user agent, request id and the API
-key's user.
+status token), status, bytes, duration, user agent, request id, the API
+key's user and, when it acts for another person (X-Itsm-As), ``user`` is that
+person and ``by`` the key's.
 """
 
 from __future__ import annotations
@@ -161,4 +162,4 @@ class AccessLog:
                 "path": scope.get("path"), "status": status,
                 "bytes": size, "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 "user_agent": _header(scope, b"user-agent"), "request_id": request_id,
-                "user": state.get("user")}, ensure_ascii=False))
+                "user": state.get("user"), "by": state.get("by")}, ensure_ascii=False))

@@ -100,6 +100,21 @@ def _form_context(request: Request, spec: dict[str, Any], kind: str) -> dict[str
             "action_url": _url(request, "portal_submit"), "choose_url": _url(request, "portal_form")}
 
 
+def _limit(request: Request, email: str | None = None) -> None:
+    """The portal's abuse limits (engine/web/limits.py): submissions, self-help
+    searches and status look-ups per client address, submissions per e-mail
+    address (429)."""
+    security = api_for(request).settings.security
+    limits = request.app.state.limits
+    address = request.client.host if request.client else "unknown"
+    limits.hit(f"portal-addr:{address}", security.portal_per_minute, 60.0,
+               "portal requests from this address")
+    if email:
+        limits.hit(f"portal-email:{email.strip().lower()[:254]}", security.portal_per_email_hour, 3600.0,
+                   "portal submissions for this e-mail address")
+    api_for(request).act_from({"mode": "portal", "client": address[:64]})
+
+
 @router.get("/", name="portal_form")
 def portal_form(request: Request, kind: str = "incident", q: str | None = None) -> Response:
     api = api_for(request)
@@ -107,6 +122,7 @@ def portal_form(request: Request, kind: str = "incident", q: str | None = None) 
     nonce = _nonce(request)
     found = None
     if q is not None and q.strip():  # self-help: counted into this browser's session
+        _limit(request)  # a search writes its count: limited like a submission
         found = api.portal_self_help(q, csrf.session_id(request.app.state.web.secret_key, nonce))
     values = {"title": found["query"]} if found else {}
     return _render(request, "form.html", {**_form_context(request, spec, kind), "values": values,
@@ -119,6 +135,7 @@ async def portal_submit(request: Request) -> Response:
     form = await _form(request)
     if not _csrf_ok(request, form):
         return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    _limit(request, form.get("reporter"))
     api = api_for(request)
     kind = form.get("kind") or "incident"
     values = {k: v for k, v in form.items() if k not in RESERVED}
@@ -152,6 +169,7 @@ def status_lookup(request: Request, key: str | None = None, token: str | None = 
 def status_page(request: Request, key: str, token: str | None = None, done: str | None = None) -> Response:
     if not token:
         return _render(request, "lookup.html", {"key": key, "lookup_url": _url(request, "status_lookup")})
+    _limit(request)
     view = api_for(request).portal_status(key, token)
     return _status(request, view, token, done=done)
 
@@ -171,6 +189,7 @@ async def status_action(request: Request, key: str, action: str) -> Response:
     form = await _form(request)
     if not _csrf_ok(request, form):
         return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    _limit(request)
     api = api_for(request)
     token = form.get("token") or ""
     inputs = {k: v for k, v in form.items() if k not in RESERVED}

@@ -17,6 +17,7 @@ def run(api: Any, host: str | None = None, port: int | None = None,
     from engine.web.app import configure_logging, create_app
 
     web = WebSettings.load(api.settings, host, port, client_clock)
+    api.serving()
     configure_logging()
     app = create_app(api, web)
     if web.ephemeral_secret:

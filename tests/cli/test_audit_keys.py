@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ def make_legacy(db_url: str) -> None:
 def test_db_upgrade_rekeys_a_legacy_desk(itsm, worked, keys):  # noqa: F811
     make_legacy(worked["db"])
     out = itsm("db", "upgrade").stdout
-    assert "0005 -> 0006" in out and "journal re-keyed under key test: 14 event(s) of 3 ticket(s)" in out
+    assert re.search(r"schema 0005 -> 00\d\d\n", out) and "journal re-keyed under key test: 14 event(s) of 3 ticket(s)" in out
     _, _, data = verify(itsm, expect=0)
     assert (data["sealed"], data["unsealed"], data["checkpoints"]) == (14, 0, 1)
     line = json.loads(keys["witness"].read_text().splitlines()[-1])

@@ -55,8 +55,9 @@ def designed(repo_copy: Path, tmp_path: Path) -> Path:
          ("  cancelled: {status: cancelled, final: true}\n",
           "  cancelled: {status: cancelled, final: true}\n"
           "  with_vendor: {status: pending, owner: vendor_manager, label: {en: With the vendor, zh: 厂商处理中}}\n"),
-         ("    roles: [reporter, service_desk]\n    set: {user_confirmed: true}",
-          "    roles: [reporter, service_desk, incident_manager]\n    set: {user_confirmed: true}\n"
+         ("    roles: [reporter]   # the user themself (the portal, or the reporter's own login)\n"
+          "    set: {user_confirmed: true}",
+          "    roles: [reporter, incident_manager]\n    set: {user_confirmed: true}\n"
           "    notify: [{to: assignee, template: confirmed}]"),
          ("    requires: [reason, closure_code]", "    requires: [reason, closure_code, solution]"),
          ("    label: {en: Resolve, zh: 解决}", "    label: {en: Resolve, zh: 已解决}"),

@@ -85,11 +85,10 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         f"cp -r {REPO / 'examples'} {home}/examples",
         f"cp {REPO / 'examples/simulate/incident_lifecycle.yaml'} {home}/my-case.yaml",
         f"cp -r {home} {base}/p16-release-2026-02",
-        "cd p16 && itsm db upgrade",
-        "itsm user add wang.lei --email wang.lei@example.com --role service_desk --group service_desk",
-        "itsm user add chen.jie --email chen.jie@example.com --group desktop_support",
-        "itsm user add p16.owner --email p16.owner@example.com --role process_owner",
-        "itsm user add prometheus --email monitoring@example.com --role service_desk",
+        "cd p16 && itsm db upgrade --admin p16.owner --admin-email p16.owner@example.com",
+        "itsm --as p16.owner user add wang.lei --email wang.lei@example.com --role service_desk --group service_desk",
+        "itsm --as p16.owner user add chen.jie --email chen.jie@example.com --group desktop_support",
+        "itsm --as p16.owner user add prometheus --email monitoring@example.com --role monitoring",
     ]
     lines = []
     for n in range(1, 124):
@@ -156,7 +155,7 @@ def _remote(line: str, desk: Path, env: dict[str, str]) -> None:
     after a login."""
     port = _free_port()
     env = dict(env, XDG_CONFIG_HOME=str(desk / "config"))
-    made = _run("itsm --as system apikey create --user wang.lei --json", desk, env)
+    made = _run("itsm --as wang.lei apikey create --user wang.lei --json", desk, env)
     assert made.returncode == 0, made.stderr
     (desk / "token.txt").write_text(json.loads(made.stdout)["key"] + "\n")
     proc = subprocess.Popen(["bash", "-c", f"itsm serve --port {port}"], cwd=desk, env=env,

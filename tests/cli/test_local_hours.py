@@ -26,7 +26,7 @@ GZ = "gz.tech"
 def desk(itsm: Itsm) -> Itsm:
     add_people(itsm)
     itsm("user", "add", GZ, "--email", f"{GZ}@example.com", "--group", "branch_it_guangzhou",
-         "--site", "guangzhou_branch")
+         "--site", "guangzhou_branch", user="p16.owner")
     return itsm
 
 
@@ -131,7 +131,8 @@ def test_reporter_site_clock(itsm: Itsm, repo_copy: Any) -> None:
                                  "    calendar: reporter_site\n"), encoding="utf-8")
     home = {"home": repo_copy}
     add_people(itsm)
-    itsm("user", "add", "zhou.li", "--email", "zhou.li@example.com", "--site", "guangzhou_branch", **home)
+    itsm("user", "add", "zhou.li", "--email", "zhou.li@example.com", "--site", "guangzhou_branch",
+         user="p16.owner", **home)
     for reporter in ("zhou.li@example.com", "li.na@example.com"):  # a branch user, an unknown one
         itsm("new", "incident", "--title", "Cannot print", "--reporter", reporter, "--service", "desktop",
              "--urgency", "medium", "--impact", "medium", user="wang.lei",

@@ -162,7 +162,7 @@ def test_an_outbreak_opens_one_candidate(desk: Desk) -> None:
     ev = journal(desk, inc3)
     assert [e["action"] for e in ev] == ["create", "link"]
     assert (ev[1]["actor"], ev[1]["changes"], ev[1]["at"]) == (
-        "system", {"parent": [None, MI1]}, at("2026-03-04 09:12"))
+        "system", {"link": [None, f"part_of {MI1}"], "parent": [None, MI1]}, at("2026-03-04 09:12"))
     assert MI1 in ev[1]["note"] and "outbreak" in ev[1]["note"]
     # the first two belong to the same outbreak: linked by the system at 09:12
     for key in (inc1, inc2):
@@ -171,7 +171,7 @@ def test_an_outbreak_opens_one_candidate(desk: Desk) -> None:
         ev = journal(desk, key)
         assert [e["action"] for e in ev] == ["create", "link"]
         assert (ev[1]["actor"], ev[1]["changes"], ev[1]["at"]) == (
-            "system", {"parent": [None, MI1]}, at("2026-03-04 09:12"))
+            "system", {"link": [None, f"part_of {MI1}"], "parent": [None, MI1]}, at("2026-03-04 09:12"))
         assert "same outbreak" in ev[1]["note"] and inc3 in ev[1]["note"]
 
     # INC-2 changes a watched field (affected users): already linked, nothing more happens
@@ -185,7 +185,7 @@ def test_an_outbreak_opens_one_candidate(desk: Desk) -> None:
     inc4 = t["key"]
     assert t["major_incident"] == MI1 and t["parent"] == MI1
     link = journal(desk, inc4)[-1]
-    assert (link["action"], link["actor"], link["changes"]) == ("link", "system", {"parent": [None, MI1]})
+    assert (link["action"], link["actor"], link["changes"]) == ("link", "system", {"link": [None, f"part_of {MI1}"], "parent": [None, MI1]})
     assert "same outbreak" in link["note"] and MI1 in link["note"]
     assert major_incidents(desk) == [MI1]
     assert [t["key"] for t in desk.itsm.json("list", "--parent", MI1, user=o.agent.id)] == [
@@ -438,7 +438,7 @@ PORTAL = "tang.yu"  # second line of the customer portal (not among the shared f
 @pytest.fixture
 def portal(desk: Desk) -> str:
     desk.itsm("user", "add", PORTAL, "--email", f"{PORTAL}@example.com", "--site", "head_office",
-              "--group", "portal_support")
+              "--group", "portal_support", user=desk.org.owner.id)
     return PORTAL
 
 

@@ -153,7 +153,8 @@ def test_link(desk: Desk, itsm: Any, queue: dict[str, str]) -> None:
     assert t["parent"] == mi
     assert desk.show(key)["parent"] == mi
     ev = desk.history(key)[-1]
-    assert (ev["action"], ev["actor"], ev["changes"]) == ("link", o.agent.id, {"parent": [None, mi]})
+    assert (ev["action"], ev["actor"], ev["changes"]) == (
+        "link", o.agent.id, {"link": [None, f"part_of {mi}"], "parent": [None, mi]})
     assert ev["at"] == at("2026-03-02 10:01")
     assert [t["key"] for t in itsm.json("list", "--parent", mi, user=o.agent.id)] == [key]
 
@@ -168,7 +169,8 @@ def test_actions_depend_on_the_acting_user(desk: Desk, itsm: Any, queue: dict[st
     o = desk.org
     b = queue["b"]  # new, reported by other_user
     agent = itsm.json("actions", b, user=o.agent.id)
-    assert [a["action"] for a in agent] == ["assign", "resolve", "cancel", "declare_major", "update"]
+    assert [a["action"] for a in agent] == ["assign", "resolve", "cancel", "declare_major", "raise_problem",
+                                            "update"]
     for a in agent:
         assert set(a) >= {"action", "to", "requires", "roles"}
     resolve = next(a for a in agent if a["action"] == "resolve")
@@ -180,7 +182,8 @@ def test_actions_depend_on_the_acting_user(desk: Desk, itsm: Any, queue: dict[st
     assert "no action available" in itsm("actions", b, user=o.other_user).stdout
 
     a = queue["a"]  # in progress with chen.jie
-    assert [x["action"] for x in itsm.json("actions", a, user=o.desktop.id)] == ["pend", "resolve", "update"]
+    assert [x["action"] for x in itsm.json("actions", a, user=o.desktop.id)] == [
+        "pend", "resolve", "raise_problem", "update"]
     assert [x["action"] for x in itsm.json("actions", a, user=o.desktop2.id)] == ["update"]
     assert itsm.json("actions", a, user=o.reporter) == []
     table = itsm("actions", a, user=o.desktop.id).stdout
@@ -221,7 +224,7 @@ def test_graph_dot(itsm_nodb: Any) -> None:
     assert edges == {(src, a.target) for a in spec.actions.values() if a.target for src in a.sources}
     for sid in spec.states:
         assert re.search(rf'^\s*"{sid}" \[label=', out, re.M), sid
-    itsm_nodb("graph", "problem", expect=4)
+    itsm_nodb("graph", "change", expect=4)
     itsm_nodb("graph", "incident", "--format", "png", expect=2)
 
 
@@ -237,7 +240,7 @@ def test_init_creates_a_repository_that_lints_clean(itsm_nodb: Any, tmp_path: Pa
     for sub in ("processes", "codes", "reports"):
         assert (target / sub).is_dir()
     assert {p.name for p in (target / "processes").glob("*.yaml")} == {
-        "incident.yaml", "service_request.yaml", "major_incident.yaml"}
+        "incident.yaml", "service_request.yaml", "major_incident.yaml", "problem.yaml"}
     assert itsm_nodb("lint", target).stdout == ""
     itsm_nodb("init", target, expect=2)  # not over an existing repository
 

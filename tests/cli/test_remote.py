@@ -71,7 +71,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
                                   ("chen.jie", [], ["desktop_support"]), ("p16.owner", ["process_owner"], [])):
         d.run("user", "add", person, "--email", f"{person}@example.com", "--site", "head_office",
               *[a for r in roles for a in ("--role", r)], *[a for g in groups for a in ("--group", g)], env=db)
-        made = json.loads(d.run("--as", "system", "apikey", "create", "--user", person, "--json", env=db).stdout)
+    for person in ("wang.lei", "chen.jie", "p16.owner"):
+        made = json.loads(d.run("--as", "p16.owner", "apikey", "create", "--user", person, "--json", env=db).stdout)
         d.keys[person] = made["key"]
     port = _free_port()
     server = subprocess.Popen([ITSM, "serve", "--port", str(port), "--client-clock"], cwd=base,

@@ -137,7 +137,7 @@ def test_similar_text_output_and_no_match(desk: Desk, kb: dict[str, str]) -> Non
 
 
 def test_end_users_never_see_other_tickets(desk: Desk, kb: dict[str, str], itsm: Any) -> None:
-    itsm("user", "add", "li.na", "--email", desk.org.reporter)
+    itsm("user", "add", "li.na", "--email", desk.org.reporter, user=desk.org.owner.id)
     mine = desk.new("incident", "li.na", "2026-03-03 09:00", title="理赔系统无法登录",
                     service="claims")
     assert "similar" not in mine  # the acknowledgement shows no other user's ticket

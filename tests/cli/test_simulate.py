@@ -118,7 +118,7 @@ def test_a_refused_step_exits_1_and_the_rest_still_runs(itsm_nodb: Any, tmp_path
     refused = [e for e in entries(result) if e["refused"]]
     assert len(refused) == 1 and refused[0]["step"] == 2 and refused[0]["where"] == f"{path}:14:5"
     assert refused[0]["refused"] == ("action 'confirm' is not available in state 'assigned'; "
-                                     "available now: start, resolve, update")
+                                     "available now: start, resolve, raise_problem, update")
     assert refused[0]["as_written"] is False and refused[0]["changes"] == {}
     text = itsm_nodb("simulate", "incident", path, home=REPO, expect=1).stdout
     assert "      !! NOT AS WRITTEN: refused" in text

@@ -1577,3 +1577,123 @@ def test_clock_calendar_sites_on_a_service_clock_and_unknown_kinds(check: Check)
     assert f[0].message.startswith("clock 'resolution' follows the service's calendar: 'sites' changes nothing")
     text = LOCAL.replace("calendar: group", "calendar: branch")
     assert [x.rule for x in check({P: text}, [("S001", *at(text, "branch"))])] == ["S001"]
+
+
+# --- K001 relation-reference, K002 relation-cardinality ------------------------------------
+
+PROBLEM = """\
+schema: itsm/process@1
+process: problem
+version: 1
+title: {en: Problem, zh: 问题}
+key_prefix: PRB
+owner: service_desk
+roles: {service_desk: {en: Service desk, zh: 热线}}
+fields: {fix: {type: text, label: {en: Fix, zh: 方案}}}
+states:
+  new: {status: new, initial: true}
+  closed: {status: closed, final: true}
+actions:
+  close: {from: new, to: closed, roles: [service_desk], requires: [fix]}
+"""
+
+
+def test_relation_reference_names_that_do_not_exist(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by:
+    label: {en: Caused by, zh: 根因}
+    to: [problem, problems]
+    cascade:
+      finish: {action: archive, copy: [root_cause]}
+""" + BODY + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem, relation: cause}
+  note: {from: new, roles: [service_desk], when: "links.related or linked.caused_by"}
+"""
+    f = check({P: text, "processes/problem.yaml": PROBLEM},
+              [("K001", *at(text, "problems")), ("K001", *at(text, "finish:")),
+               ("K001", *at(text, "finish:")), ("K001", *at(text, "archive")),
+               ("K001", *at(text, "cause}")), ("K001", *at(text, "links.related")),
+               ("K001", *at(text, "linked.caused_by"))])
+    assert sorted(messages(f)) == sorted([
+        "relation 'caused_by' points at undefined process 'problems'",
+        "relation 'caused_by' cascades on 'finish', which 'problem' tickets do not have",
+        "the cascade 'finish' of relation 'caused_by' copies 'root_cause', which 'problem' has no field for",
+        "the cascade 'finish' of relation 'caused_by' performs 'archive', but 'incident' has no such action",
+        "action 'raise_problem' links by undeclared relation 'cause'",
+        "'links.related': process 'incident' declares no relation 'related' in "
+        "'links.related or linked.caused_by'",
+        "'linked.caused_by': no relation 'caused_by' points at 'incident' tickets in "
+        "'links.related or linked.caused_by'"])
+
+
+def test_relation_reference_declared_and_used_is_fine(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by:
+    label: {en: Caused by, zh: 根因}
+    to: problem
+    cardinality: one
+    cascade:
+      close: {action: close}
+""" + BODY.replace("roles: [service_desk]}", "roles: [service_desk, system]}") + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem, relation: caused_by,
+                  when: "not links.caused_by"}
+"""
+    problem = PROBLEM.replace("requires: [fix]}", "requires: [fix], when: \"linked.caused_by\"}")
+    check({P: text, "processes/problem.yaml": problem}, [])
+
+
+def test_relation_cardinality_ambiguous_defaults_and_opened_links(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by: {label: {en: Caused by, zh: 根因}, to: problem, default: true}
+  related: {label: {en: Related, zh: 相关}, to: [incident, problem], default: true}
+""" + BODY + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem, relation: caused_by}
+"""
+    f = check({P: text, "processes/problem.yaml": PROBLEM},
+              [("K002", *at(text, "caused_by:")), ("K002", *at(text, "true}", 2))])
+    assert sorted(messages(f)) == sorted([
+        "action 'raise_problem' opens a ticket linked by relation 'caused_by', which must then be "
+        "cardinality: one",
+        "relations 'caused_by' and 'related' are both the default relation to 'problem' tickets: keep one"])
+
+
+def test_relation_cardinality_one_default_is_fine(check: Check) -> None:
+    text = HEAD + """\
+relations:
+  caused_by: {label: {en: Caused by, zh: 根因}, to: problem, cardinality: one, default: true}
+  related: {label: {en: Related, zh: 相关}, to: [incident, problem]}
+""" + BODY + """\
+  raise_problem: {from: new, roles: [service_desk], opens: problem}
+"""
+    check({P: text, "processes/problem.yaml": PROBLEM}, [])
+
+
+# --- permissions granted to roles people can hold (issue #18) ------------------------------
+
+PERMISSIONS = """\
+schema: itsm/codes@1
+table: permissions
+version: 1
+title: {en: Permission, zh: 权限}
+roles:
+  monitoring: {en: Monitoring system, zh: 监控系统}
+values:
+  admin: {label: {en: Administer, zh: 管理}, roles: [process_owner]}
+  read: {label: {en: Read, zh: 查看}, roles: [service_desk, group_member]}
+  alerts: {label: {en: Send alerts, zh: 发送告警}, roles: [process_owner, monitoring]}
+"""
+
+
+def test_permission_roles_must_be_declared(check: Check) -> None:
+    bad = PERMISSIONS.replace("[process_owner]}", "[proces_owner]}").replace(
+        "roles:\n  monitoring: {en: Monitoring system, zh: 监控系统}\n", "")
+    f = check({"codes/permissions.yaml": bad},
+              [("C004", *at(bad, "proces_owner")), ("C004", *at(bad, "monitoring]"))])
+    assert messages(f)[0].startswith("permission 'admin' is granted to role 'proces_owner', which no process declares")
+
+
+def test_permission_roles_declared_are_clean(check: Check) -> None:
+    check({"codes/permissions.yaml": PERMISSIONS}, [])

@@ -296,7 +296,7 @@ def test_sms_goes_to_the_webhook_signed_with_idempotency_key(itsm, org, notify_e
                                                              webhook_server, repo_copy):
     home = _sms_repository(repo_copy)
     itsm("user", "add", "song.jia", "--email", "song.jia@example.com", "--phone", SMS_PHONE,
-         "--group", "desktop_support", home=home)
+         "--group", "desktop_support", home=home, user=org.owner.id)
     ticket = itsm.json("new", "incident", "--title", "Core switch flapping", "--reporter", REPORTER,
                        user=org.agent.id, now=at(0), home=home)
     key = ticket["key"]
@@ -339,7 +339,7 @@ def test_sms_with_chinese_text_is_signed_over_its_utf8_body(itsm, org, notify_en
                                                             repo_copy):
     home = _sms_repository(repo_copy)
     itsm("user", "add", "song.jia", "--email", "song.jia@example.com", "--phone", SMS_PHONE,
-         "--group", "desktop_support", home=home)
+         "--group", "desktop_support", home=home, user=org.owner.id)
     key = itsm.json("new", "incident", "--title", "核心交换机故障", "--reporter", REPORTER,
                     user=org.agent.id, now=at(0), home=home, lang="zh")["key"]
     itsm.json("do", key, "assign", "--set", "group=desktop_support", user=org.agent.id, now=at(5),
@@ -358,7 +358,7 @@ def test_webhook_500_is_retried_with_the_same_idempotency_key(itsm, org, notify_
     webhook_server.fail_first = 2
     home = _sms_repository(repo_copy)
     itsm("user", "add", "song.jia", "--email", "song.jia@example.com", "--phone", SMS_PHONE,
-         "--group", "desktop_support", home=home)
+         "--group", "desktop_support", home=home, user=org.owner.id)
     key = itsm.json("new", "incident", "--title", "Router down", "--reporter", REPORTER,
                     user=org.agent.id, now=at(0), home=home)["key"]
     itsm.json("do", key, "assign", "--set", "group=desktop_support", user=org.agent.id, now=at(5),
@@ -389,7 +389,7 @@ def test_webhook_without_secret_has_no_signature(itsm, org, notify_env, webhook_
     monkeypatch.delenv("ITSM_WEBHOOK_SECRET")
     home = _sms_repository(repo_copy)
     itsm("user", "add", "song.jia", "--email", "song.jia@example.com", "--phone", SMS_PHONE,
-         "--group", "desktop_support", home=home)
+         "--group", "desktop_support", home=home, user=org.owner.id)
     key = itsm.json("new", "incident", "--title", "Router down", "--reporter", REPORTER,
                     user=org.agent.id, now=at(0), home=home)["key"]
     itsm.json("do", key, "assign", "--set", "group=desktop_support", user=org.agent.id, now=at(5),

@@ -171,7 +171,7 @@ def test_a_gateway_answering_garbage_fails_only_the_sms(itsm, org, smtp_server, 
                                                         repo_copy):
     home = _sms_repository(repo_copy)
     itsm("user", "add", "song.jia", "--email", "song.jia@example.com", "--phone", SMS_PHONE,
-         "--group", "desktop_support", home=home)
+         "--group", "desktop_support", home=home, user=org.owner.id)
     key = log(itsm, org, "Core switch flapping", home=home)["key"]
     itsm.json("do", key, "assign", "--set", "group=desktop_support", user=org.agent.id, now=at(5), home=home)
     log(itsm, org, "Access point down", minutes=5, home=home)  # an e-mail queued after the SMS

@@ -62,7 +62,8 @@ EXPECTED: dict[str, list[list[dict[str, Any]]]] = {
                      {"group": "major_incident", "resolved": 1, "reopened": 0, "rate": 0.0}]],
     # INC-2 and INC-4 confirmed, INC-3 closed by the tick (INC-1's confirmation was last week)
     "auto_close_share": [[{"group": "incident", "closed": 3, "auto_closed": 1, "confirmed": 2,
-                           "auto_share": 0.3333, "confirmed_share": 0.6667}]],
+                           "desk_confirmed": 0, "auto_share": 0.3333, "confirmed_share": 0.6667,
+                           "desk_share": 0.0}]],
     # open at Mon 03-09 00:00: INC-7 (2 d 13.5 h old) and INC-5 (4 d 15 h old)
     "backlog_age": [[{"age": "< 1d", "count": 0}, {"age": "1d-3d", "count": 1},
                      {"age": "3d-7d", "count": 1}, {"age": "7d-30d", "count": 0},

@@ -157,7 +157,7 @@ def test_a_revoked_key_is_refused(web: Web, org: Any) -> None:
 @sqlite_only
 def test_comment_refused_to_someone_without_a_desk_role(web: Web, org: Any) -> None:
     key = web.call("POST", "/api/v1/tickets", json=NEW, expect=201)["key"]
-    web.api.add_user("robot", None, "robot@example.com", None, [], [], None)
+    web.api.add_user("robot", None, "robot@example.com", None, [], [], None, actor_id="system")
     web.keys["robot"] = web.api.create_api_key("robot", actor_id="system")["key"]
     err = web.call("POST", f"/api/v1/tickets/{key}/comments", who="robot", json={"text": "hi"}, expect=403)
     assert err["error"] == "refused"

@@ -60,7 +60,10 @@ def test_access_log_is_json_lines_without_tokens(web: Web, caplog: pytest.LogCap
     assert status_line["user_agent"] == "pytest-ua" and status_line["duration_ms"] >= 0
     assert status_line["bytes"] > 0 and status_line["time"].endswith("+00:00")
     api_line = lines[-1]
-    assert api_line["user"] == "wang.lei" and api_line["request_id"] == "req-42"
+    assert api_line["user"] == "wang.lei" and api_line["request_id"] == "req-42" and api_line["by"] is None
+    web.call("GET", f"/api/v1/tickets/{key}", who="owner", headers={"X-Itsm-As": "wang.lei"})
+    on_behalf = _log_lines(caplog)[-1]
+    assert (on_behalf["user"], on_behalf["by"]) == ("wang.lei", "p16.owner")
     posted = next(x for x in lines if x["method"] == "POST" and x["path"] == "/")
     assert posted["status"] == 201
     assert not any(token in json.dumps(x) for x in lines)

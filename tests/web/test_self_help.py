@@ -99,3 +99,26 @@ def test_self_help_refuses_oversized_queries_and_needs_no_cookie(web: Web, db_ur
     assert len(_rows(db_url)) == 1
     assert web.client.get("/", params={"q": "   "}).status_code == 200  # blank: no search
     assert len(_rows(db_url)) == 1
+
+
+WORKAROUND = "Reconnect through the backup gateway vpn2 until the concentrator firmware is replaced"
+
+
+def test_a_known_errors_workaround_is_self_help(web: Web) -> None:
+    """Issue #24 item 4: the workaround of a known error is published to self-help
+    once the problem is a known error (search.publish), not before."""
+    inc = web.call("POST", "/api/v1/tickets", json={
+        "process": "incident", "title": "VPN tunnel drops every hour", "reporter": "zhang.wei@example.com",
+        "service": "network"}, expect=201)["key"]
+    prb = web.call("POST", f"/api/v1/tickets/{inc}/actions/raise_problem",
+                   json={"set": {"reason": "Third time this week"}})["opened"]
+    web.call("POST", f"/api/v1/tickets/{prb}/actions/update", who="incident_manager",
+             json={"set": {"workaround": WORKAROUND}})
+    query = {"q": "vpn tunnel drops backup gateway"}
+    assert WORKAROUND not in web.client.get("/", params=query).text  # a problem, not yet a known error
+    web.call("POST", f"/api/v1/tickets/{prb}/actions/assign", who="incident_manager",
+             json={"set": {"group": "service_desk", "assignee": "wang.lei"}})
+    web.call("POST", f"/api/v1/tickets/{prb}/actions/record_known_error",
+             json={"set": {"root_cause": "Firmware bug in the VPN concentrator"}})
+    page = web.client.get("/", params=query).text
+    assert WORKAROUND in page and prb not in page and inc not in page

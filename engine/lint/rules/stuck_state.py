@@ -41,6 +41,7 @@ def fired_anywhere(ctx: LintContext, spec: ProcessSpec) -> set[str]:
         for action in other.actions.values():
             if action.cascade:
                 fired.add(action.cascade)
+    fired.update(c.action for r in spec.relations.values() for c in r.cascade)
     return fired
 
 

@@ -83,3 +83,9 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                                   f"'{child_spec.id}' tickets, which have no such action")
                 elif "system" not in child.roles:
                     yield where, _not_system(child, f"the cascade of '{action.id}'")
+        for rel in spec.relations.values():  # a relation's cascade: this process's action
+            for c in rel.cascade:
+                own = spec.actions.get(c.action)
+                if own is not None and "system" not in own.roles:
+                    yield ctx.where(doc, ("relations", rel.id, "cascade", c.on, "action"), key=False), \
+                        _not_system(own, f"the cascade '{c.on}' of relation '{rel.id}'")

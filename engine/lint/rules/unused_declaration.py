@@ -95,6 +95,9 @@ def _used_fields(ctx: LintContext, spec: ProcessSpec) -> set[str]:
             used.update(COPIED_WHEN_OPENED)
         if other.criteria_watch == spec.id or other.id == spec.id:
             used.update(f for a in other.actions.values() for f in a.cascade_copy)
+        for rel in other.relations.values():  # a relation's cascade copies the target's fields
+            if spec.id in rel.targets:
+                used.update(f for c in rel.cascade for f in c.copy)
     for _, owner, path, source, _ in expressions(ctx):
         reads_this = owner.id == spec.id if path[0] != "criteria" else owner.criteria_watch == spec.id
         if not reads_this:

@@ -19,13 +19,13 @@ __all__ = ["KPIS", "Column", "Kpi", "KpiContext", "Table", "formula"]
 def _collect() -> dict[str, ModuleType]:
     from engine.reports.kpis import (  # the order is the order of the documentation
         auto_close_share, backlog_age, breached_at_risk, first_contact_resolution,
-        major_incidents, reassignment, reopen_rate, self_help_deflection, sla_compliance,
+        major_incidents, problems, reassignment, reopen_rate, self_help_deflection, sla_compliance,
         solution_reuse, time_to_resolve, time_to_respond, trend, volume, workload,
     )
 
     modules = (volume, time_to_respond, time_to_resolve, sla_compliance, first_contact_resolution,
                solution_reuse, reopen_rate, auto_close_share, backlog_age, reassignment, breached_at_risk,
-               major_incidents, workload, trend, self_help_deflection)
+               major_incidents, problems, workload, trend, self_help_deflection)
     return {m.ID: m for m in modules}
 
 

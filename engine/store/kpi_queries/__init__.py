@@ -21,12 +21,12 @@ from engine.store.kpi_queries._sql import (
     fetch, first_event, first_time, ints, nulls_last, num, open_at, per_process, stats, where_filters,
 )
 from engine.store.repository import Repo, from_db, to_db
-from engine.store.schema import journal, self_help as _self_help, tickets
+from engine.store.schema import journal, links, self_help as _self_help, tickets
 
 __all__ = ["ANY_PROCESS", "DIMENSIONS", "OPEN_CATEGORIES", "Filters", "Match", "action_counts",
            "backlog", "created", "dimension", "duration_stats", "forwarding", "major_incidents",
-           "per_period", "resolution_outcomes", "self_help", "sla_results", "sla_risk", "solution_reuse",
-           "workload"]
+           "per_period", "problem_resolutions", "problems", "resolution_outcomes", "self_help",
+           "sla_results", "sla_risk", "solution_reuse", "workload"]
 
 
 # -- volume -------------------------------------------------------------------------------
@@ -250,6 +250,50 @@ def major_incidents(repo: Repo, process: str, start: datetime, end: datetime, mi
                    tickets.c.state.notin_(list(exclude_states) or [""]), *where_filters(filters))
             .order_by(tickets.c.created_at, tickets.c.key))
     return [dict(r, created_at=from_db(r["created_at"])) for r in fetch(repo, stmt)]
+
+
+def problems(repo: Repo, process: str, start: datetime, end: datetime, known: Match,
+             relation: str, filters: Filters | None) -> list[dict[str, Any]]:
+    """The process's tickets open at some time in [start, end): key, title, state,
+    created_at, closed_at, ``known_at`` (the first event entering a known-error
+    state before ``end``) and ``linked`` (the tickets linked to each by ``relation``)."""
+    linked = (sa.select(sa.func.count()).where(links.c.target == tickets.c.key, links.c.relation == relation)
+              .correlate(tickets).scalar_subquery())
+    stmt = (sa.select(tickets.c.key, tickets.c.title, tickets.c.state, tickets.c.service,
+                      tickets.c.created_at, tickets.c.closed_at,
+                      first_time(known, end).label("known_at"), linked.label("linked"))
+            .where(tickets.c.process == process, tickets.c.created_at < to_db(end),
+                   sa.or_(tickets.c.closed_at.is_(None), tickets.c.closed_at >= to_db(start)),
+                   *where_filters(filters))
+            .order_by(tickets.c.created_at, tickets.c.key))
+    return [dict(r, created_at=from_db(r["created_at"]), closed_at=from_db(r["closed_at"]),
+                 known_at=from_db(r["known_at"])) for r in fetch(repo, stmt)]
+
+
+def problem_resolutions(repo: Repo, resolved: Match, start: datetime, end: datetime,
+                        relation: str, problem: str, known_states: Sequence[str],
+                        filters: Filters | None) -> dict[str, int]:
+    """resolved: tickets first resolved in [start, end); linked: those of them linked
+    by ``relation`` (of cardinality one) to a ``problem`` ticket; by_known_error: those
+    whose problem entered one of ``known_states`` before the ticket's first resolution."""
+    first = first_event(resolved, start, end, filters)
+    prb = tickets.alias("prb")
+    kj = journal.alias("kj")
+    known_before = (sa.select(sa.literal(1))
+                    .where(kj.c.ticket_id == prb.c.id, kj.c.effective_at <= first.c.at,
+                           kj.c.to_state.in_(list(known_states) or [""]))
+                    .exists())
+    link = (sa.select(links.c.ticket_id, prb.c.id.label("problem_id"))
+            .join(prb, prb.c.key == links.c.target)
+            .where(links.c.relation == relation, prb.c.process == problem).subquery())
+    stmt = (sa.select(sa.func.count().label("resolved"),
+                      sa.func.count(link.c.ticket_id).label("linked"),
+                      sa.func.sum(sa.case((sa.and_(link.c.ticket_id.is_not(None), known_before), 1),
+                                          else_=0)).label("by_known_error"))
+            .select_from(first.outerjoin(link, link.c.ticket_id == first.c.ticket_id)
+                         .outerjoin(prb, prb.c.id == link.c.problem_id)))
+    row = fetch(repo, stmt)[0]
+    return {k: int(row[k] or 0) for k in ("resolved", "linked", "by_known_error")}
 
 
 def per_period(repo: Repo, bounds: Sequence[datetime], resolved: Match,

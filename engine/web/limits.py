@@ -1,0 +1,74 @@
+"""Abuse limits of ``itsm serve``: failed logins, portal submissions and status
+look-ups, JSON API requests (the counts are ``[security]`` settings, see
+engine/settings.py and docs/security.md).
+
+The counters live in this process (a sliding window per name), so a deployment
+that runs several ``itsm serve`` processes behind one proxy allows each process's
+count; the acknowledgement cap, which protects third parties, is counted in the
+database instead (engine/desk/portal.py ``may_acknowledge``).  Memory is bounded:
+at most :data:`MAX_NAMES` names are tracked, the oldest forgotten first.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Callable
+
+from engine.errors import Throttled
+
+MAX_NAMES = 100_000
+
+
+class Limiter:
+    """Counts events per name in a sliding window; :meth:`hit` raises
+    :class:`Throttled` (429) once a name passes its limit."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.seen: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def wait(self, name: str, limit: int, window: float) -> int:
+        """Seconds until ``name`` may act again (0: now)."""
+        if limit <= 0:
+            return 0
+        now = self.clock()
+        with self.lock:
+            times = self.seen.get(name)
+            if times is None:
+                return 0
+            while times and times[0] <= now - window:
+                times.popleft()
+            if len(times) < limit:
+                return 0
+            return max(1, math.ceil(times[0] + window - now))
+
+    def record(self, name: str, window: float) -> None:
+        now = self.clock()
+        with self.lock:
+            times = self.seen.pop(name, None) or deque()
+            while times and times[0] <= now - window:
+                times.popleft()
+            times.append(now)
+            self.seen[name] = times  # the most recent last
+            while len(self.seen) > MAX_NAMES:
+                self.seen.popitem(last=False)
+
+    def hit(self, name: str, limit: int, window: float, what: str) -> None:
+        """Count one event of ``name``; Throttled when it is over ``limit`` per ``window``."""
+        if limit <= 0:
+            return
+        retry = self.wait(name, limit, window)
+        if retry:
+            raise Throttled(f"too many {what}: try again in {retry} s", retry)
+        self.record(name, window)
+
+    def check(self, name: str, limit: int, window: float, what: str) -> None:
+        """Throttled if ``name`` is over its limit, without counting (failed logins
+        count only when they fail: :meth:`record`)."""
+        retry = self.wait(name, limit, window)
+        if retry:
+            raise Throttled(f"too many {what}: try again in {retry} s", retry)
