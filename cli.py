@@ -51,7 +51,8 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
     'do': ('tickets',
         "Perform an action of the ticket's process."),
     'graph': ('definitions',
-        'Print a process as a Mermaid state diagram or Graphviz DOT.'),
+        'Print a process as a Mermaid state diagram or Graphviz DOT; with --all, every '
+        'process and the relations between them (their inputs and outputs).'),
     'history': ('tickets',
         'The journal of a ticket: who did what, when, with which changes.'),
     'init': ('definitions',
@@ -61,17 +62,17 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
         'and resolutions noted on it (codes/alert_rules.yaml maps alerts to service, '
         'urgency, impact and category). Exits 1 if a group could not be filed.'),
     'link': ('tickets',
-        'Link a ticket to a parent (e.g. an incident to its major incident).'),
+        'Link a ticket to another by a relation its process declares.'),
     'lint': ('definitions',
         'Check process definitions and code tables.'),
+    'list': ('tickets',
+        'Queues: tickets matching the filters.'),
     'login': ('session',
         'Log in to a desk server (itsm serve): exchange a password, or an existing token '
         'read from stdin with --with-token, for a personal token kept in your config '
         'folder (mode 0600).'),
     'logout': ('session',
         'Revoke your token on the desk server and forget it.'),
-    'list': ('tickets',
-        'Queues: tickets matching the filters.'),
     'major': ('major',
         'The major-incident procedure.'),
     'migrate': ('operations',
@@ -113,12 +114,12 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
         'Perform everything due now: SLA warnings and breaches, auto-closure, reminders. '
         'Run it from cron every minute; it is idempotent and safe to run from several '
         'machines at once.'),
-    'whoami': ('session',
-        'Who you are on the desk server: your user, name, roles and token.'),
     'unlink': ('tickets',
         'Remove a link (journaled, like itsm link).'),
     'user': ('people',
         'People, their roles and support groups.'),
+    'whoami': ('session',
+        'Who you are on the desk server: your user, name, roles and token.'),
 }
 
 

@@ -156,8 +156,10 @@ def test_without_a_token_unknown_tokens_and_refusals(desk: Desk) -> None:
     assert "invalid, expired or revoked" in bad.stderr
     owner = {"ITSM_TOKEN": desk.keys["p16.owner"]}
     assert desk.remote("show", "INC-999999", env=owner, expect=4).stderr.startswith("itsm: ")
-    # --as: the server decides (a token acts as its own user); system is refused here already
-    assert "may not act as" in desk.remote("--as", "wang.lei", "list", env=owner, expect=1).stderr
+    # --as (X-Itsm-As): the server decides (the impersonate permission); system is refused here already
+    engineer = {"ITSM_TOKEN": desk.keys["chen.jie"]}
+    assert "impersonate" in desk.remote("--as", "wang.lei", "list", env=engineer, expect=1).stderr
+    desk.remote("--as", "wang.lei", "list", env=owner)  # the process owner may act for others
     assert "system" in desk.remote("--as", "system", "list", env=owner, expect=2).stderr
     # commands that work on the database say so
     assert "no remote mode" in desk.remote("tick", env=owner, expect=2).stderr
