@@ -112,8 +112,9 @@ def remote_api(url: str, user: str | None, now: str | None, lang: str) -> Any:
 
     if user is not None and user.strip().lower() == "system":
         raise UsageError("--as system: the engine's own identity cannot be used on a desk server")
-    token = os.environ.get("ITSM_TOKEN") or (tokens.get(url) or {}).get("token")
-    return RemoteApi(url, token, user, now, lang)
+    kept = None if os.environ.get("ITSM_TOKEN") else tokens.get(url)
+    token = os.environ.get("ITSM_TOKEN") or (kept or {}).get("token")
+    return RemoteApi(url, token, user, now, lang, token_user=(kept or {}).get("user"))
 
 
 pass_state = click.make_pass_decorator(State)

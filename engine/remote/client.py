@@ -52,9 +52,10 @@ class RemoteApi:
     remote = True
 
     def __init__(self, url: str, token: str | None, user: str | None = None, now: str | None = None,
-                 lang: str = "en", timeout: float = TIMEOUT) -> None:
+                 lang: str = "en", timeout: float = TIMEOUT, token_user: str | None = None) -> None:
         self.url = normalize_url(url)
         self.token = token
+        self.token_user = token_user  # whose the token is, where itsm login noted it
         self.user = user
         self.now_text = now
         self.lang = lang
@@ -69,8 +70,8 @@ class RemoteApi:
                    "User-Agent": f"itsm/{__version__}"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        acting = as_user or self.user
-        if acting:
+        acting = as_user if as_user is not None else self.user
+        if acting and acting.strip().lower() != (self.token_user or "").lower():  # not oneself
             headers["X-Itsm-As"] = acting
         if self.now_text:
             headers["X-Itsm-Now"] = self.now_text
@@ -124,10 +125,10 @@ class RemoteApi:
 
     # -- the session (itsm whoami, logout) -----------------------------------------------------
     def session(self) -> dict[str, Any]:
-        return dict(self.request("GET", "/session", as_user=None))
+        return dict(self.request("GET", "/session", as_user=""))  # the token's own user
 
     def end_session(self) -> None:
-        self.request("DELETE", "/session")
+        self.request("DELETE", "/session", as_user="")
 
     def login(self, user: str, password: str) -> dict[str, Any]:
         return dict(self.request("POST", "/session", {"user": user, "password": password}))
