@@ -136,6 +136,7 @@ def test_similar_text_output_and_no_match(desk: Desk, kb: dict[str, str]) -> Non
     assert "没有与" in out
 
 
+@pytest.mark.direct_only("a person without roles has no API scopes (codes/permissions.yaml): end users file through the portal")
 def test_end_users_never_see_other_tickets(desk: Desk, kb: dict[str, str], itsm: Any) -> None:
     itsm("user", "add", "li.na", "--email", desk.org.reporter, user=desk.org.owner.id)
     mine = desk.new("incident", "li.na", "2026-03-03 09:00", title="理赔系统无法登录",
