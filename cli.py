@@ -33,6 +33,9 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
         'List monitoring alert groups with their incident, newest activity first.'),
     'apikey': ('apikey',
         'API keys for agents and integrations using the JSON API (itsm serve).'),
+    'attach': ('mail',
+        'Attach a file to a ticket (a screenshot, a log). It is stored with its SHA-256, '
+        'journaled, and listed in show, history and the status page.'),
     'audit': ('operations',
         'Checks for auditors.'),
     'batch': ('batch',
@@ -73,6 +76,8 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
         'folder (mode 0600).'),
     'logout': ('session',
         'Revoke your token on the desk server and forget it.'),
+    'mail': ('mail',
+        'Mail to the desk: from an MTA pipe (receive) or IMAP mailboxes (poll).'),
     'major': ('major',
         'The major-incident procedure.'),
     'migrate': ('operations',
@@ -111,9 +116,12 @@ COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its 
         "The end user's view of a ticket: state in plain words, priority, group, SLA due "
         "date and public updates. Needs the ticket's status token."),
     'tick': ('operations',
-        'Perform everything due now: SLA warnings and breaches, auto-closure, reminders. '
-        'Run it from cron every minute; it is idempotent and safe to run from several '
-        'machines at once.'),
+        'Perform everything due now: SLA warnings and breaches, auto-closure, reminders '
+        '(timers); render the KPI reports whose schedule is due (reports); seal the '
+        'journal (audit); send queued messages (deliveries: a few at once, a mail server '
+        'that is down is given up on for this run after a few failures). Run it from cron'
+        ' every minute; it is idempotent and safe to run from several machines at once. '
+        'On a big desk, run the reports as their own job (docs/operations.md).'),
     'unlink': ('tickets',
         'Remove a link (journaled, like itsm link).'),
     'user': ('people',
@@ -241,9 +249,15 @@ def main(ctx: click.Context, home: str | None, db: str | None, url: str | None, 
 def load_commands() -> click.Group:
     """The root group with every command module imported (for tests and tools
     that walk ``main.commands``)."""
-    ctx = click.Context(main)
-    for name in COMMAND_MODULES:
-        main.get_command(ctx, name)
+    import pkgutil
+
+    import commands
+
+    for module in pkgutil.iter_modules(commands.__path__):  # every module, listed or not
+        __import__(f"commands.{module.name}")
+    for made in COMMANDS:
+        if made.name not in main.commands:
+            main.add_command(made)
     return main
 
 

@@ -2,13 +2,17 @@
 writes, done with the bare DB-API driver (``sqlite3`` or ``psycopg``) on the
 same schema, one transaction each, with no engine in between.
 
-An action reads the ticket row, updates it with a version check, reads the
-journal's last hash and appends the chained event (hashed with
-``engine.journal``, as the engine does), and queues one outbox row.  With
-``due_work=True`` it also rewrites the ticket's due-work rows, as the engine
-does after every change.  A lifecycle queues messages where the shipped incident
-process does: on intake, assign and resolve.  An intake allocates the key, inserts the ticket, its
-create event, an outbox row and its due-work rows.
+An action reads the ticket row (with its clock state), updates it with a
+version check (writing the clock state back, as the engine writes its
+continued state), reads the journal's last hash and appends the chained event
+(hashed with ``engine.journal``, as the engine does), and queues one outbox
+row.  Its due-work rows change as the engine's do: ``drop`` deletes named rows,
+``add`` inserts rows.  A lifecycle writes the rows the engine writes for the
+shipped incident process (checked against a statement trace of the engine):
+messages on intake, assign and resolve; the search text on intake and resolve
+(the solution); the due work an SLA clock or timer adds or drops.  An intake
+allocates the key, inserts the ticket, its search text, its create event, an
+outbox row and its due-work rows.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from engine.journal import GENESIS, event_hash, hashed_fields
+from engine.store.search import bigrams
 
 
 def _naive(t: datetime) -> datetime:
@@ -105,11 +110,18 @@ class RawStore:
             {"t": ticket_id, "seq": seq, "to": "desktop.support@example.com", "tpl": template,
              "payload": self._json(payload), "now": self._t(now)})
 
-    def _due_work(self, ticket_id: int, now: datetime, replace: bool, rows: int = 3) -> None:
+    def _due_work(self, ticket_id: int, now: datetime, replace: bool, rows: int = 3,
+                  drop: tuple[tuple[str, str], ...] = (),
+                  add: tuple[tuple[str, str, int], ...] | None = None) -> None:
         if replace:
             self.execute("DELETE FROM due_work WHERE ticket_id = :t", {"t": ticket_id})
-        for kind, name, hours in (("breach", "response", 8), ("warning", "resolution", 60),
-                                  ("breach", "resolution", 80))[:rows]:
+        for kind, name in drop:
+            self.execute("DELETE FROM due_work WHERE ticket_id = :t AND kind = :k AND name = :n",
+                         {"t": ticket_id, "k": kind, "n": name})
+        if add is None:
+            add = (("breach", "response", 8), ("warning", "resolution", 60),
+                   ("breach", "resolution", 80))[:rows]
+        for kind, name, hours in add:
             self.execute("INSERT INTO due_work (ticket_id, kind, name, cycle, due_at) "
                          "VALUES (:t, :k, :n, :c, :d)",
                          {"t": ticket_id, "k": kind, "n": name, "c": now.isoformat(),
@@ -117,25 +129,30 @@ class RawStore:
 
     # -- operations ----------------------------------------------------------------------
     def action(self, key: str, action: str, to_state: str, values: dict[str, Any],
-               now: datetime, due_rows: int | None = None, notify: bool = True) -> None:
+               now: datetime, due_rows: int | None = None, notify: bool = True,
+               drop: tuple[tuple[str, str], ...] = (), add: tuple[tuple[str, str, int], ...] = (),
+               solution: str | None = None) -> None:
         """One action in one transaction; ``due_rows``: rewrite the ticket's due
-        work with that many rows (None: leave it alone)."""
+        work with that many rows (None: leave it alone); ``drop``/``add``: the
+        due-work rows it deletes and inserts; ``solution``: the search text's
+        solution it writes."""
         self.begin()
         try:
-            row = self.execute("SELECT id, version, state, fields, sla, definition_version "
+            row = self.execute("SELECT id, version, state, fields, sla, definition_version, clock_state "
                                "FROM tickets WHERE key = :k" + ("" if self.sqlite else " FOR UPDATE"),
                                {"k": key}).fetchone()
-            ticket_id, version, state, fields_, sla, defv = row
+            ticket_id, version, state, fields_, sla, defv, clocks = row
             fields_ = json.loads(fields_) if isinstance(fields_, str) else fields_
             sla = json.loads(sla) if isinstance(sla, str) else sla
+            clocks = json.loads(clocks) if isinstance(clocks, str) else clocks
             fields_.update({k: v for k, v in values.items() if k not in ("assignee", "group")})
             cur = self.execute(
                 "UPDATE tickets SET version = :v1, state = :state, status = :state, updated_at = :now, "
                 "state_entered_at = :now, assignee = :assignee, group_id = :grp, fields = :fields, "
-                "sla = :sla WHERE id = :id AND version = :v0",
+                "sla = :sla, clock_state = :clocks WHERE id = :id AND version = :v0",
                 {"v1": version + 1, "v0": version, "id": ticket_id, "state": to_state,
                  "now": self._t(now), "assignee": values.get("assignee"), "grp": values.get("group"),
-                 "fields": self._json(fields_), "sla": self._json(sla)})
+                 "fields": self._json(fields_), "sla": self._json(sla), "clocks": self._json(clocks)})
             if cur.rowcount != 1:
                 raise RuntimeError(f"{key}: version conflict")
             changes = {k: [None, v] for k, v in values.items()}
@@ -144,14 +161,21 @@ class RawStore:
             if notify:
                 self._outbox(ticket_id, seq, action, {"key": key, "action": action, "changes": changes},
                              now)
+            if solution is not None:  # the solution and its CJK bigrams, as the engine's index
+                text = self.execute("SELECT description FROM search_text WHERE ticket_id = :t",
+                                    {"t": ticket_id}).fetchone()[0]
+                self.execute("UPDATE search_text SET solution = :s, text_grams = :g WHERE ticket_id = :t",
+                             {"s": solution, "g": bigrams(text + "\n" + solution), "t": ticket_id})
             if due_rows is not None:
                 self._due_work(ticket_id, now, replace=True, rows=due_rows)
+            elif drop or add:
+                self._due_work(ticket_id, now, replace=False, drop=drop, add=add)
             self.commit()
         except BaseException:
             self.rollback()
             raise
 
-    def intake(self, title: str, now: datetime, version: str) -> str:
+    def intake(self, title: str, now: datetime, version: str, description: str = "") -> str:
         """One new incident in one transaction; returns its key."""
         self.begin()
         try:
@@ -175,6 +199,10 @@ class RawStore:
                  "fields": self._json(fields_), "sla": self._json(sla), "now": self._t(now),
                  "due": self._t(now + timedelta(hours=8)), "false": False, "token": "0" * 64}
             ).fetchone()[0]
+            self.execute("INSERT INTO search_text (ticket_id, title, description, solution, details, notes, "
+                         "title_grams, text_grams) VALUES (:t, :title, :d, '', '', '', :tg, :dg)",
+                         {"t": ticket_id, "title": title, "d": description, "tg": bigrams(title),
+                          "dg": bigrams(description)})
             changes = {"title": [None, title], "reporter": [None, "bench.reporter@example.com"],
                        "urgency": [None, "medium"], "impact": [None, "low"], "priority": [None, "P4"]}
             seq = self._append(ticket_id, "create", None, "new", changes, now, version)
@@ -187,13 +215,20 @@ class RawStore:
             raise
 
 
-def lifecycle(raw: RawStore, n: int, version: str) -> None:
-    """The row writes of intake -> assign -> start -> resolve -> confirm."""
+def lifecycle(raw: RawStore, n: int, version: str, title: str | None = None, description: str = "") -> None:
+    """The row writes of intake -> assign -> start -> resolve -> confirm, as the
+    engine makes them for the shipped incident process: assign changes no due
+    work; start drops the response clock's; resolve drops the resolution clock's
+    two and adds the auto-close timer and its reminder (and writes the solution
+    into the search text); confirm drops those two."""
     now = datetime.now(timezone.utc)
-    key = raw.intake(f"Raw lifecycle {n}", now, version)
-    raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"},
-               now, due_rows=3)
-    raw.action(key, "start", "in_progress", {}, now, due_rows=2, notify=False)
+    key = raw.intake(title or f"Raw lifecycle {n}", now, version, description)
+    raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"}, now)
+    raw.action(key, "start", "in_progress", {}, now, notify=False, drop=(("breach", "response"),))
     raw.action(key, "resolve", "resolved", {"solution": "Replaced the cable", "closure_code": "solved",
-                                            "service_restored": True}, now, due_rows=2)
-    raw.action(key, "confirm", "closed", {"user_confirmed": True}, now, due_rows=0, notify=False)
+                                            "service_restored": True}, now,
+               drop=(("warning", "resolution"), ("breach", "resolution")),
+               add=(("timer", "auto_close", 72), ("remind", "auto_close", 48)),
+               solution="Replaced the cable")
+    raw.action(key, "confirm", "closed", {"user_confirmed": True}, now, notify=False,
+               drop=(("timer", "auto_close"), ("remind", "auto_close")))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +34,10 @@ def prepare(cfg: Config, tickets: int, name: str = "actions-template.db") -> tup
     cfg.apply_env()
     api = open_api(sqlite_url(db))
     keys = [new_incident(api, f"Throughput {i}") for i in range(tickets + 1)]
-    api.store.close()  # the last connection checkpoints the WAL into the file
+    api.store.close()
+    con = sqlite3.connect(db)  # the whole WAL into the file, which is copied
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
     return db, keys
 
 

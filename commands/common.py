@@ -226,6 +226,9 @@ def show_text(state: State, ticket: dict[str, Any]) -> str:
         items.append((link["label"], f"{link['target']} ({link['relation']})"))
     for link in ticket.get("linked") or []:
         items.append((link["label"], f"{link['key']} ({link['relation']}, {link['category']})"))
+    for f in ticket.get("attachments") or ():
+        items.append((t("attachment", lang), f"#{f['id']} {f['filename']} ({f['size']} B, {f['content_type']}"
+                                            f"{'' if f['public'] else ', internal'}) sha256 {f['sha256'][:12]}…"))
     return head + render.pairs(items)
 
 

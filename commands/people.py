@@ -57,19 +57,23 @@ def user() -> None:
 @click.option("--role", "roles", multiple=True, help="A role (repeatable), e.g. service_desk.")
 @click.option("--group", "groups", multiple=True, help="A support group (repeatable).")
 @click.option("--site", help="Site (e.g. head_office, guangzhou).")
+@click.option("--lang", type=click.Choice(["en", "zh"]),
+              help="The language of messages to this person (default: the desk's).")
 @output_options()
 @pass_state
 def user_add(state: State, user_id: str, name: str | None, email: str, phone: str | None,
-             roles: tuple[str, ...], groups: tuple[str, ...], site: str | None, as_json: bool) -> None:
+             roles: tuple[str, ...], groups: tuple[str, ...], site: str | None, lang: str | None,
+             as_json: bool) -> None:
     """Register a person with roles and groups (needs the admin permission:
     codes/permissions.yaml; the first admin comes from 'itsm db upgrade --admin').
 
     \b
     Example:
       itsm --as p16.owner user add zhao.min --email zhao.min@example.com --role service_desk --group service_desk
+      itsm --as p16.owner user add li.na --email li.na@example.com --lang zh
     """
     json_mode(state, as_json)
-    person = state.api().add_user(user_id, name, email, phone, roles, groups, site)
+    person = state.api().add_user(user_id, name, email, phone, roles, groups, site, lang)
     emit(state, person, as_json, lambda: f"added {person['id']} <{person['email']}> "
                                            f"roles: {', '.join(person['roles']) or '-'}; "
                                            f"groups: {', '.join(person['groups']) or '-'}\n")

@@ -43,7 +43,11 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
                         ("urgency", urgency), ("impact", impact), ("service", service)):
         if value is not None:
             values[name] = value
-    ticket = state.api().new_ticket(process, values, note)
+    api = state.api()
+    ticket = api.new_ticket(process, values, note)
+    offered = api.offered(ticket["key"])  # staff see known solutions; end users never do
+    if offered is not None:
+        ticket["similar"] = offered
     emit(state, ticket, as_json,
           lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + show_text(state, ticket)
           + (f"major-incident criteria matched: linked to {ticket['major_incident']}\n"

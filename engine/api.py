@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import apikeys, links, major, operations, passwords, people, portal, search, ticking, tickets
+from engine.desk import (apikeys, attachments, links, mailgate, major, operations, passwords, people, portal,
+                         search, ticking, tickets)
 from engine.desk.context import ORIGIN, Desk, parse_now
 from engine.model import Definitions, ProcessSpec
 from engine.settings import Settings
@@ -150,9 +151,9 @@ class Api:
     # -- people (engine.desk.people) ---------------------------------------------------------
     def add_user(self, pid: str, name: str | None, email: str, phone: str | None,
                  roles: Sequence[str], groups: Sequence[str], site: str | None,
-                 actor_id: str | None = None) -> dict[str, Any]:
+                 lang: str | None = None, actor_id: str | None = None) -> dict[str, Any]:
         """Register a person (the acting person needs the admin permission)."""
-        return people.add_user(self.desk, pid, name, email, phone, roles, groups, site, actor_id)
+        return people.add_user(self.desk, pid, name, email, phone, roles, groups, site, lang, actor_id)
 
     def user(self, ident: str) -> dict[str, Any]:
         """One person (id, name, email, roles, groups, permissions...); NotFound otherwise."""
@@ -213,11 +214,14 @@ class Api:
                actor_id: str | None = None) -> dict[str, Any]:
         return links.link(self.desk, key, target, relation, actor_id, unlink=True)
 
-    def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    def tick(self, progress: Callable[[int, int], None] | None = None,
+             budget: float | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in
         batches of engine.desk.ticking.TICK_BATCH tickets per transaction; each
-        effect once, however many ticks run (engine.desk.ticking)."""
-        return ticking.tick(self.desk, progress)
+        effect once, however many ticks run (engine.desk.ticking).  With a
+        ``budget`` (seconds) no batch starts after it is spent: the rest stays
+        due for the next tick."""
+        return ticking.tick(self.desk, progress, budget)
 
     # -- reading -------------------------------------------------------------------------
     def show(self, key: str) -> dict[str, Any]:
@@ -239,6 +243,11 @@ class Api:
                limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Tickets whose text contains every term, best first (engine.desk.search)."""
         return search.search(self.desk, text, process, resolved, limit, actor_id)
+
+    def offered(self, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+        """The known solutions to show the agent who just logged ``key`` (None for an
+        end user): a bounded look-up, apart from the intake (engine.desk.search.offered)."""
+        return search.offered(self.desk, key, actor_id, limit)
 
     def similar(self, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Resolved tickets most like ``key``, with their solutions (engine.desk.search)."""
@@ -323,6 +332,38 @@ class Api:
     def portal_act(self, key: str, token: str, action: str, inputs: Mapping[str, str]) -> dict[str, Any]:
         """Confirm, reopen...: a reporter's action for the holder of the status token."""
         return portal.act(self.desk, key, token, action, inputs)
+
+    def portal_reply(self, key: str, token: str, text: str,
+                     files: Sequence[tuple[str, bytes]] = ()) -> dict[str, Any]:
+        """The reporter's reply on the status page, with files: a public comment
+        and the process's ``replies:`` action."""
+        return portal.reply(self.desk, key, token, text, files)
+
+    def portal_attachment(self, key: str, token: str, attachment_id: int) -> tuple[dict[str, Any], bytes]:
+        """A public attachment of the ticket, for the holder of its status token."""
+        return portal.attachment(self.desk, key, token, attachment_id)
+
+    # -- mail and attachments (engine.desk.mailgate, attachments) --------------------------
+    def mail_receive(self, raw: bytes, mailbox: str | None = None) -> dict[str, Any]:
+        """One RFC 5322 message (``itsm mail receive``)."""
+        return mailgate.receive(self.desk, raw, mailbox)
+
+    def mail_poll(self, on_each: Callable[[dict[str, Any]], None] | None = None,
+                  mailbox: str | None = None) -> list[dict[str, Any]]:
+        """Fetch and handle the configured IMAP mailboxes' unseen mail (``itsm mail poll``)."""
+        return mailgate.poll(self.desk, on_each, mailbox)
+
+    def mail_log(self, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The mail received, newest first (``itsm mail log``)."""
+        return mailgate.log(self.desk, key, limit)
+
+    def attach(self, key: str, filename: str, data: bytes, public: bool = True,
+               actor_id: str | None = None) -> dict[str, Any]:
+        return attachments.attach(self.desk, key, filename, data, public, actor_id)
+
+    def attachment(self, key: str, attachment_id: int,
+                   actor_id: str | None = None) -> tuple[dict[str, Any], bytes]:
+        return attachments.download(self.desk, key, attachment_id, actor_id)
 
     # -- definition versions (engine.desk.migrate) -------------------------------------
     def version_findings(self) -> list[Any]:

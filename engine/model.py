@@ -321,6 +321,7 @@ class ProcessSpec:
     reuse_field: str | None = None  # search.reuse: the ticket-type field naming a reused solution
     publish_states: tuple[str, ...] = ()  # search.publish: states whose solution is published
     relations: Mapping[str, RelationSpec] = field(default_factory=FrozenMap)  # typed links it declares
+    replies: tuple[tuple[str, str], ...] = ()  # state -> the action a reporter's reply performs
     file: str = ""
     sha256: str = ""
     where: Where = NOWHERE

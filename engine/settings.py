@@ -36,6 +36,34 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """One IMAP account ``itsm mail poll`` fetches from, for a mailbox of codes/mailboxes.yaml."""
+
+    mailbox: str  # the mailbox id
+    host: str
+    port: int = 993
+    tls: str = "ssl"  # ssl | starttls | none (loopback only)
+    username: str = ""
+    password: str = field(default="", repr=False)
+    folder: str = "INBOX"
+    done_folder: str | None = None  # where handled mail is moved; unset: flagged \\Seen
+    verify: bool = True  # check the server's certificate
+    ca_file: str | None = None  # the CA that signed it, else the system's
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Mail intake and attachments ([mail] in itsm.toml; docs/operations.md#mail)."""
+
+    max_message_bytes: int = 25 * 1024 * 1024  # a larger mail is recorded, not read
+    sender_limit: int = 30  # mails one sender may open or reply with per hour
+    attachment_max_bytes: int = 10 * 1024 * 1024  # one file
+    ticket_attachments_max_bytes: int = 50 * 1024 * 1024  # all files of one ticket
+    attachment_dir: str | None = None  # unset: attachments are stored in the database
+    imap: tuple[ImapSettings, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuditSettings:
     """The journal's keys and checkpoints (docs/operations.md#auditing-the-journal).
     Paths only: the secrets live in files (or ITSM_AUDIT_KEY), never in itsm.toml."""
@@ -100,6 +128,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)  # derives status tokens
     audit: AuditSettings = AuditSettings()
     security: SecuritySettings = SecuritySettings()
+    mail: MailSettings = MailSettings()
     raw: dict[str, Any] | None = None
 
     @classmethod
@@ -148,6 +177,7 @@ class Settings:
         if max_attempts < 1 or not (math.isfinite(backoff) and backoff >= 0):  # retries are bounded
             raise UsageError("settings: notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) must be 1 or more, "
                              "notify.backoff_seconds (ITSM_NOTIFY_BACKOFF) a number of seconds, 0 or more")
+        mail_settings = _mail(section("mail"), path.parent)
         if smtp_settings.tls not in ("none", "starttls", "ssl"):
             raise UsageError(f"smtp.tls must be none, starttls or ssl, not {smtp_settings.tls!r}")
         url = data.get("url")
@@ -157,10 +187,46 @@ class Settings:
                    smtp=smtp_settings, webhook=webhook, max_attempts=max_attempts,
                    backoff_seconds=backoff,
                    secret_key=env("ITSM_SECRET_KEY") or section("security").get("secret_key"),
-                   audit=audit_settings, security=_security(section("security")), raw=data)
+                   audit=audit_settings, security=_security(section("security")), mail=mail_settings,
+                   raw=data)
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes)
+
+
+def _mail(mail: dict[str, Any], base: Path) -> MailSettings:
+    env = os.environ.get
+    accounts = []
+    imap = mail.get("imap") if isinstance(mail.get("imap"), dict) else {}
+    if env("ITSM_IMAP_HOST"):  # one account from the environment
+        imap = dict(imap, **{env("ITSM_IMAP_MAILBOX") or "servicedesk": {
+            "host": env("ITSM_IMAP_HOST"), "port": env("ITSM_IMAP_PORT"), "tls": env("ITSM_IMAP_TLS"),
+            "username": env("ITSM_IMAP_USERNAME"), "password": env("ITSM_IMAP_PASSWORD"),
+            "folder": env("ITSM_IMAP_FOLDER"), "done_folder": env("ITSM_IMAP_DONE_FOLDER"),
+            "verify": env("ITSM_IMAP_VERIFY"), "ca_file": env("ITSM_IMAP_CA_FILE")}})
+    try:
+        for box, acc in imap.items():
+            if not isinstance(acc, dict) or not acc.get("host"):
+                raise UsageError(f"settings: mail.imap.{box} needs a host")
+            tls = str(acc.get("tls") or "ssl").lower()
+            if tls not in ("ssl", "starttls", "none"):
+                raise UsageError(f"settings: mail.imap.{box}.tls must be ssl, starttls or none, not {tls!r}")
+            accounts.append(ImapSettings(
+                mailbox=str(box), host=str(acc["host"]), port=int(acc.get("port") or (993 if tls == "ssl" else 143)),
+                tls=tls, username=str(acc.get("username") or ""), password=str(acc.get("password") or ""),
+                folder=str(acc.get("folder") or "INBOX"), done_folder=acc.get("done_folder") or None,
+                verify=str(acc.get("verify") if acc.get("verify") is not None else True).lower()
+                not in ("false", "0", "no"),
+                ca_file=_path(acc["ca_file"], base) if acc.get("ca_file") else None))
+        sizes = {k: int(env("ITSM_MAIL_" + k.upper()) or mail.get(k) or getattr(MailSettings, k))
+                 for k in ("max_message_bytes", "sender_limit", "attachment_max_bytes",
+                           "ticket_attachments_max_bytes")}
+    except ValueError as exc:
+        raise UsageError(f"settings: mail: {exc}") from None
+    if any(v < 1 for v in sizes.values()):
+        raise UsageError("settings: mail limits must be 1 or more")
+    return MailSettings(**sizes, imap=tuple(accounts),
+                        attachment_dir=_path_setting("ITSM_ATTACHMENT_DIR", mail.get("attachment_dir"), base))
 
 
 def _path(value: Any, base: Path) -> str | None:

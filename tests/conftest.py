@@ -18,6 +18,11 @@ from typing import Any, Callable, Iterator
 import pytest
 from click.testing import CliRunner, Result
 
+# Test modules import this file's helpers as ``tests_conftest``: the name
+# ``conftest`` is taken by whichever conftest.py pytest imported last (tests/web,
+# tests/mail), so ``from conftest import ...`` would depend on collection order.
+sys.modules.setdefault("tests_conftest", sys.modules[__name__])
+
 REPO = Path(__file__).resolve().parent.parent
 
 try:  # tests/cli/ (a folder without __init__.py) must not shadow the cli module

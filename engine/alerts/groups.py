@@ -27,7 +27,7 @@ from typing import Any
 
 from engine.alerts.payload import Alert, parse
 from engine.alerts.rules import AlertRules, Mapped
-from engine.desk import major
+from engine.desk import clockstate, major
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event, intake
 from engine.errors import Conflict, ItsmError, StoreUnavailable
@@ -202,11 +202,12 @@ def _note(desk: Desk, repo: Any, ticket_id: int, text: str, source: str, fingerp
     """An internal journal note (action 'alert'); the ticket's state is untouched."""
     ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
     now = check_forward(desk, ticket, now)
-    repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
     changes = {"alert": {"source": source, "fingerprint": fingerprint, "status": status, "count": count}}
-    repo.append_event(ticket.id, event("alert", monitoring_actor(""), None, None, None, changes,
-                                            text, ticket.definition_version, now, False),
-                      key=ticket.key, process=ticket.process)
+    new = event("alert", monitoring_actor(""), None, None, None, changes, text,
+                ticket.definition_version, now, False)
+    repo.update_ticket(ticket.id, ticket.version,
+                       {"updated_at": now, "clock_state": clockstate.bumped(desk, ticket, new)})
+    repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
 
 
 def alert_groups(desk: Desk, ticket: str | None = None, open_only: bool = False,

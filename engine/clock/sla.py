@@ -2,9 +2,14 @@
 
 Pure functions: given the process's clock declarations, the ticket's
 transitions (from the journal), its current priority and service, and "now",
-return each clock's record.  Because nothing is stored incrementally, a change
-of priority, service or policy mid-flight gives an exact answer: elapsed time
-is kept, the target (and so the due date) moves.
+return each clock's record.  The replay of the whole history (:func:`compute`)
+is the definition.  It is a fold: :func:`step` moves each clock's
+:class:`ClockRun` over one move and :func:`record` reads the record off a run
+at "now", so a ticket keeps its runs and an action continues them
+(engine.desk.clockstate).  A run is continued only with the basis it was
+computed with (calendar, target, warning threshold): a change of priority,
+service or policy mid-flight replays the history, so the answer stays exact:
+elapsed time is kept, the target (and so the due date) moves.
 
 Semantics of a clock:
 - it starts when a transition enters a state matching ``start`` (or performs
@@ -41,7 +46,7 @@ KPIs that read the recorded ``met`` all follow from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Mapping
 
@@ -123,7 +128,12 @@ def switch_for(defs: Definitions, spec: ProcessSpec, history: Iterable[Transitio
     """What an action with outcome ``values`` switches (``{clock: [old, new]}``,
     journaled as ``sla_calendar``): the ``group`` clocks whose group's calendar
     differs from the one the journal says they follow."""
-    now_in = calendars_in_force(history)
+    return switch_from(defs, spec, calendars_in_force(history), values)
+
+
+def switch_from(defs: Definitions, spec: ProcessSpec, now_in: Mapping[str, str | None],
+                values: Mapping[str, Any]) -> dict[str, list[str | None]]:
+    """:func:`switch_for` from the calendars in force (clock id -> calendar id)."""
     out: dict[str, list[str | None]] = {}
     for clock in spec.clocks:
         if clock.calendar != "group":
@@ -194,87 +204,142 @@ def reached(elapsed_us: int, threshold_us: int | None) -> bool:
     return threshold_us is not None and elapsed_us >= threshold_us
 
 
-def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: float | None, cal: Calendar,
-                  warning: float | None, now: datetime, categories: Mapping[str, str],
-                  switches: Mapping[int, Calendar] | None = None) -> dict[str, Any]:
-    """One clock's record.  Time is counted in whole microseconds (exact integer
-    sums); ``categories``: the status category of every state the transitions
-    enter; ``switches``: the calendar the clock follows from the transition of
-    that index on (``cal`` until the first; the time counted before a switch
-    stays counted).  The record is in the calendar followed at the end."""
-    switches = switches or {}
-    transitions = list(transitions)
-    if 0 in switches:
-        cal = switches[0]
-    final = cal
-    for i in sorted(switches):
-        final = switches[i]
-    micros = final.micros
-    status, elapsed = "not_started", 0
+@dataclass
+class ClockRun:
+    """Where one clock stands after a run of moves: everything
+    :func:`compute_clock` needs to go on from there.  Times are whole
+    microseconds (Calendar.micros); ``run_since`` is the last move's time;
+    ``cal`` the calendar a ``group`` or ``reporter_site`` clock follows since its
+    last switch (None: the service's).
+
+    The run depends on what the fold was computed with, its *basis*: the
+    service's calendar, the target and the warning threshold (from the ticket's
+    priority and service, the calendar followed at the end, and the
+    definitions).  A run is only continued with the same basis
+    (engine.desk.clockstate replays the journal when it changes)."""
+
+    status: str = "not_started"
+    elapsed: int = 0
     run_since: int | None = None
-    started_at = stopped_at = breach_at = warning_at = None  # microseconds
+    started_at: int | None = None
+    stopped_at: int | None = None
+    breach_at: int | None = None
+    warning_at: int | None = None
+    cal: str | None = None
+
+    def to_list(self) -> list[Any]:
+        return [self.status, self.elapsed, self.run_since, self.started_at, self.stopped_at,
+                self.breach_at, self.warning_at, self.cal]
+
+    @classmethod
+    def from_list(cls, data: Any) -> "ClockRun":
+        """The run of :meth:`to_list`; ValueError when ``data`` is not one."""
+        if not isinstance(data, list) or len(data) != 8 or data[0] not in _STATUSES \
+                or not all(v is None or (type(v) is int) for v in data[1:7]) or data[1] is None \
+                or not (data[7] is None or isinstance(data[7], str)):
+            raise ValueError("not a clock run")
+        return cls(*data)
+
+
+_STATUSES = ("not_started", "running", "paused", "stopped")
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a clock's run is computed with (see :class:`ClockRun`): the service's
+    calendar, the thresholds, and the calendars a switch may name."""
+
+    cal: Calendar
+    target_us: int | None
+    warn_us: int | None
+    cals: Mapping[str, Calendar] = field(default_factory=dict, compare=False)
+
+    def key(self) -> list[Any]:
+        return [self.cal.id, self.target_us, self.warn_us]
+
+    def calendar(self, cid: str | None) -> Calendar:
+        """The calendar a run that switched to ``cid`` follows (None: the service's)."""
+        return self.cals.get(cid, self.cal) if cid else self.cal
+
+
+def basis(target: float | None, cal: Calendar, warning: float | None,
+          cals: Mapping[str, Calendar] | None = None) -> Basis:
     target_us = None if target is None else round(target * _US)
     warn_us = round(target * warning / 100 * _US) if (target is not None and warning) else None
+    return Basis(cal, target_us, warn_us, cals or {})
 
-    def account(until: int) -> None:
-        nonlocal elapsed, breach_at, warning_at
-        if status != "running" or run_since is None or until <= run_since:
-            return
-        span = cal.working_micros(run_since, until)
-        if target_us is not None and breach_at is None and elapsed < target_us <= elapsed + span:
-            breach_at = cal.add_working_micros(run_since, target_us - elapsed)
-        if warn_us is not None and warning_at is None and elapsed < warn_us <= elapsed + span:
-            warning_at = cal.add_working_micros(run_since, warn_us - elapsed)
-        elapsed += span
 
-    for i, tr in enumerate(transitions):
-        at = micros(tr.at)
-        account(at)
-        if i in switches:
-            cal = switches[i]
-        if not tr.moved:  # a calendar switch alone: counted up to here, on the new hours from here
-            run_since = at
-            continue
-        cat = categories[tr.to_state]
-        paused = _matches_state(clock.pause, tr.to_state, cat)
-        if status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
-                and tr.from_state is not None:
-            elapsed, breach_at, warning_at = 0, None, None
-        if status == "not_started":
-            if _matches(clock.start, tr.to_state, cat, tr.action) \
-                    and not _matches(clock.stop, tr.to_state, cat, tr.action):
-                status, started_at = ("paused" if paused else "running"), at
-        elif status in ("running", "paused"):
-            if _matches(clock.stop, tr.to_state, cat, tr.action):
-                status, stopped_at = "stopped", at
-            else:
-                status = "paused" if paused else "running"
-        elif status == "stopped" and _matches(clock.resume, tr.to_state, cat, tr.action) \
+def _account(run: ClockRun, b: Basis, until: int) -> None:
+    """Count the running time from ``run.run_since`` to ``until``."""
+    if run.status != "running" or run.run_since is None or until <= run.run_since:
+        return
+    cal, elapsed = b.calendar(run.cal), run.elapsed
+    span = cal.working_micros(run.run_since, until)
+    if b.target_us is not None and run.breach_at is None and elapsed < b.target_us <= elapsed + span:
+        run.breach_at = cal.add_working_micros(run.run_since, b.target_us - elapsed)
+    if b.warn_us is not None and run.warning_at is None and elapsed < b.warn_us <= elapsed + span:
+        run.warning_at = cal.add_working_micros(run.run_since, b.warn_us - elapsed)
+    run.elapsed = elapsed + span
+
+
+def step(clock: ClockSpec, run: ClockRun, b: Basis, tr: Transition, category: str | None) -> None:
+    """Move ``run`` over one move (``category``: the status category of the state
+    it enters).  A calendar switch counts the time up to it on the old hours and
+    the rest on the new ones; a switch alone (``moved`` False) moves no state."""
+    at = Calendar.micros(tr.at)
+    _account(run, b, at)
+    if clock.calendar != "service" and tr.calendars and clock.id in tr.calendars:
+        run.cal = tr.calendars[clock.id]
+    if not tr.moved:
+        run.run_since = at
+        return
+    cat = category or "active"
+    paused = _matches_state(clock.pause, tr.to_state, cat)
+    if run.status != "not_started" and _matches(clock.reset, tr.to_state, cat, tr.action) \
+            and tr.from_state is not None:
+        run.elapsed, run.breach_at, run.warning_at = 0, None, None
+    if run.status == "not_started":
+        if _matches(clock.start, tr.to_state, cat, tr.action) \
                 and not _matches(clock.stop, tr.to_state, cat, tr.action):
-            status, stopped_at = ("paused" if paused else "running"), None
-        run_since = at
-        if status in ("running", "paused"):  # a zero threshold is reached as the clock starts
-            if breach_at is None and reached(elapsed, target_us):
-                breach_at = at
-            if warning_at is None and reached(elapsed, warn_us):
-                warning_at = at
-    now_us = micros(now)
-    account(now_us)
+            run.status, run.started_at = ("paused" if paused else "running"), at
+    elif run.status in ("running", "paused"):
+        if _matches(clock.stop, tr.to_state, cat, tr.action):
+            run.status, run.stopped_at = "stopped", at
+        else:
+            run.status = "paused" if paused else "running"
+    elif run.status == "stopped" and _matches(clock.resume, tr.to_state, cat, tr.action) \
+            and not _matches(clock.stop, tr.to_state, cat, tr.action):
+        run.status, run.stopped_at = ("paused" if paused else "running"), None
+    run.run_since = at
+    if run.status in ("running", "paused"):  # a zero threshold is reached as the clock starts
+        if run.breach_at is None and reached(run.elapsed, b.target_us):
+            run.breach_at = at
+        if run.warning_at is None and reached(run.elapsed, b.warn_us):
+            run.warning_at = at
 
+
+def record(run: ClockRun, b: Basis, target: float | None, now: datetime) -> dict[str, Any]:
+    """The clock's record at ``now`` from its run (which is left as it was), in
+    the calendar the run follows."""
+    run = ClockRun(*run.to_list())
+    cal, target_us, warn_us = b.calendar(run.cal), b.target_us, b.warn_us
+    now_us = Calendar.micros(now)
+    _account(run, b, now_us)
+    status, elapsed, warning_at = run.status, run.elapsed, run.warning_at
     remaining = None if target_us is None else target_us - elapsed
     due: int | None = None
     if target_us is not None and status != "not_started":
         if remaining is not None and remaining > 0:
-            base = stopped_at if status == "stopped" else now_us
+            base = run.stopped_at if status == "stopped" else now_us
             due = cal.add_working_micros(base, remaining)  # type: ignore[arg-type]
         else:
-            due = breach_at
+            due = run.breach_at
     if warn_us is not None and warning_at is None and status in ("running", "paused") \
             and elapsed < warn_us:
         warning_at = cal.add_working_micros(now_us, warn_us - elapsed)
     started = status != "not_started"
     breached = started and reached(elapsed, target_us)
-    iso = final.iso_seconds
+    iso = cal.iso_seconds
     return {
         "state": status,
         "target_seconds": None if target is None else int(round(target)),
@@ -286,10 +351,71 @@ def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: f
         "breached": breached,
         "warned": started and reached(elapsed, warn_us),
         "met": (not breached) if status == "stopped" and target is not None else None,
-        "started_at": iso(started_at) if started_at is not None else None,
-        "stopped_at": iso(stopped_at) if stopped_at is not None else None,
-        "calendar": final.id,
+        "started_at": iso(run.started_at) if run.started_at is not None else None,
+        "stopped_at": iso(run.stopped_at) if run.stopped_at is not None else None,
+        "calendar": cal.id,
     }
+
+
+def compute_clock(clock: ClockSpec, transitions: Iterable[Transition], target: float | None, cal: Calendar,
+                  warning: float | None, now: datetime, categories: Mapping[str, str],
+                  cals: Mapping[str, Calendar] | None = None) -> dict[str, Any]:
+    """One clock's record: the fold of :func:`step` over ``transitions`` (its
+    moves), then :func:`record` at ``now`` (the definition the incremental clock
+    state of engine.desk.clockstate must equal).  Time is counted in whole
+    microseconds (exact integer sums); ``categories``: the status category of
+    every state the moves enter; ``cal``: the service's calendar; ``cals``: the
+    calendars a switch may name (a ``group`` or ``reporter_site`` clock follows
+    the one its last switch named; the time counted before a switch stays
+    counted).  The record is in the calendar followed at the end."""
+    b = basis(target, cal, warning, cals)
+    run = ClockRun()
+    for tr in transitions:
+        step(clock, run, b, tr, categories.get(tr.to_state))
+    return record(run, b, target, now)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One clock's policy for a ticket: its target (seconds), basis and policy id."""
+
+    target: float | None
+    basis: Basis
+    policy: str | None
+
+
+def settings(spec: ProcessSpec, defs: Definitions, values: Mapping[str, Any],
+             in_force: Mapping[str, str | None] | None = None) -> dict[str, Setting]:
+    """Every clock's target and basis for a ticket with these ``values``;
+    ``in_force``: clock id -> the calendar the journal says it follows at the end
+    (:func:`calendars_in_force`; a target of N business days is N standard days
+    of that calendar)."""
+    policy = policy_for(defs, values.get("service"))
+    cal = calendar_for_policy(defs, policy)
+    targets = (policy.get("targets") or {}).get(values.get("priority") or "", {}) if policy else {}
+    warning = _percent(policy.get("warning")) if policy else None
+    cals = calendars(defs)
+    out: dict[str, Setting] = {}
+    for clock in spec.clocks:
+        cid = (in_force or {}).get(clock.id) if clock.calendar != "service" else None
+        final = cals.get(cid, cal) if cid else cal
+        raw = targets.get(clock.target) if targets else None
+        target = target_seconds(Duration.parse(str(raw)), final) if raw is not None else None
+        out[clock.id] = Setting(target, basis(target, cal, clock.warning if clock.warning is not None
+                                              else warning, cals), policy.code if policy else None)
+    return out
+
+
+def records(spec: ProcessSpec, runs: Mapping[str, ClockRun], sets: Mapping[str, Setting],
+            now: datetime) -> dict[str, Any]:
+    """Every clock's record from its run (the shape :func:`compute` returns)."""
+    out: dict[str, Any] = {}
+    for clock in spec.clocks:
+        s = sets[clock.id]
+        rec = record(runs[clock.id], s.basis, s.target, now)
+        rec["policy"] = s.policy
+        out[clock.id] = rec
+    return out
 
 
 def _category(spec: ProcessSpec, defs: Definitions, state: str) -> str:
@@ -297,32 +423,27 @@ def _category(spec: ProcessSpec, defs: Definitions, state: str) -> str:
     return defs.category_of(st.status) if st else "active"
 
 
+def category(spec: ProcessSpec, defs: Definitions, state: str) -> str:
+    """The status category of ``state`` (a state the process no longer has: active)."""
+    return _category(spec, defs, state)
+
+
+def fold(spec: ProcessSpec, defs: Definitions, transitions: Iterable[Transition],
+         sets: Mapping[str, Setting], runs: dict[str, ClockRun] | None = None) -> dict[str, ClockRun]:
+    """Every clock's run after ``transitions`` (continuing ``runs`` when given)."""
+    runs = {c.id: ClockRun() for c in spec.clocks} if runs is None else runs
+    for tr in transitions:
+        cat = _category(spec, defs, tr.to_state)
+        for clock in spec.clocks:
+            step(clock, runs[clock.id], sets[clock.id].basis, tr, cat)
+    return runs
+
+
 def compute(spec: ProcessSpec, defs: Definitions, transitions: list[Transition],
             values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    """Every clock of the ticket, keyed by clock id."""
-    policy = policy_for(defs, values.get("service"))
-    cal = calendar_for_policy(defs, policy)
-    targets = (policy.get("targets") or {}).get(values.get("priority") or "", {}) if policy else {}
-    warning = _percent(policy.get("warning")) if policy else None
-    out: dict[str, Any] = {}
-    categories = {tr.to_state: _category(spec, defs, tr.to_state) for tr in transitions}
-    cals = calendars(defs)
-    for clock in spec.clocks:
-        switches: dict[int, Calendar] = {}
-        if clock.calendar != "service":
-            for i, tr in enumerate(transitions):
-                if tr.calendars and clock.id in tr.calendars:
-                    cid = tr.calendars[clock.id]
-                    switches[i] = cals.get(cid, cal) if cid else cal
-        final = switches[max(switches)] if switches else cal
-        raw = targets.get(clock.target) if targets else None
-        target = target_seconds(Duration.parse(str(raw)), final) if raw is not None else None
-        rec = compute_clock(clock, transitions, target, cal,
-                            clock.warning if clock.warning is not None else warning, now, categories,
-                            switches)
-        rec["policy"] = policy.code if policy else None
-        out[clock.id] = rec
-    return out
+    """Every clock of the ticket, keyed by clock id: the replay of its whole history."""
+    sets = settings(spec, defs, values, calendars_in_force(transitions))
+    return records(spec, fold(spec, defs, transitions, sets), sets, now)
 
 
 def home_zone(defs: Definitions) -> Any:

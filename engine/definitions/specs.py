@@ -166,7 +166,9 @@ def build_process(doc: Document, statuses: CodeTable | None = None) -> ProcessSp
         solution_field=(d.get("search") or {}).get("solution"),
         reuse_field=(d.get("search") or {}).get("reuse"),
         publish_states=_ids((d.get("search") or {}).get("publish")),
-        relations=relations)
+        relations=relations,
+        replies=tuple((str(k), str(v)) for k, v in (d.get("replies") or {}).items()
+                      if isinstance(d.get("replies"), dict)))
 
 
 IMPLICIT_RELATION = "part_of"

@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
+from engine.desk import clockstate
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event
 from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
@@ -91,11 +92,11 @@ def add(desk: Desk, repo: Any, ticket: Ticket, relation: RelationSpec, target: s
     values: dict[str, Any] = {"updated_at": now}
     if "parent" in changes:
         values["parent"] = ticket.values["parent"] = target
+    new = event("link", actor, None, None, None, changes, note, ticket.definition_version, now, False)
+    values["clock_state"] = ticket.clock_state = clockstate.bumped(desk, ticket, new)
     repo.update_ticket(ticket.id, ticket.version, values)
     ticket.version += 1
-    repo.append_event(ticket.id, event("link", actor, None, None, None, changes, note,
-                                       ticket.definition_version, now, False),
-                      key=ticket.key, process=ticket.process)
+    repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
     return True
 
 
@@ -108,11 +109,11 @@ def remove(desk: Desk, repo: Any, ticket: Ticket, relation: RelationSpec, target
         if mirrored(desk, ticket.process, relation) and ticket.values.get("parent") == key:
             changes["parent"] = [key, None]
             values["parent"] = ticket.values["parent"] = None
+        new = event("link", actor, None, None, None, changes, None, ticket.definition_version, now, False)
+        values["clock_state"] = ticket.clock_state = clockstate.bumped(desk, ticket, new)
         repo.update_ticket(ticket.id, ticket.version, values)
         ticket.version += 1
-        repo.append_event(ticket.id, event("link", actor, None, None, None, changes, None,
-                                           ticket.definition_version, now, False),
-                          key=ticket.key, process=ticket.process)
+        repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
     return gone
 
 

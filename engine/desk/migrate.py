@@ -16,7 +16,8 @@ from typing import Any, Callable, Mapping
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.lint.finding import Finding
 from engine.runtime.ticket import CORE_COLUMNS, Ticket
-from engine.desk import permissions
+from engine.clock import sla as slamod
+from engine.desk import clockstate, permissions
 from engine.desk.context import Desk
 from engine.desk.writes import event, refresh_due
 
@@ -160,17 +161,24 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
                 continue
             target = spec.states[move["to"]]
             category = desk.defs.category_of(target.status)
+            new = event("migrate", actor, spec.owner, ticket.state, target.id, {},
+                        f"moved to definition version {version} (state map {ticket.state}={target.id})",
+                        version, now, False)
+            # the clock state of the new definition: by replay of the whole journal
+            events = repo.events(ticket.id) + [new]
+            sets = slamod.settings(spec, desk.defs, ticket.values, clockstate.in_force(events))
+            clocks = clockstate.replayed(desk, spec, events, sets, ticket.version + 1)
             repo.update_ticket(ticket.id, ticket.version, {
                 "state": target.id, "status": target.status, "status_category": category,
-                "definition_version": version, "state_entered_at": now, "updated_at": now})
-            repo.append_event(ticket.id, event(
-                "migrate", actor, spec.owner, ticket.state, target.id, {},
-                f"moved to definition version {version} (state map {ticket.state}={target.id})",
-                version, now, False), key=ticket.key, process=ticket.process)
+                "definition_version": version, "state_entered_at": now, "updated_at": now,
+                "clock_state": clocks.to_json()})
+            repo.append_event(ticket.id, new, last=events[-2] if len(events) > 1 else None,
+                              key=ticket.key, process=ticket.process)
             ticket.state, ticket.version = target.id, ticket.version + 1
+            ticket.clock_state = clocks.to_json()
             ticket.state_entered_at, ticket.updated_at = now, now
             ticket.definition_version = version
-            refresh_due(desk, repo, spec, ticket)
+            refresh_due(desk, repo, spec, ticket, starts=clockstate.timer_starts(spec, ticket, clocks))
         if progress is not None and total:
             progress(total, total)
     result["applied"] = True

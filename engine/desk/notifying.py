@@ -56,9 +56,17 @@ def token_for(settings: Settings, key: str) -> str:
 
 
 def notify(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | None,
-           messages: Sequence[Any], extra: Mapping[str, Any], now: datetime) -> int:
-    """Queue messages in this transaction; the payload is what templates see."""
+           messages: Sequence[Any], extra: Mapping[str, Any], now: datetime,
+           reporter_lang: str | None = None) -> int:
+    """Queue messages in this transaction; the payload is what templates see.
+    Each message is in its recipient's language: a person's ``lang``, else, for
+    the reporter, the language the ticket is written in, else ``reporter_lang``
+    (the mailbox's), else the desk's."""
     payload = {"key": ticket.key, "ticket": message_ticket(desk, spec, ticket), **extra}
+    reply_to = reply_address(desk.defs, spec.id)
+    if reply_to:
+        payload["reply_to"] = reply_to
+    reporter_lang = written_in(ticket.values) or reporter_lang or desk.lang
     token = payload.pop("token", None) or (token_for(desk.settings, ticket.key)
                                            if desk.settings.secret_key else None)
     total = 0
@@ -68,8 +76,28 @@ def notify(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | 
             one = replace(message, to=(target,))
             data = dict(payload, token=token) if target == "reporter" and token else payload
             total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, desk.lang, now,
-                             mailboxes)
+                             mailboxes, reporter_lang if target == "reporter" else None)
     return total
+
+
+def written_in(values: Mapping[str, Any]) -> str | None:
+    """'zh' when the ticket's title or description is mostly Chinese, 'en' when
+    it has letters and no Chinese, else None."""
+    text = f"{values.get('title') or ''} {values.get('description') or ''}"[:2000]
+    han = sum(1 for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
+    if han:
+        return "zh"
+    return "en" if any(c.isalpha() for c in text) else None
+
+
+def reply_address(defs: Definitions, process: str) -> str | None:
+    """The address replies to messages about ``process`` tickets go to: its
+    first mailbox in codes/mailboxes.yaml."""
+    table = defs.codes.get("mailboxes")
+    for box in (table.values.values() if table else ()):
+        if box.get("process") == process and box.get("address"):
+            return str(box.get("address"))
+    return None
 
 
 _MAILBOXES: dict[str, dict[str, str]] = {}  # per definitions hash

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from engine.errors import UsageError
 from engine.desk import permissions
+from engine.model import LANGS
 from engine.desk.context import Desk
 
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # 64: the people.id column
@@ -52,8 +53,10 @@ def check_admin(desk: Desk, repo: Any, actor_id: str | None, what: str) -> None:
 
 def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | None,
              roles: Sequence[str], groups: Sequence[str], site: str | None,
-             actor_id: str | None = None) -> dict[str, Any]:
+             lang: str | None = None, actor_id: str | None = None) -> dict[str, Any]:
     check_user_id(pid)
+    if lang is not None and lang not in LANGS:
+        raise UsageError(f"language {lang!r} is not one of {', '.join(LANGS)}")
     known_roles = permissions.known_roles(desk.defs)
     unknown = [r for r in roles if r not in known_roles]
     if unknown:
@@ -65,7 +68,7 @@ def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | No
         raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
     with desk.store.write() as repo:
         check_admin(desk, repo, actor_id, f"add people ({pid})")
-        repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now())
+        repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now(), lang)
         return person_view(desk, repo.find_person(pid))
 
 

@@ -23,15 +23,15 @@ resolution").  Offered by the facade (engine.api) to ``engine.web`` and to
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from engine.clock import sla as slamod
-from engine.desk import major, search
+from engine.desk import attachments, major, replies, search
 from engine.desk.context import Desk
 from engine.desk.notifying import ticket_by_token
 from engine.desk.views import public_update, public_view
 from engine.desk.workflow import perform
-from engine.desk.writes import intake, transitions
+from engine.desk.writes import check_forward, event, intake, transitions
 from engine.errors import ActionRefused, UsageError
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor
@@ -59,6 +59,8 @@ SAY = {
     "not_yours": ("'{action}' is not something you can do here; available now: {available}.",
                   "此处不能执行“{action}”；当前可用：{available}。"),
     "nothing": ("nothing", "无"),
+    "reply": ("Write your answer, or attach a file.", "请填写答复内容，或附上文件。"),
+    "closed": ("This ticket is closed: please report a new one.", "该工单已关闭，请提交新的工单。"),
 }
 
 
@@ -215,6 +217,7 @@ def report(desk: Desk, kind: str, values: Mapping[str, str], session: str | None
         if session:
             repo.self_help.ticket_filed(session, ticket.id, now)
         view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
+    with desk.store.read() as repo:  # self-help, looked up once the ticket is committed
         view["suggestions"] = suggestions(desk, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token
     return view
@@ -248,6 +251,9 @@ def status_view(desk: Desk, key: str, token: str) -> dict[str, Any]:
         view["updates"] = [public_update(spec, e, desk.lang, desk.iso)
                            for e in repo.public_events(ticket.id)]
         view["can"] = [a.id for a in spec.actions_from(ticket.state) if "reporter" in a.roles]
+        view["attachments"] = attachments.listing(repo, ticket.id, True, desk.iso)
+        view["can_reply"] = ticket.status_category != "closed"
+        view["reply_does"] = dict(spec.replies).get(ticket.state)
         return view
 
 
@@ -283,3 +289,42 @@ def act(desk: Desk, key: str, token: str, action: str, inputs: Mapping[str, str]
         reporter = str(ticket.values.get("reporter") or "")
         perform(desk, repo, ticket, action, fields, None, end_user(reporter), now)
     return status(desk, key, token)
+
+
+MAX_FILES = 5  # files with one reply
+
+
+def reply(desk: Desk, key: str, token: str, text: str,
+          files: Sequence[tuple[str, bytes]] = ()) -> dict[str, Any]:
+    """The reporter's reply on the status page: a public comment (and its files)
+    and, when the process's ``replies:`` names one for the ticket's state, that
+    action as the reporter (a pending ticket resumes).  Returns the status view."""
+    text = (text or "").strip()
+    _check_text({"reply": text})
+    if not text and not files:
+        raise ActionRefused(_say(desk, "reply"), missing=["reply"])
+    if len(files) > MAX_FILES:
+        raise UsageError(f"at most {MAX_FILES} files with one reply")
+    now = desk.now()
+    with desk.store.write() as repo:
+        ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_by_token(repo, key, token), lock=True))
+        if ticket.status_category == "closed":
+            raise ActionRefused(_say(desk, "closed"))
+        now = check_forward(desk, ticket, now)
+        reporter = end_user(str(ticket.values.get("reporter") or ""))
+        repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
+        ticket.version += 1
+        repo.append_event(ticket.id, event("comment", reporter, "reporter", None, None, {},
+                                           text or "-", ticket.definition_version, now, True),
+                          key=ticket.key, process=ticket.process)
+        for name, data in files:
+            attachments.store(desk, repo, ticket, name, data, reporter, "portal", True, now)
+        if text:
+            replies.user_replied(desk, repo, ticket, text, reporter, now)
+    return status(desk, key, token)
+
+
+def attachment(desk: Desk, key: str, token: str, attachment_id: int) -> tuple[dict[str, Any], bytes]:
+    """A public attachment, for the holder of the ticket's status token."""
+    with desk.store.read() as repo:
+        return attachments.content(desk, repo, ticket_by_token(repo, key, token), attachment_id, True)

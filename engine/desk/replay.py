@@ -5,7 +5,9 @@ what its events made it: the field values are the last values
 their ``changes`` gave; the state, the times, the version and the definition
 version follow from the events' states and times; the status, its category, the
 resolution and closure times and the SLA record follow from the process
-definition the deciding event ran under.  Those last ones are derived when that
+definition the deciding event ran under.  The stored clock state
+(engine.desk.clockstate), when it is current, must equal the replay of the
+whole journal.  Those last ones are derived when that
 event ran under the current definition version of the process (the definitions
 loaded now are the ones it ran with); otherwise they are left out and counted
 (``Replay.underived``).  The status token's hash is a credential, not part of
@@ -19,13 +21,14 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.clock import sla as slamod
+from engine.desk import clockstate
 from engine.desk.context import Desk
 from engine.runtime import timers
 from engine.runtime.ticket import CORE_COLUMNS
 
 # Journal actions that write no action outcome (no SLA record): comments, links,
-# monitoring notes, definition migrations.  Every other action is a process action.
-NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate"})
+# monitoring notes, definition migrations, attachments, mail recorded.  Every other action is a process action.
+NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate", "attach", "mail"})
 # names in an event's changes that are not field values
 NOT_FIELDS = frozenset({"priority_overridden", "alert", "link", slamod.SWITCH})
 
@@ -136,6 +139,11 @@ def replay(desk: Desk, row: Mapping[str, Any], events: Sequence[Mapping[str, Any
                 expect[col] = (_naive(value), seq)
     else:
         out.underived += ["sla"]
+    if spec is not None and row.get("clock_state") is not None:
+        kept = {fid: row.get(col) for fid, col in CORE_COLUMNS.items()}
+        kept.update(row.get("fields") or {})
+        if clockstate.verify(desk, spec, row, kept, events) is False:
+            out.differences.append(Difference("clock_state", "stored", "replayed", last["seq"]))
     for col, (value, seq) in expect.items():
         stored = row.get(col)
         if col == "priority_overridden":
@@ -186,6 +194,8 @@ def describe(d: Difference) -> str:
     by = f" (event {d.seq})" if d.seq else ""
     if d.column in ("sla",):
         return f"the SLA record differs from the one its journal computes{by}"
+    if d.column == "clock_state":
+        return f"the stored clock state differs from the one its journal computes{by}"
     return f"{d.column}: the ticket says {_show(d.stored)}, its journal {_show(d.derived)}{by}"
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from engine.clock import sla as slamod
-from engine.desk import links, major, permissions, search
+from engine.desk import attachments, clockstate, links, major, permissions, search
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
 from engine.runtime.ticket import Ticket
 from engine.desk.views import event_view
 from engine.desk.workflow import perform
-from engine.desk.writes import check_forward, event, intake, transitions
+from engine.desk.writes import check_forward, event, intake
 
 
 
@@ -34,8 +33,6 @@ def new_ticket(desk: Desk, process: str, values: Mapping[str, Any], note: str | 
         view["status_token"] = ticket.status_token
         if linked:
             view["major_incident"] = linked
-        if actor.roles or actor.groups:  # staff see known solutions; end users never do
-            view["similar"] = search.similar_in(desk, repo, repo.get_ticket(ticket.key), 3)
         return view
 
 
@@ -64,10 +61,10 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
         if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
             raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
                                 "and service-desk staff may", allowed_roles=["reporter"])
-        repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
-        ev = repo.append_event(ticket.id, event("comment", actor, None, None, None, {}, text,
-                                                ticket.definition_version, now, public),
-                               key=ticket.key, process=ticket.process)
+        new = event("comment", actor, None, None, None, {}, text, ticket.definition_version, now, public)
+        repo.update_ticket(ticket.id, ticket.version,
+                           {"updated_at": now, "clock_state": clockstate.bumped(desk, ticket, new)})
+        ev = repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
         return event_view(ev, desk.iso)
 
 
@@ -78,10 +75,10 @@ def show(desk: Desk, key: str) -> dict[str, Any]:
         spec = desk.defs.processes.get(ticket.process)
         if spec is not None and ticket.status_category != "closed":
             now = max(desk.now(), ticket.updated_at)
-            ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket),
-                                        ticket.values, now)
+            ticket.sla = clockstate.sla_now(desk, repo, spec, ticket, now)
         view = desk.view(ticket)
         view.update(links.shown(desk, repo, ticket))
+        view["attachments"] = attachments.listing(repo, ticket.id, False, desk.iso)
         return view
 
 

@@ -193,11 +193,29 @@ def public_update(spec: ProcessSpec, event: Mapping[str, Any], lang: str, iso: I
     visible = set(public_fields(spec)) | {k for k, f in CORE_SPECS.items() if f.public}
     action = spec.actions.get(event["action"])
     label = action.label.get(lang) if action else (
-        {"create": ("Logged", "已登记"), "comment": ("Update", "进展")}.get(
+        {"create": ("Logged", "已登记"), "comment": ("Update", "进展"),
+         "attach": ("File attached", "附件")}.get(
             event["action"], (event["action"], event["action"]))[1 if lang == "zh" else 0])
     changes = event.get("changes") or {}
     return {"at": iso(event.get("effective_at")), "action": event["action"], "label": label,
             "to": event.get("to_state"),
-            "note": event.get("note") if event["action"] != "create" else None,
+            "note": (event.get("note") or _asked(action, changes)) if event["action"] != "create" else None,
+            "by_reporter": event.get("role") == "reporter",
+            "attachment": _file(changes.get("attachment")),
             "changes": {k: v[1] for k, v in changes.items()
                         if k in visible and isinstance(v, list) and len(v) == 2}}
+
+
+def _asked(action: Any, changes: Mapping[str, Any]) -> str | None:
+    """The reason of a public action that requires one (pend: the desk's question)."""
+    reason = changes.get("reason")
+    if action is not None and action.public and "reason" in action.requires \
+            and isinstance(reason, list) and len(reason) == 2:
+        return reason[1]
+    return None
+
+
+def _file(meta: Any) -> dict[str, Any] | None:
+    if not isinstance(meta, Mapping):
+        return None
+    return {k: meta.get(k) for k in ("id", "filename", "size", "content_type", "sha256")}

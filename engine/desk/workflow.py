@@ -1,9 +1,11 @@
 """Performing an action: the one path every change of state takes.
 
 :func:`perform` checks the action (engine.runtime.actions) against the SLA
-clocks recomputed from the journal, opens or joins a linked ticket (an action
-with ``opens:``), writes the outcome (engine.desk.writes), cascades to linked
-tickets and checks the major-incident criteria (engine.desk.major).
+clocks continued from the ticket's clock state (engine.desk.clockstate: the
+journal is not read unless that state must be worked out again), opens or
+joins a linked ticket (an action with ``opens:``), writes the outcome
+(engine.desk.writes), cascades to linked tickets and checks the
+major-incident criteria (engine.desk.major).
 
 Every function takes the open desk (engine.desk.context.Desk) first.
 """
@@ -14,9 +16,9 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
-from engine.desk import links, major, search
+from engine.desk import clockstate, links, major, search
 from engine.desk.context import Desk
-from engine.desk.writes import Lookup, apply, check_category, check_forward, intake, transitions
+from engine.desk.writes import Lookup, apply, check_category, check_forward, intake
 from engine.errors import ActionRefused
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor, Outcome, perform as perform_action
@@ -47,22 +49,28 @@ def open_linked(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, out: O
 def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
             note: str | None, actor: Actor, now: datetime,
             events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Perform ``action`` on the locked ``ticket``; returns its view after the change."""
+    """Perform ``action`` on the locked ``ticket``; returns its view after the change.
+    ``events``: its journal, when the caller read it under the lock (``itsm tick``);
+    otherwise the journal is not read (the clocks continue from the row)."""
     spec = desk.spec_for(ticket)
     now = check_forward(desk, ticket, now)
-    if events is None:  # read once: SLA history, the chain's tail, timers
-        events = repo.events(ticket.id)
-    history = transitions(repo, ticket, events)
     ticket.definition_version = desk.register(repo, spec)
-
+    clocks: list[tuple[clockstate.ClockState, Mapping[str, slamod.Setting]]] = []
     switch: dict[str, list[str | None]] = {}
 
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        switch.clear()  # a reassignment to a group on other hours: journaled, clocks recomputed
-        switch.update(slamod.switch_for(desk.defs, spec, history, values))
-        moved = history + [slamod.Transition(now, ticket.state, target, action,
-                                             {c: v[1] for c, v in switch.items()} or None)]
-        return slamod.compute(spec, desk.defs, moved, values, now)
+        switch.clear()  # a reassignment to a group on other hours: journaled, one more move
+
+        def switching(in_force: Mapping[str, str | None]) -> dict[str, str | None]:
+            switch.update(slamod.switch_from(desk.defs, spec, in_force, values))
+            return {c: v[1] for c, v in switch.items()}
+
+        state, sets = clockstate.load(desk, repo, spec, ticket, values, switching, events)
+        clocks[:] = [(state, sets)]
+        move = slamod.Transition(now, ticket.state, target, action,
+                                 {c: v[1] for c, v in switch.items()} or None)
+        runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
+        return slamod.records(spec, runs, sets, now)
 
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)
     linking = links.context(desk, repo, spec, ticket) if links.needed(spec, action) else None
@@ -92,7 +100,7 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
             out.changes.update(changes)
             if "parent" in changes:
                 out.values["parent"] = linked_key
-    apply(desk, repo, ticket, spec, out, actor, note, now, events)
+    apply(desk, repo, ticket, spec, out, actor, note, now, events, clocks[0] if clocks else None)
     cascaded = None
     legacy = (out.action.cascade, out.action.cascade_copy) if out.action.cascade else None
     if legacy is not None or links.cascades(desk, ticket.process, action):

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from engine.clock import sla as slamod
-from engine.desk import search
+from engine.desk import clockstate, search
 from engine.desk.context import ORIGIN, Desk, wall
 from engine.desk.notifying import notify, token_for, token_hash
 from engine.desk.views import jsonable
@@ -54,9 +54,11 @@ class Lookup:
 # -- intake ------------------------------------------------------------------------------
 def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], actor: Actor,
            now: datetime, note: str | None, extra_changes: Mapping[str, Any] | None = None,
-           acknowledge: bool = True) -> Ticket:
+           acknowledge: bool = True, reporter_lang: str | None = None) -> Ticket:
     """Log a new ticket of ``spec`` from the ``given`` field values; ``acknowledge``
-    False: without the intake's messages (the portal's acknowledgement cap)."""
+    False: without the intake's messages (the portal's acknowledgement cap);
+    ``reporter_lang``: the language of the acknowledgement to a reporter the desk
+    does not know."""
     lookup = Lookup(repo)
     if not given.get("title"):
         raise ActionRefused("a new ticket needs a title (--title)", missing=["title"])
@@ -97,8 +99,12 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
                     status_category=desk.defs.category_of(initial.status),
                     priority_overridden=overridden)
     switch = intake_calendars(desk, repo, spec, values)
-    ticket.sla = slamod.compute(spec, desk.defs, [slamod.Transition(
-        now, None, initial.id, "create", {c: v[1] for c, v in switch.items()} or None)], values, now)
+    sets = slamod.settings(spec, desk.defs, values, {c: v[1] for c, v in switch.items()})
+    clocks = clockstate.replayed(desk, spec, [{"effective_at": now, "from_state": None, "to_state": initial.id,
+                                               "action": "create", "changes": {slamod.SWITCH: switch}}],
+                                 sets, 1)
+    ticket.sla = slamod.records(spec, clocks.runs, sets, now)
+    ticket.clock_state = clocks.to_json()
     row = ticket.to_row()
     row.update(timers.sla_summary(ticket.sla))
     row["version"] = 1
@@ -117,8 +123,10 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
         None, initial.id, changes, note, version, now, True), key=key, process=spec.id)
     if spec.intake_notify and acknowledge:
-        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now)
-    refresh_due(desk, repo, spec, ticket, [created], set())
+        notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now,
+               reporter_lang=reporter_lang)
+    refresh_due(desk, repo, spec, ticket, [created], set(),
+                starts=clockstate.timer_starts(spec, ticket, clocks))
     return ticket
 
 
@@ -188,10 +196,13 @@ def transitions(repo: Any, ticket: Ticket,
 
 
 def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
-          note: str | None, now: datetime, events: list[dict[str, Any]]) -> None:
-    """Write the outcome: the ticket row, its journal event (appended to
-    ``events``, the ticket's journal read under its lock), notifications and
-    due work."""
+          note: str | None, now: datetime, events: list[dict[str, Any]] | None,
+          clocks: tuple[clockstate.ClockState, Mapping[str, slamod.Setting]] | None = None) -> None:
+    """Write the outcome: the ticket row with its clock state, its journal event
+    (appended to ``events`` when the caller read the ticket's journal under its
+    lock), notifications and due work.  ``clocks``: the clock state the
+    outcome's SLA record was computed from, and the clocks' settings; without
+    it the state is worked out again by replay on the next action."""
     target = spec.states[out.to_state]
     moved = out.to_state != out.from_state
     category = desk.defs.category_of(target.status)
@@ -210,19 +221,23 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
                  "urgency", "impact", "priority", "service", "category", "parent", "fields"):
         values[name] = row[name]
     values.update(timers.sla_summary(out.sla))
-    repo.update_ticket(ticket.id, ticket.version, values)
     changes = out.changes
     if out.priority_overridden != ticket.priority_overridden:  # journaled like a field
         changes = dict(changes, priority_overridden=[ticket.priority_overridden, out.priority_overridden])
-    appended = repo.append_event(ticket.id, event(
-        out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
-        changes, note, ticket.definition_version, now, out.action.public),
-        last=events[-1] if events else None, key=ticket.key, process=ticket.process)
-    events.append(appended)
+    new = event(out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
+                changes, note, ticket.definition_version, now, out.action.public)
+    state = clockstate.advanced(desk, spec, clocks[0], new, clocks[1]) if clocks is not None else None
+    values["clock_state"] = state.to_json() if state is not None else None
+    repo.update_ticket(ticket.id, ticket.version, values)
+    appended = repo.append_event(ticket.id, new, last=events[-1] if events else None,
+                                 key=ticket.key, process=ticket.process)
+    if events is not None:
+        events.append(appended)
     ticket.version += 1
     ticket.state, ticket.status, ticket.status_category = out.to_state, target.status, category
     ticket.sla, ticket.updated_at = out.sla, now
     ticket.priority_overridden = out.priority_overridden
+    ticket.clock_state = values["clock_state"]
     if moved:
         ticket.state_entered_at = now
     search.index_if_changed(repo, spec, ticket, out.changes, out.from_state)
@@ -231,21 +246,23 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         notify(desk, repo, spec, ticket, appended["seq"], out.action.notify,
                {"action": {"id": out.action.id, "label": out.action.label.get(desk.lang)},
                 "note": (note or reason) if out.action.public else None}, now)
-    refresh_due(desk, repo, spec, ticket, events)
+    refresh_due(desk, repo, spec, ticket, events,
+                starts=clockstate.timer_starts(spec, ticket, state) if state is not None else None)
 
 
 # -- due work ------------------------------------------------------------------------------
 def refresh_due(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket,
                 events: Sequence[Mapping[str, Any]] | None = None,
-                fired: set[tuple[str, str, str]] | None = None, write: bool = True
-                ) -> list[timers.DueItem]:
-    """The ticket's due work, from its journal and the effects already fired
-    (read here unless given); replaces its due_work rows unless ``write`` is False."""
+                fired: set[tuple[str, str, str]] | None = None, write: bool = True,
+                starts: Mapping[str, datetime] | None = None) -> list[timers.DueItem]:
+    """The ticket's due work, from its timers' ``starts`` (else from its journal,
+    read here unless given) and the effects already fired (read here unless
+    given); replaces its due_work rows unless ``write`` is False."""
     if fired is None:
         fired = repo.fired_keys(ticket.id) if ticket.id is not None else set()
-    if spec.timers:
+    if starts is None and spec.timers:
         starts = timers.timer_starts(spec, ticket, repo.events(ticket.id) if events is None else events)
-    else:
+    elif starts is None:
         starts = {}
     repeats = {}
     for t in spec.timers:

@@ -3,5 +3,5 @@
 Message templates run in the same bounded sandbox as expressions
 (engine.definitions.expressions), so a template cannot build anything huge.
 
-May import: ground, definitions.
+May import: ground, definitions, mail.
 """

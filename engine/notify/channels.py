@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Mapping, Protocol
 
+from engine.mail import thread
 from engine.notify.templates import Rendered, header_text
 from engine.settings import Settings
 
@@ -32,8 +33,7 @@ class Channel(Protocol):
 
 
 def message_id(row: Mapping[str, Any], settings: Settings) -> str:
-    domain = (settings.smtp.sender.rsplit("@", 1)[-1] or "itsm.local").strip(">")
-    return f"<itsm-outbox-{row['id']}@{domain}>"
+    return f"<itsm-outbox-{row['id']}@{thread.domain_of(settings.smtp.sender)}>"
 
 
 class SmtpChannel:
@@ -44,14 +44,24 @@ class SmtpChannel:
         # Header values are one clean line each: the e-mail library refuses a
         # value with any line break (U+2028, NEL, form feed... too) with an error.
         recipient = header_text(str(row["recipient"]))
+        payload = row.get("payload") or {}
+        key = str(payload.get("key") or "")
         mail = EmailMessage()
-        mail["Subject"] = header_text(message.subject)
+        mail["Subject"] = header_text(thread.tagged(message.subject, key) if key else message.subject)
         mail["From"] = header_text(cfg.sender)
         mail["To"] = recipient
         mail["Date"] = formatdate(localtime=False)
         mail["Message-ID"] = header_text(message_id(row, settings))
-        if row.get("payload", {}).get("key"):
-            mail["X-Itsm-Ticket"] = header_text(str(row["payload"]["key"]))
+        if key:  # every message about the ticket threads under its root id
+            root = thread.root_id(key, thread.domain_of(cfg.sender))
+            mail["In-Reply-To"] = root
+            mail["References"] = root
+            mail["X-Itsm-Ticket"] = header_text(key)
+        if payload.get("reply_to"):
+            mail["Reply-To"] = header_text(thread.reply_address(str(payload["reply_to"]), key,
+                                                                settings.secret_key) if key
+                                           else str(payload["reply_to"]))
+        mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-reply loops with us
         mail.set_content(message.text)
         if message.html:
             mail.add_alternative(message.html, subtype="html")

@@ -14,8 +14,11 @@ from engine.model import Message, ProcessSpec
 
 
 def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message: Message,
-               groups: Mapping[str, str] | None = None) -> list[str]:
-    """Addresses for one message: e-mail addresses, or phone numbers for SMS."""
+               groups: Mapping[str, str] | None = None,
+               langs: dict[str, str] | None = None) -> list[str]:
+    """Addresses for one message: e-mail addresses, or phone numbers for SMS.
+    ``langs`` (when given) gets the language of each address that is a person's
+    with one (people.lang)."""
     out: list[str] = []
     sms = message.channel == "sms"
 
@@ -27,6 +30,8 @@ def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message:
             address = person.get("phone") if sms else person.get("email")
             if address:
                 out.append(str(address))
+                if langs is not None and person.get("lang"):
+                    langs.setdefault(str(address), str(person["lang"]))
         elif "@" in str(ident) and not sms:
             out.append(str(ident))
 
@@ -52,13 +57,18 @@ def recipients(repo: Any, spec: ProcessSpec, values: Mapping[str, Any], message:
 
 def enqueue(repo: Any, spec: ProcessSpec, ticket_id: int | None, event_seq: int | None,
             values: Mapping[str, Any], messages: Iterable[Message], payload: Mapping[str, Any],
-            lang: str, now: datetime, groups: Mapping[str, str] | None = None) -> int:
-    """Write one outbox row per recipient of each message; returns how many."""
+            lang: str, now: datetime, groups: Mapping[str, str] | None = None,
+            fallback_lang: str | None = None) -> int:
+    """Write one outbox row per recipient of each message; returns how many.
+    Each row is in its recipient's language: the person's, else ``fallback_lang``,
+    else ``lang``."""
     rows = []
     for message in messages:
-        for address in recipients(repo, spec, values, message, groups):
+        langs: dict[str, str] = {}
+        for address in recipients(repo, spec, values, message, groups, langs):
             rows.append({"ticket_id": ticket_id, "event_seq": event_seq, "channel": message.channel,
-                         "recipient": address, "template": message.template, "lang": lang,
+                         "recipient": address, "template": message.template,
+                         "lang": langs.get(address) or fallback_lang or lang,
                          "payload": dict(payload), "status": "pending", "attempts": 0,
                          "next_attempt_at": now, "created_at": now})
     if rows:

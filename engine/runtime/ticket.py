@@ -34,6 +34,7 @@ class Ticket:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     status_token: str | None = None  # only right after intake; stored hashed
+    clock_state: Any = None  # the stored state of its clocks (engine.desk.clockstate)
 
     def get(self, name: str) -> Any:
         return self.values.get(name)
@@ -48,7 +49,8 @@ class Ticket:
                    id=row["id"], version=row["version"], status=row["status"],
                    status_category=row["status_category"],
                    priority_overridden=bool(row["priority_overridden"]), sla=row.get("sla") or {},
-                   resolved_at=row.get("resolved_at"), closed_at=row.get("closed_at"))
+                   resolved_at=row.get("resolved_at"), closed_at=row.get("closed_at"),
+                   clock_state=row.get("clock_state"))
 
     def to_row(self) -> dict[str, Any]:
         row = {col: self.values.get(fid) for fid, col in CORE_COLUMNS.items()}
@@ -58,5 +60,6 @@ class Ticket:
                    definition_version=self.definition_version, sla=self.sla,
                    priority_overridden=self.priority_overridden, created_at=self.created_at,
                    updated_at=self.updated_at, state_entered_at=self.state_entered_at,
-                   resolved_at=self.resolved_at, closed_at=self.closed_at)
+                   resolved_at=self.resolved_at, closed_at=self.closed_at,
+                   clock_state=self.clock_state)
         return row

@@ -46,26 +46,39 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def fold_timer_starts(spec: ProcessSpec, starts: dict[str, datetime | None],
+                      e: Mapping[str, Any]) -> None:
+    """Move each timer's start over one journal event ``e`` (see :func:`timer_starts`)."""
+    to, at = e.get("to_state"), e["effective_at"]
+    for timer in spec.timers:
+        start = starts.get(timer.id)
+        if to is not None and to not in timer.states:
+            start = None
+        elif to is not None and (e.get("from_state") not in timer.states or start is None):
+            start = at
+        elif start is not None and e["action"] in timer.restart_on:
+            start = at
+        starts[timer.id] = start
+
+
+def current_starts(spec: ProcessSpec, ticket: Ticket,
+                   starts: Mapping[str, datetime | None]) -> dict[str, datetime]:
+    """The starts of the timers of the ticket's current state, from the fold."""
+    return {t.id: starts.get(t.id) or ticket.state_entered_at
+            for t in spec.timers if ticket.state in t.states}
+
+
 def timer_starts(spec: ProcessSpec, ticket: Ticket,
                  events: Sequence[Mapping[str, Any]]) -> dict[str, datetime]:
     """When each timer of the current state started: when the ticket entered the
     timer's set of states (moving between two of them does not restart it), or
-    the last of its ``restart_on`` actions since."""
-    starts: dict[str, datetime] = {}
-    for timer in spec.timers:
-        if ticket.state not in timer.states:
-            continue
-        start: datetime | None = None
+    the last of its ``restart_on`` actions since (the fold of
+    :func:`fold_timer_starts` over the journal)."""
+    starts: dict[str, datetime | None] = {}
+    if any(ticket.state in t.states for t in spec.timers):
         for e in events:
-            to = e.get("to_state")
-            if to is not None and to not in timer.states:
-                start = None
-            elif to is not None and (e.get("from_state") not in timer.states or start is None):
-                start = e["effective_at"]
-            elif start is not None and e["action"] in timer.restart_on:
-                start = e["effective_at"]
-        starts[timer.id] = start or ticket.state_entered_at
-    return starts
+            fold_timer_starts(spec, starts, e)
+    return current_starts(spec, ticket, starts)
 
 
 def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping[str, Any],

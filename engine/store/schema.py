@@ -24,6 +24,7 @@ people = sa.Table(
     sa.Column("email", sa.String(254), nullable=False, unique=True),
     sa.Column("phone", sa.String(40)),
     sa.Column("site", sa.String(64)),
+    sa.Column("lang", sa.String(8)),  # the language messages to this person are in (en, zh)
     sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
@@ -95,6 +96,9 @@ tickets = sa.Table(
     sa.Column("sla_breached", sa.Boolean, nullable=False, server_default=sa.false()),
     # sha256 of the end user's status token; the token itself is never stored
     sa.Column("token_hash", sa.String(64)),
+    # the state of the SLA clocks and timers as of the row's version (engine.desk.clockstate;
+    # migration 0009); NULL: not worked out yet (replayed from the journal on first touch)
+    sa.Column("clock_state", sa.JSON),
     sa.Index("ix_tickets_process_state", "process", "state"),
     sa.Index("ix_tickets_sla_due", "sla_due_at"),
     sa.Index("ix_tickets_category_created", "status_category", "created_at"),
@@ -242,7 +246,8 @@ search_text = sa.Table(
     "search_text", metadata,
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True),
     *(sa.Column(name, sa.Text, nullable=False, server_default="")
-      for name in ("title", "description", "solution", "details", "notes")),
+      for name in ("title", "description", "solution", "details", "notes",
+                   "title_grams", "text_grams", "notes_grams")),  # CJK bigrams (migration 0010)
 )
 
 
@@ -320,4 +325,45 @@ audit_checkpoints = sa.Table(
     sa.Column("signed", sa.Boolean, nullable=False),
     sa.Column("line", sa.Text, nullable=False),  # the checkpoint as written to the witness
     sa.Index("ix_audit_checkpoints_count", "count"),
+)
+
+
+# Files attached to a ticket (engine/desk/attachments.py), from mail, the portal,
+# the API or ``itsm attach``: the bytes in ``data`` or, when a folder is
+# configured, in a file named by the SHA-256 there (``path``).
+attachments = sa.Table(
+    "attachments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("event_seq", sa.Integer),  # the journal event that recorded it
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("data", sa.LargeBinary),
+    sa.Column("path", sa.String(500)),
+    sa.Column("source", sa.String(16), nullable=False),  # mail | portal | api | cli
+    sa.Column("public", sa.Boolean, nullable=False),  # shown to the reporter
+    sa.Column("created_by", sa.String(254), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_attachments_ticket", "ticket_id"),
+)
+
+# Every mail received (engine/desk/mailgate.py): what it was and what it did.
+# The unique Message-ID makes a message handled twice (a poller killed before
+# it marked the message) a no-op.
+mail_log = sa.Table(
+    "mail_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(255), unique=True),
+    sa.Column("mailbox", sa.String(254)),
+    sa.Column("sender", sa.String(254), nullable=False),
+    sa.Column("subject", sa.String(500), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # person | auto | ooo | bounce
+    sa.Column("outcome", sa.String(16), nullable=False),  # opened | replied | recorded | dropped
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id")),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Column("received_at", sa.DateTime, nullable=False),
+    sa.Index("ix_mail_log_sender", "sender", "received_at"),
+    sa.Index("ix_mail_log_ticket", "ticket_id"),
 )

@@ -391,6 +391,35 @@ def ticket_history(request: Request, key: str, user: str = Depends(current_user)
     return api_for(request).history(key, actor_id=user)
 
 
+FILE_BODY = {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}
+
+
+@router.post("/tickets/{key}/attachments", status_code=201, response_model=None, tags=["tickets"],
+             summary="Attach a file", responses={**_errors(403, 404, 413, 422)},
+             openapi_extra={"requestBody": FILE_BODY})
+async def add_attachment(request: Request, key: str, filename: str = Query(..., max_length=255),
+                         internal: bool = False, user: str = Depends(current_user)) -> JSONResponse:
+    """The request body is the file, as `itsm attach KEY FILE`: stored with its
+    SHA-256, its content type sniffed, journaled."""
+    data = await request.body()
+    done = await run_in_threadpool(api_for(request).attach, key, filename, data, not internal, user)
+    return JSONResponse(done, status_code=201)
+
+
+@router.get("/tickets/{key}/attachments/{attachment_id}", response_model=None, tags=["tickets"],
+            summary="Download an attachment", responses={**_errors(404)})
+def get_attachment(request: Request, key: str, attachment_id: int,
+                   user: str = Depends(current_user)) -> Response:
+    """The file's bytes, always as a download (nosniff, sandboxed)."""
+    from urllib.parse import quote
+
+    meta, data = api_for(request).attachment(key, attachment_id, user)
+    return Response(data, media_type=str(meta["content_type"]), headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(str(meta['filename']))}",
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
+
+
 ALERT_BODY = {"required": True, "content": {"application/json": {"schema": {
     "description": "A Prometheus Alertmanager webhook (version 4), or a generic JSON event "
                    "or a list of events: {source, fingerprint, status, summary, description, "

@@ -8,7 +8,10 @@
   number and the personal status link;
 - ``GET /status`` (a lookup form) and ``GET /status/{key}?token=...``: the
   token-protected status page (as ``itsm status``);
-- ``POST /status/{key}/{action}``: confirm, reopen... from the status page.
+- ``POST /status/{key}/{action}``: confirm, reopen... from the status page;
+- ``POST /reply/{key}``: the reporter's answer with files (a public comment, and
+  the process's ``replies:`` action: a pending ticket resumes);
+- ``GET /status/{key}/files/{id}?token=...``: a public attachment, as a download.
 
 Every POST needs the CSRF token (engine/web/csrf.py); output is autoescaped.
 """
@@ -179,9 +182,55 @@ def _status(request: Request, view: dict[str, Any], token: str, done: str | None
     actions = [dict(a, url=_url(request, "status_action", key=view["key"], action=a["id"]))
                for a in view["actions"]]
     done_label = next((a["label"] for a in view["actions"] if a["id"] == done), done)
+    files = [dict(f, url=_url(request, "status_file", key=view["key"], attachment_id=f["id"],
+                              query={"token": token})) for f in view.get("attachments") or ()]
     return _render(request, "status.html", {"view": view, "token": token, "actions": actions,
                                             "done": done, "done_label": done_label, "error": error,
+                                            "files": files,
+                                            "reply_url": _url(request, "status_reply", key=view["key"]),
                                             "form_url": _url(request, "portal_form")}, status)
+
+
+@router.post("/reply/{key}", name="status_reply")
+async def status_reply(request: Request, key: str) -> Response:
+    """The reporter's answer, with files, from the status page."""
+    data = await request.form()
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    if not _csrf_ok(request, form):
+        return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    api = api_for(request)
+    token = form.get("token") or ""
+    files = []
+    for item in data.getlist("files"):
+        if not isinstance(item, str) and getattr(item, "filename", None):
+            files.append((item.filename, await item.read()))
+    try:
+        view = await run_in_threadpool(api.portal_reply, key, token, form.get("text") or "", files)
+    except ItsmError as exc:
+        status = http_status(exc)
+        if status not in (403, 422):
+            raise
+        view = await run_in_threadpool(api.portal_status, key, token)
+        return _status(request, view, token, error=exc.message, status=status)
+    return RedirectResponse(_url(request, "status_page", key=view["key"],
+                                 query={"token": token, "done": "reply"}), status_code=303)
+
+
+@router.get("/status/{key}/files/{attachment_id}", name="status_file")
+def status_file(request: Request, key: str, attachment_id: int, token: str = "") -> Response:
+    """A public attachment, for the holder of the status token: always a download."""
+    meta, data = api_for(request).portal_attachment(key, token, attachment_id)
+    return file_response(meta, data)
+
+
+def file_response(meta: Mapping[str, Any], data: bytes) -> Response:
+    from urllib.parse import quote
+
+    name = str(meta["filename"])
+    return Response(data, media_type=str(meta["content_type"]), headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox",
+        "Digest": f"sha-256={meta['sha256']}"})
 
 
 @router.post("/status/{key}/{action}", name="status_action")

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from conftest import Itsm, add_people
 
 ROOT_CAUSES = """\
 schema: itsm/codes@1
@@ -59,7 +58,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 @pytest.fixture
-def home(itsm_nodb: Itsm, tmp_path: Path) -> Path:
+def home(itsm_nodb: Any, tmp_path: Path) -> Path:
     """An ``itsm init`` repository with the three YAML edits of docs/process-design.md."""
     target = tmp_path / "desk"
     itsm_nodb("init", target)
@@ -70,12 +69,13 @@ def home(itsm_nodb: Itsm, tmp_path: Path) -> Path:
           "  closure_code: {type: code, codes: closure,")
     _edit(incident, "    accepts: [workaround, solution_from]",
           "    accepts: [workaround, solution_from, root_cause]")
-    _edit(incident, "version: 1", "version: 2")
+    version = int(re.search(r"^version: (\d+)$", incident.read_text(encoding="utf-8"), re.M).group(1))  # type: ignore[union-attr]
+    _edit(incident, f"version: {version}", f"version: {version + 1}")
     (target / "reports" / "causes.yaml").write_text(REPORT, encoding="utf-8")
     return target
 
 
-def test_lint_follows_the_new_table(itsm_nodb: Itsm, home: Path) -> None:
+def test_lint_follows_the_new_table(itsm_nodb: Any, home: Path) -> None:
     itsm_nodb("lint", home)  # clean: the table, the field and the report fit together
     incident = home / "processes" / "incident.yaml"
     _edit(incident, "codes: root_causes,", "codes: root_cause,")  # a misspelt table
@@ -100,12 +100,11 @@ def test_lint_follows_the_new_table(itsm_nodb: Itsm, home: Path) -> None:
     assert "S001 schema] unknown key 'colour'" in out
 
 
-def test_runtime_and_report_follow_the_new_table(itsm: Itsm, home: Path) -> None:
+def test_runtime_and_report_follow_the_new_table(itsm: Any, org: Any, home: Path) -> None:
     def run(*args: Any, **kw: Any) -> Any:
         return itsm(*args, home=home, **kw)
 
-    org = add_people(_HomeItsm(itsm, home))  # type: ignore[arg-type]
-    agent = org.agent.id
+    agent = org.agent.id  # people live in the database, whatever the definitions
     now = "2026-03-02T09:00:00+08:00"
     keys = []
     for i, cause in enumerate(["hardware", "hardware", "configuration", None]):
@@ -144,20 +143,9 @@ def test_runtime_and_report_follow_the_new_table(itsm: Itsm, home: Path) -> None
     assert "硬件故障" in md and "配置错误" in md and "根本原因" in md
 
 
-class _HomeItsm:
-    """``add_people``'s CLI, in the test's repository."""
-
-    def __init__(self, itsm: Itsm, home: Path) -> None:
-        self.itsm, self.home = itsm, home
-
-    def __call__(self, *args: Any, **kw: Any) -> Any:
-        return self.itsm(*args, home=self.home, **kw)
-
-
-def test_service_manuals_are_shown_at_intake_and_in_show(itsm: Itsm) -> None:
+def test_service_manuals_are_shown_at_intake_and_in_show(itsm: Any, org: Any) -> None:
     """Item 6: the catalogue links a service's runbooks and support manuals; the
     agent sees them when logging a ticket for it and in ``itsm show``."""
-    org = add_people(itsm)
     now = "2026-03-02T09:00:00+08:00"
     out = itsm("new", "incident", "--title", "Claims screen freezes", "--reporter", "li.na@example.com",
                "--service", "claims", user=org.agent.id, now=now).stdout
@@ -173,14 +161,13 @@ def test_service_manuals_are_shown_at_intake_and_in_show(itsm: Itsm) -> None:
     assert other["manuals"] == []
 
 
-def test_a_shipped_pick_list_value_retires_the_same_way(itsm: Itsm, home: Path) -> None:
+def test_a_shipped_pick_list_value_retires_the_same_way(itsm: Any, org: Any, home: Path) -> None:
     """The engine's own tables are instances of the same mechanism: ``active:
     false`` retires a service as it retires a root cause (and the portal stops
     offering it)."""
     from engine.api import Api
 
     _edit(home / "codes" / "services.yaml", "  printing:\n", "  printing:\n    active: false\n")
-    org = add_people(_HomeItsm(itsm, home))  # type: ignore[arg-type]
     refused = itsm("new", "incident", "--title", "Printer", "--reporter", "li.na@example.com",
                    "--service", "printing", user=org.agent.id, home=home, expect=1)
     assert "retired" in refused.stderr

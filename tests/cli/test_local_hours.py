@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Itsm, add_people
+from tests_conftest import Itsm, add_people
 
 GZ = "gz.tech"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Itsm, Org, add_people
+from tests_conftest import Itsm, Org, add_people
 
 NOW = "2026-03-02T09:00:00+08:00"
 

@@ -636,7 +636,7 @@ BACK_DATED = {
     "do_start": lambda key, other: ("do", key, "start"),
     "do_update": lambda key, other: ("do", key, "update", "--set", "affected_users=3"),
     "comment": lambda key, other: ("comment", key, "a note from the past"),
-    "link": lambda key, other: ("link", key, other),
+    "link": lambda key, other: ("link", key, "--rel", "related", other),
 }
 
 

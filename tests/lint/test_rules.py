@@ -1542,6 +1542,61 @@ def test_template_variable_is_defined_guards_only_what_it_encloses(check: Check)
     assert messages(f)[0].startswith("ticket.closure_code is not in the messages of process 'incident'")
 
 
+# --- mail: replies and mailboxes ------------------------------------------------------
+
+REPLIES = HEAD + """\
+fields:
+  reason: {type: text, label: {en: Reason, zh: 原因}}
+states:
+  new: {status: new, initial: true}
+  resolved: {status: resolved}
+  closed: {status: closed, final: true}
+actions:
+  resolve: {from: new, to: resolved, roles: [service_desk]}
+  reopen: {from: resolved, to: new, roles: [reporter], requires: [reason]}
+  close: {from: [new, resolved], to: closed, roles: [service_desk, reporter], requires: [title]}
+"""
+
+
+def test_reply_action_accepts_an_action_the_reporter_can_take_with_the_reply(check: Check) -> None:
+    check({P: REPLIES + "replies: {resolved: reopen}\n"}, [])
+
+
+def test_reply_action_refuses_what_a_reply_cannot_run(check: Check) -> None:
+    text = REPLIES + "replies: {resolved: resolve, new: close, gone: reopen, closed: nope}\n"
+    findings = check({P: text}, [("M001", *at(text, "resolve,")), ("M001", *at(text, "resolve,")),
+                                 ("M001", *at(text, "close,")),
+                                 ("M001", *at(text, "gone")), ("M001", *at(text, "nope"))])
+    said = " | ".join(messages(findings))
+    assert "does not start from state 'resolved'" in said and "the reporter may not perform 'resolve'" in said
+    assert "'close' requires title" in said and "unknown state 'gone'" in said and "unknown action 'nope'" in said
+
+
+MAILBOXES = """\
+schema: itsm/codes@1
+table: mailboxes
+version: 1
+title: {en: Mailbox, zh: 邮箱}
+values:
+  desk: {label: {en: Desk, zh: 服务台}, address: desk@example.com, process: incident, group: service_desk}
+"""
+
+
+def test_mailbox_reference_accepts_known_names(check: Check) -> None:
+    check({"codes/mailboxes.yaml": MAILBOXES}, [])
+
+
+def test_mailbox_reference_refuses_unknown_names_and_shared_addresses(check: Check) -> None:
+    text = MAILBOXES.replace("group: service_desk}", "group: nobody, service: nothing}") + \
+        "  again: {label: {en: Again, zh: 再}, address: DESK@example.com, process: incidnet}\n"
+    findings = check({"codes/mailboxes.yaml": text},
+                     [("M002", *at(text, "desk:")), ("M002", *at(text, "desk:")),
+                      ("M002", *at(text, "again:")), ("M002", *at(text, "again:"))])
+    said = " | ".join(messages(findings))
+    assert "unknown group 'nobody'" in said and "unknown service 'nothing'" in said
+    assert "unknown process 'incidnet'" in said and "is also mailbox 'desk'" in said
+
+
 # --- T008 clock-calendar -------------------------------------------------------------------
 
 LOCAL = HEAD + BODY + """\

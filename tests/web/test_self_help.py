@@ -122,3 +122,18 @@ def test_a_known_errors_workaround_is_self_help(web: Web) -> None:
              json={"set": {"root_cause": "Firmware bug in the VPN concentrator"}})
     page = web.client.get("/", params=query).text
     assert WORKAROUND in page and prb not in page and inc not in page
+
+
+def test_a_known_errors_workaround_is_found_once_published(web: Web, org: Any, itsm: Any) -> None:
+    """The problem process publishes a known error's workaround to the solution
+    search (``search: {solution: workaround, publish: [known_error, ...]}``, the
+    field ``public: true``): self-help finds it from then on, and not before."""
+    itsm("user", "add", "pm.one", "--email", "pm.one@example.com", "--role", "problem_manager",
+         user=org.owner.id)
+    problem = itsm.json("new", "problem", "--title", "Scanner driver crashes on Windows 11",
+                        "--set", "root_cause=Driver 3.1 leaks handles", user="pm.one")
+    workaround = "Install scanner driver 3.2 from the software centre, then reconnect the scanner"
+    assert 'id="no-solution"' in web.client.get("/", params={"q": "scanner driver crashes"}).text
+    itsm("do", problem["key"], "record_known_error", "--set", f"workaround={workaround}", user="pm.one")
+    page = web.client.get("/", params={"q": "scanner driver crashes"})
+    assert workaround in page.text and problem["key"] not in page.text

@@ -1,0 +1,121 @@
+"""Mail to the desk (receive, poll) and attachments."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from commands.common import command, emit, group, json_mode, output_options, pass_state, State
+
+MAX_STDIN = 64 * 1024 * 1024  # read at most this much of a piped message
+
+
+@group()
+def mail() -> None:
+    """Mail to the desk: from an MTA pipe (receive) or IMAP mailboxes (poll)."""
+
+
+def _line(r: dict) -> str:
+    ticket = f" {r['ticket']}" if r.get("ticket") else ""
+    return f"{r['outcome']}{ticket}: {r.get('detail') or ''}\n"
+
+
+@mail.command("receive")
+@click.option("--mailbox", help="The mailbox (codes/mailboxes.yaml id or address) the mail came to "
+                                "(default: from its To/Cc/Delivered-To headers).")
+@output_options()
+@pass_state
+def mail_receive(state: State, mailbox: str | None, as_json: bool) -> None:
+    """Read one RFC 5322 message on standard input and handle it: open a ticket,
+    add a reply to one (resuming or reopening it as the process says), or record
+    an automatic reply or a bounce. For a Postfix pipe transport, like RT's
+    rt-mailgate (docs/operations.md#mail).
+
+    \b
+    Example:
+      itsm mail receive < examples/mail/new-incident.eml
+      itsm mail receive --mailbox servicedesk --json < examples/mail/new-incident.eml
+    """
+    json_mode(state, as_json)
+    raw = sys.stdin.buffer.read(MAX_STDIN + 1)
+    result = state.api().mail_receive(raw, mailbox)
+    emit(state, result, as_json, lambda: _line(result))
+
+
+@mail.command("poll")
+@click.option("--mailbox", help="Poll only this mailbox's IMAP account.")
+@output_options()
+@pass_state
+def mail_poll(state: State, mailbox: str | None, as_json: bool) -> None:
+    """Fetch unseen mail from the IMAP accounts of itsm.toml ([mail.imap.<mailbox>])
+    and handle each message as 'mail receive' does. A message is marked seen (or
+    moved to done_folder) only after its transaction committed: a poll killed
+    midway loses nothing, and a message handled twice does nothing the second time.
+
+    \b
+    Example:
+      itsm mail poll --mailbox servicedesk
+    """
+    json_mode(state, as_json)
+    api = state.api()
+    if not any(mailbox in (None, a.mailbox) for a in api.settings.mail.imap):
+        click.echo("itsm: no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
+                   "ITSM_IMAP_HOST): nothing to poll", err=True)
+        emit(state, [], as_json, lambda: "")
+        return
+    results = api.mail_poll(None if as_json else lambda r: click.echo(_line(r), nl=False), mailbox)
+    if as_json:
+        emit(state, results, as_json, lambda: "")
+
+
+@mail.command("log")
+@click.option("--ticket", "key", help="Only the mail about this ticket.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@output_options(listing=True)
+@pass_state
+def mail_log(state: State, key: str | None, limit: int, as_json: bool, as_csv: bool) -> None:
+    """The mail received, newest first: what each message was (a person's, an
+    auto-reply, a bounce...) and what it did (opened, replied, recorded, dropped).
+
+    \b
+    Example:
+      itsm mail log --limit 20
+      itsm mail log --ticket INC-000042 --json
+    """
+    from engine import render
+
+    json_mode(state, as_json)
+    rows = state.api().mail_log(key, limit)
+    cols = [("at", "At", lambda r: r["at"]), ("from", "From", lambda r: r["from"]),
+            ("kind", "Kind", lambda r: r["kind"]), ("outcome", "Outcome", lambda r: r["outcome"]),
+            ("ticket", "Ticket", lambda r: r["ticket"]), ("subject", "Subject", lambda r: r["subject"]),
+            ("detail", "Detail", lambda r: r["detail"])]
+    emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
+
+
+@command()
+@click.argument("key")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--internal", is_flag=True, help="Staff only: not shown to the reporter.")
+@click.option("--name", help="The file name to store (default: FILE's name).")
+@output_options()
+@pass_state
+def attach(state: State, key: str, file: Path, internal: bool, name: str | None, as_json: bool) -> None:
+    """Attach a file to a ticket (a screenshot, a log). It is stored with its
+    SHA-256, journaled, and listed in show, history and the status page.
+
+    \b
+    Example:
+      itsm attach INC-000042 examples/mail/vpn-error.log
+      itsm attach INC-000042 examples/mail/vpn-error.log --internal --name client.log
+    """
+    json_mode(state, as_json)
+    limit = state.api().settings.mail.attachment_max_bytes
+    with file.open("rb") as handle:
+        data = handle.read(limit + 1)
+    done = state.api().attach(key, name or file.name, data, public=not internal)
+    emit(state, done, as_json, lambda: f"attached {done['filename']} to {done['ticket']} "
+                                       f"({done['size']} bytes, {done['content_type']}, "
+                                       f"sha256 {done['sha256'][:12]}…)\n")

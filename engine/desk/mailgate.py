@@ -1,0 +1,306 @@
+"""Mail to the desk: what one received message does (``itsm mail receive``,
+``itsm mail poll``).  Parsing and threading are engine.mail's; this module
+decides, in one transaction per message:
+
+- a person's new mail opens a ticket of its mailbox's process
+  (codes/mailboxes.yaml), the sender as reporter, its files attached;
+- a reply (In-Reply-To/References naming our Message-IDs, or the subject tag
+  ``[KEY]`` from the ticket's reporter) adds the text without its quoted part
+  as a public comment, attaches its files and, when the process's ``replies:``
+  names an action for the ticket's state, performs it as the reporter
+  (pending -> resume, resolved -> reopen);
+- automatic mail (Auto-Submitted, Precedence bulk/junk, lists), out-of-office
+  replies and bounces are recorded in the mail log (and, when they answer a
+  ticket's message, in its journal, not public) and change nothing;
+- mail from the desk's own addresses is dropped, and so is mail over the size
+  limit or from a sender over the hourly limit (recorded).
+
+Every message is recorded once in ``mail_log`` by Message-ID (a digest of the
+bytes when it has none): handled again (a poller killed before it marked the
+message), it does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.utils import parseaddr
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+from engine.desk import attachments, major, replies
+from engine.desk.context import Desk
+from engine.desk.portal import end_user
+from engine.desk.writes import check_forward, event, intake
+from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
+from engine.mail import imap as imapmod
+from engine.mail import thread
+from engine.mail.parse import Inbound, parse
+from engine.runtime.fields import field_spec
+from engine.runtime.ticket import Ticket
+
+HOUR = timedelta(hours=1)
+NO_TEXT = {"en": "(no text)", "zh": "（无正文）"}
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    id: str
+    address: str
+    process: str
+    service: str | None
+    group: str | None
+    lang: str | None
+
+
+def mailboxes(desk: Desk) -> dict[str, Mailbox]:
+    """The desk's mailboxes (codes/mailboxes.yaml), by id."""
+    table = desk.defs.codes.get("mailboxes")
+    if table is None:
+        return {}
+    return {code: Mailbox(code, str(v.get("address")).lower(), str(v.get("process")), v.get("service"),
+                          v.get("group"), v.get("lang"))
+            for code, v in table.values.items()}
+
+
+def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_first: bool = False
+                 ) -> Mailbox:
+    boxes = mailboxes(desk)
+    if not boxes:
+        raise UsageError("no mailboxes are declared (codes/mailboxes.yaml)")
+    if headers_first and mail is not None:  # a catch-all account: the address written to decides
+        found = next((b for a in mail.recipients for b in boxes.values()
+                      if b.address == thread.base_address(a)), None)
+        if found is not None:
+            return found
+    if given:
+        found = boxes.get(given) or next((b for b in boxes.values() if b.address == given.lower()), None)
+        if found is None:
+            raise UsageError(f"unknown mailbox {given!r}; mailboxes: {', '.join(boxes)}")
+        return found
+    for address in (mail.recipients if mail else ()):
+        found = next((b for b in boxes.values() if b.address == thread.base_address(address)), None)
+        if found is not None:
+            return found
+    return next(iter(boxes.values()))
+
+
+def _headers_only(raw: bytes) -> bytes:
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        at = raw.find(sep, 0, 256 * 1024)
+        if at >= 0:
+            return raw[: at + len(sep)]
+    return raw[: 64 * 1024]
+
+
+def receive(desk: Desk, raw: bytes, mailbox: str | None = None, headers_first: bool = False
+            ) -> dict[str, Any]:
+    """Handle one message; returns what it did: ``outcome`` (opened, replied,
+    commented, recorded, dropped, duplicate), ``ticket``, ``detail``."""
+    limit = desk.settings.mail.max_message_bytes
+    too_large = len(raw) > limit or raw.startswith(b"X-Itsm-Too-Large:")
+    mail = parse(_headers_only(raw) if too_large else raw)
+    box = _mailbox_for(desk, mail, mailbox, headers_first)
+    mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
+    now = desk.now()
+    with desk.store.write() as repo:
+        seen = repo.mail.mail_seen(mid[:255])
+        if seen is not None:
+            return _result("duplicate", mail, seen.get("ticket_id") and _key(repo, seen["ticket_id"]),
+                           f"already handled: {seen['outcome']}")
+        log = {"message_id": mid[:255], "mailbox": box.id, "sender": mail.sender or "",
+               "subject": mail.subject[:500], "kind": mail.kind, "received_at": now}
+
+        def record(outcome: str, detail: str, ticket: Ticket | None = None) -> dict[str, Any]:
+            repo.mail.log_mail(dict(log, outcome=outcome, detail=detail[:500],
+                                    ticket_id=ticket.id if ticket else None))
+            return _result(outcome, mail, ticket.key if ticket else None, detail)
+
+        own = {b.address for b in mailboxes(desk).values()} | {parseaddr(desk.settings.smtp.sender)[1].lower()}
+        if thread.base_address(mail.sender or "") in {thread.base_address(a) for a in own}:
+            return record("dropped", "from one of the desk's own addresses (a loop)")
+        if too_large:
+            return record("dropped", f"larger than {limit} bytes (mail.max_message_bytes)")
+        ticket = _threaded(desk, repo, mail)
+        if mail.kind != "person":
+            if ticket is not None:
+                _note(desk, repo, ticket, mail, now)
+            detail = mail.why + (f"; failed recipient {mail.bounced}" if mail.bounced else "")
+            return record("recorded", detail, ticket)
+        if not mail.sender:
+            return record("dropped", "no sender address")
+        if repo.mail.mail_from_since(mail.sender, now - HOUR) >= desk.settings.mail.sender_limit:
+            return record("dropped", f"more than {desk.settings.mail.sender_limit} mails from "
+                                     f"{mail.sender} in an hour (mail.sender_limit)")
+        if ticket is not None and ticket.status_category != "closed":
+            outcome, detail = _reply(desk, repo, ticket, mail, now)
+            return record(outcome, detail, ticket)
+        opened = _open(desk, repo, box, mail, now, follows=ticket.key if ticket else None)
+        return record("opened", f"new {opened.process} ticket from {mail.sender}", opened)
+
+
+def _result(outcome: str, mail: Inbound, key: str | None, detail: str) -> dict[str, Any]:
+    return {"outcome": outcome, "ticket": key, "kind": mail.kind, "from": mail.sender,
+            "subject": mail.subject, "message_id": mail.message_id, "detail": detail}
+
+
+def _key(repo: Any, ticket_id: int) -> str | None:
+    try:
+        return repo.get_ticket_by_id(ticket_id)["key"]
+    except NotFound:
+        return None
+
+
+def _threaded(desk: Desk, repo: Any, mail: Inbound) -> Ticket | None:
+    """The ticket ``mail`` answers, locked: named by our Message-IDs or a signed
+    reply address (``desk+KEY-signature@...``), else by the subject tag when the
+    sender is its reporter."""
+    ids = [*thread.keys_in_ids(mail.in_reply_to),
+           *thread.keys_in_addresses(mail.recipients, desk.settings.secret_key)]
+    for tid in repo.mail.outbox_tickets(thread.outbox_ids(mail.in_reply_to)):
+        key = _key(repo, tid)
+        if key:
+            ids.append(key)
+    for key in dict.fromkeys(ids):
+        try:
+            return Ticket.from_row(repo.get_ticket(key, lock=True))
+        except NotFound:
+            continue
+    tagged = thread.subject_key(mail.subject)
+    if tagged:
+        try:
+            row = repo.get_ticket(tagged, lock=True)
+        except NotFound:
+            return None
+        if str(row.get("reporter") or "").lower() == mail.sender:
+            return Ticket.from_row(row)
+    return None
+
+
+def _note(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> None:
+    """An automatic mail about a ticket: in its journal, not public, nothing else."""
+    now = check_forward(desk, ticket, now)
+    text = f"{mail.kind}: {mail.why}" + (f" ({mail.bounced})" if mail.bounced else "") + \
+        f"\nFrom: {mail.sender}\nSubject: {mail.subject}"
+    repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
+    ticket.version += 1
+    repo.append_event(ticket.id, event("mail", end_user(mail.sender or "unknown@invalid"), None, None,
+                                       None, {"mail": {"kind": mail.kind, "message_id": mail.message_id}},
+                                       text[:2000], ticket.definition_version, now, False),
+                      key=ticket.key, process=ticket.process)
+
+
+def _attach_all(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, actor: Any, now: Any,
+                public: bool = True) -> list[str]:
+    skipped = []
+    for part in mail.attachments:
+        try:
+            with repo.savepoint():
+                attachments.store(desk, repo, ticket, part.filename, part.data, actor, "mail", public, now)
+        except (ActionRefused, UsageError) as exc:
+            skipped.append(str(exc))
+    return skipped
+
+
+def _reply(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> tuple[str, str]:
+    """A reply: public and acted on from the reporter; from anyone else a comment,
+    public only when it came through the ticket's signed reply address (our
+    Message-IDs can be guessed, the signature cannot)."""
+    now = check_forward(desk, ticket, now)
+    reporter = str(ticket.values.get("reporter") or "")
+    by_reporter = reporter.lower() == mail.sender
+    signed = ticket.key in thread.keys_in_addresses(mail.recipients, desk.settings.secret_key)
+    actor = end_user(reporter if by_reporter else mail.sender)
+    text = (mail.reply or mail.text or NO_TEXT.get(desk.lang, NO_TEXT["en"]))[:10_000]
+    repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
+    ticket.version += 1
+    events = [repo.append_event(ticket.id, event(
+        "comment", actor, "reporter" if by_reporter else None, None, None,
+        {"mail": {"message_id": mail.message_id, "from": mail.sender}}, text,
+        ticket.definition_version, now, by_reporter or signed), key=ticket.key, process=ticket.process)]
+    skipped = _attach_all(desk, repo, ticket, mail, actor, now, by_reporter or signed)
+    detail = f"{'' if by_reporter or signed else 'internal '}comment from {mail.sender}" + \
+        (f"; not attached: {'; '.join(skipped)}" if skipped else "")
+    if not by_reporter:
+        return "commented", detail
+    done = replies.user_replied(desk, repo, ticket, text, actor, now)
+    return ("replied", detail + (f"; {done}" if done else ""))
+
+
+def _open(desk: Desk, repo: Any, box: Mailbox, mail: Inbound, now: Any, follows: str | None) -> Ticket:
+    spec = desk.process(box.process)
+    lang = box.lang or desk.lang
+    title = mail.subject.strip() or NO_TEXT.get(lang, NO_TEXT["en"])
+    text = mail.text or ""
+    if follows:
+        text = (f"(follows up {follows})\n\n" if lang != "zh" else f"（{follows} 的后续）\n\n") + text
+    fields: dict[str, Any] = {"title": title[:200], "reporter": mail.sender}
+    if text and field_spec(spec, "description") is not None:
+        fields["description"] = text[:10_000]
+    for name, value in (("service", box.service), ("group", box.group)):
+        if value and field_spec(spec, name) is not None:
+            fields[name] = value
+    channel = field_spec(spec, "channel")
+    channels = desk.defs.codes.get(channel.codes or "") if channel is not None else None
+    if channels is not None and "email" in channels:
+        fields["channel"] = "email"
+    actor = end_user(mail.sender)
+    ticket = intake(desk, repo, spec, fields, actor, now, None, reporter_lang=box.lang)
+    _attach_all(desk, repo, ticket, mail, actor, now)
+    major.check(desk, repo, ticket, now)
+    return ticket
+
+
+def log(desk: Desk, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The mail received, newest first (``itsm mail log``): what each was and did."""
+    with desk.store.read() as repo:
+        ticket_id = repo.get_ticket(key.upper())["id"] if key else None
+        rows = repo.mail.mail_log(ticket_id, max(1, min(limit, 10_000)))
+        keys = {r["ticket_id"]: _key(repo, r["ticket_id"]) for r in rows if r["ticket_id"]}
+    return [{"at": desk.iso(r["received_at"]), "mailbox": r["mailbox"], "from": r["sender"],
+             "subject": r["subject"], "kind": r["kind"], "outcome": r["outcome"],
+             "ticket": keys.get(r["ticket_id"]), "detail": r["detail"], "message_id": r["message_id"]}
+            for r in rows]
+
+
+def failed(desk: Desk, raw: bytes, mailbox: str, why: str) -> None:
+    """Record a message the desk refused (a field it could not take...), so it is
+    not lost silently once the server marks it."""
+    mail = parse(_headers_only(raw))
+    mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
+    with desk.store.write() as repo:
+        if repo.mail.mail_seen(mid[:255]) is None:
+            repo.mail.log_mail({"message_id": mid[:255], "mailbox": mailbox, "sender": mail.sender or "",
+                                "subject": mail.subject[:500], "kind": mail.kind, "outcome": "failed",
+                                "ticket_id": None, "detail": why[:500], "received_at": desk.now()})
+
+
+def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
+         mailbox: str | None = None) -> list[dict[str, Any]]:
+    """``itsm mail poll``: each configured IMAP account's unseen mail, one
+    transaction per message, each marked on the server after its commit."""
+    accounts = [a for a in desk.settings.mail.imap if mailbox in (None, a.mailbox)]
+    if not accounts:
+        raise UsageError("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, "
+                         "or ITSM_IMAP_HOST)")
+    out: list[dict[str, Any]] = []
+    for a in accounts:
+        account = imapmod.ImapAccount(a.host, a.port, a.tls, a.username, a.password, a.folder,
+                                      a.done_folder, verify=a.verify, ca_file=a.ca_file)
+
+        def handle(raw: bytes, box: str = a.mailbox) -> dict[str, Any]:
+            try:
+                result = receive(desk, raw, box, headers_first=True)
+            except ItsmError as exc:  # this message is refused (recorded); the others go on
+                result = {"outcome": "failed", "ticket": None, "detail": str(exc)}
+                failed(desk, raw, box, str(exc))
+            result["mailbox"] = box
+            if on_each:
+                on_each(result)
+            return result
+
+        try:
+            out.extend(imapmod.poll(account, handle, max_bytes=desk.settings.mail.max_message_bytes))
+        except imapmod.MailboxUnavailable as exc:
+            raise ItsmError(str(exc)) from None
+    return out

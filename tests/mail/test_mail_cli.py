@@ -1,0 +1,140 @@
+"""``itsm mail receive``, ``itsm attach`` and people's language, on SQLite and
+PostgreSQL: what a message does, once; the limits; messages in each
+recipient's language."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DESK = "servicedesk@it.example.com"
+
+
+def mail(sender: str, subject: str, body: str, msgid: str, to: str = DESK, **headers: str) -> bytes:
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, to, subject, f"<{msgid}>"
+    for k, v in headers.items():
+        m[k.replace("_", "-")] = v
+    m.set_content(body)
+    return bytes(m)
+
+
+def receive(itsm: Any, raw: bytes, *args: str, expect: int = 0) -> Any:
+    return itsm.json("mail", "receive", *args, input=raw, expect=expect)
+
+
+def test_a_mail_opens_once_and_its_reply_is_a_public_comment(itsm: Any, org: Any) -> None:
+    first = receive(itsm, mail("li.na@example.com", "Screen flickers", "Since the update.", "a1@x"))
+    assert first["outcome"] == "opened"
+    key = first["ticket"]
+    assert receive(itsm, mail("li.na@example.com", "Screen flickers", "Since the update.", "a1@x")) \
+        ["outcome"] == "duplicate"
+    reply = receive(itsm, mail("li.na@example.com", f"Re: [{key}] We have logged your ticket",
+                               "It also happens on the second screen.\n\n> quoted", "a2@x"))
+    assert reply["outcome"] == "replied" and reply["ticket"] == key
+    notes = [e for e in itsm.json("history", key, user=org.agent.id) if e["action"] == "comment"]
+    assert [(n["note"], n["public"]) for n in notes] == [("It also happens on the second screen.", True)]
+    other = receive(itsm, mail("mallory@example.com", f"Re: [{key}] x", "let me in", "a3@x"))
+    assert other["outcome"] == "opened" and other["ticket"] != key  # a tag from a stranger is no reply
+    tickets = itsm.json("list", user=org.agent.id)
+    assert sorted(t["title"] for t in tickets) == ["Re: [" + key + "] x", "Screen flickers"]
+    ooo = receive(itsm, mail("li.na@example.com", f"Automatic reply: [{key}] x", "away", "a4@x",
+                             Auto_Submitted="auto-replied"))
+    assert (ooo["outcome"], ooo["kind"], ooo["ticket"]) == ("recorded", "ooo", key)
+    assert [e["public"] for e in itsm.json("history", key, user=org.agent.id) if e["action"] == "mail"] == [False]
+    itsm("audit", "verify")  # the journal still derives every column (comment and mail events)
+
+
+def test_limits_and_loops(itsm: Any, org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITSM_MAIL_SENDER_LIMIT", "2")
+    monkeypatch.setenv("ITSM_MAIL_MAX_MESSAGE_BYTES", "2000")
+    got = [receive(itsm, mail("flood@example.com", f"n{i}", "x", f"f{i}@x"))["outcome"] for i in range(3)]
+    assert got == ["opened", "opened", "dropped"]
+    big = receive(itsm, mail("big@example.com", "big", "y" * 5000, "big@x"))
+    assert big["outcome"] == "dropped" and "larger than 2000" in big["detail"]
+    loop = receive(itsm, mail(DESK, "our own", "z", "own@x"))
+    assert loop["outcome"] == "dropped" and "own" in loop["detail"]
+    auto = receive(itsm, mail("robot@example.com", "Report", "z", "auto@x", Auto_Submitted="auto-generated"))
+    assert auto["outcome"] == "recorded" and auto["ticket"] is None
+    assert len(itsm.json("list", user=org.agent.id)) == 2
+    logged = itsm.json("mail", "log", user=org.agent.id)
+    assert [r["outcome"] for r in logged] == ["recorded", "dropped", "dropped", "dropped", "opened", "opened"]
+    assert "Auto-Submitted: auto-generated" in itsm("mail", "log", user=org.agent.id).stdout
+
+
+def test_attach_stores_journals_and_limits(itsm: Any, org: Any, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    key = receive(itsm, mail("li.na@example.com", "VPN", "drops", "v1@x"))["ticket"]
+    log = tmp_path / "vpn.log"
+    log.write_bytes(b"tunnel down\n" * 10)
+    done = itsm.json("attach", key, log, user=org.agent.id)
+    assert done["content_type"] == "text/plain" and done["size"] == 120
+    shown = itsm.json("show", key, user=org.agent.id)
+    assert [a["filename"] for a in shown["attachments"]] == ["vpn.log"]
+    assert "vpn.log" in itsm("show", key, user=org.agent.id).stdout
+    monkeypatch.setenv("ITSM_MAIL_ATTACHMENT_MAX_BYTES", "100")
+    refused = itsm("attach", key, log, user=org.agent.id, expect=1)
+    assert "over the limit of 100 bytes per file" in refused.stderr
+    itsm("attach", key, log, user=org.other_user, expect=1)  # a stranger may not
+    assert len(itsm.json("show", key, user=org.agent.id)["attachments"]) == 1
+    itsm("audit", "verify")
+
+
+def test_attachments_in_a_folder(itsm: Any, org: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITSM_ATTACHMENT_DIR", str(tmp_path / "files"))
+    key = receive(itsm, mail("li.na@example.com", "Files", "f", "fd@x"))["ticket"]
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"\x00\x01binary")
+    done = itsm.json("attach", key, f, user=org.agent.id)
+    stored = tmp_path / "files" / done["sha256"][:2] / done["sha256"]
+    assert stored.read_bytes() == b"\x00\x01binary" and done["content_type"] == "application/octet-stream"
+
+
+def test_each_message_in_its_recipients_language(itsm: Any, org: Any) -> None:
+    itsm("user", "add", "lin.fang", "--email", "lin.fang@example.com", "--group", "desktop_support",
+         "--lang", "zh", user=org.owner.id)
+    key = receive(itsm, mail("li.na@example.com", "Mouse broken", "It does not move.", "l1@x"))["ticket"]
+    itsm("do", key, "assign", "--set", "group=desktop_support", user=org.agent.id)
+    zh = receive(itsm, mail("wang.zhe@example.com", "鼠标坏了", "鼠标不动了。", "l2@x"))["ticket"]
+    rows = {(r["ticket"], r["recipient"], r["template"]): r["lang"] for r in itsm.json("outbox", "list")}
+    assert rows[(key, "lin.fang@example.com", "assigned")] == "zh"
+    assert rows[(key, "chen.jie@example.com", "assigned")] == "en"
+    assert rows[(key, "li.na@example.com", "acknowledged")] == "en"
+    assert rows[(zh, "wang.zhe@example.com", "acknowledged")] == "zh"  # written in Chinese
+
+
+def test_migration_0008_goes_down_and_up_with_mail_and_files(itsm: Any, org: Any, tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.store import db
+
+    key = receive(itsm, mail("li.na@example.com", "Before the downgrade", "x", "m1@x"))["ticket"]
+    engine = db.make_engine(itsm.db)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(db.MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0009")
+    finally:
+        engine.dispose()
+    out = itsm("db", "upgrade").stdout
+    assert "0009 -> 0008" in out, out
+    assert receive(itsm, mail("li.na@example.com", f"Re: [{key}] x", "after", "m2@x"))["outcome"] == "replied"
+    f = tmp_path / "after.txt"
+    f.write_text("after the upgrade\n", encoding="utf-8")
+    assert itsm.json("attach", key, f, user=org.agent.id)["size"] == 18
+
+
+def test_a_mail_with_nul_characters_and_broken_headers_opens_cleanly(itsm: Any, org: Any) -> None:
+    raw = (b"From: =?utf-8?q?Bad=00Name?= <nul@example.com>\r\nTo: servicedesk@it.example.com\r\n"
+           b"Subject: Broken \x00 printer =?x-unknown?B?////?=\r\nMessage-ID: <nul@x>\r\n"
+           b"Content-Type: text/plain; charset=no-such-charset\r\n\r\nText with \x00 NUL \xff\xfe bytes\r\n")
+    done = receive(itsm, raw)
+    assert done["outcome"] == "opened"
+    shown = itsm.json("show", done["ticket"], user=org.agent.id)
+    assert "\x00" not in shown["title"] + shown["description"] and shown["title"].startswith("Broken")
