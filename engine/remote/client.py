@@ -187,6 +187,16 @@ class RemoteApi:
         return list(self.request("GET", f"/tickets/{_seg(key)}/similar", query=[("limit", limit)],
                                  as_user=actor_id))
 
+    def offered(self, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+        """The known solutions ``itsm new`` shows staff: the server's similar tickets
+        (None where the server refuses them: an end user)."""
+        try:
+            return self.similar(key, limit=limit, actor_id=actor_id)
+        except RemoteError as exc:
+            if exc.exit_code == ExitCode.REFUSED:
+                return None
+            raise
+
     def status(self, key: str, token: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/tickets/{_seg(key)}/status", query=[("token", token)]))
 
