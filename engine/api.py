@@ -16,7 +16,7 @@ Every write is one transaction: lock the ticket, check and perform the action
 update the row with a version check, append the hash-chained journal event.
 The facade adds nothing to what those modules do.
 
-May import: ground, definitions, workspace, desk, alerts.
+May import: ground, definitions, workspace, desk, alerts, reports.
 """
 
 from __future__ import annotations
@@ -77,6 +77,17 @@ class Api:
         clone = copy.copy(self)
         clone.desk = copy.copy(self.desk)
         clone.desk.lang = lang
+        return clone
+
+    def at(self, now: str) -> "Api":
+        """The same open deployment (and database) with its clock at ``now`` (the
+        ``--now`` of a remote client, where the server lets clients set the time)."""
+        from engine.desk.views import display_tz
+
+        clone = copy.copy(self)
+        clone.desk = copy.copy(self.desk)
+        clone.desk.fixed_now = parse_now(now)
+        clone.desk.tz = display_tz(self.desk.settings.timezone, clone.desk.fixed_now)
         return clone
 
     # -- the open deployment (engine.desk.context) ----------------------------------------
@@ -273,6 +284,23 @@ class Api:
         """What an API key may do: {user, key_id, label, scopes, expires_at,
         permissions}; engine.errors.InvalidApiKey (also for an expired key) otherwise."""
         return apikeys.authenticate(self.desk, key)
+
+    def session(self, key: Mapping[str, Any]) -> dict[str, Any]:
+        """Who a key acts as (``itsm whoami``), from :meth:`authenticate_key`'s answer:
+        {user, name, roles, key_id, expires_at, scopes}."""
+        return apikeys.session(self.desk, key)
+
+    def end_session(self, key: Mapping[str, Any]) -> None:
+        """Revoke the key a request presented (``itsm logout``), from :meth:`authenticate_key`'s answer."""
+        apikeys.end_session(self.desk, key)
+
+    def report(self, name: str, start: str | None = None, end: str | None = None, fmt: str = "md",
+               current: bool = False, progress: Callable[[int, int], None] | None = None) -> str:
+        """Report ``name`` (reports/NAME.yaml) over [start, end) rendered as md, html,
+        csv or json (engine.reports); ``progress(done, total)`` KPI by KPI."""
+        from engine.reports import run
+
+        return run(self, name, start, end, fmt, self.lang, current, progress)
 
     def status(self, key: str, token: str) -> dict[str, Any]:
         """The end user's view, for whoever holds the ticket's status token; a

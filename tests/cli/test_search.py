@@ -10,6 +10,8 @@ import pytest
 
 from _desk import Desk
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def resolve(desk: Desk, key: str, now: str, solution: str, **extra: Any) -> Any:
     return desk.do(key, "resolve", desk.org.agent.id, now, solution=solution, closure_code="solved",
@@ -134,6 +136,7 @@ def test_similar_text_output_and_no_match(desk: Desk, kb: dict[str, str]) -> Non
     assert "没有与" in out
 
 
+@pytest.mark.direct_only("a person without roles has no API scopes (codes/permissions.yaml): end users file through the portal")
 def test_end_users_never_see_other_tickets(desk: Desk, kb: dict[str, str], itsm: Any) -> None:
     itsm("user", "add", "li.na", "--email", desk.org.reporter, user=desk.org.owner.id)
     mine = desk.new("incident", "li.na", "2026-03-03 09:00", title="理赔系统无法登录",
@@ -180,6 +183,7 @@ def test_reindex_rebuilds_the_same_index(desk: Desk, kb: dict[str, str]) -> None
     assert {q: [h["key"] for h in search(desk, q)] for q in before} == before
 
 
+@pytest.mark.direct_only("the test replaces the database under the server")
 def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[str, str], db_url: str) -> None:
     """A database from before the index (schema 0003): `itsm db upgrade` adds the
     index and fills it, solutions and notes included."""
