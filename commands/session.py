@@ -25,9 +25,12 @@ def _server(state: State, url: str | None) -> str:
 @click.option("--user", "login_user", metavar="ID", help="Your user id or e-mail (default: asked).")
 @click.option("--with-token", is_flag=True,
               help="Read an existing token (an API key, itsm_...) from stdin instead of a password.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin (scripts; needs --user).")
 @output_options()
 @pass_state
-def login(state: State, url: str | None, login_user: str | None, with_token: bool, as_json: bool) -> None:
+def login(state: State, url: str | None, login_user: str | None, with_token: bool, password_stdin: bool,
+          as_json: bool) -> None:
     """Log in to a desk server (itsm serve): exchange a password, or an existing
     token read from stdin with --with-token, for a personal token kept in your
     config folder (mode 0600).
@@ -39,6 +42,7 @@ def login(state: State, url: str | None, login_user: str | None, with_token: boo
     \b
     Example:
       itsm login http://127.0.0.1:8080 --with-token < token.txt
+      itsm login http://127.0.0.1:8080 --user wang.lei --password-stdin < password.txt
     """
     import getpass
 
@@ -48,11 +52,19 @@ def login(state: State, url: str | None, login_user: str | None, with_token: boo
 
     json_mode(state, as_json)
     server = _server(state, url)
+    if with_token and password_stdin:
+        raise UsageError("give either --with-token or --password-stdin, not both")
     if with_token:
         token = sys.stdin.readline(4096).strip()
         if not token:
             raise UsageError("--with-token: give the token on stdin, e.g. "
                              "echo \"$TOKEN\" | itsm login URL --with-token")
+    elif password_stdin:
+        if not login_user:
+            raise UsageError("--password-stdin needs --user ID")
+        password = sys.stdin.readline(4096).rstrip("\r\n")
+        answer = RemoteApi(server, None, lang=state.lang).login(login_user, password)
+        token = str(answer["token"])
     else:
         if not sys.stdin.isatty() and login_user is None:
             raise UsageError("no terminal to ask for your user and password: give --user ID and the "

@@ -151,13 +151,16 @@ def test_the_example_runs(scratch: dict[str, Any], tmp_path: Path, command: str,
 
 def _remote(line: str, desk: Path, env: dict[str, str]) -> None:
     """The remote-mode examples run against this desk's server (on a free port
-    instead of 8080) with a token of wang.lei in token.txt; whoami and logout
-    after a login."""
+    instead of 8080) with a token of wang.lei in token.txt and wang.lei's password
+    in password.txt; whoami and logout after a login."""
     port = _free_port()
     env = dict(env, XDG_CONFIG_HOME=str(desk / "config"))
     made = _run("itsm --as wang.lei apikey create --user wang.lei --json", desk, env)
     assert made.returncode == 0, made.stderr
     (desk / "token.txt").write_text(json.loads(made.stdout)["key"] + "\n")
+    (desk / "password.txt").write_text("correct horse battery staple\n")
+    passwd = _run("itsm --as wang.lei user passwd wang.lei --password-stdin < password.txt", desk, env)
+    assert passwd.returncode == 0, passwd.stderr
     proc = subprocess.Popen(["bash", "-c", f"itsm serve --port {port}"], cwd=desk, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

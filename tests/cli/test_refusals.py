@@ -64,9 +64,9 @@ def test_unknown_ticket(desk: Desk) -> None:
 
 def test_unknown_process(desk: Desk) -> None:
     o = desk.org
-    r = desk.itsm("new", "problem", "--title", "x", "--reporter", o.reporter, user=o.agent.id,
+    r = desk.itsm("new", "problme", "--title", "x", "--reporter", o.reporter, user=o.agent.id,
                   now=at(NOW), expect=4)
-    assert "no process 'problem'" in r.stderr
+    assert "no process 'problme'" in r.stderr
     assert "incident" in r.stderr and "service_request" in r.stderr  # says what exists
     r = desk.itsm("list", "--json", user=o.agent.id)
     assert json.loads(r.stdout) == []

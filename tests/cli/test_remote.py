@@ -226,6 +226,26 @@ def test_url_in_itsm_toml_makes_the_agent_commands_remote(desk: Desk) -> None:
     assert "no remote mode" in desk.remote("user", "list", env=env, expect=2).stderr
 
 
+def test_login_with_a_password_against_the_real_server(desk: Desk) -> None:
+    """A password set with ``itsm user passwd`` is exchanged by the real server
+    (POST /api/v1/session) for a personal token that expires; a wrong password
+    is exit 1 and keeps nothing."""
+    db = {"ITSM_DATABASE_URL": f"sqlite:///{desk.base}/desk.db"}
+    desk.run("--as", "p16.owner", "user", "passwd", "p16.owner", "--password-stdin",
+             input="a long passphrase\n", env=db)
+    config = {"XDG_CONFIG_HOME": str(desk.base / "config-password")}
+    wrong = desk.run("login", desk.url, "--user", "p16.owner", "--password-stdin", input="not it\n",
+                     env=config, expect=1)
+    assert "itsm login" not in wrong.stdout and not (desk.base / "config-password" / "itsm" / "hosts.json").exists()
+    out = desk.run("login", desk.url, "--user", "p16.owner", "--password-stdin", input="a long passphrase\n",
+                   env=config)
+    assert f"logged in to {desk.url} as p16.owner" in out.stdout and "token expires" in out.stdout
+    me = json.loads(desk.remote("whoami", "--json", env=config).stdout)
+    assert me["user"] == "p16.owner" and me["expires_at"]
+    desk.remote("logout", env=config)
+    assert desk.url not in json.loads((desk.base / "config-password" / "itsm" / "hosts.json").read_text())
+
+
 def test_login_with_a_password_against_the_session_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``itsm login URL --user ID`` posts {"user", "password"} to POST /api/v1/session
     and keeps the token it gets (checked with GET /api/v1/session); a refused
