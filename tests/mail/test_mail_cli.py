@@ -75,6 +75,7 @@ def test_attach_stores_journals_and_limits(itsm: Any, org: Any, tmp_path: Path,
     shown = itsm.json("show", key, user=org.agent.id)
     assert [a["filename"] for a in shown["attachments"]] == ["vpn.log"]
     assert "vpn.log" in itsm("show", key, user=org.agent.id).stdout
+    assert "Attachment: vpn.log (120 B)" in itsm("history", key, user=org.agent.id).stdout
     monkeypatch.setenv("ITSM_MAIL_ATTACHMENT_MAX_BYTES", "100")
     refused = itsm("attach", key, log, user=org.agent.id, expect=1)
     assert "over the limit of 100 bytes per file" in refused.stderr
