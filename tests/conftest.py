@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -83,6 +84,29 @@ def reset_postgres(url: str) -> None:
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE")
             conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def downgraded(db_url: str, revision: str) -> Iterator[Any]:
+    """The database at ``db_url`` taken down to ``revision`` by its own migrations
+    (Alembic), for a test of what the next ``itsm db upgrade`` does: yields the
+    connection that did it (still in its transaction), then checks the revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.store import db
+
+    engine = db.make_engine(db_url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(db.MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+            yield conn
+        assert db.current_revision(engine) == revision
     finally:
         engine.dispose()
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from _desk import Desk
+from tests_conftest import downgraded
 
 DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
 
@@ -187,23 +188,12 @@ def test_reindex_rebuilds_the_same_index(desk: Desk, kb: dict[str, str]) -> None
 def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[str, str], db_url: str) -> None:
     """A database from before the index (schema 0003): `itsm db upgrade` adds the
     index and fills it, solutions and notes included."""
-    from alembic import command
-    from alembic.config import Config
-
     from engine.store import db
 
     desk.itsm("comment", kb["vpn"], "Router firmware 2.1 was the trigger", user=desk.org.agent.id,
               now="2026-03-02T12:30:00+08:00")
-    engine = db.make_engine(db_url)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(db.MIGRATIONS))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
-        assert db.current_revision(engine) == "0003"
-    finally:
-        engine.dispose()
+    with downgraded(db_url, "0003"):
+        pass
     out = desk.itsm("db", "upgrade").stdout
     assert f"0003 -> {db.HEAD}" in out
     assert [h["key"] for h in search(desk, "重置密码")] == [kb["claims_login"]]  # a solution

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from _desk import Desk
+from tests_conftest import downgraded
 
 
 @pytest.fixture
@@ -81,21 +82,10 @@ def test_a_two_character_query_uses_the_bigram_index(desk: Desk, paper: dict[str
 
 def test_the_migration_fills_the_bigrams_of_existing_tickets(desk: Desk, paper: dict[str, str],
                                                               db_url: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
     from engine.store import db
 
-    engine = db.make_engine(db_url)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(db.MIGRATIONS))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0006")
-        assert db.current_revision(engine) == "0006"
-    finally:
-        engine.dispose()
+    with downgraded(db_url, "0006"):
+        pass
     assert f"0006 -> {db.HEAD}" in desk.itsm("db", "upgrade").stdout
     assert search(desk, "卡纸")[0] == paper["title"]
     assert set(search(desk, "卡纸")) == {paper["title"], paper["description"], paper["notes"]}
