@@ -198,6 +198,7 @@ async def status_reply(request: Request, key: str) -> Response:
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     if not _csrf_ok(request, form):
         return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    _limit(request)
     api = api_for(request)
     token = form.get("token") or ""
     files = []
@@ -219,6 +220,7 @@ async def status_reply(request: Request, key: str) -> Response:
 @router.get("/status/{key}/files/{attachment_id}", name="status_file")
 def status_file(request: Request, key: str, attachment_id: int, token: str = "") -> Response:
     """A public attachment, for the holder of the status token: always a download."""
+    _limit(request)  # a guessed token costs a look-up: limited like the status page
     meta, data = api_for(request).portal_attachment(key, token, attachment_id)
     return file_response(meta, data)
 
