@@ -227,6 +227,10 @@ class Api:
         (type, label, required, code table options): the console's forms (engine.desk.forms)."""
         return forms.action_forms(self.desk, key, actor_id)
 
+    def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
+        """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
+        return forms.shown_fields(self.desk, view)
+
     def code_options(self, table: str) -> list[dict[str, str]]:
         """The active entries of a code table: [{id, label}]."""
         return forms.code_options(self.desk, table)

@@ -61,3 +61,26 @@ def priority_preview(desk: Desk, impact: str | None, urgency: str | None) -> dic
     table = desk.defs.codes.get("priority")
     value = table.values.get(str(pid)) if table is not None else None
     return {"id": str(pid), "label": str(value.label.get(desk.lang)) if value is not None else str(pid)}
+
+
+def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ticket view's fields as the console shows them: [{id, label, value, text}],
+    ``text`` the code table's label for a code (never a raw id alone)."""
+    spec = desk.defs.processes.get(str(view.get("process")))
+    values = {k: view.get(k) for k in ("service", "priority", "urgency", "impact", "group", "reporter",
+                                       "assignee", "classification") if view.get(k) is not None}
+    if "classification" in values:
+        values["category"] = values.pop("classification")
+    values.update(view.get("fields") or {})
+    out = []
+    for fid, value in values.items():
+        fs = field_spec(spec, fid) if spec is not None else None
+        text = str(value)
+        if fs is not None and fs.codes:
+            table = desk.defs.codes.get(fs.codes)
+            entry = table.values.get(str(value)) if table is not None else None
+            if entry is not None:
+                text = f"{entry.label.get(desk.lang)} ({value})"
+        label = str(fs.label.get(desk.lang)) if fs is not None else fid
+        out.append({"id": fid, "label": label, "value": value, "text": text})
+    return out

@@ -254,16 +254,19 @@ def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left
 
 def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: str, key: str,
                  error: str | None = None, failed: str | None = None, conflict: bool = False,
-                 values: Mapping[str, str] | None = None, status: int = 200) -> Response:
+                 values: Mapping[str, str] | None = None, status: int = 200,
+                 created: str | None = None) -> Response:
     view = api.show(key)
     key = view["key"]
     history = api.history(key, actor_id=person["id"])
     forms = api.action_forms(key, actor_id=person["id"])
     similar = api.similar(key, limit=3, actor_id=person["id"]) if view["category"] not in ("resolved", "closed") else []
-    reuse = request.query_params.get("reuse") or ""
+    reuse = (request.query_params.get("reuse") or "").strip().upper()[:40]
+    reuse_text = next((s.get("solution") or "" for s in similar if s["key"] == reuse), "")
     return _render(request, "desk/ticket.html", lang, {
         "view": view, "history": history, "forms": forms, "similar": similar, "error": error,
         "failed": failed, "conflict": conflict, "values": dict(values or {}), "reuse": reuse,
+        "reuse_text": reuse_text, "created": created, "shown": api.shown_fields(view),
         "duration": duration}, status, me=person)
 
 
@@ -358,8 +361,10 @@ async def new(request: Request) -> Response:
         if http_status(exc) not in (400, 403, 422):
             raise
         return _intake(request, api, person, lang, form, error=exc.message, status=http_status(exc))
-    base = (request.scope.get("root_path") or "") + "/desk"
-    return RedirectResponse(f"{base}/t/{ticket['key']}", status_code=303)
+    # as ``itsm new`` prints it: the caller's personal status link, given once
+    link = str(request.url_for("status_page", key=ticket["key"]).include_query_params(
+        token=ticket["status_token"]))
+    return _ticket_page(request, api, person, lang, ticket["key"], created=link, status=201)
 
 
 # -- the major-incident board ----------------------------------------------------------------
