@@ -34,7 +34,7 @@ from typing import Any
 from bench._util import Config, Result, fmt
 
 BENCHMARKS = ("startup", "actions", "lifecycle", "journals", "tick", "lint", "concurrency", "search", "intake",
-              "reports", "audit")
+              "reports", "audit", "console")
 
 
 def machine(pg_url: str | None) -> dict[str, Any]:
