@@ -191,25 +191,23 @@ def _left(view: Mapping[str, Any]) -> int | None:
 def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
                sort: str = "left") -> list[dict[str, Any]]:
     """The tickets of one queue, through the facade's list (engine.desk.tickets)."""
+    common = {"open_only": True, "limit": MAX_ROWS, "by_due": True}
+    groups = list(person.get("groups") or ())
     if queue == "mine":
-        rows = api.list(open_only=True, assignee=person["id"], limit=MAX_ROWS)
+        rows = api.list(assignee=person["id"], **common)
     elif queue == "groups":
-        rows = []
-        for g in person.get("groups") or ():
-            rows += api.list(open_only=True, group=g, limit=MAX_ROWS)
+        rows = api.list(groups=groups, **common) if groups else []
     elif queue == "unassigned":
-        mine = set(person.get("groups") or ())
-        rows = [r for r in api.list(open_only=True, limit=MAX_ROWS * 4)
-                if not r.get("assignee") and (r.get("group") is None or r.get("group") in mine)]
+        rows = api.list(groups=groups, ungrouped_too=True, unassigned=True, **common)
     elif queue == "breached":
-        rows = api.list(breached=True, open_only=True, limit=MAX_ROWS)
+        rows = api.list(breached=True, **common)
     elif queue == "at_risk":
-        rows = api.list(at_risk=True, open_only=True, limit=MAX_ROWS)
+        rows = api.list(at_risk=True, **common)
     elif queue == "waiting":
-        rows = [r for r in api.list(open_only=True, limit=MAX_ROWS * 4) if r.get("category") == "pending"]
+        rows = api.list(categories=["pending"], **common)
     else:  # major
         majors = [p.id for p in api.defs.processes.values() if p.criteria]
-        rows = [r for pid in majors for r in api.list(open_only=True, process=pid, limit=MAX_ROWS)]
+        rows = [r for pid in majors for r in api.list(process=pid, **common)]
     seen: set[str] = set()
     out = []
     needle = q.strip().lower()
@@ -290,6 +288,7 @@ async def do(request: Request, key: str, action: str) -> Response:
         return _to_login(request)
     note = form.pop("note", None) or None
     version = form.pop("version", "")
+    back = form.pop("return_to", "")
     inputs = {k: v for k, v in form.items() if v != ""}
     try:
         expect = int(version) if version else None
@@ -304,7 +303,7 @@ async def do(request: Request, key: str, action: str) -> Response:
         return _ticket_page(request, api, person, lang, key, error=exc.message, failed=action,
                             values=form, status=http_status(exc))
     base = (request.scope.get("root_path") or "") + "/desk"
-    return RedirectResponse(f"{base}/t/{key.upper()}", status_code=303)
+    return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
 
 
 # -- hotline intake --------------------------------------------------------------------------
@@ -375,7 +374,16 @@ def board(request: Request) -> Response:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
-    return _render(request, "desk/board.html", lang, {"board": api.major_board()}, me=person)
+    rows = []
+    for m in api.major_board():  # with the board's own actions this person may take now
+        forms = [f for f in api.action_forms(m["key"], actor_id=person["id"]) if f["action"] in BOARD_ACTIONS]
+        rows.append(dict(m, forms=forms))
+    return _render(request, "desk/board.html", lang, {"board": rows, "failed": None, "error": None,
+                                                      "conflict": False, "values": {}, "reuse": "",
+                                                      "reuse_text": ""}, me=person)
+
+
+BOARD_ACTIONS = ("accept", "post_update", "assign_lead", "assign_communications")
 
 
 __all__ = ["router", "queue_rows", "ActionRefused"]
