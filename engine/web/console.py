@@ -145,9 +145,10 @@ async def login(request: Request) -> Response:
         return _csrf_refused(request)
     lang = _lang(request, None)
     user = (form.get("user") or "").strip()
+    home = (request.scope.get("root_path") or "") + "/desk"
     nxt = form.get("next") or ""
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = (request.scope.get("root_path") or "") + "/desk"
+    if not (nxt == home or nxt.startswith((home + "/", home + "?"))) or "\\" in nxt or "//" in nxt:
+        nxt = home  # only back into the console: never an open redirect
     api = request.app.state.apis[lang]
     api.act_from({"mode": "console"})
     try:

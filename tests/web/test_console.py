@@ -203,3 +203,17 @@ def test_board_and_language(console: Web, org: Any) -> None:
     assert page.status_code == 200 and "Major-incident board" in page.text
     zh = console.client.get("/desk/board?lang=zh")
     assert "重大事件看板" in zh.text and 'lang="zh-CN"' in zh.text
+
+
+def test_the_person_s_own_language_and_no_open_redirect(console: Web, itsm: Any, org: Any) -> None:
+    itsm("user", "add", "li.ming", "--email", "li.ming@example.com", "--role", "service_desk",
+         "--group", "service_desk", "--lang", "zh", user=org.owner.id)
+    console.api.set_password("li.ming", PASSWORD, actor_id="li.ming")
+    page = console.client.get("/desk/login")
+    r = console.client.post("/desk/login", data={"csrf_token": token_of(page.text), "user": "li.ming",
+                                                 "password": PASSWORD, "next": "//evil.example.com/x"},
+                            follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk"
+    page = console.client.get("/desk")
+    assert 'lang="zh-CN"' in page.text and "我的" in page.text
+    assert 'lang="en"' in console.client.get("/desk?lang=en").text
