@@ -530,15 +530,18 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
 
-    def claim_outbox(self, now: datetime, lease_until: datetime,
-                     max_attempts: int | None = None) -> dict[str, Any] | None:
-        """Take one row that is due (or whose sender died mid-send) for sending.
+    def claim_outbox(self, now: datetime, lease_until: datetime, max_attempts: int | None = None,
+                     skip: Sequence[str] = ()) -> dict[str, Any] | None:
+        """Take one row that is due (or whose sender died mid-send) for sending,
+        of a channel not in ``skip`` (channels whose breaker opened).
 
         A row whose sender died during its last allowed attempt (``max_attempts``)
         is marked failed instead and returned with that status: a message that
         kills its deliverer must not be taken again every time the lease expires."""
         due = sa.and_(outbox.c.status.in_(["pending", "sending"]),
                       outbox.c.next_attempt_at <= to_db(now))
+        if skip:
+            due = sa.and_(due, outbox.c.channel.not_in(list(skip)))
         stmt = sa.select(outbox).where(due).order_by(outbox.c.id).limit(1)
         if not self.sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
@@ -558,6 +561,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         out["attempts"] = row["attempts"] + 1
         return out
 
+    def release_outbox(self, row_id: int, attempts: int, next_attempt_at: Any) -> None:
+        """Put a claimed row back as it was, untried (its channel's breaker opened)."""
+        self.conn.execute(outbox.update().where(outbox.c.id == row_id).values(
+            status="pending", attempts=attempts, next_attempt_at=next_attempt_at))
+
     def finish_outbox(self, row_id: int, *, sent_at: datetime | None, error: str | None,
                       retry_at: datetime | None, payload: dict[str, Any] | None = None) -> None:
         if sent_at is not None:
@@ -576,6 +584,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             stmt = stmt.where(outbox.c.id.in_(list(ids)))
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
+
+    def postpone_outbox(self, channels: Sequence[str], now: datetime, until: datetime) -> int:
+        """Pending rows of these channels due at ``now`` wait until ``until`` (their
+        attempts uncounted); how many."""
+        result = self.conn.execute(outbox.update().where(
+            outbox.c.status == "pending", outbox.c.next_attempt_at <= to_db(now),
+            outbox.c.channel.in_(list(channels))).values(next_attempt_at=to_db(until)))
+        return int(result.rowcount or 0)
 
     def messages_to(self, recipient: str, template: str, since: datetime) -> int:
         """How many messages of ``template`` were queued for ``recipient`` since then
