@@ -278,6 +278,19 @@ def ticket(request: Request, key: str) -> Response:
     return _ticket_page(request, api, person, lang, key)
 
 
+@router.get("/t/{key}/files/{attachment_id}", name="desk_file")
+def ticket_file(request: Request, key: str, attachment_id: int) -> Response:
+    """An attachment of the ticket (internal ones too, for staff), always as a download."""
+    from engine.web.pages import file_response
+
+    try:
+        api, person, _ = _who(request)
+    except _Login:
+        return _to_login(request)
+    meta, data = api.attachment(key, attachment_id, actor_id=person["id"])
+    return file_response(meta, data)
+
+
 @router.post("/t/{key}/do/{action}", name="desk_do")
 async def do(request: Request, key: str, action: str) -> Response:
     form = await _form(request)

@@ -217,3 +217,14 @@ def test_the_person_s_own_language_and_no_open_redirect(console: Web, itsm: Any,
     page = console.client.get("/desk")
     assert 'lang="zh-CN"' in page.text and "我的" in page.text
     assert 'lang="en"' in console.client.get("/desk?lang=en").text
+
+
+def test_attachments_listed_and_downloaded(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console)
+    console.api.attach(key, "trace.log", b"line 1\nline 2\n", public=False, actor_id=org.agent.id)
+    page = console.client.get(f"/desk/t/{key}").text
+    link = re.search(r'href="(/desk/t/[^"]+/files/\d+)">trace.log<', page).group(1)
+    r = console.client.get(link)
+    assert r.status_code == 200 and r.content == b"line 1\nline 2\n"
+    assert r.headers["content-disposition"].startswith("attachment")

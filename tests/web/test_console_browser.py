@@ -149,8 +149,16 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(server + "/desk?queue=unassigned&lang=zh")
             page.screenshot(path=str(shots / "11-queue-zh-390.png"), full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 1000})
+            for name, path in (("13-queue", "/desk?queue=waiting"), ("14-intake", "/desk/new"),
+                               ("15-ticket", f"/desk/t/{key}")):
+                page.goto(server + path + ("&" if "?" in path else "?") + "lang=zh")  # every page in Chinese too
+                assert page.locator("html").get_attribute("lang") == "zh-CN"
+                page.screenshot(path=str(shots / f"{name}-zh.png"), full_page=True)
             page.click("#logout")
             page.wait_for_selector("#password")
+            page.goto(server + "/desk/login?lang=zh")
+            page.screenshot(path=str(shots / "16-login-zh.png"), full_page=True)
 
             # a role that may not act sees no form
             page.set_viewport_size({"width": 1280, "height": 1000})
