@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import (apikeys, attachments, links, mailgate, major, operations, passwords, people, portal,
+from engine.desk import (apikeys, attachments, forms, links, mailgate, major, operations, passwords, people, portal,
                          search, ticking, tickets)
 from engine.desk.context import ORIGIN, Desk, parse_now
 from engine.model import Definitions, ProcessSpec
@@ -235,6 +235,23 @@ class Api:
 
     def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
         return tickets.actions(self.desk, key, actor_id)
+
+    def action_forms(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+        """The actions ``actor_id`` may take on ``key`` now, each with its fields
+        (type, label, required, code table options): the console's forms (engine.desk.forms)."""
+        return forms.action_forms(self.desk, key, actor_id)
+
+    def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
+        """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
+        return forms.shown_fields(self.desk, view)
+
+    def code_options(self, table: str) -> list[dict[str, str]]:
+        """The active entries of a code table: [{id, label}]."""
+        return forms.code_options(self.desk, table)
+
+    def priority_preview(self, impact: str | None, urgency: str | None) -> dict[str, Any] | None:
+        """The priority the matrix gives ``impact`` and ``urgency`` ({id, label}), or None."""
+        return forms.priority_preview(self.desk, impact, urgency)
 
     def list(self, breached: bool = False, at_risk: bool = False, **filters: Any) -> list[dict[str, Any]]:
         return tickets.list_tickets(self.desk, breached, at_risk, filters)

@@ -62,6 +62,11 @@ class TicketFilter:
     limit: int | None = None
     breached_at: datetime | None = None  # only tickets breached as of this time
     at_risk_at: datetime | None = None  # only tickets past a warning threshold, not breached
+    groups: Sequence[str] = ()  # only tickets of one of these groups (the agent console's queues)
+    ungrouped_too: bool = False  # with groups: also tickets of no group yet
+    unassigned: bool = False  # only tickets nobody is assigned to
+    categories: Sequence[str] = ()  # only tickets of these status categories (new, active, pending...)
+    by_due: bool = False  # the most urgent first: the running clock's due time, then the key
 
 
 # The statements of every action, built once with bind parameters and run on the
@@ -390,7 +395,19 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                            (tickets.c.service, f.service), (tickets.c.priority, f.priority)):
             if value:
                 stmt = stmt.where(col == value)
-        stmt = stmt.order_by(tickets.c.id)
+        if f.groups:
+            in_groups = tickets.c.group_id.in_(list(f.groups))
+            stmt = stmt.where(sa.or_(in_groups, tickets.c.group_id.is_(None)) if f.ungrouped_too else in_groups)
+        elif f.ungrouped_too:
+            stmt = stmt.where(tickets.c.group_id.is_(None))
+        if f.unassigned:
+            stmt = stmt.where(tickets.c.assignee.is_(None))
+        if f.categories:
+            stmt = stmt.where(tickets.c.status_category.in_(list(f.categories)))
+        if f.by_due:
+            stmt = stmt.order_by(tickets.c.sla_due_at.is_(None), tickets.c.sla_due_at, tickets.c.id)
+        else:
+            stmt = stmt.order_by(tickets.c.id)
         if f.limit:
             stmt = stmt.limit(f.limit)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]

@@ -473,21 +473,27 @@ def create_session(request: Request, body: Login) -> JSONResponse:
     expires after `[security] token_days`), as `itsm login` does. An unknown user
     and a wrong password get the same 401; failed logins are throttled per user and
     per client address (429 with Retry-After)."""
+    session = throttled_login(request, server_api(request), body.user, body.password)  # expiry: the server's clock
+    return JSONResponse(session, status_code=201)
+
+
+def throttled_login(request: Request, api: Any, user: str, password: str) -> dict[str, Any]:
+    """``api.login`` with failed logins throttled per user and per client address
+    (``[security] login_attempts`` per LOGIN_WINDOW): the JSON API's and the
+    console's (engine/web/console.py) logins count together."""
     from engine.errors import InvalidApiKey
 
-    api = server_api(request)  # a token's expiry counts from the server's clock
     limits = request.app.state.limits
     attempts = api.settings.security.login_attempts
-    names = (f"login-user:{body.user.strip().lower()}", f"login-addr:{client_address(request)}")
+    names = (f"login-user:{user.strip().lower()}", f"login-addr:{client_address(request)}")
     for name in names:
         limits.check(name, attempts, LOGIN_WINDOW, "failed logins")
     try:
-        session = api.login(body.user.strip(), body.password)
+        return dict(api.login(user.strip(), password))
     except InvalidApiKey:
         for name in names:
             limits.record(name, LOGIN_WINDOW)
         raise
-    return JSONResponse(session, status_code=201)
 
 
 @router.get("/session", response_model=None, tags=["session"], summary="Who the token acts as",
