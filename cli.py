@@ -23,13 +23,14 @@ from commands import (alerts, apikey, batch, definitions, demo, design, mail, ma
 from commands.common import COMMANDS, State
 from engine import __version__
 from engine.errors import ExitCode, ItsmError
+from engine.i18n import tr
 
 
 def _report_error(state: State | None, exc: ItsmError) -> int:
     if state is not None and state.json_errors:
         click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
     else:
-        click.echo(f"itsm: {exc}", err=True)
+        click.echo(f"itsm: {exc.text(state.lang if state is not None else 'en')}", err=True)
     return int(exc.exit_code)
 
 
@@ -44,14 +45,16 @@ class ItsmGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("itsm: interrupted", err=True)
+            state = ctx.find_object(State)
+            click.echo("itsm: " + tr("interrupted", state.lang if state else "en"), err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug: short message, traceback only with --debug
             state = ctx.find_object(State)
             if state is not None and state.debug:
                 raise
-            click.echo(f"itsm: internal error: {type(exc).__name__}: {exc} "
-                       "(run with --debug for the traceback)", err=True)
+            click.echo("itsm: " + tr("internal error: {error} (run with --debug for the traceback)",
+                                     state.lang if state else "en", error=f"{type(exc).__name__}: {exc}"),
+                       err=True)
             ctx.exit(int(ExitCode.INTERNAL))
 
 
@@ -64,13 +67,14 @@ class ItsmGroup(click.Group):
 @click.option("--as", "user", envvar="ITSM_USER", metavar="USER", help="Acting user (id or e-mail).")
 @click.option("--now", envvar="ITSM_NOW", metavar="ISO8601",
               help="The current time, for simulation and back-filling.")
-@click.option("--lang", envvar="ITSM_LANG", type=click.Choice(["en", "zh"]), default="en",
-              show_default=True, help="Language of labels and messages.")
+@click.option("--lang", envvar="ITSM_LANG", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of labels and messages (default: $ITSM_LANG, else the acting "
+                   "person's own language, else en).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.version_option(__version__, "--version", prog_name="itsm")
 @click.pass_context
 def main(ctx: click.Context, home: str | None, db: str | None, user: str | None,
-         now: str | None, lang: str, debug: bool) -> None:
+         now: str | None, lang: str | None, debug: bool) -> None:
     """itsm: declarative IT service management.
 
     Agents work tickets (new, do, show, list), auditors check definitions
@@ -80,7 +84,8 @@ def main(ctx: click.Context, home: str | None, db: str | None, user: str | None,
     Example:
       itsm new incident --title "Claims system down" --reporter li.na@example.com
     """
-    ctx.obj = State(home=home, db=db, user=user, now=now, lang=lang, debug=debug)
+    ctx.obj = State(home=home, db=db, user=user, now=now, lang=lang or "en", lang_chosen=lang is not None,
+                    debug=debug)
 
 
 for _command in COMMANDS:  # declared by the modules of the commands package
