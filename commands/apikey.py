@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from commands.common import emit, group, json_mode, output_options, pass_state, State
+from engine.i18n import N_
+
+from commands.common import heads, emit, group, json_mode, output_options, pass_state, State
 
 
 @group()
@@ -56,13 +58,14 @@ def apikey_list(state: State, user_id: str | None, as_json: bool, as_csv: bool) 
 
     json_mode(state, as_json)
     rows = state.api().api_keys(user_id)
-    cols = [("id", "Id", lambda r: r["id"]), ("prefix", "Prefix", lambda r: r["prefix"]),
-            ("user", "User", lambda r: r["user"]), ("label", "Label", lambda r: r["label"] or ""),
-            ("created_at", "Created", lambda r: render.when(r["created_at"])),
-            ("scopes", "Scopes", lambda r: ",".join(r["scopes"])),
-            ("expires_at", "Expires", lambda r: render.when(r["expires_at"])),
-            ("last_used_at", "Last used", lambda r: render.when(r["last_used_at"])),
-            ("revoked_at", "Revoked", lambda r: render.when(r["revoked_at"]))]
+    cols = [("id", N_("Id"), lambda r: r["id"]), ("prefix", N_("Prefix"), lambda r: r["prefix"]),
+            ("user", N_("User"), lambda r: r["user"]), ("label", N_("Label"), lambda r: r["label"] or ""),
+            ("created_at", N_("Created"), lambda r: render.when(r["created_at"])),
+            ("scopes", N_("Scopes"), lambda r: ",".join(r["scopes"])),
+            ("expires_at", N_("Expires"), lambda r: render.when(r["expires_at"])),
+            ("last_used_at", N_("Last used"), lambda r: render.when(r["last_used_at"])),
+            ("revoked_at", N_("Revoked"), lambda r: render.when(r["revoked_at"]))]
+    cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no API keys\n",
          as_csv, lambda: render.to_csv(rows, cols))
 

@@ -117,7 +117,10 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                 break
     elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 else 0.0
-    click.echo(f"itsm batch: {done} done, {failed} failed in {elapsed:.2f} s ({rate:.0f} actions/s)",
+    from engine.i18n import tr
+
+    click.echo("itsm batch: " + tr("{done} done, {failed} failed in {seconds} s ({rate} actions/s)", state.lang,
+                                   done=done, failed=failed, seconds=f"{elapsed:.2f}", rate=f"{rate:.0f}"),
                err=True)
     if first_failure is not None:
         sys.exit(first_failure)

@@ -125,6 +125,13 @@ set_option = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
 note_option = click.option("--note", metavar="TEXT", help="A note for the journal (the reason, a message).")
 
 
+def heads(cols: list[Any], lang: str) -> list[Any]:
+    """Columns with their headings (marked with N_) in ``lang``."""
+    from engine.i18n import tr
+
+    return [(c[0], tr(c[1], lang), *c[2:]) for c in cols]
+
+
 def ticket_columns(lang: str, labels: "Labels | None" = None) -> list[Any]:
     from engine import render
     from engine.i18n import t

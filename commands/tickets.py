@@ -108,9 +108,10 @@ def actions(state: State, key: str, as_json: bool) -> None:
     json_mode(state, as_json)
     rows = state.api().actions(key)
     lang = state.lang
+    lab = Labels(state, state.api().show(key)["process"] if lang != "en" else None)
     cols = [("action", t("action", lang), lambda r: r["action"]),
             ("label", t("label", lang), lambda r: r["label"]),
-            ("to", t("to", lang), lambda r: r["to"] or t("stays", lang)),
+            ("to", t("to", lang), lambda r: lab.state(r["to"]) or t("stays", lang)),
             ("requires", t("requires", lang), lambda r: r["requires"]),
             ("roles", t("roles", lang), lambda r: r["roles"])]
     emit(state, [{k: r[k] for k in ("action", "to", "requires", "accepts", "roles", "label", "note")}

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from engine.api import Api
 from engine.errors import ItsmError
-from engine.i18n import N_, tr
+from engine.i18n import N_, retell, tick_kind, tr
 from engine.settings import Settings
 from engine.workspace import load_definitions
 from engine.definitions.home import find_home
@@ -38,15 +38,14 @@ PEOPLE = [
 ]
 
 
+CASCADE = (N_("{key}: {action}"),)
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
-TICK_KINDS = {"sla": N_("SLA"), "timer": N_("timer"), "warning": N_("warning"), "breach": N_("breach")}
 
 
 def tick_line(line: dict[str, Any], lang: str) -> str:
     """One thing the tick did, as the demo narrates it."""
-    return tr("tick: {key} {kind} {name}: {outcome}", lang, key=line["key"],
-              kind=tr(TICK_KINDS[line["kind"]], lang) if line["kind"] in TICK_KINDS else line["kind"],
-              name=line["name"], outcome=line["outcome"])
+    return tr("tick: {key} {kind} {name}: {outcome}", lang, key=line["key"], kind=tick_kind(line["kind"], lang),
+              name=line["name"], outcome=retell(line["outcome"], lang))
 
 
 @dataclass
@@ -215,7 +214,7 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     result = d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
                   closure_code="major_resolved", service_restored="true")
     for line in result.get("cascade", []):
-        d.log(tr("cascade: {line}", lang, line=line))
+        d.log(tr("cascade: {line}", lang, line=retell(line, lang, CASCADE)))
     d.refused("wang.lei", vpn, "confirm")  # only the user confirms; the desk records how the user did
     d.do("wang.lei", vpn, "confirm_for_user", confirmed_via="phone",
          confirmation_note="Branch manager confirmed by phone at 14:40")

@@ -15,13 +15,16 @@ language other than English is chosen.
 
 from __future__ import annotations
 
-import gettext
-from pathlib import Path
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
+    import gettext
+    import re
 
 LANGS = ("en", "zh")
 DOMAIN = "itsm"
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
 
 
 def N_(text: str) -> str:
@@ -101,17 +104,19 @@ MESSAGES: dict[str, str] = {
     'ev_timer': N_('Timer'),
 }
 
-_CATALOGUES: dict[str, gettext.NullTranslations] = {}
+_CATALOGUES: dict[str, "gettext.NullTranslations"] = {}
 
 
-def catalogue(lang: str) -> gettext.NullTranslations:
+def catalogue(lang: str) -> "gettext.NullTranslations":
     """The compiled catalogue of ``lang`` (read once; English needs none)."""
     found = _CATALOGUES.get(lang)
     if found is None:
+        import gettext
+
         if lang == "en":
             found = gettext.NullTranslations()
         else:
-            found = gettext.translation(DOMAIN, str(LOCALE_DIR), languages=[lang], fallback=True)
+            found = gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
         _CATALOGUES[lang] = found
     return found
 
@@ -133,3 +138,46 @@ def choose(explicit: str | None, person: str | None = None) -> str:
         if lang in LANGS:
             return str(lang)
     return "en"
+
+
+TICK_KINDS = {"sla": N_("SLA"), "timer": N_("timer"), "warning": N_("warning"), "breach": N_("breach"),
+              "remind": N_("reminder"), "report": N_("report"), "audit": N_("audit"), "outbox": N_("outbox")}
+
+TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in English)
+    N_("{count} message(s) queued"), N_("{action} skipped: no longer applies ({state})"),
+    N_("{action} refused: {reason}"), N_("{action} -> {state}"), N_("nothing to do"),
+    N_("skipped: the timer itself is already due"), N_("skipped: a later repetition is also due"),
+    N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
+    N_("checkpoint #{count} signed ({leaves} new event(s))"))
+
+
+def tick_kind(kind: str, lang: str) -> str:
+    return tr(TICK_KINDS[kind], lang) if kind in TICK_KINDS else kind
+
+
+def _shape(template: str) -> "re.Pattern[str]":
+    import re
+
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)))
+
+
+_SHAPES: dict[str, "re.Pattern[str]"] = {}
+
+
+def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES) -> str:
+    """An English text recorded from ``templates`` (parts joined by "; "), said in ``lang``;
+    a part of no known shape stays as it is."""
+    if lang == "en" or not text:
+        return text
+    out = []
+    for part in text.split("; "):
+        for template in templates:
+            shape = _SHAPES.setdefault(template, _shape(template))
+            found = shape.fullmatch(part)
+            if found is not None:
+                out.append(tr(template, lang, **found.groupdict()))
+                break
+        else:
+            out.append(part)
+    return "；".join(out)
