@@ -160,3 +160,14 @@ def test_json_keeps_raw_ids(scratch: dict[str, Any], tmp_path: Path) -> None:
     proc = _run("itsm show INC-000041 --json", desk, env)
     assert '"state": "resolved"' in proc.stdout and '"service": "network"' in proc.stdout, proc.stdout
 
+
+
+def test_the_person_s_own_language_unless_told(scratch: dict[str, Any], tmp_path: Path) -> None:
+    desk = tmp_path / "p16"
+    shutil.copytree(scratch["home"], desk)
+    env = dict(scratch["env"])
+    proc = _run("itsm --as p16.owner user add lin.fang --email lin.fang@example.com --role service_desk --lang zh"
+                " && itsm --as lin.fang show NOPE-1; ITSM_LANG=en itsm --as lin.fang show NOPE-1;"
+                " itsm --as wang.lei show NOPE-1", desk, env)
+    assert proc.stderr.splitlines()[-3:] == ["itsm: 没有工单 NOPE-1", "itsm: no ticket NOPE-1",
+                                             "itsm: no ticket NOPE-1"], proc.stdout + proc.stderr
