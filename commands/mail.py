@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from engine.i18n import N_
+from engine.i18n import N_, tr
 
 from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
 
@@ -119,6 +119,6 @@ def attach(state: State, key: str, file: Path, internal: bool, name: str | None,
     with file.open("rb") as handle:
         data = handle.read(limit + 1)
     done = state.api().attach(key, name or file.name, data, public=not internal)
-    emit(state, done, as_json, lambda: f"attached {done['filename']} to {done['ticket']} "
-                                       f"({done['size']} bytes, {done['content_type']}, "
-                                       f"sha256 {done['sha256'][:12]}…)\n")
+    emit(state, done, as_json, lambda: tr("attached {file} to {key} ({size} bytes, {type}, sha256 {sha}…)",
+                                          state.lang, file=done["filename"], key=done["ticket"], size=done["size"],
+                                          type=done["content_type"], sha=done["sha256"][:12]) + "\n")

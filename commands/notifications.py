@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from engine.i18n import N_
+from engine.i18n import N_, tr
 
 from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
 
@@ -115,4 +115,4 @@ def outbox_retry(state: State, ids: tuple[int, ...]) -> None:
       itsm outbox retry 17 18
     """
     n = state.api().retry_outbox(list(ids) or None)
-    click.echo(f"{n} message(s) queued again")
+    click.echo(tr("{count} message(s) queued again", state.lang, count=n))

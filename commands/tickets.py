@@ -147,7 +147,7 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
       itsm history INC-000042
     """
     from engine import render
-    from engine.i18n import t
+    from engine.i18n import t, tr
 
     json_mode(state, as_json)
     api = state.api()

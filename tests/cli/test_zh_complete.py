@@ -106,22 +106,24 @@ def test_every_command_speaks_chinese(zh_output: dict[str, str]) -> None:
 # Commands whose own sentences are not yet in the catalogue (#23.1, the remaining work): their output
 # may still carry English.  Take a command off this list when its sentences are marked and translated.
 STILL_ENGLISH = {
-    "alerts", "apikey create", "apikey revoke", "attach", "audit export", "audit verify",
-    "audit rekey", "db upgrade", "diff", "graph", "init", "intake", "mail poll", "mail receive",
-    "migrate", "outbox deliver", "outbox retry", "report", "simulate", "user add", "user passwd",
+    "audit export", "audit verify", "audit rekey", "db upgrade", "diff", "graph", "init", "intake",
+    "mail poll", "mail receive", "migrate", "outbox deliver", "simulate",
 }
 DATA = re.compile(r"[\w.+-]+@[\w.-]+|\S*/\S*|\"[^\"]*\"|'[^']*'|“[^”]*”|[A-Z]+-\d+|\b\w+_\w+\b|#\d+"
                   r"|Laptop cannot reach VPN|Claims login fails|Cannot log in to claims|Claims system down"
                   r"|Called the user, waiting for a screenshot|Reset the VPN token|same outbreak as"
                   r"|outbreak: 3 or more open incide\S*(?: \S+)*|Called back"
-                  r"|Reinstalled the VPN profile|new incident ticket from|Disk 95% full on db1|itsm [a-z]+|\S+\.\S+|--[a-z-]+"
+                  r"|Reinstalled the VPN profile|new incident ticket from|Disk 95% full on db1|Alertmanager webhook|itsm [a-z]+|\S+\.\S+|--[a-z-]+"
                   + "".join(rf"|{re.escape(title[:20])}\S*(?: \S+)*?(?=…|  |$)"  # the demo's tickets, maybe cut
                             for title in re.findall(r'title="([^"]+)"', (REPO / "engine" / "demo.py").read_text())))
 
 
 def _command_of(line: str) -> str:
     for command, example in EXAMPLES:
-        if example.split()[:3] == line.split()[:3] or example == line:
+        if example == line:
+            return command
+    for command, example in EXAMPLES:  # an example with a secret put in
+        if example.split()[:3] == line.split()[:3]:
             return command
     words = [w for w in line.split() if not w.startswith("-") and "=" not in w and w != "itsm"]
     return words[0] if words else line
