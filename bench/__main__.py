@@ -33,8 +33,8 @@ from typing import Any
 
 from bench._util import Config, Result, fmt
 
-BENCHMARKS = ("startup", "actions", "lifecycle", "journals", "tick", "lint", "concurrency", "search", "intake",
-              "reports", "audit")
+BENCHMARKS = ("startup", "remote", "actions", "lifecycle", "journals", "tick", "lint", "concurrency", "search",
+              "intake", "desksize", "reports", "audit", "console")
 
 
 def machine(pg_url: str | None) -> dict[str, Any]:

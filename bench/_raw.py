@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from engine.journal import GENESIS, event_hash, hashed_fields
+from engine.store.search import bigrams
 
 
 def _naive(t: datetime) -> datetime:
@@ -160,9 +161,11 @@ class RawStore:
             if notify:
                 self._outbox(ticket_id, seq, action, {"key": key, "action": action, "changes": changes},
                              now)
-            if solution is not None:
-                self.execute("UPDATE search_text SET solution = :s WHERE ticket_id = :t",
-                             {"s": solution, "t": ticket_id})
+            if solution is not None:  # the solution and its CJK bigrams, as the engine's index
+                text = self.execute("SELECT description FROM search_text WHERE ticket_id = :t",
+                                    {"t": ticket_id}).fetchone()[0]
+                self.execute("UPDATE search_text SET solution = :s, text_grams = :g WHERE ticket_id = :t",
+                             {"s": solution, "g": bigrams(text + "\n" + solution), "t": ticket_id})
             if due_rows is not None:
                 self._due_work(ticket_id, now, replace=True, rows=due_rows)
             elif drop or add:
@@ -172,7 +175,7 @@ class RawStore:
             self.rollback()
             raise
 
-    def intake(self, title: str, now: datetime, version: str) -> str:
+    def intake(self, title: str, now: datetime, version: str, description: str = "") -> str:
         """One new incident in one transaction; returns its key."""
         self.begin()
         try:
@@ -196,8 +199,10 @@ class RawStore:
                  "fields": self._json(fields_), "sla": self._json(sla), "now": self._t(now),
                  "due": self._t(now + timedelta(hours=8)), "false": False, "token": "0" * 64}
             ).fetchone()[0]
-            self.execute("INSERT INTO search_text (ticket_id, title, description, solution, details, notes) "
-                         "VALUES (:t, :title, '', '', '', '')", {"t": ticket_id, "title": title})
+            self.execute("INSERT INTO search_text (ticket_id, title, description, solution, details, notes, "
+                         "title_grams, text_grams) VALUES (:t, :title, :d, '', '', '', :tg, :dg)",
+                         {"t": ticket_id, "title": title, "d": description, "tg": bigrams(title),
+                          "dg": bigrams(description)})
             changes = {"title": [None, title], "reporter": [None, "bench.reporter@example.com"],
                        "urgency": [None, "medium"], "impact": [None, "low"], "priority": [None, "P4"]}
             seq = self._append(ticket_id, "create", None, "new", changes, now, version)
@@ -210,14 +215,14 @@ class RawStore:
             raise
 
 
-def lifecycle(raw: RawStore, n: int, version: str) -> None:
+def lifecycle(raw: RawStore, n: int, version: str, title: str | None = None, description: str = "") -> None:
     """The row writes of intake -> assign -> start -> resolve -> confirm, as the
     engine makes them for the shipped incident process: assign changes no due
     work; start drops the response clock's; resolve drops the resolution clock's
     two and adds the auto-close timer and its reminder (and writes the solution
     into the search text); confirm drops those two."""
     now = datetime.now(timezone.utc)
-    key = raw.intake(f"Raw lifecycle {n}", now, version)
+    key = raw.intake(title or f"Raw lifecycle {n}", now, version, description)
     raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"}, now)
     raw.action(key, "start", "in_progress", {}, now, notify=False, drop=(("breach", "response"),))
     raw.action(key, "resolve", "resolved", {"solution": "Replaced the cable", "closure_code": "solved",

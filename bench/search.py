@@ -295,6 +295,7 @@ def build(db: Path, total: int) -> dict[str, Any]:
     import sqlalchemy as sa
 
     from engine.store.schema import tickets
+    from engine.store.search import bigrams
 
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -326,12 +327,12 @@ def build(db: Path, total: int) -> dict[str, Any]:
                      if raw[key][c] is not None} for key in raw}
     triggers = conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
                             "AND tbl_name = 'search_text' ORDER BY name").fetchall()
-    assert len(triggers) == 3, triggers
+    assert len(triggers) == 6, triggers  # trigrams (0004) and bigrams (0010)
     first_id = conn.execute("SELECT max(id) FROM tickets").fetchone()[0] + 1
     prefix = open_key.rsplit("-", 1)[0]
     t_sql = f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-    s_sql = ("INSERT INTO search_text (ticket_id, title, description, solution, details, notes) "
-             "VALUES (?, ?, ?, ?, ?, ?)")
+    s_sql = ("INSERT INTO search_text (ticket_id, title, description, solution, details, notes, "
+             "title_grams, text_grams, notes_grams) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
     gen = Generator()
     n = total - (first_id - 1)
     chunk = 50_000
@@ -351,13 +352,17 @@ def build(db: Path, total: int) -> dict[str, Any]:
             if doc["resolved"]:
                 row["fields"] = json.dumps(dict(resolved_fields, solution=doc["solution"]), ensure_ascii=False)
             t_rows.append(tuple(row[c] for c in columns))
-            s_rows.append((tid, doc["title"], doc["description"], doc["solution"], doc["details"], doc["notes"]))
+            s_rows.append((tid, doc["title"], doc["description"], doc["solution"], doc["details"], doc["notes"],
+                           bigrams(doc["title"]),
+                           bigrams("\n".join((doc["description"], doc["solution"], doc["details"]))),
+                           bigrams(doc["notes"])))
         conn.executemany(t_sql, t_rows)
         conn.executemany(s_sql, s_rows)
     conn.execute("UPDATE key_sequences SET last_value = ? WHERE prefix = ?", (first_id - 1 + n, prefix))
     loaded = time.perf_counter() - started
     conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
-    for _, sql in triggers:  # exactly as migration 0004 created them
+    conn.execute("INSERT INTO search_bigram(search_bigram) VALUES ('rebuild')")
+    for _, sql in triggers:  # exactly as migrations 0004 and 0010 created them
         conn.execute(sql)
     conn.execute("COMMIT")
     indexed = time.perf_counter() - started - loaded
@@ -435,6 +440,10 @@ QUERIES: tuple[tuple[str, str, bool], ...] = (
     ("2-character Chinese term", "理赔系统 登录", False),
     ("2-character Chinese term", "打印机 卡纸", False),
     ("2-character Chinese term, alone", "卡纸", False),
+    ("2-character Chinese term, alone", "登录", False),
+    ("2-character Chinese term, alone", "网络", False),
+    ("2-character Chinese term, alone", "密码", False),
+    ("2-character Chinese term, alone", "黑屏", False),
 )
 
 

@@ -79,8 +79,9 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
     from engine.errors import ExitCode, ItsmError
 
     api = state.api()
-    api.store  # noqa: B018 - open the database first: one clear error if it is down, and
-    #           the rate below measures the lines, not the start-up
+    if not state.remote:
+        api.store  # noqa: B018 - open the database first: one clear error if it is down, and
+        #           the rate below measures the lines, not the start-up
     done = failed = 0
     first_failure: int | None = None
     started = time.perf_counter()

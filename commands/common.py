@@ -11,6 +11,9 @@ from typing import Any, Callable
 import click
 
 COMMANDS: list[click.Command] = []  # every command declared here, in declaration order
+# the agent commands, which go through a desk server in remote mode (issue #18)
+REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", "actions", "list", "search",
+                             "similar", "status", "major", "report", "batch", "whoami", "logout", "login"})
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
@@ -37,6 +40,7 @@ def group(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Gro
 class State:
     home: str | None = None
     db: str | None = None
+    url: str | None = None  # --url / ITSM_URL: a desk server
     user: str | None = None
     now: str | None = None
     lang: str = "en"
@@ -45,21 +49,53 @@ class State:
     json_errors: bool = False
     _api: Any = field(default=None, repr=False)
 
+    _remote_url: Any = field(default=False, repr=False)  # False: not looked up yet
+
+    def remote_url(self) -> str | None:
+        """The desk server the agent commands go to (remote mode), or None (direct
+        mode, on the database): ``--url`` / ``ITSM_URL``, else ``url`` in itsm.toml
+        for an agent command unless a database is named (``--db`` /
+        ``ITSM_DATABASE_URL``).  The other commands (tick, user, audit...) have no
+        remote mode: itsm.toml's ``url`` leaves them on the database, and an
+        explicit ``--url`` makes them say so."""
+        if self._remote_url is False:
+            url = self.url
+            if not url and not self.db and _agent_command():
+                from engine.definitions.home import find_home  # the standard library only
+                from engine.settings import Settings
+
+                url = Settings.load(find_home(self.home)).url
+            if url:
+                from engine.remote.client import normalize_url
+
+                url = normalize_url(url)
+            self._remote_url = url or None
+        return self._remote_url  # type: ignore[no-any-return]
+
+    @property
+    def remote(self) -> bool:
+        return self.remote_url() is not None
+
     def api(self) -> Any:
-        """The engine facade, opened on first use."""
+        """The engine facade, opened on first use; in remote mode the desk
+        server's API with the same methods (engine.remote.client.RemoteApi)."""
         if self._api is None:
-            from engine.api import Api
-            from engine.errors import ActionRefused
+            url = self.remote_url()
+            if url is not None:
+                self._api = remote_api(url, self.user, self.now, self.lang)
+            else:
+                from engine.api import Api
+                from engine.errors import ActionRefused
 
-            if self.user and self.user.strip().lower() == "system":
-                raise ActionRefused("'system' is the engine's own actor (timers, cascades) and cannot "
-                                    "be claimed with --as or ITSM_USER", allowed_roles=["system"])
+                if self.user and self.user.strip().lower() == "system":
+                    raise ActionRefused("'system' is the engine's own actor (timers, cascades) and cannot "
+                                        "be claimed with --as or ITSM_USER", allowed_roles=["system"])
 
-            self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
-                                 lang=self.lang)
-            self._api.direct_mode()  # the CLI on the database: the operator's mode
-            if not self.lang_chosen and self.user:
-                self._person_language()
+                self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
+                                     lang=self.lang)
+                self._api.direct_mode()  # the CLI on the database: the operator's mode
+                if not self.lang_chosen and self.user:
+                    self._person_language()
         return self._api
 
     def _person_language(self) -> None:
@@ -74,6 +110,27 @@ class State:
         if lang != self.lang:
             self.lang = lang
             self._api = self._api.in_language(lang)
+
+
+def _agent_command() -> bool:
+    ctx = click.get_current_context(silent=True)
+    names = ctx.command_path.split()[1:2] if ctx is not None else []
+    return bool(names) and names[0] in REMOTE_COMMANDS
+
+
+def remote_api(url: str, user: str | None, now: str | None, lang: str) -> Any:
+    """The desk server at ``url`` with the token of ``ITSM_TOKEN`` or of ``itsm login``."""
+    import os
+
+    from engine.errors import UsageError
+    from engine.remote import tokens
+    from engine.remote.client import RemoteApi
+
+    if user is not None and user.strip().lower() == "system":
+        raise UsageError("--as system: the engine's own identity cannot be used on a desk server")
+    kept = None if os.environ.get("ITSM_TOKEN") else tokens.get(url)
+    token = os.environ.get("ITSM_TOKEN") or (kept or {}).get("token")
+    return RemoteApi(url, token, user, now, lang, token_user=(kept or {}).get("user"))
 
 
 pass_state = click.make_pass_decorator(State)
@@ -171,7 +228,8 @@ class Labels:
 
     def __init__(self, state: State, process: str | None = None, defs: Any = None) -> None:
         self.lang = state.lang
-        self.defs = (defs or state.api().defs) if self.lang != "en" else None
+        # in remote mode (--url) the desk server's API has no definitions here: raw ids
+        self.defs = (defs or getattr(state.api(), "defs", None)) if self.lang != "en" else None
         self.spec = self.defs.processes.get(process) if self.defs is not None and process else None
 
     def process(self, process: str | None) -> "Labels":

@@ -62,7 +62,9 @@ def outbox_deliver(state: State, as_json: bool) -> None:
     """Send pending messages (SMTP e-mail, webhook for SMS/IM). Any failure of
     one message (server, gateway, template) is that message's failed attempt;
     failures retry with exponential backoff, then stay 'failed' for
-    'itsm outbox retry'.
+    'itsm outbox retry'. A few messages are sent at once; after three failed
+    sends in a row of a channel (its server down) the rest of that channel's
+    messages stay queued for the next run ("held").
 
     \b
     Example:
@@ -71,9 +73,12 @@ def outbox_deliver(state: State, as_json: bool) -> None:
     json_mode(state, as_json)
     report = state.api().deliver()
     data = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
-            "failed_total": report.failed_total, "messages": report.lines}
+            "failed_total": report.failed_total, "held": report.held, "broken": report.broken,
+            "messages": report.lines}
     waiting = (f"{report.failed_total} failed message(s) in all: itsm outbox list --status failed\n"
                if report.failed_total else "")
+    waiting += "".join(f"{channel} given up on for this run ({error}): {report.held} message(s) held\n"
+                       for channel, error in report.broken.items())
     emit(state, data, as_json, lambda: "".join(f"#{m['id']} {m['channel']} {m['to']} "
                                                 f"{m['template']}: {m['outcome']}\n" for m in report.lines)
           + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n" + waiting)

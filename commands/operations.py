@@ -217,38 +217,62 @@ def audit_keygen(state: State, folder: str | None, rotate: bool, as_json: bool) 
                                         f"(id {data['public_key_id']})\n"))
 
 
+TICK_STEPS = ("timers", "reports", "audit", "deliveries")  # the order they run in
+
+
 @command()
+@click.option("--only", "only", multiple=True, type=click.Choice(TICK_STEPS),
+              help="Run only this step (repeatable); default: all, in the order timers, reports, "
+                   "audit, deliveries.")
+@click.option("--budget", type=click.FloatRange(min=0.1, max=3600), default=50.0, show_default=True,
+              help="Seconds the timers step may take; due tickets left over go to the next tick.")
 @output_options(listing=True)
 @pass_state
-def tick(state: State, as_json: bool, as_csv: bool) -> None:
+def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_csv: bool) -> None:
     """Perform everything due now: SLA warnings and breaches, auto-closure,
-    reminders. Run it from cron every minute; it is idempotent and safe to run
-    from several machines at once.
+    reminders (timers); render the KPI reports whose schedule is due (reports);
+    seal the journal (audit); send queued messages (deliveries: a few at once, a
+    mail server that is down is given up on for this run after a few failures).
+    Run it from cron every minute; it is idempotent and safe to run from
+    several machines at once. On a big desk, run the reports as their own job
+    (docs/operations.md).
 
     \b
     Example:
       itsm --now 2026-03-09T09:00:00+08:00 tick
+      itsm tick --only timers --only audit --only deliveries
+      itsm tick --only reports
     """
     from engine import render
 
     json_mode(state, as_json)
     from commands.progress import Progress
 
+    steps = set(only or TICK_STEPS)
     api = state.api()
-    with Progress("tick") as progress:
-        done = api.tick(progress)
-    for line in api.run_due_reports():
-        done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
-                     "outcome": line["outcome"]})
-    done.extend(api.audit_tick())  # seal the journal; a signed checkpoint when due
-    report = api.deliver()
-    if report.sent or report.retrying or report.failed:
-        done.append({"key": "-", "kind": "outbox", "name": "deliver", "due": None,
-                     "outcome": f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}"})
-    if report.failed_total:  # every tick says so until someone retries them
-        done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None,
-                     "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
-                                "itsm outbox retry"})
+    done: list[dict[str, Any]] = []
+    if "timers" in steps:
+        with Progress("tick") as progress:
+            done.extend(api.tick(progress, budget=budget))
+    if "reports" in steps:
+        for line in api.run_due_reports():
+            done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
+                         "outcome": line["outcome"]})
+    if "audit" in steps:
+        done.extend(api.audit_tick())  # seal the journal; a signed checkpoint when due
+    if "deliveries" in steps:
+        report = api.deliver()
+        if report.sent or report.retrying or report.failed:
+            done.append({"key": "-", "kind": "outbox", "name": "deliver", "due": None,
+                         "outcome": f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}"})
+        for channel, error in report.broken.items():
+            done.append({"key": "-", "kind": "outbox", "name": "held", "due": None,
+                         "outcome": f"{channel} given up on for this tick ({error}); "
+                                    f"{report.held} message(s) stay queued"})
+        if report.failed_total:  # every tick says so until someone retries them
+            done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None,
+                         "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
+                                    "itsm outbox retry"})
     from engine.i18n import retell, tick_kind, tr
 
     lang = state.lang

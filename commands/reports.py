@@ -37,19 +37,23 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
       itsm report --due
     """
     from engine.errors import UsageError
-    from engine.reports import run
 
     api = state.api()
+    if due and state.remote:
+        raise UsageError("itsm report --due runs on the database (as itsm tick does), not through --url")
     if due:
         for line in api.run_due_reports():
             click.echo(f"{line['report']} {line['start']} - {line['end']}: {line['outcome']}")
         return
     if not name:
         raise UsageError("give a report NAME (see reports/), or --due")
-    from commands.progress import Progress
+    if state.remote:
+        text = api.report(name, start, end, fmt, current)  # the server computes it
+    else:
+        from commands.progress import Progress
 
-    with Progress(f"report {name}") as progress:  # KPI by KPI, on a terminal only
-        text = run(api, name, start, end, fmt, api.lang, current, progress)
+        with Progress(f"report {name}") as progress:  # KPI by KPI, on a terminal only
+            text = api.report(name, start, end, fmt, current, progress)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(tr("wrote {file}", state.lang, file=output), err=True)

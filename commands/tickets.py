@@ -43,7 +43,11 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
                         ("urgency", urgency), ("impact", impact), ("service", service)):
         if value is not None:
             values[name] = value
-    ticket = state.api().new_ticket(process, values, note)
+    api = state.api()
+    ticket = api.new_ticket(process, values, note)
+    offered = api.offered(ticket["key"])  # staff see known solutions; end users never do
+    if offered is not None:
+        ticket["similar"] = offered
     emit(state, ticket, as_json,
           lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + show_text(state, ticket)
           + (tr("major-incident criteria matched: linked to {key}", state.lang, key=ticket["major_incident"])
@@ -161,8 +165,11 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
         hours = [tr("{clock} clock on {calendar} hours", lang, clock=c,
                     calendar=v[1] if isinstance(v, list) and len(v) == 2 and v[1] else tr("service", lang))
                  for c, v in switch.items()] if isinstance(switch, dict) else []
+        att = e["changes"].get("attachment")
+        files = [f"{t('attachment', lang)}: {att.get('filename')} ({att.get('size')} B)"] \
+            if isinstance(att, dict) else []
         return move + "; ".join([f"{k}={render.cell(lab.field(k, v[1]))}" for k, v in e["changes"].items()
-                                 if isinstance(v, list) and len(v) == 2] + hours)
+                                 if isinstance(v, list) and len(v) == 2] + hours + files)
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
             ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),

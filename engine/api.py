@@ -16,7 +16,7 @@ Every write is one transaction: lock the ticket, check and perform the action
 update the row with a version check, append the hash-chained journal event.
 The facade adds nothing to what those modules do.
 
-May import: ground, definitions, workspace, desk, alerts.
+May import: ground, definitions, workspace, desk, alerts, reports.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import (apikeys, attachments, links, mailgate, major, operations, passwords, people, portal,
+from engine.desk import (apikeys, attachments, forms, links, mailgate, major, operations, passwords, people, portal,
                          search, ticking, tickets)
 from engine.desk.context import ORIGIN, Desk, parse_now
 from engine.model import Definitions, ProcessSpec
@@ -77,6 +77,17 @@ class Api:
         clone = copy.copy(self)
         clone.desk = copy.copy(self.desk)
         clone.desk.lang = lang
+        return clone
+
+    def at(self, now: str) -> "Api":
+        """The same open deployment (and database) with its clock at ``now`` (the
+        ``--now`` of a remote client, where the server lets clients set the time)."""
+        from engine.desk.views import display_tz
+
+        clone = copy.copy(self)
+        clone.desk = copy.copy(self.desk)
+        clone.desk.fixed_now = parse_now(now)
+        clone.desk.tz = display_tz(self.desk.settings.timezone, clone.desk.fixed_now)
         return clone
 
     # -- the open deployment (engine.desk.context) ----------------------------------------
@@ -203,11 +214,14 @@ class Api:
                actor_id: str | None = None) -> dict[str, Any]:
         return links.link(self.desk, key, target, relation, actor_id, unlink=True)
 
-    def tick(self, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    def tick(self, progress: Callable[[int, int], None] | None = None,
+             budget: float | None = None) -> list[dict[str, Any]]:
         """Perform everything due at now: SLA thresholds, timers, reminders, in
         batches of engine.desk.ticking.TICK_BATCH tickets per transaction; each
-        effect once, however many ticks run (engine.desk.ticking)."""
-        return ticking.tick(self.desk, progress)
+        effect once, however many ticks run (engine.desk.ticking).  With a
+        ``budget`` (seconds) no batch starts after it is spent: the rest stays
+        due for the next tick."""
+        return ticking.tick(self.desk, progress, budget)
 
     # -- reading -------------------------------------------------------------------------
     def show(self, key: str) -> dict[str, Any]:
@@ -222,6 +236,23 @@ class Api:
     def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
         return tickets.actions(self.desk, key, actor_id)
 
+    def action_forms(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+        """The actions ``actor_id`` may take on ``key`` now, each with its fields
+        (type, label, required, code table options): the console's forms (engine.desk.forms)."""
+        return forms.action_forms(self.desk, key, actor_id)
+
+    def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
+        """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
+        return forms.shown_fields(self.desk, view)
+
+    def code_options(self, table: str) -> list[dict[str, str]]:
+        """The active entries of a code table: [{id, label}]."""
+        return forms.code_options(self.desk, table)
+
+    def priority_preview(self, impact: str | None, urgency: str | None) -> dict[str, Any] | None:
+        """The priority the matrix gives ``impact`` and ``urgency`` ({id, label}), or None."""
+        return forms.priority_preview(self.desk, impact, urgency)
+
     def list(self, breached: bool = False, at_risk: bool = False, **filters: Any) -> list[dict[str, Any]]:
         return tickets.list_tickets(self.desk, breached, at_risk, filters)
 
@@ -229,6 +260,11 @@ class Api:
                limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Tickets whose text contains every term, best first (engine.desk.search)."""
         return search.search(self.desk, text, process, resolved, limit, actor_id)
+
+    def offered(self, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+        """The known solutions to show the agent who just logged ``key`` (None for an
+        end user): a bounded look-up, apart from the intake (engine.desk.search.offered)."""
+        return search.offered(self.desk, key, actor_id, limit)
 
     def similar(self, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Resolved tickets most like ``key``, with their solutions (engine.desk.search)."""
@@ -265,6 +301,23 @@ class Api:
         """What an API key may do: {user, key_id, label, scopes, expires_at,
         permissions}; engine.errors.InvalidApiKey (also for an expired key) otherwise."""
         return apikeys.authenticate(self.desk, key)
+
+    def session(self, key: Mapping[str, Any]) -> dict[str, Any]:
+        """Who a key acts as (``itsm whoami``), from :meth:`authenticate_key`'s answer:
+        {user, name, roles, key_id, expires_at, scopes}."""
+        return apikeys.session(self.desk, key)
+
+    def end_session(self, key: Mapping[str, Any]) -> None:
+        """Revoke the key a request presented (``itsm logout``), from :meth:`authenticate_key`'s answer."""
+        apikeys.end_session(self.desk, key)
+
+    def report(self, name: str, start: str | None = None, end: str | None = None, fmt: str = "md",
+               current: bool = False, progress: Callable[[int, int], None] | None = None) -> str:
+        """Report ``name`` (reports/NAME.yaml) over [start, end) rendered as md, html,
+        csv or json (engine.reports); ``progress(done, total)`` KPI by KPI."""
+        from engine.reports import run
+
+        return run(self, name, start, end, fmt, self.lang, current, progress)
 
     def status(self, key: str, token: str) -> dict[str, Any]:
         """The end user's view, for whoever holds the ticket's status token; a

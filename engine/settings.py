@@ -117,6 +117,7 @@ def _security(section: dict[str, Any]) -> SecuritySettings:
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
+    url: str | None = None  # a desk server (itsm serve): the CLI's agent commands go there
     user: str | None = None
     timezone: str | None = None  # how times are shown (IANA name)
     portal_url: str | None = None  # base of status links in messages
@@ -179,7 +180,8 @@ class Settings:
         mail_settings = _mail(section("mail"), path.parent)
         if smtp_settings.tls not in ("none", "starttls", "ssl"):
             raise UsageError(f"smtp.tls must be none, starttls or ssl, not {smtp_settings.tls!r}")
-        return cls(database_url=db.get("url"), user=data.get("user"),
+        url = data.get("url")
+        return cls(database_url=db.get("url"), url=str(url) if url else None, user=data.get("user"),
                    timezone=env("ITSM_TZ") or data.get("timezone"),
                    portal_url=env("ITSM_PORTAL_URL") or notify.get("portal_url"),
                    smtp=smtp_settings, webhook=webhook, max_attempts=max_attempts,

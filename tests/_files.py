@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 # the incident's declare_major guard, and a changed one (a semantic change)
-GUARD = '    when: "not parent"\n'
-NEW_GUARD = '    when: "not parent and priority in [\'P1\', \'P2\']"\n'
+GUARD = '    when: "not links.part_of"\n'
+NEW_GUARD = '    when: "not links.part_of and priority in [\'P1\', \'P2\']"\n'
 
 
 def edit(path: Path, *pairs: tuple[str, str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -46,6 +47,7 @@ DISPLAY_TZ = "Asia/Shanghai"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes tens of seconds (e.g. pip install into a fresh venv)")
+    config.addinivalue_line("markers", "direct_only(why): in a DUAL_MODE module, runs in direct mode only")
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +84,29 @@ def reset_postgres(url: str) -> None:
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE")
             conn.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def downgraded(db_url: str, revision: str) -> Iterator[Any]:
+    """The database at ``db_url`` taken down to ``revision`` by its own migrations
+    (Alembic), for a test of what the next ``itsm db upgrade`` does: yields the
+    connection that did it (still in its transaction), then checks the revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    from engine.store import db
+
+    engine = db.make_engine(db_url)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(db.MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+            yield conn
+        assert db.current_revision(engine) == revision
     finally:
         engine.dispose()
 
@@ -161,9 +186,138 @@ class Itsm:
             raise AssertionError(f"not JSON ({exc}):\n{_describe(result, list(map(str, args)))}") from None
 
 
+# --- remote mode (issue #18): the same CLI tests through a desk server -------------------
+
+# the agent commands that go through the server in remote mode (cli: State.api)
+REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", "actions", "list", "search",
+                             "similar", "status", "major", "report", "batch"})
+# those that need no acting person in direct mode: remote, a call without --as reads as the reader
+READ_COMMANDS = frozenset({"show", "history", "list", "search", "similar", "status", "major", "report"})
+
+
+class DeskServer:
+    """``itsm serve``'s application over ``db`` under uvicorn in a thread, on a free
+    port, believing the clients' clock (their ``--now``): the dual-mode CLI tests
+    run one per test (each test has its own database).  tests/cli/test_remote.py
+    runs the real ``itsm serve`` subprocess."""
+
+    def __init__(self, db: str, home: str | None = None) -> None:
+        import threading
+
+        import uvicorn
+
+        from engine.api import Api
+        from engine.web.app import create_app
+        from engine.web.config import WebSettings
+
+        self.home = home
+        self.api = Api.open(home=home, db=db)
+        web = WebSettings.load(self.api.settings, "127.0.0.1", 0, client_clock=True)
+        app = create_app(self.api, web)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error",
+                                                    access_log=False, lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline, "the desk server did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.tokens: dict[str, str] = {}
+
+    def token(self, user: str) -> str | None:
+        """A personal token (API key) of a registered ``user``; None for an end user
+        known only by e-mail (no account, no token)."""
+        if user not in self.tokens:
+            from engine.errors import NotFound
+
+            try:
+                self.tokens[user] = self.api.create_api_key(user, "dual-mode tests", actor_id="system")["key"]
+            except NotFound:
+                return None
+        return self.tokens[user]
+
+    def reader(self) -> str | None:
+        """Whose token a call without ``--as`` reads with: the first registered person."""
+        people = self.api.list_users()
+        return str(people[0]["id"]) if people else None
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.api.store.close()
+
+
+@dataclass
+class RemoteItsm(Itsm):
+    """The CLI in remote mode (``--url``) where the command is an agent command
+    and the acting person (``user=``) is registered: the call carries that
+    person's token (``ITSM_TOKEN``) instead of ``--as``; ``--now`` goes along as
+    ``X-Itsm-Now``.  Everything else (set-up commands such as ``user add``,
+    end users acting by e-mail, writes without a user) runs in direct mode on the
+    same database, as it would on a shared desk; a read without a user (``show``,
+    ``status``, ``report``...) goes through the server with the first registered
+    person's token.  ``remote_calls`` counts the
+    calls that went through the server."""
+
+    server: DeskServer | None = None
+    remote_calls: int = 0
+
+    def __call__(self, *args: Any, user: str | None = None, now: str | None = None,
+                 input: str | None = None, expect: int = 0, home: str | os.PathLike[str] | None = None,
+                 lang: str | None = None, db: str | None = None) -> Result:
+        command = str(args[0]) if args else ""
+        on_database = {"--reindex", "--due"} & {str(a) for a in args}  # work only on the database
+        reading = user is None and command in READ_COMMANDS
+        if command not in REMOTE_COMMANDS or on_database or (user is None and not reading) or db is not None:
+            return super().__call__(*args, user=user, now=now, input=input, expect=expect, home=home,
+                                    lang=lang, db=db)
+        if self.server is None:
+            self.server = DeskServer(self.db or "", str(home) if home is not None else None)
+        assert (str(home) if home is not None else None) == self.server.home, "one home per test"
+        who = user if user is not None else self.server.reader()
+        token = self.server.token(who) if who is not None else None
+        if token is None:
+            return super().__call__(*args, user=user, now=now, input=input, expect=expect, home=home,
+                                    lang=lang, db=db)
+        argv = ["--url", self.server.url] + self.argv(args, None, now, None, lang, "")
+        result = CliRunner(env={"ITSM_TOKEN": token}).invoke(_cli.main, argv, input=input)
+        self.remote_calls += 1
+        detail = _describe(result, argv)
+        assert result.exit_code == expect, f"expected exit {expect} (remote mode)\n{detail}"
+        assert "Traceback" not in result.stdout + result.stderr, detail
+        assert result.exception is None or isinstance(result.exception, SystemExit), detail
+        return result
+
+
 @pytest.fixture
-def itsm(db_url: str) -> Itsm:
-    return Itsm(db_url)
+def mode() -> str:
+    """direct, or remote in the modules that set ``DUAL_MODE = True``
+    (:func:`pytest_generate_tests` runs their tests in both)."""
+    return "direct"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if getattr(metafunc.module, "DUAL_MODE", False) and "itsm" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("direct_only")
+        metafunc.parametrize("mode", ["direct"] if only else ["direct", "remote"])
+
+
+@pytest.fixture
+def itsm(db_url: str, mode: str) -> Iterator[Itsm]:
+    if mode == "direct":
+        yield Itsm(db_url)
+        return
+    remote = RemoteItsm(db_url)
+    try:
+        yield remote
+    finally:
+        if remote.server is not None:
+            remote.server.stop()
+    assert remote.remote_calls, "remote mode: no call went through the desk server"
 
 
 @pytest.fixture

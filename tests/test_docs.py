@@ -24,7 +24,7 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
     return out
 
 
-COMMANDS = _commands(cli.main)
+COMMANDS = _commands(cli.load_commands())
 
 
 def test_the_cli_has_the_commands_of_the_contract() -> None:
@@ -43,3 +43,16 @@ def test_command_has_help_and_is_documented(name: str, cmd: click.Command) -> No
     # "itsm NAME", possibly with global options between: itsm --as wang.lei do ...
     pattern = r"itsm(?:\s+--?[\w-]+(?:[ =](?!-)\S+)?)*\s+" + re.escape(name) + r"\b"
     assert re.search(pattern, DOCS), f"'itsm {name}' does not appear in README.md or docs/"
+
+
+def test_the_lazy_listing_of_help_is_true() -> None:
+    """``itsm --help`` lists the commands from cli.COMMAND_MODULES without importing
+    them: each entry names the module that declares the command, and its text is
+    the first paragraph of the command's own help, as click would show it."""
+    group = cli.load_commands()
+    assert set(cli.COMMAND_MODULES) == set(group.commands)
+    for name, (module, text) in cli.COMMAND_MODULES.items():
+        cmd = group.commands[name]
+        assert cmd.callback is not None and cmd.callback.__module__ == f"commands.{module}", name
+        for limit in (40, 60, 200):
+            assert click.Command(name, help=text).get_short_help_str(limit) == cmd.get_short_help_str(limit), (name, limit)

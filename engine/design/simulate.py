@@ -96,6 +96,21 @@ def _person(pid: str, email: Any, roles: Any, groups: Any, phone: Any) -> dict[s
             "groups": sorted(groups or ())}
 
 
+class _NoMail:
+    """Mail and attachments (engine.store.mail): a simulated ticket has none."""
+
+    def attachments_of(self, *args: Any) -> list[Any]:
+        return []
+
+    def attachment_bytes(self, *args: Any) -> int:
+        return 0
+
+    def attachment(self, *args: Any) -> None:
+        return None
+
+    mail_seen = attachment
+
+
 class _NoSearch:
     """The knowledge index (engine.desk.search): a simulated ticket finds no earlier solutions."""
 
@@ -120,6 +135,7 @@ class MemoryRepo:
         self.store = store
         self.d = store.data
         self.search = _NoSearch()
+        self.mail = _NoMail()
 
     def __getattr__(self, name: str) -> Any:
         raise NotImplementedError(f"the simulation's in-memory store has no '{name}' yet "

@@ -8,7 +8,7 @@ outcome of an action, journal events, due work), clockstate (the state of a
 ticket's SLA clocks and timers kept on its row), ticking (``itsm tick``),
 notifying (queued messages, status tokens), views (how tickets are shown),
 people, major (major-incident criteria, cascade, board), search, portal (the end
-user's side), apikeys, permissions (codes/permissions.yaml: admin, impersonate,
+user's side), forms (the agent console's action forms and priority preview), apikeys, permissions (codes/permissions.yaml: admin, impersonate,
 read, write, alerts, internal notes), passwords (logins: the only importer of
 argon2), migrate, operations (outbox, due reports, schema); the
 journal's audit: audit (``itsm audit verify``), replay (every column from the

@@ -21,7 +21,7 @@ import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from engine.i18n import N_
 from engine.errors import InvalidApiKey, NotFound, UsageError
@@ -129,6 +129,21 @@ def revoke(desk: Desk, key_id: int, actor_id: str | None) -> dict[str, Any]:
         _check_manage(desk, actor, row["user_id"], f"revoke API key {key_id}")
         repo.api_keys.revoke(key_id, now)
         return _view(desk, repo.api_keys.get(key_id))
+
+
+def session(desk: Desk, key: Mapping[str, Any]) -> dict[str, Any]:
+    """Who a key acts as (``itsm whoami``), from what :func:`authenticate` found:
+    user, name, roles, the key's id, when it expires (None: never) and its scopes."""
+    with desk.store.read() as repo:
+        person = repo.find_person(key["user"]) or {}
+    return {"user": key["user"], "name": person.get("name"), "roles": sorted(person.get("roles") or ()),
+            "key_id": key["key_id"], "expires_at": key.get("expires_at"), "scopes": list(key.get("scopes") or [])}
+
+
+def end_session(desk: Desk, key: Mapping[str, Any]) -> None:
+    """Revoke the key a request presented (``itsm logout``): anyone may end their own."""
+    with desk.store.write() as repo:
+        repo.api_keys.revoke(key["key_id"], desk.now())
 
 
 def authenticate(desk: Desk, key: str | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.errors import ItsmError
@@ -131,9 +131,11 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                 children = repo.children(ticket.key, child_relations(desk, spec.id))
                 cadence = next((t for t in spec.timers if t.restart_on), None)
                 overdue = None
+                next_due = None
                 if cadence is not None and ticket.state in cadence.states and last_update is not None:
                     limit = cadence.after_for(ticket.values.get("priority")).seconds
                     overdue = (now - last_update).total_seconds() > limit
+                    next_due = last_update + timedelta(seconds=limit)
                 resolution = (ticket.sla or {}).get("resolution") or {}
                 out.append({
                     "key": ticket.key, "title": ticket.values.get("title"), "state": ticket.state,
@@ -146,6 +148,8 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                     "last_update": desk.iso(last_update),
                     "minutes_since_update": int((now - last_update).total_seconds() // 60) if last_update else None,
                     "update_overdue": overdue,
+                    "next_update_due": desk.iso(next_due) if next_due else None,
+                    "next_update_in_minutes": int((next_due - now).total_seconds() // 60) if next_due else None,
                     "linked": len(children),
                     "linked_open": sum(1 for c in children if c["status_category"] not in ("resolved", "closed")),
                 })

@@ -100,7 +100,11 @@ def upgrade_db(desk: Desk) -> tuple[str | None, str, dict[str, Any] | None]:
     from engine.store import db
 
     with db.translate_errors(desk.db_url):
-        before, after = db.upgrade(db.make_engine(desk.db_url))
+        engine = db.make_engine(desk.db_url)
+        try:
+            before, after = db.upgrade(engine)
+        finally:
+            engine.dispose()  # no connection left open (a SQLite file stays free for others)
     if before is not None and before < "0004" <= after:  # the search index is new: fill it
         reindex(desk)
     keyed: dict[str, Any] | None = None

@@ -217,6 +217,7 @@ def report(desk: Desk, kind: str, values: Mapping[str, str], session: str | None
         if session:
             repo.self_help.ticket_filed(session, ticket.id, now)
         view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
+    with desk.store.read() as repo:  # self-help, looked up once the ticket is committed
         view["suggestions"] = suggestions(desk, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token
     return view

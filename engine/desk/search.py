@@ -26,6 +26,8 @@ SIMILAR_POOL = 50  # text candidates re-ranked by service and category
 SAME_SERVICE = 0.3  # added to the text score (0..1) of a ticket of the same service
 SAME_CATEGORY = 0.15
 MAX_SIMILAR_TERMS = 40
+LOOKUP_TERMS = 12  # of them, the ones a similar-tickets look-up asks the index for
+LOOKUP_BUDGET_MS = 200  # a look-up that takes longer is given up (no suggestions rather than a wait)
 _WORD = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.\-]*[0-9A-Za-z]|[0-9A-Za-z]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _QUERY = re.compile(r'"([^"]+)"|(\S+)')
@@ -195,15 +197,28 @@ def similar(desk: Desk, key: str, limit: int = 5, actor_id: str | None = None) -
         return similar_in(desk, repo, row, limit)
 
 
-def similar_in(desk: Desk, repo: Any, row: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
-    from engine.store.search import Query
+def offered(desk: Desk, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+    """The known solutions ``itsm new`` shows the agent who logged ``key``: looked
+    up once the intake committed (the intake's cost does not depend on the
+    desk's history), in :data:`LOOKUP_BUDGET_MS` at most; None for end users,
+    who never see other users' tickets."""
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
+        if not (actor.roles or actor.groups):
+            return None
+        return similar_in(desk, repo, repo.get_ticket(key.upper()), limit)
 
-    terms = similar_terms(row.get("title") or "", row.get("description") or "")
+
+def similar_in(desk: Desk, repo: Any, row: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Resolved tickets like ``row`` with a solution, best first: the text's
+    terms (:func:`similar_terms`, the first :data:`LOOKUP_TERMS`) looked up at a
+    bounded cost (engine.store.search.SearchIndex.find_similar), then the same
+    service and category preferred."""
+    terms = similar_terms(row.get("title") or "", row.get("description") or "")[:LOOKUP_TERMS]
     if not terms:
         return []
-    rows = repo.search.find(Query(terms=terms, resolved_only=True, with_solution=True,
-                                  exclude_id=row["id"], any_term=True, limit=SIMILAR_POOL,
-                                  published=publishing(desk)))
+    rows = repo.search.find_similar(terms, exclude_id=row["id"], limit=SIMILAR_POOL,
+                                    budget_ms=LOOKUP_BUDGET_MS, published=publishing(desk))
     if not rows:
         return []
     top = max(float(r["rank"] or 0) for r in rows) or 1.0

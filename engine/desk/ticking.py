@@ -8,6 +8,7 @@ recorded as fired, and its due work written again.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any, Callable
 
@@ -28,7 +29,8 @@ from engine.desk.writes import refresh_due, transitions
 TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
 
 
-def tick(desk: Desk, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
+         budget: float | None = None) -> list[dict[str, Any]]:
     """Perform everything due at now: SLA thresholds, timers, reminders.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
@@ -39,12 +41,19 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None) -> list
     the transaction of the effect, while the ticket is locked and after its
     fired keys were read under that lock, so running tick twice, or from two
     machines at once, does each thing once.  ``progress(done, total)`` is told
-    after each batch."""
+    after each batch.  With a ``budget`` (seconds), no batch starts once it is
+    spent: the tickets left are still due, for the next tick, and a line says so."""
+    started = time.monotonic()
     now = desk.now()
     with desk.store.read() as repo:
         due = repo.due_tickets(now)
     report: list[dict[str, Any]] = []
     for first in range(0, len(due), TICK_BATCH):
+        if budget is not None and first and time.monotonic() - started > budget:
+            report.append({"key": "-", "kind": "tick", "name": "budget", "due": None,
+                           "outcome": f"{len(due) - first} due ticket(s) left for the next tick "
+                                      f"(budget {budget:g}s spent)"})
+            break
         batch = sorted(due[first:first + TICK_BATCH])  # one lock order for concurrent ticks
         with desk.store.write() as repo:
             journals = repo.journals_of(batch)  # three statements for the batch, not two a ticket

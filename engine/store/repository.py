@@ -63,6 +63,11 @@ class TicketFilter:
     limit: int | None = None
     breached_at: datetime | None = None  # only tickets breached as of this time
     at_risk_at: datetime | None = None  # only tickets past a warning threshold, not breached
+    groups: Sequence[str] = ()  # only tickets of one of these groups (the agent console's queues)
+    ungrouped_too: bool = False  # with groups: also tickets of no group yet
+    unassigned: bool = False  # only tickets nobody is assigned to
+    categories: Sequence[str] = ()  # only tickets of these status categories (new, active, pending...)
+    by_due: bool = False  # the most urgent first: the running clock's due time, then the key
 
 
 # The statements of every action, built once with bind parameters and run on the
@@ -391,7 +396,19 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                            (tickets.c.service, f.service), (tickets.c.priority, f.priority)):
             if value:
                 stmt = stmt.where(col == value)
-        stmt = stmt.order_by(tickets.c.id)
+        if f.groups:
+            in_groups = tickets.c.group_id.in_(list(f.groups))
+            stmt = stmt.where(sa.or_(in_groups, tickets.c.group_id.is_(None)) if f.ungrouped_too else in_groups)
+        elif f.ungrouped_too:
+            stmt = stmt.where(tickets.c.group_id.is_(None))
+        if f.unassigned:
+            stmt = stmt.where(tickets.c.assignee.is_(None))
+        if f.categories:
+            stmt = stmt.where(tickets.c.status_category.in_(list(f.categories)))
+        if f.by_due:
+            stmt = stmt.order_by(tickets.c.sla_due_at.is_(None), tickets.c.sla_due_at, tickets.c.id)
+        else:
+            stmt = stmt.order_by(tickets.c.id)
         if f.limit:
             stmt = stmt.limit(f.limit)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
@@ -514,15 +531,18 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
 
-    def claim_outbox(self, now: datetime, lease_until: datetime,
-                     max_attempts: int | None = None) -> dict[str, Any] | None:
-        """Take one row that is due (or whose sender died mid-send) for sending.
+    def claim_outbox(self, now: datetime, lease_until: datetime, max_attempts: int | None = None,
+                     skip: Sequence[str] = ()) -> dict[str, Any] | None:
+        """Take one row that is due (or whose sender died mid-send) for sending,
+        of a channel not in ``skip`` (channels whose breaker opened).
 
         A row whose sender died during its last allowed attempt (``max_attempts``)
         is marked failed instead and returned with that status: a message that
         kills its deliverer must not be taken again every time the lease expires."""
         due = sa.and_(outbox.c.status.in_(["pending", "sending"]),
                       outbox.c.next_attempt_at <= to_db(now))
+        if skip:
+            due = sa.and_(due, outbox.c.channel.not_in(list(skip)))
         stmt = sa.select(outbox).where(due).order_by(outbox.c.id).limit(1)
         if not self.sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
@@ -542,6 +562,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         out["attempts"] = row["attempts"] + 1
         return out
 
+    def release_outbox(self, row_id: int, attempts: int, next_attempt_at: Any) -> None:
+        """Put a claimed row back as it was, untried (its channel's breaker opened)."""
+        self.conn.execute(outbox.update().where(outbox.c.id == row_id).values(
+            status="pending", attempts=attempts, next_attempt_at=next_attempt_at))
+
     def finish_outbox(self, row_id: int, *, sent_at: datetime | None, error: str | None,
                       retry_at: datetime | None, payload: dict[str, Any] | None = None) -> None:
         if sent_at is not None:
@@ -560,6 +585,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             stmt = stmt.where(outbox.c.id.in_(list(ids)))
         return self.conn.execute(stmt.values(status="pending", next_attempt_at=to_db(now),
                                              attempts=0)).rowcount
+
+    def postpone_outbox(self, channels: Sequence[str], now: datetime, until: datetime) -> int:
+        """Pending rows of these channels due at ``now`` wait until ``until`` (their
+        attempts uncounted); how many."""
+        result = self.conn.execute(outbox.update().where(
+            outbox.c.status == "pending", outbox.c.next_attempt_at <= to_db(now),
+            outbox.c.channel.in_(list(channels))).values(next_attempt_at=to_db(until)))
+        return int(result.rowcount or 0)
 
     def messages_to(self, recipient: str, template: str, since: datetime) -> int:
         """How many messages of ``template`` were queued for ``recipient`` since then

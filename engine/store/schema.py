@@ -246,7 +246,8 @@ search_text = sa.Table(
     "search_text", metadata,
     sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True),
     *(sa.Column(name, sa.Text, nullable=False, server_default="")
-      for name in ("title", "description", "solution", "details", "notes")),
+      for name in ("title", "description", "solution", "details", "notes",
+                   "title_grams", "text_grams", "notes_grams")),  # CJK bigrams (migration 0010)
 )
 
 

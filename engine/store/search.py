@@ -6,8 +6,13 @@ rows through the FTS5 table ``search_fts`` (trigram tokenizer, kept in step by
 triggers, ranked by bm25); PostgreSQL through a pg_trgm GIN index on the
 concatenated document (``ILIKE``, ranked by ``word_similarity``).  Both treat a
 term as a case-insensitive substring, so Chinese needs no word segmenter.
-Terms shorter than three characters cannot use a trigram index: they only
-filter the rows the longer terms found (or scan, when all terms are short).
+Terms shorter than three characters cannot use a trigram index.  A term of two
+Han characters (most Chinese words: 卡纸, 网络) is found through the CJK bigrams
+kept beside the text (migration 0010): on SQLite the FTS5 table
+``search_bigram`` (unicode61 tokens, one per bigram; bm25 weights the title
+most), on PostgreSQL a GIN index on the bigrams as a text array.  Other short
+terms only filter the rows the indexed terms found (or scan, when no term is
+indexed).
 On SQLite, bm25 ranks at most the newest ``RANK_POOL`` matches of a query, so
 that a common term costs a bounded time (bench/search.py).
 """
@@ -15,6 +20,7 @@ that a common term costs a bounded time (bench/search.py).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -24,6 +30,12 @@ from sqlalchemy.engine import Connection
 from engine.store.schema import search_text
 
 COLUMNS = ("title", "description", "solution", "details", "notes")
+GRAM_COLUMNS = ("title_grams", "text_grams", "notes_grams")
+# The PostgreSQL bigram index expression (migration 0010); queries repeat it exactly.
+PG_GRAMS = "string_to_array(s.title_grams || ' ' || s.text_grams || ' ' || s.notes_grams, ' ')"
+BM25_BIGRAM = "bm25(search_bigram, 10.0, 3.0, 1.0)"
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_CJK_PAIR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}")
 # The PostgreSQL index expression (migration 0004); queries must repeat it exactly.
 PG_DOCUMENT = "(s.title || ' ' || s.description || ' ' || s.solution || ' ' || s.details || ' ' || s.notes)"
 # bm25 weights per column: a hit in the title or the solution counts most
@@ -33,6 +45,11 @@ BM25 = "bm25(search_fts, 10.0, 4.0, 6.0, 2.0, 1.0)"
 # bm25 over 100,000 rows per search (bench/search.py).
 RANK_POOL = 10_000
 NOTE_SEPARATOR = "\n"
+# Similar tickets are chosen among the newest tickets holding any of the terms,
+# at most this many, without bm25 (whose statistics read every match): with the
+# caller's time budget, a look-up (after `itsm new`, the portal's acknowledgement,
+# `itsm similar`) stays bounded on a desk of a million tickets (bench/desksize.py).
+SIMILAR_CANDIDATES = 300
 
 _TICKET_COLUMNS = ("id", "key", "process", "state", "status", "status_category", "title", "service",
                    "category", "priority", "resolved_at", "closed_at", "fields")
@@ -62,19 +79,25 @@ class SearchIndex:
     def put(self, ticket_id: int, doc: dict[str, str]) -> None:
         """Insert or replace the ticket's text (its notes are kept)."""
         values = {c: doc.get(c) or "" for c in COLUMNS if c != "notes"}
+        values["title_grams"] = bigrams(values["title"])
+        values["text_grams"] = bigrams("\n".join((values["description"], values["solution"], values["details"])))
         dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
-        stmt = dialect.insert(search_text).values(ticket_id=ticket_id, notes="", **values)
+        stmt = dialect.insert(search_text).values(ticket_id=ticket_id, notes="", notes_grams="", **values)
         self.conn.execute(stmt.on_conflict_do_update(index_elements=[search_text.c.ticket_id],
                                                      set_=values))
 
     def append_note(self, ticket_id: int, note: str) -> None:
-        self.conn.execute(search_text.update().where(search_text.c.ticket_id == ticket_id).values(
-            notes=sa.case((search_text.c.notes == "", note),
-                          else_=search_text.c.notes + NOTE_SEPARATOR + note)))
+        values: dict[str, Any] = {"notes": sa.case((search_text.c.notes == "", note),
+                                                   else_=search_text.c.notes + NOTE_SEPARATOR + note)}
+        grams = bigrams(note)
+        if grams:
+            values["notes_grams"] = sa.case((search_text.c.notes_grams == "", grams),
+                                            else_=search_text.c.notes_grams + " " + grams)
+        self.conn.execute(search_text.update().where(search_text.c.ticket_id == ticket_id).values(**values))
 
     def set_notes(self, ticket_id: int, notes: str) -> None:
         self.conn.execute(search_text.update().where(search_text.c.ticket_id == ticket_id)
-                          .values(notes=notes))
+                          .values(notes=notes, notes_grams=bigrams(notes)))
 
     def get(self, ticket_id: int) -> dict[str, str] | None:
         row = self.conn.execute(sa.select(search_text).where(search_text.c.ticket_id == ticket_id)
@@ -85,6 +108,7 @@ class SearchIndex:
         """Rebuild the SQLite FTS table from search_text (after a bulk load)."""
         if self.sqlite:
             self.conn.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+            self.conn.exec_driver_sql("INSERT INTO search_bigram(search_bigram) VALUES ('rebuild')")
 
     # -- reading -----------------------------------------------------------------
     def find(self, q: Query) -> list[dict[str, Any]]:
@@ -122,7 +146,12 @@ class SearchIndex:
     def _find_sqlite(self, q: Query, terms: list[str]) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"limit": q.limit}
         long_terms = [t for t in terms if len(t) >= 3]
-        short_terms = [t for t in terms if len(t) < 3]
+        pairs = [t for t in terms if is_cjk_pair(t)]
+        short_terms = [t for t in terms if len(t) < 3 and t not in pairs]
+        if pairs and all(_CJK_RUN.fullmatch(t) for t in terms):
+            # Chinese only: every term is a phrase of consecutive bigrams (理赔系统 ->
+            # "理赔 赔系 系统"), one query of the bigram index for all of them
+            pairs, long_terms = [bigrams(t) for t in terms], []
         where = self._filters(q, params)
         doc = " || ' ' || ".join(f"s.{c}" for c in COLUMNS)
         short_sql = []
@@ -130,25 +159,38 @@ class SearchIndex:
             params[f"s{i}"] = term.lower()
             short_sql.append(f"instr(lower({doc}), :s{i}) > 0")
         if q.any_term:
-            if not long_terms:
+            if not long_terms and not pairs:
                 return []  # OR of short terms would match nearly everything
             short_sql = []
         where += short_sql
         # The best rows are chosen in a subquery that reads only what ranking and the
-        # filters need (search_fts alone when nothing else is filtered); the ticket and
+        # filters need (the FTS table alone when nothing else is filtered); the ticket and
         # text columns are read for the chosen rows only, not for every match.
-        ands = "".join(f" AND {w}" for w in where)
         need_s = any(_USES_S.search(w) for w in where)
         need_t = any(_USES_T.search(w) for w in where)
+        joiner = " OR " if q.any_term else " AND "
+        if pairs and not (q.any_term and long_terms):
+            params["pairs"] = joiner.join(_phrase(t) for t in pairs)
         if long_terms:
-            params["match"] = (" OR " if q.any_term else " AND ").join(_phrase(t) for t in long_terms)
+            params["match"] = joiner.join(_phrase(t) for t in long_terms)
+            fts, match, bm25 = "search_fts", ":match", BM25
+            if pairs and not q.any_term:  # the two-character Chinese terms: the bigram index,
+                # read once ("+" keeps SQLite from asking the trigram table row by row)
+                where.append("+search_fts.rowid IN (SELECT rowid FROM search_bigram "
+                             "WHERE search_bigram MATCH :pairs)")
+        elif pairs:
+            fts, match, bm25 = "search_bigram", ":pairs", BM25_BIGRAM
+        else:
+            fts = ""
+        ands = "".join(f" AND {w}" for w in where)
+        if fts:
             params["pool"] = RANK_POOL
             # bm25 of the newest RANK_POOL matches (FTS5 walks the rowids downwards and
             # stops there), the best of them first: a common term costs a bounded time
-            pool = (f"SELECT search_fts.rowid AS id, -{BM25} AS rank FROM search_fts"
-                    + (" JOIN search_text s ON s.ticket_id = search_fts.rowid" if need_s else "")
-                    + (" JOIN tickets t ON t.id = search_fts.rowid" if need_t else "")
-                    + f" WHERE search_fts MATCH :match{ands} ORDER BY search_fts.rowid DESC LIMIT :pool")
+            pool = (f"SELECT {fts}.rowid AS id, -{bm25} AS rank FROM {fts}"
+                    + (f" JOIN search_text s ON s.ticket_id = {fts}.rowid" if need_s else "")
+                    + (f" JOIN tickets t ON t.id = {fts}.rowid" if need_t else "")
+                    + f" WHERE {fts} MATCH {match}{ands} ORDER BY {fts}.rowid DESC LIMIT :pool")
             inner = f"SELECT id, rank FROM ({pool}) ORDER BY rank DESC, id DESC LIMIT :limit"
         else:  # only short terms: a scan, ranked by the number of occurrences in the title
             rank = " + ".join(f"(instr(lower(s.title), :s{i}) > 0)" for i in range(len(short_terms)))
@@ -169,6 +211,12 @@ class SearchIndex:
             params[f"t{i}"] = "%" + _escape_like(term) + "%"
             likes.append(f"{PG_DOCUMENT} ILIKE :t{i}")
         where.append("(" + (" OR " if q.any_term else " AND ").join(likes) + ")")
+        pairs = [t for t in terms if is_cjk_pair(t)]
+        if pairs and all(_CJK_RUN.fullmatch(t) for t in terms):  # Chinese only: all their bigrams
+            pairs = sorted({g for t in terms for g in bigrams(t).split()})
+        if pairs and not q.any_term:  # lets the planner use the bigram index (migration 0010)
+            params["pairs"] = pairs
+            where.append(f"{PG_GRAMS} @> CAST(:pairs AS text[])")
         title_hits = " + ".join(f"(s.title ILIKE :t{i})::int" for i in range(len(terms)))
         hits = " + ".join(f"({PG_DOCUMENT} ILIKE :t{i})::int" for i in range(len(terms)))
         rank = f"({hits}) + 0.5 * ({title_hits}) + word_similarity(:q, {PG_DOCUMENT})"
@@ -176,6 +224,78 @@ class SearchIndex:
                "JOIN tickets t ON t.id = s.ticket_id WHERE " + " AND ".join(where)
                + " ORDER BY rank DESC, t.id DESC LIMIT :limit")
         return self._rows(sql, params)
+
+    def find_similar(self, terms: Sequence[str], exclude_id: int | None, limit: int,
+                     candidates: int = SIMILAR_CANDIDATES, budget_ms: int | None = None,
+                     published: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Resolved tickets (or of a ``published`` process, see :class:`Query`) with a
+        solution that hold any of ``terms``, at a cost
+        that does not grow with the desk's history: only the newest ``candidates``
+        tickets holding a term are ranked (no bm25, whose statistics read every
+        match; FTS5 may still read long doclists to find them, which the
+        ``budget_ms`` bounds), ranked by the terms
+        they hold, weighted by the terms' order (the first describe the ticket
+        best) and counting double in the title or the solution.  With a
+        ``budget_ms``, a look-up that takes longer is stopped and finds nothing."""
+        terms = [t for t in (_clean(t) for t in terms) if len(t) >= 3]
+        if not terms:
+            return []
+        params: dict[str, Any] = {"limit": limit, "cap": candidates}
+        doc = (" || ' ' || ".join(f"s.{c}" for c in COLUMNS)) if self.sqlite else PG_DOCUMENT
+        scores = []
+        for i, term in enumerate(terms):
+            params[f"w{i}"] = term.lower()
+            weight = round(1.0 / (1 + i / 4), 3)  # 1, 0.8, 0.67, 0.57 ...
+            pos = (lambda col, i=i: f"instr(lower({col}), :w{i}) > 0") if self.sqlite else \
+                (lambda col, i=i: f"strpos(lower({col}), :w{i}) > 0")
+            scores.append(f"(CASE WHEN {pos('s.title')} OR {pos('s.solution')} THEN {2 * weight} "
+                          f"WHEN {pos(doc)} THEN {weight} ELSE 0 END)")
+        if self.sqlite:
+            params["match"] = " OR ".join(_phrase(t) for t in terms)
+            pool = ("SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :match "
+                    "ORDER BY rowid DESC LIMIT :cap")
+        else:
+            likes = []
+            for i, term in enumerate(terms):
+                params[f"t{i}"] = "%" + _escape_like(term) + "%"
+                likes.append(f"{PG_DOCUMENT} ILIKE :t{i}")
+            pool = ("SELECT s.ticket_id AS id FROM search_text s WHERE " + " OR ".join(likes)
+                    + " ORDER BY s.ticket_id DESC LIMIT :cap")
+        where = " AND ".join(self._filters(Query(terms=terms, resolved_only=True, with_solution=True,
+                                                 exclude_id=exclude_id, published=tuple(published)),
+                                           params))
+        sql = (f"SELECT {self._select()}, ({' + '.join(scores)}) AS rank FROM ({pool}) AS c "
+               "JOIN tickets t ON t.id = c.id JOIN search_text s ON s.ticket_id = c.id "
+               f"WHERE {where} ORDER BY rank DESC, t.id DESC LIMIT :limit")
+        if budget_ms is None:
+            return self._rows(sql, params)
+        return self._within(budget_ms, sql, params)
+
+    def _within(self, budget_ms: int, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows of a read-only query, or none if it takes longer than ``budget_ms``."""
+        if self.sqlite:
+            raw = self.conn.connection.driver_connection
+            deadline = time.monotonic() + budget_ms / 1000
+            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 2000)
+            try:
+                return self._rows(sql, params)
+            except sa.exc.OperationalError as exc:
+                if "interrupted" not in str(exc):
+                    raise
+                return []
+            finally:
+                raw.set_progress_handler(None, 0)
+        try:
+            before = self.conn.exec_driver_sql("SHOW statement_timeout").scalar()
+            with self.conn.begin_nested():  # a timeout ends this savepoint only
+                self.conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(budget_ms))}")
+                rows = self._rows(sql, params)
+                self.conn.execute(sa.text("SELECT set_config('statement_timeout', :v, true)"), {"v": before})
+                return rows
+        except sa.exc.OperationalError as exc:
+            if "statement timeout" not in str(exc) and "canceling statement" not in str(exc):
+                raise
+            return []
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         stmt = sa.text(sql).columns(fields=sa.JSON, resolved_at=sa.DateTime, closed_at=sa.DateTime)
@@ -200,6 +320,17 @@ class SearchIndex:
 
 _USES_S = re.compile(r"\bs\.")  # a filter on search_text's columns
 _USES_T = re.compile(r"\bt\.")  # a filter on tickets' columns
+
+
+def bigrams(text: str) -> str:
+    """Every two adjacent Han characters of ``text``, space-separated (what the
+    bigram index holds): 打印机卡纸 -> 打印 印机 机卡 卡纸."""
+    return " ".join(run[i:i + 2] for run in _CJK_RUN.findall(text or "") for i in range(len(run) - 1))
+
+
+def is_cjk_pair(term: str) -> bool:
+    """A term the bigram index answers: exactly two Han characters."""
+    return bool(_CJK_PAIR.fullmatch(term))
 
 
 def _clean(term: str) -> str:

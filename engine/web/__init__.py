@@ -1,7 +1,7 @@
-"""The self-service portal and the JSON API (only imported by ``itsm serve``).
+"""The self-service portal, the agent console and the JSON API (only imported by ``itsm serve``).
 
 The application (app) is made over an opened facade (engine.api.Api), which it
-receives; pages (the portal), api_v1 (the JSON API), requests (language and
+receives; pages (the portal), console (the agent console, /desk), api_v1 (the JSON API), requests (language and
 path of a request), errors (HTTP statuses of the CLI's exit codes), middleware,
 config, server (uvicorn).
 

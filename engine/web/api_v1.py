@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import ActionRefused, UsageError
-from engine.web.requests import JsonRequest, api_for, is_json
+from engine.web.requests import JsonRequest, api_for, is_json, server_api
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
                     description="An API key from `itsm apikey create --user USER`: "
@@ -53,7 +53,7 @@ async def _authenticate(request: Request) -> str:
     scopes, capped by its person's roles, do not allow, and (429) a key past
     ``[security] api_per_minute``.  ``request.state.key`` keeps what the key may do."""
     credentials = await bearer(request)
-    api = api_for(request)
+    api = server_api(request)  # keys are checked on the server's clock, whatever X-Itsm-Now says
     key = await run_in_threadpool(api.authenticate_key, credentials.credentials if credentials else None)
     request.state.key = key
     request.state.user = key["user"]
@@ -184,6 +184,12 @@ class NewComment(_Body):
     public: bool = Field(False, strict=True, description="Visible to the end user on the status page.")
 
 
+class LinkRequest(_Body):
+    """The parent to link a ticket to, as ``itsm link KEY PARENT``."""
+
+    parent: str = Field(min_length=1, max_length=32, examples=["MI-000001"])
+
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(extra="allow")
     error: str = Field(examples=["refused"])
@@ -236,6 +242,35 @@ class EventOut(BaseModel):
     at: str | None = None
 
 
+class WhoamiOut(BaseModel):
+    """Who the token acts as, as ``itsm whoami --json`` prints it."""
+
+    model_config = ConfigDict(extra="allow")
+    user: str
+    name: str | None = None
+    roles: list[str]
+    key_id: int
+    expires_at: str | None = Field(None, description="When the token expires (null: never).")
+    scopes: list[str] | None = Field(None, description="What the token may do (absent: everything "
+                                                       "its user may).")
+
+
+class SearchHit(BaseModel):
+    """A ticket found, as ``itsm search --json`` / ``itsm similar --json`` print it."""
+
+    model_config = ConfigDict(extra="allow")
+    key: str
+    state: str
+    title: str | None = None
+    score: float
+
+
+class ReportOut(BaseModel):
+    report: str
+    format: str
+    text: str = Field(description="The rendered report, as `itsm report NAME --format F` prints it.")
+
+
 class ActionOut(BaseModel):
     action: str
     label: str | None = None
@@ -278,7 +313,7 @@ def current_user(request: Request,
     scheme in /openapi.json."""
     user = getattr(request.state, "user", None)
     if user is None:  # a route not made by KeyFirst
-        user = api_for(request).authenticate(credentials.credentials if credentials else None)
+        user = server_api(request).authenticate(credentials.credentials if credentials else None)
         request.state.user = user
     return str(user)
 
@@ -438,18 +473,94 @@ def create_session(request: Request, body: Login) -> JSONResponse:
     expires after `[security] token_days`), as `itsm login` does. An unknown user
     and a wrong password get the same 401; failed logins are throttled per user and
     per client address (429 with Retry-After)."""
+    session = throttled_login(request, server_api(request), body.user, body.password)  # expiry: the server's clock
+    return JSONResponse(session, status_code=201)
+
+
+def throttled_login(request: Request, api: Any, user: str, password: str) -> dict[str, Any]:
+    """``api.login`` with failed logins throttled per user and per client address
+    (``[security] login_attempts`` per LOGIN_WINDOW): the JSON API's and the
+    console's (engine/web/console.py) logins count together."""
     from engine.errors import InvalidApiKey
 
-    api = api_for(request)
     limits = request.app.state.limits
     attempts = api.settings.security.login_attempts
-    names = (f"login-user:{body.user.strip().lower()}", f"login-addr:{client_address(request)}")
+    names = (f"login-user:{user.strip().lower()}", f"login-addr:{client_address(request)}")
     for name in names:
         limits.check(name, attempts, LOGIN_WINDOW, "failed logins")
     try:
-        session = api.login(body.user.strip(), body.password)
+        return dict(api.login(user.strip(), password))
     except InvalidApiKey:
         for name in names:
             limits.record(name, LOGIN_WINDOW)
         raise
-    return JSONResponse(session, status_code=201)
+
+
+@router.get("/session", response_model=None, tags=["session"], summary="Who the token acts as",
+            responses={200: {"model": WhoamiOut}, **_errors()})
+def get_session(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
+    """The token's user, name and roles, the key's id, when it expires and its scopes, as `itsm whoami`."""
+    return server_api(request).session(request.state.key)
+
+
+@router.delete("/session", status_code=204, response_model=None, tags=["session"],
+               summary="Revoke the token presented", responses={204: {"description": "Revoked"}, **_errors()})
+def end_session(request: Request, user: str = Depends(current_user)) -> Response:
+    """Revokes the token this request presents, as `itsm logout`; later requests with it get 401."""
+    server_api(request).end_session(request.state.key)
+    return Response(status_code=204)
+
+
+@router.put("/tickets/{key}/parent", response_model=None, tags=["tickets"],
+            summary="Link a ticket to a parent", responses={200: {"model": TicketOut}, **_errors(403, 404, 409, 422)})
+def link_ticket(request: Request, key: str, body: LinkRequest, user: str = Depends(current_user)) -> dict[str, Any]:
+    """E.g. an incident to its major incident, as `itsm link KEY PARENT`."""
+    return api_for(request).link(key, body.parent, actor_id=user)
+
+
+@router.get("/search", response_model=None, tags=["search"], summary="Full-text search",
+            responses={200: {"model": list[SearchHit]}, **_errors()})
+def search_tickets(request: Request, user: str = Depends(current_user),
+                   q: str = Query(min_length=1, max_length=1000, description="The terms, as `itsm search TEXT`."),
+                   process: str | None = Query(None, max_length=64),
+                   resolved: bool = Query(False, description="Only tickets that were resolved."),
+                   limit: int = Query(20, ge=1, le=1000)) -> list[dict[str, Any]]:
+    """Tickets whose text contains every term, best first, with the matched snippet."""
+    return api_for(request).search(q, process=process, resolved=resolved, limit=limit, actor_id=user)
+
+
+@router.get("/tickets/{key}/similar", response_model=None, tags=["search"],
+            summary="Resolved tickets like this one", responses={200: {"model": list[SearchHit]}, **_errors(404)})
+def similar_tickets(request: Request, key: str, user: str = Depends(current_user),
+                    limit: int = Query(5, ge=1, le=100)) -> list[dict[str, Any]]:
+    """Resolved tickets most like KEY, with their solutions, as `itsm similar`."""
+    return api_for(request).similar(key, limit=limit, actor_id=user)
+
+
+@router.get("/tickets/{key}/status", response_model=None, tags=["tickets"],
+            summary="The end user's view", responses={200: {"model": dict[str, Any]}, **_errors(404)})
+def ticket_status(request: Request, key: str, user: str = Depends(current_user),
+                  token: str = Query(max_length=200,
+                                     description="The ticket's status token.")) -> dict[str, Any]:
+    """State in plain words, priority, group, SLA due date and public updates, as `itsm status`."""
+    return api_for(request).status(key, token)
+
+
+@router.get("/major/board", response_model=None, tags=["major incidents"],
+            summary="Open major incidents", responses={200: {"model": list[dict[str, Any]]}, **_errors()})
+def major_board(request: Request, user: str = Depends(current_user)) -> list[dict[str, Any]]:
+    """Every open major incident with its manager, lead, age, SLA and linked incidents, as `itsm major board`."""
+    return api_for(request).major_board()
+
+
+@router.get("/reports/{name}", response_model=None, tags=["reports"], summary="Render a KPI report",
+            responses={200: {"model": ReportOut}, **_errors(404)})
+def render_report(request: Request, name: str, user: str = Depends(current_user),
+                  start: str | None = Query(None, alias="from", max_length=64,
+                                            description="Start of the period (default: the last complete one)."),
+                  end: str | None = Query(None, alias="to", max_length=64, description="End (exclusive)."),
+                  format: Literal["md", "html", "csv", "json"] = Query("md"),
+                  current: bool = Query(False, description="The period now falls in.")) -> dict[str, Any]:
+    """reports/NAME.yaml over the period, rendered, as `itsm report NAME`."""
+    text = api_for(request).report(name, start, end, format, current)
+    return {"report": name, "format": format, "text": text}

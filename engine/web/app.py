@@ -46,7 +46,7 @@ database is unavailable.
 
 def create_app(api: Any, web: WebSettings | None = None) -> FastAPI:
     """The ASGI application over ``api`` (an opened engine.api.Api)."""
-    from engine.web import api_v1, pages
+    from engine.web import api_v1, console, pages
 
     web = web or WebSettings.load(api.settings)
     api.store  # noqa: B018  open the database once, shared by the per-language copies
@@ -61,6 +61,7 @@ def create_app(api: Any, web: WebSettings | None = None) -> FastAPI:
     app.state.limits = Limiter()
     app.include_router(api_v1.session_router)
     app.include_router(api_v1.router)
+    app.include_router(console.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -9,6 +9,10 @@ trusted_proxies = ["127.0.0.1"] # ITSM_TRUSTED_PROXIES (comma-separated): X-Forw
                                 # are believed only from these addresses; none by default
 root_path = "/itsm"             # ITSM_ROOT_PATH: the prefix the proxy serves the app under
 max_body_bytes = 10485760       # ITSM_WEB_MAX_BODY: larger requests get 413
+secure_cookies = true           # ITSM_SECURE_COOKIES=1: the console's cookies are Secure even
+                                # when the app sees plain http (TLS ends at a proxy)
+client_clock = false            # ITSM_WEB_CLIENT_CLOCK / --client-clock: believe a client's
+                                # X-Itsm-Now (remote --now), for back-filling and tests only
 ```
 
 The CSRF tokens of the portal's forms are signed with the deployment's
@@ -35,10 +39,13 @@ class WebSettings:
     root_path: str = ""
     max_body_bytes: int = 10 * 1024 * 1024
     secret_key: str = field(default="", repr=False)
+    secure_cookies: bool = False  # cookies Secure even over http (TLS ends before the app)
     ephemeral_secret: bool = False  # no secret_key configured: one made up for this process
+    client_clock: bool = False  # believe X-Itsm-Now (a remote client's --now)
 
     @classmethod
-    def load(cls, settings: Settings, host: str | None = None, port: int | None = None) -> "WebSettings":
+    def load(cls, settings: Settings, host: str | None = None, port: int | None = None,
+             client_clock: bool | None = None) -> "WebSettings":
         raw: dict[str, Any] = (settings.raw or {}).get("web") or {}
         if not isinstance(raw, dict):
             raw = {}
@@ -58,8 +65,16 @@ class WebSettings:
         root = str(env("ITSM_ROOT_PATH") or raw.get("root_path") or "").rstrip("/")
         if root and not root.startswith("/"):
             raise UsageError(f"[web] root_path must start with '/', not {root!r}")
+        secure = env("ITSM_SECURE_COOKIES")
+        secure_cookies = (secure.strip().lower() in ("1", "true", "yes") if secure is not None
+                          else bool(raw.get("secure_cookies", False)))
         secret = settings.secret_key or ""
+        if client_clock is None:
+            flag = env("ITSM_WEB_CLIENT_CLOCK")
+            client_clock = flag.strip().lower() in ("1", "true", "yes") if flag is not None \
+                else raw.get("client_clock") is True
         return cls(host=host or env("ITSM_WEB_HOST") or str(raw.get("host") or "127.0.0.1"),
                    port=port_value, trusted_proxies=tuple(str(p) for p in proxies),
-                   root_path=root, max_body_bytes=max_body,
-                   secret_key=secret or secrets.token_urlsafe(32), ephemeral_secret=not secret)
+                   root_path=root, max_body_bytes=max_body, secure_cookies=secure_cookies,
+                   secret_key=secret or secrets.token_urlsafe(32), ephemeral_secret=not secret,
+                   client_clock=client_clock)

@@ -198,27 +198,36 @@ async def status_reply(request: Request, key: str) -> Response:
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     if not _csrf_ok(request, form):
         return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+    _limit(request)
     api = api_for(request)
     token = form.get("token") or ""
     files = []
     for item in data.getlist("files"):
         if not isinstance(item, str) and getattr(item, "filename", None):
             files.append((item.filename, await item.read()))
+    return await _status_write(request, key, token, "reply", api.portal_reply, key, token,
+                               form.get("text") or "", files)
+
+
+async def _status_write(request: Request, key: str, token: str, done: str, call: Any, *args: Any) -> Response:
+    """Run a write from the status page: back to the page with what was done, or,
+    when the engine refuses it (403, 422), the page again with its message."""
     try:
-        view = await run_in_threadpool(api.portal_reply, key, token, form.get("text") or "", files)
+        view = await run_in_threadpool(call, *args)
     except ItsmError as exc:
         status = http_status(exc)
         if status not in (403, 422):
             raise
-        view = await run_in_threadpool(api.portal_status, key, token)
+        view = await run_in_threadpool(api_for(request).portal_status, key, token)
         return _status(request, view, token, error=exc.message, status=status)
     return RedirectResponse(_url(request, "status_page", key=view["key"],
-                                 query={"token": token, "done": "reply"}), status_code=303)
+                                 query={"token": token, "done": done}), status_code=303)
 
 
 @router.get("/status/{key}/files/{attachment_id}", name="status_file")
 def status_file(request: Request, key: str, attachment_id: int, token: str = "") -> Response:
     """A public attachment, for the holder of the status token: always a download."""
+    _limit(request)  # a guessed token costs a look-up: limited like the status page
     meta, data = api_for(request).portal_attachment(key, token, attachment_id)
     return file_response(meta, data)
 
@@ -242,13 +251,4 @@ async def status_action(request: Request, key: str, action: str) -> Response:
     api = api_for(request)
     token = form.get("token") or ""
     inputs = {k: v for k, v in form.items() if k not in RESERVED}
-    try:
-        view = await run_in_threadpool(api.portal_act, key, token, action, inputs)
-    except ItsmError as exc:
-        status = http_status(exc)
-        if status not in (403, 422):
-            raise
-        view = await run_in_threadpool(api.portal_status, key, token)
-        return _status(request, view, token, error=exc.message, status=status)
-    return RedirectResponse(_url(request, "status_page", key=view["key"],
-                                 query={"token": token, "done": action}), status_code=303)
+    return await _status_write(request, key, token, action, api.portal_act, key, token, action, inputs)

@@ -22,9 +22,22 @@ def lang_of(request: Request) -> str:
                      request.app.state.default_lang)
 
 
-def api_for(request: Request) -> Any:
-    """The Api speaking the request's language."""
+def server_api(request: Request) -> Any:
+    """The Api speaking the request's language, on the server's clock."""
     return request.app.state.apis[lang_of(request)]
+
+
+def api_for(request: Request) -> Any:
+    """The Api speaking the request's language, at the client's time (``X-Itsm-Now``,
+    a remote ``--now``) where the server believes clients ([web] client_clock)."""
+    api = server_api(request)
+    now = request.headers.get("x-itsm-now")
+    if now is None:
+        return api
+    if not request.app.state.web.client_clock:
+        raise UsageError("--now (X-Itsm-Now): this desk server keeps its own clock; only a server "
+                         "started with 'itsm serve --client-clock' lets clients set the time")
+    return api.at(now)
 
 
 def route_path(request: Request) -> str:

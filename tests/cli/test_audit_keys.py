@@ -21,6 +21,7 @@ from _journal_attack import database
 from test_audit_tamper import keys, verify, worked  # noqa: F401 - fixtures
 
 from engine.api import Api
+from tests_conftest import downgraded
 
 
 # -- export and offline verification --------------------------------------------------------------
@@ -100,21 +101,10 @@ def test_an_export_with_a_forged_checkpoint_is_refused(itsm_nodb, exported):
 def make_legacy(db_url: str) -> None:
     """The desk as the version before the keyed journal left it: schema 0005, every
     chain plain SHA-256 over the older canonical text."""
-    from alembic import command
-    from alembic.config import Config
-
     from engine.journal import GENESIS, event_hash, hashed_fields
-    from engine.store import db
 
-    engine = db.make_engine(db_url)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(db.MIGRATIONS))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0005")
-    finally:
-        engine.dispose()
+    with downgraded(db_url, "0005"):
+        pass
     with database(db_url) as dbx:
         j = dbx.t["journal"]
         assert "key_id" not in j.c

@@ -8,15 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from _desk import Desk, at
 
 REPO = Path(__file__).resolve().parents[2]
+
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
 
 
 def lines(*objects: Any) -> str:
     return "".join((o if isinstance(o, str) else json.dumps(o, ensure_ascii=False)) + "\n" for o in objects)
 
 
+@pytest.mark.direct_only("lines acting as other people need the server to allow impersonation (X-Itsm-As)")
 def test_new_do_and_comment_in_one_run(desk: Desk, itsm: Any) -> None:
     agent, org = desk.org.agent.id, desk.org
     text = lines({"new": "incident", "set": {"title": "批量导入：打印机卡纸", "reporter": org.reporter,

@@ -61,7 +61,7 @@ def designed(repo_copy: Path, tmp_path: Path) -> Path:
           "    notify: [{to: assignee, template: confirmed}]"),
          ("    requires: [reason, closure_code]", "    requires: [reason, closure_code, solution]"),
          ("    label: {en: Resolve, zh: 解决}", "    label: {en: Resolve, zh: 已解决}"),
-         ("    when: \"not parent\"", "    when: \"not parent and priority in ['P1', 'P2']\""),
+         ("    when: \"not links.part_of\"", "    when: \"not links.part_of and priority in ['P1', 'P2']\""),
          ("  escalate:\n", "  send_to_vendor:\n    label: {en: Send to the vendor, zh: 转厂商}\n"
                           "    from: in_progress\n    to: with_vendor\n    roles: [assignee]\n"
                           "    requires: [vendor_ticket]\n  escalate:\n"),
@@ -137,7 +137,7 @@ def test_every_kind_of_change_is_reported(itsm_nodb: Any, repo_copy: Path, desig
     assert details(found[("incident", "action", "resolve")])["label.zh"] == {
         "attribute": "label.zh", "old": "解决", "new": "已解决"}
     assert details(found[("incident", "action", "declare_major")])["when"]["new"] == \
-        "not parent and priority in ['P1', 'P2']"
+        "not links.part_of and priority in ['P1', 'P2']"
     # the new state is a source of every "from: *" action
     assert details(found[("incident", "action", "update")])["from"]["added"] == ["with_vendor"]
     assert details(found[("incident", "close_criterion", "solution_recorded")])["when"]["old"] == "solution"

@@ -43,7 +43,7 @@ def examples() -> list[tuple[str, str]]:
         for name, sub in sorted(getattr(cmd, "commands", {}).items()):
             yield from walk(sub, path + [name])
 
-    for name, cmd in walk(cli.main, []):
+    for name, cmd in walk(cli.load_commands(), []):
         text = (cmd.help or "").replace("\b", "")
         match = re.search(r"Examples?:\n(.*?)(?:\n\s*\n|\Z)", text, re.S)
         if not match:
@@ -139,11 +139,51 @@ def test_the_example_runs(scratch: dict[str, Any], tmp_path: Path, command: str,
     if command == "serve":
         _serve(line, desk, env)
         return
+    if command in ("login", "whoami", "logout"):
+        _remote(line, desk, env)
+        return
     proc = _run(line, desk, env)
     detail = f"$ {line}\nexit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stdout + proc.stderr, detail
     allowed = (0, 1) if command in FINDINGS_OR_DIFFERENT else (0,)
     assert proc.returncode in allowed, detail
+
+
+def _remote(line: str, desk: Path, env: dict[str, str]) -> None:
+    """The remote-mode examples run against this desk's server (on a free port
+    instead of 8080) with a token of wang.lei in token.txt and wang.lei's password
+    in password.txt; whoami and logout after a login."""
+    port = _free_port()
+    env = dict(env, XDG_CONFIG_HOME=str(desk / "config"))
+    made = _run("itsm --as wang.lei apikey create --user wang.lei --json", desk, env)
+    assert made.returncode == 0, made.stderr
+    (desk / "token.txt").write_text(json.loads(made.stdout)["key"] + "\n")
+    (desk / "password.txt").write_text("correct horse battery staple\n")
+    passwd = _run("itsm --as wang.lei user passwd wang.lei --password-stdin < password.txt", desk, env)
+    assert passwd.returncode == 0, passwd.stderr
+    proc = subprocess.Popen(["bash", "-c", f"itsm serve --port {port}"], cwd=desk, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stderr.read() if proc.stderr else "no server") from None
+                time.sleep(0.3)
+        url = f"http://127.0.0.1:{port}"
+        if "login" not in line:
+            first = _run(f"itsm login {url} --with-token < token.txt", desk, env)
+            assert first.returncode == 0, first.stderr
+        line = line.replace("http://127.0.0.1:8080", url)
+        done = _run(line, desk, env)
+        assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, \
+            f"$ {line}\nexit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
 
 
 def _serve(line: str, desk: Path, env: dict[str, str]) -> None:

@@ -2,7 +2,8 @@
 
 Every step is a separate ``itsm`` invocation and the ticket is re-read with
 ``show --json`` (a reload from the database).  Times are in the head office's
-zone; 2026-03-02 is an ordinary Monday.
+zone; 2026-03-02 is an ordinary Monday.  Each test runs in direct mode and in
+remote mode (through a desk server, tests/conftest.py RemoteItsm).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from _desk import Desk, at, check_event
 
 HOUR = 3600
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
 DESKTOP_ISSUE = dict(title="Outlook crashes when opening attachments", service="desktop",
                      urgency="medium", impact="medium", description="Since this morning's update")
 

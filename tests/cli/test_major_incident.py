@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from _desk import Desk, at, check_event
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def _outage(desk: Desk) -> tuple[str, str]:
     o = desk.org

@@ -36,6 +36,8 @@ def _state(desk: Desk, key: str, now: str) -> tuple[Any, Any, Any]:
             desk.itsm.json("history", key, user=o.agent.id),
             desk.itsm.json("outbox", "list", user=o.agent.id))
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def refused(desk: Desk, key: str, action: str, user: str, now: str, *phrases: str,
             note: str | None = None, **sets: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ def _rename_pending(home: Path) -> None:
     text = text.replace("    to: pending\n", "    to: on_hold\n").replace("    from: pending\n", "    from: on_hold\n")
     text = text.replace("from: [new, assigned, in_progress, pending]", "from: [new, assigned, in_progress, on_hold]")
     text = text.replace("stop: {states: [in_progress, pending, resolved", "stop: {states: [in_progress, on_hold, resolved")
+    text = text.replace("replies: {pending: resume", "replies: {on_hold: resume")
     assert "pending:" not in text.split("states:")[1].split("actions:")[0]
     path.write_text(text, encoding="utf-8")
 

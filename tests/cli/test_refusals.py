@@ -14,6 +14,8 @@ from _desk import Desk, at
 
 NOW = "2026-03-02 10:00"
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 @pytest.fixture
 def key(desk: Desk) -> str:
@@ -62,9 +64,9 @@ def test_unknown_ticket(desk: Desk) -> None:
 
 def test_unknown_process(desk: Desk) -> None:
     o = desk.org
-    r = desk.itsm("new", "problem", "--title", "x", "--reporter", o.reporter, user=o.agent.id,
+    r = desk.itsm("new", "problme", "--title", "x", "--reporter", o.reporter, user=o.agent.id,
                   now=at(NOW), expect=4)
-    assert "no process 'problem'" in r.stderr
+    assert "no process 'problme'" in r.stderr
     assert "incident" in r.stderr and "service_request" in r.stderr  # says what exists
     r = desk.itsm("list", "--json", user=o.agent.id)
     assert json.loads(r.stdout) == []
@@ -254,6 +256,7 @@ def test_postgres_down_is_a_short_internal_error(itsm_nodb: Any) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL: test_concurrency.py
+@pytest.mark.direct_only("the server's store was opened before the test sets ITSM_SQLITE_BUSY_TIMEOUT")
 def test_sqlite_busy_is_a_conflict_and_writes_nothing(desk: Desk, key: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Another writer holds SQLite's write lock longer than the busy timeout: the

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests_conftest import Itsm, Org, add_people
+from tests_conftest import Itsm, Org, add_people, downgraded
 
 NOW = "2026-03-02T09:00:00+08:00"
 
@@ -182,27 +182,16 @@ def test_the_problem_lifecycle(itsm: Itsm, people: Org) -> None:
 # -- existing parent links migrate ---------------------------------------------------------
 def test_parent_links_move_into_the_links_table(itsm: Itsm, people: Org, db_url: str) -> None:
     import sqlalchemy as sa
-    from alembic import command
-    from alembic.config import Config
-
     from engine.store import db
 
     agent = people.agent.id
     inc = itsm.json("new", "incident", "--title", "Claims down", "--reporter", "li.na@example.com",
                     user=agent, now=at(0))["key"]
     mi = itsm.json("do", inc, "declare_major", "--set", "reason=All users", user=agent, now=at(1))["opened"]
-    engine = db.make_engine(db_url)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(db.MIGRATIONS))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0012")
-            assert not sa.inspect(conn).has_table("links")
-            parent = conn.exec_driver_sql(f"SELECT parent FROM tickets WHERE key = '{inc}'").scalar()
-            assert parent == mi
-    finally:
-        engine.dispose()
+    with downgraded(db_url, "0012") as conn:
+        assert not sa.inspect(conn).has_table("links")
+        parent = conn.exec_driver_sql(f"SELECT parent FROM tickets WHERE key = '{inc}'").scalar()
+        assert parent == mi
     assert f"0012 -> {db.HEAD}" in itsm("db", "upgrade").stdout
     shown = itsm.json("show", inc, user=agent)
     assert [(l["relation"], l["target"]) for l in shown["links"]] == [("part_of", mi)]

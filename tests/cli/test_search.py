@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 
 from _desk import Desk
+from tests_conftest import downgraded
+
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
 
 
 def resolve(desk: Desk, key: str, now: str, solution: str, **extra: Any) -> Any:
@@ -134,6 +137,7 @@ def test_similar_text_output_and_no_match(desk: Desk, kb: dict[str, str]) -> Non
     assert "没有与" in out
 
 
+@pytest.mark.direct_only("a person without roles has no API scopes (codes/permissions.yaml): end users file through the portal")
 def test_end_users_never_see_other_tickets(desk: Desk, kb: dict[str, str], itsm: Any) -> None:
     itsm("user", "add", "li.na", "--email", desk.org.reporter, user=desk.org.owner.id)
     mine = desk.new("incident", "li.na", "2026-03-03 09:00", title="理赔系统无法登录",
@@ -180,26 +184,16 @@ def test_reindex_rebuilds_the_same_index(desk: Desk, kb: dict[str, str]) -> None
     assert {q: [h["key"] for h in search(desk, q)] for q in before} == before
 
 
+@pytest.mark.direct_only("the test replaces the database under the server")
 def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[str, str], db_url: str) -> None:
     """A database from before the index (schema 0003): `itsm db upgrade` adds the
     index and fills it, solutions and notes included."""
-    from alembic import command
-    from alembic.config import Config
-
     from engine.store import db
 
     desk.itsm("comment", kb["vpn"], "Router firmware 2.1 was the trigger", user=desk.org.agent.id,
               now="2026-03-02T12:30:00+08:00")
-    engine = db.make_engine(db_url)
-    try:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(db.MIGRATIONS))
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0003")
-        assert db.current_revision(engine) == "0003"
-    finally:
-        engine.dispose()
+    with downgraded(db_url, "0003"):
+        pass
     out = desk.itsm("db", "upgrade").stdout
     assert f"0003 -> {db.HEAD}" in out
     assert [h["key"] for h in search(desk, "重置密码")] == [kb["claims_login"]]  # a solution

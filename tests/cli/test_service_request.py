@@ -10,6 +10,8 @@ VISIO = dict(title="Install Visio for process mapping", service="software",
              justification="P16 process modelling")
 REQUESTER = "qian.li@example.com"
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def test_approval_path_walks_every_fulfilment_action(desk: Desk) -> None:
     o = desk.org

@@ -61,7 +61,7 @@ def test_comment_and_whitespace_edits_are_no_finding(itsm: Itsm, org: Org, repo_
     new_incident(itsm, org, repo_copy)
     path = repo_copy / "processes" / "incident.yaml"
     edit(path, ("schema: itsm/process@1\n", "# reviewed in CHG-2042\nschema: itsm/process@1\n\n"),
-         (GUARD, '    when:   "not parent"      # declared once\n'))
+         (GUARD, '    when:   "not links.part_of"      # declared once\n'))
     assert lint_db(itsm, repo_copy) == ""
     # ... also once a ticket ran under the re-formatted text (two stored texts, one content)
     new_incident(itsm, org, repo_copy, "Printer jam")

@@ -80,7 +80,7 @@ def at(text: str, needle: str) -> tuple[int, int]:
 
 def broken_copy(tmp_path: Path, rel: str, edits: list[tuple[str, str]]) -> tuple[Path, str]:
     home = tmp_path / "home"
-    for sub in ("processes", "codes"):
+    for sub in ("processes", "codes", "reports"):
         shutil.copytree(REPO / sub, home / sub)
     text = (home / rel).read_text(encoding="utf-8")
     for old, new in edits:
@@ -162,7 +162,7 @@ def test_expressions_building_gigabytes_are_refused_by_the_action(tmp_path: Path
     import sys
 
     home, _ = broken_copy(tmp_path, "processes/incident.yaml", [
-        ('when: "not parent"', "when: \"not parent and (title|wordwrap(2, wrapstring='y' * 100000)) != ''\""),
+        ('when: "not links.part_of"', "when: \"not links.part_of and (title|wordwrap(2, wrapstring='y' * 100000)) != ''\""),
         ('assignee: "{{ assignee if group == ticket.group else none }}"',
          "assignee: \"{{ (title|list|join('b' * 100000))[:0] or none }}\"")])
     monkeypatch = pytest.MonkeyPatch()

@@ -80,7 +80,7 @@ def test_linting_one_file_against_a_folder(itsm_nodb: Any, repo_copy: Path, base
 def test_comment_and_whitespace_edits_keep_the_version(itsm_nodb: Any, repo_copy: Path, base: Path) -> None:
     edit(incident(repo_copy),
          ("schema: itsm/process@1\n", "# reviewed in CHG-2042\nschema: itsm/process@1\n\n"),
-         (GUARD, '    when:   "not parent"      # a major incident is declared once\n'),
+         (GUARD, '    when:   "not links.part_of"      # a major incident is declared once\n'),
          ("  declare_major:\n    label: {en: Declare a major incident, zh: 申报重大事件}\n",
           "  declare_major:\n    label:\n      zh: 申报重大事件\n      en: Declare a major incident\n"))
     assert lint(itsm_nodb, repo_copy, "--against", base).stdout == ""

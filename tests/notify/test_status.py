@@ -31,6 +31,8 @@ REASON = "REASON-FIELD-waiting-for-budget-approval-3e7"
 PUBLIC_COMMENT = "PUBLIC-COMMENT-we-ordered-a-new-token-8a4"
 SOLUTION = "SOLUTION-replaced-the-hardware-token-6f0"
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def at(minutes: float) -> str:
     return (T0 + timedelta(minutes=minutes)).isoformat()
@@ -250,6 +252,7 @@ def test_wrong_token_and_unknown_key_get_the_same_answer(itsm, org):
     assert itsm.json("status", key.lower(), "--token", token, now=at(120))["key"] == key
 
 
+@pytest.mark.direct_only("spies on hmac.compare_digest in this process, which the server's API-key check also calls")
 def test_tokens_are_compared_in_constant_time(itsm, org, monkeypatch):
     from engine.desk import notifying
 

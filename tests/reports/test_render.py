@@ -15,6 +15,8 @@ from _dataset import REPO, build, report
 from engine.api import Api
 from engine.reports.render import display, duration_text
 
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py)
+
 
 def expected_cells(doc: dict[str, Any], lang: str, defs: Any) -> list[list[str]]:
     """Every table row of the JSON document as the text Markdown and HTML must show."""

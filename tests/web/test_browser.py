@@ -185,7 +185,8 @@ def test_self_help_first_then_the_ticket_and_the_deflection_kpi(itsm: Any, org: 
                                                                  shots: Path) -> None:
     """Issue #24 item 7: the user searches the known solutions on the portal's first
     page, finds a public solution, and can still log the ticket; another user's
-    search that ends without a ticket is counted, and the deflection KPI shows it."""
+    search that ends without a ticket is counted, and the deflection KPI shows it;
+    a known error's workaround, once the problem process publishes it, is found too."""
     _need_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -231,6 +232,23 @@ def test_self_help_first_then_the_ticket_and_the_deflection_kpi(itsm: Any, org: 
             other.wait_for_selector("#solutions")
             assert solution in other.inner_text("#solutions")
             other.context.close()
+
+            # 4. a known error's workaround (the problem process publishes it) is self-help too
+            itsm("user", "add", "pm.one", "--email", "pm.one@example.com", "--role", "problem_manager",
+                 user=org.owner.id)
+            problem = itsm.json("new", "problem", "--title", "Scanner driver crashes on Windows 11",
+                                "--set", "root_cause=Driver 3.1 leaks handles", user="pm.one")
+            workaround = "Install scanner driver 3.2 from the software centre, then reconnect the scanner"
+            itsm("do", problem["key"], "record_known_error", "--set", f"workaround={workaround}", user="pm.one")
+            third = browser.new_context(locale="en-GB").new_page()
+            third.goto(server + "/")
+            third.get_by_label("Describe the problem").fill("scanner driver crashes")
+            third.get_by_role("button", name="Search solutions").click()
+            third.wait_for_selector("#solutions")
+            found = third.inner_text("#solutions")
+            assert workaround in found and problem["key"] not in found
+            third.screenshot(path=str(shots / "9-self-help-known-error.png"), full_page=True)
+            third.context.close()
         finally:
             browser.close()
 
@@ -242,6 +260,6 @@ def test_self_help_first_then_the_ticket_and_the_deflection_kpi(itsm: Any, org: 
                              "--to", (today + timedelta(days=2)).isoformat(), "--format", "json").stdout)
     kpi = next(k for k in report["kpis"] if k["kpi"] == "self_help_deflection")
     row = kpi["tables"][0]["rows"][0]
-    assert (row["sessions"], row["with_ticket"], row["deflected"], row["deflection"]) == (2, 1, 1, 0.5)
+    assert (row["sessions"], row["with_ticket"], row["deflected"], row["deflection"]) == (3, 1, 2, round(2 / 3, 4))
     for name in ("7-self-help.png", "8-logged-after-self-help.png"):
         assert (shots / name).stat().st_size > 5000, name

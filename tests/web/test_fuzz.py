@@ -31,6 +31,8 @@ def test_the_openapi_description_fuzzes_without_server_errors(db_url: str, org: 
     operations, calls, statuses = 0, 0, set()
     for result in schema.get_all_operations():
         operation = result.ok()
+        if (operation.method.upper(), operation.path) == ("DELETE", "/api/v1/session"):
+            continue  # logging out would revoke the key of every later request (tests/web/test_session.py)
         operations += 1
 
         @given(case=operation.as_strategy())

@@ -358,6 +358,9 @@ def test_a_portal_flood_from_one_address_is_cut_off(desk: Desk) -> None:
         r = _submit(c, csrf, "late@example.com", 99)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
         assert c.get("/status/INC-000001?token=x").status_code == 429  # status look-ups share it
+        assert c.get("/status/INC-000001/files/1?token=x").status_code == 429  # and downloads
+        assert c.post("/reply/INC-000001", data={"csrf_token": csrf, "token": "x",
+                                                 "text": "guessing"}).status_code == 429  # and replies
     finally:
         c.close()
 

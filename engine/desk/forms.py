@@ -1,0 +1,86 @@
+"""The forms of the agent console (``/desk``), made from the definitions: each
+action the acting person may take now on a ticket, with the fields it requires
+and accepts, their types, labels and the code table entries to choose from; and
+the priority an impact and urgency give (the priority matrix), for the intake
+form's preview.  No rule is written here: what may be done is
+engine.runtime.actions.available, what a value means is the definitions'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.desk.context import Desk
+from engine.runtime.actions import available
+from engine.runtime.fields import field_spec
+from engine.runtime.ticket import Ticket
+
+
+def code_options(desk: Desk, table: str | None) -> list[dict[str, str]]:
+    """The active entries of a code table: [{id, label}] in the desk's language."""
+    codes = desk.defs.codes.get(table or "")
+    if codes is None:
+        return []
+    return [{"id": str(code), "label": str(value.label.get(desk.lang))}
+            for code, value in codes.values.items() if value.get("active", True) is not False]
+
+
+def field(desk: Desk, spec: Any, fid: str, required: bool) -> dict[str, Any]:
+    fs = field_spec(spec, fid)
+    kind = fs.type if fs else "string"
+    return {"id": fid, "type": kind, "label": str(fs.label.get(desk.lang)) if fs else fid,
+            "required": required, "options": code_options(desk, fs.codes) if fs and fs.codes else []}
+
+
+def action_forms(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:
+    """The actions ``actor_id`` may take on ``key`` now, each with its fields."""
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
+        ticket = Ticket.from_row(repo.get_ticket(key.upper()))
+        spec = desk.spec_for(ticket)
+        out = []
+        for a in available(spec, ticket, actor):
+            fields = [field(desk, spec, f, True) for f in a.requires]
+            fields += [field(desk, spec, f, False) for f in a.accepts if f not in a.requires]
+            out.append({"action": a.id, "label": str(a.label.get(desk.lang)), "to": a.target,
+                        "note": a.note, "fields": fields, "version": ticket.version})
+        return out
+
+
+def priority_preview(desk: Desk, impact: str | None, urgency: str | None) -> dict[str, Any] | None:
+    """The priority the matrix gives ``impact`` and ``urgency``: {id, label}; None
+    when either is missing or unknown."""
+    if not impact or not urgency:
+        return None
+    try:
+        pid = desk.defs.priority_for(impact, urgency)
+    except Exception:  # an unknown impact or urgency: no preview (intake says why on saving)
+        return None
+    if pid is None:
+        return None
+    table = desk.defs.codes.get("priority")
+    value = table.values.get(str(pid)) if table is not None else None
+    return {"id": str(pid), "label": str(value.label.get(desk.lang)) if value is not None else str(pid)}
+
+
+def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ticket view's fields as the console shows them: [{id, label, value, text}],
+    ``text`` the code table's label for a code (never a raw id alone)."""
+    spec = desk.defs.processes.get(str(view.get("process")))
+    values = {k: view.get(k) for k in ("service", "priority", "urgency", "impact", "group", "reporter",
+                                       "assignee", "classification") if view.get(k) is not None}
+    if "classification" in values:
+        values["category"] = values.pop("classification")
+    values.update(view.get("fields") or {})
+    out = []
+    for fid, value in values.items():
+        fs = field_spec(spec, fid) if spec is not None else None
+        text = str(value)
+        if fs is not None and fs.codes:
+            table = desk.defs.codes.get(fs.codes)
+            entry = table.values.get(str(value)) if table is not None else None
+            if entry is not None:
+                text = f"{entry.label.get(desk.lang)} ({value})"
+        label = str(fs.label.get(desk.lang)) if fs is not None else fid
+        out.append({"id": fid, "label": label, "value": value, "text": text})
+    return out

@@ -1,0 +1,17 @@
+"""Remote mode: the CLI's agent commands against a desk server (``itsm serve``)
+through its JSON API, with a personal token, instead of opening the database.
+
+- ``client``: :class:`RemoteApi`, the facade's methods the agent commands call
+  (new, do, comment, link, show, history, actions, list, search, similar,
+  status, major board, report), each one HTTP request; the server's JSON
+  errors become the CLI's exit codes.
+- ``http``: one HTTP/1.1 request over a socket (timeouts, bounded answers;
+  urllib.request where a proxy is configured), lighter to import than urllib.
+- ``tokens``: the personal tokens of ``itsm login``, one per server, in the
+  user's config folder (``$XDG_CONFIG_HOME/itsm/hosts.json``, mode 0600).
+
+This path imports only the standard library and the ground: no SQLAlchemy,
+Jinja or FastAPI, so a remote ``itsm do`` starts about as fast as Python.
+
+May import: ground.
+"""

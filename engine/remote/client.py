@@ -1,0 +1,232 @@
+"""The desk server's JSON API as the facade the agent commands call.
+
+:class:`RemoteApi` has the methods of engine.api.Api that the agent commands use,
+with the same arguments and the same results (the server returns what the Api
+returns), so the commands render the same text from them.  Each call is one
+HTTP request (engine.remote.http: a timeout, a bounded response).  Errors come back as the
+server's body ``{"error", "message", "exit_code", ...}`` and are raised as
+:class:`RemoteError` with that exit code; a refused token (401) and an
+unreachable server get messages of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any, Mapping, Sequence
+
+from engine import __version__
+from engine.errors import ExitCode, ItsmError, UsageError
+from engine.remote import http
+
+TIMEOUT = 30.0  # seconds per request (connect and each read)
+MAX_RESPONSE = 64 * 1024 * 1024  # bytes: a larger answer is refused, not read
+LIST_ALL = 1000  # the server's largest page of `itsm list`
+
+NOT_REMOTE = ("{what} works on the database directly and has no remote mode: "
+              "run it where the database is (without --url / ITSM_URL)")
+
+
+class RemoteError(ItsmError):
+    """An error the desk server answered (or the lack of an answer), with the
+    exit code the CLI returns for it."""
+
+    def __init__(self, message: str, exit_code: int, kind: str = "error", **details: Any) -> None:
+        super().__init__(message, **details)
+        self.kind = kind
+        try:
+            self.exit_code = ExitCode(exit_code)
+        except ValueError:
+            self.exit_code = ExitCode.INTERNAL
+
+
+def login_hint(url: str) -> str:
+    return f"run 'itsm login {url}' (or set ITSM_TOKEN)"
+
+
+class RemoteApi:
+    """The desk at ``url`` acting with ``token``; ``user`` (``--as``) is sent as
+    ``X-Itsm-As`` and the server decides; ``now`` (``--now``) as ``X-Itsm-Now``,
+    which only a server started with ``--client-clock`` accepts."""
+
+    remote = True
+
+    def __init__(self, url: str, token: str | None, user: str | None = None, now: str | None = None,
+                 lang: str = "en", timeout: float = TIMEOUT, token_user: str | None = None) -> None:
+        self.url = normalize_url(url)
+        self.token = token
+        self.token_user = token_user  # whose the token is, where itsm login noted it
+        self.user = user
+        self.now_text = now
+        self.lang = lang
+        self.timeout = timeout
+
+    # -- one request ---------------------------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, query: Sequence[tuple[str, Any]] = (),
+                as_user: str | None = None, raw: bool = False) -> Any:
+        params = [(k, _param(v)) for k, v in query if v is not None and v is not False]
+        target = self.url + "/api/v1" + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        headers = {"Accept": "application/json", "Accept-Language": self.lang,
+                   "User-Agent": f"itsm/{__version__}"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        acting = as_user if as_user is not None else self.user
+        if acting and acting.strip().lower() != (self.token_user or "").lower():  # not oneself
+            headers["X-Itsm-As"] = acting
+        if self.now_text:
+            headers["X-Itsm-Now"] = self.now_text
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        try:
+            status, payload = http.request(method, target, headers, data, self.timeout, MAX_RESPONSE)
+        except (OSError, ValueError) as exc:  # refused, reset, timed out, no such host, not HTTP
+            raise RemoteError(f"cannot reach the desk server at {self.url}: {exc}", ExitCode.INTERNAL,
+                              "unreachable") from None
+        if len(payload) > MAX_RESPONSE:
+            raise RemoteError(f"the desk server's answer is larger than {MAX_RESPONSE // (1024 * 1024)} MB; "
+                              "narrow the request", ExitCode.INTERNAL, "protocol")
+        if status >= 400:
+            raise self._error(status, payload, login=(method, path) == ("POST", "/session"))
+        if status == 204 or not payload:
+            return None
+        try:
+            return json.loads(payload)
+        except ValueError:
+            raise RemoteError(f"the desk server at {self.url} answered {status} with something that is "
+                              "not JSON (is it an itsm server?)", ExitCode.INTERNAL, "protocol") from None
+
+    def _error(self, status: int, payload: bytes, login: bool = False) -> RemoteError:
+        try:
+            body = json.loads(payload) if payload else {}
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict) or "message" not in body:
+            body = {"error": "http", "message": f"the desk server at {self.url} answered HTTP {status}",
+                    "exit_code": int(ExitCode.INTERNAL if status >= 500 else ExitCode.REFUSED)}
+        message, code = str(body.get("message")), body.get("exit_code")
+        details = {k: v for k, v in body.items() if k not in ("error", "message", "exit_code")}
+        if status == 401 and login:  # a password refused: the server's words
+            return RemoteError(f"{self.url}: {message}", ExitCode.REFUSED, "unauthenticated", **details)
+        if status == 401:
+            why = "no token" if not self.token else "the token is invalid, expired or revoked"
+            return RemoteError(f"{self.url} refused the request: {why}; {login_hint(self.url)}",
+                               ExitCode.REFUSED, "unauthenticated", **details)
+        if status == 503:
+            code = ExitCode.INTERNAL
+        return RemoteError(message, int(code) if isinstance(code, int) else int(ExitCode.INTERNAL),
+                           str(body.get("error") or "error"), **details)
+
+    def __getattr__(self, name: str) -> Any:  # a facade method the server does not offer
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise UsageError(NOT_REMOTE.format(what=f"this command ({name.replace('_', ' ')})"))
+
+    # -- the session (itsm whoami, logout) -----------------------------------------------------
+    def session(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/session", as_user=""))  # the token's own user
+
+    def end_session(self) -> None:
+        self.request("DELETE", "/session", as_user="")
+
+    def login(self, user: str, password: str) -> dict[str, Any]:
+        return dict(self.request("POST", "/session", {"user": user, "password": password}))
+
+    # -- the agent commands ------------------------------------------------------------------
+    def new_ticket(self, process: str, values: Mapping[str, Any], note: str | None = None,
+                   actor_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"process": process, "set": dict(values)}
+        if note is not None:
+            body["note"] = note
+        return dict(self.request("POST", "/tickets", body, as_user=actor_id))
+
+    def do(self, key: str, action: str, inputs: Mapping[str, Any], note: str | None = None,
+           expect_version: int | None = None, actor_id: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"set": dict(inputs)}
+        if note is not None:
+            body["note"] = note
+        if expect_version is not None:
+            body["expect_version"] = expect_version
+        return dict(self.request("POST", f"/tickets/{_seg(key)}/actions/{_seg(action)}", body,
+                                 as_user=actor_id))
+
+    def comment(self, key: str, text: str, public: bool = False,
+                actor_id: str | None = None) -> dict[str, Any]:
+        return dict(self.request("POST", f"/tickets/{_seg(key)}/comments", {"text": text, "public": public},
+                                 as_user=actor_id))
+
+    def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
+        return dict(self.request("PUT", f"/tickets/{_seg(key)}/parent", {"parent": parent}, as_user=actor_id))
+
+    def show(self, key: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/tickets/{_seg(key)}"))
+
+    def history(self, key: str) -> list[dict[str, Any]]:
+        return list(self.request("GET", f"/tickets/{_seg(key)}/history"))
+
+    def actions(self, key: str, actor_id: str | None = None) -> list[dict[str, Any]]:
+        return list(self.request("GET", f"/tickets/{_seg(key)}/actions", as_user=actor_id))
+
+    def list(self, breached: bool = False, at_risk: bool = False, **filters: Any) -> list[dict[str, Any]]:
+        limit = filters.get("limit")
+        query: list[tuple[str, Any]] = [("state", s) for s in filters.get("states") or ()]
+        query += [(name, filters.get(name)) for name in ("process", "assignee", "group", "service",
+                                                           "priority", "parent")]
+        query += [("open", filters.get("open_only")), ("breached", breached), ("at_risk", at_risk),
+                  ("limit", LIST_ALL if limit is None else min(int(limit), LIST_ALL))]
+        return list(self.request("GET", "/tickets", query=query))
+
+    def search(self, text: str, process: str | None = None, resolved: bool = False,
+               limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/search", query=[("q", text), ("process", process),
+                                                          ("resolved", resolved), ("limit", limit)],
+                                 as_user=actor_id))
+
+    def similar(self, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
+        return list(self.request("GET", f"/tickets/{_seg(key)}/similar", query=[("limit", limit)],
+                                 as_user=actor_id))
+
+    def offered(self, key: str, actor_id: str | None = None, limit: int = 3) -> list[dict[str, Any]] | None:
+        """The known solutions ``itsm new`` shows staff: the server's similar tickets
+        (None where the server refuses them: an end user)."""
+        try:
+            return self.similar(key, limit=limit, actor_id=actor_id)
+        except RemoteError as exc:
+            if exc.exit_code == ExitCode.REFUSED:
+                return None
+            raise
+
+    def status(self, key: str, token: str) -> dict[str, Any]:
+        return dict(self.request("GET", f"/tickets/{_seg(key)}/status", query=[("token", token)]))
+
+    def major_board(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/major/board"))
+
+    def report(self, name: str, start: str | None, end: str | None, fmt: str, current: bool) -> str:
+        answer = self.request("GET", f"/reports/{_seg(name)}",
+                              query=[("from", start), ("to", end), ("format", fmt), ("current", current)])
+        return str(answer["text"])
+
+
+def normalize_url(url: str) -> str:
+    """``https://desk.example.com/itsm/`` -> ``https://desk.example.com/itsm``
+    (http and https only; a bare host gets http://)."""
+    text = (url or "").strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise UsageError(f"--url: {url!r} is not the address of a desk server "
+                         "(e.g. https://desk.example.com or http://127.0.0.1:8080)")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _seg(text: str) -> str:
+    return urllib.parse.quote(str(text), safe="")
+
+
+def _param(value: Any) -> str:
+    if value is True:
+        return "true"
+    return str(value)

@@ -1,0 +1,124 @@
+"""One HTTP/1.1 request over a socket: what the remote client needs and no more.
+
+urllib.request (with http.client, email and ssl) costs an agent's every command
+as much time to import as Python takes to start; this sends one request with
+``Connection: close`` and reads one answer (``Content-Length``, chunked, or to
+the end), with a timeout on every socket operation and a bound on every part
+of the answer.  ssl is imported for https only.  Where the environment names
+a proxy for the server (``HTTPS_PROXY``, ``HTTP_PROXY``, not ``NO_PROXY``),
+the request goes through urllib.request instead, which knows proxies.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from typing import Mapping
+
+MAX_LINE = 64 * 1024  # bytes of a status or header line
+MAX_HEADERS = 100
+
+
+class HttpError(OSError):
+    """No answer: the server cannot be reached, or what it sent is not HTTP."""
+
+
+def request(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float,
+            max_body: int) -> tuple[int, bytes]:
+    """(status, body) of one request; the body is cut at ``max_body + 1`` bytes
+    so that the caller can tell it was too large."""
+    parts = urllib.parse.urlsplit(url)
+    if _proxied(parts):
+        return _via_urllib(method, url, headers, body, timeout, max_body)
+    https = parts.scheme == "https"
+    host, port = parts.hostname or "", parts.port or (443 if https else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close",
+             "Accept-Encoding: identity"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body is not None or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(body or b'')}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        if https:
+            import ssl
+
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        sock.sendall(head + (body or b""))
+        with sock.makefile("rb") as stream:
+            return _answer(stream, method, max_body)
+    finally:
+        sock.close()
+
+
+def _answer(stream: object, method: str, max_body: int) -> tuple[int, bytes]:
+    readline = stream.readline  # type: ignore[attr-defined]
+    read = stream.read  # type: ignore[attr-defined]
+    status_line = readline(MAX_LINE + 1)
+    fields = status_line.split(None, 2)
+    if len(fields) < 2 or not fields[0].startswith(b"HTTP/1.") or not fields[1].isdigit():
+        raise HttpError(f"not an HTTP answer: {status_line[:80]!r}")
+    status = int(fields[1])
+    headers: dict[str, str] = {}
+    for _ in range(MAX_HEADERS + 1):
+        line = readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HttpError("a header line of the answer is too long")
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    else:
+        raise HttpError("the answer has too many header lines")
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        return status, b""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        out = bytearray()
+        while True:
+            size_line = readline(MAX_LINE + 1).split(b";")[0].strip()
+            try:
+                size = int(size_line, 16)
+            except ValueError:
+                raise HttpError("a malformed chunk in the answer") from None
+            if size == 0:
+                break
+            if len(out) + size > max_body:
+                out += read(max_body + 1 - len(out))
+                return status, bytes(out)
+            out += read(size)
+            readline(MAX_LINE + 1)  # the chunk's CRLF
+        return status, bytes(out)
+    length = headers.get("content-length")
+    if length is not None and length.isdigit():
+        return status, bytes(read(min(int(length), max_body + 1)))
+    return status, bytes(read(max_body + 1))
+
+
+def _proxied(parts: urllib.parse.SplitResult) -> bool:
+    proxy = os.environ.get(f"{parts.scheme}_proxy") or os.environ.get(f"{parts.scheme.upper()}_PROXY")
+    if not proxy:
+        return False
+    no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    host = (parts.hostname or "").lower()
+    for entry in (e.strip().lower().lstrip(".") for e in no_proxy.split(",")):
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return False
+    return True
+
+
+def _via_urllib(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float,
+                max_body: int) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http/https only)
+            return resp.status, resp.read(max_body + 1)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read(max_body + 1)
+    except urllib.error.URLError as exc:
+        raise HttpError(str(exc.reason)) from None

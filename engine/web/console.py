@@ -1,0 +1,403 @@
+"""The agent console, ``/desk``: the service desk in the browser, server-rendered,
+usable without JavaScript, over the same engine.api facade as the CLI.
+
+- ``GET/POST /desk/login``: a password for a personal token (as ``POST
+  /api/v1/session``, throttled the same way), kept in the ``itsm_desk`` cookie
+  (HttpOnly, SameSite=Lax, Secure over https or with ``[web] secure_cookies``);
+  ``POST /desk/logout`` revokes the token and clears the cookie;
+- ``GET /desk``: the queues (``?queue=mine|groups|unassigned|breached|at_risk|
+  waiting|major``, ``&q=`` a filter on key and title, ``&sort=``); the filter
+  lives in the URL, and a small script refreshes the table every 30 seconds;
+- ``GET /desk/t/{key}``: the ticket: fields, SLA clocks, history (internal notes
+  marked), links, similar resolved tickets; one form per action the person may
+  take now, made from the definition (engine.desk.forms);
+- ``POST /desk/t/{key}/do/{action}``: the action; a refusal is shown inline with
+  the engine's message, a concurrent change (exit 5) as "changed meanwhile";
+- ``GET/POST /desk/new``: the hotline intake with caller look-up, similar
+  solutions for the title and the priority preview;
+- ``GET /desk/board``: the major-incident board.
+
+Every POST carries the CSRF token of engine/web/csrf.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from engine.errors import ActionRefused, Conflict, InvalidApiKey, ItsmError, NotFound
+from engine.web import csrf
+from engine.web.errors import http_status
+from engine.web.i18n import LANGS, negotiate, t
+from engine.web.pages import templates
+from engine.web.requests import lang_of
+
+router = APIRouter(prefix="/desk", include_in_schema=False)
+COOKIE = "itsm_desk"
+QUEUES = ("mine", "groups", "unassigned", "breached", "at_risk", "waiting", "major")
+SORTS = ("key", "priority", "title", "state", "assignee", "left")
+MAX_ROWS = 500
+
+
+def secure_cookie(request: Request) -> bool:
+    return request.url.scheme == "https" or bool(request.app.state.web.secure_cookies)
+
+
+def _session(request: Request) -> dict[str, Any] | None:
+    """The logged-in person's key ({user, key_id, ...}) or None."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    api = request.app.state.apis[request.app.state.default_lang]
+    try:
+        key = api.authenticate_key(token)
+    except InvalidApiKey:
+        return None
+    api.act_from({"mode": "console", "key": key["key_id"]})
+    return key
+
+
+def _lang(request: Request, person: Mapping[str, Any] | None) -> str:
+    """``?lang=`` wins, then the person's own language, then the browser's."""
+    if request.query_params.get("lang") in LANGS:
+        return str(request.query_params["lang"])
+    if person and person.get("lang") in LANGS:
+        return str(person["lang"])
+    return negotiate(None, request.headers.get("accept-language"), request.app.state.default_lang)
+
+
+def _nonce(request: Request) -> str:
+    return csrf.usable_nonce(request.cookies.get(csrf.COOKIE)) or csrf.new_nonce()
+
+
+def _render(request: Request, name: str, lang: str, context: Mapping[str, Any], status: int = 200,
+            me: Mapping[str, Any] | None = None) -> Response:
+    nonce = _nonce(request)
+    other = LANGS[1 - LANGS.index(lang)]
+    base = (request.scope.get("root_path") or "") + "/desk"
+    ctx = {"lang": lang, "t": lambda word, **v: t(word, lang, **v), "base": base, "me": me,
+           "csrf_field": csrf.FIELD, "csrf_token": csrf.sign(request.app.state.web.secret_key, nonce),
+           "other_lang": other, "other_lang_url": str(request.url.include_query_params(lang=other)),
+           "queues": QUEUES, **context}
+    response = templates.TemplateResponse(request, name, ctx, status_code=status)
+    if nonce != request.cookies.get(csrf.COOKIE):
+        response.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="lax", secure=secure_cookie(request),
+                            path=(request.scope.get("root_path") or "") + "/")
+    return response
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    """The form's fields, or None when its CSRF token is wrong."""
+    data = await request.form()
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    token = form.pop(csrf.FIELD, None)
+    if not csrf.valid(request.app.state.web.secret_key, request.cookies.get(csrf.COOKIE), token):
+        return None
+    return form
+
+
+def _csrf_refused(request: Request) -> Response:
+    from engine.web.pages import error_page
+
+    return error_page(request, 403, {"message": t("csrf", lang_of(request))})
+
+
+class _Login(Exception):
+    pass
+
+
+def _who(request: Request) -> tuple[Any, dict[str, Any], str]:
+    """(the Api in the person's language, the person, lang) or _Login."""
+    key = _session(request)
+    if key is None:
+        raise _Login()
+    apis = request.app.state.apis
+    person = apis[request.app.state.default_lang].user(key["user"])
+    lang = _lang(request, person)
+    return apis[lang], person, lang
+
+
+def _to_login(request: Request) -> Response:
+    nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    base = (request.scope.get("root_path") or "") + "/desk"
+    from urllib.parse import quote
+
+    return RedirectResponse(f"{base}/login?next={quote(nxt)}", status_code=303)
+
+
+# -- login -----------------------------------------------------------------------------------
+
+@router.get("/login", name="desk_login")
+def login_form(request: Request, next: str = "") -> Response:
+    lang = _lang(request, None)
+    return _render(request, "desk/login.html", lang, {"next": next, "error": None, "user": ""})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    from engine.web.api_v1 import throttled_login
+
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    lang = _lang(request, None)
+    user = (form.get("user") or "").strip()
+    home = (request.scope.get("root_path") or "") + "/desk"
+    nxt = form.get("next") or ""
+    if not (nxt == home or nxt.startswith((home + "/", home + "?"))) or "\\" in nxt or "//" in nxt:
+        nxt = home  # only back into the console: never an open redirect
+    api = request.app.state.apis[lang]
+    api.act_from({"mode": "console"})
+    try:
+        session = await run_in_threadpool(throttled_login, request, api, user, form.get("password") or "")
+    except InvalidApiKey:
+        return _render(request, "desk/login.html", lang,
+                       {"next": nxt, "error": t("login_failed", lang), "user": user}, 401)
+    response = RedirectResponse(nxt, status_code=303)
+    response.set_cookie(COOKIE, session["token"], httponly=True, samesite="lax", secure=secure_cookie(request),
+                        path=(request.scope.get("root_path") or "") + "/desk")
+    return response
+
+
+@router.post("/logout", name="desk_logout")
+async def logout(request: Request) -> Response:
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    key = _session(request)
+    if key is not None:
+        api = request.app.state.apis[request.app.state.default_lang]
+        await run_in_threadpool(api.revoke_api_key, key["key_id"], key["user"])
+    base = (request.scope.get("root_path") or "") + "/desk"
+    response = RedirectResponse(f"{base}/login", status_code=303)
+    response.delete_cookie(COOKIE, path=base, secure=secure_cookie(request), httponly=True, samesite="lax")
+    return response
+
+
+# -- queues ----------------------------------------------------------------------------------
+
+def _left(view: Mapping[str, Any]) -> int | None:
+    """Business seconds left on the running clock with the least left."""
+    best = None
+    for rec in (view.get("sla") or {}).values():
+        if isinstance(rec, Mapping) and rec.get("state") == "running" and rec.get("remaining_seconds") is not None:
+            left = int(rec["remaining_seconds"])
+            best = left if best is None else min(best, left)
+    return best
+
+
+def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
+               sort: str = "left") -> list[dict[str, Any]]:
+    """The tickets of one queue, through the facade's list (engine.desk.tickets)."""
+    common = {"open_only": True, "limit": MAX_ROWS, "by_due": True}
+    groups = list(person.get("groups") or ())
+    if queue == "mine":
+        rows = api.list(assignee=person["id"], **common)
+    elif queue == "groups":
+        rows = api.list(groups=groups, **common) if groups else []
+    elif queue == "unassigned":
+        rows = api.list(groups=groups, ungrouped_too=True, unassigned=True, **common)
+    elif queue == "breached":
+        rows = api.list(breached=True, **common)
+    elif queue == "at_risk":
+        rows = api.list(at_risk=True, **common)
+    elif queue == "waiting":
+        rows = api.list(categories=["pending"], **common)
+    else:  # major
+        majors = [p.id for p in api.defs.processes.values() if p.criteria]
+        rows = [r for pid in majors for r in api.list(process=pid, **common)]
+    seen: set[str] = set()
+    out = []
+    needle = q.strip().lower()
+    for r in rows:
+        if r["key"] in seen:
+            continue
+        seen.add(r["key"])
+        if needle and needle not in f"{r['key']} {r.get('title') or ''}".lower():
+            continue
+        out.append(dict(r, left=_left(r)))
+    if sort in SORTS:
+        def order(r: Mapping[str, Any]) -> tuple[bool, Any]:
+            value = r.get(sort)
+            return (value is None, value if value is not None else "")
+        out.sort(key=order)
+    return out[:MAX_ROWS]
+
+
+def duration(seconds: Any) -> str:
+    if seconds is None:
+        return "—"
+    s = int(seconds)
+    sign = "-" if s < 0 else ""
+    s = abs(s)
+    return f"{sign}{s // 3600}:{(s % 3600) // 60:02d}"
+
+
+@router.get("", name="desk_queues")
+def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left",
+           partial: int = 0) -> Response:
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    queue = queue if queue in QUEUES else "mine"
+    rows = queue_rows(api, person, queue, q[:200], sort)
+    ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration}
+    return _render(request, "desk/queue_rows.html" if partial else "desk/queues.html", lang, ctx, me=person)
+
+
+# -- the ticket ------------------------------------------------------------------------------
+
+def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: str, key: str,
+                 error: str | None = None, failed: str | None = None, conflict: bool = False,
+                 values: Mapping[str, str] | None = None, status: int = 200,
+                 created: str | None = None) -> Response:
+    view = api.show(key)
+    key = view["key"]
+    history = api.history(key, actor_id=person["id"])
+    forms = api.action_forms(key, actor_id=person["id"])
+    similar = api.similar(key, limit=3, actor_id=person["id"]) if view["category"] not in ("resolved", "closed") else []
+    reuse = (request.query_params.get("reuse") or "").strip().upper()[:40]
+    reuse_text = next((s.get("solution") or "" for s in similar if s["key"] == reuse), "")
+    return _render(request, "desk/ticket.html", lang, {
+        "view": view, "history": history, "forms": forms, "similar": similar, "error": error,
+        "failed": failed, "conflict": conflict, "values": dict(values or {}), "reuse": reuse,
+        "reuse_text": reuse_text, "created": created, "shown": api.shown_fields(view),
+        "duration": duration}, status, me=person)
+
+
+@router.get("/t/{key}", name="desk_ticket")
+def ticket(request: Request, key: str) -> Response:
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    return _ticket_page(request, api, person, lang, key)
+
+
+@router.get("/t/{key}/files/{attachment_id}", name="desk_file")
+def ticket_file(request: Request, key: str, attachment_id: int) -> Response:
+    """An attachment of the ticket (internal ones too, for staff), always as a download."""
+    from engine.web.pages import file_response
+
+    try:
+        api, person, _ = _who(request)
+    except _Login:
+        return _to_login(request)
+    meta, data = api.attachment(key, attachment_id, actor_id=person["id"])
+    return file_response(meta, data)
+
+
+@router.post("/t/{key}/do/{action}", name="desk_do")
+async def do(request: Request, key: str, action: str) -> Response:
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    note = form.pop("note", None) or None
+    version = form.pop("version", "")
+    back = form.pop("return_to", "")
+    inputs = {k: v for k, v in form.items() if v != ""}
+    try:
+        expect = int(version) if version else None
+        await run_in_threadpool(api.do, key, action, inputs, note, expect, person["id"])
+    except Conflict:
+        return _ticket_page(request, api, person, lang, key, conflict=True, failed=action, values=form, status=409)
+    except ValueError:
+        return _ticket_page(request, api, person, lang, key, error="version", failed=action, status=400)
+    except ItsmError as exc:
+        if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
+            raise
+        return _ticket_page(request, api, person, lang, key, error=exc.message, failed=action,
+                            values=form, status=http_status(exc))
+    base = (request.scope.get("root_path") or "") + "/desk"
+    return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
+
+
+# -- hotline intake --------------------------------------------------------------------------
+
+def _intake(request: Request, api: Any, person: Mapping[str, Any], lang: str, values: Mapping[str, str],
+            error: str | None = None, status: int = 200) -> Response:
+    caller = None
+    who = (values.get("caller") or "").strip()
+    if who:
+        try:
+            caller = api.user(who)
+        except NotFound:
+            caller = {"missing": True}
+    title = (values.get("title") or "").strip()
+    similar = api.search(title, resolved=True, limit=5, actor_id=person["id"]) if len(title) >= 3 else []
+    return _render(request, "desk/new.html", lang, {
+        "values": values, "caller": caller, "similar": similar, "error": error,
+        "services": api.code_options("services"), "impacts": api.code_options("impact"),
+        "urgencies": api.code_options("urgency"),
+        "priority": api.priority_preview(values.get("impact"), values.get("urgency"))}, status, me=person)
+
+
+@router.get("/new", name="desk_new")
+def new_form(request: Request) -> Response:
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    values = {k: v[:2000] for k, v in request.query_params.items() if k != "lang"}
+    return _intake(request, api, person, lang, values)
+
+
+@router.post("/new")
+async def new(request: Request) -> Response:
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    values = {k: v for k, v in form.items() if v != "" and k not in ("caller", "lang")}
+    caller = (form.get("caller") or "").strip()
+    if caller:
+        try:
+            found = api.user(caller)
+            values["reporter"] = found.get("email") or found["id"]
+        except NotFound:
+            values["reporter"] = caller
+    values.setdefault("channel", "phone")
+    try:
+        ticket = await run_in_threadpool(api.new_ticket, "incident", values, None, person["id"])
+    except ItsmError as exc:
+        if http_status(exc) not in (400, 403, 422):
+            raise
+        return _intake(request, api, person, lang, form, error=exc.message, status=http_status(exc))
+    # as ``itsm new`` prints it: the caller's personal status link, given once
+    link = str(request.url_for("status_page", key=ticket["key"]).include_query_params(
+        token=ticket["status_token"]))
+    return _ticket_page(request, api, person, lang, ticket["key"], created=link, status=201)
+
+
+# -- the major-incident board ----------------------------------------------------------------
+
+@router.get("/board", name="desk_board")
+def board(request: Request) -> Response:
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    rows = []
+    for m in api.major_board():  # with the board's own actions this person may take now
+        forms = [f for f in api.action_forms(m["key"], actor_id=person["id"]) if f["action"] in BOARD_ACTIONS]
+        rows.append(dict(m, forms=forms))
+    return _render(request, "desk/board.html", lang, {"board": rows, "failed": None, "error": None,
+                                                      "conflict": False, "values": {}, "reuse": "",
+                                                      "reuse_text": ""}, me=person)
+
+
+BOARD_ACTIONS = ("accept", "post_update", "assign_lead", "assign_communications")
+
+
+__all__ = ["router", "queue_rows", "ActionRefused"]

@@ -1,0 +1,308 @@
+"""Remote mode end to end against a real ``itsm serve`` subprocess (issue #18):
+login with a token, a whole incident life through the server, whoami, logout,
+a revoked or unknown token refused (exit 1, naming ``itsm login``), an
+unreachable server (exit 3), the token file's mode, ``--as`` on a server, and
+the light import path (no SQLAlchemy, Jinja or FastAPI in a remote command).
+
+The CLI runs as the installed ``itsm`` in subprocesses; the server is started
+once for the module on a SQLite database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TEST_AUDIT_KEY = "test:dGhlIHRlc3RzJyBhdWRpdCBrZXksIDMyIGJ5dGVzISE"  # as tests/conftest.py
+ITSM = str(Path(sys.executable).with_name("itsm"))
+NOW = "2026-03-02T09:00:00+08:00"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Desk:
+    def __init__(self, base: Path, env: dict[str, str]) -> None:
+        self.base, self.env = base, env
+        self.url = ""
+        self.keys: dict[str, str] = {}
+
+    def run(self, *args: str, input: str | None = None, expect: int | None = 0,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([ITSM, *args], input=input, capture_output=True, text=True, timeout=120,
+                              env={**self.env, **(env or {})}, cwd=self.base)
+        detail = f"itsm {' '.join(args)}\nexit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        assert "Traceback" not in proc.stdout + proc.stderr, detail
+        if expect is not None:
+            assert proc.returncode == expect, detail
+        return proc
+
+    def remote(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        return self.run("--url", self.url, *args, **kw)
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        return json.loads(self.remote(*args, "--json", **kw).stdout)
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    base = tmp_path_factory.mktemp("remote")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ITSM_")}
+    env.update(ITSM_AUDIT_KEY=TEST_AUDIT_KEY, ITSM_TZ="Asia/Shanghai", XDG_CONFIG_HOME=str(base / "config"),
+               XDG_DATA_HOME=str(base / "data"), ITSM_CACHE_DIR=str(base / "cache"))
+    d = Desk(base, env)
+    db = {"ITSM_DATABASE_URL": f"sqlite:///{base}/desk.db"}
+    d.run("db", "upgrade", env=db)
+    for person, roles, groups in (("wang.lei", ["service_desk"], ["service_desk"]),
+                                  ("chen.jie", [], ["desktop_support"]), ("p16.owner", ["process_owner"], [])):
+        d.run("user", "add", person, "--email", f"{person}@example.com", "--site", "head_office",
+              *[a for r in roles for a in ("--role", r)], *[a for g in groups for a in ("--group", g)], env=db)
+    for person in ("wang.lei", "chen.jie", "p16.owner"):
+        made = json.loads(d.run("--as", "p16.owner", "apikey", "create", "--user", person, "--json", env=db).stdout)
+        d.keys[person] = made["key"]
+    port = _free_port()
+    server = subprocess.Popen([ITSM, "serve", "--port", str(port), "--client-clock"], cwd=base,
+                              env={**env, **db}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    d.url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(d.url + "/healthz", timeout=2):
+                break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(server.stderr.read() if server.stderr else "no server") from None
+            time.sleep(0.2)
+    try:
+        yield d
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+
+
+def hosts(d: Desk) -> Path:
+    return d.base / "config" / "itsm" / "hosts.json"
+
+
+def test_login_a_whole_incident_life_whoami_and_logout(desk: Desk) -> None:
+    out = desk.run("login", desk.url, "--with-token", input=desk.keys["wang.lei"] + "\n")
+    assert f"logged in to {desk.url} as wang.lei" in out.stdout
+    path = hosts(desk)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text())[desk.url] == {"token": desk.keys["wang.lei"], "user": "wang.lei"}
+
+    me = desk.json("whoami")
+    assert (me["user"], me["roles"], me["expires_at"]) == ("wang.lei", ["service_desk"], None)
+    assert "wang.lei" in desk.remote("whoami").stdout
+
+    # the life of an incident, as the logged-in agent and (by token) the engineer
+    made = desk.json("--now", NOW, "new", "incident", "--title", "VPN drops every hour",
+                     "--reporter", "li.na@example.com", "--urgency", "high", "--impact", "medium",
+                     "--service", "desktop")
+    key = made["key"]
+    assert made["state"] == "new" and made["status_token"]
+    engineer = {"ITSM_TOKEN": desk.keys["chen.jie"]}
+    desk.remote("--now", NOW, "do", key, "assign", "--set", "group=desktop_support", "--set", "assignee=chen.jie")
+    desk.remote("--now", NOW, "do", key, "start", env=engineer)
+    assert "note #" in desk.remote("--now", NOW, "comment", key, "Called the user back", env=engineer).stdout
+    assert "resolve" in desk.remote("actions", key, env=engineer).stdout
+    done = desk.remote("--now", "2026-03-02T11:00:00+08:00", "do", key, "resolve", "--set", "solution=New token",
+                       "--set", "closure_code=solved", "--set", "service_restored=true", env=engineer)
+    assert f"{key}" in done.stdout and "Resolved" in done.stdout
+    shown = desk.json("show", key)
+    assert (shown["state"], shown["assignee"]) == ("resolved", "chen.jie")
+    events = desk.json("history", key)
+    assert [e["action"] for e in events] == ["create", "assign", "start", "comment", "resolve"]
+    assert [e["actor"] for e in events][-1] == "chen.jie"
+    assert [r["key"] for r in desk.json("list", "--state", "resolved")] == [key]
+    assert desk.json("search", "VPN")[0]["key"] == key
+    view = desk.json("status", key, "--token", made["status_token"])
+    assert view["key"] == key
+    # the same text as direct mode prints, from the same data
+    direct = desk.run("--db", f"sqlite:///{desk.base}/desk.db", "--as", "wang.lei", "show", key,
+                      env={"ITSM_NOW": NOW}).stdout
+    assert desk.remote("--now", NOW, "show", key).stdout == direct
+
+    out = desk.remote("logout")
+    assert "revoked your token" in out.stdout and "forgot the token" in out.stdout
+    assert desk.url not in json.loads(hosts(desk).read_text())
+    # the revoked token is refused, with the way out
+    refused = desk.remote("show", key, env={"ITSM_TOKEN": desk.keys["wang.lei"]}, expect=1)
+    assert "invalid, expired or revoked" in refused.stderr and "itsm login" in refused.stderr
+    err = json.loads(desk.remote("show", key, "--json", env={"ITSM_TOKEN": desk.keys["wang.lei"]},
+                                 expect=1).stderr)
+    assert (err["error"], err["exit_code"]) == ("unauthenticated", 1)
+
+
+def test_without_a_token_unknown_tokens_and_refusals(desk: Desk) -> None:
+    assert "itsm login" in desk.remote("list", expect=1).stderr  # no login, no ITSM_TOKEN
+    bad = desk.remote("list", env={"ITSM_TOKEN": "itsm_0123456789ab_" + "x" * 40}, expect=1)
+    assert "invalid, expired or revoked" in bad.stderr
+    owner = {"ITSM_TOKEN": desk.keys["p16.owner"]}
+    assert desk.remote("show", "INC-999999", env=owner, expect=4).stderr.startswith("itsm: ")
+    # --as (X-Itsm-As): the server decides (the impersonate permission); system is refused here already
+    engineer = {"ITSM_TOKEN": desk.keys["chen.jie"]}
+    assert "impersonate" in desk.remote("--as", "wang.lei", "list", env=engineer, expect=1).stderr
+    desk.remote("--as", "wang.lei", "list", env=owner)  # the process owner may act for others
+    assert "system" in desk.remote("--as", "system", "list", env=owner, expect=2).stderr
+    # commands that work on the database say so
+    assert "no remote mode" in desk.remote("tick", env=owner, expect=2).stderr
+
+
+def test_an_unreachable_server_and_logout_without_it(desk: Desk) -> None:
+    gone = f"http://127.0.0.1:{_free_port()}"
+    out = desk.run("--url", gone, "show", "INC-000001", env={"ITSM_TOKEN": desk.keys["chen.jie"]}, expect=3)
+    assert f"cannot reach the desk server at {gone}" in out.stderr
+    desk.run("login", desk.url, "--with-token", input=desk.keys["chen.jie"] + "\n")
+    stored = json.loads(hosts(desk).read_text())
+    stored[gone] = stored[desk.url]
+    hosts(desk).write_text(json.dumps(stored))
+    out = desk.run("--url", gone, "logout")
+    assert "could not revoke" in out.stdout and f"forgot the token of {gone}" in out.stdout
+    assert desk.json("whoami")["user"] == "chen.jie"  # the other server's login is kept
+
+
+def test_a_token_file_others_can_read_is_refused(desk: Desk) -> None:
+    desk.run("login", desk.url, "--with-token", input=desk.keys["chen.jie"] + "\n")
+    path = hosts(desk)
+    path.chmod(0o644)
+    try:
+        out = desk.remote("whoami", expect=2)
+        assert "chmod 600" in out.stderr
+    finally:
+        path.chmod(0o600)
+    assert desk.json("whoami")["user"] == "chen.jie"
+
+
+def test_the_remote_path_imports_nothing_heavy(desk: Desk) -> None:
+    """A remote command, run whole in a fresh interpreter, leaves no SQLAlchemy,
+    Jinja, FastAPI (or YAML) in sys.modules."""
+    script = ("import sys, cli\n"
+              "try:\n"
+              f"    cli.main({['--url', desk.url, 'list', '--json']!r}, prog_name='itsm')\n"
+              "except SystemExit as e:\n"
+              "    assert e.code in (0, None), e.code\n"
+              "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+              "{'sqlalchemy', 'jinja2', 'fastapi', 'starlette', 'pydantic', 'yaml', 'psycopg', 'transitions'})\n"
+              "print('HEAVY', ','.join(heavy))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**desk.env, "ITSM_TOKEN": desk.keys["p16.owner"]}, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY \n" in proc.stdout, proc.stdout
+    assert proc.stdout.startswith("[")  # the list was printed: the command ran
+
+
+def test_url_in_itsm_toml_makes_the_agent_commands_remote(desk: Desk) -> None:
+    config = desk.base / "team.toml"
+    config.write_text(f'url = "{desk.url}"\n')
+    env = {"ITSM_CONFIG": str(config), "ITSM_TOKEN": desk.keys["p16.owner"]}
+    assert json.loads(desk.run("whoami", "--json", env=env).stdout)["user"] == "p16.owner"
+    made = json.loads(desk.run("new", "incident", "--title", "Filed through the team's itsm.toml",
+                               "--reporter", "li.na@example.com", "--json", env=env).stdout)
+    assert made["key"] in {t["key"] for t in json.loads(desk.run("list", "--json", env=env).stdout)}
+    db = f"sqlite:///{desk.base}/desk.db"
+    # commands without a remote mode stay on the database; so does an agent command given --db
+    users = json.loads(desk.run("--db", db, "user", "list", "--json", env=env).stdout)
+    assert "wang.lei" in {u["id"] for u in users}
+    direct = desk.run("--db", db, "--as", "chen.jie", "list", "--json", env={**env, "ITSM_TOKEN": "nonsense"})
+    assert made["key"] in {t["key"] for t in json.loads(direct.stdout)}
+    # an explicit --url for a command that has none is an error, not a silent local run
+    assert "no remote mode" in desk.remote("user", "list", env=env, expect=2).stderr
+
+
+def test_login_with_a_password_against_the_real_server(desk: Desk) -> None:
+    """A password set with ``itsm user passwd`` is exchanged by the real server
+    (POST /api/v1/session) for a personal token that expires; a wrong password
+    is exit 1 and keeps nothing."""
+    db = {"ITSM_DATABASE_URL": f"sqlite:///{desk.base}/desk.db"}
+    desk.run("--as", "p16.owner", "user", "passwd", "p16.owner", "--password-stdin",
+             input="a long passphrase\n", env=db)
+    config = {"XDG_CONFIG_HOME": str(desk.base / "config-password")}
+    wrong = desk.run("login", desk.url, "--user", "p16.owner", "--password-stdin", input="not it\n",
+                     env=config, expect=1)
+    assert "itsm login" not in wrong.stdout and not (desk.base / "config-password" / "itsm" / "hosts.json").exists()
+    out = desk.run("login", desk.url, "--user", "p16.owner", "--password-stdin", input="a long passphrase\n",
+                   env=config)
+    assert f"logged in to {desk.url} as p16.owner" in out.stdout and "token expires" in out.stdout
+    me = json.loads(desk.remote("whoami", "--json", env=config).stdout)
+    assert me["user"] == "p16.owner" and me["expires_at"]
+    desk.remote("logout", env=config)
+    assert desk.url not in json.loads((desk.base / "config-password" / "itsm" / "hosts.json").read_text())
+
+
+def test_login_with_a_password_against_the_session_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``itsm login URL --user ID`` posts {"user", "password"} to POST /api/v1/session
+    and keeps the token it gets (checked with GET /api/v1/session); a refused
+    password is exit 1 and keeps nothing.  A stub server stands for the server
+    side here (tests of the real one run with it)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from click.testing import CliRunner
+
+    import cli
+
+    seen: list[Any] = []
+
+    class Stub(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if body == {"user": "wang.lei", "password": "s3cret"}:
+                self._send(201, {"token": "itsm_0123456789ab_" + "t" * 40, "user": "wang.lei",
+                                 "expires_at": "2026-04-01T00:00:00+00:00"})
+            else:
+                self._send(401, {"error": "unauthenticated", "message": "wrong user or password",
+                                 "exit_code": 1})
+
+        def do_GET(self) -> None:  # noqa: N802
+            assert self.headers["Authorization"] == "Bearer itsm_0123456789ab_" + "t" * 40
+            self._send(200, {"user": "wang.lei", "name": "Wang Lei", "roles": ["service_desk"], "key_id": 7,
+                             "expires_at": "2026-04-01T00:00:00+00:00"})
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    try:
+        monkeypatch.setattr("getpass.getpass", lambda prompt="": "wrong")
+        r = CliRunner().invoke(cli.main, ["login", url, "--user", "wang.lei"])
+        assert r.exit_code == 1 and "wrong user or password" in r.stderr, r.output
+        assert not (tmp_path / "config" / "itsm" / "hosts.json").exists()
+        monkeypatch.setattr("getpass.getpass", lambda prompt="": "s3cret")
+        r = CliRunner().invoke(cli.main, ["login", url, "--user", "wang.lei"])
+        assert r.exit_code == 0, r.output
+        assert "as wang.lei (token expires 2026-04-01" in r.stdout
+        assert seen == [{"user": "wang.lei", "password": "wrong"}, {"user": "wang.lei", "password": "s3cret"}]
+        kept = tmp_path / "config" / "itsm" / "hosts.json"
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        assert json.loads(kept.read_text())[url]["user"] == "wang.lei"
+    finally:
+        server.shutdown()

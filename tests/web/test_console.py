@@ -1,0 +1,230 @@
+"""The agent console, /desk (issue #22): login and logout with the session
+cookie, CSRF on every POST, throttled failed logins, the queues, the ticket
+page with its action forms made from the definition, refusals with the engine's
+own message (the same as ``itsm do``'s), "changed meanwhile" on a concurrent
+change, the hotline intake and the major-incident board."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from _web import Web, make_web
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def console(db_url: str, org: Any) -> Web:
+    web = make_web(db_url, org.people)
+    for p in org.people.values():
+        web.api.set_password(p.id, PASSWORD, actor_id=p.id)
+    return web
+
+
+def token_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[:2000]
+    return found.group(1)
+
+
+def login(web: Web, user: str, password: str = PASSWORD, expect: int = 303) -> Any:
+    page = web.client.get("/desk/login")
+    r = web.client.post("/desk/login", data={"csrf_token": token_of(page.text), "user": user,
+                                             "password": password, "next": "/desk"},
+                        follow_redirects=False)
+    assert r.status_code == expect, r.text[:2000]
+    return r
+
+
+def post(web: Web, path: str, data: dict[str, str], page: str, expect: int = 303) -> Any:
+    token = token_of(web.client.get(page).text)
+    r = web.client.post(path, data={"csrf_token": token, **data}, follow_redirects=False)
+    assert r.status_code == expect, r.text[:3000]
+    return r
+
+
+def new_incident(web: Web, title: str = "Outlook does not start on my laptop") -> str:
+    r = post(web, "/desk/new", {"caller": "li.na@example.com", "title": title, "service": "claims",
+                                "impact": "low", "urgency": "medium"}, "/desk/new", expect=201)
+    assert 'id="status-link"' in r.text  # the caller's status link, once, as itsm new prints it
+    return re.search(r'id="ticket-key">([^<]+)<', r.text).group(1)
+
+
+def test_login_cookie_logout_and_redirect(console: Web, org: Any) -> None:
+    r = console.client.get("/desk", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/desk/login")
+    r = login(console, org.agent.id)
+    cookie = r.headers["set-cookie"]
+    assert "itsm_desk=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert "Secure" not in cookie  # plain http in the test, no [web] secure_cookies
+    page = console.client.get("/desk")
+    assert page.status_code == 200 and org.agent.id in page.text
+    r = post(console, "/desk/logout", {}, "/desk")
+    assert r.headers["location"] == "/desk/login"
+    assert console.client.get("/desk", follow_redirects=False).status_code == 303
+    # the token was revoked, not only forgotten by the browser
+    assert not [k for k in console.api.api_keys(org.agent.id, actor_id=org.agent.id)
+                if k.get("label") == "login" and not k.get("revoked_at")]
+
+
+def test_secure_cookie_setting(db_url: str, org: Any) -> None:
+    web = make_web(db_url, {"agent": org.agent}, secure_cookies=True)
+    web.api.set_password(org.agent.id, PASSWORD, actor_id=org.agent.id)
+    # TLS ends at a proxy: the app sees http, the cookies are Secure all the same
+    assert "Secure" in web.client.get("/desk/login").headers["set-cookie"]
+    web.client.base_url = web.client.base_url.copy_with(scheme="https")  # a Secure cookie comes back over https
+    web.client.cookies.clear()
+    r = login(web, org.agent.id)
+    assert "itsm_desk=" in r.headers["set-cookie"] and "Secure" in r.headers["set-cookie"]
+
+
+def test_every_post_needs_csrf(console: Web, org: Any) -> None:
+    r = console.client.post("/desk/login", data={"user": org.agent.id, "password": PASSWORD})
+    assert r.status_code == 403 and "itsm_desk" not in r.headers.get("set-cookie", "")
+    login(console, org.agent.id)
+    key = new_incident(console)
+    for path in ("/desk/logout", "/desk/new", f"/desk/t/{key}/do/assign"):
+        r = console.client.post(path, data={"csrf_token": "forged", "group": "desktop_support"},
+                                follow_redirects=False)
+        assert r.status_code == 403, path
+    assert console.api.show(key)["state"] == "new"
+
+
+def test_failed_logins_are_throttled(console: Web, org: Any) -> None:
+    for _ in range(5):
+        r = login(console, org.agent.id, "wrong password!", expect=401)
+        assert "wrong" in r.text
+    r = login(console, org.agent.id, PASSWORD, expect=429)  # the right one too, now
+    assert r.headers.get("retry-after")
+    # the JSON API counts the same failures
+    r = console.client.post("/api/v1/session", json={"user": org.agent.id, "password": PASSWORD})
+    assert r.status_code == 429
+
+
+def test_queues_filter_sort_and_partial(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    a = new_incident(console, "Printer on floor 3 jams")
+    b = new_incident(console, "VPN drops every hour")
+    page = console.client.get("/desk?queue=unassigned&q=vpn")
+    assert b in page.text and a not in page.text
+    assert 'value="vpn"' in page.text  # the filter stays in the URL and the form
+    page = console.client.get("/desk?queue=unassigned&sort=title")
+    assert page.text.index(a) < page.text.index(b)
+    rows = console.client.get("/desk?queue=unassigned&partial=1")
+    assert "<html" not in rows.text and a in rows.text
+    mine = console.client.get("/desk?queue=mine")
+    assert a not in mine.text
+    for queue in ("groups", "breached", "at_risk", "waiting", "major"):
+        assert console.client.get(f"/desk?queue={queue}").status_code == 200
+
+
+def test_ticket_page_and_action_forms_from_the_definition(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console)
+    page = console.client.get(f"/desk/t/{key}").text
+    assert 'id="form-assign"' in page and 'id="form-resolve"' in page
+    assert 'id="form-confirm"' not in page  # the reporter's, not the agent's
+    # the code table's entries with their labels, not raw ids alone
+    assert re.search(r'<select id="assign-group" name="group" required>', page)
+    assert "Desktop" in page
+    assert "internal" in page or "public" in page
+    post(console, f"/desk/t/{key}/do/assign", {"group": "desktop_support", "assignee": org.desktop.id,
+                                               "version": str(console.api.show(key)["version"])},
+         f"/desk/t/{key}")
+    assert console.api.show(key)["assignee"] == org.desktop.id
+    # another person: a role that may not act sees no such form
+    console.client.cookies.clear()
+    login(console, org.approver.id)
+    page = console.client.get(f"/desk/t/{key}").text
+    assert 'id="form-assign"' not in page and 'id="form-resolve"' not in page
+
+
+def test_concurrent_change_says_reload(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console)
+    old = str(console.api.show(key)["version"])
+    console.api.comment(key, "meanwhile", actor_id=org.agent2.id)
+    r = post(console, f"/desk/t/{key}/do/assign", {"group": "desktop_support", "version": old},
+             f"/desk/t/{key}", expect=409)
+    assert 'id="conflict"' in r.text and "changed meanwhile" in r.text
+
+
+REFUSALS = [  # (who, action, form fields): refused by the engine on a new incident
+    ("agent", "pend", {"reason": "waiting"}),  # not available in this state
+    ("agent", "resolve", {"solution": "restarted", "closure_code": "no_such_code",
+                          "service_restored": "true"}),  # not a code of the table
+    ("agent", "resolve", {"solution": "restarted"}),  # required fields missing
+    ("approver", "assign", {"group": "desktop_support"}),  # a role that may not
+]
+
+
+@pytest.mark.parametrize("who,action,fields", REFUSALS, ids=["state", "code", "missing", "role"])
+def test_console_refuses_as_the_cli(console: Web, org: Any, itsm: Any, who: str, action: str,
+                                    fields: dict[str, str]) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console)
+    console.client.cookies.clear()
+    login(console, org.people[who].id)
+    r = console.client.post(f"/desk/t/{key}/do/{action}",
+                            data={"csrf_token": token_of(console.client.get(f"/desk/t/{key}").text), **fields},
+                            follow_redirects=False)
+    assert r.status_code in (400, 403, 422), r.text[:2000]
+    args: list[str] = ["do", key, action]
+    for k, v in fields.items():
+        args += ["--set", f"{k}={v}"]
+    result = itsm.json(*args, user=org.people[who].id, expect=2 if r.status_code == 400 else 1)
+    message = result["message"]
+    from markupsafe import escape
+
+    assert str(escape(message)) in r.text  # the engine's own words, inline
+    assert console.api.show(key)["state"] == "new"
+
+
+def test_intake_lookup_similar_and_priority_preview(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    page = console.client.get("/desk/new", params={"caller": org.agent2.email, "impact": "low",
+                                                  "urgency": "medium", "title": "Outlook"}).text
+    assert 'id="caller"' in page and org.agent2.id in page
+    preview = console.api.priority_preview("low", "medium")
+    assert preview and f"({preview['id']})" in page
+    key = new_incident(console)
+    view = console.api.show(key)
+    assert view["priority"] == preview["id"] and view["reporter"] == "li.na@example.com"
+    missing = console.client.get("/desk/new", params={"caller": "nobody@example.com"}).text
+    assert "No person" in missing
+
+
+def test_board_and_language(console: Web, org: Any) -> None:
+    login(console, org.mim.id)
+    page = console.client.get("/desk/board")
+    assert page.status_code == 200 and "Major-incident board" in page.text
+    zh = console.client.get("/desk/board?lang=zh")
+    assert "重大事件看板" in zh.text and 'lang="zh-CN"' in zh.text
+
+
+def test_the_person_s_own_language_and_no_open_redirect(console: Web, itsm: Any, org: Any) -> None:
+    itsm("user", "add", "li.ming", "--email", "li.ming@example.com", "--role", "service_desk",
+         "--group", "service_desk", "--lang", "zh", user=org.owner.id)
+    console.api.set_password("li.ming", PASSWORD, actor_id="li.ming")
+    page = console.client.get("/desk/login")
+    r = console.client.post("/desk/login", data={"csrf_token": token_of(page.text), "user": "li.ming",
+                                                 "password": PASSWORD, "next": "//evil.example.com/x"},
+                            follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk"
+    page = console.client.get("/desk")
+    assert 'lang="zh-CN"' in page.text and "我的" in page.text
+    assert 'lang="en"' in console.client.get("/desk?lang=en").text
+
+
+def test_attachments_listed_and_downloaded(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console)
+    console.api.attach(key, "trace.log", b"line 1\nline 2\n", public=False, actor_id=org.agent.id)
+    page = console.client.get(f"/desk/t/{key}").text
+    link = re.search(r'href="(/desk/t/[^"]+/files/\d+)">trace.log<', page).group(1)
+    r = console.client.get(link)
+    assert r.status_code == 200 and r.content == b"line 1\nline 2\n"
+    assert r.headers["content-disposition"].startswith("attachment")
