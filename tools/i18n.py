@@ -70,6 +70,16 @@ def compiled(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
+def messages_of(mo: bytes) -> dict[str, str]:
+    """The msgid -> msgstr pairs of a compiled catalogue, as gettext reads them (not its
+    bytes: the header and the layout differ between Babel versions)."""
+    import gettext
+
+    found = dict(gettext.GNUTranslations(BytesIO(mo))._catalog)  # noqa: SLF001
+    found.pop("", None)
+    return found
+
+
 def problems(lang: str, template: Catalog | None = None) -> list[str]:
     """What keeps ``lang``'s catalogue from being complete."""
     template = template or extract()
@@ -79,7 +89,7 @@ def problems(lang: str, template: Catalog | None = None) -> list[str]:
     out += [f"{lang}: marked in the sources but not in the .po: {m.id!r} ({m.locations[0][0]})"
             for m in template if m.id and m.id not in catalog]
     mo = po_path(lang).with_suffix(".mo")
-    if not mo.exists() or mo.read_bytes() != compiled(catalog):
+    if not mo.exists() or messages_of(mo.read_bytes()) != messages_of(compiled(catalog)):
         out.append(f"{lang}: {mo.relative_to(REPO)} is not the compiled .po (run: python tools/i18n.py compile)")
     return out
 
