@@ -212,9 +212,9 @@ class ItsmGroup(click.Group):
             state = ctx.find_object(State)
             if state is not None and state.debug:
                 raise
+            error = f"{type(exc).__name__}: {exc}"
             click.echo("itsm: " + tr("internal error: {error} (run with --debug for the traceback)",
-                                     state.lang if state else "en", error=f"{type(exc).__name__}: {exc}"),
-                       err=True)
+                                     state.lang if state else "en", error=error), err=True)
             ctx.exit(int(ExitCode.INTERNAL))
 
 

@@ -120,8 +120,8 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
     rate = done / elapsed if elapsed > 0 else 0.0
     from engine.i18n import tr
 
+    seconds, per_second = f"{elapsed:.2f}", f"{rate:.0f}"
     click.echo("itsm batch: " + tr("{done} done, {failed} failed in {seconds} s ({rate} actions/s)", state.lang,
-                                   done=done, failed=failed, seconds=f"{elapsed:.2f}", rate=f"{rate:.0f}"),
-               err=True)
+                                   done=done, failed=failed, seconds=seconds, rate=per_second), err=True)
     if first_failure is not None:
         sys.exit(first_failure)

@@ -51,5 +51,5 @@ def demo(state: State, directory: Path | None, as_json: bool) -> None:
     click.echo("\n" + tr("{count} tickets; resolution SLA met: {met}, breached: {breached}", lang,
                          count=result["tickets"], met=result["sla_met"], breached=result["sla_breached"]))
     lang_option = "" if lang == "en" else f" --lang {lang}"
-    click.echo(tr("Explore: {command}", lang,
-                  command=f"itsm{lang_option} --db sqlite:///{target / 'itsm-demo.db'} --as wang.lei list"))
+    explore = f"itsm{lang_option} --db sqlite:///{target / 'itsm-demo.db'} --as wang.lei list"
+    click.echo(tr("Explore: {command}", lang, command=explore))
