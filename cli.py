@@ -25,6 +25,7 @@ import click
 from commands.common import COMMANDS, State
 from engine import __version__
 from engine.errors import ExitCode, ItsmError
+from engine.i18n import tr
 
 COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its help)
     'actions': ('tickets',
@@ -137,7 +138,7 @@ def _report_error(state: State | None, exc: ItsmError) -> int:
 
         click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
     else:
-        click.echo(f"itsm: {exc}", err=True)
+        click.echo(f"itsm: {exc.text(state.lang if state is not None else 'en')}", err=True)
     return int(exc.exit_code)
 
 
@@ -204,14 +205,16 @@ class ItsmGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except KeyboardInterrupt:
-            click.echo("itsm: interrupted", err=True)
+            state = ctx.find_object(State)
+            click.echo("itsm: " + tr("interrupted", state.lang if state else "en"), err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug: short message, traceback only with --debug
             state = ctx.find_object(State)
             if state is not None and state.debug:
                 raise
-            click.echo(f"itsm: internal error: {type(exc).__name__}: {exc} "
-                       "(run with --debug for the traceback)", err=True)
+            error = f"{type(exc).__name__}: {exc}"
+            click.echo("itsm: " + tr("internal error: {error} (run with --debug for the traceback)",
+                                     state.lang if state else "en", error=error), err=True)
             ctx.exit(int(ExitCode.INTERNAL))
 
 
@@ -227,13 +230,14 @@ class ItsmGroup(click.Group):
 @click.option("--as", "user", envvar="ITSM_USER", metavar="USER", help="Acting user (id or e-mail).")
 @click.option("--now", envvar="ITSM_NOW", metavar="ISO8601",
               help="The current time, for simulation and back-filling.")
-@click.option("--lang", envvar="ITSM_LANG", type=click.Choice(["en", "zh"]), default="en",
-              show_default=True, help="Language of labels and messages.")
+@click.option("--lang", envvar="ITSM_LANG", type=click.Choice(["en", "zh"]), default=None,
+              help="Language of labels and messages (default: $ITSM_LANG, else the acting "
+                   "person's own language, else en).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.version_option(__version__, "--version", prog_name="itsm")
 @click.pass_context
 def main(ctx: click.Context, home: str | None, db: str | None, url: str | None, user: str | None,
-         now: str | None, lang: str, debug: bool) -> None:
+         now: str | None, lang: str | None, debug: bool) -> None:
     """itsm: declarative IT service management.
 
     Agents work tickets (new, do, show, list), auditors check definitions
@@ -243,7 +247,8 @@ def main(ctx: click.Context, home: str | None, db: str | None, url: str | None, 
     Example:
       itsm new incident --title "Claims system down" --reporter li.na@example.com
     """
-    ctx.obj = State(home=home, db=db, url=url, user=user, now=now, lang=lang, debug=debug)
+    ctx.obj = State(home=home, db=db, url=url, user=user, now=now, lang=lang or "en",
+                    lang_chosen=lang is not None, debug=debug)
 
 
 def load_commands() -> click.Group:

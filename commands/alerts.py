@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from engine.i18n import tr
+
 from commands.common import command, emit, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
 
@@ -78,5 +80,5 @@ def alerts(state: State, open_only: bool, ticket: str | None, limit: int, as_jso
             ("fingerprint", "Fingerprint", lambda r: r["fingerprint"]),
             ("last_seen", "Last seen", lambda r: render.when(r["last_seen"])),
             ("summary", "Summary", lambda r: r["summary"])]
-    emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no alert groups\n",
+    emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else tr("no alert groups", state.lang) + "\n",
          as_csv, lambda: render.to_csv(rows, cols))

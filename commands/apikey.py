@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from commands.common import emit, group, json_mode, output_options, pass_state, State
+from engine.i18n import N_, tr
+
+from commands.common import heads, emit, group, json_mode, output_options, pass_state, State
 
 
 @group()
@@ -37,8 +39,9 @@ def apikey_create(state: State, user_id: str, label: str | None, scopes: tuple[s
     key = state.api().create_api_key(user_id, label, scopes=scopes or None)
     emit(state, key, as_json,
          lambda: f"{key['key']}\n"
-                 f"API key {key['id']} for {key['user']} created; it is shown only now: "
-                 "store it in the integration's secret store.\n")
+                 + tr("API key {id} for {user} created; it is shown only now: "
+                      "store it in the integration's secret store.", state.lang, id=key["id"], user=key["user"])
+                 + "\n")
 
 
 @apikey.command("list")
@@ -56,14 +59,15 @@ def apikey_list(state: State, user_id: str | None, as_json: bool, as_csv: bool) 
 
     json_mode(state, as_json)
     rows = state.api().api_keys(user_id)
-    cols = [("id", "Id", lambda r: r["id"]), ("prefix", "Prefix", lambda r: r["prefix"]),
-            ("user", "User", lambda r: r["user"]), ("label", "Label", lambda r: r["label"] or ""),
-            ("created_at", "Created", lambda r: render.when(r["created_at"])),
-            ("scopes", "Scopes", lambda r: ",".join(r["scopes"])),
-            ("expires_at", "Expires", lambda r: render.when(r["expires_at"])),
-            ("last_used_at", "Last used", lambda r: render.when(r["last_used_at"])),
-            ("revoked_at", "Revoked", lambda r: render.when(r["revoked_at"]))]
-    emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else "no API keys\n",
+    cols = [("id", N_("Id"), lambda r: r["id"]), ("prefix", N_("Prefix"), lambda r: r["prefix"]),
+            ("user", N_("User"), lambda r: r["user"]), ("label", N_("Label"), lambda r: r["label"] or ""),
+            ("created_at", N_("Created"), lambda r: render.when(r["created_at"])),
+            ("scopes", N_("Scopes"), lambda r: ",".join(r["scopes"])),
+            ("expires_at", N_("Expires"), lambda r: render.when(r["expires_at"])),
+            ("last_used_at", N_("Last used"), lambda r: render.when(r["last_used_at"])),
+            ("revoked_at", N_("Revoked"), lambda r: render.when(r["revoked_at"]))]
+    cols = heads(cols, state.lang)
+    emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else tr("no API keys", state.lang) + "\n",
          as_csv, lambda: render.to_csv(rows, cols))
 
 
@@ -80,5 +84,6 @@ def apikey_revoke(state: State, key_id: int, as_json: bool) -> None:
     """
     json_mode(state, as_json)
     key = state.api().revoke_api_key(key_id)
-    emit(state, key, as_json, lambda: f"API key {key['id']} ({key['prefix']}, {key['user']}) "
-                                      f"revoked at {key['revoked_at']}\n")
+    emit(state, key, as_json, lambda: tr("API key {id} ({prefix}, {user}) revoked at {at}", state.lang,
+                                         id=key["id"], prefix=key["prefix"], user=key["user"],
+                                         at=key["revoked_at"]) + "\n")

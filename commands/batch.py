@@ -118,7 +118,10 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                 break
     elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 else 0.0
-    click.echo(f"itsm batch: {done} done, {failed} failed in {elapsed:.2f} s ({rate:.0f} actions/s)",
-               err=True)
+    from engine.i18n import tr
+
+    seconds, per_second = f"{elapsed:.2f}", f"{rate:.0f}"
+    click.echo("itsm batch: " + tr("{done} done, {failed} failed in {seconds} s ({rate} actions/s)", state.lang,
+                                   done=done, failed=failed, seconds=seconds, rate=per_second), err=True)
     if first_failure is not None:
         sys.exit(first_failure)

@@ -44,6 +44,7 @@ class State:
     user: str | None = None
     now: str | None = None
     lang: str = "en"
+    lang_chosen: bool = False  # --lang or ITSM_LANG; else the acting person's own language
     debug: bool = False
     json_errors: bool = False
     _api: Any = field(default=None, repr=False)
@@ -93,7 +94,22 @@ class State:
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)
                 self._api.direct_mode()  # the CLI on the database: the operator's mode
+                if not self.lang_chosen and self.user:
+                    self._person_language()
         return self._api
+
+    def _person_language(self) -> None:
+        """No --lang, no ITSM_LANG: speak the acting person's own language (people.lang)."""
+        from engine.i18n import choose
+
+        try:
+            person_lang = self._api.user(self.user).get("lang")
+        except Exception:  # noqa: BLE001 - unknown person, no database yet: English, the command reports
+            return
+        lang = choose(None, person_lang)
+        if lang != self.lang:
+            self.lang = lang
+            self._api = self._api.in_language(lang)
 
 
 def _agent_command() -> bool:
@@ -166,17 +182,27 @@ set_option = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
 note_option = click.option("--note", metavar="TEXT", help="A note for the journal (the reason, a message).")
 
 
-def ticket_columns(lang: str) -> list[Any]:
+def heads(cols: list[Any], lang: str) -> list[Any]:
+    """Columns with their headings (marked with N_) in ``lang``."""
+    from engine.i18n import tr
+
+    return [(c[0], tr(c[1], lang), *c[2:]) for c in cols]
+
+
+def ticket_columns(lang: str, labels: "Labels | None" = None) -> list[Any]:
     from engine import render
     from engine.i18n import t
 
+    def code(name: str) -> Callable[[dict[str, Any]], Any]:
+        return lambda r: labels.core(name, r[name]) if labels is not None else r[name]
+
     return [("key", t("key", lang), lambda r: r["key"]),
             ("state", t("state", lang), lambda r: r["state_label"]),
-            ("priority", t("priority", lang), lambda r: r["priority"]),
+            ("priority", t("priority", lang), code("priority")),
             ("title", t("title", lang), lambda r: r["title"]),
             ("assignee", t("assignee", lang), lambda r: r["assignee"]),
-            ("group", t("group", lang), lambda r: r["group"]),
-            ("service", t("service", lang), lambda r: r["service"]),
+            ("group", t("group", lang), code("group")),
+            ("service", t("service", lang), code("service")),
             ("due", t("due", lang), lambda r: next_due(r)),
             ("updated", t("updated", lang), lambda r: render.when(r["updated_at"]))]
 
@@ -192,43 +218,118 @@ def next_due(ticket: dict[str, Any]) -> str:
     return render.when(c["due"]) + (" !" if c.get("breached") else "")
 
 
+CORE_CODES = {"urgency": "urgency", "impact": "impact", "priority": "priority", "service": "services",
+              "classification": "categories", "category": "categories", "group": "groups"}
+
+
+class Labels:
+    """Code values, states, actions and SLA clocks by the labels of the definitions
+    (in a language other than English; raw ids stay in ``--json`` and in English text)."""
+
+    def __init__(self, state: State, process: str | None = None, defs: Any = None) -> None:
+        self.lang = state.lang
+        # in remote mode (--url) the desk server's API has no definitions here: raw ids
+        self.defs = (defs or getattr(state.api(), "defs", None)) if self.lang != "en" else None
+        self.spec = self.defs.processes.get(process) if self.defs is not None and process else None
+
+    def process(self, process: str | None) -> "Labels":
+        other = Labels.__new__(Labels)
+        other.lang, other.defs = self.lang, self.defs
+        other.spec = self.defs.processes.get(process) if self.defs is not None and process else None
+        return other
+
+    def code(self, table: str | None, value: Any) -> Any:
+        if self.defs is None or value is None or value == "" or not table:
+            return value
+        codes = self.defs.codes.get(table)
+        return codes.label(str(value), self.lang) if codes is not None else value
+
+    def core(self, name: str, value: Any) -> Any:
+        return self.code(CORE_CODES.get(name), value)
+
+    def field(self, name: str, value: Any) -> Any:
+        from engine.i18n import t
+
+        if self.defs is None:
+            return value
+        spec = self.spec.fields.get(name) if self.spec is not None else None
+        if isinstance(value, bool) or (spec is not None and spec.type == "bool" and value in ("true", "false")):
+            return t("yes" if value in (True, "true") else "no", self.lang)
+        if spec is not None and spec.type == "code":
+            return self.code(spec.codes, value)
+        return self.core(name, value)
+
+    def state(self, sid: Any) -> Any:
+        found = self.spec.states.get(sid) if self.spec is not None and sid else None
+        return found.label.get(self.lang) if found is not None else sid
+
+    def action(self, aid: str) -> str:
+        from engine.i18n import t
+
+        found = self.spec.actions.get(aid) if self.spec is not None else None
+        if found is not None:
+            return found.label.get(self.lang)
+        if self.defs is not None and aid in BUILT_IN_ACTIONS:
+            return t(BUILT_IN_ACTIONS[aid], self.lang)
+        return aid
+
+    def clock(self, cid: str) -> str:
+        from engine.i18n import tr
+
+        found = next((c for c in self.spec.clocks if c.id == cid), None) if self.spec is not None else None
+        name = found.label.get(self.lang) if found is not None and self.defs is not None else cid
+        return tr("SLA {clock}", self.lang, clock=name)
+
+
+BUILT_IN_ACTIONS = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach", "link": "ev_link",
+                    "unlink": "ev_unlink", "tick": "ev_tick", "sla": "ev_sla", "timer": "ev_timer"}
+
+
 def show_text(state: State, ticket: dict[str, Any]) -> str:
     from engine import render
     from engine.i18n import t
 
     lang = state.lang
+    lab = Labels(state, ticket["process"])
+    en = lang == "en"
     head = f"{ticket['key']}  {ticket['title']}\n"
     items: list[tuple[str, Any]] = [
-        (t("process", lang), ticket["process"]), (t("state", lang), f"{ticket['state_label']} ({ticket['state']})"),
-        (t("priority", lang), (ticket["priority"] or "")
+        (t("process", lang), ticket["process"] if en or lab.spec is None else lab.spec.title.get(lang)),
+        (t("state", lang), f"{ticket['state_label']} ({ticket['state']})" if en else ticket["state_label"]),
+        (t("priority", lang), (lab.core("priority", ticket["priority"]) or "")
          + (f" ({t('override_label', lang)})" if ticket["priority_overridden"] else "")),
-        (t("urgency_impact", lang), f"{ticket['urgency'] or '-'} / {ticket['impact'] or '-'}"),
-        (t("service", lang), ticket["service"]), (t("classification", lang), ticket["classification"]),
-        (t("reporter", lang), ticket["reporter"]), (t("group", lang), ticket["group"]),
+        (t("urgency_impact", lang), f"{lab.core('urgency', ticket['urgency']) or '-'} / "
+                                    f"{lab.core('impact', ticket['impact']) or '-'}"),
+        (t("service", lang), lab.core("service", ticket["service"])),
+        (t("classification", lang), lab.core("classification", ticket["classification"])),
+        (t("reporter", lang), ticket["reporter"]), (t("group", lang), lab.core("group", ticket["group"])),
         (t("assignee", lang), ticket["assignee"]), (t("parent", lang), ticket["parent"]),
         (t("created", lang), render.when(ticket["created_at"])),
         (t("updated", lang), render.when(ticket["updated_at"])),
     ]
     labels = ticket.get("field_labels") or {}
-    items += [(labels.get(k, k), v) for k, v in ticket["fields"].items()]
+    items += [(labels.get(k, k), lab.field(k, v)) for k, v in ticket["fields"].items()]
     for cid, c in (ticket.get("sla") or {}).items():
         if c.get("state") == "not_started":
             continue
         verdict = (t("met", lang) if c.get("met") else t("breached", lang)) if c.get("met") is not None \
             else (t("breached", lang) if c.get("breached") else t("paused" if c.get("paused") else "running", lang))
-        items.append((f"SLA {cid}", f"{verdict}; {t('due_inline', lang)} {render.when(c.get('due')) or '-'}; "
-                                    f"{t('elapsed', lang)} {hm(c.get('elapsed_seconds'))} "
-                                    f"{t('of', lang)} {hm(c.get('target_seconds'))}"))
+        items.append((f"SLA {cid}" if en else lab.clock(cid),
+                      f"{verdict}; {t('due_inline', lang)} {render.when(c.get('due')) or '-'}; "
+                      f"{t('elapsed', lang)} {hm(c.get('elapsed_seconds'))} "
+                      f"{t('of', lang)} {hm(c.get('target_seconds'))}"))
     if ticket.get("opened"):
         items.append((t("opened", lang), ticket["opened"]))
     items += [(m["kind_label"], f"{m['title']}  {m['url']}") for m in ticket.get("manuals") or ()]
     for link in ticket.get("links") or []:  # itsm show: typed links, both ways
-        items.append((link["label"], f"{link['target']} ({link['relation']})"))
+        items.append((link["label"], f"{link['target']} ({link['relation']})" if en else link["target"]))
     for link in ticket.get("linked") or []:
-        items.append((link["label"], f"{link['key']} ({link['relation']}, {link['category']})"))
+        items.append((link["label"], f"{link['key']} ({link['relation']}, {link['category']})"
+                      if en else link["key"]))
     for f in ticket.get("attachments") or ():
         items.append((t("attachment", lang), f"#{f['id']} {f['filename']} ({f['size']} B, {f['content_type']}"
-                                            f"{'' if f['public'] else ', internal'}) sha256 {f['sha256'][:12]}…"))
+                                            f"{'' if f['public'] else ', ' + t('internal', lang)}) "
+                                            f"sha256 {f['sha256'][:12]}…"))
     return head + render.pairs(items)
 
 

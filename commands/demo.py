@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from commands.common import command, json_mode, output_options, pass_state, State, ticket_columns
+from commands.common import command, json_mode, Labels, output_options, pass_state, State, ticket_columns
 
 
 
@@ -39,9 +39,17 @@ def demo(state: State, directory: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(render.to_json({k: v for k, v in result.items() if k != "rows"}), nl=False)
         return
+    from engine.definitions.home import find_home
+    from engine.i18n import tr
+    from engine.workspace import load_definitions
+
     click.echo("")
-    cols = ticket_columns(state.lang)
+    lang = state.lang
+    defs = load_definitions(find_home(state.home)) if lang != "en" else None
+    cols = ticket_columns(lang, Labels(state, defs=defs))
     click.echo(render.table(result["rows"], cols), nl=False)
-    click.echo(f"\n{result['tickets']} tickets; resolution SLA met: {result['sla_met']}, "
-               f"breached: {result['sla_breached']}")
-    click.echo(f"Explore: itsm --db sqlite:///{target / 'itsm-demo.db'} --as wang.lei list")
+    click.echo("\n" + tr("{count} tickets; resolution SLA met: {met}, breached: {breached}", lang,
+                         count=result["tickets"], met=result["sla_met"], breached=result["sla_breached"]))
+    lang_option = "" if lang == "en" else f" --lang {lang}"
+    explore = f"itsm{lang_option} --db sqlite:///{target / 'itsm-demo.db'} --as wang.lei list"
+    click.echo(tr("Explore: {command}", lang, command=explore))

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from commands.common import command, emit, group, json_mode, output_options, pass_state, State
+from engine.i18n import N_, tr
+
+from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
 
 MAX_STDIN = 64 * 1024 * 1024  # read at most this much of a piped message
 
@@ -88,10 +90,11 @@ def mail_log(state: State, key: str | None, limit: int, as_json: bool, as_csv: b
 
     json_mode(state, as_json)
     rows = state.api().mail_log(key, limit)
-    cols = [("at", "At", lambda r: r["at"]), ("from", "From", lambda r: r["from"]),
-            ("kind", "Kind", lambda r: r["kind"]), ("outcome", "Outcome", lambda r: r["outcome"]),
-            ("ticket", "Ticket", lambda r: r["ticket"]), ("subject", "Subject", lambda r: r["subject"]),
-            ("detail", "Detail", lambda r: r["detail"])]
+    cols = [("at", N_("At"), lambda r: r["at"]), ("from", N_("From"), lambda r: r["from"]),
+            ("kind", N_("Kind"), lambda r: r["kind"]), ("outcome", N_("Outcome"), lambda r: r["outcome"]),
+            ("ticket", N_("Ticket"), lambda r: r["ticket"]), ("subject", N_("Subject"), lambda r: r["subject"]),
+            ("detail", N_("Detail"), lambda r: r["detail"])]
+    cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
 
@@ -116,6 +119,6 @@ def attach(state: State, key: str, file: Path, internal: bool, name: str | None,
     with file.open("rb") as handle:
         data = handle.read(limit + 1)
     done = state.api().attach(key, name or file.name, data, public=not internal)
-    emit(state, done, as_json, lambda: f"attached {done['filename']} to {done['ticket']} "
-                                       f"({done['size']} bytes, {done['content_type']}, "
-                                       f"sha256 {done['sha256'][:12]}…)\n")
+    emit(state, done, as_json, lambda: tr("attached {file} to {key} ({size} bytes, {type}, sha256 {sha}…)",
+                                          state.lang, file=done["filename"], key=done["ticket"], size=done["size"],
+                                          type=done["content_type"], sha=done["sha256"][:12]) + "\n")

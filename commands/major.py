@@ -6,7 +6,9 @@ import sys
 
 import click
 
-from commands.common import emit, group, hm, json_mode, output_options, pass_state, State
+from engine.i18n import N_
+
+from commands.common import heads, emit, group, hm, json_mode, output_options, pass_state, State
 
 
 
@@ -31,22 +33,24 @@ def major_board(state: State, watch: float | None, as_json: bool, as_csv: bool) 
     import time
 
     from engine import render
+    from engine.i18n import tr
 
     json_mode(state, as_json)
-    cols = [("key", "Key", lambda r: r["key"]), ("state", "State", lambda r: r["state"]),
-            ("priority", "Prio", lambda r: r["priority"]), ("title", "Title", lambda r: r["title"]),
-            ("manager", "Manager", lambda r: r["manager"]), ("lead", "Lead", lambda r: r["technical_lead"]),
-            ("age", "Age", lambda r: hm((r["age_minutes"] or 0) * 60)),
-            ("sla", "SLA due", lambda r: (render.when(r["sla_due"]) + (" BREACHED" if r["sla_breached"] else ""))),
-            ("update", "Since update", lambda r: "" if r["minutes_since_update"] is None else
+    cols = [("key", N_("Key"), lambda r: r["key"]), ("state", N_("State"), lambda r: r["state"]),
+            ("priority", N_("Prio"), lambda r: r["priority"]), ("title", N_("Title"), lambda r: r["title"]),
+            ("manager", N_("Manager"), lambda r: r["manager"]), ("lead", N_("Lead"), lambda r: r["technical_lead"]),
+            ("age", N_("Age"), lambda r: hm((r["age_minutes"] or 0) * 60)),
+            ("sla", N_("SLA due"), lambda r: (render.when(r["sla_due"]) + (" BREACHED" if r["sla_breached"] else ""))),
+            ("update", N_("Since update"), lambda r: "" if r["minutes_since_update"] is None else
              hm(r["minutes_since_update"] * 60) + (" !" if r["update_overdue"] else "")),
-            ("linked", "Linked", lambda r: f"{r['linked_open']}/{r['linked']}")]
+            ("linked", N_("Linked"), lambda r: f"{r['linked_open']}/{r['linked']}")]
+    cols = heads(cols, state.lang)
     while True:
         rows = state.api().major_board()
         if watch and not as_json and not as_csv and sys.stdout.isatty():
             click.clear()
         emit(state, rows, as_json, lambda: render.table(rows, cols) if rows
-              else "no open major incident\n", as_csv, lambda: render.to_csv(rows, cols))
+              else tr("no open major incident", state.lang) + "\n", as_csv, lambda: render.to_csv(rows, cols))
         if not watch or as_json or as_csv or not sys.stdout.isatty():
             return  # --watch refreshes a terminal; in a pipe the board prints once
         time.sleep(watch)

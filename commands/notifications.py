@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 
-from commands.common import command, emit, group, json_mode, output_options, pass_state, State
+from engine.i18n import N_, tr
+
+from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
 
 
 
@@ -23,22 +25,27 @@ def status(state: State, key: str, token: str, as_json: bool) -> None:
       itsm status INC-000042 --token 3q2-X...
     """
     from engine import render
+    from engine.i18n import tr
 
     json_mode(state, as_json)
     view = state.api().status(key, token)
+    lang = state.lang
 
     def text() -> str:
         head = f"{view['key']}  {view['title']}\n"
-        body = render.pairs([("Status", f"{view['state_label']}: {view['status_text'] or ''}"),
-                             ("Priority", view["priority_label"]), ("Service", view["service_label"]),
-                             ("Handled by", view["group_label"]), ("Due", render.when(view["due"])),
-                             ("Solution", view.get("solution")), ("Workaround", view.get("workaround")),
-                             ("Fulfilment", view.get("fulfilment_note"))])
+        body = render.pairs([(tr("Status", lang), f"{view['state_label']}: {view['status_text'] or ''}"),
+                             (tr("Priority", lang), view["priority_label"]),
+                             (tr("Service", lang), view["service_label"]),
+                             (tr("Handled by", lang), view["group_label"]), (tr("Due", lang), render.when(view["due"])),
+                             (tr("Solution", lang), view.get("solution")),
+                             (tr("Workaround", lang), view.get("workaround")),
+                             (tr("Fulfilment", lang), view.get("fulfilment_note"))])
         updates = "".join(f"  {render.when(u['at'])}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
                           + "\n" for u in view["updates"])
-        can = f"You can: {', '.join(view['can'])}\n" if view["can"] else ""
+        can = tr("You can: {actions}", lang, actions=", ".join(view["can"])) + "\n" if view["can"] else ""
         files = "".join(f"  #{f['id']} {f['filename']} ({f['size']} B)\n" for f in view.get("attachments") or ())
-        return head + body + ("Updates:\n" + updates if updates else "") + ("Files:\n" + files if files else "") + can
+        return (head + body + (tr("Updates:", lang) + "\n" + updates if updates else "")
+                + (tr("Files:", lang) + "\n" + files if files else "") + can)
 
     emit(state, view, as_json, text)
 
@@ -93,10 +100,11 @@ def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) 
 
     json_mode(state, as_json)
     rows = state.api().outbox(status_)
-    cols = [("id", "#", lambda r: r["id"]), ("ticket", "Ticket", lambda r: r["ticket"]),
-            ("channel", "Channel", lambda r: r["channel"]), ("recipient", "To", lambda r: r["recipient"]),
-            ("template", "Template", lambda r: r["template"]), ("status", "Status", lambda r: r["status"]),
-            ("attempts", "Tries", lambda r: r["attempts"]), ("last_error", "Last error", lambda r: r["last_error"])]
+    cols = [("id", "#", lambda r: r["id"]), ("ticket", N_("Ticket"), lambda r: r["ticket"]),
+            ("channel", N_("Channel"), lambda r: r["channel"]), ("recipient", N_("To"), lambda r: r["recipient"]),
+            ("template", N_("Template"), lambda r: r["template"]), ("status", N_("Status"), lambda r: r["status"]),
+            ("attempts", N_("Tries"), lambda r: r["attempts"]), ("last_error", N_("Last error"), lambda r: r["last_error"])]
+    cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
 
@@ -112,4 +120,4 @@ def outbox_retry(state: State, ids: tuple[int, ...]) -> None:
       itsm outbox retry 17 18
     """
     n = state.api().retry_outbox(list(ids) or None)
-    click.echo(f"{n} message(s) queued again")
+    click.echo(tr("{count} message(s) queued again", state.lang, count=n))

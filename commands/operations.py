@@ -141,11 +141,15 @@ def audit_checkpoint(state: State, as_json: bool) -> None:
     Example:
       ITSM_AUDIT_SIGNING_KEY=keys/audit-signing.pem itsm audit checkpoint
     """
+    from engine.i18n import tr
+
     json_mode(state, as_json)
     data = state.api().audit_checkpoint()
-    emit(state, data, as_json, lambda: f"checkpoint #{data['count']} signed ({data['leaves']} new event(s))"
-         + (f", appended to {data['witness']}" if data["witness"] else "")
-         + (f", {data['queued']} message(s) queued" if data["queued"] else "") + "\n")
+    lang = state.lang
+    emit(state, data, as_json, lambda: tr("checkpoint #{count} signed ({leaves} new event(s))", lang,
+                                          count=data["count"], leaves=data["leaves"])
+         + (tr(", appended to {file}", lang, file=data["witness"]) if data["witness"] else "")
+         + (tr(", {count} message(s) queued", lang, count=data["queued"]) if data["queued"] else "") + "\n")
 
 
 @audit.command("export")
@@ -269,8 +273,11 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
             done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None,
                          "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
                                     "itsm outbox retry"})
-    cols = [("key", "Key", lambda r: r["key"]), ("kind", "Kind", lambda r: r["kind"]),
-            ("name", "Name", lambda r: r["name"]), ("due", "Due", lambda r: render.when(r["due"])),
-            ("outcome", "Outcome", lambda r: r["outcome"])]
+    from engine.i18n import retell, tick_kind, tr
+
+    lang = state.lang
+    cols = [("key", tr("Key", lang), lambda r: r["key"]), ("kind", tr("Kind", lang), lambda r: tick_kind(r["kind"], lang)),
+            ("name", tr("Name", lang), lambda r: r["name"]), ("due", tr("Due", lang), lambda r: render.when(r["due"])),
+            ("outcome", tr("Outcome", lang), lambda r: retell(r["outcome"], lang))]
     emit(state, done, as_json, lambda: render.table(done, cols, max_width=70) if done
-          else "nothing due\n", as_csv, lambda: render.to_csv(done, cols))
+          else tr("nothing due", lang) + "\n", as_csv, lambda: render.to_csv(done, cols))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import click
 
+from engine.i18n import tr
+
 from commands.common import emit, group, json_mode, output_options, pass_state, State
 
 
@@ -74,9 +76,10 @@ def user_add(state: State, user_id: str, name: str | None, email: str, phone: st
     """
     json_mode(state, as_json)
     person = state.api().add_user(user_id, name, email, phone, roles, groups, site, lang)
-    emit(state, person, as_json, lambda: f"added {person['id']} <{person['email']}> "
-                                           f"roles: {', '.join(person['roles']) or '-'}; "
-                                           f"groups: {', '.join(person['groups']) or '-'}\n")
+    emit(state, person, as_json, lambda: tr("added {user} <{email}> roles: {roles}; groups: {groups}", state.lang,
+                                            user=person["id"], email=person["email"],
+                                            roles=", ".join(person["roles"]) or "-",
+                                            groups=", ".join(person["groups"]) or "-") + "\n")
 
 
 @user.command("passwd")
@@ -98,7 +101,7 @@ def user_passwd(state: State, user_id: str, password_stdin: bool) -> None:
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     done = state.api().set_password(user_id, password)
-    click.echo(f"password of {done['user']} set")
+    click.echo(tr("password of {user} set", state.lang, user=done["user"]))
 
 
 @user.command("list")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from engine.i18n import tr
+
 from commands.common import command, pass_state, State
 
 
@@ -54,6 +56,6 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
             text = api.report(name, start, end, fmt, current, progress)
     if output is not None:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        click.echo(tr("wrote {file}", state.lang, file=output), err=True)
     else:
         click.echo(text, nl=False)

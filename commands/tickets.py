@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from commands.common import (command, emit, json_mode, note_option, output_options, parse_sets,
-                             pass_state, set_option, show_text, State, ticket_columns)
+                             pass_state, set_option, show_text, State, ticket_columns, Labels)
 from commands.completion import CodeOption, complete_action, complete_ticket
 
 LIST_LIMIT = 50  # tickets `itsm list` shows unless told otherwise
@@ -35,7 +35,7 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
           --urgency high --impact medium --service claims
     """
     from commands.search import similar_text
-    from engine.i18n import t
+    from engine.i18n import t, tr
 
     json_mode(state, as_json)
     values: dict[str, Any] = parse_sets(sets)
@@ -50,8 +50,8 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
         ticket["similar"] = offered
     emit(state, ticket, as_json,
           lambda: t("created_ticket", state.lang, key=ticket["key"]) + "\n" + show_text(state, ticket)
-          + (f"major-incident criteria matched: linked to {ticket['major_incident']}\n"
-             if ticket.get("major_incident") else "")
+          + (tr("major-incident criteria matched: linked to {key}", state.lang, key=ticket["major_incident"])
+             + "\n" if ticket.get("major_incident") else "")
           + f"{t('status_token', state.lang)}: {ticket['status_token']}\n"
           + similar_text(state.lang, ticket.get("similar") or []))
 
@@ -74,19 +74,22 @@ def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: 
       itsm do INC-000042 resolve --set solution="Reset the VPN token" \\
           --set closure_code=solved --set service_restored=true
     """
-    from engine.i18n import t
+    from engine.i18n import t, tr
 
     json_mode(state, as_json)
     ticket = state.api().do(key, action, parse_sets(sets), note, expect_version)
     def text() -> str:
-        lines = [t("done", state.lang, key=ticket["key"], action=action, state=ticket["state_label"])]
+        lang = state.lang
+        lines = [t("done", lang, key=ticket["key"], action=Labels(state, ticket["process"]).action(action),
+                   state=ticket["state_label"])]
         if ticket.get("opened"):
-            lines.append(f"opened {ticket['opened']}, {ticket['key']} linked to it ({ticket.get('relation')})")
+            lines.append(tr("opened {opened}, {key} linked to it ({relation})", lang, opened=ticket["opened"],
+                            key=ticket["key"], relation=ticket.get("relation")))
         if ticket.get("joined"):
-            lines.append(f"joined {ticket['joined']}, already open for this service")
+            lines.append(tr("joined {key}, already open for this service", lang, key=ticket["joined"]))
         if ticket.get("major_incident"):
-            lines.append(f"major-incident criteria matched: linked to {ticket['major_incident']}")
-        lines += [f"  linked {line}" for line in ticket.get("cascade") or []]
+            lines.append(tr("major-incident criteria matched: linked to {key}", lang, key=ticket["major_incident"]))
+        lines += ["  " + tr("linked {line}", lang, line=line) for line in ticket.get("cascade") or []]
         return "\n".join(lines) + "\n"
 
     emit(state, ticket, as_json, text)
@@ -104,19 +107,20 @@ def actions(state: State, key: str, as_json: bool) -> None:
       itsm --as wang.lei actions INC-000042
     """
     from engine import render
-    from engine.i18n import t
+    from engine.i18n import t, tr
 
     json_mode(state, as_json)
     rows = state.api().actions(key)
     lang = state.lang
+    lab = Labels(state, state.api().show(key)["process"] if lang != "en" else None)
     cols = [("action", t("action", lang), lambda r: r["action"]),
             ("label", t("label", lang), lambda r: r["label"]),
-            ("to", t("to", lang), lambda r: r["to"] or t("stays", lang)),
+            ("to", t("to", lang), lambda r: lab.state(r["to"]) or t("stays", lang)),
             ("requires", t("requires", lang), lambda r: r["requires"]),
             ("roles", t("roles", lang), lambda r: r["roles"])]
     emit(state, [{k: r[k] for k in ("action", "to", "requires", "accepts", "roles", "label", "note")}
                   for r in rows], as_json,
-          lambda: render.table(rows, cols, max_width=80) if rows else "no action available to you now\n")
+          lambda: render.table(rows, cols, max_width=80) if rows else tr("no action available to you now", lang) + "\n")
 
 
 @command()
@@ -147,28 +151,31 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
       itsm history INC-000042
     """
     from engine import render
-    from engine.i18n import t
+    from engine.i18n import t, tr
 
     json_mode(state, as_json)
-    events = state.api().history(key)
+    api = state.api()
+    events = api.history(key)
     lang = state.lang
+    lab = Labels(state, api.show(key)["process"] if lang != "en" else None)
 
     def change_text(e: dict[str, Any]) -> str:
-        move = f"{e['from'] or '·'} -> {e['to']}  " if e["to"] else ""
+        move = f"{lab.state(e['from']) or '·'} -> {lab.state(e['to'])}  " if e["to"] else ""
         switch = e["changes"].get("sla_calendar")
-        hours = [f"{c} clock on {v[1] if isinstance(v, list) and len(v) == 2 and v[1] else 'service'} hours"
+        hours = [tr("{clock} clock on {calendar} hours", lang, clock=c,
+                    calendar=v[1] if isinstance(v, list) and len(v) == 2 and v[1] else tr("service", lang))
                  for c, v in switch.items()] if isinstance(switch, dict) else []
         att = e["changes"].get("attachment")
         files = [f"{t('attachment', lang)}: {att.get('filename')} ({att.get('size')} B)"] \
             if isinstance(att, dict) else []
-        return move + "; ".join([f"{k}={render.cell(v[1])}" for k, v in e["changes"].items()
+        return move + "; ".join([f"{k}={render.cell(lab.field(k, v[1]))}" for k, v in e["changes"].items()
                                  if isinstance(v, list) and len(v) == 2] + hours + files)
 
     cols = [("ticket", t("key", lang), lambda e: e["ticket"]),
             ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),
             ("actor", t("actor", lang), lambda e: t("on_behalf_of", lang).format(by=e["by"], actor=e["actor"])
              if e.get("by") else e["actor"]),
-            ("action", t("action", lang), lambda e: e["action"]),
+            ("action", t("action", lang), lambda e: lab.action(e["action"])),
             ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
     emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
           lambda: render.to_csv(events, cols))
@@ -201,6 +208,7 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
       itsm list --open --group desktop_support
     """
     from engine import render
+    from engine.i18n import tr
 
     json_mode(state, as_json)
     rows = state.api().list(process=process, states=states, open_only=open_only, assignee=assignee,
@@ -209,9 +217,9 @@ def list_tickets(state: State, process: str | None, states: tuple[str, ...], ope
                             limit=None if show_all else limit + 1, breached=breached, at_risk=at_risk)
     if not show_all and len(rows) > limit:  # one more was read to know there are more
         rows = rows[:limit]
-        click.echo(f"itsm: showing the first {limit} matching tickets; narrow the filters, "
-                   "or give --limit N or --all", err=True)
-    cols = ticket_columns(state.lang)
+        click.echo("itsm: " + tr("showing the first {limit} matching tickets; narrow the filters, "
+                                 "or give --limit N or --all", state.lang, limit=limit), err=True)
+    cols = ticket_columns(state.lang, Labels(state))
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
 
@@ -228,9 +236,12 @@ def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> N
     Example:
       itsm comment INC-000042 "Called the user, waiting for a screenshot"
     """
+    from engine.i18n import tr
+
     json_mode(state, as_json)
     event = state.api().comment(key, text, public)
-    emit(state, event, as_json, lambda: f"{key.upper()}: note #{event['seq']} added\n")
+    emit(state, event, as_json, lambda: tr("{key}: note #{seq} added", state.lang, key=key.upper(),
+                                           seq=event["seq"]) + "\n")
 
 
 @command()
@@ -253,10 +264,12 @@ def link(state: State, key: str, target: str, relation: str | None, as_json: boo
       itsm link INC-000043 MI-000001
       itsm link INC-000042 --rel related INC-000041
     """
+    from engine.i18n import tr
+
     json_mode(state, as_json)
     ticket = state.api().link(key, target, relation)
-    emit(state, ticket, as_json, lambda: f"{ticket['key']} linked to {target.upper()}\n"
-         + show_links(ticket))
+    emit(state, ticket, as_json, lambda: tr("{key} linked to {target}", state.lang, key=ticket["key"],
+                                           target=target.upper()) + "\n" + show_links(ticket))
 
 
 @command()
@@ -273,10 +286,12 @@ def unlink(state: State, key: str, target: str, relation: str | None, as_json: b
     Example:
       itsm link INC-000042 --rel related INC-000041 && itsm unlink INC-000042 INC-000041
     """
+    from engine.i18n import tr
+
     json_mode(state, as_json)
     ticket = state.api().unlink(key, target, relation)
-    emit(state, ticket, as_json, lambda: f"{ticket['key']} unlinked from {target.upper()}\n"
-         + show_links(ticket))
+    emit(state, ticket, as_json, lambda: tr("{key} unlinked from {target}", state.lang, key=ticket["key"],
+                                           target=target.upper()) + "\n" + show_links(ticket))
 
 
 def show_links(ticket: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from engine.api import Api
 from engine.errors import ItsmError
+from engine.i18n import N_, retell, tick_kind, tr
 from engine.settings import Settings
 from engine.workspace import load_definitions
 from engine.definitions.home import find_home
@@ -37,6 +38,16 @@ PEOPLE = [
 ]
 
 
+CASCADE = (N_("{key}: {action}"),)
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+def tick_line(line: dict[str, Any], lang: str) -> str:
+    """One thing the tick did, as the demo narrates it."""
+    return tr("tick: {key} {kind} {name}: {outcome}", lang, key=line["key"], kind=tick_kind(line["kind"], lang),
+              name=line["name"], outcome=retell(line["outcome"], lang))
+
+
 @dataclass
 class Demo:
     api: Api
@@ -48,27 +59,46 @@ class Demo:
         self.api.desk.fixed_now = when
         return when
 
+    @property
+    def lang(self) -> str:
+        return self.api.lang
+
     def log(self, text: str) -> None:
         now = self.api.now().astimezone(self.api.tz)  # the zone the printed commands show
-        self.say(f"[{now:%a %H:%M}] {text}")
+        day = tr(WEEKDAYS[now.weekday()], self.lang)
+        self.say(f"[{day} {now:%H:%M}] {text}")
+
+    def code(self, table: str, value: Any) -> str:
+        codes = self.api.defs.codes.get(table)
+        return codes.label(str(value), self.lang) if codes is not None and self.lang != "en" else str(value)
+
+    def action(self, key: str, action: str) -> str:
+        if self.lang == "en":
+            return action
+        spec = self.api.defs.processes.get(self.api.show(key)["process"])
+        found = spec.actions.get(action) if spec is not None else None
+        return found.label.get(self.lang) if found is not None else action
 
     def new(self, who: str, process: str, **values: Any) -> str:
         ticket = self.api.new_ticket(process, values, actor_id=who)
-        self.log(f"{who} logs {ticket['key']} \"{ticket['title']}\" ({ticket['priority']}, "
-                 f"{ticket['service'] or 'no service'})")
+        service = self.code("services", ticket["service"]) if ticket["service"] else tr("no service", self.lang)
+        self.log(tr('{who} logs {key} "{title}" ({priority}, {service})', self.lang, who=who, key=ticket["key"],
+                    title=ticket["title"], priority=self.code("priority", ticket["priority"]), service=service))
         return str(ticket["key"])
 
     def do(self, who: str, key: str, action: str, note: str | None = None, **values: Any) -> dict[str, Any]:
         ticket = self.api.do(key, action, values, note, actor_id=who)
-        extra = f" -> opened {ticket['opened']}" if ticket.get("opened") else ""
-        self.log(f"{who} {action} {key} -> {ticket['state']}{extra}")
+        state = ticket["state"] if self.lang == "en" else ticket["state_label"]
+        extra = " -> " + tr("opened {key}", self.lang, key=ticket["opened"]) if ticket.get("opened") else ""
+        self.log(f"{who} {self.action(key, action)} {key} -> {state}{extra}")
         return ticket
 
     def refused(self, who: str, key: str, action: str, **values: Any) -> None:
         try:
             self.api.do(key, action, values, None, actor_id=who)
         except ItsmError as exc:
-            self.log(f"{who} tries {action} on {key}: refused: {exc.message}")
+            self.log(tr("{who} tries {action} on {key}: refused: {reason}", self.lang, who=who,
+                        action=self.action(key, action), key=key, reason=exc.text(self.lang)))
         else:  # pragma: no cover - the demo script expects a refusal here
             raise AssertionError(f"{action} on {key} should have been refused")
 
@@ -82,13 +112,14 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     settings = Settings(timezone=Settings.load(root).timezone)
     api = Api(root, load_definitions(root), settings, f"sqlite:///{db_path}", None, MONDAY, lang)
     d = Demo(api, say)
-    say(f"itsm demo: database {db_path}")
+    say(tr("itsm demo: database {path}", lang, path=db_path))
     d.at(0, "08:30")
     admin = api.make_admin("p16.owner", "p16.owner@example.com", "Ma Jun 马骏 (P16)")["id"]
     for pid, name, roles, groups in PEOPLE:
         if pid != admin:  # the first admin, made with the database, adds the others
             api.add_user(pid, name, f"{pid}@example.com", None, roles, groups, "head_office", actor_id=admin)
-    say(f"{len(PEOPLE)} people: service desk, desktop, claims and network support, managers, approver")
+    say(tr("{count} people: service desk, desktop, claims and network support, managers, approver", lang,
+           count=len(PEOPLE)))
 
     # Monday: the desk resolves at first contact where it can, assigns the rest.
     d.at(0, "09:05")
@@ -158,12 +189,13 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
                 reporter="branch.gz@example.com", service="network", urgency="high", impact="high",
                 category="network", affected_users="180")
     mi = api.show(vpn)["parent"]
-    d.log(f"criteria matched: {mi} opened as a candidate and linked to {vpn}")
+    d.log(tr("criteria matched: {mi} opened as a candidate and linked to {key}", lang, mi=mi, key=vpn))
     d.at(2, "09:06")
     more = d.new("zhao.min", "incident", title="Cannot open policies from Guangzhou",
                  reporter="zhou.xin@example.com", service="network", urgency="high", impact="medium",
                  category="network", affected_users="120")
-    d.log(f"{more} matches 'many users' and joins {api.show(more)['parent']} (same outbreak)")
+    d.log(tr("{key} matches 'many users' and joins {mi} (same outbreak)", lang, key=more,
+             mi=api.show(more)["parent"]))
     d.at(2, "09:08")
     d.do("huang.wei", mi, "accept")
     d.do("huang.wei", mi, "assign_lead", technical_lead="sun.hao")
@@ -176,13 +208,13 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.do("sun.hao", mi, "mitigate", workaround="Traffic on 4G backup link", service_restored="true")
     d.at(2, "10:50")
     for line in api.tick():
-        d.log(f"tick: {line['key']} {line['kind']} {line['name']}: {line['outcome']}")
+        d.log(tick_line(line, lang))
     d.do("xu.fang", mi, "post_update", note="Running on backup; carrier engineer on site")
     d.at(2, "14:30")
     result = d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
                   closure_code="major_resolved", service_restored="true")
     for line in result.get("cascade", []):
-        d.log(f"cascade: {line}")
+        d.log(tr("cascade: {line}", lang, line=retell(line, lang, CASCADE)))
     d.refused("wang.lei", vpn, "confirm")  # only the user confirms; the desk records how the user did
     d.do("wang.lei", vpn, "confirm_for_user", confirmed_via="phone",
          confirmation_note="Branch manager confirmed by phone at 14:40")
@@ -201,7 +233,7 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     # The next Monday: the cron tick closes what users did not confirm.
     d.at(7, "09:00")
     for line in api.tick():
-        d.log(f"tick: {line['key']} {line['kind']} {line['name']}: {line['outcome']}")
+        d.log(tick_line(line, lang))
     return summary(api)
 
 

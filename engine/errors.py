@@ -2,12 +2,18 @@
 
 Every error a user can cause is an :class:`ItsmError`; its ``exit_code`` is what
 the CLI returns.  Anything else reaching the top is a bug (exit 3).
+
+A message given as a template with ``values`` (``NotFound(N_("no ticket {key}"),
+values={"key": key})``) is said in the reader's language by :meth:`ItsmError.text`;
+``message`` (and ``--json``) stays English.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
+
+from engine.i18n import tr
 
 
 class ExitCode(enum.IntEnum):
@@ -25,10 +31,19 @@ class ItsmError(Exception):
     exit_code: ExitCode = ExitCode.REFUSED
     kind: str = "error"
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, values: Mapping[str, Any] | None = None, **details: Any) -> None:
+        self.template = message if values is not None else None  # a msgid of the catalogue
+        self.values = dict(values or {})
+        message = message.format(**self.values) if self.values else message
         super().__init__(message)
         self.message = message
         self.details = details
+
+    def text(self, lang: str = "en") -> str:
+        """The message as the CLI prints it, in ``lang``."""
+        if self.template is None or lang == "en":
+            return str(self)
+        return tr(self.template, lang, **self.values)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"error": self.kind, "message": self.message,
@@ -69,8 +84,8 @@ class ActionRefused(ItsmError):
 
     def __init__(self, message: str, *, missing: Sequence[str] = (),
                  allowed_roles: Sequence[str] = (), available: Sequence[str] = (),
-                 reason: str | None = None) -> None:
-        super().__init__(message, missing=list(missing) or None,
+                 reason: str | None = None, values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, values, missing=list(missing) or None,
                          allowed_roles=list(allowed_roles) or None,
                          available=list(available) if available else None, reason=reason)
         self.missing = list(missing)

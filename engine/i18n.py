@@ -1,63 +1,183 @@
-"""Messages the engine and CLI say to people, in English and Chinese.
+"""Messages the engine and CLI say to people, in the chosen language.
 
 Labels of states, actions, fields and codes come from the definitions; this
-catalogue holds only the engine's own sentences and headings.
+module holds the engine's own sentences and headings.  The English text is the
+gettext msgid; the translations live in gettext catalogues maintained with
+Babel: ``engine/locale/<lang>/LC_MESSAGES/itsm.po`` (edited) and ``itsm.mo``
+(compiled with ``python tools/i18n.py compile``, shipped).  At run time only the
+standard library's :mod:`gettext` reads the ``.mo``, once, and only when a
+language other than English is chosen.
+
+    tr("no ticket {key}", lang, key=key)   # a sentence, marked for extraction
+    t("missing", lang, action=..., fields=...)   # a sentence by its id (MESSAGES)
+    N_("...")   # marks a string for extraction, translated later with tr()
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    # refusals
-    "no_action": ("process '{process}' has no action '{action}'; available now: {available}",
-                  "流程 '{process}' 没有动作 '{action}'；当前可用：{available}"),
-    "not_in_state": ("action '{action}' is not available in state '{state}'; available now: {available}",
-                     "动作 '{action}' 在状态 '{state}' 下不可用；当前可用：{available}"),
-    "wrong_role": ("{actor} may not {action} {key}: it needs one of the roles {roles}",
-                   "{actor} 无权对 {key} 执行 {action}：需要以下角色之一：{roles}"),
-    "missing": ("{action} needs: {fields} (missing)", "{action} 需要填写：{fields}（缺失）"),
-    "not_accepted": ("{action} does not take field '{field}'; it takes: {accepted}",
-                     "{action} 不接受字段 '{field}'；可填写：{accepted}"),
-    "guard": ("{action} is not allowed now: {reason}", "当前不允许 {action}：{reason}"),
-    "criteria": ("{key} cannot enter '{state}': {failed}", "{key} 不能进入 '{state}'：{failed}"),
-    "note_required": ("{action} needs a note (--note)", "{action} 需要填写备注（--note）"),
-    "override": ("only {roles} may set the priority by hand, and only with a reason (--note)",
-                 "只有 {roles} 可以手工设置优先级，且必须填写原因（--note）"),
-    "none": ("none", "无"),
-    # headings
-    "key": ("Key", "编号"), "state": ("State", "状态"), "priority": ("Priority", "优先级"),
-    "title": ("Title", "标题"), "assignee": ("Assignee", "处理人"), "group": ("Group", "处理组"),
-    "service": ("Service", "服务"), "process": ("Process", "流程"), "updated": ("Updated", "更新时间"),
-    "action": ("Action", "动作"), "to": ("To", "目标状态"), "requires": ("Requires", "需要字段"),
-    "roles": ("Roles", "角色"), "at": ("At", "时间"), "actor": ("Actor", "执行人"),
-    "on_behalf_of": ("{by} on behalf of {actor}", "{by} 代表 {actor}"),
-    "label": ("Label", "名称"),
-    "change": ("Change", "变化"), "note": ("Note", "备注"), "created": ("Created", "创建时间"),
-    "reporter": ("Reporter", "报告人"), "sla": ("SLA", "SLA"), "fields": ("Fields", "字段"),
-    "id": ("Id", "标识"), "name": ("Name", "姓名"), "email": ("E-mail", "电子邮件"),
-    "groups": ("Groups", "所属组"), "site": ("Site", "地点"), "due": ("Due", "到期"),
-    "met": ("met", "已满足"), "breached": ("breached", "已违约"), "running": ("running", "计时中"),
-    "paused": ("paused", "已暂停"), "history": ("History", "处理记录"),
-    "urgency_impact": ("Urgency / impact", "紧急程度 / 影响度"), "classification": ("Category", "类别"),
-    "parent": ("Parent", "上级工单"), "opened": ("Opened", "已开启"),
-    "attachment": ("Attachment", "附件"), "elapsed": ("elapsed", "已用"),
-    "of": ("of", "/"), "override_label": ("override", "手工设置"), "due_inline": ("due", "到期"),
-    "stays": ("(stays)", "（状态不变）"),
-    "similar_solutions": ("Known solutions of similar tickets (itsm similar KEY):",
-                          "相似工单的已知解决方案（itsm similar 编号）："),
-    "no_matches": ("no ticket matches", "没有匹配的工单"),
-    "no_similar": ("no resolved ticket with a solution looks like {key}",
-                   "没有与 {key} 相似且已记录解决方案的已解决工单"),
-    "solution": ("Solution", "解决方案"), "match": ("Match", "匹配内容"), "score": ("Score", "相关度"),
-    "closure": ("Closure", "结束状态"), "reindexed": ("re-indexed {count} tickets", "已重建 {count} 个工单的索引"),
-    "status_token": ("Status token (give it to the reporter)", "状态查询令牌（请告知报告人）"),
-    "created_ticket": ("created {key}", "已创建 {key}"),
-    "done": ("{key}: {action} -> {state}", "{key}：{action} -> {state}"),
+if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
+    import gettext
+    import re
+
+LANGS = ("en", "zh")
+DOMAIN = "itsm"
+LOCALE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "locale")
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` for extraction without translating it now."""
+    return text
+
+
+MESSAGES: dict[str, str] = {
+    'no_action': N_("process '{process}' has no action '{action}'; available now: {available}"),
+    'not_in_state': N_("action '{action}' is not available in state '{state}'; available now: {available}"),
+    'wrong_role': N_('{actor} may not {action} {key}: it needs one of the roles {roles}'),
+    'missing': N_('{action} needs: {fields} (missing)'),
+    'not_accepted': N_("{action} does not take field '{field}'; it takes: {accepted}"),
+    'guard': N_('{action} is not allowed now: {reason}'),
+    'criteria': N_("{key} cannot enter '{state}': {failed}"),
+    'note_required': N_('{action} needs a note (--note)'),
+    'override': N_('only {roles} may set the priority by hand, and only with a reason (--note)'),
+    'none': N_('none'),
+    'key': N_('Key'),
+    'state': N_('State'),
+    'priority': N_('Priority'),
+    'title': N_('Title'),
+    'assignee': N_('Assignee'),
+    'group': N_('Group'),
+    'service': N_('Service'),
+    'process': N_('Process'),
+    'updated': N_('Updated'),
+    'action': N_('Action'),
+    'to': N_('To'),
+    'requires': N_('Requires'),
+    'roles': N_('Roles'),
+    'at': N_('At'),
+    'actor': N_('Actor'),
+    'on_behalf_of': N_('{by} on behalf of {actor}'),
+    'label': N_('Label'),
+    'change': N_('Change'),
+    'note': N_('Note'),
+    'created': N_('Created'),
+    'reporter': N_('Reporter'),
+    'sla': N_('SLA'),
+    'fields': N_('Fields'),
+    'id': N_('Id'),
+    'name': N_('Name'),
+    'email': N_('E-mail'),
+    'groups': N_('Groups'),
+    'site': N_('Site'),
+    'due': N_('Due'),
+    'met': N_('met'),
+    'breached': N_('breached'),
+    'running': N_('running'),
+    'paused': N_('paused'),
+    'history': N_('History'),
+    'urgency_impact': N_('Urgency / impact'),
+    'classification': N_('Category'),
+    'parent': N_('Parent'),
+    'opened': N_('Opened'),
+    'attachment': N_('Attachment'),
+    'elapsed': N_('elapsed'),
+    'of': N_('of'),
+    'override_label': N_('override'),
+    'due_inline': N_('due'),
+    'stays': N_('(stays)'),
+    'similar_solutions': N_('Known solutions of similar tickets (itsm similar KEY):'),
+    'no_matches': N_('no ticket matches'),
+    'no_similar': N_('no resolved ticket with a solution looks like {key}'),
+    'solution': N_('Solution'),
+    'match': N_('Match'),
+    'score': N_('Score'),
+    'closure': N_('Closure'),
+    'reindexed': N_('re-indexed {count} tickets'),
+    'status_token': N_('Status token (give it to the reporter)'),
+    'created_ticket': N_('created {key}'),
+    'done': N_('{key}: {action} -> {state}'),
+    'yes': N_('yes'), 'no': N_('no'), 'internal': N_('internal'),
+    'ev_create': N_('Logged'), 'ev_comment': N_('Note'), 'ev_attach': N_('File attached'),
+    'ev_link': N_('Linked'), 'ev_unlink': N_('Unlinked'), 'ev_tick': N_('Timer'), 'ev_sla': N_('SLA'),
+    'ev_timer': N_('Timer'),
 }
+
+_CATALOGUES: dict[str, "gettext.NullTranslations"] = {}
+
+
+def catalogue(lang: str) -> "gettext.NullTranslations":
+    """The compiled catalogue of ``lang`` (read once; English needs none)."""
+    found = _CATALOGUES.get(lang)
+    if found is None:
+        import gettext
+
+        if lang == "en":
+            found = gettext.NullTranslations()
+        else:
+            found = gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+        _CATALOGUES[lang] = found
+    return found
+
+
+def tr(text: str, lang: str = "en", **values: Any) -> str:
+    """``text`` (an English msgid) in ``lang``, with ``values`` put in."""
+    out = text if lang == "en" else catalogue(lang).gettext(text)
+    return out.format(**values) if values else out
 
 
 def t(msg_id: str, lang: str = "en", **values: Any) -> str:
-    en, zh = MESSAGES[msg_id]
-    text = zh if lang == "zh" else en
-    return text.format(**values) if values else text
+    """The message ``msg_id`` of :data:`MESSAGES` in ``lang``."""
+    return tr(MESSAGES[msg_id], lang, **values)
+
+
+def choose(explicit: str | None, person: str | None = None) -> str:
+    """The language: ``--lang`` / ``ITSM_LANG`` (explicit), then the person's own, then English."""
+    for lang in (explicit, person):
+        if lang in LANGS:
+            return str(lang)
+    return "en"
+
+
+TICK_KINDS = {"sla": N_("SLA"), "timer": N_("timer"), "warning": N_("warning"), "breach": N_("breach"),
+              "remind": N_("reminder"), "report": N_("report"), "audit": N_("audit"), "outbox": N_("outbox")}
+
+TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in English)
+    N_("{count} message(s) queued"), N_("{action} skipped: no longer applies ({state})"),
+    N_("{action} refused: {reason}"), N_("{action} -> {state}"), N_("nothing to do"),
+    N_("skipped: the timer itself is already due"), N_("skipped: a later repetition is also due"),
+    N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
+    N_("checkpoint #{count} signed ({leaves} new event(s))"))
+
+
+def tick_kind(kind: str, lang: str) -> str:
+    return tr(TICK_KINDS[kind], lang) if kind in TICK_KINDS else kind
+
+
+def _shape(template: str) -> "re.Pattern[str]":
+    import re
+
+    parts = re.split(r"\{(\w+)\}", template)
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)))
+
+
+_SHAPES: dict[str, "re.Pattern[str]"] = {}
+
+
+def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES) -> str:
+    """An English text recorded from ``templates`` (parts joined by "; "), said in ``lang``;
+    a part of no known shape stays as it is."""
+    if lang == "en" or not text:
+        return text
+    out = []
+    for part in text.split("; "):
+        for template in templates:
+            shape = _SHAPES.setdefault(template, _shape(template))
+            found = shape.fullmatch(part)
+            if found is not None:
+                out.append(tr(template, lang, **found.groupdict()))
+                break
+        else:
+            out.append(part)
+    return "；".join(out)

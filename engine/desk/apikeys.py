@@ -23,6 +23,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from engine.i18n import N_
 from engine.errors import InvalidApiKey, NotFound, UsageError
 from engine.runtime.actions import Actor
 from engine.desk import permissions
@@ -79,7 +80,7 @@ def create(desk: Desk, user: str, label: str | None, actor_id: str | None,
         actor = desk.actor(repo, actor_id)
         person = repo.find_person(user)
         if person is None:
-            raise NotFound(f"no user '{user}' (see 'itsm user list')")
+            raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": user})
         _check_manage(desk, actor, person["id"], f"create API keys for {person['id']}")
         return _insert(desk, repo, person["id"], label, None if actor.system else actor.id, now,
                        expires_at, stored_scopes)
@@ -110,7 +111,7 @@ def list_keys(desk: Desk, user: str | None, actor_id: str | None) -> list[dict[s
         if user is not None:
             person = repo.find_person(user)
             if person is None:
-                raise NotFound(f"no user '{user}' (see 'itsm user list')")
+                raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": user})
             user = person["id"]
             _check_manage(desk, actor, user, f"list the API keys of {user}")
         elif not manager:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.definitions.home import bundled_home
+from engine.i18n import N_
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.journal import KeyRing, load_ring
 from engine.model import Definitions, ProcessSpec
@@ -125,7 +126,8 @@ class Desk:
     def process(self, pid: str) -> ProcessSpec:
         spec = self.defs.processes.get(pid)
         if spec is None:
-            raise NotFound(f"no process '{pid}'; known: {', '.join(self.defs.processes)}")
+            raise NotFound(N_("no process '{process}'; known: {known}"),
+                           values={"process": pid, "known": ", ".join(self.defs.processes)})
         return spec
 
     def spec_for(self, ticket: Ticket) -> ProcessSpec:
@@ -155,14 +157,14 @@ class Desk:
     def actor(self, repo: Any, ident: str | None = None) -> Actor:
         ident = ident or self.user  # the CLI refuses --as system (commands/common.py)
         if not ident:
-            raise UsageError("who is acting? give --as USER or set ITSM_USER")
+            raise UsageError(N_("who is acting? give --as USER or set ITSM_USER"), values={})
         if ident == "system":
             return SYSTEM
         person = repo.find_person(ident)
         if person is None:
             if "@" in ident:  # an end user known only by e-mail: may act as reporter
                 return Actor(ident.lower(), ident.lower(), ident)
-            raise NotFound(f"no user '{ident}' (see 'itsm user list')")
+            raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": ident})
         return Actor(person["id"], person["email"].lower(), person["name"],
                      frozenset(person["roles"]), frozenset(person["groups"]))
 

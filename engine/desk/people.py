@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
+from engine.i18n import N_
 from engine.errors import UsageError
 from engine.desk import permissions
 from engine.model import LANGS
@@ -102,7 +103,7 @@ def find_user(desk: Desk, ident: str) -> dict[str, Any]:
     with desk.store.read() as repo:
         person = repo.find_person(ident)
     if person is None:
-        raise NotFound(f"no user '{ident}' (see 'itsm user list')")
+        raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": ident})
     view = person_view(desk, person)
     view["permissions"] = sorted(permissions.of_person(desk.defs, person["roles"], person["groups"]))
     return view

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from engine.desk import attachments, clockstate, links, major, permissions, search
 from engine.desk.context import Desk
+from engine.i18n import N_
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
 from engine.runtime.ticket import Ticket
@@ -51,7 +52,7 @@ def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str |
 
 def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None) -> dict[str, Any]:
     if not text.strip():
-        raise UsageError("a comment needs text")
+        raise UsageError(N_("a comment needs text"), values={})
     now = desk.now()
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from engine.i18n import N_
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.journal import GENESIS, KeyRing, canonical, keyed_hash, load_ring
 from engine.store import db
@@ -348,7 +349,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         # SQLite's BEGIN IMMEDIATE already holds the write lock
         row = self.run.first(_TICKET["key", lock and not self.sqlite], {"key": key})
         if row is None:
-            raise NotFound(f"no ticket {key}")
+            raise NotFound(N_("no ticket {key}"), values={"key": key})
         return self._remember(row)
 
     def _remember(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -503,7 +504,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def get_ticket_by_id(self, ticket_id: int, *, lock: bool = False) -> dict[str, Any]:
         row = self.run.first(_TICKET["id", lock and not self.sqlite], {"tid": ticket_id})
         if row is None:
-            raise NotFound(f"no ticket with id {ticket_id}")
+            raise NotFound(N_("no ticket with id {id}"), values={"id": ticket_id})
         return self._remember(row)
 
     # -- scheduled reports -----------------------------------------------------------
