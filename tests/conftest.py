@@ -300,6 +300,22 @@ def mode() -> str:
     return "direct"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Remote mode runs on SQLite only: the client's path (engine/remote, the
+    JSON API) is the same whichever database the server holds, and the direct
+    variants run every test on both databases (this keeps CI's time in check)."""
+    keep, dropped = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("mode") == "remote" and params.get("db_url") == "postgresql":
+            dropped.append(item)
+        else:
+            keep.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if getattr(metafunc.module, "DUAL_MODE", False) and "itsm" in metafunc.fixturenames:
         only = metafunc.definition.get_closest_marker("direct_only")
