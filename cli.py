@@ -6,155 +6,33 @@ The commands themselves live in the ``commands`` package, one module per area
 call the engine facade (engine.api) or, in remote mode, the desk server
 (engine.remote), render.  ``itsm --help`` imports no command module: the root
 group knows each command's module and the first paragraph of its help
-(:data:`COMMAND_MODULES`, kept true by tests/cli/test_help_examples.py) and
-imports a module only when one of its commands runs.
+(``COMMAND_MODULES`` of commands/plain.py, kept true by tests/test_docs.py) and
+imports a module only when one of its commands runs.  The console script starts
+in entry.py, which prints ``itsm --help`` / ``--version`` and performs a remote
+``itsm do`` without click, and hands everything else to :func:`main` unchanged.
 
-    itsm = "cli:main"      (pyproject.toml)      python -m cli
+    itsm = "entry:main"      (pyproject.toml)      python -m cli      (click only)
 
 May import: ground, definitions, lint, workspace, store, reports, api, design, demo, web, remote.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import click
 
 from commands.common import COMMANDS, State
+from commands.plain import (COMMAND_MODULES, error_text, internal_error_text, interrupted_text,  # noqa: F401
+                            ROOT_HELP, terminal_columns, write)
 from engine import __version__
 from engine.errors import ExitCode, ItsmError
-from engine.i18n import tr
-
-COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its help)
-    'actions': ('tickets',
-        'What the acting user can do with a ticket now, and what each needs.'),
-    'alerts': ('alerts',
-        'List monitoring alert groups with their incident, newest activity first.'),
-    'apikey': ('apikey',
-        'API keys for agents and integrations using the JSON API (itsm serve).'),
-    'attach': ('mail',
-        'Attach a file to a ticket (a screenshot, a log). It is stored with its SHA-256, '
-        'journaled, and listed in show, history and the status page.'),
-    'audit': ('operations',
-        'Checks for auditors.'),
-    'batch': ('batch',
-        'Perform many changes in one process: FILE (or stdin) holds one JSON object per '
-        'line, each done in its own transaction, in order:'),
-    'comment': ('tickets',
-        "Add a note to a ticket's journal without changing its state."),
-    'db': ('people',
-        'The database: create or migrate its schema.'),
-    'demo': ('demo',
-        'Run a complete demonstration on a fresh SQLite database.'),
-    'diff': ('design',
-        'What a change to the definitions does: states, actions, roles, required fields, '
-        'guards, criteria, SLA clocks and targets, timers, notifications and labels '
-        'added, removed or changed -- not its YAML whitespace.'),
-    'do': ('tickets',
-        "Perform an action of the ticket's process."),
-    'graph': ('definitions',
-        'Print a process as a Mermaid state diagram or Graphviz DOT; with --all, every '
-        'process and the relations between them (their inputs and outputs).'),
-    'history': ('tickets',
-        'The journal of a ticket: who did what, when, with which changes.'),
-    'init': ('definitions',
-        'Create a new process repository from the bundled defaults.'),
-    'intake': ('alerts',
-        'File monitoring alerts as incidents: one open incident per alert group, repeats '
-        'and resolutions noted on it (codes/alert_rules.yaml maps alerts to service, '
-        'urgency, impact and category). Exits 1 if a group could not be filed.'),
-    'link': ('tickets',
-        'Link a ticket to another by a relation its process declares.'),
-    'lint': ('definitions',
-        'Check process definitions and code tables.'),
-    'list': ('tickets',
-        'Queues: tickets matching the filters.'),
-    'login': ('session',
-        'Log in to a desk server (itsm serve): exchange a password, or an existing token '
-        'read from stdin with --with-token, for a personal token kept in your config '
-        'folder (mode 0600).'),
-    'logout': ('session',
-        'Revoke your token on the desk server and forget it.'),
-    'mail': ('mail',
-        'Mail to the desk: from an MTA pipe (receive) or IMAP mailboxes (poll).'),
-    'major': ('major',
-        'The major-incident procedure.'),
-    'migrate': ('operations',
-        'Move open tickets to the current definition of PROCESS with an explicit state '
-        'map. A dry run unless --apply; each move is journaled. Only the process owner '
-        'may apply.'),
-    'new': ('tickets',
-        'Log a new ticket: the single intake for incidents and service requests.'),
-    'outbox': ('notifications',
-        'Queued notifications: deliver them, inspect failures, retry.'),
-    'report': ('reports',
-        'Render a KPI report from reports/NAME.yaml, computed in SQL from the central '
-        'database; or, with --due, run the scheduled ones.'),
-    'search': ('search',
-        'Full-text search over titles, descriptions, solutions, text fields and journal '
-        'notes, in Chinese and English. Every term must occur (as a substring, any case);'
-        ' "double quotes" keep a phrase. Best matches first, with the matched snippet. '
-        'For service-desk staff.'),
-    'serve': ('serve',
-        'Run the self-service portal (report an incident or request, follow its status, '
-        'confirm or reopen) and the JSON API for agents, integrations and monitoring '
-        '(/api/v1, described at /openapi.json). Put it behind a reverse proxy for TLS; '
-        'access logs go to stderr as JSON lines.'),
-    'show': ('tickets',
-        'Show a ticket with its fields and SLA clocks.'),
-    'similar': ('search',
-        'Resolved tickets most like KEY (its title and description; the same service and '
-        'category weigh more), with their solution and closure code: look here before '
-        'assigning. Resolve with --set solution_from=THAT-KEY to reuse one.'),
-    'simulate': ('design',
-        'Replay a scripted ticket against a definition, without a database: after every '
-        'step the state, the changed fields, the SLA clocks, the messages that would be '
-        "sent and any refusal (with the same words as 'itsm do'). Timers and SLA "
-        "thresholds fire as time passes ('tick:' steps, or a later 'at:')."),
-    'status': ('notifications',
-        "The end user's view of a ticket: state in plain words, priority, group, SLA due "
-        "date and public updates. Needs the ticket's status token."),
-    'tick': ('operations',
-        'Perform everything due now: SLA warnings and breaches, auto-closure, reminders '
-        '(timers); render the KPI reports whose schedule is due (reports); seal the '
-        'journal (audit); send queued messages (deliveries: a few at once, a mail server '
-        'that is down is given up on for this run after a few failures). Run it from cron'
-        ' every minute; it is idempotent and safe to run from several machines at once. '
-        'On a big desk, run the reports as their own job (docs/operations.md).'),
-    'unlink': ('tickets',
-        'Remove a link (journaled, like itsm link).'),
-    'user': ('people',
-        'People, their roles and support groups.'),
-    'whoami': ('session',
-        'Who you are on the desk server: your user, name, roles and token.'),
-}
 
 
 def _report_error(state: State | None, exc: ItsmError) -> int:
-    if state is not None and state.json_errors:
-        import json
-
-        click.echo(json.dumps(exc.to_dict(), ensure_ascii=False), err=True)
-    else:
-        click.echo(f"itsm: {exc.text(state.lang if state is not None else 'en')}", err=True)
+    write(error_text(exc, state is not None and state.json_errors, state.lang if state is not None else "en"),
+          err=True)
     return int(exc.exit_code)
-
-
-def _terminal_columns() -> int:
-    """What shutil.get_terminal_size() answers ($COLUMNS, the terminal, else 80)
-    without importing shutil (and with it bz2, lzma, zlib) for every --help."""
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
 
 
 class ItsmContext(click.Context):
@@ -164,7 +42,7 @@ class ItsmContext(click.Context):
         if width is None:
             from click import formatting
 
-            width = formatting.FORCED_WIDTH or max(min(_terminal_columns(), self.max_content_width or 80) - 2, 50)
+            width = formatting.FORCED_WIDTH or max(min(terminal_columns(), self.max_content_width or 80) - 2, 50)
         return self.formatter_class(width=width, max_width=self.max_content_width)
 
 
@@ -206,19 +84,17 @@ class ItsmGroup(click.Group):
             raise
         except KeyboardInterrupt:
             state = ctx.find_object(State)
-            click.echo("itsm: " + tr("interrupted", state.lang if state else "en"), err=True)
+            write(interrupted_text(state.lang if state else "en"), err=True)
             ctx.exit(130)
         except Exception as exc:  # a bug: short message, traceback only with --debug
             state = ctx.find_object(State)
             if state is not None and state.debug:
                 raise
-            error = f"{type(exc).__name__}: {exc}"
-            click.echo("itsm: " + tr("internal error: {error} (run with --debug for the traceback)",
-                                     state.lang if state else "en", error=error), err=True)
+            write(internal_error_text(exc, state.lang if state else "en"), err=True)
             ctx.exit(int(ExitCode.INTERNAL))
 
 
-@click.group(cls=ItsmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ItsmGroup, help=ROOT_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--home", envvar="ITSM_HOME", metavar="DIR",
               help="Process repository (default: $ITSM_HOME, the nearest folder upward with "
                    "processes/ and codes/, else the bundled defaults).")
@@ -238,15 +114,6 @@ class ItsmGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, home: str | None, db: str | None, url: str | None, user: str | None,
          now: str | None, lang: str | None, debug: bool) -> None:
-    """itsm: declarative IT service management.
-
-    Agents work tickets (new, do, show, list), auditors check definitions
-    (lint, graph), operators run timers and reports.
-
-    \b
-    Example:
-      itsm new incident --title "Claims system down" --reporter li.na@example.com
-    """
     ctx.obj = State(home=home, db=db, url=url, user=user, now=now, lang=lang or "en",
                     lang_chosen=lang is not None, debug=debug)
 

@@ -10,6 +10,8 @@ from typing import Any, Callable
 
 import click
 
+from commands.plain import desk_url, parse_sets, remote_api  # noqa: F401 - click-free, shared with entry.py
+
 COMMANDS: list[click.Command] = []  # every command declared here, in declaration order
 # the agent commands, which go through a desk server in remote mode (issue #18)
 REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", "actions", "list", "search",
@@ -59,17 +61,7 @@ class State:
         remote mode: itsm.toml's ``url`` leaves them on the database, and an
         explicit ``--url`` makes them say so."""
         if self._remote_url is False:
-            url = self.url
-            if not url and not self.db and _agent_command():
-                from engine.definitions.home import find_home  # the standard library only
-                from engine.settings import Settings
-
-                url = Settings.load(find_home(self.home)).url
-            if url:
-                from engine.remote.client import normalize_url
-
-                url = normalize_url(url)
-            self._remote_url = url or None
+            self._remote_url = desk_url(self.url, self.db, self.home, _agent_command())
         return self._remote_url  # type: ignore[no-any-return]
 
     @property
@@ -118,21 +110,6 @@ def _agent_command() -> bool:
     return bool(names) and names[0] in REMOTE_COMMANDS
 
 
-def remote_api(url: str, user: str | None, now: str | None, lang: str) -> Any:
-    """The desk server at ``url`` with the token of ``ITSM_TOKEN`` or of ``itsm login``."""
-    import os
-
-    from engine.errors import UsageError
-    from engine.remote import tokens
-    from engine.remote.client import RemoteApi
-
-    if user is not None and user.strip().lower() == "system":
-        raise UsageError("--as system: the engine's own identity cannot be used on a desk server")
-    kept = None if os.environ.get("ITSM_TOKEN") else tokens.get(url)
-    token = os.environ.get("ITSM_TOKEN") or (kept or {}).get("token")
-    return RemoteApi(url, token, user, now, lang, token_user=(kept or {}).get("user"))
-
-
 pass_state = click.make_pass_decorator(State)
 
 
@@ -163,18 +140,6 @@ def emit(state: State, data: Any, as_json: bool, text: Callable[[], str],
         click.echo(csv_text(), nl=False)
     else:
         click.echo(text(), nl=False)
-
-
-def parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
-    from engine.errors import UsageError
-
-    out: dict[str, str] = {}
-    for item in sets:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"--set {item!r}: write FIELD=VALUE, e.g. --set group=desktop_support")
-        out[name.strip()] = value
-    return out
 
 
 set_option = click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",

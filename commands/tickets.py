@@ -74,25 +74,12 @@ def do_action(state: State, key: str, action: str, sets: tuple[str, ...], note: 
       itsm do INC-000042 resolve --set solution="Reset the VPN token" \\
           --set closure_code=solved --set service_restored=true
     """
-    from engine.i18n import t, tr
+    from commands.plain import done_text
 
     json_mode(state, as_json)
     ticket = state.api().do(key, action, parse_sets(sets), note, expect_version)
-    def text() -> str:
-        lang = state.lang
-        lines = [t("done", lang, key=ticket["key"], action=Labels(state, ticket["process"]).action(action),
-                   state=ticket["state_label"])]
-        if ticket.get("opened"):
-            lines.append(tr("opened {opened}, {key} linked to it ({relation})", lang, opened=ticket["opened"],
-                            key=ticket["key"], relation=ticket.get("relation")))
-        if ticket.get("joined"):
-            lines.append(tr("joined {key}, already open for this service", lang, key=ticket["joined"]))
-        if ticket.get("major_incident"):
-            lines.append(tr("major-incident criteria matched: linked to {key}", lang, key=ticket["major_incident"]))
-        lines += ["  " + tr("linked {line}", lang, line=line) for line in ticket.get("cascade") or []]
-        return "\n".join(lines) + "\n"
-
-    emit(state, ticket, as_json, text)
+    emit(state, ticket, as_json,
+         lambda: done_text(ticket, Labels(state, ticket["process"]).action(action), state.lang))
 
 
 @command()
@@ -236,12 +223,11 @@ def comment(state: State, key: str, text: str, public: bool, as_json: bool) -> N
     Example:
       itsm comment INC-000042 "Called the user, waiting for a screenshot"
     """
-    from engine.i18n import tr
+    from commands.plain import comment_text
 
     json_mode(state, as_json)
     event = state.api().comment(key, text, public)
-    emit(state, event, as_json, lambda: tr("{key}: note #{seq} added", state.lang, key=key.upper(),
-                                           seq=event["seq"]) + "\n")
+    emit(state, event, as_json, lambda: comment_text(event, key, state.lang))
 
 
 @command()

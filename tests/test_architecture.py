@@ -88,7 +88,8 @@ def _is_project_module(root: Path, dotted: str) -> bool:
 
 
 def python_files(root: Path = REPO) -> list[Path]:
-    files = sorted((root / "engine").rglob("*.py")) + [root / "cli.py"] + sorted((root / "commands").rglob("*.py"))
+    files = sorted((root / "engine").rglob("*.py")) + [root / "cli.py", root / "entry.py"] \
+        + sorted((root / "commands").rglob("*.py"))
     return [f for f in files if "__pycache__" not in f.parts and f.exists()]
 
 
@@ -143,6 +144,15 @@ def test_library_lives_behind_one_module(library: str, all_imports: list[Import]
 def test_engine_never_imports_click(all_imports: list[Import]) -> None:
     wrong = [str(i) for i in all_imports if i.top == "click" and i.file.startswith("engine/")]
     assert not wrong, "engine/ is a library: click belongs in cli.py and commands/ only\n" + "\n".join(wrong)
+
+
+def test_the_fast_path_never_imports_click(all_imports: list[Import]) -> None:
+    """entry.py (the console script) and commands/plain.py run ``itsm --help`` and a
+    remote ``itsm do`` without click (issues #18, #25): click only through cli.py."""
+    fast = ("entry.py", "commands/plain.py")
+    assert {i.file for i in all_imports} >= set(fast)
+    wrong = [str(i) for i in all_imports if i.file in fast and (i.top == "click" or i.module == "commands.common")]
+    assert not wrong, "the fast path imports click (or a module that does):\n" + "\n".join(wrong)
 
 
 @pytest.mark.parametrize("module", ["engine/model.py", "engine/errors.py", "engine/i18n.py"])
@@ -230,8 +240,10 @@ TOP_MODULES = ("api", "workspace", "demo")  # engine/NAME.py, each a part of its
 
 def part_of(rel: str) -> str | None:
     """The part a file belongs to: ``engine/X/...`` -> X, ``engine/api.py`` -> api,
-    the ground modules -> ground, ``cli.py`` and ``commands/`` -> cli."""
+    the ground modules -> ground, ``cli.py`` and ``commands/`` -> cli, ``entry.py`` -> entry."""
     parts = rel.split("/")
+    if rel == "entry.py":
+        return "entry"
     if rel == "cli.py" or parts[0] == "commands":
         return "cli"
     if parts[0] != "engine":
@@ -248,8 +260,8 @@ def face_of(part: str, root: Path = REPO) -> Path:
     """The file whose docstring speaks for a part."""
     if part == "ground":
         return root / "engine" / "__init__.py"
-    if part == "cli":
-        return root / "cli.py"
+    if part in ("cli", "entry"):
+        return root / f"{part}.py"
     if part in TOP_MODULES:
         return root / "engine" / f"{part}.py"
     return root / "engine" / part / "__init__.py"
@@ -398,6 +410,7 @@ def test_a_deliberate_cycle_is_caught(tmp_path: Path) -> None:
     for sub in ("engine", "commands"):
         shutil.copytree(REPO / sub, tmp_path / sub, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "cli.py", tmp_path / "cli.py")
+    shutil.copy(REPO / "entry.py", tmp_path / "entry.py")
     assert cycles(module_graph(tmp_path)) == []
     views = tmp_path / "engine" / "desk" / "views.py"
     views.write_text(views.read_text(encoding="utf-8") + "\nfrom typing import TYPE_CHECKING\n"
