@@ -115,13 +115,14 @@ def _out(text: str, err: bool, code: int) -> int:
 
 # -- the root help, as click formats it ----------------------------------------------------
 
-def root_help(width: int | None = None) -> str:
+def root_help(width: int | None = None, prog: str | None = None) -> str:
     """``itsm --help`` at ``width`` (default: as cli.ItsmContext finds it), with
-    the newline click.echo adds."""
+    the newline click.echo adds; ``prog``: the script's name, as click finds it."""
     from commands.plain import COMMAND_MODULES, ROOT_HELP, help_width
 
     width = help_width() if width is None else width
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "itsm"  # as click names a script
+    if prog is None:
+        prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "itsm"
     out: list[str] = []
     prefix = f"Usage: {prog} "
     if width >= len(prefix) + 20:
