@@ -306,3 +306,55 @@ def test_login_with_a_password_against_the_session_contract(tmp_path: Path, monk
         assert json.loads(kept.read_text())[url]["user"] == "wang.lei"
     finally:
         server.shutdown()
+
+
+def test_the_fast_path_of_do_and_comment_is_clicks(desk: Desk) -> None:
+    """Issue #18: a remote ``itsm do`` (and ``itsm comment``) through the console
+    script's fast path, which loads no click (tests/cli/_fastpath.py), prints the
+    bytes click prints and exits with the same code: success, --json, a refusal
+    (1), a missing field (1), an unknown ticket (4), a stale --expect-version
+    (5), a bad --set (2), no token (1); a bad option goes to click, which says so."""
+    from _fastpath import both_paths, run_probe
+
+    owner = {"ITSM_TOKEN": desk.keys["p16.owner"]}
+    env = {**desk.env, "ITSM_TOKEN": desk.keys["wang.lei"], "ITSM_URL": desk.url}
+    engineer = {**env, "ITSM_TOKEN": desk.keys["chen.jie"]}
+    keys = [desk.json("--now", NOW, "new", "incident", "--title", "Fast path", "--reporter", "li.na@example.com",
+                      env=owner)["key"] for _ in range(2)]
+
+    def twins(*args: str, env: dict[str, str] = env) -> tuple[int, str, str]:
+        """The same command on two tickets in the same state, one through each path."""
+        fast, loaded = run_probe(["--now", NOW, *[a.replace("KEY", keys[0]) for a in args]], env, desk.base, False)
+        slow, _ = run_probe(["--now", NOW, *[a.replace("KEY", keys[1]) for a in args]], env, desk.base, True)
+        assert loaded == [] and fast[0] == 0, (args, fast, loaded)
+        assert fast == tuple(part.replace(keys[1], keys[0]) if isinstance(part, str) else part for part in slow)
+        return fast
+
+    done = twins("do", "KEY", "assign", "--set", "group=desktop_support", "--set", "assignee=chen.jie",
+                 "--note", "yours")
+    assert done[1] == f"{keys[0]}: assign -> Assigned\n", done
+    shown = json.loads(twins("do", "KEY", "start", "--json", env=engineer)[1])
+    assert (shown["key"], shown["state"]) == (keys[0], "in_progress")
+    assert "note #" in twins("comment", "KEY", "Called the user back")[1]
+    key = keys[0]
+    refused = both_paths(["do", key, "confirm"], env, desk.base)
+    assert refused[0] == 1 and refused[2].startswith("itsm: ") and not refused[1]
+    missing = both_paths(["do", key, "resolve", "--set", "closure_code=solved"], env, desk.base)
+    assert missing[0] == 1 and "(missing)" in missing[2]
+    assert both_paths(["do", "INC-999999", "start"], env, desk.base)[0] == 4
+    gone = both_paths(["do", "INC-999999", "start", "--json"], env, desk.base)
+    assert json.loads(gone[2])["exit_code"] == 4
+    stale = both_paths(["do", key, "resolve", "--expect-version", "1", "--set", "solution=x"], env, desk.base)
+    assert stale[0] == 5
+    assert both_paths(["do", key, "resolve", "--set", "solution"], env, desk.base)[0] == 2
+    assert "itsm login" in both_paths(["do", key, "start"], {**env, "ITSM_TOKEN": ""}, desk.base)[2]
+    bad = both_paths(["do", key, "start", "--bogus"], env, desk.base, fast=False)
+    assert bad[0] == 2 and "--bogus" in bad[2]
+    # the desk server named in itsm.toml, and the fast path is the installed console script
+    config = desk.base / "fast.toml"
+    config.write_text(f'url = "{desk.url}"\n')
+    toml_env = {**desk.env, **owner, "ITSM_CONFIG": str(config)}
+    via_toml = both_paths(["do", "INC-999999", "start"], toml_env, desk.base)
+    assert via_toml[0] == 4
+    assert desk.run("do", "INC-999999", "start", env={**owner, "ITSM_CONFIG": str(config)},
+                    expect=4).stderr == via_toml[2]
