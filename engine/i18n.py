@@ -16,11 +16,12 @@ language other than English is chosen.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported at run time (start-up of a remote command)
 if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
     import gettext
     import re
+    from typing import Any
 
 LANGS = ("en", "zh")
 DOMAIN = "itsm"

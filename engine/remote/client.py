@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import Any, Mapping, Sequence
+TYPE_CHECKING = False  # typing is not imported at run time (start-up of a remote command)
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Sequence
 
 from engine import __version__
 from engine.errors import ExitCode, ItsmError, UsageError

@@ -14,7 +14,9 @@ from __future__ import annotations
 import os
 import socket
 import urllib.parse
-from typing import Mapping
+TYPE_CHECKING = False  # typing is not imported at run time (start-up of a remote command)
+if TYPE_CHECKING:
+    from typing import Mapping
 
 MAX_LINE = 64 * 1024  # bytes of a status or header line
 MAX_HEADERS = 100
