@@ -42,7 +42,9 @@ def request(method: str, url: str, headers: Mapping[str, str], body: bytes | Non
     if body is not None or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {len(body or b'')}")
     head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
-    sock = socket.create_connection((host, port), timeout=timeout)
+    # an ASCII host as bytes: getaddrinfo would encode a str with the idna codec, importing it
+    address = host.encode("ascii") if host.isascii() else host
+    sock = socket.create_connection((address, port), timeout=timeout)
     try:
         if https:
             import ssl

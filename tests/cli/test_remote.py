@@ -1,8 +1,10 @@
 """Remote mode end to end against a real ``itsm serve`` subprocess (issue #18):
 login with a token, a whole incident life through the server, whoami, logout,
 a revoked or unknown token refused (exit 1, naming ``itsm login``), an
-unreachable server (exit 3), the token file's mode, ``--as`` on a server, and
-the light import path (no SQLAlchemy, Jinja or FastAPI in a remote command).
+unreachable server (exit 3), the token file's mode, ``--as`` on a server,
+the light import path (no SQLAlchemy, Jinja or FastAPI in a remote command),
+and the console script's fast path of ``do`` / ``comment`` (no click; the same
+bytes as click's path).
 
 The CLI runs as the installed ``itsm`` in subprocesses; the server is started
 once for the module on a SQLite database.
@@ -317,7 +319,9 @@ def test_the_fast_path_of_do_and_comment_is_clicks(desk: Desk) -> None:
     from _fastpath import both_paths, run_probe
 
     owner = {"ITSM_TOKEN": desk.keys["p16.owner"]}
-    env = {**desk.env, "ITSM_TOKEN": desk.keys["wang.lei"], "ITSM_URL": desk.url}
+    db = {"ITSM_DATABASE_URL": f"sqlite:///{desk.base}/desk.db"}  # a key of its own (another test logs out)
+    agent = json.loads(desk.run("--as", "p16.owner", "apikey", "create", "--user", "wang.lei", "--json", env=db).stdout)
+    env = {**desk.env, "ITSM_TOKEN": agent["key"], "ITSM_URL": desk.url}
     engineer = {**env, "ITSM_TOKEN": desk.keys["chen.jie"]}
     keys = [desk.json("--now", NOW, "new", "incident", "--title", "Fast path", "--reporter", "li.na@example.com",
                       env=owner)["key"] for _ in range(2)]
@@ -341,13 +345,22 @@ def test_the_fast_path_of_do_and_comment_is_clicks(desk: Desk) -> None:
     assert refused[0] == 1 and refused[2].startswith("itsm: ") and not refused[1]
     missing = both_paths(["do", key, "resolve", "--set", "closure_code=solved"], env, desk.base)
     assert missing[0] == 1 and "(missing)" in missing[2]
-    assert both_paths(["do", "INC-999999", "start"], env, desk.base)[0] == 4
+    gone_text = both_paths(["do", "INC-999999", "start"], env, desk.base)
+    assert gone_text[0] == 4
     gone = both_paths(["do", "INC-999999", "start", "--json"], env, desk.base)
     assert json.loads(gone[2])["exit_code"] == 4
     stale = both_paths(["do", key, "resolve", "--expect-version", "1", "--set", "solution=x"], env, desk.base)
     assert stale[0] == 5
     assert both_paths(["do", key, "resolve", "--set", "solution"], env, desk.base)[0] == 2
-    assert "itsm login" in both_paths(["do", key, "start"], {**env, "ITSM_TOKEN": ""}, desk.base)[2]
+    assert "itsm login" in both_paths(["do", key, "start"], {**env, "ITSM_TOKEN": "",
+                                                          "XDG_CONFIG_HOME": str(desk.base / "nobody")},
+                                        desk.base)[2]
+    kept = desk.base / "fast-config" / "itsm"  # the token of itsm login, from the hosts file
+    kept.mkdir(parents=True, mode=0o700)
+    (kept / "hosts.json").write_text(json.dumps({desk.url: {"token": agent["key"], "user": "wang.lei"}}))
+    (kept / "hosts.json").chmod(0o600)
+    logged_in = {**env, "ITSM_TOKEN": "", "XDG_CONFIG_HOME": str(kept.parent)}
+    assert both_paths(["do", "INC-999999", "start"], logged_in, desk.base) == gone_text
     bad = both_paths(["do", key, "start", "--bogus"], env, desk.base, fast=False)
     assert bad[0] == 2 and "--bogus" in bad[2]
     # the desk server named in itsm.toml, and the fast path is the installed console script
