@@ -52,6 +52,7 @@ class RemoteApi:
     which only a server started with ``--client-clock`` accepts."""
 
     remote = True
+    defs = None  # the definitions are the server's: labels stay ids here (commands.common.Labels)
 
     def __init__(self, url: str, token: str | None, user: str | None = None, now: str | None = None,
                  lang: str = "en", timeout: float = TIMEOUT, token_user: str | None = None) -> None:

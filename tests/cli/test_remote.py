@@ -340,6 +340,9 @@ def test_the_fast_path_of_do_and_comment_is_clicks(desk: Desk) -> None:
     shown = json.loads(twins("do", "KEY", "start", "--json", env=engineer)[1])
     assert (shown["key"], shown["state"]) == (keys[0], "in_progress")
     assert "note #" in twins("comment", "KEY", "Called the user back")[1]
+    # in Chinese, click's path (the labels are ids: the definitions are on the server)
+    zh = desk.run("--lang", "zh", "do", keys[1], "update", "--note", "仍在处理", env=engineer)
+    assert keys[1] in zh.stdout, zh
     key = keys[0]
     refused = both_paths(["do", key, "confirm"], env, desk.base)
     assert refused[0] == 1 and refused[2].startswith("itsm: ") and not refused[1]
