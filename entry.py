@@ -71,7 +71,8 @@ FAST_COMMANDS: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, bool]], dic
 
 def main() -> None:
     """The console script: the fast path when it applies, else click."""
-    code = fast(sys.argv[1:])
+    # run as ``python -m ...``, click names the program otherwise: click's
+    code = fast(sys.argv[1:]) if getattr(sys.modules.get("__main__"), "__package__", None) in (None, "") else None
     if code is None:
         import cli
 
@@ -83,9 +84,8 @@ def main() -> None:
 def fast(argv: list[str]) -> int | None:
     """Run ``itsm ARGV`` without click and return its exit code, or None when
     click is to run it (nothing has been written then)."""
-    if os.environ.get("ITSM_LANG") not in (None, "", "en") or not _utf8(sys.stdout) or not _utf8(sys.stderr) \
-            or getattr(sys.modules.get("__main__"), "__package__", None) not in (None, ""):
-        return None  # another language, another encoding, or run as ``python -m``: click's
+    if os.environ.get("ITSM_LANG") not in (None, "", "en") or not _utf8(sys.stdout) or not _utf8(sys.stderr):
+        return None  # another language or another encoding: click's
     if argv in (["--help"], ["-h"]):
         return _out(root_help(), err=False, code=0)
     if not argv:  # click: the help on stderr, exit 2 (a usage error)

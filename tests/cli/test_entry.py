@@ -11,6 +11,7 @@ is tested against a real server in tests/cli/test_remote.py with
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -98,9 +99,14 @@ def test_the_fast_parser_knows_exactly_the_click_options() -> None:
                                   ["do", "K", "a", "--json=1"], ["do", "K", "a", "-h"], ["show", "K"],
                                   ["--lang", "zh", "do", "K", "a"], ["do", "K", "a", "--expect-version", "x"],
                                   ["--debug", "--debug", "do", "K", "a"]])
-def test_what_the_fast_parser_is_not_sure_of_goes_to_click(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_what_the_fast_parser_is_not_sure_of_goes_to_click(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("ITSM_URL", "http://127.0.0.1:9")
     assert entry.fast(argv) is None
+    assert capsys.readouterr() == ("", "")  # nothing written: click starts afresh
+    # the positive control: what it understands, it runs (here: no server there, exit 3)
+    assert entry.fast(["--debug", "do", "K", "a", "--set", "x=1", "--note=n", "--expect-version", "7", "--json"]) == 3
+    assert json.loads(capsys.readouterr().err)["error"] == "unreachable"
 
 
 def test_direct_mode_goes_to_click(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
