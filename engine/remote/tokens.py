@@ -15,34 +15,51 @@ from __future__ import annotations
 import json
 import os
 import stat
-from pathlib import Path
-from typing import Any
 
 from engine.errors import UsageError
+
+TYPE_CHECKING = False  # neither typing nor pathlib on the way of a remote command
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 MAX_FILE = 1024 * 1024  # bytes: a hosts file is a few lines
 
 
-def config_dir() -> Path:
+def _config_dir() -> str:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "itsm"
+    return os.path.join(base, "itsm")
+
+
+def config_dir() -> Path:
+    from pathlib import Path
+
+    return Path(_config_dir())
 
 
 def hosts_file() -> Path:
     return config_dir() / "hosts.json"
 
 
-def _check_private(path: Path) -> None:
-    info = path.stat()
+def _shown(path: str) -> str:
+    """A path as messages show it (as pathlib writes it)."""
+    from pathlib import Path
+
+    return str(Path(path))
+
+
+def _check_private(path: str) -> None:
+    info = os.stat(path)
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsageError(f"{path} can be read or written by others (mode {stat.S_IMODE(info.st_mode):o}): "
-                         f"it holds your tokens; run 'chmod 600 {path}' (and revoke the tokens if "
+        shown = _shown(path)
+        raise UsageError(f"{shown} can be read or written by others (mode {stat.S_IMODE(info.st_mode):o}): "
+                         f"it holds your tokens; run 'chmod 600 {shown}' (and revoke the tokens if "
                          "someone else may have read them)")
 
 
 def load() -> dict[str, dict[str, Any]]:
-    path = hosts_file()
-    if not path.is_file():
+    path = os.path.join(_config_dir(), "hosts.json")  # hosts_file(), without importing pathlib
+    if not os.path.isfile(path):
         return {}
     _check_private(path)
     with open(path, "rb") as fh:
@@ -52,7 +69,7 @@ def load() -> dict[str, dict[str, Any]]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a hosts file of itsm; remove it and log in again")
+        raise UsageError(f"{_shown(path)}: not a hosts file of itsm; remove it and log in again")
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 
