@@ -348,6 +348,8 @@ def test_the_fast_path_of_do_and_comment_is_clicks(desk: Desk) -> None:
     assert refused[0] == 1 and refused[2].startswith("itsm: ") and not refused[1]
     missing = both_paths(["do", key, "resolve", "--set", "closure_code=solved"], env, desk.base)
     assert missing[0] == 1 and "(missing)" in missing[2]
+    colour = both_paths(["do", key, "\x1b[31mbogus"], env, desk.base)  # ANSI codes dropped off a terminal
+    assert colour[0] == 1 and "bogus" in colour[2] and "\x1b" not in colour[2], colour
     gone_text = both_paths(["do", "INC-999999", "start"], env, desk.base)
     assert gone_text[0] == 4
     gone = both_paths(["do", "INC-999999", "start", "--json"], env, desk.base)
