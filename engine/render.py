@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import unicodedata
 from datetime import datetime
-from typing import Any, Callable, Mapping, Sequence
 
-Column = tuple[str, str, Callable[[Mapping[str, Any]], Any]]  # (id, heading, getter)
+TYPE_CHECKING = False  # typing is not imported at run time (a remote command's --json)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Mapping, Sequence
+
+    Column = tuple[str, str, Callable[[Mapping[str, Any]], Any]]  # (id, heading, getter)
 
 
 def to_json(data: Any) -> str:
