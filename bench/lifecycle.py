@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from bench._raw import RawStore, lifecycle as raw_lifecycle
 from bench._util import (
-    AGENT, GROUP, RESOLVE, Config, Result, median, new_incident, open_api, reset_postgres, skipped,
+    AGENT, CONFIRM_FOR_USER, GROUP, RESOLVE, Config, Result, median, new_incident, open_api, reset_postgres, skipped,
     sqlite_url, timed,
 )
 
@@ -26,7 +26,7 @@ def engine_lifecycle(api, i: int) -> None:  # type: ignore[no-untyped-def]
     api.do(key, "assign", {"group": GROUP, "assignee": AGENT})
     api.do(key, "start", {})
     api.do(key, "resolve", dict(RESOLVE))
-    api.do(key, "confirm", {})
+    api.do(key, "confirm_for_user", dict(CONFIRM_FOR_USER))
 
 
 def measure(cfg: Config, url: str, label: str) -> Result:

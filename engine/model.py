@@ -345,6 +345,12 @@ class ProcessSpec:
     def criteria_for(self, state: str) -> tuple[Criterion, ...]:
         return tuple(c for c in self.close_criteria if state in c.states)
 
+    @cached_property
+    def text_fields(self) -> tuple[str, ...]:
+        """The fields of a text type (``text``, ``string``), in definition order: what
+        the search index holds besides the title and description (built on first use)."""
+        return tuple(f for f, fs in self.fields.items() if fs.type in ("text", "string"))
+
 
 @dataclass(frozen=True)
 class CodeValue:
