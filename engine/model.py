@@ -398,6 +398,12 @@ class Definitions:
     def version(self, pid: str) -> str:
         return self.versions.get(pid) or self.sha256
 
+    @cached_property
+    def derived(self) -> dict[str, dict[Any, Any]]:
+        """What the engine works out from these definitions and keeps with them (they
+        are immutable): one dict per kind of value, named by the module that fills it."""
+        return {}
+
     def process(self, pid: str) -> ProcessSpec:
         return self.processes[pid]
 

@@ -7,6 +7,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -211,10 +212,6 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.run = Runner(conn)  # the prepared statements above
         self.sqlite = conn.dialect.name == "sqlite"
         self.search = SearchIndex(conn, self.sqlite, self.run)
-        self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
-        self.self_help = SelfHelpQueries(conn, self.sqlite)  # engine/store/selfhelp.py
-        self.audit = AuditQueries(conn, self.sqlite, self.run)  # engine/store/audit.py
-        self.mail = MailQueries(conn)  # engine/store/mail.py: attachments, the mail log
         self.keys = keys  # the journal's HMAC keys, loaded on the first event written
         if people is not None:  # kept across transactions while nothing else committed
             people = people.valid_for(conn, self.run.scalars(_DATA_VERSION, {})[0])
@@ -226,6 +223,24 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self._known_due = people.due  # what fired_keys read and replace_due_work wrote
         self._stored: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, plain columns)
         self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
+
+    # The queries of other parts of the store, made when first used (most
+    # transactions never use them).
+    @cached_property
+    def api_keys(self) -> ApiKeyQueries:  # engine/store/apikeys.py
+        return ApiKeyQueries(self.conn)
+
+    @cached_property
+    def self_help(self) -> SelfHelpQueries:  # engine/store/selfhelp.py
+        return SelfHelpQueries(self.conn, self.sqlite)
+
+    @cached_property
+    def audit(self) -> AuditQueries:  # engine/store/audit.py
+        return AuditQueries(self.conn, self.sqlite, self.run)
+
+    @cached_property
+    def mail(self) -> MailQueries:  # engine/store/mail.py: attachments, the mail log
+        return MailQueries(self.conn)
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
