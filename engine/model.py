@@ -419,9 +419,14 @@ class Definitions:
         return value.get("category", "active") if value else "active"
 
     def incoming(self, pid: str) -> list[tuple[ProcessSpec, RelationSpec]]:
-        """The relations (with their declaring process) whose links may point at ``pid``."""
-        return [(p, r) for p in self.processes.values() for r in p.relations.values()
-                if pid in r.targets]
+        """The relations (with their declaring process) whose links may point at ``pid``
+        (worked out once per process: every action asks)."""
+        memo = self.derived.setdefault("model.incoming", {})
+        found = memo.get(pid)
+        if found is None:
+            found = memo[pid] = tuple((p, r) for p in self.processes.values() for r in p.relations.values()
+                                      if pid in r.targets)
+        return list(found)
 
     def default_relation(self, source: str, target: str) -> RelationSpec | None:
         """The relation of `itsm link KEY TARGET` (no --rel) and of ``opens:``."""
