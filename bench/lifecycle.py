@@ -1,4 +1,5 @@
-"""Full lifecycles: intake -> assign -> start -> resolve -> confirm per incident
+"""Full lifecycles: intake -> assign -> start -> resolve -> confirm_for_user (the
+desk confirms for the user: ``confirm`` needs the reporter) per incident
 through ``engine.api.Api`` (one transaction per step), in tickets per second,
 on SQLite (WAL, synchronous=FULL) and on PostgreSQL when
 ``ITSM_BENCH_DATABASE_URL`` names a throwaway database.

@@ -1,8 +1,9 @@
-"""SQLite's kept write connection also remembers, per ticket, the tail of its journal
-and its due work with the effects already fired (engine/store/repository.py,
-PeopleCache): an action on a ticket this process just wrote reads neither again,
-while another connection's commit, a rollback or a rolled-back savepoint make it
-read them again, so the hash chain and the due work stay right."""
+"""SQLite's kept write connection also remembers, per ticket, its due work with the
+effects already fired (engine/store/repository.py, PeopleCache), and an action reads
+the tail of the ticket's journal with the locked ticket: an action on a ticket this
+process just wrote reads no due work and no journal of its own, while another
+connection's commit, a rollback or a rolled-back savepoint make it read the due work
+again, so the hash chain and the due work stay right."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # Pos
 
 
 def kept_reads(api: Api, work: Callable[[], Any]) -> list[str]:
-    """The statements of ``work`` on the kept write connection that read a journal's
-    tail, due work or fired effects."""
+    """The statements of ``work`` on the kept write connection that read a journal
+    (other than with the ticket), due work or fired effects."""
     with api.store.write() as repo:  # the kept connection, traced from here on
         raw = repo.conn.connection.dbapi_connection
     seen: list[str] = []
@@ -31,8 +32,8 @@ def kept_reads(api: Api, work: Callable[[], Any]) -> list[str]:
         work()
     finally:
         raw.set_trace_callback(None)
-    return [s for s in seen if s.startswith("SELECT") and ("FROM journal" in s or "FROM due_work" in s
-                                                           or "FROM fired" in s)]
+    return [s for s in seen if s.startswith("SELECT") and not s.startswith("SELECT tickets.")
+            and ("FROM journal" in s or "FROM due_work" in s or "FROM fired" in s)]
 
 
 def chain_ok(api: Api, key: str) -> None:
@@ -76,7 +77,7 @@ def test_another_connection_commit_makes_it_read_again(apis: Any) -> None:
     b.do(key, "start", {})  # and drops the response clock's due work
     reads = kept_reads(a, lambda: a.do(key, "resolve", {"solution": "Cleared the tray",
                                                         "closure_code": "solved", "service_restored": "true"}))
-    assert any("journal" in s for s in reads) and any("due_work" in s for s in reads)
+    assert any("due_work" in s for s in reads)
     due = chain_ok(a, key)  # chained after b's events
     assert ("timer", "auto_close") in due and ("breach", "response") not in due
 

@@ -110,6 +110,14 @@ _TICKET_BY_KEY = sa.select(tickets).where(tickets.c.key == _B("key"))
 _TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == _B("tid"))
 _TICKET = {(by, lock): Prepared(stmt.with_for_update() if lock else stmt)
            for by, stmt in (("key", _TICKET_BY_KEY), ("id", _TICKET_BY_ID)) for lock in (False, True)}
+# SQLite, in a write (BEGIN IMMEDIATE holds the write lock, so nothing can append in
+# between): the ticket with the tail of its journal, one statement instead of two
+_TAIL_SEQ = (sa.select(journal.c.seq).where(journal.c.ticket_id == tickets.c.id)
+             .order_by(journal.c.seq.desc()).limit(1).scalar_subquery())
+_TAIL_HASH = (sa.select(journal.c.hash).where(journal.c.ticket_id == tickets.c.id)
+              .order_by(journal.c.seq.desc()).limit(1).scalar_subquery())
+_TICKET_WITH_TAIL = Prepared(sa.select(tickets, _TAIL_SEQ.label("tail_seq"), _TAIL_HASH.label("tail_hash"))
+                             .where(tickets.c.key == _B("key")))
 _UPDATE_TICKET = Prepared(tickets.update().where(tickets.c.id == _B("b_id"),
                                                  tickets.c.version == _B("b_version")))
 # an event as the desk reads it: with the key id of its hash, without its place in the
@@ -156,10 +164,9 @@ class PeopleCache:
     to the next for as long as no other connection has committed anything
     (``PRAGMA data_version``, read once the transaction holds the write lock):
     people and the members of groups and roles (this process's own changes to
-    people clear them: Repo.add_person, Repo.set_roles), and per ticket the tail
-    of its journal (the seq and hash of its newest event) and its due-work rows
-    with the effects already fired.  Every write of those rows goes through the
-    Repo, which keeps them in step (append_event, replace_due_work, mark_fired);
+    people clear them: Repo.add_person, Repo.set_roles), and per ticket its
+    due-work rows with the effects already fired (every write of those rows goes
+    through the Repo, which keeps them in step: replace_due_work, mark_fired);
     a rollback forgets everything."""
 
     def __init__(self) -> None:
@@ -167,14 +174,12 @@ class PeopleCache:
         self.version: int | None = None
         self.people: dict[str, dict[str, Any] | None] = {}
         self.members: dict[str, list[str]] = {}
-        self.tails: dict[int, tuple[int, str]] = {}  # ticket id -> (seq, hash) of its newest event
         # ticket id -> ({(kind, name): (cycle, due_at)}, fired keys)
         self.due: dict[int, tuple[dict[tuple[str, str], tuple[str, datetime]], set[tuple[str, str, str]]]] = {}
 
     def clear(self) -> None:
         self.people.clear()
         self.members.clear()
-        self.tails.clear()
         self.due.clear()
 
     def forget(self) -> None:
@@ -219,7 +224,9 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             people = PeopleCache()
         self._people = people.people
         self._members = people.members  # role / group
-        self._tails = people.tails  # what append_event wrote (or insert_ticket began)
+        # ticket id -> (seq, hash) of its newest event, as read with the locked ticket
+        # (SQLite), begun by insert_ticket or written by append_event in this transaction
+        self._tails: dict[int, tuple[int, str]] = {}
         self._known_due = people.due  # what fired_keys read and replace_due_work wrote
         self._stored: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, plain columns)
         self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
@@ -387,8 +394,14 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return ticket_id
 
     def get_ticket(self, key: str, *, lock: bool = False) -> dict[str, Any]:
-        # SQLite's BEGIN IMMEDIATE already holds the write lock
-        row = self.run.first(_TICKET["key", lock and not self.sqlite], {"key": key})
+        if lock and self.sqlite:  # BEGIN IMMEDIATE already holds the write lock: the
+            # journal's tail comes with the row (append_event needs it next)
+            row = self.run.first(_TICKET_WITH_TAIL, {"key": key})
+            if row is not None:
+                seq, digest = row.pop("tail_seq"), row.pop("tail_hash")
+                self._tails[row["id"]] = (seq, digest) if seq is not None else (0, GENESIS)
+        else:
+            row = self.run.first(_TICKET["key", lock and not self.sqlite], {"key": key})
         if row is None:
             raise NotFound(N_("no ticket {key}"), values={"key": key})
         return self._remember(row)
