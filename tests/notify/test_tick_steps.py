@@ -99,3 +99,37 @@ def test_timers_budget_leaves_the_rest_due(itsm, org, monkeypatch: pytest.Monkey
     second = itsm.json("tick", "--only", "timers", "--budget", "0.5", now=later)
     assert {x["key"] for x in second if x["key"] != "-"} == {"INC-000001", "INC-000002"} - done
     assert not any(x["name"] == "budget" for x in second)
+
+
+def test_a_ticket_that_fails_is_rolled_back_alone(itsm, org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch runs without a savepoint per ticket; when one ticket's work fails
+    (here: another tick recorded its effect first), the batch is rolled back and
+    run again with each ticket on its own: the others are done, the failed one
+    is reported as skipped, nothing of it is written, and the next tick does it."""
+    from engine.store.repository import Repo
+
+    for i in range(3):
+        itsm.json("new", "incident", "--title", f"Batch {i}", "--reporter", REPORTERS[i],
+                  user=org.agent.id, now="2026-03-02T09:00:00+08:00")
+    mailed = lambda key: sum(1 for r in outbox(itsm) if r["ticket"] == key)  # noqa: E731
+    before = {k: mailed(k) for k in ("INC-000001", "INC-000002")}
+    original = Repo.mark_fired
+    failing: list[int] = []
+
+    def mark_fired(self: Repo, ticket_id: int, *args: Any) -> bool:
+        if self.get_ticket_by_id(ticket_id)["key"] == "INC-000002":
+            failing.append(ticket_id)
+            return False
+        return original(self, ticket_id, *args)
+
+    monkeypatch.setattr(Repo, "mark_fired", mark_fired)
+    later = "2026-03-20T09:00:00+08:00"
+    first = itsm.json("tick", "--only", "timers", now=later)
+    skipped = [x for x in first if x["key"] == f"#{failing[0]}"]
+    assert len(skipped) == 1 and skipped[0]["outcome"].endswith("fired concurrently"), first
+    assert {x["key"] for x in first if x["key"].startswith("INC-")} == {"INC-000001", "INC-000003"}
+    assert mailed("INC-000001") > before["INC-000001"] and mailed("INC-000002") == before["INC-000002"]
+    monkeypatch.setattr(Repo, "mark_fired", original)
+    second = itsm.json("tick", "--only", "timers", now=later)
+    assert {x["key"] for x in second} == {"INC-000002"}
+    assert [x["outcome"] for x in second] == [x["outcome"] for x in first if x["key"] == "INC-000001"]
