@@ -463,10 +463,11 @@ class Api:
 
         return keygen(self.desk, folder, rotate)
 
-    def run_due_reports(self) -> list[dict[str, Any]]:
+    def run_due_reports(self, deadline: float | None = None) -> list[dict[str, Any]]:
         """Render every report whose schedule is due and queue it for its recipients;
-        each report and period runs once (a unique key in report_runs)."""
-        return operations.run_due_reports(self.desk)
+        each report and period runs once (a unique key in report_runs); none starts
+        after ``deadline`` (a ``time.monotonic()`` instant): it stays due."""
+        return operations.run_due_reports(self.desk, deadline)
 
     def upgrade_db(self) -> tuple[str | None, str]:
         """Migrate the schema (and re-key the journal when needed: :meth:`upgrade`)."""

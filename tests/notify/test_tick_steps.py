@@ -133,3 +133,25 @@ def test_a_ticket_that_fails_is_rolled_back_alone(itsm, org, monkeypatch: pytest
     second = itsm.json("tick", "--only", "timers", now=later)
     assert {x["key"] for x in second} == {"INC-000002"}
     assert [x["outcome"] for x in second] == [x["outcome"] for x in first if x["key"] == "INC-000001"]
+
+
+def test_a_due_report_is_not_started_once_the_budget_is_spent(itsm, org, db_url) -> None:
+    """A report due after the tick's budget is spent stays due, with a line that
+    says where it goes; the next run renders and queues it."""
+    from pathlib import Path
+
+    from engine.api import Api
+
+    itsm.json("new", "incident", "--title", "Printer jams", "--reporter", REPORTERS[0],
+              user=org.agent.id, now="2026-03-03T10:00:00+08:00")
+    api = Api.open(home=str(Path(__file__).resolve().parents[2]), db=db_url, now="2026-03-10T09:00:00+08:00")
+    try:
+        left = api.run_due_reports(deadline=0.0)  # spent before the step began
+        assert left and {x["outcome"] for x in left} == {
+            "left for the next tick (budget spent); on a big desk run 'itsm tick --only reports' as its own job"}
+        assert not [r for r in api.outbox() if r["template"] == "report"]
+        ran = api.run_due_reports()
+        assert [x["report"] for x in ran] == [x["report"] for x in left]
+        assert all(x["outcome"].endswith("message(s) queued") for x in ran), ran
+    finally:
+        api.store.close()
