@@ -91,10 +91,17 @@ def parse(data: Any) -> ClockState | None:
 
 
 def current(desk: Desk, spec: ProcessSpec, ticket: Ticket,
-            sets: Mapping[str, slamod.Setting]) -> ClockState | None:
-    """The stored state, when it may be continued (see the module's docstring)."""
-    state = stored(desk, spec, ticket)
-    return state if state is not None and _based_on(state, sets) else None
+            sets: Mapping[str, slamod.Setting], parsed: ClockState | None = None) -> ClockState | None:
+    """The stored state, when it may be continued (see the module's docstring);
+    ``parsed``: the ticket's stored state, parsed already."""
+    state = parsed if parsed is not None else parse(ticket.clock_state)
+    if state is None or state.version != ticket.version or state.defs != _defs(desk):
+        return None
+    if set(state.runs) != set(sets) or set(state.starts) != {t.id for t in spec.timers}:
+        return None
+    if any(state.bases[cid] != s.basis.key() for cid, s in sets.items()):
+        return None
+    return state
 
 
 def _based_on(state: ClockState, sets: Mapping[str, slamod.Setting]) -> bool:
