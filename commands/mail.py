@@ -19,9 +19,20 @@ def mail() -> None:
     """Mail to the desk: from an MTA pipe (receive) or IMAP mailboxes (poll)."""
 
 
-def _line(r: dict) -> str:
+def _line(r: dict, state: State) -> str:
+    """What one message did, in the reader's language."""
+    from engine.desk.mailgate import DETAILS, OUTCOMES
+    from engine.i18n import retell
+
+    lang = state.lang
+    defs = state.api().defs
+    names = {"outcome": {k: tr(v, lang) for k, v in OUTCOMES.items()},
+             "process": {pid: p.title.get(lang) for pid, p in defs.processes.items()},
+             "action": {aid: a.label.get(lang) for p in reversed(list(defs.processes.values()))
+                        for aid, a in p.actions.items()}}
     ticket = f" {r['ticket']}" if r.get("ticket") else ""
-    return f"{r['outcome']}{ticket}: {r.get('detail') or ''}\n"
+    outcome = tr(OUTCOMES[r["outcome"]], lang) if r["outcome"] in OUTCOMES else r["outcome"]
+    return f"{outcome}{ticket}: {retell(r.get('detail') or '', lang, DETAILS, names)}\n"
 
 
 @mail.command("receive")
@@ -43,7 +54,7 @@ def mail_receive(state: State, mailbox: str | None, as_json: bool) -> None:
     json_mode(state, as_json)
     raw = sys.stdin.buffer.read(MAX_STDIN + 1)
     result = state.api().mail_receive(raw, mailbox)
-    emit(state, result, as_json, lambda: _line(result))
+    emit(state, result, as_json, lambda: _line(result, state))
 
 
 @mail.command("poll")
@@ -63,11 +74,11 @@ def mail_poll(state: State, mailbox: str | None, as_json: bool) -> None:
     json_mode(state, as_json)
     api = state.api()
     if not any(mailbox in (None, a.mailbox) for a in api.settings.mail.imap):
-        click.echo("itsm: no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
-                   "ITSM_IMAP_HOST): nothing to poll", err=True)
+        click.echo("itsm: " + tr("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
+                                 "ITSM_IMAP_HOST): nothing to poll", state.lang), err=True)
         emit(state, [], as_json, lambda: "")
         return
-    results = api.mail_poll(None if as_json else lambda r: click.echo(_line(r), nl=False), mailbox)
+    results = api.mail_poll(None if as_json else lambda r: click.echo(_line(r, state), nl=False), mailbox)
     if as_json:
         emit(state, results, as_json, lambda: "")
 

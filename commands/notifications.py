@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 import click
 
-from engine.i18n import N_, tr
+from engine.i18n import N_, ntr, tr
 
 from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
 
@@ -75,13 +76,41 @@ def outbox_deliver(state: State, as_json: bool) -> None:
     data = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
             "failed_total": report.failed_total, "held": report.held, "broken": report.broken,
             "messages": report.lines}
-    waiting = (f"{report.failed_total} failed message(s) in all: itsm outbox list --status failed\n"
-               if report.failed_total else "")
-    waiting += "".join(f"{channel} given up on for this run ({error}): {report.held} message(s) held\n"
-                       for channel, error in report.broken.items())
-    emit(state, data, as_json, lambda: "".join(f"#{m['id']} {m['channel']} {m['to']} "
-                                                f"{m['template']}: {m['outcome']}\n" for m in report.lines)
-          + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n" + waiting)
+    emit(state, data, as_json, lambda: delivery_text(report, state.lang))
+
+
+CHANNELS = {"email": N_("e-mail"), "sms": N_("SMS"), "webhook": N_("webhook")}  # engine.notify.channels
+
+
+def channel_label(channel: str, lang: str) -> str:
+    return tr(CHANNELS[channel], lang) if channel in CHANNELS else channel
+
+
+def delivery_text(report: Any, lang: str) -> str:
+    """What itsm outbox deliver did: a line per message, the counts, what waits."""
+    def outcome(m: dict[str, Any]) -> str:
+        if m.get("status") == "sent":
+            return tr("sent", lang)
+        if m.get("status") == "retrying":
+            return tr("retry in {seconds} s: {error}", lang, seconds=m["retry_in"], error=m["error"])
+        if m.get("status") == "failed":
+            return ntr("failed after {count} attempt: {error}", "failed after {count} attempts: {error}",
+                       m["attempts"], lang, error=m["error"])
+        return str(m.get("outcome") or "")
+
+    lines = [f"#{m['id']} {channel_label(m['channel'], lang)} {m['to']} {m['template']}: {outcome(m)}\n"
+             for m in report.lines]
+    lines.append(tr("sent {sent}, retrying {retrying}, failed {failed}", lang, sent=report.sent,
+                    retrying=report.retrying, failed=report.failed) + "\n")
+    if report.failed_total:
+        lines.append(ntr("{count} failed message in all: itsm outbox list --status failed",
+                         "{count} failed messages in all: itsm outbox list --status failed",
+                         report.failed_total, lang) + "\n")
+    lines += [tr("{channel} given up on for this run ({error}): {held} held", lang,
+                 channel=channel_label(channel, lang), error=error,
+                 held=ntr("{count} message", "{count} messages", report.held, lang)) + "\n"
+              for channel, error in report.broken.items()]
+    return "".join(lines)
 
 
 @outbox.command("list")

@@ -11,6 +11,7 @@ language other than English is chosen.
     tr("no ticket {key}", lang, key=key)   # a sentence, marked for extraction
     t("missing", lang, action=..., fields=...)   # a sentence by its id (MESSAGES)
     N_("...")   # marks a string for extraction, translated later with tr()
+    ntr("{count} ticket", "{count} tickets", n, lang)   # a number's noun, singular or plural
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
     import gettext
     import re
+    from collections.abc import Mapping
 
 LANGS = ("en", "zh")
 DOMAIN = "itsm"
@@ -127,6 +129,14 @@ def tr(text: str, lang: str = "en", **values: Any) -> str:
     return out.format(**values) if values else out
 
 
+def ntr(singular: str, plural: str, n: int, lang: str = "en", **values: Any) -> str:
+    """``singular`` or ``plural`` (English msgids) as ``n`` asks, in ``lang``, with
+    ``values`` put in; ``{count}`` is ``n`` unless given.  Chinese has one form."""
+    out = (singular if n == 1 else plural) if lang == "en" else catalogue(lang).ngettext(singular, plural, n)
+    values.setdefault("count", n)
+    return out.format(**values)
+
+
 def t(msg_id: str, lang: str = "en", **values: Any) -> str:
     """The message ``msg_id`` of :data:`MESSAGES` in ``lang``."""
     return tr(MESSAGES[msg_id], lang, **values)
@@ -148,7 +158,9 @@ TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in 
     N_("{action} refused: {reason}"), N_("{action} -> {state}"), N_("nothing to do"),
     N_("skipped: the timer itself is already due"), N_("skipped: a later repetition is also due"),
     N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
-    N_("checkpoint #{count} signed ({leaves} new event(s))"))
+    N_("checkpoint #{count} signed ({leaves} new event(s))"),
+    N_("sent {sent}, retrying {retrying}, failed {failed}"), N_("{channel} given up on for this tick ({error})"),
+    N_("{count} message(s) stay queued"), N_("{count} message(s): itsm outbox list --status failed, itsm outbox retry"))
 
 
 def tick_kind(kind: str, lang: str) -> str:
@@ -165,10 +177,12 @@ def _shape(template: str) -> "re.Pattern[str]":
 _SHAPES: dict[str, "re.Pattern[str]"] = {}
 
 
-def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES) -> str:
+def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES,
+           names: "Mapping[str, Mapping[str, str]] | None" = None) -> str:
     """An English text recorded from ``templates`` (parts joined by "; "), said in ``lang``;
-    a part of no known shape stays as it is."""
-    if lang == "en" or not text:
+    a part of no known shape stays as it is.  ``names`` shows the values of a placeholder
+    by their labels (e.g. ``{"state": {"in_progress": "处理中"}}``)."""
+    if (lang == "en" and not names) or not text:
         return text
     out = []
     for part in text.split("; "):
@@ -176,8 +190,9 @@ def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES) -> 
             shape = _SHAPES.setdefault(template, _shape(template))
             found = shape.fullmatch(part)
             if found is not None:
-                out.append(tr(template, lang, **found.groupdict()))
+                values = {k: (names or {}).get(k, {}).get(v, v) for k, v in found.groupdict().items()}
+                out.append(tr(template, lang, **values))
                 break
         else:
             out.append(part)
-    return "；".join(out)
+    return ("；" if lang == "zh" else "; ").join(out)

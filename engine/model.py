@@ -419,3 +419,7 @@ class Definitions:
 
     def process_for_prefix(self, prefix: str) -> ProcessSpec | None:
         return next((p for p in self.processes.values() if p.key_prefix == prefix), None)
+
+    def role_label(self, role: str) -> Label | None:
+        """The label of a role, from the first process that declares it."""
+        return next((p.roles[role] for p in self.processes.values() if role in p.roles), None)

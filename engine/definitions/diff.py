@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from engine.errors import NotFound, UsageError
+from engine.i18n import N_, tr
 from engine.model import (
     ClockSpec,
     CodeTable,
@@ -401,8 +402,8 @@ def _table_changes(old: Side, new: Side) -> list[Change]:
             change = "added" if a_sha is None else "removed" if b_sha is None else "changed"
             out.append(Change("table", tid, "table", tid, change, None, f"codes/{tid}.yaml",
                               (Detail("sha256", (a_sha or "")[:12] or None, (b_sha or "")[:12] or None),),
-                              note="the database keeps only the hash of the code tables a version "
-                                   "ran with: compare the files (e.g. from git) for the items"))
+                              note=N_("the database keeps only the hash of the code tables a version "
+                                      "ran with: compare the files (e.g. from git) for the items")))
     return out
 
 
@@ -425,6 +426,17 @@ def _narrow(whole: Side, single: Side) -> Side:
 # -- text -------------------------------------------------------------------------------
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
+KIND_WORDS = {  # the kinds of item (PROCESS_KINDS, TABLE_ITEM), as people read them
+    "process": N_("process"), "role": N_("role"), "field": N_("field"), "state": N_("state"),
+    "action": N_("action"), "close_criterion": N_("close criterion"), "criterion": N_("criterion"),
+    "clock": N_("SLA clock"), "timer": N_("timer"), "table": N_("code table"), "policy": N_("SLA policy"),
+    "service": N_("service"), "calendar": N_("calendar"), "group": N_("group"), "status": N_("status"),
+    "closure code": N_("closure code"), "priority": N_("priority"), "urgency": N_("urgency"),
+    "impact": N_("impact"), "category": N_("category"), "channel": N_("channel"), "code": N_("code")}
+
+
+def kind_word(kind: str, lang: str = "en") -> str:
+    return tr(KIND_WORDS[kind], lang) if kind in KIND_WORDS else kind
 
 
 def show(value: Any) -> str:
@@ -470,9 +482,9 @@ def to_text(result: DiffResult, lang: str = "en") -> str:
     for c in result.changes:
         if (c.scope, c.scope_id) != scope:
             scope = (c.scope, c.scope_id)
-            lines.append(f"{'process' if c.scope == 'process' else 'code table'} {c.scope_id}")
+            lines.append(f"{kind_word('process' if c.scope == 'process' else 'table', lang)} {c.scope_id}")
         label = c.label.get(lang) if c.label else ""
-        head = f"  {_MARK[c.change]} {c.kind} {c.id}"
+        head = f"  {_MARK[c.change]} {kind_word(c.kind, lang)} {c.id}"
         if label and label != c.id:
             head += f" ({label})"
         if c.where:
@@ -485,12 +497,12 @@ def to_text(result: DiffResult, lang: str = "en") -> str:
             body = (f"{k}: {show(v)}" for k, v in _flat(c.new if c.change == "added" else c.old or {}))
         lines.extend(f"      {b}" for b in body)
         if c.note:
-            lines.append(f"      ({c.note})")
+            lines.append(f"      ({tr(c.note, lang)})")
     return "\n".join(lines) + "\n"
 
 
-def summary_text(result: DiffResult) -> str:
+def summary_text(result: DiffResult, lang: str = "en") -> str:
     if result.identical:
-        return "no semantic differences"
+        return tr("no semantic differences", lang)
     s = result.summary()
-    return f"{s['added']} added, {s['removed']} removed, {s['changed']} changed"
+    return tr("{added} added, {removed} removed, {changed} changed", lang, **s)
