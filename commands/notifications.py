@@ -88,14 +88,18 @@ def channel_label(channel: str, lang: str) -> str:
 
 def delivery_text(report: Any, lang: str) -> str:
     """What itsm outbox deliver did: a line per message, the counts, what waits."""
+    from engine.i18n import retell
+    from engine.notify.channels import ERRORS
+
     def outcome(m: dict[str, Any]) -> str:
+        error = retell(str(m.get("error") or ""), lang, ERRORS)
         if m.get("status") == "sent":
             return tr("sent", lang)
         if m.get("status") == "retrying":
-            return tr("retry in {seconds} s: {error}", lang, seconds=m["retry_in"], error=m["error"])
+            return tr("retry in {seconds} s: {error}", lang, seconds=m["retry_in"], error=error)
         if m.get("status") == "failed":
             return ntr("failed after {count} attempt: {error}", "failed after {count} attempts: {error}",
-                       m["attempts"], lang, error=m["error"])
+                       m["attempts"], lang, error=error)
         return str(m.get("outcome") or "")
 
     lines = [f"#{m['id']} {channel_label(m['channel'], lang)} {m['to']} {m['template']}: {outcome(m)}\n"
@@ -107,7 +111,7 @@ def delivery_text(report: Any, lang: str) -> str:
                          "{count} failed messages in all: itsm outbox list --status failed",
                          report.failed_total, lang) + "\n")
     lines += [tr("{channel} given up on for this run ({error}): {held} held", lang,
-                 channel=channel_label(channel, lang), error=error,
+                 channel=channel_label(channel, lang), error=retell(error, lang, ERRORS),
                  held=ntr("{count} message", "{count} messages", report.held, lang)) + "\n"
               for channel, error in report.broken.items()]
     return "".join(lines)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from engine.notify import templates
-from engine.notify.channels import CHANNELS, DeliveryFailed
+from engine.notify.channels import CHANNELS, ERRORS, DeliveryFailed
 from engine.settings import Settings
 
 LEASE = timedelta(minutes=5)
@@ -94,7 +94,7 @@ def prepare(row: dict[str, Any], home: Path, settings: Settings) -> tuple[Any, s
     unknown channel): the row's own failure, never the channel's."""
     try:
         if row["channel"] not in CHANNELS:
-            raise DeliveryFailed(f"unknown channel {row['channel']!r}")
+            raise DeliveryFailed(ERRORS[6].format(channel=repr(row["channel"])))
         return templates.render(home, row["template"], row["lang"], context(row, settings)), None
     except (DeliveryFailed, templates.TemplateProblem) as exc:
         return None, error_text(str(exc))
