@@ -4,7 +4,7 @@ process with the relations between them (``itsm graph --all``: a Mermaid flowcha
 from __future__ import annotations
 
 from engine.i18n import N_, ntr, tr
-from engine.model import Definitions, Label, ProcessSpec
+from engine.model import Definitions, Label, ProcessSpec, role_label
 
 # how processes meet, as the edges of ``itsm graph --all`` name it
 EDGE_KINDS = {"link": N_("link"), "opens": N_("opens"), "cascade": N_("cascade"), "watch": N_("watch"),
@@ -14,7 +14,7 @@ CARDINALITY = {"one": N_("one"), "many": N_("many")}
 
 def _roles(spec: ProcessSpec, roles: tuple[str, ...], lang: str) -> str:
     """The roles of an action by their labels."""
-    return tr(", ", lang).join(spec.roles[r].get(lang) if r in spec.roles else r for r in roles)
+    return tr(", ", lang).join(label.get(lang) if (label := role_label(spec.roles, r)) else r for r in roles)
 
 
 def _action(defs: Definitions, pid: str, aid: str, lang: str) -> str:
@@ -108,7 +108,7 @@ def mermaid_all(defs: Definitions, lang: str = "en") -> str:
     lines = ["flowchart LR", "    %% " + tr("every process and how they meet: itsm graph --all", lang)]
     for p in defs.processes.values():
         states = " → ".join(s.label.get(lang) for s in p.states.values() if not s.final)
-        finals = ", ".join(s.label.get(lang) for s in p.states.values() if s.final)
+        finals = tr(", ", lang).join(s.label.get(lang) for s in p.states.values() if s.final)
         label = f"<b>{p.title.get(lang)}</b> ({p.key_prefix})<br/>{states}" + (f" ⇒ {finals}" if finals else "")
         lines.append(f'    p_{p.id}["{_text(label)}"]')
     arrows = {"link": "-->", "opens": "-.->", "cascade": "==>", "watch": "-.->"}

@@ -137,7 +137,8 @@ def _remote_output(desk: Path, env: dict[str, str]) -> dict[str, str]:
                 assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.3)
         lines = [line.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}") for line in REMOTE]
-        return _by_line(_run(_script(lines), desk, env), lines)
+        out = _by_line(_run(_script(lines), desk, env), lines)
+        return {example: out[line] for example, line in zip(REMOTE, lines)}  # by the example as written
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=30)
@@ -203,12 +204,13 @@ def test_the_commands_own_output_is_chinese(zh_output: dict[str, str]) -> None:
     assert re.search(r"已将 \d+ 个事件和 \d+ 个检查点写入 journal.jsonl", out["audit export"])
     assert "已用密钥" in out["audit rekey"] and "检查点 #" in out["audit rekey"]
     assert "所有流程及其衔接方式" in out["graph"] and "联动：解决 → 解决" in out["graph"]
-    assert "开始处理 (热线支持人员" in out["graph"], out["graph"]
+    assert "分派 (热线支持人员、突发事件经理)" in out["graph"] and "开始处理 (处理人、处理组成员)" in out["graph"]
     assert "新建突发事件 1 个" in out["intake"] and "告警中" in out["intake"]
     assert "已新建 INC-" in out["mail receive"] and "新建的突发事件工单" in out["mail receive"]
     assert "未配置 IMAP 账户" in out["mail poll"]
-    assert "待迁移 0 个工单" in out["migrate"] and "SMTP localhost:2525" in out["outbox deliver"]
+    assert "待迁移 0 个工单" in out["migrate"] and "SMTP 服务器 localhost:2525：" in out["outbox deliver"]
     assert "秒后重试" in out["outbox deliver"] and "已发送 0，待重试" in out["outbox deliver"]
+    assert "暂缓发送" in out["outbox deliver"]
     assert "脚本按预期运行" in out["simulate"] and "定时器  INC-000001 超时 解决: 已排队 2 条消息；升级 -> 处理中" \
         in out["simulate"]
     assert "已以 wang.lei 身份登录" in out["login"] and "令牌保存在" in out["login"]
