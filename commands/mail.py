@@ -21,18 +21,19 @@ def mail() -> None:
 
 def _line(r: dict, state: State) -> str:
     """What one message did, in the reader's language."""
-    from engine.desk.mailgate import DETAILS, OUTCOMES
+    from engine.api import mail_words
     from engine.i18n import retell
 
+    outcomes, details = mail_words()
     lang = state.lang
     defs = state.api().defs
-    names = {"outcome": {k: tr(v, lang) for k, v in OUTCOMES.items()},
+    names = {"outcome": {k: tr(v, lang) for k, v in outcomes.items()},
              "process": {pid: p.title.get(lang) for pid, p in defs.processes.items()},
              "action": {aid: a.label.get(lang) for p in reversed(list(defs.processes.values()))
                         for aid, a in p.actions.items()}}
     ticket = f" {r['ticket']}" if r.get("ticket") else ""
-    outcome = tr(OUTCOMES[r["outcome"]], lang) if r["outcome"] in OUTCOMES else r["outcome"]
-    return f"{outcome}{ticket}: {retell(r.get('detail') or '', lang, DETAILS, names)}\n"
+    outcome = tr(outcomes[r["outcome"]], lang) if r["outcome"] in outcomes else r["outcome"]
+    return f"{outcome}{ticket}: {retell(r.get('detail') or '', lang, details, names)}\n"
 
 
 @mail.command("receive")

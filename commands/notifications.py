@@ -88,11 +88,13 @@ def channel_label(channel: str, lang: str) -> str:
 
 def delivery_text(report: Any, lang: str) -> str:
     """What itsm outbox deliver did: a line per message, the counts, what waits."""
+    from engine.api import delivery_errors
     from engine.i18n import retell
-    from engine.notify.channels import ERRORS
+
+    errors = delivery_errors()
 
     def outcome(m: dict[str, Any]) -> str:
-        error = retell(str(m.get("error") or ""), lang, ERRORS)
+        error = retell(str(m.get("error") or ""), lang, errors)
         if m.get("status") == "sent":
             return tr("sent", lang)
         if m.get("status") == "retrying":
@@ -111,7 +113,7 @@ def delivery_text(report: Any, lang: str) -> str:
                          "{count} failed messages in all: itsm outbox list --status failed",
                          report.failed_total, lang) + "\n")
     lines += [tr("{channel} given up on for this run ({error}): {held} held", lang,
-                 channel=channel_label(channel, lang), error=retell(error, lang, ERRORS),
+                 channel=channel_label(channel, lang), error=retell(error, lang, errors),
                  held=ntr("{count} message", "{count} messages", report.held, lang)) + "\n"
               for channel, error in report.broken.items()]
     return "".join(lines)
