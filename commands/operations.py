@@ -87,13 +87,15 @@ AUDIT_KINDS = {"altered": N_("altered"), "deleted": N_("deleted"), "reordered": 
 
 
 def _problem_lines(problems: list[dict[str, Any]], lang: str) -> str:
-    from engine.i18n import tr
+    from engine.i18n import AUDIT_FINDINGS, retell, tr
 
     def kind(k: str) -> str:
         return tr(AUDIT_KINDS[k], lang) if k in AUDIT_KINDS else k
 
-    return "".join((p["ticket"] or tr("journal", lang)) + (f" #{p['seq']}" if p["seq"] else "")
-                   + f": {kind(p['kind'])}: {p['message']}\n" for p in problems)
+    return "".join(tr("{where}: {kind}: {message}", lang,
+                       where=(p["ticket"] or tr("journal", lang)) + (f" #{p['seq']}" if p["seq"] else ""),
+                       kind=kind(p["kind"]), message=retell(p["message"], lang, AUDIT_FINDINGS)) + "\n"
+                   for p in problems)
 
 
 @audit.command("verify")

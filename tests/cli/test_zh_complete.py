@@ -43,6 +43,9 @@ EXTRA = [  # what people read most, beyond the help examples
     "itsm migrate incident --map new=assigned", "itsm audit verify", "itsm alerts",
     "itsm mail receive < examples/mail/new-incident.eml; itsm mail receive < examples/mail/new-incident.eml",
     "itsm graph --all --format dot", "itsm graph incident --format dot", "itsm outbox deliver",
+    # last (it damages the journal): what audit verify finds
+    "python -c \"import sqlite3; c = sqlite3.connect('.itsm/itsm.db'); c.execute('update journal set note = 1 where id = 3');"
+    " c.execute('delete from journal where id = 7'); c.commit()\" && itsm audit verify",
 ]
 REMOTE = [line for command in ("login", "whoami", "logout") for c, line in EXAMPLES if c == command]
 
@@ -216,10 +219,13 @@ def test_the_commands_own_output_is_chinese(zh_output: dict[str, str]) -> None:
     assert "已以 wang.lei 身份登录" in out["login"] and "令牌保存在" in out["login"]
     assert "角色" in out["whoami"] and "热线支持人员" in out["whoami"] and "service_desk" not in out["whoami"]
     assert "已在 http://127.0.0.1:" in out["logout"] and "吊销您的令牌" in out["logout"]
-    diff = zh_output[EXTRA[-8]]
+    diff = zh_output[EXTRA[-9]]
     assert "流程 incident" in diff and "  ~ 动作 assign (分派)" in diff and "新增 0 项，删除 0 项，修改 2 项" in diff
     assert "将从 新建 迁移到 已分派" in zh_output["itsm migrate incident --map new=assigned"]
-    assert "重复 INC-" in zh_output[EXTRA[-4]] and "已处理过：已新建" in zh_output[EXTRA[-4]]
+    assert "重复 INC-" in zh_output[EXTRA[-5]] and "已处理过：已新建" in zh_output[EXTRA[-5]]
+    damaged = zh_output[EXTRA[-1]]
+    assert "：被篡改：事件 " in damaged and "与其密钥哈希不符" in damaged and "：被删除：缺少事件" in damaged, damaged
+    assert re.search(r"\d+ 个问题$", damaged.strip()), damaged
 
 
 def test_json_keeps_raw_ids(scratch: dict[str, Any], tmp_path: Path) -> None:
