@@ -80,6 +80,7 @@ def outbox_deliver(state: State, as_json: bool) -> None:
 
 
 CHANNELS = {"email": N_("e-mail"), "sms": N_("SMS"), "webhook": N_("webhook")}  # engine.notify.channels
+OUTBOX_STATUS = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"), "failed": N_("failed")}
 
 
 def channel_label(channel: str, lang: str) -> str:
@@ -135,9 +136,12 @@ def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) 
 
     json_mode(state, as_json)
     rows = state.api().outbox(status_)
+    lang = state.lang
     cols = [("id", "#", lambda r: r["id"]), ("ticket", N_("Ticket"), lambda r: r["ticket"]),
-            ("channel", N_("Channel"), lambda r: r["channel"]), ("recipient", N_("To"), lambda r: r["recipient"]),
-            ("template", N_("Template"), lambda r: r["template"]), ("status", N_("Status"), lambda r: r["status"]),
+            ("channel", N_("Channel"), lambda r: channel_label(r["channel"], lang)),
+            ("recipient", N_("To"), lambda r: r["recipient"]), ("template", N_("Template"), lambda r: r["template"]),
+            ("status", N_("Status"), lambda r: tr(OUTBOX_STATUS[r["status"]], lang) if r["status"] in OUTBOX_STATUS
+             else r["status"]),
             ("attempts", N_("Tries"), lambda r: r["attempts"]), ("last_error", N_("Last error"), lambda r: r["last_error"])]
     cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))

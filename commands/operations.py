@@ -29,7 +29,7 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
       itsm --as p16.owner migrate incident --map awaiting_vendor=pending --apply
     """
     from engine.errors import UsageError
-    from engine.i18n import N_, ntr, tr
+    from engine.i18n import ntr, tr
 
     json_mode(state, as_json)
     mapping: dict[str, str] = {}

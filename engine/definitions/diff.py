@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from engine.errors import NotFound, UsageError
-from engine.i18n import N_, tr
+from engine.i18n import N_, ntr, tr
 from engine.model import (
     ClockSpec,
     CodeTable,
@@ -462,6 +462,25 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]
             yield name, value
 
 
+_BUSINESS = re.compile(r"\b(\d+) business (day|hour|minute|second)s?\b")
+
+
+def _business(found: "re.Match[str]", lang: str) -> str:
+    """A duration in working time (duration_text) in ``lang``."""
+    n, unit = int(found.group(1)), found.group(2)
+    if unit == "day":
+        return ntr("{count} business day", "{count} business days", n, lang)
+    if unit == "hour":
+        return ntr("{count} business hour", "{count} business hours", n, lang)
+    if unit == "minute":
+        return ntr("{count} business minute", "{count} business minutes", n, lang)
+    return ntr("{count} business second", "{count} business seconds", n, lang)
+
+
+def _said(line: str, lang: str) -> str:
+    return line if lang == "en" else _BUSINESS.sub(lambda m: _business(m, lang), line)
+
+
 def _detail_text(d: Detail) -> str:
     if d.added is not None:
         parts = []
@@ -495,7 +514,7 @@ def to_text(result: DiffResult, lang: str = "en") -> str:
             body = (_detail_text(d) for d in c.details)
         else:
             body = (f"{k}: {show(v)}" for k, v in _flat(c.new if c.change == "added" else c.old or {}))
-        lines.extend(f"      {b}" for b in body)
+        lines.extend(f"      {_said(b, lang)}" for b in body)
         if c.note:
             lines.append(f"      ({tr(c.note, lang)})")
     return "\n".join(lines) + "\n"
