@@ -34,12 +34,13 @@ def diff(state: State, old: str, new: str, as_json: bool) -> None:
       itsm diff ../p16-release-2026-02 . --json
     """
     from engine.definitions import diff as d
-    from engine.design.versions import diff_sources
+    from engine.design.versions import AMBIGUOUS, diff_sources
+    from engine.i18n import retell
 
     json_mode(state, as_json)
     result = diff_sources(old, new, state.api)
     for warning in result.old.warnings + result.new.warnings:
-        click.echo(f"itsm: {warning}", err=True)
+        click.echo(f"itsm: {retell(warning, state.lang, (AMBIGUOUS,))}", err=True)
     emit(state, result.to_dict(), as_json, lambda: d.to_text(result, state.lang))
     if not as_json:
         click.echo(d.summary_text(result, state.lang), err=True)
@@ -164,7 +165,8 @@ def simulation_text(result: dict, lang: str) -> str:
             else:
                 moves = [ev for ev in main_events if ev["to"]]
                 start = moves[0]["from"] if moves else e["state"]
-                head += f"{start or '·'} -> {e['state_label']} ({e['state']})" if moves else t("stays", lang)
+                start = of(e["ticket"], states).get(start, start) if start else "·"
+                head += f"{start} -> {e['state_label']} ({e['state']})" if moves else t("stays", lang)
             if e["refused"] and e["as_written"]:
                 head += f"  [{_w('expected', lang)}]"
         lines.append(head.rstrip())

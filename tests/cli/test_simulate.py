@@ -88,7 +88,7 @@ def test_the_text_tells_the_story(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO).stdout
     lines = out.splitlines()
     assert lines[0] == f"Incident (incident): {EXAMPLE}"
-    assert "  #2 2026-03-02 09:10 +08:00  assign (Assign)  as wang.lei  new -> Assigned (assigned)" in lines
+    assert "  #2 2026-03-02 09:10 +08:00  assign (Assign)  as wang.lei  New -> Assigned (assigned)" in lines
     assert "      changed: Group: - -> Desktop Support" in lines
     assert any(line.startswith("  #6 2026-03-02 11:50 +08:00  resolve (Resolve)  as chen.jie  REFUSED: "
                                "resolve needs: closure_code (missing)  [as expected]") for line in lines)
@@ -100,7 +100,7 @@ def test_the_text_tells_the_story(itsm_nodb: Any) -> None:
 def test_chinese_labels_and_messages(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO, lang="zh").stdout
     assert out.startswith("突发事件 (incident): ")
-    assert "assign (分派)  执行人 wang.lei  new -> 已分派 (assigned)" in out
+    assert "assign (分派)  执行人 wang.lei  新建 -> 已分派 (assigned)" in out
     assert "被拒绝: resolve 需要填写：closure_code（缺失）  [符合预期]" in out
     assert "      变更: 处理组: - -> 桌面运维组" in out
     assert "定时器  INC-000001 定时器 缺省关闭: 自动关闭 -> 已关闭" in out  # labels, not ids
