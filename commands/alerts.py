@@ -62,8 +62,9 @@ def intake(state: State, payload: Any, fmt: str, source: str | None, as_json: bo
                 extra.append(tr("after {key}", lang, key=r["previous"]))
             if r.get("major_incident"):
                 extra.append(tr("linked to {key}", lang, key=r["major_incident"]))
-            lines.append(f"  {r['ticket'] or '-':<12} {what + ' ' * max(0, 11 - render.width(what))} {r['source']}/{r['fingerprint']} "
-                         + tr("({details})", lang, details=tr(", ", lang).join(extra)))
+            pad = " " * max(0, 11 - render.width(what))
+            lines.append(f"  {r['ticket'] or '-':<12} {what}{pad} {r['source']}/{r['fingerprint']}"
+                         + tr(" ({details})", lang, details=tr(", ", lang).join(extra)))
         return "\n".join(lines) + "\n"
 
     emit(state, result, as_json, text)

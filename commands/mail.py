@@ -33,7 +33,8 @@ def _line(r: dict, state: State) -> str:
                         for aid, a in p.actions.items()}}
     ticket = f" {r['ticket']}" if r.get("ticket") else ""
     outcome = tr(outcomes[r["outcome"]], lang) if r["outcome"] in outcomes else r["outcome"]
-    return f"{outcome}{ticket}: {retell(r.get('detail') or '', lang, details, names)}\n"
+    detail = retell(r.get("detail") or "", lang, details, names)
+    return tr("{what}: {detail}", lang, what=outcome + ticket, detail=detail) + "\n"
 
 
 @mail.command("receive")

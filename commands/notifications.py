@@ -136,13 +136,17 @@ def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) 
 
     json_mode(state, as_json)
     rows = state.api().outbox(status_)
-    lang = state.lang
+    from engine.api import delivery_errors
+    from engine.i18n import retell
+
+    lang, errors = state.lang, delivery_errors()
     cols = [("id", "#", lambda r: r["id"]), ("ticket", N_("Ticket"), lambda r: r["ticket"]),
             ("channel", N_("Channel"), lambda r: channel_label(r["channel"], lang)),
-            ("recipient", N_("To"), lambda r: r["recipient"]), ("template", N_("Template"), lambda r: r["template"]),
+            ("recipient", N_("Recipient"), lambda r: r["recipient"]),
+            ("template", N_("Template"), lambda r: r["template"]),
             ("status", N_("Status"), lambda r: tr(OUTBOX_STATUS[r["status"]], lang) if r["status"] in OUTBOX_STATUS
              else r["status"]),
-            ("attempts", N_("Tries"), lambda r: r["attempts"]), ("last_error", N_("Last error"), lambda r: r["last_error"])]
+            ("attempts", N_("Tries"), lambda r: r["attempts"]), ("last_error", N_("Last error"), lambda r: retell(r["last_error"] or "", lang, errors))]
     cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 
