@@ -43,6 +43,8 @@ _FROZEN = False
 def mail_words() -> tuple[Mapping[str, str], tuple[str, ...]]:
     """What a mail did (outcome -> English msgid) and the shapes of its ``detail``
     (msgids for engine.i18n.retell): engine.desk.mailgate."""
+    from engine.desk import mailgate  # mail parsing: not imported by commands without mail
+
     return mailgate.OUTCOMES, mailgate.DETAILS
 
 
