@@ -32,6 +32,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from engine.clock import sla as slamod
 from engine.errors import ActionRefused, DefinitionError, NotFound, UsageError
+from engine.i18n import N_
 from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.model import Definitions, Duration, ProcessSpec
 from engine.runtime.fields import CORE_SPECS
@@ -282,11 +283,14 @@ class MemoryRepo:
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
         return {k[1:] for k in self.d["fired"] if k[0] == ticket_id}
 
-    def journals_of(self, ticket_ids: Sequence[int]
-                    ) -> dict[int, tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]]]:
-        """As the store's: id -> (version, journal, fired keys) for a tick batch."""
-        return {tid: (self.d["tickets"][tid]["version"], self.events(tid), self.fired_keys(tid))
-                for tid in ticket_ids if tid in self.d["tickets"]}
+    def tick_batch(self, ticket_ids: Sequence[int]
+                   ) -> dict[int, tuple[dict[str, Any], set[tuple[str, str, str]]]]:
+        """As the store's: id -> (ticket row, fired keys) for a tick batch."""
+        return {tid: (self.get_ticket_by_id(tid), self.fired_keys(tid))
+                for tid in sorted(ticket_ids) if tid in self.d["tickets"]}
+
+    def ticket_versions(self, ticket_ids: Sequence[int]) -> dict[int, int]:
+        return {tid: self.d["tickets"][tid]["version"] for tid in ticket_ids if tid in self.d["tickets"]}
 
     def mark_fired(self, ticket_id: int, kind: str, name: str, cycle: str, now: datetime,
                    outcome: str) -> bool:
@@ -613,13 +617,13 @@ class Simulation:
         if step is None:
             return True, None
         if refused and not step.expect_refused:
-            return False, "refused"
+            return False, PROBLEMS[0]
         if step.expect_refused and not refused:
-            return False, "expected a refusal, but it was done"
+            return False, PROBLEMS[1]
         if isinstance(step.expect_refused, str) and refused and step.expect_refused not in refused:
-            return False, f"refused, but not with {step.expect_refused!r}"
+            return False, PROBLEMS[2].format(expected=repr(step.expect_refused))
         if step.expect_state and shown and shown["state"] != step.expect_state:
-            return False, f"expected state {step.expect_state}, but it is {shown['state']}"
+            return False, PROBLEMS[3].format(expected=step.expect_state, state=shown["state"])
         return True, None
 
     def result(self) -> dict[str, Any]:
@@ -630,7 +634,19 @@ class Simulation:
                 "script": self.script.file, "ticket": self.key, "ok": ok,
                 "state": tickets[0]["state"] if tickets else None, "entries": self.entries,
                 "tickets": tickets, "field_labels": labels,
-                "clock_labels": {c.id: c.label.get(self.lang) for c in self.spec.clocks}}
+                "clock_labels": {c.id: c.label.get(self.lang) for c in self.spec.clocks},
+                "timer_labels": {t.id: t.label.get(self.lang) for t in self.spec.timers},
+                "value_labels": {name: {v.code: v.label.get(self.lang) for v in self.defs.codes[fs.codes].values.values()}
+                                 for name, fs in {**CORE_SPECS, **self.spec.fields}.items()
+                                 if fs.codes and fs.codes in self.defs.codes},
+                "action_labels": {p.key_prefix: {a.id: a.label.get(self.lang) for a in p.actions.values()}
+                                  for p in self.defs.processes.values()},
+                "state_labels": {p.key_prefix: {s.id: s.label.get(self.lang) for s in p.states.values()}
+                                 for p in self.defs.processes.values()}}
+
+
+PROBLEMS = (N_("refused"), N_("expected a refusal, but it was done"), N_("refused, but not with {expected}"),
+            N_("expected state {expected}, but it is {state}"))  # why a step did not run as written
 
 
 def simulate(process: str, script_path: Path, home: str | None = None, lang: str = "en",
