@@ -10,6 +10,7 @@ from typing import IO, Any
 import click
 
 from commands.common import command, pass_state, State
+from engine.i18n import N_
 
 OPS = ("new", "do", "comment")
 
@@ -27,10 +28,10 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
 
     sets = line.get("set") or {}
     if not isinstance(sets, dict):
-        raise UsageError('"set" must be an object of FIELD: VALUE')
+        raise UsageError(N_('"set" must be an object of FIELD: VALUE'))
     actor = line.get("as")
     if isinstance(actor, str) and actor.strip().lower() == "system":
-        raise UsageError('"as": "system" is the engine\'s own actor and cannot be claimed')
+        raise UsageError(N_('"as": "system" is the engine\'s own actor and cannot be claimed'))
     op = _op(line)
     if op == "new":
         ticket = api.new_ticket(str(line["new"]), sets, line.get("note"), actor_id=actor)
@@ -38,12 +39,12 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
                 "status_token": ticket.get("status_token")}  # for the reporter, as itsm new prints it
     if op == "do":
         if not line.get("key"):
-            raise UsageError('"do" needs the ticket\'s "key"')
+            raise UsageError(N_('"do" needs the ticket\'s "key"'))
         ticket = api.do(str(line["key"]), str(line["do"]), sets, line.get("note"),
                         line.get("expect_version"), actor_id=actor)
         return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version")}
     if not line.get("text"):
-        raise UsageError('"comment" needs its "text"')
+        raise UsageError(N_('"comment" needs its "text"'))
     event = api.comment(str(line["comment"]), str(line["text"]), bool(line.get("public")), actor_id=actor)
     return {"key": str(line["comment"]).upper(), "seq": event.get("seq")}
 

@@ -9,6 +9,7 @@ import click
 
 from commands.common import command, pass_state, State
 from engine.errors import ExitCode, UsageError
+from engine.i18n import N_
 
 
 
@@ -66,7 +67,8 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, as_json: bool, fail_le
     """
     if as_json:
         if fmt not in ("text", "json"):
-            raise UsageError(f"--json and --format {fmt} ask for two formats: give one")
+            raise UsageError(N_("--json and --format {fmt} ask for two formats: give one"),
+                             values={"fmt": fmt})
         fmt = "json"
     from engine.lint import lint_paths, severity_at_least
     from engine.lint.config import config_for
@@ -128,14 +130,15 @@ def graph(state: State, process: str | None, every: bool, fmt: str) -> None:
     from engine.definitions.home import find_home
 
     if every == (process is not None):
-        raise UsageError("name one PROCESS, or give --all (not both)")
+        raise UsageError(N_("name one PROCESS, or give --all (not both)"))
     defs = load_definitions(find_home(state.home))
     if every:
         click.echo(FORMATS_ALL[fmt](defs, state.lang), nl=False)
         return
     assert process is not None
     if process not in defs.processes:
-        raise NotFound(f"no process '{process}'; known: {', '.join(defs.processes)}")
+        raise NotFound(N_("no process '{process}'; known: {processes}"),
+                       values={"process": process, "processes": ', '.join(defs.processes)})
     click.echo(FORMATS[fmt](defs.processes[process], state.lang), nl=False)
 
 

@@ -9,6 +9,7 @@ import click
 
 from commands.common import command, emit, group, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
+from engine.i18n import N_
 
 
 @command()
@@ -34,7 +35,8 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
     for item in maps:
         old, sep, new = item.partition("=")
         if not sep or not old or not new:
-            raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending")
+            raise UsageError(N_("--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending"),
+                             values={"item": item})
         mapping[old.strip()] = new.strip()
     api = state.api()
     if do_apply:
@@ -101,7 +103,7 @@ def audit_verify(state: State, checkpoints: str | None, public_key: str | None, 
         from engine.errors import UsageError
 
         if not public_key:
-            raise UsageError("--export needs --public-key (the checkpoints' Ed25519 public key)")
+            raise UsageError(N_("--export needs --public-key (the checkpoints' Ed25519 public key)"))
         data = verify_export(export, public_key, checkpoints)
         problems = data["problems"]
         emit(state, data, as_json, lambda: _problem_lines(problems)

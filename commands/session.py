@@ -7,6 +7,7 @@ import sys
 import click
 
 from commands.common import command, emit, json_mode, output_options, pass_state, State
+from engine.i18n import N_
 
 
 def _server(state: State, url: str | None) -> str:
@@ -15,8 +16,8 @@ def _server(state: State, url: str | None) -> str:
 
     found = url or state.remote_url()
     if not found:
-        raise UsageError("which desk server? give its URL (itsm login URL), --url or ITSM_URL, "
-                         "or url in itsm.toml")
+        raise UsageError(N_("which desk server? give its URL (itsm login URL), --url or ITSM_URL, or url in "
+                            "itsm.toml"))
     return normalize_url(found)
 
 
@@ -53,22 +54,22 @@ def login(state: State, url: str | None, login_user: str | None, with_token: boo
     json_mode(state, as_json)
     server = _server(state, url)
     if with_token and password_stdin:
-        raise UsageError("give either --with-token or --password-stdin, not both")
+        raise UsageError(N_("give either --with-token or --password-stdin, not both"))
     if with_token:
         token = sys.stdin.readline(4096).strip()
         if not token:
-            raise UsageError("--with-token: give the token on stdin, e.g. "
-                             "echo \"$TOKEN\" | itsm login URL --with-token")
+            raise UsageError(N_('--with-token: give the token on stdin, e.g. echo "$TOKEN" | itsm login URL '
+                                '--with-token'))
     elif password_stdin:
         if not login_user:
-            raise UsageError("--password-stdin needs --user ID")
+            raise UsageError(N_("--password-stdin needs --user ID"))
         password = sys.stdin.readline(4096).rstrip("\r\n")
         answer = RemoteApi(server, None, lang=state.lang).login(login_user, password)
         token = str(answer["token"])
     else:
         if not sys.stdin.isatty() and login_user is None:
-            raise UsageError("no terminal to ask for your user and password: give --user ID and the "
-                             "password on a terminal, or a token with --with-token")
+            raise UsageError(N_("no terminal to ask for your user and password: give --user ID and the "
+                                "password on a terminal, or a token with --with-token"))
         who = login_user or click.prompt("User")
         password = getpass.getpass(f"Password for {who} on {server}: ")
         answer = RemoteApi(server, None, lang=state.lang).login(who, password)

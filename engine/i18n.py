@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
     import gettext
     import re
+    from collections.abc import Iterable
 
 LANGS = ("en", "zh")
 DOMAIN = "itsm"
@@ -149,6 +150,80 @@ TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in 
     N_("skipped: the timer itself is already due"), N_("skipped: a later repetition is also due"),
     N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
     N_("checkpoint #{count} signed ({leaves} new event(s))"))
+
+
+class Said(str):
+    """A value put into a message that says itself in each language: the str is English
+    (for logs, ``str(exc)`` and ``--json``), :meth:`said` gives it in ``lang``."""
+
+    say: Any = None
+
+    def __new__(cls, english: str, say: Any = None) -> "Said":
+        obj = super().__new__(cls, english)
+        obj.say = say
+        return obj
+
+    def said(self, lang: str) -> str:
+        return str(self) if lang == "en" or self.say is None else str(self.say(lang))
+
+
+def named(ident: Any, label: Any = None) -> Said:
+    """A defined thing (state, action, field, role, code value) by its id in English and by
+    its label with the id after it in other languages ("已解决 (resolved)"): the id is what a
+    command takes.  ``label``: anything with ``.get(lang)`` (a definition's Label), or a
+    function of the language."""
+    ident = str(ident)
+
+    def say(lang: str) -> str:
+        text = label(lang) if callable(label) else label.get(lang)
+        return text if not text or text == ident else f"{text} ({ident})"
+
+    return Said(ident, say if label is not None else None)
+
+
+def names(items: "Iterable[Any]", sep: str = ", ") -> Said:
+    """A list of values (:func:`named` or plain), joined; "none" when empty."""
+    items = list(items)
+    if not items:
+        return Said(N_("none"), lambda lang: tr("none", lang))
+    return Said(sep.join(str(i) for i in items),
+                lambda lang: ("；" if sep.strip() == ";" else "、").join(str(said(i, lang)) for i in items))
+
+
+def phrase(label: Any) -> Said:
+    """A definition's bilingual text (a Label) as a value of a message."""
+    return Said(label.get("en"), label.get)
+
+
+def message(template: str, **values: Any) -> Said:
+    """A sentence of the catalogue (``template`` marked with N_) as a value of another
+    (a :class:`Said` given alone is returned as it is)."""
+    if isinstance(template, Said) and not values:
+        return template
+    return Said(template.format(**values) if values else template,
+                lambda lang: tr(template, lang, **{k: said(v, lang) for k, v in values.items()}))
+
+
+OS_ERRORS = (N_("No such file or directory"), N_("Permission denied"), N_("Is a directory"),
+             N_("Not a directory"), N_("File exists"), N_("Connection refused"),
+             N_("Name or service not known"), N_("Timed out"), N_("Read-only file system"),
+             N_("No space left on device"), N_("Directory not empty"), N_("File name too long"))
+
+
+def said(value: Any, lang: str) -> Any:
+    """``value`` as a message shows it in ``lang``: a :class:`Said` or an error (anything with
+    ``said``/``text(lang)``) in that language, an operating-system error by its known words."""
+    if lang == "en":
+        return value
+    say = getattr(value, "said", None)
+    if callable(say):
+        return say(lang)
+    if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Said):
+        return value.args[0].said(lang)
+    if isinstance(value, OSError) and value.strerror:
+        text = tr(value.strerror, lang)
+        return f"{text}: {value.filename!r}" if value.filename is not None else text
+    return value
 
 
 def tick_kind(kind: str, lang: str) -> str:

@@ -33,6 +33,7 @@ from engine.desk.context import Desk
 from engine.desk.portal import end_user
 from engine.desk.writes import check_forward, event, intake
 from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
+from engine.i18n import N_
 from engine.mail import imap as imapmod
 from engine.mail import thread
 from engine.mail.parse import Inbound, parse
@@ -67,7 +68,7 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
                  ) -> Mailbox:
     boxes = mailboxes(desk)
     if not boxes:
-        raise UsageError("no mailboxes are declared (codes/mailboxes.yaml)")
+        raise UsageError(N_("no mailboxes are declared (codes/mailboxes.yaml)"))
     if headers_first and mail is not None:  # a catch-all account: the address written to decides
         found = next((b for a in mail.recipients for b in boxes.values()
                       if b.address == thread.base_address(a)), None)
@@ -76,7 +77,8 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
     if given:
         found = boxes.get(given) or next((b for b in boxes.values() if b.address == given.lower()), None)
         if found is None:
-            raise UsageError(f"unknown mailbox {given!r}; mailboxes: {', '.join(boxes)}")
+            raise UsageError(N_("unknown mailbox {given!r}; mailboxes: {boxes}"),
+                             values={"given": given, "boxes": ', '.join(boxes)})
         return found
     for address in (mail.recipients if mail else ()):
         found = next((b for b in boxes.values() if b.address == thread.base_address(address)), None)
@@ -281,8 +283,8 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
     transaction per message, each marked on the server after its commit."""
     accounts = [a for a in desk.settings.mail.imap if mailbox in (None, a.mailbox)]
     if not accounts:
-        raise UsageError("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, "
-                         "or ITSM_IMAP_HOST)")
+        raise UsageError(N_("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
+                            "ITSM_IMAP_HOST)"))
     out: list[dict[str, Any]] = []
     for a in accounts:
         account = imapmod.ImapAccount(a.host, a.port, a.tls, a.username, a.password, a.folder,
@@ -302,5 +304,5 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
         try:
             out.extend(imapmod.poll(account, handle, max_bytes=desk.settings.mail.max_message_bytes))
         except imapmod.MailboxUnavailable as exc:
-            raise ItsmError(str(exc)) from None
+            raise ItsmError("{error}", values={"error": exc.args[0] if exc.args else exc}) from None
     return out

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from engine.clock import sla as slamod
 from engine.clock.calendars import CalendarError
 from engine.errors import Conflict, ItsmError, NotFound
+from engine.i18n import N_
 from engine.model import ProcessSpec
 from engine.desk.context import Desk
 from engine.desk.notifying import notify
@@ -108,7 +109,8 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
         else:
             outcome = fire(desk, repo, spec, ticket, item, now, events)
         if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, outcome):
-            raise Conflict(f"{ticket.key}: {item.kind} {item.name} fired concurrently")
+            raise Conflict(N_("{key}: {kind} {name} fired concurrently"),
+                           values={"key": ticket.key, "kind": item.kind, "name": item.name})
         done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
                      "due": desk.iso(item.due_at), "outcome": outcome})
     if not current and computed_for != len(events):
