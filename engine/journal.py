@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.errors import UsageError
-from engine.i18n import N_
+from engine.i18n import N_, message
 
 GENESIS = "0" * 64
 HASHED = ("seq", "action", "actor", "role", "from_state", "to_state", "changes", "note",
@@ -285,7 +285,7 @@ def load_ring(env_value: str | None, key_file: Path | None, default_file: Path |
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(N_("cannot read the audit key file {path}: {strerror}"),
-                             values={"path": path, "strerror": exc.strerror}) from None
+                             values={"path": path, "strerror": message(exc.strerror or str(exc))}) from None
         more = parse_key_file(text, str(path))
         known = {k for k, _ in keys}
         keys += [k for k in more if k[0] not in known]

@@ -254,7 +254,7 @@ def _strings(value: Any, where: str, required: bool = False) -> dict[str, str]:
 
 def _status(value: Any, where: str) -> str:
     if value not in STATUSES:
-        raise PayloadError(N_("expected 'firing' or 'resolved', got {dumps}"), where, values={"dumps": json.dumps(value)})
+        raise PayloadError(N_("expected 'firing' or 'resolved', got {value}"), where, values={"value": json.dumps(value)})
     return str(value)
 
 

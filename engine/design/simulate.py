@@ -529,9 +529,10 @@ class Simulation:
         if who in ("assignee", "group_member"):
             person = (values.get("assignee") if who == "assignee" else None) or values.get("group")
             if not person:
-                raise UsageError(N_("{where}: the ticket has no {value}group yet: name a person, role or "
-                                    "group in 'as:'"),
-                                 values={"where": step.where, "value": 'assignee or ' if who == 'assignee' else ''})
+                raise UsageError(N_("{where}: the ticket has no assignee or group yet: name a person, role or "
+                                    "group in 'as:'") if who == "assignee" else
+                                 N_("{where}: the ticket has no group yet: name a person, role or group in 'as:'"),
+                                 values={"where": step.where})
             return str(person)
         if who != "system" and self.store.person(who) is None and "@" not in who:
             raise UsageError(N_("{where}: as: '{who}' is not a person of the script (people:), a role, a "

@@ -24,7 +24,7 @@ from engine.desk import signing
 from engine.desk.context import Desk
 from engine.desk.desklog import Finding
 from engine.errors import UsageError
-from engine.i18n import N_
+from engine.i18n import N_, message
 from engine.journal import (
     GENESIS, content_digest, create_key_file, hashed_fields, ref, root_step, rotate_key_file,
 )
@@ -68,7 +68,7 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise UsageError(N_("--export {path}: {strerror}"),
-                         values={"path": path, "strerror": exc.strerror}) from None
+                         values={"path": path, "strerror": message(exc.strerror or str(exc))}) from None
     try:
         header = json.loads(lines[0]) if lines else {}
     except ValueError:
@@ -108,7 +108,7 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
             cp_lines = Path(witness).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise UsageError(N_("--checkpoints {witness}: {strerror}"),
-                             values={"witness": witness, "strerror": exc.strerror}) from None
+                             values={"witness": witness, "strerror": message(exc.strerror or str(exc))}) from None
     cps = cpmod.check_signatures(cpmod.read_lines(cp_lines, witness or path, findings), public,
                                  header.get("desk"), findings)
     where: dict[str, int] | None = None

@@ -138,8 +138,8 @@ def _check_text(values: Mapping[str, Any]) -> None:
         if "\x00" in value:
             raise UsageError(N_("{name}: contains a NUL character"), values={"name": name})
         if len(value) > MAX_TEXT.get(name, MAX_ANY):
-            raise UsageError(N_("{name}: at most {get} characters"),
-                             values={"name": name, "get": MAX_TEXT.get(name, MAX_ANY)})
+            raise UsageError(N_("{name}: at most {limit} characters"),
+                             values={"name": name, "limit": MAX_TEXT.get(name, MAX_ANY)})
 
 
 def may_acknowledge(desk: Desk, repo: Any, spec: Any, address: str, now: datetime) -> bool:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from engine.errors import UsageError
-from engine.i18n import N_
+from engine.i18n import N_, message
 
 
 def generate() -> tuple[bytes, bytes]:
@@ -50,12 +50,12 @@ def _read(path: str | Path, what: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(N_("cannot read the {what} {path}: {strerror}"),
-                         values={"what": what, "path": path, "strerror": exc.strerror}) from None
+                         values={"what": message(what), "path": path, "strerror": exc}) from None
 
 
 def load_private(path: str | Path) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(_read(path, "signing key"), password=None)
+        key = serialization.load_pem_private_key(_read(path, N_("signing key")), password=None)
     except (ValueError, TypeError) as exc:
         raise UsageError(N_("{path}: not an unencrypted PEM private key ({exc})"),
                          values={"path": path, "exc": exc}) from None
@@ -65,7 +65,7 @@ def load_private(path: str | Path) -> Ed25519PrivateKey:
 
 
 def load_public(path: str | Path) -> Ed25519PublicKey:
-    data = _read(path, "public key")
+    data = _read(path, N_("public key"))
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError:

@@ -155,9 +155,9 @@ def check_category(desk: Desk, spec: ProcessSpec, values: Mapping[str, Any]) -> 
     value = cat.values.get(values.get("category") or "") if cat else None
     allowed = value.get("processes") if value else None
     if allowed and spec.id not in allowed:
-        raise ActionRefused(N_("category '{get}' is not used for {id} tickets (codes/categories.yaml: "
+        raise ActionRefused(N_("category '{category}' is not used for {id} tickets (codes/categories.yaml: "
                                "{allowed})"),
-                            values={"get": values.get('category'), "id": spec.id, "allowed": ', '.join(allowed)})
+                            values={"category": values.get('category'), "id": spec.id, "allowed": ', '.join(allowed)})
 
 
 # -- the journal ---------------------------------------------------------------------------

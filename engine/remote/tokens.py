@@ -36,9 +36,9 @@ def hosts_file() -> Path:
 def _check_private(path: Path) -> None:
     info = path.stat()
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsageError(N_("{path} can be read or written by others (mode {S_IMODE:o}): it holds your "
+        raise UsageError(N_("{path} can be read or written by others (mode {mode:o}): it holds your "
                             "tokens; run 'chmod 600 {path}' (and revoke the tokens if someone else may have "
-                            "read them)"), values={"path": path, "S_IMODE": stat.S_IMODE(info.st_mode)})
+                            "read them)"), values={"path": path, "mode": stat.S_IMODE(info.st_mode)})
 
 
 def load() -> dict[str, dict[str, Any]]:

@@ -98,9 +98,9 @@ def make_engine(url: str, create_dirs: bool = True) -> Engine:
                                   "postgresql+psycopg://user@host/db)"), values={"url": url}) from None
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED:
-        raise UsageError(N_("{redact}: itsm stores its data in SQLite or PostgreSQL, not {backend} (e.g. "
+        raise UsageError(N_("{url}: itsm stores its data in SQLite or PostgreSQL, not {backend} (e.g. "
                             "sqlite:///itsm.db or postgresql+psycopg://user@host/db)"),
-                         values={"redact": redact(url), "backend": backend})
+                         values={"url": redact(url), "backend": backend})
     if backend == "sqlite":
         return _sqlite_engine(parsed, create_dirs)
     if backend == "postgresql" and parsed.drivername == "postgresql":
@@ -164,12 +164,12 @@ def translate_errors(url: str) -> Iterator[None]:
             raise Conflict(N_("the database is busy with another change; re-run the command")) from None
         if "deadlock" in text or "could not serialize" in text:
             raise Conflict(N_("the ticket changed concurrently; re-run the command")) from None
-        raise StoreUnavailable(N_("cannot use the database {redact}: {splitlines}"),
-                               values={"redact": redact(url), "splitlines": text.strip().splitlines()[0]}) from None
+        raise StoreUnavailable(N_("cannot use the database {url}: {error}"),
+                               values={"url": redact(url), "error": text.strip().splitlines()[0]}) from None
     except DBAPIError as exc:
         if exc.connection_invalidated:
-            raise StoreUnavailable(N_("lost the connection to the database {redact}"),
-                                   values={"redact": redact(url)}) from None
+            raise StoreUnavailable(N_("lost the connection to the database {url}"),
+                                   values={"url": redact(url)}) from None
         raise
 
 
