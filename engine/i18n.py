@@ -122,13 +122,13 @@ def catalogue(lang: str) -> "gettext.NullTranslations":
     return found
 
 
-def tr(text: str, lang: str = "en", **values: Any) -> str:
+def tr(text: str, lang: str = "en", /, **values: Any) -> str:
     """``text`` (an English msgid) in ``lang``, with ``values`` put in."""
     out = text if lang == "en" else catalogue(lang).gettext(text)
     return out.format(**values) if values else out
 
 
-def t(msg_id: str, lang: str = "en", **values: Any) -> str:
+def t(msg_id: str, lang: str = "en", /, **values: Any) -> str:
     """The message ``msg_id`` of :data:`MESSAGES` in ``lang``."""
     return tr(MESSAGES[msg_id], lang, **values)
 
@@ -195,7 +195,7 @@ def phrase(label: Any) -> Said:
     return Said(label.get("en"), label.get)
 
 
-def message(template: str, **values: Any) -> Said:
+def message(template: str, /, **values: Any) -> Said:
     """A sentence of the catalogue (``template`` marked with N_) as a value of another
     (a :class:`Said` given alone is returned as it is)."""
     if isinstance(template, Said) and not values:
