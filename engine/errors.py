@@ -46,9 +46,9 @@ class ItsmError(Exception):
         """The message as the CLI prints it, in ``lang``."""
         if lang == "en":
             return str(self)
-        return self._said(lang)
+        return self.message_in(lang)
 
-    def _said(self, lang: str) -> str:
+    def message_in(self, lang: str) -> str:
         """The message alone (without what ``__str__`` adds around it) in ``lang``."""
         if not self.values or not self.template:
             if isinstance(self.template, Said) or not self.template:
@@ -94,13 +94,19 @@ class DefinitionError(ItsmError):
         at = f" (at {self.path})" if self.path else ""
         return f"{self._where()}: {self.message}{at}"
 
+    def located(self, lang: str = "en") -> str:
+        """The message and, when known, the path in the document: "... (at states.new)"."""
+        if not self.path:
+            return self.message_in(lang)
+        return tr(N_("{message} (at {path})"), lang, message=self.message_in(lang), path=self.path)
+
     def text(self, lang: str = "en") -> str:
         if lang == "en":
             return str(self)
         if self.path:
             return tr("{where}: {message} (at {path})", lang, where=self._where(),
-                      message=self._said(lang), path=self.path)
-        return f"{self._where()}: {self._said(lang)}"
+                      message=self.message_in(lang), path=self.path)
+        return f"{self._where()}: {self.message_in(lang)}"
 
 
 class ActionRefused(ItsmError):

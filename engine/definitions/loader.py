@@ -229,7 +229,7 @@ YAML_PROBLEMS = (  # PyYAML's words, said in the reader's language (engine.i18n.
     N_("while parsing a block node"), N_("while scanning a simple key"), N_("while scanning a quoted scalar"),
     N_("while scanning a plain scalar"), N_("while scanning an alias"), N_("while scanning an anchor"),
     N_("while scanning a block scalar"), N_("while scanning a tag"), N_("while parsing a node"),
-    N_("mapping values are not allowed here"), N_("could not find expected ':'"),
+    N_("mapping values are not allowed here"), N_("mapping values are not allowed in this context"), N_("could not find expected ':'"),
     N_("found unexpected end of stream"), N_("expected {expected}, but found {found}"),
     N_("expected {expected}, but got {found}"), N_("found character {character} that cannot start any token"),
     N_("did not find expected key"), N_("did not find expected node content"),
