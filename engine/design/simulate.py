@@ -561,7 +561,7 @@ class Simulation:
             self.key = view["key"]
             self.entries.append(self._entry("intake", intake, mark, actor=actor, view=view))
         except ActionRefused as exc:
-            self.entries.append(self._entry("intake", intake, mark, actor=actor, refused=exc.message))
+            self.entries.append(self._entry("intake", intake, mark, actor=actor, refused=exc.text(self.lang)))
             return self.result()
         for step in self.script.steps:
             if step.tick is not None:
@@ -577,10 +577,10 @@ class Simulation:
                 view = self.api.do(key, step.action or "", step.inputs, step.note, actor_id=who)
                 self.entries.append(self._entry("action", step, mark, actor=who, view=view, key=key))
             except ActionRefused as exc:
-                self.entries.append(self._entry("action", step, mark, actor=who, refused=exc.message, key=key))
+                self.entries.append(self._entry("action", step, mark, actor=who, refused=exc.text(self.lang), key=key))
             except NotFound as exc:  # a ticket or person the script names does not exist
                 raise UsageError(N_("{where}: {message}"),
-                                 values={"where": step.where, "message": exc.message}) from None
+                                 values={"where": step.where, "message": exc}) from None
         return self.result()
 
     def _mark(self) -> tuple[int, int]:
