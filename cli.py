@@ -158,10 +158,10 @@ CLICK_ERRORS = (  # click's own usage errors (English), said in the chosen langu
     N_("Invalid value for {param}: {value} is not in the range {range}."),
     N_("Invalid value for {param}: {value} is not one of {choices}."),
     N_("Invalid value for {param}: {value} is not {choice}."),
-    N_("Invalid value for {param}: {kind} {path} does not exist."),
-    N_("Invalid value for {param}: {kind} {path} is a directory."),
-    N_("Invalid value for {param}: {kind} {path} is a file."),
-    N_("Invalid value for {param}: {kind} {path} is not readable."),
+    N_("Invalid value for {param}: {what} does not exist."),
+    N_("Invalid value for {param}: {what} is a directory."),
+    N_("Invalid value for {param}: {what} is a file."),
+    N_("Invalid value for {param}: {what} is not readable."),
     N_("Invalid value for {param}: {message}"))
 
 

@@ -113,9 +113,11 @@ class RemoteApi:
             body = {"error": "http", "message": message(N_("the desk server at {url} answered HTTP {status}"),
                                                         url=self.url, status=status),
                     "exit_code": int(ExitCode.INTERNAL if status >= 500 else ExitCode.REFUSED)}
-        answered, code = body["message"], body.get("exit_code")
+        answered, code, said_as = body["message"], body.get("exit_code"), body.get("text")
+        if isinstance(said_as, str):  # the server said it in our language (Accept-Language) too
+            answered = Said(str(answered), lambda lang: said_as if lang == self.lang else str(body["message"]))
         answered = answered if isinstance(answered, Said) else str(answered)
-        details = {k: v for k, v in body.items() if k not in ("error", "message", "exit_code")}
+        details = {k: v for k, v in body.items() if k not in ("error", "message", "exit_code", "text")}
         if status == 401 and login:  # a password refused: the server's words
             return RemoteError("{url}: {message}", ExitCode.REFUSED, "unauthenticated", **details,
                                values={"url": self.url, "message": _known(answered)})

@@ -89,7 +89,7 @@ def error_page(request: Request, status: int, body: Mapping[str, Any],
     from engine.web.requests import route_path
 
     missing_page = status == 404 and not route_path(request).startswith("/status")
-    return _render(request, "error.html", {"status": status, "message": body.get("message"),
+    return _render(request, "error.html", {"status": status, "message": body.get("text") or body.get("message"),
                                            "missing_page": missing_page}, status, headers)
 
 
