@@ -19,6 +19,7 @@ import ast
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,31 @@ def test_the_scan_finds_an_english_error() -> None:
                      'raise ActionRefused("no" + " way")\nraise UsageError("{error}", values={"error": e})')
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") != "N_"]
     assert [_words(c.args[0]) for c in calls] == [True, False, True, False]
+
+
+# -- the JSON API and itsm --url -------------------------------------------------------------------
+
+def test_the_api_says_its_errors_in_the_request_s_language_too(desk: dict[str, Any]) -> None:
+    sys.path.insert(0, str(REPO / "tests" / "web"))
+    from _web import make_web
+
+    from tests_conftest import PEOPLE
+
+    web = make_web(desk["db"], {"agent": PEOPLE["agent"]})
+    path = "/api/v1/tickets/INC-000001/actions/resolve"
+    zh = web.call("POST", path, expect=422, json={}, headers={"Accept-Language": "zh"})
+    en = web.call("POST", path, expect=422, json={})
+    assert zh["message"] == en["message"] == "resolve needs: solution, closure_code, service_restored (missing)"
+    assert zh["text"].startswith("解决 (resolve) 需要填写：解决方案 (solution)") and "text" not in en
+
+
+def test_itsm_url_prints_the_server_s_words_in_its_language() -> None:
+    from engine.remote.client import RemoteApi
+
+    body = {"error": "refused", "message": "resolve needs: solution (missing)", "exit_code": 1,
+            "missing": ["solution"], "text": "解决 (resolve) 需要填写：解决方案 (solution)（缺失）"}
+    error = RemoteApi("http://127.0.0.1:1", "t", lang="zh")._error(422, json.dumps(body).encode())
+    assert error.text("zh") == body["text"] and str(error) == body["message"]
+    assert error.to_dict()["missing"] == ["solution"] and "text" not in error.to_dict()
+    bare = RemoteApi("http://127.0.0.1:1", None, lang="zh")._error(401, b"")
+    assert not _english(bare.text("zh")) and bare.exit_code == 1
