@@ -63,8 +63,8 @@ def mail_poll(state: State, mailbox: str | None, as_json: bool) -> None:
     json_mode(state, as_json)
     api = state.api()
     if not any(mailbox in (None, a.mailbox) for a in api.settings.mail.imap):
-        click.echo("itsm: no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
-                   "ITSM_IMAP_HOST): nothing to poll", err=True)
+        click.echo("itsm: " + tr("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
+                                 "ITSM_IMAP_HOST): nothing to poll", state.lang), err=True)
         emit(state, [], as_json, lambda: "")
         return
     results = api.mail_poll(None if as_json else lambda r: click.echo(_line(r), nl=False), mailbox)

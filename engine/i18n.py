@@ -200,14 +200,17 @@ def message(template: str, /, **values: Any) -> Said:
     (a :class:`Said` given alone is returned as it is)."""
     if isinstance(template, Said) and not values:
         return template
+    if not values and template.lower() in OS_ERRORS:  # an OSError's strerror
+        return Said(template, lambda lang: tr(template.lower(), lang))
     return Said(template.format(**values) if values else template,
                 lambda lang: tr(template, lang, **{k: said(v, lang) for k, v in values.items()}))
 
 
-OS_ERRORS = (N_("No such file or directory"), N_("Permission denied"), N_("Is a directory"),
-             N_("Not a directory"), N_("File exists"), N_("Connection refused"),
-             N_("Name or service not known"), N_("Timed out"), N_("Read-only file system"),
-             N_("No space left on device"), N_("Directory not empty"), N_("File name too long"))
+OS_ERRORS = (  # the operating system's words (OSError.strerror), lower-cased
+    N_("no such file or directory"), N_("permission denied"), N_("is a directory"), N_("not a directory"),
+    N_("file exists"), N_("connection refused"), N_("name or service not known"), N_("timed out"),
+    N_("read-only file system"), N_("no space left on device"), N_("directory not empty"),
+    N_("file name too long"))
 
 
 def said(value: Any, lang: str) -> Any:
@@ -221,7 +224,8 @@ def said(value: Any, lang: str) -> Any:
     if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Said):
         return value.args[0].said(lang)
     if isinstance(value, OSError) and value.strerror:
-        text = tr(value.strerror, lang)
+        known = value.strerror.lower()
+        text = tr(known, lang) if known in OS_ERRORS else value.strerror
         return f"{text}: {value.filename!r}" if value.filename is not None else text
     return value
 

@@ -101,7 +101,7 @@ def test_chinese_labels_and_messages(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO, lang="zh").stdout
     assert out.startswith("突发事件 (incident): ")
     assert "assign (分派)  执行人 wang.lei  new -> 已分派 (assigned)" in out
-    assert "被拒绝: resolve 需要填写：closure_code（缺失）  [符合预期]" in out
+    assert "被拒绝: 解决 (resolve) 需要填写：结束状态 (closure_code)（缺失）  [符合预期]" in out
     assert "      变更: 处理组: - -> desktop_support" in out
     assert "SLA: 响应 已满足; 解决 已违约" in out
     assert out.endswith("INC-000001 最终状态：已关闭 (closed)\n脚本按预期运行\n")
