@@ -213,6 +213,17 @@ OS_ERRORS = (  # the operating system's words (OSError.strerror), lower-cased
     N_("file name too long"))
 
 
+JSON_PROBLEMS = (  # what Python's json module says of a malformed document (JSONDecodeError.msg)
+    N_("Expecting value"), N_("Expecting property name enclosed in double quotes"), N_("Extra data"),
+    N_("Unterminated string starting at"), N_("Expecting ',' delimiter"), N_("Expecting ':' delimiter"),
+    N_("Invalid control character at"), N_("Invalid \\escape"), N_("Invalid \\uXXXX escape"))
+
+
+def json_problem(msg: str) -> Said:
+    """A JSONDecodeError's ``msg`` as a value of a message, in the reader's language."""
+    return Said(msg, lambda lang: tr(msg, lang) if msg in JSON_PROBLEMS else msg)
+
+
 def said(value: Any, lang: str) -> Any:
     """``value`` as a message shows it in ``lang``: a :class:`Said` or an error (anything with
     ``said``/``text(lang)``) in that language, an operating-system error by its known words."""

@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import UsageError
-from engine.i18n import N_, message
+from engine.i18n import N_, json_problem, message
 from engine.limits import nested_deeper_than
 
 FORMATS = ("auto", "alertmanager", "event")
@@ -96,7 +96,7 @@ def decode(text: str | bytes) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(N_("not valid JSON: {msg} at line {lineno}, column {colno}"),
-                           values={"msg": exc.msg, "lineno": exc.lineno, "colno": exc.colno}) from None
+                           values={"msg": json_problem(exc.msg), "lineno": exc.lineno, "colno": exc.colno}) from None
     except RecursionError:
         raise PayloadError(too_deep) from None
     except ValueError:  # int() of more than 4300 digits

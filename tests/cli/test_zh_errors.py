@@ -58,6 +58,8 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         shutil.copytree(REPO / "codes", home / "codes")
         path = home / "processes" / "incident.yaml"
         path.write_text(damage(path.read_text(encoding="utf-8")), encoding="utf-8")
+    (base / "lines.jsonl").write_text('{"do": "frobnicate", "key": "INC-000001"}\nnot json\n[1]\n{"x": 1}\n'
+                                      '{"comment": "INC-000001"}\n', encoding="utf-8")
     return {"base": base, "db": itsm.db}
 
 
@@ -84,6 +86,7 @@ CASES: list[tuple[list[str], int, dict[str, Any]]] = [
     (["new", "nosuchprocess", "--title", "x"], 4, {"has": "没有流程"}),
     (["apikey", "revoke", "999"], 4, {"user": "p16.owner", "has": "没有 API 密钥"}),
     (["report", "nosuch"], 4, {"has": "没有报表"}),
+    (["batch", "{base}/lines.jsonl"], 1, {"has": "第 2 行：不是 JSON：第 1 列：缺少值"}),
     # refused: unknown code value, field, action; wrong role, state; missing field; guard; permission
     (["new", "incident", "--title", "x", "--reporter", REPORTER, "--urgency", "extreme"], 1,
      {"has": "紧急程度 (urgency) 的值 'extreme' 无效：不是代码表 'urgency' 中的代码；可选：高 (high)、中 (medium)、低 (low)"}),
@@ -122,6 +125,7 @@ def _invoke(desk: dict[str, Any], argv: list[str], opts: dict[str, Any], *, json
         args += ["--as", user]
     env = dict.fromkeys(CLEARED_ENV) | {"ITSM_CACHE_DIR": str(desk["base"] / "cache"), "ITSM_TZ": DISPLAY_TZ,
                                         "ITSM_AUDIT_KEY": TEST_AUDIT_KEY} | opts.get("env", {})
+    argv = [a.replace("{base}", str(desk["base"])) for a in argv]
     return CliRunner().invoke(_cli.main, args + argv + (["--json"] if json_errors else []), env=env)
 
 
