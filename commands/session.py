@@ -134,7 +134,7 @@ def logout(state: State, as_json: bool) -> None:
         except ItsmError as exc:
             if exc.exit_code not in (ExitCode.INTERNAL, ExitCode.REFUSED):
                 raise
-            problem = str(exc)
+            problem = exc.text("en" if as_json else state.lang)
     forgot = tokens.forget(server) if kept else False
     result = {"url": server, "revoked": revoked, "forgotten": forgot, "problem": problem}
 
