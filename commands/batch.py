@@ -95,7 +95,8 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                 try:
                     line = json.loads(text.rstrip("\r\n"))  # a line's column, not the next line's
                 except json.JSONDecodeError as exc:
-                    raise ValueError(message(N_("not JSON: {error} at column {column}"), error=json_problem(exc.msg),
+                    raise ValueError(message(N_("not JSON: {error} at column {column}"),
+                                             error=json_problem(exc.msg),
                                              column=exc.pos + 1)) from None
                 if not isinstance(line, dict):
                     raise ValueError(message(N_("each line must be a JSON object")))
@@ -106,7 +107,8 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                     code, detail, said_as = int(exc.exit_code), exc.to_dict(), exc.text(state.lang)
                 else:
                     code = int(ExitCode.USAGE)
-                    problem = message(N_("missing {key}"), key=exc) if isinstance(exc, KeyError) else said(exc, "en")
+                    problem = message(N_("missing {key}"),
+                                      key=exc) if isinstance(exc, KeyError) else said(exc, "en")
                     detail = {"error": "usage", "message": str(problem), "exit_code": code}
                     said_as = str(said(problem if isinstance(exc, KeyError) else exc, state.lang))
                 failed += 1

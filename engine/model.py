@@ -122,7 +122,8 @@ class Duration:
         while pos < len(low):
             m_ = _PART.match(low, pos)
             if not m_ or m_.end() == pos:
-                raise ValueError(message(N_("cannot read duration {raw!r}: write e.g. 15m, 4h, '3 business days' or PT4H"), raw=raw))
+                raise ValueError(message(N_("cannot read duration {raw!r}: write e.g. 15m, 4h, '3 business days' or PT4H"),
+                                         raw=raw))
             number, is_business, unit = int(m_.group(1)), bool(m_.group(2)), m_.group(3)
             if unit not in _UNITS:
                 raise ValueError(message(N_("unknown unit {unit!r} in duration {raw!r}"), unit=unit, raw=raw))
@@ -133,7 +134,8 @@ class Duration:
                     pos = m_.end()
                     continue
                 if _UNITS[unit] > 86400:
-                    raise ValueError(message(N_("business weeks are not supported in {raw!r}: use days"), raw=raw))
+                    raise ValueError(message(N_("business weeks are not supported in {raw!r}: use days"),
+                                             raw=raw))
             else:
                 plain = True
             total += number * _UNITS[unit]

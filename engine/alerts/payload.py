@@ -146,7 +146,8 @@ def _alertmanager(payload: Any, source: str) -> list[Alert]:
                            "version", values={"version": version})
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
-        raise PayloadError(N_("expected a list of alerts, got {type}"), "alerts", values={"type": _type(alerts)})
+        raise PayloadError(N_("expected a list of alerts, got {type}"), "alerts",
+                           values={"type": _type(alerts)})
     group_key = _opt_str(payload, "groupKey", "groupKey")
     default_status = payload.get("status") if payload.get("status") in STATUSES else None
     common = _strings(payload.get("commonAnnotations"), "commonAnnotations")
@@ -196,7 +197,8 @@ def _events(payload: Any, source: str | None) -> list[Alert]:
 def _event(raw: Any, where: str, default_source: str | None) -> Alert:
     at = (lambda key: f"{where}.{key}" if where else key)
     if not isinstance(raw, dict):
-        raise PayloadError(N_("expected an event object, got {type}"), where or None, values={"type": _type(raw)})
+        raise PayloadError(N_("expected an event object, got {type}"), where or None,
+                           values={"type": _type(raw)})
     src = _opt_str(raw, "source", at("source")) or default_source
     if not src:
         raise PayloadError(N_("an event needs 'source': the monitoring system that sent it (or give --source)"), at("source"))
@@ -239,7 +241,8 @@ def _strings(value: Any, where: str, required: bool = False) -> dict[str, str]:
             raise PayloadError(N_("missing: every alert needs its labels"), where)
         return {}
     if not isinstance(value, dict):
-        raise PayloadError(N_("expected an object of strings, got {type}"), where, values={"type": _type(value)})
+        raise PayloadError(N_("expected an object of strings, got {type}"), where,
+                           values={"type": _type(value)})
     out = {}
     for k, v in value.items():
         if isinstance(v, bool):
@@ -254,21 +257,24 @@ def _strings(value: Any, where: str, required: bool = False) -> dict[str, str]:
 
 def _status(value: Any, where: str) -> str:
     if value not in STATUSES:
-        raise PayloadError(N_("expected 'firing' or 'resolved', got {value}"), where, values={"value": json.dumps(value)})
+        raise PayloadError(N_("expected 'firing' or 'resolved', got {value}"), where,
+                           values={"value": json.dumps(value)})
     return str(value)
 
 
 def _source(value: str, where: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_SOURCE:
-        raise PayloadError(N_("a source is 1 to {MAX_SOURCE} characters"), where, values={"MAX_SOURCE": MAX_SOURCE})
+        raise PayloadError(N_("a source is 1 to {MAX_SOURCE} characters"), where,
+                           values={"MAX_SOURCE": MAX_SOURCE})
     return value
 
 
 def _fingerprint(value: str, where: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_FINGERPRINT:
-        raise PayloadError(N_("a fingerprint is 1 to {MAX_FINGERPRINT} characters"), where, values={"MAX_FINGERPRINT": MAX_FINGERPRINT})
+        raise PayloadError(N_("a fingerprint is 1 to {MAX_FINGERPRINT} characters"), where,
+                           values={"MAX_FINGERPRINT": MAX_FINGERPRINT})
     return value
 
 
@@ -280,7 +286,8 @@ def _time(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     try:
         value = datetime.fromisoformat(_trim_fraction(text.replace("Z", "+00:00")))
     except ValueError:
-        raise PayloadError(N_("expected an ISO 8601 time, got {text!r}"), where, values={"text": text}) from None
+        raise PayloadError(N_("expected an ISO 8601 time, got {text!r}"), where,
+                           values={"text": text}) from None
     return value.isoformat()
 
 

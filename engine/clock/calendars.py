@@ -51,7 +51,7 @@ from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ItsmError
-from engine.i18n import N_
+from engine.i18n import N_, message
 from engine.model import CodeTable, CodeValue, Duration
 
 __all__ = ["Calendar", "CalendarError", "load_calendars"]
@@ -335,10 +335,11 @@ class Calendar:
         return end
 
     def _too_far(self, u: int, left: int | None = None, days: int | None = None) -> CalendarError:
-        what = (f"{days} business days" if days is not None
-                else f"{left / 3_600_000_000:,.2f} working hours" if left is not None else "it")
+        what = (message(N_("{days} business days"), days=days) if days is not None
+                else message(N_("{hours:,.2f} working hours"), hours=left / 3_600_000_000) if left is not None
+                else message(N_("it")))
         try:
-            since = f" from {self._out(u):%Y-%m-%d %H:%M}"
+            since: Any = message(N_(" from {start}"), start=f"{self._out(u):%Y-%m-%d %H:%M}")
         except (OverflowError, ValueError):
             since = ""
         return CalendarError(N_("calendar {id!r}: {what}{since} would end more than {MAX_REACH_DAYS} days "

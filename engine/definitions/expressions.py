@@ -181,12 +181,15 @@ class Expression:
                 raise ValueError(f"the result {result} is not a finite number")
             return result
         except UndefinedError as exc:
-            raise ExpressionError(N_("{message} in expression '{source}'"), self.source, values={"message": exc.message, "source": self.source}) from None
+            raise ExpressionError(N_("{message} in expression '{source}'"), self.source,
+                                  values={"message": exc.message, "source": self.source}) from None
         except (SecurityError, limits.TooLarge) as exc:
-            raise ExpressionError(N_("not allowed in expressions: {exc}"), self.source, values={"exc": exc}) from None
+            raise ExpressionError(N_("not allowed in expressions: {exc}"), self.source,
+                                  values={"exc": exc}) from None
         except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError,
                 NameError, RecursionError, AssertionError) as exc:  # the data, or a filter's arguments
-            raise ExpressionError(N_("expression '{source}' failed: {exc}"), self.source, values={"source": self.source, "exc": exc}) from None
+            raise ExpressionError(N_("expression '{source}' failed: {exc}"), self.source,
+                                  values={"source": self.source, "exc": exc}) from None
 
     def holds(self, context: dict[str, Any]) -> bool:
         return bool(self.evaluate(context))
@@ -245,7 +248,8 @@ def compile_expression(source: str) -> Expression:
         fn = env.compile_expression(source, undefined_to_none=False)
         tree = env.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
-        raise ExpressionError(N_("syntax error: {message}"), source, _syntax_column(source), values={"message": exc.message}) from None
+        raise ExpressionError(N_("syntax error: {message}"), source, _syntax_column(source),
+                              values={"message": exc.message}) from None
     except (RecursionError, SyntaxError):  # deeper than Jinja's parser or Python's compiler goes
         raise ExpressionError(N_("syntax error: the expression is nested too deeply"), source) from None
     except Exception as exc:  # noqa: BLE001 - Jinja folds constants while compiling ('1.codes')
@@ -303,7 +307,8 @@ def _refuse_constant_parts(env: Any, tree: Any, source: str) -> None:
             ok, value = folded(node)
             if ok:
                 if not _finite(value):
-                    raise ExpressionError(N_("not allowed in expressions: {literal} is not a finite number"), source, _literal_column(source), values={"literal": _literal(source)})
+                    raise ExpressionError(N_("not allowed in expressions: {literal} is not a finite number"), source, _literal_column(source),
+                                          values={"literal": _literal(source)})
                 return
         for child in node.iter_child_nodes():
             finite(child)

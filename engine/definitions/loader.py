@@ -177,12 +177,14 @@ class _Builder:
                 return float("nan")
             return float(value)
         shown = "!!" + node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
-        raise self.error(message(N_("unsupported YAML tag {shown}"), shown=shown), _mark(node.start_mark), path, "yaml-syntax")
+        raise self.error(message(N_("unsupported YAML tag {shown}"),
+                                 shown=shown), _mark(node.start_mark), path, "yaml-syntax")
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self._budget -= 1
         if self._budget < 0:
-            raise self.error(message(N_("YAML aliases expand to more than {limit:,} values"), limit=ALIAS_EXPANSION),
+            raise self.error(message(N_("YAML aliases expand to more than {limit:,} values"),
+                                     limit=ALIAS_EXPANSION),
                              _mark(node.start_mark), path, "yaml-syntax")
         self.marks[path] = _mark(node.start_mark)
         if isinstance(node, yaml.ScalarNode):
@@ -206,7 +208,8 @@ class _Builder:
                 if key in first:
                     f = first[key]
                     raise self.error(
-                        message(N_("duplicate key '{key}' (first at line {line}, column {column}; again at line {line2}, column {column2})"), key=key, line=f.line, column=f.column, line2=km.line, column2=km.column),
+                        message(N_("duplicate key '{key}' (first at line {line}, column {column}; again at line {line2}, column {column2})"),
+                                key=key, line=f.line, column=f.column, line2=km.line, column2=km.column),
                         km, path + (key,), "duplicate-key")
                 first[key] = km
                 self.key_marks[path + (key,)] = km

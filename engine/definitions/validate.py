@@ -120,8 +120,10 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
         return message(N_("key '{inst}' is reserved here{why}"), inst=inst, why=why), path + (inst,), True
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str):
         if v == "pattern" and schema.get("description") and error.validator_value != "^[a-z][a-z0-9_]*$":
-            return message(N_("key '{inst}' is not valid: {description}"), inst=inst, description=schema['description']), path + (inst,), True
-        return (message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"), inst=inst),
+            return message(N_("key '{inst}' is not valid: {description}"),
+                           inst=inst, description=schema['description']), path + (inst,), True
+        return (message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"),
+                        inst=inst),
                 path + (inst,), True)
     if v == "additionalProperties" and isinstance(inst, dict):
         known = sorted((schema.get("properties") or {}).keys())
@@ -134,23 +136,28 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
             return message(N_("unknown key '{key}'{hint}"), key=key, hint=hint), path + (key,), True
     if v == "required":
         missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
-        return message(N_("missing required key '{value}'"), value=missing[0] if missing else error.validator_value), path, False
+        return message(N_("missing required key '{value}'"),
+                       value=missing[0] if missing else error.validator_value), path, False
     if v == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return message(N_("expected {want}, got {type_name}"), want=want, type_name=_type_name(inst)), path, False
+        return message(N_("expected {want}, got {type_name}"),
+                       want=want, type_name=_type_name(inst)), path, False
     if v == "enum":
         choices = [str(c) for c in error.validator_value]
         close = difflib.get_close_matches(str(inst), choices, n=1, cutoff=0.6)
         hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else ""
-        return message(N_("'{inst}' is not one of: {choices}{hint}"), inst=inst, choices=', '.join(choices), hint=hint), path, False
+        return message(N_("'{inst}' is not one of: {choices}{hint}"),
+                       inst=inst, choices=', '.join(choices), hint=hint), path, False
     if v == "const":
-        return message(N_("expected '{validator_value}', got '{inst}'"), validator_value=error.validator_value, inst=inst), path, False
+        return message(N_("expected '{validator_value}', got '{inst}'"),
+                       validator_value=error.validator_value, inst=inst), path, False
     if v == "pattern":
         desc = schema.get("description") or message(N_("must match {pattern}"), pattern=error.validator_value)
         return message(N_("'{inst}' is not valid: {desc}"), inst=inst, desc=desc), path, False
     if v == "propertyNames":
-        return message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"), inst=inst), \
+        return message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"),
+                       inst=inst), \
             path + (str(inst),), True
     if v in ("minItems", "minProperties"):
         return message(N_("must not be empty")), path, False

@@ -150,7 +150,8 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
         if spec.owner not in actor.roles and not actor.system:
             raise ActionRefused(N_("only the process owner ({owner}) may migrate tickets"),
                                 allowed_roles=[spec.owner], values={"owner": spec.owner})
-        permissions.require(desk.defs, actor, "admin", message(N_("migrate {process} tickets"), process=process))
+        permissions.require(desk.defs, actor, "admin", message(N_("migrate {process} tickets"),
+                                                               process=process))
         version = desk.register(repo, spec)
         total = len(result["moves"])
         for done, move in enumerate(result["moves"], 1):

@@ -64,7 +64,8 @@ def set_password(desk: Desk, user: str, password: str, actor_id: str | None) -> 
         if person is None:
             raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": user})
         if actor.id != person["id"]:
-            permissions.require(desk.defs, actor, "admin", message(N_("set the password of {user}"), user=person["id"]))
+            permissions.require(desk.defs, actor, "admin", message(N_("set the password of {user}"),
+                                                                   user=person["id"]))
         repo.api_keys.set_password_hash(person["id"], hashed, desk.now())
         return {"user": person["id"], "password_set": True}
 

@@ -166,7 +166,8 @@ def load_config(path: Path, display: str | None = None) -> LintConfig:
     try:
         doc = load_file(path, name)
     except DefinitionError as exc:
-        raise UsageError(N_("{exc}"), file=name, line=exc.line, column=exc.column, values={"exc": exc}) from None
+        raise UsageError(N_("{exc}"), file=name, line=exc.line, column=exc.column,
+                         values={"exc": exc}) from None
     return _Reader(doc, path.resolve().parent).read()
 
 
@@ -189,7 +190,8 @@ class _Reader:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise self.fail((), message(N_("a lint configuration is a mapping with keys {keys}"), keys=", ".join(KEYS)))
+            raise self.fail((), message(N_("a lint configuration is a mapping with keys {keys}"),
+                                        keys=", ".join(KEYS)))
         self.known_keys(data, (), KEYS)
         extends = data.get("extends", "recommended")
         if extends not in PRESETS:
@@ -221,7 +223,8 @@ class _Reader:
         for key, level in raw.items():
             rule = self.by_key.get(key) or self.by_key.get(key.upper())
             if rule is None:
-                raise self.fail(path + (key,), message(N_("unknown rule {key!r}: see docs/lint-rules.md for the rule ids and slugs"), key=key), key=True)
+                raise self.fail(path + (key,), message(N_("unknown rule {key!r}: see docs/lint-rules.md for the rule ids and slugs"),
+                                                       key=key), key=True)
             if level not in LEVELS:
                 raise self.fail(path + (key,), message(N_("{key}: severity must be one of {levels}, not {level!r}"),
                                                       key=key, levels=", ".join(LEVELS), level=level))

@@ -69,7 +69,8 @@ def poll(account: ImapAccount, handle: Callable[[bytes], object], limit: int = 5
     try:
         status, _ = client.select(_quote(account.folder))
         if status != "OK":
-            raise MailboxUnavailable(message(N_("IMAP folder {folder!r} cannot be opened"), folder=account.folder))
+            raise MailboxUnavailable(message(N_("IMAP folder {folder!r} cannot be opened"),
+                                             folder=account.folder))
         status, found = client.uid("SEARCH", None, "UNSEEN")
         uids = (found[0] or b"").split()[:limit] if status == "OK" else []
         for uid in uids:

@@ -93,7 +93,8 @@ class RemoteApi:
             raise RemoteError(N_("cannot reach the desk server at {url}: {exc}"), ExitCode.INTERNAL,
                               "unreachable", values={"url": self.url, "exc": exc}) from None
         if len(payload) > MAX_RESPONSE:
-            raise RemoteError(N_("the desk server's answer is larger than {value} MB; narrow the request"), ExitCode.INTERNAL, "protocol", values={"value": MAX_RESPONSE // (1024 * 1024)})
+            raise RemoteError(N_("the desk server's answer is larger than {value} MB; narrow the request"), ExitCode.INTERNAL, "protocol",
+                              values={"value": MAX_RESPONSE // (1024 * 1024)})
         if status >= 400:
             raise self._error(status, payload, login=(method, path) == ("POST", "/session"))
         if status == 204 or not payload:
@@ -134,7 +135,8 @@ class RemoteApi:
     def __getattr__(self, name: str) -> Any:  # a facade method the server does not offer
         if name.startswith("_"):
             raise AttributeError(name)
-        raise UsageError(NOT_REMOTE, values={"what": message(N_("this command ({name})"), name=name.replace("_", " "))})
+        raise UsageError(NOT_REMOTE, values={"what": message(N_("this command ({name})"),
+                                                             name=name.replace("_", " "))})
 
     # -- the session (itsm whoami, logout) -----------------------------------------------------
     def session(self) -> dict[str, Any]:

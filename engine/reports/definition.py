@@ -87,7 +87,8 @@ def _check_params(doc: Document, index: int, kpi_id: str, params: Mapping[str, A
     for name, value in params.items():
         where = ("kpis", index, "params", name)
         if name not in kpi.PARAMS:
-            raise _problem(doc, where, message(N_("KPI '{kpi_id}' has no parameter '{name}'; it takes: {PARAMS}"), kpi_id=kpi_id, name=name, PARAMS=', '.join(kpi.PARAMS)), key=True)
+            raise _problem(doc, where, message(N_("KPI '{kpi_id}' has no parameter '{name}'; it takes: {PARAMS}"),
+                                               kpi_id=kpi_id, name=name, PARAMS=', '.join(kpi.PARAMS)), key=True)
         if name == "buckets":
             spans = [Duration.parse(str(text)) for text in value]
             for i, span in enumerate(spans):
@@ -107,7 +108,8 @@ def build_report(doc: Document, folder: Path) -> ReportSpec:
     name = Path(doc.file).stem
     if data["report"] != name:
         raise _problem(doc, ("report",),
-                       message(N_("the report id '{report}' must equal the file name '{name}'"), report=data['report'], name=name))
+                       message(N_("the report id '{report}' must equal the file name '{name}'"),
+                               report=data['report'], name=name))
     try:
         cron.parse(data["schedule"])
     except cron.CronError as exc:
@@ -116,12 +118,14 @@ def build_report(doc: Document, folder: Path) -> ReportSpec:
         try:
             ZoneInfo(data["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise _problem(doc, ("timezone",), message(N_("unknown time zone {timezone!r} (use an IANA name like Asia/Shanghai)"), timezone=data['timezone'])) from None
+            raise _problem(doc, ("timezone",), message(N_("unknown time zone {timezone!r} (use an IANA name like Asia/Shanghai)"),
+                                                       timezone=data['timezone'])) from None
     uses: list[KpiUse] = []
     for i, entry in enumerate(data["kpis"]):
         uid = entry.get("id") or entry["kpi"]
         if any(u.id == uid for u in uses):
-            raise _problem(doc, ("kpis", i), message(N_("KPI id '{uid}' is used twice: give each use its own 'id'"), uid=uid))
+            raise _problem(doc, ("kpis", i), message(N_("KPI id '{uid}' is used twice: give each use its own 'id'"),
+                                                     uid=uid))
         params = _check_params(doc, i, entry["kpi"], entry.get("params") or {})
         title = _label(entry.get("title")) or KPIS[entry["kpi"]].TITLE
         uses.append(KpiUse(uid, entry["kpi"], title, FrozenMap(params)))
@@ -158,10 +162,12 @@ def _check_names(doc: Document, spec: ReportSpec, defs: Definitions) -> None:
     roles = {r for p in defs.processes.values() for r in p.roles}
     groups = defs.codes.get("groups")
     if spec.owner not in roles:
-        raise _problem(doc, ("owner",), message(N_("unknown role '{owner}'; roles of the processes: {roles}"), owner=spec.owner, roles=', '.join(sorted(roles))))
+        raise _problem(doc, ("owner",), message(N_("unknown role '{owner}'; roles of the processes: {roles}"),
+                                                owner=spec.owner, roles=', '.join(sorted(roles))))
     for i, r in enumerate(spec.recipients):
         if r.kind == "role" and r.value not in roles:
-            raise _problem(doc, ("recipients", i, "role"), message(N_("unknown role '{value}'"), value=r.value))
+            raise _problem(doc, ("recipients", i, "role"), message(N_("unknown role '{value}'"),
+                                                                   value=r.value))
         if r.kind == "group" and (groups is None or r.value not in groups.values):
             raise _problem(doc, ("recipients", i, "group"),
                            message(N_("unknown group '{value}' (codes/groups.yaml)"), value=r.value))

@@ -65,7 +65,8 @@ def _fire(spec: ProcessSpec, version: str, state: str, action: str) -> tuple[str
     try:
         event = machine.events[action]
     except KeyError:
-        return None, message(N_("process '{process}' has no action '{action}'"), process=spec.id, action=action)
+        return None, message(N_("process '{process}' has no action '{action}'"),
+                             process=spec.id, action=action)
     try:
         event.trigger(subject)
     except MachineError:
