@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.errors import Conflict, StoreUnavailable, UsageError
 from engine.i18n import N_
@@ -166,11 +166,22 @@ def translate_errors(url: str) -> Iterator[None]:
             raise Conflict(N_("the ticket changed concurrently; re-run the command")) from None
         raise StoreUnavailable(N_("cannot use the database {url}: {error}"),
                                values={"url": redact(url), "error": text.strip().splitlines()[0]}) from None
+    except IntegrityError as exc:
+        if is_unique_violation(exc):  # two writers inserted the same natural key at once
+            raise Conflict(N_("a concurrent change wrote the same record first; re-run the command")) from None
+        raise
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise StoreUnavailable(N_("lost the connection to the database {url}"),
                                    values={"url": redact(url)}) from None
         raise
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A unique index refused a row (SQLite's message, PostgreSQL's SQLSTATE 23505),
+    not a NOT NULL or foreign-key violation, which is a bug, not a race."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
 
 
 def current_revision(engine: Engine) -> str | None:
