@@ -37,7 +37,7 @@ class ItsmError(Exception):
     def __init__(self, message: str, values: Mapping[str, Any] | None = None, **details: Any) -> None:
         self.template = message  # a msgid of the catalogue (marked with N_), or a Said
         self.values = dict(values or {})
-        message = message.format(**self.values) if self.values else message
+        message = message.format(**self.values) if self.values else str(message)
         super().__init__(message)
         self.message = message
         self.details = details
