@@ -26,7 +26,7 @@ from engine.desk.context import ORIGIN, Desk, wall
 from engine.desk.notifying import notify, token_for, token_hash
 from engine.desk.views import jsonable
 from engine.errors import ActionRefused, NotFound, UsageError
-from engine.i18n import N_
+from engine.i18n import MESSAGES, N_, message, named, names
 from engine.model import ProcessSpec
 from engine.runtime import timers
 from engine.runtime.actions import Actor, Outcome
@@ -82,10 +82,11 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     overridden = False
     if "priority" in given and not actor.system:
         if not set(actor.roles) & set(spec.override_roles) or not note:
-            raise ActionRefused(N_("only {value} may set the priority by hand, and only with a reason "
-                                   "(--note)"),
+            roles = (names(named(r, spec.roles.get(r)) for r in spec.override_roles) if spec.override_roles
+                     else message(N_("nobody")))
+            raise ActionRefused(MESSAGES["override"],
                                 **({"missing": ["note"]} if set(actor.roles) & set(spec.override_roles)
-                                   else {"allowed_roles": spec.override_roles}), values={"value": ', '.join(spec.override_roles) or 'nobody'})
+                                   else {"allowed_roles": spec.override_roles}), values={"roles": roles})
         overridden = True
     elif "priority" in given:  # the system copies a priority (a candidate keeps its incident's)
         overridden = values.get("priority") != desk.defs.priority_for(
