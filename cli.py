@@ -265,7 +265,13 @@ class ItsmGroup(click.Group):
             if lang == "en":
                 raise
             ctx.exit(_report_usage_error(lang, exc))
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.exceptions.Abort:
+            lang = _usage_lang(ctx)
+            if lang == "en":
+                raise
+            click.echo(tr("Aborted!", lang), err=True)
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except KeyboardInterrupt:
             state = ctx.find_object(State)

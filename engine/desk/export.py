@@ -41,7 +41,11 @@ def export(desk: Desk, path: str) -> dict[str, Any]:
     out = Path(path)
     tmp = out.with_name(out.name + ".part")
     n = 0
-    with desk.store.read() as repo, open(tmp, "w", encoding="utf-8") as f:
+    try:
+        f = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise UsageError(N_("cannot write {path}: {error}"), values={"path": path, "error": exc}) from None
+    with desk.store.read() as repo, f:
         head = repo.audit.head()
         f.write(json.dumps({"format": FORMAT, "desk": head["desk_id"], "count": head["count"],
                             "digest_root": head["digest_root"], "exported_at": desk.iso(desk.now()),
