@@ -52,7 +52,10 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         itsm("do", "INC-000002", "resolve", "--set", "solution=Reset the token", "--set", "closure_code=solved",
              "--set", "service_restored=true", user=AGENT)
     for name, damage in (("broken", lambda t: "id: incident\n  bad: [\n"),
-                         ("unlinted", lambda t: t.replace("\ntitle:", "\ntitel:", 1))):
+                         ("unlinted", lambda t: t.replace("\ntitle:", "\ntitel:", 1)),
+                         ("undefined", lambda t: t.replace("requires: [solution, closure_code, service_restored]",
+                                                           "requires: [solution, closure_code, service_restored, nofield]",
+                                                           1))):
         home = base / name
         shutil.copytree(REPO / "processes", home / "processes")
         shutil.copytree(REPO / "codes", home / "codes")
@@ -110,6 +113,7 @@ CASES: list[tuple[list[str], int, dict[str, Any]]] = [
     (["show", "INC-000001"], 2, {"env": {"ITSM_TOKEN_DAYS": "abc"}, "has": "必须是 0 到 10000000 之间的整数"}),
     (["show", "INC-000001"], 1, {"home": "broken", "has": "YAML 语法错误"}),
     (["show", "INC-000001"], 1, {"home": "unlinted", "has": "缺少必需的键 'title'"}),
+    (["show", "INC-000001"], 1, {"home": "undefined", "has": "未定义的字段 'nofield'"}),
     (["show", "INC-000001"], 2, {"db": "mysql://u@h/db", "has": "不支持 mysql"}),
     (["list"], 4, {"db": "missing", "has": "没有数据库"}),
 ]
