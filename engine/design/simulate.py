@@ -115,7 +115,7 @@ class _NoMail:
 class _NoSearch:
     """The knowledge index (engine.desk.search): a simulated ticket finds no earlier solutions."""
 
-    def put(self, *args: Any) -> None:
+    def put(self, *args: Any, **kwargs: Any) -> None:
         return None
 
     append_note = set_notes = rebuild = put
