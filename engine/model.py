@@ -68,6 +68,15 @@ class Label:
         return cls(text, text)
 
 
+BUILTIN_ROLE_LABELS = {"reporter": Label("Reporter", "报告人"), "assignee": Label("Assignee", "处理人"),
+                       "group_member": Label("Group member", "处理组成员"), "system": Label("System", "系统")}
+
+
+def role_label(roles: Mapping[str, Label], role: str) -> Label | None:
+    """The label of ``role`` among a process's ``roles``, or of a built-in role."""
+    return roles.get(role) or BUILTIN_ROLE_LABELS.get(role)
+
+
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -439,3 +448,8 @@ class Definitions:
 
     def process_for_prefix(self, prefix: str) -> ProcessSpec | None:
         return next((p for p in self.processes.values() if p.key_prefix == prefix), None)
+
+    def role_label(self, role: str) -> Label | None:
+        """The label of a role, from the first process that declares it (or a built-in role's)."""
+        return next((p.roles[role] for p in self.processes.values() if role in p.roles),
+                    BUILTIN_ROLE_LABELS.get(role))
