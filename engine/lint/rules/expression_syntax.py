@@ -32,6 +32,6 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
             raw = doc.get(path)
             start = raw.find(source) if isinstance(raw, str) else 0
             mark = doc.value_position(path, max(start, 0) + (exc.column or 1) - 1)
-            hint = ("; write guards without {{ }}" if source.lstrip().startswith("{{") else "")
+            hint = (message(N_("; write guards without {{ }}")) if source.lstrip().startswith("{{") else "")
             yield Where(doc.file, mark.line, mark.column), message(N_("{message} in '{source}'{hint}"),
-                                                                   message=exc.message, source=source, hint=hint)
+                                                                   message=exc, source=source, hint=hint)

@@ -107,6 +107,6 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue
             needle, sentence, known = found
             close = difflib.get_close_matches(str(steps[-1][1]), sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else ""
             yield where_in(doc, path, source, needle), message(N_("{sentence} in '{source}'{hint}"),
                                                                sentence=sentence, source=source, hint=hint)

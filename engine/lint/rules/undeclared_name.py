@@ -33,7 +33,7 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
             continue  # reported by expression-syntax
         for name in sorted(expr.names - allowed):
             close = difflib.get_close_matches(name, sorted(allowed), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else ""
             yield ctx.where(doc, path, key=False), \
                 message(N_("undeclared name '{name}' in '{source}'{hint}"),
                         name=name, source=source, hint=hint)
