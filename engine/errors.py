@@ -50,10 +50,10 @@ class ItsmError(Exception):
 
     def message_in(self, lang: str) -> str:
         """The message alone (without what ``__str__`` adds around it) in ``lang``."""
-        if not self.values or not self.template:
-            if isinstance(self.template, Said) or not self.template:
-                return said(self.template, lang) if self.template else str(self.template)
-            return tr(self.template, lang)
+        if isinstance(self.template, Said) and not self.values:
+            return self.template.said(lang)
+        if not self.template:  # gettext's "" is the catalogue's header
+            return ""
         return tr(self.template, lang, **{k: said(v, lang) for k, v in self.values.items()})
 
     def said(self, lang: str) -> str:
