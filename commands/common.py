@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import click
+from engine.i18n import N_
 
 from commands.plain import desk_url, parse_sets, remote_api  # noqa: F401 - click-free, shared with entry.py
 
@@ -80,8 +81,8 @@ class State:
                 from engine.errors import ActionRefused
 
                 if self.user and self.user.strip().lower() == "system":
-                    raise ActionRefused("'system' is the engine's own actor (timers, cascades) and cannot "
-                                        "be claimed with --as or ITSM_USER", allowed_roles=["system"])
+                    raise ActionRefused(N_("'system' is the engine's own actor (timers, cascades) and cannot "
+                                           "be claimed with --as or ITSM_USER"), allowed_roles=["system"])
 
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)

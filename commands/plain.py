@@ -199,12 +199,14 @@ def interrupted_text(lang: str) -> str:
 
 def parse_sets(sets: "tuple[str, ...] | list[str]") -> "dict[str, str]":
     from engine.errors import UsageError
+    from engine.i18n import N_
 
     out: dict[str, str] = {}
     for item in sets:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--set {item!r}: write FIELD=VALUE, e.g. --set group=desktop_support")
+            raise UsageError(N_("--set {item!r}: write FIELD=VALUE, e.g. --set group=desktop_support"),
+                             values={"item": item})
         out[name.strip()] = value
     return out
 
@@ -228,10 +230,11 @@ def desk_url(url: str | None, db: str | None, home: str | None, agent_command: b
 def remote_api(url: str, user: str | None, now: str | None, lang: str) -> "Any":
     """The desk server at ``url`` with the token of ``ITSM_TOKEN`` or of ``itsm login``."""
     from engine.errors import UsageError
+    from engine.i18n import N_
     from engine.remote.client import RemoteApi
 
     if user is not None and user.strip().lower() == "system":
-        raise UsageError("--as system: the engine's own identity cannot be used on a desk server")
+        raise UsageError(N_("--as system: the engine's own identity cannot be used on a desk server"))
     kept = None
     if not os.environ.get("ITSM_TOKEN"):
         from engine.remote import tokens

@@ -17,6 +17,7 @@ import os
 import stat
 
 from engine.errors import UsageError
+from engine.i18n import N_
 
 TYPE_CHECKING = False  # neither typing nor pathlib on the way of a remote command
 if TYPE_CHECKING:
@@ -51,10 +52,9 @@ def _shown(path: str) -> str:
 def _check_private(path: str) -> None:
     info = os.stat(path)
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        shown = _shown(path)
-        raise UsageError(f"{shown} can be read or written by others (mode {stat.S_IMODE(info.st_mode):o}): "
-                         f"it holds your tokens; run 'chmod 600 {shown}' (and revoke the tokens if "
-                         "someone else may have read them)")
+        raise UsageError(N_("{path} can be read or written by others (mode {mode:o}): it holds your "
+                            "tokens; run 'chmod 600 {path}' (and revoke the tokens if someone else may have "
+                            "read them)"), values={"path": _shown(path), "mode": stat.S_IMODE(info.st_mode)})
 
 
 def load() -> dict[str, dict[str, Any]]:
@@ -69,7 +69,8 @@ def load() -> dict[str, dict[str, Any]]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise UsageError(f"{_shown(path)}: not a hosts file of itsm; remove it and log in again")
+        raise UsageError(N_("{path}: not a hosts file of itsm; remove it and log in again"),
+                         values={"path": _shown(path)})
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 
