@@ -7,7 +7,9 @@ engine reads the compiled ``.mo`` with the standard library only).
     python tools/i18n.py check      # untranslated, fuzzy or unmarked-in-.po strings: exit 1
 
 Marked strings: the first argument of ``tr(...)`` and ``N_(...)`` in engine/,
-commands/ and cli.py (engine/web has its own word list, engine/web/i18n.py).
+commands/ and cli.py (engine/web has its own word list, engine/web/i18n.py);
+and the help of every command, found by walking the command tree: each
+paragraph, option help and metavar (commands/helptext.py says what a unit is).
 """
 
 from __future__ import annotations
@@ -48,7 +50,43 @@ def extract() -> Catalog:
             if message:
                 template.add(message, locations=[(path.relative_to(REPO).as_posix(), lineno)],
                              auto_comments=comments)
+    for message, location in help_messages():
+        template.add(message, locations=[location])
     return template
+
+
+def help_messages() -> list[tuple[str, tuple[str, int]]]:
+    """Every text of ``itsm ... --help`` (the msgids commands/helptext.py translates), where it is written."""
+    import inspect
+
+    import click
+
+    sys.path.insert(0, str(REPO))
+    import cli
+    from commands.helptext import help_units, metavar_words
+
+    out: list[tuple[str, tuple[str, int]]] = []
+
+    def walk(cmd: click.Command, parent: click.Context | None) -> None:
+        ctx = click.Context(cmd, info_name=cmd.name, parent=parent)
+        fn = inspect.unwrap(cmd.callback) if cmd.callback else None
+        where = (Path(inspect.getsourcefile(fn) or "cli.py").resolve().relative_to(REPO).as_posix(),
+                 fn.__code__.co_firstlineno) if fn else ("cli.py", 1)
+        texts = help_units(inspect.cleandoc(cmd.help or "")) + help_units(inspect.cleandoc(cmd.epilog or ""))
+        texts += metavar_words(" ".join(cmd.collect_usage_pieces(ctx)))
+        for param in cmd.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                texts += metavar_words(record[0])
+            if getattr(param, "help", None):
+                texts.append(param.help)
+        out.extend((text, where) for text in texts if text)
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub, ctx)
+
+    walk(cli.load_commands(), None)
+    out += [(text, ("cli.py", 1)) for _module, text in cli.COMMAND_MODULES.values()]
+    return out
 
 
 def languages() -> list[str]:
