@@ -42,15 +42,15 @@ CLICK_MESSAGES = (  # click's msgids (click.core, .exceptions, .parser, .types, 
     N_("{value!r} is not a valid {number_type}."), N_("{value} is not in the range {range}."),
     N_("{value!r} is not a valid boolean. Recognized values: {states}"),
     N_("{value!r} does not match the format {format}."), N_("{value!r} does not match the formats {formats}."),
-    N_("file"), N_("directory"), N_("path"),
     N_("{name} {filename!r} does not exist."), N_("{name} {filename!r} is a file."),
     N_("{name} {filename!r} is a directory."), N_("{name} {filename!r} is not readable."),
     N_("{name} {filename!r} is not writable."), N_("Could not open file {filename!r}: {message}"),
     N_("Repeat for confirmation"), N_("Error: The two entered values do not match."),
     N_("Error: invalid input"), N_("env var: {var}"), N_("default: {default}"), N_("required"),
 )
-# Made once and kept by click (the help option's text): translated where it is shown, not when made.
-_KEPT = frozenset({"Show this message and exit.", "Show the version and exit."})
+# Made once and kept by click (the help option's text, the name of a Path type): translated where
+# they are shown (the help option's text, a Path's metavar), not when made.
+_KEPT = frozenset({"Show this message and exit.", "Show the version and exit.", "file", "directory", "path"})
 _CLICK_MODULES = ("core", "exceptions", "parser", "types", "formatting", "decorators", "termui", "utils")
 
 
