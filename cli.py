@@ -229,7 +229,7 @@ class ItsmGroup(click.Group):
             return super().main(args, prog_name, **extra)
         from commands.helptext import speaking as speaking_in
 
-        with speaking_in(lang):
+        with speaking_in(lang, HELP_LANG):
             return super().main(args, prog_name, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:

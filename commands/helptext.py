@@ -23,7 +23,6 @@ from typing import Any
 
 import click
 
-from commands import common
 from engine.i18n import N_, tr
 
 CLICK_MESSAGES = (  # click's msgids (click.core, .exceptions, .parser, .types, .termui) that people meet
@@ -55,8 +54,9 @@ _CLICK_MODULES = ("core", "exceptions", "parser", "types", "formatting", "decora
 
 
 @contextmanager
-def speaking(lang: str) -> Iterator[None]:
-    """For one run: help (:class:`Formatter`) and click's own messages in ``lang``."""
+def speaking(lang: str, help_lang: list[str]) -> Iterator[None]:
+    """For one run: click's own messages in ``lang``, and ``help_lang`` (commands.common.HELP_LANG,
+    which makes the help formatters :class:`Formatter`) set to it."""
     def gettext(message: str) -> str:
         return message if message in _KEPT else tr(message, lang)
 
@@ -70,11 +70,11 @@ def speaking(lang: str) -> Iterator[None]:
             if module is not None and callable(getattr(module, attr, None)):
                 saved.append((module, attr, getattr(module, attr)))
                 setattr(module, attr, new)
-    before, common.HELP_LANG[0] = common.HELP_LANG[0], lang
+    before, help_lang[0] = help_lang[0], lang
     try:
         yield
     finally:
-        common.HELP_LANG[0] = before
+        help_lang[0] = before
         for module, attr, old in reversed(saved):
             setattr(module, attr, old)
 
