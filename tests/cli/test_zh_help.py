@@ -140,3 +140,17 @@ def test_every_help_text_is_in_the_catalogue() -> None:
             "a new desk: an HMAC key and a signing key pair"} <= messages
     untranslated = sorted(m for m in messages if tr(m, "zh") == m and m not in ("N",))
     assert not untranslated, untranslated
+
+
+def test_click_s_words_are_lent_for_one_run_only() -> None:
+    """What click makes and keeps (a Path type's name, the help option's text) stays English even
+    when made during a Chinese run (a command module imported then); everything is put back after."""
+    import gettext
+
+    from commands.helptext import speaking
+
+    lang = ["en"]
+    with speaking("zh", lang):
+        assert lang == ["zh"] and click.core._("Usage:") == "用法：" and click.exceptions._("Missing argument") == "缺少参数"
+        assert click.Path(dir_okay=False).name == "file" and click.core._("Show this message and exit.") == "Show this message and exit."
+    assert lang == ["en"] and click.core._ is gettext.gettext and click.exceptions.ngettext is gettext.ngettext
