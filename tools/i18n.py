@@ -70,8 +70,11 @@ def help_messages() -> list[tuple[str, tuple[str, int]]]:
     def walk(cmd: click.Command, parent: click.Context | None) -> None:
         ctx = click.Context(cmd, info_name=cmd.name, parent=parent)
         fn = inspect.unwrap(cmd.callback) if cmd.callback else None
-        where = (Path(inspect.getsourcefile(fn) or "cli.py").resolve().relative_to(REPO).as_posix(),
-                 fn.__code__.co_firstlineno) if fn else ("cli.py", 1)
+        where = ("cli.py", 1)
+        if fn is not None:
+            path = Path(inspect.getsourcefile(fn) or "cli.py").resolve()
+            where = ("/".join(path.parts[-2:]) if path.parent.name == "commands" else path.name,
+                     fn.__code__.co_firstlineno)
         texts = help_units(inspect.cleandoc(cmd.help or "")) + help_units(inspect.cleandoc(cmd.epilog or ""))
         texts += metavar_words(" ".join(cmd.collect_usage_pieces(ctx)))
         for param in cmd.get_params(ctx):
