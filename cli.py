@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from commands.common import COMMANDS, HELP_LANG, Context, State, speaking
+from commands.common import COMMANDS, HELP_LANG, Command, Context, State, translating
 from engine import __version__
 from engine.errors import ExitCode, ItsmError
 from engine.i18n import LANGS, tr
@@ -182,7 +182,7 @@ class ItsmContext(Context):
             from click import formatting
 
             width = formatting.FORCED_WIDTH or max(min(_terminal_columns(), self.max_content_width or 80) - 2, 50)
-        return speaking(self.formatter_class(width=width, max_width=self.max_content_width))
+        return translating(self.formatter_class(width=width, max_width=self.max_content_width))
 
 
 class ItsmGroup(click.Group):
@@ -208,15 +208,7 @@ class ItsmGroup(click.Group):
         if not names:
             return
         limit = formatter.width - 6 - max(len(n) for n in names)
-        if HELP_LANG[0] != "en":
-            from commands.helptext import short_help
-
-            def short(text: str, limit: int) -> str:
-                return short_help(text, limit, HELP_LANG[0])
-        else:
-            def short(text: str, limit: int) -> str:
-                return click.Command(None, help=text).get_short_help_str(limit)
-        rows = [(n, short(COMMAND_MODULES[n][1], limit)
+        rows = [(n, Command(n, help=COMMAND_MODULES[n][1]).get_short_help_str(limit)
                  if n in COMMAND_MODULES
                  else self.commands[n].get_short_help_str(limit)) for n in names]
         with formatter.section("Commands"):
@@ -227,9 +219,9 @@ class ItsmGroup(click.Group):
         lang = _help_language(sys.argv[1:] if args is None else list(args))
         if lang == "en":
             return super().main(args, prog_name, **extra)
-        from commands.helptext import speaking as speaking_in
+        from commands.helptext import speaking
 
-        with speaking_in(lang, HELP_LANG):
+        with speaking(lang, HELP_LANG):
             return super().main(args, prog_name, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:

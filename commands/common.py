@@ -19,7 +19,7 @@ REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", 
 HELP_LANG = ["en"]  # the language of --help and usage errors: --lang / ITSM_LANG (commands.helptext.speaking)
 
 
-def speaking(formatter: click.HelpFormatter) -> click.HelpFormatter:
+def translating(formatter: click.HelpFormatter) -> click.HelpFormatter:
     """``formatter``, or in a language other than English one that translates (commands.helptext)."""
     if HELP_LANG[0] == "en":
         return formatter
@@ -30,7 +30,7 @@ def speaking(formatter: click.HelpFormatter) -> click.HelpFormatter:
 
 class Context(click.Context):
     def make_formatter(self) -> click.HelpFormatter:
-        return speaking(super().make_formatter())
+        return translating(super().make_formatter())
 
 
 class Command(click.Command):
