@@ -45,6 +45,16 @@ class Command(click.Command):
 
         return short_help(self.help or "", limit, HELP_LANG[0])
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as exc:  # "Missing argument 'KEY'": the placeholder as in the usage line
+            if HELP_LANG[0] != "en" and exc.param_hint is None and isinstance(exc.param, click.Argument):
+                from commands.helptext import translate_metavars
+
+                exc.param_hint = translate_metavars(exc.param.get_error_hint(ctx), HELP_LANG[0])
+            raise
+
 
 class Group(click.Group, Command):
     command_class = Command

@@ -120,7 +120,7 @@ def test_usage_errors_in_chinese() -> None:
     missing = _invoke(["--lang", "zh", "do"])
     assert missing.exit_code == 2
     assert missing.output.splitlines() == ["用法：itsm do [选项] 编号 动作", "运行 itsm do --help 查看帮助。", "",
-                                           "错误：缺少参数 'KEY'."]
+                                           "错误：缺少参数 '编号'."]
     for args, said in ((["nosuch"], "错误：没有命令 'nosuch'。"), (["list", "--bogus"], "错误：没有选项 '--bogus'。"),
                        (["list", "--limit", "x"], "错误：'--limit' 的值无效：'x' 不是有效的数字。"),
                        (["graph", "--format", "x"], "错误：'--format' 的值无效：'x' 不是 'mermaid', 'dot' 之一。")):
