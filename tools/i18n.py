@@ -69,7 +69,8 @@ def help_messages() -> list[tuple[str, tuple[str, int]]]:
     out: list[tuple[str, tuple[str, int]]] = []
 
     def walk(cmd: click.Command, parent: click.Context | None) -> None:
-        ctx = click.Context(cmd, info_name=cmd.name, parent=parent)
+        # with the command's settings (the root's -h): click keeps the help option it makes here
+        ctx = click.Context(cmd, info_name=cmd.name, parent=parent, **cmd.context_settings)
         fn = inspect.unwrap(cmd.callback) if cmd.callback else None
         where = ("cli.py", 1)
         if fn is not None:

@@ -140,6 +140,7 @@ def test_every_help_text_is_in_the_catalogue() -> None:
             "a new desk: an HMAC key and a signing key pair"} <= messages
     untranslated = sorted(m for m in messages if tr(m, "zh") == m and m not in ("N",))
     assert not untranslated, untranslated
+    assert _invoke(["do", "--help"]).output == DO_HELP  # walking the tree left click's kept help option as it was
 
 
 def test_click_s_words_are_lent_for_one_run_only() -> None:
