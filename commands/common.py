@@ -48,11 +48,11 @@ class Command(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
-        except click.BadParameter as exc:  # "Missing argument 'KEY'": the placeholder as in the usage line
-            if HELP_LANG[0] != "en" and exc.param_hint is None and isinstance(exc.param, click.Argument):
-                from commands.helptext import translate_metavars
+        except click.BadParameter as exc:
+            if HELP_LANG[0] != "en":
+                from commands.helptext import translate_bad_parameter
 
-                exc.param_hint = translate_metavars(exc.param.get_error_hint(ctx), HELP_LANG[0])
+                translate_bad_parameter(exc, ctx, HELP_LANG[0])
             raise
 
 

@@ -47,6 +47,8 @@ CLICK_MESSAGES = (  # click's msgids (click.core, .exceptions, .parser, .types, 
     N_("Repeat for confirmation"), N_("Error: The two entered values do not match."),
     N_("Error: invalid input"), N_("env var: {var}"), N_("default: {default}"), N_("required"),
 )
+TYPE_NAMES = (N_("integer"), N_("float"), N_("integer range"), N_("float range"), N_("file"), N_("directory"),
+              N_("path"))  # the names of click's types, said in its messages ("{value!r} is not a valid {number_type}.")
 # Made once and kept by click (the help option's text, the name of a Path type): translated where
 # they are shown (the help option's text, a Path's metavar), not when made.
 _KEPT = frozenset({"Show this message and exit.", "Show the version and exit.", "file", "directory", "path"})
@@ -141,6 +143,17 @@ def metavar_words(text: str) -> list[str]:
 
 def translate_metavars(text: str, lang: str) -> str:
     return METAVAR.sub(lambda m: tr(m.group(), lang), text)
+
+
+def translate_bad_parameter(exc: click.BadParameter, ctx: click.Context, lang: str) -> None:
+    """A bad or missing parameter as click says it, finished in ``lang``: an argument named by
+    its placeholder as in the usage line ('编号'), the type's name ("integer") translated."""
+    if exc.param_hint is None and isinstance(exc.param, click.Argument):
+        exc.param_hint = translate_metavars(exc.param.get_error_hint(ctx), lang)
+    name = getattr(getattr(exc.param, "type", None), "name", None)
+    if name in TYPE_NAMES and exc.message:  # not inside the quoted value: 'integer' is not a valid integer
+        alone = rf"(?<![A-Za-z0-9_']){re.escape(name)}(?![A-Za-z0-9_'])"
+        exc.message = re.sub(alone, lambda _m: tr(name, lang), exc.message, count=1, flags=re.IGNORECASE)
 
 
 def translate_option_help(text: str, lang: str) -> str:

@@ -122,7 +122,8 @@ def test_usage_errors_in_chinese() -> None:
     assert missing.output.splitlines() == ["用法：itsm do [选项] 编号 动作", "运行 itsm do --help 查看帮助。", "",
                                            "错误：缺少参数 '编号'."]
     for args, said in ((["nosuch"], "错误：没有命令 'nosuch'。"), (["list", "--bogus"], "错误：没有选项 '--bogus'。"),
-                       (["list", "--limit", "x"], "错误：'--limit' 的值无效：'x' 不是有效的数字。"),
+                       (["list", "--limit", "x"], "错误：'--limit' 的值无效：'x' 不是有效的整数。"),
+                       (["attach", "INC-1", "/nonexistent"], "错误：'文件' 的值无效：文件 '/nonexistent' 不存在。"),
                        (["graph", "--format", "x"], "错误：'--format' 的值无效：'x' 不是 'mermaid', 'dot' 之一。")):
         result = _invoke(args, ITSM_LANG="zh")
         assert result.exit_code == 2 and said in result.output, result.output
