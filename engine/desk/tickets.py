@@ -44,15 +44,16 @@ def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str |
         actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
         if expect_version is not None and ticket.version != expect_version:
-            raise Conflict(f"{ticket.key} is at version {ticket.version}, not {expect_version}: "
-                           "it changed since you looked; re-run the command")
+            raise Conflict(N_("{key} is at version {version}, not {expect_version}: it changed since you "
+                              "looked; re-run the command"),
+                           values={"key": ticket.key, "version": ticket.version, "expect_version": expect_version})
         result = perform(desk, repo, ticket, action, dict(inputs), note, actor, now)
         return result
 
 
 def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None) -> dict[str, Any]:
     if not text.strip():
-        raise UsageError(N_("a comment needs text"), values={})
+        raise UsageError(N_("a comment needs text"))
     now = desk.now()
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)
@@ -60,8 +61,8 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
         ticket = Ticket.from_row(row)
         now = check_forward(desk, ticket, now)
         if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
-            raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
-                                "and service-desk staff may", allowed_roles=["reporter"])
+            raise ActionRefused(N_("{id} may not comment on {key}: only the reporter and service-desk staff "
+                                   "may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
         new = event("comment", actor, None, None, None, {}, text, ticket.definition_version, now, public)
         repo.update_ticket(ticket.id, ticket.version,
                            {"updated_at": now, "clock_state": clockstate.bumped(desk, ticket, new)})
