@@ -256,6 +256,12 @@ class Api:
     def list(self, breached: bool = False, at_risk: bool = False, **filters: Any) -> list[dict[str, Any]]:
         return tickets.list_tickets(self.desk, breached, at_risk, filters)
 
+    def page(self, breached: bool = False, at_risk: bool = False,
+             **filters: Any) -> tuple[int, list[dict[str, Any]]]:
+        """(the count of tickets the filters select, one page of them: ``limit``
+        and ``offset``, ``order`` a column of engine.store.repository.ORDER_BY)."""
+        return tickets.page_tickets(self.desk, breached, at_risk, filters)
+
     def search(self, text: str, process: str | None = None, resolved: bool = False,
                limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:
         """Tickets whose text contains every term, best first (engine.desk.search)."""

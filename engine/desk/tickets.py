@@ -115,13 +115,29 @@ def actions(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:
         return out
 
 
-def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+def _filter(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> Any:
     from engine.store.repository import TicketFilter
 
     if breached:
         filters["breached_at"] = desk.now()
     if at_risk:
         filters["at_risk_at"] = desk.now()
+    return TicketFilter(**filters)
+
+
+def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    f = _filter(desk, breached, at_risk, filters)
     with desk.store.read() as repo:
-        rows = repo.list_tickets(TicketFilter(**filters))
+        rows = repo.list_tickets(f)
         return [desk.view(Ticket.from_row(r)) for r in rows]
+
+
+def page_tickets(desk: Desk, breached: bool, at_risk: bool,
+                 filters: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """(how many tickets the filters select, the page of them ``limit`` and
+    ``offset`` give), read in one transaction: the agent console's queues."""
+    f = _filter(desk, breached, at_risk, filters)
+    with desk.store.read() as repo:
+        total = repo.count_tickets(f)
+        rows = repo.list_tickets(f) if f.offset < total else []
+        return total, [desk.view(Ticket.from_row(r)) for r in rows]

@@ -68,6 +68,17 @@ class TicketFilter:
     unassigned: bool = False  # only tickets nobody is assigned to
     categories: Sequence[str] = ()  # only tickets of these status categories (new, active, pending...)
     by_due: bool = False  # the most urgent first: the running clock's due time, then the key
+    processes: Sequence[str] = ()  # only tickets of one of these processes
+    text: str | None = None  # only tickets whose key or title contains this (any case)
+    order: str | None = None  # a column of ORDER_BY ("-" first: descending); wins over by_due
+    offset: int = 0  # skip this many (paging)
+
+
+# the columns a list may be ordered by (TicketFilter.order); "due" is the running
+# clock's due time, the order of business time left
+ORDER_BY = ("key", "priority", "title", "state", "assignee", "due")
+_ORDER = {"key": tickets.c.id, "priority": tickets.c.priority, "title": tickets.c.title,
+          "state": tickets.c.state, "assignee": tickets.c.assignee, "due": tickets.c.sla_due_at}
 
 
 # The statements of every action, built once with bind parameters and run on the
@@ -374,8 +385,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         else:  # not read at this version (e.g. a savepoint rolled back): know nothing
             self._stored.pop(ticket_id, None)
 
-    def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
-        stmt = sa.select(tickets)
+    def _ticket_filter(self, stmt: Any, f: TicketFilter) -> Any:
         if f.breached_at is not None:
             now = to_db(f.breached_at)
             stmt = stmt.where(tickets.c.status_category != "closed", sa.or_(
@@ -387,6 +397,8 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                               tickets.c.sla_due_at > now)
         if f.process:
             stmt = stmt.where(tickets.c.process == f.process)
+        if f.processes:
+            stmt = stmt.where(tickets.c.process.in_(list(f.processes)))
         if f.states:
             stmt = stmt.where(tickets.c.state.in_(list(f.states)))
         if f.open_only:
@@ -405,13 +417,31 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             stmt = stmt.where(tickets.c.assignee.is_(None))
         if f.categories:
             stmt = stmt.where(tickets.c.status_category.in_(list(f.categories)))
-        if f.by_due:
+        if f.text:
+            stmt = stmt.where(sa.or_(tickets.c.key.icontains(f.text, autoescape=True),
+                                     tickets.c.title.icontains(f.text, autoescape=True)))
+        return stmt
+
+    def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
+        stmt = self._ticket_filter(sa.select(tickets), f)
+        if f.order:
+            col = _ORDER[f.order.lstrip("-")]
+            key = col.desc() if f.order.startswith("-") else col
+            stmt = stmt.order_by(col.is_(None), key, tickets.c.id)
+        elif f.by_due:
             stmt = stmt.order_by(tickets.c.sla_due_at.is_(None), tickets.c.sla_due_at, tickets.c.id)
         else:
             stmt = stmt.order_by(tickets.c.id)
         if f.limit:
             stmt = stmt.limit(f.limit)
+        if f.offset:
+            stmt = stmt.offset(f.offset)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
+
+    def count_tickets(self, f: TicketFilter) -> int:
+        """How many tickets ``f`` selects (its limit and offset aside)."""
+        stmt = self._ticket_filter(sa.select(sa.func.count()).select_from(tickets), f)
+        return int(self.conn.execute(stmt).scalar_one())
 
     def iter_tickets(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Every ticket in id order, read in batches (other statements may run in between)."""

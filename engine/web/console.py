@@ -39,7 +39,8 @@ router = APIRouter(prefix="/desk", include_in_schema=False)
 COOKIE = "itsm_desk"
 QUEUES = ("mine", "groups", "unassigned", "breached", "at_risk", "waiting", "major")
 SORTS = ("key", "priority", "title", "state", "assignee", "left")
-MAX_ROWS = 500
+PAGE = 50  # rows of a queue page
+MAX_PAGE = 100_000
 
 
 def secure_cookie(request: Request) -> bool:
@@ -82,11 +83,20 @@ def _render(request: Request, name: str, lang: str, context: Mapping[str, Any], 
            "csrf_field": csrf.FIELD, "csrf_token": csrf.sign(request.app.state.web.secret_key, nonce),
            "other_lang": other, "other_lang_url": str(request.url.include_query_params(lang=other)),
            "queues": QUEUES, **context}
+    ctx["here"] = lambda **changes: _here(request, changes)
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
     if nonce != request.cookies.get(csrf.COOKIE):
         response.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="lax", secure=secure_cookie(request),
                             path=(request.scope.get("root_path") or "") + "/")
     return response
+
+
+def _here(request: Request, changes: Mapping[str, Any]) -> str:
+    """This page's URL relative to itself (``?...``), with ``changes`` to its query
+    (None removes a parameter); never with ``partial``."""
+    url = request.url.remove_query_params(["partial", *[k for k, v in changes.items() if v is None]])
+    url = url.include_query_params(**{k: v for k, v in changes.items() if v is not None})
+    return "?" + url.query
 
 
 async def _form(request: Request) -> dict[str, str] | None:
@@ -190,41 +200,31 @@ def _left(view: Mapping[str, Any]) -> int | None:
 
 
 def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
-               sort: str = "left") -> list[dict[str, Any]]:
-    """The tickets of one queue, through the facade's list (engine.desk.tickets)."""
-    common = {"open_only": True, "limit": MAX_ROWS, "by_due": True}
+               sort: str = "left", page: int = 1) -> tuple[int, list[dict[str, Any]]]:
+    """(the count of one queue's tickets, the page ``page`` of them), through the
+    facade (engine.desk.tickets.page_tickets): filtered, sorted and paged in SQL."""
+    desc = sort.startswith("-")
+    column = sort.lstrip("-")
+    order = {"left": "due"}.get(column, column) if column in SORTS else "due"
+    common: dict[str, Any] = {"open_only": True, "limit": PAGE, "offset": (page - 1) * PAGE,
+                              "order": ("-" if desc else "") + order, "text": q.strip() or None}
     groups = list(person.get("groups") or ())
     if queue == "mine":
-        rows = api.list(assignee=person["id"], **common)
+        total, rows = api.page(assignee=person["id"], **common)
     elif queue == "groups":
-        rows = api.list(groups=groups, **common) if groups else []
+        total, rows = api.page(groups=groups, **common) if groups else (0, [])
     elif queue == "unassigned":
-        rows = api.list(groups=groups, ungrouped_too=True, unassigned=True, **common)
+        total, rows = api.page(groups=groups, ungrouped_too=True, unassigned=True, **common)
     elif queue == "breached":
-        rows = api.list(breached=True, **common)
+        total, rows = api.page(breached=True, **common)
     elif queue == "at_risk":
-        rows = api.list(at_risk=True, **common)
+        total, rows = api.page(at_risk=True, **common)
     elif queue == "waiting":
-        rows = api.list(categories=["pending"], **common)
+        total, rows = api.page(categories=["pending"], **common)
     else:  # major
         majors = [p.id for p in api.defs.processes.values() if p.criteria]
-        rows = [r for pid in majors for r in api.list(process=pid, **common)]
-    seen: set[str] = set()
-    out = []
-    needle = q.strip().lower()
-    for r in rows:
-        if r["key"] in seen:
-            continue
-        seen.add(r["key"])
-        if needle and needle not in f"{r['key']} {r.get('title') or ''}".lower():
-            continue
-        out.append(dict(r, left=_left(r)))
-    if sort in SORTS:
-        def order(r: Mapping[str, Any]) -> tuple[bool, Any]:
-            value = r.get(sort)
-            return (value is None, value if value is not None else "")
-        out.sort(key=order)
-    return out[:MAX_ROWS]
+        total, rows = api.page(processes=majors, **common) if majors else (0, [])
+    return total, [dict(r, left=_left(r)) for r in rows]
 
 
 def duration(seconds: Any) -> str:
@@ -237,15 +237,20 @@ def duration(seconds: Any) -> str:
 
 
 @router.get("", name="desk_queues")
-def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left",
+def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left", page: int = 1,
            partial: int = 0) -> Response:
     try:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
     queue = queue if queue in QUEUES else "mine"
-    rows = queue_rows(api, person, queue, q[:200], sort)
-    ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration}
+    sort = sort if sort.lstrip("-") in SORTS else "left"
+    page = min(max(page, 1), MAX_PAGE)
+    total, rows = queue_rows(api, person, queue, q[:200], sort, page)
+    pages = max(1, -(-total // PAGE))
+    ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration, "total": total,
+           "page": page, "pages": pages, "first": (page - 1) * PAGE + 1 if rows else 0,
+           "last": (page - 1) * PAGE + len(rows)}
     return _render(request, "desk/queue_rows.html" if partial else "desk/queues.html", lang, ctx, me=person)
 
 

@@ -131,6 +131,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "board": ("Major-incident board", "重大事件看板"),
     "next_update": ("Next update due", "下次通报时间"),
     "due_col": ("Due", "到期"),
+    "count": ("{first}–{last} of {total} tickets", "共 {total} 张工单，第 {first}–{last} 张"),
+    "count_none": ("0 tickets", "0 张工单"),
+    "pages": ("Pages", "分页"),
+    "prev": ("Previous", "上一页"),
+    "next": ("Next", "下一页"),
+    "page_of": ("Page {page} of {pages}", "第 {page} 页，共 {pages} 页"),
     "unknown_caller": ("No person with that e-mail or phone.", "没有该电子邮件或电话对应的人员。"),
 }
 

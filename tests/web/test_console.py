@@ -46,8 +46,8 @@ def post(web: Web, path: str, data: dict[str, str], page: str, expect: int = 303
     return r
 
 
-def new_incident(web: Web, title: str = "Outlook does not start on my laptop") -> str:
-    r = post(web, "/desk/new", {"caller": "li.na@example.com", "title": title, "service": "claims",
+def new_incident(web: Web, title: str = "Outlook does not start on my laptop", service: str = "claims") -> str:
+    r = post(web, "/desk/new", {"caller": "li.na@example.com", "title": title, "service": service,
                                 "impact": "low", "urgency": "medium"}, "/desk/new", expect=201)
     assert 'id="status-link"' in r.text  # the caller's status link, once, as itsm new prints it
     return re.search(r'id="ticket-key">([^<]+)<', r.text).group(1)
@@ -104,21 +104,40 @@ def test_failed_logins_are_throttled(console: Web, org: Any) -> None:
     assert r.status_code == 429
 
 
-def test_queues_filter_sort_and_partial(console: Web, org: Any) -> None:
+def test_queues_filter_sort_page_and_partial(console: Web, org: Any, monkeypatch: Any) -> None:
+    import engine.web.console as desk_console
+
     login(console, org.agent.id)
     a = new_incident(console, "Printer on floor 3 jams")
     b = new_incident(console, "VPN drops every hour")
+    c = new_incident(console, "VPN client asks for the password twice", "network")
     page = console.client.get("/desk?queue=unassigned&q=vpn")
-    assert b in page.text and a not in page.text
+    assert b in page.text and c in page.text and a not in page.text
     assert 'value="vpn"' in page.text  # the filter stays in the URL and the form
+    assert "1–2 of 2 tickets" in page.text
     page = console.client.get("/desk?queue=unassigned&sort=title")
-    assert page.text.index(a) < page.text.index(b)
-    rows = console.client.get("/desk?queue=unassigned&partial=1")
-    assert "<html" not in rows.text and a in rows.text
+    assert page.text.index(a) < page.text.index(c) < page.text.index(b)
+    assert 'href="?queue=unassigned&amp;sort=-title"' in page.text  # the header turns the order round
+    page = console.client.get("/desk?queue=unassigned&sort=-title")
+    assert page.text.index(b) < page.text.index(c) < page.text.index(a)
+    # paging: in SQL over the whole queue, kept in the URL with the filter and the sort
+    monkeypatch.setattr(desk_console, "PAGE", 2)
+    first = console.client.get("/desk?queue=unassigned&sort=title").text
+    assert a in first and c in first and b not in first and "1–2 of 3 tickets" in first
+    nxt = re.search(r'id="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    assert "sort=title" in nxt and "page=2" in nxt
+    second = console.client.get("/desk" + nxt).text
+    assert b in second and a not in second and "3–3 of 3 tickets" in second and 'id="prev"' in second
+    assert 'id="next"' not in second
+    filtered = console.client.get("/desk?queue=unassigned&q=VPN&page=2").text
+    assert "0 tickets" not in filtered and a not in filtered and "Page 1" not in filtered
+    rows = console.client.get("/desk?queue=unassigned&sort=title&page=2&partial=1")
+    assert "<html" not in rows.text and b in rows.text and 'id="count"' in rows.text
+    assert "partial" not in re.search(r'id="prev" href="([^"]+)"', rows.text).group(1)
     mine = console.client.get("/desk?queue=mine")
     assert a not in mine.text
     for queue in ("groups", "breached", "at_risk", "waiting", "major"):
-        assert console.client.get(f"/desk?queue={queue}").status_code == 200
+        assert console.client.get(f"/desk?queue={queue}&sort=-left&page=99999999").status_code == 200
 
 
 def test_ticket_page_and_action_forms_from_the_definition(console: Web, org: Any) -> None:

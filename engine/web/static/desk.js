@@ -1,18 +1,27 @@
 // Progressive enhancement of the agent console: every page works without it.
-// - The queue table refreshes every 30 seconds from the same URL (?partial=1),
-//   so the filter, the sort and the scroll position stay where they are.
+// - The queue table refreshes every 30 seconds from the same URL (?partial=1):
+//   its rows, the count and the pager are replaced in place, so the filter, the
+//   sort, the page and the scroll position stay where they are.
 // - The hotline intake asks the server (the same GET form the "Preview
 //   priority" button sends) while the title is typed and when impact or
 //   urgency change: the known solutions and the resulting priority update.
 (function () {
+  var swap = function (html, ids) {  // replace the elements of these ids by the server's
+    var doc = new DOMParser().parseFromString(html, "text/html");
+    ids.forEach(function (id) {
+      var fresh = doc.getElementById(id), here = document.getElementById(id);
+      if (fresh && here) here.innerHTML = fresh.innerHTML;
+    });
+  };
   var table = document.getElementById("queue");
-  if (table && window.fetch) {
+  if (table && window.fetch && window.DOMParser) {
+    var every = parseInt(table.getAttribute("data-every"), 10) || 30;
     setInterval(function () {
       fetch(table.getAttribute("data-refresh"), {credentials: "same-origin"})
-        .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) { if (html !== null) document.getElementById("rows").innerHTML = html; })
+        .then(function (r) { return r.ok && !r.redirected ? r.text() : null; })
+        .then(function (html) { if (html !== null) swap(html, ["rows", "count", "pager"]); })
         .catch(function () {});
-    }, 30000);
+    }, every * 1000);
   }
   var intake = document.getElementById("intake");
   if (intake && window.fetch && window.DOMParser) {
