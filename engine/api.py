@@ -241,6 +241,10 @@ class Api:
         (type, label, required, code table options): the console's forms (engine.desk.forms)."""
         return forms.action_forms(self.desk, key, actor_id)
 
+    def note_kinds(self, key: str, actor_id: str | None = None) -> list[str]:
+        """The notes ``actor_id`` may add to ``key`` (public, internal): the console's note form."""
+        return forms.note_kinds(self.desk, key, actor_id)
+
     def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
         """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
         return forms.shown_fields(self.desk, view)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.desk.context import Desk
+from engine.desk.tickets import comment_refusal
 from engine.runtime.actions import available
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -45,6 +46,16 @@ def action_forms(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, A
             out.append({"action": a.id, "label": str(a.label.get(desk.lang)), "to": a.target,
                         "note": a.note, "fields": fields, "version": ticket.version})
         return out
+
+
+def note_kinds(desk: Desk, key: str, actor_id: str | None) -> list[str]:
+    """The notes ``actor_id`` may add to ``key``: ``public``, ``internal``, both or
+    none (engine.desk.tickets.comment_refusal decides, as for ``itsm comment``)."""
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
+        ticket = Ticket.from_row(repo.get_ticket(key.upper()))
+        return [kind for kind in ("public", "internal")
+                if comment_refusal(desk, actor, ticket, kind == "public") is None]
 
 
 def priority_preview(desk: Desk, impact: str | None, urgency: str | None) -> dict[str, Any] | None:

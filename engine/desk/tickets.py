@@ -51,6 +51,8 @@ def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str |
 
 
 def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None) -> dict[str, Any]:
+    """A note in the journal: public (the reporter sees it) or internal, which
+    only a person holding the internal_notes permission may write (and read)."""
     if not text.strip():
         raise UsageError(N_("a comment needs text"), values={})
     now = desk.now()
@@ -59,14 +61,30 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
         row = repo.get_ticket(key.upper(), lock=True)
         ticket = Ticket.from_row(row)
         now = check_forward(desk, ticket, now)
-        if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
-            raise ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
-                                "and service-desk staff may", allowed_roles=["reporter"])
+        refused = comment_refusal(desk, actor, ticket, public)
+        if refused is not None:
+            raise refused
         new = event("comment", actor, None, None, None, {}, text, ticket.definition_version, now, public)
         repo.update_ticket(ticket.id, ticket.version,
                            {"updated_at": now, "clock_state": clockstate.bumped(desk, ticket, new)})
         ev = repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
         return event_view(ev, desk.iso)
+
+
+def comment_refusal(desk: Desk, actor: Any, ticket: Ticket, public: bool) -> ActionRefused | None:
+    """Why ``actor`` may not add this note to ``ticket`` (None: they may): a note
+    is for the reporter and staff; an internal one for those who hold the
+    internal_notes permission (who alone read it).  ``itsm comment`` and the
+    console's note form both ask here."""
+    if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
+        return ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
+                             "and service-desk staff may", allowed_roles=["reporter"])
+    if not public and not permissions.holds(desk.defs, actor, "internal_notes"):
+        return ActionRefused(f"{actor.id} may not add an internal note to {ticket.key}: only staff "
+                             "who see internal notes may (codes/permissions.yaml internal_notes); "
+                             "a public note is open to them",
+                             allowed_roles=list(permissions.roles_with(desk.defs, "internal_notes")))
+    return None
 
 
 # -- reads ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ QUEUES = ("mine", "groups", "unassigned", "breached", "at_risk", "waiting", "maj
 SORTS = ("key", "priority", "title", "state", "assignee", "left")
 PAGE = 50  # rows of a queue page
 MAX_PAGE = 100_000
+MAX_NOTE = 10_000  # characters of a note from the console
 
 
 def secure_cookie(request: Request) -> bool:
@@ -271,6 +272,7 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
         "view": view, "history": history, "forms": forms, "similar": similar, "error": error,
         "failed": failed, "conflict": conflict, "values": dict(values or {}), "reuse": reuse,
         "reuse_text": reuse_text, "created": created, "shown": api.shown_fields(view),
+        "note_kinds": api.note_kinds(key, actor_id=person["id"]),
         "duration": duration}, status, me=person)
 
 
@@ -323,6 +325,28 @@ async def do(request: Request, key: str, action: str) -> Response:
                             values=form, status=http_status(exc))
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
+
+
+@router.post("/t/{key}/note", name="desk_note")
+async def note(request: Request, key: str) -> Response:
+    """A public or an internal note (``itsm comment``, with ``--public`` or not)."""
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    public = form.get("kind") == "public"
+    try:
+        await run_in_threadpool(api.comment, key, (form.get("text") or "")[:MAX_NOTE], public, person["id"])
+    except ItsmError as exc:
+        if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
+            raise
+        return _ticket_page(request, api, person, lang, key, error=exc.message, failed="note",
+                            values=form, status=http_status(exc))
+    base = (request.scope.get("root_path") or "") + "/desk"
+    return RedirectResponse(f"{base}/t/{key.upper()}#history", status_code=303)
 
 
 # -- hotline intake --------------------------------------------------------------------------

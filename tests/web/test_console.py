@@ -202,6 +202,37 @@ def test_console_refuses_as_the_cli(console: Web, org: Any, itsm: Any, who: str,
     assert console.api.show(key)["state"] == "new"
 
 
+def test_public_and_internal_notes_as_itsm_comment(console: Web, org: Any, itsm: Any) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console)
+    page = console.client.get(f"/desk/t/{key}").text
+    assert 'id="note-public"' in page and 'id="note-internal"' in page
+    post(console, f"/desk/t/{key}/note", {"text": "Called the user back", "kind": "public"}, f"/desk/t/{key}")
+    post(console, f"/desk/t/{key}/note", {"text": "Looks like the proxy again", "kind": "internal"},
+         f"/desk/t/{key}")
+    notes = [(e["note"], e["public"]) for e in console.api.history(key) if e["action"] == "comment"]
+    assert notes == [("Called the user back", True), ("Looks like the proxy again", False)]
+    history = console.client.get(f"/desk/t/{key}").text.split('id="history"')[1]
+    assert re.search(r'class="public">.*?Called the user back', history, re.S)
+    assert re.search(r'class="internal">.*?Looks like the proxy again', history, re.S)
+    r = post(console, f"/desk/t/{key}/note", {"text": "  ", "kind": "public"}, f"/desk/t/{key}", expect=400)
+    assert 'id="note-error"' in r.text and "a comment needs text" in r.text
+    # an approver (no internal_notes permission): a public note only, the internal one refused
+    # by the engine with the words itsm comment says
+    console.client.cookies.clear()
+    login(console, org.approver.id)
+    page = console.client.get(f"/desk/t/{key}").text
+    assert 'id="note-public"' in page and 'id="note-internal"' not in page
+    assert "Looks like the proxy again" not in page  # nor does the approver read it
+    r = post(console, f"/desk/t/{key}/note", {"text": "Approved by phone", "kind": "internal"},
+             f"/desk/t/{key}", expect=403)
+    cli = itsm.json("comment", key, "Approved by phone", user=org.approver.id, expect=1)
+    from markupsafe import escape
+
+    assert "may not add an internal note" in cli["message"] and str(escape(cli["message"])) in r.text
+    assert [e["note"] for e in console.api.history(key) if e["action"] == "comment"][-1] != "Approved by phone"
+
+
 def test_intake_lookup_similar_and_priority_preview(console: Web, org: Any) -> None:
     login(console, org.agent.id)
     page = console.client.get("/desk/new", params={"caller": org.agent2.email, "impact": "low",
