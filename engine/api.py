@@ -245,6 +245,12 @@ class Api:
         """The notes ``actor_id`` may add to ``key`` (public, internal): the console's note form."""
         return forms.note_kinds(self.desk, key, actor_id)
 
+    def intake_form(self, actor_id: str | None, process: str | None = None,
+                    offering: str | None = None) -> dict[str, Any]:
+        """The console's hotline intake form: the processes ``actor_id`` logs, the
+        catalogue's offerings and the fields of the chosen one (engine.desk.forms)."""
+        return forms.intake_form(self.desk, actor_id, process, offering)
+
     def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
         """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
         return forms.shown_fields(self.desk, view)

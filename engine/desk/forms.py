@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.desk import portal
 from engine.desk.context import Desk
 from engine.desk.tickets import comment_refusal
 from engine.runtime.actions import available
@@ -95,3 +96,35 @@ def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
         label = str(fs.label.get(desk.lang)) if fs is not None else fid
         out.append({"id": fid, "label": label, "value": value, "text": text})
     return out
+
+
+INTAKE_FIELDS = ("title", "description", "service", "impact", "urgency")  # every process's, at the desk
+
+
+def desk_processes(desk: Desk, actor_id: str | None) -> list[dict[str, str]]:
+    """The processes the hotline logs for ``actor_id``: those whose first state a
+    role of theirs owns (the service desk: incidents and service requests), never
+    one opened by criteria (a major incident is declared); [{id, label}]."""
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
+    logged = [p for p in desk.defs.processes.values() if not p.criteria]
+    mine = [p for p in logged if p.initial.owner in actor.roles]
+    return [{"id": p.id, "label": str(p.title.get(desk.lang))}
+            for p in (mine or [p for p in logged if p.initial.owner == "service_desk"])]
+
+
+def intake_form(desk: Desk, actor_id: str | None, process: str | None,
+                offering: str | None) -> dict[str, Any]:
+    """The hotline intake form for ``process`` (default: the first the person
+    logs): the processes to choose from, the catalogue's offerings when the
+    process is the service request's (codes/services.yaml), and the fields the
+    chosen ``offering`` (``service.offering``) needs, from the definitions."""
+    processes = desk_processes(desk, actor_id)
+    ids = [p["id"] for p in processes]
+    chosen = process if process in ids else (ids[0] if ids else None)
+    spec = desk.defs.processes.get(chosen or "")
+    offers = list(portal.offerings(desk).values()) if chosen == portal.REQUEST else []
+    picked = next((o for o in offers if o["id"] == offering), None)
+    fields = [field(desk, spec, f["id"], True) for f in picked["fields"]] if picked and spec else []
+    return {"processes": processes, "process": chosen, "offerings": offers,
+            "offering": picked, "fields": fields}

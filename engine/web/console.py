@@ -362,11 +362,16 @@ def _intake(request: Request, api: Any, person: Mapping[str, Any], lang: str, va
             caller = {"missing": True}
     title = (values.get("title") or "").strip()
     similar = api.search(title, resolved=True, limit=5, actor_id=person["id"]) if len(title) >= 3 else []
+    form = api.intake_form(person["id"], values.get("process"), values.get("offering"))
+    kept = ("process", "offering", *INTAKE_FIELDS, *[f["id"] for f in form["fields"]])
     return _render(request, "desk/new.html", lang, {
-        "values": values, "caller": caller, "similar": similar, "error": error,
+        "values": values, "caller": caller, "similar": similar, "error": error, "form": form, "kept": kept,
         "services": api.code_options("services"), "impacts": api.code_options("impact"),
         "urgencies": api.code_options("urgency"),
         "priority": api.priority_preview(values.get("impact"), values.get("urgency"))}, status, me=person)
+
+
+INTAKE_FIELDS = ("title", "description", "service", "impact", "urgency")
 
 
 @router.get("/new", name="desk_new")
@@ -375,7 +380,7 @@ def new_form(request: Request) -> Response:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
-    values = {k: v[:2000] for k, v in request.query_params.items() if k != "lang"}
+    values = {k: v[:2000] for k, v in list(request.query_params.items())[:50] if k != "lang"}
     return _intake(request, api, person, lang, values)
 
 
@@ -388,7 +393,14 @@ async def new(request: Request) -> Response:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
-    values = {k: v for k, v in form.items() if v != "" and k not in ("caller", "lang")}
+    chosen = api.intake_form(person["id"], form.get("process"), form.get("offering"))
+    if chosen["process"] is None or (form.get("process") and form["process"] != chosen["process"]):
+        return _intake(request, api, person, lang, form, error=t("no_process", lang), status=400)
+    names = (*INTAKE_FIELDS, *[f["id"] for f in chosen["fields"]])
+    values = {k: form[k] for k in names if form.get(k, "") != ""}
+    if chosen["offering"] is not None:  # a catalogue offering: its service and its name
+        values.update(service=chosen["offering"]["service"], offering=chosen["offering"]["offering"])
+        values.setdefault("title", chosen["offering"]["label"])
     caller = (form.get("caller") or "").strip()
     if caller:
         try:
@@ -398,7 +410,7 @@ async def new(request: Request) -> Response:
             values["reporter"] = caller
     values.setdefault("channel", "phone")
     try:
-        ticket = await run_in_threadpool(api.new_ticket, "incident", values, None, person["id"])
+        ticket = await run_in_threadpool(api.new_ticket, chosen["process"], values, None, person["id"])
     except ItsmError as exc:
         if http_status(exc) not in (400, 403, 422):
             raise

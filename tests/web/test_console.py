@@ -247,6 +247,33 @@ def test_intake_lookup_similar_and_priority_preview(console: Web, org: Any) -> N
     assert "No person" in missing
 
 
+def test_intake_logs_a_service_request_with_its_offering_s_fields(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    page = console.client.get("/desk/new").text
+    assert re.search(r'<option value="incident" selected>', page) and '<option value="service_request"' in page
+    assert 'id="offering"' not in page  # an incident has no offerings
+    page = console.client.get("/desk/new", params={"process": "service_request", "caller": "li.na@example.com",
+                                                  "offering": "identity.new_account"}).text
+    assert 'id="offering"' in page and "New account" in page
+    # the offering's fields, typed from the process definition, required
+    assert re.search(r'<input id="intake-start_date" name="start_date" value="" required type="date">', page)
+    assert 'id="intake-target_user"' in page and 'id="intake-cost_center"' in page
+    assert 'name="offering" value="identity.new_account"' in page  # kept by the caller look-up
+    r = post(console, "/desk/new", {"process": "service_request", "offering": "identity.new_account",
+                                    "caller": "li.na@example.com", "target_user": "new.hire@example.com",
+                                    "start_date": "2026-04-01", "cost_center": "CC-100", "service": "claims"},
+             "/desk/new", expect=201)
+    key = re.search(r'id="ticket-key">([^<]+)<', r.text).group(1)
+    view = console.api.show(key)
+    assert key.startswith("REQ-") and view["process"] == "service_request"
+    assert view["service"] == "identity" and view["fields"]["offering"] == "new_account"
+    assert view["fields"]["target_user"] == "new.hire@example.com" and view["title"] == "New account"
+    assert view["reporter"] == "li.na@example.com"
+    # a process the person does not log: refused, nothing written
+    r = post(console, "/desk/new", {"process": "major_incident", "title": "x"}, "/desk/new", expect=400)
+    assert 'id="intake-error"' in r.text
+
+
 def test_board_and_language(console: Web, org: Any) -> None:
     login(console, org.mim.id)
     page = console.client.get("/desk/board")

@@ -4,7 +4,8 @@
 //   sort, the page and the scroll position stay where they are.
 // - The hotline intake asks the server (the same GET form the "Preview
 //   priority" button sends) while the title is typed and when impact or
-//   urgency change: the known solutions and the resulting priority update.
+//   urgency change: the known solutions and the resulting priority update;
+//   choosing another process or offering shows its fields (a GET of the form).
 (function () {
   var swap = function (html, ids) {  // replace the elements of these ids by the server's
     var doc = new DOMParser().parseFromString(html, "text/html");
@@ -28,24 +29,23 @@
     var timer = null;
     var refresh = function () {
       var params = new URLSearchParams();
-      ["caller", "title", "description", "service", "impact", "urgency"].forEach(function (name) {
+      ["caller", "process", "offering", "title", "description", "service", "impact", "urgency"].forEach(function (name) {
         var field = intake.elements[name];
         if (field && field.value) params.set(name, field.value);
       });
       fetch(intake.getAttribute("data-preview") + "?" + params.toString(), {credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) {
-          if (html === null) return;
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          ["solutions", "priority"].forEach(function (id) {
-            var fresh = doc.getElementById(id), here = document.getElementById(id);
-            if (fresh && here) here.innerHTML = fresh.innerHTML;
-          });
-        })
+        .then(function (html) { if (html !== null) swap(html, ["solutions", "priority"]); })
         .catch(function () {});
     };
     var later = function () { clearTimeout(timer); timer = setTimeout(refresh, 300); };
     intake.elements.title.addEventListener("input", later);
     ["impact", "urgency"].forEach(function (name) { intake.elements[name].addEventListener("change", refresh); });
+    // another process or offering has other fields: the page is asked for them
+    // (as the "Show its fields" button does without JavaScript), the values kept
+    ["process", "offering"].forEach(function (name) {
+      var field = intake.elements[name];
+      if (field) field.addEventListener("change", function () { document.getElementById("choose").click(); });
+    });
   }
 })();
