@@ -35,7 +35,8 @@ def field(desk: Desk, spec: Any, fid: str, required: bool) -> dict[str, Any]:
 
 
 def action_forms(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:
-    """The actions ``actor_id`` may take on ``key`` now, each with its fields."""
+    """The actions ``actor_id`` may take on ``key`` now, each with its fields (and
+    ``opens``: the process of the linked ticket it opens, as declare_major does)."""
     with desk.store.read() as repo:
         actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper()))
@@ -45,7 +46,7 @@ def action_forms(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, A
             fields = [field(desk, spec, f, True) for f in a.requires]
             fields += [field(desk, spec, f, False) for f in a.accepts if f not in a.requires]
             out.append({"action": a.id, "label": str(a.label.get(desk.lang)), "to": a.target,
-                        "note": a.note, "fields": fields, "version": ticket.version})
+                        "note": a.note, "fields": fields, "version": ticket.version, "opens": a.opens})
         return out
 
 

@@ -310,19 +310,25 @@ async def do(request: Request, key: str, action: str) -> Response:
     note = form.pop("note", None) or None
     version = form.pop("version", "")
     back = form.pop("return_to", "")
+    back_declare = form.pop("declare", "") == "1"
     inputs = {k: v for k, v in form.items() if v != ""}
+
+    def again(**kw: Any) -> Response:  # the page the form was on, with what went wrong
+        if back == "board":
+            return _board_page(request, api, person, lang, declare=key if back_declare else "", **kw)
+        return _ticket_page(request, api, person, lang, key, **kw)
+
     try:
         expect = int(version) if version else None
         await run_in_threadpool(api.do, key, action, inputs, note, expect, person["id"])
     except Conflict:
-        return _ticket_page(request, api, person, lang, key, conflict=True, failed=action, values=form, status=409)
+        return again(conflict=True, failed=action, values=form, status=409)
     except ValueError:
-        return _ticket_page(request, api, person, lang, key, error="version", failed=action, status=400)
+        return again(error="version", failed=action, status=400)
     except ItsmError as exc:
         if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
             raise
-        return _ticket_page(request, api, person, lang, key, error=exc.message, failed=action,
-                            values=form, status=http_status(exc))
+        return again(error=exc.message, failed=action, values=form, status=http_status(exc))
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
 
@@ -423,19 +429,35 @@ async def new(request: Request) -> Response:
 
 # -- the major-incident board ----------------------------------------------------------------
 
-@router.get("/board", name="desk_board")
-def board(request: Request) -> Response:
-    try:
-        api, person, lang = _who(request)
-    except _Login:
-        return _to_login(request)
+def _board_page(request: Request, api: Any, person: Mapping[str, Any], lang: str, declare: str = "",
+                error: str | None = None, failed: str | None = None, conflict: bool = False,
+                values: Mapping[str, str] | None = None, status: int = 200) -> Response:
     rows = []
     for m in api.major_board():  # with the board's own actions this person may take now
         forms = [f for f in api.action_forms(m["key"], actor_id=person["id"]) if f["action"] in BOARD_ACTIONS]
         rows.append(dict(m, forms=forms))
-    return _render(request, "desk/board.html", lang, {"board": rows, "failed": None, "error": None,
-                                                      "conflict": False, "values": {}, "reuse": "",
-                                                      "reuse_text": ""}, me=person)
+    majors = {p.id for p in api.defs.processes.values() if p.criteria}
+    declaring, declare_forms = declare.strip().upper()[:40], []
+    if declaring:  # the incident's own actions that open a major incident, from its definition
+        try:
+            declare_forms = [f for f in api.action_forms(declaring, actor_id=person["id"]) if f["opens"] in majors]
+        except NotFound:
+            error = error or t("no_ticket", lang, key=declaring)
+        if not declare_forms and not error:
+            error = t("no_declare", lang, key=declaring)
+    return _render(request, "desk/board.html", lang, {
+        "board": rows, "failed": failed, "error": error, "conflict": conflict, "values": dict(values or {}),
+        "reuse": "", "reuse_text": "", "declaring": declaring, "declare_forms": declare_forms},
+        status, me=person)
+
+
+@router.get("/board", name="desk_board")
+def board(request: Request, declare: str = "") -> Response:
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    return _board_page(request, api, person, lang, declare)
 
 
 BOARD_ACTIONS = ("accept", "post_update", "assign_lead", "assign_communications")

@@ -274,10 +274,43 @@ def test_intake_logs_a_service_request_with_its_offering_s_fields(console: Web, 
     assert 'id="intake-error"' in r.text
 
 
-def test_board_and_language(console: Web, org: Any) -> None:
+def test_board_declares_and_updates_a_major_incident(console: Web, org: Any) -> None:
+    login(console, org.agent.id)
+    key = new_incident(console, "Claims system down for every branch")
+    page = console.client.get("/desk/board", params={"declare": key.lower()}).text
+    assert 'id="declare-form-declare_major"' in page  # the incident's own action, from its definition
+    # a refusal comes back to the board, inline, with the engine's message
+    r = post(console, f"/desk/t/{key}/do/declare_major", {"return_to": "board", "declare": "1"},
+             f"/desk/board?declare={key}", expect=422)
+    assert "Major-incident board" in r.text and re.search(r"role=\"alert\">[^<]*needs[^<]*reason", r.text)
+    r = post(console, f"/desk/t/{key}/do/declare_major", {"return_to": "board", "declare": "1",
+                                                         "reason": "No branch can file claims"},
+             f"/desk/board?declare={key}")
+    assert r.headers["location"] == "/desk/board"
+    major = console.api.show(key)["links"][0]["target"]
+    assert major.startswith("MI-")
+    # linked tickets on both ticket pages, by the relation's label (never the raw id alone)
+    assert re.search(rf'<ul id="links">\s*<li>Part of major incident: <a href="/desk/t/{major}">',
+                     console.client.get(f"/desk/t/{key}").text)
+    assert re.search(rf'<li>[^<:]+: <a href="/desk/t/{key}">{key}</a>', console.client.get(f"/desk/t/{major}").text)
+    board = console.client.get("/desk/board").text
+    assert re.search(rf'id="{major}-links"><a href="/desk/t/{key}">{key}</a>', board)
+    r = post(console, f"/desk/t/{key}/do/declare_major", {"return_to": "board", "declare": "1", "reason": "again"},
+             f"/desk/board?declare={key}", expect=422)  # the definition's guard, its own words
+    assert "already linked to a major incident" in r.text
+    assert "No ticket INC-999999" in console.client.get("/desk/board", params={"declare": "INC-999999"}).text
+    # the major-incident manager accepts it and posts the cadence update from the board
+    console.client.cookies.clear()
     login(console, org.mim.id)
-    page = console.client.get("/desk/board")
-    assert page.status_code == 200 and "Major-incident board" in page.text
+    post(console, f"/desk/t/{major}/do/accept", {"return_to": "board",
+                                                 "version": str(console.api.show(major)["version"])}, "/desk/board")
+    board = console.client.get("/desk/board").text
+    assert f'id="{major}-form-post_update"' in board
+    post(console, f"/desk/t/{major}/do/post_update", {"return_to": "board", "note": "Failover in progress"},
+         "/desk/board")
+    updates = [e for e in console.api.history(major) if e["action"] == "post_update"]
+    assert updates and updates[-1]["note"] == "Failover in progress" and updates[-1]["actor"] == org.mim.id
+    assert re.search(rf'id="{major}-next">[^<]+\(\d+ min\)', console.client.get("/desk/board").text)
     zh = console.client.get("/desk/board?lang=zh")
     assert "重大事件看板" in zh.text and 'lang="zh-CN"' in zh.text
 

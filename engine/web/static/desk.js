@@ -1,7 +1,8 @@
 // Progressive enhancement of the agent console: every page works without it.
 // - The queue table refreshes every 30 seconds from the same URL (?partial=1):
 //   its rows, the count and the pager are replaced in place, so the filter, the
-//   sort, the page and the scroll position stay where they are.
+//   sort, the page and the scroll position stay where they are.  The
+//   major-incident board's rows refresh the same way (countdowns, roles, links).
 // - The hotline intake asks the server (the same GET form the "Preview
 //   priority" button sends) while the title is typed and when impact or
 //   urgency change: the known solutions and the resulting priority update;
@@ -14,16 +15,19 @@
       if (fresh && here) here.innerHTML = fresh.innerHTML;
     });
   };
-  var table = document.getElementById("queue");
-  if (table && window.fetch && window.DOMParser) {
+  // a table with data-refresh is asked again every data-every seconds; the
+  // elements named in data-swap (default: the queue's rows, count and pager) are replaced
+  Array.prototype.forEach.call(document.querySelectorAll("table[data-refresh]"), function (table) {
+    if (!window.fetch || !window.DOMParser) return;
     var every = parseInt(table.getAttribute("data-every"), 10) || 30;
+    var ids = (table.getAttribute("data-swap") || "rows count pager").split(" ");
     setInterval(function () {
       fetch(table.getAttribute("data-refresh"), {credentials: "same-origin"})
         .then(function (r) { return r.ok && !r.redirected ? r.text() : null; })
-        .then(function (html) { if (html !== null) swap(html, ["rows", "count", "pager"]); })
+        .then(function (html) { if (html !== null) swap(html, ids); })
         .catch(function () {});
     }, every * 1000);
-  }
+  });
   var intake = document.getElementById("intake");
   if (intake && window.fetch && window.DOMParser) {
     var timer = null;
