@@ -153,9 +153,17 @@ def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, A
 def page_tickets(desk: Desk, breached: bool, at_risk: bool,
                  filters: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
     """(how many tickets the filters select, the page of them ``limit`` and
-    ``offset`` give), read in one transaction: the agent console's queues."""
+    ``offset`` give, with their SLA clocks as of now), read in one transaction:
+    the agent console's queues."""
     f = _filter(desk, breached, at_risk, filters)
+    now = desk.now()
     with desk.store.read() as repo:
         total = repo.count_tickets(f)
-        rows = repo.list_tickets(f) if f.offset < total else []
-        return total, [desk.view(Ticket.from_row(r)) for r in rows]
+        out = []
+        for row in repo.list_tickets(f) if f.offset < total else []:
+            ticket = Ticket.from_row(row)
+            spec = desk.defs.processes.get(ticket.process)
+            if spec is not None and ticket.status_category != "closed":  # the clocks as of now, as show
+                ticket.sla = clockstate.sla_now(desk, repo, spec, ticket, max(now, ticket.updated_at))
+            out.append(desk.view(ticket))
+        return total, out

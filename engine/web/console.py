@@ -39,7 +39,6 @@ router = APIRouter(prefix="/desk", include_in_schema=False)
 COOKIE = "itsm_desk"
 QUEUES = ("mine", "groups", "unassigned", "breached", "at_risk", "waiting", "major")
 SORTS = ("key", "priority", "title", "state", "assignee", "left")
-PAGE = 50  # rows of a queue page
 MAX_PAGE = 100_000
 MAX_NOTE = 10_000  # characters of a note from the console
 
@@ -201,13 +200,13 @@ def _left(view: Mapping[str, Any]) -> int | None:
 
 
 def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
-               sort: str = "left", page: int = 1) -> tuple[int, list[dict[str, Any]]]:
+               sort: str = "left", page: int = 1, size: int = 50) -> tuple[int, list[dict[str, Any]]]:
     """(the count of one queue's tickets, the page ``page`` of them), through the
     facade (engine.desk.tickets.page_tickets): filtered, sorted and paged in SQL."""
     desc = sort.startswith("-")
     column = sort.lstrip("-")
     order = {"left": "due"}.get(column, column) if column in SORTS else "due"
-    common: dict[str, Any] = {"open_only": True, "limit": PAGE, "offset": (page - 1) * PAGE,
+    common: dict[str, Any] = {"open_only": True, "limit": size, "offset": (page - 1) * size,
                               "order": ("-" if desc else "") + order, "text": q.strip() or None}
     groups = list(person.get("groups") or ())
     if queue == "mine":
@@ -247,11 +246,16 @@ def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left
     queue = queue if queue in QUEUES else "mine"
     sort = sort if sort.lstrip("-") in SORTS else "left"
     page = min(max(page, 1), MAX_PAGE)
-    total, rows = queue_rows(api, person, queue, q[:200], sort, page)
-    pages = max(1, -(-total // PAGE))
+    size = int(request.app.state.web.page_size)  # [web] page_size
+    total, rows = queue_rows(api, person, queue, q[:200], sort, page, size)
+    pages = max(1, -(-total // size))
+    if page > pages:  # past the end (the queue shrank): its last page
+        page = pages
+        total, rows = queue_rows(api, person, queue, q[:200], sort, page, size)
+        pages = max(1, -(-total // size))
     ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration, "total": total,
-           "page": page, "pages": pages, "first": (page - 1) * PAGE + 1 if rows else 0,
-           "last": (page - 1) * PAGE + len(rows)}
+           "page": page, "pages": pages, "first": (page - 1) * size + 1 if rows else 0,
+           "last": (page - 1) * size + len(rows)}
     return _render(request, "desk/queue_rows.html" if partial else "desk/queues.html", lang, ctx, me=person)
 
 
