@@ -251,6 +251,10 @@ class Api:
         catalogue's offerings and the fields of the chosen one (engine.desk.forms)."""
         return forms.intake_form(self.desk, actor_id, process, offering)
 
+    def event_labels(self, process: str) -> dict[str, dict[str, str]]:
+        """The labels of a journal's actions and states (engine.desk.forms): the console's history."""
+        return forms.event_labels(self.desk, process)
+
     def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
         """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
         return forms.shown_fields(self.desk, view)

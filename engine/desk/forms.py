@@ -13,6 +13,7 @@ from typing import Any
 from engine.desk import portal
 from engine.desk.context import Desk
 from engine.desk.tickets import comment_refusal
+from engine.i18n import t
 from engine.runtime.actions import available
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -129,3 +130,28 @@ def intake_form(desk: Desk, actor_id: str | None, process: str | None,
     fields = [field(desk, spec, f["id"], True) for f in picked["fields"]] if picked and spec else []
     return {"processes": processes, "process": chosen, "offerings": offers,
             "offering": picked, "fields": fields}
+
+
+BUILT_IN = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach", "link": "ev_link",
+            "unlink": "ev_unlink", "tick": "ev_tick", "sla": "ev_sla", "timer": "ev_timer"}
+
+
+def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
+    """The labels a journal is shown with: ``actions``, ``states`` and ``clocks`` of
+    ``process`` (then of the other processes, for a major incident's timeline,
+    which holds its incidents' events), and the engine's own events (logged,
+    note, file attached...)."""
+    actions: dict[str, str] = {}
+    states: dict[str, str] = {}
+    clocks: dict[str, str] = {}
+    first = desk.defs.processes.get(process)
+    for spec in [first] * (first is not None) + [p for p in desk.defs.processes.values() if p is not first]:
+        for aid, a in spec.actions.items():
+            actions.setdefault(aid, str(a.label.get(desk.lang)))
+        for sid, st in spec.states.items():
+            states.setdefault(sid, str(st.label.get(desk.lang)))
+        for c in spec.clocks:
+            clocks.setdefault(c.id, str(c.label.get(desk.lang)))
+    for aid, word in BUILT_IN.items():
+        actions.setdefault(aid, t(word, desk.lang))
+    return {"actions": actions, "states": states, "clocks": clocks}

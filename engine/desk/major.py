@@ -143,6 +143,8 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                 resolution = (ticket.sla or {}).get("resolution") or {}
                 out.append({
                     "key": ticket.key, "title": ticket.values.get("title"), "state": ticket.state,
+                    "state_label": spec.states[ticket.state].label.get(desk.lang)
+                    if ticket.state in spec.states else ticket.state,
                     "priority": ticket.values.get("priority"), "service": ticket.values.get("service"),
                     "manager": ticket.values.get("manager"),
                     "technical_lead": ticket.values.get("technical_lead"),

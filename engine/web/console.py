@@ -6,16 +6,22 @@ usable without JavaScript, over the same engine.api facade as the CLI.
   (HttpOnly, SameSite=Lax, Secure over https or with ``[web] secure_cookies``);
   ``POST /desk/logout`` revokes the token and clears the cookie;
 - ``GET /desk``: the queues (``?queue=mine|groups|unassigned|breached|at_risk|
-  waiting|major``, ``&q=`` a filter on key and title, ``&sort=``); the filter
-  lives in the URL, and a small script refreshes the table every 30 seconds;
+  waiting|major``, ``&q=`` a filter on key and title, ``&sort=`` a column,
+  ``-`` first for descending, ``&page=``): filtered, sorted, counted and paged
+  in SQL (``[web] page_size`` rows), all kept in the URL; a small script
+  refreshes the rows, the count and the pager every 30 seconds (``&partial=1``);
 - ``GET /desk/t/{key}``: the ticket: fields, SLA clocks, history (internal notes
   marked), links, similar resolved tickets; one form per action the person may
-  take now, made from the definition (engine.desk.forms);
+  take now, made from the definition (engine.desk.forms), and the note form;
 - ``POST /desk/t/{key}/do/{action}``: the action; a refusal is shown inline with
-  the engine's message, a concurrent change (exit 5) as "changed meanwhile";
-- ``GET/POST /desk/new``: the hotline intake with caller look-up, similar
-  solutions for the title and the priority preview;
-- ``GET /desk/board``: the major-incident board.
+  the engine's message, a concurrent change (exit 5) as "changed meanwhile"
+  (on the board when the form came from there: ``return_to=board``);
+- ``POST /desk/t/{key}/note``: a public or an internal note (``itsm comment``);
+- ``GET/POST /desk/new``: the hotline intake: the process (incident, service
+  request) and a service request's catalogue offering with its fields, caller
+  look-up, similar solutions for the title and the priority preview;
+- ``GET /desk/board``: the major-incident board (``?declare=KEY``: that
+  incident's declare_major form).
 
 Every POST carries the CSRF token of engine/web/csrf.py.
 """
@@ -254,6 +260,7 @@ def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left
         total, rows = queue_rows(api, person, queue, q[:200], sort, page, size)
         pages = max(1, -(-total // size))
     ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration, "total": total,
+           "plabel": {o["id"]: o["label"] for o in api.code_options("priority")},
            "page": page, "pages": pages, "first": (page - 1) * size + 1 if rows else 0,
            "last": (page - 1) * size + len(rows)}
     return _render(request, "desk/queue_rows.html" if partial else "desk/queues.html", lang, ctx, me=person)
@@ -277,7 +284,8 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
         "failed": failed, "conflict": conflict, "values": dict(values or {}), "reuse": reuse,
         "reuse_text": reuse_text, "created": created, "shown": api.shown_fields(view),
         "note_kinds": api.note_kinds(key, actor_id=person["id"]),
-        "duration": duration}, status, me=person)
+        "plabel": {o["id"]: o["label"] for o in api.code_options("priority")},
+        "labels": api.event_labels(view["process"]), "duration": duration}, status, me=person)
 
 
 @router.get("/t/{key}", name="desk_ticket")
@@ -373,9 +381,8 @@ def _intake(request: Request, api: Any, person: Mapping[str, Any], lang: str, va
     title = (values.get("title") or "").strip()
     similar = api.search(title, resolved=True, limit=5, actor_id=person["id"]) if len(title) >= 3 else []
     form = api.intake_form(person["id"], values.get("process"), values.get("offering"))
-    kept = ("process", "offering", *INTAKE_FIELDS, *[f["id"] for f in form["fields"]])
     return _render(request, "desk/new.html", lang, {
-        "values": values, "caller": caller, "similar": similar, "error": error, "form": form, "kept": kept,
+        "values": values, "caller": caller, "similar": similar, "error": error, "form": form,
         "services": api.code_options("services"), "impacts": api.code_options("impact"),
         "urgencies": api.code_options("urgency"),
         "priority": api.priority_preview(values.get("impact"), values.get("urgency"))}, status, me=person)
@@ -390,7 +397,7 @@ def new_form(request: Request) -> Response:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
-    values = {k: v[:2000] for k, v in list(request.query_params.items())[:50] if k != "lang"}
+    values = {k: v[:2000] for k, v in list(request.query_params.items())[:50] if k not in ("lang", csrf.FIELD)}
     return _intake(request, api, person, lang, values)
 
 

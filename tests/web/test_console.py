@@ -62,6 +62,13 @@ def test_login_cookie_logout_and_redirect(console: Web, org: Any) -> None:
     assert "Secure" not in cookie  # plain http in the test, no [web] secure_cookies
     page = console.client.get("/desk")
     assert page.status_code == 200 and org.agent.id in page.text
+    # the session is the personal token itsm login gets: an API key, ended by itsm apikey revoke too
+    sessions = [k for k in console.api.api_keys(org.agent.id, actor_id=org.agent.id)
+                if k.get("label") == "login" and not k.get("revoked_at")]
+    assert len(sessions) == 1
+    console.api.revoke_api_key(sessions[0]["id"], actor_id=org.agent.id)
+    assert console.client.get("/desk", follow_redirects=False).status_code == 303
+    login(console, org.agent.id)
     r = post(console, "/desk/logout", {}, "/desk")
     assert r.headers["location"] == "/desk/login"
     assert console.client.get("/desk", follow_redirects=False).status_code == 303
@@ -161,6 +168,12 @@ def test_ticket_page_and_action_forms_from_the_definition(console: Web, org: Any
                                                "version": str(console.api.show(key)["version"])},
          f"/desk/t/{key}")
     assert console.api.show(key)["assignee"] == org.desktop.id
+    # labels, never raw ids alone: the priority, the clocks, the journal's actions and states
+    page = console.client.get(f"/desk/t/{key}").text
+    assert re.search(r"Priority:</strong> P\d \w+", page)
+    assert "<td>Response</td>" in page and "<td>Resolution</td>" in page
+    assert '<strong data-action="create">Logged</strong>' in page
+    assert re.search(r'<strong data-action="assign">Assign</strong> [\w.]+\s*→ Assigned', page)
     # another person: a role that may not act sees no such form
     console.client.cookies.clear()
     login(console, org.approver.id)
@@ -265,7 +278,7 @@ def test_intake_logs_a_service_request_with_its_offering_s_fields(console: Web, 
     # the offering's fields, typed from the process definition, required
     assert re.search(r'<input id="intake-start_date" name="start_date" value="" required type="date">', page)
     assert 'id="intake-target_user"' in page and 'id="intake-cost_center"' in page
-    assert 'name="offering" value="identity.new_account"' in page  # kept by the caller look-up
+    assert 'id="caller">' in page  # the caller found, in the same form as the offering
     r = post(console, "/desk/new", {"process": "service_request", "offering": "identity.new_account",
                                     "caller": "li.na@example.com", "target_user": "new.hire@example.com",
                                     "start_date": "2026-04-01", "cost_center": "CC-100", "service": "claims"},
