@@ -159,6 +159,10 @@ class Api:
         """One person (id, name, email, roles, groups, permissions...); NotFound otherwise."""
         return people.find_user(self.desk, ident)
 
+    def caller(self, ident: str) -> dict[str, Any]:
+        """A caller at the hotline: a person by id, e-mail or phone number; NotFound otherwise."""
+        return people.find_caller(self.desk, ident)
+
     def make_admin(self, pid: str, email: str | None = None, name: str | None = None) -> dict[str, Any]:
         """The first admin (``itsm db upgrade --admin ID``)."""
         return people.make_admin(self.desk, pid, email, name)

@@ -256,6 +256,20 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             return None  # a copy: callers may change what they get, never the cache
         return dict(found, roles=list(found["roles"]), groups=list(found["groups"]))
 
+    def person_by_phone(self, phone: str) -> str | None:
+        """The id of the person whose phone number is ``phone``, spaces, dashes,
+        dots and brackets aside (the first by id when several share one)."""
+        def bare(col: Any) -> Any:
+            for ch in " -.()":
+                col = sa.func.replace(col, ch, "")
+            return col
+        digits = "".join(ch for ch in phone if ch not in " -.()")
+        if not digits:
+            return None
+        row = self.conn.execute(sa.select(people.c.id).where(bare(people.c.phone) == digits)
+                                .order_by(people.c.id).limit(1)).first()
+        return str(row[0]) if row is not None else None
+
     def _load_person(self, ident: str) -> dict[str, Any] | None:
         person = self.run.first(_PERSON, {"ident": ident, "email": ident.lower()})
         if person is None:

@@ -375,7 +375,7 @@ def _intake(request: Request, api: Any, person: Mapping[str, Any], lang: str, va
     who = (values.get("caller") or "").strip()
     if who:
         try:
-            caller = api.user(who)
+            caller = api.caller(who)
         except NotFound:
             caller = {"missing": True}
     title = (values.get("title") or "").strip()
@@ -421,7 +421,7 @@ async def new(request: Request) -> Response:
     caller = (form.get("caller") or "").strip()
     if caller:
         try:
-            found = api.user(caller)
+            found = api.caller(caller)
             values["reporter"] = found.get("email") or found["id"]
         except NotFound:
             values["reporter"] = caller

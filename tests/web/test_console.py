@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def console(db_url: str, org: Any) -> Web:
     web = make_web(db_url, org.people)
-    for p in org.people.values():
+    for p in (org.agent, org.approver, org.mim):  # the people who log in here (argon2 is slow on purpose)
         web.api.set_password(p.id, PASSWORD, actor_id=p.id)
     return web
 
@@ -93,7 +93,7 @@ def test_every_post_needs_csrf(console: Web, org: Any) -> None:
     assert r.status_code == 403 and "itsm_desk" not in r.headers.get("set-cookie", "")
     login(console, org.agent.id)
     key = new_incident(console)
-    for path in ("/desk/logout", "/desk/new", f"/desk/t/{key}/do/assign"):
+    for path in ("/desk/logout", "/desk/new", f"/desk/t/{key}/do/assign", f"/desk/t/{key}/note"):
         r = console.client.post(path, data={"csrf_token": "forged", "group": "desktop_support"},
                                 follow_redirects=False)
         assert r.status_code == 403, path
@@ -200,6 +200,7 @@ REFUSALS = [  # (who, action, form fields): refused by the engine on a new incid
 ]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no store path of its own: SQLite only (CI time)
 @pytest.mark.parametrize("who,action,fields", REFUSALS, ids=["state", "code", "missing", "role"])
 def test_console_refuses_as_the_cli(console: Web, org: Any, itsm: Any, who: str, action: str,
                                     fields: dict[str, str]) -> None:
@@ -222,6 +223,7 @@ def test_console_refuses_as_the_cli(console: Web, org: Any, itsm: Any, who: str,
     assert console.api.show(key)["state"] == "new"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no store path of its own: SQLite only (CI time)
 def test_public_and_internal_notes_as_itsm_comment(console: Web, org: Any, itsm: Any) -> None:
     login(console, org.agent.id)
     key = new_incident(console)
@@ -265,8 +267,17 @@ def test_intake_lookup_similar_and_priority_preview(console: Web, org: Any) -> N
     assert view["priority"] == preview["id"] and view["reporter"] == "li.na@example.com"
     missing = console.client.get("/desk/new", params={"caller": "nobody@example.com"}).text
     assert "No person" in missing
+    # by phone, written another way than it was registered
+    console.api.add_user("tang.li", "Tang Li", "tang.li@example.com", "+86 21 5555-0101", [], [], None,
+                         actor_id=org.owner.id)
+    found = console.client.get("/desk/new", params={"caller": "+86 (21) 5555 0101"}).text
+    assert re.search(r'id="caller">Tang Li · tang.li@example.com', found)
+    r = post(console, "/desk/new", {"caller": "+8621 55550101", "title": "Cannot print"}, "/desk/new", expect=201)
+    assert console.api.show(re.search(r'id="ticket-key">([^<]+)<', r.text).group(1))["reporter"] == \
+        "tang.li@example.com"
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no store path of its own: SQLite only (CI time)
 def test_intake_logs_a_service_request_with_its_offering_s_fields(console: Web, org: Any) -> None:
     login(console, org.agent.id)
     page = console.client.get("/desk/new").text
@@ -294,6 +305,7 @@ def test_intake_logs_a_service_request_with_its_offering_s_fields(console: Web, 
     assert 'id="intake-error"' in r.text
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # no store path of its own: SQLite only (CI time)
 def test_board_declares_and_updates_a_major_incident(console: Web, org: Any) -> None:
     login(console, org.agent.id)
     key = new_incident(console, "Claims system down for every branch")
