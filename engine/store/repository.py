@@ -437,12 +437,21 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return stmt
 
     def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
-        stmt = self._ticket_filter(sa.select(tickets), f)
-        if f.order:
+        if f.order:  # a page of a sorted queue: sort and skip the ids alone, then read those rows
             col = _ORDER[f.order.lstrip("-")]
             key = col.desc() if f.order.startswith("-") else col
-            stmt = stmt.order_by(col.is_(None), key, tickets.c.id)
-        elif f.by_due:
+            ids_stmt = self._ticket_filter(sa.select(tickets.c.id), f).order_by(col.is_(None), key, tickets.c.id)
+            if f.limit:
+                ids_stmt = ids_stmt.limit(f.limit)
+            if f.offset:
+                ids_stmt = ids_stmt.offset(f.offset)
+            ids = [r[0] for r in self.conn.execute(ids_stmt)]
+            if not ids:
+                return []
+            found = {r["id"]: r for r in self.conn.execute(sa.select(tickets).where(tickets.c.id.in_(ids))).mappings()}
+            return [_ticket_out(found[i]) for i in ids if i in found]
+        stmt = self._ticket_filter(sa.select(tickets), f)
+        if f.by_due:
             stmt = stmt.order_by(tickets.c.sla_due_at.is_(None), tickets.c.sla_due_at, tickets.c.id)
         else:
             stmt = stmt.order_by(tickets.c.id)
