@@ -32,7 +32,7 @@ from engine.desk import attachments, major, replies
 from engine.desk.context import Desk
 from engine.desk.portal import end_user
 from engine.desk.writes import check_forward, event, intake
-from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
+from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, UsageError
 from engine.mail import imap as imapmod
 from engine.mail import thread
 from engine.mail.parse import Inbound, parse
@@ -102,6 +102,17 @@ def receive(desk: Desk, raw: bytes, mailbox: str | None = None, headers_first: b
     mail = parse(_headers_only(raw) if too_large else raw)
     box = _mailbox_for(desk, mail, mailbox, headers_first)
     mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
+    try:
+        return _receive(desk, mail, box, mid, too_large, limit)
+    except Conflict:
+        # Another poller (or an MTA pipe beside one) logged the same message between
+        # our look-up and our commit: the message-id's unique index refused ours and
+        # our transaction rolled back.  Once more: now it is a duplicate.
+        return _receive(desk, mail, box, mid, too_large, limit)
+
+
+def _receive(desk: Desk, mail: Inbound, box: Mailbox, mid: str, too_large: bool, limit: int
+             ) -> dict[str, Any]:
     now = desk.now()
     with desk.store.write() as repo:
         seen = repo.mail.mail_seen(mid[:255])

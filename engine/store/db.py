@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.errors import Conflict, StoreUnavailable, UsageError
 from engine.settings import state_dir
@@ -163,10 +163,21 @@ def translate_errors(url: str) -> Iterator[None]:
         if "deadlock" in text or "could not serialize" in text:
             raise Conflict("the ticket changed concurrently; re-run the command") from None
         raise StoreUnavailable(f"cannot use the database {redact(url)}: {text.strip().splitlines()[0]}") from None
+    except IntegrityError as exc:
+        if is_unique_violation(exc):  # two writers inserted the same natural key at once
+            raise Conflict("a concurrent change wrote the same record first; re-run the command") from None
+        raise
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise StoreUnavailable(f"lost the connection to the database {redact(url)}") from None
         raise
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """A unique index refused a row (SQLite's message, PostgreSQL's SQLSTATE 23505),
+    not a NOT NULL or foreign-key violation, which is a bug, not a race."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -130,3 +130,25 @@ def test_a_mail_with_nul_characters_and_broken_headers_opens_cleanly(itsm: Any, 
     assert done["outcome"] == "opened"
     shown = itsm.json("show", done["ticket"], user=org.agent.id)
     assert "\x00" not in shown["title"] + shown["description"] and shown["title"].startswith("Broken")
+
+
+def test_two_pollers_taking_the_same_message_at_once(itsm: Any, org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other poller logs the message between our look-up and our commit: the
+    message-id's unique index refuses our row, the transaction rolls back, and the
+    message is then seen as a duplicate: no second ticket, no database error."""
+    from engine.store import mail as mailstore
+
+    raw = mail("race@example.com", "Printer jams", "Tray 2.", "race1@x")
+    assert receive(itsm, raw)["outcome"] == "opened"
+    real = mailstore.MailQueries.mail_seen
+    calls: list[str] = []
+
+    def not_yet_committed(self: Any, message_id: str) -> Any:
+        calls.append(message_id)
+        return None if len(calls) == 1 else real(self, message_id)
+
+    monkeypatch.setattr(mailstore.MailQueries, "mail_seen", not_yet_committed)
+    again = receive(itsm, raw)
+    assert again["outcome"] == "duplicate" and "already handled: opened" in again["detail"], again
+    assert len(calls) == 2
+    assert [t["title"] for t in itsm.json("list", user=org.agent.id) if t["title"] == "Printer jams"] == ["Printer jams"]
