@@ -82,6 +82,7 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, small_pages: None,
             page.select_option("#urgency", "high")
             expect(page.locator("#priority")).to_contain_text("(P")
             page.click("#preview")  # the same without JavaScript: a GET of the form
+            assert "urgency=high" in page.url and "csrf_token" not in page.url  # only Save carries the token
             assert solution in page.inner_text("#solutions")
             assert page.inner_text("#priority") not in ("", "—")
             page.screenshot(path=str(shots / "02-intake.png"), full_page=True)
