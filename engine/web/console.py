@@ -206,14 +206,16 @@ def _left(view: Mapping[str, Any]) -> int | None:
 
 
 def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
-               sort: str = "left", page: int = 1, size: int = 50) -> tuple[int, list[dict[str, Any]]]:
+               sort: str = "left", page: int = 1, size: int = 50,
+               priority: str = "") -> tuple[int, list[dict[str, Any]]]:
     """(the count of one queue's tickets, the page ``page`` of them), through the
     facade (engine.desk.tickets.page_tickets): filtered, sorted and paged in SQL."""
     desc = sort.startswith("-")
     column = sort.lstrip("-")
     order = {"left": "due"}.get(column, column) if column in SORTS else "due"
     common: dict[str, Any] = {"open_only": True, "limit": size, "offset": (page - 1) * size,
-                              "order": ("-" if desc else "") + order, "text": q.strip() or None}
+                              "order": ("-" if desc else "") + order, "text": q.strip() or None,
+                              "priority": priority or None}
     groups = list(person.get("groups") or ())
     if queue == "mine":
         total, rows = api.page(assignee=person["id"], **common)
@@ -244,7 +246,7 @@ def duration(seconds: Any) -> str:
 
 @router.get("", name="desk_queues")
 def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left", page: int = 1,
-           partial: int = 0) -> Response:
+           priority: str = "", partial: int = 0) -> Response:
     try:
         api, person, lang = _who(request)
     except _Login:
@@ -253,14 +255,17 @@ def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left
     sort = sort if sort.lstrip("-") in SORTS else "left"
     page = min(max(page, 1), MAX_PAGE)
     size = int(request.app.state.web.page_size)  # [web] page_size
-    total, rows = queue_rows(api, person, queue, q[:200], sort, page, size)
+    priorities = api.code_options("priority")
+    priority = priority if priority in {o["id"] for o in priorities} else ""
+    total, rows = queue_rows(api, person, queue, q[:200], sort, page, size, priority)
     pages = max(1, -(-total // size))
     if page > pages:  # past the end (the queue shrank): its last page
         page = pages
-        total, rows = queue_rows(api, person, queue, q[:200], sort, page, size)
+        total, rows = queue_rows(api, person, queue, q[:200], sort, page, size, priority)
         pages = max(1, -(-total // size))
     ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration, "total": total,
-           "plabel": {o["id"]: o["label"] for o in api.code_options("priority")},
+           "priority": priority, "priorities": priorities,
+           "plabel": {o["id"]: o["label"] for o in priorities},
            "page": page, "pages": pages, "first": (page - 1) * size + 1 if rows else 0,
            "last": (page - 1) * size + len(rows)}
     return _render(request, "desk/queue_rows.html" if partial else "desk/queues.html", lang, ctx, me=person)

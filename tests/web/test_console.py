@@ -150,6 +150,10 @@ def test_queues_filter_sort_page_and_partial(console: Web, org: Any) -> None:
     breached = console.client.get("/desk?queue=breached").text
     assert re.search(rf'{old}</a></td>.*?<td class="late">-\d+:\d\d</td>', breached, re.S)
     assert a not in breached
+    by_priority = console.client.get(f"/desk?queue=breached&priority={console.api.show(old)['priority']}").text
+    assert old in by_priority and "selected>" in by_priority  # the priority filter, kept in the URL and the form
+    assert console.api.show(old)["priority"] != "P4" and old not in console.client.get(
+        "/desk?queue=breached&priority=P4").text
     for queue in ("groups", "breached", "at_risk", "waiting", "major"):
         assert console.client.get(f"/desk?queue={queue}&sort=-left&page=99999999").status_code == 200
 
