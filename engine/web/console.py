@@ -6,7 +6,7 @@ usable without JavaScript, over the same engine.api facade as the CLI.
   (HttpOnly, SameSite=Lax, Secure over https or with ``[web] secure_cookies``);
   ``POST /desk/logout`` revokes the token and clears the cookie;
 - ``GET /desk``: the queues (``?queue=mine|groups|unassigned|breached|at_risk|
-  waiting|major``, ``&q=`` a filter on key and title, ``&sort=`` a column,
+  waiting|major``, ``&q=`` a filter on key and title, ``&priority=``, ``&sort=`` a column,
   ``-`` first for descending, ``&page=``): filtered, sorted, counted and paged
   in SQL (``[web] page_size`` rows), all kept in the URL; a small script
   refreshes the rows, the count and the pager every 30 seconds (``&partial=1``);
