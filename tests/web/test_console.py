@@ -150,6 +150,17 @@ def test_queues_filter_sort_page_and_partial(console: Web, org: Any) -> None:
     breached = console.client.get("/desk?queue=breached").text
     assert re.search(rf'{old}</a></td>.*?<td class="late">-\d+:\d\d</td>', breached, re.S)
     assert a not in breached
+    # one logged five hours ago on a 24x7 service at P4: past the response warning (50% of 8 h), not due
+    from datetime import datetime, timedelta, timezone
+
+    ago = (datetime.now(timezone.utc) - timedelta(hours=5)).isoformat()
+    risky = console.api.at(ago).new_ticket(
+        "incident", {"title": "Claims form slow", "reporter": "li.na@example.com", "service": "claims",
+                     "impact": "low", "urgency": "low"}, None, org.agent.id)["key"]
+    at_risk = console.client.get("/desk?queue=at_risk").text
+    assert risky in at_risk and old not in at_risk and a not in at_risk
+    assert re.search(rf'{risky}</a></td>.*?<td class="">[23]:\d\d</td>', at_risk, re.S)  # about 3 h left
+    assert risky not in console.client.get("/desk?queue=breached").text
     by_priority = console.client.get(f"/desk?queue=breached&priority={console.api.show(old)['priority']}").text
     assert old in by_priority and "selected>" in by_priority  # the priority filter, kept in the URL and the form
     assert console.api.show(old)["priority"] != "P4" and old not in console.client.get(
