@@ -143,6 +143,9 @@ def test_queues_filter_sort_page_and_partial(console: Web, org: Any) -> None:
     assert "partial" not in re.search(r'id="prev" href="([^"]+)"', rows.text).group(1)
     mine = console.client.get("/desk?queue=mine")
     assert a not in mine.text
+    console.api.do(a, "assign", {"group": "service_desk", "assignee": org.agent.id}, actor_id=org.agent.id)
+    assert a in console.client.get("/desk?queue=mine").text and a in console.client.get("/desk?queue=groups").text
+    assert a not in console.client.get("/desk?queue=unassigned").text
     # a ticket logged a month ago: breached, its business time left negative, as of now
     old = console.api.at("2026-11-02T09:00:00+08:00").new_ticket(
         "incident", {"title": "Old outage", "reporter": "li.na@example.com", "service": "network",
@@ -342,6 +345,7 @@ def test_board_declares_and_updates_a_major_incident(console: Web, org: Any) -> 
     assert re.search(rf'<li>[^<:]+: <a href="/desk/t/{key}">{key}</a>', console.client.get(f"/desk/t/{major}").text)
     board = console.client.get("/desk/board").text
     assert re.search(rf'id="{major}-links"><a href="/desk/t/{key}">{key}</a>', board)
+    assert major in console.client.get("/desk?queue=major").text
     r = post(console, f"/desk/t/{key}/do/declare_major", {"return_to": "board", "declare": "1", "reason": "again"},
              f"/desk/board?declare={key}", expect=422)  # the definition's guard, its own words
     assert "already linked to a major incident" in r.text
