@@ -149,6 +149,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_declare": ("You may not declare a major incident from {key} now.", "您现在不能从 {key} 申报重大事件。"),
     "linked_open": ("Open linked incidents", "未解决的关联事件"),
     "roles": ("Manager / technical lead / communications", "经理 / 技术负责人 / 沟通负责人"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
     "count": ("{first}–{last} of {total} tickets", "共 {total} 张工单，第 {first}–{last} 张"),
     "count_none": ("0 tickets", "0 张工单"),
     "pages": ("Pages", "分页"),

@@ -238,6 +238,8 @@ def test_console_refuses_as_the_cli(console: Web, org: Any, itsm: Any, who: str,
     from markupsafe import escape
 
     assert str(escape(message)) in r.text  # the engine's own words, inline
+    if "service_restored" in fields:  # what was chosen stays chosen on the form
+        assert re.search(r'<option value="true" selected>', r.text)
     assert console.api.show(key)["state"] == "new"
 
 
