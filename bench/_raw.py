@@ -131,11 +131,12 @@ class RawStore:
     def action(self, key: str, action: str, to_state: str, values: dict[str, Any],
                now: datetime, due_rows: int | None = None, notify: bool = True,
                drop: tuple[tuple[str, str], ...] = (), add: tuple[tuple[str, str, int], ...] = (),
-               solution: str | None = None) -> None:
+               solution: str | None = None, details: str | None = None) -> None:
         """One action in one transaction; ``due_rows``: rewrite the ticket's due
         work with that many rows (None: leave it alone); ``drop``/``add``: the
-        due-work rows it deletes and inserts; ``solution``: the search text's
-        solution it writes."""
+        due-work rows it deletes and inserts; ``solution``, ``details``: the
+        search text's solution or details it writes (with the bigrams when they
+        change, as the engine's index)."""
         self.begin()
         try:
             row = self.execute("SELECT id, version, state, fields, sla, definition_version, clock_state "
@@ -161,11 +162,19 @@ class RawStore:
             if notify:
                 self._outbox(ticket_id, seq, action, {"key": key, "action": action, "changes": changes},
                              now)
-            if solution is not None:  # the solution and its CJK bigrams, as the engine's index
-                text = self.execute("SELECT description FROM search_text WHERE ticket_id = :t",
-                                    {"t": ticket_id}).fetchone()[0]
-                self.execute("UPDATE search_text SET solution = :s, text_grams = :g WHERE ticket_id = :t",
-                             {"s": solution, "g": bigrams(text + "\n" + solution), "t": ticket_id})
+            if solution is not None or details is not None:  # as the engine's index: the
+                # changed text, and its CJK bigrams when they change
+                desc, sol, det, grams = self.execute(
+                    "SELECT description, solution, details, text_grams FROM search_text WHERE ticket_id = :t",
+                    {"t": ticket_id}).fetchone()
+                sol = sol if solution is None else solution
+                det = det if details is None else details
+                new_grams = bigrams("\n".join((desc, sol, det)))
+                sets = {"solution": sol} if solution is not None else {"details": det}
+                if new_grams != grams:
+                    sets["text_grams"] = new_grams
+                self.execute("UPDATE search_text SET " + ", ".join(f"{k} = :{k}" for k in sets)
+                             + " WHERE ticket_id = :t", dict(sets, t=ticket_id))
             if due_rows is not None:
                 self._due_work(ticket_id, now, replace=True, rows=due_rows)
             elif drop or add:
@@ -216,11 +225,13 @@ class RawStore:
 
 
 def lifecycle(raw: RawStore, n: int, version: str, title: str | None = None, description: str = "") -> None:
-    """The row writes of intake -> assign -> start -> resolve -> confirm, as the
-    engine makes them for the shipped incident process: assign changes no due
-    work; start drops the response clock's; resolve drops the resolution clock's
-    two and adds the auto-close timer and its reminder (and writes the solution
-    into the search text); confirm drops those two."""
+    """The row writes of intake -> assign -> start -> resolve -> confirm_for_user
+    (the desk confirms for the user), as the engine makes them for the shipped
+    incident process: assign changes no due work; start drops the response
+    clock's; resolve drops the resolution clock's two and adds the auto-close
+    timer and its reminder (and writes the solution into the search text);
+    confirm_for_user drops those two (and writes the confirmation note, a text
+    field, into the search text's details)."""
     now = datetime.now(timezone.utc)
     key = raw.intake(title or f"Raw lifecycle {n}", now, version, description)
     raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"}, now)
@@ -230,5 +241,8 @@ def lifecycle(raw: RawStore, n: int, version: str, title: str | None = None, des
                drop=(("warning", "resolution"), ("breach", "resolution")),
                add=(("timer", "auto_close", 72), ("remind", "auto_close", 48)),
                solution="Replaced the cable")
-    raw.action(key, "confirm", "closed", {"user_confirmed": True}, now, notify=False,
-               drop=(("timer", "auto_close"), ("remind", "auto_close")))
+    raw.action(key, "confirm_for_user", "closed",
+               {"desk_confirmed": True, "user_confirmed": False, "confirmed_via": "phone",
+                "confirmation_note": "The user confirmed on the phone"}, now, notify=False,
+               drop=(("timer", "auto_close"), ("remind", "auto_close")),
+               details="The user confirmed on the phone")

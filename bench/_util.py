@@ -25,6 +25,9 @@ AGENT_EMAIL = "bench.agent@example.com"
 GROUP = "desktop_support"
 REPORTER = "bench.reporter@example.com"
 RESOLVE = {"solution": "Replaced the cable", "closure_code": "solved", "service_restored": "true"}
+# The agent closes with a desk confirmation: the user's own ``confirm`` needs the
+# reporter role, which the bench agent does not hold.
+CONFIRM_FOR_USER = {"confirmed_via": "phone", "confirmation_note": "The user confirmed on the phone"}
 BENCH_AUDIT_KEY = "bench:YmVuY2htYXJrcycgam91cm5hbCBrZXksIDMyIGJ5dGVz"  # the journal's HMAC key (32 bytes)
 
 

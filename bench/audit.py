@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench._util import (
-    AGENT, GROUP, PYTHON, REPO, RESOLVE, Config, Result, median, new_incident, open_api, reset_postgres,
+    AGENT, CONFIRM_FOR_USER, GROUP, PYTHON, REPO, RESOLVE, Config, Result, median, new_incident, open_api, reset_postgres,
     skipped, sqlite_url, timed,
 )
 
@@ -53,7 +53,7 @@ def templates(api: Any) -> list[str]:
     for i in range(3):
         api.comment(t, f"note {i}")
     api.do(t, "resolve", dict(RESOLVE))
-    api.do(t, "confirm", {})
+    api.do(t, "confirm_for_user", dict(CONFIRM_FOR_USER))
     api.comment(t, "closing note")
     keys.append(t)
     t = new_incident(api, "template 2")
@@ -76,7 +76,7 @@ def templates(api: Any) -> list[str]:
     for i in range(6):
         api.comment(t, f"note {i}")
     api.do(t, "resolve", dict(RESOLVE))
-    api.do(t, "confirm", {})
+    api.do(t, "confirm_for_user", dict(CONFIRM_FOR_USER))
     keys.append(t)
     return keys
 

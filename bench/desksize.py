@@ -35,7 +35,7 @@ from typing import Any
 
 from bench._raw import RawStore, lifecycle as raw_lifecycle
 from bench._util import (
-    AGENT, GROUP, RESOLVE, REPORTER, Config, Result, median, open_api, ratio_at_least, ratio_at_most,
+    AGENT, CONFIRM_FOR_USER, GROUP, RESOLVE, REPORTER, Config, Result, median, open_api, ratio_at_least, ratio_at_most,
     sqlite_url,
 )
 
@@ -60,7 +60,7 @@ def lifecycle(api: Any, title: str, description: str) -> None:
     api.do(key, "assign", {"group": GROUP, "assignee": AGENT})
     api.do(key, "start", {})
     api.do(key, "resolve", dict(RESOLVE))
-    api.do(key, "confirm", {})
+    api.do(key, "confirm_for_user", dict(CONFIRM_FOR_USER))
 
 
 def run(cfg: Config) -> list[Result]:

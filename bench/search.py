@@ -386,7 +386,10 @@ def cache_key(total: int) -> str:
 
     source = Path(__file__).read_text(encoding="utf-8")
     data = source[source.index("# --- data"):source.index("# --- end of data")]
-    return hashlib.sha256(f"{data}\n{total}\n{HEAD}".encode()).hexdigest()[:16]
+    # every migration, not only the head: a migration merged below the head (ids are
+    # names, not an order) changes the schema under the same head
+    versions = sorted(p.name for p in (REPO / "engine" / "store" / "migrations" / "versions").glob("0*.py"))
+    return hashlib.sha256(f"{data}\n{total}\n{HEAD}\n{versions}".encode()).hexdigest()[:16]
 
 
 def cached_db(cfg: Config, total: int) -> tuple[Path, dict[str, Any]]:

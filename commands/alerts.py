@@ -7,10 +7,13 @@ from typing import Any
 
 import click
 
-from engine.i18n import tr
+from engine.i18n import N_, ntr, tr
 
 from commands.common import command, emit, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
+
+
+ALERT_STATUS = {"firing": N_("firing"), "resolved": N_("resolved")}  # an alert group's status
 
 
 @command()
@@ -32,21 +35,36 @@ def intake(state: State, payload: Any, fmt: str, source: str | None, as_json: bo
       echo '{"source": "zabbix", "fingerprint": "db1-disk", "summary": "Disk 95% full on db1",
              "severity": "warning", "service": "claims"}' | itsm intake - --format event
     """
+    from engine import render
+
     json_mode(state, as_json)
     data = payload.read()
     result = state.api().ingest_alerts(data, fmt, source)
 
+    lang = state.lang
+
     def text() -> str:
-        lines = [f"{result['alerts']} alert(s) in {result['groups']} group(s): "
-                 f"{result['created']} incident(s) opened, {result['noted']} noted, "
-                 f"{result['counted']} counted, {result['resolved_noted']} resolution(s) noted, "
-                 f"{result['ignored']} ignored" + (f", {result['failed']} failed" if result["failed"] else "")]
+        counts = [ntr("{count} incident opened", "{count} incidents opened", result["created"], lang),
+                  tr("{count} noted", lang, count=result["noted"]), tr("{count} counted", lang, count=result["counted"]),
+                  ntr("{count} resolution noted", "{count} resolutions noted", result["resolved_noted"], lang),
+                  tr("{count} ignored", lang, count=result["ignored"])]
+        if result["failed"]:
+            counts.append(tr("{count} failed", lang, count=result["failed"]))
+        lines = [tr("{alerts} in {groups}: {counts}", lang,
+                    alerts=ntr("{count} alert", "{count} alerts", result["alerts"], lang),
+                    groups=ntr("{count} group", "{count} groups", result["groups"], lang),
+                    counts=tr(", ", lang).join(counts))]
         for r in result["results"]:
-            what = "opened" if r.get("created") else "updated" if r["ticket"] else "no incident"
-            extra = f", after {r['previous']}" if r.get("previous") else ""
-            extra += f", linked to {r['major_incident']}" if r.get("major_incident") else ""
-            lines.append(f"  {r['ticket'] or '-':<12} {what:<11} {r['source']}/{r['fingerprint']} "
-                         f"({r['alerts']} alert(s), {r['status']}{extra})")
+            what = tr(N_("opened") if r.get("created") else N_("updated") if r["ticket"] else N_("no incident"), lang)
+            extra = [ntr("{count} alert", "{count} alerts", r["alerts"], lang),
+                     tr(ALERT_STATUS[r["status"]], lang) if r["status"] in ALERT_STATUS else r["status"]]
+            if r.get("previous"):
+                extra.append(tr("after {key}", lang, key=r["previous"]))
+            if r.get("major_incident"):
+                extra.append(tr("linked to {key}", lang, key=r["major_incident"]))
+            pad = " " * max(0, 11 - render.width(what))
+            lines.append(f"  {r['ticket'] or '-':<12} {what}{pad} {r['source']}/{r['fingerprint']}"
+                         + tr(" ({details})", lang, details=tr(", ", lang).join(extra)))
         return "\n".join(lines) + "\n"
 
     emit(state, result, as_json, text)
@@ -75,10 +93,13 @@ def alerts(state: State, open_only: bool, ticket: str | None, limit: int, as_jso
 
     json_mode(state, as_json)
     rows = state.api().alert_groups(ticket, open_only, limit)
-    cols = [("ticket", "Ticket", lambda r: r["ticket"]), ("status", "Alert", lambda r: r["status"]),
-            ("count", "Count", lambda r: r["count"]), ("source", "Source", lambda r: r["source"]),
-            ("fingerprint", "Fingerprint", lambda r: r["fingerprint"]),
-            ("last_seen", "Last seen", lambda r: render.when(r["last_seen"])),
-            ("summary", "Summary", lambda r: r["summary"])]
+    lang = state.lang
+    cols = [("ticket", tr("Ticket", lang), lambda r: r["ticket"]),
+            ("status", tr("Alert", lang), lambda r: tr(ALERT_STATUS[r["status"]], lang) if r["status"] in ALERT_STATUS
+             else r["status"]),
+            ("count", tr("Count", lang), lambda r: r["count"]), ("source", tr("Source", lang), lambda r: r["source"]),
+            ("fingerprint", tr("Fingerprint", lang), lambda r: r["fingerprint"]),
+            ("last_seen", tr("Last seen", lang), lambda r: render.when(r["last_seen"])),
+            ("summary", tr("Summary", lang), lambda r: r["summary"])]
     emit(state, rows, as_json, lambda: render.table(rows, cols) if rows else tr("no alert groups", state.lang) + "\n",
          as_csv, lambda: render.to_csv(rows, cols))

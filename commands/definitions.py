@@ -127,21 +127,25 @@ def graph(state: State, process: str | None, every: bool, fmt: str) -> None:
     from engine.workspace import load_definitions
     from engine.definitions.home import find_home
 
+    from engine.i18n import N_
+
     if every == (process is not None):
-        raise UsageError("name one PROCESS, or give --all (not both)")
+        raise UsageError(N_("name one PROCESS, or give --all (not both)"), values={})
     defs = load_definitions(find_home(state.home))
     if every:
         click.echo(FORMATS_ALL[fmt](defs, state.lang), nl=False)
         return
     assert process is not None
     if process not in defs.processes:
-        raise NotFound(f"no process '{process}'; known: {', '.join(defs.processes)}")
+        raise NotFound(N_("no process '{process}'; known: {known}"),
+                       values={"process": process, "known": ", ".join(defs.processes)})
     click.echo(FORMATS[fmt](defs.processes[process], state.lang), nl=False)
 
 
 @command()
 @click.argument("directory", type=click.Path(path_type=Path))
-def init(directory: Path) -> None:
+@pass_state
+def init(state: State, directory: Path) -> None:
     """Create a new process repository from the bundled defaults.
 
     \b
@@ -149,6 +153,8 @@ def init(directory: Path) -> None:
       itsm init ./p16-processes
     """
     from engine.definitions.home import init_repository
+    from engine.i18n import ntr, tr
 
     created = init_repository(directory)
-    click.echo(f"created process repository {directory} ({len(created)} files)")
+    click.echo(tr("created process repository {path} ({files})", state.lang, path=directory,
+                  files=ntr("{count} file", "{count} files", len(created), state.lang)))

@@ -9,6 +9,7 @@ import click
 
 from commands.common import command, emit, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
+from engine.i18n import N_
 
 
 @command("diff")
@@ -33,15 +34,16 @@ def diff(state: State, old: str, new: str, as_json: bool) -> None:
       itsm diff ../p16-release-2026-02 . --json
     """
     from engine.definitions import diff as d
-    from engine.design.versions import diff_sources
+    from engine.design.versions import AMBIGUOUS, diff_sources
+    from engine.i18n import retell
 
     json_mode(state, as_json)
     result = diff_sources(old, new, state.api)
     for warning in result.old.warnings + result.new.warnings:
-        click.echo(f"itsm: {warning}", err=True)
+        click.echo(f"itsm: {retell(warning, state.lang, (AMBIGUOUS,))}", err=True)
     emit(state, result.to_dict(), as_json, lambda: d.to_text(result, state.lang))
     if not as_json:
-        click.echo(d.summary_text(result), err=True)
+        click.echo(d.summary_text(result, state.lang), err=True)
     sys.exit(int(ExitCode.OK) if result.identical else int(ExitCode.REFUSED))
 
 
@@ -77,18 +79,19 @@ def simulate(state: State, process: str, script: Path, as_json: bool) -> None:
 
 
 _WORDS = {
-    "intake": ("intake", "受理"), "tick": ("time passes", "时间推进"), "timer": ("timer", "定时"),
-    "refused": ("REFUSED", "被拒绝"), "expected": ("as expected", "符合预期"), "as": ("as", "执行人"),
-    "changed": ("changed", "变更"), "notify": ("notify", "通知"), "linked": ("linked", "关联"),
-    "mismatch": ("NOT AS WRITTEN", "与脚本不符"), "ok": ("the script ran as written", "脚本按预期运行"),
-    "not_ok": ("{n} step(s) did not run as written", "{n} 个步骤未按脚本运行"),
-    "ends": ("{key} ends in state {state}", "{key} 最终状态：{state}"),
+    "intake": N_("intake"), "tick": N_("time passes"), "timer": N_("timer"), "refused": N_("REFUSED"),
+    "expected": N_("as expected"), "as": N_("as"), "changed": N_("changed"), "notify": N_("notify"),
+    "linked": N_("linked"), "mismatch": N_("NOT AS WRITTEN"), "ok": N_("the script ran as written"),
+    "ends": N_("{key} ends in state {state}"),
 }
+LINKS = {"opened": N_("opened"), "joined": N_("joined"), "major_incident": N_("major incident"),
+         "cascade": N_("cascade")}  # what a step linked (engine.design.simulate)
 
 
 def _w(word: str, lang: str, **values: object) -> str:
-    en, zh = _WORDS[word]
-    return (zh if lang == "zh" else en).format(**values)
+    from engine.i18n import tr
+
+    return tr(_WORDS[word], lang, **values)
 
 
 def _sla_text(sla: dict, labels: dict, lang: str) -> str:
@@ -119,17 +122,37 @@ def _short(iso: str | None) -> str:
 def simulation_text(result: dict, lang: str) -> str:
     """One block per step: what was done, what changed, the clocks, the messages."""
     from engine.definitions.diff import show
-    from engine.i18n import t
+    from engine.design.simulate import PROBLEMS
+    from engine.i18n import TICK_OUTCOMES, ntr, retell, t, tick_kind, tr
 
     fields, clocks = result["field_labels"], result["clock_labels"]
+    timers, codes = result.get("timer_labels") or {}, result.get("value_labels") or {}
+
+    def value(name: str, v: object) -> str:
+        if isinstance(v, bool):
+            return t("yes" if v else "no", lang)
+        if isinstance(v, str) and v in codes.get(name, {}):
+            return codes[name][v]
+        return show(v)
+
+    actions, states = result.get("action_labels") or {}, result.get("state_labels") or {}
+
+    def of(key: str | None, table: dict) -> dict:
+        return table.get((key or "").rpartition("-")[0], {})
+
+    def fired(f: dict) -> str:
+        name = (clocks if f["kind"] in ("warning", "breach") else timers).get(f["name"], f["name"])
+        outcome = retell(f["outcome"], lang, TICK_OUTCOMES, {"action": of(f["ticket"], actions),
+                                                             "state": of(f["ticket"], states)})
+        return f"{f['ticket']} {tick_kind(f['kind'], lang)} {name}: {outcome}"
+
     lines = [f"{result['title']} ({result['process']}): {result['script']}"]
     for e in result["entries"]:
         n = f"#{e['step']}" if e["step"] else ""
         head = f"{n:>4} {_short(e['at'])}  "
         main_events = [ev for ev in e["events"] if ev["ticket"] == e["ticket"]]
         if e["kind"] == "timer":
-            head += f"{_w('timer', lang)}  " + "; ".join(
-                f"{f['ticket']} {f['kind']} {f['name']}: {f['outcome']}" for f in e["fired"])
+            head += f"{_w('timer', lang)}  " + tr("; ", lang).join(fired(f) for f in e["fired"])
         elif e["kind"] == "tick":
             head += _w("tick", lang)
         else:
@@ -142,26 +165,28 @@ def simulation_text(result: dict, lang: str) -> str:
             else:
                 moves = [ev for ev in main_events if ev["to"]]
                 start = moves[0]["from"] if moves else e["state"]
-                head += f"{start or '·'} -> {e['state_label']} ({e['state']})" if moves else t("stays", lang)
+                start = of(e["ticket"], states).get(start, start) if start else "·"
+                head += f"{start} -> {e['state_label']} ({e['state']})" if moves else t("stays", lang)
             if e["refused"] and e["as_written"]:
                 head += f"  [{_w('expected', lang)}]"
         lines.append(head.rstrip())
         pad = " " * 6
         if not e["as_written"]:
-            lines.append(f"{pad}!! {_w('mismatch', lang)}: {e['problem']}")
+            lines.append(f"{pad}!! {_w('mismatch', lang)}: {retell(e['problem'], lang, PROBLEMS)}")
         if e["changes"] and e["kind"] != "intake":
-            lines.append(f"{pad}{_w('changed', lang)}: " + "; ".join(
-                f"{fields.get(k, k)}: {show(old)} -> {show(new)}" for k, (old, new) in e["changes"].items()))
+            lines.append(f"{pad}{_w('changed', lang)}: " + tr("; ", lang).join(
+                f"{fields.get(k, k)}: {value(k, old)} -> {value(k, new)}" for k, (old, new) in e["changes"].items()))
         elif e["changes"]:
-            lines.append(f"{pad}" + "; ".join(f"{fields.get(k, k)}: {show(new)}"
+            lines.append(f"{pad}" + tr("; ", lang).join(f"{fields.get(k, k)}: {value(k, new)}"
                                               for k, (_, new) in e["changes"].items() if new is not None))
         for ev in e["events"]:
             if ev["ticket"] != e["ticket"]:
-                move = f" -> {ev['to']}" if ev["to"] else ""
-                lines.append(f"{pad}{ev['ticket']}: {ev['action']}{move}" + (f" ({ev['note']})" if ev["note"] else ""))
+                move = f" -> {of(ev['ticket'], states).get(ev['to'], ev['to'])}" if ev["to"] else ""
+                action = of(ev["ticket"], actions).get(ev["action"], ev["action"])
+                lines.append(f"{pad}{ev['ticket']}: {action}{move}" + (f" ({ev['note']})" if ev["note"] else ""))
         for name, value in e["linked"].items():
             text = "; ".join(value) if isinstance(value, list) else value
-            lines.append(f"{pad}{_w('linked', lang)}: {name} {text}")
+            lines.append(f"{pad}{_w('linked', lang)}: {tr(LINKS[name], lang) if name in LINKS else name} {text}")
         if e["notifications"]:
             by_template: dict[str, list[str]] = {}
             for m in e["notifications"]:
@@ -176,5 +201,6 @@ def simulation_text(result: dict, lang: str) -> str:
         if final:
             lines.append(_w("ends", lang, key=final["key"], state=f"{final['state_label']} ({final['state']})"))
     bad = sum(1 for e in result["entries"] if not e["as_written"])
-    lines.append(_w("ok", lang) if result["ok"] else _w("not_ok", lang, n=bad or 1))
+    lines.append(_w("ok", lang) if result["ok"] else ntr("{count} step did not run as written",
+                                                          "{count} steps did not run as written", bad or 1, lang))
     return "\n".join(lines) + "\n"

@@ -19,9 +19,22 @@ def mail() -> None:
     """Mail to the desk: from an MTA pipe (receive) or IMAP mailboxes (poll)."""
 
 
-def _line(r: dict) -> str:
+def _line(r: dict, state: State) -> str:
+    """What one message did, in the reader's language."""
+    from engine.api import mail_words
+    from engine.i18n import retell
+
+    outcomes, details = mail_words()
+    lang = state.lang
+    defs = state.api().defs
+    names = {"outcome": {k: tr(v, lang) for k, v in outcomes.items()},
+             "process": {pid: p.title.get(lang) for pid, p in defs.processes.items()},
+             "action": {aid: a.label.get(lang) for p in reversed(list(defs.processes.values()))
+                        for aid, a in p.actions.items()}}
     ticket = f" {r['ticket']}" if r.get("ticket") else ""
-    return f"{r['outcome']}{ticket}: {r.get('detail') or ''}\n"
+    outcome = tr(outcomes[r["outcome"]], lang) if r["outcome"] in outcomes else r["outcome"]
+    detail = retell(r.get("detail") or "", lang, details, names)
+    return tr("{what}: {detail}", lang, what=outcome + ticket, detail=detail) + "\n"
 
 
 @mail.command("receive")
@@ -43,7 +56,7 @@ def mail_receive(state: State, mailbox: str | None, as_json: bool) -> None:
     json_mode(state, as_json)
     raw = sys.stdin.buffer.read(MAX_STDIN + 1)
     result = state.api().mail_receive(raw, mailbox)
-    emit(state, result, as_json, lambda: _line(result))
+    emit(state, result, as_json, lambda: _line(result, state))
 
 
 @mail.command("poll")
@@ -63,11 +76,11 @@ def mail_poll(state: State, mailbox: str | None, as_json: bool) -> None:
     json_mode(state, as_json)
     api = state.api()
     if not any(mailbox in (None, a.mailbox) for a in api.settings.mail.imap):
-        click.echo("itsm: no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
-                   "ITSM_IMAP_HOST): nothing to poll", err=True)
+        click.echo("itsm: " + tr("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
+                                 "ITSM_IMAP_HOST): nothing to poll", state.lang), err=True)
         emit(state, [], as_json, lambda: "")
         return
-    results = api.mail_poll(None if as_json else lambda r: click.echo(_line(r), nl=False), mailbox)
+    results = api.mail_poll(None if as_json else lambda r: click.echo(_line(r, state), nl=False), mailbox)
     if as_json:
         emit(state, results, as_json, lambda: "")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 import click
 
-from engine.i18n import N_, tr
+from engine.i18n import N_, ntr, tr
 
 from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
 
@@ -75,13 +76,48 @@ def outbox_deliver(state: State, as_json: bool) -> None:
     data = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,
             "failed_total": report.failed_total, "held": report.held, "broken": report.broken,
             "messages": report.lines}
-    waiting = (f"{report.failed_total} failed message(s) in all: itsm outbox list --status failed\n"
-               if report.failed_total else "")
-    waiting += "".join(f"{channel} given up on for this run ({error}): {report.held} message(s) held\n"
-                       for channel, error in report.broken.items())
-    emit(state, data, as_json, lambda: "".join(f"#{m['id']} {m['channel']} {m['to']} "
-                                                f"{m['template']}: {m['outcome']}\n" for m in report.lines)
-          + f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}\n" + waiting)
+    emit(state, data, as_json, lambda: delivery_text(report, state.lang))
+
+
+CHANNELS = {"email": N_("e-mail"), "sms": N_("SMS"), "webhook": N_("webhook")}  # engine.notify.channels
+OUTBOX_STATUS = {"pending": N_("pending"), "sending": N_("sending"), "sent": N_("sent"), "failed": N_("failed")}
+
+
+def channel_label(channel: str, lang: str) -> str:
+    return tr(CHANNELS[channel], lang) if channel in CHANNELS else channel
+
+
+def delivery_text(report: Any, lang: str) -> str:
+    """What itsm outbox deliver did: a line per message, the counts, what waits."""
+    from engine.api import delivery_errors
+    from engine.i18n import retell
+
+    errors = delivery_errors()
+
+    def outcome(m: dict[str, Any]) -> str:
+        error = retell(str(m.get("error") or ""), lang, errors)
+        if m.get("status") == "sent":
+            return tr("sent", lang)
+        if m.get("status") == "retrying":
+            return tr("retry in {seconds} s: {error}", lang, seconds=m["retry_in"], error=error)
+        if m.get("status") == "failed":
+            return ntr("failed after {count} attempt: {error}", "failed after {count} attempts: {error}",
+                       m["attempts"], lang, error=error)
+        return str(m.get("outcome") or "")
+
+    lines = [f"#{m['id']} {channel_label(m['channel'], lang)} {m['to']} {m['template']}: {outcome(m)}\n"
+             for m in report.lines]
+    lines.append(tr("sent {sent}, retrying {retrying}, failed {failed}", lang, sent=report.sent,
+                    retrying=report.retrying, failed=report.failed) + "\n")
+    if report.failed_total:
+        lines.append(ntr("{count} failed message in all: itsm outbox list --status failed",
+                         "{count} failed messages in all: itsm outbox list --status failed",
+                         report.failed_total, lang) + "\n")
+    lines += [tr("{channel} given up on for this run ({error}): {held} held", lang,
+                 channel=channel_label(channel, lang), error=retell(error, lang, errors),
+                 held=ntr("{count} message", "{count} messages", report.held, lang)) + "\n"
+              for channel, error in report.broken.items()]
+    return "".join(lines)
 
 
 @outbox.command("list")
@@ -100,10 +136,17 @@ def outbox_list(state: State, status_: str | None, as_json: bool, as_csv: bool) 
 
     json_mode(state, as_json)
     rows = state.api().outbox(status_)
+    from engine.api import delivery_errors
+    from engine.i18n import retell
+
+    lang, errors = state.lang, delivery_errors()
     cols = [("id", "#", lambda r: r["id"]), ("ticket", N_("Ticket"), lambda r: r["ticket"]),
-            ("channel", N_("Channel"), lambda r: r["channel"]), ("recipient", N_("To"), lambda r: r["recipient"]),
-            ("template", N_("Template"), lambda r: r["template"]), ("status", N_("Status"), lambda r: r["status"]),
-            ("attempts", N_("Tries"), lambda r: r["attempts"]), ("last_error", N_("Last error"), lambda r: r["last_error"])]
+            ("channel", N_("Channel"), lambda r: channel_label(r["channel"], lang)),
+            ("recipient", N_("Recipient"), lambda r: r["recipient"]),
+            ("template", N_("Template"), lambda r: r["template"]),
+            ("status", N_("Status"), lambda r: tr(OUTBOX_STATUS[r["status"]], lang) if r["status"] in OUTBOX_STATUS
+             else r["status"]),
+            ("attempts", N_("Tries"), lambda r: r["attempts"]), ("last_error", N_("Last error"), lambda r: retell(r["last_error"] or "", lang, errors))]
     cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 

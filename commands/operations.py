@@ -9,6 +9,7 @@ import click
 
 from commands.common import command, emit, group, json_mode, output_options, pass_state, State
 from engine.errors import ExitCode
+from engine.i18n import N_
 
 
 @command()
@@ -28,13 +29,15 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
       itsm --as p16.owner migrate incident --map awaiting_vendor=pending --apply
     """
     from engine.errors import UsageError
+    from engine.i18n import ntr, tr
 
     json_mode(state, as_json)
     mapping: dict[str, str] = {}
     for item in maps:
         old, sep, new = item.partition("=")
         if not sep or not old or not new:
-            raise UsageError(f"--map {item!r}: write OLD=NEW, e.g. --map awaiting_vendor=pending")
+            raise UsageError(N_("--map {item}: write OLD=NEW, e.g. --map awaiting_vendor=pending"),
+                             values={"item": repr(item)})
         mapping[old.strip()] = new.strip()
     api = state.api()
     if do_apply:
@@ -44,15 +47,27 @@ def migrate(state: State, process: str, maps: tuple[str, ...], do_apply: bool, a
             result = api.migrate(process, mapping, progress=progress)
     else:
         result = api.migration_plan(process, mapping)
+    lang = state.lang
 
     def text() -> str:
-        verb = "moved" if do_apply else "would move"
-        lines = [f"{m['key']}: {verb} {m['from']} -> {m['to']}\n" for m in result["moves"]]
-        lines += [f"{u['key']}: state '{u['state']}' no longer exists and is not mapped\n"
-                  for u in result["unmapped"]]
-        lines.append(f"{len(result['moves'])} to move, {len(result['unmapped'])} unmapped, "
-                     f"{len(result['older_version'])} on an older version (they move on their next action)"
-                     + ("" if do_apply else "; dry run: add --apply") + "\n")
+        labels = result.get("state_labels") or {}
+
+        def state_(sid: str) -> str:
+            return labels.get(sid) or f"'{sid}'"
+
+        verb = N_("{key}: moved from {old} to {new}") if do_apply else N_("{key}: would move from {old} to {new}")
+        lines = [tr(verb, lang, key=m["key"], old=state_(m["from"]), new=state_(m["to"])) + "\n"
+                 for m in result["moves"]]
+        lines += [tr("{key}: state '{state}' no longer exists and is not mapped", lang, key=u["key"],
+                     state=u["state"]) + "\n" for u in result["unmapped"]]
+        summary = [ntr("{count} ticket to move", "{count} tickets to move", len(result["moves"]), lang),
+                   ntr("{count} unmapped", "{count} unmapped", len(result["unmapped"]), lang),
+                   ntr("{count} on an older version (it moves on its next action)",
+                       "{count} on an older version (they move on their next action)",
+                       len(result["older_version"]), lang)]
+        if not do_apply:
+            summary.append(tr("dry run: add --apply", lang))
+        lines.append(tr("; ", lang).join(summary) + "\n")
         return "".join(lines)
 
     emit(state, result, as_json, text)
@@ -65,9 +80,22 @@ def audit() -> None:
     """Checks for auditors."""
 
 
-def _problem_lines(problems: list[dict[str, Any]]) -> str:
-    return "".join((p["ticket"] or "journal") + (f" #{p['seq']}" if p["seq"] else "")
-                   + f": {p['kind']}: {p['message']}\n" for p in problems)
+AUDIT_KINDS = {"altered": N_("altered"), "deleted": N_("deleted"), "reordered": N_("reordered"),
+               "chain": N_("chain broken"), "state": N_("state"), "column": N_("column"), "moved": N_("moved"),
+               "unkeyed": N_("unkeyed"), "key": N_("key"), "desk": N_("desk log"),
+               "checkpoint": N_("checkpoint")}  # engine.desk.audit.KINDS, as people read them
+
+
+def _problem_lines(problems: list[dict[str, Any]], lang: str) -> str:
+    from engine.i18n import AUDIT_FINDINGS, retell, tr
+
+    def kind(k: str) -> str:
+        return tr(AUDIT_KINDS[k], lang) if k in AUDIT_KINDS else k
+
+    return "".join(tr("{where}: {kind}: {message}", lang,
+                       where=(p["ticket"] or tr("journal", lang)) + (f" #{p['seq']}" if p["seq"] else ""),
+                       kind=kind(p["kind"]), message=retell(p["message"], lang, AUDIT_FINDINGS)) + "\n"
+                   for p in problems)
 
 
 @audit.command("verify")
@@ -93,36 +121,51 @@ def audit_verify(state: State, checkpoints: str | None, public_key: str | None, 
       itsm audit verify --checkpoints witness.jsonl --public-key keys/audit-signing.pub.pem
       itsm audit verify --export journal.jsonl --public-key keys/audit-signing.pub.pem
     """
-    from engine import render
+    from engine.i18n import ntr, tr
 
     json_mode(state, as_json)
+    lang = state.lang
+
+    def verdict(problems: list[dict[str, Any]]) -> str:
+        return (ntr("{count} problem", "{count} problems", len(problems), lang) if problems
+                else tr("journal intact", lang))
+
     if export:
         from engine.api import verify_export
         from engine.errors import UsageError
 
         if not public_key:
-            raise UsageError("--export needs --public-key (the checkpoints' Ed25519 public key)")
+            raise UsageError(N_("--export needs --public-key (the checkpoints' Ed25519 public key)"), values={})
         data = verify_export(export, public_key, checkpoints)
         problems = data["problems"]
-        emit(state, data, as_json, lambda: _problem_lines(problems)
-             + f"{data['events']} events of {data['tickets']} tickets; {data['checkpoints']} signed "
-             f"checkpoint(s), the last at #{data['last_checkpoint'] or 0}; {data['unproven']} event(s) after it "
-             "(not yet signed): " + (f"{render.count(len(problems), 'problem')}\n" if problems
-                                      else "journal intact\n"))
+        emit(state, data, as_json, lambda: _problem_lines(problems, lang) + tr(
+            "{events} of {tickets}; {checkpoints}; {after}: {verdict}", lang,
+            events=ntr("{count} event", "{count} events", data["events"], lang),
+            tickets=ntr("{count} ticket", "{count} tickets", data["tickets"], lang),
+            checkpoints=ntr("{count} signed checkpoint, the last at #{last}",
+                            "{count} signed checkpoints, the last at #{last}", data["checkpoints"], lang,
+                            last=data["last_checkpoint"] or 0),
+            after=ntr("{count} event after it (not yet signed)", "{count} events after it (not yet signed)",
+                      data["unproven"], lang), verdict=verdict(problems)) + "\n")
     else:
         data = state.api().audit_verify(checkpoints, public_key)
         problems = data["problems"]
 
         def text() -> str:
-            cps = (f"{data['checkpoints']} signed checkpoint(s) verified, the last at #{data['last_checkpoint']}"
-                   if data["checkpoints"] else "no signed checkpoint verified")
+            cps = (ntr("{count} signed checkpoint verified, the last at #{last}",
+                       "{count} signed checkpoints verified, the last at #{last}", data["checkpoints"], lang,
+                       last=data["last_checkpoint"])
+                   if data["checkpoints"] else tr("no signed checkpoint verified", lang))
             if data["checkpoints_unchecked"]:
-                cps += (f" ({data['checkpoints_unchecked']} in the database not checked: no public key; "
-                        "give --public-key)")
-            return (_problem_lines(problems)
-                    + f"desk log: {data['sealed']} sealed event(s), {data['unsealed']} not yet sealed; {cps}\n"
-                    + f"{render.count(data['tickets'], 'ticket')}, {render.count(data['events'], 'event')}: "
-                    + (f"{render.count(len(problems), 'problem')}\n" if problems else "journal intact\n"))
+                cps += ntr(" ({count} in the database not checked: no public key; give --public-key)",
+                           " ({count} in the database not checked: no public key; give --public-key)",
+                           data["checkpoints_unchecked"], lang)
+            return _problem_lines(problems, lang) + tr(
+                "desk log: {sealed}, {unsealed}; {checkpoints}\n{tickets}, {events}: {verdict}", lang,
+                sealed=ntr("{count} sealed event", "{count} sealed events", data["sealed"], lang),
+                unsealed=ntr("{count} not yet sealed", "{count} not yet sealed", data["unsealed"], lang),
+                checkpoints=cps, tickets=ntr("{count} ticket", "{count} tickets", data["tickets"], lang),
+                events=ntr("{count} event", "{count} events", data["events"], lang), verdict=verdict(problems)) + "\n"
 
         emit(state, data, as_json, text)
     if problems:
@@ -165,10 +208,15 @@ def audit_export(state: State, file: str, as_json: bool) -> None:
       itsm audit export journal.jsonl
       itsm audit verify --export journal.jsonl --public-key keys/audit-signing.pub.pem
     """
+    from engine.i18n import ntr, tr
+
     json_mode(state, as_json)
     data = state.api().audit_export(file)
-    emit(state, data, as_json, lambda: f"{data['events']} event(s) and {data['checkpoints']} checkpoint(s) "
-         f"written to {data['path']}\n")
+    lang = state.lang
+    emit(state, data, as_json, lambda: tr("{events} and {checkpoints} written to {path}", lang,
+                                          events=ntr("{count} event", "{count} events", data["events"], lang),
+                                          checkpoints=ntr("{count} checkpoint", "{count} checkpoints",
+                                                          data["checkpoints"], lang), path=data["path"]) + "\n")
 
 
 @audit.command("rekey")
@@ -187,9 +235,22 @@ def audit_rekey(state: State, force: bool, as_json: bool) -> None:
     """
     json_mode(state, as_json)
     data = state.api().audit_rekey(force)
-    emit(state, data, as_json, lambda: f"{data['rechained']} event(s) of {data['tickets']} ticket(s) re-chained "
-         f"under key {data['key_id']}; {data['count']} event(s) in the desk log; checkpoint #"
-         f"{data['checkpoint']['count']} ({'signed' if data['checkpoint']['signed'] else 'unsigned'})\n")
+    emit(state, data, as_json, lambda: rekeyed_text(data, state.lang, data["checkpoint"]))
+
+
+def rekeyed_text(data: dict[str, Any], lang: str, checkpoint: dict[str, Any] | None = None) -> str:
+    """What a re-keying did (itsm audit rekey, itsm db upgrade)."""
+    from engine.i18n import ntr, tr
+
+    out = tr("{events} of {tickets} re-chained under key {key}; {count} in the desk log", lang,
+             events=ntr("{count} event", "{count} events", data["rechained"], lang),
+             tickets=ntr("{count} ticket", "{count} tickets", data["tickets"], lang), key=data["key_id"],
+             count=ntr("{count} event", "{count} events", data["count"], lang))
+    if checkpoint is not None:
+        out += tr("; ", lang) + (tr("checkpoint #{count} (signed)", lang, count=checkpoint["count"])
+                                 if checkpoint["signed"] else
+                                 tr("checkpoint #{count} (unsigned)", lang, count=checkpoint["count"]))
+    return out + "\n"
 
 
 @audit.command("keygen")

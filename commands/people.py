@@ -30,20 +30,24 @@ def db_upgrade(state: State, admin: str | None, admin_email: str | None) -> None
       itsm db upgrade --admin p16.owner
       itsm --db sqlite:///$PWD/branch.db db upgrade
     """
+    from commands.operations import rekeyed_text
     from engine.store.db import redact
 
     api = state.api()
+    lang = state.lang
     done = api.upgrade()
     if admin:
         person = api.make_admin(admin, admin_email)
-        click.echo(f"admin: {person['id']} <{person['email']}> roles: {', '.join(person['roles'])}")
+        labels = [(api.defs.role_label(r) or r) for r in person["roles"]]
+        click.echo(tr("admin: {user} <{email}> roles: {roles}", lang, user=person["id"], email=person["email"],
+                      roles=tr(", ", lang).join(x if isinstance(x, str) else x.get(lang) for x in labels)))
     before, after, keyed = done["before"], done["after"], done["rekey"]
-    click.echo(f"database {redact(api.db_url)}: schema {before or 'new'} -> {after}")
+    click.echo(tr("database {url}: schema {before} -> {after}", lang, url=redact(api.db_url),
+                  before=before or tr("new", lang), after=after))
     if keyed and "refused" in keyed:
-        click.echo(f"itsm: the journal was not re-keyed: {keyed['refused']}", err=True)
+        click.echo("itsm: " + tr("the journal was not re-keyed: {reason}", lang, reason=keyed["refused"]), err=True)
     elif keyed:
-        click.echo(f"journal re-keyed under key {keyed['key_id']}: {keyed['rechained']} event(s) of "
-                   f"{keyed['tickets']} ticket(s); {keyed['count']} event(s) in the desk log")
+        click.echo(tr("journal re-keyed: ", lang) + rekeyed_text(keyed, lang), nl=False)
 
 
 @group()

@@ -7,6 +7,9 @@ import sys
 import click
 
 from commands.common import command, emit, json_mode, output_options, pass_state, State
+from engine.i18n import N_, tr
+
+SCOPES = {"read": N_("read"), "write": N_("write"), "alerts": N_("alerts")}  # engine.desk.permissions.SCOPES
 
 
 def _server(state: State, url: str | None) -> str:
@@ -15,8 +18,8 @@ def _server(state: State, url: str | None) -> str:
 
     found = url or state.remote_url()
     if not found:
-        raise UsageError("which desk server? give its URL (itsm login URL), --url or ITSM_URL, "
-                         "or url in itsm.toml")
+        raise UsageError(N_("which desk server? give its URL (itsm login URL), --url or ITSM_URL, "
+                            "or url in itsm.toml"), values={})
     return normalize_url(found)
 
 
@@ -46,6 +49,7 @@ def login(state: State, url: str | None, login_user: str | None, with_token: boo
     """
     import getpass
 
+    from engine import render
     from engine.errors import UsageError
     from engine.remote import tokens
     from engine.remote.client import RemoteApi
@@ -53,32 +57,35 @@ def login(state: State, url: str | None, login_user: str | None, with_token: boo
     json_mode(state, as_json)
     server = _server(state, url)
     if with_token and password_stdin:
-        raise UsageError("give either --with-token or --password-stdin, not both")
+        raise UsageError(N_("give either --with-token or --password-stdin, not both"), values={})
     if with_token:
         token = sys.stdin.readline(4096).strip()
         if not token:
-            raise UsageError("--with-token: give the token on stdin, e.g. "
-                             "echo \"$TOKEN\" | itsm login URL --with-token")
+            raise UsageError(N_("--with-token: give the token on stdin, e.g. "
+                                "echo \"$TOKEN\" | itsm login URL --with-token"), values={})
     elif password_stdin:
         if not login_user:
-            raise UsageError("--password-stdin needs --user ID")
+            raise UsageError(N_("--password-stdin needs --user ID"), values={})
         password = sys.stdin.readline(4096).rstrip("\r\n")
         answer = RemoteApi(server, None, lang=state.lang).login(login_user, password)
         token = str(answer["token"])
     else:
         if not sys.stdin.isatty() and login_user is None:
-            raise UsageError("no terminal to ask for your user and password: give --user ID and the "
-                             "password on a terminal, or a token with --with-token")
-        who = login_user or click.prompt("User")
-        password = getpass.getpass(f"Password for {who} on {server}: ")
+            raise UsageError(N_("no terminal to ask for your user and password: give --user ID and the "
+                                "password on a terminal, or a token with --with-token"), values={})
+        who = login_user or click.prompt(tr("User", state.lang))
+        password = getpass.getpass(tr("Password for {user} on {server}: ", state.lang, user=who, server=server))
         answer = RemoteApi(server, None, lang=state.lang).login(who, password)
         token = str(answer["token"])
     me = RemoteApi(server, token, lang=state.lang).session()
     path = tokens.put(server, token, me.get("user"))
+    lang = state.lang
     emit(state, {"url": server, **me}, as_json,
-         lambda: f"logged in to {server} as {me.get('user')}"
-         + (f" (token expires {me['expires_at']})" if me.get("expires_at") else "")
-         + f"; token kept in {path}\n")
+         lambda: (tr("logged in to {server} as {user} (token expires {expires}); token kept in {path}", lang,
+                     server=server, user=me.get("user"), expires=render.when(me["expires_at"]), path=path)
+                  if me.get("expires_at") else
+                  tr("logged in to {server} as {user}; token kept in {path}", lang, server=server,
+                     user=me.get("user"), path=path)) + "\n")
 
 
 @command()
@@ -92,17 +99,24 @@ def whoami(state: State, as_json: bool) -> None:
       itsm --url http://127.0.0.1:8080 whoami
     """
     from engine import render
+    from engine.i18n import t
 
     json_mode(state, as_json)
     server = _server(state, None)
     api = state.api()
     me = api.session()
+    lang = state.lang
+    labels = me.get("role_labels") or {}
+    roles = [labels[r].get(lang) or r if r in labels else r for r in me.get("roles") or []]
+    scopes = [tr(SCOPES[s], lang) if s in SCOPES else s for s in me.get("scopes") or []]
     emit(state, {"url": server, **me}, as_json,
-         lambda: render.pairs([("server", server), ("user", me.get("user")), ("name", me.get("name")),
-                               ("roles", ", ".join(me.get("roles") or []) or "-"),
-                               ("token", f"key {me.get('key_id')}"),
-                               ("expires", me.get("expires_at") or "never"),
-                               ("scopes", ", ".join(me["scopes"]) if me.get("scopes") else "all")]))
+         lambda: render.pairs([(tr("Server", lang), server), (tr("User", lang), me.get("user")),
+                               (t("name", lang), me.get("name")),
+                               (t("roles", lang), tr(", ", lang).join(roles) or "-"),
+                               (tr("Token", lang), tr("key {id}", lang, id=me.get("key_id"))),
+                               (tr("Expires", lang), render.when(me["expires_at"]) if me.get("expires_at")
+                                else tr("never", lang)),
+                               (tr("Scopes", lang), tr(", ", lang).join(scopes) if scopes else tr("all", lang))]))
 
 
 @command()
@@ -125,7 +139,7 @@ def logout(state: State, as_json: bool) -> None:
     server = _server(state, None)
     kept = tokens.get(server)
     api = state.api()
-    revoked, problem = False, None
+    revoked, problem, problem_text = False, None, ""
     if api.token:
         try:
             api.end_session()
@@ -133,18 +147,21 @@ def logout(state: State, as_json: bool) -> None:
         except ItsmError as exc:
             if exc.exit_code not in (ExitCode.INTERNAL, ExitCode.REFUSED):
                 raise
-            problem = str(exc)
+            problem, problem_text = str(exc), exc.text(state.lang)
     forgot = tokens.forget(server) if kept else False
     result = {"url": server, "revoked": revoked, "forgotten": forgot, "problem": problem}
+
+    lang = state.lang
 
     def text() -> str:
         lines = []
         if revoked:
-            lines.append(f"revoked your token on {server}")
+            lines.append(tr("revoked your token on {server}", lang, server=server))
         elif problem:
-            lines.append(f"could not revoke the token on the server ({problem}); "
-                         "revoke it later with 'itsm apikey revoke'")
-        lines.append(f"forgot the token of {server}" if forgot else f"no token of {server} was kept here")
+            lines.append(tr("could not revoke the token on the server ({problem}); "
+                            "revoke it later with 'itsm apikey revoke'", lang, problem=problem_text))
+        lines.append(tr("forgot the token of {server}", lang, server=server) if forgot
+                     else tr("no token of {server} was kept here", lang, server=server))
         return "\n".join(lines) + "\n"
 
     emit(state, result, as_json, text)

@@ -40,6 +40,17 @@ __all__ = ["Api", "parse_now", "verify_export"]
 _FROZEN = False
 
 
+def mail_words() -> tuple[Mapping[str, str], tuple[str, ...]]:
+    """What a mail did (outcome -> English msgid) and the shapes of its ``detail``
+    (msgids for engine.i18n.retell): engine.desk.mailgate."""
+    return mailgate.OUTCOMES, mailgate.DETAILS
+
+
+def delivery_errors() -> tuple[str, ...]:
+    """The shapes of why a send failed (msgids for engine.i18n.retell)."""
+    return operations.delivery_errors()
+
+
 def verify_export(path: str, public_key: str, checkpoints: str | None = None) -> dict[str, Any]:
     """Verify an exported journal offline: no database, no HMAC key, only the
     public key (engine.desk.export)."""

@@ -11,6 +11,7 @@ language other than English is chosen.
     tr("no ticket {key}", lang, key=key)   # a sentence, marked for extraction
     t("missing", lang, action=..., fields=...)   # a sentence by its id (MESSAGES)
     N_("...")   # marks a string for extraction, translated later with tr()
+    ntr("{count} ticket", "{count} tickets", n, lang)   # a number's noun, singular or plural
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
     import gettext
     import re
+    from collections.abc import Mapping
 
 LANGS = ("en", "zh")
 DOMAIN = "itsm"
@@ -127,6 +129,14 @@ def tr(text: str, lang: str = "en", **values: Any) -> str:
     return out.format(**values) if values else out
 
 
+def ntr(singular: str, plural: str, n: int, lang: str = "en", **values: Any) -> str:
+    """``singular`` or ``plural`` (English msgids) as ``n`` asks, in ``lang``, with
+    ``values`` put in; ``{count}`` is ``n`` unless given.  Chinese has one form."""
+    out = (singular if n == 1 else plural) if lang == "en" else catalogue(lang).ngettext(singular, plural, n)
+    values.setdefault("count", n)
+    return out.format(**values)
+
+
 def t(msg_id: str, lang: str = "en", **values: Any) -> str:
     """The message ``msg_id`` of :data:`MESSAGES` in ``lang``."""
     return tr(MESSAGES[msg_id], lang, **values)
@@ -148,7 +158,47 @@ TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in 
     N_("{action} refused: {reason}"), N_("{action} -> {state}"), N_("nothing to do"),
     N_("skipped: the timer itself is already due"), N_("skipped: a later repetition is also due"),
     N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
-    N_("checkpoint #{count} signed ({leaves} new event(s))"))
+    N_("checkpoint #{count} signed ({leaves} new event(s))"),
+    N_("sent {sent}, retrying {retrying}, failed {failed}"), N_("{channel} given up on for this tick ({error})"),
+    N_("{count} message(s) stay queued"), N_("{count} message(s): itsm outbox list --status failed, itsm outbox retry"))
+
+
+AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, export) says of a damaged journal
+    N_("event(s) {missing} missing (the ticket records {version} changes)"), N_("event(s) {missing} missing"),
+    N_("event {seq} does not follow the event before it"), N_("event {seq} was recorded as event {moved}"),
+    N_("event {seq} ({action}) does not match its keyed hash: changed (or inserted) after it was recorded"),
+    N_("event {seq} is not in the desk log, but event {last} after it is: inserted after they were sealed"),
+    N_("event {seq} was hashed with key '{key}', which the key ring does not have (add the old key to the key file)"),
+    N_("{count} event(s) from {seq} on have only the unkeyed SHA-256 chain (written before the keyed journal, "
+       "or downgraded by hand): run 'itsm audit rekey'"),
+    N_("ticket is in state '{state}' but its journal ends in '{replayed}' (event {seq})"),
+    N_("ticket is in state '{state}' but its journal ends in '{replayed}'"),
+    N_("the SLA record differs from the one its journal computes (event {seq})"),
+    N_("the SLA record differs from the one its journal computes"),
+    N_("the stored clock state differs from the one its journal computes (event {seq})"),
+    N_("the stored clock state differs from the one its journal computes"),
+    N_("{column}: the ticket says {stored}, its journal {derived} (event {seq})"),
+    N_("{column}: the ticket says {stored}, its journal {derived}"),
+    N_("{count} journal event(s) of ticket id {id}, whose ticket row is gone"),
+    N_("ticket {key} is missing: {prefix} keys were handed out up to {last} with no gap"),
+    N_("event {seq} was recorded as event {other} of {key}: moved between tickets"),
+    N_("process: the ticket says '{process}', its journal '{journal}' (event {seq})"),
+    N_("{where}: not JSON"), N_("desk log #{n} missing from the export (the next line is #{next})"),
+    N_("event {seq} follows event {prev} of {key}"),
+    N_("{where}: checkpoint #{count} signed {signed} events, the export has {has}: events removed"),
+    N_("{where}: checkpoint #{count} signed {signed} sealed events, the desk now has {has}: events removed after it"),
+    N_("{where}: the journal up to desk log #{count} differs from what this checkpoint signed"),
+    N_("{where}: not an itsm checkpoint line"), N_("{where}: no public key to check it (--public-key, [audit] public_key)"),
+    N_("{where}: the signature does not hold (forged or changed, or signed by another key)"),
+    N_("{where}: its leaves were changed"), N_("{where}: a checkpoint of another desk ({desk})"),
+    N_("{where}: follows #{prev}, but the checkpoint before it is #{last}: lines missing"),
+    N_("event {seq} is gone ({at})"), N_("event {seq} differs from what was signed ({at})"),
+    N_("event {seq} is at desk log #{n}, beyond its head (#{head}): the head was moved back"),
+    N_("event {seq} and {other} both claim desk log #{n}"),
+    N_("desk log #{n} is linked with key '{key}', not in the key ring"),
+    N_("event {seq} (desk log #{n}) does not match its keyed desk link: changed, moved or renumbered"),
+    N_("desk log #{n} was sealed as {before} and now holds {now}: moved to another ticket or renumbered"),
+    N_("the desk log's head does not match its last entry #{n}"))
 
 
 def tick_kind(kind: str, lang: str) -> str:
@@ -165,10 +215,12 @@ def _shape(template: str) -> "re.Pattern[str]":
 _SHAPES: dict[str, "re.Pattern[str]"] = {}
 
 
-def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES) -> str:
+def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES,
+           names: "Mapping[str, Mapping[str, str]] | None" = None) -> str:
     """An English text recorded from ``templates`` (parts joined by "; "), said in ``lang``;
-    a part of no known shape stays as it is."""
-    if lang == "en" or not text:
+    a part of no known shape stays as it is.  ``names`` shows the values of a placeholder
+    by their labels (e.g. ``{"state": {"in_progress": "处理中"}}``)."""
+    if (lang == "en" and not names) or not text:
         return text
     out = []
     for part in text.split("; "):
@@ -176,8 +228,9 @@ def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES) -> 
             shape = _SHAPES.setdefault(template, _shape(template))
             found = shape.fullmatch(part)
             if found is not None:
-                out.append(tr(template, lang, **found.groupdict()))
+                values = {k: (names or {}).get(k, {}).get(v, v) for k, v in found.groupdict().items()}
+                out.append(tr(template, lang, **values))
                 break
         else:
             out.append(part)
-    return "；".join(out)
+    return ("；" if lang == "zh" else "; ").join(out)

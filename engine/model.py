@@ -66,6 +66,15 @@ class Label:
         return cls(text, text)
 
 
+BUILTIN_ROLE_LABELS = {"reporter": Label("Reporter", "报告人"), "assignee": Label("Assignee", "处理人"),
+                       "group_member": Label("Group member", "处理组成员"), "system": Label("System", "系统")}
+
+
+def role_label(roles: Mapping[str, Label], role: str) -> Label | None:
+    """The label of ``role`` among a process's ``roles``, or of a built-in role."""
+    return roles.get(role) or BUILTIN_ROLE_LABELS.get(role)
+
+
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -345,6 +354,12 @@ class ProcessSpec:
     def criteria_for(self, state: str) -> tuple[Criterion, ...]:
         return tuple(c for c in self.close_criteria if state in c.states)
 
+    @cached_property
+    def text_fields(self) -> tuple[str, ...]:
+        """The fields of a text type (``text``, ``string``), in definition order: what
+        the search index holds besides the title and description (built on first use)."""
+        return tuple(f for f, fs in self.fields.items() if fs.type in ("text", "string"))
+
 
 @dataclass(frozen=True)
 class CodeValue:
@@ -392,6 +407,12 @@ class Definitions:
     def version(self, pid: str) -> str:
         return self.versions.get(pid) or self.sha256
 
+    @cached_property
+    def derived(self) -> dict[str, dict[Any, Any]]:
+        """What the engine works out from these definitions and keeps with them (they
+        are immutable): one dict per kind of value, named by the module that fills it."""
+        return {}
+
     def process(self, pid: str) -> ProcessSpec:
         return self.processes[pid]
 
@@ -407,9 +428,14 @@ class Definitions:
         return value.get("category", "active") if value else "active"
 
     def incoming(self, pid: str) -> list[tuple[ProcessSpec, RelationSpec]]:
-        """The relations (with their declaring process) whose links may point at ``pid``."""
-        return [(p, r) for p in self.processes.values() for r in p.relations.values()
-                if pid in r.targets]
+        """The relations (with their declaring process) whose links may point at ``pid``
+        (worked out once per process: every action asks)."""
+        memo = self.derived.setdefault("model.incoming", {})
+        found = memo.get(pid)
+        if found is None:
+            found = memo[pid] = tuple((p, r) for p in self.processes.values() for r in p.relations.values()
+                                      if pid in r.targets)
+        return list(found)
 
     def default_relation(self, source: str, target: str) -> RelationSpec | None:
         """The relation of `itsm link KEY TARGET` (no --rel) and of ``opens:``."""
@@ -419,3 +445,8 @@ class Definitions:
 
     def process_for_prefix(self, prefix: str) -> ProcessSpec | None:
         return next((p for p in self.processes.values() if p.key_prefix == prefix), None)
+
+    def role_label(self, role: str) -> Label | None:
+        """The label of a role, from the first process that declares it (or a built-in role's)."""
+        return next((p.roles[role] for p in self.processes.values() if role in p.roles),
+                    BUILTIN_ROLE_LABELS.get(role))

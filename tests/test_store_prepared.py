@@ -195,17 +195,39 @@ def test_execute_many_and_rowcounts(store: Store) -> None:
     assert read_ticket(store, tid)["version"] == 2
 
 
+def test_returning_only_when_the_statement_says_so(store: Store) -> None:
+    """An UPDATE ... RETURNING (the key counter of an intake) gives its rows on both
+    drivers; without ``returning=True`` a RETURNING is refused when compiled."""
+    from engine.store.schema import key_sequences
+
+    bump = (key_sequences.update().where(key_sequences.c.prefix == sa.bindparam("b_prefix"))
+            .values(last_value=key_sequences.c.last_value + 1).returning(key_sequences.c.last_value))
+    with store.write() as repo:
+        repo.conn.execute(key_sequences.insert().values(prefix="TST", last_value=41))
+        with pytest.raises(ValueError, match="returning=True"):
+            repo.run.scalars(Prepared(bump), {"b_prefix": "TST"})
+        counter = Prepared(bump, returning=True)
+        assert repo.run.scalars(counter, {"b_prefix": "TST"}) == [42]
+        assert repo.run.mappings(counter, {"b_prefix": "TST"}) == [{"last_value": 43}]
+        assert repo.run.scalars(counter, {"b_prefix": "NONE"}) == []
+
+
 # --- errors --------------------------------------------------------------------------
 
 def test_duplicate_key_is_integrity_error_and_rolls_back(store: Store) -> None:
     tid = new_ticket(store)
     row = due_row(tid)
-    with pytest.raises(sa.exc.IntegrityError) as info, store.write() as repo:
+    raised: list[sa.exc.IntegrityError] = []
+    with pytest.raises(Conflict), store.write() as repo:  # the store: a concurrent writer's row
         repo.run.execute(INSERT_DUE, row)
         repo.run.execute(INSERT_DUE, dict(row, kind="warning"))
-        repo.run.execute(INSERT_DUE, row)
-    assert isinstance(info.value.orig, store.engine.dialect.loaded_dbapi.IntegrityError)
-    assert not info.value.connection_invalidated
+        try:
+            repo.run.execute(INSERT_DUE, row)
+        except sa.exc.IntegrityError as exc:  # the Runner raises SQLAlchemy's error
+            raised.append(exc)
+            raise
+    assert isinstance(raised[0].orig, store.engine.dialect.loaded_dbapi.IntegrityError)
+    assert not raised[0].connection_invalidated
     assert due_rows(store, tid) == set()  # nothing of the transaction was written
     with store.write() as repo:  # the connection is usable again
         repo.run.execute(INSERT_DUE, row)

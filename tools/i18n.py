@@ -6,7 +6,8 @@ engine reads the compiled ``.mo`` with the standard library only).
     python tools/i18n.py compile    # itsm.po -> itsm.mo (commit both)
     python tools/i18n.py check      # untranslated, fuzzy or unmarked-in-.po strings: exit 1
 
-Marked strings: the first argument of ``tr(...)`` and ``N_(...)`` in engine/,
+Marked strings: the first argument of ``tr(...)`` and ``N_(...)``, the first two of
+``ntr(singular, plural, n)`` (a plural message) in engine/,
 commands/ and cli.py (engine/web has its own word list, engine/web/i18n.py).
 """
 
@@ -24,7 +25,7 @@ from babel.messages.pofile import read_po, write_po
 REPO = Path(__file__).resolve().parents[1]
 LOCALE = REPO / "engine" / "locale"
 DOMAIN = "itsm"
-KEYWORDS = {"tr": None, "N_": None}
+KEYWORDS = {"tr": None, "N_": None, "ntr": (1, 2)}
 SOURCES = ("engine", "commands", "cli.py")
 SKIP = ("engine/web/",)
 
@@ -43,8 +44,8 @@ def extract() -> Catalog:
     for path in sources():
         for lineno, message, comments, _context in extract_from_file(
                 "python", str(path), keywords=KEYWORDS, comment_tags=("i18n:",)):
-            if isinstance(message, tuple):
-                message = message[0]
+            if isinstance(message, tuple):  # ntr(singular, plural, n): a plural message
+                message = message if all(message[:2]) else message[0]
             if message:
                 template.add(message, locations=[(path.relative_to(REPO).as_posix(), lineno)],
                              auto_comments=comments)
@@ -84,7 +85,8 @@ def problems(lang: str, template: Catalog | None = None) -> list[str]:
     """What keeps ``lang``'s catalogue from being complete."""
     template = template or extract()
     catalog = read(lang)
-    out = [f"{lang}: untranslated: {m.id!r}" for m in catalog if m.id and not m.string]
+    out = [f"{lang}: untranslated: {m.id!r}" for m in catalog
+           if m.id and (not all(m.string) if isinstance(m.string, (tuple, list)) else not m.string)]
     out += [f"{lang}: fuzzy: {m.id!r}" for m in catalog if m.id and m.fuzzy]
     out += [f"{lang}: marked in the sources but not in the .po: {m.id!r} ({m.locations[0][0]})"
             for m in template if m.id and m.id not in catalog]

@@ -389,7 +389,26 @@ def settings(spec: ProcessSpec, defs: Definitions, values: Mapping[str, Any],
     """Every clock's target and basis for a ticket with these ``values``;
     ``in_force``: clock id -> the calendar the journal says it follows at the end
     (:func:`calendars_in_force`; a target of N business days is N standard days
-    of that calendar)."""
+    of that calendar).  Worked out once per definitions, process, service,
+    priority and calendars (definitions are immutable)."""
+    memo = defs.derived.setdefault("sla.settings", {})
+    try:
+        key = (spec.id, id(spec), values.get("service"), values.get("priority"),
+               tuple(sorted(in_force.items())) if in_force else ())
+        found = memo.get(key)
+    except TypeError:  # a value that is not hashable (not a code): work it out
+        key, found = None, None
+    if found is None or found[0] is not spec:
+        found = (spec, _settings(spec, defs, values, in_force))
+        if key is not None:
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[key] = found
+    return dict(found[1])
+
+
+def _settings(spec: ProcessSpec, defs: Definitions, values: Mapping[str, Any],
+              in_force: Mapping[str, str | None] | None = None) -> dict[str, Setting]:
     policy = policy_for(defs, values.get("service"))
     cal = calendar_for_policy(defs, policy)
     targets = (policy.get("targets") or {}).get(values.get("priority") or "", {}) if policy else {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from engine.errors import NotFound, UsageError
+from engine.i18n import N_, ntr, tr
 from engine.model import (
     ClockSpec,
     CodeTable,
@@ -401,8 +402,8 @@ def _table_changes(old: Side, new: Side) -> list[Change]:
             change = "added" if a_sha is None else "removed" if b_sha is None else "changed"
             out.append(Change("table", tid, "table", tid, change, None, f"codes/{tid}.yaml",
                               (Detail("sha256", (a_sha or "")[:12] or None, (b_sha or "")[:12] or None),),
-                              note="the database keeps only the hash of the code tables a version "
-                                   "ran with: compare the files (e.g. from git) for the items"))
+                              note=N_("the database keeps only the hash of the code tables a version "
+                                      "ran with: compare the files (e.g. from git) for the items")))
     return out
 
 
@@ -425,6 +426,17 @@ def _narrow(whole: Side, single: Side) -> Side:
 # -- text -------------------------------------------------------------------------------
 
 _MARK = {"added": "+", "removed": "-", "changed": "~"}
+KIND_WORDS = {  # the kinds of item (PROCESS_KINDS, TABLE_ITEM), as people read them
+    "process": N_("process"), "role": N_("role"), "field": N_("field"), "state": N_("state"),
+    "action": N_("action"), "close_criterion": N_("close criterion"), "criterion": N_("criterion"),
+    "clock": N_("SLA clock"), "timer": N_("timer"), "table": N_("code table"), "policy": N_("SLA policy"),
+    "service": N_("service"), "calendar": N_("calendar"), "group": N_("group"), "status": N_("status"),
+    "closure code": N_("closure code"), "priority": N_("priority"), "urgency": N_("urgency"),
+    "impact": N_("impact"), "category": N_("category"), "channel": N_("channel"), "code": N_("code")}
+
+
+def kind_word(kind: str, lang: str = "en") -> str:
+    return tr(KIND_WORDS[kind], lang) if kind in KIND_WORDS else kind
 
 
 def show(value: Any) -> str:
@@ -450,6 +462,25 @@ def _flat(data: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]
             yield name, value
 
 
+_BUSINESS = re.compile(r"\b(\d+) business (day|hour|minute|second)s?\b")
+
+
+def _business(found: "re.Match[str]", lang: str) -> str:
+    """A duration in working time (duration_text) in ``lang``."""
+    n, unit = int(found.group(1)), found.group(2)
+    if unit == "day":
+        return ntr("{count} business day", "{count} business days", n, lang)
+    if unit == "hour":
+        return ntr("{count} business hour", "{count} business hours", n, lang)
+    if unit == "minute":
+        return ntr("{count} business minute", "{count} business minutes", n, lang)
+    return ntr("{count} business second", "{count} business seconds", n, lang)
+
+
+def _said(line: str, lang: str) -> str:
+    return line if lang == "en" else _BUSINESS.sub(lambda m: _business(m, lang), line)
+
+
 def _detail_text(d: Detail) -> str:
     if d.added is not None:
         parts = []
@@ -470,9 +501,9 @@ def to_text(result: DiffResult, lang: str = "en") -> str:
     for c in result.changes:
         if (c.scope, c.scope_id) != scope:
             scope = (c.scope, c.scope_id)
-            lines.append(f"{'process' if c.scope == 'process' else 'code table'} {c.scope_id}")
+            lines.append(f"{kind_word('process' if c.scope == 'process' else 'table', lang)} {c.scope_id}")
         label = c.label.get(lang) if c.label else ""
-        head = f"  {_MARK[c.change]} {c.kind} {c.id}"
+        head = f"  {_MARK[c.change]} {kind_word(c.kind, lang)} {c.id}"
         if label and label != c.id:
             head += f" ({label})"
         if c.where:
@@ -483,14 +514,14 @@ def to_text(result: DiffResult, lang: str = "en") -> str:
             body = (_detail_text(d) for d in c.details)
         else:
             body = (f"{k}: {show(v)}" for k, v in _flat(c.new if c.change == "added" else c.old or {}))
-        lines.extend(f"      {b}" for b in body)
+        lines.extend(f"      {_said(b, lang)}" for b in body)
         if c.note:
-            lines.append(f"      ({c.note})")
+            lines.append(f"      ({tr(c.note, lang)})")
     return "\n".join(lines) + "\n"
 
 
-def summary_text(result: DiffResult) -> str:
+def summary_text(result: DiffResult, lang: str = "en") -> str:
     if result.identical:
-        return "no semantic differences"
+        return tr("no semantic differences", lang)
     s = result.summary()
-    return f"{s['added']} added, {s['removed']} removed, {s['changed']} changed"
+    return tr("{added} added, {removed} removed, {changed} changed", lang, **s)

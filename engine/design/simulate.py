@@ -32,6 +32,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from engine.clock import sla as slamod
 from engine.errors import ActionRefused, DefinitionError, NotFound, UsageError
+from engine.i18n import N_
 from engine.journal import GENESIS, event_hash, hashed_fields
 from engine.model import Definitions, Duration, ProcessSpec
 from engine.runtime.fields import CORE_SPECS
@@ -114,7 +115,7 @@ class _NoMail:
 class _NoSearch:
     """The knowledge index (engine.desk.search): a simulated ticket finds no earlier solutions."""
 
-    def put(self, *args: Any) -> None:
+    def put(self, *args: Any, **kwargs: Any) -> None:
         return None
 
     append_note = set_notes = rebuild = put
@@ -613,13 +614,13 @@ class Simulation:
         if step is None:
             return True, None
         if refused and not step.expect_refused:
-            return False, "refused"
+            return False, PROBLEMS[0]
         if step.expect_refused and not refused:
-            return False, "expected a refusal, but it was done"
+            return False, PROBLEMS[1]
         if isinstance(step.expect_refused, str) and refused and step.expect_refused not in refused:
-            return False, f"refused, but not with {step.expect_refused!r}"
+            return False, PROBLEMS[2].format(expected=repr(step.expect_refused))
         if step.expect_state and shown and shown["state"] != step.expect_state:
-            return False, f"expected state {step.expect_state}, but it is {shown['state']}"
+            return False, PROBLEMS[3].format(expected=step.expect_state, state=shown["state"])
         return True, None
 
     def result(self) -> dict[str, Any]:
@@ -630,7 +631,19 @@ class Simulation:
                 "script": self.script.file, "ticket": self.key, "ok": ok,
                 "state": tickets[0]["state"] if tickets else None, "entries": self.entries,
                 "tickets": tickets, "field_labels": labels,
-                "clock_labels": {c.id: c.label.get(self.lang) for c in self.spec.clocks}}
+                "clock_labels": {c.id: c.label.get(self.lang) for c in self.spec.clocks},
+                "timer_labels": {t.id: t.label.get(self.lang) for t in self.spec.timers},
+                "value_labels": {name: {v.code: v.label.get(self.lang) for v in self.defs.codes[fs.codes].values.values()}
+                                 for name, fs in {**CORE_SPECS, **self.spec.fields}.items()
+                                 if fs.codes and fs.codes in self.defs.codes},
+                "action_labels": {p.key_prefix: {a.id: a.label.get(self.lang) for a in p.actions.values()}
+                                  for p in self.defs.processes.values()},
+                "state_labels": {p.key_prefix: {s.id: s.label.get(self.lang) for s in p.states.values()}
+                                 for p in self.defs.processes.values()}}
+
+
+PROBLEMS = (N_("refused"), N_("expected a refusal, but it was done"), N_("refused, but not with {expected}"),
+            N_("expected state {expected}, but it is {state}"))  # why a step did not run as written
 
 
 def simulate(process: str, script_path: Path, home: str | None = None, lang: str = "en",

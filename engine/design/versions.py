@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from engine.definitions.diff import DiffResult, Side, compare
 from engine.errors import NotFound, UsageError
+from engine.i18n import N_
 from engine.lint.sides import load_path
 
 _REF = re.compile(r"^([a-z][a-z0-9_]*)@([A-Za-z0-9_.-]+)$")
@@ -47,10 +48,13 @@ def pick_version(process: str, selector: str, rows: list[dict[str, Any]]) -> tup
     texts = {(r["source"] or {}).get("process", "") for r in found}
     if len(texts) > 1:
         others = ", ".join(r["version"][:8] for r in found)
-        warnings.append(f"{process}@{selector} names {len(found)} stored versions whose definitions "
-                        f"differ ({others}); using the one first used last ({chosen['version'][:8]}); "
-                        f"name one by its hash, e.g. {process}@{found[0]['version'][:8]}")
+        warnings.append(AMBIGUOUS.format(ref=f"{process}@{selector}", count=len(found), others=others,
+                                          chosen=chosen["version"][:8], example=f"{process}@{found[0]['version'][:8]}"))
     return chosen, warnings
+
+
+AMBIGUOUS = N_("{ref} names {count} stored versions whose definitions differ ({others}), using the one first "
+                "used last ({chosen}): name one by its hash, e.g. {example}")  # a warning of itsm diff
 
 
 def load_stored(api: Any, ref: str) -> Side:

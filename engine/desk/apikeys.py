@@ -133,10 +133,13 @@ def revoke(desk: Desk, key_id: int, actor_id: str | None) -> dict[str, Any]:
 
 def session(desk: Desk, key: Mapping[str, Any]) -> dict[str, Any]:
     """Who a key acts as (``itsm whoami``), from what :func:`authenticate` found:
-    user, name, roles, the key's id, when it expires (None: never) and its scopes."""
+    user, name, roles (and their labels: role_labels), the key's id, when it expires
+    (None: never) and its scopes."""
     with desk.store.read() as repo:
         person = repo.find_person(key["user"]) or {}
-    return {"user": key["user"], "name": person.get("name"), "roles": sorted(person.get("roles") or ()),
+    roles = sorted(person.get("roles") or ())
+    labels = {r: {"en": label.en, "zh": label.zh} for r in roles if (label := desk.defs.role_label(r)) is not None}
+    return {"user": key["user"], "name": person.get("name"), "roles": roles, "role_labels": labels,
             "key_id": key["key_id"], "expires_at": key.get("expires_at"), "scopes": list(key.get("scopes") or [])}
 
 

@@ -91,9 +91,10 @@ def parse(data: Any) -> ClockState | None:
 
 
 def current(desk: Desk, spec: ProcessSpec, ticket: Ticket,
-            sets: Mapping[str, slamod.Setting]) -> ClockState | None:
-    """The stored state, when it may be continued (see the module's docstring)."""
-    state = parse(ticket.clock_state)
+            sets: Mapping[str, slamod.Setting], parsed: ClockState | None = None) -> ClockState | None:
+    """The stored state, when it may be continued (see the module's docstring);
+    ``parsed``: the ticket's stored state, parsed already."""
+    state = parsed if parsed is not None else parse(ticket.clock_state)
     if state is None or state.version != ticket.version or state.defs != _defs(desk):
         return None
     if set(state.runs) != set(sets) or set(state.starts) != {t.id for t in spec.timers}:
@@ -149,7 +150,7 @@ def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, values: Mappi
     final = dict(now_in)
     final.update(switching(now_in) if switching is not None else {})
     sets = slamod.settings(spec, desk.defs, values, final)
-    if not usable or current(desk, spec, ticket, sets) is None:
+    if not usable or current(desk, spec, ticket, sets, state) is None:
         events = repo.events(ticket.id) if events is None else events
         state = replayed(desk, spec, events, sets, ticket.version)
     assert state is not None

@@ -181,10 +181,18 @@ def needed(spec: ProcessSpec, action: str) -> bool:
     a = spec.actions.get(action)
     if a is None:
         return False
-    texts = [a.when or ""] + [str(v) for _, v in a.set]
-    if a.target is not None:
-        texts += [c.when for c in spec.criteria_for(a.target)]
-    return any(name in t for t in texts for name in LINK_NAMES)
+    found = _NEEDED.get(id(a))
+    if found is None or found[0] is not a:  # once per action definition (immutable)
+        texts = [a.when or ""] + [str(v) for _, v in a.set]
+        if a.target is not None:
+            texts += [c.when for c in spec.criteria_for(a.target)]
+        if len(_NEEDED) >= 4096:
+            _NEEDED.clear()
+        found = _NEEDED[id(a)] = (a, any(name in t for t in texts for name in LINK_NAMES))
+    return found[1]
+
+
+_NEEDED: dict[int, tuple[Any, bool]] = {}  # id(action spec) -> (the spec, whether it reads links)
 
 
 def context(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from engine.desk.context import Desk
 from engine.desk.portal import end_user
 from engine.desk.writes import check_forward, event, intake
 from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, UsageError
+from engine.i18n import N_
 from engine.mail import imap as imapmod
 from engine.mail import thread
 from engine.mail.parse import Inbound, parse
@@ -40,6 +41,19 @@ from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
 
 HOUR = timedelta(hours=1)
+OUTCOMES = {"opened": N_("opened"), "replied": N_("replied"), "commented": N_("commented"),
+            "recorded": N_("recorded"), "dropped": N_("dropped"), "duplicate": N_("duplicate"),
+            "failed": N_("failed")}  # what a message did, as people read it
+# the parts of a mail's ``detail`` (joined by "; "), recorded in English and said in the
+# reader's language with engine.i18n.retell (engine.mail.parse's reasons included)
+DETAILS = (N_("already handled: {outcome}"), N_("from one of the desk's own addresses (a loop)"),
+           N_("larger than {limit} bytes (mail.max_message_bytes)"), N_("failed recipient {address}"),
+           N_("no sender address"), N_("more than {limit} mails from {sender} in an hour (mail.sender_limit)"),
+           N_("new {process} ticket from {sender}"), N_("comment from {sender}"),
+           N_("internal comment from {sender}"), N_("not attached: {reasons}"), N_("performed {action}"),
+           N_("{action} refused: {reason}"), N_("delivery status notification"),
+           N_("auto-reply (Auto-Submitted: {value})"), N_("Auto-Submitted: {value}"), N_("Precedence: {value}"),
+           N_("mailing list"), N_("from a mailer daemon"))
 NO_TEXT = {"en": "(no text)", "zh": "（无正文）"}
 
 
@@ -118,7 +132,7 @@ def _receive(desk: Desk, mail: Inbound, box: Mailbox, mid: str, too_large: bool,
         seen = repo.mail.mail_seen(mid[:255])
         if seen is not None:
             return _result("duplicate", mail, seen.get("ticket_id") and _key(repo, seen["ticket_id"]),
-                           f"already handled: {seen['outcome']}")
+                           DETAILS[0].format(outcome=seen["outcome"]))
         log = {"message_id": mid[:255], "mailbox": box.id, "sender": mail.sender or "",
                "subject": mail.subject[:500], "kind": mail.kind, "received_at": now}
 
@@ -129,25 +143,25 @@ def _receive(desk: Desk, mail: Inbound, box: Mailbox, mid: str, too_large: bool,
 
         own = {b.address for b in mailboxes(desk).values()} | {parseaddr(desk.settings.smtp.sender)[1].lower()}
         if thread.base_address(mail.sender or "") in {thread.base_address(a) for a in own}:
-            return record("dropped", "from one of the desk's own addresses (a loop)")
+            return record("dropped", DETAILS[1])
         if too_large:
-            return record("dropped", f"larger than {limit} bytes (mail.max_message_bytes)")
+            return record("dropped", DETAILS[2].format(limit=limit))
         ticket = _threaded(desk, repo, mail)
         if mail.kind != "person":
             if ticket is not None:
                 _note(desk, repo, ticket, mail, now)
-            detail = mail.why + (f"; failed recipient {mail.bounced}" if mail.bounced else "")
+            detail = mail.why + ("; " + DETAILS[3].format(address=mail.bounced) if mail.bounced else "")
             return record("recorded", detail, ticket)
         if not mail.sender:
-            return record("dropped", "no sender address")
+            return record("dropped", DETAILS[4])
         if repo.mail.mail_from_since(mail.sender, now - HOUR) >= desk.settings.mail.sender_limit:
-            return record("dropped", f"more than {desk.settings.mail.sender_limit} mails from "
-                                     f"{mail.sender} in an hour (mail.sender_limit)")
+            return record("dropped", DETAILS[5].format(limit=desk.settings.mail.sender_limit,
+                                                         sender=mail.sender))
         if ticket is not None and ticket.status_category != "closed":
             outcome, detail = _reply(desk, repo, ticket, mail, now)
             return record(outcome, detail, ticket)
         opened = _open(desk, repo, box, mail, now, follows=ticket.key if ticket else None)
-        return record("opened", f"new {opened.process} ticket from {mail.sender}", opened)
+        return record("opened", DETAILS[6].format(process=opened.process, sender=mail.sender), opened)
 
 
 def _result(outcome: str, mail: Inbound, key: str | None, detail: str) -> dict[str, Any]:
@@ -230,8 +244,8 @@ def _reply(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> tu
         {"mail": {"message_id": mail.message_id, "from": mail.sender}}, text,
         ticket.definition_version, now, by_reporter or signed), key=ticket.key, process=ticket.process)]
     skipped = _attach_all(desk, repo, ticket, mail, actor, now, by_reporter or signed)
-    detail = f"{'' if by_reporter or signed else 'internal '}comment from {mail.sender}" + \
-        (f"; not attached: {'; '.join(skipped)}" if skipped else "")
+    detail = DETAILS[7 if by_reporter or signed else 8].format(sender=mail.sender) + \
+        ("; " + DETAILS[9].format(reasons="; ".join(skipped)) if skipped else "")
     if not by_reporter:
         return "commented", detail
     done = replies.user_replied(desk, repo, ticket, text, actor, now)

@@ -134,7 +134,8 @@ def plan(desk: Desk, process: str, mapping: Mapping[str, str]) -> dict[str, Any]
                 stale.append({"key": row["key"], "state": row["state"],
                               "definition_version": row["definition_version"]})
     return {"process": process, "definition_version": version, "moves": moves,
-            "unmapped": stranded, "older_version": stale}
+            "unmapped": stranded, "older_version": stale,
+            "state_labels": {sid: s.label.get(desk.lang) for sid, s in spec.states.items()}}
 
 
 def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | None,

@@ -18,6 +18,13 @@ def deliver(desk: Desk) -> Any:
     return send(desk.store, desk.home, desk.settings, desk.now)
 
 
+def delivery_errors() -> tuple[str, ...]:
+    """The shapes of why a send failed, as English msgids (engine.notify.channels.ERRORS)."""
+    from engine.notify.channels import ERRORS
+
+    return ERRORS
+
+
 def outbox(desk: Desk, status: str | None = None) -> list[dict[str, Any]]:
     with desk.store.read() as repo:
         rows = repo.list_outbox(status)

@@ -26,5 +26,5 @@ def user_replied(desk: Desk, repo: Any, ticket: Ticket, text: str, actor: Any, n
         with repo.savepoint():
             perform(desk, repo, fresh, action, inputs, None, actor, now)
     except ActionRefused as exc:
-        return f"{action} refused: {exc}"
+        return f"{action} refused: {exc}"  # engine.desk.mailgate.DETAILS
     return f"performed {action}"

@@ -48,8 +48,7 @@ def document(spec: ProcessSpec, values: Mapping[str, Any], state: str | None = N
     """The searchable text of a ticket with these field values (in ``state``: the
     solution field of a process with ``search.publish`` counts only in those states)."""
     solution_field = spec.solution_field
-    details = [str(values[f]) for f, fs in spec.fields.items()
-               if fs.type in TEXT_TYPES and f != solution_field and values.get(f)]
+    details = [str(values[f]) for f in spec.text_fields if f != solution_field and values.get(f)]
     shown = solution_field and published(spec, state)
     return {"title": str(values.get("title") or ""),
             "description": str(values.get("description") or ""),
@@ -57,18 +56,30 @@ def document(spec: ProcessSpec, values: Mapping[str, Any], state: str | None = N
             "details": "\n".join(details)}
 
 
-def index(repo: Any, spec: ProcessSpec, ticket: Ticket) -> None:
-    repo.search.put(ticket.id, document(spec, ticket.values, ticket.state))
+def index(repo: Any, spec: ProcessSpec, ticket: Ticket, new: bool = False) -> None:
+    """Index the ticket's text; ``new``: it was inserted in this transaction."""
+    repo.search.put(ticket.id, document(spec, ticket.values, ticket.state), new=new)
 
 
-def index_if_changed(repo: Any, spec: ProcessSpec, ticket: Ticket, changes: Iterable[str],
+def index_if_changed(repo: Any, spec: ProcessSpec, ticket: Ticket, changes: Mapping[str, Any],
                      before: str | None = None) -> None:
     """Re-index after an action that changed text the index holds, or moved the
-    ticket into or out of the states that publish its solution (from ``before``)."""
-    texts = {"title", "description"} | {f for f, fs in spec.fields.items() if fs.type in TEXT_TYPES}
-    if texts & set(changes) or (spec.publish_states and before is not None
-                                and published(spec, before) != published(spec, ticket.state)):
-        index(repo, spec, ticket)
+    ticket into or out of the states that publish its solution (from ``before``).
+    ``changes``: field -> [old value, new value] (the action's); only the
+    indexed columns whose text differs from before the action are written."""
+    changed = [f for f in changes if f in ("title", "description") or f in spec.text_fields]
+    if changed or (spec.publish_states and before is not None
+                   and published(spec, before) != published(spec, ticket.state)):
+        old = dict(ticket.values)
+        for f in changed:
+            pair = changes[f]
+            if isinstance(pair, (list, tuple)) and len(pair) == 2:
+                old[f] = pair[0]
+            else:  # not an [old, new] pair: the text before is not known, write it all
+                old = None
+                break
+        repo.search.put(ticket.id, document(spec, ticket.values, ticket.state),
+                        before=document(spec, old, before or ticket.state) if old is not None else None)
 
 
 def publishing(desk: Desk) -> tuple[str, ...]:

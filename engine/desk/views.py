@@ -97,13 +97,22 @@ def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[
         "assignee": v.get("assignee"), "group": v.get("group"), "service": v.get("service"),
         "classification": v.get("category"), "parent": v.get("parent"),
         "fields": {k: val for k, val in v.items() if k not in _CORE},
-        "field_labels": {f.id: f.label.get(lang) for f in spec.fields.values()} if spec else {},
+        "field_labels": dict(_field_labels(defs, spec, lang)) if spec else {},
         "sla": sla_view(ticket.sla, iso), "priority_overridden": ticket.priority_overridden,
         "version": ticket.version, "definition_version": ticket.definition_version,
         "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
         "resolved_at": iso(ticket.resolved_at), "closed_at": iso(ticket.closed_at),
         "manuals": service_manuals(defs, v.get("service"), lang),
     }
+
+
+def _field_labels(defs: Definitions, spec: Any, lang: str) -> dict[str, str]:
+    """Field id -> its label in ``lang``, worked out once per process (definitions are immutable)."""
+    memo = defs.derived.setdefault("views.field_labels", {})
+    found = memo.get((spec.id, lang))
+    if found is None or found[0] is not spec:
+        found = memo[spec.id, lang] = (spec, {f.id: f.label.get(lang) for f in spec.fields.values()})
+    return found[1]
 
 
 MANUAL_KINDS = {"runbook": ("Runbook", "运行手册"),

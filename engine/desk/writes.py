@@ -112,7 +112,7 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     row["token_hash"] = token_hash(token)
     ticket.id = repo.insert_ticket(row)
     ticket.status_token = token
-    search.index(repo, spec, ticket)  # before the create event, whose note it indexes
+    search.index(repo, spec, ticket, new=True)  # before the create event, whose note it indexes
     changes = {k: [None, v] for k, v in values.items() if v is not None}
     changes.update(extra_changes or {})
     if switch:

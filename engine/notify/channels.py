@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any, Mapping, Protocol
 
+from engine.i18n import N_
 from engine.mail import thread
 from engine.notify.templates import Rendered, header_text
 from engine.settings import Settings
@@ -26,6 +27,13 @@ from engine.settings import Settings
 
 class DeliveryFailed(Exception):
     """The channel could not hand the message over; it will be retried."""
+
+
+# why a send failed, recorded in English (last_error) and said in the reader's
+# language with engine.i18n.retell (itsm outbox deliver)
+ERRORS = (N_("no SMTP server configured (smtp.host / ITSM_SMTP_HOST)"), N_("SMTP {server}: {error}"),
+          N_("SMTP refused {recipients}"), N_("no webhook configured (webhook.url / ITSM_WEBHOOK_URL)"),
+          N_("webhook answered HTTP {status}"), N_("webhook {url}: {error}"), N_("unknown channel {channel}"))
 
 
 class Channel(Protocol):
@@ -40,7 +48,7 @@ class SmtpChannel:
     def send(self, row: Mapping[str, Any], message: Rendered, settings: Settings) -> str:
         cfg = settings.smtp
         if not cfg.host:
-            raise DeliveryFailed("no SMTP server configured (smtp.host / ITSM_SMTP_HOST)")
+            raise DeliveryFailed(ERRORS[0])
         # Header values are one clean line each: the e-mail library refuses a
         # value with any line break (U+2028, NEL, form feed... too) with an error.
         recipient = header_text(str(row["recipient"]))
@@ -79,9 +87,9 @@ class SmtpChannel:
                 # the row's recipient only, whatever the To header parses into
                 refused = client.send_message(mail, to_addrs=[recipient])
         except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryFailed(f"SMTP {cfg.host}:{cfg.port}: {exc}") from None
+            raise DeliveryFailed(ERRORS[1].format(server=f"{cfg.host}:{cfg.port}", error=exc)) from None
         if refused:
-            raise DeliveryFailed(f"SMTP refused {', '.join(refused)}")
+            raise DeliveryFailed(ERRORS[2].format(recipients=", ".join(refused)))
         return mail["Message-ID"]
 
 
@@ -93,7 +101,7 @@ class WebhookChannel:
     def send(self, row: Mapping[str, Any], message: Rendered, settings: Settings) -> str:
         cfg = settings.webhook
         if not cfg.url:
-            raise DeliveryFailed("no webhook configured (webhook.url / ITSM_WEBHOOK_URL)")
+            raise DeliveryFailed(ERRORS[3])
         ident = f"itsm-outbox-{row['id']}"
         body = json.dumps({"id": ident, "channel": row["channel"], "to": row["recipient"],
                            "subject": message.subject, "text": message.text,
@@ -109,14 +117,14 @@ class WebhookChannel:
             with urllib.request.urlopen(request, timeout=cfg.timeout) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
-            raise DeliveryFailed(f"webhook answered HTTP {exc.code}") from None
+            raise DeliveryFailed(ERRORS[4].format(status=exc.code)) from None
         except (OSError, urllib.error.URLError, ValueError) as exc:  # ValueError: not a URL
-            raise DeliveryFailed(f"webhook {cfg.url}: {exc}") from None
+            raise DeliveryFailed(ERRORS[5].format(url=cfg.url, error=exc)) from None
         except http.client.HTTPException as exc:  # garbage instead of an HTTP answer
             raise DeliveryFailed(f"webhook {cfg.url}: not an HTTP answer "
                                  f"({type(exc).__name__}: {exc})") from None
         if not 200 <= status < 300:
-            raise DeliveryFailed(f"webhook answered HTTP {status}")
+            raise DeliveryFailed(ERRORS[4].format(status=status))
         return ident
 
 

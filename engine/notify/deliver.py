@@ -34,7 +34,7 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from engine.notify import templates
-from engine.notify.channels import CHANNELS, DeliveryFailed
+from engine.notify.channels import CHANNELS, ERRORS, DeliveryFailed
 from engine.settings import Settings
 
 LEASE = timedelta(minutes=5)
@@ -94,7 +94,7 @@ def prepare(row: dict[str, Any], home: Path, settings: Settings) -> tuple[Any, s
     unknown channel): the row's own failure, never the channel's."""
     try:
         if row["channel"] not in CHANNELS:
-            raise DeliveryFailed(f"unknown channel {row['channel']!r}")
+            raise DeliveryFailed(ERRORS[6].format(channel=repr(row["channel"])))
         return templates.render(home, row["template"], row["lang"], context(row, settings)), None
     except (DeliveryFailed, templates.TemplateProblem) as exc:
         return None, error_text(str(exc))
@@ -162,11 +162,11 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
         with store.write() as repo:
             if row["status"] == "failed":  # its deliverer died during the last attempt allowed
                 report.failed += 1
-                outcome = f"failed after {row['attempts']} attempts: {row['last_error']}"
+                result = {"status": "failed", "attempts": row["attempts"], "error": row["last_error"]}
             else:
-                outcome = _finish(repo, row, error, now(), settings, report)
+                result = _finish(repo, row, error, now(), settings, report)
         report.lines.append({"id": row["id"], "channel": row["channel"], "to": row["recipient"],
-                             "template": row["template"], "outcome": outcome})
+                             "template": row["template"], "outcome": outcome_text(result), **result})
 
     with ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="itsm-send") as pool:
         while len(report.lines) < limit:
@@ -213,20 +213,31 @@ def deliver(store: Any, home: Path, settings: Settings, now: Callable[[], dateti
     return report
 
 
+def outcome_text(result: dict[str, Any]) -> str:
+    """One attempt's result in English (the ``outcome`` of a report line)."""
+    if result["status"] == "sent":
+        return "sent"
+    if result["status"] == "retrying":
+        return f"retry in {result['retry_in']}s: {result['error']}"
+    return f"failed after {result['attempts']} attempts: {result['error']}"
+
+
 def _finish(repo: Any, row: dict[str, Any], error: str | None, done: datetime, settings: Settings,
-            report: DeliveryReport) -> str:
-    """Record one attempt's result; the outcome line of the report."""
+            report: DeliveryReport) -> dict[str, Any]:
+    """Record one attempt's result: {status: sent | retrying | failed, error, retry_in
+    (seconds), attempts}."""
     if error is None:
         payload = dict(row.get("payload") or {})
         payload.pop("token", None)  # the status token leaves the database once sent
         repo.finish_outbox(row["id"], sent_at=done, error=None, retry_at=None, payload=payload)
         report.sent += 1
-        return "sent"
+        return {"status": "sent"}
     if row["attempts"] < settings.max_attempts:
         delay = retry_delay(row["attempts"], settings)
         repo.finish_outbox(row["id"], sent_at=None, error=error, retry_at=done + delay)
         report.retrying += 1
-        return f"retry in {int(delay.total_seconds())}s: {error}"
+        return {"status": "retrying", "retry_in": int(delay.total_seconds()), "error": error,
+                "attempts": row["attempts"]}
     repo.finish_outbox(row["id"], sent_at=None, error=error, retry_at=None)
     report.failed += 1
-    return f"failed after {row['attempts']} attempts: {error}"
+    return {"status": "failed", "attempts": row["attempts"], "error": error}

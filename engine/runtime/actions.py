@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from engine.errors import ActionRefused
-from engine.definitions.expressions import ExpressionError, compile_expression, resolve_value
+from engine.definitions.expressions import ExpressionError, compile_expression, resolve_value, template_source
 from engine.i18n import t
 from engine.model import ActionSpec, Definitions, ProcessSpec
 from engine.runtime import context as ctxmod
@@ -133,9 +133,11 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     values = dict(ticket.values)
     values.update(given)
     category = defs.category_of(ticket.status)
-    before_ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
-                              action=action_id, now=now, sla=ticket.sla, status_category=category,
-                              extra=links)
+    before_ctx: dict[str, Any] = {}  # what set: expressions see (only literals: not needed)
+    if any(template_source(raw) is not None for name, raw in action.set if name not in given):
+        before_ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
+                                  action=action_id, now=now, sla=ticket.sla, status_category=category,
+                                  extra=links)
     for name, raw in action.set:
         if name not in given:
             values[name] = _set_value(defs, spec, name, resolve_value(raw, before_ctx), lookup)
@@ -152,9 +154,9 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     if action.note == "required" and _empty(note):
         raise ActionRefused(t("note_required", lang, action=action_id), missing=["note"])
 
-    ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id, action=action_id,
-                       now=now, sla=ticket.sla, status_category=category, extra=links)
     if action.when:
+        ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id, action=action_id,
+                           now=now, sla=ticket.sla, status_category=category, extra=links)
         try:
             ok = compile_expression(action.when).holds(ctx)
             why = action.when_message.get(lang) if action.when_message else action.when

@@ -16,8 +16,10 @@ included).  Driver errors are re-raised as SQLAlchemy's ``DBAPIError``
 subclasses, so ``db.translate_errors`` maps them like any other error, and a
 lost connection is invalidated in the pool.
 
-Only fixed statements belong here: no expanding ``IN``, no ``RETURNING``, no
-per-call SQL (those go through ``Connection.execute``).
+Only fixed statements belong here: no expanding ``IN``, no per-call SQL (those
+go through ``Connection.execute``).  A ``RETURNING`` is allowed when the
+statement says so (``Prepared(stmt, returning=True)``, read with
+:meth:`Runner.rows` and the like): both drivers return its rows from the cursor.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class _Compiled:
 
     __slots__ = ("sql", "positional", "defaults", "slots", "columns", "keys", "row_procs")
 
-    def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str] | None) -> None:
+    def __init__(self, stmt: Any, dialect: Dialect, keys: Sequence[str] | None,
+                 returning: bool = False) -> None:
         if isinstance(stmt, sa.Insert):  # SQLAlchemy fills those in its execution context, not here
             missing = [c.key for c in stmt.table.columns if c.default is not None and c.key not in (keys or ())]
             if missing:
@@ -60,8 +63,9 @@ class _Compiled:
                                 for_executemany=True)  # never an implicit RETURNING
         if getattr(compiled, "escaped_bind_names", None):
             raise ValueError(f"bind names need escaping, not supported here: {compiled.escaped_bind_names}")
-        if getattr(compiled, "returning", None):
-            raise ValueError("a prepared statement cannot return rows of an INSERT/UPDATE")
+        if getattr(compiled, "returning", None) and not returning:
+            raise ValueError("a prepared statement returns rows of an INSERT/UPDATE only when "
+                             "made with returning=True")
         self.sql: str = compiled.string
         self.positional: bool = bool(dialect.positional)  # SQLite's qmark: a tuple in order
         self.defaults: dict[str, Any] = {}  # literal values bound by the statement itself
@@ -78,7 +82,7 @@ class _Compiled:
         names = compiled.positiontup if self.positional else dict.fromkeys(compiled.bind_names.values())
         # (name, its processor or None), in the driver's order
         self.slots: tuple[tuple[str, Processor | None], ...] = tuple((n, binds.get(n)) for n in names)
-        selected = getattr(stmt, "selected_columns", None)
+        selected = stmt.exported_columns if returning else getattr(stmt, "selected_columns", None)
         self.columns: tuple[Any, ...] = tuple(selected) if selected is not None else ()
         self.keys: tuple[str, ...] = tuple(col.key for col in self.columns)
         self.row_procs: tuple[tuple[int, Processor], ...] | None = None  # after the first execution
@@ -111,10 +115,11 @@ class _Compiled:
 class Prepared:
     """A Core statement run with :class:`Runner`; build once at module level."""
 
-    __slots__ = ("stmt", "_by_dialect")
+    __slots__ = ("stmt", "returning", "_by_dialect")
 
-    def __init__(self, stmt: Any) -> None:
+    def __init__(self, stmt: Any, returning: bool = False) -> None:
         self.stmt = stmt
+        self.returning = returning  # an INSERT/UPDATE ... RETURNING, read with Runner.rows
         self._by_dialect: dict[tuple[str, str, tuple[str, ...] | None], _Compiled] = {}
 
     def compiled(self, dialect: Dialect, keys: Sequence[str] | None = None) -> _Compiled:
@@ -123,7 +128,7 @@ class Prepared:
         if found is None:
             if len(self._by_dialect) >= 256:  # an UPDATE has a form per set of changed columns
                 self._by_dialect.clear()
-            found = self._by_dialect[key] = _Compiled(self.stmt, dialect, keys)
+            found = self._by_dialect[key] = _Compiled(self.stmt, dialect, keys, self.returning)
         return found
 
 
@@ -175,7 +180,7 @@ class Runner:
     # -- reads ------------------------------------------------------------------------
     def rows(self, p: Prepared, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every row as a tuple, with the columns' result processors applied."""
-        c = p.compiled(self.dialect)
+        c = p.compiled(self.dialect, _keys(p, values))
         cursor = self._run(c, c.params(values))
         fetched = cursor.fetchall()
         procs = c.row_procs if c.row_procs is not None else c.results(self.dialect, cursor.description)
@@ -191,7 +196,7 @@ class Runner:
 
     def mappings(self, p: Prepared, values: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every row as a dict of column key -> value."""
-        keys = p.compiled(self.dialect).keys
+        keys = p.compiled(self.dialect, _keys(p, values)).keys
         return [dict(zip(keys, r)) for r in self.rows(p, values)]
 
     def first(self, p: Prepared, values: Mapping[str, Any]) -> dict[str, Any] | None:

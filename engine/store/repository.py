@@ -7,6 +7,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
@@ -120,6 +121,14 @@ _TICKET_BY_KEY = sa.select(tickets).where(tickets.c.key == _B("key"))
 _TICKET_BY_ID = sa.select(tickets).where(tickets.c.id == _B("tid"))
 _TICKET = {(by, lock): Prepared(stmt.with_for_update() if lock else stmt)
            for by, stmt in (("key", _TICKET_BY_KEY), ("id", _TICKET_BY_ID)) for lock in (False, True)}
+# SQLite, in a write (BEGIN IMMEDIATE holds the write lock, so nothing can append in
+# between): the ticket with the tail of its journal, one statement instead of two
+_TAIL_SEQ = (sa.select(journal.c.seq).where(journal.c.ticket_id == tickets.c.id)
+             .order_by(journal.c.seq.desc()).limit(1).scalar_subquery())
+_TAIL_HASH = (sa.select(journal.c.hash).where(journal.c.ticket_id == tickets.c.id)
+              .order_by(journal.c.seq.desc()).limit(1).scalar_subquery())
+_TICKET_WITH_TAIL = Prepared(sa.select(tickets, _TAIL_SEQ.label("tail_seq"), _TAIL_HASH.label("tail_hash"))
+                             .where(tickets.c.key == _B("key")))
 _UPDATE_TICKET = Prepared(tickets.update().where(tickets.c.id == _B("b_id"),
                                                  tickets.c.version == _B("b_version")))
 # an event as the desk reads it: with the key id of its hash, without its place in the
@@ -149,32 +158,50 @@ _COMPARED = frozenset(c.name for c in tickets.columns
                       if c.name not in ("id", "version") and not isinstance(c.type, sa.JSON))
 _VERSION = Prepared(sa.select(definition_versions.c.version)
                     .where(definition_versions.c.version == _B("v")))
+_NEXT_KEY = Prepared(key_sequences.update().where(key_sequences.c.prefix == _B("b_prefix"))
+                     .values(last_value=key_sequences.c.last_value + 1)
+                     .returning(key_sequences.c.last_value), returning=True)
+_INSERT_TICKET = Prepared(tickets.insert().returning(tickets.c.id), returning=True)
+_RECENT_OPEN = {bounded: Prepared(sa.select(sa.func.count()).select_from(tickets).where(
+    tickets.c.process == _B("process"), tickets.c.service == _B("service"),
+    tickets.c.status_category.notin_([_B("closed"), _B("resolved")]),
+    tickets.c.created_at >= _B("since", type_=tickets.c.created_at.type),
+    tickets.c.created_at <= _B("until", type_=tickets.c.created_at.type) if bounded else sa.true()))
+    for bounded in (False, True)}
 
 
 class PeopleCache:
-    """People and the members of groups and roles, as read by the kept SQLite write
-    connection, kept from one transaction to the next for as long as no other
-    connection has committed anything (``PRAGMA data_version``, read once the
-    transaction holds the write lock); this process's own changes to people
-    clear it (Repo.add_person, Repo.set_roles)."""
+    """What the kept SQLite write connection read or wrote, kept from one transaction
+    to the next for as long as no other connection has committed anything
+    (``PRAGMA data_version``, read once the transaction holds the write lock):
+    people and the members of groups and roles (this process's own changes to
+    people clear them: Repo.add_person, Repo.set_roles), and per ticket its
+    due-work rows with the effects already fired (every write of those rows goes
+    through the Repo, which keeps them in step: replace_due_work, mark_fired);
+    a rollback forgets everything."""
 
     def __init__(self) -> None:
         self.conn: Connection | None = None  # data_version is per connection
         self.version: int | None = None
         self.people: dict[str, dict[str, Any] | None] = {}
         self.members: dict[str, list[str]] = {}
+        # ticket id -> ({(kind, name): (cycle, due_at)}, fired keys)
+        self.due: dict[int, tuple[dict[tuple[str, str], tuple[str, datetime]], set[tuple[str, str, str]]]] = {}
+
+    def clear(self) -> None:
+        self.people.clear()
+        self.members.clear()
+        self.due.clear()
 
     def forget(self) -> None:
         """After a rollback: what was read may have included what was undone."""
         self.conn = self.version = None
-        self.people.clear()
-        self.members.clear()
+        self.clear()
 
     def valid_for(self, conn: Connection, version: int) -> "PeopleCache":
         if conn is not self.conn or version != self.version:
             self.conn, self.version = conn, version
-            self.people.clear()
-            self.members.clear()
+            self.clear()
         return self
 
 
@@ -200,18 +227,38 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.conn = conn
         self.run = Runner(conn)  # the prepared statements above
         self.sqlite = conn.dialect.name == "sqlite"
-        self.search = SearchIndex(conn, self.sqlite)
-        self.api_keys = ApiKeyQueries(conn)  # engine/store/apikeys.py
-        self.self_help = SelfHelpQueries(conn, self.sqlite)  # engine/store/selfhelp.py
-        self.audit = AuditQueries(conn, self.sqlite, self.run)  # engine/store/audit.py
-        self.mail = MailQueries(conn)  # engine/store/mail.py: attachments, the mail log
+        self.search = SearchIndex(conn, self.sqlite, self.run)
         self.keys = keys  # the journal's HMAC keys, loaded on the first event written
         if people is not None:  # kept across transactions while nothing else committed
             people = people.valid_for(conn, self.run.scalars(_DATA_VERSION, {})[0])
-        self._people: dict[str, dict[str, Any] | None] = people.people if people else {}
-        self._members: dict[str, list[str]] = people.members if people else {}  # role / group
+        else:  # for this transaction only
+            people = PeopleCache()
+        self._people = people.people
+        self._members = people.members  # role / group
+        # ticket id -> (seq, hash) of its newest event, as read with the locked ticket
+        # (SQLite), begun by insert_ticket or written by append_event in this transaction
+        self._tails: dict[int, tuple[int, str]] = {}
+        self._known_due = people.due  # what fired_keys read and replace_due_work wrote
         self._stored: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, plain columns)
         self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
+
+    # The queries of other parts of the store, made when first used (most
+    # transactions never use them).
+    @cached_property
+    def api_keys(self) -> ApiKeyQueries:  # engine/store/apikeys.py
+        return ApiKeyQueries(self.conn)
+
+    @cached_property
+    def self_help(self) -> SelfHelpQueries:  # engine/store/selfhelp.py
+        return SelfHelpQueries(self.conn, self.sqlite)
+
+    @cached_property
+    def audit(self) -> AuditQueries:  # engine/store/audit.py
+        return AuditQueries(self.conn, self.sqlite, self.run)
+
+    @cached_property
+    def mail(self) -> MailQueries:  # engine/store/mail.py: attachments, the mail log
+        return MailQueries(self.conn)
 
     # -- people ----------------------------------------------------------------
     def add_person(self, pid: str, name: str, email: str, phone: str | None, site: str | None,
@@ -315,6 +362,8 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         except BaseException:  # what was read inside may have been undone
             self._people.clear()
             self._members.clear()
+            self._tails.clear()
+            self._known_due.clear()
             self._due_read.clear()
             self._stored.clear()
             raise
@@ -355,24 +404,29 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     # -- keys --------------------------------------------------------------------
     def next_key(self, prefix: str) -> str:
         """Gap-free: the counter moves inside the caller's transaction."""
-        stmt = (key_sequences.update().where(key_sequences.c.prefix == prefix)
-                .values(last_value=key_sequences.c.last_value + 1)
-                .returning(key_sequences.c.last_value))
-        value = self.conn.execute(stmt).scalar()
-        if value is None:
+        found = self.run.scalars(_NEXT_KEY, {"b_prefix": prefix})
+        if not found:
             self._insert_new(key_sequences, {"prefix": prefix, "last_value": 0})
-            value = self.conn.execute(stmt).scalar()
-        return f"{prefix}-{value:06d}"
+            found = self.run.scalars(_NEXT_KEY, {"b_prefix": prefix})
+        return f"{prefix}-{found[0]:06d}"
 
     # -- tickets -----------------------------------------------------------------
     def insert_ticket(self, row: dict[str, Any]) -> int:
         values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}
-        return int(self.conn.execute(tickets.insert().values(**values)
-                                     .returning(tickets.c.id)).scalar_one())
+        ticket_id = int(self.run.scalars(_INSERT_TICKET, values)[0])
+        self._tails[ticket_id] = (0, GENESIS)  # a new ticket: no journal, no due work yet
+        self._known_due[ticket_id] = ({}, set())
+        return ticket_id
 
     def get_ticket(self, key: str, *, lock: bool = False) -> dict[str, Any]:
-        # SQLite's BEGIN IMMEDIATE already holds the write lock
-        row = self.run.first(_TICKET["key", lock and not self.sqlite], {"key": key})
+        if lock and self.sqlite:  # BEGIN IMMEDIATE already holds the write lock: the
+            # journal's tail comes with the row (append_event needs it next)
+            row = self.run.first(_TICKET_WITH_TAIL, {"key": key})
+            if row is not None:
+                seq, digest = row.pop("tail_seq"), row.pop("tail_hash")
+                self._tails[row["id"]] = (seq, digest) if seq is not None else (0, GENESIS)
+        else:
+            row = self.run.first(_TICKET["key", lock and not self.sqlite], {"key": key})
         if row is None:
             raise NotFound(N_("no ticket {key}"), values={"key": key})
         return self._remember(row)
@@ -492,12 +546,9 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
 
     def count_recent_open(self, process: str, service: str, since: datetime,
                           until: datetime | None = None) -> int:
-        return int(self.conn.execute(
-            sa.select(sa.func.count()).select_from(tickets).where(
-                tickets.c.process == process, tickets.c.service == service,
-                tickets.c.status_category.notin_(["closed", "resolved"]),
-                tickets.c.created_at >= to_db(since), tickets.c.created_at <= to_db(until)
-                if until is not None else sa.true())).scalar_one())
+        return int(self.run.scalars(_RECENT_OPEN[until is not None], {
+            "process": process, "service": service, "closed": "closed", "resolved": "resolved",
+            "since": to_db(since), "until": to_db(until)})[0])
 
     # -- timed work (itsm tick) ---------------------------------------------------
     def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
@@ -505,10 +556,15 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         differ (each write is a page of the durable commit; most changes keep most
         of a ticket's due work)."""
         stored = self._due_read.pop(ticket_id, None)  # read with fired_keys, nothing wrote since
+        known = self._known_due.get(ticket_id)
+        if stored is None and known is not None:
+            stored = known[0]
         if stored is None:
             stored = {(kind, name): (cycle, due_at)
                       for kind, name, cycle, due_at in self.run.rows(_DUE, {"tid": ticket_id})}
         wanted = {(i["kind"], i["name"]): (i["cycle"], to_db(i["due_at"])) for i in items}
+        if known is not None:
+            self._known_due[ticket_id] = (wanted, known[1])
         for key, value in stored.items():
             if wanted.get(key) != value:
                 self.run.execute(_DELETE_DUE_ITEM, {"tid": ticket_id, "b_kind": key[0], "b_name": key[1]})
@@ -527,6 +583,10 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
         """The effects already fired for the ticket; its due_work rows come with them
         (one statement), kept for the replace_due_work that follows."""
+        known = self._known_due.get(ticket_id)
+        if known is not None:  # as this connection left them (PeopleCache)
+            self._due_read[ticket_id] = dict(known[0])
+            return set(known[1])
         keys: set[tuple[str, str, str]] = set()
         due: dict[tuple[str, str], tuple[str, datetime]] = {}
         for row, kind, name, cycle, due_at in self.run.rows(_DUE_AND_FIRED, {"tid": ticket_id}):
@@ -535,6 +595,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             else:
                 due[kind, name] = (cycle, due_at)
         self._due_read[ticket_id] = due
+        self._known_due[ticket_id] = (dict(due), set(keys))
         return keys
 
     def count_fired(self, ticket_id: int, kind: str, name: str, cycle_prefix: str) -> int:
@@ -547,6 +608,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         """Record that an effect fired; False if it already had (another tick)."""
         values = {"ticket_id": ticket_id, "kind": kind, "name": name, "cycle": cycle,
                   "fired_at": to_db(now), "outcome": outcome[:500]}
+        self._known_due.pop(ticket_id, None)  # read again when next needed
         return self._insert_new(fired, values)
 
     def set_fired_outcome(self, ticket_id: int, kind: str, name: str, cycle: str, outcome: str) -> None:
@@ -679,14 +741,17 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         ticket's, which the hash covers).  ``last``: its newest event, when the
         caller read the journal under the ticket's lock (saves the read).  The
         event is sealed into the desk-wide log later (engine.desk.sealing)."""
-        if last is None:
-            last = self.run.first(_LAST_EVENT, {"tid": ticket_id})
-        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
+        tail = self._tails.get(ticket_id) if last is None else (last["seq"], last["hash"])
+        if tail is None:
+            found = self.run.first(_LAST_EVENT, {"tid": ticket_id})
+            tail = (found["seq"], found["hash"]) if found else (0, GENESIS)
+        seq, prev = tail[0] + 1, tail[1]
         ring = self.keys()
         row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev, key_id=ring.current_id)
         row["hash"] = keyed_hash(ring.current, prev, canonical(row, key, process))
         self.run.execute(_INSERT_EVENT,
                          {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()})
+        self._tails[ticket_id] = (seq, row["hash"])
         if row.get("note"):
             self.search.append_note(ticket_id, row["note"])
         return row

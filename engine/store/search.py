@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.store.prepared import Prepared, Runner
 from engine.store.schema import search_text
 
 COLUMNS = ("title", "description", "solution", "details", "notes")
@@ -68,32 +69,55 @@ class Query:
     published: tuple[str, ...] = ()
 
 
+# The writes of an intake and an action (engine/store/prepared.py): a new ticket's
+# row, and an UPDATE of the columns whose text changed (compiled per set of columns).
+_INSERT = Prepared(search_text.insert())
+_UPDATE = Prepared(search_text.update().where(search_text.c.ticket_id == sa.bindparam("b_id")))
+
+
+def _indexed(doc: dict[str, str]) -> dict[str, str]:
+    """The columns (without the notes) that hold ``doc``, with their bigrams."""
+    values = {c: doc.get(c) or "" for c in COLUMNS if c != "notes"}
+    values["title_grams"] = bigrams(values["title"])
+    values["text_grams"] = bigrams("\n".join((values["description"], values["solution"], values["details"])))
+    return values
+
+
 class SearchIndex:
     """The queries of the index, bound to the caller's connection."""
 
-    def __init__(self, conn: Connection, sqlite: bool) -> None:
+    def __init__(self, conn: Connection, sqlite: bool, run: Runner | None = None) -> None:
         self.conn = conn
         self.sqlite = sqlite
+        self.run = run if run is not None else Runner(conn)
 
     # -- writing -----------------------------------------------------------------
-    def put(self, ticket_id: int, doc: dict[str, str]) -> None:
-        """Insert or replace the ticket's text (its notes are kept)."""
-        values = {c: doc.get(c) or "" for c in COLUMNS if c != "notes"}
-        values["title_grams"] = bigrams(values["title"])
-        values["text_grams"] = bigrams("\n".join((values["description"], values["solution"], values["details"])))
+    def put(self, ticket_id: int, doc: dict[str, str], *, new: bool = False,
+            before: dict[str, str] | None = None) -> None:
+        """Insert or replace the ticket's text (its notes are kept).  ``new``: the
+        ticket was inserted in this transaction (no row yet: a plain INSERT);
+        ``before``: the text it had, when known, so that only the columns that
+        differ are written (an unchanged column would make the SQLite triggers
+        re-index its text in the FTS tables: pages of the durable commit)."""
+        values = _indexed(doc)
+        if new:
+            self.run.execute(_INSERT, dict(values, ticket_id=ticket_id, notes="", notes_grams=""))
+            return
+        if before is not None:
+            old = _indexed(before)
+            changed = {c: v for c, v in values.items() if old[c] != v}
+            if not changed:
+                return
+            if self.run.execute(_UPDATE, dict(changed, b_id=ticket_id)) == 1:
+                return  # else no row yet (a ticket from before the index): the upsert below
         dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
         stmt = dialect.insert(search_text).values(ticket_id=ticket_id, notes="", notes_grams="", **values)
         self.conn.execute(stmt.on_conflict_do_update(index_elements=[search_text.c.ticket_id],
                                                      set_=values))
 
     def append_note(self, ticket_id: int, note: str) -> None:
-        values: dict[str, Any] = {"notes": sa.case((search_text.c.notes == "", note),
-                                                   else_=search_text.c.notes + NOTE_SEPARATOR + note)}
         grams = bigrams(note)
-        if grams:
-            values["notes_grams"] = sa.case((search_text.c.notes_grams == "", grams),
-                                            else_=search_text.c.notes_grams + " " + grams)
-        self.conn.execute(search_text.update().where(search_text.c.ticket_id == ticket_id).values(**values))
+        self.run.execute(_APPEND_NOTE[bool(grams)], {"b_id": ticket_id, "b_note": note, "b_grams": grams})
 
     def set_notes(self, ticket_id: int, notes: str) -> None:
         self.conn.execute(search_text.update().where(search_text.c.ticket_id == ticket_id)
@@ -317,6 +341,16 @@ class SearchIndex:
         sql = f"SELECT s.ticket_id FROM search_text s{join} WHERE {' AND '.join(where)} LIMIT :limit"
         return [r[0] for r in self.conn.execute(sa.text(sql), params)]
 
+
+_NOTE, _GRAMS = sa.bindparam("b_note", type_=sa.Text()), sa.bindparam("b_grams", type_=sa.Text())
+_APPEND_NOTE = {with_grams: Prepared(search_text.update().where(search_text.c.ticket_id == sa.bindparam("b_id"))
+                                     .values(notes=sa.case((search_text.c.notes == "", _NOTE),
+                                                           else_=search_text.c.notes + NOTE_SEPARATOR + _NOTE),
+                                             **({"notes_grams": sa.case(
+                                                 (search_text.c.notes_grams == "", _GRAMS),
+                                                 else_=search_text.c.notes_grams + " " + _GRAMS)}
+                                                if with_grams else {})))
+                for with_grams in (False, True)}
 
 _USES_S = re.compile(r"\bs\.")  # a filter on search_text's columns
 _USES_T = re.compile(r"\bt\.")  # a filter on tickets' columns

@@ -249,6 +249,8 @@ class WhoamiOut(BaseModel):
     user: str
     name: str | None = None
     roles: list[str]
+    role_labels: dict[str, dict[str, str]] = Field(default_factory=dict, description="The roles' labels "
+                                                   "by language: {role: {en, zh}}.")
     key_id: int
     expires_at: str | None = Field(None, description="When the token expires (null: never).")
     scopes: list[str] | None = Field(None, description="What the token may do (absent: everything "

@@ -51,7 +51,8 @@ def test_an_export_verifies_offline_with_the_public_key_only(itsm_nodb, exported
         == (16, 3, 2, 15, 1)
     text = itsm_nodb("audit", "verify", "--export", str(exported["path"]), "--public-key",
                      str(exported["public"])).stdout
-    assert "1 event(s) after it (not yet signed): journal intact" in text
+    assert ("16 events of 3 tickets; 2 signed checkpoints, the last at #15; 1 event after it (not yet signed): "
+            "journal intact") in text
 
 
 def _edit(path: Path, change: Any) -> None:
@@ -119,7 +120,7 @@ def make_legacy(db_url: str) -> None:
 def test_db_upgrade_rekeys_a_legacy_desk(itsm, worked, keys):  # noqa: F811
     make_legacy(worked["db"])
     out = itsm("db", "upgrade").stdout
-    assert re.search(r"schema 0005 -> 00\d\d\n", out) and "journal re-keyed under key test: 14 event(s) of 3 ticket(s)" in out
+    assert re.search(r"schema 0005 -> 00\d\d\n", out) and "journal re-keyed: 14 events of 3 tickets re-chained under key test" in out
     _, _, data = verify(itsm, expect=0)
     assert (data["sealed"], data["unsealed"], data["checkpoints"]) == (14, 0, 1)
     line = json.loads(keys["witness"].read_text().splitlines()[-1])

@@ -202,7 +202,8 @@ def test_text_output_reads_like_a_review(itsm_nodb: Any, repo_copy: Path, design
     assert "added," in result.stderr and "changed" in result.stderr
     zh = itsm_nodb("diff", repo_copy / "processes" / "incident.yaml",
                    designed / "processes" / "incident.yaml", lang="zh", expect=1).stdout
-    assert "  + state with_vendor (厂商处理中)" in zh
+    assert "流程 incident\n" in zh and "  + 状态 with_vendor (厂商处理中)" in zh
+    assert '      after: "3 个工作日" -> "5 个工作日"\n' in zh
 
 
 def test_code_table_files(itsm_nodb: Any, repo_copy: Path, designed: Path) -> None:

@@ -212,8 +212,8 @@ def test_graph_all_draws_every_process_and_how_they_meet(itsm_nodb: Itsm) -> Non
         assert f"    p_{pid}[" in text
     assert 'p_incident -->|"link: Caused by problem (caused_by, one)"| p_problem' in text
     assert 'p_incident -.->|"opens: Raise a problem (raise_problem)"| p_problem' in text
-    assert 'p_major_incident ==>|"cascade: resolve → resolve (part_of)"| p_incident' in text
-    assert 'p_problem -->|"output: workaround (known_error, resolved, closed)"| out_search' in text
+    assert 'p_major_incident ==>|"cascade: Resolve → Resolve (part_of)"| p_incident' in text
+    assert 'p_problem -->|"output: Workaround (Known error, Resolved, Closed)"| out_search' in text
     assert "in_alerts -->" in text
     dot = itsm_nodb("graph", "--all", "--format", "dot").stdout
     assert '"incident" -> "problem" [label="link: Caused by problem (caused_by, one)", style=solid];' in dot

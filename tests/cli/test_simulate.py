@@ -88,11 +88,11 @@ def test_the_text_tells_the_story(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO).stdout
     lines = out.splitlines()
     assert lines[0] == f"Incident (incident): {EXAMPLE}"
-    assert "  #2 2026-03-02 09:10 +08:00  assign (Assign)  as wang.lei  new -> Assigned (assigned)" in lines
-    assert "      changed: Group: - -> desktop_support" in lines
+    assert "  #2 2026-03-02 09:10 +08:00  assign (Assign)  as wang.lei  New -> Assigned (assigned)" in lines
+    assert "      changed: Group: - -> Desktop Support" in lines
     assert any(line.startswith("  #6 2026-03-02 11:50 +08:00  resolve (Resolve)  as chen.jie  REFUSED: "
                                "resolve needs: closure_code (missing)  [as expected]") for line in lines)
-    assert "     2026-03-06 13:00 +08:00  timer  INC-000001 timer auto_close: auto_close -> closed" in lines
+    assert "     2026-03-06 13:00 +08:00  timer  INC-000001 timer Default closure: Close automatically -> Closed" in lines
     assert "      SLA: Response met; Resolution breached" in lines
     assert lines[-2:] == ["INC-000001 ends in state Closed (closed)", "the script ran as written"]
 
@@ -100,9 +100,10 @@ def test_the_text_tells_the_story(itsm_nodb: Any) -> None:
 def test_chinese_labels_and_messages(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO, lang="zh").stdout
     assert out.startswith("突发事件 (incident): ")
-    assert "assign (分派)  执行人 wang.lei  new -> 已分派 (assigned)" in out
+    assert "assign (分派)  执行人 wang.lei  新建 -> 已分派 (assigned)" in out
     assert "被拒绝: resolve 需要填写：closure_code（缺失）  [符合预期]" in out
-    assert "      变更: 处理组: - -> desktop_support" in out
+    assert "      变更: 处理组: - -> 桌面运维组" in out
+    assert "定时器  INC-000001 定时器 缺省关闭: 自动关闭 -> 已关闭" in out  # labels, not ids
     assert "SLA: 响应 已满足; 解决 已违约" in out
     assert out.endswith("INC-000001 最终状态：已关闭 (closed)\n脚本按预期运行\n")
 
@@ -122,7 +123,7 @@ def test_a_refused_step_exits_1_and_the_rest_still_runs(itsm_nodb: Any, tmp_path
     assert refused[0]["as_written"] is False and refused[0]["changes"] == {}
     text = itsm_nodb("simulate", "incident", path, home=REPO, expect=1).stdout
     assert "      !! NOT AS WRITTEN: refused" in text
-    assert text.endswith("1 step(s) did not run as written\n")
+    assert text.endswith("1 step did not run as written\n")
 
 
 def test_refusals_have_the_words_of_itsm_do(itsm: Any, tmp_path: Path) -> None:

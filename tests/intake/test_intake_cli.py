@@ -128,8 +128,8 @@ def test_the_text_output_and_a_file_argument(itsm: Any, tmp_path: Path) -> None:
     path.write_text(text(webhook(am_alert("fp1"), am_alert("fp1"))), encoding="utf-8")
     out = itsm("intake", str(path), now=T0).stdout
     lines = out.splitlines()
-    assert lines[0] == ("2 alert(s) in 1 group(s): 1 incident(s) opened, 0 noted, 1 counted, "
-                        "0 resolution(s) noted, 0 ignored")
+    assert lines[0] == ("2 alerts in 1 group: 1 incident opened, 0 noted, 1 counted, "
+                        "0 resolutions noted, 0 ignored")
     assert lines[1].split()[:3] == ["INC-000001", "opened", "alertmanager/fp1"]
     assert "no alert groups" not in itsm("alerts").stdout
 
