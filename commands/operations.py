@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
@@ -286,7 +287,8 @@ TICK_STEPS = ("timers", "reports", "audit", "deliveries")  # the order they run 
               help="Run only this step (repeatable); default: all, in the order timers, reports, "
                    "audit, deliveries.")
 @click.option("--budget", type=click.FloatRange(min=0.1, max=3600), default=50.0, show_default=True,
-              help="Seconds the timers step may take; due tickets left over go to the next tick.")
+              help="Seconds the timers and reports steps may take: no batch of due tickets and no "
+                   "due report starts once they are spent; what is left goes to the next tick.")
 @output_options(listing=True)
 @pass_state
 def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_csv: bool) -> None:
@@ -310,13 +312,14 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
     from commands.progress import Progress
 
     steps = set(only or TICK_STEPS)
+    deadline = time.monotonic() + budget
     api = state.api()
     done: list[dict[str, Any]] = []
     if "timers" in steps:
         with Progress("tick") as progress:
             done.extend(api.tick(progress, budget=budget))
     if "reports" in steps:
-        for line in api.run_due_reports():
+        for line in api.run_due_reports(deadline):
             done.append({"key": "-", "kind": "report", "name": line["report"], "due": line["end"],
                          "outcome": line["outcome"]})
     if "audit" in steps:

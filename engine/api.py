@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import (apikeys, attachments, forms, links, mailgate, major, operations, passwords, people, portal,
+from engine.desk import (apikeys, attachments, forms, links, major, operations, passwords, people, portal,
                          search, ticking, tickets)
 from engine.desk.context import ORIGIN, Desk, parse_now
 from engine.model import Definitions, ProcessSpec
@@ -43,6 +43,8 @@ _FROZEN = False
 def mail_words() -> tuple[Mapping[str, str], tuple[str, ...]]:
     """What a mail did (outcome -> English msgid) and the shapes of its ``detail``
     (msgids for engine.i18n.retell): engine.desk.mailgate."""
+    from engine.desk import mailgate  # mail parsing: not imported by commands without mail
+
     return mailgate.OUTCOMES, mailgate.DETAILS
 
 
@@ -398,15 +400,21 @@ class Api:
     # -- mail and attachments (engine.desk.mailgate, attachments) --------------------------
     def mail_receive(self, raw: bytes, mailbox: str | None = None) -> dict[str, Any]:
         """One RFC 5322 message (``itsm mail receive``)."""
+        from engine.desk import mailgate  # mail parsing: not imported by commands without mail
+
         return mailgate.receive(self.desk, raw, mailbox)
 
     def mail_poll(self, on_each: Callable[[dict[str, Any]], None] | None = None,
                   mailbox: str | None = None) -> list[dict[str, Any]]:
         """Fetch and handle the configured IMAP mailboxes' unseen mail (``itsm mail poll``)."""
+        from engine.desk import mailgate  # mail parsing: not imported by commands without mail
+
         return mailgate.poll(self.desk, on_each, mailbox)
 
     def mail_log(self, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The mail received, newest first (``itsm mail log``)."""
+        from engine.desk import mailgate  # mail parsing: not imported by commands without mail
+
         return mailgate.log(self.desk, key, limit)
 
     def attach(self, key: str, filename: str, data: bytes, public: bool = True,
@@ -498,10 +506,11 @@ class Api:
 
         return keygen(self.desk, folder, rotate)
 
-    def run_due_reports(self) -> list[dict[str, Any]]:
+    def run_due_reports(self, deadline: float | None = None) -> list[dict[str, Any]]:
         """Render every report whose schedule is due and queue it for its recipients;
-        each report and period runs once (a unique key in report_runs)."""
-        return operations.run_due_reports(self.desk)
+        each report and period runs once (a unique key in report_runs); none starts
+        after ``deadline`` (a ``time.monotonic()`` instant): it stays due."""
+        return operations.run_due_reports(self.desk, deadline)
 
     def upgrade_db(self) -> tuple[str | None, str]:
         """Migrate the schema (and re-key the journal when needed: :meth:`upgrade`)."""

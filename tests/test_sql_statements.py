@@ -86,6 +86,11 @@ def test_intake_action_and_tick_run_the_pinned_statements(tmp_path: Path) -> Non
     action = sections["action (itsm do INC-000001 assign)"]
     assert not [s for s in action if s.startswith("SELECT journal.id")], action
     assert [s for s in action if s.startswith("SELECT tickets.id") and "ORDER BY journal.seq DESC LIMIT" in s]
+    # a tick reads its batch's tickets in one statement and continues their clock
+    # states: no journal read, no statement per ticket to find it
+    ticking = sections["tick (itsm tick, a breach due)"]
+    assert not [s for s in ticking if s.startswith("SELECT journal.id")], ticking
+    assert not [s for s in ticking if s.startswith("SELECT tickets.id") and "IN (" not in s], ticking
     if UPDATE:
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text, encoding="utf-8")

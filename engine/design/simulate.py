@@ -283,11 +283,14 @@ class MemoryRepo:
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
         return {k[1:] for k in self.d["fired"] if k[0] == ticket_id}
 
-    def journals_of(self, ticket_ids: Sequence[int]
-                    ) -> dict[int, tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]]]:
-        """As the store's: id -> (version, journal, fired keys) for a tick batch."""
-        return {tid: (self.d["tickets"][tid]["version"], self.events(tid), self.fired_keys(tid))
-                for tid in ticket_ids if tid in self.d["tickets"]}
+    def tick_batch(self, ticket_ids: Sequence[int]
+                   ) -> dict[int, tuple[dict[str, Any], set[tuple[str, str, str]]]]:
+        """As the store's: id -> (ticket row, fired keys) for a tick batch."""
+        return {tid: (self.get_ticket_by_id(tid), self.fired_keys(tid))
+                for tid in sorted(ticket_ids) if tid in self.d["tickets"]}
+
+    def ticket_versions(self, ticket_ids: Sequence[int]) -> dict[int, int]:
+        return {tid: self.d["tickets"][tid]["version"] for tid in ticket_ids if tid in self.d["tickets"]}
 
     def mark_fired(self, ticket_id: int, kind: str, name: str, cycle: str, now: datetime,
                    outcome: str) -> bool:

@@ -104,6 +104,11 @@ def current(desk: Desk, spec: ProcessSpec, ticket: Ticket,
     return state
 
 
+def _based_on(state: ClockState, sets: Mapping[str, slamod.Setting]) -> bool:
+    """Was ``state`` computed with the clocks' bases ``sets`` give now?"""
+    return set(state.runs) == set(sets) and all(state.bases[cid] == s.basis.key() for cid, s in sets.items())
+
+
 def transitions(events: Sequence[Mapping[str, Any]]) -> list[slamod.Transition]:
     """The clocks' moves of a journal: its changes of state and calendar switches."""
     return slamod.moves(events)
@@ -129,6 +134,18 @@ def _utc(t: datetime | None) -> datetime | None:
     return None if t is None else t.astimezone(timezone.utc)
 
 
+def stored(desk: Desk, spec: ProcessSpec, ticket: Ticket) -> ClockState | None:
+    """The stored state when it was written for the row's version, under the loaded
+    definitions, with the process's clocks and timers (its bases are checked by
+    :func:`current` once the clocks' settings are known); None when the journal
+    must be replayed."""
+    state = parse(ticket.clock_state)
+    if state is None or state.version != ticket.version or state.defs != _defs(desk) \
+            or set(state.runs) != {c.id for c in spec.clocks} or set(state.starts) != {t.id for t in spec.timers}:
+        return None
+    return state
+
+
 def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, values: Mapping[str, Any],
          switching: Callable[[Mapping[str, str | None]], Mapping[str, str | None]] | None = None,
          events: Sequence[Mapping[str, Any]] | None = None
@@ -139,10 +156,8 @@ def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, values: Mappi
     coming move switches to (their targets count in the calendar followed at the
     end).  The caller holds the ticket's lock and writes the state back with
     its change."""
-    state = parse(ticket.clock_state)
-    usable = state is not None and state.version == ticket.version and state.defs == _defs(desk) \
-        and set(state.runs) == {c.id for c in spec.clocks} and set(state.starts) == {t.id for t in spec.timers}
-    if usable:
+    state = stored(desk, spec, ticket)
+    if state is not None:
         now_in = {cid: run.cal for cid, run in state.runs.items() if run.cal is not None}
     else:
         events = repo.events(ticket.id) if events is None else events
@@ -150,10 +165,9 @@ def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, values: Mappi
     final = dict(now_in)
     final.update(switching(now_in) if switching is not None else {})
     sets = slamod.settings(spec, desk.defs, values, final)
-    if not usable or current(desk, spec, ticket, sets, state) is None:
+    if state is None or not _based_on(state, sets):
         events = repo.events(ticket.id) if events is None else events
         state = replayed(desk, spec, events, sets, ticket.version)
-    assert state is not None
     return state, sets
 
 

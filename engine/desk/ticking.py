@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from engine.clock import sla as slamod
 from engine.clock.calendars import CalendarError
+from engine.desk import clockstate
 from engine.errors import Conflict, ItsmError, NotFound
 from engine.model import ProcessSpec
 from engine.desk.context import Desk
@@ -23,7 +24,7 @@ from engine.runtime.actions import SYSTEM
 from engine.runtime.ticket import Ticket
 from engine.desk.workflow import perform
 from engine.desk.views import rezone
-from engine.desk.writes import refresh_due, transitions
+from engine.desk.writes import refresh_due
 
 
 TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
@@ -34,11 +35,12 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     """Perform everything due at now: SLA thresholds, timers, reminders.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
-    per batch (one durable commit instead of one per ticket) taking the
-    tickets' locks in id order, each ticket inside a savepoint: a ticket
-    whose work is refused or conflicts is rolled back alone and left to the
-    next tick.  Every effect is recorded as fired (a unique key per cycle) in
-    the transaction of the effect, while the ticket is locked and after its
+    per batch (one durable commit instead of one per ticket) that locks the
+    batch's tickets in id order and reads their rows, fired keys and due work
+    at once (engine.store's ``tick_batch``), each ticket inside a savepoint: a
+    ticket whose work is refused or conflicts is rolled back alone and left to
+    the next tick.  Every effect is recorded as fired (a unique key per cycle)
+    in the transaction of the effect, while the ticket is locked and after its
     fired keys were read under that lock, so running tick twice, or from two
     machines at once, does each thing once.  ``progress(done, total)`` is told
     after each batch.  With a ``budget`` (seconds), no batch starts once it is
@@ -55,76 +57,135 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
                                       f"(budget {budget:g}s spent)"})
             break
         batch = sorted(due[first:first + TICK_BATCH])  # one lock order for concurrent ticks
-        with desk.store.write() as repo:
-            journals = repo.journals_of(batch)  # three statements for the batch, not two a ticket
-            for ticket_id in batch:
-                try:
-                    with repo.savepoint():
-                        report.extend(tick_ticket(desk, repo, ticket_id, now, journals.get(ticket_id)))
-                except (Conflict, NotFound, CalendarError) as exc:  # the others still go on
-                    report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
-                                   "outcome": f"skipped: {exc.message}"})
+        try:  # without a savepoint per ticket: nearly every batch goes through as it is
+            with desk.store.write() as repo:
+                done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch), isolate=False)
+        except (Conflict, NotFound, CalendarError):  # rolled back: again, each ticket on its own
+            with desk.store.write() as repo:
+                done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch))
+        report.extend(done)
         if progress is not None:
             progress(min(first + TICK_BATCH, len(due)), len(due))
     return report
 
 
+Read = tuple[dict[str, Any], set[tuple[str, str, str]]]  # a ticket's row and fired keys
+
+
+def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: dict[int, Read],
+                 stale: bool = False, isolate: bool = True) -> list[dict[str, Any]]:
+    """Fire what is due on the locked tickets ``batch`` (in that order), from
+    ``reads`` (id -> row and fired keys, as read under the lock).  An action
+    may change a later ticket of the batch (a cascade along its links, a major
+    incident linking its outbreak): after one, after a ticket rolled back, and
+    when ``stale`` (the reads may be older than the lock), the rows whose
+    version moved are dropped from ``reads`` and read again.  ``isolate``: each
+    ticket in a savepoint, one whose work is refused or conflicts is rolled back
+    alone and reported as skipped (without, the error rolls back the caller's
+    transaction)."""
+    report: list[dict[str, Any]] = []
+    reads = dict(reads)
+    for i, ticket_id in enumerate(batch):
+        if stale:
+            current = repo.ticket_versions(batch[i:])
+            for tid in batch[i:]:
+                if tid in reads and reads[tid][0]["version"] != current.get(tid):
+                    del reads[tid]
+        if not isolate:
+            done, stale = tick_ticket(desk, repo, ticket_id, now, reads.pop(ticket_id, None))
+            report.extend(done)
+            continue
+        try:
+            with repo.savepoint():
+                done, stale = tick_ticket(desk, repo, ticket_id, now, reads.pop(ticket_id, None))
+                report.extend(done)
+        except (Conflict, NotFound, CalendarError) as exc:  # the others still go on
+            report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
+                           "outcome": f"skipped: {exc.message}"})
+            stale = True  # what the savepoint undid may include a later ticket's change
+    return report
+
+
 def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
-                read: tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]] | None = None
-                ) -> list[dict[str, Any]]:
-    """Fire what is due on one locked ticket; its journal and fired keys are read
-    once (or taken from ``read``, the batch's (version, journal, fired keys), when
-    the locked ticket still has that version) and kept current in memory, its due
-    work written once at the end."""
+                read: Read | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """What fired on the locked ticket (read here unless ``read`` is its row and
+    fired keys as read under its lock), and whether an action it performed may
+    have changed other tickets (a cascade, a linked or major incident).
+
+    The SLA clocks and timer starts come from the clock state kept on the row
+    (engine.desk.clockstate) when it is current; the journal is read and
+    replayed only when it is not.  Fired keys are kept current in memory, the
+    due work written once at the end."""
     done: list[dict[str, Any]] = []
-    ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_id, lock=True))
+    if read is None:
+        read = (repo.get_ticket_by_id(ticket_id, lock=True), repo.fired_keys(ticket_id))
+    ticket = Ticket.from_row(read[0])
+    fired = read[1]
     spec = desk.defs.processes.get(ticket.process)
     if spec is None or ticket.state not in spec.states or now < ticket.updated_at:
-        return done  # a tick behind the ticket's last change leaves it to a later tick
-    if read is not None and read[0] == ticket.version:
-        events, fired = read[1], read[2]
-    else:  # changed since the batch read it (e.g. by a cascade from another ticket)
-        events, fired = repo.events(ticket.id), repo.fired_keys(ticket.id)
-    current = False  # is ticket.sla computed from the current journal?
-    computed_for = -1  # the journal length ticket.sla was computed for
+        return done, False  # a tick behind the ticket's last change leaves it to a later tick
+    # the journal, only when the stored clock state cannot be continued (then kept
+    # current by the actions performed here, which append to it)
+    events = None if clockstate.stored(desk, spec, ticket) is not None else repo.events(ticket.id)
+    others = False
+    computed_for = -1  # the row version ticket.sla and the timer starts are for
+    starts: dict[str, datetime] = {}
+    pending: list[timers.DueItem] | None = None  # the due work still to come, while current
+    repeating = {t.id for t in spec.timers if t.repeat}  # only these can be due again at once
     for _ in range(20):  # an effect may make the next one due (bounded)
-        if computed_for != len(events):  # a notification alone changes no clock
-            ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket, events),
-                                        ticket.values, max(now, ticket.updated_at))
-            computed_for = len(events)
-        items = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False)
-                 if i.due_at <= now]
+        if computed_for != ticket.version:  # a notification alone changes no clock
+            starts = _clocks(desk, repo, spec, ticket, now, events)
+            computed_for = ticket.version
+        pending = refresh_due(desk, repo, spec, ticket, events, fired, write=False, starts=starts)
+        items = [i for i in pending if i.due_at <= now]
         if not items:
-            current = True
             break
+        pending = None
         item = items[0]
         fired.add((item.kind, item.name, item.cycle))
-        later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False)
-                 if i.kind == item.kind and i.name == item.name and i.due_at <= now]
+        later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False, starts=starts)
+                 if i.kind == item.kind and i.name == item.name and i.due_at <= now] \
+            if item.kind == "timer" and item.name in repeating else []
         if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
             outcome = "skipped: the timer itself is already due"
         elif later:  # a repeating timer that missed several beats fires once
             outcome = "skipped: a later repetition is also due"
         else:
-            outcome = fire(desk, repo, spec, ticket, item, now, events)
+            outcome, touched = fire(desk, repo, spec, ticket, item, now, events)
+            others = others or touched
         if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, outcome):
             raise Conflict(f"{ticket.key}: {item.kind} {item.name} fired concurrently")
         done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
                      "due": desk.iso(item.due_at), "outcome": outcome})
-    if not current and computed_for != len(events):
-        ticket.sla = slamod.compute(spec, desk.defs, transitions(repo, ticket, events),
-                                    ticket.values, max(now, ticket.updated_at))
-    refresh_due(desk, repo, spec, ticket, events, fired)
-    return done
+    if pending is not None:  # what is still to come, as the last look found it
+        repo.replace_due_work(ticket.id, [i.row() for i in pending])
+    else:
+        if computed_for != ticket.version:
+            starts = _clocks(desk, repo, spec, ticket, now, events)
+        refresh_due(desk, repo, spec, ticket, events, fired, starts=starts)
+    return done, others
+
+
+def _clocks(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, now: datetime,
+            events: list[dict[str, Any]] | None) -> dict[str, datetime]:
+    """Set ``ticket.sla`` to its clocks at now (the ticket's last change when
+    later) and return its timers' starts: from the stored clock state when
+    current, else by replay of ``events`` (engine.desk.clockstate.load)."""
+    state, sets = clockstate.load(desk, repo, spec, ticket, ticket.values, None, events)
+    ticket.sla = slamod.records(spec, state.runs, sets, max(now, ticket.updated_at))
+    return clockstate.timer_starts(spec, ticket, state)
 
 
 def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
-         now: datetime, events: list[dict[str, Any]]) -> str:
-    """One due item's effect: its messages, its action as the system; the outcome text.
+         now: datetime, events: list[dict[str, Any]] | None) -> tuple[str, bool]:
+    """One due item's effect: its messages, its action as the system; the outcome
+    text, and whether the action may have changed other tickets (it cascaded,
+    opened or joined a linked ticket, or linked a major incident).
     An SLA threshold found after the ticket left the states its action is taken
     from (a breach found once the incident is resolved) still sends its messages;
     its action is skipped, and the outcome says so."""
     parts = []
+    others = False
     if item.notify:
         clock = (ticket.sla or {}).get(item.name) or {}
         n = notify(desk, repo, spec, ticket, None, item.notify,
@@ -140,6 +201,7 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
             result = perform(desk, repo, ticket, item.action, {}, f"{item.kind} {item.name}",
                              SYSTEM, now, events)
             parts.append(f"{item.action} -> {result['state']}")
+            others = any(k in result for k in ("cascade", "opened", "joined", "major_incident"))
         except ItsmError as exc:
             parts.append(f"{item.action} refused: {exc.message}")
-    return "; ".join(parts) or "nothing to do"
+    return "; ".join(parts) or "nothing to do", others

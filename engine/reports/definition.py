@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import DefinitionError, NotFound
@@ -136,6 +136,36 @@ def build_report(doc: Document, folder: Path) -> ReportSpec:
         timezone=data.get("timezone"), lang=data.get("lang") or "en",
         formats=tuple(data.get("formats") or ("html",)), template=data.get("template") or "report",
         description=_label(data.get("description")), file=doc.file, folder=str(folder))
+
+
+class Schedule(NamedTuple):
+    schedule: str
+    period: str
+    timezone: str | None
+
+
+def report_schedule(home: Path, name: str) -> Schedule:
+    """When the report ``name`` runs and what it covers, read without checking the
+    rest of its file (no JSON Schema): the look every tick takes at every report
+    (the desk lints its definitions, reports included, when it loads them; a
+    due report is loaded in full when it runs).  A file whose schedule, period
+    or time zone is not plainly right is loaded in full here, so its problem is
+    reported with its position as :func:`load_report` reports it."""
+    path = report_dir(Path(home)) / f"{name}.yaml"
+    try:
+        data = load_file(path).data
+        found = Schedule(data["schedule"], data["period"], data.get("timezone"))
+        if isinstance(found.schedule, str) and found.period in cron.PERIODS \
+                and (found.timezone is None or isinstance(found.timezone, str)):
+            cron.parse(found.schedule)
+            if found.timezone:
+                ZoneInfo(found.timezone)
+            return found
+    except (DefinitionError, KeyError, TypeError, ValueError, OSError, cron.CronError,
+            ZoneInfoNotFoundError):
+        pass
+    spec = load_report(home, name)
+    return Schedule(spec.schedule, spec.period, spec.timezone)
 
 
 def load_report(home: Path, name: str, defs: Definitions | None = None) -> ReportSpec:

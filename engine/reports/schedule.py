@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Callable, NamedTuple
 
 from engine.reports import cron
-from engine.reports.definition import ReportSpec, load_report, report_names
+from engine.reports.definition import ReportSpec, Schedule, load_report, report_names, report_schedule
 
 
 class DueReport(NamedTuple):
@@ -24,7 +24,7 @@ class DueReport(NamedTuple):
     scheduled: datetime  # the moment of the schedule this run answers
 
 
-def _tz(api: Any, spec: ReportSpec) -> Any:
+def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(spec.timezone) if spec.timezone else api.tz
@@ -39,7 +39,7 @@ def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool]
     now = api.now()
     out = []
     for name in report_names(api.home):
-        spec = load_report(api.home, name)
+        spec = report_schedule(api.home, name)  # the whole file is read when it runs
         tz = _tz(api, spec)
         fired = cron.last_fire(spec.schedule, now, tz)
         if fired is None:

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as postgresql_dialect, sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -149,6 +150,9 @@ _DELETE_DUE_ITEM = Prepared(due_work.delete().where(
     due_work.c.ticket_id == _B("tid"), due_work.c.kind == _B("b_kind"), due_work.c.name == _B("b_name")))
 _INSERT_DUE = Prepared(due_work.insert())
 _INSERT_OUTBOX = Prepared(outbox.insert())
+# a fired effect, once: rowcount 0 when another tick recorded it first
+_INSERT_FIRED = {"sqlite": Prepared(sqlite_dialect.insert(fired).on_conflict_do_nothing()),
+                 "postgresql": Prepared(postgresql_dialect.insert(fired).on_conflict_do_nothing())}
 # Columns whose unchanged values update_ticket leaves out of its SET clause: SQLite
 # rewrites an index entry (a page of the durable commit) for every indexed column
 # that is SET, even to the value it already has, and checks a foreign key again;
@@ -609,7 +613,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         values = {"ticket_id": ticket_id, "kind": kind, "name": name, "cycle": cycle,
                   "fired_at": to_db(now), "outcome": outcome[:500]}
         self._known_due.pop(ticket_id, None)  # read again when next needed
-        return self._insert_new(fired, values)
+        return self.run.execute(_INSERT_FIRED["sqlite" if self.sqlite else "postgresql"], values) == 1
 
     def set_fired_outcome(self, ticket_id: int, kind: str, name: str, cycle: str, outcome: str) -> None:
         self.conn.execute(fired.update().where(
@@ -818,29 +822,42 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             .order_by(tickets.c.id.desc()).limit(1)).mappings().first()
         return _ticket_out(row) if row else None
 
-    def journals_of(self, ticket_ids: Sequence[int]
-                    ) -> dict[int, tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]]]:
-        """For many tickets at once: id -> (version, journal in seq order, fired keys).
-        The versions are read first: a journal read afterwards is at least as new, so
-        a caller that later locks a ticket and finds the same version knows the
-        journal it holds is current (every journal append bumps the version)."""
+    def tick_batch(self, ticket_ids: Sequence[int]
+                   ) -> dict[int, tuple[dict[str, Any], set[tuple[str, str, str]]]]:
+        """A tick's batch of due tickets, locked in id order (``FOR UPDATE`` on
+        PostgreSQL; SQLite's write transaction holds the whole database): id ->
+        (ticket row, fired keys).  Two statements for the batch; each ticket's
+        due_work rows are kept for the replace_due_work that follows."""
+        ids = sorted(set(ticket_ids))
+        if not ids:
+            return {}
+        stmt = sa.select(tickets).where(tickets.c.id.in_(ids)).order_by(tickets.c.id)
+        out: dict[int, tuple[dict[str, Any], set[tuple[str, str, str]]]] = {}
+        for row in self.conn.execute(stmt if self.sqlite else stmt.with_for_update()).mappings():
+            ticket = self._remember(dict(row))
+            out[ticket["id"]] = (ticket, set())
+        due: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {tid: {} for tid in out}
+        for tid, kind, name, cycle, due_at in self.conn.execute(sa.union_all(
+                sa.select(due_work.c.ticket_id, due_work.c.kind, due_work.c.name, due_work.c.cycle,
+                          due_work.c.due_at).where(due_work.c.ticket_id.in_(ids)),
+                sa.select(fired.c.ticket_id, fired.c.kind, fired.c.name, fired.c.cycle,
+                          sa.null()).where(fired.c.ticket_id.in_(ids)))):
+            if tid not in out:
+                continue
+            if due_at is None:  # a fired key (due_work.due_at is NOT NULL)
+                out[tid][1].add((kind, name, cycle))
+            else:
+                due[tid][kind, name] = (cycle, due_at)
+        self._due_read.update(due)
+        return out
+
+    def ticket_versions(self, ticket_ids: Sequence[int]) -> dict[int, int]:
+        """id -> row version, for many tickets at once."""
         ids = list(ticket_ids)
         if not ids:
             return {}
-        out: dict[int, tuple[int, list[dict[str, Any]], set[tuple[str, str, str]]]] = {}
-        for tid, version in self.conn.execute(sa.select(tickets.c.id, tickets.c.version)
-                                              .where(tickets.c.id.in_(ids))):
-            out[tid] = (version, [], set())
-        for row in self.conn.execute(sa.select(*_EVENT).where(journal.c.ticket_id.in_(ids))
-                                     .order_by(journal.c.ticket_id, journal.c.seq)).mappings():
-            if row["ticket_id"] in out:
-                out[row["ticket_id"]][1].append(_event_out(row))
-        for tid, kind, name, cycle in self.conn.execute(
-                sa.select(fired.c.ticket_id, fired.c.kind, fired.c.name, fired.c.cycle)
-                .where(fired.c.ticket_id.in_(ids))):
-            if tid in out:
-                out[tid][2].add((kind, name, cycle))
-        return out
+        return {tid: version for tid, version in self.conn.execute(
+            sa.select(tickets.c.id, tickets.c.version).where(tickets.c.id.in_(ids)))}
 
     def events(self, ticket_id: int) -> list[dict[str, Any]]:
         return [_event_out(r) for r in self.run.mappings(_EVENTS, {"tid": ticket_id})]

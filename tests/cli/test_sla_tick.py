@@ -684,7 +684,7 @@ def test_a_tick_before_the_last_change_does_not_use_up_the_timer(desk: Desk) -> 
 
 
 def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: str) -> None:
-    """The batch reads every due ticket's journal up front; a ticket changed after
+    """The batch reads every due ticket's row up front; a ticket changed after
     that read (here: a comment, as a cascade from another ticket of the batch would)
     is read again under its lock, so the auto-close is chained after the comment."""
     from engine.desk import ticking
@@ -694,13 +694,13 @@ def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: 
     key = resolved_incident(desk, "2026-03-09 09:00", "2026-03-09 10:00")
     api = Api.open(home=str(REPO), db=db_url, user="system", now=at("2026-03-12 10:01"))
     try:
-        with api.store.read() as repo:
+        with api.store.write() as repo:
             tid = repo.get_ticket(key)["id"]
-            stale = repo.journals_of([tid])[tid]
+            stale = repo.tick_batch([tid])
         desk.itsm("comment", key, "called the user: no answer", user=desk.org.agent.id,
                   now=at("2026-03-12 10:00"))
         with api.store.write() as repo:
-            done = ticking.tick_ticket(api.desk, repo, tid, api.now(), stale)
+            done = ticking.tick_tickets(api.desk, repo, [tid], api.now(), stale, stale=True)
         assert (done[-1]["kind"], done[-1]["outcome"]) == ("timer", "auto_close -> closed")
         with api.store.read() as repo:
             row = repo.get_ticket(key)
@@ -708,9 +708,12 @@ def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: 
         assert [e["action"] for e in events] == ["create", "resolve", "comment", "auto_close"]
         assert verify_ticket(key, row["state"], events, row["version"], process=row["process"],
                              ring=api.desk.keyring()) == []  # the keyed hash covers the process
-        # and with the batch read still current, it is used as it is
-        with api.store.read() as repo:
-            fresh = repo.journals_of([tid])[tid]
-        assert fresh[0] == row["version"] and [e["seq"] for e in fresh[1]] == [1, 2, 3, 4]
+        # the action left a current clock state, which the next tick continues
+        assert row["clock_state"]["v"] == row["version"]
+        # and a batch read that is current is used as it is
+        with api.store.write() as repo:
+            fresh = repo.tick_batch([tid])
+            assert repo.ticket_versions([tid]) == {tid: row["version"]} == {tid: fresh[tid][0]["version"]}
+            assert ("timer", "auto_close") in {(k, n) for k, n, _ in fresh[tid][1]}
     finally:
         api.store.close()

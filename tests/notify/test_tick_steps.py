@@ -99,3 +99,59 @@ def test_timers_budget_leaves_the_rest_due(itsm, org, monkeypatch: pytest.Monkey
     second = itsm.json("tick", "--only", "timers", "--budget", "0.5", now=later)
     assert {x["key"] for x in second if x["key"] != "-"} == {"INC-000001", "INC-000002"} - done
     assert not any(x["name"] == "budget" for x in second)
+
+
+def test_a_ticket_that_fails_is_rolled_back_alone(itsm, org, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch runs without a savepoint per ticket; when one ticket's work fails
+    (here: another tick recorded its effect first), the batch is rolled back and
+    run again with each ticket on its own: the others are done, the failed one
+    is reported as skipped, nothing of it is written, and the next tick does it."""
+    from engine.store.repository import Repo
+
+    for i in range(3):
+        itsm.json("new", "incident", "--title", f"Batch {i}", "--reporter", REPORTERS[i],
+                  user=org.agent.id, now="2026-03-02T09:00:00+08:00")
+    mailed = lambda key: sum(1 for r in outbox(itsm) if r["ticket"] == key)  # noqa: E731
+    before = {k: mailed(k) for k in ("INC-000001", "INC-000002")}
+    original = Repo.mark_fired
+    failing: list[int] = []
+
+    def mark_fired(self: Repo, ticket_id: int, *args: Any) -> bool:
+        if self.get_ticket_by_id(ticket_id)["key"] == "INC-000002":
+            failing.append(ticket_id)
+            return False
+        return original(self, ticket_id, *args)
+
+    monkeypatch.setattr(Repo, "mark_fired", mark_fired)
+    later = "2026-03-20T09:00:00+08:00"
+    first = itsm.json("tick", "--only", "timers", now=later)
+    skipped = [x for x in first if x["key"] == f"#{failing[0]}"]
+    assert len(skipped) == 1 and skipped[0]["outcome"].endswith("fired concurrently"), first
+    assert {x["key"] for x in first if x["key"].startswith("INC-")} == {"INC-000001", "INC-000003"}
+    assert mailed("INC-000001") > before["INC-000001"] and mailed("INC-000002") == before["INC-000002"]
+    monkeypatch.setattr(Repo, "mark_fired", original)
+    second = itsm.json("tick", "--only", "timers", now=later)
+    assert {x["key"] for x in second} == {"INC-000002"}
+    assert [x["outcome"] for x in second] == [x["outcome"] for x in first if x["key"] == "INC-000001"]
+
+
+def test_a_due_report_is_not_started_once_the_budget_is_spent(itsm, org, db_url) -> None:
+    """A report due after the tick's budget is spent stays due, with a line that
+    says where it goes; the next run renders and queues it."""
+    from pathlib import Path
+
+    from engine.api import Api
+
+    itsm.json("new", "incident", "--title", "Printer jams", "--reporter", REPORTERS[0],
+              user=org.agent.id, now="2026-03-03T10:00:00+08:00")
+    api = Api.open(home=str(Path(__file__).resolve().parents[2]), db=db_url, now="2026-03-10T09:00:00+08:00")
+    try:
+        left = api.run_due_reports(deadline=0.0)  # spent before the step began
+        assert left and {x["outcome"] for x in left} == {
+            "left for the next tick (budget spent); on a big desk run 'itsm tick --only reports' as its own job"}
+        assert not [r for r in api.outbox() if r["template"] == "report"]
+        ran = api.run_due_reports()
+        assert [x["report"] for x in ran] == [x["report"] for x in left]
+        assert all(x["outcome"].endswith("message(s) queued") for x in ran), ran
+    finally:
+        api.store.close()

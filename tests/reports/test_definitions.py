@@ -14,6 +14,7 @@ from _dataset import REPO, at
 from engine.api import Api
 from engine.errors import DefinitionError, NotFound
 from engine.reports import due_reports, load_report, recipients, report_names
+from engine.reports.definition import report_schedule
 from engine.reports.catalogue import section
 from engine.reports.kpis import KPIS, formula
 from engine.reports.schedule import mail_rows, run_record
@@ -52,7 +53,7 @@ def write(tmp_path: Path, text: str, name: str = "mine") -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("change,line,column,message", [
+BROKEN = [
     (("period: week", "period: fortnight"), 8, 9, "'fortnight' is not one of: day, week, month, quarter"),
     (("owner: process_owner", "ownr: process_owner"), 6, 1, "unknown key 'ownr'; did you mean 'owner'?"),
     (("- kpi: volume", "- kpi: volumes"), 10, 10, "'volumes' is not one of"),
@@ -61,7 +62,10 @@ def write(tmp_path: Path, text: str, name: str = "mine") -> Path:
     (("{group_by: service}", "{group_by: Team}"), 11, 24, "'Team' is not valid"),
     (('"0 8 * * mon"', '"0 8 * * monday"'), 7, 11, "day of week: 'monday' is not a number or a name"),
     (("report: mine", "report: yours"), 3, 9, "the report id 'yours' must equal the file name 'mine'"),
-])
+]
+
+
+@pytest.mark.parametrize("change,line,column,message", BROKEN)
 def test_broken_definitions_are_refused_where_they_are_wrong(
         tmp_path: Path, change: tuple[str, str], line: int, column: int, message: str) -> None:
     home = write(tmp_path, GOOD.replace(*change))
@@ -69,6 +73,21 @@ def test_broken_definitions_are_refused_where_they_are_wrong(
         load_report(home, "mine")
     assert (exc.value.line, exc.value.column) == (line, column), exc.value
     assert message in exc.value.message
+
+
+@pytest.mark.parametrize("change,line,column,message", BROKEN)
+def test_the_schedule_look_of_every_tick_refuses_a_broken_schedule_as_loading_does(
+        tmp_path: Path, change: tuple[str, str], line: int, column: int, message: str) -> None:
+    """Every tick looks at every report's schedule without checking the rest of
+    its file (the desk's definitions, reports included, are linted when loaded;
+    a due report is loaded in full when it runs)."""
+    home = write(tmp_path, GOOD.replace(*change))
+    if "period" in change[0] or "mon" in change[0]:
+        with pytest.raises(DefinitionError) as exc:
+            report_schedule(home, "mine")
+        assert (exc.value.line, exc.value.column) == (line, column) and message in exc.value.message
+    else:
+        assert report_schedule(home, "mine") == ("0 8 * * mon", "week", None)
 
 
 def test_a_dimension_must_be_one_of_the_processes_in_scope(tmp_path: Path) -> None:
