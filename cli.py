@@ -25,7 +25,7 @@ import click
 from commands.common import COMMANDS, State
 from engine import __version__
 from engine.errors import ExitCode, ItsmError
-from engine.i18n import tr
+from engine.i18n import N_, choose, retell, tr
 
 COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its help)
     'actions': ('tickets',
@@ -142,6 +142,53 @@ def _report_error(state: State | None, exc: ItsmError) -> int:
     return int(exc.exit_code)
 
 
+CLICK_ERRORS = (  # click's own usage errors (English), said in the chosen language (engine.i18n.retell)
+    N_("Missing argument {name}."), N_("Missing option {name}."), N_("Missing parameter {name}."),
+    N_("Missing command."), N_("No such command {name}. Did you mean {other}?"), N_("No such command {name}."),
+    N_("No such option {name}. Did you mean {other}?"), N_("No such option {name}. (Did you mean one of: {others}?)"),
+    N_("No such option {name}."),
+    N_("No such option: {name}"), N_("Got unexpected extra argument ({args})"),
+    N_("Got unexpected extra arguments ({args})"), N_("Option {name} requires an argument."),
+    N_("Option {name} requires {count} arguments."), N_("Option {name} does not take a value."),
+    N_("Invalid value for {param}: {value} is not a valid integer range."),
+    N_("Invalid value for {param}: {value} is not a valid integer."),
+    N_("Invalid value for {param}: {value} is not a valid float range."),
+    N_("Invalid value for {param}: {value} is not a valid float."),
+    N_("Invalid value for {param}: {value} is not a valid boolean."),
+    N_("Invalid value for {param}: {value} is not in the range {range}."),
+    N_("Invalid value for {param}: {value} is not one of {choices}."),
+    N_("Invalid value for {param}: {value} is not {choice}."),
+    N_("Invalid value for {param}: {what} does not exist."),
+    N_("Invalid value for {param}: {what} is a directory."),
+    N_("Invalid value for {param}: {what} is a file."),
+    N_("Invalid value for {param}: {what} is not readable."),
+    N_("Invalid value for {param}: {message}"))
+
+
+def _usage_lang(ctx: click.Context | None, args: list[str] | None = None) -> str:
+    """The language of a usage error: the State's (English for --json), else --lang / ITSM_LANG
+    as parsed so far (or as written in ``args``, when the global options could not be parsed)."""
+    state = ctx.find_object(State) if ctx is not None else None
+    if state is not None:
+        return "en" if state.json_errors else state.lang
+    lang = ctx.params.get("lang") if ctx is not None else None
+    for i, arg in enumerate(args or ()):
+        if arg == "--lang" and i + 1 < len(args or ()):
+            lang = (args or [])[i + 1]
+        elif arg.startswith("--lang="):
+            lang = arg.partition("=")[2]
+    return choose(lang or os.environ.get("ITSM_LANG"))
+
+
+def _report_usage_error(lang: str, exc: click.UsageError) -> int:
+    """click's usage error in the chosen language: what is wrong, and where the help is."""
+    click.echo("itsm: " + retell(exc.format_message(), lang, CLICK_ERRORS), err=True)
+    if exc.ctx is not None:
+        path = exc.ctx.command_path
+        click.echo(tr("Try '{command} --help' for help.", lang, command=path), err=True)
+    return int(exc.exit_code)
+
+
 def _terminal_columns() -> int:
     """What shutil.get_terminal_size() answers ($COLUMNS, the terminal, else 80)
     without importing shutil (and with it bz2, lzma, zlib) for every --help."""
@@ -197,12 +244,34 @@ class ItsmGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        given = list(args)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:  # a global option itsm does not know, in the chosen language
+            lang = _usage_lang(None, given)
+            if lang == "en":
+                raise
+            raise click.exceptions.Exit(_report_usage_error(lang, exc)) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ItsmError as exc:
             ctx.exit(_report_error(ctx.find_object(State), exc))
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.UsageError as exc:
+            lang = _usage_lang(ctx)
+            if lang == "en":
+                raise
+            ctx.exit(_report_usage_error(lang, exc))
+        except click.exceptions.Abort:
+            lang = _usage_lang(ctx)
+            if lang == "en":
+                raise
+            click.echo(tr("Aborted!", lang), err=True)
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except KeyboardInterrupt:
             state = ctx.find_object(State)

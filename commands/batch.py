@@ -10,6 +10,7 @@ from typing import IO, Any
 import click
 
 from commands.common import command, pass_state, State
+from engine.i18n import N_, json_problem, message, said, tr
 
 OPS = ("new", "do", "comment")
 
@@ -17,7 +18,7 @@ OPS = ("new", "do", "comment")
 def _op(line: dict[str, Any]) -> str:
     found = [op for op in OPS if op in line]
     if len(found) != 1:
-        raise ValueError('each line needs exactly one of "new", "do" or "comment"')
+        raise ValueError(message(N_('each line needs exactly one of "new", "do" or "comment"')))
     return found[0]
 
 
@@ -27,10 +28,10 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
 
     sets = line.get("set") or {}
     if not isinstance(sets, dict):
-        raise UsageError('"set" must be an object of FIELD: VALUE')
+        raise UsageError(N_('"set" must be an object of FIELD: VALUE'))
     actor = line.get("as")
     if isinstance(actor, str) and actor.strip().lower() == "system":
-        raise UsageError('"as": "system" is the engine\'s own actor and cannot be claimed')
+        raise UsageError(N_('"as": "system" is the engine\'s own actor and cannot be claimed'))
     op = _op(line)
     if op == "new":
         ticket = api.new_ticket(str(line["new"]), sets, line.get("note"), actor_id=actor)
@@ -38,12 +39,12 @@ def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
                 "status_token": ticket.get("status_token")}  # for the reporter, as itsm new prints it
     if op == "do":
         if not line.get("key"):
-            raise UsageError('"do" needs the ticket\'s "key"')
+            raise UsageError(N_('"do" needs the ticket\'s "key"'))
         ticket = api.do(str(line["key"]), str(line["do"]), sets, line.get("note"),
                         line.get("expect_version"), actor_id=actor)
         return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version")}
     if not line.get("text"):
-        raise UsageError('"comment" needs its "text"')
+        raise UsageError(N_('"comment" needs its "text"'))
     event = api.comment(str(line["comment"]), str(line["text"]), bool(line.get("public")), actor_id=actor)
     return {"key": str(line["comment"]).upper(), "seq": event.get("seq")}
 
@@ -94,23 +95,28 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                 try:
                     line = json.loads(text.rstrip("\r\n"))  # a line's column, not the next line's
                 except json.JSONDecodeError as exc:
-                    raise ValueError(f"not JSON: {exc.msg} at column {exc.pos + 1}") from None
+                    raise ValueError(message(N_("not JSON: {error} at column {column}"),
+                                             error=json_problem(exc.msg),
+                                             column=exc.pos + 1)) from None
                 if not isinstance(line, dict):
-                    raise ValueError("each line must be a JSON object")
+                    raise ValueError(message(N_("each line must be a JSON object")))
                 result.update(_run_line(api, line), ok=True)
                 done += 1
             except (ItsmError, ValueError, KeyError) as exc:
                 if isinstance(exc, ItsmError):
-                    code, detail = int(exc.exit_code), exc.to_dict()
+                    code, detail, said_as = int(exc.exit_code), exc.to_dict(), exc.text(state.lang)
                 else:
                     code = int(ExitCode.USAGE)
-                    message = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-                    detail = {"error": "usage", "message": message, "exit_code": code}
+                    problem = message(N_("missing {key}"),
+                                      key=exc) if isinstance(exc, KeyError) else said(exc, "en")
+                    detail = {"error": "usage", "message": str(problem), "exit_code": code}
+                    said_as = str(said(problem if isinstance(exc, KeyError) else exc, state.lang))
                 failed += 1
                 first_failure = first_failure if first_failure is not None else code
                 result.update(ok=False, **detail)
                 if not as_json:
-                    progress.note(f"itsm batch: line {number}: {detail['message']}")
+                    progress.note("itsm batch: " + tr("line {number}: {message}", state.lang, number=number,
+                                                      message=said_as))
             if as_json:
                 click.echo(json.dumps(result, ensure_ascii=False, default=str))
             progress(done + failed)
@@ -118,7 +124,6 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                 break
     elapsed = time.perf_counter() - started
     rate = done / elapsed if elapsed > 0 else 0.0
-    from engine.i18n import tr
 
     seconds, per_second = f"{elapsed:.2f}", f"{rate:.0f}"
     click.echo("itsm batch: " + tr("{done} done, {failed} failed in {seconds} s ({rate} actions/s)", state.lang,

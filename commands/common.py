@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import click
+from engine.i18n import N_
 
 COMMANDS: list[click.Command] = []  # every command declared here, in declaration order
 # the agent commands, which go through a desk server in remote mode (issue #18)
@@ -88,8 +89,8 @@ class State:
                 from engine.errors import ActionRefused
 
                 if self.user and self.user.strip().lower() == "system":
-                    raise ActionRefused("'system' is the engine's own actor (timers, cascades) and cannot "
-                                        "be claimed with --as or ITSM_USER", allowed_roles=["system"])
+                    raise ActionRefused(N_("'system' is the engine's own actor (timers, cascades) and cannot "
+                                           "be claimed with --as or ITSM_USER"), allowed_roles=["system"])
 
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)
@@ -127,7 +128,7 @@ def remote_api(url: str, user: str | None, now: str | None, lang: str) -> Any:
     from engine.remote.client import RemoteApi
 
     if user is not None and user.strip().lower() == "system":
-        raise UsageError("--as system: the engine's own identity cannot be used on a desk server")
+        raise UsageError(N_("--as system: the engine's own identity cannot be used on a desk server"))
     kept = None if os.environ.get("ITSM_TOKEN") else tokens.get(url)
     token = os.environ.get("ITSM_TOKEN") or (kept or {}).get("token")
     return RemoteApi(url, token, user, now, lang, token_user=(kept or {}).get("user"))
@@ -172,7 +173,8 @@ def parse_sets(sets: tuple[str, ...]) -> dict[str, str]:
     for item in sets:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise UsageError(f"--set {item!r}: write FIELD=VALUE, e.g. --set group=desktop_support")
+            raise UsageError(N_("--set {item!r}: write FIELD=VALUE, e.g. --set group=desktop_support"),
+                             values={"item": item})
         out[name.strip()] = value
     return out
 

@@ -9,6 +9,7 @@ import click
 
 from commands.common import command, pass_state, State
 from engine.errors import ExitCode, UsageError
+from engine.i18n import N_
 
 
 
@@ -66,7 +67,8 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, as_json: bool, fail_le
     """
     if as_json:
         if fmt not in ("text", "json"):
-            raise UsageError(f"--json and --format {fmt} ask for two formats: give one")
+            raise UsageError(N_("--json and --format {fmt} ask for two formats: give one"),
+                             values={"fmt": fmt})
         fmt = "json"
     from engine.lint import lint_paths, severity_at_least
     from engine.lint.config import config_for

@@ -82,7 +82,7 @@ def audit() -> None:
 
 
 AUDIT_KINDS = {"altered": N_("altered"), "deleted": N_("deleted"), "reordered": N_("reordered"),
-               "chain": N_("chain broken"), "state": N_("state"), "column": N_("column"), "moved": N_("moved"),
+               "chain": N_("chain"), "state": N_("state"), "column": N_("column"), "moved": N_("moved"),
                "unkeyed": N_("unkeyed"), "key": N_("key"), "desk": N_("desk log"),
                "checkpoint": N_("checkpoint")}  # engine.desk.audit.KINDS, as people read them
 

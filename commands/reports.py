@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from engine.i18n import tr
+from engine.i18n import N_, tr
 
 from commands.common import command, pass_state, State
 
@@ -40,13 +40,13 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
 
     api = state.api()
     if due and state.remote:
-        raise UsageError("itsm report --due runs on the database (as itsm tick does), not through --url")
+        raise UsageError(N_("itsm report --due runs on the database (as itsm tick does), not through --url"))
     if due:
         for line in api.run_due_reports():
             click.echo(f"{line['report']} {line['start']} - {line['end']}: {line['outcome']}")
         return
     if not name:
-        raise UsageError("give a report NAME (see reports/), or --due")
+        raise UsageError(N_("give a report NAME (see reports/), or --due"))
     if state.remote:
         text = api.report(name, start, end, fmt, current)  # the server computes it
     else:

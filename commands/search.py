@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from commands.common import command, emit, json_mode, output_options, pass_state, State
+from engine.i18n import N_
 
 
 def _hit_columns(lang: str, with_match: bool) -> list[Any]:
@@ -73,7 +74,7 @@ def search(state: State, text: str | None, process: str | None, resolved: bool, 
         emit(state, {"reindexed": count}, as_json, lambda: t("reindexed", state.lang, count=count) + "\n")
         return
     if not text:
-        raise UsageError('give the TEXT to search for, e.g. itsm search "理赔系统 无法登录"')
+        raise UsageError(N_('give the TEXT to search for, e.g. itsm search "理赔系统 无法登录"'))
     rows = api.search(text, process=process, resolved=resolved, limit=limit)
     cols = _hit_columns(state.lang, with_match=True)
     emit(state, rows, as_json, lambda: render.table(rows, cols, max_width=60) if rows

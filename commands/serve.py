@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from commands.common import command, pass_state, State
+from engine.i18n import N_
 
 
 @command()
@@ -31,5 +32,5 @@ def serve(state: State, host: str | None, port: int | None, client_clock: bool |
     from engine.errors import UsageError
 
     if state.url:
-        raise UsageError("itsm serve runs on the database: give --db (or ITSM_DATABASE_URL), not --url")
+        raise UsageError(N_("itsm serve runs on the database: give --db (or ITSM_DATABASE_URL), not --url"))
     run(state.api(), host, port, client_clock or None)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # gettext and re are imported when a language other than English is chosen
     import gettext
     import re
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 LANGS = ("en", "zh")
 DOMAIN = "itsm"
@@ -123,7 +123,7 @@ def catalogue(lang: str) -> "gettext.NullTranslations":
     return found
 
 
-def tr(text: str, lang: str = "en", **values: Any) -> str:
+def tr(text: str, lang: str = "en", /, **values: Any) -> str:
     """``text`` (an English msgid) in ``lang``, with ``values`` put in."""
     out = text if lang == "en" else catalogue(lang).gettext(text)
     return out.format(**values) if values else out
@@ -137,7 +137,7 @@ def ntr(singular: str, plural: str, n: int, lang: str = "en", **values: Any) -> 
     return out.format(**values)
 
 
-def t(msg_id: str, lang: str = "en", **values: Any) -> str:
+def t(msg_id: str, lang: str = "en", /, **values: Any) -> str:
     """The message ``msg_id`` of :data:`MESSAGES` in ``lang``."""
     return tr(MESSAGES[msg_id], lang, **values)
 
@@ -199,6 +199,95 @@ AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, exp
     N_("event {seq} (desk log #{n}) does not match its keyed desk link: changed, moved or renumbered"),
     N_("desk log #{n} was sealed as {before} and now holds {now}: moved to another ticket or renumbered"),
     N_("the desk log's head does not match its last entry #{n}"))
+
+
+class Said(str):
+    """A value put into a message that says itself in each language: the str is English
+    (for logs, ``str(exc)`` and ``--json``), :meth:`said` gives it in ``lang``."""
+
+    say: Any = None
+
+    def __new__(cls, english: str, say: Any = None) -> "Said":
+        obj = super().__new__(cls, english)
+        obj.say = say
+        return obj
+
+    def said(self, lang: str) -> str:
+        return str(self) if lang == "en" or self.say is None else str(self.say(lang))
+
+
+def named(ident: Any, label: Any = None) -> Said:
+    """A defined thing (state, action, field, role, code value) by its id in English and by
+    its label with the id after it in other languages ("已解决 (resolved)"): the id is what a
+    command takes.  ``label``: anything with ``.get(lang)`` (a definition's Label), or a
+    function of the language."""
+    ident = str(ident)
+
+    def say(lang: str) -> str:
+        text = label(lang) if callable(label) else label.get(lang)
+        return text if not text or text == ident else f"{text} ({ident})"
+
+    return Said(ident, say if label is not None else None)
+
+
+def names(items: "Iterable[Any]", sep: str = ", ") -> Said:
+    """A list of values (:func:`named` or plain), joined; "none" when empty."""
+    items = list(items)
+    if not items:
+        return Said(N_("none"), lambda lang: tr("none", lang))
+    return Said(sep.join(str(i) for i in items),
+                lambda lang: ("；" if sep.strip() == ";" else "、").join(str(said(i, lang)) for i in items))
+
+
+def phrase(label: Any) -> Said:
+    """A definition's bilingual text (a Label) as a value of a message."""
+    return Said(label.get("en"), label.get)
+
+
+def message(template: str, /, **values: Any) -> Said:
+    """A sentence of the catalogue (``template`` marked with N_) as a value of another
+    (a :class:`Said` given alone is returned as it is)."""
+    if isinstance(template, Said) and not values:
+        return template
+    if not values and template.lower() in OS_ERRORS:  # an OSError's strerror
+        return Said(template, lambda lang: tr(template.lower(), lang))
+    return Said(template.format(**values) if values else template,
+                lambda lang: tr(template, lang, **{k: said(v, lang) for k, v in values.items()}))
+
+
+OS_ERRORS = (  # the operating system's words (OSError.strerror), lower-cased
+    N_("no such file or directory"), N_("permission denied"), N_("is a directory"), N_("not a directory"),
+    N_("file exists"), N_("connection refused"), N_("name or service not known"), N_("timed out"),
+    N_("read-only file system"), N_("no space left on device"), N_("directory not empty"),
+    N_("file name too long"))
+
+
+JSON_PROBLEMS = (  # what Python's json module says of a malformed document (JSONDecodeError.msg)
+    N_("Expecting value"), N_("Expecting property name enclosed in double quotes"), N_("Extra data"),
+    N_("Unterminated string starting at"), N_("Expecting ',' delimiter"), N_("Expecting ':' delimiter"),
+    N_("Invalid control character at"), N_("Invalid \\escape"), N_("Invalid \\uXXXX escape"))
+
+
+def json_problem(msg: str) -> Said:
+    """A JSONDecodeError's ``msg`` as a value of a message, in the reader's language."""
+    return Said(msg, lambda lang: tr(msg, lang) if msg in JSON_PROBLEMS else msg)
+
+
+def said(value: Any, lang: str) -> Any:
+    """``value`` as a message shows it in ``lang``: a :class:`Said` or an error (anything with
+    ``said``/``text(lang)``) in that language, an operating-system error by its known words."""
+    if lang == "en":
+        return value
+    say = getattr(value, "said", None)
+    if callable(say):
+        return say(lang)
+    if isinstance(value, BaseException) and value.args and isinstance(value.args[0], Said):
+        return value.args[0].said(lang)
+    if isinstance(value, OSError) and value.strerror:
+        known = value.strerror.lower()
+        text = tr(known, lang) if known in OS_ERRORS else value.strerror
+        return f"{text}: {value.filename!r}" if value.filename is not None else text
+    return value
 
 
 def tick_kind(kind: str, lang: str) -> str:

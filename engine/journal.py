@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.errors import UsageError
+from engine.i18n import N_, message
 
 GENESIS = "0" * 64
 HASHED = ("seq", "action", "actor", "role", "from_state", "to_state", "changes", "note",
@@ -144,10 +145,10 @@ class KeyRing:
 
     def __post_init__(self) -> None:
         if not self.keys:
-            raise UsageError(f"{self.source}: no audit key in it")
+            raise UsageError(N_("{source}: no audit key in it"), values={"source": self.source})
         ids = [k for k, _ in self.keys]
         if len(set(ids)) != len(ids):
-            raise UsageError(f"{self.source}: a key id appears twice")
+            raise UsageError(N_("{source}: a key id appears twice"), values={"source": self.source})
 
     @property
     def current_id(self) -> str:
@@ -184,8 +185,9 @@ def parse_env(value: str) -> list[tuple[str, bytes]]:
             return parsed
     raw = value.strip().encode("utf-8")
     if len(raw) < MIN_SECRET:
-        raise UsageError(f"ITSM_AUDIT_KEY: too short; give ID:BASE64 (at least {MIN_SECRET} bytes) "
-                         "or a random secret of at least 16 characters ('itsm audit keygen' makes one)")
+        raise UsageError(N_("ITSM_AUDIT_KEY: too short; give ID:BASE64 (at least {MIN_SECRET} bytes) or a "
+                            "random secret of at least 16 characters ('itsm audit keygen' makes one)"),
+                         values={"MIN_SECRET": MIN_SECRET})
     return [(bare_key_id(raw), raw)]
 
 
@@ -200,8 +202,8 @@ def parse_key_file(text: str, where: str) -> list[tuple[str, bytes]]:
         parts = line.split()
         secret = _b64(parts[1]) if len(parts) == 2 and _ID.match(parts[0]) else None
         if secret is None:
-            raise UsageError(f"{where}:{n}: expected 'ID SECRET' (SECRET: base64 of at least "
-                             f"{MIN_SECRET} bytes)")
+            raise UsageError(N_("{where}:{n}: expected 'ID SECRET' (SECRET: base64 of at least {MIN_SECRET} "
+                                "bytes)"), values={"where": where, "n": n, "MIN_SECRET": MIN_SECRET})
         keys.append((parts[0], secret))
     return keys
 
@@ -272,8 +274,8 @@ def load_ring(env_value: str | None, key_file: Path | None, default_file: Path |
     if env_value:
         keys, source = parse_env(env_value), "ITSM_AUDIT_KEY"
     if key_file is not None and not key_file.is_file():
-        raise UsageError(f"audit key file {key_file} does not exist: make one with 'itsm audit keygen' "
-                         "(or fix ITSM_AUDIT_KEY_FILE / [audit] key_file)")
+        raise UsageError(N_("audit key file {key_file} does not exist: make one with 'itsm audit keygen' (or "
+                            "fix ITSM_AUDIT_KEY_FILE / [audit] key_file)"), values={"key_file": key_file})
     if not keys and key_file is None and default_file is not None and not default_file.is_file():
         if not create:
             return None
@@ -282,7 +284,8 @@ def load_ring(env_value: str | None, key_file: Path | None, default_file: Path |
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot read the audit key file {path}: {exc.strerror}") from None
+            raise UsageError(N_("cannot read the audit key file {path}: {strerror}"),
+                             values={"path": path, "strerror": message(exc.strerror or str(exc))}) from None
         more = parse_key_file(text, str(path))
         known = {k for k, _ in keys}
         keys += [k for k in more if k[0] not in known]

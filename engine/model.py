@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Iterator, Mapping
 
+from engine.i18n import N_, message
+
 LANGS = ("en", "zh")
 CATEGORIES = ("new", "active", "pending", "resolved", "closed")
 FIELD_TYPES = ("string", "text", "bool", "int", "number", "code", "date", "datetime",
@@ -125,15 +127,15 @@ class Duration:
         pos, total, days, business, plain = 0, 0, 0, False, False
         low = raw.lower()
         if not low:
-            raise ValueError("empty duration")
+            raise ValueError(message(N_("empty duration")))
         while pos < len(low):
             m_ = _PART.match(low, pos)
             if not m_ or m_.end() == pos:
-                raise ValueError(f"cannot read duration {raw!r}: write e.g. 15m, 4h, "
-                                 "'3 business days' or PT4H")
+                raise ValueError(message(N_("cannot read duration {raw!r}: write e.g. 15m, 4h, '3 business days' or PT4H"),
+                                         raw=raw))
             number, is_business, unit = int(m_.group(1)), bool(m_.group(2)), m_.group(3)
             if unit not in _UNITS:
-                raise ValueError(f"unknown unit {unit!r} in duration {raw!r}")
+                raise ValueError(message(N_("unknown unit {unit!r} in duration {raw!r}"), unit=unit, raw=raw))
             if is_business:
                 business = True
                 if _UNITS[unit] == 86400:
@@ -141,13 +143,14 @@ class Duration:
                     pos = m_.end()
                     continue
                 if _UNITS[unit] > 86400:
-                    raise ValueError(f"business weeks are not supported in {raw!r}: use days")
+                    raise ValueError(message(N_("business weeks are not supported in {raw!r}: use days"),
+                                             raw=raw))
             else:
                 plain = True
             total += number * _UNITS[unit]
             pos = m_.end()
         if business and plain:
-            raise ValueError(f"duration {raw!r} mixes business and calendar time")
+            raise ValueError(message(N_("duration {raw!r} mixes business and calendar time"), raw=raw))
         return cls(total, business, days, raw)
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
+from engine.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,9 @@ def _security(section: dict[str, Any]) -> SecuritySettings:
         except (TypeError, ValueError):
             value = -1
         if not 0 <= value <= 10**7:
-            raise UsageError(f"settings: security.{name} ({variable}) must be a whole number from 0 "
-                             f"to 10000000, not {raw!r}")
+            raise UsageError(N_("settings: security.{name} ({variable}) must be a whole number from 0 to "
+                                "10000000, not {raw!r}"),
+                             values={"name": name, "variable": variable, "raw": raw})
         values[name] = value
     return SecuritySettings(**values)
 
@@ -139,7 +141,8 @@ class Settings:
             try:
                 data = tomllib.loads(path.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise UsageError(f"{path}: not valid TOML: {exc}") from None
+                raise UsageError(N_("{path}: not valid TOML: {exc}"),
+                                 values={"path": path, "exc": exc}) from None
         env = os.environ.get
 
         def section(name: str) -> dict[str, Any]:
@@ -173,13 +176,14 @@ class Settings:
             max_attempts = int(env("ITSM_NOTIFY_MAX_ATTEMPTS") or notify.get("max_attempts", 6))
             backoff = float(env("ITSM_NOTIFY_BACKOFF") or notify.get("backoff_seconds", 60))
         except ValueError as exc:
-            raise UsageError(f"settings: {exc}") from None
+            raise UsageError(N_("settings: {exc}"), values={"exc": exc}) from None
         if max_attempts < 1 or not (math.isfinite(backoff) and backoff >= 0):  # retries are bounded
-            raise UsageError("settings: notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) must be 1 or more, "
-                             "notify.backoff_seconds (ITSM_NOTIFY_BACKOFF) a number of seconds, 0 or more")
+            raise UsageError(N_("settings: notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) must be 1 or more, "
+                                "notify.backoff_seconds (ITSM_NOTIFY_BACKOFF) a number of seconds, 0 or more"))
         mail_settings = _mail(section("mail"), path.parent)
         if smtp_settings.tls not in ("none", "starttls", "ssl"):
-            raise UsageError(f"smtp.tls must be none, starttls or ssl, not {smtp_settings.tls!r}")
+            raise UsageError(N_("smtp.tls must be none, starttls or ssl, not {tls!r}"),
+                             values={"tls": smtp_settings.tls})
         url = data.get("url")
         return cls(database_url=db.get("url"), url=str(url) if url else None, user=data.get("user"),
                    timezone=env("ITSM_TZ") or data.get("timezone"),
@@ -207,10 +211,11 @@ def _mail(mail: dict[str, Any], base: Path) -> MailSettings:
     try:
         for box, acc in imap.items():
             if not isinstance(acc, dict) or not acc.get("host"):
-                raise UsageError(f"settings: mail.imap.{box} needs a host")
+                raise UsageError(N_("settings: mail.imap.{box} needs a host"), values={"box": box})
             tls = str(acc.get("tls") or "ssl").lower()
             if tls not in ("ssl", "starttls", "none"):
-                raise UsageError(f"settings: mail.imap.{box}.tls must be ssl, starttls or none, not {tls!r}")
+                raise UsageError(N_("settings: mail.imap.{box}.tls must be ssl, starttls or none, not {tls!r}"),
+                                 values={"box": box, "tls": tls})
             accounts.append(ImapSettings(
                 mailbox=str(box), host=str(acc["host"]), port=int(acc.get("port") or (993 if tls == "ssl" else 143)),
                 tls=tls, username=str(acc.get("username") or ""), password=str(acc.get("password") or ""),
@@ -222,9 +227,9 @@ def _mail(mail: dict[str, Any], base: Path) -> MailSettings:
                  for k in ("max_message_bytes", "sender_limit", "attachment_max_bytes",
                            "ticket_attachments_max_bytes")}
     except ValueError as exc:
-        raise UsageError(f"settings: mail: {exc}") from None
+        raise UsageError(N_("settings: mail: {exc}"), values={"exc": exc}) from None
     if any(v < 1 for v in sizes.values()):
-        raise UsageError("settings: mail limits must be 1 or more")
+        raise UsageError(N_("settings: mail limits must be 1 or more"))
     return MailSettings(**sizes, imap=tuple(accounts),
                         attachment_dir=_path_setting("ITSM_ATTACHMENT_DIR", mail.get("attachment_dir"), base))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from engine import __version__
 from engine.definitions.home import definition_files
 from engine.errors import DefinitionError
+from engine.i18n import N_, message
 from engine.model import Definitions
 
 
@@ -84,10 +85,10 @@ def _check_and_build(home: Path) -> Definitions:
     errors = sorted(result.errors, key=lambda f: (f.slug not in causes, f.file, f.line, f.column))
     if errors:
         first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        more = message(N_(" (and {count} more)"), count=len(errors) - 1) if len(errors) > 1 else ""
         raise DefinitionError(
-            f"[{first.rule} {first.slug}] {first.message}{more}; run 'itsm lint {home}' for all",
-            file=first.file, line=first.line, column=first.column, rule=first.slug)
+            N_("[{rule} {slug}] {message}{more}; run 'itsm lint {home}' for all"),
+            file=first.file, line=first.line, column=first.column, rule=first.slug, values={"rule": first.rule, "slug": first.slug, "message": first.message, "more": more, "home": home})
     ctx = result.context
     process_docs = {pid: doc for pid, (doc, _) in ctx.processes.items()}
     table_docs = {tid: doc for tid, (doc, _) in ctx.tables.items()}

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.errors import UsageError
+from engine.i18n import N_, json_problem, message
 from engine.limits import nested_deeper_than
 
 FORMATS = ("auto", "alertmanager", "event")
@@ -40,8 +41,12 @@ class PayloadError(UsageError):
 
     kind = "payload"
 
-    def __init__(self, message: str, path: str | None = None) -> None:
-        super().__init__(f"{path}: {message}" if path else message, path=path)
+    def __init__(self, text: str, path: str | None = None,
+                 values: Mapping[str, Any] | None = None) -> None:
+        if path:  # the path, then the message said in the reader's language
+            values = {"path": path, "message": message(text, **(values or {}))}
+            text = "{path}: {message}"
+        super().__init__(text, values, path=path)
         self.path = path
 
 
@@ -82,18 +87,20 @@ def decode(text: str | bytes) -> Any:
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise PayloadError(f"not UTF-8 text (byte {exc.start})") from None
+            raise PayloadError(N_("not UTF-8 text (byte {start})"), values={"start": exc.start}) from None
     if not text.strip():
-        raise PayloadError("the payload is empty: expected a JSON object")
-    too_deep = f"the payload is nested too deeply: at most {MAX_DEPTH} levels of objects and lists"
+        raise PayloadError(N_("the payload is empty: expected a JSON object"))
+    too_deep = message(N_("the payload is nested too deeply: at most {depth} levels of objects and lists"),
+                       depth=MAX_DEPTH)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PayloadError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+        raise PayloadError(N_("not valid JSON: {msg} at line {lineno}, column {colno}"),
+                           values={"msg": json_problem(exc.msg), "lineno": exc.lineno, "colno": exc.colno}) from None
     except RecursionError:
         raise PayloadError(too_deep) from None
     except ValueError:  # int() of more than 4300 digits
-        raise PayloadError("not valid JSON: a number has too many digits") from None
+        raise PayloadError(N_("not valid JSON: a number has too many digits")) from None
     if nested_deeper_than(data, MAX_DEPTH):
         raise PayloadError(too_deep)
     return data
@@ -112,7 +119,8 @@ def parse(payload: Any, fmt: str = "auto", source: str | None = None) -> list[Al
     ``source`` names the monitoring system for Alertmanager payloads (default
     'alertmanager') and is the default source of events that name none."""
     if fmt not in FORMATS:
-        raise UsageError(f"unknown payload format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise UsageError(N_("unknown payload format {fmt!r}; use one of {FORMATS}"),
+                         values={"fmt": fmt, "FORMATS": ', '.join(FORMATS)})
     if isinstance(payload, (str, bytes)):
         payload = decode(payload)
     if source is not None:
@@ -121,7 +129,8 @@ def parse(payload: Any, fmt: str = "auto", source: str | None = None) -> list[Al
     alerts = _alertmanager(payload, source or "alertmanager") if kind == "alertmanager" \
         else _events(payload, source)
     if len(alerts) > MAX_ALERTS:
-        raise PayloadError(f"{len(alerts)} alerts in one payload; at most {MAX_ALERTS}: split it")
+        raise PayloadError(N_("{count} alerts in one payload; at most {MAX_ALERTS}: split it"),
+                           values={"count": len(alerts), "MAX_ALERTS": MAX_ALERTS})
     return alerts
 
 
@@ -129,15 +138,16 @@ def parse(payload: Any, fmt: str = "auto", source: str | None = None) -> list[Al
 
 def _alertmanager(payload: Any, source: str) -> list[Alert]:
     if not isinstance(payload, dict):
-        raise PayloadError(f"expected an Alertmanager webhook (a JSON object with 'alerts'), "
-                           f"got {_type(payload)}")
+        raise PayloadError(N_("expected an Alertmanager webhook (a JSON object with 'alerts'), got {type}"),
+                           values={"type": _type(payload)})
     version = payload.get("version")
     if version is not None and str(version) != "4":
-        raise PayloadError(f"Alertmanager webhook version {version!r} is not supported (expected '4')",
-                           "version")
+        raise PayloadError(N_("Alertmanager webhook version {version!r} is not supported (expected '4')"),
+                           "version", values={"version": version})
     alerts = payload.get("alerts")
     if not isinstance(alerts, list):
-        raise PayloadError(f"expected a list of alerts, got {_type(alerts)}", "alerts")
+        raise PayloadError(N_("expected a list of alerts, got {type}"), "alerts",
+                           values={"type": _type(alerts)})
     group_key = _opt_str(payload, "groupKey", "groupKey")
     default_status = payload.get("status") if payload.get("status") in STATUSES else None
     common = _strings(payload.get("commonAnnotations"), "commonAnnotations")
@@ -145,7 +155,7 @@ def _alertmanager(payload: Any, source: str) -> list[Alert]:
     for i, raw in enumerate(alerts):
         where = f"alerts[{i}]"
         if not isinstance(raw, dict):
-            raise PayloadError(f"expected an alert object, got {_type(raw)}", where)
+            raise PayloadError(N_("expected an alert object, got {type}"), where, values={"type": _type(raw)})
         labels = _strings(raw.get("labels"), f"{where}.labels", required=True)
         annotations = {**common, **_strings(raw.get("annotations"), f"{where}.annotations")}
         status = _status(raw.get("status", default_status), f"{where}.status")
@@ -179,25 +189,26 @@ def _events(payload: Any, source: str | None) -> list[Alert]:
     elif isinstance(payload, dict):
         return [_event(payload, "", source)]
     else:
-        raise PayloadError(f"expected an event (a JSON object) or a list of events, got {_type(payload)}")
+        raise PayloadError(N_("expected an event (a JSON object) or a list of events, got {type}"),
+                           values={"type": _type(payload)})
     return [_event(e, f"{prefix}[{i}]", source) for i, e in enumerate(items)]
 
 
 def _event(raw: Any, where: str, default_source: str | None) -> Alert:
     at = (lambda key: f"{where}.{key}" if where else key)
     if not isinstance(raw, dict):
-        raise PayloadError(f"expected an event object, got {_type(raw)}", where or None)
+        raise PayloadError(N_("expected an event object, got {type}"), where or None,
+                           values={"type": _type(raw)})
     src = _opt_str(raw, "source", at("source")) or default_source
     if not src:
-        raise PayloadError("an event needs 'source': the monitoring system that sent it "
-                           "(or give --source)", at("source"))
+        raise PayloadError(N_("an event needs 'source': the monitoring system that sent it (or give --source)"), at("source"))
     fp = _opt_str(raw, "fingerprint", at("fingerprint")) or _opt_str(raw, "dedup_key", at("dedup_key"))
     if not fp:
-        raise PayloadError("an event needs 'fingerprint' (or 'dedup_key'): the same value for "
-                           "every event of one problem", at("fingerprint"))
+        raise PayloadError(N_("an event needs 'fingerprint' (or 'dedup_key'): the same value for every event "
+                              "of one problem"), at("fingerprint"))
     summary = _opt_str(raw, "summary", at("summary"))
     if not summary or not summary.strip():
-        raise PayloadError("an event needs 'summary': one line saying what is wrong", at("summary"))
+        raise PayloadError(N_("an event needs 'summary': one line saying what is wrong"), at("summary"))
     labels = _strings(raw.get("labels"), at("labels"))
     for key in ("severity", "service"):  # shortcuts, so rules match them as labels
         value = _opt_str(raw, key, at(key))
@@ -218,7 +229,7 @@ def _opt_str(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise PayloadError(f"expected a string, got {_type(value)}", where)
+        raise PayloadError(N_("expected a string, got {type}"), where, values={"type": _type(value)})
     return str(value)
 
 
@@ -227,10 +238,11 @@ def _strings(value: Any, where: str, required: bool = False) -> dict[str, str]:
     accepted and turned into text, as monitoring tools are not always strict)."""
     if value is None:
         if required:
-            raise PayloadError("missing: every alert needs its labels", where)
+            raise PayloadError(N_("missing: every alert needs its labels"), where)
         return {}
     if not isinstance(value, dict):
-        raise PayloadError(f"expected an object of strings, got {_type(value)}", where)
+        raise PayloadError(N_("expected an object of strings, got {type}"), where,
+                           values={"type": _type(value)})
     out = {}
     for k, v in value.items():
         if isinstance(v, bool):
@@ -238,28 +250,31 @@ def _strings(value: Any, where: str, required: bool = False) -> dict[str, str]:
         elif isinstance(v, (int, float)):
             v = str(v)
         elif not isinstance(v, str):
-            raise PayloadError(f"expected a string, got {_type(v)}", f"{where}.{k}")
+            raise PayloadError(N_("expected a string, got {type}"), f"{where}.{k}", values={"type": _type(v)})
         out[str(k)] = v
     return out
 
 
 def _status(value: Any, where: str) -> str:
     if value not in STATUSES:
-        raise PayloadError(f"expected 'firing' or 'resolved', got {json.dumps(value)}", where)
+        raise PayloadError(N_("expected 'firing' or 'resolved', got {value}"), where,
+                           values={"value": json.dumps(value)})
     return str(value)
 
 
 def _source(value: str, where: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_SOURCE:
-        raise PayloadError(f"a source is 1 to {MAX_SOURCE} characters", where)
+        raise PayloadError(N_("a source is 1 to {MAX_SOURCE} characters"), where,
+                           values={"MAX_SOURCE": MAX_SOURCE})
     return value
 
 
 def _fingerprint(value: str, where: str) -> str:
     value = value.strip()
     if not value or len(value) > MAX_FINGERPRINT:
-        raise PayloadError(f"a fingerprint is 1 to {MAX_FINGERPRINT} characters", where)
+        raise PayloadError(N_("a fingerprint is 1 to {MAX_FINGERPRINT} characters"), where,
+                           values={"MAX_FINGERPRINT": MAX_FINGERPRINT})
     return value
 
 
@@ -271,7 +286,8 @@ def _time(raw: Mapping[str, Any], key: str, where: str) -> str | None:
     try:
         value = datetime.fromisoformat(_trim_fraction(text.replace("Z", "+00:00")))
     except ValueError:
-        raise PayloadError(f"expected an ISO 8601 time, got {text!r}", where) from None
+        raise PayloadError(N_("expected an ISO 8601 time, got {text!r}"), where,
+                           values={"text": text}) from None
     return value.isoformat()
 
 

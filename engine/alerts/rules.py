@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.definitions.alert_table import OUTCOME_KEYS, PLACEHOLDER, TABLE
 from engine.errors import UsageError
+from engine.i18n import N_
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.alerts.payload import Alert
 from engine.model import CodeTable, Definitions, Duration
@@ -109,8 +110,8 @@ class AlertRules:
     def of(cls, defs: Definitions) -> AlertRules:
         table = defs.codes.get(TABLE)
         if table is None:
-            raise UsageError("alert intake needs codes/alert_rules.yaml in the process repository "
-                             "(copy it from the defaults: 'itsm init' has one; see docs/operations.md)")
+            raise UsageError(N_("alert intake needs codes/alert_rules.yaml in the process repository (copy "
+                                "it from the defaults: 'itsm init' has one; see docs/operations.md)"))
         key = (table.file, table.sha256)
         if key not in _COMPILED:
             _COMPILED[key] = _compile(table)
@@ -190,7 +191,8 @@ def _compile(table: CodeTable) -> AlertRules:
         try:
             match_re = tuple((p, re.compile(v)) for p, v in (raw.get("match_re") or {}).items())
         except re.error as exc:  # lint reports it; a definition with errors is never loaded
-            raise UsageError(f"codes/alert_rules.yaml: rule '{rid}': bad regular expression: {exc}") from None
+            raise UsageError(N_("codes/alert_rules.yaml: rule '{rid}': bad regular expression: {exc}"),
+                             values={"rid": rid, "exc": exc}) from None
         rules.append(Rule(rid, match, match_re, bool(raw.get("ignore")), outcome, "service" in own))
     every = extra.get("repeat_note_every")
     seconds = Duration.parse(str(every)).seconds if every else 0

@@ -51,6 +51,7 @@ from typing import Any, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import ItsmError
+from engine.i18n import N_, message
 from engine.model import CodeTable, CodeValue, Duration
 
 __all__ = ["Calendar", "CalendarError", "load_calendars"]
@@ -305,8 +306,8 @@ class Calendar:
                 return line.worked(b) - line.worked(a)
             return self._walked_seconds(a, b)
         except OverflowError:  # dates past the year 9999
-            raise CalendarError(f"calendar {self.id!r}: cannot count working time up to "
-                                "the year 9999") from None
+            raise CalendarError(N_("calendar {id!r}: cannot count working time up to the year 9999"),
+                                values={"id": self.id}) from None
 
     def add_working_micros(self, u: int, left: int) -> int:
         """The earliest instant with ``left`` (>= 0) working microseconds after ``u``;
@@ -334,15 +335,17 @@ class Calendar:
         return end
 
     def _too_far(self, u: int, left: int | None = None, days: int | None = None) -> CalendarError:
-        what = (f"{days} business days" if days is not None
-                else f"{left / 3_600_000_000:,.2f} working hours" if left is not None else "it")
+        what = (message(N_("{days} business days"), days=days) if days is not None
+                else message(N_("{hours:,.2f} working hours"), hours=left / 3_600_000_000) if left is not None
+                else message(N_("it")))
         try:
-            since = f" from {self._out(u):%Y-%m-%d %H:%M}"
+            since: Any = message(N_(" from {start}"), start=f"{self._out(u):%Y-%m-%d %H:%M}")
         except (OverflowError, ValueError):
             since = ""
-        return CalendarError(f"calendar {self.id!r}: {what}{since} would end more than "
-                             f"{MAX_REACH_DAYS} days later (or past the year 9999): check the "
-                             "SLA targets and timers that count in it ('itsm lint' reports them)")
+        return CalendarError(N_("calendar {id!r}: {what}{since} would end more than {MAX_REACH_DAYS} days "
+                                "later (or past the year 9999): check the SLA targets and timers that count "
+                                "in it ('itsm lint' reports them)"),
+                             values={"id": self.id, "what": what, "since": since, "MAX_REACH_DAYS": MAX_REACH_DAYS})
 
     @staticmethod
     def micros(t: datetime) -> int:
@@ -461,8 +464,9 @@ class Calendar:
             else:
                 idle += 1
                 if idle > MAX_IDLE_DAYS:
-                    raise CalendarError(f"calendar {self.id!r} has no working time for "
-                                        f"{MAX_IDLE_DAYS} days after {day - timedelta(idle)}")
+                    raise CalendarError(N_("calendar {id!r} has no working time for {MAX_IDLE_DAYS} days "
+                                           "after {value}"),
+                                        values={"id": self.id, "MAX_IDLE_DAYS": MAX_IDLE_DAYS, "value": day - timedelta(idle)})
             day += _ONE_DAY
 
     def _next_working_date(self, day: date) -> date:
@@ -470,8 +474,8 @@ class Calendar:
             day += _ONE_DAY
             if self._spans(day):
                 return day
-        raise CalendarError(f"calendar {self.id!r} has no working day for "
-                            f"{MAX_IDLE_DAYS} days after {day - timedelta(MAX_IDLE_DAYS)}")
+        raise CalendarError(N_("calendar {id!r} has no working day for {MAX_IDLE_DAYS} days after {value}"),
+                            values={"id": self.id, "MAX_IDLE_DAYS": MAX_IDLE_DAYS, "value": day - timedelta(MAX_IDLE_DAYS)})
 
     def _minute(self, day: date, minute: int) -> int:
         """The instant of ``minute`` minutes after local midnight (1440: the next one)."""

@@ -366,8 +366,8 @@ def compare(old: Side, new: Side) -> DiffResult:
                                           next(iter(new.processes.values()))))
         elif (old.processes or old.tables) and (new.processes or new.tables) \
                 and bool(old.processes) != bool(new.processes):
-            raise UsageError(f"cannot compare {old.source} with {new.source}: one is a process, "
-                             "the other a code table")
+            raise UsageError(N_("cannot compare {old} with {new}: one is a process, the other a code "
+                                "table"), values={"old": old.source, "new": new.source})
     changes.extend(_table_changes(old, new))
     return DiffResult(old, new, changes)
 
@@ -419,7 +419,8 @@ def _narrow(whole: Side, single: Side) -> Side:
             out.tables[tid] = whole.tables[tid]
     if not out.processes and not out.tables:
         wanted = ", ".join([*single.processes, *single.tables]) or "?"
-        raise NotFound(f"{whole.source} has no definition '{wanted}' to compare with {single.source}")
+        raise NotFound(N_("{source} has no definition '{wanted}' to compare with {single}"),
+                       values={"source": whole.source, "wanted": wanted, "single": single.source})
     return out
 
 

@@ -13,10 +13,11 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.definitions import expression_limits as limits
 from engine.errors import ItsmError
+from engine.i18n import N_
 
 if TYPE_CHECKING:  # jinja2 is imported on first compile: most commands evaluate no
     from jinja2 import nodes  # expression, and importing it is ~20 ms of start-up
@@ -30,8 +31,9 @@ class ExpressionError(ItsmError):
 
     kind = "expression"
 
-    def __init__(self, message: str, source: str, column: int | None = None) -> None:
-        super().__init__(message, expression=source, column=column)
+    def __init__(self, message: str, source: str, column: int | None = None,
+                 values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, values, expression=source, column=column)
         self.source = source
         self.column = column
 
@@ -179,12 +181,15 @@ class Expression:
                 raise ValueError(f"the result {result} is not a finite number")
             return result
         except UndefinedError as exc:
-            raise ExpressionError(f"{exc.message} in expression '{self.source}'", self.source) from None
+            raise ExpressionError(N_("{message} in expression '{source}'"), self.source,
+                                  values={"message": exc.message, "source": self.source}) from None
         except (SecurityError, limits.TooLarge) as exc:
-            raise ExpressionError(f"not allowed in expressions: {exc}", self.source) from None
+            raise ExpressionError(N_("not allowed in expressions: {exc}"), self.source,
+                                  values={"exc": exc}) from None
         except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError,
                 NameError, RecursionError, AssertionError) as exc:  # the data, or a filter's arguments
-            raise ExpressionError(f"expression '{self.source}' failed: {exc}", self.source) from None
+            raise ExpressionError(N_("expression '{source}' failed: {exc}"), self.source,
+                                  values={"source": self.source, "exc": exc}) from None
 
     def holds(self, context: dict[str, Any]) -> bool:
         return bool(self.evaluate(context))
@@ -234,7 +239,7 @@ def syntax_tree(source: str) -> Any:
 def compile_expression(source: str) -> Expression:
     """Compile once; raise :class:`ExpressionError` with a column on bad syntax."""
     if not isinstance(source, str) or not source.strip():
-        raise ExpressionError("empty expression", str(source))
+        raise ExpressionError(N_("empty expression"), str(source))
     from jinja2 import nodes
     from jinja2.exceptions import TemplateSyntaxError
 
@@ -243,12 +248,13 @@ def compile_expression(source: str) -> Expression:
         fn = env.compile_expression(source, undefined_to_none=False)
         tree = env.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
-        raise ExpressionError(f"syntax error: {exc.message}", source, _syntax_column(source)) from None
+        raise ExpressionError(N_("syntax error: {message}"), source, _syntax_column(source),
+                              values={"message": exc.message}) from None
     except (RecursionError, SyntaxError):  # deeper than Jinja's parser or Python's compiler goes
-        raise ExpressionError("syntax error: the expression is nested too deeply", source) from None
+        raise ExpressionError(N_("syntax error: the expression is nested too deeply"), source) from None
     except Exception as exc:  # noqa: BLE001 - Jinja folds constants while compiling ('1.codes')
-        raise ExpressionError(f"cannot compile: {getattr(exc, 'message', None) or exc}",
-                              source) from None
+        raise ExpressionError(N_("cannot compile: {value}"),
+                              source, values={"value": getattr(exc, 'message', None) or exc}) from None
     _refuse_constant_parts(env, tree, source)
     names: set[str] = set()
     for name in tree.find_all(nodes.Name):
@@ -301,8 +307,8 @@ def _refuse_constant_parts(env: Any, tree: Any, source: str) -> None:
             ok, value = folded(node)
             if ok:
                 if not _finite(value):
-                    raise ExpressionError(f"not allowed in expressions: {_literal(source)} is not "
-                                          "a finite number", source, _literal_column(source))
+                    raise ExpressionError(N_("not allowed in expressions: {literal} is not a finite number"), source, _literal_column(source),
+                                          values={"literal": _literal(source)})
                 return
         for child in node.iter_child_nodes():
             finite(child)
@@ -320,7 +326,7 @@ def _refuse_constant_parts(env: Any, tree: Any, source: str) -> None:
         finite(tree)
         buildable(tree)
     except RecursionError:
-        raise ExpressionError("syntax error: the expression is nested too deeply", source) from None
+        raise ExpressionError(N_("syntax error: the expression is nested too deeply"), source) from None
 
 
 def _refuse_if_refused(env: Any, node: Any, source: str) -> None:
@@ -338,7 +344,7 @@ def _refuse_if_refused(env: Any, node: Any, source: str) -> None:
         Expression(source, frozenset(), (), True, part).evaluate({})
     except ExpressionError as exc:
         if exc.message.startswith("not allowed in expressions"):
-            raise ExpressionError(exc.message, source) from None
+            raise ExpressionError(exc.template, source, values=exc.values) from None
 
 
 _FLOAT_LITERAL = re.compile(r"(?<![\w.])\d[\d_]*(?:\.[\d_]*)?(?:[eE][+-]?\d+)?")

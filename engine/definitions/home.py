@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from engine.errors import UsageError
+from engine.i18n import N_
 
 DEFINITION_DIRS = ("processes", "codes")
 
@@ -38,9 +39,9 @@ def find_home(explicit: str | os.PathLike[str] | None = None, cwd: Path | None =
         if given:
             path = Path(given).expanduser()
             if not is_repository(path):
-                raise UsageError(f"{origin}: {path} is not a process repository "
-                                 "(it needs processes/ and codes/ folders); "
-                                 "create one with 'itsm init DIR'")
+                raise UsageError(N_("{origin}: {path} is not a process repository (it needs processes/ and "
+                                    "codes/ folders); create one with 'itsm init DIR'"),
+                                 values={"origin": origin, "path": path})
             return path.resolve()
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -65,7 +66,8 @@ GITIGNORE = """\
 
 def init_repository(target: Path) -> list[Path]:
     if target.exists() and any(target.iterdir()):
-        raise UsageError(f"{target} exists and is not empty; choose a new folder")
+        raise UsageError(N_("{target} exists and is not empty; choose a new folder"),
+                         values={"target": target})
     source = bundled_home()
     created: list[Path] = []
     target.mkdir(parents=True, exist_ok=True)

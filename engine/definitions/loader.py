@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import yaml
 
 from engine.errors import DefinitionError
+from engine.i18n import N_, Said, message, retell
 
 Path_ = tuple[str | int, ...]
 
@@ -176,18 +177,20 @@ class _Builder:
                 return float("nan")
             return float(value)
         shown = "!!" + node.tag[len(_TAG):] if node.tag.startswith(_TAG) else node.tag
-        raise self.error(f"unsupported YAML tag {shown}", _mark(node.start_mark), path, "yaml-syntax")
+        raise self.error(message(N_("unsupported YAML tag {shown}"),
+                                 shown=shown), _mark(node.start_mark), path, "yaml-syntax")
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self._budget -= 1
         if self._budget < 0:
-            raise self.error(f"YAML aliases expand to more than {ALIAS_EXPANSION:,} values",
+            raise self.error(message(N_("YAML aliases expand to more than {limit:,} values"),
+                                     limit=ALIAS_EXPANSION),
                              _mark(node.start_mark), path, "yaml-syntax")
         self.marks[path] = _mark(node.start_mark)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if id(node) in self._active:
-            raise self.error("recursive alias", _mark(node.start_mark), path, "yaml-syntax")
+            raise self.error(N_("recursive alias"), _mark(node.start_mark), path, "yaml-syntax")
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -196,7 +199,7 @@ class _Builder:
             first: dict[str, Mark] = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    raise self.error("mapping keys must be plain values",
+                    raise self.error(N_("mapping keys must be plain values"),
                                      _mark(key_node.start_mark), path, "yaml-syntax")
                 key_path = path + (str(key_node.value),)
                 raw = self.scalar(key_node, key_path, is_key=True)
@@ -205,8 +208,8 @@ class _Builder:
                 if key in first:
                     f = first[key]
                     raise self.error(
-                        f"duplicate key '{key}' (first at line {f.line}, column {f.column}; "
-                        f"again at line {km.line}, column {km.column})",
+                        message(N_("duplicate key '{key}' (first at line {line}, column {column}; again at line {line2}, column {column2})"),
+                                key=key, line=f.line, column=f.column, line2=km.line, column2=km.column),
                         km, path + (key,), "duplicate-key")
                 first[key] = km
                 self.key_marks[path + (key,)] = km
@@ -223,6 +226,27 @@ def format_path(path: Path_) -> str:
     return out
 
 
+YAML_PROBLEMS = (  # PyYAML's words, said in the reader's language (engine.i18n.retell)
+    N_("while parsing a block mapping"), N_("while parsing a block collection"),
+    N_("while parsing a flow mapping"), N_("while parsing a flow sequence"), N_("while parsing a flow node"),
+    N_("while parsing a block node"), N_("while scanning a simple key"), N_("while scanning a quoted scalar"),
+    N_("while scanning a plain scalar"), N_("while scanning an alias"), N_("while scanning an anchor"),
+    N_("while scanning a block scalar"), N_("while scanning a tag"), N_("while parsing a node"),
+    N_("mapping values are not allowed here"), N_("mapping values are not allowed in this context"), N_("could not find expected ':'"),
+    N_("found unexpected end of stream"), N_("expected {expected}, but found {found}"),
+    N_("expected {expected}, but got {found}"), N_("found character {character} that cannot start any token"),
+    N_("did not find expected key"), N_("did not find expected node content"),
+    N_("did not find expected '-' indicator"), N_("found undefined alias {alias}"),
+    N_("found duplicate anchor {anchor}; first occurrence"), N_("second occurrence"),
+    N_("found unknown escape character {character}"), N_("found unexpected ':'"))
+
+
+def _yaml_problem(context: str | None, problem: str | None) -> Said:
+    """PyYAML's context and problem, in the reader's language where the catalogue knows them."""
+    parts = [p for p in (context, problem) if p]
+    return Said(" ".join(parts), lambda lang: "，".join(retell(p, lang, YAML_PROBLEMS) for p in parts))
+
+
 def parse(text: str, file: str = "<string>") -> Document:
     """Parse YAML text into a :class:`Document`; raise DefinitionError on any problem."""
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -231,17 +255,17 @@ def parse(text: str, file: str = "<string>") -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(p for p in (exc.context, exc.problem) if p)
-        raise DefinitionError(f"YAML syntax error: {problem}", file=file, line=line,
-                              column=col, rule="yaml-syntax") from None
+        problem = _yaml_problem(exc.context, exc.problem)
+        raise DefinitionError(N_("YAML syntax error: {problem}"), file=file, line=line,
+                              column=col, rule="yaml-syntax", values={"problem": problem}) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
         before = text[: exc.position]
         line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
-        raise DefinitionError(f"YAML syntax error: character {exc.character!r} is not allowed in YAML",
-                              file=file, line=line, column=col, rule="yaml-syntax") from None
+        raise DefinitionError(N_("YAML syntax error: character {character!r} is not allowed in YAML"),
+                              file=file, line=line, column=col, rule="yaml-syntax", values={"character": exc.character}) from None
     except yaml.YAMLError as exc:
-        raise DefinitionError(f"YAML error: {exc}", file=file, line=1, column=1,
-                              rule="yaml-syntax") from None
+        raise DefinitionError(N_("YAML error: {exc}"), file=file, line=1, column=1,
+                              rule="yaml-syntax", values={"exc": exc}) from None
     builder = _Builder(file, budget=len(text) + ALIAS_EXPANSION)  # a value takes a character
     data = builder.build(node, ()) if node is not None else None
     comments = tuple(line for line in _leading_comments(text))
@@ -265,18 +289,18 @@ def load_file(path: Path, display: str | None = None) -> Document:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise DefinitionError("file not found", file=name, rule="missing-file") from None
+        raise DefinitionError(N_("file not found"), file=name, rule="missing-file") from None
     except OSError as exc:
-        raise DefinitionError(f"cannot read file: {exc.strerror}", file=name,
-                              rule="missing-file") from None
+        raise DefinitionError(N_("cannot read file: {strerror}"), file=name,
+                              rule="missing-file", values={"strerror": message(exc.strerror or str(exc))}) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line = before.count(b"\n") + 1
         col = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
-        raise DefinitionError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded",
-                              file=name, line=line, column=col, rule="yaml-syntax") from None
+        raise DefinitionError(N_("not UTF-8 text: byte 0x{raw:02x} cannot be decoded"),
+                              file=name, line=line, column=col, rule="yaml-syntax", values={"raw": raw[exc.start]}) from None
     return parse(text, name)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.errors import DefinitionError
+from engine.i18n import N_, message
 from engine.definitions.loader import Document, format_path
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -116,11 +117,13 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
     v, inst, schema = error.validator, error.instance, error.schema
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str) and v == "not":
         why = f": {schema['description']}" if schema.get("description") else ""
-        return f"key '{inst}' is reserved here{why}", path + (inst,), True
+        return message(N_("key '{inst}' is reserved here{why}"), inst=inst, why=why), path + (inst,), True
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str):
         if v == "pattern" and schema.get("description") and error.validator_value != "^[a-z][a-z0-9_]*$":
-            return f"key '{inst}' is not valid: {schema['description']}", path + (inst,), True
-        return (f"key '{inst}' is not a valid id (lower_snake_case, starting with a letter)",
+            return message(N_("key '{inst}' is not valid: {description}"),
+                           inst=inst, description=schema['description']), path + (inst,), True
+        return (message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"),
+                        inst=inst),
                 path + (inst,), True)
     if v == "additionalProperties" and isinstance(inst, dict):
         known = sorted((schema.get("properties") or {}).keys())
@@ -128,35 +131,43 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
         if extra:
             key = extra[0]
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f"; did you mean '{close[0]}'?" if close else (
-                f"; allowed here: {', '.join(known)}" if known else "")
-            return f"unknown key '{key}'{hint}", path + (key,), True
+            hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else (
+                message(N_("; allowed here: {keys}"), keys=", ".join(known)) if known else "")
+            return message(N_("unknown key '{key}'{hint}"), key=key, hint=hint), path + (key,), True
     if v == "required":
         missing = [k for k in error.validator_value if isinstance(inst, dict) and k not in inst]
-        return f"missing required key '{missing[0] if missing else error.validator_value}'", path, False
+        return message(N_("missing required key '{value}'"),
+                       value=missing[0] if missing else error.validator_value), path, False
     if v == "type":
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
-        return f"expected {want}, got {_type_name(inst)}", path, False
+        return message(N_("expected {want}, got {type_name}"),
+                       want=want, type_name=_type_name(inst)), path, False
     if v == "enum":
         choices = [str(c) for c in error.validator_value]
         close = difflib.get_close_matches(str(inst), choices, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"'{inst}' is not one of: {', '.join(choices)}{hint}", path, False
+        hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else ""
+        return message(N_("'{inst}' is not one of: {choices}{hint}"),
+                       inst=inst, choices=', '.join(choices), hint=hint), path, False
     if v == "const":
-        return f"expected '{error.validator_value}', got '{inst}'", path, False
+        return message(N_("expected '{validator_value}', got '{inst}'"),
+                       validator_value=error.validator_value, inst=inst), path, False
     if v == "pattern":
-        desc = schema.get("description") or f"must match {error.validator_value}"
-        return f"'{inst}' is not valid: {desc}", path, False
+        desc = schema.get("description") or message(N_("must match {pattern}"), pattern=error.validator_value)
+        return message(N_("'{inst}' is not valid: {desc}"), inst=inst, desc=desc), path, False
     if v == "propertyNames":
-        return f"key '{inst}' is not a valid id (lower_snake_case, starting with a letter)", \
+        return message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"),
+                       inst=inst), \
             path + (str(inst),), True
     if v in ("minItems", "minProperties"):
-        return "must not be empty", path, False
+        return message(N_("must not be empty")), path, False
     if v == "uniqueItems":
-        return "has duplicate entries", path, False
+        return message(N_("has duplicate entries")), path, False
     if v == "oneOf":
-        return f"{_type_name(inst)} is not valid here: {schema.get('description', '')}".strip(), path, False
+        if not schema.get("description"):
+            return message(N_("{kind} is not valid here"), kind=_type_name(inst)), path, False
+        return (message(N_("{kind} is not valid here: {description}"), kind=_type_name(inst),
+                        description=schema["description"]), path, False)
     return error.message, path, False
 
 

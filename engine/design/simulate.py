@@ -186,11 +186,11 @@ class MemoryRepo:
         for row in self._rows():
             if row["key"] == key:
                 return row
-        raise NotFound(f"no ticket {key}")
+        raise NotFound(N_("no ticket {key}"), values={"key": key})
 
     def get_ticket_by_id(self, ticket_id: int, *, lock: bool = False) -> dict[str, Any]:
         if ticket_id not in self.d["tickets"]:
-            raise NotFound(f"no ticket with id {ticket_id}")
+            raise NotFound(N_("no ticket with id {ticket_id}"), values={"ticket_id": ticket_id})
         return copy.deepcopy(self.d["tickets"][ticket_id])
 
     def update_ticket(self, ticket_id: int, expected_version: int, values: dict[str, Any]) -> None:
@@ -348,10 +348,12 @@ def parse_time(text: Any, where: str) -> datetime:
     try:
         value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{where}: {text!r} is not an ISO 8601 time or a +duration "
-                         "(e.g. 2026-03-02T09:00:00+08:00, +30m, +2 business days)") from None
+        raise UsageError(N_("{where}: {text!r} is not an ISO 8601 time or a +duration (e.g. "
+                            "2026-03-02T09:00:00+08:00, +30m, +2 business days)"),
+                         values={"where": where, "text": text}) from None
     if value.tzinfo is None:
-        raise UsageError(f"{where}: {text!r} needs a UTC offset (e.g. +08:00)")
+        raise UsageError(N_("{where}: {text!r} needs a UTC offset (e.g. +08:00)"),
+                         values={"where": where, "text": text})
     return value
 
 
@@ -362,32 +364,35 @@ def load_script(path: Path) -> Script:
     try:
         doc = load_file(path, str(path))
     except DefinitionError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError("{error}", values={"error": exc}) from None
     data = doc.data
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: a simulation script is a mapping with start, intake and steps")
+        raise UsageError(N_("{path}: a simulation script is a mapping with start, intake and steps"),
+                         values={"path": path})
     for key in data:
         if key not in TOP_KEYS:
-            raise UsageError(f"{_where(doc, (key,), True)}: unknown key '{key}' (a script has: {', '.join(TOP_KEYS)})")
+            raise UsageError(N_("{where}: unknown key '{key}' (a script has: {TOP_KEYS})"),
+                             values={"where": _where(doc, (key,), True), "key": key, "TOP_KEYS": ', '.join(TOP_KEYS)})
     start = parse_time(data["start"], _where(doc, ("start",))) if data.get("start") is not None else None
     for key, kind in (("people", dict), ("steps", list)):
         if data.get(key) is not None and not isinstance(data[key], kind):
-            raise UsageError(f"{_where(doc, (key,))}: '{key}:' is a "
-                             f"{'mapping of person: {roles, groups}' if kind is dict else 'list of steps'}")
+            raise UsageError(N_("{where}: '{key}:' is a {value}"),
+                             values={"where": _where(doc, (key,)), "key": key, "value": 'mapping of person: {roles, groups}' if kind is dict else 'list of steps'})
     people: dict[str, dict[str, Any]] = {}
     for pid, p in (data.get("people") or {}).items():
         p = p if isinstance(p, dict) else {}
         bad = [k for k in p if k not in ("roles", "groups", "email", "phone")]
         if bad:
-            raise UsageError(f"{_where(doc, ('people', pid, bad[0]), True)}: unknown key '{bad[0]}' "
-                             "(a person has: roles, groups, email, phone)")
+            raise UsageError(N_("{where}: unknown key '{bad}' (a person has: roles, groups, email, phone)"),
+                             values={"where": _where(doc, ('people', pid, bad[0]), True), "bad": bad[0]})
         people[str(pid)] = {"roles": [str(r) for r in _list(p.get("roles"))],
                             "groups": [str(g) for g in _list(p.get("groups"))],
                             "email": p.get("email"), "phone": p.get("phone")}
     raw_intake = data.get("intake")
     if not isinstance(raw_intake, dict):
-        raise UsageError(f"{_where(doc, ('intake',))}: the script needs an 'intake:' mapping "
-                         "(the new ticket's fields: title, reporter, service, urgency, impact...)")
+        raise UsageError(N_("{where}: the script needs an 'intake:' mapping (the new ticket's fields: title, "
+                            "reporter, service, urgency, impact...)"),
+                         values={"where": _where(doc, ('intake',))})
     intake = Step(0, _where(doc, ("intake",)), at=_text(raw_intake.get("at")),
                   actor=_text(raw_intake.get("as")), note=_text(raw_intake.get("note")),
                   inputs={str(k): v for k, v in raw_intake.items() if k not in ("as", "note", "at", "expect")})
@@ -396,15 +401,17 @@ def load_script(path: Path) -> Script:
     for i, raw in enumerate(data.get("steps") or []):
         where = _where(doc, ("steps", i))
         if not isinstance(raw, dict):
-            raise UsageError(f"{where}: a step is a mapping, e.g. {{at: +1h, as: service_desk, action: assign}}")
+            raise UsageError(N_("{where}: a step is a mapping, e.g. {{at: +1h, as: service_desk, action: "
+                                "assign}}"), values={"where": where})
         for key in raw:
             if key not in STEP_KEYS:
-                raise UsageError(f"{_where(doc, ('steps', i, key), True)}: unknown key '{key}' "
-                                 f"(a step has: {', '.join(STEP_KEYS)})")
+                raise UsageError(N_("{where}: unknown key '{key}' (a step has: {STEP_KEYS})"),
+                                 values={"where": _where(doc, ('steps', i, key), True), "key": key, "STEP_KEYS": ', '.join(STEP_KEYS)})
         if bool(raw.get("action")) == bool(raw.get("tick")):
-            raise UsageError(f"{where}: a step has either 'action:' or 'tick:'")
+            raise UsageError(N_("{where}: a step has either 'action:' or 'tick:'"), values={"where": where})
         if raw.get("set") is not None and not isinstance(raw.get("set"), dict):
-            raise UsageError(f"{_where(doc, ('steps', i, 'set'))}: 'set:' is a mapping field: value")
+            raise UsageError(N_("{where}: 'set:' is a mapping field: value"),
+                             values={"where": _where(doc, ('steps', i, 'set'))})
         step = Step(i + 1, where, at=_text(raw.get("at")), actor=_text(raw.get("as")),
                     action=_text(raw.get("action")), inputs=dict(raw.get("set") or {}),
                     note=_text(raw.get("note")), tick=_text(raw.get("tick")), ticket=_text(raw.get("ticket")))
@@ -432,7 +439,8 @@ def _expect(step: Step, raw: Any, doc: Any, path: tuple[Any, ...]) -> None:
         step.expect_refused = refused if isinstance(refused, (bool, str)) else bool(refused)
         step.expect_state = _text(raw.get("state"))
         return
-    raise UsageError(f"{_where(doc, path)}: expect is 'refused', {{refused: TEXT}} or {{state: STATE}}")
+    raise UsageError(N_("{where}: expect is 'refused', {{refused: TEXT}} or {{state: STATE}}"),
+                     values={"where": _where(doc, path)})
 
 
 # -- running it ---------------------------------------------------------------------------------
@@ -449,11 +457,13 @@ class Simulation:
         unknown = [r for p in script.people.values() for r in p["roles"]
                    if r not in {r for s in defs.processes.values() for r in s.roles}]
         if unknown:
-            raise UsageError(f"{script.file}: people: unknown role(s) {', '.join(unknown)}")
+            raise UsageError(N_("{file}: people: unknown role(s) {unknown}"),
+                             values={"file": script.file, "unknown": ', '.join(unknown)})
         self.store = MemoryStore(defs, script.people)
         bad = [g for p in script.people.values() for g in p["groups"] if g not in self.store.groups]
         if bad:
-            raise UsageError(f"{script.file}: people: unknown group(s) {', '.join(bad)} (codes/groups.yaml)")
+            raise UsageError(N_("{file}: people: unknown group(s) {bad} (codes/groups.yaml)"),
+                             values={"file": script.file, "bad": ', '.join(bad)})
         self.now = script.start or now or datetime.now().astimezone()
         self.api = Api(home, defs, Settings.load(home), None, None, self.now, lang)
         self.api.desk.store = self.store  # instead of opening the database
@@ -474,7 +484,7 @@ class Simulation:
             try:
                 duration = Duration.parse(raw[1:].strip())
             except ValueError as exc:
-                raise UsageError(f"{where}: {exc}") from None
+                raise UsageError(N_("{where}: {exc}"), values={"where": where, "exc": exc}) from None
         else:
             try:
                 duration = Duration.parse(raw)  # "tick: 4h" reads as "+4h"
@@ -488,8 +498,9 @@ class Simulation:
         else:
             target = self.now + timedelta(seconds=duration.seconds)
         if target < self.now:
-            raise UsageError(f"{where}: {raw} is before the simulation's time "
-                             f"({self._iso(self.now)}); the journal only moves forward")
+            raise UsageError(N_("{where}: {raw} is before the simulation's time ({iso}); the journal only "
+                                "moves forward"),
+                             values={"where": where, "raw": raw, "iso": self._iso(self.now)})
         return target
 
     def _advance(self, until: datetime) -> None:
@@ -515,17 +526,21 @@ class Simulation:
         if who == "reporter":
             reporter = values.get("reporter") or step.inputs.get("reporter")
             if not reporter:
-                raise UsageError(f"{step.where}: 'as: reporter' needs the ticket's reporter (intake: reporter:)")
+                raise UsageError(N_("{where}: 'as: reporter' needs the ticket's reporter (intake: reporter:)"),
+                                 values={"where": step.where})
             return str(reporter)
         if who in ("assignee", "group_member"):
             person = (values.get("assignee") if who == "assignee" else None) or values.get("group")
             if not person:
-                raise UsageError(f"{step.where}: the ticket has no {'assignee or ' if who == 'assignee' else ''}"
-                                 f"group yet: name a person, role or group in 'as:'")
+                raise UsageError(N_("{where}: the ticket has no assignee or group yet: name a person, role or "
+                                    "group in 'as:'") if who == "assignee" else
+                                 N_("{where}: the ticket has no group yet: name a person, role or group in 'as:'"),
+                                 values={"where": step.where})
             return str(person)
         if who != "system" and self.store.person(who) is None and "@" not in who:
-            raise UsageError(f"{step.where}: as: '{who}' is not a person of the script (people:), a role, "
-                             f"a support group, an e-mail address or one of {', '.join(DYNAMIC)}")
+            raise UsageError(N_("{where}: as: '{who}' is not a person of the script (people:), a role, a "
+                                "support group, an e-mail address or one of {DYNAMIC}"),
+                             values={"where": step.where, "who": who, "DYNAMIC": ', '.join(DYNAMIC)})
         return who
 
     def _ticket_values(self, key: str | None = None) -> dict[str, Any]:
@@ -549,7 +564,7 @@ class Simulation:
             self.key = view["key"]
             self.entries.append(self._entry("intake", intake, mark, actor=actor, view=view))
         except ActionRefused as exc:
-            self.entries.append(self._entry("intake", intake, mark, actor=actor, refused=exc.message))
+            self.entries.append(self._entry("intake", intake, mark, actor=actor, refused=exc.text(self.lang)))
             return self.result()
         for step in self.script.steps:
             if step.tick is not None:
@@ -565,9 +580,10 @@ class Simulation:
                 view = self.api.do(key, step.action or "", step.inputs, step.note, actor_id=who)
                 self.entries.append(self._entry("action", step, mark, actor=who, view=view, key=key))
             except ActionRefused as exc:
-                self.entries.append(self._entry("action", step, mark, actor=who, refused=exc.message, key=key))
+                self.entries.append(self._entry("action", step, mark, actor=who, refused=exc.text(self.lang), key=key))
             except NotFound as exc:  # a ticket or person the script names does not exist
-                raise UsageError(f"{step.where}: {exc.message}") from None
+                raise UsageError(N_("{where}: {message}"),
+                                 values={"where": step.where, "message": exc}) from None
         return self.result()
 
     def _mark(self) -> tuple[int, int]:
@@ -660,18 +676,20 @@ def simulate(process: str, script_path: Path, home: str | None = None, lang: str
     if process.endswith((".yaml", ".yml")) or given.is_file():
         root = given.resolve().parent.parent
         if not given.is_file() or not is_repository(root):
-            raise UsageError(f"{process}: give a process id, or a process file in the processes/ "
-                             "folder of a process repository")
+            raise UsageError(N_("{process}: give a process id, or a process file in the processes/ folder of "
+                                "a process repository"), values={"process": process})
         process = given.stem
     else:
         root = find_home(home)
     defs = load_definitions(root)
     spec = defs.processes.get(process)
     if spec is None:
-        raise NotFound(f"no process '{process}'; known: {', '.join(defs.processes)}")
+        raise NotFound(N_("no process '{process}'; known: {processes}"),
+                       values={"process": process, "processes": ', '.join(defs.processes)})
     if not script_path.is_file():
-        raise UsageError(f"{script_path}: no such script")
+        raise UsageError(N_("{script_path}: no such script"), values={"script_path": script_path})
     script = load_script(script_path)
     if script.process and script.process != process:
-        raise UsageError(f"{script_path}: the script is written for process '{script.process}', not '{process}'")
+        raise UsageError(N_("{script_path}: the script is written for process '{process}', not '{given}'"),
+                         values={"script_path": script_path, "process": script.process, "given": process})
     return Simulation(root, defs, spec, script, lang, now).run()

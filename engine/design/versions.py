@@ -33,8 +33,8 @@ def pick_version(process: str, selector: str, rows: list[dict[str, Any]]) -> tup
     """The stored version a selector names: a declared version number, a hash
     prefix, or ``latest``; and any warnings about the choice."""
     if not rows:
-        raise NotFound(f"no stored version of process '{process}' in the database (a version is "
-                       "stored when a ticket first runs under it)")
+        raise NotFound(N_("no stored version of process '{process}' in the database (a version is stored "
+                          "when a ticket first runs under it)"), values={"process": process})
     if selector == "latest":
         return rows[-1], []
     if selector.isdigit():
@@ -43,7 +43,8 @@ def pick_version(process: str, selector: str, rows: list[dict[str, Any]]) -> tup
         found = [r for r in rows if r["version"].startswith(selector.lower())] if len(selector) >= 4 else []
     if not found:
         known = ", ".join(f"{r['declared_version']} ({r['version'][:8]})" for r in rows)
-        raise NotFound(f"no stored version {process}@{selector}; stored versions of {process}: {known}")
+        raise NotFound(N_("no stored version {process}@{selector}; stored versions of {process}: {known}"),
+                       values={"process": process, "selector": selector, "known": known})
     chosen, warnings = found[-1], []
     texts = {(r["source"] or {}).get("process", "") for r in found}
     if len(texts) > 1:
@@ -66,7 +67,7 @@ def load_stored(api: Any, ref: str) -> Side:
 
     m = _REF.match(ref)
     if not m:
-        raise UsageError(f"{ref}: write PROCESS@VERSION, e.g. incident@3")
+        raise UsageError(N_("{ref}: write PROCESS@VERSION, e.g. incident@3"), values={"ref": ref})
     process, selector = m.groups()
     with api.store.read() as repo:
         row, warnings = pick_version(process, selector, stored_versions(repo, process))
@@ -75,7 +76,8 @@ def load_stored(api: Any, ref: str) -> Side:
     doc = parse(source.get("process") or "", f"{name} ({row['version'][:8]})")
     problems = validate(doc, "process")
     if problems:
-        raise UsageError(f"stored version {ref} no longer reads as a process: {problems[0]}")
+        raise UsageError(N_("stored version {ref} no longer reads as a process: {problems}"),
+                         values={"ref": ref, "problems": problems[0]})
     loaded = row["loaded_at"]
     if isinstance(loaded, datetime):  # stored as naive UTC
         loaded = loaded.replace(tzinfo=loaded.tzinfo or timezone.utc).astimezone(api.tz)

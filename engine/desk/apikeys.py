@@ -23,7 +23,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from engine.i18n import N_
+from engine.i18n import N_, message
 from engine.errors import InvalidApiKey, NotFound, UsageError
 from engine.runtime.actions import Actor
 from engine.desk import permissions
@@ -31,7 +31,7 @@ from engine.desk.context import Desk
 
 
 SCHEME = "itsm"
-EXPIRED = "token expired; run itsm login again"
+EXPIRED = N_("token expired; run itsm login again")
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per key
 _FORMAT = re.compile(r"itsm_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})")
 _DUMMY_HASH = hashlib.sha256(b"itsm: no such key").hexdigest()
@@ -54,7 +54,8 @@ def parse_scopes(scopes: Any) -> str | None:
     given = [s.strip() for s in (scopes.split(",") if isinstance(scopes, str) else scopes) if s.strip()]
     bad = [s for s in given if s not in permissions.SCOPES]
     if bad or not given:
-        raise UsageError(f"scopes {', '.join(bad) or '(none)'}: choose from {', '.join(permissions.SCOPES)}")
+        raise UsageError(N_("scopes {value}: choose from {SCOPES}"),
+                         values={"value": ', '.join(bad) or '(none)', "SCOPES": ', '.join(permissions.SCOPES)})
     return ",".join(s for s in permissions.SCOPES if s in given)
 
 
@@ -81,7 +82,7 @@ def create(desk: Desk, user: str, label: str | None, actor_id: str | None,
         person = repo.find_person(user)
         if person is None:
             raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": user})
-        _check_manage(desk, actor, person["id"], f"create API keys for {person['id']}")
+        _check_manage(desk, actor, person["id"], message(N_("create API keys for {user}"), user=person["id"]))
         return _insert(desk, repo, person["id"], label, None if actor.system else actor.id, now,
                        expires_at, stored_scopes)
 
@@ -113,7 +114,7 @@ def list_keys(desk: Desk, user: str | None, actor_id: str | None) -> list[dict[s
             if person is None:
                 raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": user})
             user = person["id"]
-            _check_manage(desk, actor, user, f"list the API keys of {user}")
+            _check_manage(desk, actor, user, message(N_("list the API keys of {user}"), user=user))
         elif not manager:
             user = actor.id
         return [_view(desk, r) for r in repo.api_keys.list(user)]
@@ -125,8 +126,8 @@ def revoke(desk: Desk, key_id: int, actor_id: str | None) -> dict[str, Any]:
         actor = desk.actor(repo, actor_id)
         row = repo.api_keys.get(key_id)
         if row is None:
-            raise NotFound(f"no API key {key_id} (see 'itsm apikey list')")
-        _check_manage(desk, actor, row["user_id"], f"revoke API key {key_id}")
+            raise NotFound(N_("no API key {key_id} (see 'itsm apikey list')"), values={"key_id": key_id})
+        _check_manage(desk, actor, row["user_id"], message(N_("revoke API key {key}"), key=key_id))
         repo.api_keys.revoke(key_id, now)
         return _view(desk, repo.api_keys.get(key_id))
 

@@ -24,6 +24,7 @@ from typing import Any
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event
 from engine.errors import ActionRefused, NotFound, UsageError
+from engine.i18n import N_
 from engine.runtime.actions import Actor
 from engine.runtime.ticket import Ticket
 
@@ -82,13 +83,15 @@ def store(desk: Desk, repo: Any, ticket: Ticket, filename: str | None, data: byt
     limits = desk.settings.mail
     name = clean_name(filename)
     if not data:
-        raise UsageError(f"{name}: the file is empty")
+        raise UsageError(N_("{name}: the file is empty"), values={"name": name})
     if len(data) > limits.attachment_max_bytes:
-        raise ActionRefused(f"{name}: {len(data)} bytes is over the limit of "
-                            f"{limits.attachment_max_bytes} bytes per file")
+        raise ActionRefused(N_("{name}: {count} bytes is over the limit of {attachment_max_bytes} bytes per "
+                               "file"),
+                            values={"name": name, "count": len(data), "attachment_max_bytes": limits.attachment_max_bytes})
     if repo.mail.attachment_bytes(ticket.id) + len(data) > limits.ticket_attachments_max_bytes:
-        raise ActionRefused(f"{name}: {ticket.key}'s attachments would be over the limit of "
-                            f"{limits.ticket_attachments_max_bytes} bytes per ticket")
+        raise ActionRefused(N_("{name}: {key}'s attachments would be over the limit of "
+                               "{ticket_attachments_max_bytes} bytes per ticket"),
+                            values={"name": name, "key": ticket.key, "ticket_attachments_max_bytes": limits.ticket_attachments_max_bytes})
     digest = hashlib.sha256(data).hexdigest()
     kind = sniff(data, name)
     path = None
@@ -122,8 +125,8 @@ def attach(desk: Desk, key: str, filename: str, data: bytes, public: bool,
         ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
         now = check_forward(desk, ticket, now)
         if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
-            raise ActionRefused(f"{actor.id} may not attach files to {ticket.key}: only the reporter "
-                                "and service-desk staff may", allowed_roles=["reporter"])
+            raise ActionRefused(N_("{id} may not attach files to {key}: only the reporter and service-desk "
+                                   "staff may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
         repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
         out = store(desk, repo, ticket, filename, data, actor, "cli", public, now)
     return dict(out, ticket=ticket.key)
@@ -141,20 +144,23 @@ def content(desk: Desk, repo: Any, ticket_id: int, attachment_id: int, public_on
     """One attachment's row and bytes (checked against its SHA-256)."""
     row = repo.mail.attachment(ticket_id, attachment_id)
     if row is None or (public_only and not row["public"]):
-        raise NotFound(f"no attachment {attachment_id} on this ticket")
+        raise NotFound(N_("no attachment {attachment_id} on this ticket"),
+                       values={"attachment_id": attachment_id})
     data = row["data"]
     if data is None:
         folder = desk.settings.mail.attachment_dir
         if not folder:
-            raise NotFound(f"attachment {attachment_id} is in a folder, and none is configured "
-                           "([mail] attachment_dir)")
+            raise NotFound(N_("attachment {attachment_id} is in a folder, and none is configured ([mail] "
+                              "attachment_dir)"), values={"attachment_id": attachment_id})
         try:
             data = (Path(folder) / row["path"]).read_bytes()
         except OSError as exc:
-            raise NotFound(f"attachment {attachment_id}: {exc}") from None
+            raise NotFound(N_("attachment {attachment_id}: {exc}"),
+                           values={"attachment_id": attachment_id, "exc": exc}) from None
     data = bytes(data)
     if hashlib.sha256(data).hexdigest() != row["sha256"]:
-        raise NotFound(f"attachment {attachment_id} does not match its SHA-256: it was changed")
+        raise NotFound(N_("attachment {attachment_id} does not match its SHA-256: it was changed"),
+                       values={"attachment_id": attachment_id})
     row.pop("data", None)
     return row, data
 
@@ -166,6 +172,7 @@ def download(desk: Desk, key: str, attachment_id: int, actor_id: str | None) -> 
         row = repo.get_ticket(key.upper())
         reporter = actor.is_(row.get("reporter"))
         if not (actor.roles or actor.groups or actor.system or reporter):
-            raise NotFound(f"no attachment {attachment_id} on {key}")
+            raise NotFound(N_("no attachment {attachment_id} on {key}"),
+                           values={"attachment_id": attachment_id, "key": key})
         return content(desk, repo, row["id"], attachment_id, public_only=not (actor.roles or actor.groups
                                                                               or actor.system))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from engine.desk import checkpoints as cpmod
+from engine.i18n import N_, message
 from engine.desk import signing
 from engine.desk.context import Desk
 from engine.desk.desklog import DeskLog, Finding
@@ -234,7 +235,8 @@ def _checkpoints(repo: Any, path: str | None, findings: list[Finding]) -> tuple[
         except OSError as exc:
             from engine.errors import UsageError
 
-            raise UsageError(f"--checkpoints {path}: {exc.strerror}") from None
+            raise UsageError(N_("--checkpoints {path}: {strerror}"),
+                             values={"path": path, "strerror": message(exc.strerror or str(exc))}) from None
         return cpmod.read_lines(text.splitlines(), path, findings), path
     rows = repo.audit.checkpoints()
     return cpmod.read_lines([r["line"] for r in rows], "database", findings), "database"

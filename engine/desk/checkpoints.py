@@ -28,6 +28,7 @@ from engine.desk.context import Desk
 from engine.desk.desklog import DeskLog, Finding
 from engine.desk.sealing import seal
 from engine.errors import ItsmError, UsageError
+from engine.i18n import N_
 from engine.journal import GENESIS, canonical, content_digest, desk_link, keyed_hash, ref, root_step
 
 FORMAT = "itsm-checkpoint/1"
@@ -50,7 +51,8 @@ def every(text: str) -> timedelta | None:
         return None
     m = re.fullmatch(r"(\d+)\s*(s|m|h|d)", text)
     if not m:
-        raise UsageError(f"[audit] checkpoint_every: {text!r} is not a duration such as 15m, 1h, 1d or off")
+        raise UsageError(N_("[audit] checkpoint_every: {text!r} is not a duration such as 15m, 1h, 1d or off"),
+                         values={"text": text})
     return timedelta(seconds=int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)])
 
 
@@ -66,8 +68,8 @@ def checkpoint(desk: Desk, reason: str = "manual", extra: dict[str, Any] | None 
     audit = desk.settings.audit
     private = signing.load_private(audit.signing_key) if audit.signing_key else None
     if private is None and not unsigned_ok:
-        raise UsageError("no signing key: set [audit] signing_key or ITSM_AUDIT_SIGNING_KEY to an Ed25519 "
-                         "key ('itsm audit keygen' makes one), on the host that makes checkpoints")
+        raise UsageError(N_("no signing key: set [audit] signing_key or ITSM_AUDIT_SIGNING_KEY to an Ed25519 "
+                            "key ('itsm audit keygen' makes one), on the host that makes checkpoints"))
     sealed = seal(desk)
     ring = desk.keyring()
     now = desk.now()
@@ -83,20 +85,21 @@ def checkpoint(desk: Desk, reason: str = "manual", extra: dict[str, Any] | None 
         for e in repo.audit.desk_order(prev, head["count"]):
             n, key, secret = e["desk_seq"], e["ticket_key"], ring.secret(e["key_id"]) if ring else None
             if key is None or secret is None:
-                raise ItsmError(f"desk log #{n} cannot be checked (no ticket or no key): run 'itsm audit verify'")
+                raise ItsmError(N_("desk log #{n} cannot be checked (no ticket or no key): run 'itsm audit "
+                                   "verify'"), values={"n": n})
             text = canonical(e, key, e["ticket_process"])
             digest = content_digest(text)
             if n > 1 and not name:
                 name = repo.audit.desk_prev_of([n])[n]
             if keyed_hash(secret, e["prev_hash"], text) != e["hash"] \
                     or desk_link(secret, link, n, name, digest) != e["desk_hash"] or n != prev + len(leaves) + 1:
-                raise ItsmError(f"{ref(key, e['seq'])} (desk log #{n}) does not verify: nothing was signed; "
-                                "run 'itsm audit verify'")
+                raise ItsmError(N_("{ref} (desk log #{n}) does not verify: nothing was signed; run 'itsm "
+                                   "audit verify'"), values={"ref": ref(key, e['seq']), "n": n})
             link, name, root = e["desk_hash"], ref(key, e["seq"]), root_step(root, digest)
             leaves.append([n, key, e["seq"], digest[:16]])
         if len(leaves) != head["count"] - prev or root != head["digest_root"]:
-            raise ItsmError("the desk log's head does not match its events: nothing was signed; "
-                            "run 'itsm audit verify'")
+            raise ItsmError(N_("the desk log's head does not match its events: nothing was signed; run 'itsm "
+                               "audit verify'"))
         line: dict[str, Any] = {
             "format": FORMAT, "desk": head["desk_id"], "count": head["count"], "digest_root": root,
             "prev_count": prev, "prev_root": prev_root, "at": _iso(now), "reason": reason,
@@ -150,7 +153,8 @@ def _root_at(repo: Any, count: int) -> str:
     root = GENESIS
     for e in repo.audit.desk_order(0, count):
         if e["ticket_key"] is None:
-            raise ItsmError(f"desk log #{e['desk_seq']} belongs to no ticket: run 'itsm audit verify'")
+            raise ItsmError(N_("desk log #{desk_seq} belongs to no ticket: run 'itsm audit verify'"),
+                            values={"desk_seq": e['desk_seq']})
         root = root_step(root, content_digest(canonical(e, e["ticket_key"], e["ticket_process"])))
     return root
 

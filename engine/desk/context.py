@@ -55,12 +55,14 @@ def parse_now(text: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"--now: {text!r} is not an ISO 8601 time (e.g. 2026-03-02T09:00:00+08:00)") from None
+        raise UsageError(N_("--now: {text!r} is not an ISO 8601 time (e.g. 2026-03-02T09:00:00+08:00)"),
+                         values={"text": text}) from None
     if value.tzinfo is None:
-        raise UsageError(f"--now: {text!r} needs a UTC offset (e.g. +08:00)")
+        raise UsageError(N_("--now: {text!r} needs a UTC offset (e.g. +08:00)"), values={"text": text})
     if not NOW_RANGE[0] <= value < NOW_RANGE[1]:
-        raise UsageError(f"--now: {text!r} is out of range: itsm computes with times from the year "
-                         f"{NOW_RANGE[0].year} to {NOW_RANGE[1].year - 1}")
+        raise UsageError(N_("--now: {text!r} is out of range: itsm computes with times from the year {year} "
+                            "to {value}"),
+                         values={"text": text, "year": NOW_RANGE[0].year, "value": NOW_RANGE[1].year - 1})
     return value
 
 
@@ -134,8 +136,9 @@ class Desk:
         """The process of ``ticket``, refusing a state its definition no longer has."""
         spec = self.process(ticket.process)
         if ticket.state not in spec.states:
-            raise ActionRefused(f"{ticket.key} is in state '{ticket.state}', which process "
-                                f"'{spec.id}' no longer has: move it with 'itsm migrate'")
+            raise ActionRefused(N_("{key} is in state '{state}', which process '{id}' no longer has: move it "
+                                   "with 'itsm migrate'"),
+                                values={"key": ticket.key, "state": ticket.state, "id": spec.id})
         return spec
 
     def register(self, repo: Any, spec: ProcessSpec) -> str:
@@ -157,7 +160,7 @@ class Desk:
     def actor(self, repo: Any, ident: str | None = None) -> Actor:
         ident = ident or self.user  # the CLI refuses --as system (commands/common.py)
         if not ident:
-            raise UsageError(N_("who is acting? give --as USER or set ITSM_USER"), values={})
+            raise UsageError(N_("who is acting? give --as USER or set ITSM_USER"))
         if ident == "system":
             return SYSTEM
         person = repo.find_person(ident)

@@ -24,6 +24,7 @@ from engine.desk import signing
 from engine.desk.context import Desk
 from engine.desk.desklog import Finding
 from engine.errors import UsageError
+from engine.i18n import N_, message
 from engine.journal import (
     GENESIS, content_digest, create_key_file, hashed_fields, ref, root_step, rotate_key_file,
 )
@@ -40,7 +41,11 @@ def export(desk: Desk, path: str) -> dict[str, Any]:
     out = Path(path)
     tmp = out.with_name(out.name + ".part")
     n = 0
-    with desk.store.read() as repo, open(tmp, "w", encoding="utf-8") as f:
+    try:
+        f = open(tmp, "w", encoding="utf-8")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise UsageError(N_("cannot write {path}: {error}"), values={"path": path, "error": exc}) from None
+    with desk.store.read() as repo, f:
         head = repo.audit.head()
         f.write(json.dumps({"format": FORMAT, "desk": head["desk_id"], "count": head["count"],
                             "digest_root": head["digest_root"], "exported_at": desk.iso(desk.now()),
@@ -66,13 +71,15 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise UsageError(f"--export {path}: {exc.strerror}") from None
+        raise UsageError(N_("--export {path}: {strerror}"),
+                         values={"path": path, "strerror": message(exc.strerror or str(exc))}) from None
     try:
         header = json.loads(lines[0]) if lines else {}
     except ValueError:
         header = {}
     if header.get("format") != FORMAT:
-        raise UsageError(f"{path} is not an itsm journal export (itsm audit export FILE)")
+        raise UsageError(N_("{path} is not an itsm journal export (itsm audit export FILE)"),
+                         values={"path": path})
     names, digests = [""], [""]
     roots: list[str] = [GENESIS]
     last_seq: dict[str, int] = {}
@@ -104,7 +111,8 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         try:
             cp_lines = Path(witness).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
-            raise UsageError(f"--checkpoints {witness}: {exc.strerror}") from None
+            raise UsageError(N_("--checkpoints {witness}: {strerror}"),
+                             values={"witness": witness, "strerror": message(exc.strerror or str(exc))}) from None
     cps = cpmod.check_signatures(cpmod.read_lines(cp_lines, witness or path, findings), public,
                                  header.get("desk"), findings)
     where: dict[str, int] | None = None
@@ -139,10 +147,12 @@ def keygen(desk: Desk, folder: str | None, rotate: bool) -> dict[str, Any]:
     key_file = Path(audit.key_file) if audit.key_file and not folder else base / "audit.key"
     if rotate:
         if not key_file.is_file():
-            raise UsageError(f"{key_file} does not exist: 'itsm audit keygen' makes it first")
+            raise UsageError(N_("{key_file} does not exist: 'itsm audit keygen' makes it first"),
+                             values={"key_file": key_file})
         return {"key_file": str(key_file), "key_id": rotate_key_file(key_file), "rotated": True}
     if key_file.exists():
-        raise UsageError(f"{key_file} exists: itsm never overwrites a key ('--rotate' adds a new one)")
+        raise UsageError(N_("{key_file} exists: itsm never overwrites a key ('--rotate' adds a new one)"),
+                         values={"key_file": key_file})
     private, public = signing.generate()
     signing_file, public_file = base / "audit-signing.pem", base / "audit-signing.pub.pem"
     signing.write_new(signing_file, private, 0o600)

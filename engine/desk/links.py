@@ -24,6 +24,7 @@ from engine.desk import clockstate
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event
 from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
+from engine.i18n import N_
 from engine.model import Label, ProcessSpec, RelationSpec
 from engine.runtime.actions import SYSTEM, Actor
 from engine.runtime.ticket import Ticket
@@ -37,16 +38,18 @@ def relation_for(desk: Desk, spec: ProcessSpec, target: str, rel: str | None) ->
         found = desk.defs.default_relation(spec.id, target)
         if found is None:
             names = ", ".join(r.id for r in spec.relations.values() if target in r.targets)
-            raise UsageError(f"process '{spec.id}' declares no default relation to '{target}' "
-                             f"tickets: name one with --rel ({names or 'none is declared'})")
+            raise UsageError(N_("process '{id}' declares no default relation to '{target}' tickets: name one "
+                                "with --rel ({value})"),
+                             values={"id": spec.id, "target": target, "value": names or 'none is declared'})
         return found
     relation = spec.relations.get(rel)
     if relation is None:
-        raise UsageError(f"process '{spec.id}' declares no relation '{rel}' (relations: "
-                         f"{', '.join(spec.relations) or 'none'})")
+        raise UsageError(N_("process '{id}' declares no relation '{rel}' (relations: {value})"),
+                         values={"id": spec.id, "rel": rel, "value": ', '.join(spec.relations) or 'none'})
     if target not in relation.targets:
-        raise ActionRefused(f"relation '{rel}' of '{spec.id}' links to {', '.join(relation.targets)} "
-                            f"tickets, not to '{target}' tickets")
+        raise ActionRefused(N_("relation '{rel}' of '{id}' links to {targets} tickets, not to '{target}' "
+                               "tickets"),
+                            values={"rel": rel, "id": spec.id, "targets": ', '.join(relation.targets), "target": target})
     return relation
 
 
@@ -126,7 +129,8 @@ def link(desk: Desk, key: str, target: str, rel: str | None, actor_id: str | Non
         ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
         now = check_forward(desk, ticket, now)
         if not actor.system and not actor.roles:
-            raise ActionRefused(f"{actor.id} may not link tickets: it needs a desk role")
+            raise ActionRefused(N_("{id} may not link tickets: it needs a desk role"),
+                                values={"id": actor.id})
         spec = desk.spec_for(ticket)
         try:
             other = repo.get_ticket(target.upper())
@@ -135,20 +139,24 @@ def link(desk: Desk, key: str, target: str, rel: str | None, actor_id: str | Non
                 raise
             other = None
         if other is not None and other["key"] == ticket.key:
-            raise UsageError("a ticket cannot be linked to itself")
+            raise UsageError(N_("a ticket cannot be linked to itself"))
         target_key = other["key"] if other is not None else target.upper()
         if unlink:
             if rel is None:
                 rels = {l["relation"] for l in repo.links_of(ticket.id) if l["target"] == target_key}
                 if len(rels) != 1:
-                    raise NotFound(f"{ticket.key} is not linked to {target_key}" if not rels else
-                                   f"{ticket.key} is linked to {target_key} by {', '.join(sorted(rels))}: "
-                                   "name the relation with --rel")
+                    if not rels:
+                        raise NotFound(N_("{key} is not linked to {target}"),
+                                       values={"key": ticket.key, "target": target_key})
+                    raise NotFound(N_("{key} is linked to {target} by {relations}: name the relation with --rel"),
+                                   values={"key": ticket.key, "target": target_key,
+                                           "relations": ", ".join(sorted(rels))})
                 rel = rels.pop()
             # a relation no longer declared can still be removed
             relation = spec.relations.get(rel) or RelationSpec(rel, Label.plain(rel), Label.plain(rel), ())
             if not remove(desk, repo, ticket, relation, target_key, actor, now):
-                raise NotFound(f"{ticket.key} is not linked to {target_key} by {rel}")
+                raise NotFound(N_("{key} is not linked to {target_key} by {rel}"),
+                               values={"key": ticket.key, "target_key": target_key, "rel": rel})
         else:
             assert other is not None
             relation = relation_for(desk, spec, other["process"], rel)

@@ -81,7 +81,7 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
                  ) -> Mailbox:
     boxes = mailboxes(desk)
     if not boxes:
-        raise UsageError("no mailboxes are declared (codes/mailboxes.yaml)")
+        raise UsageError(N_("no mailboxes are declared (codes/mailboxes.yaml)"))
     if headers_first and mail is not None:  # a catch-all account: the address written to decides
         found = next((b for a in mail.recipients for b in boxes.values()
                       if b.address == thread.base_address(a)), None)
@@ -90,7 +90,8 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
     if given:
         found = boxes.get(given) or next((b for b in boxes.values() if b.address == given.lower()), None)
         if found is None:
-            raise UsageError(f"unknown mailbox {given!r}; mailboxes: {', '.join(boxes)}")
+            raise UsageError(N_("unknown mailbox {given!r}; mailboxes: {boxes}"),
+                             values={"given": given, "boxes": ', '.join(boxes)})
         return found
     for address in (mail.recipients if mail else ()):
         found = next((b for b in boxes.values() if b.address == thread.base_address(address)), None)
@@ -306,8 +307,8 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
     transaction per message, each marked on the server after its commit."""
     accounts = [a for a in desk.settings.mail.imap if mailbox in (None, a.mailbox)]
     if not accounts:
-        raise UsageError("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, "
-                         "or ITSM_IMAP_HOST)")
+        raise UsageError(N_("no IMAP account is configured ([mail.imap.<mailbox>] in itsm.toml, or "
+                            "ITSM_IMAP_HOST)"))
     out: list[dict[str, Any]] = []
     for a in accounts:
         account = imapmod.ImapAccount(a.host, a.port, a.tls, a.username, a.password, a.folder,
@@ -327,5 +328,5 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
         try:
             out.extend(imapmod.poll(account, handle, max_bytes=desk.settings.mail.max_message_bytes))
         except imapmod.MailboxUnavailable as exc:
-            raise ItsmError(str(exc)) from None
+            raise ItsmError("{error}", values={"error": exc.args[0] if exc.args else exc}) from None
     return out

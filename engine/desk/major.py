@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.errors import ItsmError
+from engine.i18n import N_
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.model import Criterion, ProcessSpec
 from engine.runtime import context as ctxmod
@@ -109,7 +110,8 @@ def _link(desk: Desk, repo: Any, ticket: Ticket, parent: str, note: str, now: da
     target = repo.get_ticket(parent)["process"]
     relation = desk.defs.default_relation(ticket.process, target)
     if relation is None:  # lint R001 reports a watcher without a relation to it
-        raise ItsmError(f"process '{ticket.process}' declares no default relation to '{target}'")
+        raise ItsmError(N_("process '{process}' declares no default relation to '{target}'"),
+                        values={"process": ticket.process, "target": target})
     links.add(desk, repo, ticket, relation, parent, SYSTEM, now, note)
 
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import Any, Callable, Mapping
 
 from engine.errors import ActionRefused, NotFound, UsageError
+from engine.i18n import N_, message
 from engine.lint.finding import Finding
 from engine.runtime.ticket import CORE_COLUMNS, Ticket
 from engine.clock import sla as slamod
@@ -120,8 +121,8 @@ def plan(desk: Desk, process: str, mapping: Mapping[str, str]) -> dict[str, Any]
     spec = desk.process(process)
     bad = {new for new in mapping.values() if new not in spec.states}
     if bad:
-        raise UsageError(f"--map targets not in process '{process}': {', '.join(sorted(bad))}; "
-                         f"its states: {', '.join(spec.states)}")
+        raise UsageError(N_("--map targets not in process '{process}': {bad}; its states: {states}"),
+                         values={"process": process, "bad": ', '.join(sorted(bad)), "states": ', '.join(spec.states)})
     version = desk.defs.version(process)
     moves, stranded, stale = [], [], []
     with desk.store.read() as repo:
@@ -148,9 +149,10 @@ def apply(desk: Desk, process: str, mapping: Mapping[str, str], actor_id: str | 
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)
         if spec.owner not in actor.roles and not actor.system:
-            raise ActionRefused(f"only the process owner ({spec.owner}) may migrate tickets",
-                                allowed_roles=[spec.owner])
-        permissions.require(desk.defs, actor, "admin", f"migrate {process} tickets")
+            raise ActionRefused(N_("only the process owner ({owner}) may migrate tickets"),
+                                allowed_roles=[spec.owner], values={"owner": spec.owner})
+        permissions.require(desk.defs, actor, "admin", message(N_("migrate {process} tickets"),
+                                                               process=process))
         version = desk.register(repo, spec)
         total = len(result["moves"])
         for done, move in enumerate(result["moves"], 1):

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Mapping, Sequence
 
 from engine.errors import NotFound
+from engine.i18n import N_
 from engine.model import Definitions, ProcessSpec
 from engine.notify.outbox import enqueue
 from engine.runtime.context import service_view
@@ -40,7 +41,7 @@ def ticket_by_token(repo: Any, key: str, token: str | None) -> int:
     found = repo.find_ticket_by_token(key.strip().upper())
     stored = found[1] if found and found[1] else "0" * 64
     if not hmac.compare_digest(stored, given) or found is None:
-        raise NotFound("no ticket with that key and token")
+        raise NotFound(N_("no ticket with that key and token"))
     return int(found[0])
 
 

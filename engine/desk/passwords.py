@@ -16,11 +16,12 @@ from functools import cache
 from typing import Any
 
 from engine.errors import InvalidApiKey, NotFound, UsageError
+from engine.i18n import N_, message
 from engine.desk import apikeys, permissions
 from engine.desk.context import Desk
 
 MIN_LENGTH, MAX_LENGTH = 8, 1024
-LOGIN_FAILED = "user or password is wrong"
+LOGIN_FAILED = N_("user or password is wrong")
 
 
 @cache
@@ -49,7 +50,8 @@ def _verify(stored: str, password: str) -> bool:
 
 def check_password(password: str) -> None:
     if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        raise UsageError(f"a password needs {MIN_LENGTH} to {MAX_LENGTH} characters")
+        raise UsageError(N_("a password needs {min} to {max} characters"),
+                         values={"min": MIN_LENGTH, "max": MAX_LENGTH})
 
 
 def set_password(desk: Desk, user: str, password: str, actor_id: str | None) -> dict[str, Any]:
@@ -60,9 +62,10 @@ def set_password(desk: Desk, user: str, password: str, actor_id: str | None) -> 
         actor = desk.actor(repo, actor_id)
         person = repo.find_person(user)
         if person is None:
-            raise NotFound(f"no user '{user}' (see 'itsm user list')")
+            raise NotFound(N_("no user '{user}' (see 'itsm user list')"), values={"user": user})
         if actor.id != person["id"]:
-            permissions.require(desk.defs, actor, "admin", f"set the password of {person['id']}")
+            permissions.require(desk.defs, actor, "admin", message(N_("set the password of {user}"),
+                                                                   user=person["id"]))
         repo.api_keys.set_password_hash(person["id"], hashed, desk.now())
         return {"user": person["id"], "password_set": True}
 

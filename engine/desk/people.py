@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from engine.i18n import N_
+from engine.i18n import N_, message
 from engine.errors import UsageError
 from engine.desk import permissions
 from engine.model import LANGS
@@ -27,10 +27,10 @@ RESERVED_IDS = ("system",)  # the engine's own actions (timers, cascades) act as
 def check_user_id(pid: str) -> None:
     """UsageError unless ``pid`` can be a user id."""
     if not USER_ID.fullmatch(pid):
-        raise UsageError(f"user id {pid!r} is not valid: use 1 to 64 letters (a-z, A-Z), digits, "
-                         "'.', '_' and '-', beginning with a letter or digit, e.g. wang.lei")
+        raise UsageError(N_("user id {pid!r} is not valid: use 1 to 64 letters (a-z, A-Z), digits, '.', '_' "
+                            "and '-', beginning with a letter or digit, e.g. wang.lei"), values={"pid": pid})
     if pid.lower() in RESERVED_IDS:
-        raise UsageError(f"user id {pid!r} is reserved for the engine's own actions")
+        raise UsageError(N_("user id {pid!r} is reserved for the engine's own actions"), values={"pid": pid})
 
 
 def admins(desk: Desk, repo: Any) -> list[str]:
@@ -57,18 +57,19 @@ def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | No
              lang: str | None = None, actor_id: str | None = None) -> dict[str, Any]:
     check_user_id(pid)
     if lang is not None and lang not in LANGS:
-        raise UsageError(f"language {lang!r} is not one of {', '.join(LANGS)}")
+        raise UsageError(N_("language {lang!r} is not one of {LANGS}"),
+                         values={"lang": lang, "LANGS": ', '.join(LANGS)})
     known_roles = permissions.known_roles(desk.defs)
     unknown = [r for r in roles if r not in known_roles]
     if unknown:
-        raise UsageError(f"unknown role(s) {', '.join(unknown)}; roles of the processes: "
-                         f"{', '.join(sorted(known_roles))}")
+        raise UsageError(N_("unknown role(s) {unknown}; roles of the processes: {known_roles}"),
+                         values={"unknown": ', '.join(unknown), "known_roles": ', '.join(sorted(known_roles))})
     group_table = desk.defs.codes.get("groups")
     bad = [g for g in groups if group_table is None or g not in group_table.values]
     if bad:
-        raise UsageError(f"unknown group(s) {', '.join(bad)} (see codes/groups.yaml)")
+        raise UsageError(N_("unknown group(s) {bad} (see codes/groups.yaml)"), values={"bad": ', '.join(bad)})
     with desk.store.write() as repo:
-        check_admin(desk, repo, actor_id, f"add people ({pid})")
+        check_admin(desk, repo, actor_id, message(N_("add people ({user})"), user=pid))
         repo.add_person(pid, name or pid, email.lower(), phone, site, roles, groups, desk.now(), lang)
         return person_view(desk, repo.find_person(pid))
 
@@ -81,13 +82,14 @@ def make_admin(desk: Desk, pid: str, email: str | None, name: str | None = None)
     check_user_id(pid)
     roles = permissions.roles_with(desk.defs, "admin")
     if not roles:
-        raise UsageError("no role holds the 'admin' permission (codes/permissions.yaml)")
+        raise UsageError(N_("no role holds the 'admin' permission (codes/permissions.yaml)"))
     with desk.store.write() as repo:
         existing = admins(desk, repo)
         person = repo.find_person(pid)
         if existing and pid not in existing:
-            raise UsageError(f"the desk has admins already ({', '.join(existing)}): one of them adds "
-                             f"people with 'itsm --as {existing[0]} user add'")
+            raise UsageError(N_("the desk has admins already ({existing}): one of them adds people with "
+                                "'itsm --as {admin} user add'"),
+                             values={"existing": ', '.join(existing), "admin": existing[0]})
         if person is None:
             repo.add_person(pid, name or pid, (email or f"{pid}@localhost").lower(), None, None, [roles[0]], [],
                             desk.now())

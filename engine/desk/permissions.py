@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from engine.errors import ActionRefused
+from engine.i18n import N_, named, names, Said
 from engine.model import Definitions
 from engine.runtime.actions import Actor
 
@@ -63,6 +64,14 @@ def require(defs: Definitions, actor: Actor, permission: str, what: str) -> None
     """ActionRefused (403 over the API) unless ``actor`` holds ``permission``."""
     if not holds(defs, actor, permission):
         roles = roles_with(defs, permission)
-        raise ActionRefused(f"{actor.id} may not {what}: it needs the '{permission}' permission "
-                            f"(roles: {', '.join(roles) or 'none'}; codes/permissions.yaml)",
-                            allowed_roles=roles or (permission,))
+        raise ActionRefused(N_("{actor} may not {what}: it needs the '{permission}' permission (roles: {roles}; "
+                               "codes/permissions.yaml)"),
+                            allowed_roles=roles or (permission,),
+                            values={"actor": actor.id, "what": what, "permission": permission,
+                                    "roles": role_names(defs, roles)})
+
+
+def role_names(defs: Definitions, roles: Iterable[str]) -> Said:
+    """Roles by their labels (where a process declares one), for a message."""
+    labels = {r: lab for p in defs.processes.values() for r, lab in p.roles.items()}
+    return names(named(r, labels.get(r)) for r in roles)

@@ -33,6 +33,7 @@ from engine.desk.views import public_update, public_view
 from engine.desk.workflow import perform
 from engine.desk.writes import check_forward, event, intake, transitions
 from engine.errors import ActionRefused, UsageError
+from engine.i18n import N_
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor
 from engine.runtime.fields import field_spec
@@ -133,11 +134,12 @@ def form(desk: Desk) -> dict[str, Any]:
 def _check_text(values: Mapping[str, Any]) -> None:
     for name, value in values.items():
         if not isinstance(value, str):
-            raise UsageError(f"{name}: expected text")
+            raise UsageError(N_("{name}: expected text"), values={"name": name})
         if "\x00" in value:
-            raise UsageError(f"{name}: contains a NUL character")
+            raise UsageError(N_("{name}: contains a NUL character"), values={"name": name})
         if len(value) > MAX_TEXT.get(name, MAX_ANY):
-            raise UsageError(f"{name}: at most {MAX_TEXT.get(name, MAX_ANY)} characters")
+            raise UsageError(N_("{name}: at most {limit} characters"),
+                             values={"name": name, "limit": MAX_TEXT.get(name, MAX_ANY)})
 
 
 def may_acknowledge(desk: Desk, repo: Any, spec: Any, address: str, now: datetime) -> bool:
@@ -158,12 +160,12 @@ def self_help(desk: Desk, text: str, session: str | None = None) -> dict[str, An
     and count the search into ``session`` (an opaque id of the user's portal
     session, at most 64 characters; None: not counted).  Returns {query, results}."""
     if not isinstance(text, str) or "\x00" in text:
-        raise UsageError("q: expected text")
+        raise UsageError(N_("q: expected text"))
     query = " ".join(text.split())
     if len(query) > MAX_QUERY:
-        raise UsageError(f"q: at most {MAX_QUERY} characters")
+        raise UsageError(N_("q: at most {MAX_QUERY} characters"), values={"MAX_QUERY": MAX_QUERY})
     if session is not None and not (isinstance(session, str) and 0 < len(session) <= 64):
-        raise UsageError("session: at most 64 characters")
+        raise UsageError(N_("session: at most 64 characters"))
     if not query:
         return {"query": "", "results": []}
     with desk.store.write() as repo:
@@ -304,7 +306,7 @@ def reply(desk: Desk, key: str, token: str, text: str,
     if not text and not files:
         raise ActionRefused(_say(desk, "reply"), missing=["reply"])
     if len(files) > MAX_FILES:
-        raise UsageError(f"at most {MAX_FILES} files with one reply")
+        raise UsageError(N_("at most {MAX_FILES} files with one reply"), values={"MAX_FILES": MAX_FILES})
     now = desk.now()
     with desk.store.write() as repo:
         ticket = Ticket.from_row(repo.get_ticket_by_id(ticket_by_token(repo, key, token), lock=True))

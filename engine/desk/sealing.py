@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, ItsmError
+from engine.i18n import N_
 from engine.journal import (
     GENESIS, KeyRing, canonical, content_digest, desk_link, event_hash, hashed_fields, head_mac, keyed_hash,
     ref, root_step,
@@ -123,10 +124,11 @@ def rekey(desk: Desk, force: bool = False) -> dict[str, Any]:
             for tid, evs in by_ticket.items():
                 problems.append(f"{len(evs)} journal event(s) of ticket id {tid}, which does not exist")
         if problems and not force:
-            raise ActionRefused("the journal is damaged, so re-keying would hide it:\n  "
-                                + "\n  ".join(problems[:20]) + ("\n  ..." if len(problems) > 20 else "")
-                                + "\nsee 'itsm audit verify'; 'itsm audit rekey --force' re-keys anyway "
-                                "and records the problems in its checkpoint", reason="damaged journal")
+            raise ActionRefused(N_("the journal is damaged, so re-keying would hide it:\n  {problems}\n"
+                                   "see 'itsm audit verify'; 'itsm audit rekey --force' re-keys anyway "
+                                   "and records the problems in its checkpoint"), reason="damaged journal",
+                                values={"problems": "\n  ".join(problems[:20])
+                                        + ("\n  ..." if len(problems) > 20 else "")})
         repo.audit.rechain(updates)
         if first_desk is not None:  # the desk links from there on used the old hashes' keys
             head = _relink(repo, ring, head, first_desk, placed)
@@ -196,11 +198,13 @@ def _relink(repo: Any, ring: KeyRing, head: dict[str, Any], first: int,
     rows = []
     for n in range(first, head["count"] + 1):
         if n not in placed:
-            raise ItsmError(f"the desk log has no event #{n}: see 'itsm audit verify' (re-keying stops here)")
+            raise ItsmError(N_("the desk log has no event #{n}: see 'itsm audit verify' (re-keying stops "
+                               "here)"), values={"n": n})
         digest, me, jid, key_id = placed[n]
         secret = ring.secret(key_id)
         if secret is None:
-            raise ItsmError(f"desk log #{n} ({me}) is under key '{key_id}', not in the key ring")
+            raise ItsmError(N_("desk log #{n} ({me}) is under key '{key_id}', not in the key ring"),
+                            values={"n": n, "me": me, "key_id": key_id})
         link = desk_link(secret, link, n, name, digest)
         rows.append({"b_id": jid, "desk_hash": link})
         name = me

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, NotFound, UsageError
+from engine.i18n import N_
 from engine.model import ProcessSpec
 from engine.runtime.ticket import Ticket
 
@@ -160,8 +161,8 @@ def snippet(row: Mapping[str, Any], terms: Iterable[str], width: int = 80) -> di
 
 def _check_staff(actor: Any, what: str) -> None:
     if not (actor.roles or actor.groups or actor.system):
-        raise ActionRefused(f"{actor.id} may not {what}: searching all tickets is for service-desk staff",
-                            allowed_roles=["service_desk"])
+        raise ActionRefused(N_("{id} may not {what}: searching all tickets is for service-desk staff"),
+                            allowed_roles=["service_desk"], values={"id": actor.id, "what": what})
 
 
 def search(desk: Desk, text: str, process: str | None = None, resolved: bool = False,
@@ -171,7 +172,7 @@ def search(desk: Desk, text: str, process: str | None = None, resolved: bool = F
 
     terms = query_terms(text)
     if not terms:
-        raise UsageError("give something to search for, e.g. itsm search \"理赔系统 无法登录\"")
+        raise UsageError(N_('give something to search for, e.g. itsm search "理赔系统 无法登录"'))
     if process is not None:
         desk.process(process)  # unknown process -> NotFound
     with desk.store.read() as repo:
@@ -310,7 +311,8 @@ def fill_reused_solution(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticke
         return
     source_key = str(inputs[reuse]).strip().upper()
     if source_key == ticket.key:
-        raise ActionRefused(f"{ticket.key} cannot reuse its own solution ({reuse})")
+        raise ActionRefused(N_("{key} cannot reuse its own solution ({reuse})"),
+                            values={"key": ticket.key, "reuse": reuse})
     try:
         source = repo.get_ticket(source_key)
     except NotFound:  # the field's own check says "no such ticket"
@@ -319,7 +321,7 @@ def fill_reused_solution(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticke
     solution = (source.get("fields") or {}).get(source_spec.solution_field) if source_spec and \
         source_spec.solution_field else None
     if not solution:
-        raise ActionRefused(f"{source_key} has no recorded solution to reuse ({reuse})",
-                            missing=[field] if not inputs.get(field) else [])
+        raise ActionRefused(N_("{source_key} has no recorded solution to reuse ({reuse})"),
+                            missing=[field] if not inputs.get(field) else [], values={"source_key": source_key, "reuse": reuse})
     if not inputs.get(field):
         inputs[field] = solution

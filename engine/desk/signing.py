@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from engine.errors import UsageError
+from engine.i18n import N_, message
 
 
 def generate() -> tuple[bytes, bytes]:
@@ -36,7 +37,8 @@ def write_new(path: Path, data: bytes, mode: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
-        raise UsageError(f"{path} exists: itsm never overwrites a key (move it away first)") from None
+        raise UsageError(N_("{path} exists: itsm never overwrites a key (move it away first)"),
+                         values={"path": path}) from None
     with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
@@ -47,31 +49,33 @@ def _read(path: str | Path, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}") from None
+        raise UsageError(N_("cannot read the {what} {path}: {strerror}"),
+                         values={"what": message(what), "path": path, "strerror": exc}) from None
 
 
 def load_private(path: str | Path) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(_read(path, "signing key"), password=None)
+        key = serialization.load_pem_private_key(_read(path, N_("signing key")), password=None)
     except (ValueError, TypeError) as exc:
-        raise UsageError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+        raise UsageError(N_("{path}: not an unencrypted PEM private key ({exc})"),
+                         values={"path": path, "exc": exc}) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise UsageError(f"{path}: not an Ed25519 key")
+        raise UsageError(N_("{path}: not an Ed25519 key"), values={"path": path})
     return key
 
 
 def load_public(path: str | Path) -> Ed25519PublicKey:
-    data = _read(path, "public key")
+    data = _read(path, N_("public key"))
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError:
         try:  # a private key file gives its public key too
             private = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError):
-            raise UsageError(f"{path}: not a PEM public key") from None
+            raise UsageError(N_("{path}: not a PEM public key"), values={"path": path}) from None
         key = private.public_key()
     if not isinstance(key, Ed25519PublicKey):
-        raise UsageError(f"{path}: not an Ed25519 key")
+        raise UsageError(N_("{path}: not an Ed25519 key"), values={"path": path})
     return key
 
 

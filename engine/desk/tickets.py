@@ -44,8 +44,9 @@ def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str |
         actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper(), lock=True))
         if expect_version is not None and ticket.version != expect_version:
-            raise Conflict(f"{ticket.key} is at version {ticket.version}, not {expect_version}: "
-                           "it changed since you looked; re-run the command")
+            raise Conflict(N_("{key} is at version {version}, not {expect_version}: it changed since you "
+                              "looked; re-run the command"),
+                           values={"key": ticket.key, "version": ticket.version, "expect_version": expect_version})
         result = perform(desk, repo, ticket, action, dict(inputs), note, actor, now)
         return result
 
@@ -54,7 +55,7 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
     """A note in the journal: public (the reporter sees it) or internal, which
     only a person holding the internal_notes permission may write (and read)."""
     if not text.strip():
-        raise UsageError(N_("a comment needs text"), values={})
+        raise UsageError(N_("a comment needs text"))
     now = desk.now()
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)
@@ -77,8 +78,8 @@ def comment_refusal(desk: Desk, actor: Any, ticket: Ticket, public: bool) -> Act
     internal_notes permission (who alone read it).  ``itsm comment`` and the
     console's note form both ask here."""
     if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
-        return ActionRefused(f"{actor.id} may not comment on {ticket.key}: only the reporter "
-                             "and service-desk staff may", allowed_roles=["reporter"])
+        return ActionRefused(N_("{id} may not comment on {key}: only the reporter and service-desk staff "
+                                "may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
     if not public and not permissions.holds(desk.defs, actor, "internal_notes"):
         return ActionRefused(f"{actor.id} may not add an internal note to {ticket.key}: only staff "
                              "who see internal notes may (codes/permissions.yaml internal_notes); "

@@ -16,6 +16,7 @@ from engine.clock import sla as slamod
 from engine.clock.calendars import CalendarError
 from engine.desk import clockstate
 from engine.errors import Conflict, ItsmError, NotFound
+from engine.i18n import N_
 from engine.model import ProcessSpec
 from engine.desk.context import Desk
 from engine.desk.notifying import notify
@@ -154,7 +155,8 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
             outcome, touched = fire(desk, repo, spec, ticket, item, now, events)
             others = others or touched
         if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, outcome):
-            raise Conflict(f"{ticket.key}: {item.kind} {item.name} fired concurrently")
+            raise Conflict(N_("{key}: {kind} {name} fired concurrently"),
+                           values={"key": ticket.key, "kind": item.kind, "name": item.name})
         done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
                      "due": desk.iso(item.due_at), "outcome": outcome})
     if pending is not None:  # what is still to come, as the last look found it

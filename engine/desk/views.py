@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.clock import sla as slamod
 from engine.errors import UsageError
+from engine.i18n import N_
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.fields import CORE_SPECS
 from engine.runtime.ticket import Ticket
@@ -32,7 +33,8 @@ def display_tz(name: str | None, defs: Definitions | None) -> tzinfo:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"unknown time zone {name!r} (use an IANA name like Asia/Shanghai)") from None
+            raise UsageError(N_("unknown time zone {name!r} (use an IANA name like Asia/Shanghai)"),
+                             values={"name": name}) from None
     zone = slamod.home_zone(defs) if defs is not None else None
     return zone or timezone.utc
 

@@ -20,6 +20,7 @@ from engine.desk import clockstate, links, major, search
 from engine.desk.context import Desk
 from engine.desk.writes import Lookup, apply, check_category, check_forward, intake
 from engine.errors import ActionRefused
+from engine.i18n import N_
 from engine.model import ProcessSpec
 from engine.runtime.actions import Actor, Outcome, perform as perform_action
 from engine.runtime.fields import field_spec
@@ -86,8 +87,9 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
         relation = (spec.relations.get(out.action.relation) if out.action.relation
                     else desk.defs.default_relation(spec.id, out.action.opens))
         if relation is None:  # lint R001 reports it before the definition is used
-            raise ActionRefused(f"action '{action}' opens a '{out.action.opens}' ticket but process "
-                                f"'{spec.id}' declares no relation to link it by")
+            raise ActionRefused(N_("action '{action}' opens a '{opens}' ticket but process '{id}' declares "
+                                   "no relation to link it by"),
+                                values={"action": action, "opens": out.action.opens, "id": spec.id})
         running = major.running_on_service(desk, repo, ticket.process, out.values.get("service")) \
             if desk.defs.processes[out.action.opens].criteria else None
         if running is not None:  # declared again for the same outbreak: join it

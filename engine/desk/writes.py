@@ -26,6 +26,7 @@ from engine.desk.context import ORIGIN, Desk, wall
 from engine.desk.notifying import notify, token_for, token_hash
 from engine.desk.views import jsonable
 from engine.errors import ActionRefused, NotFound, UsageError
+from engine.i18n import MESSAGES, N_, message, named, names
 from engine.model import ProcessSpec
 from engine.runtime import timers
 from engine.runtime.actions import Actor, Outcome
@@ -61,17 +62,18 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     does not know."""
     lookup = Lookup(repo)
     if not given.get("title"):
-        raise ActionRefused("a new ticket needs a title (--title)", missing=["title"])
+        raise ActionRefused(N_("a new ticket needs a title (--title)"), missing=["title"])
     if not given.get("reporter"):
         if actor.system or "@" not in (actor.email or ""):
-            raise ActionRefused("a new ticket needs the reporter's e-mail (--reporter)",
+            raise ActionRefused(N_("a new ticket needs the reporter's e-mail (--reporter)"),
                                 missing=["reporter"])
         given["reporter"] = actor.email
     values: dict[str, Any] = {}
     for name, raw in given.items():
         fs = field_spec(spec, name)
         if fs is None:
-            raise ActionRefused(f"process '{spec.id}' has no field '{name}'")
+            raise ActionRefused(N_("process '{id}' has no field '{name}'"),
+                                values={"id": spec.id, "name": name})
         values[name] = coerce(desk.defs, fs, raw, lookup)
     for name, default in spec.defaults:
         if values.get(name) is None:
@@ -80,10 +82,11 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     overridden = False
     if "priority" in given and not actor.system:
         if not set(actor.roles) & set(spec.override_roles) or not note:
-            raise ActionRefused(f"only {', '.join(spec.override_roles) or 'nobody'} may set the "
-                                "priority by hand, and only with a reason (--note)",
+            roles = (names(named(r, spec.roles.get(r)) for r in spec.override_roles) if spec.override_roles
+                     else message(N_("nobody")))
+            raise ActionRefused(MESSAGES["override"],
                                 **({"missing": ["note"]} if set(actor.roles) & set(spec.override_roles)
-                                   else {"allowed_roles": spec.override_roles}))
+                                   else {"allowed_roles": spec.override_roles}), values={"roles": roles})
         overridden = True
     elif "priority" in given:  # the system copies a priority (a candidate keeps its incident's)
         overridden = values.get("priority") != desk.defs.priority_for(
@@ -153,8 +156,9 @@ def check_category(desk: Desk, spec: ProcessSpec, values: Mapping[str, Any]) -> 
     value = cat.values.get(values.get("category") or "") if cat else None
     allowed = value.get("processes") if value else None
     if allowed and spec.id not in allowed:
-        raise ActionRefused(f"category '{values.get('category')}' is not used for {spec.id} "
-                            f"tickets (codes/categories.yaml: {', '.join(allowed)})")
+        raise ActionRefused(N_("category '{category}' is not used for {id} tickets (codes/categories.yaml: "
+                               "{allowed})"),
+                            values={"category": values.get('category'), "id": spec.id, "allowed": ', '.join(allowed)})
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -183,8 +187,9 @@ def check_forward(desk: Desk, ticket: Ticket, now: datetime) -> datetime:
     if desk.fixed_now is None:
         return max(now, wall(), ticket.updated_at)
     if now < ticket.updated_at:
-        raise UsageError(f"--now {desk.iso(now)} is before {ticket.key}'s last change "
-                         f"({desk.iso(ticket.updated_at)}); the journal only moves forward")
+        raise UsageError(N_("--now {iso} is before {key}'s last change ({last}); the journal only moves "
+                            "forward"),
+                         values={"iso": desk.iso(now), "key": ticket.key, "last": desk.iso(ticket.updated_at)})
     return now
 
 

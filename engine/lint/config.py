@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from engine.errors import DefinitionError, UsageError
+from engine.i18n import N_, message
 from engine.lint.finding import Finding
 from engine.lint.registry import Rule, all_rules
 from engine.definitions.loader import Document, load_file
@@ -161,11 +162,12 @@ def load_config(path: Path, display: str | None = None) -> LintConfig:
     """Read and check a configuration file; a mistake is a UsageError at its line."""
     name = display or str(path)
     if not path.is_file():
-        raise UsageError(f"{name}: lint configuration not found", file=name)
+        raise UsageError(N_("{name}: lint configuration not found"), file=name, values={"name": name})
     try:
         doc = load_file(path, name)
     except DefinitionError as exc:
-        raise UsageError(f"{exc}", file=name, line=exc.line, column=exc.column) from None
+        raise UsageError(N_("{exc}"), file=name, line=exc.line, column=exc.column,
+                         values={"exc": exc}) from None
     return _Reader(doc, path.resolve().parent).read()
 
 
@@ -178,28 +180,29 @@ class _Reader:
         self.by_key = ({r.id: r.id for r in rules} | {r.slug: r.id for r in rules}
                        | {k: k for k in DB_RULES} | {v: k for k, v in DB_RULES.items()})
 
-    def fail(self, path: tuple[str | int, ...], message: str, key: bool = False) -> UsageError:
+    def fail(self, path: tuple[str | int, ...], problem: str, key: bool = False) -> UsageError:
         mark = self.doc.mark(path, key=key)
-        return UsageError(f"{self.doc.file}:{mark.line}:{mark.column}: {message}",
-                          file=self.doc.file, line=mark.line, column=mark.column)
+        return UsageError(N_("{file}:{line}:{column}: {message}"),
+                          file=self.doc.file, line=mark.line, column=mark.column, values={"file": self.doc.file, "line": mark.line, "column": mark.column, "message": message(problem)})
 
     def read(self) -> LintConfig:
         data = self.doc.data
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise self.fail((), "a lint configuration is a mapping with keys " + ", ".join(KEYS))
+            raise self.fail((), message(N_("a lint configuration is a mapping with keys {keys}"),
+                                        keys=", ".join(KEYS)))
         self.known_keys(data, (), KEYS)
         extends = data.get("extends", "recommended")
         if extends not in PRESETS:
-            raise self.fail(("extends",), f"unknown preset {extends!r}: use one of "
-                                          + ", ".join(PRESETS))
+            raise self.fail(("extends",), message(N_("unknown preset {preset!r}: use one of {presets}"),
+                                                  preset=extends, presets=", ".join(PRESETS)))
         rules = self.rules(data.get("rules"), ("rules",))
         raw = data.get("overrides")
         if raw is None:
             raw = []
         if not isinstance(raw, list):
-            raise self.fail(("overrides",), "overrides is a list of {files: [...], rules: {...}}")
+            raise self.fail(("overrides",), N_("overrides is a list of {files: [...], rules: {...}}"))
         overrides = tuple(self.override(item, ("overrides", i)) for i, item in enumerate(raw))
         return LintConfig(extends, rules, overrides, self.root, self.doc.file)
 
@@ -207,30 +210,30 @@ class _Reader:
                    allowed: tuple[str, ...]) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(path + (key,), f"unknown key {key!r}: allowed keys are "
-                                + ", ".join(allowed), key=True)
+                raise self.fail(path + (key,), message(N_("unknown key {key!r}: allowed keys are {allowed}"),
+                                                      key=key, allowed=", ".join(allowed)), key=True)
 
     def rules(self, raw: Any, path: tuple[str | int, ...]) -> dict[str, str]:
         if raw is None:
             return {}
         if not isinstance(raw, dict):
-            raise self.fail(path, "rules is a mapping of rule id or slug to "
-                                  + "|".join(LEVELS))
+            raise self.fail(path, message(N_("rules is a mapping of rule id or slug to {levels}"),
+                                          levels="|".join(LEVELS)))
         out: dict[str, str] = {}
         for key, level in raw.items():
             rule = self.by_key.get(key) or self.by_key.get(key.upper())
             if rule is None:
-                raise self.fail(path + (key,), f"unknown rule {key!r}: see docs/lint-rules.md "
-                                "for the rule ids and slugs", key=True)
+                raise self.fail(path + (key,), message(N_("unknown rule {key!r}: see docs/lint-rules.md for the rule ids and slugs"),
+                                                       key=key), key=True)
             if level not in LEVELS:
-                raise self.fail(path + (key,), f"{key}: severity must be one of "
-                                + ", ".join(LEVELS) + f", not {level!r}")
+                raise self.fail(path + (key,), message(N_("{key}: severity must be one of {levels}, not {level!r}"),
+                                                      key=key, levels=", ".join(LEVELS), level=level))
             out[rule] = level
         return out
 
     def override(self, item: Any, path: tuple[str | int, ...]) -> Override:
         if not isinstance(item, dict):
-            raise self.fail(path, "an override is a mapping {files: [...], rules: {...}}")
+            raise self.fail(path, N_("an override is a mapping {files: [...], rules: {...}}"))
         self.known_keys(item, path, OVERRIDE_KEYS)
         files = item.get("files")
         if isinstance(files, str):
@@ -238,10 +241,9 @@ class _Reader:
         if not files or not isinstance(files, list) or not all(
                 isinstance(f, str) and f.strip() for f in files):
             raise self.fail(path + ("files",) if "files" in item else path,
-                            "an override needs files: a glob or a list of globs "
-                            "(relative to the folder of the configuration)")
+                            N_("an override needs files: a glob or a list of globs (relative to the folder of the configuration)"))
         if "rules" not in item:
-            raise self.fail(path, "an override needs rules: {ID-or-slug: off|info|warning|error}")
+            raise self.fail(path, N_("an override needs rules: {ID-or-slug: off|info|warning|error}"))
         rules = self.rules(item.get("rules"), path + ("rules",))
         globs = tuple(f.strip().removeprefix("./") for f in files)
         return Override(globs, rules, tuple(_glob(g) for g in globs))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from engine.errors import DefinitionError
+from engine.i18n import N_
 from engine.definitions.loader import Document, load_file
 from engine.model import CodeTable, ProcessSpec, Where
 from engine.definitions.specs import build_process, build_table
@@ -115,7 +116,7 @@ def build_context(paths: list[Path]) -> LintContext:
     repos: list[Path] = []
     for p in paths:
         if not p.exists():
-            ctx.load_errors.append(DefinitionError("file not found", file=display(p),
+            ctx.load_errors.append(DefinitionError(N_("file not found"), file=display(p),
                                                    line=1, column=1, rule="missing-file"))
             continue
         files, repo = _expand(p)
@@ -145,8 +146,8 @@ def build_context(paths: list[Path]) -> LintContext:
         kind = _kind_of(path, doc.data)
         if kind is None:
             ctx.load_errors.append(DefinitionError(
-                "not an itsm definition: put it in processes/ or codes/, or give it a "
-                "'schema: itsm/process@1' or 'schema: itsm/codes@1' header",
+                N_("not an itsm definition: put it in processes/ or codes/, or give it a 'schema: "
+                   "itsm/process@1' or 'schema: itsm/codes@1' header"),
                 file=name, line=1, column=1, rule="schema"))
             continue
         what, ident = kind

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from engine.definitions.diff import Side
 from engine.errors import UsageError
+from engine.i18n import N_
 from engine.lint.context import LintContext, display
 from engine.lint.finding import Finding
 from engine.lint.versioning import Current, Earlier, check, current_from
@@ -25,15 +26,16 @@ def load_path(path: Path, source: str) -> Side:
     from engine.definitions.specs import build_process
 
     if not path.exists():
-        raise UsageError(f"{source}: no such file or folder (or, for a stored version, "
-                         "write PROCESS@VERSION, e.g. incident@3)")
+        raise UsageError(N_("{source}: no such file or folder (or, for a stored version, write "
+                            "PROCESS@VERSION, e.g. incident@3)"), values={"source": source})
     if path.is_dir():
         if (path / "processes").is_dir() or (path / "codes").is_dir():
             files = sorted((path / "processes").glob("*.yaml")) + sorted((path / "codes").glob("*.yaml"))
         else:
             files = sorted(path.glob("*.yaml"))
         if not files:
-            raise UsageError(f"{source}: no definition files (*.yaml) in this folder")
+            raise UsageError(N_("{source}: no definition files (*.yaml) in this folder"),
+                             values={"source": source})
     else:
         files = [path]
     ctx = build_context([path])
@@ -55,7 +57,7 @@ def load_path(path: Path, source: str) -> Side:
         if doc.file in names:
             side.tables[tid] = table
     if not side.whole and not side.processes and not side.tables:
-        raise UsageError(f"{source}: not a process definition or code table")
+        raise UsageError(N_("{source}: not a process definition or code table"), values={"source": source})
     return side
 
 
@@ -64,11 +66,11 @@ def against_findings(old: Path, ctx: LintContext) -> list[Finding]:
     earlier copy ``old`` of the repository (or of its processes/ folder) or of one
     process file.  A copy that cannot be read is a UsageError with lint's message."""
     if not old.exists():
-        raise UsageError(f"--against {old}: no such file or folder")
+        raise UsageError(N_("--against {old}: no such file or folder"), values={"old": old})
     side = load_path(old, str(old))
     if not side.processes and not side.whole:
-        raise UsageError(f"--against {old}: not a process file; give an earlier copy of the "
-                         "repository (a folder) or of a process definition")
+        raise UsageError(N_("--against {old}: not a process file; give an earlier copy of the repository (a "
+                            "folder) or of a process definition"), values={"old": old})
     current: dict[str, Current] = {}
     for pid, (doc, spec) in ctx.processes.items():
         if spec is not None and doc.file in ctx.targets:
@@ -78,7 +80,8 @@ def against_findings(old: Path, ctx: LintContext) -> list[Finding]:
     if not side.whole:
         pid = next(iter(side.processes))
         if pid not in current:
-            raise UsageError(f"--against {old}: process '{pid}' is not among the definitions linted")
+            raise UsageError(N_("--against {old}: process '{pid}' is not among the definitions linted"),
+                             values={"old": old, "pid": pid})
     out: list[Finding] = []
     for pid, spec in side.processes.items():
         if pid in current:

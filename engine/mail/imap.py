@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from engine.i18n import N_, message
+
 
 class MailboxUnavailable(Exception):
     """The IMAP server could not be reached, or refused us."""
@@ -48,7 +50,8 @@ def _connect(account: ImapAccount) -> imaplib.IMAP4:
         if account.tls == "starttls":
             client.starttls(ssl_context=context)
         elif account.host not in ("127.0.0.1", "::1", "localhost"):
-            raise MailboxUnavailable(f"IMAP without TLS is allowed on loopback only, not {account.host}")
+            raise MailboxUnavailable(message(N_("IMAP without TLS is allowed on loopback only, not {host}"),
+                                             host=account.host))
     client.login(account.username, account.password)
     return client
 
@@ -59,13 +62,15 @@ def poll(account: ImapAccount, handle: Callable[[bytes], object], limit: int = 5
     try:
         client = _connect(account)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxUnavailable(f"IMAP {account.host}:{account.port}: {exc}") from None
+        raise MailboxUnavailable(message("IMAP {host}:{port}: {error}", host=account.host, port=account.port,
+                                         error=exc)) from None
     pause = float(os.environ.get("ITSM_TEST_MAIL_POLL_PAUSE") or 0)  # tests: kill mid-batch
     results: list[object] = []
     try:
         status, _ = client.select(_quote(account.folder))
         if status != "OK":
-            raise MailboxUnavailable(f"IMAP folder {account.folder!r} cannot be opened")
+            raise MailboxUnavailable(message(N_("IMAP folder {folder!r} cannot be opened"),
+                                             folder=account.folder))
         status, found = client.uid("SEARCH", None, "UNSEEN")
         uids = (found[0] or b"").split()[:limit] if status == "OK" else []
         for uid in uids:
@@ -83,7 +88,8 @@ def poll(account: ImapAccount, handle: Callable[[bytes], object], limit: int = 5
                 time.sleep(pause)
             _done(client, account, uid)
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxUnavailable(f"IMAP {account.host}:{account.port}: {exc}") from None
+        raise MailboxUnavailable(message("IMAP {host}:{port}: {error}", host=account.host, port=account.port,
+                                         error=exc)) from None
     finally:
         try:
             client.logout()

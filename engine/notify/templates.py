@@ -34,6 +34,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from engine.errors import ItsmError
+from engine.i18n import N_
 from engine.notify.sandbox import bound_filters, bounded_sandbox
 
 LANG_FALLBACK = {"zh": "en", "en": "zh"}
@@ -354,7 +355,8 @@ def render(home: Path, name: str, lang: str, context: Mapping[str, Any]) -> Rend
         if (folder / f"{name}.txt").is_file():
             break
     else:
-        raise TemplateProblem(f"no template '{name}' in {root}/{lang}/")
+        raise TemplateProblem(N_("no template '{name}' in {root}/{lang}/"),
+                              values={"name": name, "root": root, "lang": lang})
     env = _env(str(folder))
     where = f"template {candidate}/{name}"
     try:
@@ -362,8 +364,9 @@ def render(home: Path, name: str, lang: str, context: Mapping[str, Any]) -> Rend
         html = _render_part(env.get_template(f"{name}.html"), context) \
             if (folder / f"{name}.html").is_file() else None
     except TemplateError as exc:
-        raise TemplateProblem(f"{where}: {exc}") from None
+        raise TemplateProblem(N_("{where}: {exc}"), values={"where": where, "exc": exc}) from None
     except Exception as exc:  # noqa: BLE001 - None + 1, 1 // 0, too deep...: the template's failure
-        raise TemplateProblem(f"{where}: {type(exc).__name__}: {exc}") from None
+        raise TemplateProblem(N_("{where}: {kind}: {exc}"),
+                              values={"where": where, "kind": type(exc).__name__, "exc": exc}) from None
     subject, _, body = raw.partition("\n")
     return Rendered(header_text(subject), body.lstrip("\n"), html)

@@ -17,22 +17,24 @@ from typing import Any, Mapping, Sequence
 
 from engine import __version__
 from engine.errors import ExitCode, ItsmError, UsageError
+from engine.i18n import N_, Said, message
 from engine.remote import http
 
 TIMEOUT = 30.0  # seconds per request (connect and each read)
 MAX_RESPONSE = 64 * 1024 * 1024  # bytes: a larger answer is refused, not read
 LIST_ALL = 1000  # the server's largest page of `itsm list`
 
-NOT_REMOTE = ("{what} works on the database directly and has no remote mode: "
-              "run it where the database is (without --url / ITSM_URL)")
+NOT_REMOTE = N_("{what} works on the database directly and has no remote mode: "
+                 "run it where the database is (without --url / ITSM_URL)")
 
 
 class RemoteError(ItsmError):
     """An error the desk server answered (or the lack of an answer), with the
     exit code the CLI returns for it."""
 
-    def __init__(self, message: str, exit_code: int, kind: str = "error", **details: Any) -> None:
-        super().__init__(message, **details)
+    def __init__(self, message: str, exit_code: int, kind: str = "error",
+                 values: Mapping[str, Any] | None = None, **details: Any) -> None:
+        super().__init__(message, values, **details)
         self.kind = kind
         try:
             self.exit_code = ExitCode(exit_code)
@@ -40,8 +42,14 @@ class RemoteError(ItsmError):
             self.exit_code = ExitCode.INTERNAL
 
 
-def login_hint(url: str) -> str:
-    return f"run 'itsm login {url}' (or set ITSM_TOKEN)"
+def login_hint(url: str) -> Said:
+    return message(N_("run 'itsm login {url}' (or set ITSM_TOKEN)"), url=url)
+
+
+def _known(text: str) -> Said:
+    """The server's (English) message, in the reader's language when the catalogue knows it
+    as it stands (a message without values)."""
+    return message(text)
 
 
 class RemoteApi:
@@ -82,11 +90,11 @@ class RemoteApi:
         try:
             status, payload = http.request(method, target, headers, data, self.timeout, MAX_RESPONSE)
         except (OSError, ValueError) as exc:  # refused, reset, timed out, no such host, not HTTP
-            raise RemoteError(f"cannot reach the desk server at {self.url}: {exc}", ExitCode.INTERNAL,
-                              "unreachable") from None
+            raise RemoteError(N_("cannot reach the desk server at {url}: {exc}"), ExitCode.INTERNAL,
+                              "unreachable", values={"url": self.url, "exc": exc}) from None
         if len(payload) > MAX_RESPONSE:
-            raise RemoteError(f"the desk server's answer is larger than {MAX_RESPONSE // (1024 * 1024)} MB; "
-                              "narrow the request", ExitCode.INTERNAL, "protocol")
+            raise RemoteError(N_("the desk server's answer is larger than {value} MB; narrow the request"), ExitCode.INTERNAL, "protocol",
+                              values={"value": MAX_RESPONSE // (1024 * 1024)})
         if status >= 400:
             raise self._error(status, payload, login=(method, path) == ("POST", "/session"))
         if status == 204 or not payload:
@@ -94,8 +102,8 @@ class RemoteApi:
         try:
             return json.loads(payload)
         except ValueError:
-            raise RemoteError(f"the desk server at {self.url} answered {status} with something that is "
-                              "not JSON (is it an itsm server?)", ExitCode.INTERNAL, "protocol") from None
+            raise RemoteError(N_("the desk server at {url} answered {status} with something that is not JSON "
+                                 "(is it an itsm server?)"), ExitCode.INTERNAL, "protocol", values={"url": self.url, "status": status}) from None
 
     def _error(self, status: int, payload: bytes, login: bool = False) -> RemoteError:
         try:
@@ -103,25 +111,32 @@ class RemoteApi:
         except ValueError:
             body = {}
         if not isinstance(body, dict) or "message" not in body:
-            body = {"error": "http", "message": f"the desk server at {self.url} answered HTTP {status}",
+            body = {"error": "http", "message": message(N_("the desk server at {url} answered HTTP {status}"),
+                                                        url=self.url, status=status),
                     "exit_code": int(ExitCode.INTERNAL if status >= 500 else ExitCode.REFUSED)}
-        message, code = str(body.get("message")), body.get("exit_code")
-        details = {k: v for k, v in body.items() if k not in ("error", "message", "exit_code")}
+        answered, code, said_as = body["message"], body.get("exit_code"), body.get("text")
+        if isinstance(said_as, str):  # the server said it in our language (Accept-Language) too
+            answered = Said(str(answered), lambda lang: said_as if lang == self.lang else str(body["message"]))
+        answered = answered if isinstance(answered, Said) else str(answered)
+        details = {k: v for k, v in body.items() if k not in ("error", "message", "exit_code", "text")}
         if status == 401 and login:  # a password refused: the server's words
-            return RemoteError(f"{self.url}: {message}", ExitCode.REFUSED, "unauthenticated", **details)
+            return RemoteError("{url}: {message}", ExitCode.REFUSED, "unauthenticated", **details,
+                               values={"url": self.url, "message": _known(answered)})
         if status == 401:
-            why = "no token" if not self.token else "the token is invalid, expired or revoked"
-            return RemoteError(f"{self.url} refused the request: {why}; {login_hint(self.url)}",
-                               ExitCode.REFUSED, "unauthenticated", **details)
+            why = N_("no token") if not self.token else N_("the token is invalid, expired or revoked")
+            return RemoteError(N_("{url} refused the request: {why}; {hint}"),
+                               ExitCode.REFUSED, "unauthenticated", **details,
+                               values={"url": self.url, "why": message(why), "hint": login_hint(self.url)})
         if status == 503:
             code = ExitCode.INTERNAL
-        return RemoteError(message, int(code) if isinstance(code, int) else int(ExitCode.INTERNAL),
-                           str(body.get("error") or "error"), **details)
+        return RemoteError("{message}", int(code) if isinstance(code, int) else int(ExitCode.INTERNAL),
+                           str(body.get("error") or "error"), values={"message": _known(answered)}, **details)
 
     def __getattr__(self, name: str) -> Any:  # a facade method the server does not offer
         if name.startswith("_"):
             raise AttributeError(name)
-        raise UsageError(NOT_REMOTE.format(what=f"this command ({name.replace('_', ' ')})"))
+        raise UsageError(NOT_REMOTE, values={"what": message(N_("this command ({name})"),
+                                                             name=name.replace("_", " "))})
 
     # -- the session (itsm whoami, logout) -----------------------------------------------------
     def session(self) -> dict[str, Any]:
@@ -217,8 +232,8 @@ def normalize_url(url: str) -> str:
         text = "http://" + text
     parts = urllib.parse.urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise UsageError(f"--url: {url!r} is not the address of a desk server "
-                         "(e.g. https://desk.example.com or http://127.0.0.1:8080)")
+        raise UsageError(N_("--url: {url!r} is not the address of a desk server (e.g. "
+                            "https://desk.example.com or http://127.0.0.1:8080)"), values={"url": url})
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 

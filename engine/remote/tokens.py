@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
+from engine.i18n import N_
 
 MAX_FILE = 1024 * 1024  # bytes: a hosts file is a few lines
 
@@ -35,9 +36,9 @@ def hosts_file() -> Path:
 def _check_private(path: Path) -> None:
     info = path.stat()
     if os.name == "posix" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise UsageError(f"{path} can be read or written by others (mode {stat.S_IMODE(info.st_mode):o}): "
-                         f"it holds your tokens; run 'chmod 600 {path}' (and revoke the tokens if "
-                         "someone else may have read them)")
+        raise UsageError(N_("{path} can be read or written by others (mode {mode:o}): it holds your "
+                            "tokens; run 'chmod 600 {path}' (and revoke the tokens if someone else may have "
+                            "read them)"), values={"path": path, "mode": stat.S_IMODE(info.st_mode)})
 
 
 def load() -> dict[str, dict[str, Any]]:
@@ -52,7 +53,8 @@ def load() -> dict[str, dict[str, Any]]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: not a hosts file of itsm; remove it and log in again")
+        raise UsageError(N_("{path}: not a hosts file of itsm; remove it and log in again"),
+                         values={"path": path})
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 
 from engine.errors import UsageError
+from engine.i18n import N_, message
 
 PERIODS = ("day", "week", "month", "quarter")
 _NAMES = {
@@ -25,7 +26,7 @@ _NAMES = {
     4: {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())},
 }
 _BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+_FIELDS = (N_("minute"), N_("hour"), N_("day of month"), N_("month"), N_("day of week"))
 
 
 class CronError(UsageError):
@@ -61,11 +62,15 @@ def _value(text: str, index: int) -> int:
     if low in names:
         return names[low]
     if not text.isdigit():
-        raise CronError(f"{_FIELDS[index]}: {text!r} is not a number"
-                        + (f" or a name ({', '.join(names)})" if names else ""))
+        if names:
+            raise CronError(N_("{field}: {text!r} is not a number or a name ({names})"),
+                            values={"field": message(_FIELDS[index]), "text": text, "names": ", ".join(names)})
+        raise CronError(N_("{field}: {text!r} is not a number"),
+                        values={"field": message(_FIELDS[index]), "text": text})
     value = int(text)
     if not lo <= value <= hi:
-        raise CronError(f"{_FIELDS[index]}: {value} is outside {lo}-{hi}")
+        raise CronError(N_("{field}: {value} is outside {lo}-{hi}"),
+                        values={"field": message(_FIELDS[index]), "value": value, "lo": lo, "hi": hi})
     return value
 
 
@@ -77,7 +82,8 @@ def _field(text: str, index: int) -> frozenset[int]:
         step = 1
         if step_text:
             if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(f"{_FIELDS[index]}: step {step_text!r} must be a positive number")
+                raise CronError(N_("{field}: step {step_text!r} must be a positive number"),
+                                values={"field": message(_FIELDS[index]), "step_text": step_text})
             step = int(step_text)
         if body == "*":
             first, last = lo, hi
@@ -85,7 +91,8 @@ def _field(text: str, index: int) -> frozenset[int]:
             a, _, b = body.partition("-")
             first, last = _value(a, index), _value(b, index)
             if first > last:
-                raise CronError(f"{_FIELDS[index]}: range {body!r} runs backwards")
+                raise CronError(N_("{field}: range {body!r} runs backwards"),
+                                values={"field": message(_FIELDS[index]), "body": body})
         else:
             first = _value(body, index)
             last = hi if step_text else first
@@ -99,8 +106,8 @@ def _field(text: str, index: int) -> frozenset[int]:
 def parse(expr: str) -> Cron:
     fields = expr.split()
     if len(fields) != 5:
-        raise CronError(f"schedule {expr!r}: write five fields, minute hour day month weekday "
-                        "(e.g. '0 8 * * mon' for Mondays at 08:00)")
+        raise CronError(N_("schedule {expr!r}: write five fields, minute hour day month weekday (e.g. '0 8 * "
+                           "* mon' for Mondays at 08:00)"), values={"expr": expr})
     parsed = [_field(f, i) for i, f in enumerate(fields)]
     return Cron(*parsed, any_day=fields[2] == "*", any_weekday=fields[4] == "*")
 
@@ -136,7 +143,8 @@ def _start_of(period: str, d: date) -> date:
         return d.replace(day=1)
     if period == "quarter":
         return d.replace(month=(d.month - 1) // 3 * 3 + 1, day=1)
-    raise UsageError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+    raise UsageError(N_("unknown period {period!r}; use one of {PERIODS}"),
+                     values={"period": period, "PERIODS": ', '.join(PERIODS)})
 
 
 def _step_back(period: str, d: date) -> date:

@@ -15,6 +15,7 @@ from typing import Any, Mapping, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import DefinitionError, NotFound
+from engine.i18n import N_, message
 from engine.definitions.loader import Document, load_file
 from engine.model import Definitions, Duration, FrozenMap, Label
 from engine.reports import cron
@@ -86,16 +87,15 @@ def _check_params(doc: Document, index: int, kpi_id: str, params: Mapping[str, A
     for name, value in params.items():
         where = ("kpis", index, "params", name)
         if name not in kpi.PARAMS:
-            raise _problem(doc, where, f"KPI '{kpi_id}' has no parameter '{name}'; it takes: "
-                                       f"{', '.join(kpi.PARAMS)}", key=True)
+            raise _problem(doc, where, message(N_("KPI '{kpi_id}' has no parameter '{name}'; it takes: {PARAMS}"),
+                                               kpi_id=kpi_id, name=name, PARAMS=', '.join(kpi.PARAMS)), key=True)
         if name == "buckets":
             spans = [Duration.parse(str(text)) for text in value]
             for i, span in enumerate(spans):
                 if span.business:
-                    raise _problem(doc, where + (i,), "age buckets are wall time: write e.g. 3d, "
-                                                      "not business days")
+                    raise _problem(doc, where + (i,), N_("age buckets are wall time: write e.g. 3d, not business days"))
             if [d.seconds for d in spans] != sorted({d.seconds for d in spans}):
-                raise _problem(doc, where, "age buckets must grow from one to the next, e.g. [1d, 3d, 7d]")
+                raise _problem(doc, where, N_("age buckets must grow from one to the next, e.g. [1d, 3d, 7d]"))
         merged[name] = value
     return merged
 
@@ -108,22 +108,24 @@ def build_report(doc: Document, folder: Path) -> ReportSpec:
     name = Path(doc.file).stem
     if data["report"] != name:
         raise _problem(doc, ("report",),
-                       f"the report id '{data['report']}' must equal the file name '{name}'")
+                       message(N_("the report id '{report}' must equal the file name '{name}'"),
+                               report=data['report'], name=name))
     try:
         cron.parse(data["schedule"])
     except cron.CronError as exc:
-        raise _problem(doc, ("schedule",), exc.message) from None
+        raise _problem(doc, ("schedule",), message("{error}", error=exc)) from None
     if data.get("timezone"):
         try:
             ZoneInfo(data["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            raise _problem(doc, ("timezone",), f"unknown time zone {data['timezone']!r} "
-                                               "(use an IANA name like Asia/Shanghai)") from None
+            raise _problem(doc, ("timezone",), message(N_("unknown time zone {timezone!r} (use an IANA name like Asia/Shanghai)"),
+                                                       timezone=data['timezone'])) from None
     uses: list[KpiUse] = []
     for i, entry in enumerate(data["kpis"]):
         uid = entry.get("id") or entry["kpi"]
         if any(u.id == uid for u in uses):
-            raise _problem(doc, ("kpis", i), f"KPI id '{uid}' is used twice: give each use its own 'id'")
+            raise _problem(doc, ("kpis", i), message(N_("KPI id '{uid}' is used twice: give each use its own 'id'"),
+                                                     uid=uid))
         params = _check_params(doc, i, entry["kpi"], entry.get("params") or {})
         title = _label(entry.get("title")) or KPIS[entry["kpi"]].TITLE
         uses.append(KpiUse(uid, entry["kpi"], title, FrozenMap(params)))
@@ -175,7 +177,8 @@ def load_report(home: Path, name: str, defs: Definitions | None = None) -> Repor
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(report_names(Path(home))) or "none"
-        raise NotFound(f"no report '{name}' in {folder} (known: {known})")
+        raise NotFound(N_("no report '{name}' in {folder} (known: {known})"),
+                       values={"name": name, "folder": folder, "known": known})
     doc = load_file(path)
     spec = build_report(doc, folder)
     if defs is not None:
@@ -184,16 +187,17 @@ def load_report(home: Path, name: str, defs: Definitions | None = None) -> Repor
 
 
 def _check_names(doc: Document, spec: ReportSpec, defs: Definitions) -> None:
-    for path, message, at_key in dimensions.report_problems(defs.processes, doc.data, defs.codes):
-        raise _problem(doc, path, message, key=at_key)
+    for path, problem, at_key in dimensions.report_problems(defs.processes, doc.data, defs.codes):
+        raise _problem(doc, path, problem, key=at_key)
     roles = {r for p in defs.processes.values() for r in p.roles}
     groups = defs.codes.get("groups")
     if spec.owner not in roles:
-        raise _problem(doc, ("owner",), f"unknown role '{spec.owner}'; roles of the processes: "
-                                        f"{', '.join(sorted(roles))}")
+        raise _problem(doc, ("owner",), message(N_("unknown role '{owner}'; roles of the processes: {roles}"),
+                                                owner=spec.owner, roles=', '.join(sorted(roles))))
     for i, r in enumerate(spec.recipients):
         if r.kind == "role" and r.value not in roles:
-            raise _problem(doc, ("recipients", i, "role"), f"unknown role '{r.value}'")
+            raise _problem(doc, ("recipients", i, "role"), message(N_("unknown role '{value}'"),
+                                                                   value=r.value))
         if r.kind == "group" and (groups is None or r.value not in groups.values):
             raise _problem(doc, ("recipients", i, "group"),
-                           f"unknown group '{r.value}' (codes/groups.yaml)")
+                           message(N_("unknown group '{value}' (codes/groups.yaml)"), value=r.value))

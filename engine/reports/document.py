@@ -9,6 +9,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from engine.errors import UsageError
+from engine.i18n import N_
 from engine.reports.cron import current_period, period_bounds, previous_period
 from engine.reports.definition import FORMATS, KpiUse, ReportSpec, load_report
 from engine.reports.kpis import KPIS, KpiContext, Table
@@ -29,7 +30,8 @@ def parse_bound(value: Bound, tz: tzinfo, option: str = "--from") -> datetime | 
         try:
             value = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
         except ValueError:
-            raise UsageError(f"{option}: {value!r} is not a date (2026-03-02) or an ISO time") from None
+            raise UsageError(N_("{option}: {value!r} is not a date (2026-03-02) or an ISO time"),
+                             values={"option": option, "value": value}) from None
     if not isinstance(value, datetime):
         return datetime.combine(value, time(0), tz)
     return value if value.tzinfo is not None else value.replace(tzinfo=tz)
@@ -59,15 +61,15 @@ def _bounds(api: Any, spec: ReportSpec, start: Bound, end: Bound,
     s, e = parse_bound(start, tz, "--from"), parse_bound(end, tz, "--to")
     if current:
         if s is not None or e is not None:
-            raise UsageError("give --current, or --from and --to, not both")
+            raise UsageError(N_("give --current, or --from and --to, not both"))
         return current_period(spec.period, api.now(), tz)
     if s is None and e is None:
         return period_bounds(spec.period, api.now(), tz)
     if s is None or e is None:
-        raise UsageError("give both --from and --to, or neither (the last complete "
-                         f"{spec.period} before now)")
+        raise UsageError(N_("give both --from and --to, or neither (the last complete {period} before now)"),
+                         values={"period": spec.period})
     if e <= s:
-        raise UsageError("--to must be after --from")
+        raise UsageError(N_("--to must be after --from"))
     return s, e
 
 
@@ -118,7 +120,8 @@ def run(api: Any, name: str, start: Bound = None, end: Bound = None, fmt: str = 
         progress: Callable[[int, int], None] | None = None) -> str:
     """Report ``name`` over [start, end) rendered as md, html, csv or json."""
     if fmt not in FORMATS:
-        raise UsageError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise UsageError(N_("unknown report format {fmt!r}; use one of {FORMATS}"),
+                         values={"fmt": fmt, "FORMATS": ', '.join(FORMATS)})
     from engine.reports.render import render
 
     spec = load_report(api.home, name)

@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from engine.errors import UsageError
+from engine.i18n import N_
 from engine.model import Definitions, Label
 from engine.render import csv_line
 from engine.reports import svg
@@ -166,6 +167,7 @@ def render(doc: Mapping[str, Any], fmt: str, lang: str, defs: Definitions | None
     if fmt == "csv":
         return to_csv(doc)
     if fmt not in FORMATS:
-        raise UsageError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise UsageError(N_("unknown report format {fmt!r}; use one of {FORMATS}"),
+                         values={"fmt": fmt, "FORMATS": ', '.join(FORMATS)})
     env = _env(template_dir(folder))
     return env.get_template(f"{template}.{fmt}.j2").render(**view(doc, lang, defs))

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 from engine.errors import ActionRefused
 from engine.definitions.expressions import ExpressionError, compile_expression, resolve_value, template_source
-from engine.i18n import t
+from engine.i18n import MESSAGES, N_, Said, named, names, phrase
 from engine.model import ActionSpec, Definitions, ProcessSpec
 from engine.runtime import context as ctxmod
 from engine.runtime.fields import Lookup, coerce, field_spec
@@ -76,8 +76,21 @@ def available(spec: ProcessSpec, ticket: Ticket, actor: Actor) -> list[ActionSpe
     return [a for a in spec.actions_from(ticket.state) if held.intersection(a.roles)]
 
 
-def _names(actions: list[ActionSpec], lang: str) -> str:
-    return ", ".join(a.id for a in actions) or t("none", lang)
+def _names(actions: list[ActionSpec], lang: str = "en") -> Said:
+    """Actions for a refusal: ids (what ``itsm do`` takes), in Chinese with their labels."""
+    return names(named(a.id, a.label) for a in actions)
+
+
+def _fields(spec: ProcessSpec, ids: Any) -> Said:
+    return names(named(f, fs.label if (fs := field_spec(spec, f)) is not None else None) for f in ids)
+
+
+def _roles(spec: ProcessSpec, ids: Any) -> Said:
+    return names(named(r, spec.roles.get(r)) for r in ids)
+
+
+def _state(spec: ProcessSpec, state: str) -> Said:
+    return named(state, spec.states[state].label if state in spec.states else None)
 
 
 def _set_value(defs: Definitions, spec: ProcessSpec, name: str, value: Any, lookup: Any) -> Any:
@@ -85,8 +98,8 @@ def _set_value(defs: Definitions, spec: ProcessSpec, name: str, value: Any, look
     list or mapping, or a value not of the field's type, is refused (it went into a
     database column as it was: an internal error)."""
     if isinstance(value, (list, tuple, dict, set)):
-        raise ActionRefused(f"set: the value for {name} is a {type(value).__name__}, "
-                            f"not a single value", reason=f"set {name}")
+        raise ActionRefused(N_("set: the value for {name} is a {kind}, not a single value"), reason=f"set {name}",
+                            values={"name": name, "kind": type(value).__name__})
     fs = field_spec(spec, name)
     return coerce(defs, fs, value, lookup) if fs is not None else value
 
@@ -102,18 +115,21 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     """``links``: the ticket's ``links`` and ``linked`` for the guards (engine.desk.links)."""
     action = spec.actions.get(action_id)
     if action is None:
-        raise ActionRefused(t("no_action", lang, process=spec.id, action=action_id,
-                              available=_names(available(spec, ticket, actor), lang)),
+        raise ActionRefused(MESSAGES["no_action"], values=dict(
+                                process=named(spec.id, spec.title), action=action_id,
+                                available=_names(available(spec, ticket, actor))),
                             available=[a.id for a in available(spec, ticket, actor)])
     if ticket.state not in action.sources:
         avail = available(spec, ticket, actor)
-        raise ActionRefused(t("not_in_state", lang, action=action_id, state=ticket.state,
-                              available=_names(avail, lang)), available=[a.id for a in avail])
+        raise ActionRefused(MESSAGES["not_in_state"], values=dict(
+                                action=named(action_id, action.label), state=_state(spec, ticket.state),
+                                available=_names(avail)), available=[a.id for a in avail])
     held = roles_held(spec, ticket.values, actor)
     matching = [r for r in action.roles if r in held]
     if not matching:
-        raise ActionRefused(t("wrong_role", lang, actor=actor.id, action=action_id, key=ticket.key,
-                              roles=", ".join(action.roles)), allowed_roles=action.roles)
+        raise ActionRefused(MESSAGES["wrong_role"], values=dict(
+                                actor=actor.id, action=named(action_id, action.label), key=ticket.key,
+                                roles=_roles(spec, action.roles)), allowed_roles=action.roles)
 
     accepted = set(action.requires) | set(action.accepts)
     given: dict[str, Any] = {}
@@ -122,12 +138,13 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
         fs = field_spec(spec, name)
         if name == "priority" and name not in accepted:
             if not held.intersection(spec.override_roles) or _empty(note):
-                raise ActionRefused(t("override", lang, roles=", ".join(spec.override_roles) or "-"),
+                raise ActionRefused(MESSAGES["override"], values=dict(roles=_roles(spec, spec.override_roles)),
                                     allowed_roles=spec.override_roles)
             override = True
         elif name not in accepted or fs is None:
-            raise ActionRefused(t("not_accepted", lang, action=action_id, field=name,
-                                  accepted=", ".join(sorted(accepted)) or t("none", lang)))
+            raise ActionRefused(MESSAGES["not_accepted"], values=dict(
+                                action=named(action_id, action.label), field=name,
+                                accepted=_fields(spec, sorted(accepted))))
         given[name] = coerce(defs, fs, raw, lookup)  # type: ignore[arg-type]
 
     values = dict(ticket.values)
@@ -149,21 +166,23 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     missing = [f for f in action.requires
                if _empty(values.get(f)) or (_asks_each_time(spec, f) and f not in given)]
     if missing:
-        raise ActionRefused(t("missing", lang, action=action_id, fields=", ".join(missing)),
-                            missing=missing)
+        raise ActionRefused(MESSAGES["missing"], values=dict(action=named(action_id, action.label),
+                                                           fields=_fields(spec, missing)), missing=missing)
     if action.note == "required" and _empty(note):
-        raise ActionRefused(t("note_required", lang, action=action_id), missing=["note"])
+        raise ActionRefused(MESSAGES["note_required"], values=dict(action=named(action_id, action.label)),
+                            missing=["note"])
 
     if action.when:
         ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id, action=action_id,
                            now=now, sla=ticket.sla, status_category=category, extra=links)
         try:
             ok = compile_expression(action.when).holds(ctx)
-            why = action.when_message.get(lang) if action.when_message else action.when
+            why: Any = phrase(action.when_message) if action.when_message else action.when
         except ExpressionError as exc:
-            ok, why = False, exc.message
+            ok, why = False, exc
         if not ok:
-            raise ActionRefused(t("guard", lang, action=action_id, reason=why), reason=why)
+            raise ActionRefused(MESSAGES["guard"], values=dict(action=named(action_id, action.label), reason=why),
+                                reason=str(why))
 
     target = fire(spec, ticket.definition_version, ticket.state, action_id)
     sla = sla_for(target, values)
@@ -177,12 +196,13 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
         for crit in criteria:
             try:
                 if not compile_expression(crit.when).holds(ctx):
-                    failed.append(crit.label.get(lang))
+                    failed.append(phrase(crit.label))
             except ExpressionError:
-                failed.append(crit.label.get(lang))
+                failed.append(phrase(crit.label))
         if failed:
-            raise ActionRefused(t("criteria", lang, key=ticket.key, state=target,
-                                  failed="; ".join(failed)), reason="; ".join(failed))
+            raise ActionRefused(MESSAGES["criteria"], values=dict(
+                                    key=ticket.key, state=_state(spec, target), failed=names(failed, "; ")),
+                                reason="; ".join(failed))
 
     changes = {k: [ticket.values.get(k), v] for k, v in values.items() if ticket.values.get(k) != v}
     return Outcome(action, ticket.state, target, matching[0], values, changes, overridden, sla)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from engine.errors import ActionRefused, UsageError
+from engine.i18n import N_, Said, message, named, names
 from engine.model import Definitions, Duration, FieldSpec, Label, ProcessSpec
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -49,16 +50,23 @@ def field_spec(spec: ProcessSpec, name: str) -> FieldSpec | None:
     return spec.fields.get(name) or CORE_SPECS.get(name)
 
 
+def _codes(table: Any, codes: Any) -> Said:
+    """Code values for a message: their ids, in Chinese their labels (engine.i18n.named)."""
+    return names(named(c, lambda lang, c=c: table.label(str(c), lang)) for c in codes)
+
+
 def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
     """A value of the field's type, or ActionRefused saying what is wrong."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
 
     def bad(why: str) -> ActionRefused:
-        return ActionRefused(f"invalid value {raw!r} for {fs.id}: {why}", reason=why)
+        return ActionRefused(N_("invalid value {raw!r} for {field}: {why}"), reason=why,
+                             values={"raw": raw, "field": named(fs.id, fs.label), "why": message(why)})
 
     def mistyped(why: str) -> UsageError:
-        return UsageError(f"invalid value {json.dumps(raw)} for {fs.id}: {why}", field=fs.id, reason=why)
+        return UsageError(N_("invalid value {raw} for {field}: {why}"), field=fs.id, reason=why,
+                          values={"raw": json.dumps(raw), "field": named(fs.id, fs.label), "why": message(why)})
 
     text = raw.strip() if isinstance(raw, str) else raw
     kind = fs.type
@@ -72,73 +80,76 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
             return True
         if low in _FALSE:
             return False
-        raise bad("expected true or false")
+        raise bad(N_("expected true or false"))
     if kind == "int":
         if isinstance(text, bool):
-            raise mistyped("expected a whole number, not true or false")
+            raise mistyped(N_("expected a whole number, not true or false"))
         if isinstance(text, float) and not text.is_integer():
-            raise mistyped("expected a whole number" + (", not a number with a fraction"
-                                                        if math.isfinite(text) else ""))
+            raise mistyped(N_("expected a whole number, not a number with a fraction")
+                           if math.isfinite(text) else N_("expected a whole number"))
         try:
             return int(text)
         except (TypeError, ValueError):
-            raise bad("expected a whole number") from None
+            raise bad(N_("expected a whole number")) from None
     if kind == "number":
         if isinstance(text, bool):
-            raise mistyped("expected a number, not true or false")
+            raise mistyped(N_("expected a number, not true or false"))
         try:
             number = float(text)
         except (TypeError, ValueError):
-            raise bad("expected a number") from None
+            raise bad(N_("expected a number")) from None
         if not math.isfinite(number):  # nan, inf: not a measurement, and JSON has no such number
-            raise bad("expected a finite number")
+            raise bad(N_("expected a finite number"))
         return number
     if kind == "code":
         table = defs.codes.get(fs.codes or "")
         if table is None or str(text) not in table.values:
-            known = ", ".join(table.values) if table else ""
-            raise bad(f"not a code of table '{fs.codes}'" + (f"; known: {known}" if known else ""))
+            if not table:
+                raise bad(message(N_("not a code of table '{table}'"), table=fs.codes))
+            raise bad(message(N_("not a code of table '{table}'; known: {known}"), table=fs.codes,
+                              known=_codes(table, table.values)))
         if table.values[str(text)].get("active", True) is False:
-            live = ", ".join(c for c, v in table.values.items() if v.get("active", True) is not False)
-            raise bad(f"code '{text}' of table '{fs.codes}' is retired (active: false)"
-                      + (f"; choose one of: {live}" if live else ""))
+            live = [c for c, v in table.values.items() if v.get("active", True) is not False]
+            raise bad(message(N_("code '{code}' of table '{table}' is retired (active: false); "
+                                 "choose one of: {live}"), code=_codes(table, [text]), table=fs.codes,
+                              live=_codes(table, live)))
         return str(text)
     if kind == "date":
         try:
             return date.fromisoformat(str(text)).isoformat()
         except ValueError:
-            raise bad("expected a date YYYY-MM-DD") from None
+            raise bad(N_("expected a date YYYY-MM-DD")) from None
     if kind == "datetime":
         try:
             value = datetime.fromisoformat(str(text))
         except ValueError:
-            raise bad("expected an ISO 8601 time with offset") from None
+            raise bad(N_("expected an ISO 8601 time with offset")) from None
         if value.tzinfo is None:
-            raise bad("the time needs an offset, e.g. +08:00")
+            raise bad(N_("the time needs an offset, e.g. +08:00"))
         return value.isoformat()
     if kind == "duration":
         try:
             return str(Duration.parse(str(text)))
         except ValueError as exc:
-            raise bad(str(exc)) from None
+            raise bad(message("{error}", error=exc)) from None
     if kind == "email":
         if not _EMAIL.match(str(text)):
-            raise bad("expected an e-mail address")
+            raise bad(N_("expected an e-mail address"))
         return str(text).lower()
     if kind == "user":
         pid = lookup.person_id(str(text))
         if pid is None:
-            raise bad("no such user (see 'itsm user list')")
+            raise bad(N_("no such user (see 'itsm user list')"))
         return pid
     if kind == "group":
         table = defs.codes.get("groups")
         if table is None or str(text) not in table.values:
-            raise bad("no such support group")
+            raise bad(N_("no such support group"))
         return str(text)
     if kind == "ticket":
         key = str(text).upper()
         if not lookup.ticket_exists(key):
-            raise bad("no such ticket")
+            raise bad(N_("no such ticket"))
         return key
     return text
 

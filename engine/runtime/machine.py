@@ -11,6 +11,7 @@ from __future__ import annotations
 from transitions import Machine, MachineError
 
 from engine.errors import ActionRefused
+from engine.i18n import N_, Said, message
 from engine.model import ProcessSpec
 
 
@@ -53,22 +54,24 @@ def fire(spec: ProcessSpec, version: str, state: str, action: str) -> str:
         _FIRED[key] = answer
     target, refusal = answer
     if target is None:
-        raise ActionRefused(str(refusal))
+        raise ActionRefused(refusal or "")
     return target
 
 
-def _fire(spec: ProcessSpec, version: str, state: str, action: str) -> tuple[str | None, str | None]:
+def _fire(spec: ProcessSpec, version: str, state: str, action: str) -> tuple[str | None, Said | None]:
     """(the state after the action, None) or (None, why the machine refuses it)."""
     machine = machine_for(spec, version)
     subject = _Subject(state)
     try:
         event = machine.events[action]
     except KeyError:
-        return None, f"process '{spec.id}' has no action '{action}'"
+        return None, message(N_("process '{process}' has no action '{action}'"),
+                             process=spec.id, action=action)
     try:
         event.trigger(subject)
     except MachineError:
-        return None, f"action '{action}' is not available in state '{state}'"
+        return None, message(N_("action '{action}' is not available in state '{state}'"), action=action,
+                             state=state)
     return subject.state, None
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from engine.errors import Conflict, StoreUnavailable, UsageError
+from engine.i18n import N_
 from engine.settings import state_dir
 
 HEAD = "0010"  # newest migration (ids are names, not an order: 0006, 0012, 0011, 0007, 0009, 0008, 0010); checked without importing alembic
@@ -93,12 +94,13 @@ def make_engine(url: str, create_dirs: bool = True) -> Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise StoreUnavailable(f"not a database URL: {url!r} (e.g. sqlite:///itsm.db or "
-                               "postgresql+psycopg://user@host/db)") from None
+        raise StoreUnavailable(N_("not a database URL: {url!r} (e.g. sqlite:///itsm.db or "
+                                  "postgresql+psycopg://user@host/db)"), values={"url": url}) from None
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED:
-        raise UsageError(f"{redact(url)}: itsm stores its data in SQLite or PostgreSQL, not "
-                         f"{backend} (e.g. sqlite:///itsm.db or postgresql+psycopg://user@host/db)")
+        raise UsageError(N_("{url}: itsm stores its data in SQLite or PostgreSQL, not {backend} (e.g. "
+                            "sqlite:///itsm.db or postgresql+psycopg://user@host/db)"),
+                         values={"url": redact(url), "backend": backend})
     if backend == "sqlite":
         return _sqlite_engine(parsed, create_dirs)
     if backend == "postgresql" and parsed.drivername == "postgresql":
@@ -159,17 +161,19 @@ def translate_errors(url: str) -> Iterator[None]:
     except OperationalError as exc:
         text = str(exc.orig) if exc.orig else str(exc)
         if "locked" in text or "busy" in text:
-            raise Conflict("the database is busy with another change; re-run the command") from None
+            raise Conflict(N_("the database is busy with another change; re-run the command")) from None
         if "deadlock" in text or "could not serialize" in text:
-            raise Conflict("the ticket changed concurrently; re-run the command") from None
-        raise StoreUnavailable(f"cannot use the database {redact(url)}: {text.strip().splitlines()[0]}") from None
+            raise Conflict(N_("the ticket changed concurrently; re-run the command")) from None
+        raise StoreUnavailable(N_("cannot use the database {url}: {error}"),
+                               values={"url": redact(url), "error": text.strip().splitlines()[0]}) from None
     except IntegrityError as exc:
         if is_unique_violation(exc):  # two writers inserted the same natural key at once
-            raise Conflict("a concurrent change wrote the same record first; re-run the command") from None
+            raise Conflict(N_("a concurrent change wrote the same record first; re-run the command")) from None
         raise
     except DBAPIError as exc:
         if exc.connection_invalidated:
-            raise StoreUnavailable(f"lost the connection to the database {redact(url)}") from None
+            raise StoreUnavailable(N_("lost the connection to the database {url}"),
+                                   values={"url": redact(url)}) from None
         raise
 
 
@@ -209,5 +213,5 @@ def ensure_schema(engine: Engine) -> None:
     if rev is None or is_sqlite(engine):
         upgrade(engine)
         return
-    raise StoreUnavailable(f"the database schema is at revision {rev}, this itsm needs {HEAD}: "
-                           "run 'itsm db upgrade'")
+    raise StoreUnavailable(N_("the database schema is at revision {rev}, this itsm needs {HEAD}: run 'itsm "
+                              "db upgrade'"), values={"rev": rev, "HEAD": HEAD})

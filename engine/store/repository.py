@@ -221,7 +221,7 @@ def env_keys() -> KeyRing:
     path = os.environ.get("ITSM_AUDIT_KEY_FILE")
     ring = load_ring(os.environ.get("ITSM_AUDIT_KEY"), Path(path) if path else None, None, False)
     if ring is None:
-        raise ItsmError("no audit key: set ITSM_AUDIT_KEY or ITSM_AUDIT_KEY_FILE ('itsm audit keygen')")
+        raise ItsmError(N_("no audit key: set ITSM_AUDIT_KEY or ITSM_AUDIT_KEY_FILE ('itsm audit keygen')"))
     return ring
 
 
@@ -269,8 +269,8 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                    roles: Sequence[str], groups: Sequence[str], now: datetime,
                    lang: str | None = None) -> None:
         if self.find_person(pid) or self.find_person(email):
-            raise ItsmError(f"a person with id '{pid}' or e-mail '{email}' already exists "
-                            "(see 'itsm user list')")
+            raise ItsmError(N_("a person with id '{pid}' or e-mail '{email}' already exists (see 'itsm user "
+                               "list')"), values={"pid": pid, "email": email})
         self._people.clear()
         self._members.clear()
         self.conn.execute(people.insert().values(id=pid, name=name, email=email, phone=phone,
@@ -449,7 +449,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                     del params[k]
         params.update(version=expected_version + 1, b_id=ticket_id, b_version=expected_version)
         if self.run.execute(_UPDATE_TICKET, params) != 1:
-            raise Conflict("the ticket changed concurrently; re-run the command")
+            raise Conflict(N_("the ticket changed concurrently; re-run the command"))
         if stored is not None and stored[0] == expected_version:
             known = dict(stored[1])
             known.update((k, params[k]) for k in _COMPARED if k in params)
@@ -903,8 +903,8 @@ class Store:
         if self.missing is None:
             return
         if reading and not self.missing.exists():
-            raise NotFound(f"no database at {self.missing}: create it with 'itsm db upgrade' "
-                           "(or check --db / ITSM_DATABASE_URL)")
+            raise NotFound(N_("no database at {missing}: create it with 'itsm db upgrade' (or check --db / "
+                              "ITSM_DATABASE_URL)"), values={"missing": self.missing})
         with db.translate_errors(self.url):
             self.missing.parent.mkdir(parents=True, exist_ok=True)
             db.ensure_schema(self.engine)

@@ -26,7 +26,7 @@ from engine.web.errors import http_status, usage_body
 from engine.web.i18n import LANGS
 from engine.web.limits import Limiter
 from engine.web.middleware import AccessLog, Guard
-from engine.web.requests import api_for, wants_json
+from engine.web.requests import api_for, lang_of, wants_json
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("itsm.web")
@@ -36,7 +36,8 @@ The JSON API of itsm for agents, integrations and monitoring. Every request
 needs an API key (`itsm apikey create --user USER`) as `Authorization: Bearer
 itsm_...`; the key's user and roles apply exactly as with `itsm --as USER`.
 
-Errors have the body `{"error", "message", "exit_code", ...}` of `itsm --json`:
+Errors have the body `{"error", "message", "exit_code", ...}` of `itsm --json`
+(plus `"text"`, the message in the request's language, when that is not English):
 400 usage (a malformed request), 401 no valid API key, 403 the user lacks the
 role, 404 not found, 409 changed concurrently (re-read and retry), 422 refused
 (fields missing, a guard or close criterion failed, not available now), 503 the
@@ -101,7 +102,11 @@ async def _itsm_error(request: Request, exc: Exception) -> Response:
         headers = {"Retry-After": str(exc.retry_after)}
     if status >= 500:
         log.error("request failed: %s", exc)
-    return error_response(request, status, exc.to_dict(), headers)
+    body = exc.to_dict()
+    lang = lang_of(request)
+    if lang != "en":  # the message in the request's language (Accept-Language); "message" stays English
+        body["text"] = exc.text(lang)
+    return error_response(request, status, body, headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

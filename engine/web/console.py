@@ -345,7 +345,7 @@ async def do(request: Request, key: str, action: str) -> Response:
     except ItsmError as exc:
         if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
             raise
-        return again(error=exc.message, failed=action, values=form, status=http_status(exc))
+        return again(error=exc.text(lang), failed=action, values=form, status=http_status(exc))
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
 
@@ -366,7 +366,7 @@ async def note(request: Request, key: str) -> Response:
     except ItsmError as exc:
         if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
             raise
-        return _ticket_page(request, api, person, lang, key, error=exc.message, failed="note",
+        return _ticket_page(request, api, person, lang, key, error=exc.text(lang), failed="note",
                             values=form, status=http_status(exc))
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/t/{key.upper()}#history", status_code=303)
@@ -436,7 +436,7 @@ async def new(request: Request) -> Response:
     except ItsmError as exc:
         if http_status(exc) not in (400, 403, 422):
             raise
-        return _intake(request, api, person, lang, form, error=exc.message, status=http_status(exc))
+        return _intake(request, api, person, lang, form, error=exc.text(lang), status=http_status(exc))
     # as ``itsm new`` prints it: the caller's personal status link, given once
     link = str(request.url_for("status_page", key=ticket["key"]).include_query_params(
         token=ticket["status_token"]))

@@ -89,7 +89,7 @@ def error_page(request: Request, status: int, body: Mapping[str, Any],
     from engine.web.requests import route_path
 
     missing_page = status == 404 and not route_path(request).startswith("/status")
-    return _render(request, "error.html", {"status": status, "message": body.get("message"),
+    return _render(request, "error.html", {"status": status, "message": body.get("text") or body.get("message"),
                                            "missing_page": missing_page}, status, headers)
 
 
@@ -151,7 +151,7 @@ async def portal_submit(request: Request) -> Response:
             raise
         spec = await run_in_threadpool(api.portal_form)
         return _render(request, "form.html", {**_form_context(request, spec, kind), "values": values,
-                                              "self_help": None, "query": "", "error": exc.message,
+                                              "self_help": None, "query": "", "error": exc.text(lang_of(request)),
                                               "missing": exc.details.get("missing") or []}, status)
     link = _url(request, "status_page", key=ticket["key"], query={"token": ticket["status_token"]})
     return _render(request, "ack.html", {"ticket": ticket, "status_link": link,
@@ -219,7 +219,7 @@ async def _status_write(request: Request, key: str, token: str, done: str, call:
         if status not in (403, 422):
             raise
         view = await run_in_threadpool(api_for(request).portal_status, key, token)
-        return _status(request, view, token, error=exc.message, status=status)
+        return _status(request, view, token, error=exc.text(lang_of(request)), status=status)
     return RedirectResponse(_url(request, "status_page", key=view["key"],
                                  query={"token": token, "done": done}), status_code=303)
 

@@ -101,7 +101,7 @@ def test_chinese_labels_and_messages(itsm_nodb: Any) -> None:
     out = itsm_nodb("simulate", "incident", EXAMPLE, home=REPO, lang="zh").stdout
     assert out.startswith("突发事件 (incident): ")
     assert "assign (分派)  执行人 wang.lei  新建 -> 已分派 (assigned)" in out
-    assert "被拒绝: resolve 需要填写：closure_code（缺失）  [符合预期]" in out
+    assert "被拒绝: 解决 (resolve) 需要填写：结束状态 (closure_code)（缺失）  [符合预期]" in out
     assert "      变更: 处理组: - -> 桌面运维组" in out
     assert "定时器  INC-000001 定时器 缺省关闭: 自动关闭 -> 已关闭" in out  # labels, not ids
     assert "SLA: 响应 已满足; 解决 已违约" in out

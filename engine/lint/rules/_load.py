@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from engine.i18n import Said
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -11,4 +12,4 @@ from engine.model import Where
 def load_problems(ctx: LintContext, rule: str) -> Iterable[tuple[Where, str]]:
     for err in ctx.load_errors:
         if err.rule == rule:
-            yield Where(err.file or "<unknown>", err.line or 1, err.column or 1), err.message
+            yield Where(err.file or "<unknown>", err.line or 1, err.column or 1), Said(err.message, err.message_in)

@@ -12,6 +12,7 @@ Good::
       reopen: {from: resolved, to: in_progress, roles: [reporter]}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 
 ID = "G004"
@@ -28,4 +29,4 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
                     raw = doc.get(("actions", aid, "from"))
                     path = ("actions", aid, "from", i) if isinstance(raw, list) else ("actions", aid, "from")
                     yield ctx.where(doc, path, key=False), \
-                        f"action '{aid}' leaves final state '{src}'"
+                        message(N_("action '{aid}' leaves final state '{src}'"), aid=aid, src=src)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -52,26 +53,25 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue
             at = ctx.where(doc, ("sla", clock.id, "sites"))
             if clock.calendar == "service":
-                yield at, (f"clock '{clock.id}' follows the service's calendar: 'sites' changes "
-                           "nothing; declare calendar: group or reporter_site, or remove 'sites'")
+                yield at, (message(N_("clock '{id}' follows the service's calendar: 'sites' changes nothing; declare calendar: group or reporter_site, or remove 'sites'"),
+                                   id=clock.id))
                 continue
             for i, site in enumerate(clock.sites):
                 where = ctx.where(doc, ("sla", clock.id, "sites", i), key=False)
                 if clock.calendar == "reporter_site":
                     if ctx.codes_known("calendars") and site not in calendars:
-                        yield where, (f"clock '{clock.id}': site '{site}' names no calendar of "
-                                      "codes/calendars.yaml: a reporter there would keep the "
-                                      "service's hours")
+                        yield where, (message(N_("clock '{id}': site '{site}' names no calendar of codes/calendars.yaml: a reporter there would keep the service's hours"),
+                                              id=clock.id, site=site))
                     continue
                 if groups is None:
                     continue
                 there = [g for g in groups.values.values() if g.get("site") == site]
                 if not there:
                     known = sorted({str(g.get("site")) for g in groups.values.values()})
-                    yield where, (f"clock '{clock.id}': no group of codes/groups.yaml works at "
-                                  f"site '{site}' (sites: {', '.join(known)})")
+                    yield where, (message(N_("clock '{id}': no group of codes/groups.yaml works at site '{site}' (sites: {known})"),
+                                          id=clock.id, site=site, known=', '.join(known)))
                 elif ctx.codes_known("calendars"):
                     for g in there:
                         if g.get("calendar") not in calendars:
-                            yield where, (f"clock '{clock.id}': group '{g.code}' at site '{site}' "
-                                          "has no calendar of codes/calendars.yaml")
+                            yield where, (message(N_("clock '{id}': group '{code}' at site '{site}' has no calendar of codes/calendars.yaml"),
+                                                  id=clock.id, code=g.code, site=site))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import Where
@@ -42,6 +43,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             if running:
                 names = ", ".join(f"'{s}'" for s in running)
                 yield ctx.where(doc, ("sla", clock.id, "stop")), \
-                    (f"clock '{clock.id}' can still be running when a ticket reaches final state "
-                     f"{names}: add {'it' if len(running) == 1 else 'them'} (or the status category) "
-                     "to its stop")
+                    (message(N_("clock '{id}' can still be running when a ticket reaches final state {names}: add {value} (or the status category) to its stop"),
+                             id=clock.id, names=names, value='it' if len(running) == 1 else 'them'))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -34,5 +35,6 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             other = seen.get(code.lower())
             if other is not None:
                 yield ctx.where(doc, ("values", code)), \
-                    f"code '{code}' differs from '{other}' only in letter case"
+                    message(N_("code '{code}' differs from '{other}' only in letter case"),
+                            code=code, other=other)
             seen.setdefault(code.lower(), code)

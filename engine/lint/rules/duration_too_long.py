@@ -32,6 +32,7 @@ import weakref
 from datetime import date, datetime, time, timedelta
 from typing import Any, Callable, Iterator
 
+from engine.i18n import N_, message
 from engine.clock.calendars import MAX_REACH_DAYS, Calendar, CalendarError
 from engine.lint.context import LintContext
 from engine.definitions.loader import Document
@@ -63,8 +64,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 far = (f"more than five years{counted}" if days is None
                        else f"up to {math.ceil(days)} days{counted}, more than five years")
                 yield ctx.where(doc, path, key=False), \
-                    (f"{what} ({duration}) lasts {far}: check the number and the unit "
-                     f"(at most {LIMIT_DAYS} days)")
+                    (message(N_("{what} ({duration}) lasts {far}: check the number and the unit (at most {LIMIT_DAYS} days)"),
+                             what=what, duration=duration, far=far, LIMIT_DAYS=LIMIT_DAYS))
                 break
 
 

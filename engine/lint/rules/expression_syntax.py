@@ -11,6 +11,7 @@ Good::
     when: "priority == 'P1' and impact == 'high'"
 """
 
+from engine.i18n import N_, message
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules import _alerts
@@ -31,5 +32,6 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
             raw = doc.get(path)
             start = raw.find(source) if isinstance(raw, str) else 0
             mark = doc.value_position(path, max(start, 0) + (exc.column or 1) - 1)
-            hint = ("; write guards without {{ }}" if source.lstrip().startswith("{{") else "")
-            yield Where(doc.file, mark.line, mark.column), f"{exc.message} in '{source}'{hint}"
+            hint = (message(N_("; write guards without {{ }}")) if source.lstrip().startswith("{{") else "")
+            yield Where(doc.file, mark.line, mark.column), message(N_("{message} in '{source}'{hint}"),
+                                                                   message=exc, source=source, hint=hint)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import expressions, kind, parse, walk, where_in
 from engine.model import Where
@@ -43,12 +44,13 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 name = callee.attr if kind(callee) == "Getattr" else getattr(callee, "name", "")
                 needle = f"{name}(" if name else "("
                 yield where_in(doc, path, source, needle), \
-                    (f"call '{name or '...'}(...)' in '{source}': expressions may not call anything; "
-                     "use filters (x|lower) and tests (x is none)")
+                    (message(N_("call '{value}(...)' in '{source}': expressions may not call anything; use filters (x|lower) and tests (x is none)"),
+                             value=name or '...', source=source))
             elif k == "Getattr" and str(node.attr).startswith("_"):
                 yield where_in(doc, path, source, node.attr), \
-                    f"private attribute '{node.attr}' in '{source}': the sandbox refuses it"
+                    message(N_("private attribute '{attr}' in '{source}': the sandbox refuses it"),
+                            attr=node.attr, source=source)
             elif k == "Filter" and node.name in LOOPING_FILTERS:
                 yield where_in(doc, path, source, node.name), \
-                    (f"filter '{node.name}' in '{source}' loops or looks things up by name; "
-                     "guards compare the ticket's values directly")
+                    (message(N_("filter '{name}' in '{source}' loops or looks things up by name; guards compare the ticket's values directly"),
+                             name=node.name, source=source))

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.definitions.loader import Document
 from engine.model import ProcessSpec, Where
@@ -63,8 +64,8 @@ def _resolving(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Iterator[t
     confirms = [a for a in spec.actions.values() if a.target in closed
                 and set(a.sources) & resolved and "reporter" in a.roles]
     if not confirms and not spec.criteria:
-        yield here, (f"process '{spec.id}' has no action the reporter can perform from a resolved "
-                     "state to a closed one (guideline 5: confirm with the user)")
+        yield here, (message(N_("process '{id}' has no action the reporter can perform from a resolved state to a closed one (guideline 5: confirm with the user)"),
+                             id=spec.id))
     timer_closes = [t for t in spec.timers if t.action and set(t.states) & resolved
                     and spec.actions.get(t.action) and spec.actions[t.action].target in closed]
     if spec.criteria:
@@ -72,19 +73,20 @@ def _resolving(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Iterator[t
         for t in spec.timers:
             if t.action and spec.actions.get(t.action) and spec.actions[t.action].target in finals:
                 yield ctx.where(doc, ("timers", t.id)), \
-                    f"timer '{t.id}' closes a major incident automatically (guideline 6: never auto-closed)"
+                    message(N_("timer '{id}' closes a major incident automatically (guideline 6: never auto-closed)"),
+                            id=t.id)
         review = [a for a in spec.actions.values() if a.target in closed and set(a.sources) & resolved
                   and a.requires and not (set(a.sources) & {s for s in spec.states if s in closed})]
         if not review:
-            yield here, (f"process '{spec.id}' has no closing action that requires a review "
-                         "(guideline 6: a post-incident review before closure)")
+            yield here, (message(N_("process '{id}' has no closing action that requires a review (guideline 6: a post-incident review before closure)"),
+                                 id=spec.id))
     elif not timer_closes:
-        yield here, (f"process '{spec.id}' has no timer that closes resolved tickets "
-                     "(guideline 5: a default closure procedure)")
+        yield here, (message(N_("process '{id}' has no timer that closes resolved tickets (guideline 5: a default closure procedure)"),
+                             id=spec.id))
     if not any("sla" in c.when for c in spec.close_criteria):
         where = ctx.where(doc, ("close_criteria",)) if spec.close_criteria else here
-        yield where, (f"no close criterion of process '{spec.id}' checks the SLA result "
-                      "(guideline 5: record whether the SLA was met)")
+        yield where, (message(N_("no close criterion of process '{id}' checks the SLA result (guideline 5: record whether the SLA was met)"),
+                              id=spec.id))
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:

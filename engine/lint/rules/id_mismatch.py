@@ -13,6 +13,7 @@ Good::
 
 from pathlib import Path
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 
 ID = "S002"
@@ -25,16 +26,17 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         stem = Path(doc.file).stem
         if spec.id != stem:
             yield ctx.where(doc, ("process",), key=False), \
-                f"process id '{spec.id}' differs from the file name '{stem}'"
+                message(N_("process id '{id}' differs from the file name '{stem}'"), id=spec.id, stem=stem)
     for tid, (doc, table) in ctx.tables.items():
         stem = Path(doc.file).stem
         if table.id != stem:
             yield ctx.where(doc, ("table",), key=False), \
-                f"table id '{table.id}' differs from the file name '{stem}'"
+                message(N_("table id '{id}' differs from the file name '{stem}'"), id=table.id, stem=stem)
     seen: dict[str, str] = {}
     for pid, (doc, spec) in sorted(ctx.processes.items()):
         other = seen.get(spec.key_prefix)
         if other:
             yield ctx.where(doc, ("key_prefix",), key=False), \
-                f"key prefix '{spec.key_prefix}' is already used by process '{other}'"
+                message(N_("key prefix '{key_prefix}' is already used by process '{other}'"),
+                        key_prefix=spec.key_prefix, other=other)
         seen[spec.key_prefix] = pid

@@ -13,6 +13,7 @@ Good::
       assigned: {status: assigned}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 
 ID = "G001"
@@ -25,10 +26,12 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         initial = [s for s in spec.states.values() if s.initial]
         if not initial:
             yield ctx.where(doc, ("states",)), \
-                f"process '{spec.id}' has no initial state: mark one state 'initial: true'"
+                message(N_("process '{id}' has no initial state: mark one state 'initial: true'"), id=spec.id)
         for extra in initial[1:]:
             yield ctx.where(doc, ("states", extra.id)), \
-                f"second initial state '{extra.id}' (first: '{initial[0].id}'): only one state may be initial"
+                message(N_("second initial state '{id}' (first: '{id2}'): only one state may be initial"),
+                        id=extra.id, id2=initial[0].id)
         for s in spec.states.values():
             if s.initial and s.final:
-                yield ctx.where(doc, ("states", s.id)), f"state '{s.id}' cannot be both initial and final"
+                yield ctx.where(doc, ("states", s.id)), message(N_("state '{id}' cannot be both initial and final"),
+                                                                id=s.id)

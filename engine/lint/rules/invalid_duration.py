@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Duration, Where
 
@@ -52,4 +53,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 if (before.business_days, before.seconds) >= (after.business_days, after.seconds) \
                         and before.seconds + before.business_days > 0:
                     yield ctx.where(doc, ("timers", timer.id, "remind_before"), key=False), \
-                        f"remind_before ({before}) is not shorter than after ({after})"
+                        message(N_("remind_before ({before}) is not shorter than after ({after})"),
+                                before=before, after=after)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -34,12 +35,15 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
         where = box.where
         process = box.get("process")
         if process and not ctx.known_process(str(process)):
-            yield where, f"mailbox '{code}': unknown process '{process}'"
+            yield where, message(N_("mailbox '{code}': unknown process '{process}'"),
+                                 code=code, process=process)
         for attr, tid in (("service", "services"), ("group", "groups")):
             value = box.get(attr)
             if value and ctx.codes_known(tid) and value not in ctx.codes(tid):
-                yield where, f"mailbox '{code}': unknown {attr} '{value}' (codes/{tid}.yaml)"
+                yield where, message(N_("mailbox '{code}': unknown {attr} '{value}' (codes/{tid}.yaml)"),
+                                     code=code, attr=attr, value=value, tid=tid)
         address = str(box.get("address") or "").lower()
         if address in seen:
-            yield where, f"mailbox '{code}': address {address} is also mailbox '{seen[address]}'"
+            yield where, message(N_("mailbox '{code}': address {address} is also mailbox '{seen}'"),
+                                 code=code, address=address, seen=seen[address])
         seen.setdefault(address, code)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules.undefined_reference import known_roles
 from engine.model import LANGS, Message, ProcessSpec, Where
@@ -48,14 +49,16 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         allowed = known_roles(spec) | {"group", "group_mailbox"} | \
             {f.id for f in spec.fields.values() if f.type == "email"}
-        for path, message in messages_of(spec):
+        for path, msg in messages_of(spec):
             listed = isinstance(doc.get(path + ("to",)), list)
-            for i, target in enumerate(message.to):
+            for i, target in enumerate(msg.to):
                 if "@" not in target and target not in allowed:
                     at = path + ("to", i) if listed else path + ("to",)
-                    yield ctx.where(doc, at, key=False), f"unknown recipient '{target}'"
+                    yield ctx.where(doc, at, key=False), message(N_("unknown recipient '{target}'"),
+                                                                 target=target)
             for repo in ctx.repos:
                 for lang in LANGS:
-                    if not (repo / "processes" / "templates" / lang / f"{message.template}.txt").is_file():
+                    if not (repo / "processes" / "templates" / lang / f"{msg.template}.txt").is_file():
                         yield ctx.where(doc, path + ("template",), key=False), \
-                            f"template '{message.template}' is missing in processes/templates/{lang}/"
+                            message(N_("template '{template}' is missing in processes/templates/{lang}/"),
+                                    template=msg.template, lang=lang)

@@ -14,6 +14,7 @@ Good::
     priority.yaml  services.yaml  sla.yaml  status.yaml  urgency.yaml
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._load import load_problems
 from engine.model import Where
@@ -26,4 +27,4 @@ SEVERITY = "error"
 def check(ctx: LintContext):  # type: ignore[no-untyped-def]
     yield from load_problems(ctx, "missing-file")
     for path in ctx.missing:
-        yield Where(path), "this code table is missing: the engine needs it"
+        yield Where(path), message(N_("this code table is missing: the engine needs it"))

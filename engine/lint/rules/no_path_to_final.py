@@ -16,6 +16,7 @@ Good::
       resume: {from: pending, to: in_progress, roles: [assignee]}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._graph import edges
 
@@ -29,7 +30,8 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         finals = {s.id for s in spec.states.values() if s.final}
         if not finals:
             yield ctx.where(doc, ("states",)), \
-                f"process '{spec.id}' has no final state: mark closing states 'final: true'"
+                message(N_("process '{id}' has no final state: mark closing states 'final: true'"),
+                        id=spec.id)
             continue
         graph = edges(spec)
         reverse: dict[str, set[str]] = {sid: set() for sid in spec.states}
@@ -45,4 +47,5 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         for sid in spec.states:
             if sid not in good:
                 yield ctx.where(doc, ("states", sid)), \
-                    f"no path from state '{sid}' to a final state ({', '.join(sorted(finals))})"
+                    message(N_("no path from state '{sid}' to a final state ({finals})"),
+                            sid=sid, finals=', '.join(sorted(finals)))

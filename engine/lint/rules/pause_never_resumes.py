@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import Where
@@ -50,5 +51,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             if frozen:
                 names = ", ".join(f"'{s}'" for s in frozen)
                 yield ctx.where(doc, ("sla", clock.id, "pause")), \
-                    (f"clock '{clock.id}' pauses in {names} and never runs or stops again: "
-                     "let the ticket leave the paused states, or stop the clock where it ends")
+                    (message(N_("clock '{id}' pauses in {names} and never runs or stops again: let the ticket leave the paused states, or stop the clock where it ends"),
+                             id=clock.id, names=names))

@@ -18,6 +18,7 @@ Good::
       alerts: {label: {en: Send alerts, zh: 发送告警}, roles: [monitoring]}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 
 ID = "C004"
@@ -38,6 +39,5 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         for i, role in enumerate(permission.get("roles") or ()):
             if role not in declared:
                 yield ctx.where(doc, ("values", code, "roles", i), key=False), \
-                    (f"permission '{code}' is granted to role '{role}', which no process declares; "
-                     f"declare it under roles: in codes/permissions.yaml, or use one of "
-                     f"{', '.join(sorted(declared))}")
+                    (message(N_("permission '{code}' is granted to role '{role}', which no process declares; declare it under roles: in codes/permissions.yaml, or use one of {declared}"),
+                             code=code, role=role, declared=', '.join(sorted(declared))))

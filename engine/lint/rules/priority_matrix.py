@@ -12,6 +12,7 @@ Good::
       high: {high: P1, medium: P2, low: P3}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 
 ID = "C001"
@@ -30,17 +31,21 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         return
     for imp, row in matrix.items():
         if imp not in impacts:
-            yield ctx.where(doc, ("matrix", imp)), f"undefined impact '{imp}' in the matrix"
+            yield ctx.where(doc, ("matrix", imp)), message(N_("undefined impact '{imp}' in the matrix"),
+                                                           imp=imp)
             continue
         for urg, prio in (row or {}).items():
             if urg not in urgencies:
-                yield ctx.where(doc, ("matrix", imp, urg)), f"undefined urgency '{urg}' in the matrix"
+                yield ctx.where(doc, ("matrix", imp, urg)), message(N_("undefined urgency '{urg}' in the matrix"),
+                                                                    urg=urg)
             if prio not in table.values:
-                yield ctx.where(doc, ("matrix", imp, urg), key=False), f"undefined priority '{prio}'"
+                yield ctx.where(doc, ("matrix", imp, urg), key=False), message(N_("undefined priority '{prio}'"),
+                                                                               prio=prio)
     for imp in sorted(impacts):
         row = matrix.get(imp) or {}
         missing = [u for u in sorted(urgencies) if u not in row]
         if missing:
             path = ("matrix", imp) if imp in matrix else ("matrix",)
             yield ctx.where(doc, path), \
-                f"no priority for impact '{imp}' with urgency {', '.join(repr(m) for m in missing)}"
+                message(N_("no priority for impact '{imp}' with urgency {value}"),
+                        imp=imp, value=', '.join(repr(m) for m in missing))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -40,8 +41,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             for target in rel.targets:
                 if target in seen:
                     yield ctx.where(doc, ("relations", rid, "default"), key=False), \
-                        (f"relations '{seen[target]}' and '{rid}' are both the default relation to "
-                         f"'{target}' tickets: keep one")
+                        (message(N_("relations '{seen}' and '{rid}' are both the default relation to '{target}' tickets: keep one"),
+                                 seen=seen[target], rid=rid, target=target))
                 seen.setdefault(target, rid)
         watchers = {p.id for p in procs.values() if p.criteria and p.criteria_watch == spec.id}
         for aid, action in spec.actions.items():
@@ -49,10 +50,10 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 rel = spec.relations[action.relation]
                 if rel.cardinality != "one":
                     yield ctx.where(doc, ("relations", rel.id)), \
-                        (f"action '{aid}' opens a ticket linked by relation '{rel.id}', which must "
-                         "then be cardinality: one")
+                        (message(N_("action '{aid}' opens a ticket linked by relation '{id}', which must then be cardinality: one"),
+                                 aid=aid, id=rel.id))
         for rid, rel in spec.relations.items():
             if rel.default and rel.cardinality != "one" and watchers & set(rel.targets):
                 yield ctx.where(doc, ("relations", rid)), \
-                    (f"relation '{rid}' is how major-incident criteria link '{spec.id}' tickets "
-                     "(the default relation to the watching process): it must be cardinality: one")
+                    (message(N_("relation '{rid}' is how major-incident criteria link '{id}' tickets (the default relation to the watching process): it must be cardinality: one"),
+                             rid=rid, id=spec.id))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import chain, expressions, kind, parse, walk, where_in
 from engine.lint.rules.undefined_reference import known_fields
@@ -50,21 +51,22 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 if target not in procs and not ctx.known_process(target) and ctx.repo_files:
                     path = base + ("to", i) if isinstance(doc.get(base + ("to",)), list) else base + ("to",)
                     yield ctx.where(doc, path, key=False), \
-                        f"relation '{rid}' points at undefined process '{target}'"
+                        message(N_("relation '{rid}' points at undefined process '{target}'"),
+                                rid=rid, target=target)
             for c in rel.cascade:
                 where = ctx.where(doc, base + ("cascade", c.on))
                 for target in (procs[t] for t in rel.targets if t in procs):
                     if c.on not in target.actions:
-                        yield where, (f"relation '{rid}' cascades on '{c.on}', which '{target.id}' "
-                                      "tickets do not have")
+                        yield where, (message(N_("relation '{rid}' cascades on '{on}', which '{id}' tickets do not have"),
+                                              rid=rid, on=c.on, id=target.id))
                     for f in c.copy:
                         if f not in known_fields(target):
-                            yield where, (f"the cascade '{c.on}' of relation '{rid}' copies '{f}', "
-                                          f"which '{target.id}' has no field for")
+                            yield where, (message(N_("the cascade '{on}' of relation '{rid}' copies '{f}', which '{id}' has no field for"),
+                                                  on=c.on, rid=rid, f=f, id=target.id))
                 if c.action not in spec.actions:
                     yield ctx.where(doc, base + ("cascade", c.on, "action"), key=False), \
-                        (f"the cascade '{c.on}' of relation '{rid}' performs '{c.action}', but "
-                         f"'{spec.id}' has no such action")
+                        (message(N_("the cascade '{on}' of relation '{rid}' performs '{action}', but '{id}' has no such action"),
+                                 on=c.on, rid=rid, action=c.action, id=spec.id))
         for aid, action in spec.actions.items():
             if not action.opens or action.opens not in procs:
                 continue
@@ -72,10 +74,11 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 rel = spec.relations.get(action.relation)
                 where = ctx.where(doc, ("actions", aid, "relation"), key=False)
                 if rel is None:
-                    yield where, f"action '{aid}' links by undeclared relation '{action.relation}'"
+                    yield where, message(N_("action '{aid}' links by undeclared relation '{relation}'"),
+                                         aid=aid, relation=action.relation)
                 elif action.opens not in rel.targets:
-                    yield where, (f"action '{aid}' opens a '{action.opens}' ticket but relation "
-                                  f"'{action.relation}' points at {', '.join(rel.targets)}")
+                    yield where, (message(N_("action '{aid}' opens a '{opens}' ticket but relation '{relation}' points at {targets}"),
+                                          aid=aid, opens=action.opens, relation=action.relation, targets=', '.join(rel.targets)))
     yield from _expressions(ctx, procs)
 
 
@@ -96,7 +99,9 @@ def _expressions(ctx: LintContext, procs: dict) -> Iterator[tuple[Where, str]]: 
             root, name = steps[0][1], str(steps[1][1])
             if root == "links" and name not in spec.relations:
                 yield where_in(doc, path, source, f"links.{name}"), \
-                    f"'links.{name}': process '{spec.id}' declares no relation '{name}' in '{source}'"
+                    message(N_("'links.{name}': process '{id}' declares no relation '{name}' in '{source}'"),
+                            name=name, id=spec.id, source=source)
             elif root == "linked" and name not in incoming:
                 yield where_in(doc, path, source, f"linked.{name}"), \
-                    f"'linked.{name}': no relation '{name}' points at '{spec.id}' tickets in '{source}'"
+                    message(N_("'linked.{name}': no relation '{name}' points at '{id}' tickets in '{source}'"),
+                            name=name, id=spec.id, source=source)

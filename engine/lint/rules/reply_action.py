@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -32,16 +33,20 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
         for state, aid in spec.replies:
             at = ctx.where(doc, ("replies", state), key=False)
             if state not in spec.states:
-                yield ctx.where(doc, ("replies", state)), f"replies: unknown state '{state}'"
+                yield ctx.where(doc, ("replies", state)), message(N_("replies: unknown state '{state}'"),
+                                                                  state=state)
                 continue
             action = spec.actions.get(aid)
             if action is None:
-                yield at, f"replies: unknown action '{aid}'"
+                yield at, message(N_("replies: unknown action '{aid}'"), aid=aid)
                 continue
             if state not in action.sources:
-                yield at, f"replies: action '{aid}' does not start from state '{state}'"
+                yield at, message(N_("replies: action '{aid}' does not start from state '{state}'"),
+                                  aid=aid, state=state)
             if "reporter" not in action.roles:
-                yield at, f"replies: the reporter may not perform '{aid}' (roles: {', '.join(action.roles)})"
+                yield at, message(N_("replies: the reporter may not perform '{aid}' (roles: {roles})"),
+                                  aid=aid, roles=', '.join(action.roles))
             extra = [f for f in action.requires if f not in REPLY_FILLS]
             if extra:
-                yield at, f"replies: '{aid}' requires {', '.join(extra)}, which a reply cannot give"
+                yield at, message(N_("replies: '{aid}' requires {extra}, which a reply cannot give"),
+                                  aid=aid, extra=', '.join(extra))

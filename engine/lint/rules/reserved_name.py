@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -36,5 +37,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             for ident in ids:
                 if ident in RESERVED or ident.startswith(PREFIXES):
                     yield ctx.where(doc, (f"{kind}s", ident)), \
-                        f"{kind} id '{ident}' is reserved by the state machine ({', '.join(sorted(RESERVED))}, " \
-                        f"or starting with {', '.join(PREFIXES)}): choose another"
+                        message(N_("{kind} id '{ident}' is reserved by the state machine ({RESERVED}, or starting with {PREFIXES}): choose another"),
+                                kind=kind, ident=ident, RESERVED=', '.join(sorted(RESERVED)), PREFIXES=', '.join(PREFIXES))

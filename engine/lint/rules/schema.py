@@ -12,6 +12,7 @@ Good::
       new: {status: new, initial: true}
 """
 
+from engine.i18n import Said
 from engine.lint.context import LintContext
 from engine.lint.rules._load import load_problems
 from engine.model import Where
@@ -26,4 +27,4 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
     for problems in ctx.schema_errors.values():
         for p in problems:
             at = f" (at {p.path})" if p.path else ""
-            yield Where(p.file or "", p.line or 1, p.column or 1), p.message + at
+            yield Where(p.file or "", p.line or 1, p.column or 1), Said(p.message + at, p.located)

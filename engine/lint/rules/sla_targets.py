@@ -17,6 +17,7 @@ Good::
         P4: {response: 4h, resolution: 5 business days}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Duration
 
@@ -36,15 +37,17 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         for prio in sorted(priorities):
             if prio not in targets:
                 yield ctx.where(doc, ("values", code, "targets")), \
-                    f"SLA policy '{code}' has no target for priority {prio}"
+                    message(N_("SLA policy '{code}' has no target for priority {prio}"), code=code, prio=prio)
         for prio, target in targets.items():
             if priorities and prio not in priorities:
-                yield ctx.where(doc, ("values", code, "targets", prio)), f"undefined priority '{prio}'"
+                yield ctx.where(doc, ("values", code, "targets", prio)), message(N_("undefined priority '{prio}'"),
+                                                                                 prio=prio)
             for clock in ("response", "resolution"):
                 raw = (target or {}).get(clock)
                 if raw is None:
                     yield ctx.where(doc, ("values", code, "targets", prio)), \
-                        f"SLA policy '{code}' priority {prio} has no {clock} target"
+                        message(N_("SLA policy '{code}' priority {prio} has no {clock} target"),
+                                code=code, prio=prio, clock=clock)
                     continue
                 try:
                     Duration.parse(str(raw))

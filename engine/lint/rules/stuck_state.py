@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._graph import reachable_states
 from engine.model import ProcessSpec, Where
@@ -59,6 +60,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue
             names = ", ".join(f"'{a.id}'" for a in exits)
             yield ctx.where(doc, ("states", sid)), \
-                (f"nobody can move a ticket out of state '{sid}': {names} "
-                 f"{'is a system action' if len(exits) == 1 else 'are system actions'} that no timer "
-                 "of the state, SLA threshold or cascade performs")
+                (message(N_("nobody can move a ticket out of state '{sid}': {names} {value} that no timer of the state, SLA threshold or cascade performs"),
+                         sid=sid, names=names, value='is a system action' if len(exits) == 1 else 'are system actions'))

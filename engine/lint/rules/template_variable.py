@@ -35,6 +35,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext, display
 from engine.lint.rules.message_target import messages_of
 from engine.model import LANGS, ProcessSpec, Where
@@ -76,20 +77,21 @@ def _check_file(path: Path, specs: list[ProcessSpec], kinds: set[str],
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        yield Where(display(path), 1, 1), f"cannot read the template: {exc}"
+        yield Where(display(path), 1, 1), message(N_("cannot read the template: {exc}"), exc=exc)
         return
     problems, uses = read(source)
     file = display(path)
     for problem in problems:
-        yield Where(file, problem.line, 1), f"the template cannot be rendered: {problem.message}"
+        yield Where(file, problem.line, 1), message(N_("the template cannot be rendered: {message}"),
+                                                    message=problem.message)
     for use in uses:
         if use.guarded:
             continue
         if use.name not in CONTEXT_NAMES:
             if use.name not in known:
                 yield Where(file, use.line, 1), \
-                    (f"'{use.name}' is not something a message has: templates see "
-                     f"{', '.join(sorted(CONTEXT_NAMES))}")
+                    (message(N_("'{name}' is not something a message has: templates see {CONTEXT_NAMES}"),
+                             name=use.name, CONTEXT_NAMES=', '.join(sorted(CONTEXT_NAMES))))
             continue
         if use.attr is None:
             continue
@@ -99,18 +101,15 @@ def _check_file(path: Path, specs: list[ProcessSpec], kinds: set[str],
                 close = get_close_matches(use.attr, sorted(ticket_keys(lacking[0])), n=1)
                 hint = f"did you mean ticket.{close[0]}? Else make" if close else "make"
                 yield Where(file, use.line, 1), \
-                    (f"ticket.{use.attr} is not in the messages of process "
-                     f"{', '.join(repr(p.id) for p in lacking)} (a template sees the ticket's public "
-                     f"fields and fields of type user): {hint} the field public, or test "
-                     f"'ticket.{use.attr} is defined'")
+                    (message(N_("ticket.{attr} is not in the messages of process {value} (a template sees the ticket's public fields and fields of type user): {hint} the field public, or test 'ticket.{attr} is defined'"),
+                             attr=use.attr, value=', '.join(repr(p.id) for p in lacking), hint=hint))
         elif use.name in KEYS and use.attr not in KEYS[use.name]:
             yield Where(file, use.line, 1), \
-                (f"{use.name}.{use.attr} does not exist: {use.name} has "
-                 f"{', '.join(sorted(KEYS[use.name]))}")
+                (message(N_("{name}.{attr} does not exist: {name} has {KEYS}"),
+                         name=use.name, attr=use.attr, KEYS=', '.join(sorted(KEYS[use.name]))))
         elif use.name in KEYS and not use.tested and kinds - GIVEN_BY[use.name]:
             senders = " and of ".join(SENDERS[k] for k in sorted(kinds - GIVEN_BY[use.name]))
             givers = " and of ".join(SENDERS[k] for k in sorted(GIVEN_BY[use.name]))
             yield Where(file, use.line, 1), \
-                (f"{use.name}.{use.attr}: {use.name} is none in the messages of {senders} that use "
-                 f"this template (only messages of {givers} have one): test it first, "
-                 f"e.g. {{% if {use.name} %}}")
+                (message(N_("{name}.{attr}: {name} is none in the messages of {senders} that use this template (only messages of {givers} have one): test it first, e.g. {{% if {name} %}}"),
+                         name=use.name, attr=use.attr, senders=senders, givers=givers))

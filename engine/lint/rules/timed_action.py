@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import ActionSpec, Where
@@ -49,8 +50,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             missing = [s for s in timer.states if s in spec.states and s not in action.sources]
             if missing:
                 names = ", ".join(f"'{s}'" for s in missing)
-                yield where, (f"timer '{timer.id}' fires '{action.id}' in {names}, where the action "
-                              "is not available (check its from:)")
+                yield where, (message(N_("timer '{id}' fires '{id2}' in {names}, where the action is not available (check its from:)"),
+                                      id=timer.id, id2=action.id, names=names))
         for clock in spec.clocks:
             effects = [(eff, name) for eff, name in ((clock.on_warning, "on_warning"),
                                                      (clock.on_breach, "on_breach"))
@@ -66,8 +67,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 missing = [s for s in running if s not in action.sources]
                 if missing:
                     names = ", ".join(f"'{s}'" for s in missing)
-                    yield where, (f"clock '{clock.id}' can reach its threshold in {names}, where "
-                                  f"'{action.id}' ({name}) is not available")
+                    yield where, (message(N_("clock '{id}' can reach its threshold in {names}, where '{id2}' ({name}) is not available"),
+                                          id=clock.id, names=names, id2=action.id, name=name))
         # linked children: the tickets a major incident watches, or that open this process
         children = [other for _, other in ctx.valid_processes()
                     if other.id == spec.criteria_watch
@@ -79,8 +80,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             for child_spec in children:
                 child = child_spec.actions.get(action.cascade)
                 if child is None:
-                    yield where, (f"the cascade of '{action.id}' performs '{action.cascade}' on linked "
-                                  f"'{child_spec.id}' tickets, which have no such action")
+                    yield where, (message(N_("the cascade of '{id}' performs '{cascade}' on linked '{id2}' tickets, which have no such action"),
+                                          id=action.id, cascade=action.cascade, id2=child_spec.id))
                 elif "system" not in child.roles:
                     yield where, _not_system(child, f"the cascade of '{action.id}'")
         for rel in spec.relations.values():  # a relation's cascade: this process's action

@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.definitions.expressions import CONTEXT_NAMES
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import chain, expressions, kind, parse, subject, walk, where_in
@@ -106,5 +107,6 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue
             needle, sentence, known = found
             close = difflib.get_close_matches(str(steps[-1][1]), sorted(known), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            yield where_in(doc, path, source, needle), f"{sentence} in '{source}'{hint}"
+            hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else ""
+            yield where_in(doc, path, source, needle), message(N_("{sentence} in '{source}'{hint}"),
+                                                               sentence=sentence, source=source, hint=hint)

@@ -13,6 +13,7 @@ Good::
     when: "priority == 'P1'"
 """
 
+from engine.i18n import N_, message
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import expressions
@@ -32,6 +33,7 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
             continue  # reported by expression-syntax
         for name in sorted(expr.names - allowed):
             close = difflib.get_close_matches(name, sorted(allowed), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = message(N_("; did you mean '{name}'?"), name=close[0]) if close else ""
             yield ctx.where(doc, path, key=False), \
-                f"undeclared name '{name}' in '{source}'{hint}"
+                message(N_("undeclared name '{name}' in '{source}'{hint}"),
+                        name=name, source=source, hint=hint)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules import _alerts
 from engine.definitions.loader import Document
@@ -61,57 +62,62 @@ def _check_names(ctx: LintContext, doc: Document, path: tuple[str | int, ...],
                  allowed: set[str], what: str, skip: tuple[str, ...] = ()) -> Out:
     for p, value in _items(doc, path):
         if isinstance(value, str) and value not in allowed and value not in skip:
-            yield ctx.where(doc, p, key=False), f"undefined {what} '{value}'"
+            yield ctx.where(doc, p, key=False), message(N_("undefined {what} '{value}'"),
+                                                        what=message(what), value=value)
 
 
 def _process(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
     states, roles, fields = set(spec.states), known_roles(spec), known_fields(spec)
     actions = set(spec.actions)
-    yield from _check_names(ctx, doc, ("owner",), roles, "role")
-    yield from _check_names(ctx, doc, ("priority_override", "roles"), roles, "role")
+    yield from _check_names(ctx, doc, ("owner",), roles, N_("role"))
+    yield from _check_names(ctx, doc, ("priority_override", "roles"), roles, N_("role"))
     statuses = ctx.table("status")
     for sid, state in spec.states.items():
         if statuses is not None and state.status not in statuses.values:
             yield ctx.where(doc, ("states", sid, "status"), key=False), \
-                f"undefined status '{state.status}' (not in codes/status.yaml)"
+                message(N_("undefined status '{status}' (not in codes/status.yaml)"), status=state.status)
         if state.owner and state.owner not in roles:
-            yield ctx.where(doc, ("states", sid, "owner"), key=False), f"undefined role '{state.owner}'"
+            yield ctx.where(doc, ("states", sid, "owner"), key=False), message(N_("undefined role '{owner}'"),
+                                                                               owner=state.owner)
     for fid, f in spec.fields.items():
         if f.type == "code" and not f.codes:
-            yield ctx.where(doc, ("fields", fid)), f"field '{fid}' of type code needs 'codes:' (its code table)"
+            yield ctx.where(doc, ("fields", fid)), message(N_("field '{fid}' of type code needs 'codes:' (its code table)"),
+                                                           fid=fid)
         elif f.codes and ctx.repo_files and not ctx.codes_known(f.codes) \
                 and f.codes not in ctx.broken_tables:
-            yield ctx.where(doc, ("fields", fid, "codes"), key=False), f"undefined code table '{f.codes}'"
+            yield ctx.where(doc, ("fields", fid, "codes"), key=False), message(N_("undefined code table '{codes}'"),
+                                                                               codes=f.codes)
     for aid, action in spec.actions.items():
         base = ("actions", aid)
         if doc.get(base + ("from",)) != "*":
-            yield from _check_names(ctx, doc, base + ("from",), states, "state")
-        yield from _check_names(ctx, doc, base + ("to",), states, "state")
-        yield from _check_names(ctx, doc, base + ("roles",), roles, "role")
-        yield from _check_names(ctx, doc, base + ("requires",), fields, "field")
-        yield from _check_names(ctx, doc, base + ("accepts",), fields, "field")
+            yield from _check_names(ctx, doc, base + ("from",), states, N_("state"))
+        yield from _check_names(ctx, doc, base + ("to",), states, N_("state"))
+        yield from _check_names(ctx, doc, base + ("roles",), roles, N_("role"))
+        yield from _check_names(ctx, doc, base + ("requires",), fields, N_("field"))
+        yield from _check_names(ctx, doc, base + ("accepts",), fields, N_("field"))
         yield from _check_values(ctx, doc, spec, base + ("set",), action.set)
         if action.opens and not ctx.known_process(action.opens) and ctx.repo_files:
-            yield ctx.where(doc, base + ("opens",), key=False), f"undefined process '{action.opens}'"
+            yield ctx.where(doc, base + ("opens",), key=False), message(N_("undefined process '{process}'"),
+                                                                        process=action.opens)
     yield from _check_values(ctx, doc, spec, ("defaults",), spec.defaults)
     yield from _search(ctx, doc, spec)
     for i, crit in enumerate(spec.close_criteria):
-        yield from _check_names(ctx, doc, ("close_criteria", i, "states"), states, "state")
+        yield from _check_names(ctx, doc, ("close_criteria", i, "states"), states, N_("state"))
     for cid in (doc.get(("sla",)) or {}):
         for cond in ("start", "stop", "pause", "reset"):
-            yield from _check_names(ctx, doc, ("sla", cid, cond, "states"), states, "state")
-            yield from _check_names(ctx, doc, ("sla", cid, cond, "actions"), actions, "action")
+            yield from _check_names(ctx, doc, ("sla", cid, cond, "states"), states, N_("state"))
+            yield from _check_names(ctx, doc, ("sla", cid, cond, "actions"), actions, N_("action"))
         for eff in ("on_warning", "on_breach"):
-            yield from _check_names(ctx, doc, ("sla", cid, eff, "action"), actions, "action")
+            yield from _check_names(ctx, doc, ("sla", cid, eff, "action"), actions, N_("action"))
     calendars = ctx.codes("calendars")
     for tid in (doc.get(("timers",)) or {}):
-        yield from _check_names(ctx, doc, ("timers", tid, "states"), states, "state")
-        yield from _check_names(ctx, doc, ("timers", tid, "action"), actions, "action")
+        yield from _check_names(ctx, doc, ("timers", tid, "states"), states, N_("state"))
+        yield from _check_names(ctx, doc, ("timers", tid, "action"), actions, N_("action"))
         if ctx.codes_known("calendars"):
-            yield from _check_names(ctx, doc, ("timers", tid, "calendar"), calendars, "calendar")
+            yield from _check_names(ctx, doc, ("timers", tid, "calendar"), calendars, N_("calendar"))
     if spec.criteria_watch and ctx.repo_files and not ctx.known_process(spec.criteria_watch):
         yield ctx.where(doc, ("criteria", "watch"), key=False), \
-            f"undefined process '{spec.criteria_watch}'"
+            message(N_("undefined process '{process}'"), process=spec.criteria_watch)
 
 
 def _check_values(ctx: LintContext, doc: Document, spec: ProcessSpec,
@@ -120,12 +126,13 @@ def _check_values(ctx: LintContext, doc: Document, spec: ProcessSpec,
     fields = known_fields(spec)
     for key, value in pairs:
         if key not in fields:
-            yield ctx.where(doc, base + (key,)), f"undefined field '{key}'"
+            yield ctx.where(doc, base + (key,)), message(N_("undefined field '{key}'"), key=key)
             continue
         table = _code_table(spec, key)
         if table and isinstance(value, str) and "{{" not in value and ctx.codes_known(table) \
                 and value not in ctx.codes(table):
-            yield ctx.where(doc, base + (key,), key=False), f"undefined code '{value}' in table '{table}'"
+            yield ctx.where(doc, base + (key,), key=False), message(N_("undefined code '{value}' in table '{table}'"),
+                                                                    value=value, table=table)
 
 
 def _code_table(spec: ProcessSpec, field: str) -> str | None:
@@ -143,20 +150,22 @@ def _table_refs(ctx: LintContext, tid: str, ref_key: str, target: str, what: str
     for code, value in table.values.items():
         ref = value.get(ref_key)
         if isinstance(ref, str) and ref not in allowed:
-            yield ctx.where(doc, ("values", code, ref_key), key=False), f"undefined {what} '{ref}'"
+            yield ctx.where(doc, ("values", code, ref_key), key=False), message(N_("undefined {what} '{value}'"),
+                                                                                what=message(what), value=ref)
 
 
 def _tables(ctx: LintContext) -> Out:
     yield from _alerts.references(ctx)  # codes/alert_rules.yaml
-    yield from _table_refs(ctx, "groups", "calendar", "calendars", "calendar")
-    yield from _table_refs(ctx, "services", "group", "groups", "support group")
-    yield from _table_refs(ctx, "services", "sla_policy", "sla", "SLA policy")
-    yield from _table_refs(ctx, "services", "calendar", "calendars", "calendar")
-    yield from _table_refs(ctx, "sla", "calendar", "calendars", "calendar")
+    yield from _table_refs(ctx, "groups", "calendar", "calendars", N_("calendar"))
+    yield from _table_refs(ctx, "services", "group", "groups", N_("support group"))
+    yield from _table_refs(ctx, "services", "sla_policy", "sla", N_("SLA policy"))
+    yield from _table_refs(ctx, "services", "calendar", "calendars", N_("calendar"))
+    yield from _table_refs(ctx, "sla", "calendar", "calendars", N_("calendar"))
     sla = ctx.tables.get("sla")
     default = sla[1].extra.get("default") if sla else None
     if sla and default and ctx.codes_known("sla") and default not in sla[1].values:
-        yield ctx.where(sla[0], ("default",), key=False), f"undefined SLA policy '{default}'"
+        yield ctx.where(sla[0], ("default",), key=False), message(N_("undefined SLA policy '{default}'"),
+                                                                  default=default)
     if ctx.processes:
         for tid in ("closure", "categories"):
             entry = ctx.tables.get(tid)
@@ -167,7 +176,7 @@ def _tables(ctx: LintContext) -> Out:
                 for i, pid in enumerate(value.get("processes") or ()):
                     if not ctx.known_process(pid):
                         yield ctx.where(doc, ("values", code, "processes", i), key=False), \
-                            f"undefined process '{pid}'"
+                            message(N_("undefined process '{process}'"), process=pid)
 
 
 def _search(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
@@ -178,10 +187,11 @@ def _search(ctx: LintContext, doc: Document, spec: ProcessSpec) -> Out:
             continue
         f = spec.fields.get(fid)
         if f is None:
-            yield ctx.where(doc, ("search", key), key=False), f"undefined field '{fid}'"
+            yield ctx.where(doc, ("search", key), key=False), message(N_("undefined field '{key}'"), key=fid)
         elif f.type not in types:
             yield ctx.where(doc, ("search", key), key=False), \
-                f"search.{key} needs a field of type {' or '.join(types)}; '{fid}' is {f.type}"
+                message(N_("search.{key} needs a field of type {types}; '{fid}' is {type}"),
+                        key=key, types=' or '.join(types), fid=fid, type=f.type)
 
 
 def check(ctx: LintContext) -> Out:

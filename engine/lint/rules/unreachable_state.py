@@ -17,6 +17,7 @@ Good::
       pend: {from: new, to: pending, roles: [service_desk]}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._graph import edges, reachable
 
@@ -34,4 +35,4 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
         for sid in spec.states:
             if sid not in seen:
                 yield ctx.where(doc, ("states", sid)), \
-                    f"state '{sid}' cannot be reached from the initial state"
+                    message(N_("state '{sid}' cannot be reached from the initial state"), sid=sid)
