@@ -80,11 +80,8 @@ def comment_refusal(desk: Desk, actor: Any, ticket: Ticket, public: bool) -> Act
     if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
         return ActionRefused(N_("{id} may not comment on {key}: only the reporter and service-desk staff "
                                 "may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
-    if not public and not permissions.holds(desk.defs, actor, "internal_notes"):
-        return ActionRefused(f"{actor.id} may not add an internal note to {ticket.key}: only staff "
-                             "who see internal notes may (codes/permissions.yaml internal_notes); "
-                             "a public note is open to them",
-                             allowed_roles=list(permissions.roles_with(desk.defs, "internal_notes")))
+    if not public:  # an internal note: for those who may read it back
+        return permissions.refusal(desk.defs, actor, "internal_notes", f"add an internal note to {ticket.key}")
     return None
 
 
