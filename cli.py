@@ -22,10 +22,10 @@ from typing import Any
 
 import click
 
-from commands.common import COMMANDS, State
+from commands.common import COMMANDS, HELP_LANG, Command, Context, State, translating
 from engine import __version__
 from engine.errors import ExitCode, ItsmError
-from engine.i18n import N_, choose, retell, tr
+from engine.i18n import LANGS, N_, choose, retell, tr
 
 COMMAND_MODULES = {  # name -> (module of commands/, the first paragraph of its help)
     'actions': ('tickets',
@@ -204,7 +204,24 @@ def _terminal_columns() -> int:
     return columns or 80
 
 
-class ItsmContext(click.Context):
+def _help_language(args: list[str]) -> str:
+    """The language of --help and usage errors: the root's --lang, else ITSM_LANG
+    (never the database: help stays quick)."""
+    lang = os.environ.get("ITSM_LANG")
+    words = iter(args)
+    for word in words:
+        if word == "--lang":
+            lang = next(words, None)
+        elif word.startswith("--lang="):
+            lang = word[len("--lang="):]
+        elif word in ("--home", "--db", "--url", "--as", "--now"):
+            next(words, None)
+        elif word == "--" or not word.startswith("-"):
+            break  # the command: its options are its own (user add --lang)
+    return lang if lang in LANGS else "en"
+
+
+class ItsmContext(Context):
     def make_formatter(self) -> click.HelpFormatter:
         """click's formatter, its width found as click finds it (at most 80)."""
         width = self.terminal_width
@@ -212,7 +229,7 @@ class ItsmContext(click.Context):
             from click import formatting
 
             width = formatting.FORCED_WIDTH or max(min(_terminal_columns(), self.max_content_width or 80) - 2, 50)
-        return self.formatter_class(width=width, max_width=self.max_content_width)
+        return translating(self.formatter_class(width=width, max_width=self.max_content_width))
 
 
 class ItsmGroup(click.Group):
@@ -238,11 +255,21 @@ class ItsmGroup(click.Group):
         if not names:
             return
         limit = formatter.width - 6 - max(len(n) for n in names)
-        rows = [(n, click.Command(n, help=COMMAND_MODULES[n][1]).get_short_help_str(limit)
+        rows = [(n, Command(n, help=COMMAND_MODULES[n][1]).get_short_help_str(limit)
                  if n in COMMAND_MODULES
                  else self.commands[n].get_short_help_str(limit)) for n in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        """Help and usage errors in the language of --lang / ITSM_LANG (commands.helptext)."""
+        lang = _help_language(sys.argv[1:] if args is None else list(args))
+        if lang == "en":
+            return super().main(args, prog_name, **extra)
+        from commands.helptext import speaking
+
+        with speaking(lang, HELP_LANG):
+            return super().main(args, prog_name, **extra)
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:

@@ -17,8 +17,55 @@ REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", 
                              "similar", "status", "major", "report", "batch", "whoami", "logout", "login"})
 
 
+HELP_LANG = ["en"]  # the language of --help and usage errors: --lang / ITSM_LANG (commands.helptext.speaking)
+
+
+def translating(formatter: click.HelpFormatter) -> click.HelpFormatter:
+    """``formatter``, or in a language other than English one that translates (commands.helptext)."""
+    if HELP_LANG[0] == "en":
+        return formatter
+    from commands.helptext import Formatter
+
+    return Formatter(HELP_LANG[0], width=formatter.width)
+
+
+class Context(click.Context):
+    def make_formatter(self) -> click.HelpFormatter:
+        return translating(super().make_formatter())
+
+
+class Command(click.Command):
+    """A command whose help speaks the language of the run (HELP_LANG)."""
+
+    context_class = Context
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        if HELP_LANG[0] == "en" or self.short_help:
+            return super().get_short_help_str(limit)
+        from commands.helptext import short_help
+
+        return short_help(self.help or "", limit, HELP_LANG[0])
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.BadParameter as exc:
+            if HELP_LANG[0] != "en":
+                from commands.helptext import translate_bad_parameter
+
+                translate_bad_parameter(exc, ctx, HELP_LANG[0])
+            raise
+
+
+class Group(click.Group, Command):
+    command_class = Command
+    group_class = type  # its subgroups are of this class too
+
+
 def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
     """``click.command``, and cli.py adds the command to ``itsm``."""
+    kwargs.setdefault("cls", Command)
+
     def decorate(fn: Callable[..., Any]) -> click.Command:
         made = click.command(*args, **kwargs)(fn)
         COMMANDS.append(made)
@@ -29,6 +76,8 @@ def command(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.C
 
 def group(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Group]:
     """``click.group``, and cli.py adds the group to ``itsm``."""
+    kwargs.setdefault("cls", Group)
+
     def decorate(fn: Callable[..., Any]) -> click.Group:
         made = click.group(*args, **kwargs)(fn)
         COMMANDS.append(made)

@@ -50,9 +50,16 @@ class CodeOption(click.Option):
         record = super().get_help_record(ctx)
         if record is None:
             return None
+        from commands.common import HELP_LANG
+        from engine.i18n import tr
+
         codes = [code for code, _ in code_values(ctx, self.table)]
-        listed = f": one of {', '.join(codes)}" if codes else ""
-        return record[0], f"{record[1].rstrip('.')}{listed} (codes/{self.table}.yaml)."
+        lang = HELP_LANG[0]
+        said = tr(record[1], lang).rstrip(".。")
+        if codes:
+            return record[0], tr("{help}: one of {codes} (codes/{table}.yaml).", lang, help=said,
+                                 codes=", ".join(codes), table=self.table)
+        return record[0], tr("{help} (codes/{table}.yaml).", lang, help=said, table=self.table)
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
         return [CompletionItem(code, help=label) for code, label in code_values(ctx, self.table)

@@ -8,7 +8,9 @@ engine reads the compiled ``.mo`` with the standard library only).
 
 Marked strings: the first argument of ``tr(...)`` and ``N_(...)``, the first two of
 ``ntr(singular, plural, n)`` (a plural message) in engine/,
-commands/ and cli.py (engine/web has its own word list, engine/web/i18n.py).
+commands/ and cli.py (engine/web has its own word list, engine/web/i18n.py);
+and the help of every command, found by walking the command tree: each
+paragraph, option help and metavar (commands/helptext.py says what a unit is).
 """
 
 from __future__ import annotations
@@ -49,7 +51,47 @@ def extract() -> Catalog:
             if message:
                 template.add(message, locations=[(path.relative_to(REPO).as_posix(), lineno)],
                              auto_comments=comments)
+    for message, location in help_messages():
+        template.add(message, locations=[location])
     return template
+
+
+def help_messages() -> list[tuple[str, tuple[str, int]]]:
+    """Every text of ``itsm ... --help`` (the msgids commands/helptext.py translates), where it is written."""
+    import inspect
+
+    import click
+
+    sys.path.insert(0, str(REPO))
+    import cli
+    from commands.helptext import help_units, metavar_words
+
+    out: list[tuple[str, tuple[str, int]]] = []
+
+    def walk(cmd: click.Command, parent: click.Context | None) -> None:
+        # with the command's settings (the root's -h): click keeps the help option it makes here
+        ctx = click.Context(cmd, info_name=cmd.name, parent=parent, **cmd.context_settings)
+        fn = inspect.unwrap(cmd.callback) if cmd.callback else None
+        where = ("cli.py", 1)
+        if fn is not None:
+            path = Path(inspect.getsourcefile(fn) or "cli.py").resolve()
+            where = ("/".join(path.parts[-2:]) if path.parent.name == "commands" else path.name,
+                     fn.__code__.co_firstlineno)
+        texts = help_units(inspect.cleandoc(cmd.help or "")) + help_units(inspect.cleandoc(cmd.epilog or ""))
+        texts += metavar_words(" ".join(cmd.collect_usage_pieces(ctx)))
+        for param in cmd.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                texts += metavar_words(record[0])
+            if getattr(param, "help", None):
+                texts.append(param.help)
+        out.extend((text, where) for text in texts if text)
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub, ctx)
+
+    walk(cli.load_commands(), None)
+    out += [(text, ("cli.py", 1)) for _module, text in cli.COMMAND_MODULES.values()]
+    return out
 
 
 def languages() -> list[str]:
