@@ -103,7 +103,7 @@ def user_passwd(state: State, user_id: str, password_stdin: bool) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(tr("Password", state.lang), hide_input=True, confirmation_prompt=True)
     done = state.api().set_password(user_id, password)
     click.echo(tr("password of {user} set", state.lang, user=done["user"]))
 

@@ -172,6 +172,10 @@ class Api:
         """One person (id, name, email, roles, groups, permissions...); NotFound otherwise."""
         return people.find_user(self.desk, ident)
 
+    def caller(self, ident: str) -> dict[str, Any]:
+        """A caller at the hotline: a person by id, e-mail or phone number; NotFound otherwise."""
+        return people.find_caller(self.desk, ident)
+
     def make_admin(self, pid: str, email: str | None = None, name: str | None = None) -> dict[str, Any]:
         """The first admin (``itsm db upgrade --admin ID``)."""
         return people.make_admin(self.desk, pid, email, name)
@@ -254,6 +258,20 @@ class Api:
         (type, label, required, code table options): the console's forms (engine.desk.forms)."""
         return forms.action_forms(self.desk, key, actor_id)
 
+    def note_kinds(self, key: str, actor_id: str | None = None) -> list[str]:
+        """The notes ``actor_id`` may add to ``key`` (public, internal): the console's note form."""
+        return forms.note_kinds(self.desk, key, actor_id)
+
+    def intake_form(self, actor_id: str | None, process: str | None = None,
+                    offering: str | None = None) -> dict[str, Any]:
+        """The console's hotline intake form: the processes ``actor_id`` logs, the
+        catalogue's offerings and the fields of the chosen one (engine.desk.forms)."""
+        return forms.intake_form(self.desk, actor_id, process, offering)
+
+    def event_labels(self, process: str) -> dict[str, dict[str, str]]:
+        """The labels of a journal's actions and states (engine.desk.forms): the console's history."""
+        return forms.event_labels(self.desk, process)
+
     def shown_fields(self, view: dict[str, Any]) -> list[dict[str, Any]]:
         """A ticket view's fields with their labels and their codes' labels (engine.desk.forms)."""
         return forms.shown_fields(self.desk, view)
@@ -268,6 +286,12 @@ class Api:
 
     def list(self, breached: bool = False, at_risk: bool = False, **filters: Any) -> list[dict[str, Any]]:
         return tickets.list_tickets(self.desk, breached, at_risk, filters)
+
+    def page(self, breached: bool = False, at_risk: bool = False,
+             **filters: Any) -> tuple[int, list[dict[str, Any]]]:
+        """(the count of tickets the filters select, one page of them: ``limit``
+        and ``offset``, ``order`` a column of engine.store.repository.ORDER_BY)."""
+        return tickets.page_tickets(self.desk, breached, at_risk, filters)
 
     def search(self, text: str, process: str | None = None, resolved: bool = False,
                limit: int = 20, actor_id: str | None = None) -> list[dict[str, Any]]:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.desk import portal
 from engine.desk.context import Desk
+from engine.desk.tickets import comment_refusal
+from engine.i18n import t
 from engine.runtime.actions import available
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -33,7 +36,8 @@ def field(desk: Desk, spec: Any, fid: str, required: bool) -> dict[str, Any]:
 
 
 def action_forms(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:
-    """The actions ``actor_id`` may take on ``key`` now, each with its fields."""
+    """The actions ``actor_id`` may take on ``key`` now, each with its fields (and
+    ``opens``: the process of the linked ticket it opens, as declare_major does)."""
     with desk.store.read() as repo:
         actor = desk.actor(repo, actor_id)
         ticket = Ticket.from_row(repo.get_ticket(key.upper()))
@@ -43,8 +47,18 @@ def action_forms(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, A
             fields = [field(desk, spec, f, True) for f in a.requires]
             fields += [field(desk, spec, f, False) for f in a.accepts if f not in a.requires]
             out.append({"action": a.id, "label": str(a.label.get(desk.lang)), "to": a.target,
-                        "note": a.note, "fields": fields, "version": ticket.version})
+                        "note": a.note, "fields": fields, "version": ticket.version, "opens": a.opens})
         return out
+
+
+def note_kinds(desk: Desk, key: str, actor_id: str | None) -> list[str]:
+    """The notes ``actor_id`` may add to ``key``: ``public``, ``internal``, both or
+    none (engine.desk.tickets.comment_refusal decides, as for ``itsm comment``)."""
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
+        ticket = Ticket.from_row(repo.get_ticket(key.upper()))
+        return [kind for kind in ("public", "internal")
+                if comment_refusal(desk, actor, ticket, kind == "public") is None]
 
 
 def priority_preview(desk: Desk, impact: str | None, urgency: str | None) -> dict[str, Any] | None:
@@ -84,3 +98,60 @@ def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
         label = str(fs.label.get(desk.lang)) if fs is not None else fid
         out.append({"id": fid, "label": label, "value": value, "text": text})
     return out
+
+
+INTAKE_FIELDS = ("title", "description", "service", "impact", "urgency")  # every process's, at the desk
+
+
+def desk_processes(desk: Desk, actor_id: str | None) -> list[dict[str, str]]:
+    """The processes the hotline logs for ``actor_id``: those whose first state a
+    role of theirs owns (the service desk: incidents and service requests), never
+    one opened by criteria (a major incident is declared); [{id, label}]."""
+    with desk.store.read() as repo:
+        actor = desk.actor(repo, actor_id)
+    logged = [p for p in desk.defs.processes.values() if not p.criteria]
+    mine = [p for p in logged if p.initial.owner in actor.roles]
+    return [{"id": p.id, "label": str(p.title.get(desk.lang))}
+            for p in (mine or [p for p in logged if p.initial.owner == "service_desk"])]
+
+
+def intake_form(desk: Desk, actor_id: str | None, process: str | None,
+                offering: str | None) -> dict[str, Any]:
+    """The hotline intake form for ``process`` (default: the first the person
+    logs): the processes to choose from, the catalogue's offerings when the
+    process is the service request's (codes/services.yaml), and the fields the
+    chosen ``offering`` (``service.offering``) needs, from the definitions."""
+    processes = desk_processes(desk, actor_id)
+    ids = [p["id"] for p in processes]
+    chosen = process if process in ids else (ids[0] if ids else None)
+    spec = desk.defs.processes.get(chosen or "")
+    offers = list(portal.offerings(desk).values()) if chosen == portal.REQUEST else []
+    picked = next((o for o in offers if o["id"] == offering), None)
+    fields = [field(desk, spec, f["id"], True) for f in picked["fields"]] if picked and spec else []
+    return {"processes": processes, "process": chosen, "offerings": offers,
+            "offering": picked, "fields": fields}
+
+
+BUILT_IN = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach", "link": "ev_link",
+            "unlink": "ev_unlink", "tick": "ev_tick", "sla": "ev_sla", "timer": "ev_timer"}
+
+
+def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
+    """The labels a journal is shown with: ``actions``, ``states`` and ``clocks`` of
+    ``process`` (then of the other processes, for a major incident's timeline,
+    which holds its incidents' events), and the engine's own events (logged,
+    note, file attached...)."""
+    actions: dict[str, str] = {}
+    states: dict[str, str] = {}
+    clocks: dict[str, str] = {}
+    first = desk.defs.processes.get(process)
+    for spec in [first] * (first is not None) + [p for p in desk.defs.processes.values() if p is not first]:
+        for aid, a in spec.actions.items():
+            actions.setdefault(aid, str(a.label.get(desk.lang)))
+        for sid, st in spec.states.items():
+            states.setdefault(sid, str(st.label.get(desk.lang)))
+        for c in spec.clocks:
+            clocks.setdefault(c.id, str(c.label.get(desk.lang)))
+    for aid, word in BUILT_IN.items():
+        actions.setdefault(aid, t(word, desk.lang))
+    return {"actions": actions, "states": states, "clocks": clocks}

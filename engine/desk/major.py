@@ -120,8 +120,12 @@ def child_relations(desk: Desk, process: str) -> list[str]:
     return [r.id for _, r in desk.defs.incoming(process) if r.default]
 
 
+BOARD_KEYS = 20  # open linked incidents named on a board row (the count tells the rest)
+
+
 def board(desk: Desk) -> list[dict[str, Any]]:
-    """Every open major incident, for the major-incident manager's board."""
+    """Every open major incident, for the major-incident manager's board (with the
+    keys of its first BOARD_KEYS open linked incidents)."""
     now = desk.now()
     out = []
     with desk.store.read() as repo:
@@ -141,6 +145,8 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                 resolution = (ticket.sla or {}).get("resolution") or {}
                 out.append({
                     "key": ticket.key, "title": ticket.values.get("title"), "state": ticket.state,
+                    "state_label": spec.states[ticket.state].label.get(desk.lang)
+                    if ticket.state in spec.states else ticket.state,
                     "priority": ticket.values.get("priority"), "service": ticket.values.get("service"),
                     "manager": ticket.values.get("manager"),
                     "technical_lead": ticket.values.get("technical_lead"),
@@ -154,6 +160,8 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                     "next_update_in_minutes": int((next_due - now).total_seconds() // 60) if next_due else None,
                     "linked": len(children),
                     "linked_open": sum(1 for c in children if c["status_category"] not in ("resolved", "closed")),
+                    "linked_keys": [c["key"] for c in children
+                                    if c["status_category"] not in ("resolved", "closed")][:BOARD_KEYS],
                 })
     return out
 

@@ -111,6 +111,15 @@ def find_user(desk: Desk, ident: str) -> dict[str, Any]:
     return view
 
 
+def find_caller(desk: Desk, ident: str) -> dict[str, Any]:
+    """A caller at the hotline: a person by id, e-mail or phone number (NotFound otherwise)."""
+    with desk.store.read() as repo:
+        found = repo.find_person(ident) is not None or repo.person_by_phone(ident)
+    if isinstance(found, str):
+        ident = found
+    return find_user(desk, ident)
+
+
 def list_users(desk: Desk) -> list[dict[str, Any]]:
     with desk.store.read() as repo:
         return [person_view(desk, p) for p in repo.list_people()]

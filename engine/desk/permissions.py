@@ -62,13 +62,21 @@ def known_roles(defs: Definitions) -> set[str]:
 
 def require(defs: Definitions, actor: Actor, permission: str, what: str) -> None:
     """ActionRefused (403 over the API) unless ``actor`` holds ``permission``."""
-    if not holds(defs, actor, permission):
-        roles = roles_with(defs, permission)
-        raise ActionRefused(N_("{actor} may not {what}: it needs the '{permission}' permission (roles: {roles}; "
-                               "codes/permissions.yaml)"),
-                            allowed_roles=roles or (permission,),
-                            values={"actor": actor.id, "what": what, "permission": permission,
-                                    "roles": role_names(defs, roles)})
+    refused = refusal(defs, actor, permission, what)
+    if refused is not None:
+        raise refused
+
+
+def refusal(defs: Definitions, actor: Actor, permission: str, what: str) -> ActionRefused | None:
+    """The refusal :func:`require` raises when ``actor`` lacks ``permission`` (None: they hold it)."""
+    if holds(defs, actor, permission):
+        return None
+    roles = roles_with(defs, permission)
+    return ActionRefused(N_("{actor} may not {what}: it needs the '{permission}' permission (roles: {roles}; "
+                            "codes/permissions.yaml)"),
+                         allowed_roles=roles or (permission,),
+                         values={"actor": actor.id, "what": what, "permission": permission,
+                                 "roles": role_names(defs, roles)})
 
 
 def role_names(defs: Definitions, roles: Iterable[str]) -> Said:

@@ -52,6 +52,8 @@ def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str |
 
 
 def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None) -> dict[str, Any]:
+    """A note in the journal: public (the reporter sees it) or internal, which
+    only a person holding the internal_notes permission may write (and read)."""
     if not text.strip():
         raise UsageError(N_("a comment needs text"))
     now = desk.now()
@@ -60,14 +62,27 @@ def comment(desk: Desk, key: str, text: str, public: bool, actor_id: str | None)
         row = repo.get_ticket(key.upper(), lock=True)
         ticket = Ticket.from_row(row)
         now = check_forward(desk, ticket, now)
-        if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
-            raise ActionRefused(N_("{id} may not comment on {key}: only the reporter and service-desk staff "
-                                   "may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
+        refused = comment_refusal(desk, actor, ticket, public)
+        if refused is not None:
+            raise refused
         new = event("comment", actor, None, None, None, {}, text, ticket.definition_version, now, public)
         repo.update_ticket(ticket.id, ticket.version,
                            {"updated_at": now, "clock_state": clockstate.bumped(desk, ticket, new)})
         ev = repo.append_event(ticket.id, new, key=ticket.key, process=ticket.process)
         return event_view(ev, desk.iso)
+
+
+def comment_refusal(desk: Desk, actor: Any, ticket: Ticket, public: bool) -> ActionRefused | None:
+    """Why ``actor`` may not add this note to ``ticket`` (None: they may): a note
+    is for the reporter and staff; an internal one for those who hold the
+    internal_notes permission (who alone read it).  ``itsm comment`` and the
+    console's note form both ask here."""
+    if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
+        return ActionRefused(N_("{id} may not comment on {key}: only the reporter and service-desk staff "
+                                "may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
+    if not public:  # an internal note: for those who may read it back
+        return permissions.refusal(desk.defs, actor, "internal_notes", f"add an internal note to {ticket.key}")
+    return None
 
 
 # -- reads ---------------------------------------------------------------------------------
@@ -116,13 +131,37 @@ def actions(desk: Desk, key: str, actor_id: str | None) -> list[dict[str, Any]]:
         return out
 
 
-def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+def _filter(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> Any:
     from engine.store.repository import TicketFilter
 
     if breached:
         filters["breached_at"] = desk.now()
     if at_risk:
         filters["at_risk_at"] = desk.now()
+    return TicketFilter(**filters)
+
+
+def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    f = _filter(desk, breached, at_risk, filters)
     with desk.store.read() as repo:
-        rows = repo.list_tickets(TicketFilter(**filters))
+        rows = repo.list_tickets(f)
         return [desk.view(Ticket.from_row(r)) for r in rows]
+
+
+def page_tickets(desk: Desk, breached: bool, at_risk: bool,
+                 filters: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """(how many tickets the filters select, the page of them ``limit`` and
+    ``offset`` give, with their SLA clocks as of now), read in one transaction:
+    the agent console's queues."""
+    f = _filter(desk, breached, at_risk, filters)
+    now = desk.now()
+    with desk.store.read() as repo:
+        total = repo.count_tickets(f)
+        out = []
+        for row in repo.list_tickets(f) if f.offset < total else []:
+            ticket = Ticket.from_row(row)
+            spec = desk.defs.processes.get(ticket.process)
+            if spec is not None and ticket.status_category != "closed":  # the clocks as of now, as show
+                ticket.sla = clockstate.sla_now(desk, repo, spec, ticket, max(now, ticket.updated_at))
+            out.append(desk.view(ticket))
+        return total, out

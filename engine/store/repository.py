@@ -70,6 +70,17 @@ class TicketFilter:
     unassigned: bool = False  # only tickets nobody is assigned to
     categories: Sequence[str] = ()  # only tickets of these status categories (new, active, pending...)
     by_due: bool = False  # the most urgent first: the running clock's due time, then the key
+    processes: Sequence[str] = ()  # only tickets of one of these processes
+    text: str | None = None  # only tickets whose key or title contains this (any case)
+    order: str | None = None  # a column of ORDER_BY ("-" first: descending); wins over by_due
+    offset: int = 0  # skip this many (paging)
+
+
+# the columns a list may be ordered by (TicketFilter.order); "due" is the running
+# clock's due time, the order of business time left
+ORDER_BY = ("key", "priority", "title", "state", "assignee", "due")
+_ORDER = {"key": tickets.c.id, "priority": tickets.c.priority, "title": tickets.c.title,
+          "state": tickets.c.state, "assignee": tickets.c.assignee, "due": tickets.c.sla_due_at}
 
 
 # The statements of every action, built once with bind parameters and run on the
@@ -296,6 +307,20 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             return None  # a copy: callers may change what they get, never the cache
         return dict(found, roles=list(found["roles"]), groups=list(found["groups"]))
 
+    def person_by_phone(self, phone: str) -> str | None:
+        """The id of the person whose phone number is ``phone``, spaces, dashes,
+        dots and brackets aside (the first by id when several share one)."""
+        def bare(col: Any) -> Any:
+            for ch in " -.()":
+                col = sa.func.replace(col, ch, "")
+            return col
+        digits = "".join(ch for ch in phone if ch not in " -.()")
+        if not digits:
+            return None
+        row = self.conn.execute(sa.select(people.c.id).where(bare(people.c.phone) == digits)
+                                .order_by(people.c.id).limit(1)).first()
+        return str(row[0]) if row is not None else None
+
     def _load_person(self, ident: str) -> dict[str, Any] | None:
         person = self.run.first(_PERSON, {"ident": ident, "email": ident.lower()})
         if person is None:
@@ -432,8 +457,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         else:  # not read at this version (e.g. a savepoint rolled back): know nothing
             self._stored.pop(ticket_id, None)
 
-    def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
-        stmt = sa.select(tickets)
+    def _ticket_filter(self, stmt: Any, f: TicketFilter) -> Any:
         if f.breached_at is not None:
             now = to_db(f.breached_at)
             stmt = stmt.where(tickets.c.status_category != "closed", sa.or_(
@@ -445,6 +469,8 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
                               tickets.c.sla_due_at > now)
         if f.process:
             stmt = stmt.where(tickets.c.process == f.process)
+        if f.processes:
+            stmt = stmt.where(tickets.c.process.in_(list(f.processes)))
         if f.states:
             stmt = stmt.where(tickets.c.state.in_(list(f.states)))
         if f.open_only:
@@ -463,13 +489,40 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             stmt = stmt.where(tickets.c.assignee.is_(None))
         if f.categories:
             stmt = stmt.where(tickets.c.status_category.in_(list(f.categories)))
+        if f.text:
+            stmt = stmt.where(sa.or_(tickets.c.key.icontains(f.text, autoescape=True),
+                                     tickets.c.title.icontains(f.text, autoescape=True)))
+        return stmt
+
+    def list_tickets(self, f: TicketFilter) -> list[dict[str, Any]]:
+        if f.order:  # a page of a sorted queue: sort and skip the ids alone, then read those rows
+            col = _ORDER[f.order.lstrip("-")]
+            key = col.desc() if f.order.startswith("-") else col
+            ids_stmt = self._ticket_filter(sa.select(tickets.c.id), f).order_by(col.is_(None), key, tickets.c.id)
+            if f.limit:
+                ids_stmt = ids_stmt.limit(f.limit)
+            if f.offset:
+                ids_stmt = ids_stmt.offset(f.offset)
+            ids = [r[0] for r in self.conn.execute(ids_stmt)]
+            if not ids:
+                return []
+            found = {r["id"]: r for r in self.conn.execute(sa.select(tickets).where(tickets.c.id.in_(ids))).mappings()}
+            return [_ticket_out(found[i]) for i in ids if i in found]
+        stmt = self._ticket_filter(sa.select(tickets), f)
         if f.by_due:
             stmt = stmt.order_by(tickets.c.sla_due_at.is_(None), tickets.c.sla_due_at, tickets.c.id)
         else:
             stmt = stmt.order_by(tickets.c.id)
         if f.limit:
             stmt = stmt.limit(f.limit)
+        if f.offset:
+            stmt = stmt.offset(f.offset)
         return [_ticket_out(r) for r in self.conn.execute(stmt).mappings()]
+
+    def count_tickets(self, f: TicketFilter) -> int:
+        """How many tickets ``f`` selects (its limit and offset aside)."""
+        stmt = self._ticket_filter(sa.select(sa.func.count()).select_from(tickets), f)
+        return int(self.conn.execute(stmt).scalar_one())
 
     def iter_tickets(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
         """Every ticket in id order, read in batches (other statements may run in between)."""

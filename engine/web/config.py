@@ -11,6 +11,7 @@ root_path = "/itsm"             # ITSM_ROOT_PATH: the prefix the proxy serves th
 max_body_bytes = 10485760       # ITSM_WEB_MAX_BODY: larger requests get 413
 secure_cookies = true           # ITSM_SECURE_COOKIES=1: the console's cookies are Secure even
                                 # when the app sees plain http (TLS ends at a proxy)
+page_size = 50                  # ITSM_WEB_PAGE_SIZE: rows of a page of the console's queues (1-500)
 client_clock = false            # ITSM_WEB_CLIENT_CLOCK / --client-clock: believe a client's
                                 # X-Itsm-Now (remote --now), for back-filling and tests only
 ```
@@ -42,6 +43,7 @@ class WebSettings:
     secure_cookies: bool = False  # cookies Secure even over http (TLS ends before the app)
     ephemeral_secret: bool = False  # no secret_key configured: one made up for this process
     client_clock: bool = False  # believe X-Itsm-Now (a remote client's --now)
+    page_size: int = 50  # rows of a page of the agent console's queues
 
     @classmethod
     def load(cls, settings: Settings, host: str | None = None, port: int | None = None,
@@ -60,8 +62,11 @@ class WebSettings:
         try:
             port_value = int(port if port is not None else env("ITSM_WEB_PORT") or raw.get("port") or 8080)
             max_body = int(env("ITSM_WEB_MAX_BODY") or raw.get("max_body_bytes") or 10 * 1024 * 1024)
+            page_size = int(env("ITSM_WEB_PAGE_SIZE") or raw.get("page_size") or 50)
         except (TypeError, ValueError) as exc:
             raise UsageError(f"[web] settings: {exc}") from None
+        if not 1 <= page_size <= 500:
+            raise UsageError(f"[web] page_size must be between 1 and 500, not {page_size}")
         root = str(env("ITSM_ROOT_PATH") or raw.get("root_path") or "").rstrip("/")
         if root and not root.startswith("/"):
             raise UsageError(f"[web] root_path must start with '/', not {root!r}")
@@ -77,4 +82,4 @@ class WebSettings:
                    port=port_value, trusted_proxies=tuple(str(p) for p in proxies),
                    root_path=root, max_body_bytes=max_body, secure_cookies=secure_cookies,
                    secret_key=secret or secrets.token_urlsafe(32), ephemeral_secret=not secret,
-                   client_clock=client_clock)
+                   client_clock=client_clock, page_size=page_size)

@@ -6,16 +6,22 @@ usable without JavaScript, over the same engine.api facade as the CLI.
   (HttpOnly, SameSite=Lax, Secure over https or with ``[web] secure_cookies``);
   ``POST /desk/logout`` revokes the token and clears the cookie;
 - ``GET /desk``: the queues (``?queue=mine|groups|unassigned|breached|at_risk|
-  waiting|major``, ``&q=`` a filter on key and title, ``&sort=``); the filter
-  lives in the URL, and a small script refreshes the table every 30 seconds;
+  waiting|major``, ``&q=`` a filter on key and title, ``&priority=``, ``&sort=`` a column,
+  ``-`` first for descending, ``&page=``): filtered, sorted, counted and paged
+  in SQL (``[web] page_size`` rows), all kept in the URL; a small script
+  refreshes the rows, the count and the pager every 30 seconds (``&partial=1``);
 - ``GET /desk/t/{key}``: the ticket: fields, SLA clocks, history (internal notes
   marked), links, similar resolved tickets; one form per action the person may
-  take now, made from the definition (engine.desk.forms);
+  take now, made from the definition (engine.desk.forms), and the note form;
 - ``POST /desk/t/{key}/do/{action}``: the action; a refusal is shown inline with
-  the engine's message, a concurrent change (exit 5) as "changed meanwhile";
-- ``GET/POST /desk/new``: the hotline intake with caller look-up, similar
-  solutions for the title and the priority preview;
-- ``GET /desk/board``: the major-incident board.
+  the engine's message, a concurrent change (exit 5) as "changed meanwhile"
+  (on the board when the form came from there: ``return_to=board``);
+- ``POST /desk/t/{key}/note``: a public or an internal note (``itsm comment``);
+- ``GET/POST /desk/new``: the hotline intake: the process (incident, service
+  request) and a service request's catalogue offering with its fields, caller
+  look-up, similar solutions for the title and the priority preview;
+- ``GET /desk/board``: the major-incident board (``?declare=KEY``: that
+  incident's declare_major form).
 
 Every POST carries the CSRF token of engine/web/csrf.py.
 """
@@ -39,7 +45,8 @@ router = APIRouter(prefix="/desk", include_in_schema=False)
 COOKIE = "itsm_desk"
 QUEUES = ("mine", "groups", "unassigned", "breached", "at_risk", "waiting", "major")
 SORTS = ("key", "priority", "title", "state", "assignee", "left")
-MAX_ROWS = 500
+MAX_PAGE = 100_000
+MAX_NOTE = 10_000  # characters of a note from the console
 
 
 def secure_cookie(request: Request) -> bool:
@@ -82,11 +89,20 @@ def _render(request: Request, name: str, lang: str, context: Mapping[str, Any], 
            "csrf_field": csrf.FIELD, "csrf_token": csrf.sign(request.app.state.web.secret_key, nonce),
            "other_lang": other, "other_lang_url": str(request.url.include_query_params(lang=other)),
            "queues": QUEUES, **context}
+    ctx["here"] = lambda **changes: _here(request, changes)
     response = templates.TemplateResponse(request, name, ctx, status_code=status)
     if nonce != request.cookies.get(csrf.COOKIE):
         response.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="lax", secure=secure_cookie(request),
                             path=(request.scope.get("root_path") or "") + "/")
     return response
+
+
+def _here(request: Request, changes: Mapping[str, Any]) -> str:
+    """This page's URL relative to itself (``?...``), with ``changes`` to its query
+    (None removes a parameter); never with ``partial``."""
+    url = request.url.remove_query_params(["partial", *[k for k, v in changes.items() if v is None]])
+    url = url.include_query_params(**{k: v for k, v in changes.items() if v is not None})
+    return "?" + url.query
 
 
 async def _form(request: Request) -> dict[str, str] | None:
@@ -190,41 +206,33 @@ def _left(view: Mapping[str, Any]) -> int | None:
 
 
 def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
-               sort: str = "left") -> list[dict[str, Any]]:
-    """The tickets of one queue, through the facade's list (engine.desk.tickets)."""
-    common = {"open_only": True, "limit": MAX_ROWS, "by_due": True}
+               sort: str = "left", page: int = 1, size: int = 50,
+               priority: str = "") -> tuple[int, list[dict[str, Any]]]:
+    """(the count of one queue's tickets, the page ``page`` of them), through the
+    facade (engine.desk.tickets.page_tickets): filtered, sorted and paged in SQL."""
+    desc = sort.startswith("-")
+    column = sort.lstrip("-")
+    order = {"left": "due"}.get(column, column) if column in SORTS else "due"
+    common: dict[str, Any] = {"open_only": True, "limit": size, "offset": (page - 1) * size,
+                              "order": ("-" if desc else "") + order, "text": q.strip() or None,
+                              "priority": priority or None}
     groups = list(person.get("groups") or ())
     if queue == "mine":
-        rows = api.list(assignee=person["id"], **common)
+        total, rows = api.page(assignee=person["id"], **common)
     elif queue == "groups":
-        rows = api.list(groups=groups, **common) if groups else []
+        total, rows = api.page(groups=groups, **common) if groups else (0, [])
     elif queue == "unassigned":
-        rows = api.list(groups=groups, ungrouped_too=True, unassigned=True, **common)
+        total, rows = api.page(groups=groups, ungrouped_too=True, unassigned=True, **common)
     elif queue == "breached":
-        rows = api.list(breached=True, **common)
+        total, rows = api.page(breached=True, **common)
     elif queue == "at_risk":
-        rows = api.list(at_risk=True, **common)
+        total, rows = api.page(at_risk=True, **common)
     elif queue == "waiting":
-        rows = api.list(categories=["pending"], **common)
+        total, rows = api.page(categories=["pending"], **common)
     else:  # major
         majors = [p.id for p in api.defs.processes.values() if p.criteria]
-        rows = [r for pid in majors for r in api.list(process=pid, **common)]
-    seen: set[str] = set()
-    out = []
-    needle = q.strip().lower()
-    for r in rows:
-        if r["key"] in seen:
-            continue
-        seen.add(r["key"])
-        if needle and needle not in f"{r['key']} {r.get('title') or ''}".lower():
-            continue
-        out.append(dict(r, left=_left(r)))
-    if sort in SORTS:
-        def order(r: Mapping[str, Any]) -> tuple[bool, Any]:
-            value = r.get(sort)
-            return (value is None, value if value is not None else "")
-        out.sort(key=order)
-    return out[:MAX_ROWS]
+        total, rows = api.page(processes=majors, **common) if majors else (0, [])
+    return total, [dict(r, left=_left(r)) for r in rows]
 
 
 def duration(seconds: Any) -> str:
@@ -237,15 +245,29 @@ def duration(seconds: Any) -> str:
 
 
 @router.get("", name="desk_queues")
-def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left",
-           partial: int = 0) -> Response:
+def queues(request: Request, queue: str = "mine", q: str = "", sort: str = "left", page: int = 1,
+           priority: str = "", partial: int = 0) -> Response:
     try:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
     queue = queue if queue in QUEUES else "mine"
-    rows = queue_rows(api, person, queue, q[:200], sort)
-    ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration}
+    sort = sort if sort.lstrip("-") in SORTS else "left"
+    page = min(max(page, 1), MAX_PAGE)
+    size = int(request.app.state.web.page_size)  # [web] page_size
+    priorities = api.code_options("priority")
+    priority = priority if priority in {o["id"] for o in priorities} else ""
+    total, rows = queue_rows(api, person, queue, q[:200], sort, page, size, priority)
+    pages = max(1, -(-total // size))
+    if page > pages:  # past the end (the queue shrank): its last page
+        page = pages
+        total, rows = queue_rows(api, person, queue, q[:200], sort, page, size, priority)
+        pages = max(1, -(-total // size))
+    ctx = {"rows": rows, "queue": queue, "q": q[:200], "sort": sort, "duration": duration, "total": total,
+           "priority": priority, "priorities": priorities,
+           "plabel": {o["id"]: o["label"] for o in priorities},
+           "page": page, "pages": pages, "first": (page - 1) * size + 1 if rows else 0,
+           "last": (page - 1) * size + len(rows)}
     return _render(request, "desk/queue_rows.html" if partial else "desk/queues.html", lang, ctx, me=person)
 
 
@@ -266,7 +288,9 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
         "view": view, "history": history, "forms": forms, "similar": similar, "error": error,
         "failed": failed, "conflict": conflict, "values": dict(values or {}), "reuse": reuse,
         "reuse_text": reuse_text, "created": created, "shown": api.shown_fields(view),
-        "duration": duration}, status, me=person)
+        "note_kinds": api.note_kinds(key, actor_id=person["id"]),
+        "plabel": {o["id"]: o["label"] for o in api.code_options("priority")},
+        "labels": api.event_labels(view["process"]), "duration": duration}, status, me=person)
 
 
 @router.get("/t/{key}", name="desk_ticket")
@@ -303,21 +327,49 @@ async def do(request: Request, key: str, action: str) -> Response:
     note = form.pop("note", None) or None
     version = form.pop("version", "")
     back = form.pop("return_to", "")
+    back_declare = form.pop("declare", "") == "1"
     inputs = {k: v for k, v in form.items() if v != ""}
+
+    def again(**kw: Any) -> Response:  # the page the form was on, with what went wrong
+        if back == "board":
+            return _board_page(request, api, person, lang, declare=key if back_declare else "", **kw)
+        return _ticket_page(request, api, person, lang, key, **kw)
+
     try:
         expect = int(version) if version else None
         await run_in_threadpool(api.do, key, action, inputs, note, expect, person["id"])
     except Conflict:
-        return _ticket_page(request, api, person, lang, key, conflict=True, failed=action, values=form, status=409)
+        return again(conflict=True, failed=action, values=form, status=409)
     except ValueError:
-        return _ticket_page(request, api, person, lang, key, error="version", failed=action, status=400)
+        return again(error="version", failed=action, status=400)
     except ItsmError as exc:
         if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
             raise
-        return _ticket_page(request, api, person, lang, key, error=exc.text(lang), failed=action,
-                            values=form, status=http_status(exc))
+        return again(error=exc.text(lang), failed=action, values=form, status=http_status(exc))
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
+
+
+@router.post("/t/{key}/note", name="desk_note")
+async def note(request: Request, key: str) -> Response:
+    """A public or an internal note (``itsm comment``, with ``--public`` or not)."""
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    public = form.get("kind") == "public"
+    try:
+        await run_in_threadpool(api.comment, key, (form.get("text") or "")[:MAX_NOTE], public, person["id"])
+    except ItsmError as exc:
+        if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
+            raise
+        return _ticket_page(request, api, person, lang, key, error=exc.text(lang), failed="note",
+                            values=form, status=http_status(exc))
+    base = (request.scope.get("root_path") or "") + "/desk"
+    return RedirectResponse(f"{base}/t/{key.upper()}#history", status_code=303)
 
 
 # -- hotline intake --------------------------------------------------------------------------
@@ -328,16 +380,20 @@ def _intake(request: Request, api: Any, person: Mapping[str, Any], lang: str, va
     who = (values.get("caller") or "").strip()
     if who:
         try:
-            caller = api.user(who)
+            caller = api.caller(who)
         except NotFound:
             caller = {"missing": True}
     title = (values.get("title") or "").strip()
     similar = api.search(title, resolved=True, limit=5, actor_id=person["id"]) if len(title) >= 3 else []
+    form = api.intake_form(person["id"], values.get("process"), values.get("offering"))
     return _render(request, "desk/new.html", lang, {
-        "values": values, "caller": caller, "similar": similar, "error": error,
+        "values": values, "caller": caller, "similar": similar, "error": error, "form": form,
         "services": api.code_options("services"), "impacts": api.code_options("impact"),
         "urgencies": api.code_options("urgency"),
         "priority": api.priority_preview(values.get("impact"), values.get("urgency"))}, status, me=person)
+
+
+INTAKE_FIELDS = ("title", "description", "service", "impact", "urgency")
 
 
 @router.get("/new", name="desk_new")
@@ -346,7 +402,7 @@ def new_form(request: Request) -> Response:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
-    values = {k: v[:2000] for k, v in request.query_params.items() if k != "lang"}
+    values = {k: v[:2000] for k, v in list(request.query_params.items())[:50] if k not in ("lang", csrf.FIELD)}
     return _intake(request, api, person, lang, values)
 
 
@@ -359,17 +415,24 @@ async def new(request: Request) -> Response:
         api, person, lang = _who(request)
     except _Login:
         return _to_login(request)
-    values = {k: v for k, v in form.items() if v != "" and k not in ("caller", "lang")}
+    chosen = api.intake_form(person["id"], form.get("process"), form.get("offering"))
+    if chosen["process"] is None or (form.get("process") and form["process"] != chosen["process"]):
+        return _intake(request, api, person, lang, form, error=t("no_process", lang), status=400)
+    names = (*INTAKE_FIELDS, *[f["id"] for f in chosen["fields"]])
+    values = {k: form[k] for k in names if form.get(k, "") != ""}
+    if chosen["offering"] is not None:  # a catalogue offering: its service and its name
+        values.update(service=chosen["offering"]["service"], offering=chosen["offering"]["offering"])
+        values.setdefault("title", chosen["offering"]["label"])
     caller = (form.get("caller") or "").strip()
     if caller:
         try:
-            found = api.user(caller)
+            found = api.caller(caller)
             values["reporter"] = found.get("email") or found["id"]
         except NotFound:
             values["reporter"] = caller
     values.setdefault("channel", "phone")
     try:
-        ticket = await run_in_threadpool(api.new_ticket, "incident", values, None, person["id"])
+        ticket = await run_in_threadpool(api.new_ticket, chosen["process"], values, None, person["id"])
     except ItsmError as exc:
         if http_status(exc) not in (400, 403, 422):
             raise
@@ -382,19 +445,35 @@ async def new(request: Request) -> Response:
 
 # -- the major-incident board ----------------------------------------------------------------
 
-@router.get("/board", name="desk_board")
-def board(request: Request) -> Response:
-    try:
-        api, person, lang = _who(request)
-    except _Login:
-        return _to_login(request)
+def _board_page(request: Request, api: Any, person: Mapping[str, Any], lang: str, declare: str = "",
+                error: str | None = None, failed: str | None = None, conflict: bool = False,
+                values: Mapping[str, str] | None = None, status: int = 200) -> Response:
     rows = []
     for m in api.major_board():  # with the board's own actions this person may take now
         forms = [f for f in api.action_forms(m["key"], actor_id=person["id"]) if f["action"] in BOARD_ACTIONS]
         rows.append(dict(m, forms=forms))
-    return _render(request, "desk/board.html", lang, {"board": rows, "failed": None, "error": None,
-                                                      "conflict": False, "values": {}, "reuse": "",
-                                                      "reuse_text": ""}, me=person)
+    majors = {p.id for p in api.defs.processes.values() if p.criteria}
+    declaring, declare_forms = declare.strip().upper()[:40], []
+    if declaring:  # the incident's own actions that open a major incident, from its definition
+        try:
+            declare_forms = [f for f in api.action_forms(declaring, actor_id=person["id"]) if f["opens"] in majors]
+        except NotFound:
+            error = error or t("no_ticket", lang, key=declaring)
+        if not declare_forms and not error:
+            error = t("no_declare", lang, key=declaring)
+    return _render(request, "desk/board.html", lang, {
+        "board": rows, "failed": failed, "error": error, "conflict": conflict, "values": dict(values or {}),
+        "reuse": "", "reuse_text": "", "declaring": declaring, "declare_forms": declare_forms},
+        status, me=person)
+
+
+@router.get("/board", name="desk_board")
+def board(request: Request, declare: str = "") -> Response:
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    return _board_page(request, api, person, lang, declare)
 
 
 BOARD_ACTIONS = ("accept", "post_update", "assign_lead", "assign_communications")

@@ -1,9 +1,12 @@
 """The agent console in a real browser (issue #22): headless Chromium driven by
 Playwright against ``itsm serve``.  A whole incident only through the console:
 hotline intake with a similar solution offered and the priority previewed,
-assign, start, pend, resume, resolve by reusing the known solution in one
-click, then the user's confirmation in the portal; a major incident declared
-and seen on the board; a role that may not act sees no action form.
+assign, start, pend (with a public and an internal note), resume, resolve by
+reusing the known solution in one click, then the user's confirmation in the
+portal; a major incident declared from the board and updated there; pages at
+390 px and the keyboard's skip link; a service request through the same
+intake; the queue's live refresh (a fake page clock past the 30 s poll) that
+keeps filter, sort, page and scroll; a role that may not act sees no action form.
 Screenshots of each page, in English and Chinese, go to
 $ITSM_ARTIFACTS_DIR/console/ when set (CI keeps it), else tmp_path.
 """
@@ -29,6 +32,12 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's queues page by 2 rows ([web] page_size), so paging shows with few tickets."""
+    monkeypatch.setenv("ITSM_WEB_PAGE_SIZE", "2")
+
+
 def _login(page: Any, server: str, user: str) -> None:
     page.goto(server + "/desk")
     page.fill("#user", user)
@@ -38,7 +47,8 @@ def _login(page: Any, server: str, user: str) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots: Path) -> None:  # noqa: F811
+def test_an_incident_through_the_console(itsm: Any, org: Any, small_pages: None, server: str,  # noqa: F811
+                                        shots: Path) -> None:
     _need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
@@ -72,6 +82,7 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots
             page.select_option("#urgency", "high")
             expect(page.locator("#priority")).to_contain_text("(P")
             page.click("#preview")  # the same without JavaScript: a GET of the form
+            assert "urgency=high" in page.url and "csrf_token" not in page.url  # only Save carries the token
             assert solution in page.inner_text("#solutions")
             assert page.inner_text("#priority") not in ("", "—")
             page.screenshot(path=str(shots / "02-intake.png"), full_page=True)
@@ -95,6 +106,12 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots
             page.fill("#pend-reason", "Waiting for the user to try at home")
             page.click("#do-pend")
             page.wait_for_selector("#form-resume")
+            page.fill("#note-text", "Asked the user to try the VPN from home tonight")
+            page.click("#note-public")
+            page.fill("#note-text", "Suspect the home router's MTU")
+            page.click("#note-internal")
+            expect(page.locator("#history li.internal").last).to_contain_text("MTU")
+            expect(page.locator("#history li.public", has_text="tonight")).to_have_count(1)
             page.screenshot(path=str(shots / "04-ticket-pending.png"), full_page=True)
             page.goto(server + "/desk?queue=waiting")
             assert key in page.inner_text("#queue")
@@ -120,15 +137,19 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots
             assert page.inner_text("#ticket-state").startswith("Closed")
             page.screenshot(path=str(shots / "07-portal-confirmed.png"), full_page=True)
 
-            # a major incident declared from an incident, seen on the board
+            # a major incident declared from the board, by the incident's key
             page.goto(server + "/desk/new")
             page.fill("#title", "Claims system down for everyone")
             page.select_option("#service", "claims")
             page.click("#save")
             page.wait_for_selector("#form-declare_major")
-            page.fill("#declare_major-reason", "All branches cannot file claims")
-            page.click("#do-declare_major")
-            page.wait_for_selector("#ticket-key")
+            down = page.inner_text("#ticket-key").strip()
+            page.click("text=Major-incident board")
+            page.fill("#declare-key", down)
+            page.click("#declare-go")
+            page.fill("#declare-declare_major-reason", "All branches cannot file claims")
+            page.click("#declare-do-declare_major")
+            page.wait_for_selector(f"#board a[href$='/t/{down}']")  # its linked incident, on the board
             page.click("#logout")
             _login(page, server, org.mim.id)  # the major-incident manager works it from the board
             page.goto(server + "/desk/board")
@@ -149,6 +170,16 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots
             page.set_viewport_size({"width": 390, "height": 844})
             page.goto(server + "/desk?queue=unassigned&lang=zh")
             page.screenshot(path=str(shots / "11-queue-zh-390.png"), full_page=True)
+            for name, path in (("17-board-390", "/desk/board"), ("18-ticket-390", f"/desk/t/{key}"),
+                               ("19-intake-390", "/desk/new")):
+                page.goto(server + path)
+                # readable at 390 px: nothing wider than the screen but the tables' own scroll boxes
+                assert page.evaluate("document.documentElement.scrollWidth") <= 390
+                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+            page.keyboard.press("Tab")  # keyboard: the first stop skips to the content
+            assert page.evaluate("document.activeElement.className") == "skip"
+            page.keyboard.press("Enter")
+            assert page.url.endswith("#main")
             page.set_viewport_size({"width": 1280, "height": 1000})
             for name, path in (("13-queue", "/desk?queue=waiting"), ("14-intake", "/desk/new"),
                                ("15-ticket", f"/desk/t/{key}")):
@@ -159,6 +190,46 @@ def test_an_incident_through_the_console(itsm: Any, org: Any, server: str, shots
             page.wait_for_selector("#password")
             page.goto(server + "/desk/login?lang=zh")
             page.screenshot(path=str(shots / "16-login-zh.png"), full_page=True)
+
+            # a service request through the same intake: the process and the offering pick the fields
+            live = browser.new_context(viewport={"width": 390, "height": 500}, locale="en-GB")
+            agent = live.new_page()
+            agent.set_default_timeout(30_000)
+            _login(agent, server, org.agent.id)
+            agent.goto(server + "/desk/new")
+            agent.select_option("#process", "service_request")  # the script asks for its fields
+            agent.wait_for_selector("#offering")
+            agent.select_option("#offering", "identity.password_reset")
+            agent.wait_for_selector("#intake-target_user")
+            agent.fill("#intake-target_user", "li.na@example.com")
+            agent.fill("#caller-find", "li.na@example.com")
+            agent.click("#find")
+            assert agent.input_value("#intake-target_user") == "li.na@example.com"  # kept by the look-up
+            agent.click("#save")
+            agent.wait_for_selector("#status-link")
+            request = agent.inner_text("#ticket-key").strip()
+            assert request.startswith("REQ-")
+
+            # the queue refreshes without a reload and keeps its place: filter, sort, page, scroll
+            for title in ("Printer jams: tray 1", "Printer jams: tray 2", "Printer jams: tray 3"):
+                itsm("new", "incident", "--title", title, "--reporter", "li.na@example.com", user=org.agent.id)
+            live.clock.install()
+            place = server + "/desk?queue=unassigned&q=printer&sort=key&page=2"
+            agent.goto(place)
+            assert "3–3 of 3" in agent.inner_text("#count")
+            agent.evaluate("window.scrollTo(0, 120); window.kept = true")
+            scrolled = agent.evaluate("window.scrollY")
+            assert scrolled > 0
+            fresh = itsm.json("new", "incident", "--title", "Printer jams: tray 4",
+                              "--reporter", "li.na@example.com", user=org.agent.id)["key"]
+            live.clock.fast_forward("00:31")  # past the 30 s poll
+            expect(agent.locator("#rows")).to_contain_text(fresh)
+            expect(agent.locator("#count")).to_contain_text("3–4 of 4")
+            assert agent.evaluate("window.kept") is True and agent.url == place  # no reload, same place
+            assert agent.input_value("#q") == "printer" and agent.evaluate("window.scrollY") == scrolled
+            assert "tray 1" not in agent.inner_text("#rows")  # still page 2, sorted by key
+            agent.screenshot(path=str(shots / "20-queue-live-390.png"), full_page=True)
+            live.close()
 
             # a role that may not act sees no form
             page.set_viewport_size({"width": 1280, "height": 1000})
