@@ -88,6 +88,25 @@ def reset_postgres(url: str) -> None:
         engine.dispose()
 
 
+def wait_until_serving(url: str, proc: Any, timeout: float = 60) -> bytes:
+    """Wait for ``itsm serve`` (``proc``, a Popen) to answer ``url/healthz``; its
+    answer.  Fails with the server's output when it died or never answered."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as answer:
+                return bytes(answer.read())
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stream = proc.stderr or proc.stdout
+                raise AssertionError(f"the server at {url} did not start:\n"
+                                     f"{stream.read() if stream else ''}") from None
+            time.sleep(0.2)
+
+
 @contextmanager
 def downgraded(db_url: str, revision: str) -> Iterator[Any]:
     """The database at ``db_url`` taken down to ``revision`` by its own migrations

@@ -19,13 +19,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
 import click
 import pytest
+from tests_conftest import wait_until_serving
 
 import cli
 
@@ -164,15 +163,7 @@ def _remote(line: str, desk: Path, env: dict[str, str]) -> None:
     proc = subprocess.Popen(["bash", "-c", f"itsm serve --port {port}"], cwd=desk, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(proc.stderr.read() if proc.stderr else "no server") from None
-                time.sleep(0.3)
+        wait_until_serving(f"http://127.0.0.1:{port}", proc)
         url = f"http://127.0.0.1:{port}"
         if "login" not in line:
             first = _run(f"itsm login {url} --with-token < token.txt", desk, env)
@@ -193,16 +184,7 @@ def _serve(line: str, desk: Path, env: dict[str, str]) -> None:
     proc = subprocess.Popen(["bash", "-c", line], cwd=desk, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.loads(r.read())["status"] == "ok"
-                    return
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"$ {line}\n{proc.stdout.read() if proc.stdout else ''}") from None
-                time.sleep(0.3)
+        assert json.loads(wait_until_serving(f"http://127.0.0.1:{port}", proc))["status"] == "ok", line
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 15)

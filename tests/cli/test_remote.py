@@ -18,12 +18,11 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from tests_conftest import wait_until_serving
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_AUDIT_KEY = "test:dGhlIHRlc3RzJyBhdWRpdCBrZXksIDMyIGJ5dGVzISE"  # as tests/conftest.py
@@ -81,15 +80,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
                               env={**env, **db}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                               start_new_session=True)
     d.url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(d.url + "/healthz", timeout=2):
-                break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(server.stderr.read() if server.stderr else "no server") from None
-            time.sleep(0.2)
+    wait_until_serving(d.url, server)
     try:
         yield d
     finally:

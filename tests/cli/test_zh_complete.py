@@ -17,12 +17,11 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests_conftest import wait_until_serving
 from test_help_examples import EXAMPLES, SECRETS, _free_port, _run, scratch  # noqa: F401 - the shared scratch desk
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,14 +130,7 @@ def _remote_output(desk: Path, env: dict[str, str]) -> dict[str, str]:
     server = subprocess.Popen(["itsm", "serve", "--port", str(port)], cwd=desk, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.3)
+        wait_until_serving(f"http://127.0.0.1:{port}", server)
         lines = [line.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}") for line in REMOTE]
         out = _by_line(_run(_script(lines), desk, env), lines)
         return {example: out[line] for example, line in zip(REMOTE, lines)}  # by the example as written
