@@ -14,7 +14,7 @@ def test_the_first_admin_and_who_may_add_people(itsm: Any) -> None:
                     user="chen.jie", expect=1)
     assert err["error"] == "refused" and "'admin' permission" in err["message"]
     out = itsm("db", "upgrade", "--admin", "p16.owner", "--admin-email", "p16@example.com").stdout
-    assert "admin: p16.owner <p16@example.com> roles: process_owner" in out
+    assert "admin: p16.owner <p16@example.com> roles: Process owner (P16)" in out
     err = itsm("db", "upgrade", "--admin", "chen.jie", expect=2).stderr
     assert "has admins already (p16.owner)" in err
     # from now on only admins administer
