@@ -12,7 +12,6 @@ unreachable server get messages of their own.
 from __future__ import annotations
 
 import json
-import urllib.parse
 TYPE_CHECKING = False  # typing is not imported at run time (start-up of a remote command)
 if TYPE_CHECKING:
     from typing import Any, Mapping, Sequence
@@ -76,7 +75,7 @@ class RemoteApi:
     def request(self, method: str, path: str, body: Any = None, query: Sequence[tuple[str, Any]] = (),
                 as_user: str | None = None, raw: bool = False) -> Any:
         params = [(k, _param(v)) for k, v in query if v is not None and v is not False]
-        target = self.url + "/api/v1" + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        target = self.url + "/api/v1" + path + ("?" + _encoded(params) if params else "")
         headers = {"Accept": "application/json", "Accept-Language": self.lang,
                    "User-Agent": f"itsm/{__version__}"}
         if self.token:
@@ -233,7 +232,7 @@ def normalize_url(url: str) -> str:
     text = (url or "").strip()
     if "://" not in text:
         text = "http://" + text
-    parts = urllib.parse.urlsplit(text)
+    parts = http.split_url(text)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise UsageError(N_("--url: {url!r} is not the address of a desk server (e.g. "
                             "https://desk.example.com or http://127.0.0.1:8080)"), values={"url": url})
@@ -241,7 +240,13 @@ def normalize_url(url: str) -> str:
 
 
 def _seg(text: str) -> str:
-    return urllib.parse.quote(str(text), safe="")
+    return http.quote_segment(str(text))
+
+
+def _encoded(params: list[tuple[str, str]]) -> str:
+    import urllib.parse  # only commands with query parameters (list, search...) pay for it
+
+    return urllib.parse.urlencode(params)
 
 
 def _param(value: Any) -> str:

@@ -12,8 +12,8 @@ the request goes through urllib.request instead, which knows proxies.
 from __future__ import annotations
 
 import os
+import re
 import socket
-import urllib.parse
 TYPE_CHECKING = False  # typing is not imported at run time (start-up of a remote command)
 if TYPE_CHECKING:
     from typing import Mapping
@@ -26,11 +26,58 @@ class HttpError(OSError):
     """No answer: the server cannot be reached, or what it sent is not HTTP."""
 
 
+class Url:
+    """What :func:`urllib.parse.urlsplit` answers, for the parts the client reads."""
+
+    __slots__ = ("scheme", "netloc", "hostname", "port", "path", "query", "fragment")
+
+    def __init__(self, scheme: str, netloc: str, hostname: str | None, port: int | None, path: str,
+                 query: str, fragment: str) -> None:
+        self.scheme, self.netloc, self.hostname, self.port = scheme, netloc, hostname, port
+        self.path, self.query, self.fragment = path, query, fragment
+
+
+# http(s)://name[:port][/path][?query][#fragment] with a plain DNS name or IPv4 address:
+# what a desk's address is.  Anything else (user info, IPv6, odd characters) goes to urllib.parse.
+_PLAIN = re.compile(r"(https?)://([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::([0-9]{1,5}))?"
+                    r"(/[^?#\s]*)?(?:\?([^#\s]*))?(?:#(\S*))?")
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def split_url(url: str) -> Url:
+    """What urlsplit answers, without importing urllib.parse (with ipaddress, a
+    tenth of an agent's remote command) for the plain addresses of desk servers
+    (tests/cli/test_remote.py compares the two); urlsplit's own answer for the
+    rest.  A port above 65535 raises ValueError, as urlsplit's ``.port`` does."""
+    plain = _PLAIN.fullmatch(url)
+    if plain is None:
+        import urllib.parse
+
+        parts = urllib.parse.urlsplit(url)
+        return Url(parts.scheme, parts.netloc, parts.hostname, parts.port, parts.path, parts.query,
+                   parts.fragment)
+    scheme, host, port, path, query, fragment = plain.groups()
+    number = int(port) if port else None
+    if number is not None and number > 65535:
+        raise ValueError("Port out of range 0-65535")
+    netloc = host + (f":{port}" if port is not None else "")
+    return Url(scheme, netloc, host.lower(), number, path or "", query or "", fragment or "")
+
+
+def quote_segment(text: str) -> str:
+    """``urllib.parse.quote(text, safe="")``: each UTF-8 byte outside the unreserved
+    characters (RFC 3986: letters, digits, ``-._~``) as %XX."""
+    if _UNRESERVED.fullmatch(text):
+        return text
+    return "".join(c if _UNRESERVED.fullmatch(c) else "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+                   for c in text)
+
+
 def request(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float,
             max_body: int) -> tuple[int, bytes]:
     """(status, body) of one request; the body is cut at ``max_body + 1`` bytes
     so that the caller can tell it was too large."""
-    parts = urllib.parse.urlsplit(url)
+    parts = split_url(url)
     if _proxied(parts):
         return _via_urllib(method, url, headers, body, timeout, max_body)
     https = parts.scheme == "https"
@@ -100,7 +147,7 @@ def _answer(stream: object, method: str, max_body: int) -> tuple[int, bytes]:
     return status, bytes(read(max_body + 1))
 
 
-def _proxied(parts: urllib.parse.SplitResult) -> bool:
+def _proxied(parts: Url) -> bool:
     proxy = os.environ.get(f"{parts.scheme}_proxy") or os.environ.get(f"{parts.scheme.upper()}_PROXY")
     if not proxy:
         return False

@@ -367,3 +367,67 @@ def test_the_fast_path_of_do_and_comment_is_clicks(desk: Desk) -> None:
     assert via_toml[0] == 4
     assert desk.run("do", "INC-999999", "start", env={**owner, "ITSM_CONFIG": str(config)},
                     expect=4).stderr == via_toml[2]
+
+
+URLS = ["http://127.0.0.1:8080", "https://desk.example.com", "https://desk.example.com/itsm/",
+        "http://Desk.Example.COM:0080/a/b?x=1&y=%20#frag", "http://h:65535/", "http://h:65536/",
+        "http://h:/", "http://user:pw@h:81/", "http://[::1]:8080/x", "HTTP://h/", "http://h/a b",
+        " http://h/ ", "http://h\t/", "https://-bad-.example/", "http://h:8o/", "ftp://h/",
+        "http://desk.example.com/api/v1/tickets/INC-000001?as=x#", "http://h?q", "http://h#f",
+        "http://127.0.0.1:99999", "http://xn--fsq.example/", "http://例子.example/"]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_the_light_url_split_answers_as_urlsplit(url: str) -> None:
+    """engine.remote.http.split_url spares a remote command urllib.parse (and
+    ipaddress) for plain addresses; for every address it answers as urlsplit."""
+    import urllib.parse
+
+    from engine.remote import http
+
+    def fields(parts: Any) -> tuple[Any, ...]:
+        try:
+            port = parts.port
+        except ValueError as exc:
+            port = f"ValueError: {exc}"
+        return (parts.scheme, parts.netloc, parts.hostname, port, parts.path, parts.query, parts.fragment)
+
+    try:
+        ours = fields(http.split_url(url))
+    except ValueError as exc:
+        ours = ("ValueError", str(exc))
+    try:
+        theirs = fields(urllib.parse.urlsplit(url))
+    except ValueError as exc:
+        theirs = ("ValueError", str(exc))
+    if ours[:1] == ("ValueError",) or (len(theirs) > 3 and str(theirs[3]).startswith("ValueError")):
+        # a port out of range: urlsplit fails on reading .port, ours on splitting
+        assert "ValueError" in str(ours) and "ValueError" in str(theirs), (ours, theirs)
+    else:
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("text", ["INC-000001", "a_b.c~d", "", "a b", "a/b", "é", "工单", "x?y#z", "%41", "\x1b[31mbogus", "a\x00b", "😀", "A-Z_0.9~"])
+def test_the_light_path_segment_quoting_answers_as_quote(text: str) -> None:
+    import urllib.parse
+
+    from engine.remote import http
+
+    assert http.quote_segment(text) == urllib.parse.quote(text, safe="")
+
+
+def test_a_remote_do_named_by_itsm_url_imports_no_urllib(desk: Desk) -> None:
+    """The benchmarked path (bench/remote.py): ``itsm do`` with ITSM_URL and a token
+    loads neither click nor urllib.parse (with ipaddress), the two largest imports
+    a remote command could avoid; the action reached the server (a refusal, exit 1)."""
+    script = ("import sys, entry\n"
+              "sys.argv = ['itsm', 'do', 'INC-000001', 'no_such_action']\n"
+              "try:\n"
+              "    entry.main()\n"
+              "except SystemExit as e:\n"
+              "    code = e.code\n"
+              "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & {'click', 'urllib', 'ipaddress'}), code)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          env={**desk.env, "ITSM_URL": desk.url, "ITSM_TOKEN": desk.keys["p16.owner"]}, cwd=REPO)
+    assert "LOADED [] 1" in proc.stdout, proc.stdout + proc.stderr
+    assert "no_such_action" in proc.stderr
