@@ -79,7 +79,8 @@ def priority_preview(desk: Desk, impact: str | None, urgency: str | None) -> dic
 
 def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
     """A ticket view's fields as the console shows them: [{id, label, value, text}],
-    ``text`` the code table's label for a code (never a raw id alone)."""
+    ``text`` the code table's label for a code (never a raw id alone), yes/no for a
+    flag, in the reader's language."""
     spec = desk.defs.processes.get(str(view.get("process")))
     values = {k: view.get(k) for k in ("service", "priority", "urgency", "impact", "group", "reporter",
                                        "assignee", "classification") if view.get(k) is not None}
@@ -89,7 +90,7 @@ def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for fid, value in values.items():
         fs = field_spec(spec, fid) if spec is not None else None
-        text = str(value)
+        text = t("yes" if value else "no", desk.lang) if isinstance(value, bool) else str(value)
         if fs is not None and fs.codes:
             table = desk.defs.codes.get(fs.codes)
             entry = table.values.get(str(value)) if table is not None else None

@@ -380,6 +380,18 @@ def test_the_person_s_own_language_and_no_open_redirect(console: Web, itsm: Any,
     page = console.client.get("/desk")
     assert 'lang="zh-CN"' in page.text and "我的" in page.text
     assert 'lang="en"' in console.client.get("/desk?lang=en").text
+    # a flag reads yes/no in the reader's language, a group by its label (forms.shown_fields)
+    from engine.desk import forms
+
+    view = {"process": "incident", "group": "service_desk", "fields": {"service_restored": True}}
+    shown = {f["id"]: f["text"] for f in forms.shown_fields(console.api.desk, view)}
+    assert shown["service_restored"] == "yes" and shown["group"] != "service_desk", shown
+    console.api.desk.lang = "zh"
+    try:
+        shown = {f["id"]: f["text"] for f in forms.shown_fields(console.api.desk, view)}
+    finally:
+        console.api.desk.lang = "en"
+    assert shown["service_restored"] == "是" and shown["group"].endswith("(service_desk)"), shown
 
 
 def test_attachments_listed_and_downloaded(console: Web, org: Any) -> None:
