@@ -327,17 +327,26 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
         done.extend(api.audit_tick())  # seal the journal; a signed checkpoint when due
     if "deliveries" in steps:
         report = api.deliver()
+        from engine.i18n import N_, Said, joined, message, retell, tr
+
         if report.sent or report.retrying or report.failed:
             done.append({"key": "-", "kind": "outbox", "name": "deliver", "due": None,
-                         "outcome": f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}"})
+                         "outcome": message(N_("sent {sent}, retrying {retrying}, failed {failed}"), sent=report.sent,
+                                            retrying=report.retrying, failed=report.failed)})
+        from commands.notifications import CHANNELS
+        from engine.api import delivery_errors
+
+        errors = delivery_errors()
         for channel, error in report.broken.items():
-            done.append({"key": "-", "kind": "outbox", "name": "held", "due": None,
-                         "outcome": f"{channel} given up on for this tick ({error}); "
-                                    f"{report.held} message(s) stay queued"})
+            done.append({"key": "-", "kind": "outbox", "name": "held", "due": None, "outcome": joined([
+                message(N_("{channel} given up on for this tick ({error})"),
+                        channel=Said(channel, lambda lang, c=channel: tr(CHANNELS[c], lang) if c in CHANNELS else c),
+                        error=Said(str(error), lambda lang, e=str(error): retell(e, lang, errors))),
+                message(N_("{count} message(s) stay queued"), count=report.held)])})
         if report.failed_total:  # every tick says so until someone retries them
-            done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None,
-                         "outcome": f"{report.failed_total} message(s): itsm outbox list --status failed, "
-                                    "itsm outbox retry"})
+            done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None, "outcome": message(
+                N_("{count} message(s): itsm outbox list --status failed, itsm outbox retry"),
+                count=report.failed_total)})
     from engine.i18n import retell, tick_kind, tr
 
     lang = state.lang

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from engine.i18n import tr
+from engine.i18n import said, tr
 
 from commands.common import emit, group, json_mode, output_options, pass_state, State
 
@@ -45,7 +45,7 @@ def db_upgrade(state: State, admin: str | None, admin_email: str | None) -> None
     click.echo(tr("database {url}: schema {before} -> {after}", lang, url=redact(api.db_url),
                   before=before or tr("new", lang), after=after))
     if keyed and "refused" in keyed:
-        click.echo("itsm: " + tr("the journal was not re-keyed: {reason}", lang, reason=keyed["refused"]), err=True)
+        click.echo("itsm: " + tr("the journal was not re-keyed: {reason}", lang, reason=said(keyed["refused"], lang)), err=True)
     elif keyed:
         click.echo(tr("journal re-keyed: ", lang) + rekeyed_text(keyed, lang), nl=False)
 

@@ -37,13 +37,14 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
       itsm report --due
     """
     from engine.errors import UsageError
+    from engine.i18n import said
 
     api = state.api()
     if due and state.remote:
         raise UsageError(N_("itsm report --due runs on the database (as itsm tick does), not through --url"))
     if due:
         for line in api.run_due_reports():
-            click.echo(f"{line['report']} {line['start']} - {line['end']}: {line['outcome']}")
+            click.echo(f"{line['report']} {line['start']} - {line['end']}: {said(line['outcome'], state.lang)}")
         return
     if not name:
         raise UsageError(N_("give a report NAME (see reports/), or --due"))

@@ -138,15 +138,30 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
       itsm history INC-000042
     """
     from engine import render
-    from engine.i18n import t, tr
+    from engine.i18n import SYSTEM_NOTES, retell, t, tr
 
     json_mode(state, as_json)
     api = state.api()
     events = api.history(key)
     lang = state.lang
     lab = Labels(state, api.show(key)["process"] if lang != "en" else None)
+    labs: dict[str, Labels] = {}
+
+    def of(e: dict[str, Any]) -> Labels:  # a major incident's timeline holds its incidents' events
+        if lang == "en" or e["ticket"] == key.upper():
+            return lab
+        if e["ticket"] not in labs:
+            labs[e["ticket"]] = lab.process(api.show(e["ticket"])["process"])
+        return labs[e["ticket"]]
+
+    names = {"action": {a: spec.label.get(lang) for p in lab.defs.processes.values()
+                        for a, spec in p.actions.items()}} if lab.defs is not None else None
+
+    def note(e: dict[str, Any]) -> Any:  # the engine's own notes (a cascade, a major incident) in lang
+        return retell(e["note"] or "", lang, SYSTEM_NOTES, names) if e["actor"] == "system" else e["note"]
 
     def change_text(e: dict[str, Any]) -> str:
+        lab = of(e)
         move = f"{lab.state(e['from']) or '·'} -> {lab.state(e['to'])}  " if e["to"] else ""
         switch = e["changes"].get("sla_calendar")
         hours = [tr("{clock} clock on {calendar} hours", lang, clock=c,
@@ -162,8 +177,8 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
             ("seq", "#", lambda e: e["seq"]), ("at", t("at", lang), lambda e: render.when(e["at"])),
             ("actor", t("actor", lang), lambda e: t("on_behalf_of", lang).format(by=e["by"], actor=e["actor"])
              if e.get("by") else e["actor"]),
-            ("action", t("action", lang), lambda e: lab.action(e["action"])),
-            ("change", t("change", lang), change_text), ("note", t("note", lang), lambda e: e["note"])]
+            ("action", t("action", lang), lambda e: of(e).action(e["action"])),
+            ("change", t("change", lang), change_text), ("note", t("note", lang), note)]
     emit(state, events, as_json, lambda: render.table(events, cols, max_width=60), as_csv,
           lambda: render.to_csv(events, cols))
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from engine.api import Api
 from engine.errors import ItsmError
-from engine.i18n import N_, retell, tick_kind, tr
+from engine.i18n import CASCADE_RESULTS, N_, retell, tick_kind, tr
 from engine.settings import Settings
 from engine.workspace import load_definitions
 from engine.definitions.home import find_home
@@ -38,7 +38,6 @@ PEOPLE = [
 ]
 
 
-CASCADE = (N_("{key}: {action}"),)
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
@@ -214,7 +213,7 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     result = d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
                   closure_code="major_resolved", service_restored="true")
     for line in result.get("cascade", []):
-        d.log(tr("cascade: {line}", lang, line=retell(line, lang, CASCADE)))
+        d.log(tr("cascade: {line}", lang, line=retell(line, lang, CASCADE_RESULTS)))
     d.refused("wang.lei", vpn, "confirm")  # only the user confirms; the desk records how the user did
     d.do("wang.lei", vpn, "confirm_for_user", confirmed_via="phone",
          confirmation_note="Branch manager confirmed by phone at 14:40")

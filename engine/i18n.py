@@ -161,7 +161,20 @@ TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in 
     N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
     N_("checkpoint #{count} signed ({leaves} new event(s))"),
     N_("sent {sent}, retrying {retrying}, failed {failed}"), N_("{channel} given up on for this tick ({error})"),
-    N_("{count} message(s) stay queued"), N_("{count} message(s): itsm outbox list --status failed, itsm outbox retry"))
+    N_("{count} message(s) stay queued"), N_("{count} message(s): itsm outbox list --status failed, itsm outbox retry"),
+    N_("{count} due ticket(s) left for the next tick (budget {budget}s spent)"), N_("stopped: {reason}"),
+    N_("left for the next tick (budget spent)"), N_("on a big desk run 'itsm tick --only reports' as its own job"),
+    N_("already ran"))
+# A line of a live report is a Said (engine.i18n.message/joined: labels and a refusal's own words in each
+# language); the English text is what is stored (fired.outcome) and what --json shows, and a stored
+# text is said again from these shapes.
+
+CASCADE_RESULTS = (  # what a parent's action did to its linked tickets (engine.desk.links.cascade)
+    N_("{key}: not {action} ({reason})"), N_("{key}: {action}"))
+
+SYSTEM_NOTES = (  # the journal notes the engine itself writes (shown by history and the console)
+    N_("{action} of {key}"), N_("candidate {key} opened: {reason}"), N_("same outbreak as {key}: candidate {candidate}"),
+    N_("same outbreak as {key} ({reason})"), N_("{key} matches {reason}"))
 
 
 AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, export) says of a damaged journal
@@ -240,6 +253,21 @@ def names(items: "Iterable[Any]", sep: str = ", ") -> Said:
                 lambda lang: ("；" if sep.strip() == ";" else "、").join(str(said(i, lang)) for i in items))
 
 
+def joined(parts: "Iterable[Any]", empty: Any = None, sep: str = "; ") -> Any:
+    """Parts of a report line (each a :func:`message` or plain) joined by ``sep`` ("; " is
+    Chinese "；"); ``empty`` when there is none."""
+    parts = list(parts)
+    if not parts:
+        return empty
+    return Said(sep.join(str(p) for p in parts),
+                lambda lang: ("；" if lang == "zh" and sep == "; " else sep).join(str(said(p, lang)) for p in parts))
+
+
+def reason(exc: BaseException) -> Said:
+    """An error as a value of a message: its English ``message`` (or ``str``), its own words in each language."""
+    return Said(str(getattr(exc, "message", exc)), lambda lang: said(exc, lang))
+
+
 def phrase(label: Any) -> Said:
     """A definition's bilingual text (a Label) as a value of a message."""
     return Said(label.get("en"), label.get)
@@ -309,7 +337,10 @@ def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES,
            names: "Mapping[str, Mapping[str, str]] | None" = None) -> str:
     """An English text recorded from ``templates`` (parts joined by "; "), said in ``lang``;
     a part of no known shape stays as it is.  ``names`` shows the values of a placeholder
-    by their labels (e.g. ``{"state": {"in_progress": "处理中"}}``)."""
+    by their labels (e.g. ``{"state": {"in_progress": "处理中"}}``).  A :class:`Said` (a line
+    of a live report) says itself."""
+    if isinstance(text, Said):
+        return text.said(lang)
     if (lang == "en" and not names) or not text:
         return text
     out = []

@@ -24,7 +24,7 @@ from engine.desk import clockstate
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event
 from engine.errors import ActionRefused, ItsmError, NotFound, UsageError
-from engine.i18n import N_
+from engine.i18n import CASCADE_RESULTS, N_, message, named, reason
 from engine.model import Label, ProcessSpec, RelationSpec
 from engine.runtime.actions import SYSTEM, Actor
 from engine.runtime.ticket import Ticket
@@ -221,11 +221,12 @@ def cascades(desk: Desk, process: str, action: str) -> list[tuple[RelationSpec, 
 
 def cascade(desk: Desk, repo: Any, ticket: Ticket, action: str, values: dict[str, Any],
             now: datetime, perform: Callable[..., Any], legacy: tuple[str, tuple[str, ...]] | None
-            ) -> list[str]:
+            ) -> list[Any]:
     """Along every relation into ``ticket``'s process that cascades ``action``, perform
     the declared action on each open linked ticket (through ``perform``, the action path
     of engine.desk.workflow); ``legacy``: an action-level ``cascade:`` (action, copy),
-    run along the default relations into the process. Returns what happened."""
+    run along the default relations into the process. Returns what happened (a line per
+    linked ticket, engine.i18n.CASCADE_RESULTS: English as str, said in each language)."""
     plans = [(r.id, c.action, c.copy) for r, c in cascades(desk, ticket.process, action)]
     if legacy is not None:
         plans += [(r.id, legacy[0], legacy[1]) for _, r in desk.defs.incoming(ticket.process)
@@ -241,8 +242,15 @@ def cascade(desk: Desk, repo: Any, ticket: Ticket, action: str, values: dict[str
             done.add((child.key, child_action))
             try:
                 perform(desk, repo, child, child_action, dict(inputs), f"{action} of {ticket.key}",
-                        SYSTEM, now)
-                results.append(f"{child.key}: {child_action}")
+                        SYSTEM, now)  # engine.i18n.SYSTEM_NOTES
+                results.append(message(CASCADE_RESULTS[1], key=child.key, action=_named_action(desk, child, child_action)))
             except ItsmError as exc:
-                results.append(f"{child.key}: not {child_action} ({exc.message})")
+                results.append(message(CASCADE_RESULTS[0], key=child.key,
+                                       action=_named_action(desk, child, child_action), reason=reason(exc)))
     return results
+
+
+def _named_action(desk: Desk, ticket: Ticket, action: str) -> Any:
+    spec = desk.defs.processes.get(ticket.process)
+    found = spec.actions.get(action) if spec is not None else None
+    return named(action, found.label if found is not None else None)

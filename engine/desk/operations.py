@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 
 from engine.desk.context import Desk
 from engine.desk.search import reindex
+from engine.i18n import N_, joined, message, reason
 from engine.desk.views import outbox_view
 
 
@@ -50,8 +51,10 @@ def audit_tick(desk: Desk, seal: Callable[[Desk], dict[str, Any]],
     sealed = seal(desk)
     if sealed["sealed"] or sealed["stopped"]:
         lines.append({"key": "-", "kind": "audit", "name": "seal", "due": None,
-                      "outcome": f"sealed {sealed['sealed']} event(s), {sealed['count']} in the desk log"
-                      + (f"; stopped: {sealed['stopped']}" if sealed["stopped"] else "")})
+                      "outcome": joined([message(N_("sealed {count} event(s), {total} in the desk log"),
+                                                 count=sealed["sealed"], total=sealed["count"])]
+                                        + ([message(N_("stopped: {reason}"), reason=sealed["stopped"])]
+                                           if sealed["stopped"] else []))})
     made = due(desk)
     if made is not None:
         lines.append({"key": "-", "kind": "audit", "name": "checkpoint", "due": None, "outcome": made["outcome"]})
@@ -90,17 +93,17 @@ def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str,
     for d in due:
         if deadline is not None and time.monotonic() >= deadline:
             done.append({"report": d.name, "start": desk.iso(d.start), "end": desk.iso(d.end),
-                         "outcome": "left for the next tick (budget spent); on a big desk run "
-                                    "'itsm tick --only reports' as its own job"})
+                         "outcome": joined([message(N_("left for the next tick (budget spent)")),
+                                            message(N_("on a big desk run 'itsm tick --only reports' as its own job"))])})
             continue
         rows = mail_rows(desk, d.name, d.start, d.end)
         with desk.store.write() as repo:
             if repo.record_report_run(run_record(d, desk.now(), len(rows))):
                 if rows:
                     repo.add_outbox(rows)
-                outcome = f"{len(rows)} message(s) queued"
+                outcome = message(N_("{count} message(s) queued"), count=len(rows))
             else:
-                outcome = "already ran"
+                outcome = message(N_("already ran"))
         done.append({"report": d.name, "start": desk.iso(d.start), "end": desk.iso(d.end),
                      "outcome": outcome})
     return done
@@ -131,5 +134,5 @@ def upgrade_db(desk: Desk) -> tuple[str | None, str, dict[str, Any] | None]:
         try:
             keyed = rekey(desk) if legacy or crossed else None
         except ItsmError as exc:
-            keyed = {"refused": exc.message}
+            keyed = {"refused": reason(exc)}  # English, and said in the reader's language
     return before, after, keyed

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.desk.context import Desk
 from engine.errors import ActionRefused, ItsmError
-from engine.i18n import N_
+from engine.i18n import N_, joined, message
 from engine.journal import (
     GENESIS, KeyRing, canonical, content_digest, desk_link, event_hash, hashed_fields, head_mac, keyed_hash,
     ref, root_step,
@@ -42,11 +42,11 @@ def seal_rows(repo: Any, ring: KeyRing, head: dict[str, Any], rows: list[dict[st
     for r in rows:
         secret = ring.secret(r["key_id"])
         if r["key_id"] is None:
-            stop = "unkeyed events (written before the keyed journal): run 'itsm audit rekey'"
+            stop = message(N_("unkeyed events (written before the keyed journal): run 'itsm audit rekey'"))
         elif secret is None:
-            stop = f"an event hashed with key '{r['key_id']}', which the key ring does not have"
+            stop = message(N_("an event hashed with key '{key}', which the key ring does not have"), key=r["key_id"])
         elif r["ticket_key"] is None:
-            stop = f"journal row {r['id']} belongs to no ticket (ticket id {r['ticket_id']})"
+            stop = message(N_("journal row {row} belongs to no ticket (ticket id {id})"), row=r["id"], id=r["ticket_id"])
         if stop:
             break
         assert secret is not None
@@ -78,7 +78,7 @@ def seal(desk: Desk) -> dict[str, Any]:
             if not rows:
                 break
             if ring is None:
-                stop = "no audit key is configured (ITSM_AUDIT_KEY, a key file): nothing can be sealed"
+                stop = message(N_("no audit key is configured (ITSM_AUDIT_KEY, a key file): nothing can be sealed"))
                 break
             new, stop = seal_rows(repo, ring, head, rows)
             if new["count"] != head["count"]:
@@ -122,13 +122,14 @@ def rekey(desk: Desk, force: bool = False) -> dict[str, Any]:
                         if e["id"] in changed and (first_desk is None or e["desk_seq"] < first_desk):
                             first_desk = e["desk_seq"]
             for tid, evs in by_ticket.items():
-                problems.append(f"{len(evs)} journal event(s) of ticket id {tid}, which does not exist")
+                problems.append(message(N_("{count} journal event(s) of ticket id {id}, which does not exist"),
+                                        count=len(evs), id=tid))
         if problems and not force:
             raise ActionRefused(N_("the journal is damaged, so re-keying would hide it:\n  {problems}\n"
                                    "see 'itsm audit verify'; 'itsm audit rekey --force' re-keys anyway "
                                    "and records the problems in its checkpoint"), reason="damaged journal",
-                                values={"problems": "\n  ".join(problems[:20])
-                                        + ("\n  ..." if len(problems) > 20 else "")})
+                                values={"problems": joined(problems[:20] + (["..."] if len(problems) > 20 else []),
+                                                           sep="\n  ")})
         repo.audit.rechain(updates)
         if first_desk is not None:  # the desk links from there on used the old hashes' keys
             head = _relink(repo, ring, head, first_desk, placed)
@@ -157,9 +158,10 @@ def _rechain(ring: KeyRing, key: str, process: str, events: list[dict[str, Any]]
     for e in events:
         text = canonical(e, key, process)
         if e["seq"] != expected:
-            problems.append(f"{key}: event(s) {expected}-{e['seq'] - 1} missing")
+            problems.append(message(N_("{key}: event(s) {first}-{last} missing"), key=key, first=expected,
+                                    last=e["seq"] - 1))
         if e["prev_hash"] != prev:
-            problems.append(f"{key} #{e['seq']}: does not follow the event before it")
+            problems.append(message(N_("{key} #{seq}: does not follow the event before it"), key=key, seq=e["seq"]))
         if e["key_id"] is None:
             ok = event_hash(e["prev_hash"], hashed_fields(e)) == e["hash"]
             if ok:
@@ -169,12 +171,13 @@ def _rechain(ring: KeyRing, key: str, process: str, events: list[dict[str, Any]]
         else:
             secret = ring.secret(e["key_id"])
             if secret is None:
-                problems.append(f"{key} #{e['seq']}: hashed with key '{e['key_id']}', not in the key ring")
+                problems.append(message(N_("{key} #{seq}: hashed with key '{key_id}', not in the key ring"), key=key,
+                                        seq=e["seq"], key_id=e["key_id"]))
                 ok = True  # cannot tell; reported above
             else:
                 ok = keyed_hash(secret, e["prev_hash"], text) == e["hash"]
         if not ok:
-            problems.append(f"{key} #{e['seq']}: changed after it was recorded")
+            problems.append(message(N_("{key} #{seq}: changed after it was recorded"), key=key, seq=e["seq"]))
         rechaining = rechaining or e["key_id"] != ring.current_id
         prev, expected = e["hash"], e["seq"] + 1
         if rechaining:

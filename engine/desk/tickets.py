@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from engine.desk import attachments, clockstate, links, major, permissions, search
 from engine.desk.context import Desk
-from engine.i18n import N_
+from engine.i18n import N_, message
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
 from engine.runtime.ticket import Ticket
@@ -81,7 +81,7 @@ def comment_refusal(desk: Desk, actor: Any, ticket: Ticket, public: bool) -> Act
         return ActionRefused(N_("{id} may not comment on {key}: only the reporter and service-desk staff "
                                 "may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
     if not public:  # an internal note: for those who may read it back
-        return permissions.refusal(desk.defs, actor, "internal_notes", f"add an internal note to {ticket.key}")
+        return permissions.refusal(desk.defs, actor, "internal_notes", message(N_("add an internal note to {key}"), key=ticket.key))
     return None
 
 

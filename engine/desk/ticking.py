@@ -16,7 +16,7 @@ from engine.clock import sla as slamod
 from engine.clock.calendars import CalendarError
 from engine.desk import clockstate
 from engine.errors import Conflict, ItsmError, NotFound
-from engine.i18n import N_
+from engine.i18n import N_, joined, message, named, reason
 from engine.model import ProcessSpec
 from engine.desk.context import Desk
 from engine.desk.notifying import notify
@@ -54,8 +54,8 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     for first in range(0, len(due), TICK_BATCH):
         if budget is not None and first and time.monotonic() - started > budget:
             report.append({"key": "-", "kind": "tick", "name": "budget", "due": None,
-                           "outcome": f"{len(due) - first} due ticket(s) left for the next tick "
-                                      f"(budget {budget:g}s spent)"})
+                           "outcome": message(N_("{count} due ticket(s) left for the next tick (budget {budget}s "
+                                                 "spent)"), count=len(due) - first, budget=f"{budget:g}")})
             break
         batch = sorted(due[first:first + TICK_BATCH])  # one lock order for concurrent ticks
         try:  # without a savepoint per ticket: nearly every batch goes through as it is
@@ -102,7 +102,7 @@ def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: 
                 report.extend(done)
         except (Conflict, NotFound, CalendarError) as exc:  # the others still go on
             report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
-                           "outcome": f"skipped: {exc.message}"})
+                           "outcome": message(N_("skipped: {reason}"), reason=reason(exc))})
             stale = True  # what the savepoint undid may include a later ticket's change
     return report
 
@@ -148,13 +148,13 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
                  if i.kind == item.kind and i.name == item.name and i.due_at <= now] \
             if item.kind == "timer" and item.name in repeating else []
         if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
-            outcome = "skipped: the timer itself is already due"
+            outcome = message(N_("skipped: the timer itself is already due"))
         elif later:  # a repeating timer that missed several beats fires once
-            outcome = "skipped: a later repetition is also due"
+            outcome = message(N_("skipped: a later repetition is also due"))
         else:
             outcome, touched = fire(desk, repo, spec, ticket, item, now, events)
             others = others or touched
-        if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, outcome):
+        if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, str(outcome)):
             raise Conflict(N_("{key}: {kind} {name} fired concurrently"),
                            values={"key": ticket.key, "kind": item.kind, "name": item.name})
         done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
@@ -179,13 +179,14 @@ def _clocks(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, now: datet
 
 
 def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
-         now: datetime, events: list[dict[str, Any]] | None) -> tuple[str, bool]:
+         now: datetime, events: list[dict[str, Any]] | None) -> tuple[Any, bool]:
     """One due item's effect: its messages, its action as the system; the outcome
     text, and whether the action may have changed other tickets (it cascaded,
     opened or joined a linked ticket, or linked a major incident).
     An SLA threshold found after the ticket left the states its action is taken
     from (a breach found once the incident is resolved) still sends its messages;
-    its action is skipped, and the outcome says so."""
+    its action is skipped, and the outcome says so.  The outcome is a Said (engine.i18n):
+    English as stored, the actions and states by their labels in another language."""
     parts = []
     others = False
     if item.notify:
@@ -194,16 +195,29 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
                    {"event": {"kind": item.kind, "name": item.name,
                               "at": desk.iso(item.due_at),
                               "due": rezone(clock.get("due"), desk.iso) or desk.iso(item.due_at)}}, now)
-        parts.append(f"{n} message(s) queued")
+        parts.append(message(N_("{count} message(s) queued"), count=n))
     action = spec.actions.get(item.action) if item.action else None
     if item.kind in ("warning", "breach") and action is not None and ticket.state not in action.sources:
-        parts.append(f"{item.action} skipped: no longer applies ({ticket.state})")
+        parts.append(message(N_("{action} skipped: no longer applies ({state})"),
+                             action=_action(spec, item.action), state=_state(spec, ticket.state)))
     elif item.action:
         try:
             result = perform(desk, repo, ticket, item.action, {}, f"{item.kind} {item.name}",
                              SYSTEM, now, events)
-            parts.append(f"{item.action} -> {result['state']}")
+            parts.append(message(N_("{action} -> {state}"), action=_action(spec, item.action),
+                                 state=_state(spec, result["state"])))
             others = any(k in result for k in ("cascade", "opened", "joined", "major_incident"))
         except ItsmError as exc:
-            parts.append(f"{item.action} refused: {exc.message}")
-    return "; ".join(parts) or "nothing to do", others
+            parts.append(message(N_("{action} refused: {reason}"), action=_action(spec, item.action),
+                                 reason=reason(exc)))
+    return joined(parts, message(N_("nothing to do"))), others
+
+
+def _action(spec: ProcessSpec, action: str) -> Any:
+    found = spec.actions.get(action)
+    return named(action, found.label if found is not None else None)
+
+
+def _state(spec: ProcessSpec, state: str) -> Any:
+    found = spec.states.get(state)
+    return named(state, found.label if found is not None else None)
