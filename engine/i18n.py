@@ -229,6 +229,15 @@ class Said(str):
     def said(self, lang: str) -> str:
         return str(self) if lang == "en" or self.say is None else str(self.say(lang))
 
+    def __reduce__(self) -> Any:  # pickled (a worker process's report) as its English text
+        return (str, (str(self),))
+
+    def __copy__(self) -> "Said":  # immutable: a copy is itself (and keeps its languages)
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "Said":
+        return self
+
 
 def named(ident: Any, label: Any = None) -> Said:
     """A defined thing (state, action, field, role, code value) by its id in English and by
