@@ -125,6 +125,27 @@ class _Login(Exception):
     pass
 
 
+async def _posted(request: Request) -> Response | tuple[dict[str, str], Any, dict[str, Any], str]:
+    """A console form posted by a signed-in person: (the form's fields, the Api in the
+    person's language, the person, lang); else the answer instead: 403 when the CSRF
+    token is wrong (checked first), the login page when no one is signed in."""
+    form = await _form(request)
+    if form is None:
+        return _csrf_refused(request)
+    try:
+        api, person, lang = _who(request)
+    except _Login:
+        return _to_login(request)
+    return form, api, person, lang
+
+
+def _refusal_status(exc: ItsmError) -> int | None:
+    """The HTTP status of a refusal shown inline on the form's page (400, 403, 422), or
+    None for an error the app's handlers answer (not found, a conflict, an internal one)."""
+    status = http_status(exc)
+    return None if isinstance(exc, NotFound) or status not in (400, 403, 422) else status
+
+
 def _who(request: Request) -> tuple[Any, dict[str, Any], str]:
     """(the Api in the person's language, the person, lang) or _Login."""
     key = _session(request)
@@ -195,13 +216,15 @@ async def logout(request: Request) -> Response:
 
 # -- queues ----------------------------------------------------------------------------------
 
-def _left(view: Mapping[str, Any]) -> int | None:
-    """Business seconds left on the running clock with the least left."""
-    best = None
+def _left(view: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """Business seconds left on the running clock with the least left, and when it is due
+    (ISO 8601 in the desk's zone)."""
+    best: tuple[int | None, str | None] = (None, None)
     for rec in (view.get("sla") or {}).values():
         if isinstance(rec, Mapping) and rec.get("state") == "running" and rec.get("remaining_seconds") is not None:
             left = int(rec["remaining_seconds"])
-            best = left if best is None else min(best, left)
+            if best[0] is None or left < best[0]:
+                best = (left, rec.get("due"))
     return best
 
 
@@ -232,7 +255,11 @@ def queue_rows(api: Any, person: Mapping[str, Any], queue: str, q: str = "",
     else:  # major
         majors = [p.id for p in api.defs.processes.values() if p.criteria]
         total, rows = api.page(processes=majors, **common) if majors else (0, [])
-    return total, [dict(r, left=_left(r)) for r in rows]
+    out = []
+    for r in rows:
+        left, due = _left(r)
+        out.append(dict(r, left=left, left_due=due))
+    return total, out
 
 
 def duration(seconds: Any) -> str:
@@ -279,7 +306,7 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
                  created: str | None = None) -> Response:
     view = api.show(key)
     key = view["key"]
-    history = api.history(key, actor_id=person["id"])
+    history = _retold(api, lang, api.history(key, actor_id=person["id"]))
     forms = api.action_forms(key, actor_id=person["id"])
     similar = api.similar(key, limit=3, actor_id=person["id"]) if view["category"] not in ("resolved", "closed") else []
     reuse = (request.query_params.get("reuse") or "").strip().upper()[:40]
@@ -291,6 +318,18 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
         "note_kinds": api.note_kinds(key, actor_id=person["id"]),
         "plabel": {o["id"]: o["label"] for o in api.code_options("priority")},
         "labels": api.event_labels(view["process"]), "duration": duration}, status, me=person)
+
+
+def _retold(api: Any, lang: str, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The journal with the engine's own notes (a cascade, a major incident; stored in
+    English) in ``lang``, actions by their labels (engine.i18n.SYSTEM_NOTES)."""
+    if lang == "en":
+        return history
+    from engine.i18n import SYSTEM_NOTES, retell
+
+    names = {"action": {a: spec.label.get(lang) for p in api.defs.processes.values() for a, spec in p.actions.items()}}
+    return [dict(e, note=retell(e["note"], lang, SYSTEM_NOTES, names)) if e["actor"] == "system" and e.get("note")
+            else e for e in history]
 
 
 @router.get("/t/{key}", name="desk_ticket")
@@ -317,13 +356,10 @@ def ticket_file(request: Request, key: str, attachment_id: int) -> Response:
 
 @router.post("/t/{key}/do/{action}", name="desk_do")
 async def do(request: Request, key: str, action: str) -> Response:
-    form = await _form(request)
-    if form is None:
-        return _csrf_refused(request)
-    try:
-        api, person, lang = _who(request)
-    except _Login:
-        return _to_login(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    form, api, person, lang = posted
     note = form.pop("note", None) or None
     version = form.pop("version", "")
     back = form.pop("return_to", "")
@@ -343,9 +379,10 @@ async def do(request: Request, key: str, action: str) -> Response:
     except ValueError:
         return again(error="version", failed=action, status=400)
     except ItsmError as exc:
-        if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
+        status = _refusal_status(exc)
+        if status is None:
             raise
-        return again(error=exc.text(lang), failed=action, values=form, status=http_status(exc))
+        return again(error=exc.text(lang), failed=action, values=form, status=status)
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/board" if back == "board" else f"{base}/t/{key.upper()}", status_code=303)
 
@@ -353,21 +390,19 @@ async def do(request: Request, key: str, action: str) -> Response:
 @router.post("/t/{key}/note", name="desk_note")
 async def note(request: Request, key: str) -> Response:
     """A public or an internal note (``itsm comment``, with ``--public`` or not)."""
-    form = await _form(request)
-    if form is None:
-        return _csrf_refused(request)
-    try:
-        api, person, lang = _who(request)
-    except _Login:
-        return _to_login(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    form, api, person, lang = posted
     public = form.get("kind") == "public"
     try:
         await run_in_threadpool(api.comment, key, (form.get("text") or "")[:MAX_NOTE], public, person["id"])
     except ItsmError as exc:
-        if isinstance(exc, NotFound) or http_status(exc) not in (400, 403, 422):
+        status = _refusal_status(exc)
+        if status is None:
             raise
         return _ticket_page(request, api, person, lang, key, error=exc.text(lang), failed="note",
-                            values=form, status=http_status(exc))
+                            values=form, status=status)
     base = (request.scope.get("root_path") or "") + "/desk"
     return RedirectResponse(f"{base}/t/{key.upper()}#history", status_code=303)
 
@@ -408,13 +443,10 @@ def new_form(request: Request) -> Response:
 
 @router.post("/new")
 async def new(request: Request) -> Response:
-    form = await _form(request)
-    if form is None:
-        return _csrf_refused(request)
-    try:
-        api, person, lang = _who(request)
-    except _Login:
-        return _to_login(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    form, api, person, lang = posted
     chosen = api.intake_form(person["id"], form.get("process"), form.get("offering"))
     if chosen["process"] is None or (form.get("process") and form["process"] != chosen["process"]):
         return _intake(request, api, person, lang, form, error=t("no_process", lang), status=400)
@@ -434,9 +466,10 @@ async def new(request: Request) -> Response:
     try:
         ticket = await run_in_threadpool(api.new_ticket, chosen["process"], values, None, person["id"])
     except ItsmError as exc:
-        if http_status(exc) not in (400, 403, 422):
+        status = _refusal_status(exc)
+        if status is None:
             raise
-        return _intake(request, api, person, lang, form, error=exc.text(lang), status=http_status(exc))
+        return _intake(request, api, person, lang, form, error=exc.text(lang), status=status)
     # as ``itsm new`` prints it: the caller's personal status link, given once
     link = str(request.url_for("status_page", key=ticket["key"]).include_query_params(
         token=ticket["status_token"]))

@@ -151,7 +151,7 @@ def test_queues_filter_sort_page_and_partial(console: Web, org: Any) -> None:
         "incident", {"title": "Old outage", "reporter": "li.na@example.com", "service": "network",
                      "impact": "high", "urgency": "high"}, None, org.agent.id)["key"]
     breached = console.client.get("/desk?queue=breached").text
-    assert re.search(rf'{old}</a></td>.*?<td class="late">-\d+:\d\d</td>', breached, re.S)
+    assert re.search(rf'{old}</a></td>.*?<td class="late"><time [^>]+>-\d+:\d\d</time></td>', breached, re.S)
     assert a not in breached
     # one logged five hours ago on a 24x7 service at P4: past the response warning (50% of 8 h), not due
     from datetime import datetime, timedelta, timezone
@@ -162,7 +162,7 @@ def test_queues_filter_sort_page_and_partial(console: Web, org: Any) -> None:
                      "impact": "low", "urgency": "low"}, None, org.agent.id)["key"]
     at_risk = console.client.get("/desk?queue=at_risk").text
     assert risky in at_risk and old not in at_risk and a not in at_risk
-    assert re.search(rf'{risky}</a></td>.*?<td class="">[23]:\d\d</td>', at_risk, re.S)  # about 3 h left
+    assert re.search(rf'{risky}</a></td>.*?<td class=""><time [^>]+>[23]:\d\d</time></td>', at_risk, re.S)  # about 3 h left
     assert risky not in console.client.get("/desk?queue=breached").text
     by_priority = console.client.get(f"/desk?queue=breached&priority={console.api.show(old)['priority']}").text
     assert old in by_priority and "selected>" in by_priority  # the priority filter, kept in the URL and the form
@@ -175,6 +175,10 @@ def test_queues_filter_sort_page_and_partial(console: Web, org: Any) -> None:
 def test_ticket_page_and_action_forms_from_the_definition(console: Web, org: Any) -> None:
     login(console, org.agent.id)
     key = new_incident(console)
+    # the queue: the business time left, with when that is in the desk's zone (the CLI's display form)
+    row = console.client.get("/desk", params={"queue": "unassigned", "q": key}).text
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00" title="\d{4}-\d\d-\d\d \d\d:\d\d \+08:00">'
+                     r"\d+:\d\d</time>", row), row
     page = console.client.get(f"/desk/t/{key}").text
     assert 'id="form-assign"' in page and 'id="form-resolve"' in page
     assert 'id="form-confirm"' not in page  # the reporter's, not the agent's
@@ -192,6 +196,14 @@ def test_ticket_page_and_action_forms_from_the_definition(console: Web, org: Any
     assert "<td>Response</td>" in page and "<td>Resolution</td>" in page
     assert '<strong data-action="create">Logged</strong>' in page
     assert re.search(r'<strong data-action="assign">Assign</strong> [\w.]+\s*→ Assigned', page)
+    # every time as the CLI shows it (render.when), in the desk's zone; ISO 8601 in <time datetime>
+    from engine.render import when
+
+    due = console.api.show(key)["sla"]["resolution"]["due"]
+    assert f'<time datetime="{due}">{when(due)}</time>' in page and re.fullmatch(r"\S+ \d\d:\d\d \+08:00", when(due))
+    history = page.split('id="history"')[1]
+    times = re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', history)
+    assert len(times) == 2 and all(shown == when(iso) and iso.endswith("+08:00") for iso, shown in times), times
     # another person: a role that may not act sees no such form
     console.client.cookies.clear()
     login(console, org.approver.id)
@@ -272,6 +284,9 @@ def test_public_and_internal_notes_as_itsm_comment(console: Web, org: Any, itsm:
     from markupsafe import escape
 
     assert "may not add an internal note" in cli["message"] and str(escape(cli["message"])) in r.text
+    r = post(console, f"/desk/t/{key}/note?lang=zh", {"text": "Approved by phone", "kind": "internal"},
+             f"/desk/t/{key}", expect=403)  # in Chinese, without an English fragment
+    assert f"{org.approver.id} 不能为 {key} 添加内部备注" in r.text and "add an internal note" not in r.text
     assert [e["note"] for e in console.api.history(key) if e["action"] == "comment"][-1] != "Approved by phone"
 
 
@@ -363,7 +378,8 @@ def test_board_declares_and_updates_a_major_incident(console: Web, org: Any) -> 
          "/desk/board")
     updates = [e for e in console.api.history(major) if e["action"] == "post_update"]
     assert updates and updates[-1]["note"] == "Failover in progress" and updates[-1]["actor"] == org.mim.id
-    assert re.search(rf'id="{major}-next">[^<]+\(\d+ min\)', console.client.get("/desk/board").text)
+    assert re.search(rf'id="{major}-next"><time datetime="[^"]+">\S+ \d\d:\d\d \+08:00</time> \(\d+ min\)',
+                     console.client.get("/desk/board").text)
     zh = console.client.get("/desk/board?lang=zh")
     assert "重大事件看板" in zh.text and 'lang="zh-CN"' in zh.text
 
