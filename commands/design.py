@@ -142,7 +142,8 @@ def simulation_text(result: dict, lang: str) -> str:
 
     def fired(f: dict) -> str:
         name = (clocks if f["kind"] in ("warning", "breach") else timers).get(f["name"], f["name"])
-        outcome = retell(f["outcome"], lang, TICK_OUTCOMES, {"action": of(f["ticket"], actions),
+        # from the English text (a tick's live line says actions with their ids; simulate by labels alone)
+        outcome = retell(str(f["outcome"]), lang, TICK_OUTCOMES, {"action": of(f["ticket"], actions),
                                                              "state": of(f["ticket"], states)})
         return f"{f['ticket']} {tick_kind(f['kind'], lang)} {name}: {outcome}"
 
