@@ -138,7 +138,7 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
       itsm history INC-000042
     """
     from engine import render
-    from engine.i18n import SYSTEM_NOTES, retell, t, tr
+    from engine.i18n import note_in, t, tr
 
     json_mode(state, as_json)
     api = state.api()
@@ -154,11 +154,10 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
             labs[e["ticket"]] = lab.process(api.show(e["ticket"])["process"])
         return labs[e["ticket"]]
 
-    names = {"action": {a: spec.label.get(lang) for p in lab.defs.processes.values()
-                        for a, spec in p.actions.items()}} if lab.defs is not None else None
+    labels = api.event_labels(lab.spec.id) if lab.spec is not None else None
 
-    def note(e: dict[str, Any]) -> Any:  # the engine's own notes (a cascade, a major incident) in lang
-        return retell(e["note"] or "", lang, SYSTEM_NOTES, names) if e["actor"] == "system" else e["note"]
+    def note(e: dict[str, Any]) -> Any:  # the engine's own notes (a cascade, an alert) in lang
+        return note_in(e, lang, labels)
 
     def change_text(e: dict[str, Any]) -> str:
         lab = of(e)

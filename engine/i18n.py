@@ -174,7 +174,26 @@ CASCADE_RESULTS = (  # what a parent's action did to its linked tickets (engine.
 
 SYSTEM_NOTES = (  # the journal notes the engine itself writes (shown by history and the console)
     N_("{action} of {key}"), N_("candidate {key} opened: {reason}"), N_("same outbreak as {key}: candidate {candidate}"),
-    N_("same outbreak as {key} ({reason})"), N_("{key} matches {reason}"))
+    N_("same outbreak as {key} ({reason})"), N_("{key} matches {reason}"),
+    N_("breach {clock}"), N_("warning {clock}"), N_("timer {timer}"),  # an action a tick performed
+    N_("Opened from a monitoring alert (rule {rule})."), N_("Alert firing again: {summary}"),  # engine.alerts
+    N_("Alert resolved at {at}: {summary}. The incident stays open: resolve it once the service is confirmed "
+       "restored."),
+    N_("Alert resolved: {summary}. The incident stays open: resolve it once the service is confirmed restored."),
+    N_("Alert repeated {count} time(s) since the last note ({total} alert(s) on this incident): {summary}"))
+SYSTEM_ACTORS = ("system", "monitoring")  # who writes them
+
+
+def note_in(event: "Mapping[str, Any]", lang: str, labels: "Mapping[str, Mapping[str, str]] | None" = None) -> Any:
+    """A journal event's note as shown in ``lang``: one the engine wrote (:data:`SYSTEM_NOTES`),
+    line by line, with actions, SLA clocks and timers by ``labels`` (engine.desk.forms.event_labels:
+    ``actions``, ``clocks``, ``timers``); a person's note as written."""
+    note = event.get("note")
+    if not note or lang == "en" or event.get("actor") not in SYSTEM_ACTORS:
+        return note
+    names = {"action": labels.get("actions", {}), "clock": labels.get("clocks", {}),
+             "timer": labels.get("timers", {})} if labels else None
+    return "\n".join(retell(line, lang, SYSTEM_NOTES, names) for line in str(note).split("\n"))
 
 
 AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, export) says of a damaged journal

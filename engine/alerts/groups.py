@@ -31,6 +31,7 @@ from engine.desk import clockstate, major
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event, intake
 from engine.errors import Conflict, ItsmError, StoreUnavailable
+from engine.i18n import N_
 from engine.runtime.actions import Actor
 from engine.runtime.ticket import Ticket
 
@@ -141,7 +142,7 @@ def _file_group(desk: Desk, repo: Any, rules: AlertRules, spec: Any, group: _Gro
         elif a.status == "firing":
             count += 1
             if status == "resolved":
-                events.append(f"Alert firing again: {a.summary}")
+                events.append(N_("Alert firing again: {summary}").format(summary=a.summary))  # i18n.SYSTEM_NOTES
             status = "firing"
             pending.append(m)
         elif ticket is None:
@@ -150,9 +151,10 @@ def _file_group(desk: Desk, repo: Any, rules: AlertRules, spec: Any, group: _Gro
         else:
             count += 1
             status = "resolved"
-            ended = f" at {a.ends_at}" if a.ends_at else ""
-            events.append(f"Alert resolved{ended}: {a.summary}. The incident stays open: "
-                          "resolve it once the service is confirmed restored.")
+            events.append(N_("Alert resolved at {at}: {summary}. The incident stays open: resolve it once the "
+                             "service is confirmed restored.").format(at=a.ends_at, summary=a.summary) if a.ends_at
+                          else N_("Alert resolved: {summary}. The incident stays open: resolve it once the service "
+                                  "is confirmed restored.").format(summary=a.summary))
             counts["resolved_noted"] += 1
     repeats = len(pending)
     due = noted_at is None or now - noted_at >= timedelta(seconds=rules.repeat_note_every)
@@ -160,8 +162,9 @@ def _file_group(desk: Desk, repo: Any, rules: AlertRules, spec: Any, group: _Gro
         lines = []
         if repeats:  # resolutions are noted as they come, so the rest since the last note are repeats
             unnoted = count - noted_count - counts["resolved_noted"]
-            lines.append(f"Alert repeated {unnoted} time(s) since the last note ({count} alert(s) "
-                         f"on this incident): {pending[-1].alert.summary}")
+            lines.append(N_("Alert repeated {count} time(s) since the last note ({total} alert(s) on this "
+                            "incident): {summary}").format(count=unnoted, total=count,
+                                                          summary=pending[-1].alert.summary))
         lines += events
         _note(desk, repo, ticket.id, "\n".join(lines), source, fingerprint, status, count, now)
         noted_count, noted_at = count, now
@@ -191,7 +194,7 @@ def _create(desk: Desk, repo: Any, rules: AlertRules, spec: Any, m: Mapped, prev
     if previous:
         given["description"] = (f"{given.get('description') or ''}\n"
                                 f"Previous incident of this alert group: {previous}").strip()
-    note = f"Opened from a monitoring alert (rule {m.rule})."
+    note = N_("Opened from a monitoring alert (rule {rule}).").format(rule=m.rule)
     return intake(desk, repo, spec, given, monitoring_actor(rules.reporter), now, note,
                        {"alert": [None, {"source": m.alert.source, "fingerprint": m.group_fingerprint,
                                          "rule": m.rule}]})

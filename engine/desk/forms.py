@@ -138,13 +138,14 @@ BUILT_IN = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach
 
 
 def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
-    """The labels a journal is shown with: ``actions``, ``states`` and ``clocks`` of
+    """The labels a journal is shown with: ``actions``, ``states``, ``clocks`` and ``timers`` of
     ``process`` (then of the other processes, for a major incident's timeline,
     which holds its incidents' events), and the engine's own events (logged,
     note, file attached...)."""
     actions: dict[str, str] = {}
     states: dict[str, str] = {}
     clocks: dict[str, str] = {}
+    timers: dict[str, str] = {}
     first = desk.defs.processes.get(process)
     for spec in [first] * (first is not None) + [p for p in desk.defs.processes.values() if p is not first]:
         for aid, a in spec.actions.items():
@@ -153,6 +154,8 @@ def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
             states.setdefault(sid, str(st.label.get(desk.lang)))
         for c in spec.clocks:
             clocks.setdefault(c.id, str(c.label.get(desk.lang)))
+        for tm in spec.timers:
+            timers.setdefault(tm.id, str(tm.label.get(desk.lang)) if tm.label else tm.id)
     for aid, word in BUILT_IN.items():
         actions.setdefault(aid, t(word, desk.lang))
-    return {"actions": actions, "states": states, "clocks": clocks}
+    return {"actions": actions, "states": states, "clocks": clocks, "timers": timers}

@@ -306,7 +306,8 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
                  created: str | None = None) -> Response:
     view = api.show(key)
     key = view["key"]
-    history = _retold(api, lang, api.history(key, actor_id=person["id"]))
+    labels = api.event_labels(view["process"])
+    history = _retold(lang, api.history(key, actor_id=person["id"]), labels)
     forms = api.action_forms(key, actor_id=person["id"])
     similar = api.similar(key, limit=3, actor_id=person["id"]) if view["category"] not in ("resolved", "closed") else []
     reuse = (request.query_params.get("reuse") or "").strip().upper()[:40]
@@ -317,19 +318,17 @@ def _ticket_page(request: Request, api: Any, person: Mapping[str, Any], lang: st
         "reuse_text": reuse_text, "created": created, "shown": api.shown_fields(view),
         "note_kinds": api.note_kinds(key, actor_id=person["id"]),
         "plabel": {o["id"]: o["label"] for o in api.code_options("priority")},
-        "labels": api.event_labels(view["process"]), "duration": duration}, status, me=person)
+        "labels": labels, "duration": duration}, status, me=person)
 
 
-def _retold(api: Any, lang: str, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The journal with the engine's own notes (a cascade, a major incident; stored in
-    English) in ``lang``, actions by their labels (engine.i18n.SYSTEM_NOTES)."""
+def _retold(lang: str, history: list[dict[str, Any]], labels: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The journal with the engine's own notes (a cascade, an alert; stored in English) in
+    ``lang``, actions, clocks and timers by their labels (engine.i18n.note_in)."""
     if lang == "en":
         return history
-    from engine.i18n import SYSTEM_NOTES, retell
+    from engine.i18n import note_in
 
-    names = {"action": {a: spec.label.get(lang) for p in api.defs.processes.values() for a, spec in p.actions.items()}}
-    return [dict(e, note=retell(e["note"], lang, SYSTEM_NOTES, names)) if e["actor"] == "system" and e.get("note")
-            else e for e in history]
+    return [dict(e, note=note_in(e, lang, labels)) for e in history]
 
 
 @router.get("/t/{key}", name="desk_ticket")

@@ -87,6 +87,8 @@ def said(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         out["history"] = itsm("history", "INC-000003", user=AGENT, lang="zh").stdout
         out["history_en"] = itsm.json("history", "INC-000003", user=AGENT)
         out["history_mi"] = itsm("history", "MI-000001", user=AGENT, lang="zh").stdout
+        itsm("tick", now="2026-03-16T09:00:00+08:00")  # INC-000002's resolution breached: escalated
+        out["escalated"] = itsm("history", "INC-000002", user=AGENT, lang="zh").stdout
         out["internal"] = itsm("comment", "INC-000002", "Is it back?", user=REPORTER, lang="zh", expect=1).stderr
         # a desk of the older, unkeyed journal, damaged before its upgrade: not re-keyed, and why
         make_legacy(url)
@@ -116,6 +118,20 @@ def test_cascade_results_and_the_notes_it_leaves(said: dict[str, Any]) -> None:
     mi = said["history_mi"]  # the major incident's timeline: its incidents' states by the incident's labels
     assert "新建 -> 已解决" in mi and "new ->" not in mi
     assert "已开启候选 MI-000001：" in mi and "candidate" not in mi
+
+
+def test_the_notes_of_a_tick_and_of_monitoring(said: dict[str, Any]) -> None:
+    from engine.i18n import note_in
+
+    assert "解决超时" in said["escalated"] and "breach resolution" not in said["escalated"], said["escalated"]
+    labels = {"actions": {"resolve": "解决"}, "clocks": {"resolution": "解决"}, "timers": {"auto_close": "缺省关闭"}}
+    alert = {"actor": "monitoring", "note": "Alert repeated 3 time(s) since the last note (4 alert(s) on this "
+                                            "incident): HighErrorRate on claims-1\nAlert firing again: HighErrorRate on claims-1"}
+    assert note_in(alert, "zh", labels) == ("自上次备注以来告警重复 3 次（本突发事件共 4 条告警）：HighErrorRate on claims-1\n"
+                                            "告警再次触发：HighErrorRate on claims-1")
+    assert note_in({"actor": "system", "note": "timer auto_close"}, "zh", labels) == "定时器：缺省关闭"
+    assert note_in({"actor": "wang.lei", "note": "copy of INC-000001"}, "zh", labels) == "copy of INC-000001"  # as written
+    assert note_in(alert, "en", labels) == alert["note"]
 
 
 def test_a_reporters_internal_note_is_refused_in_chinese(said: dict[str, Any]) -> None:
