@@ -34,7 +34,7 @@ from typing import Any
 from bench._util import Config, Result, fmt
 
 BENCHMARKS = ("startup", "remote", "actions", "lifecycle", "journals", "tick", "lint", "concurrency", "search",
-              "intake", "desksize", "reports", "audit", "console")
+              "intake", "desksize", "rt", "reports", "audit", "console")
 
 
 def machine(pg_url: str | None) -> dict[str, Any]:
