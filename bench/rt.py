@@ -75,7 +75,9 @@ Set($Timezone, 'UTC');
 def missing(cfg: Config) -> str | None:
     """Why RT cannot run here (a sentence with the install command), or None."""
     lib = Path(cfg.rt_lib)
-    if cfg.rt_lib == "none" or not (lib / "RT.pm").is_file():
+    if cfg.rt_lib == "none":
+        return f"Request Tracker 5 switched off (ITSM_BENCH_RT_LIB=none); to install it: {INSTALL}"
+    if not (lib / "RT.pm").is_file():
         return f"Request Tracker 5 not installed ({lib}/RT.pm missing): {INSTALL}"
     for tool in (PERL, SETUP_DATABASE):
         if not Path(tool).is_file():
