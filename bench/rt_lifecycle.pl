@@ -13,7 +13,8 @@
 #   rt_lifecycle.pl serve
 #       reads JSON lines from stdin, {"texts": [[subject, description], ...]},
 #       runs one lifecycle per pair one after another, and answers each line
-#       with one JSON line {"n": N, "seconds": S, "last": ticket id}.
+#       with one JSON line {"n": N, "seconds": S, "cpu_seconds": C, "last": ticket id}
+#       (S: wall clock around the lifecycles; C: this process's user + system CPU).
 #
 # One lifecycle, as RT does it by default (AutoCommit; RT's own transactions),
 # acting as the agent, mirrors bench/lifecycle.py and bench/desksize.py:
@@ -117,12 +118,15 @@ sub serve {
     while (my $line = <STDIN>) {
         my $req = $json->decode($line);
         my $last = 0;
+        my ($u0, $s0) = times;
         my $t0 = time;
         for my $pair (@{$req->{texts}}) {
             $last = lifecycle($cu, $agent->id, @$pair);
         }
         my $seconds = time - $t0;
-        print $json->encode({n => scalar @{$req->{texts}}, seconds => $seconds, last => $last}), "\n";
+        my ($u1, $s1) = times;
+        print $json->encode({n => scalar @{$req->{texts}}, seconds => $seconds, cpu_seconds => $u1 - $u0 + $s1 - $s0,
+                             last => $last}), "\n";
     }
 }
 
