@@ -241,8 +241,8 @@ def run(cfg: Config) -> list[Result]:
                       note="2 mails a lifecycle (autoreply, resolved) to a temporary file "
                            "($MailCommand 'testfile'), never sent"))
     for m in MODES:
-        out.append(Result(NAME, f"CPU per lifecycle, itsm (empty desk) vs {LABEL[m]}", median(itsm_cpu_ms), "ms CPU",
-                          median(rts[m].cpu_ms), f"{LABEL[m]} (its Perl process)", samples=itsm_cpu_ms,
+        out.append(Result(NAME, f"CPU per lifecycle, itsm (empty desk) vs {LABEL[m]}", median(itsm_cpu_ms),
+                          "ms CPU", median(rts[m].cpu_ms), f"{LABEL[m]} (its Perl process)", samples=itsm_cpu_ms,
                           baseline_samples=rts[m].cpu_ms,
                           note="user + system CPU, fsync calls included; moves less with the disk than the wall "
                                "clock" if m == "mail-off" else ""))
