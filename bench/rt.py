@@ -135,7 +135,8 @@ def cached_instance(cfg: Config, mode: str) -> tuple[Path, dict[str, Any]]:
     _run([PERL, f"-I{cfg.rt_lib}", SETUP_DATABASE, "--action", "init", "--skip-create"], env, work)
     meta = json.loads(_run([PERL, f"-I{cfg.rt_lib}", str(SCRIPT), "setup", mode], env, work).splitlines()[-1])
     meta["setup_seconds"] = round(time.perf_counter() - started, 1)
-    shutil.copyfile(tmp, db)
+    shutil.copyfile(tmp, work / "done.db")
+    (work / "done.db").replace(db)  # whole or not at all, for a run beside this one
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(work, ignore_errors=True)
     return db, {**meta, "cached": False}
