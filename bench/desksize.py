@@ -146,7 +146,7 @@ def run(cfg: Config) -> list[Result]:
 
     if rt_desk is not None:
         rt_lifecycles()  # warm-up, then the size of a sample from the rates
-        n_rt = max(2, round(n_life * rt_lifecycles() / warm["big"]))
+        n_rt = min(n_life, max(2, round(n_life * rt_lifecycles() / warm["big"])))
 
     samples: dict[str, list[float]] = {k: [] for k in ("i_empty", "i_big", "l_empty", "l_big", "r_empty", "r_big",
                                                        "rt")}
