@@ -15,6 +15,7 @@ import gc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from engine.i18n import N_, message
 from engine.lint.config import LintConfig
 from engine.lint.context import LintContext, build_context
 from engine.lint.finding import SEVERITIES, Finding
@@ -49,7 +50,7 @@ def run_rules(ctx: LintContext, rules: list[Rule] | None = None) -> list[Finding
                                          rule.slug, rule.severity, message))
         except Exception as exc:  # a crashing rule is a finding, never a traceback
             findings.add(Finding("<lint>", 1, 1, rule.id, rule.slug, "error",
-                                 f"rule crashed: {type(exc).__name__}: {exc}"))
+                                 message(N_("rule crashed: {kind}: {exc}"), kind=type(exc).__name__, exc=exc)))
     return sorted(findings, key=_position)
 
 
