@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from engine.i18n import N_, message
+from engine.i18n import N_, Said, message, names
 from engine.errors import DefinitionError
 from engine.lint.context import LintContext
 from engine.lint.finding import Finding
@@ -151,15 +151,16 @@ def spec_from_text(text: str, name: str) -> ProcessSpec | None:
 
 def summary(changes: Sequence[Any], n: int = SUMMARY_ITEMS) -> str:  # engine.definitions.diff.Change
     """'~ action resolve (requires), + state with_vendor and 2 more'."""
+    from engine.definitions.diff import kind_word
+
     parts = []
     for c in changes[:n]:
-        text = f"{_MARK[c.change]} {c.kind} {c.id}"
-        if c.change == "changed" and c.details:
-            attrs = list(dict.fromkeys(d.attribute for d in c.details))
-            text += f" ({', '.join(attrs[:3])}{', ...' if len(attrs) > 3 else ''})"
-        parts.append(text)
+        attrs = list(dict.fromkeys(d.attribute for d in c.details)) if c.change == "changed" else []
+        more = f" ({', '.join(attrs[:3])}{', ...' if len(attrs) > 3 else ''})" if attrs else ""
+        parts.append(Said(f"{_MARK[c.change]} {c.kind} {c.id}{more}",
+                          lambda lang, c=c, more=more: f"{_MARK[c.change]} {kind_word(c.kind, lang)} {c.id}{more}"))
     more = message(N_(" and {count} more"), count=len(changes) - n) if len(changes) > n else ""
-    return message(N_("{parts}{more}"), parts=", ".join(parts), more=more)
+    return message(N_("{parts}{more}"), parts=names(parts) if parts else "", more=more)
 
 
 def content_changes(old: ProcessSpec, new: ProcessSpec) -> list[Any]:

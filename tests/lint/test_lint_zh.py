@@ -123,3 +123,16 @@ def test_itsm_lang_json_and_sarif(cases: dict[str, tuple[Path, list[str]]]) -> N
     assert result["message"]["text"] == "未定义的状态 'nwe'" and result["level"] == "error"
     code, out, _ = _lint(folder, "--lang", "zh", "lint", *args, "--format", "github")
     assert out.startswith("::error file=processes/incident.yaml,") and out.endswith("::未定义的状态 'nwe'\n")
+
+
+def test_version_findings_are_chinese(tmp_path: Path) -> None:
+    """D003 (``--against``): the sentence, the earlier version's name and the changes' kinds."""
+    build_case("undefined_state", tmp_path / "old")
+    build_case("undefined_state", tmp_path / "new")
+    process = tmp_path / "new" / "processes" / "incident.yaml"
+    process.write_text(process.read_text(encoding="utf-8").replace("nwe", "new").replace("  start:", "  begin:"),
+                       encoding="utf-8")
+    code, out, err = _lint(tmp_path / "new", "--lang", "zh", "lint", "--against", "../old", ".")
+    assert code == 1 and "错误 [D003 version-not-bumped] 流程 'incident' 声明 version: 1，但其内容与" in out
+    assert "中的版本 1 不同：+ 动作 begin、- 动作 start；请把 'version:' 提升到 2" in out
+    assert not _english(out, []) and err == "1 个错误、0 个警告\n"
