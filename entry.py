@@ -118,7 +118,7 @@ def _out(text: str, err: bool, code: int) -> int:
 def root_help(width: int | None = None, prog: str | None = None) -> str:
     """``itsm --help`` at ``width`` (default: as cli.ItsmContext finds it), with
     the newline click.echo adds; ``prog``: the script's name, as click finds it."""
-    from commands.plain import COMMAND_MODULES, ROOT_HELP, help_width
+    from commands.plain import COMMAND_MODULES, ROOT_HELP, definition_list, help_width
 
     width = help_width() if width is None else width
     if prog is None:
@@ -134,11 +134,11 @@ def root_help(width: int | None = None, prog: str | None = None) -> str:
     if text:
         out += ["\n", _wrap_text(text, width, "  ", "  ", preserve_paragraphs=True), "\n"]
     out += ["\n", "Options:\n"]
-    _write_dl(out, list(ROOT_OPTIONS), width, 2)
+    out += definition_list(list(ROOT_OPTIONS), width, 2, _fill)
     names = sorted(COMMAND_MODULES)
     limit = width - 6 - max(len(n) for n in names)
     out += ["\n", "Commands:\n"]
-    _write_dl(out, [(n, _short_help(COMMAND_MODULES[n][1], limit)) for n in names], width, 2)
+    out += definition_list([(n, _short_help(COMMAND_MODULES[n][1], limit)) for n in names], width, 2, _fill)
     return "".join(out).rstrip("\n") + "\n"
 
 
@@ -217,25 +217,9 @@ def _wrap_text(text: str, width: int, initial: str = "", subsequent: str = "",
     return "\n\n".join(done)
 
 
-def _write_dl(out: list[str], rows: list[tuple[str, str]], width: int, indent: int,
-              col_max: int = 30, col_spacing: int = 2) -> None:
-    """click.HelpFormatter.write_dl at ``indent``."""
-    first_col = min(max(len(first) for first, _ in rows), col_max) + col_spacing
-    for first, second in rows:
-        out.append(" " * indent + first)
-        if not second:
-            out.append("\n")
-            continue
-        if len(first) <= first_col - col_spacing:
-            out.append(" " * (first_col - len(first)))
-        else:
-            out += ["\n", " " * (first_col + indent)]
-        lines = _wrap_text(second, max(width - first_col - 2, 10), preserve_paragraphs=True).splitlines()
-        if lines:
-            out.append(lines[0] + "\n")
-            out += [" " * (first_col + indent) + line + "\n" for line in lines[1:]]
-        else:
-            out.append("\n")
+def _fill(text: str, width: int) -> list[str]:
+    """A help's lines, as click's write_dl wraps them."""
+    return _wrap_text(text, width, preserve_paragraphs=True).splitlines()
 
 
 def _short_help(text: str, limit: int) -> str:

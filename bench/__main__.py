@@ -8,7 +8,8 @@
 Every figure is printed next to a baseline measured in the same run (medians of
 several repetitions, taken alternately), with the ratio figure / baseline, the
 target and PASS / MISS ("info" where the issue sets no target, SKIP where a
-backend is not configured).  PostgreSQL runs when ITSM_BENCH_DATABASE_URL names a
+backend is not configured or Request Tracker, the comparison of bench/rt.py,
+is not installed).  PostgreSQL runs when ITSM_BENCH_DATABASE_URL names a
 throwaway database (bench/pg.sh starts one); its itsm tables are dropped.
 The exit status is 0 unless a benchmark crashed: a missed target is a finding
 of the report, not an error of the run.
@@ -34,7 +35,7 @@ from typing import Any
 from bench._util import Config, Result, fmt
 
 BENCHMARKS = ("startup", "remote", "actions", "lifecycle", "journals", "tick", "lint", "concurrency", "search",
-              "intake", "desksize", "reports", "audit", "console")
+              "intake", "desksize", "rt", "reports", "audit", "console")
 
 
 def machine(pg_url: str | None) -> dict[str, Any]:

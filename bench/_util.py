@@ -41,6 +41,9 @@ class Config:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="itsm-bench-")))
     pg_url: str | None = None
     keep: bool = False
+    # Request Tracker's Perl library (bench/rt.py); "none": run as if RT were not installed
+    rt_lib: str = field(default_factory=lambda: os.environ.get("ITSM_BENCH_RT_LIB")
+                        or "/usr/share/request-tracker5/lib")
 
     def pick(self, quick: Any, normal: Any, full: Any | None = None) -> Any:
         if self.quick:

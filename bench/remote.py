@@ -22,9 +22,10 @@ import time
 import urllib.request
 
 from bench._util import (
-    AGENT, GROUP, PYTHON, RESOLVE, Config, Result, itsm_argv, median, new_incident, open_api, paired,
+    AGENT, CONFIRM_FOR_USER, GROUP, PYTHON, RESOLVE, Config, Result, itsm_argv, median, new_incident, open_api, paired,
     ratio_at_most, run_wall, sqlite_url, timed,
 )
+from bench.lifecycle import engine_lifecycle
 
 NAME = "remote"
 
@@ -35,22 +36,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# The agent closes with a desk confirmation (the user's own ``confirm`` needs the
-# reporter role, which the agent's token does not carry); the direct baseline does
-# the same steps.
-CONFIRM_FOR_USER = {"confirmed_via": "phone", "confirmation_note": "The user confirmed on the phone"}
-
-
 def remote_lifecycle(api, i: int) -> None:  # type: ignore[no-untyped-def]
+    """bench.lifecycle's steps through the server: the agent closes with a desk
+    confirmation (the user's own ``confirm`` needs the reporter role)."""
     key = api.new_ticket("incident", {"title": f"Remote lifecycle {i}", "reporter": "bench.reporter@example.com"})["key"]
-    api.do(key, "assign", {"group": GROUP, "assignee": AGENT})
-    api.do(key, "start", {})
-    api.do(key, "resolve", dict(RESOLVE))
-    api.do(key, "confirm_for_user", dict(CONFIRM_FOR_USER))
-
-
-def direct_lifecycle(api, i: int) -> None:  # type: ignore[no-untyped-def]
-    key = new_incident(api, f"Lifecycle {i}")
     api.do(key, "assign", {"group": GROUP, "assignee": AGENT})
     api.do(key, "start", {})
     api.do(key, "resolve", dict(RESOLVE))
@@ -68,7 +57,7 @@ def run(cfg: Config) -> list[Result]:
     api = open_api(url)
     token = api.create_api_key(AGENT, "bench", actor_id="system")["key"]
     keys = [new_incident(api, f"Remote start-up {i}") for i in range(3 * reps + 3)]
-    direct_lifecycle(api, -1)  # registers the definition version
+    engine_lifecycle(api, -1)  # registers the definition version
     port = _free_port()
     server = subprocess.Popen(itsm_argv("serve", "--port", str(port)), env=dict(env, ITSM_DATABASE_URL=url, ITSM_API_PER_MINUTE="0"),  # no per-key limit: a benchmark floods
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -114,7 +103,7 @@ def run(cfg: Config) -> list[Result]:
         rounds = cfg.pick(3, 5, 7)
         direct_rates, remote_rates = [], []
         for _ in range(rounds):
-            direct_rates.append(n / timed(lambda: [direct_lifecycle(api, i) for i in range(n)]))
+            direct_rates.append(n / timed(lambda: [engine_lifecycle(api, i) for i in range(n)]))
             remote_rates.append(n / timed(lambda: [remote_lifecycle(remote, i) for i in range(n)]))
         results.append(Result(NAME, "lifecycles/s through the server (SQLite)", median(remote_rates), "/s",
                               median(direct_rates), "lifecycles/s direct (engine.api, same database)",

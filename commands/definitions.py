@@ -9,7 +9,7 @@ import click
 
 from commands.common import command, pass_state, State
 from engine.errors import ExitCode, UsageError
-from engine.i18n import N_
+from engine.i18n import N_, ntr, tr
 
 
 
@@ -86,25 +86,40 @@ def lint(state: State, paths: tuple[Path, ...], fmt: str, as_json: bool, fail_le
         findings += config.apply(against_findings(against, result.context))
     if with_db:
         if result.errors:
-            click.echo("itsm: --db skipped: fix the definitions' errors first", err=True)
+            click.echo("itsm: " + tr(N_("--db skipped: fix the definitions' errors first"), state.lang), err=True)
         else:
             findings += config.apply(state.api().version_findings())
     result.findings = findings
     repo = result.context.repos[0] if result.context.repos else Path.cwd()
     report = Report(findings, result.suppressed, report_suppressed,
-                    sys.stdout.isatty() if snippets is None else snippets, source_root(repo))
+                    sys.stdout.isatty() if snippets is None else snippets, source_root(repo), state.lang)
     out = render(fmt, report)
     if out:
         click.echo(out, nl=False)
     errors, warnings = result.count("error"), result.count("warning")
     too_many = max_warnings is not None and warnings > max_warnings
     if fmt == "text" and (result.findings or result.suppressed):
-        hidden = f", {len(result.suppressed)} suppressed" if result.suppressed else ""
-        click.echo(f"{errors} error(s), {warnings} warning(s){hidden}", err=True)
+        click.echo(_summary(errors, warnings, len(result.suppressed), state.lang), err=True)
     if too_many:
-        click.echo(f"itsm: {warnings} warning(s), more than --max-warnings {max_warnings}", err=True)
+        click.echo("itsm: " + (f"{warnings} warning(s), more than --max-warnings {max_warnings}"
+                               if state.lang == "en" else
+                               ntr("{count} warning, more than --max-warnings {max}",
+                                   "{count} warnings, more than --max-warnings {max}", warnings, state.lang,
+                                   max=max_warnings)), err=True)
     failing = [f for f in result.findings if severity_at_least(f.severity, fail_level)]
     sys.exit(int(ExitCode.REFUSED) if failing or too_many else 0)
+
+
+def _summary(errors: int, warnings: int, suppressed: int, lang: str) -> str:
+    """Lint's last line: "2 error(s), 1 warning(s), 3 suppressed" (its English spelling is pinned)."""
+    if lang == "en":
+        hidden = f", {suppressed} suppressed" if suppressed else ""
+        return f"{errors} error(s), {warnings} warning(s){hidden}"
+    parts = [ntr("{count} error", "{count} errors", errors, lang),
+             ntr("{count} warning", "{count} warnings", warnings, lang)]
+    if suppressed:
+        parts.append(ntr("{count} suppressed", "{count} suppressed", suppressed, lang))
+    return tr(N_(", "), lang).join(parts)
 
 
 @command()

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from commands.plain import definition_list
 from engine.i18n import N_, tr
 
 CLICK_MESSAGES = (  # click's msgids (click.core, .exceptions, .parser, .types, .termui) that people meet
@@ -251,16 +252,4 @@ class Formatter(click.HelpFormatter):
     def write_dl(self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2) -> None:
         rows = [(translate_metavars(a, self.lang), translate_option_help(b, self.lang) if b else b)
                 for a, b in rows]
-        first_col = min(max((width(a) for a, _ in rows), default=0), col_max) + col_spacing
-        for term, text in rows:
-            self.write(f"{'':>{self.current_indent}}{term}")
-            if not text:
-                self.write("\n")
-                continue
-            if width(term) <= first_col - col_spacing:
-                self.write(" " * (first_col - width(term)))
-            else:
-                self.write("\n" + " " * (first_col + self.current_indent))
-            lines = wrap(text, max(self.width - first_col - 2, 10))
-            pad = " " * (first_col + self.current_indent)
-            self.write("\n".join([lines[0]] + [pad + line for line in lines[1:]]) + "\n")
+        self.write("".join(definition_list(rows, self.width, self.current_indent, wrap, width, col_max, col_spacing)))

@@ -267,3 +267,28 @@ def comment_text(event: "dict[str, Any]", key: str, lang: str) -> str:
     from engine.i18n import tr
 
     return tr("{key}: note #{seq} added", lang, key=key.upper(), seq=event["seq"]) + "\n"
+
+
+def definition_list(rows: "list[tuple[str, str]]", width: int, indent: int, wrap: "Any", measure: "Any" = len,
+                    col_max: int = 30, col_spacing: int = 2) -> "list[str]":
+    """click.HelpFormatter.write_dl's text (terms and their help in two columns),
+    without click: ``wrap(text, columns)`` fills a help to its lines, ``measure``
+    counts a term's columns (Chinese characters take two).  The fast path's root
+    help (entry.py) and the translated help (commands/helptext.py) both use it."""
+    first_col = min(max((measure(term) for term, _ in rows), default=0), col_max) + col_spacing
+    pad = " " * (first_col + indent)
+    out: list[str] = []
+    for term, text in rows:
+        out.append(" " * indent + term)
+        if not text:
+            out.append("\n")
+            continue
+        if measure(term) <= first_col - col_spacing:
+            out.append(" " * (first_col - measure(term)))
+        else:
+            out += ["\n", pad]
+        lines = wrap(text, max(width - first_col - 2, 10))
+        out.append((lines[0] if lines else "") + "\n")
+        out += [pad + line + "\n" for line in lines[1:]]
+    return out
+

@@ -330,6 +330,28 @@ def json_problem(msg: str) -> Said:
     return Said(msg, lambda lang: tr(msg, lang) if msg in JSON_PROBLEMS else msg)
 
 
+JINJA_PROBLEMS = (  # what Jinja (and engine.definitions.expression_limits) says of an expression or template
+    N_("chunk after expression"), N_("unexpected end of template, expected {expected}."),
+    N_("Unexpected end of template. Jinja was looking for the following tags: {tags}. "
+       "The innermost block that needs to be closed is {block}."),
+    N_("Encountered unknown tag {tag}. Jinja was looking for the following tags: {tags}. "
+       "The innermost block that needs to be closed is {block}."),
+    N_("Encountered unknown tag {tag}."), N_("expected token {expected}, got {got}"),
+    N_("unexpected char {char} at {pos}"), N_("unexpected {token}"), N_("no filter named {name}"),
+    N_("no test named {name}"), N_("{obj} has no attribute {attr}"), N_("{name} is undefined"),
+    N_("tag name expected"), N_("expected name or number"),
+    N_("the result of ** would have more than {limit} bits"), N_("the result of * would have more than {limit} bits"),
+    N_("the result would have more than {limit} bits"), N_("the result would have more than {limit} items"),
+    N_("the work would be more than {limit} steps"), N_("{what} would have more than {limit} items"))
+
+
+def jinja_problem(msg: Any) -> Said:
+    """What Jinja says of an expression or template (an exception's message), in the
+    reader's language where its shape is known (JINJA_PROBLEMS), else as it is."""
+    text = str(msg)
+    return Said(text, lambda lang: retell(text, lang, JINJA_PROBLEMS))
+
+
 def said(value: Any, lang: str) -> Any:
     """``value`` as a message shows it in ``lang``: a :class:`Said` or an error (anything with
     ``said``/``text(lang)``) in that language, an operating-system error by its known words."""

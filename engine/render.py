@@ -143,8 +143,3 @@ def pairs(items: Sequence[tuple[str, Any]]) -> str:
     items = [(k, cell(v)) for k, v in items if v not in (None, "", [], {})]
     size = max((width(k) for k, _ in items), default=0)
     return "".join(f"{_pad(k, size)}  {v}\n" for k, v in items)
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``1 ticket``, ``2 tickets`` (English; the Chinese catalogue has no plurals)."""
-    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"

@@ -48,6 +48,8 @@ DISPLAY_TZ = "Asia/Shanghai"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: takes tens of seconds (e.g. pip install into a fresh venv)")
     config.addinivalue_line("markers", "direct_only(why): in a DUAL_MODE module, runs in direct mode only")
+    config.addinivalue_line("markers", "sqlite_only(why): checks a SQLite structure (FTS5); its PostgreSQL "
+                                       "variant is deselected, not skipped")
 
 
 @pytest.fixture(scope="session")
@@ -322,11 +324,14 @@ def mode() -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Remote mode runs on SQLite only: the client's path (engine/remote, the
     JSON API) is the same whichever database the server holds, and the direct
-    variants run every test on both databases (this keeps CI's time in check)."""
+    variants run every test on both databases (this keeps CI's time in check).
+    A test marked ``sqlite_only`` checks what only SQLite has: its PostgreSQL
+    variant is dropped the same way."""
     keep, dropped = [], []
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        if params.get("mode") == "remote" and params.get("db_url") == "postgresql":
+        on_pg = params.get("db_url") == "postgresql"
+        if on_pg and (params.get("mode") == "remote" or item.get_closest_marker("sqlite_only")):
             dropped.append(item)
         else:
             keep.append(item)

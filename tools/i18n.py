@@ -10,7 +10,9 @@ Marked strings: the first argument of ``tr(...)`` and ``N_(...)``, the first two
 ``ntr(singular, plural, n)`` (a plural message) in engine/,
 commands/ and cli.py (engine/web has its own word list, engine/web/i18n.py);
 and the help of every command, found by walking the command tree: each
-paragraph, option help and metavar (commands/helptext.py says what a unit is).
+paragraph, option help and metavar (commands/helptext.py says what a unit is);
+and the descriptions of engine/schemas/ that a schema finding quotes
+(engine.definitions.validate.quoted_descriptions).
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ def extract() -> Catalog:
                              auto_comments=comments)
     for message, location in help_messages():
         template.add(message, locations=[location])
+    sys.path.insert(0, str(REPO))
+    from engine.definitions.validate import quoted_descriptions
+
+    for message, file in quoted_descriptions():  # schema texts a schema finding quotes
+        template.add(message, locations=[(f"engine/schemas/{file}", 1)])
     return template
 
 

@@ -100,8 +100,8 @@ class Calendar:
         self._days: dict[date, tuple[Span, ...]] = {}
         self._line: _Timeline | None = None  # the spans of a range of dates, flattened
         if not always and not any(week) and not self.workdays:
-            raise ValueError(f"calendar {cid!r} has no working time: give working hours "
-                             "for at least one weekday, or always: true")
+            raise ValueError(message(N_("calendar {cid!r} has no working time: give working hours "
+                                        "for at least one weekday, or always: true"), cid=cid))
 
 
     @cached_property
@@ -154,18 +154,18 @@ class Calendar:
         if data.get("always"):
             extra = [k for k in ("hours", "holidays", "workdays") if data.get(k)]
             if extra:
-                problems.append(((extra[0],), f"calendar {cid!r} is always open: remove {', '.join(extra)}"))
+                problems.append(((extra[0],), message(N_("calendar {cid!r} is always open: remove {keys}"), cid=cid, keys=', '.join(extra))))
             if problems or tz is None:
                 return None, problems
             return cls(cid, tz, ((),) * 7, always=True), problems
         hours = data.get("hours") or {}
         if not isinstance(hours, Mapping):
-            problems.append((("hours",), f"calendar {cid!r}: hours must map mon..sun to working periods"))
+            problems.append((("hours",), message(N_("calendar {cid!r}: hours must map mon..sun to working periods"), cid=cid)))
             return None, problems
         unknown = [str(k) for k in hours if k not in WEEKDAYS]
         if unknown:
-            problems.append((("hours", unknown[0]), f"calendar {cid!r}: unknown weekday {unknown[0]!r} "
-                             f"in hours: use {', '.join(WEEKDAYS)}"))
+            problems.append((("hours", unknown[0]), message(N_("calendar {cid!r}: unknown weekday {day!r} in hours: use {days}"),
+                                     cid=cid, day=unknown[0], days=', '.join(WEEKDAYS))))
         week = tuple(_periods(cid, day, hours.get(day), problems) for day in WEEKDAYS)
         holidays: set[date] = set()
         for i, item in enumerate(data.get("holidays") or ()):
@@ -179,11 +179,11 @@ class Calendar:
             if first is None or last is None:
                 continue
             if last < first:
-                problems.append((("holidays", i, "to"), f"calendar {cid!r}: holiday from {first} "
-                                 f"to {last} ends before it starts"))
+                problems.append((("holidays", i, "to"), message(N_("calendar {cid!r}: holiday from {first} to {last} ends before it starts"),
+                                         cid=cid, first=first, last=last)))
             elif len(holidays) + (last - first).days >= MAX_HOLIDAY_DATES:
-                problems.append((("holidays", i), f"calendar {cid!r}: holidays up to {last} make "
-                                 f"more than {MAX_HOLIDAY_DATES:,} holiday dates: check the years"))
+                problems.append((("holidays", i), message(N_("calendar {cid!r}: holidays up to {last} make more than {most:,} holiday "
+                                            "dates: check the years"), cid=cid, last=last, most=MAX_HOLIDAY_DATES)))
                 break
             else:
                 holidays.update(first + timedelta(days=n) for n in range((last - first).days + 1))
@@ -193,18 +193,18 @@ class Calendar:
             hours_as = item.get("hours_as") or "mon"
             at = ("workdays", i, "hours_as") if "hours_as" in item else ("workdays", i, "date")
             if hours_as not in WEEKDAYS:
-                problems.append((at, f"calendar {cid!r}: workday {day}: hours_as {hours_as!r} "
-                                 f"is not one of {', '.join(WEEKDAYS)}"))
+                problems.append((at, message(N_("calendar {cid!r}: workday {day}: hours_as {hours_as!r} is not one of {days}"),
+                                         cid=cid, day=day, hours_as=hours_as, days=', '.join(WEEKDAYS))))
             elif not week[WEEKDAYS.index(hours_as)]:
                 # said unless no weekday has hours (below) or that weekday's periods are wrong
                 if any(week) and not any(p[0][:2] == ("hours", hours_as) for p in problems):
-                    problems.append((at, f"calendar {cid!r}: workday {day} takes the hours of "
-                                     f"{hours_as}, which has none"))
+                    problems.append((at, message(N_("calendar {cid!r}: workday {day} takes the hours of {hours_as}, which has none"),
+                                             cid=cid, day=day, hours_as=hours_as)))
             elif day is not None:
                 workdays[day] = WEEKDAYS.index(hours_as)
         if not any(week) and not any(p[0][0] == "hours" for p in problems):
-            problems.append((("hours",), f"calendar {cid!r} has no working time: give working "
-                             "hours for at least one weekday, or always: true"))
+            problems.append((("hours",), message(N_("calendar {cid!r} has no working time: give working hours "
+                                        "for at least one weekday, or always: true"), cid=cid)))
         if problems or tz is None:
             return None, problems
         return cls(cid, tz, week, frozenset(holidays), workdays), problems
@@ -226,9 +226,10 @@ class Calendar:
                 last += _ONE_DAY
             if (last - first).days + 1 > MAX_IDLE_DAYS:
                 out.append((self._holiday_path(data, closed[i]),
-                            f"calendar {self.id!r} has no working time from {first} to {last}, "
-                            f"more than {MAX_IDLE_DAYS} days in a row: nothing counted in it "
-                            "across them could ever end"))
+                            message(N_("calendar {cid!r} has no working time from {first} to {last}, "
+                                       "more than {most} days in a row: nothing counted in it "
+                                       "across them could ever end"),
+                                    cid=self.id, first=first, last=last, most=MAX_IDLE_DAYS)))
             i = j + 1
         return out
 
@@ -575,16 +576,16 @@ def _offset(t: datetime) -> int:
 def _zone(cid: str, name: Any, problems: list[Problem] | None = None) -> ZoneInfo | None:
     """The time zone ``name``; a problem (or ValueError without ``problems``) if unknown."""
     if not name or not isinstance(name, str):
-        message = f"calendar {cid!r} needs a timezone, e.g. Asia/Shanghai"
+        text = message(N_("calendar {cid!r} needs a timezone, e.g. Asia/Shanghai"), cid=cid)
     else:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):
-            message = (f"calendar {cid!r}: unknown time zone {name!r}: use an IANA "
-                       "name such as Asia/Shanghai or Europe/London")
+            text = message(N_("calendar {cid!r}: unknown time zone {name!r}: use an IANA "
+                              "name such as Asia/Shanghai or Europe/London"), cid=cid, name=name)
     if problems is None:
-        raise ValueError(message)
-    problems.append((("timezone",), message))
+        raise ValueError(text)
+    problems.append((("timezone",), text))
     return None
 
 
@@ -597,8 +598,8 @@ def _date(cid: str, where: str, value: Any, path: tuple[str | int, ...],
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        problems.append((path, f"calendar {cid!r}: {where}: cannot read date {value!r}: "
-                         "write 'YYYY-MM-DD' (a date that exists)"))
+        problems.append((path, message(N_("calendar {cid!r}: {where}: cannot read date {value!r}: "
+                                    "write 'YYYY-MM-DD' (a date that exists)"), cid=cid, where=where, value=value)))
         return None
 
 
@@ -612,27 +613,27 @@ def _periods(cid: str, day: str, raw: Any, problems: list[Problem]) -> tuple[Per
         at = ("hours", day) if isinstance(raw, str) else ("hours", day, i)
         m = _PERIOD.match(str(item))
         if not m:
-            problems.append((at, f"calendar {cid!r}: {day}: cannot read working period "
-                             f"{item!r}: write 'HH:MM-HH:MM', e.g. '09:00-18:00'"))
+            problems.append((at, message(N_("calendar {cid!r}: {day}: cannot read working period {item!r}: "
+                                        "write 'HH:MM-HH:MM', e.g. '09:00-18:00'"), cid=cid, day=day, item=item)))
             continue
         h1, m1, h2, m2 = (int(g) for g in m.groups())
         if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-            problems.append((at, f"calendar {cid!r}: {day}: {item!r} is not a time of day "
-                             "(00:00 to 24:00)"))
+            problems.append((at, message(N_("calendar {cid!r}: {day}: {item!r} is not a time of day (00:00 to 24:00)"),
+                                     cid=cid, day=day, item=item)))
             continue
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end <= start:
-            problems.append((at, f"calendar {cid!r}: {day}: working period {item!r} ends before "
-                             "it starts: split a night shift at midnight (e.g. mon "
-                             "'22:00-24:00' and tue '00:00-06:00')"))
+            problems.append((at, message(N_("calendar {cid!r}: {day}: working period {item!r} ends before "
+                                        "it starts: split a night shift at midnight (e.g. mon "
+                                        "'22:00-24:00' and tue '00:00-06:00')"), cid=cid, day=day, item=item)))
             continue
         out.append((start, end, i))
     out.sort()
     merged: list[Period] = []
     for start, end, i in out:
         if merged and start < merged[-1][1]:
-            problems.append((("hours", day, i), f"calendar {cid!r}: {day}: working periods "
-                             f"overlap at {start // 60:02d}:{start % 60:02d}"))
+            problems.append((("hours", day, i), message(N_("calendar {cid!r}: {day}: working periods overlap at {at}"),
+                                                  cid=cid, day=day, at=f"{start // 60:02d}:{start % 60:02d}")))
             continue
         if merged and start == merged[-1][1]:
             merged[-1] = (merged[-1][0], end)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
+from engine.i18n import N_, message, names
 from engine.model import CodeTable, Definitions, Label, ProcessSpec
 
 # dimension -> the code table that labels it (None: not a code)
@@ -37,21 +38,23 @@ def problem(processes: Iterable[ProcessSpec], name: str) -> str | None:
     scope = list(processes)
     having = [p for p in scope if name in p.fields]
     if not having:
-        shown = ", ".join(p.id for p in scope) or "none"
-        return (f"'{name}' is neither a ticket dimension ({', '.join(BUILTIN)}) nor a field of "
-                f"the processes in scope ({shown})")
+        shown = names([p.id for p in scope])
+        return message(N_("'{name}' is neither a ticket dimension ({dimensions}) nor a field of "
+                          "the processes in scope ({shown})"), name=name, dimensions=', '.join(BUILTIN),
+                       shown=shown)
     for p in having:
         fs = p.fields[name]
         if fs.type not in ENUMERABLE:
-            return (f"field '{name}' of process '{p.id}' is of type {fs.type}: a report groups by "
-                    f"a field of type {', '.join(ENUMERABLE)}")
+            return message(N_("field '{name}' of process '{id}' is of type {type}: a report groups by "
+                              "a field of type {types}"), name=name, id=p.id, type=fs.type,
+                           types=', '.join(ENUMERABLE))
     tables = {p.fields[name].codes for p in having if p.fields[name].type == "code"}
     types = {p.fields[name].type for p in having}
     if len(types) > 1 or len(tables) > 1:
         kinds = ", ".join(f"{p.id}: {p.fields[name].type} {p.fields[name].codes or ''}".strip()
                           for p in having)
-        return (f"field '{name}' means different things in the processes in scope ({kinds}); "
-                "filter the KPI to one process")
+        return message(N_("field '{name}' means different things in the processes in scope ({kinds}); "
+                          "filter the KPI to one process"), name=name, kinds=kinds)
     return None
 
 
@@ -116,11 +119,12 @@ def _unknown_values(processes: Mapping[str, ProcessSpec], scope: list[ProcessSpe
                     given: object) -> list[tuple[tuple[str | int, ...], str, bool]]:
     values = [given] if isinstance(given, str) else list(given) if isinstance(given, list) else []
     if name == "process":
-        known, what = set(processes), "process"
+        known, what = set(processes), message(N_("process"))
     else:
         tid = _table_in_scope(scope, name)
         if tid is None or tid not in tables:
             return []
-        known, what = set(tables[tid].values), f"code of codes/{tid}.yaml"
-    return [(path + ((i,) if isinstance(given, list) else ()), f"'{v}' is not a {what} ({name})", False)
+        known, what = set(tables[tid].values), message(N_("code of codes/{table}.yaml"), table=tid)
+    return [(path + ((i,) if isinstance(given, list) else ()),
+             message(N_("'{value}' is not a {what} ({name})"), value=v, what=what, name=name), False)
             for i, v in enumerate(values) if isinstance(v, str) and v not in known]

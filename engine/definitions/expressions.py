@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.definitions import expression_limits as limits
 from engine.errors import ItsmError
-from engine.i18n import N_
+from engine.i18n import N_, jinja_problem
 
 if TYPE_CHECKING:  # jinja2 is imported on first compile: most commands evaluate no
     from jinja2 import nodes  # expression, and importing it is ~20 ms of start-up
@@ -182,10 +182,10 @@ class Expression:
             return result
         except UndefinedError as exc:
             raise ExpressionError(N_("{message} in expression '{source}'"), self.source,
-                                  values={"message": exc.message, "source": self.source}) from None
+                                  values={"message": jinja_problem(exc.message), "source": self.source}) from None
         except (SecurityError, limits.TooLarge) as exc:
             raise ExpressionError(N_("not allowed in expressions: {exc}"), self.source,
-                                  values={"exc": exc}) from None
+                                  values={"exc": jinja_problem(exc)}) from None
         except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError,
                 NameError, RecursionError, AssertionError) as exc:  # the data, or a filter's arguments
             raise ExpressionError(N_("expression '{source}' failed: {exc}"), self.source,
@@ -249,12 +249,12 @@ def compile_expression(source: str) -> Expression:
         tree = env.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
         raise ExpressionError(N_("syntax error: {message}"), source, _syntax_column(source),
-                              values={"message": exc.message}) from None
+                              values={"message": jinja_problem(exc.message)}) from None
     except (RecursionError, SyntaxError):  # deeper than Jinja's parser or Python's compiler goes
         raise ExpressionError(N_("syntax error: the expression is nested too deeply"), source) from None
     except Exception as exc:  # noqa: BLE001 - Jinja folds constants while compiling ('1.codes')
         raise ExpressionError(N_("cannot compile: {value}"),
-                              source, values={"value": getattr(exc, 'message', None) or exc}) from None
+                              source, values={"value": jinja_problem(getattr(exc, 'message', None) or exc)}) from None
     _refuse_constant_parts(env, tree, source)
     names: set[str] = set()
     for name in tree.find_all(nodes.Name):

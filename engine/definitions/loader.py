@@ -111,13 +111,13 @@ for _tag, _regexp, _first in (
     _Loader.add_implicit_resolver(_TAG + _tag, re.compile(_regexp), _first)
 
 _YAML11 = (
-    (re.compile(r"^(?:y|Y|yes|Yes|YES|on|On|ON)$"), "boolean true"),
-    (re.compile(r"^(?:n|N|no|No|NO|off|Off|OFF)$"), "boolean false"),
-    (re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"), "a sexagesimal number"),
-    (re.compile(r"^[-+]?0[0-7_]+$"), "an octal number"),
-    (re.compile(r"^[-+]?0b[01_]+$"), "a binary number"),
-    (re.compile(r"^[-+]?[0-9][0-9_]*_[0-9_]*$"), "a number with underscores"),
-    (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[Tt ].*)?$"), "a timestamp"),
+    (re.compile(r"^(?:y|Y|yes|Yes|YES|on|On|ON)$"), N_("boolean true")),
+    (re.compile(r"^(?:n|N|no|No|NO|off|Off|OFF)$"), N_("boolean false")),
+    (re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$"), N_("a sexagesimal number")),
+    (re.compile(r"^[-+]?0[0-7_]+$"), N_("an octal number")),
+    (re.compile(r"^[-+]?0b[01_]+$"), N_("a binary number")),
+    (re.compile(r"^[-+]?[0-9][0-9_]*_[0-9_]*$"), N_("a number with underscores")),
+    (re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[Tt ].*)?$"), N_("a timestamp")),
 )
 
 
@@ -238,7 +238,14 @@ YAML_PROBLEMS = (  # PyYAML's words, said in the reader's language (engine.i18n.
     N_("did not find expected key"), N_("did not find expected node content"),
     N_("did not find expected '-' indicator"), N_("found undefined alias {alias}"),
     N_("found duplicate anchor {anchor}; first occurrence"), N_("second occurrence"),
-    N_("found unknown escape character {character}"), N_("found unexpected ':'"))
+    N_("found unknown escape character {character}"), N_("found unexpected ':'"),
+    N_("while scanning for the next token"), N_("found character that cannot start any token"),
+    N_("did not find expected ',' or ']'"), N_("did not find expected ',' or '}'"),
+    N_("mapping keys are not allowed here"), N_("found unexpected document separator"),
+    N_("while scanning a double-quoted scalar"), N_("while scanning a directive"),
+    N_("while parsing a block mapping node"), N_("while parsing a flow mapping node"),
+    N_("expected the node content, but found {found}"), N_("while composing a mapping"),
+    N_("found duplicate key"))
 
 
 def _yaml_problem(context: str | None, problem: str | None) -> Said:

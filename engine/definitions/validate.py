@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.errors import DefinitionError
-from engine.i18n import N_, message
+from engine.i18n import N_, Said, message, names, tr
 from engine.definitions.loader import Document, format_path
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -91,10 +91,51 @@ def _validator(name: str) -> Any:
     return Draft202012Validator(schema, registry=registry)
 
 
+def _quoting(node: dict[str, Any]) -> bool:
+    """Whether a finding about this schema node quotes its description."""
+    return any(k in node for k in ("pattern", "oneOf", "anyOf", "not"))
+
+
+def quoted_descriptions() -> list[tuple[str, str]]:
+    """(description, schema file) of every schema node whose description a finding
+    quotes (tools/i18n.py puts them in the catalogue, so they are said in Chinese too)."""
+    out: dict[str, str] = {}
+
+    def walk(node: Any, file: str) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("description"), str) and _quoting(node):
+                out.setdefault(node["description"], file)
+            for k, v in node.items():
+                if k != "description":
+                    walk(v, file)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, file)
+
+    for name in schema_names():  # as validated: $refs inlined (a target's description wins)
+        walk(_validator(name).schema, schema_path(name).name)
+    return list(out.items())
+
+
+def _description(schema: dict[str, Any]) -> Said:
+    """A schema node's description, in the reader's language (quoted_descriptions)."""
+    text = str(schema["description"])
+    return Said(text, lambda lang: tr(text, lang))
+
+
+_TYPE_NAMES = {dict: N_("a mapping"), list: N_("a list"), str: N_("a string"), bool: N_("a boolean"),
+               int: N_("an integer"), float: N_("a number"), type(None): N_("nothing (null)")}
+JSON_TYPES = {"object": N_("object"), "array": N_("array"), "string": N_("string"), "boolean": N_("boolean"),
+              "integer": N_("integer"), "number": N_("number"), "null": N_("null")}
+
+
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "nothing (null)"}.get(
-                type(value), type(value).__name__)
+    name = _TYPE_NAMES.get(type(value))
+    return message(name) if name else type(value).__name__
+
+
+def _json_type(name: Any) -> Any:
+    return message(JSON_TYPES[name]) if name in JSON_TYPES else name
 
 
 def _leaf_errors(error: Any) -> Iterable[Any]:
@@ -116,12 +157,12 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
     path = tuple(error.absolute_path)
     v, inst, schema = error.validator, error.instance, error.schema
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str) and v == "not":
-        why = f": {schema['description']}" if schema.get("description") else ""
+        why = message(N_(": {description}"), description=_description(schema)) if schema.get("description") else ""
         return message(N_("key '{inst}' is reserved here{why}"), inst=inst, why=why), path + (inst,), True
     if "propertyNames" in error.relative_schema_path and isinstance(inst, str):
         if v == "pattern" and schema.get("description") and error.validator_value != "^[a-z][a-z0-9_]*$":
             return message(N_("key '{inst}' is not valid: {description}"),
-                           inst=inst, description=schema['description']), path + (inst,), True
+                           inst=inst, description=_description(schema)), path + (inst,), True
         return (message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"),
                         inst=inst),
                 path + (inst,), True)
@@ -140,7 +181,9 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
                        value=missing[0] if missing else error.validator_value), path, False
     if v == "type":
         want = error.validator_value
-        want = " or ".join(want) if isinstance(want, list) else want
+        want = message(N_("{one} or {other}"), one=names([_json_type(w) for w in want[:-1]], " or "),
+                       other=_json_type(want[-1])) if isinstance(want, list) and len(want) > 1 else \
+            _json_type(want[0] if isinstance(want, list) else want)
         return message(N_("expected {want}, got {type_name}"),
                        want=want, type_name=_type_name(inst)), path, False
     if v == "enum":
@@ -153,7 +196,8 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
         return message(N_("expected '{validator_value}', got '{inst}'"),
                        validator_value=error.validator_value, inst=inst), path, False
     if v == "pattern":
-        desc = schema.get("description") or message(N_("must match {pattern}"), pattern=error.validator_value)
+        desc = _description(schema) if schema.get("description") else \
+            message(N_("must match {pattern}"), pattern=error.validator_value)
         return message(N_("'{inst}' is not valid: {desc}"), inst=inst, desc=desc), path, False
     if v == "propertyNames":
         return message(N_("key '{inst}' is not a valid id (lower_snake_case, starting with a letter)"),
@@ -163,12 +207,34 @@ def _message(error: Any, doc: Document) -> tuple[str, tuple[str | int, ...], boo
         return message(N_("must not be empty")), path, False
     if v == "uniqueItems":
         return message(N_("has duplicate entries")), path, False
+    limit = error.validator_value
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+        return message({"minimum": N_("{inst} is less than the minimum, {limit}"),
+                        "maximum": N_("{inst} is more than the maximum, {limit}"),
+                        "exclusiveMinimum": N_("{inst} must be more than {limit}"),
+                        "exclusiveMaximum": N_("{inst} must be less than {limit}"),
+                        "multipleOf": N_("{inst} is not a multiple of {limit}")}[v],
+                       inst=inst, limit=limit), path, False
+    if v == "minLength":
+        return (message(N_("must not be empty")) if limit == 1 else
+                message(N_("is too short: at least {limit} characters"), limit=limit)), path, False
+    if v == "maxLength":
+        return message(N_("is too long: at most {limit} characters"), limit=limit), path, False
+    if v in ("maxItems", "maxProperties"):
+        return message(N_("has too many entries: at most {limit}"), limit=limit), path, False
+    if v == "format":
+        return message(N_("'{inst}' is not a valid {format}"), inst=inst, format=limit), path, False
+    if v == "not":
+        return message(N_("{kind} is not allowed here"), kind=_type_name(inst)), path, False
+    if v == "anyOf" and schema.get("description"):
+        return (message(N_("{kind} is not valid here: {description}"), kind=_type_name(inst),
+                        description=_description(schema)), path, False)
     if v == "oneOf":
         if not schema.get("description"):
             return message(N_("{kind} is not valid here"), kind=_type_name(inst)), path, False
         return (message(N_("{kind} is not valid here: {description}"), kind=_type_name(inst),
-                        description=schema["description"]), path, False)
-    return error.message, path, False
+                        description=_description(schema)), path, False)
+    return error.message, path, False  # a rare kind: jsonschema's own (English) words
 
 
 def _matches_patterns(key: str, schema: dict[str, Any]) -> bool:

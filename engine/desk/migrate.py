@@ -25,7 +25,8 @@ from engine.desk.writes import event, refresh_due
 
 
 def _keys(keys: list[str], n: int = 5) -> str:
-    return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+    more = message(N_(" and {count} more"), count=len(keys) - n) if len(keys) > n else ""
+    return message(N_("{parts}{more}"), parts=", ".join(keys[:n]), more=more)
 
 
 def db_findings(desk: Desk) -> list[Finding]:
@@ -47,21 +48,23 @@ def db_findings(desk: Desk) -> list[Finding]:
     out = []
     for process, keys in sorted(unknown.items()):
         out.append(Finding(f"processes/{process}.yaml", 1, 1, "D001", "stranded-ticket", "error",
-                           f"{len(keys)} open ticket(s) of process '{process}', which no longer "
-                           f"exists: {_keys(keys)}"))
+                           message(N_("{count} open ticket(s) of process '{process}', which no longer "
+                                      "exists: {keys}"), count=len(keys), process=process, keys=_keys(keys))))
     for (process, state), keys in sorted(by_state.items()):
         spec = desk.defs.processes[process]
         line = spec.where.line
         out.append(Finding(spec.file or f"processes/{process}.yaml", line, 1, "D001", "stranded-ticket",
-                           "error", f"{len(keys)} open ticket(s) in state '{state}', which process "
-                           f"'{process}' no longer has: {_keys(keys)}; move them with "
-                           f"'itsm migrate {process} --map {state}=NEW_STATE'"))
+                           "error", message(N_("{count} open ticket(s) in state '{state}', which process "
+                                               "'{process}' no longer has: {keys}; move them with "
+                                               "'itsm migrate {process} --map {state}=NEW_STATE'"),
+                                            count=len(keys), state=state, process=process, keys=_keys(keys))))
     for (process, name), keys in sorted(by_field.items()):
         spec = desk.defs.processes[process]
         out.append(Finding(spec.file or f"processes/{process}.yaml", spec.where.line, 1, "D002",
                            "orphaned-field", "warning",
-                           f"{len(keys)} open ticket(s) hold a value of field '{name}', which process "
-                           f"'{process}' no longer declares: {_keys(keys)}"))
+                           message(N_("{count} open ticket(s) hold a value of field '{name}', which process "
+                                      "'{process}' no longer declares: {keys}"),
+                                   count=len(keys), name=name, process=process, keys=_keys(keys))))
     return out + version_findings(desk)
 
 
@@ -111,8 +114,9 @@ def version_findings(desk: Desk) -> list[Finding]:
                     loaded = loaded.isoformat(timespec="minutes")
                 earlier.append(Earlier(
                     row["declared_version"], spec,
-                    f"stored version {row['declared_version']} ({row['version'][:12]}, first used "
-                    f"{loaded}) that tickets ran under", f"{pid}@{row['version'][:8]}"))
+                    message(N_("stored version {version} ({sha}, first used {loaded}) that tickets ran under"),
+                            version=row['declared_version'], sha=row['version'][:12], loaded=loaded),
+                    f"{pid}@{row['version'][:8]}"))
             out += check(current, earlier)
     return out
 

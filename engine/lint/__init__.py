@@ -15,6 +15,7 @@ import gc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from engine.i18n import N_, message
 from engine.lint.config import LintConfig
 from engine.lint.context import LintContext, build_context
 from engine.lint.finding import SEVERITIES, Finding
@@ -43,13 +44,13 @@ def run_rules(ctx: LintContext, rules: list[Rule] | None = None) -> list[Finding
     findings: set[Finding] = set()
     for rule in rules if rules is not None else all_rules():
         try:
-            for where, message in rule.check(ctx):
+            for where, text in rule.check(ctx):
                 if where.file in ctx.targets or where.file not in ctx.docs:
                     findings.add(Finding(where.file, where.line, where.column, rule.id,
-                                         rule.slug, rule.severity, message))
+                                         rule.slug, rule.severity, text))
         except Exception as exc:  # a crashing rule is a finding, never a traceback
             findings.add(Finding("<lint>", 1, 1, rule.id, rule.slug, "error",
-                                 f"rule crashed: {type(exc).__name__}: {exc}"))
+                                 message(N_("rule crashed: {kind}: {exc}"), kind=type(exc).__name__, exc=exc)))
     return sorted(findings, key=_position)
 
 

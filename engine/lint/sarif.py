@@ -2,7 +2,8 @@
 IDE viewers) read.  One run; the driver lists the rules that have results, with
 their documentation; file locations are relative to the source root (the git
 work tree, else the process repository); suppressed findings are results with a
-``suppressions`` entry holding the written reason.
+``suppressions`` entry holding the written reason.  A result's message is in the
+language asked for (``--lang``); the rules' descriptions are their English docs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from engine import __version__
+from engine.i18n import said
 from engine.lint.finding import Finding
 from engine.lint.registry import Rule, all_rules
 from engine.lint.suppressions import Suppressed
@@ -74,7 +76,7 @@ def _location(file: str, line: int, column: int, root: Path) -> list[dict[str, A
                                              "startColumn": max(column, 1)}}}]
 
 
-def sarif(findings: list[Finding], suppressed: list[Suppressed], root: Path) -> str:
+def sarif(findings: list[Finding], suppressed: list[Suppressed], root: Path, lang: str = "en") -> str:
     from engine.lint.versioning import RULES as VERSION_RULES
 
     registry = {r.id: r for r in [*all_rules(), *VERSION_RULES]}  # D003, D004: documented rules too
@@ -93,7 +95,7 @@ def sarif(findings: list[Finding], suppressed: list[Suppressed], root: Path) -> 
     results = []
     for f, sup in entries:
         result: dict[str, Any] = {"ruleId": f.rule, "ruleIndex": index[f.rule],
-                                  "level": LEVEL[f.severity], "message": {"text": f.message},
+                                  "level": LEVEL[f.severity], "message": {"text": str(said(f.message, lang))},
                                   "locations": _location(f.file, f.line, f.column, root)}
         if sup is not None:
             result["suppressions"] = [{"kind": "inSource", "justification": sup.reason,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.definitions.diff import Side
 from engine.errors import UsageError
-from engine.i18n import N_
+from engine.i18n import N_, Said, message
 from engine.lint.context import LintContext, display
 from engine.lint.finding import Finding
 from engine.lint.versioning import Current, Earlier, check, current_from
@@ -46,7 +46,8 @@ def load_path(path: Path, source: str) -> Side:
         from engine.lint.formatters import text
 
         first = problems[0]
-        raise UsageError(text(problems).rstrip("\n"), file=first.file, line=first.line,
+        raise UsageError(Said(text(problems).rstrip("\n"), lambda lang: text(problems, lang=lang).rstrip("\n")),
+                         file=first.file, line=first.line,
                          column=first.column, rule=first.slug)
     side = Side(source, source, whole=path.is_dir())
     for pid, (doc, _) in ctx.processes.items():
@@ -86,6 +87,6 @@ def against_findings(old: Path, ctx: LintContext) -> list[Finding]:
     for pid, spec in side.processes.items():
         if pid in current:
             where = spec.file or display(old)
-            out += check(current[pid], [Earlier(spec.version, spec, f"version {spec.version} in {where}",
+            out += check(current[pid], [Earlier(spec.version, spec, message(N_("version {version} in {where}"), version=spec.version, where=where),
                                                 where)])
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from engine.i18n import N_, message
 from engine.lint.finding import Finding
 from engine.lint.registry import Rule
 
@@ -108,19 +109,19 @@ def apply(findings: list[Finding], directives: dict[str, list[Directive]], rules
     for file, ds in directives.items():
         for d in ds:
             if not d.kind:
-                problem("L001", d, "unreadable suppression: write '# itsmlint: disable=ID reason: "
-                                   "<why>' (or disable-next-line=ID)")
+                problem("L001", d, message(N_("unreadable suppression: write '# itsmlint: disable=ID reason: "
+                                              "<why>' (or disable-next-line=ID)")))
                 continue
             if not d.reason:
-                problem("L001", d, f"suppression of {', '.join(d.rules)} has no reason, so it "
-                                   f"suppresses nothing: add 'reason: <why>'")
+                problem("L001", d, message(N_("suppression of {rules} has no reason, so it "
+                                              "suppresses nothing: add 'reason: <why>'"), rules=', '.join(d.rules)))
                 continue
             for name in d.rules:
                 rule = by_key.get(name) or by_key.get(name.upper())
                 if rule is None:
-                    problem("L002", d, f"suppression names unknown rule '{name}'")
+                    problem("L002", d, message(N_("suppression names unknown rule '{name}'"), name=name))
                 elif rule.id in META_RULES:
-                    problem("L002", d, f"{rule.id} {rule.slug} cannot be suppressed")
+                    problem("L002", d, message(N_("{rule} cannot be suppressed"), rule=f"{rule.id} {rule.slug}"))
                 else:
                     active.setdefault((file, d.target_line, rule.id), d)
     kept: list[Finding] = []
@@ -137,6 +138,6 @@ def apply(findings: list[Finding], directives: dict[str, list[Directive]], rules
     for key, d in active.items():
         if key not in used:
             rule = by_key[key[2]]
-            problem("L002", d, f"nothing to suppress: no {rule.id} {rule.slug} finding on line "
-                               f"{d.target_line}")
+            problem("L002", d, message(N_("nothing to suppress: no {rule} finding on line {line}"),
+                                       rule=f"{rule.id} {rule.slug}", line=d.target_line))
     return kept, suppressed, problems

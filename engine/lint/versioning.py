@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from engine.i18n import N_, Said, message, names
 from engine.errors import DefinitionError
 from engine.lint.context import LintContext
 from engine.lint.finding import Finding
@@ -150,15 +151,16 @@ def spec_from_text(text: str, name: str) -> ProcessSpec | None:
 
 def summary(changes: Sequence[Any], n: int = SUMMARY_ITEMS) -> str:  # engine.definitions.diff.Change
     """'~ action resolve (requires), + state with_vendor and 2 more'."""
+    from engine.definitions.diff import kind_word
+
     parts = []
     for c in changes[:n]:
-        text = f"{_MARK[c.change]} {c.kind} {c.id}"
-        if c.change == "changed" and c.details:
-            attrs = list(dict.fromkeys(d.attribute for d in c.details))
-            text += f" ({', '.join(attrs[:3])}{', ...' if len(attrs) > 3 else ''})"
-        parts.append(text)
-    more = f" and {len(changes) - n} more" if len(changes) > n else ""
-    return ", ".join(parts) + more
+        attrs = list(dict.fromkeys(d.attribute for d in c.details)) if c.change == "changed" else []
+        more = f" ({', '.join(attrs[:3])}{', ...' if len(attrs) > 3 else ''})" if attrs else ""
+        parts.append(Said(f"{_MARK[c.change]} {c.kind} {c.id}{more}",
+                          lambda lang, c=c, more=more: f"{_MARK[c.change]} {kind_word(c.kind, lang)} {c.id}{more}"))
+    more = message(N_(" and {count} more"), count=len(changes) - n) if len(changes) > n else ""
+    return message(N_("{parts}{more}"), parts=names(parts) if parts else "", more=more)
 
 
 def content_changes(old: ProcessSpec, new: ProcessSpec) -> list[Any]:
@@ -189,23 +191,27 @@ def check(current: Current, earlier: list[Earlier]) -> list[Finding]:
     if differing:
         e, changes = differing[-1]  # the most recent
         others = len(differing) - 1
-        also = f" (and {others} other earlier version(s) with that number)" if others else ""
+        also = message(N_(" (and {count} other earlier version(s) with that number)"), count=others) if others else ""
         out.append(Finding(
             current.file, current.line, current.column, NOT_BUMPED.id, NOT_BUMPED.slug,
             NOT_BUMPED.severity,
-            f"process '{spec.id}' declares version: {spec.version}, but its content differs from "
-            f"{e.name}{also}: {summary(changes)}; bump 'version:' to {bump} "
-            f"('itsm diff {e.ref} {current.file}' shows every change)"))
+            message(N_("process '{id}' declares version: {version}, but its content differs from "
+                       "{name}{also}: {summary}; bump 'version:' to {bump} "
+                       "('itsm diff {ref} {file}' shows every change)"),
+                    id=spec.id, version=spec.version, name=e.name, also=also, summary=summary(changes),
+                    bump=bump, ref=e.ref, file=current.file)))
     above = [e for e in earlier if e.declared > spec.version]
     if above:
         top = max(above, key=lambda e: e.declared)  # the last one of the highest number
         top = [e for e in above if e.declared == top.declared][-1]
         same = top.spec is not None and not content_changes(top.spec, spec)
-        advice = (f"declare version: {top.declared} again (the content is that version's)" if same
-                  else f"declare version: {bump}")
+        advice = (message(N_("declare version: {version} again (the content is that version's)"),
+                          version=top.declared) if same
+                  else message(N_("declare version: {version}"), version=bump))
         out.append(Finding(
             current.file, current.line, current.column, WENT_BACK.id, WENT_BACK.slug,
             WENT_BACK.severity,
-            f"process '{spec.id}' declares version: {spec.version}, lower than {top.name}; "
-            f"version numbers only go up: {advice}"))
+            message(N_("process '{id}' declares version: {version}, lower than {name}; "
+                       "version numbers only go up: {advice}"),
+                    id=spec.id, version=spec.version, name=top.name, advice=advice)))
     return out

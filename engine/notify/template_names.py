@@ -18,6 +18,7 @@ from typing import Any, Iterator
 from jinja2 import nodes
 from jinja2.exceptions import TemplateError, TemplateSyntaxError
 
+from engine.i18n import N_, jinja_problem, message
 from engine.definitions.expressions import attribute_path
 from engine.model import ProcessSpec
 from engine.notify.templates import environment
@@ -72,9 +73,9 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
     try:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
-        return (Problem(exc.lineno or 1, f"syntax error: {exc.message}"),), ()
+        return (Problem(exc.lineno or 1, message(N_("syntax error: {message}"), message=jinja_problem(exc.message))),), ()
     except (TemplateError, RecursionError) as exc:
-        return (Problem(1, str(exc) or "nested too deeply"),), ()
+        return (Problem(1, jinja_problem(exc) if str(exc) else message(N_("nested too deeply"))),), ()
     problems: list[Problem] = []
     loads: list[Any] = []
     reads: list[tuple[Any, tuple[str, ...]]] = []
@@ -83,8 +84,9 @@ def read(source: str) -> tuple[tuple[Problem, ...], tuple[Use, ...]]:
         if isinstance(node, (nodes.Filter, nodes.Test)):
             known = env.filters if isinstance(node, nodes.Filter) else env.tests
             if node.name not in known:
-                kind = "filter" if isinstance(node, nodes.Filter) else "test"
-                problems.append(Problem(node.lineno, f"no {kind} named '{node.name}'"))
+                problems.append(Problem(node.lineno, message(
+                    N_("no filter named '{name}'") if isinstance(node, nodes.Filter) else N_("no test named '{name}'"),
+                    name=node.name)))
         elif isinstance(node, nodes.Name):
             if node.ctx == "load":
                 loads.append(node)

@@ -184,6 +184,25 @@ def test_reindex_rebuilds_the_same_index(desk: Desk, kb: dict[str, str]) -> None
     assert {q: [h["key"] for h in search(desk, q)] for q in before} == before
 
 
+@pytest.mark.sqlite_only("FTS5 segments are SQLite's (PostgreSQL's GIN index needs no merging)")
+def test_reindex_leaves_each_sqlite_index_merged(desk: Desk, kb: dict[str, str], db_url: str) -> None:
+    """Each intake writes FTS5 segments; a rebuild merges them into one per table, so
+    that later writes do not pay for merging a bulk load's segments (#25)."""
+    import sqlite3
+
+    path = db_url.split("///", 1)[1]
+
+    def segments() -> list[int]:
+        with sqlite3.connect(path) as conn:
+            return [conn.execute(f"SELECT count(DISTINCT segid) FROM {t}_idx").fetchone()[0]
+                    for t in ("search_fts", "search_bigram")]
+
+    assert max(segments()) > 1  # one per intake's transaction, as written
+    desk.itsm.json("search", "--reindex", user=desk.org.agent.id)
+    assert segments() == [1, 1]
+    assert [h["key"] for h in search(desk, "重置密码")] == [kb["claims_login"]]
+
+
 @pytest.mark.direct_only("the test replaces the database under the server")
 def test_upgrading_an_older_database_indexes_its_tickets(desk: Desk, kb: dict[str, str], db_url: str) -> None:
     """A database from before the index (schema 0003): `itsm db upgrade` adds the

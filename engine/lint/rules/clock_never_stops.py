@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, Said, message, tr
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import Where
@@ -32,6 +32,13 @@ from engine.model import Where
 ID = "T002"
 SLUG = "clock-never-stops"
 SEVERITY = "error"
+
+
+def _them(n: int) -> Said:
+    """'it' or 'them' (the final states), said in full in other languages."""
+    if n == 1:
+        return Said("it", lambda lang: tr(N_("that final state"), lang))
+    return Said("them", lambda lang: tr(N_("those final states"), lang))
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
@@ -44,4 +51,4 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 names = ", ".join(f"'{s}'" for s in running)
                 yield ctx.where(doc, ("sla", clock.id, "stop")), \
                     (message(N_("clock '{id}' can still be running when a ticket reaches final state {names}: add {value} (or the status category) to its stop"),
-                             id=clock.id, names=names, value='it' if len(running) == 1 else 'them'))
+                             id=clock.id, names=names, value=_them(len(running))))

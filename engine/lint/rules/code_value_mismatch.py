@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import chain, expressions, kind, literal_text, parse, subject, walk, where_in
 from engine.lint.rules.undefined_reference import CORE_CODES
@@ -58,12 +59,13 @@ def _problem(doc: Document, path: tuple[str | int, ...], source: str, value: Any
              table: str, codes: set[str]) -> tuple[Where, str]:
     close = difflib.get_close_matches(str(value), sorted(codes), n=1)
     if close:
-        hint = f"; did you mean '{close[0]}'?"
+        hint: str = message(N_("; did you mean '{name}'?"), name=close[0])
     else:
-        hint = f" (codes: {', '.join(sorted(codes))})" if len(codes) <= 8 else ""
+        hint = message(N_(" (codes: {codes})"), codes=', '.join(sorted(codes))) if len(codes) <= 8 else ""
     needle = literal_text(value) if literal_text(value) in source else str(value)
     return where_in(doc, path, source, needle), \
-        f"{literal_text(value)} is not a code of table '{table}' in '{source}'{hint}"
+        message(N_("{value} is not a code of table '{table}' in '{source}'{hint}"),
+                value=literal_text(value), table=table, source=source, hint=hint)
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:

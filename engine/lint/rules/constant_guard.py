@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import constant, expressions, is_guard, kind, literal_text, parse
 from engine.model import Where
@@ -26,7 +27,7 @@ SEVERITY = "warning"
 
 
 def _outcome(value: Any) -> str:
-    return "always holds" if value else "never holds"
+    return message(N_("always holds") if value else N_("never holds"))
 
 
 def _logic(node: Any) -> Iterator[Any]:
@@ -51,7 +52,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
         where = ctx.where(doc, path, key=False)
         fixed, value = constant(tree)
         if fixed:
-            yield where, f"'{source}' reads nothing from the ticket: it {_outcome(value)}"
+            yield where, message(N_("'{source}' reads nothing from the ticket: it {outcome}"), source=source,
+                                 outcome=_outcome(value))
             continue
         for node in _logic(tree):
             part = next(((c, v) for c, v in (constant(node.left), constant(node.right)) if c), None)
@@ -59,8 +61,9 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue
             value = part[1]
             decides = bool(value) == (kind(node) == "Or")
-            effect = (f"so {'the whole guard' if node is tree else 'that part'} {_outcome(value)}"
-                      if decides else "which changes nothing")
-            yield where, (f"'{source}' has a constant part ({literal_text(value)} under "
-                          f"'{kind(node).lower()}'), {effect}")
+            effect = ((message(N_("so the whole guard {outcome}"), outcome=_outcome(value)) if node is tree
+                       else message(N_("so that part {outcome}"), outcome=_outcome(value)))
+                      if decides else message(N_("which changes nothing")))
+            yield where, message(N_("'{source}' has a constant part ({value} under '{op}'), {effect}"),
+                                 source=source, value=literal_text(value), op=kind(node).lower(), effect=effect)
             break

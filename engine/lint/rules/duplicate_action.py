@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import parse
 from engine.model import ActionSpec, Where
@@ -54,8 +55,9 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 if shared:
                     states = ", ".join(f"'{s}'" for s in shared)
                     yield ctx.where(doc, ("actions", action.id)), \
-                        (f"action '{action.id}' does the same as '{other.id}' from {states}: same target, "
-                         "guard, roles and fields; remove one or tell them apart")
+                        message(N_("action '{action}' does the same as '{other}' from {states}: same target, "
+                                   "guard, roles and fields; remove one or tell them apart"),
+                                action=action.id, other=other.id, states=states)
                     break
             for s in action.sources:
                 seen.setdefault((s, same), []).append(n)

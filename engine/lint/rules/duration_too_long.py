@@ -60,9 +60,10 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
         for cal in calendars:
             days = reach_days(cal, duration, working)
             if days is None or days > LIMIT_DAYS:
-                counted = f" in calendar '{cal.id}'" if cal is not _ALWAYS else ""
-                far = (f"more than five years{counted}" if days is None
-                       else f"up to {math.ceil(days)} days{counted}, more than five years")
+                counted = message(N_(" in calendar '{id}'"), id=cal.id) if cal is not _ALWAYS else ""
+                far = (message(N_("more than five years{counted}"), counted=counted) if days is None
+                       else message(N_("up to {days} days{counted}, more than five years"),
+                                    days=math.ceil(days), counted=counted))
                 yield ctx.where(doc, path, key=False), \
                     (message(N_("{what} ({duration}) lasts {far}: check the number and the unit (at most {LIMIT_DAYS} days)"),
                              what=what, duration=duration, far=far, LIMIT_DAYS=LIMIT_DAYS))
@@ -92,7 +93,12 @@ def _uses(ctx: LintContext, cals: dict[str, Calendar]) -> Iterator[Use]:
                     duration = _parse(raw)
                     if duration is not None:
                         yield (doc, ("values", code, "targets", prio, clock),
-                               f"the {clock} target of SLA policy '{code}' for {prio}", duration,
+                               message(N_("the response target of SLA policy '{code}' for {prio}")
+                                       if clock == "response" else
+                                       N_("the resolution target of SLA policy '{code}' for {prio}")
+                                       if clock == "resolution" else
+                                       N_("the {clock} target of SLA policy '{code}' for {prio}"),
+                                       clock=clock, code=code, prio=prio), duration,
                                (cal,), True)
     services = ctx.table("services")
     service_cals = {cals[c] for c in (v.get("calendar") for v in services.values.values())
@@ -108,10 +114,10 @@ def _uses(ctx: LintContext, cals: dict[str, Calendar]) -> Iterator[Use]:
             for path, raw in durations:
                 duration = _parse(raw)
                 if duration is not None:
-                    yield doc, path, f"timer '{timer.id}'", duration, calendars, False
+                    yield doc, path, message(N_("timer '{id}'"), id=timer.id), duration, calendars, False
         window = _parse(doc.get(("criteria", "window")))
         if window is not None:  # wall-clock time: its seconds
-            yield doc, ("criteria", "window"), "the criteria window", window, (_ALWAYS,), True
+            yield doc, ("criteria", "window"), message(N_("the criteria window")), window, (_ALWAYS,), True
     alerts = ctx.tables.get("alert_rules")
     if alerts is not None:
         doc, table = alerts

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.lint.rules._load import error_text
 from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Duration, Where
@@ -46,7 +47,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             try:
                 Duration.parse(str(value))
             except ValueError as exc:
-                yield ctx.where(doc, path, key=False), str(exc)
+                yield ctx.where(doc, path, key=False), error_text(exc)
         for timer in spec.timers:
             if timer.remind_before is not None:
                 before, after = timer.remind_before, timer.after

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import Node, kind, literal_text, parse
 from engine.lint.rules.duplicate_action import guard_key
@@ -133,8 +134,8 @@ def overlap(a: Guard, b: Guard, domains: dict[str, set[Any]]) -> str | None:
             common = va & vb
         if not common:
             return None
-        reasons.append(f"{name} {', '.join(literal_text(v) for v in sorted(common, key=str))}")
-    return " and ".join(reasons)
+        reasons.append(f"{name} {', '.join(literal_text(v) for v in sorted(common, key=str))}")  # data
+    return names(reasons, " and ") if reasons else ""
 
 
 def _domains(ctx: LintContext, spec: ProcessSpec) -> dict[str, set[Any]]:
@@ -165,14 +166,15 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             if not shared or a.target == b.target or not set(a.roles) & set(b.roles):
                 continue
             if guard_key(a.when) == guard_key(b.when):
-                why: str | None = "the guards are identical"
+                why: str | None = message(N_("the guards are identical"))
             else:
                 ga, gb = _guard(a.when or ""), _guard(b.when or "")
                 both = overlap(ga, gb, domains) if ga and gb else None
-                why = f"both allow {both}" if both else None
+                why = message(N_("both allow {values}"), values=both) if both else None
             if why is None:
                 continue
             states = ", ".join(f"'{s}'" for s in shared)
             yield ctx.where(doc, ("actions", b.id, "when"), key=False), \
-                (f"the guards of '{a.id}' and '{b.id}' can both hold in {states} ({why}): "
-                 f"the same person may send the ticket to '{a.target}' or to '{b.target}'")
+                message(N_("the guards of '{a}' and '{b}' can both hold in {states} ({why}): "
+                           "the same person may send the ticket to '{a_target}' or to '{b_target}'"),
+                        a=a.id, b=b.id, states=states, why=why, a_target=a.target, b_target=b.target)

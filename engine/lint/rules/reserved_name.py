@@ -33,9 +33,9 @@ PREFIXES = ("to_", "is_", "may_")
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
-        for kind, ids in (("state", spec.states), ("action", spec.actions)):
+        for kind, ids in ((N_("state"), spec.states), (N_("action"), spec.actions)):
             for ident in ids:
                 if ident in RESERVED or ident.startswith(PREFIXES):
                     yield ctx.where(doc, (f"{kind}s", ident)), \
                         message(N_("{kind} id '{ident}' is reserved by the state machine ({RESERVED}, or starting with {PREFIXES}): choose another"),
-                                kind=kind, ident=ident, RESERVED=', '.join(sorted(RESERVED)), PREFIXES=', '.join(PREFIXES))
+                                kind=message(kind), ident=ident, RESERVED=', '.join(sorted(RESERVED)), PREFIXES=', '.join(PREFIXES))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -55,6 +56,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                     continue
                 states = ", ".join(f"'{s}'" for s in shared)
                 yield ctx.where(doc, ("actions", guarded.id, "when"), key=False), \
-                    (f"the guard of '{guarded.id}' protects nothing: '{free.id}' makes the same move "
-                     f"from {states} to '{guarded.target}' for the same roles without a guard")
+                    message(N_("the guard of '{guarded}' protects nothing: '{free}' makes the same move "
+                               "from {states} to '{target}' for the same roles without a guard"),
+                            guarded=guarded.id, free=free.id, states=states, target=guarded.target)
                 break

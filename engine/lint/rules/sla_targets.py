@@ -17,6 +17,7 @@ Good::
         P4: {response: 4h, resolution: 5 business days}
 """
 
+from engine.lint.rules._load import error_text
 from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Duration
@@ -52,4 +53,4 @@ def check(ctx: LintContext):  # type: ignore[no-untyped-def]
                 try:
                     Duration.parse(str(raw))
                 except ValueError as exc:
-                    yield ctx.where(doc, ("values", code, "targets", prio, clock), key=False), str(exc)
+                    yield ctx.where(doc, ("values", code, "targets", prio, clock), key=False), error_text(exc)

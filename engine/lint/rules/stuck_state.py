@@ -61,4 +61,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             names = ", ".join(f"'{a.id}'" for a in exits)
             yield ctx.where(doc, ("states", sid)), \
                 (message(N_("nobody can move a ticket out of state '{sid}': {names} {value} that no timer of the state, SLA threshold or cascade performs"),
-                         sid=sid, names=names, value='is a system action' if len(exits) == 1 else 'are system actions'))
+                         sid=sid, names=names, value=message(N_('is a system action') if len(exits) == 1
+                                                             else N_('are system actions'))))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext, display
 from engine.lint.rules.message_target import messages_of
 from engine.model import LANGS, Where
@@ -42,5 +43,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             if not lacking or name in named:
                 continue
             yield Where(display(root / have[0] / name)), \
-                (f"template '{name}' has no {'/'.join(lacking)} version: add "
-                 f"{', '.join(display(root / lang / name) for lang in lacking)}")
+                message(N_("template '{name}' has no {langs} version: add {paths}"), name=name,
+                        langs='/'.join(lacking), paths=', '.join(display(root / lang / name) for lang in lacking))

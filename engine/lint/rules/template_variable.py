@@ -35,7 +35,7 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext, display
 from engine.lint.rules.message_target import messages_of
 from engine.model import LANGS, ProcessSpec, Where
@@ -49,7 +49,7 @@ SEVERITY = "error"
 
 KEYS = {"event": EVENT_KEYS, "action": ACTION_KEYS}
 GIVEN_BY = {"event": {"timer"}, "action": {"action"}}  # the messages that have one
-SENDERS = {"action": "an action", "intake": "the intake", "timer": "a timer or an SLA threshold"}
+SENDERS = {"action": N_("an action"), "intake": N_("the intake"), "timer": N_("a timer or an SLA threshold")}
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
@@ -99,7 +99,7 @@ def _check_file(path: Path, specs: list[ProcessSpec], kinds: set[str],
             lacking = [s for s in specs if use.attr not in ticket_keys(s)]
             if lacking:
                 close = get_close_matches(use.attr, sorted(ticket_keys(lacking[0])), n=1)
-                hint = f"did you mean ticket.{close[0]}? Else make" if close else "make"
+                hint = message(N_("did you mean ticket.{name}? Else make"), name=close[0]) if close else message(N_("make"))
                 yield Where(file, use.line, 1), \
                     (message(N_("ticket.{attr} is not in the messages of process {value} (a template sees the ticket's public fields and fields of type user): {hint} the field public, or test 'ticket.{attr} is defined'"),
                              attr=use.attr, value=', '.join(repr(p.id) for p in lacking), hint=hint))
@@ -108,8 +108,8 @@ def _check_file(path: Path, specs: list[ProcessSpec], kinds: set[str],
                 (message(N_("{name}.{attr} does not exist: {name} has {KEYS}"),
                          name=use.name, attr=use.attr, KEYS=', '.join(sorted(KEYS[use.name]))))
         elif use.name in KEYS and not use.tested and kinds - GIVEN_BY[use.name]:
-            senders = " and of ".join(SENDERS[k] for k in sorted(kinds - GIVEN_BY[use.name]))
-            givers = " and of ".join(SENDERS[k] for k in sorted(GIVEN_BY[use.name]))
+            senders = names([message(SENDERS[k]) for k in sorted(kinds - GIVEN_BY[use.name])], " and of ")
+            givers = names([message(SENDERS[k]) for k in sorted(GIVEN_BY[use.name])], " and of ")
             yield Where(file, use.line, 1), \
                 (message(N_("{name}.{attr}: {name} is none in the messages of {senders} that use this template (only messages of {givers} have one): test it first, e.g. {{% if {name} %}}"),
                          name=use.name, attr=use.attr, senders=senders, givers=givers))

@@ -34,8 +34,8 @@ SEVERITY = "error"
 
 
 def _not_system(action: ActionSpec, by: str) -> str:
-    return (f"{by} has the system perform '{action.id}', but 'system' is not among its roles "
-            f"({', '.join(action.roles)})")
+    return message(N_("{by} has the system perform '{action}', but 'system' is not among its roles ({roles})"),
+                   by=by, action=action.id, roles=', '.join(action.roles))
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
@@ -46,7 +46,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue  # no action, or undefined-reference's finding
             where = ctx.where(doc, ("timers", timer.id, "action"), key=False)
             if "system" not in action.roles:
-                yield where, _not_system(action, f"timer '{timer.id}'")
+                yield where, _not_system(action, message(N_("timer '{id}'"), id=timer.id))
             missing = [s for s in timer.states if s in spec.states and s not in action.sources]
             if missing:
                 names = ", ".join(f"'{s}'" for s in missing)
@@ -63,7 +63,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 action = spec.actions[eff.action or ""]
                 where = ctx.where(doc, ("sla", clock.id, name, "action"), key=False)
                 if "system" not in action.roles:
-                    yield where, _not_system(action, f"clock '{clock.id}' ({name})")
+                    yield where, _not_system(action, message(N_("clock '{id}' ({name})"), id=clock.id, name=name))
                 missing = [s for s in running if s not in action.sources]
                 if missing:
                     names = ", ".join(f"'{s}'" for s in missing)
@@ -83,10 +83,10 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                     yield where, (message(N_("the cascade of '{id}' performs '{cascade}' on linked '{id2}' tickets, which have no such action"),
                                           id=action.id, cascade=action.cascade, id2=child_spec.id))
                 elif "system" not in child.roles:
-                    yield where, _not_system(child, f"the cascade of '{action.id}'")
+                    yield where, _not_system(child, message(N_("the cascade of '{id}'"), id=action.id))
         for rel in spec.relations.values():  # a relation's cascade: this process's action
             for c in rel.cascade:
                 own = spec.actions.get(c.action)
                 if own is not None and "system" not in own.roles:
                     yield ctx.where(doc, ("relations", rel.id, "cascade", c.on, "action"), key=False), \
-                        _not_system(own, f"the cascade '{c.on}' of relation '{rel.id}'")
+                        _not_system(own, message(N_("the cascade '{on}' of relation '{id}'"), on=c.on, id=rel.id))

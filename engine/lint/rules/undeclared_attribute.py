@@ -51,7 +51,8 @@ def _attrs(ctx: LintContext, table: str) -> set[str]:
 
 
 def _scalar(root: str, attr: str) -> tuple[str, str, set[str]]:
-    what = f"'{root}' holds a plain value, not an object: '{root}.{attr}' fails when evaluated"
+    what = message(N_("'{root}' holds a plain value, not an object: '{root}.{attr}' fails when evaluated"),
+                   root=root, attr=attr)
     return f"{root}.{attr}", what, set()
 
 
@@ -66,24 +67,24 @@ def _problem(ctx: LintContext, spec: ProcessSpec, steps: list[tuple[str, Any]]
         return _scalar(root, attr)
     if root in ("ticket", "input"):
         if depth == 1 and attr not in fields:
-            return attr, f"'{root}.{attr}': process '{spec.id}' has no field '{attr}'", fields
+            return attr, message(N_("'{root}.{attr}': process '{id}' has no field '{attr}'"), root=root, attr=attr, id=spec.id), fields
         if depth == 2 and parent in fields:
             return _scalar(f"{root}.{parent}", attr)
     elif root == "service" and depth == 1 and ctx.codes_known("services"):
         known = _attrs(ctx, "services")
         if attr not in known:
-            return attr, f"'service.{attr}': no service in codes/services.yaml has it", known
+            return attr, message(N_("'service.{attr}': no service in codes/services.yaml has it"), attr=attr), known
     elif root == "codes" and depth == 1 and ctx.repo_files:
         if not ctx.codes_known(attr) and attr not in ctx.broken_tables:
-            return attr, f"'codes.{attr}': there is no code table '{attr}'", set(ctx.tables)
+            return attr, message(N_("'codes.{attr}': there is no code table '{attr}'"), attr=attr), set(ctx.tables)
     elif root == "codes" and depth == 3 and ctx.codes_known(parent):
         known = _attrs(ctx, parent)
         if attr not in known:
-            return attr, f"'.{attr}': no value of codes/{parent}.yaml has it", known
+            return attr, message(N_("'.{attr}': no value of codes/{parent}.yaml has it"), attr=attr, parent=parent), known
     elif root == "sla" and depth == 1 and attr not in clocks:
-        return attr, f"'sla.{attr}': process '{spec.id}' has no clock '{attr}'", clocks
+        return attr, message(N_("'sla.{attr}': process '{id}' has no clock '{attr}'"), attr=attr, id=spec.id), clocks
     elif root == "sla" and depth == 2 and parent in clocks and attr not in SLA_KEYS:
-        return attr, f"'sla.{parent}.{attr}': a clock's record has no '{attr}'", set(SLA_KEYS)
+        return attr, message(N_("'sla.{parent}.{attr}': a clock's record has no '{attr}'"), parent=parent, attr=attr), set(SLA_KEYS)
     return None
 
 

@@ -29,6 +29,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.definitions.expressions import ExpressionError, compile_expression
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import expressions
@@ -128,7 +129,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
         for rid in spec.roles:
             if rid not in roles and not _mistyped(rid, typos):
                 yield ctx.where(doc, ("roles", rid)), \
-                    f"role '{rid}' is declared but no action, state, message or report uses it"
+                    message(N_("role '{id}' is declared but no action, state, message or report uses it"), id=rid)
         fields = _used_fields(ctx, spec)
         typos = {f for a in spec.actions.values() for f in (*a.requires, *a.accepts, *(k for k, _ in a.set))
                  } - known_fields(spec)
@@ -138,5 +139,5 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 continue  # undefined-reference reports the field
             if fid not in fields and not _mistyped(fid, typos):
                 yield ctx.where(doc, ("fields", fid)), \
-                    (f"field '{fid}' is declared but nothing sets or reads it "
-                     "(actions, expressions, messages, templates, reports)")
+                    message(N_("field '{id}' is declared but nothing sets or reads it "
+                               "(actions, expressions, messages, templates, reports)"), id=fid)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._graph import categories, reachable_states
 from engine.model import Where
@@ -53,5 +54,6 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                    if a.target is not None and a.target != sid):
                 continue
             yield ctx.where(doc, ("states", sid)), \
-                (f"state '{sid}' waits (status '{state.status}', category pending) but no timer "
-                 "reminds anyone or acts, and the reporter cannot end the wait")
+                message(N_("state '{id}' waits (status '{status}', category pending) but no timer "
+                           "reminds anyone or acts, and the reporter cannot end the wait"),
+                        id=sid, status=state.status)

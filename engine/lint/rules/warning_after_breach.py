@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -33,8 +34,8 @@ def _percent(value: Any) -> float | None:
 
 
 def _message(value: Any, whose: str) -> str:
-    return (f"the warning of {whose} ({value}) is not before the breach (100%): "
-            "nobody is warned in time; use e.g. 75%")
+    return message(N_("the warning of {whose} ({value}) is not before the breach (100%): "
+                      "nobody is warned in time; use e.g. 75%"), whose=whose, value=value)
 
 
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
@@ -44,7 +45,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             percent = _percent(raw) if raw is not None else None
             if percent is not None and percent >= 100:
                 yield ctx.where(doc, ("sla", clock.id, "warning"), key=False), \
-                    _message(raw, f"clock '{clock.id}'")
+                    _message(raw, message(N_("clock '{id}'"), id=clock.id))
     entry = ctx.tables.get("sla")
     if entry is not None:
         doc, table = entry
@@ -53,4 +54,4 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             percent = _percent(raw) if raw is not None else None
             if percent is not None and percent >= 100:
                 yield ctx.where(doc, ("values", code, "warning"), key=False), \
-                    _message(raw, f"SLA policy '{code}'")
+                    _message(raw, message(N_("SLA policy '{id}'"), id=code))

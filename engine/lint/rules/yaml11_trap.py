@@ -17,6 +17,7 @@ Good::
       remind: {states: [pending], after: 90m}
 """
 
+from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -28,8 +29,9 @@ SEVERITY = "warning"
 def check(ctx: LintContext):  # type: ignore[no-untyped-def]
     for doc in ctx.docs.values():
         for trap in doc.traps:
-            what = "key" if trap.is_key else "value"
-            advice = ("write a duration such as 90m instead" if trap.yaml11 == "a sexagesimal number"
-                      else f"quote it (\"{trap.text}\") so every tool reads the same")
+            what = message(N_("key") if trap.is_key else N_("value"))
+            advice = (message(N_("write a duration such as 90m instead")) if trap.yaml11 == "a sexagesimal number"
+                      else message(N_("quote it (\"{text}\") so every tool reads the same"), text=trap.text))
             yield (Where(doc.file, trap.mark.line, trap.mark.column),
-                   f"{what} '{trap.text}' is {trap.yaml11} in YAML 1.1; {advice}")
+                   message(N_("{what} '{text}' is {yaml11} in YAML 1.1; {advice}"), what=what, text=trap.text,
+                           yaml11=message(trap.yaml11), advice=advice))

@@ -81,6 +81,7 @@ def upgrade() -> None:
                    f"INSERT INTO search_bigram(search_bigram, rowid, {cols}) VALUES ('delete', old.ticket_id, {old}); "
                    f"INSERT INTO search_bigram(rowid, {cols}) VALUES (new.ticket_id, {new}); END")
         op.execute("INSERT INTO search_bigram(search_bigram) VALUES ('rebuild')")
+        op.execute("INSERT INTO search_bigram(search_bigram) VALUES ('optimize')")  # one segment (SearchIndex.optimize)
     else:
         op.execute(f"CREATE INDEX ix_search_text_bigram ON search_text USING gin (({PG_GRAMS}))")
 
