@@ -158,6 +158,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "next": ("Next", "下一页"),
     "page_of": ("Page {page} of {pages}", "第 {page} 页，共 {pages} 页"),
     "unknown_caller": ("No person with that e-mail or phone.", "没有该电子邮件或电话对应的人员。"),
+    # a linked ticket's status category (engine.model.CATEGORIES), on the console's ticket page
+    "cat_new": ("new", "新建"), "cat_active": ("active", "处理中"), "cat_pending": ("pending", "等待中"),
+    "cat_resolved": ("resolved", "已解决"), "cat_closed": ("closed", "已关闭"),
 }
 
 

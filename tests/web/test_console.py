@@ -360,6 +360,9 @@ def test_board_declares_and_updates_a_major_incident(console: Web, org: Any) -> 
     assert re.search(rf'<ul id="links">\s*<li>Part of major incident: <a href="/desk/t/{major}">',
                      console.client.get(f"/desk/t/{key}").text)
     assert re.search(rf'<li>[^<:]+: <a href="/desk/t/{key}">{key}</a>', console.client.get(f"/desk/t/{major}").text)
+    # in Chinese, the linked incident's status category too (not the raw id)
+    assert re.search(rf'{key}</a> <small>\((新建|处理中|等待中|已解决|已关闭)\)</small>',
+                     console.client.get(f"/desk/t/{major}?lang=zh").text)
     board = console.client.get("/desk/board").text
     assert re.search(rf'id="{major}-links"><a href="/desk/t/{key}">{key}</a>', board)
     assert major in console.client.get("/desk?queue=major").text
