@@ -350,8 +350,14 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
     from engine.i18n import retell, tick_kind, tr
 
     lang = state.lang
+    labels = api.event_labels("") if lang != "en" else None  # SLA clocks and timers of every process
+
+    def name(r: dict[str, Any]) -> str:  # an SLA clock or a timer by its label
+        table = {"warning": "clocks", "breach": "clocks", "sla": "clocks", "timer": "timers", "remind": "timers"}
+        return (labels or {}).get(table.get(r["kind"], ""), {}).get(r["name"], r["name"])
+
     cols = [("key", tr("Key", lang), lambda r: r["key"]), ("kind", tr("Kind", lang), lambda r: tick_kind(r["kind"], lang)),
-            ("name", tr("Name", lang), lambda r: r["name"]), ("due", tr("Due", lang), lambda r: render.when(r["due"])),
+            ("name", tr("Name", lang), name), ("due", tr("Due", lang), lambda r: render.when(r["due"])),
             ("outcome", tr("Outcome", lang), lambda r: retell(r["outcome"], lang))]
     emit(state, done, as_json, lambda: render.table(done, cols, max_width=70) if done
           else tr("nothing due", lang) + "\n", as_csv, lambda: render.to_csv(done, cols))
