@@ -152,7 +152,8 @@ def _file_group(desk: Desk, repo: Any, rules: AlertRules, spec: Any, group: _Gro
             count += 1
             status = "resolved"
             events.append(N_("Alert resolved at {at}: {summary}. The incident stays open: resolve it once the "
-                             "service is confirmed restored.").format(at=a.ends_at, summary=a.summary) if a.ends_at
+                             "service is confirmed restored.").format(at=_shown(desk, a.ends_at), summary=a.summary)
+                          if a.ends_at
                           else N_("Alert resolved: {summary}. The incident stays open: resolve it once the service "
                                   "is confirmed restored.").format(summary=a.summary))
             counts["resolved_noted"] += 1
@@ -186,6 +187,16 @@ def _file_group(desk: Desk, repo: Any, rules: AlertRules, spec: Any, group: _Gro
         out["major_incident"] = linked
     return out
 
+
+
+def _shown(desk: Desk, iso: str) -> str:
+    """An alert's time as the desk shows times: in its zone, with the offset (engine.render.when)."""
+    from engine.render import when
+
+    try:
+        return when(desk.iso(datetime.fromisoformat(iso)))
+    except ValueError:
+        return iso
 
 
 def _create(desk: Desk, repo: Any, rules: AlertRules, spec: Any, m: Mapped, previous: str | None,

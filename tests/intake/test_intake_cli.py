@@ -72,9 +72,11 @@ def test_a_resolved_alert_is_noted_and_the_incident_stays_open(itsm: Any) -> Non
     assert (done["resolved_noted"], done["created"], done["results"][0]["status"]) == (1, 0, "resolved")
     note = itsm.json("history", key)[-1]
     assert note["action"] == "alert"
-    assert note["note"] == ("Alert resolved at 2026-03-02T01:08:00+00:00: HighErrorRate on claims-1. The incident "
+    assert note["note"] == ("Alert resolved at 2026-03-02 09:08 +08:00: HighErrorRate on claims-1. The incident "
                             "stays open: resolve it once the service is confirmed restored.")
     assert itsm.json("show", key)["state"] == "new"
+    zh = itsm("history", key, lang="zh").stdout  # the desk's zone; said in Chinese (engine.i18n.SYSTEM_NOTES)
+    assert "告警已于 2026-03-02 09:08 +08:00 解除" in zh and "Alert resolved" not in zh, zh
     again = ingest(itsm, webhook(am_alert("fp1", severity="warning")), "2026-03-02T09:12:00+08:00")
     assert (again["created"], again["noted"]) == (0, 1)  # a re-firing is always noted
     assert itsm.json("history", key)[-1]["note"].splitlines()[-1] == "Alert firing again: HighErrorRate on claims-1"
