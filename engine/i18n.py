@@ -186,14 +186,19 @@ SYSTEM_ACTORS = ("system", "monitoring")  # who writes them
 
 def note_in(event: "Mapping[str, Any]", lang: str, labels: "Mapping[str, Mapping[str, str]] | None" = None) -> Any:
     """A journal event's note as shown in ``lang``: one the engine wrote (:data:`SYSTEM_NOTES`),
-    line by line, with actions, SLA clocks and timers by ``labels`` (engine.desk.forms.event_labels:
-    ``actions``, ``clocks``, ``timers``); a person's note as written."""
+    line by line, with actions, SLA clocks, timers and major-incident criteria by ``labels``
+    (engine.desk.forms.event_labels: ``actions``, ``clocks``, ``timers``, ``criteria``); a person's
+    note as written."""
     note = event.get("note")
     if not note or lang == "en" or event.get("actor") not in SYSTEM_ACTORS:
         return note
     names = {"action": labels.get("actions", {}), "clock": labels.get("clocks", {}),
              "timer": labels.get("timers", {})} if labels else None
-    return "\n".join(retell(line, lang, SYSTEM_NOTES, names) for line in str(note).split("\n"))
+    text = str(note)
+    for cid, label in (labels or {}).get("criteria", {}).items():  # "many_users: <its label>", as written
+        for other in {v for k, v in label.items() if k != lang and v and v != label.get(lang)}:
+            text = text.replace(f"{cid}: {other}", f"{cid}: {label.get(lang)}")
+    return "\n".join(retell(line, lang, SYSTEM_NOTES, names) for line in text.split("\n"))
 
 
 AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, export) says of a damaged journal

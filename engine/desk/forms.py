@@ -138,7 +138,8 @@ BUILT_IN = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach
 
 
 def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
-    """The labels a journal is shown with: ``actions``, ``states``, ``clocks`` and ``timers`` of
+    """The labels a journal is shown with: ``actions``, ``states``, ``clocks``, ``timers`` and
+    major-incident ``criteria`` (each in both languages) of
     ``process`` (then of the other processes, for a major incident's timeline,
     which holds its incidents' events), and the engine's own events (logged,
     note, file attached...)."""
@@ -146,6 +147,7 @@ def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
     states: dict[str, str] = {}
     clocks: dict[str, str] = {}
     timers: dict[str, str] = {}
+    criteria: dict[str, dict[str, str]] = {}  # in both languages: a note written in either is said again
     first = desk.defs.processes.get(process)
     for spec in [first] * (first is not None) + [p for p in desk.defs.processes.values() if p is not first]:
         for aid, a in spec.actions.items():
@@ -156,6 +158,8 @@ def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
             clocks.setdefault(c.id, str(c.label.get(desk.lang)))
         for tm in spec.timers:
             timers.setdefault(tm.id, str(tm.label.get(desk.lang)) if tm.label else tm.id)
+        for c in spec.criteria:
+            criteria.setdefault(c.id, {"en": str(c.label.get("en")), "zh": str(c.label.get("zh"))})
     for aid, word in BUILT_IN.items():
         actions.setdefault(aid, t(word, desk.lang))
-    return {"actions": actions, "states": states, "clocks": clocks, "timers": timers}
+    return {"actions": actions, "states": states, "clocks": clocks, "timers": timers, "criteria": criteria}

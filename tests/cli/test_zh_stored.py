@@ -117,7 +117,7 @@ def test_cascade_results_and_the_notes_it_leaves(said: dict[str, Any]) -> None:
     assert said["history_en"][-1]["note"] == "resolve of MI-000001"
     mi = said["history_mi"]  # the major incident's timeline: its incidents' states by the incident's labels
     assert "新建 -> 已解决" in mi and "new ->" not in mi
-    assert "已开启候选 MI-000001：" in mi and "candidate" not in mi
+    assert "已开启候选 MI-000001：priority_p1: 突发事件优先级为 P1" in mi and "candidate" not in mi  # its label in zh too
 
 
 def test_the_notes_of_a_tick_and_of_monitoring(said: dict[str, Any]) -> None:
