@@ -272,6 +272,11 @@ class Labels:
             return t("yes" if value in (True, "true") else "no", self.lang)
         if spec is not None and spec.type == "code":
             return self.code(spec.codes, value)
+        if name == "criterion" and isinstance(value, str) and self.spec is not None and self.spec.criteria:
+            from engine.i18n import relabel_criteria  # the criteria a major incident matched, by their labels
+
+            return relabel_criteria(value, self.lang, {c.id: {"en": c.label.get("en"), "zh": c.label.get("zh")}
+                                                       for c in self.spec.criteria})
         return self.core(name, value)
 
     def state(self, sid: Any) -> Any:

@@ -194,11 +194,18 @@ def note_in(event: "Mapping[str, Any]", lang: str, labels: "Mapping[str, Mapping
         return note
     names = {"action": labels.get("actions", {}), "clock": labels.get("clocks", {}),
              "timer": labels.get("timers", {})} if labels else None
-    text = str(note)
-    for cid, label in (labels or {}).get("criteria", {}).items():  # "many_users: <its label>", as written
+    text = relabel_criteria(str(note), lang, (labels or {}).get("criteria", {}))
+    return "\n".join(retell(line, lang, SYSTEM_NOTES, names) for line in text.split("\n"))
+
+
+def relabel_criteria(text: str, lang: str, criteria: "Mapping[str, Mapping[str, str]]") -> str:
+    """``text`` naming major-incident criteria as the engine writes them ("many_users: <its
+    label>", the label in the writer's language: a note, a major incident's ``criterion``)
+    with each label in ``lang``.  ``criteria``: id -> {language: label}."""
+    for cid, label in criteria.items():
         for other in {v for k, v in label.items() if k != lang and v and v != label.get(lang)}:
             text = text.replace(f"{cid}: {other}", f"{cid}: {label.get(lang)}")
-    return "\n".join(retell(line, lang, SYSTEM_NOTES, names) for line in text.split("\n"))
+    return text
 
 
 AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, export) says of a damaged journal

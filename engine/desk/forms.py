@@ -13,7 +13,7 @@ from typing import Any
 from engine.desk import portal
 from engine.desk.context import Desk
 from engine.desk.tickets import comment_refusal
-from engine.i18n import t
+from engine.i18n import relabel_criteria, t
 from engine.runtime.actions import available
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -96,6 +96,9 @@ def shown_fields(desk: Desk, view: dict[str, Any]) -> list[dict[str, Any]]:
             entry = table.values.get(str(value)) if table is not None else None
             if entry is not None:
                 text = f"{entry.label.get(desk.lang)} ({value})"
+        if fid == "criterion" and isinstance(value, str) and spec is not None and spec.criteria:
+            text = relabel_criteria(text, desk.lang, {c.id: {"en": c.label.get("en"), "zh": c.label.get("zh")}
+                                                      for c in spec.criteria})
         label = str(fs.label.get(desk.lang)) if fs is not None else fid
         out.append({"id": fid, "label": label, "value": value, "text": text})
     return out

@@ -87,6 +87,7 @@ def said(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         out["history"] = itsm("history", "INC-000003", user=AGENT, lang="zh").stdout
         out["history_en"] = itsm.json("history", "INC-000003", user=AGENT)
         out["history_mi"] = itsm("history", "MI-000001", user=AGENT, lang="zh").stdout
+        out["show_mi"] = itsm("show", "MI-000001", user=AGENT, lang="zh").stdout
         itsm("tick", now="2026-03-16T09:00:00+08:00")  # INC-000002's resolution breached: escalated
         out["escalated"] = itsm("history", "INC-000002", user=AGENT, lang="zh").stdout
         out["internal"] = itsm("comment", "INC-000002", "Is it back?", user=REPORTER, lang="zh", expect=1).stderr
@@ -118,6 +119,7 @@ def test_cascade_results_and_the_notes_it_leaves(said: dict[str, Any]) -> None:
     mi = said["history_mi"]  # the major incident's timeline: its incidents' states by the incident's labels
     assert "新建 -> 已解决" in mi and "new ->" not in mi
     assert "已开启候选 MI-000001：priority_p1: 突发事件优先级为 P1" in mi and "candidate" not in mi  # its label in zh too
+    assert "priority_p1: 突发事件优先级为 P1; many_users: " in said["show_mi"], said["show_mi"]  # the criteria matched
 
 
 def test_the_notes_of_a_tick_and_of_monitoring(said: dict[str, Any]) -> None:
