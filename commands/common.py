@@ -284,13 +284,13 @@ class Labels:
         return found.label.get(self.lang) if found is not None else sid
 
     def action(self, aid: str) -> str:
-        from engine.i18n import t
+        from engine.i18n import EVENT_WORDS, t
 
         found = self.spec.actions.get(aid) if self.spec is not None else None
         if found is not None:
             return found.label.get(self.lang)
-        if self.defs is not None and aid in BUILT_IN_ACTIONS:
-            return t(BUILT_IN_ACTIONS[aid], self.lang)
+        if self.defs is not None and aid in EVENT_WORDS:
+            return t(EVENT_WORDS[aid], self.lang)
         return aid
 
     def clock(self, cid: str) -> str:
@@ -301,8 +301,6 @@ class Labels:
         return tr("SLA {clock}", self.lang, clock=name)
 
 
-BUILT_IN_ACTIONS = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach", "link": "ev_link",
-                    "unlink": "ev_unlink", "tick": "ev_tick", "sla": "ev_sla", "timer": "ev_timer"}
 
 
 def show_text(state: State, ticket: dict[str, Any]) -> str:

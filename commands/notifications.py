@@ -29,8 +29,15 @@ def status(state: State, key: str, token: str, as_json: bool) -> None:
     from engine.i18n import tr
 
     json_mode(state, as_json)
-    view = state.api().status(key, token)
+    api = state.api()
+    view = api.status(key, token)
     lang = state.lang
+    defs = getattr(api, "defs", None)  # none in remote mode: the actions by their ids
+    spec = defs.processes.get(view.get("process")) if defs is not None and lang != "en" else None
+
+    def action(aid: str) -> str:  # what the reporter may do, by its label in another language
+        found = spec.actions.get(aid) if spec is not None else None
+        return f"{found.label.get(lang)} ({aid})" if found is not None else aid
 
     def text() -> str:
         head = f"{view['key']}  {view['title']}\n"
@@ -43,7 +50,8 @@ def status(state: State, key: str, token: str, as_json: bool) -> None:
                              (tr("Fulfilment", lang), view.get("fulfilment_note"))])
         updates = "".join(f"  {render.when(u['at'])}  {u['label']}" + (f": {u['note']}" if u["note"] else "")
                           + "\n" for u in view["updates"])
-        can = tr("You can: {actions}", lang, actions=", ".join(view["can"])) + "\n" if view["can"] else ""
+        can = tr("You can: {actions}", lang, actions=(", " if lang == "en" else "、").join(
+            action(a) for a in view["can"])) + "\n" if view["can"] else ""
         files = "".join(f"  #{f['id']} {f['filename']} ({f['size']} B)\n" for f in view.get("attachments") or ())
         return (head + body + (tr("Updates:", lang) + "\n" + updates if updates else "")
                 + (tr("Files:", lang) + "\n" + files if files else "") + can)

@@ -283,6 +283,22 @@ def audit_keygen(state: State, folder: str | None, rotate: bool, as_json: bool) 
 TICK_STEPS = ("timers", "reports", "audit", "deliveries")  # the order they run in
 
 
+# i18n: what tick's Name column says of its own steps in another language than English
+TICK_STEP_NAMES = {"budget": N_("time budget"), "seal": N_("journal seal"), "checkpoint": N_("signed checkpoint"),
+                   "deliver": N_("delivery"), "held": N_("held messages"), "failed": N_("failed messages")}
+
+
+def report_title(api: Any, name: str, lang: str) -> str:
+    """A report's title in ``lang`` (its id when its definition cannot be read)."""
+    from engine.errors import ItsmError
+    from engine.reports.definition import load_report
+
+    try:
+        return load_report(api.home, name, api.defs).title.get(lang) or name
+    except (ItsmError, OSError, ValueError):
+        return name
+
+
 @command()
 @click.option("--only", "only", multiple=True, type=click.Choice(TICK_STEPS),
               help="Run only this step (repeatable); default: all, in the order timers, reports, "
@@ -347,17 +363,27 @@ def tick(state: State, only: tuple[str, ...], budget: float, as_json: bool, as_c
             done.append({"key": "-", "kind": "outbox", "name": "failed", "due": None, "outcome": message(
                 N_("{count} message(s): itsm outbox list --status failed, itsm outbox retry"),
                 count=report.failed_total)})
-    from engine.i18n import retell, tick_kind, tr
+    from engine.i18n import retell, tick_kind, tick_name, tr
 
     lang = state.lang
     labels = api.event_labels("") if lang != "en" else None  # SLA clocks and timers of every process
 
-    def name(r: dict[str, Any]) -> str:  # an SLA clock or a timer by its label
-        table = {"warning": "clocks", "breach": "clocks", "sla": "clocks", "timer": "timers", "remind": "timers"}
-        return (labels or {}).get(table.get(r["kind"], ""), {}).get(r["name"], r["name"])
+    titles: dict[str, str] = {}
+
+    def name(r: dict[str, Any]) -> str:  # an SLA clock, a timer or a report by its label; a step by its words
+        if lang == "en":
+            return str(r["name"])
+        if r["kind"] == "report":
+            if r["name"] not in titles:
+                titles[r["name"]] = report_title(api, r["name"], lang)
+            return titles[r["name"]]
+        if r["kind"] in ("tick", "audit", "outbox") and r["name"] in TICK_STEP_NAMES:
+            return tr(TICK_STEP_NAMES[r["name"]], lang)
+        return tick_name(r, labels)
 
     cols = [("key", tr("Key", lang), lambda r: r["key"]), ("kind", tr("Kind", lang), lambda r: tick_kind(r["kind"], lang)),
-            ("name", tr("Name", lang), name), ("due", tr("Due", lang), lambda r: render.when(r["due"])),
+            ("name", "Name" if lang == "en" else tr("tick column: Name", lang), name),
+            ("due", tr("Due", lang), lambda r: render.when(r["due"])),
             ("outcome", tr("Outcome", lang), lambda r: retell(r["outcome"], lang))]
     emit(state, done, as_json, lambda: render.table(done, cols, max_width=70) if done
           else tr("nothing due", lang) + "\n", as_csv, lambda: render.to_csv(done, cols))

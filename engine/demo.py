@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from engine.api import Api
 from engine.errors import ItsmError
-from engine.i18n import CASCADE_RESULTS, N_, retell, tick_kind, tr
+from engine.i18n import CASCADE_RESULTS, N_, retell, tick_kind, tick_name, tr
 from engine.settings import Settings
 from engine.workspace import load_definitions
 from engine.definitions.home import find_home
@@ -41,10 +41,11 @@ PEOPLE = [
 WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
 
 
-def tick_line(line: dict[str, Any], lang: str) -> str:
-    """One thing the tick did, as the demo narrates it."""
+def tick_line(line: dict[str, Any], lang: str, labels: Any = None) -> str:
+    """One thing the tick did, as the demo narrates it (``labels``: engine.desk.forms.event_labels,
+    its SLA clocks and timers by their labels)."""
     return tr("tick: {key} {kind} {name}: {outcome}", lang, key=line["key"], kind=tick_kind(line["kind"], lang),
-              name=line["name"], outcome=retell(line["outcome"], lang))
+              name=tick_name(line, labels) if lang != "en" else line["name"], outcome=retell(line["outcome"], lang))
 
 
 @dataclass
@@ -111,6 +112,7 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     settings = Settings(timezone=Settings.load(root).timezone)
     api = Api(root, load_definitions(root), settings, f"sqlite:///{db_path}", None, MONDAY, lang)
     d = Demo(api, say)
+    labels = api.event_labels("") if lang != "en" else None  # the ticks' clocks and timers by their labels
     say(tr("itsm demo: database {path}", lang, path=db_path))
     d.at(0, "08:30")
     admin = api.make_admin("p16.owner", "p16.owner@example.com", "Ma Jun 马骏 (P16)")["id"]
@@ -207,7 +209,7 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     d.do("sun.hao", mi, "mitigate", workaround="Traffic on 4G backup link", service_restored="true")
     d.at(2, "10:50")
     for line in api.tick():
-        d.log(tick_line(line, lang))
+        d.log(tick_line(line, lang, labels))
     d.do("xu.fang", mi, "post_update", note="Running on backup; carrier engineer on site")
     d.at(2, "14:30")
     result = d.do("sun.hao", mi, "resolve", solution="Carrier replaced the faulty line card",
@@ -232,7 +234,7 @@ def run(directory: Path, say: Callable[[str], None], home: str | None = None, la
     # The next Monday: the cron tick closes what users did not confirm.
     d.at(7, "09:00")
     for line in api.tick():
-        d.log(tick_line(line, lang))
+        d.log(tick_line(line, lang, labels))
     return summary(api)
 
 

@@ -104,8 +104,13 @@ MESSAGES: dict[str, str] = {
     'yes': N_('yes'), 'no': N_('no'), 'internal': N_('internal'),
     'ev_create': N_('Logged'), 'ev_comment': N_('Note'), 'ev_attach': N_('File attached'),
     'ev_link': N_('Linked'), 'ev_unlink': N_('Unlinked'), 'ev_tick': N_('Timer'), 'ev_sla': N_('SLA'),
-    'ev_timer': N_('Timer'),
+    'ev_timer': N_('Timer'), 'ev_alert': N_('Alert'), 'ev_migrate': N_('Migrated'), 'ev_mail': N_('Mail'),
 }
+
+# The engine's own journal events (no action of a process): the MESSAGES id of their word.
+EVENT_WORDS = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach", "link": "ev_link",
+               "unlink": "ev_unlink", "tick": "ev_tick", "sla": "ev_sla", "timer": "ev_timer", "alert": "ev_alert",
+               "migrate": "ev_migrate", "mail": "ev_mail"}
 
 _CATALOGUES: dict[str, "gettext.NullTranslations"] = {}
 
@@ -195,7 +200,8 @@ def note_in(event: "Mapping[str, Any]", lang: str, labels: "Mapping[str, Mapping
     names = {"action": labels.get("actions", {}), "clock": labels.get("clocks", {}),
              "timer": labels.get("timers", {})} if labels else None
     text = relabel_criteria(str(note), lang, (labels or {}).get("criteria", {}))
-    return "\n".join(retell(line, lang, SYSTEM_NOTES, names) for line in text.split("\n"))
+    # a note is one sentence a line: its "; " may be an alert's own words
+    return "\n".join(retell(line, lang, SYSTEM_NOTES, names, split=None) for line in text.split("\n"))
 
 
 def relabel_criteria(text: str, lang: str, criteria: "Mapping[str, Mapping[str, str]]") -> str:
@@ -385,28 +391,46 @@ def tick_kind(kind: str, lang: str) -> str:
     return tr(TICK_KINDS[kind], lang) if kind in TICK_KINDS else kind
 
 
+_TICK_LABELS = {"warning": "clocks", "breach": "clocks", "sla": "clocks", "timer": "timers", "remind": "timers"}
+
+
+def tick_name(line: "Mapping[str, Any]", labels: "Mapping[str, Mapping[str, str]] | None") -> str:
+    """A tick line's SLA clock or timer by its label (``labels``: engine.desk.forms.event_labels,
+    ``clocks`` and ``timers``); anything else by its name."""
+    name = str(line["name"])
+    return (labels or {}).get(_TICK_LABELS.get(line["kind"], ""), {}).get(name, name)
+
+
+# Placeholders that only ever hold an id or a number (an action, a ticket key, a state, a
+# clock, a timer, a count): in a recorded text they match no space, so a free text around
+# them ("Rate of errors high") is never taken for their shape ("{action} of {key}").
+ID_SLOTS = frozenset({"action", "key", "state", "clock", "timer", "candidate", "count", "total"})
+
+
 def _shape(template: str) -> "re.Pattern[str]":
     import re
 
     parts = re.split(r"\{(\w+)\}", template)
-    return re.compile("".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts)))
+    return re.compile("".join(re.escape(p) if i % 2 == 0 else
+                              f"(?P<{p}>[^\\s;]+?)" if p in ID_SLOTS else f"(?P<{p}>.+?)"
+                              for i, p in enumerate(parts)))
 
 
 _SHAPES: dict[str, "re.Pattern[str]"] = {}
 
 
 def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES,
-           names: "Mapping[str, Mapping[str, str]] | None" = None) -> str:
-    """An English text recorded from ``templates`` (parts joined by "; "), said in ``lang``;
-    a part of no known shape stays as it is.  ``names`` shows the values of a placeholder
-    by their labels (e.g. ``{"state": {"in_progress": "处理中"}}``).  A :class:`Said` (a line
-    of a live report) says itself."""
+           names: "Mapping[str, Mapping[str, str]] | None" = None, split: str | None = "; ") -> str:
+    """An English text recorded from ``templates`` (parts joined by ``split``: "; ";
+    None: one part), said in ``lang``; a part of no known shape stays as it is.
+    ``names`` shows the values of a placeholder by their labels (e.g. ``{"state":
+    {"in_progress": "处理中"}}``).  A :class:`Said` (a line of a live report) says itself."""
     if isinstance(text, Said):
         return text.said(lang)
     if (lang == "en" and not names) or not text:
         return text
     out = []
-    for part in text.split("; "):
+    for part in (text.split(split) if split else [text]):
         for template in templates:
             shape = _SHAPES.setdefault(template, _shape(template))
             found = shape.fullmatch(part)

@@ -195,7 +195,7 @@ def _shown(desk: Desk, iso: str) -> str:
 
     try:
         return when(desk.iso(datetime.fromisoformat(iso)))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a time, or one beyond the calendar in the desk's zone
         return iso
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from engine.desk import portal
 from engine.desk.context import Desk
 from engine.desk.tickets import comment_refusal
-from engine.i18n import relabel_criteria, t
+from engine.i18n import EVENT_WORDS, relabel_criteria, t
 from engine.runtime.actions import available
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -136,8 +136,6 @@ def intake_form(desk: Desk, actor_id: str | None, process: str | None,
             "offering": picked, "fields": fields}
 
 
-BUILT_IN = {"create": "ev_create", "comment": "ev_comment", "attach": "ev_attach", "link": "ev_link",
-            "unlink": "ev_unlink", "tick": "ev_tick", "sla": "ev_sla", "timer": "ev_timer"}
 
 
 def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
@@ -163,6 +161,6 @@ def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
             timers.setdefault(tm.id, str(tm.label.get(desk.lang)) if tm.label else tm.id)
         for c in spec.criteria:
             criteria.setdefault(c.id, {"en": str(c.label.get("en")), "zh": str(c.label.get("zh"))})
-    for aid, word in BUILT_IN.items():
+    for aid, word in EVENT_WORDS.items():
         actions.setdefault(aid, t(word, desk.lang))
     return {"actions": actions, "states": states, "clocks": clocks, "timers": timers, "criteria": criteria}

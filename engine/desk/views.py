@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.clock import sla as slamod
 from engine.errors import UsageError
-from engine.i18n import N_
+from engine.i18n import N_, note_in
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.fields import CORE_SPECS
 from engine.runtime.ticket import Ticket
@@ -210,11 +210,20 @@ def public_update(spec: ProcessSpec, event: Mapping[str, Any], lang: str, iso: I
     changes = event.get("changes") or {}
     return {"at": iso(event.get("effective_at")), "action": event["action"], "label": label,
             "to": event.get("to_state"),
-            "note": (event.get("note") or _asked(action, changes)) if event["action"] != "create" else None,
+            "note": (_note(spec, event, lang) or _asked(action, changes)) if event["action"] != "create" else None,
             "by_reporter": event.get("role") == "reporter",
             "attachment": _file(changes.get("attachment")),
             "changes": {k: v[1] for k, v in changes.items()
                         if k in visible and isinstance(v, list) and len(v) == 2}}
+
+
+def _note(spec: ProcessSpec, event: Mapping[str, Any], lang: str) -> Any:
+    """An update's note: one the engine wrote (a cascade: "resolve of MI-000001") said in
+    ``lang`` with the process's action labels (engine.i18n.note_in); a person's as written."""
+    if lang == "en" or not event.get("note"):
+        return event.get("note")
+    actions = {a.id: a.label.get(lang) for a in spec.actions.values()}
+    return note_in(event, lang, {"actions": actions})
 
 
 def _asked(action: Any, changes: Mapping[str, Any]) -> str | None:

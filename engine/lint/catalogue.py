@@ -42,7 +42,7 @@ itsm lint --against ../base        # version: numbers against an earlier copy, e
 Each finding reads `path:line:col: severity [ID slug] message`, in the language
 asked for (`itsm --lang zh lint`, or `ITSM_LANG=zh`): Chinese messages, severities
 and counts; ids, slugs, paths and the definitions' own values stay as written.
-`--format json` in Chinese keeps the English message as `message_en`. Exit codes: 0
+`--format json` keeps the English `message` and adds `message_zh` in Chinese. Exit codes: 0
 clean, 1 findings at or above `--fail-level` (or more warnings than
 `--max-warnings`), 2 usage error (a bad option or a bad `.itsmlint.yaml`), 3
 internal error. A rule that crashes is reported as a finding of that rule, never

@@ -4,8 +4,9 @@ source line and a caret on a terminal), JSON, SARIF and GitHub annotations.
 Every format says the messages in the report's language (``Report.lang``: a
 finding's message is an :class:`engine.i18n.Said`); the text format says its own
 words (severities, "suppressed", "reason") in it too.  Rule ids and slugs, paths,
-line and column stay as they are.  JSON in another language than English keeps the
-English message as ``message_en`` (a stable string for tools)."""
+line and column stay as they are.  JSON is data, as every ``--json`` of the CLI: its
+``message`` stays English (a stable string for tools), and another language adds the
+message in it as ``message_<lang>`` (``message_zh``)."""
 
 from __future__ import annotations
 
@@ -117,10 +118,10 @@ def render_json(report: Report) -> str:
     items = []
     for item in report.listed():
         out = item.to_dict()
-        if report.lang != "en":  # the message in the language asked for, the English kept for tools
-            english = str(out.pop("message"))
+        if report.lang != "en":  # the English message kept for tools, the reader's language beside it
             tail = {"suppression": out.pop("suppression")} if "suppression" in out else {}
-            out.update(message=message_of(_finding(item), report.lang), message_en=english, **tail)
+            out.update({"message": str(out["message"]), f"message_{report.lang}": message_of(_finding(item), report.lang),
+                        **tail})
         items.append(out)
     return json.dumps(items, ensure_ascii=False, indent=2) + "\n"
 

@@ -76,8 +76,9 @@ def said(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         itsm("new", "incident", "--title", "VPN down", "--reporter", REPORTER, "--service", "network",
              "--urgency", "high", "--impact", "high", "--set", "affected_users=180", "--set", "category=network",
              user=AGENT, now="2026-03-04T09:02:00+08:00")
-        itsm("new", "incident", "--title", "VPN slow", "--reporter", REPORTER, "--service", "network",
-             "--urgency", "low", "--impact", "low", user=AGENT, now="2026-03-04T09:03:00+08:00")
+        token = itsm.json("new", "incident", "--title", "VPN slow", "--reporter", REPORTER, "--service", "network",
+                          "--urgency", "low", "--impact", "low", user=AGENT,
+                          now="2026-03-04T09:03:00+08:00")["status_token"]
         itsm("do", "INC-000003", "update", "--set", "workaround=4G", user=AGENT, now="2026-03-04T09:04:00+08:00")
         itsm("link", "INC-000003", "MI-000001", user=AGENT, now="2026-03-04T09:05:00+08:00")
         itsm("do", "MI-000001", "accept", user=MIM, now="2026-03-04T09:25:00+08:00")
@@ -85,6 +86,7 @@ def said(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                               "--set", "closure_code=major_resolved", "--set", "service_restored=true",
                               user=MIM, now="2026-03-04T11:30:00+08:00", lang="zh").stdout
         out["history"] = itsm("history", "INC-000003", user=AGENT, lang="zh").stdout
+        out["status"] = itsm("status", "INC-000003", "--token", token, lang="zh").stdout  # what the reporter reads
         out["history_en"] = itsm.json("history", "INC-000003", user=AGENT)
         out["history_mi"] = itsm("history", "MI-000001", user=AGENT, lang="zh").stdout
         out["show_mi"] = itsm("show", "MI-000001", user=AGENT, lang="zh").stdout
@@ -104,21 +106,24 @@ def test_tick_outcomes_say_labels_and_the_refusals_own_words(said: dict[str, Any
     assert re.search(r"INC-000001  提醒  +缺省关闭  .*已跳过：定时器本身已到期", tick), tick  # its timer due too
     # the refused automatic closure: the action and the missing field by their labels (the table cuts it)
     assert "自动关闭 (auto_close) 被拒绝：自动关闭 (auto_close) 需要填写：涉及" in tick
-    assert re.search(r"已排队 \d+ 条消息", tick) and "已封存 2 个事件" in tick and "本次 tick 已放弃 电子邮件（" in tick
+    assert re.search(r"已排队 \d+ 条消息", tick) and "已封存 2 个事件" in tick and "本次定时处理已放弃 电子邮件（" in tick
     assert not _english(tick), tick
 
 
 def test_cascade_results_and_the_notes_it_leaves(said: dict[str, Any]) -> None:
     cascade = said["cascade"]
-    assert "已关联 INC-000003：解决 (resolve)" in cascade
-    assert "已关联 INC-000002：未执行 解决 (resolve)（解决 (resolve) 需要填写：临时解决方法 (workaround)（缺失））" in cascade
+    assert "关联工单 INC-000003：解决 (resolve)" in cascade
+    assert "关联工单 INC-000002：未执行 解决 (resolve)（解决 (resolve) 需要填写：临时解决方法 (workaround)（缺失））" in cascade
     assert not _english(cascade), cascade
-    assert "随 MI-000001 的 解决" in said["history"] and "resolve of" not in said["history"]
+    assert "随 MI-000001 一并解决" in said["history"] and "resolve of" not in said["history"]
+    status = said["status"]  # the reporter's status page: the same note, and what they may do, by labels
+    assert "随 MI-000001 一并解决" in status and "resolve of" not in status, status
+    assert re.search(r"您可以：\S+ \(confirm\)、\S+ \(reopen\)", status), status
     # stored in English, as --json shows it
     assert said["history_en"][-1]["note"] == "resolve of MI-000001"
     mi = said["history_mi"]  # the major incident's timeline: its incidents' states by the incident's labels
     assert "新建 -> 已解决" in mi and "new ->" not in mi
-    assert "已开启候选 MI-000001：priority_p1: 突发事件优先级为 P1" in mi and "candidate" not in mi  # its label in zh too
+    assert "已创建候选重大事件 MI-000001：priority_p1" in mi and "candidate" not in mi  # its label in zh too
     assert "priority_p1: 突发事件优先级为 P1; many_users: " in said["show_mi"], said["show_mi"]  # the criteria matched
 
 
@@ -143,7 +148,7 @@ def test_a_reporters_internal_note_is_refused_in_chinese(said: dict[str, Any]) -
 
 def test_db_upgrade_says_why_the_journal_was_not_rekeyed(said: dict[str, Any]) -> None:
     text = said["upgrade"]
-    assert "日志未重新加密链接：" in text and "INC-000003 #2：记录后被修改" in text, text
+    assert "日志未用新密钥重新串接：" in text and "INC-000003 #2：记录后被修改" in text, text
     assert "changed after" not in text and "re-keying" not in text
 
 

@@ -83,6 +83,20 @@ def test_a_resolved_alert_is_noted_and_the_incident_stays_open(itsm: Any) -> Non
     assert [g["status"] for g in itsm.json("alerts", "--ticket", key.lower())] == ["firing"]
 
 
+def test_an_alerts_own_words_stay_whole_in_chinese_and_a_far_end_time_does_not_crash(itsm: Any) -> None:
+    """A summary with " of " or "; " is the alert's text, not the shape of an engine note
+    ("{action} of {key}"), and an end beyond the calendar in the desk's zone is kept as sent."""
+    summary = "Loss of carrier on db1; link down"
+    key = ingest(itsm, webhook(am_alert("fp9", severity="warning", summary=summary)))["results"][0]["ticket"]
+    ingest(itsm, webhook(am_alert("fp9", "resolved", severity="warning", summary=summary,
+                                  ends_at="9999-12-31T23:59:00-05:00")), "2026-03-02T09:10:00+08:00")
+    note = itsm.json("history", key)[-1]["note"]
+    assert note.startswith(f"Alert resolved at 9999-12-31T23:59:00-05:00: {summary}. "), note
+    zh = itsm("history", key, "--csv", lang="zh").stdout  # CSV: the note whole
+    assert f"告警已于 9999-12-31T23:59:00-05:00 解除：{summary}。突发事件保持打开" in zh, zh
+    assert ",告警," in zh.splitlines()[-1], zh  # the event is named by its word (engine.i18n.EVENT_WORDS)
+
+
 def test_after_the_agent_resolves_the_incident_a_new_alert_opens_a_new_one(itsm: Any, org: Any, counts: Any) -> None:
     first = ingest(itsm, webhook(am_alert("fp1", severity="warning")))["results"][0]["ticket"]
     itsm("do", first, "resolve", "--set", "solution=Restarted the claims service", "--set", "closure_code=solved",

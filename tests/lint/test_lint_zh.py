@@ -1,7 +1,7 @@
 """``itsm --lang zh lint`` is Chinese (#23): every finding of every golden case
 (tests/lint/cases), the suppressed ones, the text format's words and the summary,
 with rule ids, slugs, paths and the definitions' own values as they are.  JSON keeps
-the English message as ``message_en``; SARIF results are in the language asked for."""
+the English ``message`` and adds ``message_zh``; SARIF results are in the language asked for."""
 
 from __future__ import annotations
 
@@ -114,10 +114,10 @@ def test_itsm_lang_json_and_sarif(cases: dict[str, tuple[Path, list[str]]]) -> N
     assert code == 1 and "错误 [R001 undefined-reference] 未定义的状态 'nwe'" in out and "1 个错误、0 个警告" in err
     code, out, _ = _lint(folder, "lint", *args, "--format", "json", env={"ITSM_LANG": "zh"})
     [finding] = json.loads(out)
-    assert finding["message"] == "未定义的状态 'nwe'" and finding["message_en"] == "undefined state 'nwe'"
+    assert finding["message"] == "undefined state 'nwe'" and finding["message_zh"] == "未定义的状态 'nwe'"
     assert finding["severity"] == "error" and finding["rule"] == "R001"  # data stays as it is
     english = json.loads(_lint(folder, "lint", *args, "--format", "json", env={"ITSM_LANG": "en"})[1])
-    assert "message_en" not in english[0] and english[0]["message"] == "undefined state 'nwe'"
+    assert "message_zh" not in english[0] and english[0]["message"] == "undefined state 'nwe'"
     code, out, _ = _lint(folder, "--lang", "zh", "lint", *args, "--format", "sarif")
     [result] = json.loads(out)["runs"][0]["results"]
     assert result["message"]["text"] == "未定义的状态 'nwe'" and result["level"] == "error"
