@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine.i18n import N_, Said, message, tr
+from engine.i18n import N_, Said, message, names, tr
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import Where
@@ -48,7 +48,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             graph = ClockGraph(ctx, spec, clock)
             running = [s for s in graph.states_with("running") if s in finals]
             if running:
-                names = ", ".join(f"'{s}'" for s in running)
+                listed = names(f"'{s}'" for s in running)
                 yield ctx.where(doc, ("sla", clock.id, "stop")), \
                     (message(N_("clock '{id}' can still be running when a ticket reaches final state {names}: add {value} (or the status category) to its stop"),
-                             id=clock.id, names=names, value=_them(len(running))))
+                             id=clock.id, names=listed, value=_them(len(running))))

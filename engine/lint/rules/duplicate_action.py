@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.lint.rules._expr import parse
 from engine.model import ActionSpec, Where
@@ -53,7 +53,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             for other in (actions[i] for i in earlier[:1]):
                 shared = [s for s in action.sources if s in other.sources]
                 if shared:
-                    states = ", ".join(f"'{s}'" for s in shared)
+                    states = names(f"'{s}'" for s in shared)
                     yield ctx.where(doc, ("actions", action.id)), \
                         message(N_("action '{action}' does the same as '{other}' from {states}: same target, "
                                    "guard, roles and fields; remove one or tell them apart"),

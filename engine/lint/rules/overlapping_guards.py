@@ -173,7 +173,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 why = message(N_("both allow {values}"), values=both) if both else None
             if why is None:
                 continue
-            states = ", ".join(f"'{s}'" for s in shared)
+            states = names(f"'{s}'" for s in shared)
             yield ctx.where(doc, ("actions", b.id, "when"), key=False), \
                 message(N_("the guards of '{a}' and '{b}' can both hold in {states} ({why}): "
                            "the same person may send the ticket to '{a_target}' or to '{b_target}'"),

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import Where
@@ -49,7 +49,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             moving = graph.reaching({c for c in graph.configs if c[1] in ("running", "stopped")})
             frozen = [state for state in graph.states_with("paused") if (state, "paused") not in moving]
             if frozen:
-                names = ", ".join(f"'{s}'" for s in frozen)
+                listed = names(f"'{s}'" for s in frozen)
                 yield ctx.where(doc, ("sla", clock.id, "pause")), \
                     (message(N_("clock '{id}' pauses in {names} and never runs or stops again: let the ticket leave the paused states, or stop the clock where it ends"),
-                             id=clock.id, names=names))
+                             id=clock.id, names=listed))

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.model import Where
 
@@ -54,7 +54,7 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 if not shared or not set(guarded.roles) <= set(free.roles) \
                         or not set(free.requires) <= set(guarded.requires):
                     continue
-                states = ", ".join(f"'{s}'" for s in shared)
+                states = names(f"'{s}'" for s in shared)
                 yield ctx.where(doc, ("actions", guarded.id, "when"), key=False), \
                     message(N_("the guard of '{guarded}' protects nothing: '{free}' makes the same move "
                                "from {states} to '{target}' for the same roles without a guard"),

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.lint.rules._graph import reachable_states
 from engine.model import ProcessSpec, Where
@@ -58,8 +58,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             timed = {t.action for t in spec.timers if t.action and sid in t.states}
             if any(set(a.roles) - {"system"} or a.id in timed or a.id in anywhere for a in exits):
                 continue
-            names = ", ".join(f"'{a.id}'" for a in exits)
+            listed = names(f"'{a.id}'" for a in exits)
             yield ctx.where(doc, ("states", sid)), \
                 (message(N_("nobody can move a ticket out of state '{sid}': {names} {value} that no timer of the state, SLA threshold or cascade performs"),
-                         sid=sid, names=names, value=message(N_('is a system action') if len(exits) == 1
+                         sid=sid, names=listed, value=message(N_('is a system action') if len(exits) == 1
                                                              else N_('are system actions'))))

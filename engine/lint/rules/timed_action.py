@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from engine.i18n import N_, message
+from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
 from engine.model import ActionSpec, Where
@@ -49,9 +49,9 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 yield where, _not_system(action, message(N_("timer '{id}'"), id=timer.id))
             missing = [s for s in timer.states if s in spec.states and s not in action.sources]
             if missing:
-                names = ", ".join(f"'{s}'" for s in missing)
+                listed = names(f"'{s}'" for s in missing)
                 yield where, (message(N_("timer '{id}' fires '{id2}' in {names}, where the action is not available (check its from:)"),
-                                      id=timer.id, id2=action.id, names=names))
+                                      id=timer.id, id2=action.id, names=listed))
         for clock in spec.clocks:
             effects = [(eff, name) for eff, name in ((clock.on_warning, "on_warning"),
                                                      (clock.on_breach, "on_breach"))
@@ -66,9 +66,9 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                     yield where, _not_system(action, message(N_("clock '{id}' ({name})"), id=clock.id, name=name))
                 missing = [s for s in running if s not in action.sources]
                 if missing:
-                    names = ", ".join(f"'{s}'" for s in missing)
+                    listed = names(f"'{s}'" for s in missing)
                     yield where, (message(N_("clock '{id}' can reach its threshold in {names}, where '{id2}' ({name}) is not available"),
-                                          id=clock.id, names=names, id2=action.id, name=name))
+                                          id=clock.id, names=listed, id2=action.id, name=name))
         # linked children: the tickets a major incident watches, or that open this process
         children = [other for _, other in ctx.valid_processes()
                     if other.id == spec.criteria_watch
