@@ -8,8 +8,8 @@
 #   rt_lifecycle.pl setup mail-on|mail-off
 #       once, on a database `rt-setup-database --action init` made: the agent,
 #       the requestor, the "Confirmed via" custom field, the agent's rights;
-#       mail-off disables every scrip whose action sends mail (Notify*,
-#       Autoreply*), as "RT with its mail scrips off".
+#       mail-off disables every scrip whose action sends mail (its module
+#       Notify*, Autoreply*, SendEmail* or SendForward*), as "RT with its mail scrips off".
 #   rt_lifecycle.pl serve
 #       reads JSON lines from stdin, {"texts": [[subject, description], ...]},
 #       runs one lifecycle per pair one after another, and answers each line
