@@ -43,8 +43,11 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
     if due and state.remote:
         raise UsageError(N_("itsm report --due runs on the database (as itsm tick does), not through --url"))
     if due:
-        for line in api.run_due_reports():
-            click.echo(f"{line['report']} {line['start']} - {line['end']}: {said(line['outcome'], state.lang)}")
+        from engine import render
+
+        for line in api.run_due_reports():  # the period in the display form, as every shown time
+            click.echo(f"{line['report']} {render.when(line['start'])} - {render.when(line['end'])}: "
+                       f"{said(line['outcome'], state.lang)}")
         return
     if not name:
         raise UsageError(N_("give a report NAME (see reports/), or --due"))

@@ -131,6 +131,7 @@ def test_report_due_runs_each_period_once(itsm, org) -> None:  # type: ignore[no
          user=org.agent.id, now="2026-03-03T10:00:00+08:00")
     first = itsm("report", "--due", now="2026-03-10T09:00:00+08:00").stdout
     assert "weekly" in first and "message(s) queued" in first, first
+    assert "weekly 2026-03-02 00:00 +08:00 - 2026-03-09 00:00 +08:00: " in first, first  # the display form
     again = itsm("report", "--due", now="2026-03-10T09:30:00+08:00").stdout
     assert "weekly" not in again  # that period ran already
     rows = itsm.json("outbox", "list")
