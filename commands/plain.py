@@ -247,7 +247,7 @@ def remote_api(url: str, user: str | None, now: str | None, lang: str) -> "Any":
 def done_text(ticket: "dict[str, Any]", action_label: str, lang: str) -> str:
     """What ``itsm do`` prints for a performed action (``action_label``: the
     action's label in ``lang``, its id in English)."""
-    from engine.i18n import CASCADE_RESULTS, retell, t, tr
+    from engine.i18n import CASCADE_RESULTS, REFUSALS, retell, t, tr
 
     lines = [t("done", lang, key=ticket["key"], action=action_label, state=ticket["state_label"])]
     if ticket.get("opened"):
@@ -257,7 +257,7 @@ def done_text(ticket: "dict[str, Any]", action_label: str, lang: str) -> str:
         lines.append(tr("joined {key}, already open for this service", lang, key=ticket["joined"]))
     if ticket.get("major_incident"):
         lines.append(tr("major-incident criteria matched: linked to {key}", lang, key=ticket["major_incident"]))
-    lines += ["  " + tr("linked {line}", lang, line=retell(line, lang, CASCADE_RESULTS))
+    lines += ["  " + tr("linked {line}", lang, line=retell(line, lang, CASCADE_RESULTS, nested={"reason": REFUSALS}))
               for line in ticket.get("cascade") or []]
     return "\n".join(lines) + "\n"
 

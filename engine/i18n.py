@@ -176,6 +176,8 @@ TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in 
 
 CASCADE_RESULTS = (  # what a parent's action did to its linked tickets (engine.desk.links.cascade)
     N_("{key}: not {action} ({reason})"), N_("{key}: {action}"))
+REFUSALS = tuple(MESSAGES[k] for k in ("no_action", "not_in_state", "wrong_role", "missing", "not_accepted", "guard",
+                                       "criteria", "note_required", "override"))  # why an action was refused
 
 SYSTEM_NOTES = (  # the journal notes the engine itself writes (shown by history and the console)
     N_("{action} of {key}"), N_("candidate {key} opened: {reason}"), N_("same outbreak as {key}: candidate {candidate}"),
@@ -420,11 +422,14 @@ _SHAPES: dict[str, "re.Pattern[str]"] = {}
 
 
 def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES,
-           names: "Mapping[str, Mapping[str, str]] | None" = None, split: str | None = "; ") -> str:
+           names: "Mapping[str, Mapping[str, str]] | None" = None, split: str | None = "; ",
+           nested: "Mapping[str, tuple[str, ...]] | None" = None) -> str:
     """An English text recorded from ``templates`` (parts joined by ``split``: "; ";
     None: one part), said in ``lang``; a part of no known shape stays as it is.
     ``names`` shows the values of a placeholder by their labels (e.g. ``{"state":
-    {"in_progress": "处理中"}}``).  A :class:`Said` (a line of a live report) says itself."""
+    {"in_progress": "处理中"}}``); ``nested`` retells the value of a placeholder from
+    templates of its own (a refusal's reason).  A :class:`Said` (a line of a live
+    report) says itself."""
     if isinstance(text, Said):
         return text.said(lang)
     if (lang == "en" and not names) or not text:
@@ -436,6 +441,9 @@ def retell(text: str, lang: str, templates: tuple[str, ...] = TICK_OUTCOMES,
             found = shape.fullmatch(part)
             if found is not None:
                 values = {k: (names or {}).get(k, {}).get(v, v) for k, v in found.groupdict().items()}
+                for k, inner in (nested or {}).items():
+                    if k in values:
+                        values[k] = retell(values[k], lang, inner, names, split=None)
                 out.append(tr(template, lang, **values))
                 break
         else:

@@ -127,6 +127,19 @@ def test_cascade_results_and_the_notes_it_leaves(said: dict[str, Any]) -> None:
     assert "priority_p1: 突发事件优先级为 P1; many_users: " in said["show_mi"], said["show_mi"]  # the criteria matched
 
 
+def test_a_remote_cascade_line_is_retold_with_its_reason() -> None:
+    """Through --url the server's cascade lines arrive as English text: retold by shape,
+    the refusal inside them too (ids stay: the client has no definitions)."""
+    from commands.plain import done_text
+
+    view = {"key": "MI-000001", "state_label": "已解决", "cascade": [
+        "INC-000003: resolve", "INC-000002: not resolve (resolve needs: workaround (missing))"]}
+    text = done_text(view, "解决", "zh")
+    assert "关联工单 INC-000003：resolve" in text
+    assert "关联工单 INC-000002：未执行 resolve（resolve 需要填写：workaround（缺失））" in text, text
+    assert "needs" not in done_text(view, "解决", "zh") and "needs" in done_text(view, "resolve", "en")
+
+
 def test_the_notes_of_a_tick_and_of_monitoring(said: dict[str, Any]) -> None:
     from engine.i18n import note_in
 
