@@ -57,15 +57,22 @@ def _cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("itsm-cache")
 
 
+def isolate(mp: pytest.MonkeyPatch, cache: Path, data: Path | None = None) -> None:
+    """The tests' environment: no setting of the developer's shell, the definitions cached
+    in ``cache``, times displayed at +08:00 whatever the host, the test journal key."""
+    for name in CLEARED_ENV:
+        mp.delenv(name, raising=False)
+    mp.setenv("ITSM_CACHE_DIR", str(cache))
+    if data is not None:
+        mp.setenv("XDG_DATA_HOME", str(data))
+    mp.setenv("ITSM_TZ", DISPLAY_TZ)
+    mp.setenv("ITSM_AUDIT_KEY", TEST_AUDIT_KEY)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path, tmp_path: Path) -> None:
     """No setting of the developer's shell leaks into a test."""
-    for name in CLEARED_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ITSM_CACHE_DIR", str(_cache_dir))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
-    monkeypatch.setenv("ITSM_TZ", DISPLAY_TZ)  # displayed times are +08:00 whatever the host
-    monkeypatch.setenv("ITSM_AUDIT_KEY", TEST_AUDIT_KEY)
+    isolate(monkeypatch, _cache_dir, tmp_path / "xdg-data")
 
 
 # --- databases -------------------------------------------------------------------

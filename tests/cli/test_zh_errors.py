@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 from test_zh_complete import _english
 
-from tests_conftest import CLEARED_ENV, DISPLAY_TZ, REPO, TEST_AUDIT_KEY, Itsm, _cli, add_people
+from tests_conftest import CLEARED_ENV, DISPLAY_TZ, REPO, TEST_AUDIT_KEY, Itsm, _cli, add_people, isolate
 
 AGENT, DESKTOP, REPORTER = "wang.lei", "chen.jie", "li.na@example.com"
 
@@ -39,11 +39,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     one that does not lint."""
     base = tmp_path_factory.mktemp("zh-errors")
     with pytest.MonkeyPatch.context() as mp:
-        for name in CLEARED_ENV:
-            mp.delenv(name, raising=False)
-        mp.setenv("ITSM_CACHE_DIR", str(base / "cache"))
-        mp.setenv("ITSM_TZ", DISPLAY_TZ)
-        mp.setenv("ITSM_AUDIT_KEY", TEST_AUDIT_KEY)
+        isolate(mp, base / "cache")
         itsm = Itsm(f"sqlite:///{base}/itsm.db")
         add_people(itsm)
         for n in (1, 2):

@@ -21,8 +21,7 @@ from _journal_attack import database
 from test_audit_keys import make_legacy
 from test_zh_complete import _english
 
-from tests_conftest import (CLEARED_ENV, DISPLAY_TZ, REPO, TEST_AUDIT_KEY, Itsm, add_people, postgres_url,
-                            reset_postgres)
+from tests_conftest import REPO, Itsm, add_people, isolate, postgres_url, reset_postgres
 
 AGENT, MIM, REPORTER = "wang.lei", "huang.wei", "li.na@example.com"
 
@@ -56,11 +55,7 @@ def said(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     _definitions(base / "home")
     out: dict[str, Any] = {}
     with pytest.MonkeyPatch.context() as mp:
-        for name in CLEARED_ENV:
-            mp.delenv(name, raising=False)
-        mp.setenv("ITSM_CACHE_DIR", str(base / "cache"))
-        mp.setenv("ITSM_TZ", DISPLAY_TZ)
-        mp.setenv("ITSM_AUDIT_KEY", TEST_AUDIT_KEY)
+        isolate(mp, base / "cache")
         mp.setenv("ITSM_HOME", str(base / "home"))
         itsm = Itsm(url)
         itsm("db", "upgrade")
