@@ -95,12 +95,9 @@ class Api:
     def at(self, now: str) -> "Api":
         """The same open deployment (and database) with its clock at ``now`` (the
         ``--now`` of a remote client, where the server lets clients set the time)."""
-        from engine.desk.views import display_tz
-
         clone = copy.copy(self)
         clone.desk = copy.copy(self.desk)
-        clone.desk.fixed_now = parse_now(now)
-        clone.desk.tz = display_tz(self.desk.settings.timezone, clone.desk.fixed_now)
+        clone.desk.fixed_now = parse_now(now)  # the display zone stays the desk's: no clock changes it
         return clone
 
     # -- the open deployment (engine.desk.context) ----------------------------------------

@@ -60,3 +60,23 @@ def json_at(text: str) -> list[str]:
     import json
 
     return [e["at"] for e in json.loads(text)]
+
+
+@pytest.mark.parametrize("zone, shown", [(None, "2026-03-02T09:00:00+08:00"), ("UTC", "2026-03-02T01:00:00+00:00")])
+def test_a_client_clock_keeps_the_display_zone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               zone: str | None, shown: str) -> None:
+    """``Api.at`` (a remote ``--now`` on a server that believes clients) moves the
+    clock, not the zone; without ITSM_TZ it once crashed working the zone out
+    from the time.  A copy of the desk shows times in its own zone, never from
+    the other's memo."""
+    from engine.api import Api
+
+    monkeypatch.delenv("ITSM_TZ", raising=False)
+    if zone:
+        monkeypatch.setenv("ITSM_TZ", zone)
+    api = Api.open(home=str(bundled_home()), db=f"sqlite:///{tmp_path / 'd.db'}", user="system")
+    at = api.at("2026-03-02T01:00:00+00:00")
+    assert at.tz == api.tz and at.desk.now() == datetime(2026, 3, 2, 1, tzinfo=timezone.utc)
+    assert at.desk.iso(at.desk.now()) == api.desk.iso(at.desk.now()) == shown
+    at.desk.tz = ZoneInfo("Europe/London")
+    assert (at.desk.iso(at.desk.now()), api.desk.iso(at.desk.now())) == ("2026-03-02T01:00:00+00:00", shown)

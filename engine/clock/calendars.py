@@ -99,6 +99,7 @@ class Calendar:
         self.workdays = dict(workdays or {})
         self._days: dict[date, tuple[Span, ...]] = {}
         self._line: _Timeline | None = None  # the spans of a range of dates, flattened
+        self._shown: dict[int, str] = {}  # iso_seconds's memo: whole seconds -> text
         if not always and not any(week) and not self.workdays:
             raise ValueError(message(N_("calendar {cid!r} has no working time: give working hours "
                                         "for at least one weekday, or always: true"), cid=cid))
@@ -360,7 +361,13 @@ class Calendar:
     def iso_seconds(self, u: int) -> str:
         """``local(u).isoformat(timespec="seconds")``, without building the
         microseconds (floor division: a datetime's microseconds are never negative)."""
-        return datetime.fromtimestamp(u // _US, self.tz).isoformat()
+        s = u // _US
+        shown = self._shown.get(s)
+        if shown is None:
+            if len(self._shown) >= 4096:
+                self._shown.clear()
+            shown = self._shown[s] = datetime.fromtimestamp(s, self.tz).isoformat()
+        return shown
 
     def add(self, start: datetime, duration: Duration) -> datetime:
         """``start`` plus ``duration`` counted in this calendar (see the module doc)."""

@@ -171,11 +171,28 @@ def load(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, values: Mappi
     return state, sets
 
 
+@dataclass(frozen=True)
+class Continued:
+    """What an action's SLA record was computed from: the ticket's ``state``, the
+    clocks' settings, and the ``runs`` after the ``move`` the action makes."""
+
+    state: ClockState
+    sets: Mapping[str, slamod.Setting]
+    move: slamod.Transition
+    runs: dict[str, slamod.ClockRun]
+
+
 def advanced(desk: Desk, spec: ProcessSpec, state: ClockState, e: Mapping[str, Any],
-             sets: Mapping[str, slamod.Setting]) -> ClockState:
-    """``state`` after the event ``e`` appended to the journal (a new row version)."""
-    out = state.copy()
-    slamod.fold(spec, desk.defs, slamod.moves([e]), sets, out.runs)
+             sets: Mapping[str, slamod.Setting], folded: Continued | None = None) -> ClockState:
+    """``state`` after the event ``e`` appended to the journal (a new row version);
+    ``folded``: the runs after the move the event journals, when the action
+    worked them out already (they are taken, not copied)."""
+    moved = slamod.moves([e])
+    if folded is not None and moved == [folded.move]:
+        out = ClockState(folded.runs, dict(state.bases), dict(state.starts), state.version, state.defs)
+    else:
+        out = state.copy()
+        slamod.fold(spec, desk.defs, moved, sets, out.runs)
     timers.fold_timer_starts(spec, out.starts, e)
     out.starts = {tid: _utc(t) for tid, t in out.starts.items()}
     out.version = state.version + 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ def wall() -> datetime:
 # The clock computes around now: due times business days ahead, the previous
 # period of a report, the display time zone.  Near the ends of Python's
 # datetime (years 1 and 9999) that overflows, so --now keeps a wide margin.
+ISO_MEMO = 4096  # times Desk.iso remembers (the memo starts afresh when full)
+
 NOW_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
 
 
@@ -172,14 +174,28 @@ class Desk:
                      frozenset(person["roles"]), frozenset(person["groups"]))
 
     # -- how things are shown --------------------------------------------------------
+    @property
+    def tz(self) -> tzinfo:
+        """The display time zone (engine.desk.views.display_tz)."""
+        return self._tz
+
+    @tz.setter
+    def tz(self, zone: tzinfo) -> None:
+        self._tz = zone
+        self._shown: dict[datetime, str] = {}  # iso's memo (a copy of the desk in another zone: its own)
+
     def iso(self, t: Any) -> str | None:
         """A time as shown: ISO 8601 with its offset, in the display time zone (a
         naive time is UTC, as the database stores it)."""
         if not isinstance(t, datetime):
             return t if t else None
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=timezone.utc)
-        return t.astimezone(self.tz).isoformat(timespec="seconds")
+        shown = self._shown.get(t)  # a naive and an aware time are never equal: both may be kept
+        if shown is None:
+            if len(self._shown) >= ISO_MEMO:
+                self._shown.clear()
+            shown = self._shown[t] = (t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
+                                      ).astimezone(self._tz).isoformat(timespec="seconds")
+        return shown
 
     def view(self, ticket: Ticket) -> dict[str, Any]:
         """The staff view of a ticket (``itsm show``)."""

@@ -56,7 +56,7 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
     spec = desk.spec_for(ticket)
     now = check_forward(desk, ticket, now)
     ticket.definition_version = desk.register(repo, spec)
-    clocks: list[tuple[clockstate.ClockState, Mapping[str, slamod.Setting]]] = []
+    clocks: list[clockstate.Continued] = []
     switch: dict[str, list[str | None]] = {}
 
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,10 +67,10 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
             return {c: v[1] for c, v in switch.items()}
 
         state, sets = clockstate.load(desk, repo, spec, ticket, values, switching, events)
-        clocks[:] = [(state, sets)]
         move = slamod.Transition(now, ticket.state, target, action,
                                  {c: v[1] for c, v in switch.items()} or None)
         runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
+        clocks[:] = [clockstate.Continued(state, sets, move, runs)]  # apply continues the state with them
         return slamod.records(spec, runs, sets, now)
 
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)

@@ -202,12 +202,13 @@ def transitions(repo: Any, ticket: Ticket,
 
 def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome, actor: Actor,
           note: str | None, now: datetime, events: list[dict[str, Any]] | None,
-          clocks: tuple[clockstate.ClockState, Mapping[str, slamod.Setting]] | None = None) -> None:
+          clocks: clockstate.Continued | None = None) -> None:
     """Write the outcome: the ticket row with its clock state, its journal event
     (appended to ``events`` when the caller read the ticket's journal under its
     lock), notifications and due work.  ``clocks``: the clock state the
-    outcome's SLA record was computed from, and the clocks' settings; without
-    it the state is worked out again by replay on the next action."""
+    outcome's SLA record was computed from, the clocks' settings and the runs
+    after the action's move; without it the state is worked out again by
+    replay on the next action."""
     target = spec.states[out.to_state]
     moved = out.to_state != out.from_state
     category = desk.defs.category_of(target.status)
@@ -231,7 +232,7 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         changes = dict(changes, priority_overridden=[ticket.priority_overridden, out.priority_overridden])
     new = event(out.action.id, actor, out.role, out.from_state, out.to_state if moved else None,
                 changes, note, ticket.definition_version, now, out.action.public)
-    state = clockstate.advanced(desk, spec, clocks[0], new, clocks[1]) if clocks is not None else None
+    state = clockstate.advanced(desk, spec, clocks.state, new, clocks.sets, clocks) if clocks is not None else None
     values["clock_state"] = state.to_json() if state is not None else None
     repo.update_ticket(ticket.id, ticket.version, values)
     appended = repo.append_event(ticket.id, new, last=events[-1] if events else None,
