@@ -86,88 +86,92 @@ def run(cfg: Config) -> list[Result]:
     cfg.apply_env()
     rt_missing = rt.missing(cfg)
     rt_desk = None if rt_missing else rt.RtDesk(cfg, "mail-off")
-    apis = {"empty": open_api(sqlite_url(empty)), "big": open_api(sqlite_url(big))}
-    words = texts((n_intake + 3 * n_life) * (reps + 1) * 2 + 100)
-    it = iter(words)
-    offered = {"empty": 0, "big": 0}
+    apis: dict[str, Any] = {}
+    raws: dict[str, Any] = {}
+    try:
+        for which, path in (("empty", empty), ("big", big)):
+            apis[which] = open_api(sqlite_url(path))
+        words = texts((n_intake + 3 * n_life) * (reps + 1) * 2 + 100)
+        it = iter(words)
+        offered = {"empty": 0, "big": 0}
 
-    lookups: dict[str, list[float]] = {"empty": [], "big": []}
+        lookups: dict[str, list[float]] = {"empty": [], "big": []}
 
-    def intakes(which: str) -> float:
-        api = apis[which]
-        batch = [next(it) for _ in range(n_intake)]
-        keys = []
-        t0 = time.perf_counter()
-        for title, desc in batch:
-            keys.append(intake(api, title, desc)["key"])
-        elapsed = time.perf_counter() - t0
-        for key in keys:  # what `itsm new` shows the agent next
-            t1 = time.perf_counter()
-            offered[which] += bool(api.offered(key))
-            lookups[which].append((time.perf_counter() - t1) * 1000)
-        return elapsed / n_intake * 1000
+        def intakes(which: str) -> float:
+            api = apis[which]
+            batch = [next(it) for _ in range(n_intake)]
+            keys = []
+            t0 = time.perf_counter()
+            for title, desc in batch:
+                keys.append(intake(api, title, desc)["key"])
+            elapsed = time.perf_counter() - t0
+            for key in keys:  # what `itsm new` shows the agent next
+                t1 = time.perf_counter()
+                offered[which] += bool(api.offered(key))
+                lookups[which].append((time.perf_counter() - t1) * 1000)
+            return elapsed / n_intake * 1000
 
-    def lifecycles(which: str) -> float:
-        api = apis[which]
-        batch = [next(it) for _ in range(n_life)]
-        t0 = time.perf_counter()
-        for title, desc in batch:
-            lifecycle(api, title, desc)
-        return n_life / (time.perf_counter() - t0)
+        def lifecycles(which: str) -> float:
+            api = apis[which]
+            batch = [next(it) for _ in range(n_life)]
+            t0 = time.perf_counter()
+            for title, desc in batch:
+                lifecycle(api, title, desc)
+            return n_life / (time.perf_counter() - t0)
 
-    version = {}
-    raws = {}
-    warm = {}
-    for which, path in (("empty", empty), ("big", big)):
-        warm[which] = lifecycles(which)  # warm-up; registers the definition version
-        intakes(which)
-        with apis[which].store.read() as repo:
-            version[which] = repo.conn.exec_driver_sql(
-                "SELECT version FROM definition_versions WHERE process = 'incident'").scalar()
-        raws[which] = RawStore(sqlite_url(path))
+        version = {}
+        warm = {}
+        for which, path in (("empty", empty), ("big", big)):
+            warm[which] = lifecycles(which)  # warm-up; registers the definition version
+            intakes(which)
+            with apis[which].store.read() as repo:
+                version[which] = repo.conn.exec_driver_sql(
+                    "SELECT version FROM definition_versions WHERE process = 'incident'").scalar()
+            raws[which] = RawStore(sqlite_url(path))
 
-    counter = iter(range(10**9))
+        counter = iter(range(10**9))
 
-    def raw(which: str) -> float:
-        batch = [next(it) for _ in range(n_life)]
-        t0 = time.perf_counter()
-        for title, desc in batch:
-            raw_lifecycle(raws[which], next(counter), version[which], title, desc)
-        return n_life / (time.perf_counter() - t0)
+        def raw(which: str) -> float:
+            batch = [next(it) for _ in range(n_life)]
+            t0 = time.perf_counter()
+            for title, desc in batch:
+                raw_lifecycle(raws[which], next(counter), version[which], title, desc)
+            return n_life / (time.perf_counter() - t0)
 
-    # RT's samples take about as long as the big desk's (a few RT lifecycles
-    # against n_life of itsm's), one right before and one right after them, so
-    # that a noisy neighbour meets both alike.
-    n_rt = 2
+        # RT's samples take about as long as the big desk's (a few RT lifecycles
+        # against n_life of itsm's), one right before and one right after them, so
+        # that a noisy neighbour meets both alike.
+        n_rt = 2
 
-    def rt_lifecycles() -> float:
-        assert rt_desk is not None
-        return rt_desk.lifecycles([next(it) for _ in range(n_rt)])
+        def rt_lifecycles() -> float:
+            assert rt_desk is not None
+            return rt_desk.lifecycles([next(it) for _ in range(n_rt)])
 
-    if rt_desk is not None:
-        rt_lifecycles()  # warm-up, then the size of a sample from the rates
-        n_rt = min(n_life, max(2, round(n_life * rt_lifecycles() / warm["big"])))
+        if rt_desk is not None:
+            rt_lifecycles()  # warm-up, then the size of a sample from the rates
+            n_rt = min(n_life, max(2, round(n_life * rt_lifecycles() / warm["big"])))
 
-    samples: dict[str, list[float]] = {k: [] for k in ("i_empty", "i_big", "l_empty", "l_big", "r_empty", "r_big",
-                                                       "rt")}
-    offered = {"empty": 0, "big": 0}
-    lookups["empty"].clear()
-    lookups["big"].clear()
-    for _ in range(reps):
-        for which in ("empty", "big"):
-            samples[f"i_{which}"].append(intakes(which))
-            samples[f"r_{which}"].append(raw(which))
-            if which == "big" and rt_desk is not None:
-                samples["rt"].append(rt_lifecycles())
-            samples[f"l_{which}"].append(lifecycles(which))
-            if which == "big" and rt_desk is not None:
-                samples["rt"].append(rt_lifecycles())
-    if rt_desk is not None:
-        rt_desk.close()
-    for api in apis.values():
-        api.store.close()
-    for r in raws.values():
-        r.close()
+        samples: dict[str, list[float]] = {k: [] for k in ("i_empty", "i_big", "l_empty", "l_big", "r_empty", "r_big",
+                                                           "rt")}
+        offered = {"empty": 0, "big": 0}
+        lookups["empty"].clear()
+        lookups["big"].clear()
+        for _ in range(reps):
+            for which in ("empty", "big"):
+                samples[f"i_{which}"].append(intakes(which))
+                samples[f"r_{which}"].append(raw(which))
+                if which == "big" and rt_desk is not None:
+                    samples["rt"].append(rt_lifecycles())
+                samples[f"l_{which}"].append(lifecycles(which))
+                if which == "big" and rt_desk is not None:
+                    samples["rt"].append(rt_lifecycles())
+    finally:  # RT's Perl process and the databases are closed whatever happened
+        if rt_desk is not None:
+            rt_desk.close()
+        for api in apis.values():
+            api.store.close()
+        for r in raws.values():
+            r.close()
     size = f"{big_n:,} tickets"
     note = f"big desk built in {meta.get('build_seconds')} s (cached: {meta.get('cached')}), copied in {copy_s:.1f} s"
     if big_n < 1_000_000:

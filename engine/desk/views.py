@@ -222,8 +222,19 @@ def _note(spec: ProcessSpec, event: Mapping[str, Any], lang: str) -> Any:
     ``lang`` with the process's action labels (engine.i18n.note_in); a person's as written."""
     if lang == "en" or not event.get("note"):
         return event.get("note")
-    actions = {a.id: a.label.get(lang) for a in spec.actions.values()}
-    return note_in(event, lang, {"actions": actions})
+    return note_in(event, lang, {"actions": _action_labels(spec, lang)})
+
+
+_ACTION_LABELS: dict[tuple[str, str], tuple[ProcessSpec, dict[str, str]]] = {}
+
+
+def _action_labels(spec: ProcessSpec, lang: str) -> dict[str, str]:
+    """Action id -> its label in ``lang``, worked out once per process definition (a
+    status page shows many updates)."""
+    found = _ACTION_LABELS.get((spec.id, lang))
+    if found is None or found[0] is not spec:
+        found = _ACTION_LABELS[spec.id, lang] = (spec, {a.id: a.label.get(lang) for a in spec.actions.values()})
+    return found[1]
 
 
 def _asked(action: Any, changes: Mapping[str, Any]) -> str | None:
