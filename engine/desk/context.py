@@ -44,9 +44,9 @@ def wall() -> datetime:
 # The clock computes around now: due times business days ahead, the previous
 # period of a report, the display time zone.  Near the ends of Python's
 # datetime (years 1 and 9999) that overflows, so --now keeps a wide margin.
-ISO_MEMO = 4096  # times Desk.iso remembers (the memo starts afresh when full)
-
 NOW_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
+
+ISO_MEMO = 4096  # times Desk.iso remembers (the memo starts afresh when full)
 
 
 def parse_now(text: str | None) -> datetime | None:
