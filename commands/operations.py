@@ -83,7 +83,7 @@ def audit() -> None:
 
 # i18n: the kinds of audit findings; in English the kind itself (auditors' scripts match it)
 AUDIT_KINDS = {"altered": N_("altered"), "deleted": N_("deleted"), "reordered": N_("reordered"),
-               "chain": N_("chain"), "state": N_("state"), "column": N_("column"), "moved": N_("moved"),
+               "chain": N_("chain"), "state": N_("state"), "column": N_("column"), "link": N_("link"), "moved": N_("moved"),
                "unkeyed": N_("unkeyed"), "key": N_("key"), "desk": N_("desk"),
                "checkpoint": N_("checkpoint")}  # engine.desk.audit.KINDS, as people read them
 

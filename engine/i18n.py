@@ -232,6 +232,8 @@ AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, exp
     N_("the stored clock state differs from the one its journal computes"),
     N_("{column}: the ticket says {stored}, its journal {derived} (event {seq})"),
     N_("{column}: the ticket says {stored}, its journal {derived}"),
+    N_("the links table links it to {target} as '{relation}', its journal does not"),
+    N_("its journal links it to {target} as '{relation}' (event {seq}), the links table does not"),
     N_("{count} journal event(s) of ticket id {id}, whose ticket row is gone"),
     N_("ticket {key} is missing: {prefix} keys were handed out up to {last} with no gap"),
     N_("event {seq} was recorded as event {other} of {key}: moved between tickets"),

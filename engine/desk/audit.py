@@ -4,7 +4,8 @@ checkpoints, and every ticket row against a replay of its journal.
 - per ticket (:func:`check_chain`): each event's keyed hash (its content, ticket,
   process and sequence number under the HMAC key), the links between events,
   gaps in the sequence numbers, the change counter of the row;
-- per ticket (engine.desk.replay): every column and field the journal derives;
+- per ticket (engine.desk.replay): every column and field the journal derives,
+  and the ticket's rows of the links table;
 - desk-wide (engine.desk.desklog): gaps, keyed links, events moved between
   tickets, the head; tickets missing from the key sequence;
 - checkpoints (engine.desk.checkpoints): signatures, the count and running
@@ -24,12 +25,12 @@ from engine.i18n import N_, message
 from engine.desk import signing
 from engine.desk.context import Desk
 from engine.desk.desklog import DeskLog, Finding
-from engine.desk.replay import describe, replay
+from engine.desk.replay import describe, link_differences, replay
 from engine.journal import (
     GENESIS, KeyRing, canonical, content_digest, event_hash, hashed_fields, keyed_hash,
 )
 
-KINDS = ("altered", "deleted", "reordered", "chain", "state", "column", "moved", "unkeyed", "key",
+KINDS = ("altered", "deleted", "reordered", "chain", "state", "column", "link", "moved", "unkeyed", "key",
          "desk", "checkpoint")
 
 
@@ -156,6 +157,7 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
             by_ticket: dict[int, list[dict[str, Any]]] = {}
             for e in events:
                 by_ticket.setdefault(e["ticket_id"], []).append(e)
+            linked = repo.audit.links_between(tickets[0]["id"], tickets[-1]["id"]) if tickets else {}
             for t in tickets:
                 evs = by_ticket.pop(t["id"], [])
                 n_tickets, n_events = n_tickets + 1, n_events + len(evs)
@@ -176,6 +178,8 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
                                                   f"its journal ends in '{d.derived}' (event {d.seq})"))
                     elif d.column not in stale:
                         found.append(AuditProblem(key, d.seq, "column", describe(d)))
+                found += [AuditProblem(key, seq, "link", text)
+                          for text, seq in link_differences(evs, linked.get(t["id"], ()))]
                 problems += found
                 flagged.update((key, p.seq) for p in found if p.seq is not None
                                and p.kind in ("altered", "reordered", "chain", "key", "unkeyed"))

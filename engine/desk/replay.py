@@ -160,6 +160,57 @@ def replay(desk: Desk, row: Mapping[str, Any], events: Sequence[Mapping[str, Any
     return out
 
 
+# The relation migration 0011 gave a parent link set before links had a table of
+# their own (engine/store/migrations/versions/0011_links.py): such an event has a
+# ``parent`` change and no ``link`` change.
+LEGACY_RELATION = "part_of"
+
+
+def link_differences(events: Sequence[Mapping[str, Any]], rows: Sequence[tuple[str, str]]
+                     ) -> list[tuple[str, int | None]]:
+    """The ticket's links table rows (relation, target) against the links its
+    journal leaves it with: every ``link`` change ``["REL KEY" or None, "REL KEY"
+    or None]`` removes its old link and adds its new one.  A parent set by an
+    event without a ``link`` change (before links had a table) allows, but does
+    not require, the ``part_of`` link the migration made of it.  Returns
+    (message, the event that made the link or None)."""
+    journaled: dict[tuple[str, str], int] = {}
+    legacy: set[tuple[str, str]] = set()
+    for e in events:
+        changes = e.get("changes") or {}
+        change = changes.get("link")
+        if isinstance(change, list) and len(change) == 2:
+            old, new = (_link(c) for c in change)
+            if old is not None:
+                journaled.pop(old, None)
+            if new is not None:
+                journaled[new] = e["seq"]
+        elif "link" not in changes and isinstance(changes.get("parent"), list) and len(changes["parent"]) == 2:
+            old_parent, new_parent = changes["parent"]
+            legacy.discard((LEGACY_RELATION, old_parent))
+            if isinstance(new_parent, str) and new_parent:
+                legacy.add((LEGACY_RELATION, new_parent))
+    out: list[tuple[str, int | None]] = []
+    stored = set()
+    for rel, target in rows:
+        stored.add((rel, target))
+        if (rel, target) not in journaled and (rel, target) not in legacy:
+            out.append((f"the links table links it to {target} as '{rel}', its journal does not", None))
+    for (rel, target), seq in sorted(journaled.items(), key=lambda item: item[1]):
+        if (rel, target) not in stored:
+            out.append((f"its journal links it to {target} as '{rel}' (event {seq}), the links table does not",
+                        seq))
+    return out
+
+
+def _link(text: Any) -> tuple[str, str] | None:
+    """``"REL KEY"`` (engine.desk.links.text) -> (REL, KEY)."""
+    if not isinstance(text, str):
+        return None
+    rel, _, target = text.partition(" ")
+    return (rel, target) if rel and target else None
+
+
 def _sla(desk: Desk, spec: Any, events: Sequence[Mapping[str, Any]], index: int,
          values: dict[str, Any], before: str) -> dict[str, Any] | None:
     """The SLA record the action of ``events[index]`` wrote: the clocks over the

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.store.prepared import Prepared, Runner
-from engine.store.schema import audit_checkpoints, audit_state, journal, tickets
+from engine.store.schema import audit_checkpoints, audit_state, journal, links, tickets
 
 _B = sa.bindparam
 _HEAD = sa.select(audit_state).where(audit_state.c.id == 1)
@@ -107,6 +107,16 @@ class AuditQueries:
             if upper is None:
                 return
             last = upper
+
+    def links_between(self, first: int, last: int) -> dict[int, list[tuple[str, str]]]:
+        """The links table's rows of the tickets with ids ``first``..``last``:
+        ticket id -> [(relation, target)]."""
+        out: dict[int, list[tuple[str, str]]] = {}
+        for tid, relation, target in self.conn.execute(
+                sa.select(links.c.ticket_id, links.c.relation, links.c.target)
+                .where(links.c.ticket_id >= first, links.c.ticket_id <= last).order_by(links.c.id)):
+            out.setdefault(tid, []).append((relation, target))
+        return out
 
     def desk_order(self, after: int = 0, upto: int | None = None, chunk: int = 2000
                    ) -> Iterator[dict[str, Any]]:

@@ -88,6 +88,23 @@ class Db:
         self.update_ticket(key, version=self.ticket(key)["version"] + 1)
         return row
 
+    def links(self, key: str) -> list[tuple[str, str]]:
+        links = self.t["links"]
+        return [(r.relation, r.target) for r in self.conn.execute(
+            sa.select(links.c.relation, links.c.target).where(links.c.ticket_id == self.ticket_id(key)))]
+
+    def delete_links(self, key: str, relation: str) -> None:
+        links = self.t["links"]
+        assert self.conn.execute(links.delete().where(links.c.ticket_id == self.ticket_id(key),
+                                                      links.c.relation == relation)).rowcount >= 1
+
+    def insert_link(self, key: str, relation: str, target: str) -> None:
+        from datetime import datetime
+
+        self.conn.execute(self.t["links"].insert().values(ticket_id=self.ticket_id(key), relation=relation,
+                                                          target=target, created_at=datetime(2026, 3, 2),
+                                                          created_by="system"))
+
     def journal_key(self, key: str) -> tuple[str, str]:
         t = self.ticket(key)
         return t["key"], t["process"]

@@ -56,7 +56,7 @@ def verify(itsm: Any, expect: int) -> tuple[str, dict[str, Any]]:
     assert isinstance(data["tickets"], int) and isinstance(data["events"], int)
     for p in data["problems"]:
         assert set(p) == {"ticket", "seq", "kind", "message"}, p
-        assert p["kind"] in {"altered", "deleted", "reordered", "chain", "state", "column", "moved",
+        assert p["kind"] in {"altered", "deleted", "reordered", "chain", "state", "column", "link", "moved",
                              "unkeyed", "key", "desk", "checkpoint"}, p
         assert isinstance(p["message"], str) and p["message"], p
         assert p["seq"] is None or isinstance(p["seq"], int), p

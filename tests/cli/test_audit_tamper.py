@@ -319,3 +319,41 @@ def test_a_forged_checkpoint_is_refused(itsm, worked, keys):
     keys["witness"].write_text(json.dumps(forged) + "\n")
     _, problems, _ = verify(itsm, "--checkpoints", str(keys["witness"]))
     assert [p["kind"] for p in problems] == ["checkpoint"] and "signature" in problems[0]["message"]
+
+
+# -- the links table ---------------------------------------------------------------------------
+def test_links_changed_behind_the_journal_are_caught(itsm, desk, db_url):
+    """Guards (``not links.part_of``) and cascades read the links table: a link
+    deleted, added or moved by hand differs from the ``link`` changes journaled."""
+    o = desk.org
+    inc = desk.new("incident", o.agent.id, "2026-03-04 10:00", reporter=o.reporter, title="Claims portal down",
+                   service="email", urgency="medium", impact="medium")["key"]
+    mi = desk.do(inc, "declare_major", o.incident_manager.id, "2026-03-04 10:05", reason="Everyone")["opened"]
+    other = desk.new("incident", o.agent.id, "2026-03-04 10:10", reporter=o.reporter, title="Mouse")["key"]
+    seq = next(e["seq"] for e in desk.history(inc) if (e["changes"] or {}).get("link"))
+    with database(db_url) as db:
+        assert db.links(inc) == [("part_of", mi)]
+    verify(itsm, expect=0)
+
+    with database(db_url) as db:  # deleted: the incident would no longer follow its major incident
+        db.delete_links(inc, "part_of")
+    _, problems, _ = verify(itsm)
+    (p,) = named(problems, inc, seq, "link")
+    assert mi in p["message"] and "part_of" in p["message"]
+    assert [x["kind"] for x in problems] == ["link"]
+    zh = itsm("--lang", "zh", "audit", "verify", expect=1).stdout
+    assert f"{inc} #{seq}：关联：日志中它以 'part_of' 关联到 {mi}（事件 {seq}），关联表中没有" in zh, zh
+
+    with database(db_url) as db:  # moved to another ticket, and one added that was never made
+        db.insert_link(inc, "part_of", other)
+        db.insert_link(other, "caused_by", inc)
+    _, problems, _ = verify(itsm)
+    assert {(x["ticket"], x["seq"], x["kind"]) for x in problems} == {(inc, seq, "link"), (inc, None, "link"),
+                                                                      (other, None, "link")}
+    assert any(other in x["message"] and x["seq"] is None for x in problems if x["ticket"] == inc)
+
+    with database(db_url) as db:  # put back as it was: intact again
+        db.delete_links(inc, "part_of")
+        db.delete_links(other, "caused_by")
+        db.insert_link(inc, "part_of", mi)
+    verify(itsm, expect=0)

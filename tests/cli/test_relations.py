@@ -193,6 +193,7 @@ def test_parent_links_move_into_the_links_table(itsm: Itsm, people: Org, db_url:
         parent = conn.exec_driver_sql(f"SELECT parent FROM tickets WHERE key = '{inc}'").scalar()
         assert parent == mi
     assert f"0012 -> {db.HEAD}" in itsm("db", "upgrade").stdout
+    assert "journal intact" in itsm("audit", "verify").stdout  # the migrated link is the journal's
     shown = itsm.json("show", inc, user=agent)
     assert [(l["relation"], l["target"]) for l in shown["links"]] == [("part_of", mi)]
     assert [(l["relation"], l["key"]) for l in itsm.json("show", mi, user=agent)["linked"]] == [("part_of", inc)]
