@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from engine.definitions.home import find_home
-from engine.desk import (apikeys, attachments, forms, links, major, operations, passwords, people, portal,
-                         search, ticking, tickets)
+from engine.desk import (apikeys, attachments, forms, links, major, operations, passwords, people,
+                         permissions, portal, search, ticking, tickets)
 from engine.desk.context import ORIGIN, Desk, parse_now
+from engine.errors import ActionRefused
 from engine.model import Definitions, ProcessSpec
 from engine.settings import Settings
 from engine.workspace import load_definitions
@@ -335,6 +336,12 @@ class Api:
         """What an API key may do: {user, key_id, label, scopes, expires_at,
         permissions}; engine.errors.InvalidApiKey (also for an expired key) otherwise."""
         return apikeys.authenticate(self.desk, key)
+
+    def console_refusal(self, key: Mapping[str, Any], need: str) -> ActionRefused | None:
+        """Why the agent console refuses a page (``need`` read) or a form (write) to
+        the holder of ``key`` (:meth:`authenticate_key`'s answer), whose scopes are
+        capped by their roles; None when it may."""
+        return permissions.console_refusal(str(key["user"]), key["scopes"], need)
 
     def session(self, key: Mapping[str, Any]) -> dict[str, Any]:
         """Who a key acts as (``itsm whoami``), from :meth:`authenticate_key`'s answer:

@@ -79,6 +79,23 @@ def refusal(defs: Definitions, actor: Actor, permission: str, what: str) -> Acti
                                  "roles": role_names(defs, roles)})
 
 
+CONSOLE_REFUSALS = {  # the agent console (engine/web/console.py) to a key without the scope
+    "read": N_("{user} may not read tickets in the agent console: the roles of this account do not allow it "
+               "(codes/permissions.yaml)"),
+    "write": N_("{user} may not act on tickets in the agent console: the roles of this account do not allow "
+                "it (codes/permissions.yaml)"),
+}
+
+
+def console_refusal(user: str, scopes: Iterable[str], need: str) -> ActionRefused | None:
+    """Why a signed-in person whose key lacks ``need`` (read or write: the scopes of
+    engine.desk.apikeys, capped by the person's roles) is refused the console's page
+    or form; None when the key has it."""
+    if need in scopes:
+        return None
+    return ActionRefused(CONSOLE_REFUSALS[need], values={"user": user}, allowed_roles=[need])
+
+
 def role_names(defs: Definitions, roles: Iterable[str]) -> Said:
     """Roles by their labels (where a process declares one), for a message."""
     labels = {r: lab for p in defs.processes.values() for r, lab in p.roles.items()}

@@ -133,7 +133,7 @@ async def _posted(request: Request) -> Response | tuple[dict[str, str], Any, dic
     if form is None:
         return _csrf_refused(request)
     try:
-        api, person, lang = _who(request)
+        api, person, lang = _who(request, "write")
     except _Login:
         return _to_login(request)
     return form, api, person, lang
@@ -146,12 +146,17 @@ def _refusal_status(exc: ItsmError) -> int | None:
     return None if isinstance(exc, NotFound) or status not in (400, 403, 422) else status
 
 
-def _who(request: Request) -> tuple[Any, dict[str, Any], str]:
-    """(the Api in the person's language, the person, lang) or _Login."""
+def _who(request: Request, need: str = "read") -> tuple[Any, dict[str, Any], str]:
+    """(the Api in the person's language, the person, lang) or _Login; ActionRefused
+    (403) when the person's roles do not give ``need`` (read for pages, write for
+    forms), as the JSON API refuses their key (codes/permissions.yaml)."""
     key = _session(request)
     if key is None:
         raise _Login()
     apis = request.app.state.apis
+    refused = apis[request.app.state.default_lang].console_refusal(key, need)
+    if refused is not None:
+        raise refused
     person = apis[request.app.state.default_lang].user(key["user"])
     lang = _lang(request, person)
     return apis[lang], person, lang
@@ -193,6 +198,12 @@ async def login(request: Request) -> Response:
     except InvalidApiKey:
         return _render(request, "desk/login.html", lang,
                        {"next": nxt, "error": t("login_failed", lang), "user": user}, 401)
+    granted = await run_in_threadpool(api.authenticate_key, session["token"])
+    if "read" not in granted["scopes"]:
+        # a person whose roles read no ticket (codes/permissions.yaml) has no console: no session either
+        await run_in_threadpool(api.revoke_api_key, granted["key_id"], granted["user"])
+        return _render(request, "desk/login.html", lang,
+                       {"next": nxt, "error": t("console_not_allowed", lang), "user": user}, 403)
     response = RedirectResponse(nxt, status_code=303)
     response.set_cookie(COOKIE, session["token"], httponly=True, samesite="lax", secure=secure_cookie(request),
                         path=(request.scope.get("root_path") or "") + "/desk")

@@ -95,6 +95,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "user": ("User (id or e-mail)", "用户（编号或电子邮件）"),
     "password": ("Password", "密码"),
     "login_failed": ("User or password is wrong.", "用户名或密码错误。"),
+    "console_not_allowed": ("This account's roles do not give access to the agent console.",
+                            "此账号的角色不能使用坐席控制台。"),
     "q_mine": ("Mine", "我的"),
     "q_groups": ("My groups'", "我组的"),
     "q_unassigned": ("Unassigned", "未分派"),

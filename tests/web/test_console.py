@@ -77,6 +77,36 @@ def test_login_cookie_logout_and_redirect(console: Web, org: Any) -> None:
                 if k.get("label") == "login" and not k.get("revoked_at")]
 
 
+def test_a_person_whose_roles_read_no_ticket_has_no_console(console: Web, org: Any) -> None:
+    """As the JSON API refuses their key (403): no session at login, and a
+    session token they hold anyway opens no page and posts no form."""
+    console.api.add_user("no.role", None, "no.role@example.com", None, (), (), None, actor_id="system")
+    console.api.add_user("probe", None, "probe@example.com", None, ("monitoring",), (), None, actor_id="system")
+    key = new_incident_as_agent = console.api.new_ticket(
+        "incident", {"title": "Printer jams", "description": "secret printer stuff", "reporter": org.reporter},
+        actor_id=org.agent.id)["key"]
+    for who in ("no.role", "probe"):  # the monitoring role sends alerts, it reads no ticket
+        console.api.set_password(who, PASSWORD, actor_id=who)
+        r = login(console, who, expect=403)
+        assert "do not give access to the agent console" in r.text
+        assert "itsm_desk" not in r.headers.get("set-cookie", "")
+        assert not [k for k in console.api.api_keys(who, actor_id=who) if not k.get("revoked_at")]
+    token = console.api.create_api_key("no.role", "login", actor_id="system")["key"]
+    console.client.cookies.set("itsm_desk", token, path="/desk")
+    for path in ("/desk", "/desk?queue=unassigned", f"/desk/t/{key}", "/desk/new?caller=li.na@example.com",
+                 "/desk/board"):
+        r = console.client.get(path, follow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code)
+        assert "Printer jams" not in r.text and "may not read tickets in the agent console" in r.text, path
+    r = console.client.get("/desk/login")
+    r = console.client.post(f"/desk/t/{key}/note", data={"csrf_token": token_of(r.text), "text": "hello",
+                                                         "public": "1"}, follow_redirects=False)
+    assert r.status_code == 403 and "may not act on tickets" in r.text
+    assert [e["action"] for e in console.api.history(new_incident_as_agent)] == ["create"]
+    zh = console.client.get("/desk?lang=zh")
+    assert zh.status_code == 403 and "不能在坐席控制台中查看工单" in zh.text and "may not" not in zh.text
+
+
 def test_secure_cookie_setting(db_url: str, org: Any) -> None:
     web = make_web(db_url, {"agent": org.agent}, secure_cookies=True)
     web.api.set_password(org.agent.id, PASSWORD, actor_id=org.agent.id)
