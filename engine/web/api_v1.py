@@ -482,20 +482,25 @@ def create_session(request: Request, body: Login) -> JSONResponse:
 def throttled_login(request: Request, api: Any, user: str, password: str) -> dict[str, Any]:
     """``api.login`` with failed logins throttled per user and per client address
     (``[security] login_attempts`` per LOGIN_WINDOW): the JSON API's and the
-    console's (engine/web/console.py) logins count together."""
-    from engine.errors import InvalidApiKey
+    console's (engine/web/console.py) logins count together, per person (by id or
+    e-mail alike)."""
+    from engine.errors import NotFound
 
     limits = request.app.state.limits
     attempts = api.settings.security.login_attempts
-    names = (f"login-user:{user.strip().lower()}", f"login-addr:{client_address(request)}")
-    for name in names:
-        limits.check(name, attempts, LOGIN_WINDOW, "failed logins")
-    try:
-        return dict(api.login(user.strip(), password))
-    except InvalidApiKey:
-        for name in names:
-            limits.record(name, LOGIN_WINDOW)
-        raise
+    who = user.strip().lower()
+    if isinstance(user, str) and 0 < len(who) <= 254:
+        try:  # one budget per person, whether they type their id or their e-mail
+            who = str(api.user(user.strip())["id"]).lower()
+        except NotFound:
+            pass  # an unknown name keeps its own count: the answer does not tell who exists
+    names = (f"login-user:{who}", f"login-addr:{client_address(request)}")
+    # counted before the password is checked (parallel guesses cannot all be checked),
+    # taken back when it was right
+    at = limits.reserve(names, attempts, LOGIN_WINDOW, "failed logins")
+    session = dict(api.login(user.strip(), password))
+    limits.release(names, at)
+    return session
 
 
 @router.get("/session", response_model=None, tags=["session"], summary="Who the token acts as",
