@@ -34,7 +34,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import ActionRefused, Conflict, InvalidApiKey, ItsmError, NotFound
+from engine.errors import ActionRefused, Conflict, InvalidApiKey, ItsmError, NotFound, UsageError
+from engine.i18n import N_
 from engine.web import csrf
 from engine.web.errors import http_status
 from engine.web.i18n import LANGS, negotiate, t
@@ -106,12 +107,17 @@ def _here(request: Request, changes: Mapping[str, Any]) -> str:
 
 
 async def _form(request: Request) -> dict[str, str] | None:
-    """The form's fields, or None when its CSRF token is wrong."""
+    """The form's fields, or None when its CSRF token is wrong; UsageError (400) for
+    a NUL character in any of them (no database stores it: PostgreSQL refuses it),
+    as the portal and the JSON API answer."""
     data = await request.form()
     form = {k: v for k, v in data.items() if isinstance(v, str)}
     token = form.pop(csrf.FIELD, None)
     if not csrf.valid(request.app.state.web.secret_key, request.cookies.get(csrf.COOKIE), token):
         return None
+    for name, value in form.items():
+        if "\x00" in value or "\x00" in name:
+            raise UsageError(N_("{name}: contains a NUL character"), values={"name": name.replace("\x00", "")})
     return form
 
 

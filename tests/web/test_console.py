@@ -107,6 +107,22 @@ def test_a_person_whose_roles_read_no_ticket_has_no_console(console: Web, org: A
     assert zh.status_code == 403 and "不能在坐席控制台中查看工单" in zh.text and "may not" not in zh.text
 
 
+def test_a_nul_character_in_a_form_is_refused(console: Web, org: Any) -> None:
+    """400, as the portal and the API answer (PostgreSQL cannot store it; SQLite would)."""
+    page = console.client.get("/desk/login")
+    r = console.client.post("/desk/login", data={"csrf_token": token_of(page.text), "user": "wang.lei\x00",
+                                                 "password": PASSWORD, "next": "/desk"}, follow_redirects=False)
+    assert r.status_code == 400 and "contains a NUL character" in r.text
+    assert "itsm_desk" not in r.headers.get("set-cookie", "")
+    login(console, org.agent.id)
+    key = new_incident(console)
+    post(console, f"/desk/t/{key}/note", {"text": "before\x00after", "public": "1"}, f"/desk/t/{key}", expect=400)
+    post(console, "/desk/new", {"caller": "li.na@example.com", "title": "Mouse\x00", "service": "claims",
+                                "impact": "low", "urgency": "medium"}, "/desk/new", expect=400)
+    assert [e["action"] for e in console.api.history(key)] == ["create"]
+    assert len(console.api.list()) == 1
+
+
 def test_secure_cookie_setting(db_url: str, org: Any) -> None:
     web = make_web(db_url, {"agent": org.agent}, secure_cookies=True)
     web.api.set_password(org.agent.id, PASSWORD, actor_id=org.agent.id)
