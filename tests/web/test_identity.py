@@ -188,6 +188,20 @@ def test_impersonation_needs_the_permission_and_names_both_people(desk: Desk) ->
     assert err["error"] == "refused"
 
 
+def test_x_itsm_as_naming_oneself_is_not_impersonation(desk: Desk) -> None:
+    """The remote CLI sends the header when it does not know whose a token is
+    (ITSM_TOKEN with ITSM_USER or --as set to oneself): no permission is needed."""
+    key = _new(desk)
+    for me in ("wang.lei", "WANG.LEI", "Wang.Lei@example.com"):
+        desk.call("POST", f"/api/v1/tickets/{key}/comments", who="wang.lei", headers={"X-Itsm-As": me},
+                  json={"text": f"as {me}"}, expect=201)
+    notes = [e for e in desk.call("GET", f"/api/v1/tickets/{key}/history", who="wang.lei") if e["action"] == "comment"]
+    assert [(e["actor"], e["by"]) for e in notes] == [("wang.lei", None)] * 3
+    err = desk.call("GET", f"/api/v1/tickets/{key}", who="wang.lei", headers={"X-Itsm-As": "chen.jie@example.com"},
+                    expect=403)
+    assert "impersonate" in err["message"]
+
+
 def test_a_direct_mode_write_records_the_os_login_and_host(desk: Desk) -> None:
     import getpass
 
