@@ -142,7 +142,8 @@ def listing(repo: Any, ticket_id: int, public_only: bool, iso: Any) -> list[dict
 def content(desk: Desk, repo: Any, ticket_id: int, attachment_id: int, public_only: bool
             ) -> tuple[dict[str, Any], bytes]:
     """One attachment's row and bytes (checked against its SHA-256)."""
-    row = repo.mail.attachment(ticket_id, attachment_id)
+    # an id no database column holds (a URL's number past 64 bits) is no attachment, not an error
+    row = repo.mail.attachment(ticket_id, attachment_id) if 0 < attachment_id < 2 ** 63 else None
     if row is None or (public_only and not row["public"]):
         raise NotFound(N_("no attachment {attachment_id} on this ticket"),
                        values={"attachment_id": attachment_id})

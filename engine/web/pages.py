@@ -18,8 +18,10 @@ Every POST needs the CSRF token (engine/web/csrf.py); output is autoescaped.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import quote
 
 import jinja2
 from fastapi import APIRouter, Request
@@ -160,11 +162,18 @@ async def portal_submit(request: Request) -> Response:
 
 # -- status ------------------------------------------------------------------------------
 
+_KEY_TEXT = re.compile(r"[A-Z0-9_-]{1,64}")  # what a ticket number may look like (PREFIX-000042)
+
+
 @router.get("/status", name="status_lookup")
 def status_lookup(request: Request, key: str | None = None, token: str | None = None) -> Response:
     if key and token:
-        return RedirectResponse(_url(request, "status_page", key=key.strip().upper(),
-                                     query={"token": token.strip()}), status_code=303)
+        key, token = key.strip().upper(), token.strip()
+        if not _KEY_TEXT.fullmatch(key):  # no ticket number ("INC/1", "INC-1?x=1"): answered as a wrong one
+            _limit(request)
+            api_for(request).portal_status(key, token)  # NotFound, the same page as a wrong number
+        return RedirectResponse(_url(request, "status_page", key=quote(key, safe=""), query={"token": token}),
+                                status_code=303)
     return _render(request, "lookup.html", {"key": key or "", "lookup_url": _url(request, "status_lookup")})
 
 

@@ -161,6 +161,11 @@ def test_no_status_without_the_token(web: Web) -> None:
     # the lookup form leads to the page
     r = web.client.get("/status", params={"key": key.lower(), "token": token}, follow_redirects=False)
     assert r.status_code == 303 and f"/status/{key}?token=" in r.headers["location"]
+    # what is typed there is no path: a number with / or ? is a wrong number, the same page
+    for typed in ("INC/000001", f"{key}?token=x"):  # (two: status look-ups are limited per address)
+        r = web.client.get("/status", params={"key": typed, "token": token}, follow_redirects=False)
+        assert r.status_code == 404, typed
+        assert re.sub(r'(value|href)="[^"]*"', "", r.text) == answers[0][1]
 
 
 @sqlite_only

@@ -66,6 +66,9 @@ def test_the_api_attaches_and_downloads_and_internal_files_stay_internal(web: We
     got = web.call("GET", f"/api/v1/tickets/{key}/attachments/{done['id']}", who="agent")
     assert got.content == b"2026-03-02 tunnel down\n"
     assert web.client.get(f"/status/{key}/files/{done['id']}", params={"token": token}).status_code == 404
+    huge = 2 ** 64 + 1  # no database integer: no such attachment, not an internal error
+    web.call("GET", f"/api/v1/tickets/{key}/attachments/{huge}", who="agent", expect=404)
+    assert web.client.get(f"/status/{key}/files/{huge}", params={"token": token}).status_code == 404
     history = web.call("GET", f"/api/v1/tickets/{key}/history", who="agent")
     [event] = [e for e in history if e["action"] == "attach"]
     assert event["changes"]["attachment"]["sha256"] == hashlib.sha256(b"2026-03-02 tunnel down\n").hexdigest()
