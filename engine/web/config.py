@@ -9,7 +9,7 @@ trusted_proxies = ["127.0.0.1"] # ITSM_TRUSTED_PROXIES (comma-separated): X-Forw
                                 # are believed only from these addresses; none by default
 root_path = "/itsm"             # ITSM_ROOT_PATH: the prefix the proxy serves the app under
 max_body_bytes = 10485760       # ITSM_WEB_MAX_BODY: larger requests get 413
-secure_cookies = true           # ITSM_SECURE_COOKIES=1: the console's cookies are Secure even
+secure_cookies = true           # ITSM_SECURE_COOKIES=1: the cookies (console and portal) are Secure even
                                 # when the app sees plain http (TLS ends at a proxy)
 page_size = 50                  # ITSM_WEB_PAGE_SIZE: rows of a page of the console's queues (1-500)
 client_clock = false            # ITSM_WEB_CLIENT_CLOCK / --client-clock: believe a client's

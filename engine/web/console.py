@@ -40,7 +40,7 @@ from engine.web import csrf
 from engine.web.errors import http_status
 from engine.web.i18n import LANGS, negotiate, t
 from engine.web.pages import templates
-from engine.web.requests import lang_of
+from engine.web.requests import lang_of, secure_cookie
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 COOKIE = "itsm_desk"
@@ -48,10 +48,6 @@ QUEUES = ("mine", "groups", "unassigned", "breached", "at_risk", "waiting", "maj
 SORTS = ("key", "priority", "title", "state", "assignee", "left")
 MAX_PAGE = 100_000
 MAX_NOTE = 10_000  # characters of a note from the console
-
-
-def secure_cookie(request: Request) -> bool:
-    return request.url.scheme == "https" or bool(request.app.state.web.secure_cookies)
 
 
 def _session(request: Request) -> dict[str, Any] | None:

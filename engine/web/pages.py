@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from engine.errors import ItsmError
 from engine.render import when
 from engine.web import csrf
-from engine.web.requests import api_for, lang_of
+from engine.web.requests import api_for, lang_of, secure_cookie
 from engine.web.errors import http_status
 from engine.web.i18n import LANGS, t
 
@@ -62,7 +62,7 @@ def _render(request: Request, name: str, context: Mapping[str, Any], status: int
     response = templates.TemplateResponse(request, name, ctx, status_code=status, headers=dict(headers or {}))
     if fresh:
         response.set_cookie(csrf.COOKIE, nonce, httponly=True, samesite="lax",
-                            secure=request.url.scheme == "https",
+                            secure=secure_cookie(request),
                             path=(request.scope.get("root_path") or "") + "/")
     return response
 

@@ -17,6 +17,12 @@ from engine.web.i18n import negotiate
 MAX_JSON_DEPTH = 32  # objects and lists inside each other; the API's bodies need 2
 
 
+def secure_cookie(request: Request) -> bool:
+    """Whether a cookie set for ``request`` is Secure: over https, or always with
+    ``[web] secure_cookies`` (TLS ends at a proxy before the app)."""
+    return request.url.scheme == "https" or bool(request.app.state.web.secure_cookies)
+
+
 def lang_of(request: Request) -> str:
     return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"),
                      request.app.state.default_lang)

@@ -128,6 +128,9 @@ def test_secure_cookie_setting(db_url: str, org: Any) -> None:
     web.api.set_password(org.agent.id, PASSWORD, actor_id=org.agent.id)
     # TLS ends at a proxy: the app sees http, the cookies are Secure all the same
     assert "Secure" in web.client.get("/desk/login").headers["set-cookie"]
+    for portal in ("/", "/status"):  # the portal's pages set the same CSRF cookie
+        web.client.cookies.clear()
+        assert "Secure" in web.client.get(portal).headers["set-cookie"], portal
     web.client.base_url = web.client.base_url.copy_with(scheme="https")  # a Secure cookie comes back over https
     web.client.cookies.clear()
     r = login(web, org.agent.id)
