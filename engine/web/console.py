@@ -407,8 +407,11 @@ async def note(request: Request, key: str) -> Response:
         return posted
     form, api, person, lang = posted
     public = form.get("kind") == "public"
+    text = form.get("text") or ""
     try:
-        await run_in_threadpool(api.comment, key, (form.get("text") or "")[:MAX_NOTE], public, person["id"])
+        if len(text) > MAX_NOTE:  # refused whole, kept in the form: never cut unseen
+            raise UsageError(N_("{name}: at most {limit} characters"), values={"name": "text", "limit": MAX_NOTE})
+        await run_in_threadpool(api.comment, key, text, public, person["id"])
     except ItsmError as exc:
         status = _refusal_status(exc)
         if status is None:

@@ -320,6 +320,10 @@ def test_public_and_internal_notes_as_itsm_comment(console: Web, org: Any, itsm:
     assert re.search(r'class="internal">.*?Looks like the proxy again', history, re.S)
     r = post(console, f"/desk/t/{key}/note", {"text": "  ", "kind": "public"}, f"/desk/t/{key}", expect=400)
     assert 'id="note-error"' in r.text and "a comment needs text" in r.text
+    long = "line\n" * 2000 + "the last line"  # over 10,000 characters: refused whole, kept in the form
+    r = post(console, f"/desk/t/{key}/note", {"text": long, "kind": "public"}, f"/desk/t/{key}", expect=400)
+    assert 'id="note-error"' in r.text and "at most 10000 characters" in r.text and "the last line" in r.text
+    assert len([e for e in console.api.history(key) if e["action"] == "comment"]) == 2
     # an approver (no internal_notes permission): a public note only, the internal one refused
     # by the engine with the words itsm comment says
     console.client.cookies.clear()
