@@ -23,7 +23,7 @@ from engine import __version__
 from engine.errors import ItsmError, NotFound, Throttled
 from engine.web.config import WebSettings
 from engine.web.errors import http_status, usage_body
-from engine.web.i18n import LANGS
+from engine.web.i18n import LANGS, t
 from engine.web.limits import Limiter
 from engine.web.middleware import AccessLog, Guard
 from engine.web.requests import api_for, lang_of, wants_json
@@ -115,19 +115,31 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     for e in exc.errors():
         where = ".".join(str(p) for p in e.get("loc", ()))
         problems.append(f"{where}: {e.get('msg')}")
-    return error_response(request, 400, usage_body("; ".join(problems) or "malformed request",
-                                                   problems=problems))
+    body = usage_body("; ".join(problems) or "malformed request", problems=problems)
+    _said(request, body, "err_malformed", problems="; ".join(problems) or "-")
+    return error_response(request, 400, body)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         body = NotFound(f"no such page: {request.url.path}").to_dict()
+        _said(request, body, "err_no_page", path=request.url.path)
     elif exc.status_code == 413:  # engine/web/middleware.py: the body passed the limit as it was read
         body = usage_body(str(exc.detail))
+        _said(request, body, "err_too_large", limit=getattr(exc, "limit", "?"))
     else:
         body = {"error": "http", "message": str(exc.detail), "exit_code": 2}
+        _said(request, body, "err_http", status=exc.status_code)
     return error_response(request, exc.status_code, body, getattr(exc, "headers", None))
+
+
+def _said(request: Request, body: dict[str, Any], word: str, **values: Any) -> None:
+    """``text``: the message in the request's language, beside the English
+    ``message`` (as the engine's errors have it, _itsm_error)."""
+    lang = lang_of(request)
+    if lang != "en":
+        body["text"] = t(word, lang, **values)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:

@@ -28,6 +28,7 @@ from typing import Any, Awaitable, Callable
 from starlette.exceptions import HTTPException
 
 from engine.web.errors import usage_body
+from engine.web.i18n import negotiate, t
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -54,6 +55,7 @@ class BodyTooLarge(HTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than {limit} bytes")
+        self.limit = limit
 
 
 class Guard:
@@ -75,22 +77,27 @@ class Guard:
             await _json(send, 400, usage_body("the request contains a NUL character"))
             return
         limit = self.max_body_bytes
+        root, path = scope.get("root_path", ""), scope["path"]
+        route = path[len(root):] if root and path.startswith(root) else path
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            await _json(send, 413, usage_body(BodyTooLarge(limit).detail))
+        declared_over = length is not None and length.isdigit() and int(length) > limit
+        if declared_over and route.startswith(("/api/", "/openapi", "/healthz")):
+            await _json(send, 413, _said(scope, usage_body(BodyTooLarge(limit).detail), "err_too_large",
+                                         limit=limit))
             return
         received = 0
 
         async def bounded_receive() -> Message:
             nonlocal received
+            if declared_over:  # a page's form: refused unread by the app, which answers with its HTML page
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body") or b"")
                 if received > limit:
                     raise BodyTooLarge(limit)
             return message
-        root, path = scope.get("root_path", ""), scope["path"]
-        static = (path[len(root):] if root and path.startswith(root) else path).startswith("/static/")
+        static = route.startswith("/static/")
 
         started = False
 
@@ -113,6 +120,19 @@ class Guard:
         except BodyTooLarge as exc:  # not answered by the application's handler
             if not started:
                 await _json(send_with_headers, 413, usage_body(exc.detail))
+
+
+def _said(scope: Scope, body: dict[str, Any], word: str, **values: Any) -> dict[str, Any]:
+    """``body`` with ``text`` in the language the request asks for (``?lang=``,
+    Accept-Language), answered before the application saw it."""
+    from urllib.parse import parse_qs
+
+    query = parse_qs((scope.get("query_string") or b"").decode("latin-1")).get("lang", [None])[0]
+    accept = _header(scope, b"accept-language")
+    lang = negotiate(query, accept)
+    if lang != "en":
+        body["text"] = t(word, lang, **values)
+    return body
 
 
 async def _json(send: Send, status: int, body: dict[str, Any]) -> None:

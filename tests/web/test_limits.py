@@ -83,6 +83,33 @@ def test_a_chunked_body_over_the_limit_is_refused_as_it_is_read(small: Web, path
 
 
 @sqlite_only
+def test_a_declared_length_over_the_limit_is_answered_as_the_page_or_the_api_answers(small: Web) -> None:
+    """A browser declares the length: the portal's reporter gets the portal's own
+    page in their language, an API client JSON (with ``text`` when asked in Chinese)."""
+    big = b"x" * (MiB + 1)
+    r = small.client.post("/api/v1/tickets", content=big, headers={**small.auth("agent"),
+                          "Content-Type": "application/json", "Accept-Language": "zh"})
+    assert r.status_code == 413 and r.headers["content-type"] == "application/json"
+    assert "larger than 1048576 bytes" in r.json()["message"] and r.json()["text"] == "请求内容超过 1048576 字节。"
+    r = small.client.post("/?lang=zh", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "请求内容超过 1048576 字节" in r.text and '<html lang="zh-CN">' in r.text
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+@sqlite_only
+def test_requests_itsm_could_not_read_are_said_in_the_asked_language(small: Web) -> None:
+    zh = {**small.auth("agent"), "Accept-Language": "zh"}
+    r = small.client.get("/api/v1/tickets", params={"limit": 0}, headers=zh)
+    assert r.status_code == 400 and r.json()["text"].startswith("无法读取该请求：query.limit")
+    assert r.json()["message"].startswith("query.limit")  # the English message stays
+    r = small.client.get("/api/v1/nope", headers=zh)
+    assert r.status_code == 404 and r.json()["text"] == "没有这个页面：/api/v1/nope"
+    r = small.client.get("/api/v1/nope", headers=small.auth("agent"))
+    assert r.status_code == 404 and "text" not in r.json()
+
+
+@sqlite_only
 def test_a_chunked_body_under_the_limit_is_read(small: Web) -> None:
     import json
 
