@@ -23,6 +23,13 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TRUE = {"true", "yes", "y", "1", "on", "是", "真"}
 _FALSE = {"false", "no", "n", "0", "off", "否", "假"}
 
+# The longest value of a short (string) and a long (text) field: what one action
+# may make the search index, the journal and every notification carry.  The JSON
+# API's own bounds are within them (title 500, description 20,000); mail (10,000)
+# and alerts (cut here, engine.alerts.groups) stay within them too.
+MAX_STRING = 2_000
+MAX_TEXT = 100_000
+
 # types and code tables of the core fields
 CORE_SPECS: dict[str, FieldSpec] = {
     "title": FieldSpec("title", "string", Label("Title", "标题"), public=True),
@@ -71,6 +78,10 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
     text = raw.strip() if isinstance(raw, str) else raw
     kind = fs.type
     if kind in ("string", "text"):
+        limit = MAX_STRING if kind == "string" else MAX_TEXT
+        if len(str(text)) > limit:
+            raise UsageError(N_("{field}: at most {limit} characters, not {length}"), field=fs.id,
+                             values={"field": named(fs.id, fs.label), "limit": limit, "length": len(str(text))})
         return str(text)
     if kind == "bool":
         if isinstance(text, bool):

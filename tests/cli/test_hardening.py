@@ -133,3 +133,22 @@ def test_now_within_the_range_works(itsm: Any, org: Any, now: str) -> None:
                     user=org.agent.id, now=now)["key"]
     itsm("tick", now=now)
     assert itsm.json("show", key, now=now)["state"] == "new"
+
+
+# --- field values are bounded -----------------------------------------------------------
+
+def test_a_field_value_past_its_bound_is_a_usage_error_and_writes_nothing(desk: Desk, itsm: Any) -> None:
+    """What one action makes the index, the journal and the notifications carry is
+    bounded: a short (string) field 2,000 characters, a long (text) one 100,000."""
+    o = desk.org
+    out = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="x" * 2001, expect=2)
+    assert "at most 2000 characters, not 2001" in out["message"]
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:01", reporter=o.reporter, title="x" * 2000,
+                   description="d" * 100_000)["key"]
+    out = desk.do(key, "resolve", o.agent.id, "2026-03-02 09:05", solution="s" * 100_001, closure_code="solved",
+                  service_restored=True, expect=2)
+    assert "at most 100000 characters" in out["message"]
+    assert [e["action"] for e in desk.history(key)] == ["create"]
+    zh = itsm("--lang", "zh", "new", "incident", "--title", "x" * 2001, "--reporter", o.reporter,
+              user=o.agent.id, expect=2).stderr
+    assert "最多 2000 个字符，而不是 2001 个" in zh

@@ -214,3 +214,16 @@ def test_the_bundled_defaults_include_the_rules(itsm_nodb: Any, tmp_path: Path) 
     assert (target / "codes" / "alert_rules.yaml").exists()
     itsm_nodb("lint", str(target))
     shutil.rmtree(target)
+
+
+def test_a_monitoring_systems_long_text_is_cut_not_refused(itsm: Any) -> None:
+    """Fields are bounded (engine.runtime.fields MAX_TEXT); an alert's description past
+    it still opens its incident, with the text cut."""
+    from engine.runtime.fields import MAX_TEXT
+
+    alert = am_alert("fp-long")
+    alert["annotations"]["description"] = "disk full " * 20_000  # 200,000 characters
+    summary = ingest(itsm, webhook(alert))
+    assert (summary["created"], summary["failed"]) == (1, 0)
+    t = itsm.json("show", summary["results"][0]["ticket"])
+    assert MAX_TEXT - 10 < len(t["description"]) <= MAX_TEXT and t["description"].startswith("disk full disk full")
