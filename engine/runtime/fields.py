@@ -29,6 +29,7 @@ _FALSE = {"false", "no", "n", "0", "off", "否", "假"}
 # and alerts (cut here, engine.alerts.groups) stay within them too.
 MAX_STRING = 2_000
 MAX_TEXT = 100_000
+MAX_WHOLE = 10 ** 18  # an int field's values lie strictly between -MAX_WHOLE and MAX_WHOLE
 
 # types and code tables of the core fields
 CORE_SPECS: dict[str, FieldSpec] = {
@@ -99,9 +100,12 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
             raise mistyped(N_("expected a whole number, not a number with a fraction")
                            if math.isfinite(text) else N_("expected a whole number"))
         try:
-            return int(text)
-        except (TypeError, ValueError):
+            whole = int(text)
+        except (TypeError, ValueError, OverflowError):
             raise bad(N_("expected a whole number")) from None
+        if abs(whole) >= MAX_WHOLE:  # a count, not a 301-digit number from 1e300
+            raise mistyped(N_("expected a whole number of at most 18 digits"))
+        return whole
     if kind == "number":
         if isinstance(text, bool):
             raise mistyped(N_("expected a number, not true or false"))

@@ -273,6 +273,9 @@ def test_numbers_json_has_not_are_refused(small: Web, number: str, said: str) ->
     ("3.7", "invalid value 3.7 for affected_users: expected a whole number, not a number with a fraction"),
     ("true", "invalid value true for affected_users: expected a whole number, not true or false"),
     ("false", "invalid value false for affected_users: expected a whole number, not true or false"),
+    ("1e300", "invalid value 1e+300 for affected_users: expected a whole number of at most 18 digits"),
+    ("1000000000000000000", "invalid value 1000000000000000000 for affected_users: expected a whole number of "
+                            "at most 18 digits"),
 ])
 def test_an_int_field_takes_whole_numbers_only(small: Web, value: str, said: str) -> None:
     """3.7 was stored as 3 and true as 1."""
