@@ -21,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.desk import permissions
 from engine.desk.context import Desk
 from engine.desk.writes import check_forward, event
 from engine.errors import ActionRefused, NotFound, UsageError
-from engine.i18n import N_
+from engine.i18n import N_, message
 from engine.runtime.actions import Actor
 from engine.runtime.ticket import Ticket
 
@@ -127,6 +128,9 @@ def attach(desk: Desk, key: str, filename: str, data: bytes, public: bool,
         if not (actor.roles or actor.groups or actor.system or actor.is_(ticket.values.get("reporter"))):
             raise ActionRefused(N_("{id} may not attach files to {key}: only the reporter and service-desk "
                                    "staff may"), allowed_roles=["reporter"], values={"id": actor.id, "key": ticket.key})
+        if not public:  # an internal file, as an internal note: for those who may read it back
+            permissions.require(desk.defs, actor, "internal_notes",
+                                message(N_("attach an internal file to {key}"), key=ticket.key))
         repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
         out = store(desk, repo, ticket, filename, data, actor, "cli", public, now)
     return dict(out, ticket=ticket.key)
@@ -175,5 +179,6 @@ def download(desk: Desk, key: str, attachment_id: int, actor_id: str | None) -> 
         if not (actor.roles or actor.groups or actor.system or reporter):
             raise NotFound(N_("no attachment {attachment_id} on {key}"),
                            values={"attachment_id": attachment_id, "key": key})
-        return content(desk, repo, row["id"], attachment_id, public_only=not (actor.roles or actor.groups
-                                                                              or actor.system))
+        # internal files, as internal notes, for those holding the internal_notes permission
+        return content(desk, repo, row["id"], attachment_id,
+                       public_only=not permissions.holds(desk.defs, actor, "internal_notes"))

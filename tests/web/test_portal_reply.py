@@ -66,9 +66,19 @@ def test_the_api_attaches_and_downloads_and_internal_files_stay_internal(web: We
     got = web.call("GET", f"/api/v1/tickets/{key}/attachments/{done['id']}", who="agent")
     assert got.content == b"2026-03-02 tunnel down\n"
     assert web.client.get(f"/status/{key}/files/{done['id']}", params={"token": token}).status_code == 404
+    # internal files are for those who read internal notes (internal_notes): not an approver's
+    web.call("GET", f"/api/v1/tickets/{key}/attachments/{done['id']}", who="approver", expect=404)
+    err = web.call("POST", f"/api/v1/tickets/{key}/attachments", who="approver", expect=403,
+                   params={"filename": "memo.txt", "internal": "true"}, content=b"internal memo",
+                   headers={"Content-Type": "application/octet-stream"})
+    assert "internal_notes" in err["message"] and "attach an internal file" in err["message"]
+    public = web.call("POST", f"/api/v1/tickets/{key}/attachments", who="approver", expect=201,
+                      params={"filename": "quote.txt"}, content=b"the quote",
+                      headers={"Content-Type": "application/octet-stream"})
+    assert web.call("GET", f"/api/v1/tickets/{key}/attachments/{public['id']}", who="approver").content == b"the quote"
     huge = 2 ** 64 + 1  # no database integer: no such attachment, not an internal error
     web.call("GET", f"/api/v1/tickets/{key}/attachments/{huge}", who="agent", expect=404)
     assert web.client.get(f"/status/{key}/files/{huge}", params={"token": token}).status_code == 404
     history = web.call("GET", f"/api/v1/tickets/{key}/history", who="agent")
-    [event] = [e for e in history if e["action"] == "attach"]
+    event, _ = [e for e in history if e["action"] == "attach"]  # the agent's, the approver's
     assert event["changes"]["attachment"]["sha256"] == hashlib.sha256(b"2026-03-02 tunnel down\n").hexdigest()
