@@ -61,6 +61,7 @@ def _session(request: Request) -> dict[str, Any] | None:
     except InvalidApiKey:
         return None
     api.act_from({"mode": "console", "key": key["key_id"]})
+    request.state.user = key["user"]  # the access log's "user", as the API's requests have it
     return key
 
 

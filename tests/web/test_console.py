@@ -107,6 +107,17 @@ def test_a_person_whose_roles_read_no_ticket_has_no_console(console: Web, org: A
     assert zh.status_code == 403 and "不能在坐席控制台中查看工单" in zh.text and "may not" not in zh.text
 
 
+def test_the_access_log_names_the_console_user(console: Web, org: Any, caplog: Any) -> None:
+    import json
+    import logging
+
+    caplog.set_level(logging.INFO, logger="itsm.access")
+    login(console, org.agent.id)
+    console.client.get("/desk")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "itsm.access"]
+    assert [x["user"] for x in lines if x["path"] == "/desk"] == [org.agent.id]
+
+
 def test_a_nul_character_in_a_form_is_refused(console: Web, org: Any) -> None:
     """400, as the portal and the API answer (PostgreSQL cannot store it; SQLite would)."""
     page = console.client.get("/desk/login")
