@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from engine.errors import StoreUnavailable
 from engine.i18n import N_, tr
 
 from commands.common import heads, command, emit, group, json_mode, output_options, pass_state, State
@@ -37,6 +38,9 @@ def _line(r: dict, state: State) -> str:
     return tr("{what}: {detail}", lang, what=outcome + ticket, detail=detail) + "\n"
 
 
+TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL
+
+
 @mail.command("receive")
 @click.option("--mailbox", help="The mailbox (codes/mailboxes.yaml id or address) the mail came to "
                                 "(default: from its To/Cc/Delivered-To headers).")
@@ -55,7 +59,13 @@ def mail_receive(state: State, mailbox: str | None, as_json: bool) -> None:
     """
     json_mode(state, as_json)
     raw = sys.stdin.buffer.read(MAX_STDIN + 1)
-    result = state.api().mail_receive(raw, mailbox)
+    try:
+        result = state.api().mail_receive(raw, mailbox)
+    except StoreUnavailable as exc:
+        # EX_TEMPFAIL: an MTA (Postfix's pipe) keeps the mail and tries again; any other
+        # status but 0 and 64-78 makes it bounce the mail to its sender
+        exc.exit_code = TEMPFAIL  # type: ignore[assignment]
+        raise
     emit(state, result, as_json, lambda: _line(result, state))
 
 

@@ -32,7 +32,7 @@ from engine.desk import attachments, major, replies
 from engine.desk.context import Desk
 from engine.desk.portal import end_user
 from engine.desk.writes import check_forward, event, intake
-from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, UsageError
+from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, StoreUnavailable, UsageError
 from engine.i18n import N_
 from engine.mail import imap as imapmod
 from engine.mail import thread
@@ -88,7 +88,9 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
         if found is not None:
             return found
     if given:
-        found = boxes.get(given) or next((b for b in boxes.values() if b.address == given.lower()), None)
+        # an address as Postfix's ${recipient} gives it: a signed reply address is its mailbox's
+        found = boxes.get(given) or next((b for b in boxes.values()
+                                          if b.address in (given.lower(), thread.base_address(given))), None)
         if found is None:
             raise UsageError(N_("unknown mailbox {given!r}; mailboxes: {boxes}"),
                              values={"given": given, "boxes": ', '.join(boxes)})
@@ -291,8 +293,13 @@ def log(desk: Desk, key: str | None = None, limit: int = 100) -> list[dict[str, 
 
 def failed(desk: Desk, raw: bytes, mailbox: str, why: str) -> None:
     """Record a message the desk refused (a field it could not take...), so it is
-    not lost silently once the server marks it."""
-    mail = parse(_headers_only(raw))
+    not lost silently once the server marks it; one whose headers cannot be read
+    either is recorded by its digest."""
+    try:
+        mail = parse(_headers_only(raw))
+    except Exception:  # noqa: BLE001 - what failed may be the parsing itself
+        mail = Inbound(message_id=None, sender="", sender_name="", recipients=[], subject="", text="", reply="",
+                       kind="auto")
     mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
     with desk.store.write() as repo:
         if repo.mail.mail_seen(mid[:255]) is None:
@@ -317,9 +324,13 @@ def poll(desk: Desk, on_each: Callable[[dict[str, Any]], None] | None = None,
         def handle(raw: bytes, box: str = a.mailbox) -> dict[str, Any]:
             try:
                 result = receive(desk, raw, box, headers_first=True)
-            except ItsmError as exc:  # this message is refused (recorded); the others go on
-                result = {"outcome": "failed", "ticket": None, "detail": str(exc)}
-                failed(desk, raw, box, str(exc))
+            except StoreUnavailable:
+                raise  # the database is down: the poll stops, the message stays unseen for the next one
+            except Exception as exc:  # noqa: BLE001 - refused, or a message that broke a part of the
+                # gate: recorded as failed and marked, so that it cannot stop every later poll
+                why = str(exc) if isinstance(exc, ItsmError) else f"internal error: {type(exc).__name__}: {exc}"
+                result = {"outcome": "failed", "ticket": None, "detail": why}
+                failed(desk, raw, box, why)
             result["mailbox"] = box
             if on_each:
                 on_each(result)

@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from email import policy
 from email.header import decode_header
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 
 from engine.mail import text as mailtext
 from engine.mail import thread
 
 MAX_ATTACHMENTS = 20
 MAX_PARTS = 200  # parts walked in one message
-OOO_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|out of (?:the )?office|autoreply|"
-                         r"自动回复|自動回覆|休假|不在办公室)", re.IGNORECASE)
+# The subject of an auto-reply: its form "Automatic reply: ..." (Outlook, Exchange, Foxmail), not
+# a request about auto-replies ("Out of office assistant not working", "休假系统无法登录")
+OOO_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office"
+                         r"(?:\s+(?:auto[- ]?reply|reply))?|自动回复|自動回覆|不在办公室|休假(?:自动回复)?)\s*[:：]",
+                         re.IGNORECASE)
 BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster)@", re.IGNORECASE)
 
 
@@ -56,8 +60,9 @@ class Inbound:
         return list(dict.fromkeys(found + ([tagged] if tagged else [])))
 
 
-def header_text(raw: str | None) -> str:
-    """A header value with RFC 2047 words decoded (GB2312 read as GB18030)."""
+def header_text(raw: Any) -> str:
+    """A header value with RFC 2047 words decoded (GB2312 read as GB18030); also a
+    compat32 ``Header`` (a value with raw 8-bit bytes)."""
     if not raw:
         return ""
     parts = []
@@ -68,6 +73,33 @@ def header_text(raw: str | None) -> str:
     for value, charset in chunks:
         parts.append(mailtext.decode(value, charset) if isinstance(value, bytes) else value)
     return " ".join("".join(parts).split())
+
+
+def _raw(headers: Message, name: str) -> str:
+    """A header as text with its encoded words kept (``""`` when absent): compat32
+    gives a ``Header`` object, not text, for a value with raw 8-bit bytes, which is
+    decoded instead."""
+    value = headers.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else header_text(value)
+
+
+def _raw_all(headers: Message, name: str) -> list[str]:
+    return [v if isinstance(v, str) else header_text(v) for v in headers.get_all(name) or []]
+
+
+def sender_of(raw_from: str) -> tuple[str, str]:
+    """(display name, address) of a From value: the address parsed from the value
+    as written, before any encoded word is decoded (``=?utf-8?q?li.na=40example.com?=
+    <attacker@evil.example>`` is attacker@evil.example, whose domain the MTA's
+    DMARC check saw), then the name decoded.  A value naming no address, or more
+    than one, has none: the mail is nobody's."""
+    found = [(n, a.strip()) for n, a in getaddresses([raw_from]) if "@" in a]
+    if len(found) != 1 or found[0][1].count("@") != 1:
+        return header_text(raw_from), ""
+    name, address = found[0]
+    return header_text(name), address
 
 
 def _body(msg: Message) -> tuple[str, list[Attachment]]:
@@ -108,11 +140,11 @@ def _body(msg: Message) -> tuple[str, list[Attachment]]:
 def _kind(msg: Message, raw_headers: Message, sender: str, subject: str) -> tuple[str, str, str | None]:
     ctype = msg.get_content_type()
     if ctype == "multipart/report" and (msg.get_param("report-type") or "").lower() == "delivery-status" \
-            or BOUNCE_SENDER.match(sender) or (raw_headers.get("Return-Path", "x").strip() == "<>"
+            or BOUNCE_SENDER.match(sender) or ((_raw(raw_headers, "Return-Path") or "x").strip() == "<>"
                                                and ctype == "multipart/report"):
         return "bounce", "delivery status notification", _bounced(msg)
-    auto = (raw_headers.get("Auto-Submitted") or "no").strip().lower()
-    precedence = (raw_headers.get("Precedence") or "").strip().lower()
+    auto = (_raw(raw_headers, "Auto-Submitted") or "no").strip().lower()
+    precedence = _raw(raw_headers, "Precedence").strip().lower()
     if auto.startswith("auto-replied") or raw_headers.get("X-Autoreply") or \
             raw_headers.get("X-Autorespond") or OOO_SUBJECT.match(subject):
         return "ooo", f"auto-reply (Auto-Submitted: {auto})", None
@@ -150,13 +182,22 @@ def _returned_ids(msg: Message) -> list[str]:
         if ctype == "text/rfc822-headers":
             data = part.get_payload(decode=True) or b""
             found = BytesHeaderParser().parsebytes(data.lstrip())
-            return thread.ids(found.get("Message-ID"))
+            return thread.ids(_raw(found, "Message-ID"))
         if ctype == "message/rfc822":
             inner = part.get_payload()
             inner = inner[0] if isinstance(inner, list) and inner else inner
             if isinstance(inner, Message):
                 return thread.ids(str(inner.get("Message-ID") or ""))
     return []
+
+
+def _head(raw: bytes) -> bytes:
+    """The header block of ``raw`` (up to the first empty line)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        at = raw.find(sep)
+        if at >= 0:
+            return raw[: at + len(sep)]
+    return raw
 
 
 def _clean(text: str) -> str:
@@ -166,21 +207,35 @@ def _clean(text: str) -> str:
 
 
 def parse(raw: bytes) -> Inbound:
-    """The message in ``raw`` (the caller bounds its size)."""
-    msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+    """The message in ``raw`` (the caller bounds its size).  A message the parser
+    cannot take apart (structures nested thousands deep) is read by its headers
+    alone, with no body: recorded, never an error that stops the others."""
     headers = BytesHeaderParser().parsebytes(raw)  # compat32: raw values, decoded here
-    name, address = parseaddr(header_text(headers.get("From")))
-    sender = address.strip().lower()[:254]
+    unreadable = False
+    try:
+        msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
+        body, attachments = _body(msg)
+    except RecursionError:
+        msg = BytesParser().parsebytes(_head(raw))  # type: ignore[assignment]  # compat32: no header grammar
+        body, attachments, unreadable = "", [], True
+    name, address = sender_of(_raw(headers, "From"))
+    sender = address.lower()[:254]
     subject = header_text(headers.get("Subject"))[:500]
-    rcpts = [a.lower() for _, a in getaddresses([header_text(h) for h in
-                                                 (headers.get_all("To") or []) + (headers.get_all("Cc") or [])
-                                                 + (headers.get_all("Delivered-To") or [])]) if a][:100]
-    mid = thread.MSGID.search(headers.get("Message-ID") or "")
-    body, attachments = _body(msg)
-    kind, why, bounced = _kind(msg, headers, sender, subject)
-    replied = thread.ids(headers.get("In-Reply-To"), headers.get("References"))
+    rcpts = [a.strip().lower() for _, a in getaddresses(_raw_all(headers, "To") + _raw_all(headers, "Cc")
+                                                        + _raw_all(headers, "Delivered-To")) if "@" in a][:100]
+    mid = thread.MSGID.search(_raw(headers, "Message-ID"))
+    try:
+        kind, why, bounced = _kind(msg, headers, sender, subject)
+    except RecursionError:
+        unreadable, bounced = True, None
+    if unreadable:  # opens nothing: what it says cannot be read
+        kind, why = "auto", "a structure nested too deep to read"
+    replied = thread.ids(_raw(headers, "In-Reply-To"), _raw(headers, "References"))
     if kind == "bounce":
-        replied += _returned_ids(msg)
+        try:
+            replied += _returned_ids(msg)
+        except RecursionError:
+            pass
     body = _clean(body)
     return Inbound(
         message_id=_clean(mid.group(0)) if mid else None, sender=_clean(sender), sender_name=_clean(name[:200]),

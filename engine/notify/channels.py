@@ -26,7 +26,14 @@ from engine.settings import Settings
 
 
 class DeliveryFailed(Exception):
-    """The channel could not hand the message over; it will be retried."""
+    """The channel could not hand the message over; it will be retried.
+    ``channel_failed``: the channel itself failed (the server down, our login or
+    sender refused), which counts for the breaker; False when only this message
+    was refused (its recipient unknown, its content rejected): the others go on."""
+
+    def __init__(self, text: str, channel_failed: bool = True) -> None:
+        super().__init__(text)
+        self.channel_failed = channel_failed
 
 
 # why a send failed, recorded in English (last_error) and said in the reader's
@@ -86,10 +93,17 @@ class SmtpChannel:
                     client.login(cfg.username, cfg.password or "")
                 # the row's recipient only, whatever the To header parses into
                 refused = client.send_message(mail, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:  # this recipient (550 user unknown): not the server
+            raise DeliveryFailed(ERRORS[2].format(recipients=", ".join(exc.recipients) or recipient),
+                                 channel_failed=False) from None
+        except smtplib.SMTPDataError as exc:
+            # 5xx to DATA: this message was rejected (content, size); 4xx: the server, for now
+            raise DeliveryFailed(ERRORS[1].format(server=f"{cfg.host}:{cfg.port}", error=exc),
+                                 channel_failed=not 500 <= exc.smtp_code < 600) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(ERRORS[1].format(server=f"{cfg.host}:{cfg.port}", error=exc)) from None
         if refused:
-            raise DeliveryFailed(ERRORS[2].format(recipients=", ".join(refused)))
+            raise DeliveryFailed(ERRORS[2].format(recipients=", ".join(refused)), channel_failed=False)
         return mail["Message-ID"]
 
 

@@ -108,7 +108,7 @@ def send(row: dict[str, Any], rendered: Any, settings: Settings) -> tuple[str | 
     try:
         CHANNELS[row["channel"]].send(row, rendered, settings)
     except DeliveryFailed as exc:
-        return error_text(str(exc)), True
+        return error_text(str(exc)), exc.channel_failed
     except Exception as exc:  # noqa: BLE001 - one poison message must not stop all the others
         return error_text(f"{row['channel']} delivery failed: {type(exc).__name__}: {exc}"), True
     return None, False

@@ -152,3 +152,27 @@ def test_two_pollers_taking_the_same_message_at_once(itsm: Any, org: Any, monkey
     assert again["outcome"] == "duplicate" and "already handled: opened" in again["detail"], again
     assert len(calls) == 2
     assert [t["title"] for t in itsm.json("list", user=org.agent.id) if t["title"] == "Printer jams"] == ["Printer jams"]
+
+
+def test_mail_receive_defers_while_the_database_is_down(itsm_nodb: Any) -> None:
+    """75 (EX_TEMPFAIL): Postfix's pipe keeps the mail and tries again; on 3 it
+    would bounce it to the sender."""
+    raw = mail("li.na@example.com", "Screen flickers", "Since the update.", "down@x")
+    r = itsm_nodb("mail", "receive", db="postgresql+psycopg://nobody@127.0.0.1:1/none", input=raw, expect=75)
+    assert r.stderr.startswith("itsm: ") and "127.0.0.1" in r.stderr
+    err = itsm_nodb.json("mail", "receive", db="postgresql+psycopg://nobody@127.0.0.1:1/none", input=raw,
+                         expect=75)
+    assert err["exit_code"] == 75
+
+
+def test_a_reply_piped_for_the_signed_reply_address_finds_its_mailbox(itsm: Any, org: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Postfix's ${recipient} for a reply is the signed address servicedesk+KEY-sig@..."""
+    monkeypatch.setenv("ITSM_SECRET_KEY", "mail-test-secret")
+    from engine.mail import thread
+
+    key = receive(itsm, mail("li.na@example.com", "Screen flickers", "Since the update.", "s1@x"))["ticket"]
+    signed = thread.reply_address(DESK, key, "mail-test-secret")
+    reply = receive(itsm, mail("li.na@example.com", "Re: screen", "Still flickers.", "s2@x", to=signed),
+                    "--mailbox", signed)
+    assert (reply["outcome"], reply["ticket"]) == ("replied", key)

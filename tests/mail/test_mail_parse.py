@@ -86,7 +86,10 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 PIECES = [b"From: a@b.c\r\n", b"Subject: =?gb2312?B?u9i4tA==?=\r\n", b"Content-Type: multipart/mixed; boundary=x\r\n",
           b"--x\r\n", b"Content-Type: text/html; charset=gbk\r\n", b"Content-Transfer-Encoding: base64\r\n",
           b"\r\n", b"<p>hi</p><blockquote>q", b"=?utf-8?q?=E4?=", b"\xff\xfe\x00", b"--x--\r\n",
-          b"Content-Disposition: attachment; filename*=utf-8''%E6%88%AA.png\r\n", b"Auto-Submitted: no\r\n"]
+          b"Content-Disposition: attachment; filename*=utf-8''%E6%88%AA.png\r\n", b"Auto-Submitted: no\r\n",
+          b"Message-ID: <\xff@b>\r\n", b"References: <\xe4@x>\r\n", b"Auto-Submitted: n\xf6\r\n",
+          b"Content-Type: text/plain; charset=idna\r\n", b"From: =?utf-8?q?a=40b.c?= <x@y.z>\r\n",
+          b"<a ", b"<!--", b"<script>"]
 
 
 @settings(max_examples=150, deadline=None)

@@ -541,3 +541,26 @@ def test_tick_queues_timer_messages_and_delivers_them(itsm, org, notify_env, smt
     assert len(ticket_mails) == 2  # the acknowledgement and the breach; the rest are KPI reports
     assert itsm.json("tick", now=late) == []  # nothing twice
     assert len(smtp_server.mails) == sent
+
+
+def test_refused_recipients_fail_alone_and_do_not_hold_the_others(itsm, org, notify_env, smtp_server):
+    """550 user unknown (a mistyped or spam sender's address) is that message's
+    failure, not the server's: the breaker stays closed and everyone else's mail goes."""
+    async def handle_RCPT(server, session, envelope, address, options):  # noqa: N802 - aiosmtpd's hook
+        if address.startswith("nosuch"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp_server.handler.handle_RCPT = handle_RCPT
+    for i in range(4):
+        itsm.json("new", "incident", "--title", f"Spam {i}", "--reporter", f"nosuch{i}@example.com",
+                  user=org.agent.id, now=at(i / 10))
+    for i in range(6):
+        log(itsm, org, f"Printer {i} jams", minutes=1 + i / 10)
+    report = deliver(itsm, 2)
+    assert (report["sent"], report["retrying"], report.get("held", 0)) == (6, 4, 0), report
+    assert not report.get("broken"), report
+    assert len(smtp_server.to(REPORTER)) == 6
+    refused = [r for r in rows(itsm) if r["recipient"].startswith("nosuch")]
+    assert all(r["status"] == "pending" and "SMTP refused nosuch" in r["last_error"] for r in refused), refused

@@ -1,0 +1,136 @@
+"""Mail a stranger sends must not silence the desk (review of the mail gate):
+8-bit headers, unknown charsets, structures nested thousands deep and HTML that
+never closes are read or recorded, never an exception that stops every later
+poll; the sender is the address the message was sent from, whatever its
+display name says; requests about auto-replies are requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.mail import text as mailtext
+from engine.mail.parse import parse, sender_of
+
+HEAD = b"From: a@example.org\r\nTo: servicedesk@it.example.com\r\nSubject: s\r\n"
+
+
+@pytest.mark.parametrize("extra", [
+    b"Message-ID: <abc\xff@example.org>\r\n", b"In-Reply-To: <x\xe4@example.org>\r\n",
+    b"References: <INC-000001.itsm@it.example.com> <\xe4@x>\r\n", b"Auto-Submitted: n\xf6\r\n",
+    b"Precedence: b\xfclk\r\n", b"Return-Path: <\xff>\r\n",
+])
+def test_8_bit_header_bytes_are_read_not_raised(extra: bytes) -> None:
+    mail = parse(HEAD + extra + b"\r\nbody\r\n")
+    assert mail.sender == "a@example.org" and mail.text == "body"
+
+
+def test_a_charset_without_a_text_codec_is_read_as_utf_8_or_gb18030() -> None:
+    assert mailtext.decode("café".encode(), "idna") == "café"
+    assert mailtext.decode("请帮忙处理".encode("gbk"), None) == "请帮忙处理"  # unlabelled GBK
+    assert mailtext.decode("请帮忙".encode("gbk"), "unknown-8bit") == "请帮忙"
+    assert mailtext.decode("naïve".encode(), None) == "naïve"
+    mail = parse(HEAD + b"Content-Type: text/plain; charset=idna\r\n\r\nhello\r\n")
+    assert mail.text == "hello"
+
+
+@pytest.mark.parametrize("raw_from, sender, name", [
+    # an encoded word that decodes to an address is a name, not the sender (DMARC checked evil.example)
+    ("=?utf-8?q?li.na=40example.com?= <attacker@evil.example>", "attacker@evil.example", "li.na@example.com"),
+    ("=?iso-8859-1?q?M=FCller=2C_Hans?= <hans@example.org>", "hans@example.org", "Müller, Hans"),
+    ("=?utf-8?q?Wang=2C_Lei?= <wl@example.org>", "wl@example.org", "Wang, Lei"),
+    ('"li.na@example.com" <attacker@evil.example>', "attacker@evil.example", "li.na@example.com"),
+    ("Li Na <LI.NA@Example.com>", "li.na@example.com", "Li Na"),
+    # two addresses, or none: nobody's mail (recorded, opens nothing)
+    ("li.na@example.com <attacker@evil.example>", "", None),
+    ("a@example.org, b@example.org", "", None),
+    ("undisclosed", "", None),
+])
+def test_the_sender_is_the_address_the_mail_came_from(raw_from: str, sender: str, name: str | None) -> None:
+    mail = parse(f"From: {raw_from}\r\nSubject: hi\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n".encode())
+    assert mail.sender == sender
+    if name is not None:
+        assert mail.sender_name == name
+    if not sender:
+        assert mail.kind == "auto" and mail.why == "no sender address"
+    assert sender_of(raw_from)[1].lower() == sender
+
+
+def test_structures_nested_too_deep_are_recorded_not_raised() -> None:
+    nested = b"".join(b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(3000))
+    mail = parse(HEAD + b"MIME-Version: 1.0\r\n" + nested + b"Content-Type: text/plain\r\n\r\nhi\r\n")
+    assert mail.kind in ("person", "auto") and mail.sender == "a@example.org"
+    parens = parse(HEAD + b"Content-Type: text/plain; x=" + b"(" * 5000 + b"\r\n\r\nhi\r\n")
+    assert (parens.kind, parens.why) == ("auto", "a structure nested too deep to read")
+    assert parens.sender == "a@example.org" and parens.text == ""
+
+
+@pytest.mark.parametrize("html, text", [
+    ("<p>Printer</p><p>jams</p>", "Printer\n\njams"),
+    ("<div>a < b and c > d</div>", "a < b and c > d"),
+    ("<p>before</p><script>alert('<p>x</p>')</script><p>after</p>", "before\n\nafter"),
+    ("<p>before</p><!-- <p>hidden</p> --><p>after &amp; more</p>", "before\n\nafter & more"),
+    ("<p>seen</p><a " + "<a " * 20_000, "seen"),  # an unclosed tag: what follows is not shown
+    ("<p>seen</p>" + "<!--" * 50_000, "seen"),  # html.parser took minutes over these two
+    ("<blockquote>quoted</blockquote><p>mine</p>", "> quoted\n\nmine"),
+])
+def test_html_becomes_text_in_one_pass(html: str, text: str) -> None:
+    assert mailtext.html_to_text(html) == text
+
+
+@pytest.mark.parametrize("subject, kind", [
+    ("Out of office assistant not working in Outlook", "person"),
+    ("Auto-reply rule won't turn off", "person"),
+    ("Automatic reply settings greyed out", "person"),
+    ("休假系统无法登录", "person"),
+    ("Automatic reply: [INC-000001] Printer", "ooo"),
+    ("Out of Office AutoReply: Printer", "ooo"),
+    ("自动回复：打印机", "ooo"),
+    ("Auto-Reply: x", "ooo"),
+])
+def test_requests_about_auto_replies_are_requests(subject: str, kind: str) -> None:
+    mail = parse(HEAD.replace(b"Subject: s", f"Subject: {subject}".encode("utf-8")) + b"\r\nbody\r\n")
+    assert mail.kind == kind, mail.why
+
+
+def test_one_message_that_breaks_the_gate_is_recorded_and_the_poll_goes_on(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Defence in depth: whatever a message makes fail (here a fault injected into
+    its handling), it is recorded as failed and marked, and the next one is handled."""
+    from engine.api import Api
+    from engine.desk import mailgate
+    from engine.mail import imap as imapmod
+
+    url = f"sqlite:///{tmp_path}/desk.db"
+    api = Api.open(None, url, "system")
+    api.upgrade_db()
+    monkeypatch.setenv("ITSM_IMAP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ITSM_IMAP_MAILBOX", "servicedesk")
+    api = Api.open(None, url, "system")
+    msgs = [b"From: one@example.org\r\nSubject: first\r\nMessage-ID: <1@x>\r\n\r\nfirst\r\n",
+            b"From: two@example.org\r\nSubject: boom\r\nMessage-ID: <2@x>\r\n\r\nsecond\r\n",
+            b"From: three@example.org\r\nSubject: third\r\nMessage-ID: <3@x>\r\n\r\nthird\r\n"]
+    marked: list[int] = []
+
+    def fake_poll(account: Any, handle: Any, max_bytes: int = 0) -> list[object]:
+        out = []
+        for n, raw in enumerate(msgs):
+            out.append(handle(raw))
+            marked.append(n)  # marked on the server only after handle returned
+        return out
+
+    real = mailgate.receive
+
+    def faulty(desk: Any, raw: bytes, *args: Any, **kw: Any) -> Any:
+        if b"boom" in raw:
+            raise TypeError("a bug the message triggered")
+        return real(desk, raw, *args, **kw)
+
+    monkeypatch.setattr(imapmod, "poll", fake_poll)
+    monkeypatch.setattr(mailgate, "receive", faulty)
+    results = api.mail_poll()
+    assert [r["outcome"] for r in results] == ["opened", "failed", "opened"]
+    assert "internal error: TypeError" in results[1]["detail"] and marked == [0, 1, 2]
+    log = {r["from"]: r["outcome"] for r in api.mail_log()}
+    assert log == {"one@example.org": "opened", "two@example.org": "failed", "three@example.org": "opened"}
