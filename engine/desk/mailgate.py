@@ -149,6 +149,11 @@ def _receive(desk: Desk, mail: Inbound, box: Mailbox, mid: str, too_large: bool,
             return record("dropped", DETAILS[1])
         if too_large:
             return record("dropped", DETAILS[2].format(limit=limit))
+        # a sender past the limit is dropped whatever its mail is: automatic mail too, which
+        # would otherwise note itself in a ticket's journal as often as it is sent
+        if mail.sender and repo.mail.mail_from_since(mail.sender, now - HOUR) >= desk.settings.mail.sender_limit:
+            return record("dropped", DETAILS[5].format(limit=desk.settings.mail.sender_limit,
+                                                         sender=mail.sender))
         ticket = _threaded(desk, repo, mail)
         if mail.kind != "person":
             if ticket is not None:
@@ -157,14 +162,12 @@ def _receive(desk: Desk, mail: Inbound, box: Mailbox, mid: str, too_large: bool,
             return record("recorded", detail, ticket)
         if not mail.sender:
             return record("dropped", DETAILS[4])
-        if repo.mail.mail_from_since(mail.sender, now - HOUR) >= desk.settings.mail.sender_limit:
-            return record("dropped", DETAILS[5].format(limit=desk.settings.mail.sender_limit,
-                                                         sender=mail.sender))
         if ticket is not None and ticket.status_category != "closed":
             outcome, detail = _reply(desk, repo, ticket, mail, now)
             return record(outcome, detail, ticket)
-        opened = _open(desk, repo, box, mail, now, follows=ticket.key if ticket else None)
-        return record("opened", DETAILS[6].format(process=opened.process, sender=mail.sender), opened)
+        opened, skipped = _open(desk, repo, box, mail, now, follows=ticket.key if ticket else None)
+        return record("opened", DETAILS[6].format(process=opened.process, sender=mail.sender)
+                      + ("; " + DETAILS[9].format(reasons="; ".join(skipped)) if skipped else ""), opened)
 
 
 def _result(outcome: str, mail: Inbound, key: str | None, detail: str) -> dict[str, Any]:
@@ -183,9 +186,12 @@ def _threaded(desk: Desk, repo: Any, mail: Inbound) -> Ticket | None:
     """The ticket ``mail`` answers, locked: named by our Message-IDs or a signed
     reply address (``desk+KEY-signature@...``), else by the subject tag when the
     sender is its reporter."""
-    ids = [*thread.keys_in_ids(mail.in_reply_to),
+    # our Message-IDs carry the sender's domain (engine.notify.channels); the mailboxes' too
+    domains = {thread.domain_of(desk.settings.smtp.sender).lower()} | {
+        thread.domain_of(b.address).lower() for b in mailboxes(desk).values()}
+    ids = [*thread.keys_in_ids(mail.in_reply_to, domains),
            *thread.keys_in_addresses(mail.recipients, desk.settings.secret_key)]
-    for tid in repo.mail.outbox_tickets(thread.outbox_ids(mail.in_reply_to)):
+    for tid in repo.mail.outbox_tickets(thread.outbox_ids(mail.in_reply_to, domains)):
         key = _key(repo, tid)
         if key:
             ids.append(key)
@@ -255,7 +261,9 @@ def _reply(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, now: Any) -> tu
     return ("replied", detail + (f"; {done}" if done else ""))
 
 
-def _open(desk: Desk, repo: Any, box: Mailbox, mail: Inbound, now: Any, follows: str | None) -> Ticket:
+def _open(desk: Desk, repo: Any, box: Mailbox, mail: Inbound, now: Any, follows: str | None
+          ) -> tuple[Ticket, list[str]]:
+    """The ticket a new mail opens, and why any of its files was not attached."""
     spec = desk.process(box.process)
     lang = box.lang or desk.lang
     title = mail.subject.strip() or NO_TEXT.get(lang, NO_TEXT["en"])
@@ -274,9 +282,9 @@ def _open(desk: Desk, repo: Any, box: Mailbox, mail: Inbound, now: Any, follows:
         fields["channel"] = "email"
     actor = end_user(mail.sender)
     ticket = intake(desk, repo, spec, fields, actor, now, None, reporter_lang=box.lang)
-    _attach_all(desk, repo, ticket, mail, actor, now)
+    skipped = _attach_all(desk, repo, ticket, mail, actor, now)
     major.check(desk, repo, ticket, now)
-    return ticket
+    return ticket, skipped
 
 
 def log(desk: Desk, key: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -102,6 +102,25 @@ def sender_of(raw_from: str) -> tuple[str, str]:
     return header_text(name), address
 
 
+def _filename(part: Message) -> str:
+    """A part's file name from its headers as sent, in its charset as this desk reads
+    it (GB2312 as GB18030: the stdlib's own GB2312 loses GBK-only characters like
+    镕), RFC 2231 (``filename*=gb2312''...``) or RFC 2047 alike."""
+    for header, param in (("content-disposition", "filename"), ("content-type", "name")):
+        for name, value in part.raw_items():
+            if name.lower() != header or not isinstance(value, str) or not value.isascii():
+                continue  # raw 8-bit bytes: as the stdlib reads them (UTF-8)
+            plain = Message()
+            plain[name] = value
+            found = plain.get_param(param, header=header)
+            if isinstance(found, tuple):  # RFC 2231: (charset, language, the bytes as Latin-1)
+                charset, _, text = found
+                return mailtext.decode(text.encode("latin-1", "replace"), charset or None)
+            if isinstance(found, str) and found:
+                return header_text(found)
+    return ""
+
+
 def _body(msg: Message) -> tuple[str, list[Attachment]]:
     plain: str | None = None
     html: str | None = None
@@ -119,7 +138,8 @@ def _body(msg: Message) -> tuple[str, list[Attachment]]:
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
             data = part.get_payload(decode=True) or b""
             if len(attachments) < MAX_ATTACHMENTS and (filename or data):
-                attachments.append(Attachment(header_text(filename) if filename else "", ctype, data))
+                attachments.append(Attachment(_filename(part) or header_text(filename) if filename else "",
+                                              ctype, data))
             continue
         data = part.get_payload(decode=True) or b""
         decoded = mailtext.decode(data, part.get_content_charset())

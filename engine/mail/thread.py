@@ -44,21 +44,33 @@ def tagged(subject: str, key: str) -> str:
     return f"{tag(key)} {subject}".strip()
 
 
+MAX_IDS = 50
+
+
 def ids(*headers: str | None) -> list[str]:
-    """Message-IDs named in In-Reply-To / References values, in order, at most 50."""
+    """Message-IDs named in In-Reply-To / References values, in order, at most
+    MAX_IDS: the first ones (In-Reply-To, then the thread's root, which clients
+    keep first in References) and the last ones."""
     out: list[str] = []
     for h in headers:
         out.extend(MSGID.findall(h or ""))
-    return list(dict.fromkeys(out))[-50:]
+    found = list(dict.fromkeys(out))
+    return found if len(found) <= MAX_IDS else found[: MAX_IDS // 2] + found[-(MAX_IDS // 2):]
 
 
-def keys_in_ids(message_ids: Iterable[str]) -> list[str]:
-    """Ticket keys of our root ids among ``message_ids``."""
-    return [m.group(1) for m in (ROOT_ID.fullmatch(i) for i in message_ids) if m]
+def _ours(domain: str, domains: Iterable[str] | None) -> bool:
+    return domains is None or domain.lower() in domains
 
 
-def outbox_ids(message_ids: Iterable[str]) -> list[int]:
-    return [int(m.group(1)) for m in (OUTBOX_ID.fullmatch(i) for i in message_ids) if m]
+def keys_in_ids(message_ids: Iterable[str], domains: Iterable[str] | None = None) -> list[str]:
+    """Ticket keys of our root ids among ``message_ids`` (of one of ``domains``, lower
+    case, when given: another desk running itsm writes the same shape under its own)."""
+    return [m.group(1) for m in (ROOT_ID.fullmatch(i) for i in message_ids) if m and _ours(m.group(2), domains)]
+
+
+def outbox_ids(message_ids: Iterable[str], domains: Iterable[str] | None = None) -> list[int]:
+    return [int(m.group(1)) for m in (OUTBOX_ID.fullmatch(i) for i in message_ids)
+            if m and _ours(m.group(2), domains)]
 
 
 def subject_key(subject: str) -> str | None:

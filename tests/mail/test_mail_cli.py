@@ -64,6 +64,13 @@ def test_limits_and_loops(itsm: Any, org: Any, monkeypatch: pytest.MonkeyPatch) 
     logged = itsm.json("mail", "log", user=org.agent.id)
     assert [r["outcome"] for r in logged] == ["recorded", "dropped", "dropped", "dropped", "opened", "opened"]
     assert "Auto-Submitted: auto-generated" in itsm("mail", "log", user=org.agent.id).stdout
+    # automatic mail counts too: a stranger's auto-replies threading into a ticket stop at the limit
+    key = itsm.json("list", user=org.agent.id)[0]["key"]
+    noted = [receive(itsm, mail("bot@example.net", "Automatic reply: away", "z", f"ooo{i}@x",
+                                Auto_Submitted="auto-replied", In_Reply_To=f"<{key}.itsm@it.example.com>"))
+             ["outcome"] for i in range(4)]
+    assert noted == ["recorded", "recorded", "dropped", "dropped"]
+    assert len([e for e in itsm.json("history", key, user=org.agent.id) if e["action"] == "mail"]) == 2
 
 
 def test_attach_stores_journals_and_limits(itsm: Any, org: Any, tmp_path: Path,
@@ -176,3 +183,28 @@ def test_a_reply_piped_for_the_signed_reply_address_finds_its_mailbox(itsm: Any,
     reply = receive(itsm, mail("li.na@example.com", "Re: screen", "Still flickers.", "s2@x", to=signed),
                     "--mailbox", signed)
     assert (reply["outcome"], reply["ticket"]) == ("replied", key)
+
+
+def test_another_desks_message_ids_do_not_thread_here(itsm: Any, org: Any) -> None:
+    """A supplier running itsm writes <INC-000001.itsm@vendor.example>: not our INC-000001."""
+    key = receive(itsm, mail("li.na@example.com", "Screen flickers", "Since the update.", "v1@x"))["ticket"]
+    foreign = receive(itsm, mail("someone@vendor.example", "Re: your case", "About our INC-000001.", "v2@x",
+                                 In_Reply_To=f"<{key}.itsm@vendor.example>"))
+    assert foreign["outcome"] == "opened" and foreign["ticket"] != key
+    ours = receive(itsm, mail("li.na@example.com", "Re: flicker", "Still.", "v3@x",
+                              In_Reply_To=f"<{key}.itsm@it.example.com>"))
+    assert (ours["outcome"], ours["ticket"]) == ("replied", key)
+
+
+def test_a_new_mails_refused_file_is_named_in_what_it_did(itsm: Any, org: Any,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ITSM_MAIL_ATTACHMENT_MAX_BYTES", "1000")
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = "li.na@example.com", DESK, "Crash log", "<big1@x>"
+    m.set_content("The log is attached.")
+    m.add_attachment(b"x" * 5000, maintype="text", subtype="plain", filename="big.log")
+    opened = receive(itsm, bytes(m))
+    assert opened["outcome"] == "opened"
+    assert "not attached: big.log: 5000 bytes is over the limit of 1000 bytes" in opened["detail"]
+    logged = itsm.json("mail", "log", user=org.agent.id)[0]
+    assert "not attached: big.log" in logged["detail"]

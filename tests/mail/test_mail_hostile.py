@@ -134,3 +134,36 @@ def test_one_message_that_breaks_the_gate_is_recorded_and_the_poll_goes_on(
     assert "internal error: TypeError" in results[1]["detail"] and marked == [0, 1, 2]
     log = {r["from"]: r["outcome"] for r in api.mail_log()}
     assert log == {"one@example.org": "opened", "two@example.org": "failed", "three@example.org": "opened"}
+
+
+def test_only_our_domains_message_ids_thread() -> None:
+    from engine.mail import thread
+
+    ours, theirs = "<INC-000001.itsm@it.example.com>", "<INC-000001.itsm@vendor.example>"
+    assert thread.keys_in_ids([theirs, ours], {"it.example.com"}) == ["INC-000001"]
+    assert thread.keys_in_ids([theirs], {"it.example.com"}) == []
+    assert thread.outbox_ids(["<itsm-outbox-7@vendor.example>", "<itsm-outbox-8@IT.example.com>"],
+                             {"it.example.com"}) == [8]
+
+
+def test_a_long_references_keeps_the_threads_root() -> None:
+    from engine.mail import thread
+
+    root = "<INC-000001.itsm@it.example.com>"
+    refs = " ".join([root] + [f"<r{i}@x>" for i in range(60)])
+    found = thread.ids("<r59@x>", refs)
+    assert root in found and "<r59@x>" in found and len(found) == thread.MAX_IDS
+
+
+@pytest.mark.parametrize("disposition", [
+    'attachment; filename="=?gb2312?B?6Ua7+bGouOYuZG9jeA==?="',          # RFC 2047, GBK bytes labelled gb2312
+    "attachment; filename*=gb2312''%E9F%BB%F9%B1%A8%B8%E6.docx",        # RFC 2231, the same
+    "attachment; filename*0*=gb2312''%E9F%BB%F9; filename*1*=%B1%A8%B8%E6.docx",  # RFC 2231 continued
+    "attachment; filename*=utf-8''%E9%95%95%E5%9F%BA%E6%8A%A5%E5%91%8A.docx",
+])
+def test_file_names_labelled_gb2312_keep_their_gbk_characters(disposition: str) -> None:
+    raw = (HEAD + b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nsee file\r\n"
+           b"--x\r\nContent-Type: application/octet-stream\r\nContent-Disposition: " + disposition.encode()
+           + b"\r\n\r\nabc\r\n--x--\r\n")
+    [part] = parse(raw).attachments
+    assert part.filename == "镕基报告.docx"
