@@ -1,0 +1,51 @@
+"""Fixes of the CLI review (findings F1-F18): invalid input is a usage error
+(exit 2) with a clear message, "not found" is exit 4, and nothing a user types
+is an internal error (exit 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+DUAL_MODE = True  # direct and remote mode (tests/conftest.py); direct_only marks the others
+
+
+# --- F2: report --from / --to far away ---------------------------------------------------------
+
+@pytest.mark.parametrize("start,end,wrong", [("2026-01-01", "9000-01-01", "--to: '9000-01-01'"),
+                                             ("0001-01-01", "2026-01-01", "--from: '0001-01-01'"),
+                                             ("1899-12-31T23:00:00+00:00", "2026-01-01", "--from: '1899-12-31")])
+def test_report_bounds_out_of_range_are_usage_errors(itsm: Any, org: Any, start: str, end: str,
+                                                     wrong: str) -> None:
+    r = itsm("report", "weekly", "--from", start, "--to", end, expect=2)
+    assert r.stderr.startswith(f"itsm: {wrong}") and "is out of range" in r.stderr
+    assert "from the year 1900 to 8999" in r.stderr and "internal error" not in r.stderr
+    zh = itsm("report", "weekly", "--from", start, "--to", end, lang="zh", expect=2)
+    assert "1900" in zh.stderr and "out of range" not in zh.stderr
+
+
+def test_report_over_the_widest_range_has_a_previous_period_that_does_not_overflow(itsm: Any, org: Any) -> None:
+    import json
+
+    for name in ("weekly", "monthly"):  # monthly has a trend over 12 periods before
+        r = itsm("report", name, "--from", "1900-01-01", "--to", "8999-12-31", "--format", "json")
+        period = json.loads(r.stdout)["period"]
+        assert period["previous_start"] == period["previous_end"] == period["start"]  # nothing before 1900
+    r = itsm("report", "weekly", "--from", "2026-01-01", "--to", "8999-12-31", "--format", "json")
+    period = json.loads(r.stdout)["period"]
+    assert period["previous_start"].startswith("1900-01-01") and period["previous_end"] == period["start"]
+
+
+def test_previous_period_stops_at_the_start_of_the_time_range() -> None:
+    from engine.limits import TIME_RANGE
+    from engine.reports import cron
+
+    sh = ZoneInfo("Asia/Shanghai")
+    floor = TIME_RANGE[0]
+    start = datetime(2026, 1, 1, tzinfo=sh)
+    assert cron.previous_period(None, start, datetime(8999, 1, 1, tzinfo=sh), sh) == (floor, start)
+    assert cron.previous_period("week", floor, floor + timedelta(days=7), sh) == (floor, floor)
+    assert cron.previous_period("day", floor - timedelta(hours=1), floor, timezone.utc) == (floor - timedelta(hours=1),) * 2
