@@ -49,3 +49,32 @@ def test_previous_period_stops_at_the_start_of_the_time_range() -> None:
     assert cron.previous_period(None, start, datetime(8999, 1, 1, tzinfo=sh), sh) == (floor, start)
     assert cron.previous_period("week", floor, floor + timedelta(days=7), sh) == (floor, floor)
     assert cron.previous_period("day", floor - timedelta(hours=1), floor, timezone.utc) == (floor - timedelta(hours=1),) * 2
+
+
+# --- F3: writing into a missing folder, or below a file ------------------------------------------
+
+@pytest.mark.direct_only("writes files on the client's machine")
+def test_report_output_into_a_missing_folder_is_a_usage_error(itsm: Any, org: Any, tmp_path: Any) -> None:
+    target = tmp_path / "missing" / "w.md"
+    r = itsm("report", "weekly", "-o", target, expect=2)
+    assert r.stderr.startswith(f"itsm: cannot write {target}: ") and "No such file or directory" in r.stderr
+    (tmp_path / "afile").write_text("")
+    r = itsm("report", "weekly", "-o", tmp_path / "afile" / "w.md", expect=2)
+    assert r.stderr.startswith(f"itsm: cannot write {tmp_path / 'afile' / 'w.md'}: ") and "Not a directory" in r.stderr
+
+
+@pytest.mark.direct_only("writes files on the client's machine")
+def test_audit_keygen_below_a_file_is_a_usage_error(itsm: Any, tmp_path: Any) -> None:
+    (tmp_path / "afile").write_text("")
+    r = itsm("audit", "keygen", "--dir", tmp_path / "afile" / "keys", expect=2)
+    assert r.stderr.startswith(f"itsm: cannot write {tmp_path / 'afile' / 'keys'}: ")
+    assert "Not a directory" in r.stderr and "internal error" not in r.stderr
+
+
+def test_init_and_demo_below_a_file_are_usage_errors(itsm_nodb: Any, tmp_path: Any) -> None:
+    (tmp_path / "afile").write_text("")
+    for args in (("init", tmp_path / "afile" / "repo"), ("demo", "--dir", tmp_path / "afile" / "x")):
+        r = itsm_nodb(*args, expect=2)
+        assert r.stderr.startswith(f"itsm: cannot write {args[-1]}: ") and "Not a directory" in r.stderr
+    zh = itsm_nodb("init", tmp_path / "afile" / "repo", lang="zh", expect=2)
+    assert zh.stderr.startswith("itsm: 无法写入 ") and "不是目录" in zh.stderr
