@@ -305,8 +305,8 @@ def _remote(argv: list[str]) -> int | None:
         return None
     expect = got.get("expect_version")
     if expect is not None:
-        if not (expect.isascii() and expect.isdigit()):
-            return None
+        if not (expect.isascii() and expect.isdigit()) or len(expect) > 19 or int(expect) >= 2**63:
+            return None  # click says what is wrong
         got["expect_version"] = int(expect)
     url = _remote_url(opt["url"], opt["db"], opt["home"])
     if url is None:

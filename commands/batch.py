@@ -22,9 +22,6 @@ def _op(line: dict[str, Any]) -> str:
     return found[0]
 
 
-MAX_VERSION = 2**63 - 1  # a ticket's version is a 64-bit integer in the database
-
-
 def _text(line: dict[str, Any], name: str) -> str | None:
     """The value of ``name`` in ``line``: a string, or None when absent (or null)."""
     from engine.errors import UsageError
@@ -56,11 +53,12 @@ def _sets(line: dict[str, Any]) -> dict[str, Any]:
 
 def _expect_version(line: dict[str, Any]) -> int | None:
     from engine.errors import UsageError
+    from engine.limits import MAX_ROW_ID
 
     value = line.get("expect_version")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VERSION:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROW_ID:
         raise UsageError(N_('"expect_version" must be a whole number from 0 (the "version" of itsm show)'))
     return value
 

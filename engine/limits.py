@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+MAX_ROW_ID = 2**63 - 1  # the largest id (or version) a database row has: a 64-bit integer
+
 # The clock computes around a given time: due times business days ahead, the
 # previous period of a report, the display time zone.  Near the ends of Python's
 # datetime (years 1 and 9999) that overflows, so a time given to itsm (--now, a

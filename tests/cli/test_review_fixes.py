@@ -78,3 +78,28 @@ def test_init_and_demo_below_a_file_are_usage_errors(itsm_nodb: Any, tmp_path: A
         assert r.stderr.startswith(f"itsm: cannot write {args[-1]}: ") and "Not a directory" in r.stderr
     zh = itsm_nodb("init", tmp_path / "afile" / "repo", lang="zh", expect=2)
     assert zh.stderr.startswith("itsm: 无法写入 ") and "不是目录" in zh.stderr
+
+
+# --- F4, F15: huge or zero numbers --------------------------------------------------------------
+
+HUGE = "99999999999999999999999"
+
+
+@pytest.mark.direct_only("list, alerts, outbox and apikey on the database")
+def test_huge_limits_and_ids_are_usage_or_not_found(itsm: Any, org: Any) -> None:
+    r = itsm("list", "--limit", HUGE, user=org.agent.id, expect=2)
+    assert "is not in the range 1<=x<=1000000" in r.stderr
+    for limit in (HUGE, "0", "-1"):  # F15: 0 claimed there were no groups, -1 meant no limit
+        r = itsm("alerts", "--limit", limit, expect=2)
+        assert f"'--limit': {limit} is not in the range 1<=x<=10000" in r.stderr
+    r = itsm("outbox", "retry", HUGE)
+    assert r.stdout == "0 message(s) queued again\n"  # as an id that does not exist
+    r = itsm("apikey", "revoke", HUGE, user=org.owner.id, expect=4)
+    assert r.stderr == f"itsm: no API key {HUGE} (see 'itsm apikey list')\n"
+
+
+def test_a_huge_expect_version_is_a_usage_error(desk: Any, itsm: Any) -> None:
+    key = desk.new("incident", desk.org.agent.id, "2026-03-02 09:00", title="VPN", reporter=desk.org.reporter)["key"]
+    r = itsm("do", key, "update", "--set", "urgency=high", "--expect-version", HUGE, user=desk.org.agent.id,
+             expect=2)
+    assert f"'--expect-version': {HUGE} is not in the range" in r.stderr
