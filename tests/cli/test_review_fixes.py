@@ -103,3 +103,15 @@ def test_a_huge_expect_version_is_a_usage_error(desk: Any, itsm: Any) -> None:
     r = itsm("do", key, "update", "--set", "urgency=high", "--expect-version", HUGE, user=desk.org.agent.id,
              expect=2)
     assert f"'--expect-version': {HUGE} is not in the range" in r.stderr
+
+
+# --- F5, F16: database URLs ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("url,shown", [("postgresql+psycopg://u:secret@127.0.0.1:notaport/db", "'127.0.0.1:notaport/db'"),
+                                       ("garbage", "'garbage'")])
+def test_a_malformed_database_url_is_a_usage_error(itsm_nodb: Any, url: str, shown: str) -> None:
+    r = itsm_nodb("list", db=url, user="wang.lei", expect=2)
+    assert r.stderr.startswith(f"itsm: not a database URL: {shown} (e.g. sqlite:///itsm.db")
+    assert "secret" not in r.stderr and "internal error" not in r.stderr
+    r = itsm_nodb("list", db="mysql://x@h/x", user="wang.lei", expect=2)  # unsupported: the same exit code
+    assert "itsm stores its data in SQLite or PostgreSQL, not mysql" in r.stderr
