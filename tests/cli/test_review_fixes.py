@@ -115,3 +115,34 @@ def test_a_malformed_database_url_is_a_usage_error(itsm_nodb: Any, url: str, sho
     assert "secret" not in r.stderr and "internal error" not in r.stderr
     r = itsm_nodb("list", db="mysql://x@h/x", user="wang.lei", expect=2)  # unsupported: the same exit code
     assert "itsm stores its data in SQLite or PostgreSQL, not mysql" in r.stderr
+
+
+# --- F6: a malformed --url ----------------------------------------------------------------------
+
+NOT_A_DESK = "is not the address of a desk server (e.g. https://desk.example.com or http://127.0.0.1:8080)"
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://[::1", "http://h:abc"])
+def test_a_malformed_desk_url_is_a_usage_error(itsm_nodb: Any, url: str) -> None:
+    for args in (("show", "INC-000001"), ("do", "INC-000001", "confirm"), ("login", url)):
+        r = itsm_nodb("--url", url, "--as", "wang.lei", *args, expect=2)
+        assert r.stderr == f"itsm: --url: {url!r} {NOT_A_DESK}\n", args
+
+
+def test_a_malformed_desk_url_on_the_fast_path(tmp_path: Any) -> None:
+    """The console script (entry.py) hands a malformed --url to click, which says what is wrong."""
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from _fastpath import both_paths
+
+    env = {**os.environ, "ITSM_CACHE_DIR": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    for url in ("http://127.0.0.1:99999", "http://[::1"):
+        code, out, err = both_paths(["--url", url, "--as", "wang.lei", "do", "INC-000001", "confirm"], env, tmp_path,
+                                    fast=False)
+        assert (code, out, err) == (2, "", f"itsm: --url: {url!r} {NOT_A_DESK}\n")
+    # an --expect-version beyond 64 bits goes to click, which says what is wrong
+    code, _, err = both_paths(["--url", "http://127.0.0.1:9", "--as", "wang.lei", "do", "INC-000001", "confirm",
+                               "--expect-version", HUGE], env, tmp_path, fast=False)
+    assert code == 2 and "is not in the range 0<=x<=9223372036854775807" in err
