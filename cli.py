@@ -212,8 +212,11 @@ class ItsmGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, home: str | None, db: str | None, url: str | None, user: str | None,
          now: str | None, lang: str | None, debug: bool) -> None:
+    from commands.common import utf8_text
+
     ctx.obj = State(home=home, db=db, url=url, user=user, now=now, lang=lang or "en",
                     lang_chosen=lang is not None, debug=debug)
+    utf8_text(ctx, ctx.command.params, ("home", "db"))  # --as, --now, --url; --home and --db name files
 
 
 def load_commands() -> click.Group:

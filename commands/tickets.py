@@ -61,7 +61,7 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
 @click.argument("action", shell_complete=complete_action)
 @set_option
 @note_option
-@click.option("--expect-version", type=click.IntRange(0, 2**63 - 1), metavar="N",
+@click.option("--expect-version", type=int, metavar="N",
               help="Refuse (exit 5) unless the ticket is still at version N.")
 @output_options()
 @pass_state

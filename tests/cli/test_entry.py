@@ -90,8 +90,7 @@ def test_the_fast_parser_knows_exactly_the_click_options() -> None:
         assert made == {"arguments": arguments, "values": values,
                         "flags": {**flags, "-h": "_click_default_help", "--help": "_click_default_help"}}, name
         assert all(isinstance(p.type, (click.types.StringParamType, click.types.BoolParamType))
-                   or p.name == "expect_version" and isinstance(p.type, click.IntRange)
-                   and (p.type.min, p.type.max) == (0, 2**63 - 1) for p in command.params), name  # entry.py's check
+                   or p.name == "expect_version" and p.type is click.INT for p in command.params), name
 
 
 @pytest.mark.parametrize("argv", [["do"], ["do", "K"], ["do", "K", "a", "b"], ["--as", "x"], ["--url"],
