@@ -180,6 +180,9 @@ class ItsmGroup(click.Group):
             ctx.exit(1)
         except (click.exceptions.Exit, click.ClickException):
             raise
+        except BrokenPipeError:  # the reader went away (itsm list | head): quietly, as click's main
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+            ctx.exit(1)
         except KeyboardInterrupt:
             state = ctx.find_object(State)
             write(interrupted_text(state.lang if state else "en"), err=True)

@@ -168,3 +168,26 @@ def test_a_path_may_be_any_bytes(itsm_nodb: Any, tmp_path: Any) -> None:
     """A file name is not text to store: itsm diff reads the files (here: there are none)."""
     r = itsm_nodb("diff", str(tmp_path / BAD), str(tmp_path / "y"), expect=2)
     assert "no such file or folder" in r.stderr and "not UTF-8" not in r.stderr
+
+
+# --- F11: the reader of stdout went away ------------------------------------------------------------
+
+@pytest.mark.direct_only("a subprocess on the database")
+def test_a_closed_stdout_is_quiet(desk: Any, itsm: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    key = desk.new("incident", desk.org.agent.id, "2026-03-02 09:00", title="VPN", reporter=desk.org.reporter)["key"]
+    repo = Path(__file__).resolve().parents[2]
+    for args in (["list"], ["show", key]):
+        read, write = os.pipe()
+        os.close(read)  # the reader is gone before itsm writes (itsm list | true)
+        try:
+            proc = subprocess.run([sys.executable, "-m", "cli", "--home", str(repo), "--db", itsm.db,
+                                   "--as", desk.org.agent.id, *args], stdout=write, stderr=subprocess.PIPE,
+                                  text=True, timeout=120, cwd=repo)
+        finally:
+            os.close(write)
+        assert (proc.returncode, proc.stderr) == (1, ""), args
