@@ -153,11 +153,11 @@ class State:
                 self._api = remote_api(url, self.user, self.now, self.lang)
             else:
                 from engine.api import Api
-                from engine.errors import ActionRefused
+                from engine.errors import UsageError
 
-                if self.user and self.user.strip().lower() == "system":
-                    raise ActionRefused(N_("'system' is the engine's own actor (timers, cascades) and cannot "
-                                           "be claimed with --as or ITSM_USER"), allowed_roles=["system"])
+                if self.user and self.user.strip().lower() == "system":  # exit 2, as in remote mode and batch
+                    raise UsageError(N_("'system' is the engine's own actor (timers, cascades) and cannot "
+                                        "be claimed with --as or ITSM_USER"))
 
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)
