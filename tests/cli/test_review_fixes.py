@@ -191,3 +191,15 @@ def test_a_closed_stdout_is_quiet(desk: Any, itsm: Any) -> None:
         finally:
             os.close(write)
         assert (proc.returncode, proc.stderr) == (1, ""), args
+
+
+# --- F13: attach over the size limit ------------------------------------------------------------------
+
+@pytest.mark.direct_only("attach runs on the database")
+def test_attach_refusal_says_the_files_own_size(desk: Any, itsm: Any, tmp_path: Any) -> None:
+    key = desk.new("incident", desk.org.agent.id, "2026-03-02 09:00", title="VPN", reporter=desk.org.reporter)["key"]
+    big = tmp_path / "big.bin"
+    with big.open("wb") as f:
+        f.truncate(30_000_000)  # sparse: 30 MB without writing them
+    r = itsm("attach", key, big, user=desk.org.agent.id, expect=1)
+    assert r.stderr == "itsm: big.bin: 30000000 bytes is over the limit of 10485760 bytes per file\n"
