@@ -203,3 +203,12 @@ def test_attach_refusal_says_the_files_own_size(desk: Any, itsm: Any, tmp_path: 
         f.truncate(30_000_000)  # sparse: 30 MB without writing them
     r = itsm("attach", key, big, user=desk.org.agent.id, expect=1)
     assert r.stderr == "itsm: big.bin: 30000000 bytes is over the limit of 10485760 bytes per file\n"
+
+
+# --- F17: user passwd without a terminal ----------------------------------------------------------------
+
+@pytest.mark.direct_only("user passwd runs on the database")
+def test_passwd_without_a_terminal_names_password_stdin(itsm: Any, org: Any) -> None:
+    r = itsm("user", "passwd", org.agent.id, user=org.owner.id, input="", expect=2)
+    assert r.stderr == "itsm: no terminal to ask for the password: give it on stdin with --password-stdin\n"
+    assert "Aborted" not in r.stderr and "Warning" not in r.stderr + r.stdout
