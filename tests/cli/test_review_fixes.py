@@ -212,3 +212,25 @@ def test_passwd_without_a_terminal_names_password_stdin(itsm: Any, org: Any) -> 
     r = itsm("user", "passwd", org.agent.id, user=org.owner.id, input="", expect=2)
     assert r.stderr == "itsm: no terminal to ask for the password: give it on stdin with --password-stdin\n"
     assert "Aborted" not in r.stderr and "Warning" not in r.stderr + r.stdout
+
+
+# --- F18: settings ----------------------------------------------------------------------------------------
+
+def test_a_missing_itsm_config_and_bad_numbers_name_the_setting(itsm_nodb: Any, tmp_path: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    db = f"sqlite:///{tmp_path}/itsm.db"
+    itsm_nodb("db", "upgrade", db=db)
+    monkeypatch.setenv("ITSM_CONFIG", str(tmp_path / "nonexistent.toml"))
+    r = itsm_nodb("list", db=db, expect=2)
+    assert r.stderr == (f"itsm: ITSM_CONFIG: {tmp_path / 'nonexistent.toml'} is not a file (unset ITSM_CONFIG "
+                        "to use the process repository's itsm.toml)\n")
+    (tmp_path / "itsm.toml").write_text('[smtp]\ntimeout = "soon"\n')
+    monkeypatch.setenv("ITSM_CONFIG", str(tmp_path / "itsm.toml"))
+    r = itsm_nodb("list", db=db, expect=2)
+    assert r.stderr == "itsm: settings: smtp.timeout must be a number, not 'soon'\n"
+    monkeypatch.delenv("ITSM_CONFIG")
+    monkeypatch.setenv("ITSM_NOTIFY_MAX_ATTEMPTS", "abc")
+    r = itsm_nodb("list", db=db, expect=2)
+    assert r.stderr == "itsm: settings: notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) must be a whole number, not 'abc'\n"
+    zh = itsm_nodb("list", db=db, lang="zh", expect=2)
+    assert zh.stderr == "itsm: 设置：notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) 必须是整数，而不是 'abc'\n"
