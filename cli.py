@@ -180,6 +180,9 @@ class ItsmGroup(click.Group):
             ctx.exit(1)
         except (click.exceptions.Exit, click.ClickException):
             raise
+        except BrokenPipeError:  # the reader went away (itsm list | head): quietly, as click's main
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+            ctx.exit(1)
         except KeyboardInterrupt:
             state = ctx.find_object(State)
             write(interrupted_text(state.lang if state else "en"), err=True)
@@ -212,8 +215,11 @@ class ItsmGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, home: str | None, db: str | None, url: str | None, user: str | None,
          now: str | None, lang: str | None, debug: bool) -> None:
+    from commands.common import utf8_text
+
     ctx.obj = State(home=home, db=db, url=url, user=user, now=now, lang=lang or "en",
                     lang_chosen=lang is not None, debug=debug)
+    utf8_text(ctx, ctx.command.params, ("home", "db"))  # --as, --now, --url; --home and --db name files
 
 
 def load_commands() -> click.Group:

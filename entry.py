@@ -94,6 +94,8 @@ def fast(argv: list[str]) -> int | None:
         from engine import __version__
 
         return _out(f"itsm, version {__version__}\n", err=False, code=0)
+    if any("\ud800" <= c <= "\udfff" for arg in argv for c in arg):
+        return None  # bytes that are not UTF-8: click names the option (commands.common.utf8_text)
     return _remote(argv)
 
 
@@ -305,8 +307,8 @@ def _remote(argv: list[str]) -> int | None:
         return None
     expect = got.get("expect_version")
     if expect is not None:
-        if not (expect.isascii() and expect.isdigit()):
-            return None
+        if not (expect.isascii() and expect.isdigit()) or len(expect) > 19:
+            return None  # not a version (or beyond 64 bits): click's, which says why
         got["expect_version"] = int(expect)
     url = _remote_url(opt["url"], opt["db"], opt["home"])
     if url is None:

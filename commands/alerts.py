@@ -78,7 +78,7 @@ def intake(state: State, payload: Any, fmt: str, source: str | None, as_json: bo
 @command()
 @click.option("--open", "open_only", is_flag=True, help="Only groups whose incident is still open.")
 @click.option("--ticket", metavar="KEY", help="Only the groups of this incident.")
-@click.option("--limit", type=int, default=100, show_default=True, help="At most this many groups.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most this many groups.")
 @output_options(listing=True)
 @pass_state
 def alerts(state: State, open_only: bool, ticket: str | None, limit: int, as_json: bool,

@@ -22,40 +22,86 @@ def _op(line: dict[str, Any]) -> str:
     return found[0]
 
 
-def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
-    """One line: one transaction of the engine."""
+def _text(line: dict[str, Any], name: str) -> str | None:
+    """The value of ``name`` in ``line``: a string, or None when absent (or null)."""
+    from engine.errors import UsageError
+
+    value = line.get(name)
+    if value is not None and not isinstance(value, str):
+        raise UsageError(N_('"{name}" must be a string'), values={"name": name})
+    if value is not None and any("\ud800" <= c <= "\udfff" for c in value):
+        raise UsageError(N_('"{name}" is not UTF-8 text'), values={"name": name})
+    return value
+
+
+def _sets(line: dict[str, Any]) -> dict[str, Any]:
+    """The line's "set": FIELD: VALUE, each value a string, number, boolean or null
+    (as the JSON API takes them); a list or an object is no field value."""
     from engine.errors import UsageError
 
     sets = line.get("set") or {}
     if not isinstance(sets, dict):
         raise UsageError(N_('"set" must be an object of FIELD: VALUE'))
-    actor = line.get("as")
-    if isinstance(actor, str) and actor.strip().lower() == "system":
+    for name, value in sets.items():
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise UsageError(N_('"set": the value of {field} must be a string, a number or true/false'),
+                             values={"field": name})
+        if isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
+            raise UsageError(N_('"set": the value of {field} is not UTF-8 text'), values={"field": name})
+    return sets
+
+
+def _expect_version(line: dict[str, Any]) -> int | None:
+    from engine.errors import UsageError
+    from engine.limits import MAX_ROW_ID
+
+    value = line.get("expect_version")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ROW_ID:
+        raise UsageError(N_('"expect_version" must be a whole number from 0 (the "version" of itsm show)'))
+    return value
+
+
+def _run_line(api: Any, line: dict[str, Any]) -> dict[str, Any]:
+    """One line: one transaction of the engine.  Its shape is checked first, as the
+    JSON API checks a body: a wrongly typed value is a usage error of this line."""
+    from engine.errors import UsageError
+
+    sets = _sets(line)
+    actor = _text(line, "as")
+    if actor is not None and actor.strip().lower() == "system":
         raise UsageError(N_('"as": "system" is the engine\'s own actor and cannot be claimed'))
+    note = _text(line, "note")
     op = _op(line)
+    target = _text(line, op)
     if op == "new":
-        ticket = api.new_ticket(str(line["new"]), sets, line.get("note"), actor_id=actor)
+        ticket = api.new_ticket(str(target), sets, note, actor_id=actor)
         return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version"),
                 "status_token": ticket.get("status_token")}  # for the reporter, as itsm new prints it
     if op == "do":
-        if not line.get("key"):
+        key = _text(line, "key")
+        if not key:
             raise UsageError(N_('"do" needs the ticket\'s "key"'))
-        ticket = api.do(str(line["key"]), str(line["do"]), sets, line.get("note"),
-                        line.get("expect_version"), actor_id=actor)
+        ticket = api.do(key, str(target), sets, note, _expect_version(line), actor_id=actor)
         return {"key": ticket["key"], "state": ticket["state"], "version": ticket.get("version")}
-    if not line.get("text"):
+    text = _text(line, "text")
+    if not text:
         raise UsageError(N_('"comment" needs its "text"'))
-    event = api.comment(str(line["comment"]), str(line["text"]), bool(line.get("public")), actor_id=actor)
-    return {"key": str(line["comment"]).upper(), "seq": event.get("seq")}
+    public = line.get("public", False)
+    if not isinstance(public, bool):
+        raise UsageError(N_('"public" must be true or false'))
+    event = api.comment(str(target), text, public, actor_id=actor)
+    return {"key": str(target).upper(), "seq": event.get("seq")}
 
 
 @command()
-@click.argument("file", type=click.File("r", encoding="utf-8"), default="-")
+@click.argument("file", type=click.File("rb"), default="-")
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first line that fails.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON result per line of input (stdout) instead of failures only.")
 @pass_state
-def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> None:
+def batch(state: State, file: IO[bytes], stop_on_error: bool, as_json: bool) -> None:
     """Perform many changes in one process: FILE (or stdin) holds one JSON
     object per line, each done in its own transaction, in order:
 
@@ -87,11 +133,15 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
     first_failure: int | None = None
     started = time.perf_counter()
     with Progress("batch") as progress:
-        for number, text in enumerate(file, start=1):
-            if not text.strip():
+        for number, raw in enumerate(file, start=1):
+            if not raw.strip():
                 continue
             result: dict[str, Any] = {"line": number}
             try:
+                try:  # each line decoded on its own: a line in another encoding fails alone
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(message(N_("not UTF-8 text (byte {start})"), start=exc.start)) from None
                 try:
                     line = json.loads(text.rstrip("\r\n"))  # a line's column, not the next line's
                 except json.JSONDecodeError as exc:
@@ -102,7 +152,7 @@ def batch(state: State, file: IO[str], stop_on_error: bool, as_json: bool) -> No
                     raise ValueError(message(N_("each line must be a JSON object")))
                 result.update(_run_line(api, line), ok=True)
                 done += 1
-            except (ItsmError, ValueError, KeyError) as exc:
+            except (ItsmError, ValueError, KeyError, TypeError) as exc:  # TypeError: a safety net
                 if isinstance(exc, ItsmError):
                     code, detail, said_as = int(exc.exit_code), exc.to_dict(), exc.text(state.lang)
                 else:

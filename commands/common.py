@@ -36,10 +36,36 @@ class Context(click.Context):
         return translating(super().make_formatter())
 
 
+def utf8_text(ctx: click.Context, params: "list[click.Parameter]", skip: "tuple[str, ...]" = ()) -> None:
+    """Refuse text arguments and options that are not UTF-8 (bytes a GBK terminal sent
+    under a UTF-8 locale reach Python as lone surrogates, which no database stores):
+    a usage error naming the option.  Paths (click.Path, click.File, ``skip``) may be
+    any bytes the file system allows."""
+    from engine.errors import UsageError
+
+    for param in params:
+        if param.name is None or param.name in skip or not isinstance(param.type, click.types.StringParamType):
+            continue
+        value = ctx.params.get(param.name)
+        for text in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+                name = param.opts[-1] if isinstance(param, click.Option) else param.human_readable_name
+                raise UsageError(N_("{option}: not UTF-8 text"), values={"option": name})
+
+
 class Command(click.Command):
-    """A command whose help speaks the language of the run (HELP_LANG)."""
+    """A command whose help speaks the language of the run (HELP_LANG); its text
+    arguments and options are UTF-8 (:func:`utf8_text`; ``paths``: those that name files)."""
 
     context_class = Context
+
+    def __init__(self, *args: Any, paths: "tuple[str, ...]" = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.paths = paths
+
+    def invoke(self, ctx: click.Context) -> Any:
+        utf8_text(ctx, self.params, self.paths)
+        return super().invoke(ctx)
 
     def get_short_help_str(self, limit: int = 45) -> str:
         if HELP_LANG[0] == "en" or self.short_help:
@@ -127,11 +153,11 @@ class State:
                 self._api = remote_api(url, self.user, self.now, self.lang)
             else:
                 from engine.api import Api
-                from engine.errors import ActionRefused
+                from engine.errors import UsageError
 
-                if self.user and self.user.strip().lower() == "system":
-                    raise ActionRefused(N_("'system' is the engine's own actor (timers, cascades) and cannot "
-                                           "be claimed with --as or ITSM_USER"), allowed_roles=["system"])
+                if self.user and self.user.strip().lower() == "system":  # exit 2, as in remote mode and batch
+                    raise UsageError(N_("'system' is the engine's own actor (timers, cascades) and cannot "
+                                        "be claimed with --as or ITSM_USER"))
 
                 self._api = Api.open(home=self.home, db=self.db, user=self.user, now=self.now,
                                      lang=self.lang)

@@ -33,7 +33,13 @@ def demo(state: State, directory: Path | None, as_json: bool) -> None:
 
     json_mode(state, as_json)
     target = directory or Path(tempfile.mkdtemp(prefix="itsm-demo-"))
-    target.mkdir(parents=True, exist_ok=True)
+    try:  # a file on the way, no permission: the user's to fix
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from engine.errors import UsageError
+        from engine.i18n import N_
+
+        raise UsageError(N_("cannot write {path}: {error}"), values={"path": target, "error": exc}) from None
     say = (lambda line: None) if as_json else (lambda line: click.echo(line))
     result = run(target, say, home=state.home, lang=state.lang)
     if as_json:

@@ -12,7 +12,7 @@ from engine.errors import ExitCode
 from engine.i18n import N_
 
 
-@command("diff")
+@command("diff", paths=("old", "new"))  # files, or PROCESS@N
 @click.argument("old")
 @click.argument("new")
 @output_options()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -140,7 +141,14 @@ def attach(state: State, key: str, file: Path, internal: bool, name: str | None,
     json_mode(state, as_json)
     limit = state.api().settings.mail.attachment_max_bytes
     with file.open("rb") as handle:
-        data = handle.read(limit + 1)
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:  # the file's own size in the refusal, not the limit + 1 bytes read of it
+            from engine.errors import ActionRefused
+
+            raise ActionRefused(N_("{name}: {count} bytes is over the limit of {attachment_max_bytes} bytes per "
+                                   "file"), values={"name": name or file.name, "count": size,
+                                                    "attachment_max_bytes": limit})
+        data = handle.read(limit + 1)  # a pipe has no size: the engine refuses what is over
     done = state.api().attach(key, name or file.name, data, public=not internal)
     emit(state, done, as_json, lambda: tr("attached {file} to {key} ({size} bytes, {type}, sha256 {sha}…)",
                                           state.lang, file=done["filename"], key=done["ticket"], size=done["size"],

@@ -103,6 +103,11 @@ def user_passwd(state: State, user_id: str, password_stdin: bool) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
+        if not sys.stdin.isatty():  # getpass would echo, warn and abort: say how to give it instead
+            from engine.errors import UsageError
+            from engine.i18n import N_
+
+            raise UsageError(N_("no terminal to ask for the password: give it on stdin with --password-stdin"))
         password = click.prompt(tr("Password", state.lang), hide_input=True, confirmation_prompt=True)
     done = state.api().set_password(user_id, password)
     click.echo(tr("password of {user} set", state.lang, user=done["user"]))

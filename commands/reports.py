@@ -59,7 +59,10 @@ def report(state: State, name: str | None, due: bool, start: str | None, end: st
         with Progress(f"report {name}") as progress:  # KPI by KPI, on a terminal only
             text = api.report(name, start, end, fmt, current, progress)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:  # no such folder, a file on the way, no permission
+            raise UsageError(N_("cannot write {path}: {error}"), values={"path": output, "error": exc}) from None
         click.echo(tr("wrote {file}", state.lang, file=output), err=True)
     else:
         click.echo(text, nl=False)

@@ -197,7 +197,7 @@ def history(state: State, key: str, as_json: bool, as_csv: bool) -> None:
 @click.option("--parent", help="Only tickets linked to this parent.")
 @click.option("--breached", is_flag=True, help="Only open tickets with a breached SLA clock.")
 @click.option("--at-risk", is_flag=True, help="Only open tickets past an SLA warning threshold, not yet breached.")
-@click.option("--limit", type=click.IntRange(min=1), default=LIST_LIMIT, show_default=True,
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=LIST_LIMIT, show_default=True,
               help="At most this many tickets, in key order.")
 @click.option("--all", "show_all", is_flag=True, help="Every matching ticket (no --limit).")
 @output_options(listing=True)

@@ -1,9 +1,18 @@
 """Bounds on what strangers send, shared by every door (the JSON API, alert
-intake): how deep decoded JSON may nest."""
+intake, the CLI): how deep decoded JSON may nest; the times itsm computes with."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
+
+MAX_ROW_ID = 2**63 - 1  # the largest id (or version) a database row has: a 64-bit integer
+
+# The clock computes around a given time: due times business days ahead, the
+# previous period of a report, the display time zone.  Near the ends of Python's
+# datetime (years 1 and 9999) that overflows, so a time given to itsm (--now, a
+# report's --from and --to) keeps a wide margin.
+TIME_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
 
 
 def nested_deeper_than(data: Any, limit: int) -> bool:

@@ -98,6 +98,23 @@ SECURITY_VARIABLES = {"token_days": "ITSM_TOKEN_DAYS", "login_attempts": "ITSM_L
                       "acks_per_hour": "ITSM_ACKS_PER_HOUR", "api_per_minute": "ITSM_API_PER_MINUTE"}
 
 
+def _number(convert: type, key: str, variable: str | None, section: dict[str, Any], default: float) -> Any:
+    """A number of the settings: the environment ``variable``, else ``key``'s last part in
+    ``section``, else ``default``; a usage error naming both when it is not one."""
+    raw = (os.environ.get(variable) if variable else None) or section.get(key.rpartition(".")[2])
+    if raw is None or raw == "":
+        raw = default
+    try:
+        return convert(raw)
+    except (TypeError, ValueError):
+        named = f"{key} ({variable})" if variable else key
+        if convert is int:
+            raise UsageError(N_("settings: {name} must be a whole number, not {raw!r}"),
+                             values={"name": named, "raw": raw}) from None
+        raise UsageError(N_("settings: {name} must be a number, not {raw!r}"),
+                         values={"name": named, "raw": raw}) from None
+
+
 def _security(section: dict[str, Any]) -> SecuritySettings:
     values: dict[str, int] = {}
     for name, variable in SECURITY_VARIABLES.items():
@@ -135,7 +152,11 @@ class Settings:
 
     @classmethod
     def load(cls, home: Path) -> "Settings":
-        path = Path(os.environ.get("ITSM_CONFIG") or home / "itsm.toml")
+        named = os.environ.get("ITSM_CONFIG")
+        path = Path(named or home / "itsm.toml")
+        if named and not path.is_file():  # named on purpose: silently running without it would mislead
+            raise UsageError(N_("ITSM_CONFIG: {path} is not a file (unset ITSM_CONFIG to use the process "
+                                "repository's itsm.toml)"), values={"path": path})
         data: dict[str, Any] = {}
         if path.is_file():
             try:
@@ -161,22 +182,19 @@ class Settings:
             checkpoint_every=env("ITSM_AUDIT_CHECKPOINT_EVERY") or audit.get("checkpoint_every"),
             recipients=tuple(r.strip() for r in (recipients.split(",") if recipients
                                                  else audit.get("recipients") or []) if r.strip()))
-        try:
-            smtp_settings = SmtpSettings(
-                host=env("ITSM_SMTP_HOST") or smtp.get("host"),
-                port=int(env("ITSM_SMTP_PORT") or smtp.get("port") or 25),
-                tls=(env("ITSM_SMTP_TLS") or smtp.get("tls") or "none").lower(),
-                username=env("ITSM_SMTP_USERNAME") or smtp.get("username"),
-                password=env("ITSM_SMTP_PASSWORD") or smtp.get("password"),
-                sender=env("ITSM_SMTP_FROM") or smtp.get("from") or "itsm@localhost",
-                timeout=float(smtp.get("timeout", 10)))
-            webhook = WebhookSettings(url=env("ITSM_WEBHOOK_URL") or hook.get("url"),
-                                      secret=env("ITSM_WEBHOOK_SECRET") or hook.get("secret"),
-                                      timeout=float(hook.get("timeout", 10)))
-            max_attempts = int(env("ITSM_NOTIFY_MAX_ATTEMPTS") or notify.get("max_attempts", 6))
-            backoff = float(env("ITSM_NOTIFY_BACKOFF") or notify.get("backoff_seconds", 60))
-        except ValueError as exc:
-            raise UsageError(N_("settings: {exc}"), values={"exc": exc}) from None
+        smtp_settings = SmtpSettings(
+            host=env("ITSM_SMTP_HOST") or smtp.get("host"),
+            port=_number(int, "smtp.port", "ITSM_SMTP_PORT", smtp, 25),
+            tls=str(env("ITSM_SMTP_TLS") or smtp.get("tls") or "none").lower(),
+            username=env("ITSM_SMTP_USERNAME") or smtp.get("username"),
+            password=env("ITSM_SMTP_PASSWORD") or smtp.get("password"),
+            sender=env("ITSM_SMTP_FROM") or smtp.get("from") or "itsm@localhost",
+            timeout=_number(float, "smtp.timeout", None, smtp, 10))
+        webhook = WebhookSettings(url=env("ITSM_WEBHOOK_URL") or hook.get("url"),
+                                  secret=env("ITSM_WEBHOOK_SECRET") or hook.get("secret"),
+                                  timeout=_number(float, "webhook.timeout", None, hook, 10))
+        max_attempts = _number(int, "notify.max_attempts", "ITSM_NOTIFY_MAX_ATTEMPTS", notify, 6)
+        backoff = _number(float, "notify.backoff_seconds", "ITSM_NOTIFY_BACKOFF", notify, 60)
         if max_attempts < 1 or not (math.isfinite(backoff) and backoff >= 0):  # retries are bounded
             raise UsageError(N_("settings: notify.max_attempts (ITSM_NOTIFY_MAX_ATTEMPTS) must be 1 or more, "
                                 "notify.backoff_seconds (ITSM_NOTIFY_BACKOFF) a number of seconds, 0 or more"))

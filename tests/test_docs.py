@@ -56,3 +56,40 @@ def test_the_lazy_listing_of_help_is_true() -> None:
         assert cmd.callback is not None and cmd.callback.__module__ == f"commands.{module}", name
         for limit in (40, 60, 200):
             assert click.Command(name, help=text).get_short_help_str(limit) == cmd.get_short_help_str(limit), (name, limit)
+
+
+GLOBAL_OPTIONS = ("--home", "--db", "--url", "--as", "--now", "--lang", "--debug")
+
+
+def _global_options_after_the_command(line: str) -> list[str]:
+    """The root options a documented ``itsm ...`` line gives after its command, which
+    the command itself does not take (click refuses them: 'No such option')."""
+    import shlex
+
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError:
+        return []
+    words = words[words.index("itsm") + 1:] if "itsm" in words else []
+    command: click.Command = cli.main
+    found, values = [], iter(words)
+    for word in values:
+        name = word.split("=")[0]
+        if word.startswith("-"):
+            if command is cli.main:
+                if name != "--debug" and "=" not in word:
+                    next(values, None)  # the root option's value
+            elif name in GLOBAL_OPTIONS and not any(name in p.opts for p in command.params):
+                found.append(name)
+        elif isinstance(command, click.Group) and word in command.commands:
+            command = command.commands[word]
+        elif command is cli.main:
+            break  # not an itsm command line (prose)
+    return found
+
+
+def test_documented_command_lines_give_the_global_options_before_the_command() -> None:
+    """``itsm --now T tick``, not ``itsm tick --now T`` (review F7)."""
+    wrong = [line.strip() for line in DOCS.splitlines()
+             if re.match(r"^\s*(\$ )?itsm ", line) and _global_options_after_the_command(line)]
+    assert wrong == []

@@ -70,7 +70,10 @@ def init_repository(target: Path) -> list[Path]:
                          values={"target": target})
     source = bundled_home()
     created: list[Path] = []
-    target.mkdir(parents=True, exist_ok=True)
+    try:  # a file on the way, no permission: the user's to fix
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(N_("cannot write {path}: {error}"), values={"path": target, "error": exc}) from None
     for sub in COPIED:
         src = source / sub
         if not src.is_dir():

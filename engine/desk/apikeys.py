@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from engine.i18n import N_, message
+from engine.limits import MAX_ROW_ID
 from engine.errors import InvalidApiKey, NotFound, UsageError
 from engine.runtime.actions import Actor
 from engine.desk import permissions
@@ -124,7 +125,7 @@ def revoke(desk: Desk, key_id: int, actor_id: str | None) -> dict[str, Any]:
     now = desk.now()
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)
-        row = repo.api_keys.get(key_id)
+        row = repo.api_keys.get(key_id) if 0 < key_id <= MAX_ROW_ID else None  # larger: no database integer
         if row is None:
             raise NotFound(N_("no API key {key_id} (see 'itsm apikey list')"), values={"key_id": key_id})
         _check_manage(desk, actor, row["user_id"], message(N_("revoke API key {key}"), key=key_id))

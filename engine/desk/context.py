@@ -21,6 +21,7 @@ from engine.definitions.home import bundled_home
 from engine.i18n import N_
 from engine.errors import ActionRefused, NotFound, UsageError
 from engine.journal import KeyRing, load_ring
+from engine.limits import TIME_RANGE
 from engine.model import Definitions, ProcessSpec
 from engine.runtime.actions import SYSTEM, Actor
 from engine.runtime.ticket import Ticket
@@ -41,10 +42,7 @@ def wall() -> datetime:
     return datetime.now(timezone.utc)
 
 
-# The clock computes around now: due times business days ahead, the previous
-# period of a report, the display time zone.  Near the ends of Python's
-# datetime (years 1 and 9999) that overflows, so --now keeps a wide margin.
-NOW_RANGE = (datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(9000, 1, 1, tzinfo=timezone.utc))
+NOW_RANGE = TIME_RANGE  # --now: the times itsm computes with (engine.limits)
 
 ISO_MEMO = 4096  # times Desk.iso remembers (the memo starts afresh when full)
 

@@ -149,14 +149,22 @@ def keygen(desk: Desk, folder: str | None, rotate: bool) -> dict[str, Any]:
         if not key_file.is_file():
             raise UsageError(N_("{key_file} does not exist: 'itsm audit keygen' makes it first"),
                              values={"key_file": key_file})
-        return {"key_file": str(key_file), "key_id": rotate_key_file(key_file), "rotated": True}
+        try:
+            return {"key_file": str(key_file), "key_id": rotate_key_file(key_file), "rotated": True}
+        except OSError as exc:
+            raise UsageError(N_("cannot write {path}: {error}"), values={"path": key_file, "error": exc}) from None
     if key_file.exists():
         raise UsageError(N_("{key_file} exists: itsm never overwrites a key ('--rotate' adds a new one)"),
                          values={"key_file": key_file})
     private, public = signing.generate()
     signing_file, public_file = base / "audit-signing.pem", base / "audit-signing.pub.pem"
-    signing.write_new(signing_file, private, 0o600)
-    signing.write_new(public_file, public, 0o644)
-    create_key_file(key_file)
+    try:  # a folder that cannot be made (a file on the way), no permission: the user's to fix
+        base.mkdir(parents=True, exist_ok=True)
+        signing.write_new(signing_file, private, 0o600)
+        signing.write_new(public_file, public, 0o644)
+        create_key_file(key_file)
+    except OSError as exc:
+        raise UsageError(N_("cannot write {path}: {error}"),
+                         values={"path": exc.filename or base, "error": exc}) from None
     return {"key_file": str(key_file), "signing_key": str(signing_file), "public_key": str(public_file),
             "public_key_id": signing.key_id(signing.load_public(public_file)), "rotated": False}

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from engine.desk.context import Desk
 from engine.desk.search import reindex
 from engine.i18n import N_, joined, message, reason
+from engine.limits import MAX_ROW_ID
 from engine.desk.views import outbox_view
 
 
@@ -33,6 +34,10 @@ def outbox(desk: Desk, status: str | None = None) -> list[dict[str, Any]]:
 
 
 def retry_outbox(desk: Desk, ids: Sequence[int] | None) -> int:
+    if ids is not None:  # an id no database integer holds is no message
+        ids = [i for i in ids if 0 < i <= MAX_ROW_ID]
+        if not ids:
+            return 0
     with desk.store.write() as repo:
         return repo.retry_outbox(ids, desk.now())
 

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from engine.desk import attachments, clockstate, links, major, permissions, search
 from engine.desk.context import Desk
 from engine.i18n import N_, message
+from engine.limits import MAX_ROW_ID
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
 from engine.runtime.ticket import Ticket
@@ -39,6 +40,9 @@ def new_ticket(desk: Desk, process: str, values: Mapping[str, Any], note: str | 
 
 def do(desk: Desk, key: str, action: str, inputs: Mapping[str, Any], note: str | None,
        expect_version: int | None, actor_id: str | None) -> dict[str, Any]:
+    if expect_version is not None and not 0 <= expect_version <= MAX_ROW_ID:  # no ticket is at it: a typo
+        raise UsageError(N_("--expect-version: {value} is not a version of a ticket (0 to {max})"),
+                         values={"value": expect_version, "max": MAX_ROW_ID})
     now = desk.now()
     with desk.store.write() as repo:
         actor = desk.actor(repo, actor_id)

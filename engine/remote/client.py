@@ -232,8 +232,12 @@ def normalize_url(url: str) -> str:
     text = (url or "").strip()
     if "://" not in text:
         text = "http://" + text
-    parts = http.split_url(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+    try:
+        parts = http.split_url(text)
+    except ValueError:  # a port that is not a number or above 65535, a broken IPv6 address
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+            or parts.fragment:
         raise UsageError(N_("--url: {url!r} is not the address of a desk server (e.g. "
                             "https://desk.example.com or http://127.0.0.1:8080)"), values={"url": url})
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

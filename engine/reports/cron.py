@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from engine.errors import UsageError
 from engine.i18n import N_, message
+from engine.limits import TIME_RANGE
 
 PERIODS = ("day", "week", "month", "quarter")
 _NAMES = {
@@ -184,10 +185,16 @@ def _step_forward(period: str, d: date) -> date:
 def previous_period(period: str | None, start: datetime, end: datetime,
                     tz: tzinfo) -> tuple[datetime, datetime]:
     """The period just before [start, end): the previous calendar period when
-    [start, end) is exactly one ``period``, else as long a span right before it."""
+    [start, end) is exactly one ``period``, else as long a span right before it;
+    never before :data:`engine.limits.TIME_RANGE` (a long span near its start
+    has a shorter, or empty, previous period instead of overflowing)."""
+    floor = TIME_RANGE[0]
+    if start <= floor:
+        return start, start
     if period in PERIODS:
         first = start.astimezone(tz).date()
         aligned = start == _midnight(_start_of(period, first), tz)  # type: ignore[arg-type]
         if aligned and end == _midnight(_step_forward(period, first), tz):  # type: ignore[arg-type]
-            return _midnight(_step_back(period, first), tz), start  # type: ignore[arg-type]
-    return start - (end - start), start
+            return max(_midnight(_step_back(period, first), tz), floor), start  # type: ignore[arg-type]
+    span = end - start
+    return (start - span if start - floor >= span else floor), start

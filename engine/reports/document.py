@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from engine.errors import UsageError
 from engine.i18n import N_
+from engine.limits import TIME_RANGE
 from engine.reports.cron import current_period, period_bounds, previous_period
 from engine.reports.definition import FORMATS, KpiUse, ReportSpec, load_report
 from engine.reports.kpis import KPIS, KpiContext, Table
@@ -25,6 +26,7 @@ def parse_bound(value: Bound, tz: tzinfo, option: str = "--from") -> datetime | 
     """A period boundary: a date (local midnight), or a time (local when it has no offset)."""
     if value is None or value == "":
         return None
+    given = value if isinstance(value, str) else value.isoformat()
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
@@ -33,8 +35,16 @@ def parse_bound(value: Bound, tz: tzinfo, option: str = "--from") -> datetime | 
             raise UsageError(N_("{option}: {value!r} is not a date (2026-03-02) or an ISO time"),
                              values={"option": option, "value": value}) from None
     if not isinstance(value, datetime):
-        return datetime.combine(value, time(0), tz)
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+        value = datetime.combine(value, time(0), tz)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    first, end = (t.replace(tzinfo=None) for t in TIME_RANGE)  # the years as written (local 1900-01-01 too)
+    if not first <= value.replace(tzinfo=None) < end:  # as --now: the periods around it must not overflow
+        raise UsageError(N_("{option}: {value!r} is out of range: itsm computes with times from the year {year} "
+                            "to {last}"),
+                         values={"option": option, "value": given, "year": TIME_RANGE[0].year,
+                                 "last": TIME_RANGE[1].year - 1})
+    return value
 
 
 def _iso(value: Any, tz: tzinfo) -> Any:

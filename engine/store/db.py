@@ -79,7 +79,7 @@ def missing_file(url: str) -> Path | None:
     commands refuse it instead of creating an empty database at a mistyped path."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
         return None
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:" \
             or parsed.database.startswith("file:"):
@@ -93,9 +93,10 @@ def make_engine(url: str, create_dirs: bool = True) -> Engine:
     ``create_dirs`` is false (nothing is connected yet)."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError:
-        raise StoreUnavailable(N_("not a database URL: {url!r} (e.g. sqlite:///itsm.db or "
-                                  "postgresql+psycopg://user@host/db)"), values={"url": url}) from None
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        # the user's setting to fix (a usage error, as an unsupported database), not a database down
+        raise UsageError(N_("not a database URL: {url!r} (e.g. sqlite:///itsm.db or "
+                            "postgresql+psycopg://user@host/db)"), values={"url": redact(url)}) from None
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED:
         raise UsageError(N_("{url}: itsm stores its data in SQLite or PostgreSQL, not {backend} (e.g. "

@@ -34,7 +34,9 @@ def test_db_upgrade_makes_an_existing_person_admin(itsm: Any) -> None:
 
 def test_system_is_never_claimed_from_the_cli(itsm: Any, tmp_path: Any) -> None:
     itsm("db", "upgrade", "--admin", "p16.owner")
-    err = itsm.json("new", "incident", "--title", "x", "--reporter", "li.na@example.com", user="system", expect=1)
+    err = itsm.json("new", "incident", "--title", "x", "--reporter", "li.na@example.com", user="system", expect=2)
+    assert "'system' is the engine's own actor" in err["message"] and err["error"] == "usage"
+    err = itsm.json("list", user=" SYSTEM", expect=2)  # as remote mode (--url) and a batch line say it
     assert "'system' is the engine's own actor" in err["message"]
     batch = tmp_path / "b.jsonl"
     batch.write_text(json.dumps({"new": "incident", "as": "System",

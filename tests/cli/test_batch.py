@@ -103,3 +103,53 @@ def test_database_down_is_one_error_before_any_line(itsm_nodb: Any) -> None:
     r = itsm_nodb("batch", "-", user="wang.lei", db=url, input=lines, expect=3)
     assert r.stdout == "" and r.stderr.startswith("itsm: ") and "127.0.0.1" in r.stderr
     assert "line 1" not in r.stderr and len(r.stderr.strip().splitlines()) <= 3
+
+
+def test_wrongly_typed_values_are_usage_errors_of_their_line(desk: Desk, itsm: Any) -> None:
+    """Review F1: a line's "as", "note", "text", "set" values and "expect_version" are
+    checked before the engine sees them; the line fails alone and the others go on."""
+    agent = desk.org.agent.id
+    key = desk.new("incident", agent, "2026-03-02 09:00", title="VPN down", reporter=desk.org.reporter)["key"]
+    text = lines({"comment": key, "text": "one"},
+                 {"do": "update", "key": key, "as": 123},
+                 {"do": "update", "key": key, "as": ["x"]},
+                 {"do": "update", "key": key, "note": {"a": 1}},
+                 {"new": "incident", "set": {"title": ["a", "b"], "reporter": desk.org.reporter}},
+                 {"comment": key, "text": {"x": 1}},
+                 {"do": "update", "key": key, "expect_version": "abc"},
+                 {"do": "update", "key": key, "expect_version": True},
+                 {"do": "update", "key": key, "expect_version": 99999999999999999999999},
+                 {"comment": key, "text": "x", "public": "no"},
+                 {"do": 5, "key": key},
+                 {"comment": key, "text": "three"})
+    result = itsm("batch", "--json", user=agent, now=at("2026-03-02 09:05"), input=text, expect=2)
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [r["ok"] for r in out] == [True] + [False] * 10 + [True]
+    assert all(r["error"] == "usage" and r["exit_code"] == 2 for r in out[1:-1]), out
+    messages = [r["message"] for r in out[1:-1]]
+    assert messages[:3] == ['"as" must be a string', '"as" must be a string', '"note" must be a string']
+    assert messages[3] == '"set": the value of title must be a string, a number or true/false'
+    assert messages[4] == '"text" must be a string'
+    assert all(m.startswith('"expect_version" must be a whole number') for m in messages[5:8])
+    assert messages[8] == '"public" must be true or false' and messages[9] == '"do" must be a string'
+    assert "1" in result.stderr and "2 done, 10 failed" in result.stderr
+    assert itsm.json("list", user=agent) and len(itsm.json("list", user=agent)) == 1  # no ticket titled "['a', 'b']"
+    notes = [e.get("note") for e in desk.history(key) if e["action"] == "comment"]
+    assert notes == ["one", "three"]
+
+
+def test_a_line_not_in_utf8_fails_alone(desk: Desk, itsm: Any, tmp_path: Path) -> None:
+    """Review F8: the input is decoded line by line (a GBK line is not UTF-8)."""
+    agent = desk.org.agent.id
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes('{"new": "incident", "set": {"title": "理赔"}}\n'.encode("gbk")
+                     + lines({"new": "incident", "set": {"title": "打印机", "reporter": desk.org.reporter}},
+                             {"new": "incident", "set": {"title": "bad\udcff"}}).encode("utf-8", "surrogatepass")
+                     + b'{"new": "incident", "set": {"title": "bad\\udcff"}}\n')  # the JSON escape of a lone surrogate
+    result = itsm("batch", str(path), user=agent, now=at("2026-03-02 09:05"), expect=2)
+    errors = result.stderr.splitlines()
+    assert errors[0] == "itsm batch: line 1: not UTF-8 text (byte 38)"
+    assert errors[1] == "itsm batch: line 3: not UTF-8 text (byte 41)"
+    assert errors[2] == 'itsm batch: line 4: "set": the value of title is not UTF-8 text'
+    assert errors[-1].startswith("itsm batch: 1 done, 3 failed")
+    assert [t["title"] for t in itsm.json("list", user=agent)] == ["打印机"]

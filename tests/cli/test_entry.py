@@ -111,6 +111,7 @@ def test_what_the_fast_parser_is_not_sure_of_goes_to_click(argv: list[str], monk
 
 def test_direct_mode_goes_to_click(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "none.toml").write_text("")
     monkeypatch.setenv("ITSM_CONFIG", str(tmp_path / "none.toml"))
     assert entry.fast(["do", "K", "a"]) is None  # no desk server named
     (tmp_path / "team.toml").write_text('url = "http://127.0.0.1:9"\n')

@@ -87,7 +87,7 @@ CASES: list[tuple[list[str], int, dict[str, Any]]] = [
     (["report", "nosuch"], 4, {"has": "没有报表"}),
     (["batch", "{base}/lines.jsonl"], 1, {"has": "第 2 行：不是 JSON：第 1 列：缺少值"}),
     (["audit", "export", "{base}/no/such/folder/journal.jsonl"], 2, {"has": "没有这个文件或目录"}),
-    (["user", "passwd", AGENT], 1, {"has": "已中止"}),
+    (["user", "passwd", AGENT], 2, {"has": "没有终端可询问密码"}),  # stdin is no terminal here
     # refused: unknown code value, field, action; wrong role, state; missing field; guard; permission
     (["new", "incident", "--title", "x", "--reporter", REPORTER, "--urgency", "extreme"], 1,
      {"has": "紧急程度 (urgency) 的值 'extreme' 无效：不是代码表 'urgency' 中的代码；可选：高 (high)、中 (medium)、低 (low)"}),
