@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 
+from typing import Any
+
 import click
 
 from engine.i18n import said, tr
@@ -80,10 +82,30 @@ def user_add(state: State, user_id: str, name: str | None, email: str, phone: st
     """
     json_mode(state, as_json)
     person = state.api().add_user(user_id, name, email, phone, roles, groups, site, lang)
+    shown = _named(state)
     emit(state, person, as_json, lambda: tr("added {user} <{email}> roles: {roles}; groups: {groups}", state.lang,
                                             user=person["id"], email=person["email"],
-                                            roles=", ".join(person["roles"]) or "-",
-                                            groups=", ".join(person["groups"]) or "-") + "\n")
+                                            roles=shown.roles(person["roles"]) or "-",
+                                            groups=shown.groups(person["groups"]) or "-") + "\n")
+
+
+class _named:
+    """Roles and support groups by their labels in Chinese (ids in English, in
+    --json, and in remote mode, where the definitions are the server's)."""
+
+    def __init__(self, state: State) -> None:
+        from commands.common import Labels
+
+        self.lab = Labels(state)
+        self.sep = tr(", ", state.lang)
+
+    def roles(self, roles: Any) -> str:
+        defs, lang = self.lab.defs, self.lab.lang
+        labels = [(defs.role_label(r) if defs is not None else None) for r in roles]
+        return self.sep.join(label.get(lang) if label is not None else r for r, label in zip(roles, labels))
+
+    def groups(self, groups: Any) -> str:
+        return self.sep.join(str(self.lab.code("groups", g)) for g in groups)
 
 
 @user.command("passwd")
@@ -124,8 +146,11 @@ def user_list(state: State, as_json: bool, as_csv: bool) -> None:
     json_mode(state, as_json)
     people = state.api().list_users()
     lang = state.lang
+    shown = _named(state)
     cols = [("id", t("id", lang), lambda r: r["id"]), ("name", t("name", lang), lambda r: r["name"]),
-            ("email", t("email", lang), lambda r: r["email"]), ("roles", t("roles", lang), lambda r: r["roles"]),
-            ("groups", t("groups", lang), lambda r: r["groups"]), ("site", t("site", lang), lambda r: r["site"])]
+            ("email", t("email", lang), lambda r: r["email"]),
+            ("roles", t("roles", lang), lambda r: shown.roles(r["roles"]) if lang != "en" else r["roles"]),
+            ("groups", t("groups", lang), lambda r: shown.groups(r["groups"]) if lang != "en" else r["groups"]),
+            ("site", t("site", lang), lambda r: r["site"])]
     emit(state, people, as_json, lambda: render.table(people, cols), as_csv,
           lambda: render.to_csv(people, cols))

@@ -10,31 +10,52 @@ from commands.common import command, emit, json_mode, output_options, pass_state
 from engine.i18n import N_
 
 
-def _hit_columns(lang: str, with_match: bool) -> list[Any]:
+# the searched columns (engine.store.search), as a match's snippet names them
+MATCHED = {"title": N_("title"), "description": N_("description"), "solution": N_("solution"),
+           "details": N_("other fields"), "notes": N_("notes")}
+
+
+def _hit_columns(state: State, with_match: bool) -> list[Any]:
+    """Columns of search hits: states, services and the matched column by their
+    labels in Chinese (raw ids in English and in --json/--csv's ids)."""
+    from commands.common import Labels
     from engine.i18n import t
 
-    cols = [("key", t("key", lang), lambda r: r["key"]), ("state", t("state", lang), lambda r: r["state"]),
-            ("service", t("service", lang), lambda r: r["service"] or ""),
+    lang, lab = state.lang, Labels(state)
+    cols = [("key", t("key", lang), lambda r: r["key"]),
+            ("state", t("state", lang), lambda r: lab.process(r.get("process")).state(r["state"])),
+            ("service", t("service", lang), lambda r: lab.core("service", r["service"]) or ""),
             ("title", t("title", lang), lambda r: r["title"])]
     if with_match:
-        cols.append(("match", t("match", lang), lambda r: f"{r['match']['field']}: {r['match']['text']}"))
+        sep = "：" if lang == "zh" else ": "
+        cols.append(("match", t("match", lang), lambda r: f"{_matched(r['match']['field'], lang)}{sep}"
+                                                         f"{r['match']['text']}"))
     else:
         cols.append(("solution", t("solution", lang), lambda r: " ".join((r["solution"] or "").split())))
     cols.append(("score", t("score", lang), lambda r: f"{r['score']:g}"))
     return cols
 
 
-def similar_text(lang: str, rows: list[dict[str, Any]]) -> str:
-    """The agent's hint under a new ticket: the top similar solutions."""
+def _matched(column: str, lang: str) -> str:
+    from engine.i18n import tr
+
+    return tr(MATCHED[column], lang) if column in MATCHED else column
+
+
+def similar_text(state: State, rows: list[dict[str, Any]]) -> str:
+    """The agent's hint under a new ticket: the top similar solutions (closure
+    codes by their labels in Chinese)."""
+    from commands.common import Labels
     from engine.i18n import t
 
     if not rows:
         return ""
-    lines = [t("similar_solutions", lang)]
+    lab = Labels(state)
+    lines = [t("similar_solutions", state.lang)]
     for r in rows:
         solution = " ".join((r["solution"] or "").split())
         lines.append(f"  {r['key']}  {r['title']}\n      -> {solution[:160]}"
-                     + (f"  [{r['closure_code']}]" if r.get("closure_code") else ""))
+                     + (f"  [{lab.code('closure', r['closure_code'])}]" if r.get("closure_code") else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -76,7 +97,7 @@ def search(state: State, text: str | None, process: str | None, resolved: bool, 
     if not text:
         raise UsageError(N_('give the TEXT to search for, e.g. itsm search "理赔系统 无法登录"'))
     rows = api.search(text, process=process, resolved=resolved, limit=limit)
-    cols = _hit_columns(state.lang, with_match=True)
+    cols = _hit_columns(state, with_match=True)
     emit(state, rows, as_json, lambda: render.table(rows, cols, max_width=60) if rows
          else t("no_matches", state.lang) + "\n", as_csv, lambda: render.to_csv(rows, cols))
 
@@ -99,12 +120,14 @@ def similar(state: State, key: str, limit: int, as_json: bool, as_csv: bool) -> 
       itsm do INC-000123 resolve --set solution_from=INC-000041 --set closure_code=solved \\
           --set service_restored=true
     """
+    from commands.common import Labels
     from engine import render
     from engine.i18n import t
 
     json_mode(state, as_json)
     rows = state.api().similar(key, limit=limit)
-    cols = _hit_columns(state.lang, with_match=False)
-    cols.insert(4, ("closure", t("closure", state.lang), lambda r: r["closure_code"] or ""))
+    cols = _hit_columns(state, with_match=False)
+    lab = Labels(state)
+    cols.insert(4, ("closure", t("closure", state.lang), lambda r: lab.code("closure", r["closure_code"]) or ""))
     emit(state, rows, as_json, lambda: render.table(rows, cols, max_width=60) if rows
          else t("no_similar", state.lang, key=key.upper()) + "\n", as_csv, lambda: render.to_csv(rows, cols))

@@ -53,7 +53,7 @@ def new(state: State, process: str, title: str | None, reporter: str | None, des
           + (tr("major-incident criteria matched: linked to {key}", state.lang, key=ticket["major_incident"])
              + "\n" if ticket.get("major_incident") else "")
           + f"{t('status_token', state.lang)}: {ticket['status_token']}\n"
-          + similar_text(state.lang, ticket.get("similar") or []))
+          + similar_text(state, ticket.get("similar") or []))
 
 
 @command("do")

@@ -233,3 +233,33 @@ def test_scores_on_a_small_desk_say_how_well_each_hit_matches(desk: Desk) -> Non
     assert 0.5 < hits[both] <= 1.0
     rows = desk.itsm.json("search", "VPN", user=agent)
     assert {r["key"] for r in rows} == {both, one} and all(r["score"] > 0.5 for r in rows)
+
+
+@pytest.mark.direct_only("remote mode shows raw ids: the desk server's definitions are not here (agent-guide)")
+def test_in_chinese_states_services_closure_codes_and_matched_columns_are_labels(desk: Desk,
+                                                                                 kb: dict[str, str]) -> None:
+    agent = desk.org.agent.id
+    text = desk.itsm("--lang", "zh", "search", "理赔系统", user=agent).stdout
+    assert "已解决" in text and "理赔系统" in text and "标题：[理赔系统]" in text
+    assert "resolved" not in text and " claims " not in text and "title:" not in text
+    new = desk.itsm("--lang", "zh", "new", "incident", "--title", "理赔系统无法登录了", "--reporter",
+                    desk.org.reporter, "--service", "claims", user=agent, now="2026-03-02T13:00:00+08:00").stdout
+    assert "相似工单的已知解决方案" in new and "[已彻底解决]" in new and "[solved]" not in new
+    key = next(line.split()[0] for line in desk.itsm("list", user=agent).stdout.splitlines()
+               if "理赔系统无法登录了" in line)
+    similar = desk.itsm("--lang", "zh", "similar", key, user=agent).stdout
+    assert "已彻底解决" in similar and "已解决" in similar and "solved" not in similar
+    english = desk.itsm("search", "理赔系统", user=agent).stdout
+    assert "resolved" in english and "title: [理赔系统]" in english
+
+
+@pytest.mark.direct_only("remote mode has no user administration")
+def test_user_add_and_list_name_roles_and_groups_by_their_labels_in_chinese(desk: Desk) -> None:
+    owner = desk.org.owner.id
+    added = desk.itsm("--lang", "zh", "user", "add", "lin.fang", "--email", "lin.fang@example.com",
+                      "--role", "service_desk", "--group", "desktop_support", user=owner).stdout
+    assert "角色：热线支持人员" in added and "所属组：桌面运维组" in added and "desktop_support" not in added
+    listed = desk.itsm("--lang", "zh", "user", "list", user=owner).stdout
+    assert "热线支持人员" in listed and "桌面运维组" in listed and "service_desk" not in listed
+    assert "service_desk" in desk.itsm("user", "list", user=owner).stdout  # ids in English
+    assert desk.itsm.json("--lang", "zh", "user", "list", user=owner)[0]["roles"] is not None
