@@ -185,8 +185,8 @@ def simulation_text(result: dict, lang: str) -> str:
                 move = f" -> {of(ev['ticket'], states).get(ev['to'], ev['to'])}" if ev["to"] else ""
                 action = of(ev["ticket"], actions).get(ev["action"], ev["action"])
                 lines.append(f"{pad}{ev['ticket']}: {action}{move}" + (f" ({ev['note']})" if ev["note"] else ""))
-        for name, value in e["linked"].items():
-            text = "; ".join(value) if isinstance(value, list) else value
+        for name, keys in e["linked"].items():  # (not "value": the helper above, for later steps)
+            text = "; ".join(keys) if isinstance(keys, list) else keys
             lines.append(f"{pad}{_w('linked', lang)}: {tr(LINKS[name], lang) if name in LINKS else name} {text}")
         if e["notifications"]:
             by_template: dict[str, list[str]] = {}

@@ -228,3 +228,15 @@ def test_simulate_as_a_subprocess(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith("the script ran as written\n")
     assert list(tmp_path.iterdir()) == [tmp_path / "cache"]  # nothing but the definitions cache
+
+
+def test_the_text_of_a_step_that_links_and_a_later_change(itsm_nodb: Any, tmp_path: Path) -> None:
+    """A step that links tickets, then a step that changes a field: the text printed
+    both (it crashed, exit 3, once a linked step had been printed)."""
+    path = script(tmp_path, """\
+steps:
+  - {at: +5m, as: wang.lei, action: declare_major, set: {reason: "site down"}}
+  - {at: +5m, as: wang.lei, action: assign, set: {group: desktop_support}}
+""")
+    out = itsm_nodb("simulate", "incident", path, home=REPO).stdout
+    assert "declare_major" in out and "MI-" in out and "assign" in out
