@@ -1752,3 +1752,21 @@ def test_permission_roles_must_be_declared(check: Check) -> None:
 
 def test_permission_roles_declared_are_clean(check: Check) -> None:
     check({"codes/permissions.yaml": PERMISSIONS}, [])
+
+
+def test_a_process_that_does_not_load_keeps_its_roles_from_c004(tmp_path: Path) -> None:
+    """The roles a broken process declares cannot be seen; its own schema error says
+    what is wrong, not C004 against codes/permissions.yaml (it blamed the wrong file)."""
+    repo = tmp_path / "repo"
+    shutil.copytree(BASE, repo)
+    base = (repo / "processes" / "incident.yaml").read_text(encoding="utf-8")
+    broken = base.replace("id: incident", "id: request").replace(
+        "  service_desk: {en: Service desk agent, zh: 热线支持人员}\n",
+        "  service_desk: {en: Service desk agent, zh: 热线支持人员}\n  fulfiller: {en: Fulfiller, zh: 执行人}\n"
+    ) + "bogus_key: 1\n"
+    (repo / "processes" / "request.yaml").write_text(broken, encoding="utf-8")
+    (repo / "codes" / "permissions.yaml").write_text(
+        PERMISSIONS.replace("roles: [service_desk, group_member]", "roles: [service_desk, group_member, fulfiller]"),
+        encoding="utf-8")
+    rules = [f.rule for f in lint_paths([repo]).findings]
+    assert "S001" in rules and "C004" not in rules, rules
