@@ -75,7 +75,7 @@ def build(defs: Definitions, spec: ProcessSpec, values: Mapping[str, Any],
     ctx = field_defaults(spec)
     ctx.update(values)
     ctx.update(
-        ticket=dict(field_defaults(spec), **before), input=dict(given),
+        ticket=dict(field_defaults(spec), **before), input=dict(field_defaults(spec), **given),
         service=service_view(defs, values.get("service")), codes=codes_view(defs),
         sla=sla_view(spec, sla), now=now, actor=actor, action=action,
         status_category=status_category)

@@ -349,3 +349,25 @@ def test_yaml_syntax_error_in_a_code_table_points_at_it(itsm_nodb: Any, repo_cop
                          db=f"sqlite:///{tmp_path}/x.db", expect=1)
     assert err["error"] == "definition" and err["file"].endswith("urgency.yaml")
     assert isinstance(err["line"], int) and isinstance(err["column"], int)
+
+
+def test_a_guard_over_an_input_not_given_reads_none(itsm: Any, org: Any, repo_copy: Path) -> None:
+    """``input.x`` is None when the action was not given x (it was an undefined-attribute
+    error in Jinja's words); a guard that fails says the designer's when_message."""
+    path = repo_copy / "processes" / "incident.yaml"
+    text = path.read_text(encoding="utf-8")
+    guard = "when: \"codes.closure[closure_code].resolved and 'incident' in codes.closure[closure_code].processes\""
+    assert guard in text
+    path.write_text(text.replace(guard, guard[:-1] + " and (closure_code != 'workaround' or input.workaround)\""),
+                    encoding="utf-8")
+    agent = org.agent.id
+    key = itsm.json("new", "incident", "--title", "VPN", "--reporter", "li.na@example.com", user=agent,
+                    home=repo_copy)["key"]
+    refused = itsm.json("do", key, "resolve", "--set", "solution=Reconnected", "--set", "closure_code=workaround",
+                        "--set", "service_restored=true", user=agent, home=repo_copy, expect=1)
+    assert "The closure code must be one that resolves an incident" in refused["message"]
+    assert "dict object" not in refused["message"] and "has no attribute" not in refused["message"]
+    done = itsm.json("do", key, "resolve", "--set", "solution=Reconnected", "--set", "closure_code=workaround",
+                     "--set", "workaround=Use the backup gateway", "--set", "service_restored=true", user=agent,
+                     home=repo_copy)
+    assert done["state"] == "resolved"
