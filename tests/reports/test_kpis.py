@@ -136,6 +136,24 @@ def test_open_tickets_come_from_the_journal_for_a_past_moment(desk: Any, db_url:
     assert doc["period"]["previous_start"] == "2026-02-27T12:00:00+08:00"
 
 
+def test_a_current_periods_backlog_is_as_of_now(desk: Any, db_url: str) -> None:
+    """--current (the week so far): the backlog and its ages as of now, not as of the
+    end of the week, which is still to come (a 3-hour-old ticket was '3d-7d')."""
+    import json
+
+    from _dataset import REPO
+    from engine.api import Api
+    from engine.reports import run
+
+    build(desk)
+    api = Api.open(home=str(REPO), db=db_url, now=at("2026-03-04 12:00"))
+    doc = json.loads(run(api, "weekly", None, None, "json", "en", current=True))
+    assert doc["period"]["start"] == "2026-03-02T00:00:00+08:00"
+    assert tables(doc)["backlog_age"] == [[{"age": "< 1d", "count": 1}, {"age": "1d-3d", "count": 1},
+                                           {"age": "3d-7d", "count": 0}, {"age": "7d-30d", "count": 0},
+                                           {"age": ">= 30d", "count": 0}]]
+
+
 def test_daily_report_counts_by_channel(desk: Any, db_url: str) -> None:
     build(desk)
     got = tables(report(db_url, "daily", "2026-03-02", "2026-03-03", now=at("2026-03-03 08:00")))

@@ -39,8 +39,9 @@ def compute(ctx: KpiContext, params: Mapping[str, Any]) -> list[Table]:
     group_by = params["group_by"]
     bounds = [str(b) for b in params["buckets"]]
     seconds = [Duration.parse(b).seconds for b in bounds]
-    thresholds = [ctx.end - timedelta(seconds=x) for x in seconds]
-    rows = q.backlog(ctx.repo, ctx.end, s.states_in(ctx.defs, params["categories"]), thresholds,
+    at = min(ctx.end, ctx.now)  # a current period (--current) ends in the future: the backlog as of now
+    thresholds = [at - timedelta(seconds=x) for x in seconds]
+    rows = q.backlog(ctx.repo, at, s.states_in(ctx.defs, params["categories"]), thresholds,
                      s.filters(params), group_by)
     labels = bucket_labels(bounds)
     counts = {(r["g"], r["bucket"]): r["count"] for r in rows}

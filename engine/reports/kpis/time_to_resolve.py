@@ -26,7 +26,7 @@ from engine.reports.kpis import _scope as s
 ID = "time_to_resolve"
 TITLE = Label("Time to resolve", "解决时间")
 SUMMARY = Label("Time to resolve: from creation to the first resolution.",
-                "从创建到首次解决所用时间（日历时间）。")
+                "从创建到首次解决所用时间。")
 PARAMS: dict[str, Any] = dict(d.PARAMS)
 
 

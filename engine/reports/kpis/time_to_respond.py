@@ -26,7 +26,7 @@ from engine.reports.kpis import _scope as s
 ID = "time_to_respond"
 TITLE = Label("Time to respond", "响应时间")
 SUMMARY = Label("Time to respond: from creation to the first event that stops the response clock.",
-                "从创建到首次停止响应时钟的事件所用时间（日历时间）。")
+                "从创建到首次停止响应时钟的事件所用时间。")
 PARAMS: dict[str, Any] = dict(d.PARAMS)
 
 
