@@ -1258,6 +1258,24 @@ sla:
                             "(on_breach) is not available")
 
 
+def test_timed_action_requiring_a_field_asked_each_time(check: Check) -> None:
+    """The system gives no input: auto-closure that requires a reason asked each time
+    would be refused by every tick, silently."""
+    text = HEAD + BODY.replace("  closed:", "  resolved: {status: resolved}\n  closed:") \
+        .replace("roles: [service_desk]}", "roles: [service_desk]}\n  solve: {from: new, to: resolved, "
+                 "roles: [service_desk]}") + """\
+  auto_close: {from: resolved, to: closed, roles: [system], requires: [reason]}
+fields:
+  reason: {type: text, ask_each_time: true, label: {en: Reason, zh: 原因}}
+timers:
+  auto_close: {states: [resolved], after: 3 business days, action: auto_close}
+"""
+    f = check({P: text}, [("T006", *at(text, "auto_close}"))])
+    assert messages(f) == ["timer 'auto_close' has the system perform 'auto_close', which requires 'reason', "
+                           "asked each time (ask_each_time): the system gives no input, so it is refused every time"]
+    check({P: text.replace("ask_each_time: true, ", "")}, [])  # a reason the ticket keeps: fine
+
+
 # --- I001 template-translation -------------------------------------------------------------
 
 def test_template_translation(check: Check) -> None:

@@ -2,7 +2,9 @@
 available in the timer's state, or an action (of a timer, an SLA threshold or a
 major-incident cascade) that the ``system`` role may not perform; or an SLA
 threshold fires an action not available in a state where the clock can be
-running. ``itsm tick`` would log "refused" every time and nothing would happen.
+running, or one that requires a field asked each time (``ask_each_time``: the
+system gives no input). ``itsm tick`` would log "refused" every time and nothing
+would happen.
 
 Bad::
 
@@ -26,7 +28,7 @@ from typing import Iterator
 from engine.i18n import N_, message, names
 from engine.lint.context import LintContext
 from engine.lint.rules._clock import ClockGraph
-from engine.model import ActionSpec, Where
+from engine.model import ActionSpec, ProcessSpec, Where
 
 ID = "T006"
 SLUG = "timed-action"
@@ -38,6 +40,17 @@ def _not_system(action: ActionSpec, by: str) -> str:
                    by=by, action=action.id, roles=', '.join(action.roles))
 
 
+def _asked(spec: ProcessSpec, action: ActionSpec, by: str) -> Iterator[str]:
+    """The system gives an action no input: a required field asked each time
+    (``ask_each_time``) refuses it every time, whatever the ticket holds."""
+    for name in action.requires:
+        fs = spec.fields.get(name)
+        if fs is not None and fs.ask_each_time:
+            yield message(N_("{by} has the system perform '{action}', which requires '{field}', asked each time "
+                             "(ask_each_time): the system gives no input, so it is refused every time"),
+                          by=by, action=action.id, field=name)
+
+
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         for timer in spec.timers:
@@ -47,6 +60,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
             where = ctx.where(doc, ("timers", timer.id, "action"), key=False)
             if "system" not in action.roles:
                 yield where, _not_system(action, message(N_("timer '{id}'"), id=timer.id))
+            for text in _asked(spec, action, message(N_("timer '{id}'"), id=timer.id)):
+                yield where, text
             missing = [s for s in timer.states if s in spec.states and s not in action.sources]
             if missing:
                 listed = names(f"'{s}'" for s in missing)
@@ -64,6 +79,8 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 where = ctx.where(doc, ("sla", clock.id, name, "action"), key=False)
                 if "system" not in action.roles:
                     yield where, _not_system(action, message(N_("clock '{id}' ({name})"), id=clock.id, name=name))
+                for text in _asked(spec, action, message(N_("clock '{id}' ({name})"), id=clock.id, name=name)):
+                    yield where, text
                 missing = [s for s in running if s not in action.sources]
                 if missing:
                     listed = names(f"'{s}'" for s in missing)
