@@ -1717,6 +1717,27 @@ relations:
     check({P: text, "processes/problem.yaml": problem}, [])
 
 
+def test_a_cascade_copies_only_what_its_action_takes(check: Check) -> None:
+    """The copied values are the action's input: a field it neither requires nor
+    accepts would have the cascade refused every time (linked tickets stay open)."""
+    text = HEAD + """\
+relations:
+  caused_by:
+    label: {en: Caused by, zh: 根因}
+    to: problem
+    cascade:
+      close: {action: close, copy: [fix]}
+fields: {fix: {type: text, label: {en: Fix, zh: 方案}}}
+""" + BODY.replace("roles: [service_desk]}", "roles: [service_desk, system]}")
+    f = check({P: text, "processes/problem.yaml": PROBLEM}, [("K001", *at(text, "close: {action")),
+                                                             ("R003", *at(text, "fix: {type"))])  # unused here
+    f = [x for x in f if x.rule == "K001"]
+    assert messages(f) == ["the cascade 'close' of relation 'caused_by' copies 'fix' into 'close', which neither "
+                           "requires nor accepts it: the cascade would be refused every time"]
+    check({P: text.replace("roles: [service_desk, system]}", "roles: [service_desk, system], accepts: [fix]}"),
+           "processes/problem.yaml": PROBLEM}, [])
+
+
 def test_relation_cardinality_ambiguous_defaults_and_opened_links(check: Check) -> None:
     text = HEAD + """\
 relations:

@@ -1,6 +1,7 @@
 """A relation (``relations:``) or a use of one names something that does not
 exist: a target process; a cascade's target action (``on``), its own action or a
-copied field; the ``relation:`` of an action that ``opens`` a ticket (it must be
+copied field (which its own action must require or accept: the copy is that
+action's input); the ``relation:`` of an action that ``opens`` a ticket (it must be
 declared and point at that process); or ``links.REL`` / ``linked.REL`` in an
 expression (a relation this process declares / one pointing at it). (Without a
 declared relation, the link ``opens:`` and major-incident criteria make is an
@@ -67,6 +68,12 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                     yield ctx.where(doc, base + ("cascade", c.on, "action"), key=False), \
                         (message(N_("the cascade '{on}' of relation '{rid}' performs '{action}', but '{id}' has no such action"),
                                  on=c.on, rid=rid, action=c.action, id=spec.id))
+                else:  # what it copies is the action's input: one it does not take refuses it every time
+                    own = spec.actions[c.action]
+                    for f in c.copy:
+                        if f not in own.requires and f not in own.accepts:
+                            yield where, (message(N_("the cascade '{on}' of relation '{rid}' copies '{f}' into '{action}', which neither requires nor accepts it: the cascade would be refused every time"),
+                                                  on=c.on, rid=rid, f=f, action=c.action))
         for aid, action in spec.actions.items():
             if not action.opens or action.opens not in procs:
                 continue
