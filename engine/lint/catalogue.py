@@ -74,10 +74,41 @@ Open tickets are in a state the current definition no longer has (or their
 process no longer exists). They cannot act until moved: `itsm migrate PROCESS
 --map OLD=NEW --apply` (see docs/operations.md).
 
+Bad (the database holds open incidents in `awaiting_vendor`):
+
+```yaml
+states:
+  new: {status: new, initial: true}
+  pending: {status: pending}        # awaiting_vendor removed in this version
+```
+
+Good: keep the state until no open ticket is in it, or move them with the
+definition change:
+
+```sh
+itsm migrate incident --map awaiting_vendor=pending --apply
+```
+
 ### D002 orphaned-field (warning, with `--db`)
 
 Open tickets hold values of a field the current definition no longer declares.
 The values are kept in the journal and on the ticket but no action uses them.
+
+Bad (open incidents hold `vendor_ticket`, which this version drops):
+
+```yaml
+fields:
+  solution: {type: text, label: {en: Solution, zh: 解决方案}}
+```
+
+Good: keep the field while open tickets use it (or accept the warning when the
+values only need to stay in the journal):
+
+```yaml
+fields:
+  solution: {type: text, label: {en: Solution, zh: 解决方案}}
+  vendor_ticket: {type: string, label: {en: Vendor ticket number, zh: 供应商工单号}}
+```
 
 D003 and D004 compare each process's declared `version:` with its earlier
 versions: those stored in the database (every version a ticket ran under, with
