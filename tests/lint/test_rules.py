@@ -1276,6 +1276,25 @@ timers:
     check({P: text.replace("ask_each_time: true, ", "")}, [])  # a reason the ticket keeps: fine
 
 
+def test_timers_that_never_fire(check: Check) -> None:
+    """No timer of a closed ticket is ever due, and a repeat of zero length is skipped
+    by every tick: both are silent at run time."""
+    text = HEAD + BODY.replace("roles: [service_desk]}", "roles: [service_desk, system]}") + """\
+  survey: {from: closed, roles: [system]}
+  remind: {from: new, roles: [system]}
+timers:
+  survey: {states: [closed], after: 1 business days, action: survey}
+  cadence: {states: [new], after: 0m, repeat: true, action: remind}
+"""
+    f = check({P: text}, [("T006", *at(text, "[closed], after")), ("T006", *at(text, "cadence:")),
+                          ("G004", *at(text, "closed, roles: [system]"))])  # the action from closed, too
+    assert sorted(m for x, m in zip(f, messages(f)) if x.rule == "T006") == [
+        "timer 'cadence' repeats every 0m: a repeat needs a time greater than zero, or every tick would skip it "
+        "without firing",
+        "timer 'survey' runs in final state 'closed', where no timer fires: a closed ticket waits for nothing "
+        "(fire it on the state before, or from a report)"]
+
+
 # --- I001 template-translation -------------------------------------------------------------
 
 def test_template_translation(check: Check) -> None:

@@ -4,7 +4,8 @@ major-incident cascade) that the ``system`` role may not perform; or an SLA
 threshold fires an action not available in a state where the clock can be
 running, or one that requires a field asked each time (``ask_each_time``: the
 system gives no input). ``itsm tick`` would log "refused" every time and nothing
-would happen.
+would happen. A timer on a final state (no timer of a closed ticket is ever due)
+and a repeating timer of zero length (skipped by every tick) never fire either.
 
 Bad::
 
@@ -54,6 +55,20 @@ def _asked(spec: ProcessSpec, action: ActionSpec, by: str) -> Iterator[str]:
 def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
     for doc, spec in ctx.valid_processes():
         for timer in spec.timers:
+            final = [s for s in timer.states if s in spec.states and spec.states[s].final]
+            if final:  # a closed ticket waits for nothing: its timers are never due
+                yield ctx.where(doc, ("timers", timer.id, "states"), key=False), \
+                    message(N_("timer '{id}' runs in final state {names}, where no timer fires: a closed ticket "
+                               "waits for nothing (fire it on the state before, or from a report)"),
+                            id=timer.id, names=names(f"'{s}'" for s in final))
+            if timer.repeat:
+                zero = [d.text or "0" for d in (timer.after, *(d for _, d in timer.after_by_priority))
+                        if not (d.seconds or d.business_days)]
+                if zero:
+                    yield ctx.where(doc, ("timers", timer.id), key=True), \
+                        message(N_("timer '{id}' repeats every {after}: a repeat needs a time greater than "
+                                   "zero, or every tick would skip it without firing"),
+                                id=timer.id, after=zero[0])
             action = spec.actions.get(timer.action or "")
             if action is None:
                 continue  # no action, or undefined-reference's finding
