@@ -33,7 +33,7 @@ from engine.desk.writes import check_forward, event, intake
 from engine.errors import Conflict, ItsmError, StoreUnavailable
 from engine.i18n import N_
 from engine.runtime.actions import Actor
-from engine.runtime.fields import MAX_STRING, MAX_TEXT, field_spec
+from engine.runtime.fields import COLUMN_LIMITS, MAX_STRING, MAX_TEXT, field_spec
 from engine.runtime.ticket import Ticket
 
 ACTOR_ID = "monitoring"
@@ -207,9 +207,9 @@ def _create(desk: Desk, repo: Any, rules: AlertRules, spec: Any, m: Mapped, prev
         given["description"] = (f"{given.get('description') or ''}\n"
                                 f"Previous incident of this alert group: {previous}").strip()
     for name, value in given.items():  # a monitoring system's long text is cut, not refused
-        if isinstance(value, str) and len(value) > MAX_STRING:
-            fs = field_spec(spec, name)
-            limit = MAX_TEXT if fs is None or fs.type != "string" else MAX_STRING
+        fs = field_spec(spec, name)
+        limit = COLUMN_LIMITS.get(name) or (MAX_STRING if fs is not None and fs.type == "string" else MAX_TEXT)
+        if isinstance(value, str) and len(value) > limit:
             given[name] = value[:limit]
     note = N_("Opened from a monitoring alert (rule {rule}).").format(rule=m.rule)
     return intake(desk, repo, spec, given, monitoring_actor(rules.reporter), now, note,

@@ -24,11 +24,14 @@ _TRUE = {"true", "yes", "y", "1", "on", "是", "真"}
 _FALSE = {"false", "no", "n", "0", "off", "否", "假"}
 
 # The longest value of a short (string) and a long (text) field: what one action
-# may make the search index, the journal and every notification carry.  The JSON
-# API's own bounds are within them (title 500, description 20,000); mail (10,000)
-# and alerts (cut here, engine.alerts.groups) stay within them too.
+# may make the search index, the journal and every notification carry; a core
+# field with a column of its own, that column's size (title 500).  The JSON API's
+# own bounds are within them (title 500, description 20,000); mail (title 200,
+# text 10,000) stays within them, alerts' text is cut (engine.alerts.groups).
 MAX_STRING = 2_000
 MAX_TEXT = 100_000
+# core fields kept in columns of their own size (engine/store/schema.py tickets)
+COLUMN_LIMITS = {"title": 500, "reporter_phone": 40}
 MAX_WHOLE = 10 ** 18  # an int field's values lie strictly between -MAX_WHOLE and MAX_WHOLE
 
 # types and code tables of the core fields
@@ -79,7 +82,7 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
     text = raw.strip() if isinstance(raw, str) else raw
     kind = fs.type
     if kind in ("string", "text"):
-        limit = MAX_STRING if kind == "string" else MAX_TEXT
+        limit = COLUMN_LIMITS.get(fs.id) or (MAX_STRING if kind == "string" else MAX_TEXT)
         if len(str(text)) > limit:
             raise UsageError(N_("{field}: at most {limit} characters, not {length}"), field=fs.id,
                              values={"field": named(fs.id, fs.label), "limit": limit, "length": len(str(text))})

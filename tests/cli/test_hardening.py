@@ -139,16 +139,20 @@ def test_now_within_the_range_works(itsm: Any, org: Any, now: str) -> None:
 
 def test_a_field_value_past_its_bound_is_a_usage_error_and_writes_nothing(desk: Desk, itsm: Any) -> None:
     """What one action makes the index, the journal and the notifications carry is
-    bounded: a short (string) field 2,000 characters, a long (text) one 100,000."""
+    bounded: a short (string) field 2,000 characters (the title its column's 500), a
+    long (text) one 100,000."""
     o = desk.org
-    out = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="x" * 2001, expect=2)
-    assert "at most 2000 characters, not 2001" in out["message"]
-    key = desk.new("incident", o.agent.id, "2026-03-02 09:01", reporter=o.reporter, title="x" * 2000,
-                   description="d" * 100_000)["key"]
+    out = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="x" * 501, expect=2)
+    assert "at most 500 characters, not 501" in out["message"]
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:01", reporter=o.reporter, title="x" * 500,
+                   description="d" * 100_000, reporter_phone="1" * 40)["key"]
+    out = desk.new("incident", o.agent.id, "2026-03-02 09:02", reporter=o.reporter, title="phone",
+                   reporter_phone="1" * 41, expect=2)
+    assert "at most 40 characters" in out["message"]
     out = desk.do(key, "resolve", o.agent.id, "2026-03-02 09:05", solution="s" * 100_001, closure_code="solved",
                   service_restored=True, expect=2)
     assert "at most 100000 characters" in out["message"]
     assert [e["action"] for e in desk.history(key)] == ["create"]
-    zh = itsm("--lang", "zh", "new", "incident", "--title", "x" * 2001, "--reporter", o.reporter,
+    zh = itsm("--lang", "zh", "new", "incident", "--title", "x" * 501, "--reporter", o.reporter,
               user=o.agent.id, expect=2).stderr
-    assert "最多 2000 个字符，而不是 2001 个" in zh
+    assert "最多 500 个字符，而不是 501 个" in zh

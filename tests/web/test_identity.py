@@ -160,9 +160,9 @@ def _resolved(desk: Desk) -> str:
 
 def test_system_cannot_be_claimed_from_the_cli_or_the_api(desk: Desk) -> None:
     key = _new(desk)
-    out = desk.itsm("do", key, "escalate", user="system", expect=1)
+    out = desk.itsm("do", key, "escalate", user="system", expect=2)  # a usage error (agent-guide)
     assert "'system' is the engine's own actor" in out.stderr
-    out = desk.itsm("list", user="SYSTEM", expect=1)
+    out = desk.itsm("list", user="SYSTEM", expect=2)
     assert "cannot be claimed" in out.stderr
     err = desk.call("POST", f"/api/v1/tickets/{key}/comments", who="p16.owner", expect=403,
                     headers={"X-Itsm-As": "system"}, json={"text": "as the engine"})
