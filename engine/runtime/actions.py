@@ -178,8 +178,8 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
         try:
             ok = compile_expression(action.when).holds(ctx)
             why: Any = phrase(action.when_message) if action.when_message else action.when
-        except ExpressionError as exc:  # e.g. input.x when x was not given: the designer's words, if any
-            ok, why = False, phrase(action.when_message) if action.when_message else exc
+        except ExpressionError as exc:  # the expression's own failure (a limit, a bad value): said as it is
+            ok, why = False, exc
         if not ok:
             raise ActionRefused(MESSAGES["guard"], values=dict(action=named(action_id, action.label), reason=why),
                                 reason=str(why))

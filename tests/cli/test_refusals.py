@@ -353,7 +353,7 @@ def test_yaml_syntax_error_in_a_code_table_points_at_it(itsm_nodb: Any, repo_cop
 
 def test_a_guard_over_an_input_not_given_reads_none(itsm: Any, org: Any, repo_copy: Path) -> None:
     """``input.x`` is None when the action was not given x (it was an undefined-attribute
-    error in Jinja's words); a guard that fails says the designer's when_message."""
+    error in Jinja's words, instead of the designer's when_message)."""
     path = repo_copy / "processes" / "incident.yaml"
     text = path.read_text(encoding="utf-8")
     guard = "when: \"codes.closure[closure_code].resolved and 'incident' in codes.closure[closure_code].processes\""
