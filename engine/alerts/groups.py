@@ -33,7 +33,7 @@ from engine.desk.writes import check_forward, event, intake
 from engine.errors import Conflict, ItsmError, StoreUnavailable
 from engine.i18n import N_
 from engine.runtime.actions import Actor
-from engine.runtime.fields import COLUMN_LIMITS, MAX_STRING, MAX_TEXT, field_spec
+from engine.runtime.fields import field_spec, max_length
 from engine.runtime.ticket import Ticket
 
 ACTOR_ID = "monitoring"
@@ -207,10 +207,8 @@ def _create(desk: Desk, repo: Any, rules: AlertRules, spec: Any, m: Mapped, prev
         given["description"] = (f"{given.get('description') or ''}\n"
                                 f"Previous incident of this alert group: {previous}").strip()
     for name, value in given.items():  # a monitoring system's long text is cut, not refused
-        fs = field_spec(spec, name)
-        limit = COLUMN_LIMITS.get(name) or (MAX_STRING if fs is not None and fs.type == "string" else MAX_TEXT)
-        if isinstance(value, str) and len(value) > limit:
-            given[name] = value[:limit]
+        if isinstance(value, str):
+            given[name] = value[:max_length(field_spec(spec, name))]
     note = N_("Opened from a monitoring alert (rule {rule}).").format(rule=m.rule)
     return intake(desk, repo, spec, given, monitoring_actor(rules.reporter), now, note,
                        {"alert": [None, {"source": m.alert.source, "fingerprint": m.group_fingerprint,

@@ -36,7 +36,7 @@ from engine.errors import ActionRefused, Conflict, ItsmError, NotFound, StoreUna
 from engine.i18n import N_
 from engine.mail import imap as imapmod
 from engine.mail import thread
-from engine.mail.parse import Inbound, parse
+from engine.mail.parse import Inbound, headers_only, parse
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
 
@@ -102,21 +102,13 @@ def _mailbox_for(desk: Desk, mail: Inbound | None, given: str | None, headers_fi
     return next(iter(boxes.values()))
 
 
-def _headers_only(raw: bytes) -> bytes:
-    for sep in (b"\r\n\r\n", b"\n\n"):
-        at = raw.find(sep, 0, 256 * 1024)
-        if at >= 0:
-            return raw[: at + len(sep)]
-    return raw[: 64 * 1024]
-
-
 def receive(desk: Desk, raw: bytes, mailbox: str | None = None, headers_first: bool = False
             ) -> dict[str, Any]:
     """Handle one message; returns what it did: ``outcome`` (opened, replied,
     commented, recorded, dropped, duplicate), ``ticket``, ``detail``."""
     limit = desk.settings.mail.max_message_bytes
     too_large = len(raw) > limit or raw.startswith(b"X-Itsm-Too-Large:")
-    mail = parse(_headers_only(raw) if too_large else raw)
+    mail = parse(headers_only(raw) if too_large else raw)
     box = _mailbox_for(desk, mail, mailbox, headers_first)
     mid = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()[:40]}@itsm.digest>"
     try:
@@ -304,7 +296,7 @@ def failed(desk: Desk, raw: bytes, mailbox: str, why: str) -> None:
     not lost silently once the server marks it; one whose headers cannot be read
     either is recorded by its digest."""
     try:
-        mail = parse(_headers_only(raw))
+        mail = parse(headers_only(raw))
     except Exception:  # noqa: BLE001 - what failed may be the parsing itself
         mail = Inbound(message_id=None, sender="", sender_name="", recipients=[], subject="", text="", reply="",
                        kind="auto")

@@ -211,13 +211,14 @@ def _returned_ids(msg: Message) -> list[str]:
     return []
 
 
-def _head(raw: bytes) -> bytes:
-    """The header block of ``raw`` (up to the first empty line)."""
+def headers_only(raw: bytes) -> bytes:
+    """The header block of ``raw`` (up to the first empty line, looked for in its
+    first 256 KB; none found: its first 64 KB)."""
     for sep in (b"\r\n\r\n", b"\n\n"):
-        at = raw.find(sep)
+        at = raw.find(sep, 0, 256 * 1024)
         if at >= 0:
             return raw[: at + len(sep)]
-    return raw
+    return raw[: 64 * 1024]
 
 
 def _clean(text: str) -> str:
@@ -236,7 +237,7 @@ def parse(raw: bytes) -> Inbound:
         msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
         body, attachments = _body(msg)
     except RecursionError:
-        msg = BytesParser().parsebytes(_head(raw))  # type: ignore[assignment]  # compat32: no header grammar
+        msg = BytesParser().parsebytes(headers_only(raw))  # type: ignore[assignment]  # compat32: no header grammar
         body, attachments, unreadable = "", [], True
     name, address = sender_of(_raw(headers, "From"))
     sender = address.lower()[:254]

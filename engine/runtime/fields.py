@@ -66,6 +66,13 @@ def _codes(table: Any, codes: Any) -> Said:
     return names(named(c, lambda lang, c=c: table.label(str(c), lang)) for c in codes)
 
 
+def max_length(fs: FieldSpec | None) -> int:
+    """The most characters a text value of the field holds (a field unknown: a text's)."""
+    if fs is not None and fs.id in COLUMN_LIMITS:
+        return COLUMN_LIMITS[fs.id]
+    return MAX_STRING if fs is not None and fs.type == "string" else MAX_TEXT
+
+
 def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
     """A value of the field's type, or ActionRefused saying what is wrong."""
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
@@ -82,7 +89,7 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
     text = raw.strip() if isinstance(raw, str) else raw
     kind = fs.type
     if kind in ("string", "text"):
-        limit = COLUMN_LIMITS.get(fs.id) or (MAX_STRING if kind == "string" else MAX_TEXT)
+        limit = max_length(fs)
         if len(str(text)) > limit:
             raise UsageError(N_("{field}: at most {limit} characters, not {length}"), field=fs.id,
                              values={"field": named(fs.id, fs.label), "limit": limit, "length": len(str(text))})

@@ -503,7 +503,7 @@ def throttled_login(request: Request, api: Any, user: str, password: str) -> dic
     limits = request.app.state.limits
     attempts = api.settings.security.login_attempts
     who = user.strip().lower()
-    if isinstance(user, str) and 0 < len(who) <= 254:
+    if 0 < len(who) <= 254:
         try:  # one budget per person, whether they type their id or their e-mail
             who = str(api.user(user.strip())["id"]).lower()
         except NotFound:

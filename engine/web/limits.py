@@ -49,11 +49,6 @@ class Limiter:
             return 0
         return max(1, math.ceil(times[0] + window - now))
 
-    def record(self, name: str, window: float) -> None:
-        now = self.clock()
-        with self.lock:
-            self._record(name, window, now)
-
     def _record(self, name: str, window: float, now: float) -> None:
         times = self.seen.pop(name, None) or deque()
         while times and times[0] <= now - window:
@@ -96,9 +91,3 @@ class Limiter:
                         times.remove(at)
                     except ValueError:
                         pass
-
-    def check(self, name: str, limit: int, window: float, what: str) -> None:
-        """Throttled if ``name`` is over its limit, without counting."""
-        retry = self.wait(name, limit, window)
-        if retry:
-            raise Throttled(f"too many {what}: try again in {retry} s", retry)
