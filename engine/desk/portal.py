@@ -169,6 +169,7 @@ def self_help(desk: Desk, text: str, session: str | None = None) -> dict[str, An
     if not query:
         return {"query": "", "results": []}
     with desk.store.write() as repo:
+        repo.search.catch_up()  # the index in step with the tickets (SQLite)
         results = search.public_solutions(desk, repo, query, SELF_HELP_RESULTS)
         if session:
             repo.self_help.searched(session, len(results), desk.now())
@@ -219,7 +220,7 @@ def report(desk: Desk, kind: str, values: Mapping[str, str], session: str | None
         if session:
             repo.self_help.ticket_filed(session, ticket.id, now)
         view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
-    with desk.store.read() as repo:  # self-help, looked up once the ticket is committed
+    with desk.store.read(search=True) as repo:  # self-help, looked up once the ticket is committed
         view["suggestions"] = suggestions(desk, repo, spec, ticket.id)
     view["status_token"] = ticket.status_token
     return view

@@ -175,7 +175,7 @@ def search(desk: Desk, text: str, process: str | None = None, resolved: bool = F
         raise UsageError(N_('give something to search for, e.g. itsm search "理赔系统 无法登录"'))
     if process is not None:
         desk.process(process)  # unknown process -> NotFound
-    with desk.store.read() as repo:
+    with desk.store.read(search=True) as repo:
         _check_staff(desk.actor(repo, actor_id), "search")
         rows = repo.search.find(Query(terms=terms, process=process, resolved_only=resolved,
                                       limit=max(1, limit), published=publishing(desk)))
@@ -203,7 +203,7 @@ def relevance(row: Mapping[str, Any], terms: list[str], top: float) -> float:
 
 def similar(desk: Desk, key: str, limit: int = 5, actor_id: str | None = None) -> list[dict[str, Any]]:
     """Resolved tickets most like ``key`` that recorded a solution."""
-    with desk.store.read() as repo:
+    with desk.store.read(search=True) as repo:
         _check_staff(desk.actor(repo, actor_id), "look for similar tickets")
         row = repo.get_ticket(key.upper())
         return similar_in(desk, repo, row, limit)
@@ -214,7 +214,7 @@ def offered(desk: Desk, key: str, actor_id: str | None = None, limit: int = 3) -
     up once the intake committed (the intake's cost does not depend on the
     desk's history), in :data:`LOOKUP_BUDGET_MS` at most; None for end users,
     who never see other users' tickets."""
-    with desk.store.read() as repo:
+    with desk.store.read(search=True) as repo:
         actor = desk.actor(repo, actor_id)
         if not (actor.roles or actor.groups):
             return None

@@ -26,7 +26,7 @@ from engine.store.selfhelp import SelfHelpQueries
 from engine.store.audit import AuditQueries
 from engine.store.mail import MailQueries
 from engine.store.prepared import Prepared, Runner
-from engine.store.search import SearchIndex
+from engine.store.search import CATCH_UP_BATCH, SearchIndex
 from engine.store.schema import (
     definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
     links, person_roles, report_runs, tickets,
@@ -898,6 +898,7 @@ class Store:
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock() if db.is_sqlite(self.engine) else None
         self._people = PeopleCache()  # what the kept connection read of people
+        self._search_writes = 0  # changes of tickets' text written since the index last caught up
 
     def _create_if_missing(self, reading: bool) -> None:
         if self.missing is None:
@@ -920,7 +921,9 @@ class Store:
                     if conn is None or conn.closed or conn.invalidated:
                         conn = self._writer = self.engine.connect().execution_options(itsm_write=True)
                     with conn.begin():
-                        yield Repo(conn, self._people, self.keys)
+                        repo = Repo(conn, self._people, self.keys)
+                        yield repo
+                        self._index_written(repo)
                 except BaseException:
                     self._people.forget()
                     raise
@@ -929,12 +932,41 @@ class Store:
                 return
             with self.engine.connect().execution_options(itsm_write=True) as conn:
                 with conn.begin():
-                    yield Repo(conn, keys=self.keys)
+                    repo = Repo(conn, keys=self.keys)
+                    yield repo
+                    self._index_written(repo)
+
+    def _index_written(self, repo: Repo) -> None:
+        """SQLite: once this process wrote :data:`CATCH_UP_BATCH` changes of tickets'
+        text, the transaction that reaches it indexes every pending change."""
+        if repo.search.writes and self._writer_lock is not None:
+            self._search_writes += repo.search.writes
+            if self._search_writes >= CATCH_UP_BATCH:
+                repo.search.catch_up()
+                self._search_writes = 0
+
+    def catch_up_search(self) -> None:
+        """SQLite: index the pending changes of tickets' text (if any) in a
+        transaction of their own, so that a search reads an index in step with the
+        tickets.  A search of another process may be doing the same: the second
+        finds nothing pending."""
+        if self._writer_lock is None:
+            return
+        with self.engine.connect() as conn:
+            behind = SearchIndex(conn, True).behind()
+        if behind:
+            with self.write() as repo:
+                repo.search.catch_up()
+            self._search_writes = 0
 
     @contextmanager
-    def read(self) -> Iterator[Repo]:
+    def read(self, search: bool = False) -> Iterator[Repo]:
+        """A read-only transaction; ``search``: one that searches tickets' text
+        (the index is brought up to date first, see :meth:`catch_up_search`)."""
         self._create_if_missing(reading=True)
         with db.translate_errors(self.url):
+            if search:
+                self.catch_up_search()
             with self.engine.connect() as conn:
                 with conn.begin():
                     yield Repo(conn, keys=self.keys)

@@ -1,9 +1,13 @@
 """The full-text index of tickets: its rows and its queries, for both databases.
 
 ``search_text`` holds one row of searchable text per ticket, written in the
-caller's transaction (so the index is never behind the ticket).  SQLite finds
-rows through the FTS5 table ``search_fts`` (trigram tokenizer, kept in step by
-triggers, ranked by bm25); PostgreSQL through a pg_trgm GIN index on the
+caller's transaction.  SQLite finds rows through the FTS5 table ``search_fts``
+(trigram tokenizer, ranked by bm25), which catches up with ``search_text`` many
+tickets at a time (:meth:`SearchIndex.catch_up`, migration 0013): triggers note
+each changed ticket in ``search_pending``, a writer brings the index up to date
+once :data:`CATCH_UP_BATCH` changes are pending, and every search first does
+(``Store.read(search=True)``), so no search reads a stale index while an action
+commits no FTS5 segment of its own.  PostgreSQL through a pg_trgm GIN index on the
 concatenated document (``ILIKE``, ranked by ``word_similarity``).  Both treat a
 term as a case-insensitive substring, so Chinese needs no word segmenter.
 Terms shorter than three characters cannot use a trigram index.  A term of two
@@ -53,6 +57,36 @@ NOTE_SEPARATOR = "\n"
 # `itsm similar`) stays bounded on a desk of a million tickets (bench/desksize.py).
 SIMILAR_CANDIDATES = 300
 
+# SQLite: changes to search_text wait in search_pending (one row a ticket, with the
+# text the FTS tables hold for it) until this many were written by one process,
+# or a search needs the index; then they are indexed in one transaction (an FTS5
+# segment per transaction: 64 tickets cost about what 6 cost one by one).
+CATCH_UP_BATCH = 64
+
+
+def _differs(columns: Sequence[str]) -> str:
+    return "(" + " OR ".join(f"s.{c} IS NOT p.{c}" for c in columns) + ")"
+
+
+def _catch_up(fts: str, columns: Sequence[str]) -> tuple[str, str]:
+    """The statements that bring one FTS table up to date: the text it holds of a
+    pending ticket taken out (an external-content FTS5 'delete' needs exactly that
+    text), the text search_text holds put in; a ticket whose columns of this
+    table did not change is left alone."""
+    cols = ", ".join(columns)
+    out = (f"INSERT INTO {fts}({fts}, rowid, {cols}) SELECT 'delete', p.ticket_id, "
+           + ", ".join(f"p.{c}" for c in columns)
+           + " FROM search_pending p LEFT JOIN search_text s ON s.ticket_id = p.ticket_id"
+           f" WHERE p.indexed AND (s.ticket_id IS NULL OR {_differs(columns)})")
+    into = (f"INSERT INTO {fts}(rowid, {cols}) SELECT s.ticket_id, " + ", ".join(f"s.{c}" for c in columns)
+            + " FROM search_pending p JOIN search_text s ON s.ticket_id = p.ticket_id"
+            f" WHERE NOT p.indexed OR {_differs(columns)} ORDER BY s.ticket_id")
+    return out, into
+
+
+CATCH_UP = (*_catch_up("search_fts", COLUMNS), *_catch_up("search_bigram", GRAM_COLUMNS),
+            "DELETE FROM search_pending")
+
 _TICKET_COLUMNS = ("id", "key", "process", "state", "status", "status_category", "title", "service",
                    "category", "priority", "resolved_at", "closed_at", "fields")
 
@@ -91,6 +125,7 @@ class SearchIndex:
         self.conn = conn
         self.sqlite = sqlite
         self.run = run if run is not None else Runner(conn)
+        self.writes = 0  # rows of search_text written through this object (Store.write counts them)
 
     # -- writing -----------------------------------------------------------------
     def put(self, ticket_id: int, doc: dict[str, str], *, new: bool = False,
@@ -101,6 +136,7 @@ class SearchIndex:
         differ are written (an unchanged column would make the SQLite triggers
         re-index its text in the FTS tables: pages of the durable commit)."""
         values = _indexed(doc)
+        self.writes += 1
         if new:
             self.run.execute(_INSERT, dict(values, ticket_id=ticket_id, notes="", notes_grams=""))
             return
@@ -118,9 +154,11 @@ class SearchIndex:
 
     def append_note(self, ticket_id: int, note: str) -> None:
         grams = bigrams(note)
+        self.writes += 1
         self.run.execute(_APPEND_NOTE[bool(grams)], {"b_id": ticket_id, "b_note": note, "b_grams": grams})
 
     def set_notes(self, ticket_id: int, notes: str) -> None:
+        self.writes += 1
         self.conn.execute(search_text.update().where(search_text.c.ticket_id == ticket_id)
                           .values(notes=notes, notes_grams=bigrams(notes)))
 
@@ -129,10 +167,28 @@ class SearchIndex:
                                 ).mappings().first()
         return dict(row) if row else None
 
+    def behind(self) -> bool:
+        """SQLite: whether changes of search_text wait to be indexed."""
+        return self.sqlite and bool(self.conn.exec_driver_sql(
+            "SELECT EXISTS (SELECT 1 FROM search_pending)").scalar())
+
+    def catch_up(self) -> int:
+        """SQLite: index the pending changes of search_text (see :data:`CATCH_UP`), in
+        the caller's transaction; how many tickets were pending.  PostgreSQL: 0
+        (its indexes follow search_text in the writing transaction)."""
+        if not self.sqlite:
+            return 0
+        pending = int(self.conn.exec_driver_sql("SELECT count(*) FROM search_pending").scalar() or 0)
+        if pending:
+            for sql in CATCH_UP:
+                self.conn.exec_driver_sql(sql)
+        return pending
+
     def rebuild(self) -> None:
         """Rebuild the SQLite FTS tables from search_text (after a bulk load), and
         merge each into one segment (:meth:`optimize`)."""
         if self.sqlite:
+            self.conn.exec_driver_sql("DELETE FROM search_pending")  # the rebuild indexes it all
             for table in FTS_TABLES:
                 self.conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
             self.optimize()
