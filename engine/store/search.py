@@ -72,15 +72,16 @@ def _catch_up(fts: str, columns: Sequence[str]) -> tuple[str, str]:
     """The statements that bring one FTS table up to date: the text it holds of a
     pending ticket taken out (an external-content FTS5 'delete' needs exactly that
     text), the text search_text holds put in; a ticket whose columns of this
-    table did not change is left alone."""
+    table did not change is left alone.  CROSS JOIN: the few pending rows drive the
+    join (ordered by search_text's key, SQLite would scan all of search_text)."""
     cols = ", ".join(columns)
     out = (f"INSERT INTO {fts}({fts}, rowid, {cols}) SELECT 'delete', p.ticket_id, "
            + ", ".join(f"p.{c}" for c in columns)
            + " FROM search_pending p LEFT JOIN search_text s ON s.ticket_id = p.ticket_id"
            f" WHERE p.indexed AND (s.ticket_id IS NULL OR {_differs(columns)})")
     into = (f"INSERT INTO {fts}(rowid, {cols}) SELECT s.ticket_id, " + ", ".join(f"s.{c}" for c in columns)
-            + " FROM search_pending p JOIN search_text s ON s.ticket_id = p.ticket_id"
-            f" WHERE NOT p.indexed OR {_differs(columns)} ORDER BY s.ticket_id")
+            + " FROM search_pending p CROSS JOIN search_text s ON s.ticket_id = p.ticket_id"
+            f" WHERE NOT p.indexed OR {_differs(columns)} ORDER BY p.ticket_id")
     return out, into
 
 

@@ -79,9 +79,9 @@ CATCH_UP = (
     f"INSERT INTO search_bigram(search_bigram, rowid, {_G}) SELECT 'delete', p.ticket_id, {_PG} "
     "FROM search_pending p WHERE p.indexed",
     f"INSERT INTO search_fts(rowid, {_T}) SELECT s.ticket_id, {_S} "
-    "FROM search_pending p JOIN search_text s ON s.ticket_id = p.ticket_id ORDER BY s.ticket_id",
+    "FROM search_pending p CROSS JOIN search_text s ON s.ticket_id = p.ticket_id ORDER BY p.ticket_id",
     f"INSERT INTO search_bigram(rowid, {_G}) SELECT s.ticket_id, {_SG} "
-    "FROM search_pending p JOIN search_text s ON s.ticket_id = p.ticket_id ORDER BY s.ticket_id",
+    "FROM search_pending p CROSS JOIN search_text s ON s.ticket_id = p.ticket_id ORDER BY p.ticket_id",
     "DELETE FROM search_pending",
 )
 
