@@ -1,7 +1,9 @@
 """Scheduled reports: which are due, who receives them, the outbox rows to mail.
 
 A report is due when its cron schedule names a moment at or before now; the run
-covers the last complete period before that moment.  ``itsm report --due``
+covers from the end of the previous run's period to the start of the period that
+moment falls in (:func:`engine.reports.cron.scheduled_runs`: the runs cover
+every hour once).  ``itsm report --due``
 renders each due report, writes the messages and a row of ``report_runs`` in
 one transaction, and a unique key on (report, period_start, period_end) makes
 a second run for the same period a no-op: ``already_ran`` lets the caller skip
@@ -33,7 +35,7 @@ def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
 def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool] | None = None,
                 since: datetime | None = None) -> list[DueReport]:
     """Every report of ``api.home`` whose schedule has fired at or before now, with
-    the period it covers, unless ``already_ran(name, start, end)`` says so, or the
+    the period its latest run covers, unless ``already_ran(name, start, end)`` says so, or the
     period ended before ``since`` (the desk's first ticket: a new desk does not
     mail reports of the weeks before it existed)."""
     now = api.now()
@@ -41,10 +43,10 @@ def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool]
     for name in report_names(api.home):
         spec = report_schedule(api.home, name)  # the whole file is read when it runs
         tz = _tz(api, spec)
-        fired = cron.last_fire(spec.schedule, now, tz)
-        if fired is None:
+        run = next(cron.scheduled_runs(spec.schedule, spec.period, now, tz), None)
+        if run is None:
             continue
-        start, end = cron.period_bounds(spec.period, fired, tz)
+        start, end, fired = run
         if since is not None and end <= since:
             continue
         if already_ran is not None and already_ran(name, start, end):

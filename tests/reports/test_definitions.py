@@ -133,11 +133,12 @@ def test_registry_schema_and_docs_agree() -> None:
         assert kpi.TITLE.zh != kpi.TITLE.en and kpi.SUMMARY.zh != kpi.SUMMARY.en
 
 
-def test_due_reports_cover_the_last_complete_period(db_url: str) -> None:
+def test_due_reports_cover_since_the_previous_run(db_url: str) -> None:
     api = Api.open(home=str(REPO), db=db_url, now=at("2026-03-09 08:00"))  # a Monday
     due = {d.name: (d.start.isoformat(), d.end.isoformat(), d.scheduled.isoformat()) for d in due_reports(api)}
     assert due == {
-        "daily": (at("2026-03-08 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
+        # Monday to Friday: Monday's run covers Friday to Sunday (since Friday's run's period ended)
+        "daily": (at("2026-03-06 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
         "weekly": (at("2026-03-02 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
         "monthly": (at("2026-02-01 00:00"), at("2026-03-01 00:00"), at("2026-03-01 09:00")),
         # scheduled 08:30: at 08:00 its last run is still last Monday's
