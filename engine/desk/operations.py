@@ -81,25 +81,41 @@ def rekey(desk: Desk, force: bool = False) -> dict[str, Any]:
 
 
 def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str, Any]]:
-    """Render every report whose schedule is due and queue it for its recipients;
-    each report and period runs once (a unique key in report_runs).  No report
+    """Render every due run of the reports and queue it for its recipients, oldest
+    first: each run missed since a report's last run covers its own period, up to
+    :data:`engine.reports.schedule.CATCH_UP` of them; the missed runs before those
+    are recorded as skipped, and their line says how to produce them by hand.
+    Each report and period runs once (a unique key in report_runs).  No report
     starts after ``deadline`` (a ``time.monotonic()`` instant): it stays due, for
     the next run, and its line says so."""
     import time
 
-    from engine.reports.schedule import due_reports, mail_rows, run_record
+    from engine.reports.schedule import CATCH_UP, due_reports, mail_rows, run_record
 
     with desk.store.read() as repo:
         first = repo.first_ticket_at()
         if first is None:  # no ticket yet: nothing to report on
             return []
-        due = due_reports(desk, repo.report_ran, since=first)
+        due = due_reports(desk, repo.report_ran, since=first, last_end=repo.last_report_end)
     done = []
     for d in due:
+        line = {"report": d.name, "start": desk.iso(d.start), "end": desk.iso(d.end)}
         if deadline is not None and time.monotonic() >= deadline:
-            done.append({"report": d.name, "start": desk.iso(d.start), "end": desk.iso(d.end),
-                         "outcome": joined([message(N_("left for the next tick (budget spent)")),
-                                            message(N_("on a big desk run 'itsm tick --only reports' as its own job"))])})
+            done.append(dict(line, outcome=joined([
+                message(N_("left for the next tick (budget spent)")),
+                message(N_("on a big desk run 'itsm tick --only reports' as its own job"))])))
+            continue
+        if d.skipped:
+            values = {"count": d.skipped, "limit": CATCH_UP}
+            stored = message(N_("skipped: {count} missed run(s) beyond the catch-up limit of {limit}"), **values)
+            with desk.store.write() as repo:
+                if repo.record_report_run(run_record(d, desk.now(), 0, str(stored))):
+                    outcome = message(N_("not made up: {count} missed run(s) beyond the catch-up limit of "
+                                         "{limit}; to produce them: itsm report {name} --from {start} --to {end}"),
+                                      name=d.name, start=d.start.isoformat(), end=d.end.isoformat(), **values)
+                else:
+                    outcome = message(N_("already ran"))
+            done.append(dict(line, outcome=outcome))
             continue
         rows = mail_rows(desk, d.name, d.start, d.end)
         with desk.store.write() as repo:
@@ -109,8 +125,7 @@ def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str,
                 outcome = message(N_("{count} message(s) queued"), count=len(rows))
             else:
                 outcome = message(N_("already ran"))
-        done.append({"report": d.name, "start": desk.iso(d.start), "end": desk.iso(d.end),
-                     "outcome": outcome})
+        done.append(dict(line, outcome=outcome))
     return done
 
 

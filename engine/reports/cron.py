@@ -6,9 +6,14 @@ time zone.  Each field is ``*``, a number, a range ``a-b``, a step ``*/n`` or
 written by name (``jan``, ``mon``); weekday 0 and 7 are Sunday.  As in cron, when
 both day fields are restricted a day matches if either does.
 
-A report covers the last complete *period* (day, week from Monday, month,
-quarter) before the moment it runs: the weekly report scheduled on Monday 08:00
-covers Monday 00:00 to Monday 00:00 of the week before.
+A *period* (day, week from Monday, month, quarter) ends at a local midnight.
+Run by hand, a report covers the last complete period before now
+(:func:`period_bounds`).  A scheduled run (:func:`scheduled_runs`) covers from
+the end of the previous run's period to the start of the period it runs in, so
+the runs of a schedule cover every hour once: the weekly report scheduled on
+Monday 08:00 covers Monday 00:00 to Monday 00:00 of the week before, and the
+daily report scheduled Monday to Friday covers Friday 00:00 to Monday 00:00 on
+Mondays.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import Iterator, NamedTuple
 
 from engine.errors import UsageError
 from engine.i18n import N_, message
@@ -127,6 +133,56 @@ def last_fire(expr: str, now: datetime, tz: tzinfo, horizon_days: int = 400) -> 
                 if t <= now:
                     return t
     return None
+
+
+class Run(NamedTuple):
+    """One scheduled run of a report: the period [start, end) it covers and the
+    moment of the schedule it answers."""
+
+    start: datetime
+    end: datetime
+    scheduled: datetime
+
+
+def _first_fires(c: Cron, now: datetime, tz: tzinfo, horizon_days: int) -> Iterator[datetime]:
+    """The first moment the schedule names on each day, newest day first, from the
+    last day with one at or before ``now``; stops after ``horizon_days`` days
+    without one (or at the start of :data:`engine.limits.TIME_RANGE`)."""
+    first = time(min(c.hours), min(c.minutes))
+    day, floor = now.astimezone(tz).date(), TIME_RANGE[0].date()
+    quiet = 0
+    while quiet <= horizon_days and day > floor:
+        if c.day_matches(day):
+            t = datetime.combine(day, first, tz)
+            if t <= now:
+                yield t
+                quiet = -1
+        day -= timedelta(days=1)
+        quiet += 1
+
+
+def scheduled_runs(expr: str, period: str, now: datetime, tz: tzinfo,
+                   horizon_days: int = 400) -> Iterator[Run]:
+    """The runs of a report scheduled by ``expr`` at or before ``now``, newest first.
+
+    A run ends at the start of the ``period`` its moment falls in and starts where
+    the run before it ended, so the runs cover every hour once, whatever the
+    schedule: Monday's run of a daily report scheduled Monday to Friday covers
+    Friday 00:00 to Monday 00:00; a schedule naming several moments in one period
+    runs it once, at the first of them.  Boundaries are local midnights of ``tz``
+    (a day across a change of the clocks is 23 or 25 hours).  The oldest run
+    found, with no moment before it within ``horizon_days``, covers the last
+    complete period before it."""
+    c = parse(expr)
+    end: date | None = None  # the newest run not yet given: its end and moment
+    scheduled: datetime | None = None
+    for fired in _first_fires(c, now, tz, horizon_days):
+        ends = _start_of(period, fired.date())
+        if end is not None and scheduled is not None and ends != end:
+            yield Run(_midnight(ends, tz), _midnight(end, tz), scheduled)
+        end, scheduled = ends, fired  # an earlier moment of the same period runs it
+    if end is not None and scheduled is not None:
+        yield Run(_midnight(_step_back(period, end), tz), _midnight(end, tz), scheduled)
 
 
 def due(expr: str, last_run: datetime | None, now: datetime, tz: tzinfo) -> bool:

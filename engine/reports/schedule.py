@@ -1,11 +1,19 @@
 """Scheduled reports: which are due, who receives them, the outbox rows to mail.
 
-A report is due when its cron schedule names a moment at or before now; the run
-covers the last complete period before that moment.  ``itsm report --due``
-renders each due report, writes the messages and a row of ``report_runs`` in
-one transaction, and a unique key on (report, period_start, period_end) makes
-a second run for the same period a no-op: ``already_ran`` lets the caller skip
-those before rendering.
+A report's schedule names the moments it runs; each run covers from the end of
+the previous run's period to the start of the period it runs in
+(:func:`engine.reports.cron.scheduled_runs`), so a report's runs cover every
+hour once.  ``itsm report --due`` (and ``itsm tick``) renders each due run,
+writes the messages and a row of ``report_runs`` in one transaction, and a
+unique key on (report, period_start, period_end) makes a second run for the
+same period a no-op: ``already_ran`` lets the caller skip those before
+rendering.
+
+Runs missed while the desk was down (no tick ran) are made up, oldest first,
+each over its own period, from the end of the report's last recorded run; at
+most :data:`CATCH_UP` of them.  The earlier ones become one *skipped* run
+covering the rest of the gap: recorded (so they are not looked for again) and
+said, with the command that produces them by hand.
 """
 
 from __future__ import annotations
@@ -16,12 +24,15 @@ from typing import Any, Callable, NamedTuple
 from engine.reports import cron
 from engine.reports.definition import ReportSpec, Schedule, load_report, report_names, report_schedule
 
+CATCH_UP = 7  # missed runs of one report made up at once (a week of the weekday daily report, and more)
+
 
 class DueReport(NamedTuple):
     name: str
     start: datetime
     end: datetime
     scheduled: datetime  # the moment of the schedule this run answers
+    skipped: int = 0  # not a run to render: this many missed runs beyond CATCH_UP, recorded as skipped
 
 
 def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
@@ -31,25 +42,44 @@ def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
 
 
 def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool] | None = None,
-                since: datetime | None = None) -> list[DueReport]:
-    """Every report of ``api.home`` whose schedule has fired at or before now, with
-    the period it covers, unless ``already_ran(name, start, end)`` says so, or the
-    period ended before ``since`` (the desk's first ticket: a new desk does not
-    mail reports of the weeks before it existed)."""
+                since: datetime | None = None,
+                last_end: Callable[[str, datetime], datetime | None] | None = None,
+                catch_up: int = CATCH_UP) -> list[DueReport]:
+    """The due runs of every report of ``api.home``, oldest first per report.
+
+    ``last_end(name, now)`` is the end of the report's last recorded run (None:
+    it never ran).  Every run of its schedule ending after it is due, each with
+    its own period, the oldest starting at that end; of more than ``catch_up``,
+    the latest ``catch_up`` are, and one entry with ``skipped`` (their count)
+    covers the earlier ones.  A report that never ran has one due run, its latest
+    (unless that ended before ``since``, the desk's first ticket: a new desk does
+    not mail reports of the weeks before it existed).  ``already_ran(name, start,
+    end)`` drops a run another tick recorded meanwhile."""
     now = api.now()
     out = []
     for name in report_names(api.home):
         spec = report_schedule(api.home, name)  # the whole file is read when it runs
         tz = _tz(api, spec)
-        fired = cron.last_fire(spec.schedule, now, tz)
-        if fired is None:
-            continue
-        start, end = cron.period_bounds(spec.period, fired, tz)
-        if since is not None and end <= since:
-            continue
-        if already_ran is not None and already_ran(name, start, end):
-            continue
-        out.append(DueReport(name, start, end, fired))
+        last = last_end(name, now) if last_end is not None else None
+        made: list[cron.Run] = []
+        missed: list[cron.Run] = []
+        for run in cron.scheduled_runs(spec.schedule, spec.period, now, tz):
+            if last is not None and run.end <= last:
+                break
+            if last is None and since is not None and run.end <= since:
+                break
+            (made if len(made) < catch_up else missed).append(run)
+            if last is None:  # its first run: nothing before it was missed
+                break
+        runs: list[DueReport] = []
+        if missed and last is not None:
+            runs.append(DueReport(name, last.astimezone(tz), missed[0].end, missed[0].scheduled, len(missed)))
+        elif made and last is not None:  # the first made-up run starts where the last one ended
+            made[-1] = cron.Run(last.astimezone(tz), made[-1].end, made[-1].scheduled)
+        for run in reversed(made):
+            if already_ran is None or not already_ran(name, run.start, run.end):
+                runs.append(DueReport(name, run.start, run.end, run.scheduled))
+        out.extend(runs)
     return out
 
 
@@ -106,6 +136,6 @@ def mail_rows(api: Any, name: str, start: datetime, end: datetime,
 
 def run_record(due: DueReport, now: datetime, messages: int,
                outcome: str = "sent to outbox") -> dict[str, Any]:
-    """A row of the proposed ``report_runs`` table for one run."""
+    """A row of the ``report_runs`` table for one run (or skipped span)."""
     return {"report": due.name, "period_start": due.start, "period_end": due.end,
             "scheduled_at": due.scheduled, "ran_at": now, "messages": messages, "outcome": outcome}

@@ -636,6 +636,13 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             report_runs.c.report == name, report_runs.c.period_start == to_db(start),
             report_runs.c.period_end == to_db(end))).first() is not None
 
+    def last_report_end(self, name: str, upto: datetime) -> datetime | None:
+        """The end of report ``name``'s latest recorded run (or skipped span) ending
+        at or before ``upto`` (a tick back-filling with an earlier --now ignores
+        later runs); None when it never ran."""
+        return from_db(self.conn.execute(sa.select(sa.func.max(report_runs.c.period_end)).where(
+            report_runs.c.report == name, report_runs.c.period_end <= to_db(upto))).scalar())
+
     def record_report_run(self, row: dict[str, Any]) -> bool:
         """Record a run; False if that report's period already ran (another tick)."""
         values = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()}

@@ -101,3 +101,66 @@ def test_midnights_are_local() -> None:
     start, end = cron.period_bounds("day", t("2026-03-09 00:30"), SH)
     assert end - start == timedelta(days=1)
     assert start.astimezone(timezone.utc).isoformat() == "2026-03-07T16:00:00+00:00"
+
+
+def runs(expr: str, period: str, now: datetime, count: int, tz: ZoneInfo = SH) -> list[tuple[datetime, ...]]:
+    from itertools import islice
+
+    return [tuple(r) for r in islice(cron.scheduled_runs(expr, period, now, tz), count)]
+
+
+def test_a_weekday_report_reaches_back_to_the_previous_run() -> None:
+    """Monday's run of a Monday-to-Friday daily report covers Friday to Monday
+    00:00 (since the end of Friday's run's period), so Friday, Saturday and
+    Sunday are reported too; newest first, each with the moment it answers."""
+    assert runs("0 8 * * mon-fri", "day", t("2026-03-10 09:00"), 4) == [
+        (t("2026-03-09 00:00"), t("2026-03-10 00:00"), t("2026-03-10 08:00")),  # Tuesday: Monday
+        (t("2026-03-06 00:00"), t("2026-03-09 00:00"), t("2026-03-09 08:00")),  # Monday: Friday to Sunday
+        (t("2026-03-05 00:00"), t("2026-03-06 00:00"), t("2026-03-06 08:00")),  # Friday: Thursday
+        (t("2026-03-04 00:00"), t("2026-03-05 00:00"), t("2026-03-05 08:00")),
+    ]
+    # before Monday 08:00 the latest run is still Friday's
+    assert runs("0 8 * * mon-fri", "day", t("2026-03-09 07:59"), 1) == [
+        (t("2026-03-05 00:00"), t("2026-03-06 00:00"), t("2026-03-06 08:00"))]
+
+
+@pytest.mark.parametrize("expr,period,first", [
+    ("0 8 * * mon", "week", (t("2026-03-02 00:00"), t("2026-03-09 00:00"), t("2026-03-09 08:00"))),
+    ("0 8 * * wed", "week", (t("2026-03-02 00:00"), t("2026-03-09 00:00"), t("2026-03-11 08:00"))),
+    ("0 9 1 * *", "month", (t("2026-02-01 00:00"), t("2026-03-01 00:00"), t("2026-03-01 09:00"))),
+    ("0 9 1 1,4,7,10 *", "quarter", (t("2025-10-01 00:00"), t("2026-01-01 00:00"), t("2026-01-01 09:00"))),
+    # several moments a day answer one period: the first of them runs it
+    ("*/20 * * * *", "day", (t("2026-03-11 00:00"), t("2026-03-12 00:00"), t("2026-03-12 00:00"))),
+    ("0 8,17 * * *", "day", (t("2026-03-11 00:00"), t("2026-03-12 00:00"), t("2026-03-12 08:00"))),
+    # a schedule sparser than its period: each run covers everything since the last
+    ("0 8 * * mon", "day", (t("2026-03-02 00:00"), t("2026-03-09 00:00"), t("2026-03-09 08:00"))),
+])
+def test_runs_are_gapless_and_do_not_overlap(expr: str, period: str, first: tuple[datetime, ...]) -> None:
+    found = runs(expr, period, t("2026-03-12 09:00"), 60)
+    assert found[0] == first
+    for newer, older in zip(found, found[1:]):
+        assert older[1] == newer[0], (older, newer)  # each starts where the one before ended
+        assert older[0] < older[1] and older[2] < newer[2]
+
+
+def test_run_periods_follow_the_zones_daylight_saving() -> None:
+    """Boundaries are local midnights: across a change of the clocks a Monday run
+    of the weekday report covers 71 hours (spring) or 73 (autumn), the next one
+    starts where it ended."""
+    ny = ZoneInfo("America/New_York")
+    utc = timezone.utc
+
+    def local(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=ny)
+
+    spring = runs("0 8 * * mon-fri", "day", local("2026-03-10 09:00"), 2, ny)
+    assert [tuple(x.astimezone(utc).isoformat() for x in r[:2]) for r in spring] == [
+        ("2026-03-09T04:00:00+00:00", "2026-03-10T04:00:00+00:00"),
+        ("2026-03-06T05:00:00+00:00", "2026-03-09T04:00:00+00:00")]
+    autumn = runs("0 8 * * mon-fri", "day", local("2026-11-02 08:00"), 1, ny)[0]
+    assert autumn[1].astimezone(utc) - autumn[0].astimezone(utc) == timedelta(hours=73)
+    assert autumn[2].astimezone(utc).isoformat() == "2026-11-02T13:00:00+00:00"  # 08:00 EST
+
+
+def test_a_schedule_that_never_fires_has_no_runs() -> None:
+    assert runs("0 0 30 2 *", "day", t("2026-03-09 08:00"), 3) == []

@@ -133,11 +133,12 @@ def test_registry_schema_and_docs_agree() -> None:
         assert kpi.TITLE.zh != kpi.TITLE.en and kpi.SUMMARY.zh != kpi.SUMMARY.en
 
 
-def test_due_reports_cover_the_last_complete_period(db_url: str) -> None:
+def test_due_reports_cover_since_the_previous_run(db_url: str) -> None:
     api = Api.open(home=str(REPO), db=db_url, now=at("2026-03-09 08:00"))  # a Monday
     due = {d.name: (d.start.isoformat(), d.end.isoformat(), d.scheduled.isoformat()) for d in due_reports(api)}
     assert due == {
-        "daily": (at("2026-03-08 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
+        # Monday to Friday: Monday's run covers Friday to Sunday (since Friday's run's period ended)
+        "daily": (at("2026-03-06 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
         "weekly": (at("2026-03-02 00:00"), at("2026-03-09 00:00"), at("2026-03-09 08:00")),
         "monthly": (at("2026-02-01 00:00"), at("2026-03-01 00:00"), at("2026-03-01 09:00")),
         # scheduled 08:30: at 08:00 its last run is still last Monday's
@@ -146,6 +147,31 @@ def test_due_reports_cover_the_last_complete_period(db_url: str) -> None:
     ran = {("weekly", "2026-03-02T00:00:00+08:00")}
     rest = due_reports(api, lambda name, start, end: (name, start.isoformat()) in ran)
     assert sorted(d.name for d in rest) == ["daily", "major_incidents", "monthly"]
+
+
+def test_missed_runs_start_where_the_last_recorded_run_ended(db_url: str) -> None:
+    """After a run, each later run of the schedule is due, oldest first, the first
+    from the end of the last recorded run (even one the schedule would not draw:
+    the definition changed since); beyond ``catch_up`` one skipped span covers the
+    rest of the gap."""
+    from datetime import datetime
+
+    api = Api.open(home=str(REPO), db=db_url, now=at("2026-03-10 08:00"))  # a Tuesday
+    last = {"daily": datetime.fromisoformat(at("2026-03-04 12:00")),
+            "weekly": datetime.fromisoformat(at("2026-03-09 00:00"))}
+
+    def periods(**kw: Any) -> list[tuple[str, str, int]]:
+        return [(d.start.isoformat(), d.end.isoformat(), d.skipped)
+                for d in due_reports(api, last_end=lambda name, now: last.get(name), **kw) if d.name == "daily"]
+
+    assert periods() == [(at("2026-03-04 12:00"), at("2026-03-05 00:00"), 0),
+                         (at("2026-03-05 00:00"), at("2026-03-06 00:00"), 0),
+                         (at("2026-03-06 00:00"), at("2026-03-09 00:00"), 0),
+                         (at("2026-03-09 00:00"), at("2026-03-10 00:00"), 0)]
+    assert periods(catch_up=2) == [(at("2026-03-04 12:00"), at("2026-03-06 00:00"), 2),
+                                   (at("2026-03-06 00:00"), at("2026-03-09 00:00"), 0),
+                                   (at("2026-03-09 00:00"), at("2026-03-10 00:00"), 0)]
+    assert not [d for d in due_reports(api, last_end=lambda name, now: last.get(name)) if d.name == "weekly"]
 
 
 def test_recipients_and_outbox_rows(itsm: Any, org: Any, db_url: str) -> None:
