@@ -967,6 +967,50 @@ def test_constant_guard(check: Check, when: str, says: str) -> None:
     assert f[0].message == says
 
 
+@pytest.mark.parametrize("when, needle, says", [
+    ("input.title is defined", "is defined",
+     "'is defined' in 'input.title is defined' always holds: in guards every field, ticket.X, input.X and "
+     "sla.CLOCK is defined (none when not set or not given); test 'is not none'"),
+    ("priority == 'P1' and assignee is undefined", "is undefined",
+     "'is undefined' in 'priority == 'P1' and assignee is undefined' never holds: in guards every field, "
+     "ticket.X, input.X and sla.CLOCK is defined (none when not set or not given); test 'is none'"),
+    ("ticket.group is defined or sla.resolution.met is defined", "is defined", None),
+])
+def test_constant_guard_is_defined(check: Check, when: str, needle: str, says: str | None) -> None:
+    """Every field is in a guard's context (engine.runtime.context.build): 'is defined' always holds."""
+    text = HEAD + BODY.replace("  closed: {status: closed, final: true}\n",
+                               "  closed: {status: closed, final: true}\nsla: {resolution: {target: resolution, "
+                               "start: {states: [new]}, stop: {states: [closed]}}}\n").replace(
+        "roles: [service_desk]}", f'roles: [service_desk], when: "{when}"}}')
+    expected = [("E004", *at(text, needle, n)) for n in ((1,) if says else (1, 2))]
+    f = check({P: text}, expected)
+    if says:
+        assert f[0].message == says
+
+
+def test_constant_guard_is_defined_where_it_can_fail(check: Check) -> None:
+    """A lookup by a value (codes.closure[x]) or an attribute of service can be undefined."""
+    check({P: _guarded('"codes.priority[urgency] is defined or service.criticality is defined"')}, [])
+
+
+def _spec_of(text: str):  # type: ignore[no-untyped-def]
+    from engine.definitions.loader import parse
+    from engine.definitions.specs import build_process
+
+    return build_process(parse(text, P), None)
+
+
+def test_constant_guard_is_defined_at_runtime() -> None:
+    """What the rule says is what the runtime's guard context does."""
+    from engine.definitions.expressions import compile_expression
+    from engine.runtime import context as ctxmod
+
+    names = ctxmod.field_defaults(_spec_of(HEAD + BODY + "fields:\n  reason: {type: text, label: {en: R, zh: 原因}}\n"))
+    ctx = dict(names, ticket=dict(names), input=dict(names))
+    assert compile_expression("input.reason is defined and reason is defined").holds(ctx)
+    assert not compile_expression("ticket.reason is undefined").holds(ctx)
+
+
 def test_constant_guard_close_criterion(check: Check) -> None:
     text = HEAD + BODY + 'close_criteria:\n  - {id: ok, when: "1", label: {en: O, zh: O}}\n'
     check({P: text}, [("E004", *at(text, '"1"'))])
