@@ -35,7 +35,7 @@ class Rule:
 
 # Order is the catalogue order in docs/lint-rules.md.
 RULE_MODULES = (
-    "yaml_syntax", "duplicate_key", "yaml11_trap", "schema", "id_mismatch", "missing_file",
+    "yaml_syntax", "duplicate_key", "yaml11_trap", "schema", "id_mismatch", "field_value", "missing_file",
     "undefined_reference", "message_target", "template_variable", "reply_action",
     "mailbox_reference", "unused_declaration", "report_dimension",
     "initial_state",

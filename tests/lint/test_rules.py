@@ -417,6 +417,102 @@ def test_id_mismatch_duplicate_key_prefix(check: Check) -> None:
     assert f[0].message == "key prefix 'INC' is already used by process 'incident'"
 
 
+def _definitions(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    """The Definitions of _base with ``text`` as processes/incident.yaml (not linted)."""
+    from engine.definitions.specs import build_definitions
+    from engine.lint.context import build_context
+
+    repo = tmp_path / "defs"
+    shutil.copytree(BASE, repo)
+    (repo / P).write_text(text, encoding="utf-8")
+    ctx = build_context([repo])
+    return build_definitions(str(repo), {pid: doc for pid, (doc, _) in ctx.processes.items()},
+                             {tid: doc for tid, (doc, _) in ctx.tables.items()})
+
+
+def _perform(defs, action: str, values: dict, inputs: dict, note: str | None = None):  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    from engine.runtime.actions import Actor, perform
+    from engine.runtime.ticket import Ticket
+
+    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    ticket = Ticket(key="INC-000001", process="incident", state="new", values=dict(values),
+                    definition_version="x", created_at=now, updated_at=now, state_entered_at=now, version=1,
+                    status="new", status_category="new")
+    return perform(defs, defs.processes["incident"], ticket, action, Actor("a", roles=frozenset({"service_desk"})),
+                   inputs, note, now, None, lambda state, values: {})
+
+
+# --- S003 field-value ------------------------------------------------------------------------
+
+TYPED_FIELDS = """\
+fields:
+  affected_users: {type: int, label: {en: Affected users, zh: 受影响用户数}}
+  confirmed: {type: bool, label: {en: Confirmed, zh: 已确认}}
+  due: {type: date, label: {en: Due, zh: 到期}}
+"""
+MORE_FIELDS = """\
+  via: {type: code, codes: channels, label: {en: Via, zh: 渠道}}
+  who: {type: user, label: {en: Who, zh: 谁}}
+"""
+
+
+def test_field_value(check: Check) -> None:
+    """The runtime reads set: values as --set (engine.runtime.fields.coerce): each of these
+    would refuse the action every time; a default would be stored as written."""
+    text = HEAD + TYPED_FIELDS + "defaults: {affected_users: lots}\n" + BODY.replace(
+        "roles: [service_desk]}",
+        "roles: [service_desk],\n          set: {affected_users: many, confirmed: maybe, due: '2026-13-01', "
+        "title: [a, b]}}") + "  fix: {from: new, roles: [service_desk], set: {affected_users: true}}\n"
+    f = check({P: text}, [("S003", *at(text, n)) for n in ("lots", "many", "maybe", "'2026-13-01'", "[a, b]",
+                                                           "true}}")])
+    assert messages(f) == [
+        "defaults: invalid value 'lots' for affected_users: expected a whole number: every ticket logged "
+        "without it would get a value its field cannot hold",
+        "set: invalid value 'many' for affected_users: expected a whole number: action 'close' would be "
+        "refused every time it is performed",
+        "set: invalid value 'maybe' for confirmed: expected true or false: action 'close' would be refused "
+        "every time it is performed",
+        "set: invalid value '2026-13-01' for due: expected a date YYYY-MM-DD: action 'close' would be "
+        "refused every time it is performed",
+        "set: the value for title is a list, not a single value: action 'close' would be refused every time "
+        "it is performed",
+        "set: invalid value true for affected_users: expected a whole number, not true or false: action "
+        "'fix' would be refused every time it is performed",
+    ]
+
+
+def test_field_value_retired_code(check: Check) -> None:
+    channels = base_text("codes/channels.yaml") + "  fax: {label: {en: Fax, zh: 传真}, active: false}\n"
+    text = HEAD + TYPED_FIELDS + MORE_FIELDS + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], set: {via: fax, who: x, affected_users: 1, confirmed: false, "
+        "due: '2026-03-01'}}")
+    f = check({P: text, "codes/channels.yaml": channels}, [("S003", *at(text, "fax,"))])
+    assert "code 'fax' of table 'channels' is retired (active: false)" in f[0].message
+
+
+def test_field_value_fine(check: Check) -> None:
+    """Values the runtime takes, expressions (read when the action runs), people (in the
+    database) and unknown codes (R001's) are not S003's."""
+    text = HEAD + TYPED_FIELDS + MORE_FIELDS + "defaults: {affected_users: 5, confirmed: false}\n" + BODY.replace(
+        "roles: [service_desk]}",
+        "roles: [service_desk],\n          set: {affected_users: \"12\", confirmed: \"yes\", due: '2026-03-01', "
+        "via: phone, who: anybody, title: \"{{ title }}\"}}") + \
+        "  fix: {from: new, roles: [service_desk], set: {via: pigeon}}\n"
+    check({P: text}, [("R001", *at(text, "pigeon"))])
+
+
+def test_field_value_is_what_the_runtime_refuses(tmp_path: Path) -> None:
+    """The rule's check is the runtime's: performing such an action is refused."""
+    from engine.errors import ActionRefused
+
+    defs = _definitions(tmp_path, HEAD + TYPED_FIELDS + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], set: {affected_users: many}}"))
+    with pytest.raises(ActionRefused, match="invalid value 'many' for affected_users: expected a whole number"):
+        _perform(defs, "close", {}, {})
+
+
 # --- F001 missing-file ----------------------------------------------------------------------
 
 def test_missing_file_code_table(check: Check) -> None:
