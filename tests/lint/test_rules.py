@@ -651,6 +651,48 @@ def test_message_target_fine(check: Check) -> None:
     check({P: text, **templates}, [])
 
 
+# --- R006 computed-priority ------------------------------------------------------------------
+
+def test_computed_priority(check: Check) -> None:
+    text = HEAD + "defaults: {impact: low, urgency: low, priority: P1}\n" + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], set: {priority: P1}}") + \
+        "  update: {from: new, roles: [service_desk], accepts: [title, priority]}\n"
+    f = check({P: text}, [("R006", *at(text, "priority: P1}")), ("R006", *at(text, "priority: P1}}")),
+                          ("R006", *at(text, "priority]"))])
+    assert messages(f) == [
+        "a default priority is dropped: with the default impact and urgency every new ticket gets the "
+        "priority of the matrix; remove it, or change the default impact or urgency",
+        "'close' sets priority, but the runtime computes the priority from impact x urgency "
+        "(codes/priority.yaml) after every action, unless it was overridden: the value set is dropped; set "
+        "impact or urgency instead (to let a role set it by hand, declare priority_override: {roles: [...]})",
+        "'update' accepts priority, but the runtime computes the priority from impact x urgency "
+        "(codes/priority.yaml) after every action, unless it was overridden: the value given is dropped, and "
+        "the override roles cannot override it with this action; remove it (to let a role set it by hand, "
+        "declare priority_override: {roles: [...]})",
+    ]
+
+
+def test_computed_priority_fine(check: Check) -> None:
+    """Overriding by priority_override (a role, a note), a default priority that only fills
+    in for tickets without impact or urgency, and requiring a priority are fine."""
+    text = HEAD + "priority_override: {roles: [service_desk]}\ndefaults: {priority: P4}\n" + BODY + \
+        "  update: {from: new, roles: [service_desk], accepts: [impact, urgency], requires: [priority]}\n"
+    check({P: text}, [])
+
+
+def test_computed_priority_is_what_the_runtime_does(tmp_path: Path) -> None:
+    """An accepted priority is dropped by the runtime; the same value given by an
+    override role (not accepted) is kept as an override."""
+    defs = _definitions(tmp_path, HEAD + "priority_override: {roles: [service_desk]}\n" + BODY +
+                        "  update: {from: new, roles: [service_desk], accepts: [priority]}\n"
+                        "  edit: {from: new, roles: [service_desk]}\n")
+    values = {"impact": "low", "urgency": "low", "priority": "P4"}
+    accepted = _perform(defs, "update", values, {"priority": "P1"}, "urgent")
+    assert accepted.values["priority"] == "P4" and not accepted.priority_overridden
+    overridden = _perform(defs, "edit", values, {"priority": "P1"}, "urgent")
+    assert overridden.values["priority"] == "P1" and overridden.priority_overridden
+
+
 # --- G001 initial-state ---------------------------------------------------------------------
 
 def test_initial_state_none(check: Check) -> None:
