@@ -908,6 +908,74 @@ timers:
         f"no finding at the unreadable duration (line {where[0]}, column {where[1]})"
 
 
+def _reminding(after: str, before: str, extra: str = "") -> str:
+    templates = "  fix: {from: new, roles: [service_desk, system]}\n"
+    return HEAD + BODY + templates + f"""\
+timers:
+  nudge:
+    label: {{en: Nudge, zh: 提醒}}
+    states: [new]
+    after: {after}
+    remind_before: {before}
+    remind: [{{to: reporter, template: nudge}}]
+    action: fix
+{extra}"""
+
+
+NUDGE = {"processes/templates/en/nudge.txt": "Nudge\n", "processes/templates/zh/nudge.txt": "提醒\n"}
+
+
+@pytest.mark.parametrize("after, before, extra, says", [
+    ("3 business days", "1d", "",
+     "remind_before (1d) and after (3 business days) count in different units: the runtime takes business days "
+     "from business days and hours from hours, so the reminder would fall when the timer fires and never be "
+     "sent; write both in business days, or both in hours or minutes"),
+    ("3 business days", "8 business hours", "", None),
+    ("4h", "2h", "    after_by_priority: {P1: 1h}\n",
+     "remind_before (2h) is not shorter than after_by_priority P1 (1h)"),
+    ("1h", "10m", "    repeat: true\n",
+     "timer 'nudge' repeats: a repeating timer sends no reminder (remind_before); remove it, or send the "
+     "reminder from a timer of its own"),
+])
+def test_invalid_duration_reminder_never_sent(check: Check, after: str, before: str, extra: str,
+                                              says: str | None) -> None:
+    """engine.runtime.timers: remind at after minus remind_before, days from days and
+    seconds from seconds, never for a repeating timer."""
+    text = _reminding(after, before, extra)
+    f = check({P: text, **NUDGE}, [("T001", *at(text, f"remind_before: {before}")[:1],
+                                    at(text, f"remind_before: {before}")[1] + len("remind_before: "))])
+    if says:
+        assert f[0].message == says
+
+
+def test_invalid_duration_reminders_in_the_same_unit_are_fine(check: Check) -> None:
+    check({P: _reminding("3 business days", "1 business day"), **NUDGE}, [])
+    check({P: _reminding("4h", "30m", "    after_by_priority: {P1: 1h, P2: 2h}\n"), **NUDGE}, [])
+
+
+def test_invalid_duration_reminder_is_what_the_runtime_does(tmp_path: Path) -> None:
+    """The reminder the rule refuses falls when the timer fires (tick skips it); the one it
+    takes falls before."""
+    from datetime import datetime, timezone
+
+    from engine.runtime.ticket import Ticket
+    from engine.runtime.timers import due_items
+
+    def dues(after: str, before: str) -> dict[str, datetime]:
+        defs = _definitions(tmp_path / after.replace(" ", "_") / before.replace(" ", "_"),
+                            _reminding(after, before))
+        now = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 at head office
+        ticket = Ticket(key="INC-000001", process="incident", state="new", values={}, definition_version="x",
+                        created_at=now, updated_at=now, state_entered_at=now, version=1, status="new",
+                        status_category="new")
+        return {i.kind: i.due_at for i in due_items(defs, defs.processes["incident"], ticket, {}, set())}
+
+    wrong = dues("3 business days", "1d")
+    assert wrong["remind"] == wrong["timer"]
+    right = dues("3 business days", "1 business day")
+    assert right["remind"] < right["timer"]
+
+
 # --- N001 reserved-name ------------------------------------------------------------------------
 
 def test_reserved_name_action_and_state(check: Check) -> None:
