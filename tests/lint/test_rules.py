@@ -628,6 +628,71 @@ def test_undefined_reference_opens_unknown_process(check: Check) -> None:
     assert f[0].message == "undefined process 'major_incident'"
 
 
+# --- R007 kpi-reference ----------------------------------------------------------------------
+
+KPI_REPORT = REPORT.replace("""  - kpi: volume
+    params: {group_by: GROUP, filters: {process: incident}}
+""", """  - kpi: reopen_rate
+    params: {actions: [reopen, re_open], filters: {process: incident}}
+  - kpi: sla_compliance
+    params: {clocks: [resolution]}
+  - kpi: major_incidents
+    params: {process: incident, mitigate_states: [in_progress, mitigated], exclude_states: [closed]}
+  - kpi: problems
+    params: {process: problem, incidents: incident, relation: caused_by}
+  - kpi: volume
+    params: {group_by: priority, clocks: [resolution]}
+""")
+
+
+def test_kpi_reference(check: Check) -> None:
+    """Each of these made the KPI count nothing (or, for a parameter the KPI does not take,
+    made itsm report refuse) while lint said nothing."""
+    text = KPI_REPORT
+    needles = [("re_open", 1), ("resolution]", 1), ("mitigated", 1), ("problem,", 1), ("caused_by", 1),
+               ("clocks", 2)]
+    f = check({"reports/causes.yaml": text}, [("R007", *at(text, n, i)) for n, i in needles])
+    assert sorted(messages(f)) == sorted([
+        "'re_open' is not an action of the processes in scope (incident): KPI 'reopen_rate' would count nothing "
+        "for it",
+        "'resolution' is not an SLA clock of the processes in scope (incident): KPI 'sla_compliance' would find "
+        "no result for it",
+        "'mitigated' is not a state of process 'incident': KPI 'major_incidents' would never see a ticket enter it",
+        "undefined process 'problem'",
+        "'caused_by' is not a relation of process 'incident': KPI 'problems' would find no linked tickets",
+        "KPI 'volume' has no parameter 'clocks'; it takes: group_by, filters",
+    ])
+
+
+def test_kpi_reference_fine(check: Check) -> None:
+    """The names of the processes in scope, and a KPI's default process that this
+    repository lacks (major_incident: its states are not judged)."""
+    text = REPORT.replace("""  - kpi: volume
+    params: {group_by: GROUP, filters: {process: incident}}
+""", """  - kpi: reopen_rate
+    params: {actions: [reopen], filters: {process: incident}}
+  - kpi: auto_close_share
+    params: {auto_actions: [confirm], confirm_actions: [confirm], desk_confirm_actions: [start]}
+  - kpi: major_incidents
+    params: {mitigate_states: [mitigated]}
+""")
+    check({"reports/causes.yaml": text}, [])
+
+
+def test_kpi_reference_knows_what_each_kpi_takes() -> None:
+    """engine.definitions.kpi_names mirrors the KPI modules (lint may not import them)."""
+    from engine.definitions import kpi_names
+    from engine.reports.kpis import KPIS
+
+    assert {k: set(v) for k, v in kpi_names.TAKES.items()} == {k: set(m.PARAMS) for k, m in KPIS.items()}
+    for kpi, defaults in kpi_names.PROCESS_DEFAULTS.items():
+        assert {k: KPIS[kpi].PARAMS[k] for k in defaults} == defaults
+    named = set(kpi_names.ACTIONS + kpi_names.CLOCKS + kpi_names.PROCESSES + kpi_names.STATES + ("relation",))
+    for kpi, module in KPIS.items():
+        assert set(module.PARAMS) & {"process", "incidents"} <= set(kpi_names.PROCESS_DEFAULTS.get(kpi, {}))
+    assert named <= {p for m in KPIS.values() for p in m.PARAMS}
+
+
 # --- R002 message-target ---------------------------------------------------------------------
 
 def test_message_target(check: Check) -> None:
