@@ -349,3 +349,47 @@ def test_a_number_field_refuses_what_is_not_a_finite_number(raw: Any) -> None:
     with pytest.raises(ActionRefused, match="expected a finite number"):
         coerce(load_definitions(bundled_home()), fs, raw, lookup=None)  # type: ignore[arg-type]
     assert coerce(load_definitions(bundled_home()), fs, " 2.5 ", lookup=None) == 2.5  # type: ignore[arg-type]
+
+
+# --- now in expressions: the desk's local time ----------------------------------------
+
+def test_guards_read_now_in_the_desks_time_zone(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``now.hour`` in a guard is the desk's local hour (ITSM_TZ, else the head office's
+    zone, Asia/Shanghai here), the same however the time was given: the wall clock
+    is UTC and --now keeps its own offset. It used to be 01:30 for 09:30 in Shanghai
+    given in UTC, so an office-hours guard judged by the offset the time was written with."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    import cli
+
+    home = tmp_path / "home"
+    for sub in ("processes", "codes", "reports"):
+        shutil.copytree(bundled_home() / sub, home / sub)
+    path = home / "processes" / "incident.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "    roles: [service_desk, incident_manager, assignee, group_member]\n    accepts: [title,"
+    assert old in text
+    path.write_text(text.replace(old, old.replace("\n    accepts:", "\n    when: \"now.hour >= 9 and "
+                                                  "now.hour < 18\"\n    accepts:")),
+                    encoding="utf-8")
+    monkeypatch.delenv("ITSM_TZ", raising=False)
+    db = f"sqlite:///{tmp_path}/itsm.db"
+
+    def itsm(now: str, *args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli.main, ["--home", str(home), "--db", db, "--as", "wang.lei",
+                                               "--now", now, *args])
+        return result.exit_code, result.stdout + result.stderr
+
+    code, out = itsm("2026-03-02T09:00:00+08:00", "user", "add", "wang.lei", "--email", "wang.lei@example.com",
+                     "--role", "service_desk", "--group", "service_desk")
+    assert code == 0, out
+    code, out = itsm("2026-03-02T09:00:00+08:00", "new", "incident", "--title", "Mail down", "--reporter",
+                     "li.na@example.com", "--service", "email")
+    assert code == 0, out
+    for now in ("2026-03-02T01:30:00+00:00", "2026-03-02T09:30:00+08:00", "2026-03-02T02:30:00+01:00"):
+        code, out = itsm(now, "do", "INC-000001", "update", "--set", f"title=Mail down {now}")
+        assert code == 0, out  # Monday 09:30 in Shanghai
+    code, out = itsm("2026-03-02T10:30:00+00:00", "do", "INC-000001", "update", "--set", "title=late")
+    assert code == 1 and "not allowed now" in out, out  # 18:30 in Shanghai

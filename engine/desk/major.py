@@ -41,7 +41,8 @@ def matching(desk: Desk, watcher: ProcessSpec, spec: ProcessSpec, ticket: Ticket
              now: datetime) -> list[Criterion]:
     ctx = ctxmod.build(desk.defs, spec, ticket.values, ticket.values, {}, actor="system",
                        action="criteria", now=now, sla=ticket.sla,
-                       status_category=ticket.status_category, extra={"recent_on_service": recent})
+                       status_category=ticket.status_category, extra={"recent_on_service": recent},
+                       tz=desk.tz)
     hits = []
     for rule in watcher.criteria:
         try:

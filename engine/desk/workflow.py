@@ -76,7 +76,7 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
     search.fill_reused_solution(desk, repo, spec, ticket, inputs)
     linking = links.context(desk, repo, spec, ticket) if links.needed(spec, action) else None
     out = perform_action(desk.defs, spec, ticket, action, actor, inputs, note, now,
-                         Lookup(repo), sla_for, desk.lang, linking)
+                         Lookup(repo), sla_for, desk.lang, linking, tz=desk.tz)
     if switch:
         out.changes[slamod.SWITCH] = dict(switch)
     if "category" in out.changes:

@@ -9,7 +9,7 @@ transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Callable, Mapping
 
 from engine.errors import ActionRefused
@@ -111,8 +111,9 @@ def _empty(value: Any) -> bool:
 def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str, actor: Actor,
             inputs: Mapping[str, Any], note: str | None, now: datetime, lookup: Lookup,
             sla_for: SlaFor, lang: str = "en",
-            links: Mapping[str, Any] | None = None) -> Outcome:
-    """``links``: the ticket's ``links`` and ``linked`` for the guards (engine.desk.links)."""
+            links: Mapping[str, Any] | None = None, tz: tzinfo | None = None) -> Outcome:
+    """``links``: the ticket's ``links`` and ``linked`` for the guards (engine.desk.links);
+    ``tz``: the desk's time zone, in which expressions see ``now``."""
     action = spec.actions.get(action_id)
     if action is None:
         raise ActionRefused(MESSAGES["no_action"], values=dict(
@@ -154,7 +155,7 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
     if any(template_source(raw) is not None for name, raw in action.set if name not in given):
         before_ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
                                   action=action_id, now=now, sla=ticket.sla, status_category=category,
-                                  extra=links)
+                                  extra=links, tz=tz)
     for name, raw in action.set:
         if name not in given:
             values[name] = _set_value(defs, spec, name, resolve_value(raw, before_ctx), lookup)
@@ -174,7 +175,7 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
 
     if action.when:
         ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id, action=action_id,
-                           now=now, sla=ticket.sla, status_category=category, extra=links)
+                           now=now, sla=ticket.sla, status_category=category, extra=links, tz=tz)
         try:
             ok = compile_expression(action.when).holds(ctx)
             why: Any = phrase(action.when_message) if action.when_message else action.when
@@ -191,7 +192,7 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
         ctx = ctxmod.build(defs, spec, values, ticket.values, given, actor=actor.id,
                            action=action_id, now=now, sla=sla,
                            status_category=defs.category_of(spec.states[target].status),
-                           extra=links)
+                           extra=links, tz=tz)
         failed = []
         for crit in criteria:
             try:

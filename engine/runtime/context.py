@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Mapping
 
 from engine.model import CodeTable, Definitions, FrozenMap, ProcessSpec
@@ -71,13 +71,17 @@ def field_defaults(spec: ProcessSpec) -> dict[str, Any]:
 def build(defs: Definitions, spec: ProcessSpec, values: Mapping[str, Any],
           before: Mapping[str, Any], given: Mapping[str, Any], *, actor: str, action: str,
           now: datetime, sla: Mapping[str, Any], status_category: str,
-          extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+          extra: Mapping[str, Any] | None = None, tz: tzinfo | None = None) -> dict[str, Any]:
+    """``now`` is shown in ``tz``, the desk's time zone (the same instant): ``now.hour``
+    reads the desk's local time however the time was given (the wall clock is UTC,
+    --now keeps the offset it was written with)."""
     ctx = field_defaults(spec)
     ctx.update(values)
     ctx.update(
         ticket=dict(field_defaults(spec), **before), input=dict(field_defaults(spec), **given),
         service=service_view(defs, values.get("service")), codes=codes_view(defs),
-        sla=sla_view(spec, sla), now=now, actor=actor, action=action,
+        sla=sla_view(spec, sla), now=now.astimezone(tz) if tz is not None else now,
+        actor=actor, action=action,
         status_category=status_category)
     if extra:
         ctx.update(extra)

@@ -187,7 +187,8 @@ def test_people_roles_and_groups_act_without_declaring_people(itsm_nodb: Any, tm
 def test_a_draft_process_file_is_simulated(itsm_nodb: Any, repo_copy: Path, tmp_path: Path) -> None:
     draft = repo_copy / "processes" / "incident.yaml"
     draft.write_text(draft.read_text(encoding="utf-8").replace("after: 3 business days", "after: 1 business day")
-                     .replace("    remind_before: 1 business day\n", "    remind_before: 2h\n"), encoding="utf-8")
+                     .replace("    remind_before: 1 business day\n", "")  # 2h before it: never sent (T001)
+                     .replace("    remind: [{to: reporter, template: confirm_reminder}]\n", ""), encoding="utf-8")
     path = script(tmp_path, """steps:
   - {at: +10m, as: wang.lei, action: resolve, set: {solution: Advice given, closure_code: user_advice, service_restored: true}}
   - tick: +1 business day

@@ -417,6 +417,102 @@ def test_id_mismatch_duplicate_key_prefix(check: Check) -> None:
     assert f[0].message == "key prefix 'INC' is already used by process 'incident'"
 
 
+def _definitions(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+    """The Definitions of _base with ``text`` as processes/incident.yaml (not linted)."""
+    from engine.definitions.specs import build_definitions
+    from engine.lint.context import build_context
+
+    repo = tmp_path / "defs"
+    shutil.copytree(BASE, repo)
+    (repo / P).write_text(text, encoding="utf-8")
+    ctx = build_context([repo])
+    return build_definitions(str(repo), {pid: doc for pid, (doc, _) in ctx.processes.items()},
+                             {tid: doc for tid, (doc, _) in ctx.tables.items()})
+
+
+def _perform(defs, action: str, values: dict, inputs: dict, note: str | None = None):  # type: ignore[no-untyped-def]
+    from datetime import datetime, timezone
+
+    from engine.runtime.actions import Actor, perform
+    from engine.runtime.ticket import Ticket
+
+    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    ticket = Ticket(key="INC-000001", process="incident", state="new", values=dict(values),
+                    definition_version="x", created_at=now, updated_at=now, state_entered_at=now, version=1,
+                    status="new", status_category="new")
+    return perform(defs, defs.processes["incident"], ticket, action, Actor("a", roles=frozenset({"service_desk"})),
+                   inputs, note, now, None, lambda state, values: {})
+
+
+# --- S003 field-value ------------------------------------------------------------------------
+
+TYPED_FIELDS = """\
+fields:
+  affected_users: {type: int, label: {en: Affected users, zh: 受影响用户数}}
+  confirmed: {type: bool, label: {en: Confirmed, zh: 已确认}}
+  due: {type: date, label: {en: Due, zh: 到期}}
+"""
+MORE_FIELDS = """\
+  via: {type: code, codes: channels, label: {en: Via, zh: 渠道}}
+  who: {type: user, label: {en: Who, zh: 谁}}
+"""
+
+
+def test_field_value(check: Check) -> None:
+    """The runtime reads set: values as --set (engine.runtime.fields.coerce): each of these
+    would refuse the action every time; a default would be stored as written."""
+    text = HEAD + TYPED_FIELDS + "defaults: {affected_users: lots}\n" + BODY.replace(
+        "roles: [service_desk]}",
+        "roles: [service_desk],\n          set: {affected_users: many, confirmed: maybe, due: '2026-13-01', "
+        "title: [a, b]}}") + "  fix: {from: new, roles: [service_desk], set: {affected_users: true}}\n"
+    f = check({P: text}, [("S003", *at(text, n)) for n in ("lots", "many", "maybe", "'2026-13-01'", "[a, b]",
+                                                           "true}}")])
+    assert messages(f) == [
+        "defaults: invalid value 'lots' for affected_users: expected a whole number: every ticket logged "
+        "without it would get a value its field cannot hold",
+        "set: invalid value 'many' for affected_users: expected a whole number: action 'close' would be "
+        "refused every time it is performed",
+        "set: invalid value 'maybe' for confirmed: expected true or false: action 'close' would be refused "
+        "every time it is performed",
+        "set: invalid value '2026-13-01' for due: expected a date YYYY-MM-DD: action 'close' would be "
+        "refused every time it is performed",
+        "set: the value for title is a list, not a single value: action 'close' would be refused every time "
+        "it is performed",
+        "set: invalid value true for affected_users: expected a whole number, not true or false: action "
+        "'fix' would be refused every time it is performed",
+    ]
+
+
+def test_field_value_retired_code(check: Check) -> None:
+    channels = base_text("codes/channels.yaml") + "  fax: {label: {en: Fax, zh: 传真}, active: false}\n"
+    text = HEAD + TYPED_FIELDS + MORE_FIELDS + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], set: {via: fax, who: x, affected_users: 1, confirmed: false, "
+        "due: '2026-03-01'}}")
+    f = check({P: text, "codes/channels.yaml": channels}, [("S003", *at(text, "fax,"))])
+    assert "code 'fax' of table 'channels' is retired (active: false)" in f[0].message
+
+
+def test_field_value_fine(check: Check) -> None:
+    """Values the runtime takes, expressions (read when the action runs), people (in the
+    database) and unknown codes (R001's) are not S003's."""
+    text = HEAD + TYPED_FIELDS + MORE_FIELDS + "defaults: {affected_users: 5, confirmed: false}\n" + BODY.replace(
+        "roles: [service_desk]}",
+        "roles: [service_desk],\n          set: {affected_users: \"12\", confirmed: \"yes\", due: '2026-03-01', "
+        "via: phone, who: anybody, title: \"{{ title }}\"}}") + \
+        "  fix: {from: new, roles: [service_desk], set: {via: pigeon}}\n"
+    check({P: text}, [("R001", *at(text, "pigeon"))])
+
+
+def test_field_value_is_what_the_runtime_refuses(tmp_path: Path) -> None:
+    """The rule's check is the runtime's: performing such an action is refused."""
+    from engine.errors import ActionRefused
+
+    defs = _definitions(tmp_path, HEAD + TYPED_FIELDS + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], set: {affected_users: many}}"))
+    with pytest.raises(ActionRefused, match="invalid value 'many' for affected_users: expected a whole number"):
+        _perform(defs, "close", {}, {})
+
+
 # --- F001 missing-file ----------------------------------------------------------------------
 
 def test_missing_file_code_table(check: Check) -> None:
@@ -532,6 +628,71 @@ def test_undefined_reference_opens_unknown_process(check: Check) -> None:
     assert f[0].message == "undefined process 'major_incident'"
 
 
+# --- R007 kpi-reference ----------------------------------------------------------------------
+
+KPI_REPORT = REPORT.replace("""  - kpi: volume
+    params: {group_by: GROUP, filters: {process: incident}}
+""", """  - kpi: reopen_rate
+    params: {actions: [reopen, re_open], filters: {process: incident}}
+  - kpi: sla_compliance
+    params: {clocks: [resolution]}
+  - kpi: major_incidents
+    params: {process: incident, mitigate_states: [in_progress, mitigated], exclude_states: [closed]}
+  - kpi: problems
+    params: {process: problem, incidents: incident, relation: caused_by}
+  - kpi: volume
+    params: {group_by: priority, clocks: [resolution]}
+""")
+
+
+def test_kpi_reference(check: Check) -> None:
+    """Each of these made the KPI count nothing (or, for a parameter the KPI does not take,
+    made itsm report refuse) while lint said nothing."""
+    text = KPI_REPORT
+    needles = [("re_open", 1), ("resolution]", 1), ("mitigated", 1), ("problem,", 1), ("caused_by", 1),
+               ("clocks", 2)]
+    f = check({"reports/causes.yaml": text}, [("R007", *at(text, n, i)) for n, i in needles])
+    assert sorted(messages(f)) == sorted([
+        "'re_open' is not an action of the processes in scope (incident): KPI 'reopen_rate' would count nothing "
+        "for it",
+        "'resolution' is not an SLA clock of the processes in scope (incident): KPI 'sla_compliance' would find "
+        "no result for it",
+        "'mitigated' is not a state of process 'incident': KPI 'major_incidents' would never see a ticket enter it",
+        "undefined process 'problem'",
+        "'caused_by' is not a relation of process 'incident': KPI 'problems' would find no linked tickets",
+        "KPI 'volume' has no parameter 'clocks'; it takes: group_by, filters",
+    ])
+
+
+def test_kpi_reference_fine(check: Check) -> None:
+    """The names of the processes in scope, and a KPI's default process that this
+    repository lacks (major_incident: its states are not judged)."""
+    text = REPORT.replace("""  - kpi: volume
+    params: {group_by: GROUP, filters: {process: incident}}
+""", """  - kpi: reopen_rate
+    params: {actions: [reopen], filters: {process: incident}}
+  - kpi: auto_close_share
+    params: {auto_actions: [confirm], confirm_actions: [confirm], desk_confirm_actions: [start]}
+  - kpi: major_incidents
+    params: {mitigate_states: [mitigated]}
+""")
+    check({"reports/causes.yaml": text}, [])
+
+
+def test_kpi_reference_knows_what_each_kpi_takes() -> None:
+    """engine.definitions.kpi_names mirrors the KPI modules (lint may not import them)."""
+    from engine.definitions import kpi_names
+    from engine.reports.kpis import KPIS
+
+    assert {k: set(v) for k, v in kpi_names.TAKES.items()} == {k: set(m.PARAMS) for k, m in KPIS.items()}
+    for kpi, defaults in kpi_names.PROCESS_DEFAULTS.items():
+        assert {k: KPIS[kpi].PARAMS[k] for k in defaults} == defaults
+    named = set(kpi_names.ACTIONS + kpi_names.CLOCKS + kpi_names.PROCESSES + kpi_names.STATES + ("relation",))
+    for kpi, module in KPIS.items():
+        assert set(module.PARAMS) & {"process", "incidents"} <= set(kpi_names.PROCESS_DEFAULTS.get(kpi, {}))
+    assert named <= {p for m in KPIS.values() for p in m.PARAMS}
+
+
 # --- R002 message-target ---------------------------------------------------------------------
 
 def test_message_target(check: Check) -> None:
@@ -553,6 +714,48 @@ def test_message_target_fine(check: Check) -> None:
         "roles: [service_desk]}", "roles: [service_desk], notify: [{to: [reporter, group], template: closed}]}")
     templates = {"processes/templates/en/closed.txt": "closed\n", "processes/templates/zh/closed.txt": "关闭\n"}
     check({P: text, **templates}, [])
+
+
+# --- R006 computed-priority ------------------------------------------------------------------
+
+def test_computed_priority(check: Check) -> None:
+    text = HEAD + "defaults: {impact: low, urgency: low, priority: P1}\n" + BODY.replace(
+        "roles: [service_desk]}", "roles: [service_desk], set: {priority: P1}}") + \
+        "  update: {from: new, roles: [service_desk], accepts: [title, priority]}\n"
+    f = check({P: text}, [("R006", *at(text, "priority: P1}")), ("R006", *at(text, "priority: P1}}")),
+                          ("R006", *at(text, "priority]"))])
+    assert messages(f) == [
+        "a default priority is dropped: with the default impact and urgency every new ticket gets the "
+        "priority of the matrix; remove it, or change the default impact or urgency",
+        "'close' sets priority, but the runtime computes the priority from impact x urgency "
+        "(codes/priority.yaml) after every action, unless it was overridden: the value set is dropped; set "
+        "impact or urgency instead (to let a role set it by hand, declare priority_override: {roles: [...]})",
+        "'update' accepts priority, but the runtime computes the priority from impact x urgency "
+        "(codes/priority.yaml) after every action, unless it was overridden: the value given is dropped, and "
+        "the override roles cannot override it with this action; remove it (to let a role set it by hand, "
+        "declare priority_override: {roles: [...]})",
+    ]
+
+
+def test_computed_priority_fine(check: Check) -> None:
+    """Overriding by priority_override (a role, a note), a default priority that only fills
+    in for tickets without impact or urgency, and requiring a priority are fine."""
+    text = HEAD + "priority_override: {roles: [service_desk]}\ndefaults: {priority: P4}\n" + BODY + \
+        "  update: {from: new, roles: [service_desk], accepts: [impact, urgency], requires: [priority]}\n"
+    check({P: text}, [])
+
+
+def test_computed_priority_is_what_the_runtime_does(tmp_path: Path) -> None:
+    """An accepted priority is dropped by the runtime; the same value given by an
+    override role (not accepted) is kept as an override."""
+    defs = _definitions(tmp_path, HEAD + "priority_override: {roles: [service_desk]}\n" + BODY +
+                        "  update: {from: new, roles: [service_desk], accepts: [priority]}\n"
+                        "  edit: {from: new, roles: [service_desk]}\n")
+    values = {"impact": "low", "urgency": "low", "priority": "P4"}
+    accepted = _perform(defs, "update", values, {"priority": "P1"}, "urgent")
+    assert accepted.values["priority"] == "P4" and not accepted.priority_overridden
+    overridden = _perform(defs, "edit", values, {"priority": "P1"}, "urgent")
+    assert overridden.values["priority"] == "P1" and overridden.priority_overridden
 
 
 # --- G001 initial-state ---------------------------------------------------------------------
@@ -770,6 +973,74 @@ timers:
         f"no finding at the unreadable duration (line {where[0]}, column {where[1]})"
 
 
+def _reminding(after: str, before: str, extra: str = "") -> str:
+    templates = "  fix: {from: new, roles: [service_desk, system]}\n"
+    return HEAD + BODY + templates + f"""\
+timers:
+  nudge:
+    label: {{en: Nudge, zh: 提醒}}
+    states: [new]
+    after: {after}
+    remind_before: {before}
+    remind: [{{to: reporter, template: nudge}}]
+    action: fix
+{extra}"""
+
+
+NUDGE = {"processes/templates/en/nudge.txt": "Nudge\n", "processes/templates/zh/nudge.txt": "提醒\n"}
+
+
+@pytest.mark.parametrize("after, before, extra, says", [
+    ("3 business days", "1d", "",
+     "remind_before (1d) and after (3 business days) count in different units: the runtime takes business days "
+     "from business days and hours from hours, so the reminder would fall when the timer fires and never be "
+     "sent; write both in business days, or both in hours or minutes"),
+    ("3 business days", "8 business hours", "", None),
+    ("4h", "2h", "    after_by_priority: {P1: 1h}\n",
+     "remind_before (2h) is not shorter than after_by_priority P1 (1h)"),
+    ("1h", "10m", "    repeat: true\n",
+     "timer 'nudge' repeats: a repeating timer sends no reminder (remind_before); remove it, or send the "
+     "reminder from a timer of its own"),
+])
+def test_invalid_duration_reminder_never_sent(check: Check, after: str, before: str, extra: str,
+                                              says: str | None) -> None:
+    """engine.runtime.timers: remind at after minus remind_before, days from days and
+    seconds from seconds, never for a repeating timer."""
+    text = _reminding(after, before, extra)
+    f = check({P: text, **NUDGE}, [("T001", *at(text, f"remind_before: {before}")[:1],
+                                    at(text, f"remind_before: {before}")[1] + len("remind_before: "))])
+    if says:
+        assert f[0].message == says
+
+
+def test_invalid_duration_reminders_in_the_same_unit_are_fine(check: Check) -> None:
+    check({P: _reminding("3 business days", "1 business day"), **NUDGE}, [])
+    check({P: _reminding("4h", "30m", "    after_by_priority: {P1: 1h, P2: 2h}\n"), **NUDGE}, [])
+
+
+def test_invalid_duration_reminder_is_what_the_runtime_does(tmp_path: Path) -> None:
+    """The reminder the rule refuses falls when the timer fires (tick skips it); the one it
+    takes falls before."""
+    from datetime import datetime, timezone
+
+    from engine.runtime.ticket import Ticket
+    from engine.runtime.timers import due_items
+
+    def dues(after: str, before: str) -> dict[str, datetime]:
+        defs = _definitions(tmp_path / after.replace(" ", "_") / before.replace(" ", "_"),
+                            _reminding(after, before))
+        now = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)  # Monday 09:00 at head office
+        ticket = Ticket(key="INC-000001", process="incident", state="new", values={}, definition_version="x",
+                        created_at=now, updated_at=now, state_entered_at=now, version=1, status="new",
+                        status_category="new")
+        return {i.kind: i.due_at for i in due_items(defs, defs.processes["incident"], ticket, {}, set())}
+
+    wrong = dues("3 business days", "1d")
+    assert wrong["remind"] == wrong["timer"]
+    right = dues("3 business days", "1 business day")
+    assert right["remind"] < right["timer"]
+
+
 # --- N001 reserved-name ------------------------------------------------------------------------
 
 def test_reserved_name_action_and_state(check: Check) -> None:
@@ -965,6 +1236,50 @@ def test_constant_guard(check: Check, when: str, says: str) -> None:
     text = _guarded(f'"{when}"')
     f = check({P: text}, [("E004", *at(text, f'"{when}'))])
     assert f[0].message == says
+
+
+@pytest.mark.parametrize("when, needle, says", [
+    ("input.title is defined", "is defined",
+     "'is defined' in 'input.title is defined' always holds: in guards every field, ticket.X, input.X and "
+     "sla.CLOCK is defined (none when not set or not given); test 'is not none'"),
+    ("priority == 'P1' and assignee is undefined", "is undefined",
+     "'is undefined' in 'priority == 'P1' and assignee is undefined' never holds: in guards every field, "
+     "ticket.X, input.X and sla.CLOCK is defined (none when not set or not given); test 'is none'"),
+    ("ticket.group is defined or sla.resolution.met is defined", "is defined", None),
+])
+def test_constant_guard_is_defined(check: Check, when: str, needle: str, says: str | None) -> None:
+    """Every field is in a guard's context (engine.runtime.context.build): 'is defined' always holds."""
+    text = HEAD + BODY.replace("  closed: {status: closed, final: true}\n",
+                               "  closed: {status: closed, final: true}\nsla: {resolution: {target: resolution, "
+                               "start: {states: [new]}, stop: {states: [closed]}}}\n").replace(
+        "roles: [service_desk]}", f'roles: [service_desk], when: "{when}"}}')
+    expected = [("E004", *at(text, needle, n)) for n in ((1,) if says else (1, 2))]
+    f = check({P: text}, expected)
+    if says:
+        assert f[0].message == says
+
+
+def test_constant_guard_is_defined_where_it_can_fail(check: Check) -> None:
+    """A lookup by a value (codes.closure[x]) or an attribute of service can be undefined."""
+    check({P: _guarded('"codes.priority[urgency] is defined or service.criticality is defined"')}, [])
+
+
+def _spec_of(text: str):  # type: ignore[no-untyped-def]
+    from engine.definitions.loader import parse
+    from engine.definitions.specs import build_process
+
+    return build_process(parse(text, P), None)
+
+
+def test_constant_guard_is_defined_at_runtime() -> None:
+    """What the rule says is what the runtime's guard context does."""
+    from engine.definitions.expressions import compile_expression
+    from engine.runtime import context as ctxmod
+
+    names = ctxmod.field_defaults(_spec_of(HEAD + BODY + "fields:\n  reason: {type: text, label: {en: R, zh: 原因}}\n"))
+    ctx = dict(names, ticket=dict(names), input=dict(names))
+    assert compile_expression("input.reason is defined and reason is defined").holds(ctx)
+    assert not compile_expression("ticket.reason is undefined").holds(ctx)
 
 
 def test_constant_guard_close_criterion(check: Check) -> None:

@@ -65,6 +65,14 @@ CASES: dict[str, tuple[str, list[tuple[str, str]], str, str]] = {
     "guard_with_1e999": ("processes/major_incident.yaml",
                          [('"(affected_users or 0) >= 100"', '"(affected_users or 0) >= 1e999"')],
                          "E001", "1e999"),
+    # a set: value the runtime refuses made the action (here: the breach escalation) fail every
+    # time; a default of the wrong type was stored as written (review finding)
+    "set_value_of_the_wrong_type": ("processes/incident.yaml",
+                                    [("set: {escalated: true}", "set: {escalated: true, affected_users: many}")],
+                                    "S003", "many"),
+    "default_of_the_wrong_type": ("processes/incident.yaml",
+                                  [("  channel: phone\n", "  channel: phone\n  regulatory_impact: maybe\n")],
+                                  "S003", "maybe"),
 }
 CLEAN = {
     "make_up_day_on_a_holiday": (CAL, [(MAKE_UP, '{date: "2026-01-02",')]),

@@ -102,12 +102,12 @@ def chain(node: Node) -> list[tuple[str, Any]] | None:
             return None
 
 
-def where_in(doc: Document, path: Path, source: str, needle: str) -> Where:
-    """Where ``needle`` first occurs inside the expression at ``path`` (else where the
-    expression starts)."""
+def where_in(doc: Document, path: Path, source: str, needle: str, after: int = 0) -> Where:
+    """Where ``needle`` first occurs inside the expression at ``path``, from its
+    character ``after`` on (else where the expression starts)."""
     raw = doc.get(path)
     start = raw.find(source) if isinstance(raw, str) else -1
-    offset = source.find(needle)
+    offset = source.find(needle, after)
     if start < 0 or offset < 0:
         mark = doc.mark(path)
     else:

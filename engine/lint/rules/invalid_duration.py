@@ -1,6 +1,12 @@
 """A duration that cannot be read, or that mixes business and calendar time
 (``1h 2 business days``). Timers, reminders, the communication cadence and the
-major-incident window would otherwise fire at the wrong time.
+major-incident window would otherwise fire at the wrong time. A timer's
+``remind_before`` must also be shorter than its ``after`` and than each of its
+``after_by_priority`` times, and written in the same unit: the runtime takes
+business days from business days and hours or minutes from hours or minutes,
+so ``remind_before: 1d`` (or ``8h``) against ``after: 3 business days`` puts the
+reminder at the instant the timer fires, where it is never sent. A repeating
+timer sends no reminder at all.
 
 Bad::
 
@@ -20,7 +26,7 @@ from typing import Any, Iterator
 from engine.lint.rules._load import error_text
 from engine.i18n import N_, message
 from engine.lint.context import LintContext
-from engine.model import Duration, Where
+from engine.model import Duration, TimerSpec, Where
 
 ID = "T001"
 SLUG = "invalid-duration"
@@ -50,9 +56,33 @@ def check(ctx: LintContext) -> Iterator[tuple[Where, str]]:
                 yield ctx.where(doc, path, key=False), error_text(exc)
         for timer in spec.timers:
             if timer.remind_before is not None:
-                before, after = timer.remind_before, timer.after
-                if (before.business_days, before.seconds) >= (after.business_days, after.seconds) \
-                        and before.seconds + before.business_days > 0:
-                    yield ctx.where(doc, ("timers", timer.id, "remind_before"), key=False), \
-                        message(N_("remind_before ({before}) is not shorter than after ({after})"),
-                                before=before, after=after)
+                yield from _reminder(ctx, doc, timer)
+
+
+def _reminder(ctx: LintContext, doc: Any, timer: TimerSpec) -> Iterator[tuple[Where, str]]:
+    """The reminder falls before the timer fires for every priority (engine.runtime.timers:
+    ``after`` minus ``remind_before``, days from days and seconds from seconds)."""
+    before = timer.remind_before
+    assert before is not None
+    where = ctx.where(doc, ("timers", timer.id, "remind_before"), key=False)
+    if not before.seconds + before.business_days:
+        return
+    if timer.repeat and timer.remind:
+        yield where, message(N_("timer '{id}' repeats: a repeating timer sends no reminder (remind_before); "
+                                "remove it, or send the reminder from a timer of its own"), id=timer.id)
+        return
+    explicit = "after" in (doc.get(("timers", timer.id)) or {}) or not timer.after_by_priority
+    afters = ([(message("after"), timer.after)] if explicit else []) + \
+        [(message("after_by_priority {priority}", priority=p), d) for p, d in timer.after_by_priority]
+    for name, after in afters:
+        if (before.business_days, before.seconds) >= (after.business_days, after.seconds):
+            yield where, message(N_("remind_before ({before}) is not shorter than {name} ({after})"),
+                                 before=before, name=name, after=after)
+            return
+        if (before.business_days and not after.business_days) or (before.seconds and not after.seconds):
+            yield where, message(N_("remind_before ({before}) and {name} ({after}) count in different units: "
+                                    "the runtime takes business days from business days and hours from hours, "
+                                    "so the reminder would fall when the timer fires and never be sent; write "
+                                    "both in business days, or both in hours or minutes"),
+                                 before=before, name=name, after=after)
+            return
