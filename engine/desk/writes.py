@@ -271,10 +271,11 @@ def refresh_due(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket,
     elif starts is None:
         starts = {}
     repeats = {}
+    normal = timers.normal_keys(fired)
     for t in spec.timers:
         if t.repeat and t.id in starts:
-            base = starts[t.id].isoformat(timespec="seconds")
-            repeats[t.id] = sum(1 for k, n, c in fired if k == "timer" and n == t.id
+            base = timers.stamp(starts[t.id])
+            repeats[t.id] = sum(1 for k, n, c in normal if k == "timer" and n == t.id
                                 and c.startswith(base + "#"))
     items = timers.due_items(desk.defs, spec, ticket, ticket.sla, fired, repeats, starts)
     if write:
