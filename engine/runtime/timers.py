@@ -75,6 +75,26 @@ def normal_keys(fired: Iterable[Key]) -> set[Key]:
     return {(k, n, normal_cycle(c)) for k, n, c in fired}
 
 
+def last_beat(fired: set[Key], timer: str, base: str) -> tuple[int, datetime | None]:
+    """The last repetition of a repeating timer that fired in the cycle that
+    started at ``base`` (:func:`stamp`): its number (0: none yet) and its due
+    instant (None for a row written before the instant was part of the key)."""
+    number, due = 0, None
+    prefix = base + "#"
+    for kind, name, cycle in fired:
+        if kind != "timer" or name != timer or not cycle.startswith(prefix):
+            continue
+        count, _, when = cycle[len(prefix):].partition("@")
+        try:
+            n = int(count)
+            at = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if when else None
+        except ValueError:
+            continue
+        if n > number:
+            number, due = n, at
+    return number, due
+
+
 def fold_timer_starts(spec: ProcessSpec, starts: dict[str, datetime | None],
                       e: Mapping[str, Any]) -> None:
     """Move each timer's start over one journal event ``e`` (see :func:`timer_starts`)."""
@@ -111,12 +131,15 @@ def timer_starts(spec: ProcessSpec, ticket: Ticket,
 
 
 def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping[str, Any],
-              fired: Iterable[Key], repeats: Mapping[str, int] | None = None,
-              starts: Mapping[str, datetime] | None = None) -> list[DueItem]:
+              fired: Iterable[Key], starts: Mapping[str, datetime] | None = None) -> list[DueItem]:
     """Every timed effect still to come for ``ticket`` (not yet fired).
 
     A cycle is the instant its clock or timer started (:func:`stamp`); a
-    repeating timer's repetition adds its number (``2026-03-04T01:00:00Z#3``).
+    repeating timer's repetition adds its number and due instant
+    (``2026-03-04T01:00:00Z#3@2026-03-04T04:00:00Z``).  The first repetition
+    is due ``after`` the start, each next one ``after`` the last one's due
+    instant, with the ``after`` of the ticket's priority now: a change of
+    priority changes the interval from the last reminder on.
 
     An SLA threshold is due at its instant while the clock runs.  A threshold
     the clock has reached (``warned``, ``breached``: engine.clock.sla.reached)
@@ -157,9 +180,15 @@ def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping
         after = timer.after_for(ticket.values.get("priority"))
         cal = slamod.calendar_for(defs, timer.calendar, ticket.values.get("service"))
         base = stamp(entered)
-        n = (repeats or {}).get(timer.id, 0) + 1 if timer.repeat else 1
-        cycle = f"{base}#{n}" if timer.repeat else base
-        fire_at = cal.add(entered, _scaled(after, n))
+        if timer.repeat:
+            n, last = last_beat(fired, timer.id, base)
+            if last is not None:
+                fire_at = cal.add(last, after)
+            else:  # the first, or after a row without its instant: counted from the start
+                fire_at = cal.add(entered, _scaled(after, n + 1))
+            cycle = f"{base}#{n + 1}@{stamp(fire_at)}"
+        else:
+            fire_at, cycle = cal.add(entered, after), base
         item = DueItem("timer", timer.id, cycle, fire_at, timer.action, timer.notify)
         if item.key() not in fired:
             items.append(item)
