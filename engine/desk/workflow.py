@@ -12,6 +12,7 @@ Every function takes the open desk (engine.desk.context.Desk) first.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from functools import partial
 from typing import Any, Mapping
@@ -62,6 +63,7 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
     ticket.definition_version = desk.register(repo, spec)
     clocks: list[clockstate.Continued] = []
     switch: dict[str, list[str | None]] = {}
+    judged: dict[str, float] = {}
 
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
         switch.clear()  # a reassignment to a group on other hours: journaled, one more move
@@ -74,6 +76,12 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
         move = slamod.Transition(now, ticket.state, target, action,
                                  {c: v[1] for c, v in switch.items()} or None)
         runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
+        judged.clear()  # the clocks this move stops keep the target they are judged against: journaled
+        if target != ticket.state:  # a stay is no move of the journal's clocks
+            judged.update(slamod.judged_targets(state.runs, runs, sets))
+        if judged:
+            move = dataclasses.replace(move, judged=dict(judged))
+            runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
         clocks[:] = [clockstate.Continued(state, sets, move, runs)]  # apply continues the state with them
         return slamod.records(spec, runs, sets, now)
 
@@ -83,6 +91,8 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
                          Lookup(repo), sla_for, desk.lang, linking)
     if switch:
         out.changes[slamod.SWITCH] = dict(switch)
+    if judged:
+        out.changes[slamod.JUDGED] = dict(judged)
     if "category" in out.changes:
         check_category(desk, spec, out.values)
     linked = None

@@ -753,3 +753,48 @@ def test_a_late_timed_action_never_goes_before_the_last_change(desk: Desk) -> No
     events = desk.history(key)
     assert [(e["action"], e["at"]) for e in events[-2:]] == [
         ("pend", at("2026-03-03 09:30")), ("escalate", at("2026-03-03 09:30"))]
+
+
+# -- a met target stays met -------------------------------------------------------------------
+
+def test_raising_the_priority_does_not_re_judge_a_met_response(desk: Desk) -> None:
+    o = desk.org
+    # P3 on desktop: response within 2 business hours; taken up after one hour: met
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="Dock resets",
+                   service="desktop", urgency="medium", impact="medium")["key"]
+    desk.do(key, "assign", o.agent.id, "2026-03-02 09:05", group="desktop_support")
+    desk.do(key, "start", o.desktop.id, "2026-03-02 10:00")
+    response = desk.show(key)["sla"]["response"]
+    assert (response["state"], response["met"], response["breached"]) == ("stopped", True, False)
+    # raised to P2 (response 30 business minutes) once working: the hour it took was within
+    # the target in force when the clock stopped; the resolution target moves (1 business day)
+    desk.do(key, "update", o.desktop.id, "2026-03-02 10:30", urgency="high")
+    t = desk.show(key, now="2026-03-02 10:30")
+    assert t["priority"] == "P2"
+    response = t["sla"]["response"]
+    assert (response["met"], response["breached"], response["elapsed_seconds"]) == (True, False, 3600)
+    assert response["target_seconds"] == 2 * 3600 and response["due"] == at("2026-03-02 11:00")
+    assert t["sla"]["resolution"]["target_seconds"] == 8 * 3600
+    assert ticked(tick(desk, "2026-03-02 10:31"), key) == []  # no breach of the response
+    assert key not in [r["key"] for r in desk.itsm.json("list", "--breached", user=o.agent.id,
+                                                         now=at("2026-03-02 10:31"))]
+    audit = desk.itsm.json("audit", "verify", user=o.owner.id)
+    assert audit["problems"] == [], audit
+    # the journal says what the clock was judged against when it stopped
+    start = next(e for e in desk.history(key) if e["action"] == "start")
+    assert start["changes"]["sla_target"] == {"response": 7200}
+
+
+def test_a_reopened_clock_is_judged_again_against_the_target_then(desk: Desk) -> None:
+    o = desk.org
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="Dock resets",
+                   service="desktop", urgency="medium", impact="medium")["key"]  # P3: 3 business days
+    desk.do(key, "resolve", o.agent.id, "2026-03-02 10:00", **RESOLVE)
+    assert desk.show(key)["sla"]["resolution"]["met"] is True
+    desk.do(key, "update", o.agent.id, "2026-03-02 10:10", urgency="high", impact="high")  # P1: 4 h
+    assert desk.show(key)["sla"]["resolution"]["met"] is True  # stays met while stopped
+    desk.do(key, "reopen", o.reporter, "2026-03-02 11:00", reason="Still broken")
+    desk.do(key, "resolve", o.agent.id, "2026-03-02 15:00", **RESOLVE)
+    # running again after the reopen: 1 h + 09:00-... now 5 business hours > P1's 4 h
+    res = desk.show(key)["sla"]["resolution"]
+    assert (res["met"], res["target_seconds"]) == (False, 4 * 3600)
