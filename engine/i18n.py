@@ -162,7 +162,8 @@ TICK_KINDS = {"sla": N_("SLA"), "timer": N_("timer"), "warning": N_("warning"), 
 TICK_OUTCOMES = (  # what engine.desk.ticking records a due item did (stored in English)
     N_("{count} message(s) queued"), N_("{action} skipped: no longer applies ({state})"),
     N_("{action} refused: {reason}"), N_("{action} -> {state}"), N_("nothing to do"),
-    N_("skipped: the timer itself is already due"), N_("skipped: a later repetition is also due"),
+    N_("skipped: the timer itself is already due"),  # stored by earlier versions (a reminder of a late tick)
+    N_("skipped: a later repetition is also due"),
     N_("skipped: {reason}"), N_("sealed {count} event(s), {total} in the desk log"),
     N_("checkpoint #{count} signed ({leaves} new event(s))"),
     N_("sent {sent}, retrying {retrying}, failed {failed}"), N_("{channel} given up on for this tick ({error})"),

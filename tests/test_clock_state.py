@@ -138,12 +138,19 @@ def test_the_continued_state_equals_the_replay(case: Any, data: Any) -> None:
             # the SLA record of the action: the continued state, then its own move
             tr = slamod.Transition(now, state_id, target, action, switch or None)
             runs = slamod.fold(spec, DEFS, [tr], sets, state.copy().runs)
+            # the clocks it stops keep the target they stop with (journaled, as the desk does)
+            judged = slamod.judged_targets(state.runs, runs, sets) if moved else {}
+            if judged:
+                tr = slamod.Transition(now, state_id, target, action, switch or None, judged=judged)
+                runs = slamod.fold(spec, DEFS, [tr], sets, state.copy().runs)
             history = clockstate.transitions(repo.journal) + [tr]
             assert slamod.records(spec, runs, sets, now) == slamod.compute(spec, DEFS, history, values, now)
             e = {"seq": ticket.version + 1, "action": action, "from_state": state_id,
                  "to_state": target if moved else None, "effective_at": now,
-                 "changes": {slamod.SWITCH: {c: [before_in.get(c), v] for c, v in switch.items()}}}
-            stored = clockstate.advanced(desk, spec, state, e, sets).to_json()
+                 "changes": {slamod.SWITCH: {c: [before_in.get(c), v] for c, v in switch.items()},
+                             **({slamod.JUDGED: judged} if judged else {})}}
+            stored = clockstate.advanced(desk, spec, state, e, sets, clockstate.Continued(state, sets, tr, runs)
+                                         if judged else None).to_json()
             if moved:
                 state_id, ticket.state, ticket.state_entered_at = target, target, now
         repo.journal.append(e)
@@ -179,6 +186,45 @@ def test_a_state_for_another_version_definitions_or_target_is_not_continued() ->
     ticket.clock_state = good
     other = slamod.settings(spec, DEFS, dict(values, priority="P4"))
     assert clockstate.current(desk, spec, ticket, other) is None  # a new target: replay
+
+
+def test_a_state_of_the_earlier_format_is_replayed_not_reported() -> None:
+    """Format 1 (runs without the target a stopped clock was judged against): not
+    continued, and ``itsm audit verify`` has nothing to compare until the next action."""
+    spec = DEFS.processes["incident"]
+    values = {"priority": "P2", "service": _codes("services")[0]}
+    sets = slamod.settings(spec, DEFS, values)
+    create = {"seq": 1, "action": "create", "from_state": None, "to_state": spec.initial.id,
+              "effective_at": START, "changes": {}}
+    good = clockstate.replayed(_Desk(), spec, [create], sets, 1).to_json()
+    old = dict(good, f=1, c={cid: [run[:8], base] for cid, (run, base) in good["c"].items()})
+    assert clockstate.parse(old) is None and clockstate.parse(good) is not None
+    row = {"clock_state": old, "version": 1}
+    assert clockstate.verify(_Desk(), spec, row, values, [create]) is None
+    assert clockstate.verify(_Desk(), spec, dict(row, clock_state=good), values, [create]) is True
+
+
+def test_a_stopped_clock_keeps_the_target_it_stopped_with() -> None:
+    """The replay: a stop journaled with its target is judged against it after the
+    target changed (a raised priority)."""
+    spec = DEFS.processes["incident"]
+    p3 = {"priority": "P3", "service": "desktop"}
+    p2 = dict(p3, priority="P2")
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=CST)  # a Monday: head office hours from 09:00
+    create = {"seq": 1, "action": "create", "from_state": None, "to_state": "new", "effective_at": t0,
+              "changes": {}}
+    assign = {"seq": 2, "action": "assign", "from_state": "new", "to_state": "assigned",
+              "effective_at": t0 + timedelta(minutes=5), "changes": {}}
+    start = {"seq": 3, "action": "start", "from_state": "assigned", "to_state": "in_progress",
+             "effective_at": t0 + timedelta(hours=1), "changes": {slamod.JUDGED: {"response": 7200}}}
+    journal = [create, assign, start]
+    later = t0 + timedelta(hours=2)
+    legacy = [create, assign, dict(start, changes={})]
+    assert slamod.compute(spec, DEFS, slamod.moves(journal), p3, later)["response"]["met"] is True
+    raised = slamod.compute(spec, DEFS, slamod.moves(journal), p2, later)["response"]
+    assert (raised["met"], raised["breached"], raised["target_seconds"]) == (True, False, 7200)
+    # an event of an earlier version journals no target: the current one judges it, as before
+    assert slamod.compute(spec, DEFS, slamod.moves(legacy), p2, later)["response"]["met"] is False
 
 
 # -- the desk: the real action path on SQLite -----------------------------------------------

@@ -57,6 +57,7 @@ from engine.model import ClockSpec, CodeValue, Condition, Definitions, Duration,
 
 
 SWITCH = "sla_calendar"  # the journaled calendar switch in an event's changes
+JUDGED = "sla_target"  # the targets (seconds) the clocks an event stops were judged against
 CALENDAR_KINDS = ("service", "group", "reporter_site")
 
 
@@ -69,6 +70,8 @@ class Transition:
     # clock id -> the calendar id it follows from this move on (None: the service's)
     calendars: Mapping[str, str | None] | None = None
     moved: bool = True  # False: a journaled calendar switch without a change of state
+    # clock id -> the target (seconds) in force when this move stopped it (JUDGED)
+    judged: Mapping[str, float] | None = None
 
 
 def journaled_switch(changes: Mapping[str, Any] | None) -> dict[str, str | None] | None:
@@ -79,16 +82,42 @@ def journaled_switch(changes: Mapping[str, Any] | None) -> dict[str, str | None]
     return {str(k): (v[1] if isinstance(v, list) and len(v) == 2 else None) for k, v in raw.items()}
 
 
+def journaled_targets(changes: Mapping[str, Any] | None) -> dict[str, float] | None:
+    """The targets an event's changes journal for the clocks it stopped (clock id ->
+    seconds); None when it journals none (it stopped no clock, or an earlier
+    version wrote it)."""
+    raw = (changes or {}).get(JUDGED)
+    if not isinstance(raw, Mapping):
+        return None
+    return {str(k): v for k, v in raw.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)} or None
+
+
+def judged_targets(before: Mapping[str, ClockRun], after: Mapping[str, ClockRun],
+                   sets: Mapping[str, Setting]) -> dict[str, float]:
+    """The targets to journal with a move that took the runs ``before`` to
+    ``after``: those of the clocks it stopped (clock id -> seconds, whole when
+    whole), which judge them from then on."""
+    out: dict[str, float] = {}
+    for cid, run in after.items():
+        target = sets[cid].target
+        if run.status == "stopped" and before[cid].status in ("running", "paused") and target is not None:
+            out[cid] = int(target) if float(target).is_integer() else target
+    return out
+
+
 def moves(events: Iterable[Mapping[str, Any]], aware: Any = None) -> list[Transition]:
     """The clocks' moves of a journal (events in order): its changes of state and
     its calendar switches (a switch without a change of state moves no clock
-    between states).  ``aware``: turns a stored time into an aware one."""
+    between states), with the targets of the clocks a move stopped.  ``aware``:
+    turns a stored time into an aware one."""
     out: list[Transition] = []
     for e in events:
         switch = journaled_switch(e.get("changes"))
         at = e["effective_at"] if aware is None else aware(e["effective_at"])
         if e.get("to_state") is not None:
-            out.append(Transition(at, e.get("from_state"), e["to_state"], e["action"], switch))
+            out.append(Transition(at, e.get("from_state"), e["to_state"], e["action"], switch,
+                                  judged=journaled_targets(e.get("changes"))))
         elif switch and e.get("from_state"):
             out.append(Transition(at, e["from_state"], e["from_state"], e["action"], switch, False))
     return out
@@ -210,7 +239,9 @@ class ClockRun:
     :func:`compute_clock` needs to go on from there.  Times are whole
     microseconds (Calendar.micros); ``run_since`` is the last move's time;
     ``cal`` the calendar a ``group`` or ``reporter_site`` clock follows since its
-    last switch (None: the service's).
+    last switch (None: the service's); ``judged`` the target (microseconds) a
+    stopped clock was judged against when it stopped, as the journal says
+    (None: the basis's, for a stop journaled by an earlier version).
 
     The run depends on what the fold was computed with, its *basis*: the
     service's calendar, the target and the warning threshold (from the ticket's
@@ -226,17 +257,19 @@ class ClockRun:
     breach_at: int | None = None
     warning_at: int | None = None
     cal: str | None = None
+    judged: int | None = None
 
     def to_list(self) -> list[Any]:
         return [self.status, self.elapsed, self.run_since, self.started_at, self.stopped_at,
-                self.breach_at, self.warning_at, self.cal]
+                self.breach_at, self.warning_at, self.cal, self.judged]
 
     @classmethod
     def from_list(cls, data: Any) -> "ClockRun":
         """The run of :meth:`to_list`; ValueError when ``data`` is not one."""
-        if not isinstance(data, list) or len(data) != 8 or data[0] not in _STATUSES \
+        if not isinstance(data, list) or len(data) != 9 or data[0] not in _STATUSES \
                 or not all(v is None or (type(v) is int) for v in data[1:7]) or data[1] is None \
-                or not (data[7] is None or isinstance(data[7], str)):
+                or not (data[7] is None or isinstance(data[7], str)) \
+                or not (data[8] is None or type(data[8]) is int):
             raise ValueError("not a clock run")
         return cls(*data)
 
@@ -305,11 +338,13 @@ def step(clock: ClockSpec, run: ClockRun, b: Basis, tr: Transition, category: st
     elif run.status in ("running", "paused"):
         if _matches(clock.stop, tr.to_state, cat, tr.action):
             run.status, run.stopped_at = "stopped", at
+            judged = (tr.judged or {}).get(clock.id)
+            run.judged = None if judged is None else round(judged * _US)
         else:
             run.status = "paused" if paused else "running"
     elif run.status == "stopped" and _matches(clock.resume, tr.to_state, cat, tr.action) \
             and not _matches(clock.stop, tr.to_state, cat, tr.action):
-        run.status, run.stopped_at = ("paused" if paused else "running"), None
+        run.status, run.stopped_at, run.judged = ("paused" if paused else "running"), None, None
     run.run_since = at
     if run.status in ("running", "paused"):  # a zero threshold is reached as the clock starts
         if run.breach_at is None and reached(run.elapsed, b.target_us):
@@ -320,9 +355,15 @@ def step(clock: ClockSpec, run: ClockRun, b: Basis, tr: Transition, category: st
 
 def record(run: ClockRun, b: Basis, target: float | None, now: datetime) -> dict[str, Any]:
     """The clock's record at ``now`` from its run (which is left as it was), in
-    the calendar the run follows."""
+    the calendar the run follows.  A stopped clock is judged against the target
+    it stopped with (``run.judged``): a later change of priority or service
+    moves the targets of running clocks, never the result of a stopped one."""
     run = ClockRun(*run.to_list())
     cal, target_us, warn_us = b.calendar(run.cal), b.target_us, b.warn_us
+    if run.status == "stopped" and run.judged is not None:
+        if warn_us is not None and target_us:
+            warn_us = round(warn_us * run.judged / target_us)
+        target_us, target = run.judged, run.judged / _US
     now_us = Calendar.micros(now)
     _account(run, b, now_us)
     status, elapsed, warning_at = run.status, run.elapsed, run.warning_at

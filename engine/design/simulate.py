@@ -608,8 +608,10 @@ class Simulation:
         changes: dict[str, list[Any]] = {}
         for e in events:
             if e["ticket"] == key:
-                for name, (old, new) in (e["changes"] or {}).items():
-                    changes[name] = [changes[name][0] if name in changes else old, new]
+                for name, pair in (e["changes"] or {}).items():
+                    if not (isinstance(pair, list) and len(pair) == 2):
+                        continue  # not a field's [old, new]: a calendar switch, the targets judged
+                    changes[name] = [changes[name][0] if name in changes else pair[0], pair[1]]
         shown = self.api.show(key) if key else None
         action = self.spec.actions.get(step.action or "") if step else None
         entry: dict[str, Any] = {

@@ -38,7 +38,7 @@ from engine.model import ProcessSpec
 from engine.runtime import timers
 from engine.runtime.ticket import Ticket
 
-FORMAT = 1
+FORMAT = 2  # 2: a stopped clock's run keeps the target it was judged against
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -237,8 +237,8 @@ def verify(desk: Desk, spec: ProcessSpec, row: Mapping[str, Any], values: Mappin
     nothing to compare: no state stored yet, or one written for another row
     version, other definitions or other values (it is replayed on the next action)."""
     data = row.get("clock_state")
-    if data is None:
-        return None
+    if data is None or (isinstance(data, dict) and isinstance(data.get("f"), int) and 0 < data["f"] < FORMAT):
+        return None  # none yet, or of an earlier format: replayed by the next action
     state = parse(data)
     if state is None:
         return False  # not a clock state at all

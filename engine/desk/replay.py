@@ -30,7 +30,7 @@ from engine.runtime.ticket import CORE_COLUMNS
 # monitoring notes, definition migrations, attachments, mail recorded.  Every other action is a process action.
 NOT_ACTIONS = frozenset({"comment", "link", "alert", "migrate", "attach", "mail"})
 # names in an event's changes that are not field values
-NOT_FIELDS = frozenset({"priority_overridden", "alert", "link", slamod.SWITCH})
+NOT_FIELDS = frozenset({"priority_overridden", "alert", "link", slamod.SWITCH, slamod.JUDGED})
 
 
 @dataclass

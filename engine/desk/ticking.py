@@ -4,6 +4,12 @@ The due tickets come from the due_work rows (written by engine.desk.workflow's
 ``refresh_due`` with every change); here each is locked, its due items fired
 in order (a notification, an action performed as the system, or both) and
 recorded as fired, and its due work written again.
+
+A tick that runs late does what a tick every minute would have done: the due
+items fire in the order of their due instants (a reminder before the timed
+action it announces), and an action is journaled at its due instant
+(``effective_at``; ``recorded_at`` is the wall clock, as for every event), or
+at the ticket's last change when that is later.
 """
 
 from __future__ import annotations
@@ -147,9 +153,7 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
         later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False, starts=starts)
                  if i.kind == item.kind and i.name == item.name and i.due_at <= now] \
             if item.kind == "timer" and item.name in repeating else []
-        if item.kind == "remind" and any(i.kind == "timer" and i.name == item.name for i in items):
-            outcome = message(N_("skipped: the timer itself is already due"))
-        elif later:  # a repeating timer that missed several beats fires once
+        if later:  # a repeating timer that missed several beats fires once
             outcome = message(N_("skipped: a later repetition is also due"))
         else:
             outcome, touched = fire(desk, repo, spec, ticket, item, now, events)
@@ -183,6 +187,9 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
     """One due item's effect: its messages, its action as the system; the outcome
     text, and whether the action may have changed other tickets (it cascaded,
     opened or joined a linked ticket, or linked a major incident).
+    The action is effective at the item's due instant (at the ticket's last
+    change when that is later), as a tick every minute would have made it; the
+    messages are queued now.
     An SLA threshold found after the ticket left the states its action is taken
     from (a breach found once the incident is resolved) still sends its messages;
     its action is skipped, and the outcome says so.  The outcome is a Said (engine.i18n):
@@ -203,7 +210,7 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
     elif item.action:
         try:
             result = perform(desk, repo, ticket, item.action, {}, f"{item.kind} {item.name}",
-                             SYSTEM, now, events)
+                             SYSTEM, item.due_at, events, timed=True)
             parts.append(message(N_("{action} -> {state}"), action=_action(spec, item.action),
                                  state=_state(spec, result["state"])))
             others = any(k in result for k in ("cascade", "opened", "joined", "major_incident"))

@@ -12,7 +12,9 @@ Every function takes the open desk (engine.desk.context.Desk) first.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from functools import partial
 from typing import Any, Mapping
 
 from engine.clock import sla as slamod
@@ -49,15 +51,19 @@ def open_linked(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, out: O
 # -- actions -------------------------------------------------------------------------------
 def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str, Any],
             note: str | None, actor: Actor, now: datetime,
-            events: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+            events: list[dict[str, Any]] | None = None, *, timed: bool = False) -> dict[str, Any]:
     """Perform ``action`` on the locked ``ticket``; returns its view after the change.
     ``events``: its journal, when the caller read it under the lock (``itsm tick``);
-    otherwise the journal is not read (the clocks continue from the row)."""
+    otherwise the journal is not read (the clocks continue from the row).
+    ``timed``: a timed action of the system (``itsm tick``), effective at ``now``,
+    its due instant, however late the tick runs; at the ticket's last change when
+    that is later (the journal only moves forward).  Its cascades are timed alike."""
     spec = desk.spec_for(ticket)
-    now = check_forward(desk, ticket, now)
+    now = max(now, ticket.updated_at) if timed else check_forward(desk, ticket, now)
     ticket.definition_version = desk.register(repo, spec)
     clocks: list[clockstate.Continued] = []
     switch: dict[str, list[str | None]] = {}
+    judged: dict[str, float] = {}
 
     def sla_for(target: str, values: Mapping[str, Any]) -> dict[str, Any]:
         switch.clear()  # a reassignment to a group on other hours: journaled, one more move
@@ -70,6 +76,12 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
         move = slamod.Transition(now, ticket.state, target, action,
                                  {c: v[1] for c, v in switch.items()} or None)
         runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
+        judged.clear()  # the clocks this move stops keep the target they are judged against: journaled
+        if target != ticket.state:  # a stay is no move of the journal's clocks
+            judged.update(slamod.judged_targets(state.runs, runs, sets))
+        if judged:
+            move = dataclasses.replace(move, judged=dict(judged))
+            runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
         clocks[:] = [clockstate.Continued(state, sets, move, runs)]  # apply continues the state with them
         return slamod.records(spec, runs, sets, now)
 
@@ -79,6 +91,8 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
                          Lookup(repo), sla_for, desk.lang, linking, tz=desk.tz)
     if switch:
         out.changes[slamod.SWITCH] = dict(switch)
+    if judged:
+        out.changes[slamod.JUDGED] = dict(judged)
     if "category" in out.changes:
         check_category(desk, spec, out.values)
     linked = None
@@ -106,7 +120,8 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
     cascaded = None
     legacy = (out.action.cascade, out.action.cascade_copy) if out.action.cascade else None
     if legacy is not None or links.cascades(desk, ticket.process, action):
-        cascaded = links.cascade(desk, repo, ticket, action, out.values, now, perform, legacy)
+        cascaded = links.cascade(desk, repo, ticket, action, out.values, now,
+                                 partial(perform, timed=True) if timed else perform, legacy)
     major_key = None
     if linked is None and any(f in out.changes for f in major.WATCHED_FIELDS):
         major_key = major.check(desk, repo, ticket, now)

@@ -270,13 +270,7 @@ def refresh_due(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket,
         starts = timers.timer_starts(spec, ticket, repo.events(ticket.id) if events is None else events)
     elif starts is None:
         starts = {}
-    repeats = {}
-    for t in spec.timers:
-        if t.repeat and t.id in starts:
-            base = starts[t.id].isoformat(timespec="seconds")
-            repeats[t.id] = sum(1 for k, n, c in fired if k == "timer" and n == t.id
-                                and c.startswith(base + "#"))
-    items = timers.due_items(desk.defs, spec, ticket, ticket.sla, fired, repeats, starts)
+    items = timers.due_items(desk.defs, spec, ticket, ticket.sla, fired, starts)
     if write:
         repo.replace_due_work(ticket.id, [i.row() for i in items])
     return items

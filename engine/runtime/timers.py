@@ -9,8 +9,8 @@ an indexed table so ``itsm tick`` finds due work without loading every ticket;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
 
 from engine.clock import sla as slamod
 from engine.model import Definitions, Duration, Effect, Message, ProcessSpec
@@ -44,6 +44,55 @@ def _minus(a: Duration, b: Duration) -> Duration:
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+Key = tuple[str, str, str]  # (kind, name, cycle) of a fired effect
+
+
+def stamp(t: datetime) -> str:
+    """An instant as a cycle key writes it: UTC to the second, so the same instant
+    gives the same key whatever zone it was shown in (a clock that switched to a
+    calendar in another zone starts no new cycle)."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def normal_cycle(cycle: str) -> str:
+    """``cycle`` as :func:`stamp` writes it.  Rows fired before held the instant
+    with the offset of the zone it was shown in (``2026-03-02T09:00:00+08:00``,
+    ``...+08:00#2``): read as UTC, they keep matching."""
+    head, sep, tail = cycle.partition("#")
+    if not head or head.endswith("Z"):
+        return cycle
+    try:
+        t = datetime.fromisoformat(head)
+    except ValueError:
+        return cycle
+    return stamp(t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)) + sep + tail
+
+
+def normal_keys(fired: Iterable[Key]) -> set[Key]:
+    """The fired keys with their cycles as :func:`normal_cycle` gives them."""
+    return {(k, n, normal_cycle(c)) for k, n, c in fired}
+
+
+def last_beat(fired: set[Key], timer: str, base: str) -> tuple[int, datetime | None]:
+    """The last repetition of a repeating timer that fired in the cycle that
+    started at ``base`` (:func:`stamp`): its number (0: none yet) and its due
+    instant (None for a row written before the instant was part of the key)."""
+    number, due = 0, None
+    prefix = base + "#"
+    for kind, name, cycle in fired:
+        if kind != "timer" or name != timer or not cycle.startswith(prefix):
+            continue
+        count, _, when = cycle[len(prefix):].partition("@")
+        try:
+            n = int(count)
+            at = datetime.strptime(when, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc) if when else None
+        except ValueError:
+            continue
+        if n > number:
+            number, due = n, at
+    return number, due
 
 
 def fold_timer_starts(spec: ProcessSpec, starts: dict[str, datetime | None],
@@ -82,9 +131,15 @@ def timer_starts(spec: ProcessSpec, ticket: Ticket,
 
 
 def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping[str, Any],
-              fired: set[tuple[str, str, str]], repeats: Mapping[str, int] | None = None,
-              starts: Mapping[str, datetime] | None = None) -> list[DueItem]:
+              fired: Iterable[Key], starts: Mapping[str, datetime] | None = None) -> list[DueItem]:
     """Every timed effect still to come for ``ticket`` (not yet fired).
+
+    A cycle is the instant its clock or timer started (:func:`stamp`); a
+    repeating timer's repetition adds its number and due instant
+    (``2026-03-04T01:00:00Z#3@2026-03-04T04:00:00Z``).  The first repetition
+    is due ``after`` the start, each next one ``after`` the last one's due
+    instant, with the ``after`` of the ticket's priority now: a change of
+    priority changes the interval from the last reminder on.
 
     An SLA threshold is due at its instant while the clock runs.  A threshold
     the clock has reached (``warned``, ``breached``: engine.clock.sla.reached)
@@ -97,12 +152,14 @@ def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping
     if state is None:
         return []
     items: list[DueItem] = []
+    fired = normal_keys(fired)
     for clock in spec.clocks:
         rec = sla.get(clock.id) or {}
         status = rec.get("state")
         if status not in ("running", "paused", "stopped"):
             continue
-        cycle = rec.get("started_at") or ""
+        started = _parse(rec.get("started_at"))
+        cycle = stamp(started) if started is not None else ""
         for kind, effect, when, reached in (
                 ("warning", clock.on_warning, rec.get("warning_at"), rec.get("warned")),
                 ("breach", clock.on_breach, rec.get("due"), rec.get("breached"))):
@@ -122,10 +179,16 @@ def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping
         entered = (starts or {}).get(timer.id) or ticket.state_entered_at
         after = timer.after_for(ticket.values.get("priority"))
         cal = slamod.calendar_for(defs, timer.calendar, ticket.values.get("service"))
-        base = entered.isoformat(timespec="seconds")
-        n = (repeats or {}).get(timer.id, 0) + 1 if timer.repeat else 1
-        cycle = f"{base}#{n}" if timer.repeat else base
-        fire_at = cal.add(entered, _scaled(after, n))
+        base = stamp(entered)
+        if timer.repeat:
+            n, last = last_beat(fired, timer.id, base)
+            if last is not None:
+                fire_at = cal.add(last, after)
+            else:  # the first, or after a row without its instant: counted from the start
+                fire_at = cal.add(entered, _scaled(after, n + 1))
+            cycle = f"{base}#{n + 1}@{stamp(fire_at)}"
+        else:
+            fire_at, cycle = cal.add(entered, after), base
         item = DueItem("timer", timer.id, cycle, fire_at, timer.action, timer.notify)
         if item.key() not in fired:
             items.append(item)

@@ -171,13 +171,13 @@ def test_auto_close_after_three_business_days_with_a_reminder(desk: Desk) -> Non
     t = desk.show(key, now="2026-03-12 10:01")
     assert (t["state"], t["status"], t["category"]) == ("closed", "closed", "closed")
     assert t["fields"]["auto_closed"] is True and t["fields"]["user_confirmed"] is False
-    assert t["closed_at"] == at("2026-03-12 10:01")
+    assert t["closed_at"] == at("2026-03-12 10:00")  # when it was due (a tick a minute late)
     ev = desk.history(key)
     assert [e["action"] for e in ev] == ["create", "resolve", "auto_close"]
     last = ev[-1]
     assert (last["actor"], last["action"], last["from"], last["to"]) == ("system", "auto_close",
                                                                           "resolved", "closed")
-    assert last["at"] == at("2026-03-12 10:01")
+    assert last["at"] == at("2026-03-12 10:00")
     assert last["changes"]["auto_closed"] == [False, True]
 
     assert ticked(tick(desk, "2026-03-16 10:00"), key) == []  # closed: nothing more
@@ -717,3 +717,84 @@ def test_tick_notices_a_ticket_changed_since_its_batch_read(desk: Desk, db_url: 
             assert ("timer", "auto_close") in {(k, n) for k, n, _ in fresh[tid][1]}
     finally:
         api.store.close()
+
+
+# -- a late tick ------------------------------------------------------------------------------
+
+def test_a_late_tick_acts_at_the_due_instants_in_their_order(desk: Desk, db_url: str) -> None:
+    o = desk.org
+    key = resolved_incident(desk, "2026-03-09 09:00", "2026-03-09 10:00")
+    # reminder due Wednesday 10:00, auto-close Thursday 10:00; nobody ticks until Thursday 12:00
+    report = tick(desk, "2026-03-12 12:00")
+    assert [(r["kind"], r["due"], r["outcome"]) for r in report if r["key"] == key] == [
+        ("remind", at("2026-03-11 10:00"), "1 message(s) queued"),
+        ("timer", at("2026-03-12 10:00"), "auto_close -> closed")]
+    assert recipients(outbox(desk, key, "confirm_reminder")) == [o.reporter]
+    t = desk.show(key, now="2026-03-12 12:00")
+    assert t["state"] == "closed"
+    assert t["closed_at"] == t["updated_at"] == at("2026-03-12 10:00")  # when it was due, not when ticked
+    last = desk.history(key)[-1]
+    assert (last["action"], last["actor"], last["at"]) == ("auto_close", "system", at("2026-03-12 10:00"))
+    assert last["recorded_at"] != last["at"]  # recorded on the wall clock, as every event
+    audit = desk.itsm.json("audit", "verify", user=o.owner.id)
+    assert audit["problems"] == [] and audit["tickets"] == 1, audit
+    assert ticked(tick(desk, "2026-03-12 12:01"), key) == []
+
+
+def test_a_late_timed_action_never_goes_before_the_last_change(desk: Desk) -> None:
+    o = desk.org
+    # P2 started 09:10: resolution breached Monday 18:00 (escalate); put on hold Tuesday 09:30
+    # before any tick: the escalation, ticked at 10:00, happens at the hold (09:30), not before it
+    key = started_p2(desk, "2026-03-02 09:00", "2026-03-02 09:05", "2026-03-02 09:10", "Dock resets")
+    desk.do(key, "pend", o.desktop.id, "2026-03-03 09:30", reason="Waiting for a new dock")
+    report = tick(desk, "2026-03-03 10:00")
+    assert [(r["kind"], r["due"]) for r in report if r["key"] == key] == [
+        ("warning", at("2026-03-02 16:00")), ("breach", at("2026-03-02 18:00"))]
+    events = desk.history(key)
+    assert [(e["action"], e["at"]) for e in events[-2:]] == [
+        ("pend", at("2026-03-03 09:30")), ("escalate", at("2026-03-03 09:30"))]
+
+
+# -- a met target stays met -------------------------------------------------------------------
+
+def test_raising_the_priority_does_not_re_judge_a_met_response(desk: Desk) -> None:
+    o = desk.org
+    # P3 on desktop: response within 2 business hours; taken up after one hour: met
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="Dock resets",
+                   service="desktop", urgency="medium", impact="medium")["key"]
+    desk.do(key, "assign", o.agent.id, "2026-03-02 09:05", group="desktop_support")
+    desk.do(key, "start", o.desktop.id, "2026-03-02 10:00")
+    response = desk.show(key)["sla"]["response"]
+    assert (response["state"], response["met"], response["breached"]) == ("stopped", True, False)
+    # raised to P2 (response 30 business minutes) once working: the hour it took was within
+    # the target in force when the clock stopped; the resolution target moves (1 business day)
+    desk.do(key, "update", o.desktop.id, "2026-03-02 10:30", urgency="high")
+    t = desk.show(key, now="2026-03-02 10:30")
+    assert t["priority"] == "P2"
+    response = t["sla"]["response"]
+    assert (response["met"], response["breached"], response["elapsed_seconds"]) == (True, False, 3600)
+    assert response["target_seconds"] == 2 * 3600 and response["due"] == at("2026-03-02 11:00")
+    assert t["sla"]["resolution"]["target_seconds"] == 8 * 3600
+    assert ticked(tick(desk, "2026-03-02 10:31"), key) == []  # no breach of the response
+    assert key not in [r["key"] for r in desk.itsm.json("list", "--breached", user=o.agent.id,
+                                                         now=at("2026-03-02 10:31"))]
+    audit = desk.itsm.json("audit", "verify", user=o.owner.id)
+    assert audit["problems"] == [], audit
+    # the journal says what the clock was judged against when it stopped
+    start = next(e for e in desk.history(key) if e["action"] == "start")
+    assert start["changes"]["sla_target"] == {"response": 7200}
+
+
+def test_a_reopened_clock_is_judged_again_against_the_target_then(desk: Desk) -> None:
+    o = desk.org
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="Dock resets",
+                   service="desktop", urgency="medium", impact="medium")["key"]  # P3: 3 business days
+    desk.do(key, "resolve", o.agent.id, "2026-03-02 10:00", **RESOLVE)
+    assert desk.show(key)["sla"]["resolution"]["met"] is True
+    desk.do(key, "update", o.agent.id, "2026-03-02 10:10", urgency="high", impact="high")  # P1: 4 h
+    assert desk.show(key)["sla"]["resolution"]["met"] is True  # stays met while stopped
+    desk.do(key, "reopen", o.reporter, "2026-03-02 11:00", reason="Still broken")
+    desk.do(key, "resolve", o.agent.id, "2026-03-02 15:00", **RESOLVE)
+    # running again after the reopen: 1 h + 09:00-... now 5 business hours > P1's 4 h
+    res = desk.show(key)["sla"]["resolution"]
+    assert (res["met"], res["target_seconds"]) == (False, 4 * 3600)
