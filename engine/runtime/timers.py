@@ -8,6 +8,7 @@ an indexed table so ``itsm tick`` finds due work without loading every ticket;
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
@@ -49,6 +50,7 @@ def _parse(value: str | None) -> datetime | None:
 Key = tuple[str, str, str]  # (kind, name, cycle) of a fired effect
 
 
+@functools.lru_cache(maxsize=4096)  # an action stamps the same few instants again and again
 def stamp(t: datetime) -> str:
     """An instant as a cycle key writes it: UTC to the second, so the same instant
     gives the same key whatever zone it was shown in (a clock that switched to a
