@@ -12,7 +12,9 @@ shipped incident process (checked against a statement trace of the engine):
 messages on intake, assign and resolve; the search text on intake and resolve
 (the solution); the due work an SLA clock or timer adds or drops.  An intake
 allocates the key, inserts the ticket, its search text, its create event, an
-outbox row and its due-work rows.
+outbox row and its due-work rows.  On SQLite, the transaction that brings the
+search text written to ``CATCH_UP_BATCH`` changes indexes them, as the engine's
+writer does (engine/store/search.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from engine.journal import GENESIS, event_hash, hashed_fields
-from engine.store.search import bigrams
+from engine.store.search import CATCH_UP, CATCH_UP_BATCH, bigrams
 
 
 def _naive(t: datetime) -> datetime:
@@ -48,6 +50,7 @@ class RawStore:
             dsn = re.sub(r"^postgresql\+psycopg://", "postgresql://", url)
             self.conn = psycopg.connect(dsn, autocommit=True)
         self.cur = self.conn.cursor()
+        self.search_writes = 0  # SQLite: search_text rows written since the index caught up
 
     # -- plumbing -------------------------------------------------------------------
     def _sql(self, text: str) -> str:
@@ -72,6 +75,10 @@ class RawStore:
         self.cur.execute("BEGIN IMMEDIATE" if self.sqlite else "BEGIN")
 
     def commit(self) -> None:
+        if self.search_writes >= CATCH_UP_BATCH:  # SQLite: as the engine's writer, the full-text
+            self.search_writes = 0  # index catches up once a batch of changes is pending
+            for sql in CATCH_UP:
+                self.cur.execute(sql)
         self.cur.execute("COMMIT")
 
     def rollback(self) -> None:
@@ -175,6 +182,7 @@ class RawStore:
                     sets["text_grams"] = new_grams
                 self.execute("UPDATE search_text SET " + ", ".join(f"{k} = :{k}" for k in sets)
                              + " WHERE ticket_id = :t", dict(sets, t=ticket_id))
+                self.search_writes += self.sqlite
             if due_rows is not None:
                 self._due_work(ticket_id, now, replace=True, rows=due_rows)
             elif drop or add:
@@ -212,6 +220,7 @@ class RawStore:
                          "title_grams, text_grams) VALUES (:t, :title, :d, '', '', '', :tg, :dg)",
                          {"t": ticket_id, "title": title, "d": description, "tg": bigrams(title),
                           "dg": bigrams(description)})
+            self.search_writes += self.sqlite
             changes = {"title": [None, title], "reporter": [None, "bench.reporter@example.com"],
                        "urgency": [None, "medium"], "impact": [None, "low"], "priority": [None, "P4"]}
             seq = self._append(ticket_id, "create", None, "new", changes, now, version)
