@@ -145,7 +145,34 @@ def _filter(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) 
     return TicketFilter(**filters)
 
 
+# list filters naming a code, and the code table that knows them
+_CODED = (("service", "services"), ("group", "groups"), ("priority", "priority"))
+
+
+def known_filters(desk: Desk, filters: Mapping[str, Any]) -> None:
+    """Refuse a queue filter no definition knows (``itsm list --state resolvd``):
+    an empty queue for a typo reads as "nothing to do".  An unknown process is
+    NotFound, as for search; a state must be one of the process's (or of any
+    process's), a service, group or priority a code of its table."""
+    process = filters.get("process")
+    specs = [desk.process(process)] if process else list(desk.defs.processes.values())
+    states = {s for spec in specs for s in spec.states}
+    for state in filters.get("states") or ():
+        if state not in states:
+            text = (N_("--state {state}: no such state in {process}; known: {known}") if process
+                    else N_("--state {state}: no process has such a state; known: {known}"))
+            raise UsageError(text, values={"state": state, "process": process,
+                                           "known": ", ".join(sorted(states))})
+    for name, table_id in _CODED:
+        value, table = filters.get(name), desk.defs.codes.get(table_id)
+        if value and table is not None and value not in table:
+            raise UsageError(N_("--{name} {value}: not a code of {table}; known: {known}"),
+                             values={"name": name, "value": value, "table": table_id,
+                                     "known": ", ".join(table.values)})
+
+
 def list_tickets(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+    known_filters(desk, filters)
     f = _filter(desk, breached, at_risk, filters)
     with desk.store.read() as repo:
         rows = repo.list_tickets(f)

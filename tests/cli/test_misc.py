@@ -108,6 +108,24 @@ def test_list_filters(itsm: Any, queue: dict[str, str]) -> None:
     assert {"key", "process", "state", "status", "category", "priority", "sla", "fields"} <= set(rows[0])
 
 
+def test_list_refuses_filters_no_definition_knows(itsm: Any, queue: dict[str, str]) -> None:
+    """A typo in a filter is a usage error naming the known values, not an empty
+    queue that reads as "nothing to do"."""
+    r = itsm("list", "--state", "resolvd", user="wang.lei", expect=2)
+    assert "resolvd" in r.stderr and "resolved" in r.stderr
+    r = itsm("list", "--process", "service_request", "--state", "in_progress", user="wang.lei", expect=2)
+    assert "in service_request" in r.stderr and "fulfilling" in r.stderr and "resolved" not in r.stderr
+    r = itsm("list", "--group", "desktop_suport", user="wang.lei", expect=2)
+    assert "desktop_suport" in r.stderr and "desktop_support" in r.stderr
+    r = itsm("list", "--service", "vpn", user="wang.lei", expect=2)
+    assert "vpn" in r.stderr and "network" in r.stderr
+    r = itsm("list", "--priority", "p1", user="wang.lei", expect=2)
+    assert "P1" in r.stderr
+    r = itsm("list", "--process", "incidents", user="wang.lei", expect=4)
+    assert "incident" in r.stderr
+    assert _keys(itsm, "--state", "new", "--group", "desktop_support") == []  # known, just empty
+
+
 def test_list_as_csv_and_table(itsm: Any, queue: dict[str, str]) -> None:
     rows = list(csv.DictReader(io.StringIO(itsm("list", "--open", "--csv", user="wang.lei").stdout)))
     assert [r["key"] for r in rows] == [queue["a"], queue["b"], queue["r"]]
