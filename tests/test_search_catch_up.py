@@ -115,6 +115,7 @@ def test_a_writer_indexes_once_a_batch_is_pending(api: Api, db_url: str) -> None
     for i in range(3 * CATCH_UP_BATCH):
         new(api, f"Keyboard {i} sticks")
         assert pending(db_url) < CATCH_UP_BATCH
+    catch_up(db_url)
     index_matches_text(db_url)
 
 
@@ -203,3 +204,41 @@ def test_catching_up_reads_only_the_pending_tickets(api: Api, db_url: str) -> No
             plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
             assert not any(step.startswith("SCAN s") for step in plan), (sql, plan)
             assert any(step.startswith("SCAN p") or "search_pending" in step for step in plan), (sql, plan)
+
+
+def test_a_search_never_waits_for_a_writer(api: Api, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another connection holds the write lock, a search does not wait for
+    it (nor fail after the busy timeout): it reads the index as of its last
+    catch-up.  Once the lock is free, the next search catches up and finds all."""
+    monkeypatch.setenv("ITSM_SQLITE_BUSY_TIMEOUT", "2000")
+    old = new(api, "Plotter prints blank pages")
+    assert keys(api.search("plotter")) == [old]  # caught up
+    fresh = new(api, "Plotter jams on A0 paper")
+    assert pending(db_url) == 1
+    searcher = Api.open(home=str(REPO), db=db_url, user=AGENT)
+    blocker = sqlite3.connect(path_of(db_url), isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        assert keys(searcher.search("plotter")) == [old]  # the index as it was: not the pending one
+        assert keys(searcher.similar(fresh)) == []
+        blocker.execute("ROLLBACK")
+        assert keys(searcher.search("plotter")) == sorted([old, fresh])
+        assert pending(db_url) == 0
+    finally:
+        blocker.close()
+        searcher.store.close()
+    index_matches_text(db_url)
+
+
+def test_the_batch_bound_holds_across_one_shot_processes(api: Api, db_url: str) -> None:
+    """Each CLI command is its own process: the bound counts what is pending in the
+    database, not what one process wrote."""
+    for i in range(CATCH_UP_BATCH + 10):
+        once = Api.open(home=str(REPO), db=db_url, user=AGENT)
+        try:
+            new(once, f"Headset {i} crackles")
+        finally:
+            once.store.close()
+        assert pending(db_url) < CATCH_UP_BATCH
+    catch_up(db_url)
+    index_matches_text(db_url)

@@ -3,7 +3,8 @@ solution reuse.
 
 Every ticket's searchable text (title, description, the process's solution
 field, its other text fields, and the notes of its journal) is kept in the
-store's index in the same transaction as the ticket (:mod:`engine.store.search`).
+store's text in the same transaction as the ticket; on SQLite its full-text
+index catches up in batches (:mod:`engine.store.search`).
 This module decides what goes into the index, turns a query into terms, ranks
 similar tickets (text first, then the same service and category) and cuts the
 snippet that shows why a ticket matched.  The SQL lives in the store.

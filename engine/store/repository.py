@@ -3,6 +3,7 @@ inside one transaction (``Store.write()`` / ``Store.read()``)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -905,7 +906,6 @@ class Store:
         self._writer: Connection | None = None
         self._writer_lock = threading.Lock() if db.is_sqlite(self.engine) else None
         self._people = PeopleCache()  # what the kept connection read of people
-        self._search_writes = 0  # changes of tickets' text written since the index last caught up
 
     def _create_if_missing(self, reading: bool) -> None:
         if self.missing is None:
@@ -944,36 +944,64 @@ class Store:
                     self._index_written(repo)
 
     def _index_written(self, repo: Repo) -> None:
-        """SQLite: once this process wrote :data:`CATCH_UP_BATCH` changes of tickets'
-        text, the transaction that reaches it indexes every pending change."""
+        """SQLite: the transaction that wrote tickets' text and finds
+        :data:`CATCH_UP_BATCH` changes pending (by any process) indexes them all."""
         if repo.search.writes and self._writer_lock is not None:
-            self._search_writes += repo.search.writes
-            if self._search_writes >= CATCH_UP_BATCH:
-                repo.search.catch_up()
-                self._search_writes = 0
+            repo.search.catch_up(at_least=CATCH_UP_BATCH)
 
     def catch_up_search(self) -> None:
-        """SQLite: index the pending changes of tickets' text (if any) in a
-        transaction of their own, so that a search reads an index in step with the
-        tickets.  A search of another process may be doing the same: the second
-        finds nothing pending."""
+        """SQLite: index the pending changes of tickets' text now, in a transaction
+        of their own (waiting for the write lock as a write does)."""
         if self._writer_lock is None:
             return
-        with self.engine.connect() as conn:
-            behind = SearchIndex(conn, True).behind()
-        if behind:
-            with self.write() as repo:
-                repo.search.catch_up()
-            self._search_writes = 0
+        with self.write() as repo:
+            repo.search.catch_up()
+
+    def _searching(self) -> tuple[Connection, Any] | None:
+        """SQLite, when changes of tickets' text wait to be indexed: a connection in
+        a transaction holding the write lock, taken without waiting, for the index
+        to catch up and the search to read in that one transaction (so nothing
+        committed in between is missed).  None when nothing is pending, when
+        another writer holds the lock (a search never waits for a writer: it reads
+        the index as of its last catch-up, at most a batch behind), or when the
+        file cannot be written."""
+        if self._writer_lock is None:
+            return None
+        with self.engine.connect() as probe:
+            if not SearchIndex(probe, True).behind():
+                return None
+        conn = self.engine.connect().execution_options(itsm_write=True)
+        raw = conn.connection.driver_connection
+        waits = int(raw.execute("PRAGMA busy_timeout").fetchone()[0])
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            tx = conn.begin()
+        except (sa.exc.OperationalError, sqlite3.OperationalError):  # busy, or read-only
+            conn.invalidate()  # not back to the pool with the timeout changed
+            conn.close()
+            return None
+        raw.execute(f"PRAGMA busy_timeout = {waits}")
+        return conn, tx
 
     @contextmanager
     def read(self, search: bool = False) -> Iterator[Repo]:
         """A read-only transaction; ``search``: one that searches tickets' text
-        (the index is brought up to date first, see :meth:`catch_up_search`)."""
+        (SQLite: with the index caught up in it when it can be, see :meth:`_searching`)."""
         self._create_if_missing(reading=True)
         with db.translate_errors(self.url):
-            if search:
-                self.catch_up_search()
+            held = self._searching() if search else None
+            if held is not None:
+                conn, tx = held
+                try:
+                    repo = Repo(conn, keys=self.keys)
+                    repo.search.catch_up()
+                    yield repo
+                    tx.commit()
+                finally:
+                    if tx.is_active:
+                        tx.rollback()
+                    conn.close()
+                return
             with self.engine.connect() as conn:
                 with conn.begin():
                     yield Repo(conn, keys=self.keys)

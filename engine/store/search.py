@@ -4,10 +4,11 @@
 caller's transaction.  SQLite finds rows through the FTS5 table ``search_fts``
 (trigram tokenizer, ranked by bm25), which catches up with ``search_text`` many
 tickets at a time (:meth:`SearchIndex.catch_up`, migration 0013): triggers note
-each changed ticket in ``search_pending``, a writer brings the index up to date
-once :data:`CATCH_UP_BATCH` changes are pending, and every search first does
-(``Store.read(search=True)``), so no search reads a stale index while an action
-commits no FTS5 segment of its own.  PostgreSQL through a pg_trgm GIN index on the
+each changed ticket in ``search_pending``, the writing transaction that finds
+:data:`CATCH_UP_BATCH` changes pending indexes them, and a search catches up
+first in its own transaction when the write lock is free
+(``Store.read(search=True)``), so an action commits no FTS5 segment of its own.
+PostgreSQL through a pg_trgm GIN index on the
 concatenated document (``ILIKE``, ranked by ``word_similarity``).  Both treat a
 term as a case-insensitive substring, so Chinese needs no word segmenter.
 Terms shorter than three characters cannot use a trigram index.  A term of two
@@ -58,9 +59,9 @@ NOTE_SEPARATOR = "\n"
 SIMILAR_CANDIDATES = 300
 
 # SQLite: changes to search_text wait in search_pending (one row a ticket, with the
-# text the FTS tables hold for it) until this many were written by one process,
-# or a search needs the index; then they are indexed in one transaction (an FTS5
-# segment per transaction: 64 tickets cost about what 6 cost one by one).
+# text the FTS tables hold for it) until this many are pending, or a search needs
+# the index; then they are indexed in one transaction (an FTS5 segment per
+# transaction: 64 tickets cost about what 6 cost one by one).
 CATCH_UP_BATCH = 64
 
 
@@ -173,14 +174,16 @@ class SearchIndex:
         return self.sqlite and bool(self.conn.exec_driver_sql(
             "SELECT EXISTS (SELECT 1 FROM search_pending)").scalar())
 
-    def catch_up(self) -> int:
+    def catch_up(self, at_least: int = 1) -> int:
         """SQLite: index the pending changes of search_text (see :data:`CATCH_UP`), in
-        the caller's transaction; how many tickets were pending.  PostgreSQL: 0
-        (its indexes follow search_text in the writing transaction)."""
+        the caller's transaction, if at least ``at_least`` are pending; how many
+        tickets were pending.  PostgreSQL: 0 (its indexes follow search_text in the
+        writing transaction)."""
         if not self.sqlite:
             return 0
-        pending = int(self.conn.exec_driver_sql("SELECT count(*) FROM search_pending").scalar() or 0)
-        if pending:
+        raw = self.conn.connection.driver_connection  # a count of a few rows: no SQLAlchemy round
+        pending = int(raw.execute("SELECT count(*) FROM search_pending").fetchone()[0])
+        if pending and pending >= at_least:
             for sql in CATCH_UP:
                 self.conn.exec_driver_sql(sql)
         return pending

@@ -14,8 +14,8 @@ Now three triggers note, in ``search_pending``, each ticket whose text changed
 since the index last caught up, with the text the index holds for it (the FTS5
 'delete' of an external-content table must be given exactly that); the two
 FTS5 tables are brought up to date many tickets at a time
-(engine/store/search.py ``SearchIndex.catch_up``): by a writer once enough are
-pending, and before every search, so no search sees a stale index.
+(engine/store/search.py ``SearchIndex.catch_up``): by the writing transaction
+that finds a batch pending, and by a search that can take the write lock.
 
 PostgreSQL is unchanged: its GIN indexes follow ``search_text`` in the same
 transaction.
@@ -30,7 +30,7 @@ depends_on = None
 
 TEXT = ('title', 'description', 'solution', 'details', 'notes')
 GRAMS = ('title_grams', 'text_grams', 'notes_grams')
-# engine/store/search.py creates the same triggers (a migration does not import the engine)
+# the triggers that note changes for engine/store/search.py's SearchIndex.catch_up
 PENDING = ("CREATE TABLE search_pending (ticket_id INTEGER NOT NULL PRIMARY KEY, indexed BOOLEAN NOT NULL, "
            + ", ".join(f"{c} TEXT" for c in TEXT + GRAMS) + ")")
 _OLD = ", ".join(f"old.{c}" for c in TEXT + GRAMS)
