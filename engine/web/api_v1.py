@@ -46,6 +46,13 @@ def scope_of(request: Request) -> str | None:
     return "read" if request.method in ("GET", "HEAD") else "write"
 
 
+async def check_key(request: Request) -> None:
+    """InvalidApiKey (401) unless the request carries a valid API key: what a request
+    to an API path without a route of its method must pass before its 405."""
+    credentials = await bearer(request)
+    await run_in_threadpool(server_api(request).authenticate_key, credentials.credentials if credentials else None)
+
+
 async def _authenticate(request: Request) -> str:
     """The id of the acting person (InvalidApiKey, 401, without a valid key): the
     key's, or with ``X-Itsm-As`` the person its holder acts for (403 unless the

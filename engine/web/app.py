@@ -122,6 +122,13 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405 and request.url.path.startswith("/api/"):
+        from engine.web.api_v1 import check_key
+
+        try:  # a stranger learns nothing of the API's routes: the key first, as on every route
+            await check_key(request)
+        except ItsmError as err:
+            return await _itsm_error(request, err)
     if exc.status_code == 404:
         body = NotFound(f"no such page: {request.url.path}").to_dict()
         _said(request, body, "err_no_page", path=request.url.path)

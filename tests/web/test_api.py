@@ -125,6 +125,11 @@ def test_every_error_status(web: Web, org: Any) -> None:
         r = web.client.get(f"/api/v1/tickets/{key}", headers=headers)
         assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
         assert r.json()["error"] == "unauthenticated" and "title" not in r.text
+    # 405 only with a key: without one, a method the route lacks is 401 too (routes are not told)
+    r = web.client.delete(f"/api/v1/tickets/{key}")
+    assert r.status_code == 401 and r.json()["error"] == "unauthenticated"
+    r = web.client.delete(f"/api/v1/tickets/{key}", headers={"Authorization": f"Bearer {web.keys['agent']}"})
+    assert r.status_code == 405
     # 403: the role is wrong; a priority set by hand without the role
     assert web.call("POST", f"/api/v1/tickets/{key}/actions/cancel", who="desktop",
                     json={"set": {"reason": "dup", "closure_code": "duplicate"}}, expect=403)["allowed_roles"]
