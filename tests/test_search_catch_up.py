@@ -56,7 +56,8 @@ def catch_up(db_url: str) -> None:
 
     store = Store(db_url)
     try:
-        store.catch_up_search()
+        with store.write() as repo:  # waits for the write lock, as any write
+            repo.search.catch_up()
     finally:
         store.close()
 

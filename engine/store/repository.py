@@ -949,14 +949,6 @@ class Store:
         if repo.search.writes and self._writer_lock is not None:
             repo.search.catch_up(at_least=CATCH_UP_BATCH)
 
-    def catch_up_search(self) -> None:
-        """SQLite: index the pending changes of tickets' text now, in a transaction
-        of their own (waiting for the write lock as a write does)."""
-        if self._writer_lock is None:
-            return
-        with self.write() as repo:
-            repo.search.catch_up()
-
     def _searching(self) -> tuple[Connection, Any] | None:
         """SQLite, when changes of tickets' text wait to be indexed: a connection in
         a transaction holding the write lock, taken without waiting, for the index
