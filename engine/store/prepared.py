@@ -90,6 +90,8 @@ class _Compiled:
     def params(self, values: Mapping[str, Any]) -> Any:
         """The DB-API parameters for ``values`` (a tuple or a dict, as the driver wants)."""
         defaults = self.defaults
+        if self.positional and not defaults:  # the common case, as one comprehension
+            return tuple([values[name] if proc is None else proc(values[name]) for name, proc in self.slots])
         if self.positional:
             out = []
             for name, proc in self.slots:
