@@ -165,7 +165,7 @@ class Expression:
     names: frozenset[str]  # free top-level names
     paths: tuple[tuple[str, ...], ...]  # attribute paths, e.g. ("service", "criticality")
     constant: bool  # uses no name at all
-    _fn: Callable[..., Any]
+    _template: Any  # Jinja's template assigning the expression's value to ``result``
 
     def evaluate(self, context: dict[str, Any]) -> Any:
         from jinja2 import Undefined  # loaded already: compiling this imported jinja2
@@ -175,7 +175,7 @@ class Expression:
             # What Jinja's TemplateExpression.__call__ does, without its two copies
             # of the context as keyword arguments (half the cost of a guard):
             # new_context copies ``context`` once, so the caller's dict is untouched.
-            template = self._fn._template
+            template = self._template
             run = template.new_context(context)
             for _ in template.root_render_func(run):
                 pass
@@ -252,7 +252,7 @@ def compile_expression(source: str) -> Expression:
 
     env = _env()
     try:
-        fn = env.compile_expression(source, undefined_to_none=False)
+        template = _expression_template(env, source)
         tree = env.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
         raise ExpressionError(N_("syntax error: {message}"), source, _syntax_column(source),
@@ -275,7 +275,24 @@ def compile_expression(source: str) -> Expression:
     # keep only the longest paths (service.criticality, not also service)
     longest = {p for p in paths if not any(q != p and q[: len(p)] == p for q in paths)}
     constant = not names
-    return Expression(source, frozenset(names), tuple(sorted(longest)), constant, fn)
+    return Expression(source, frozenset(names), tuple(sorted(longest)), constant, template)
+
+
+def _expression_template(env: Any, source: str) -> Any:
+    """The template Jinja's ``Environment.compile_expression`` builds (the parsed
+    expression assigned to ``result``), kept so :meth:`Expression.evaluate` runs it
+    on the caller's context directly."""
+    from jinja2 import nodes
+    from jinja2.exceptions import TemplateSyntaxError
+    from jinja2.parser import Parser
+
+    parser = Parser(env, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno, None, source)
+    expr.set_environment(env)
+    return env.from_string(nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)],
+                                          lineno=1))
 
 
 def _refuse_constant_parts(env: Any, tree: Any, source: str) -> None:
@@ -340,11 +357,10 @@ def _refuse_if_refused(env: Any, node: Any, source: str) -> None:
     """Evaluate the constant part ``node`` on its own; refuse the expression when
     the sandbox refuses it (any other failure is the runtime's to report)."""
     from jinja2 import nodes
-    from jinja2.environment import TemplateExpression
 
     try:
         body = [nodes.Assign(nodes.Name("result", "store"), node, lineno=1)]
-        part = TemplateExpression(env.from_string(nodes.Template(body, lineno=1)), False)
+        part = env.from_string(nodes.Template(body, lineno=1))
     except Exception:  # noqa: BLE001 - not compilable on its own: the whole compiled already
         return
     try:
