@@ -38,6 +38,13 @@ from engine.errors import UsageError
 from engine.i18n import N_, message
 
 GENESIS = "0" * 64
+# What an event's ``changes`` records besides fields (engine.desk: where a person's
+# change came from, a link, an attachment, a mail, an alert; engine.clock.sla: a
+# calendar switch, the targets of the clocks it stopped; the priority override).
+# The process schema refuses them as field ids (engine/schemas/process.schema.json),
+# so a field's change is never taken for one of these records, or one for a field.
+RECORD_KEYS = frozenset({"alert", "attachment", "link", "mail", "origin", "priority_overridden",
+                         "sla_calendar", "sla_target"})
 HASHED = ("seq", "action", "actor", "role", "from_state", "to_state", "changes", "note",
           "public", "definition_version", "effective_at", "recorded_at")
 

@@ -2143,3 +2143,26 @@ def test_a_process_that_does_not_load_keeps_its_roles_from_c004(tmp_path: Path) 
         encoding="utf-8")
     rules = [f.rule for f in lint_paths([repo]).findings]
     assert "S001" in rules and "C004" not in rules, rules
+
+
+@pytest.mark.parametrize("name", ["sla_target", "origin", "link"])
+def test_schema_a_field_may_not_take_a_name_the_journal_records_changes_under(check: Check, name: str) -> None:
+    """An event's ``changes`` also records where a person's change came from, a
+    link, the targets of the clocks it stopped...: a field under one of those
+    names would be taken for that record (or clobbered by it) on replay."""
+    text = replaced("processes/incident.yaml", "  solution: {type: text",
+                    f"  {name}: {{type: text, label: {{en: X, zh: X}}}}\n  solution: {{type: text")
+    f = check({"processes/incident.yaml": text}, [("S001", *at(text, f"{name}: {{type"))])
+    assert f[0].message.startswith(f"key '{name}' is reserved here: A field id")
+
+
+def test_the_schema_reserves_exactly_the_journal_record_keys() -> None:
+    import json
+
+    from engine.clock import sla
+    from engine.journal import RECORD_KEYS
+
+    schema = json.loads((Path(__file__).parents[2] / "engine/schemas/process.schema.json").read_text("utf-8"))
+    reserved = schema["properties"]["fields"]["propertyNames"]["not"]["enum"]
+    assert set(reserved) == RECORD_KEYS
+    assert {sla.SWITCH, sla.JUDGED} <= RECORD_KEYS
