@@ -19,6 +19,9 @@ from typing import Callable
 from engine.i18n import N_, message
 
 
+HEADER_BYTES = 64 * 1024  # of a message over the size limit, what is fetched: its header, at most this
+
+
 class MailboxUnavailable(Exception):
     """The IMAP server could not be reached, or refused us."""
 
@@ -76,8 +79,13 @@ def poll(account: ImapAccount, handle: Callable[[bytes], object], limit: int = 5
         for uid in uids:
             status, sized = client.uid("FETCH", uid, "(RFC822.SIZE)")
             size = _size(sized)
-            if size is not None and size > max_bytes:
-                results.append(handle(b"X-Itsm-Too-Large: " + str(size).encode() + b"\r\n\r\n"))
+            if size is not None and size > max_bytes:  # its header only, so the log says whose
+                # it was and the next one of the same size is no "duplicate" of it
+                status, head = client.uid("FETCH", uid, f"(BODY.PEEK[HEADER]<0.{HEADER_BYTES}>)")
+                header = next((part[1] for part in head or () if isinstance(part, tuple)), None) \
+                    if status == "OK" else None
+                results.append(handle(b"X-Itsm-Too-Large: " + str(size).encode() + b"\r\n"
+                                      + (bytes(header) if header else b"\r\n")))
             else:
                 status, data = client.uid("FETCH", uid, "(BODY.PEEK[])")
                 raw = next((part[1] for part in data or () if isinstance(part, tuple)), None)

@@ -253,3 +253,23 @@ def test_poll_over_tls_checks_the_certificate(env: dict[str, str], imap_server: 
     monkeypatch.setenv("ITSM_IMAP_CA_FILE", imap_server.ca_file)
     [result] = poll(desk_db)
     assert result["outcome"] == "opened" and imap_server.unseen() == 0
+
+
+def test_mail_over_the_size_limit_is_logged_with_its_own_header(
+        env: dict[str, str], imap_server: Imap, desk_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message over mail.max_message_bytes is not downloaded, only its header:
+    the log says whose it was, and a second one of the same size is no duplicate
+    of the first (each is known by its own Message-ID)."""
+    monkeypatch.setenv("ITSM_MAIL_MAX_MESSAGE_BYTES", "3000")
+    imap_server.append(plain("big.one@example.com", "Huge log A", "x" * 6000))
+    imap_server.append(plain("big.two@example.com", "Huge log B", "x" * 6000))
+    got = poll(desk_db)
+    assert [(r["outcome"], r["from"], r["subject"]) for r in got] == [
+        ("dropped", "big.one@example.com", "Huge log A"), ("dropped", "big.two@example.com", "Huge log B")]
+    assert all("larger than 3000" in r["detail"] and r["message_id"] for r in got)
+    assert got[0]["message_id"] != got[1]["message_id"]
+    assert imap_server.unseen() == 0
+    logged = {(r["from"], r["subject"], r["outcome"]) for r in api(desk_db).mail_log()}
+    assert {("big.one@example.com", "Huge log A", "dropped"),
+            ("big.two@example.com", "Huge log B", "dropped")} <= logged
+    assert not [t for t in api(desk_db).list() if t["title"].startswith("Huge log")]
