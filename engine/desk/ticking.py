@@ -147,8 +147,10 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
         items = [i for i in pending if i.due_at <= now]
         if not items:
             break
-        pending = None
         item = items[0]
+        announces = next((i.due_at for i in pending if i.kind == "timer" and i.name == item.name), None) \
+            if item.kind == "remind" else None  # the instant of the timed action a reminder announces
+        pending = None
         fired.add((item.kind, item.name, item.cycle))
         later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False, starts=starts)
                  if i.kind == item.kind and i.name == item.name and i.due_at <= now] \
@@ -156,7 +158,7 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
         if later:  # a repeating timer that missed several beats fires once
             outcome = message(N_("skipped: a later repetition is also due"))
         else:
-            outcome, touched = fire(desk, repo, spec, ticket, item, now, events)
+            outcome, touched = fire(desk, repo, spec, ticket, item, now, events, announces)
             others = others or touched
         if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, str(outcome)):
             raise Conflict(N_("{key}: {kind} {name} fired concurrently"),
@@ -183,13 +185,16 @@ def _clocks(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, now: datet
 
 
 def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.DueItem,
-         now: datetime, events: list[dict[str, Any]] | None) -> tuple[Any, bool]:
+         now: datetime, events: list[dict[str, Any]] | None,
+         announces: datetime | None = None) -> tuple[Any, bool]:
     """One due item's effect: its messages, its action as the system; the outcome
     text, and whether the action may have changed other tickets (it cascaded,
     opened or joined a linked ticket, or linked a major incident).
     The action is effective at the item's due instant (at the ticket's last
     change when that is later), as a tick every minute would have made it; the
-    messages are queued now.
+    messages are queued now.  Their ``event``: ``at`` the item's due instant;
+    ``due`` the clock's due instant (an SLA threshold), the instant of the timed
+    action a reminder ``announces`` (its timer's), else the item's own.
     An SLA threshold found after the ticket left the states its action is taken
     from (a breach found once the incident is resolved) still sends its messages;
     its action is skipped, and the outcome says so.  The outcome is a Said (engine.i18n):
@@ -201,7 +206,8 @@ def fire(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, item: timers.
         n = notify(desk, repo, spec, ticket, None, item.notify,
                    {"event": {"kind": item.kind, "name": item.name,
                               "at": desk.iso(item.due_at),
-                              "due": rezone(clock.get("due"), desk.iso) or desk.iso(item.due_at)}}, now)
+                              "due": desk.iso(announces) if announces is not None
+                              else rezone(clock.get("due"), desk.iso) or desk.iso(item.due_at)}}, now)
         parts.append(message(N_("{count} message(s) queued"), count=n))
     action = spec.actions.get(item.action) if item.action else None
     if item.kind in ("warning", "breach") and action is not None and ticket.state not in action.sources:

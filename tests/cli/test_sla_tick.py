@@ -184,6 +184,41 @@ def test_auto_close_after_three_business_days_with_a_reminder(desk: Desk) -> Non
     assert len(outbox(desk, key, "confirm_reminder")) == 1
 
 
+def rendered_messages(db_url: str, key: str, template: str) -> list[tuple[dict[str, Any], Any]]:
+    """The outbox rows of ``key`` made from ``template``, each with its message as
+    delivery renders it (engine.notify.deliver.prepare)."""
+    from engine.api import Api
+    from engine.notify.deliver import prepare
+
+    api = Api.open(str(REPO), db_url, "system")
+    with api.store.read() as repo:
+        rows = [r for r in repo.list_outbox() if r["key"] == key and r["template"] == template]
+    out = []
+    for row in rows:
+        message, error = prepare(row, REPO, api.settings)
+        assert error is None, error
+        out.append((row, message))
+    return out
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_reminder_says_when_the_action_it_announces_is_due(desk: Desk, db_url: str, late: bool) -> None:
+    """The confirmation reminder names the instant of the auto-close it announces
+    (its ``event.due``; ``event.at`` is the reminder's own), also when a late tick
+    sends it with the auto-close: it never promises a day the ticket does not get."""
+    key = resolved_incident(desk, "2026-03-09 09:00", "2026-03-09 10:00")
+    # the reminder is due Wednesday 10:00, the auto-close Thursday 10:00
+    report = tick(desk, "2026-03-12 12:00" if late else "2026-03-11 10:01")
+    assert ticked(report, key) == ([("remind", "auto_close"), ("timer", "auto_close")] if late
+                                   else [("remind", "auto_close")])
+    [(row, message)] = rendered_messages(db_url, key, "confirm_reminder")
+    event = row["payload"]["event"]
+    assert (event["kind"], event["at"], event["due"]) == ("remind", at("2026-03-11 10:00"), at("2026-03-12 10:00"))
+    assert "closed automatically on 2026-03-12 10:00 UTC+08:00." in message.text
+    assert message.subject.endswith("closes on 2026-03-12 10:00 UTC+08:00")
+    assert "1 business day" not in message.text + (message.html or "")
+
+
 def test_auto_close_window_skips_a_holiday(desk: Desk) -> None:
     # resolved Thursday 04-02 15:00; Qingming 04-04..04-06: working dates Friday 04-03,
     # Tuesday 04-07, Wednesday 04-08 -> auto-close Wednesday 04-08 15:00
