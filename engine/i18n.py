@@ -192,6 +192,35 @@ SYSTEM_NOTES = (  # the journal notes the engine itself writes (shown by history
 SYSTEM_ACTORS = ("system", "monitoring")  # who writes them
 
 
+def event_labels(defs: Any, process: str, lang: str) -> dict[str, dict[str, str]]:
+    """The labels a journal is shown with: ``actions``, ``states``, ``clocks``, ``timers`` and
+    major-incident ``criteria`` (each in both languages) of
+    ``process`` (then of the other processes, for a major incident's timeline,
+    which holds its incidents' events), and the engine's own events (logged,
+    note, file attached...).  ``defs``: engine.model.Definitions, or what a CLI in
+    remote mode knows of the server's (engine.remote.labels.RemoteDefinitions)."""
+    actions: dict[str, str] = {}
+    states: dict[str, str] = {}
+    clocks: dict[str, str] = {}
+    timers: dict[str, str] = {}
+    criteria: dict[str, dict[str, str]] = {}  # in both languages: a note written in either is said again
+    first = defs.processes.get(process)
+    for spec in [first] * (first is not None) + [p for p in defs.processes.values() if p is not first]:
+        for aid, a in spec.actions.items():
+            actions.setdefault(aid, str(a.label.get(lang)))
+        for sid, st in spec.states.items():
+            states.setdefault(sid, str(st.label.get(lang)))
+        for c in spec.clocks:
+            clocks.setdefault(c.id, str(c.label.get(lang)))
+        for tm in spec.timers:
+            timers.setdefault(tm.id, str(tm.label.get(lang)) if tm.label else tm.id)
+        for c in spec.criteria:
+            criteria.setdefault(c.id, {"en": str(c.label.get("en")), "zh": str(c.label.get("zh"))})
+    for aid, word in EVENT_WORDS.items():
+        actions.setdefault(aid, t(word, lang))
+    return {"actions": actions, "states": states, "clocks": clocks, "timers": timers, "criteria": criteria}
+
+
 def note_in(event: "Mapping[str, Any]", lang: str, labels: "Mapping[str, Mapping[str, str]] | None" = None) -> Any:
     """A journal event's note as shown in ``lang``: one the engine wrote (:data:`SYSTEM_NOTES`),
     line by line, with actions, SLA clocks, timers and major-incident criteria by ``labels``

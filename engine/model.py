@@ -453,3 +453,34 @@ class Definitions:
         """The label of a role, from the first process that declares it (or a built-in role's)."""
         return next((p.roles[role] for p in self.processes.values() if role in p.roles),
                     BUILTIN_ROLE_LABELS.get(role))
+
+
+# -- labels for a client without the definitions --------------------------------------------
+def label_document(defs: Definitions) -> dict[str, Any]:
+    """The labels a CLI in remote mode shows the definitions by (``GET
+    /api/v1/labels``; engine.remote.labels reads it back): of every process its
+    title, states, actions, roles, SLA clocks, timers and major-incident criteria, the
+    type (and code table) of its fields; of every code table its values' labels.
+    Labels only: no guard, target, address or other attribute of a definition."""
+    found = defs.derived.get("model.label_document")
+    if found is not None:  # the definitions do not change: made once
+        return found
+
+    def lab(label: Label) -> dict[str, str]:
+        return {"en": label.en, "zh": label.zh}
+
+    found = defs.derived["model.label_document"] = {
+        "version": defs.sha256,
+        "processes": {pid: {
+            "title": lab(p.title),
+            "states": {sid: lab(s.label) for sid, s in p.states.items()},
+            "actions": {aid: lab(a.label) for aid, a in p.actions.items()},
+            "roles": {rid: lab(r) for rid, r in p.roles.items()},
+            "fields": {fid: {"type": f.type, "codes": f.codes} for fid, f in p.fields.items()},
+            "clocks": [{"id": c.id, "label": lab(c.label)} for c in p.clocks],
+            "timers": [{"id": tm.id, "label": lab(tm.label) if tm.label else None} for tm in p.timers],
+            "criteria": [{"id": c.id, "label": lab(c.label)} for c in p.criteria],
+        } for pid, p in defs.processes.items()},
+        "codes": {tid: {code: lab(v.label) for code, v in t.values.items()} for tid, t in defs.codes.items()},
+    }
+    return found

@@ -13,7 +13,7 @@ from typing import Any
 from engine.desk import portal
 from engine.desk.context import Desk
 from engine.desk.tickets import comment_refusal
-from engine.i18n import EVENT_WORDS, relabel_criteria, t
+from engine.i18n import event_labels as i18n_event_labels, relabel_criteria, t
 from engine.runtime.actions import available
 from engine.runtime.fields import field_spec
 from engine.runtime.ticket import Ticket
@@ -139,28 +139,5 @@ def intake_form(desk: Desk, actor_id: str | None, process: str | None,
 
 
 def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:
-    """The labels a journal is shown with: ``actions``, ``states``, ``clocks``, ``timers`` and
-    major-incident ``criteria`` (each in both languages) of
-    ``process`` (then of the other processes, for a major incident's timeline,
-    which holds its incidents' events), and the engine's own events (logged,
-    note, file attached...)."""
-    actions: dict[str, str] = {}
-    states: dict[str, str] = {}
-    clocks: dict[str, str] = {}
-    timers: dict[str, str] = {}
-    criteria: dict[str, dict[str, str]] = {}  # in both languages: a note written in either is said again
-    first = desk.defs.processes.get(process)
-    for spec in [first] * (first is not None) + [p for p in desk.defs.processes.values() if p is not first]:
-        for aid, a in spec.actions.items():
-            actions.setdefault(aid, str(a.label.get(desk.lang)))
-        for sid, st in spec.states.items():
-            states.setdefault(sid, str(st.label.get(desk.lang)))
-        for c in spec.clocks:
-            clocks.setdefault(c.id, str(c.label.get(desk.lang)))
-        for tm in spec.timers:
-            timers.setdefault(tm.id, str(tm.label.get(desk.lang)) if tm.label else tm.id)
-        for c in spec.criteria:
-            criteria.setdefault(c.id, {"en": str(c.label.get("en")), "zh": str(c.label.get("zh"))})
-    for aid, word in EVENT_WORDS.items():
-        actions.setdefault(aid, t(word, desk.lang))
-    return {"actions": actions, "states": states, "clocks": clocks, "timers": timers, "criteria": criteria}
+    """The labels a journal is shown with (engine.i18n.event_labels), in the desk's language."""
+    return i18n_event_labels(desk.defs, process, desk.lang)

@@ -9,6 +9,8 @@ through its JSON API, with a personal token, instead of opening the database.
   urllib.request where a proxy is configured), lighter to import than urllib.
 - ``tokens``: the personal tokens of ``itsm login``, one per server, in the
   user's config folder (``$XDG_CONFIG_HOME/itsm/hosts.json``, mode 0600).
+- ``labels``: the server's definitions as far as their labels go
+  (``GET /api/v1/labels``), asked once by a command in another language.
 
 This path imports only the standard library and the ground: no SQLAlchemy,
 Jinja or FastAPI, nor (at run time) typing or pathlib; with the console

@@ -59,10 +59,10 @@ class RemoteApi:
     which only a server started with ``--client-clock`` accepts."""
 
     remote = True
-    defs = None  # the definitions are the server's: labels stay ids here (commands.common.Labels)
 
     def __init__(self, url: str, token: str | None, user: str | None = None, now: str | None = None,
                  lang: str = "en", timeout: float = TIMEOUT, token_user: str | None = None) -> None:
+        self._defs: Any = False  # not asked yet
         self.url = normalize_url(url)
         self.token = token
         self.token_user = token_user  # whose the token is, where itsm login noted it
@@ -70,6 +70,33 @@ class RemoteApi:
         self.now_text = now
         self.lang = lang
         self.timeout = timeout
+
+    @property
+    def defs(self) -> Any:
+        """The server's definitions as far as their labels go (engine.remote.labels),
+        for a command in another language than English (commands.common.Labels);
+        asked once.  None in English, and from a server that has no labels to give
+        (an older one, or an answer that is not a label document): ids then."""
+        if self._defs is False:
+            self._defs = None
+            if self.lang != "en":
+                from engine.remote.labels import LabelsMalformed, RemoteDefinitions
+
+                try:
+                    self._defs = RemoteDefinitions(self.request("GET", "/labels"))
+                except RemoteError as exc:
+                    if exc.kind not in ("not_found", "http"):  # an older server: no such route
+                        raise
+                except LabelsMalformed:
+                    pass
+        return self._defs
+
+    def event_labels(self, process: str) -> dict[str, dict[str, str]]:
+        """The labels a journal is shown with (engine.i18n.event_labels), from the
+        server's (:attr:`defs`); none without them."""
+        from engine.i18n import event_labels
+
+        return event_labels(self.defs, process, self.lang) if self.defs is not None else {}
 
     # -- one request ---------------------------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, query: Sequence[tuple[str, Any]] = (),

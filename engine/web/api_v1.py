@@ -592,3 +592,15 @@ def render_report(request: Request, name: str, user: str = Depends(current_user)
     """reports/NAME.yaml over the period, rendered, as `itsm report NAME`."""
     text = api_for(request).report(name, start, end, format, current)
     return {"report": name, "format": format, "text": text}
+
+
+@router.get("/labels", response_model=None, tags=["definitions"],
+            summary="The labels of the definitions", responses={200: {"model": dict[str, Any]}, **_errors()})
+def definition_labels(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
+    """Every process's title, states, actions, roles, SLA clocks and criteria, its
+    fields' types, and every code table's values, by their labels in English and
+    Chinese (``version``: the definitions' hash): what `itsm --lang zh` shows in
+    remote mode, where the definitions are the server's."""
+    from engine.model import label_document
+
+    return label_document(server_api(request).defs)

@@ -431,3 +431,79 @@ def test_a_remote_do_named_by_itsm_url_imports_no_urllib(desk: Desk) -> None:
                           env={**desk.env, "ITSM_URL": desk.url, "ITSM_TOKEN": desk.keys["p16.owner"]}, cwd=REPO)
     assert "LOADED [] 1" in proc.stdout, proc.stdout + proc.stderr
     assert "no_such_action" in proc.stderr
+
+
+def test_in_chinese_remote_mode_shows_the_labels_direct_mode_shows(desk: Desk) -> None:
+    """The definitions are the server's: a command in Chinese asks it once for
+    their labels (GET /api/v1/labels), and prints what the same command on the
+    database prints; in English nothing is asked."""
+    db = ["--db", f"sqlite:///{desk.base}/desk.db"]
+    direct_db = [*db, "--as", "wang.lei"]
+    fresh = json.loads(desk.run(*db, "--as", "p16.owner", "apikey", "create", "--user", "wang.lei",
+                                "--json").stdout)["key"]  # (an earlier test logs wang.lei's first token out)
+    token = {"ITSM_TOKEN": fresh}
+    made = desk.json("--now", NOW, "new", "incident", "--title", "打印机卡纸", "--reporter", "li.na@example.com",
+                     "--urgency", "high", "--impact", "medium", "--service", "desktop", "--set", "channel=phone",
+                     env=token)
+    key = made["key"]
+    desk.remote("--now", NOW, "do", key, "assign", "--set", "group=desktop_support", "--set", "assignee=chen.jie",
+                env=token)
+    for args in (("show", key), ("history", key), ("actions", key), ("list", "--open"), ("major", "board")):
+        remote = desk.remote("--lang", "zh", "--now", NOW, *args, env=token).stdout
+        direct = desk.run("--lang", "zh", *direct_db, *args, env={"ITSM_NOW": NOW}).stdout
+        assert remote == direct, args
+    shown = desk.remote("--lang", "zh", "--now", NOW, "show", key, env=token).stdout
+    for label in ("已分派", "桌面运维组", "热线电话"):  # the state, the group, the channel (a code field)
+        assert label in shown, shown
+    assert "desktop_support" not in shown and "phone" not in shown
+
+    from engine.remote import http
+
+    status, body = http.request("GET", desk.url + "/api/v1/labels",
+                                {"Authorization": f"Bearer {fresh}"}, None, 10, 1 << 24)
+    doc = json.loads(body)
+    assert status == 200
+    assert doc["processes"]["incident"]["states"]["assigned"] == {"en": "Assigned", "zh": "已分派"}
+    assert doc["codes"]["channels"]["phone"]["zh"] == "热线电话"
+    assert "when" not in json.dumps(doc["processes"]["incident"])  # labels only: no guard, no target
+    status, _ = http.request("GET", desk.url + "/api/v1/labels", {}, None, 10, 1 << 24)
+    assert status == 401
+
+
+def test_remote_labels_are_asked_once_in_another_language_and_never_in_english(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.remote.client import RemoteApi, RemoteError
+    from engine.remote.labels import LabelsMalformed, RemoteDefinitions
+
+    asked: list[str] = []
+    doc = {"version": "v1", "codes": {"channels": {"phone": {"en": "Phone", "zh": "热线电话"}}},
+           "processes": {"incident": {"title": {"en": "Incident", "zh": "突发事件"},
+                                      "states": {"new": {"en": "New", "zh": "新建"}},
+                                      "timers": [{"id": "auto_close", "label": None}]}}}
+
+    def answer(self: RemoteApi, method: str, path: str, *args: Any, **kw: Any) -> Any:
+        asked.append(f"{method} {path}")
+        return doc
+
+    monkeypatch.setattr(RemoteApi, "request", answer)
+    assert RemoteApi("http://desk.example", "t", lang="en").defs is None
+    assert asked == []
+    zh = RemoteApi("http://desk.example", "t", lang="zh")
+    assert zh.defs.codes["channels"].label("phone", "zh") == "热线电话"
+    assert zh.defs.codes["channels"].label("fax", "zh") == "fax"  # unknown: its id
+    assert zh.defs.processes["incident"].states["new"].label.get("zh") == "新建"
+    assert zh.event_labels("incident")["timers"] == {"auto_close": "auto_close"}
+    assert zh.defs.role_label("reporter").get("zh") == "报告人"
+    assert asked == ["GET /labels"]  # once
+
+    def older(self: RemoteApi, method: str, path: str, *args: Any, **kw: Any) -> Any:
+        raise RemoteError("the desk server at x answered HTTP 404", 1, "http")
+
+    monkeypatch.setattr(RemoteApi, "request", older)  # a server without the route: ids
+    assert RemoteApi("http://desk.example", "t", lang="zh").defs is None
+    monkeypatch.setattr(RemoteApi, "request", lambda self, *a, **kw: {"processes": []})  # not labels: ids
+    assert RemoteApi("http://desk.example", "t", lang="zh").defs is None
+    for bad in ([], {"processes": {}}, {"processes": {"incident": []}, "codes": {}},
+                {"processes": {}, "codes": {"t": {str(i): {} for i in range(100_001)}}}):
+        with pytest.raises(LabelsMalformed):
+            RemoteDefinitions(bad)
