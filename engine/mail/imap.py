@@ -81,11 +81,17 @@ def poll(account: ImapAccount, handle: Callable[[bytes], object], limit: int = 5
             size = _size(sized)
             if size is not None and size > max_bytes:  # its header only, so the log says whose
                 # it was and the next one of the same size is no "duplicate" of it
-                status, head = client.uid("FETCH", uid, f"(BODY.PEEK[HEADER]<0.{HEADER_BYTES}>)")
+                try:
+                    status, head = client.uid("FETCH", uid, f"(BODY.PEEK[HEADER]<0.{HEADER_BYTES}>)")
+                except imaplib.IMAP4.abort:
+                    raise
+                except imaplib.IMAP4.error:  # a server that will not fetch part of a header (BAD)
+                    status, head = "NO", None
                 header = next((part[1] for part in head or () if isinstance(part, tuple)), None) \
                     if status == "OK" else None
                 results.append(handle(b"X-Itsm-Too-Large: " + str(size).encode() + b"\r\n"
-                                      + (bytes(header) if header else b"\r\n")))
+                                      + (bytes(header) if header else  # two of one size: two digests
+                                         b"X-Itsm-Imap-Uid: " + bytes(uid) + b"\r\n\r\n")))
             else:
                 status, data = client.uid("FETCH", uid, "(BODY.PEEK[])")
                 raw = next((part[1] for part in data or () if isinstance(part, tuple)), None)

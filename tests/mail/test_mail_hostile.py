@@ -167,3 +167,46 @@ def test_file_names_labelled_gb2312_keep_their_gbk_characters(disposition: str) 
            + b"\r\n\r\nabc\r\n--x--\r\n")
     [part] = parse(raw).attachments
     assert part.filename == "镕基报告.docx"
+
+
+class _RefusingPartialFetch:
+    """An IMAP server (imaplib's client side) with two unseen messages over the size
+    limit, of the same size, that answers BAD to a partial FETCH of a header."""
+
+    def __init__(self) -> None:
+        self.stored: list[bytes] = []
+
+    def select(self, folder: str) -> tuple[str, list[bytes]]:
+        return "OK", [b"2"]
+
+    def uid(self, command: str, *args: Any) -> tuple[str, list[Any]]:
+        import imaplib
+
+        if command == "SEARCH":
+            return "OK", [b"7 8"]
+        if command == "FETCH" and args[1] == "(RFC822.SIZE)":
+            return "OK", [args[0] + b" (UID " + args[0] + b" RFC822.SIZE 99999999)"]
+        if command == "FETCH":
+            raise imaplib.IMAP4.error("FETCH command error: BAD [b'Error in IMAP command FETCH']")
+        if command == "STORE":
+            self.stored.append(args[0])
+            return "OK", []
+        raise AssertionError(command)
+
+    def logout(self) -> None:
+        pass
+
+
+def test_a_server_refusing_to_fetch_part_of_a_header_still_gets_each_message_logged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A BAD answer to the header FETCH of an oversized message: the message is
+    handled by its size, apart from the other one of the same size, and marked."""
+    from engine.mail import imap
+
+    server = _RefusingPartialFetch()
+    monkeypatch.setattr(imap, "_connect", lambda account: server)
+    got: list[bytes] = []
+    imap.poll(imap.ImapAccount("127.0.0.1"), lambda raw: got.append(raw) or len(got), max_bytes=1000)
+    assert [g.split(b"\r\n")[0] for g in got] == [b"X-Itsm-Too-Large: 99999999"] * 2
+    assert got[0] != got[1]  # two messages: two digests, neither a "duplicate"
+    assert server.stored == [b"7", b"8"]
