@@ -266,6 +266,10 @@ class Api:
         catalogue's offerings and the fields of the chosen one (engine.desk.forms)."""
         return forms.intake_form(self.desk, actor_id, process, offering)
 
+    def labels(self) -> dict[str, Any]:
+        """The definitions' labels a CLI in remote mode shows (engine.desk.forms)."""
+        return forms.labels(self.desk)
+
     def event_labels(self, process: str) -> dict[str, dict[str, str]]:
         """The labels of a journal's actions and states (engine.desk.forms): the console's history."""
         return forms.event_labels(self.desk, process)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from engine.i18n import N_, message
 
@@ -456,20 +456,23 @@ class Definitions:
 
 
 # -- labels for a client without the definitions --------------------------------------------
-def label_document(defs: Definitions) -> dict[str, Any]:
+def label_document(defs: Definitions, tables: Iterable[str]) -> dict[str, Any]:
     """The labels a CLI in remote mode shows the definitions by (``GET
     /api/v1/labels``; engine.remote.labels reads it back): of every process its
     title, states, actions, roles, SLA clocks, timers and major-incident criteria, the
-    type (and code table) of its fields; of every code table its values' labels.
-    Labels only: no guard, target, address or other attribute of a definition."""
-    found = defs.derived.get("model.label_document")
+    type (and code table) of its fields; of the code ``tables`` (those the labels
+    are asked for) their values' labels.  Labels only: no guard, target, address or
+    other attribute of a definition."""
+    wanted = tuple(sorted(t for t in set(tables) if t in defs.codes))
+    memo = defs.derived.setdefault("model.label_document", {})
+    found = memo.get(wanted)
     if found is not None:  # the definitions do not change: made once
         return found
 
     def lab(label: Label) -> dict[str, str]:
         return {"en": label.en, "zh": label.zh}
 
-    found = defs.derived["model.label_document"] = {
+    found = memo[wanted] = {
         "version": defs.sha256,
         "processes": {pid: {
             "title": lab(p.title),
@@ -481,6 +484,6 @@ def label_document(defs: Definitions) -> dict[str, Any]:
             "timers": [{"id": tm.id, "label": lab(tm.label) if tm.label else None} for tm in p.timers],
             "criteria": [{"id": c.id, "label": lab(c.label)} for c in p.criteria],
         } for pid, p in defs.processes.items()},
-        "codes": {tid: {code: lab(v.label) for code, v in t.values.items()} for tid, t in defs.codes.items()},
+        "codes": {tid: {code: lab(v.label) for code, v in defs.codes[tid].values.items()} for tid in wanted},
     }
     return found

@@ -15,7 +15,8 @@ from engine.desk.context import Desk
 from engine.desk.tickets import comment_refusal
 from engine.i18n import event_labels as i18n_event_labels, relabel_criteria, t
 from engine.runtime.actions import available
-from engine.runtime.fields import field_spec
+from engine.model import label_document
+from engine.runtime.fields import CORE_SPECS, field_spec
 from engine.runtime.ticket import Ticket
 
 
@@ -136,6 +137,14 @@ def intake_form(desk: Desk, actor_id: str | None, process: str | None,
             "offering": picked, "fields": fields}
 
 
+
+
+def labels(desk: Desk) -> dict[str, Any]:
+    """The definitions' labels a CLI in remote mode shows (engine.model.label_document),
+    with the code tables of the core fields and of the processes' code fields."""
+    tables = {f.codes for f in CORE_SPECS.values() if f.codes}
+    tables |= {f.codes for p in desk.defs.processes.values() for f in p.fields.values() if f.codes}
+    return label_document(desk.defs, tables)
 
 
 def event_labels(desk: Desk, process: str) -> dict[str, dict[str, str]]:

@@ -75,19 +75,18 @@ class RemoteApi:
     def defs(self) -> Any:
         """The server's definitions as far as their labels go (engine.remote.labels),
         for a command in another language than English (commands.common.Labels);
-        asked once.  None in English, and from a server that has no labels to give
-        (an older one, or an answer that is not a label document): ids then."""
+        asked once.  None in English, and when the labels cannot be had (an older
+        server without the route, an answer that is not a label document, a refusal
+        or an unreachable server): ids then."""
         if self._defs is False:
             self._defs = None
             if self.lang != "en":
                 from engine.remote.labels import LabelsMalformed, RemoteDefinitions
 
-                try:
+                try:  # asked after a write (the text of `new`, `do`): whatever goes wrong here
+                    # must not make a change that was made look failed, so the ids are shown
                     self._defs = RemoteDefinitions(self.request("GET", "/labels"))
-                except RemoteError as exc:
-                    if exc.kind not in ("not_found", "http"):  # an older server: no such route
-                        raise
-                except LabelsMalformed:
+                except (RemoteError, LabelsMalformed, RecursionError):
                     pass
         return self._defs
 
@@ -130,7 +129,7 @@ class RemoteApi:
             return None
         try:
             return json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             raise RemoteError(N_("the desk server at {url} answered {status} with something that is not JSON "
                                  "(is it an itsm server?)"), ExitCode.INTERNAL, "protocol", values={"url": self.url, "status": status}) from None
 
@@ -200,8 +199,10 @@ class RemoteApi:
         return dict(self.request("POST", f"/tickets/{_seg(key)}/comments", {"text": text, "public": public},
                                  as_user=actor_id))
 
-    def link(self, key: str, parent: str, actor_id: str | None = None) -> dict[str, Any]:
-        return dict(self.request("PUT", f"/tickets/{_seg(key)}/parent", {"parent": parent}, as_user=actor_id))
+    def link(self, key: str, target: str, relation: str | None = None,
+             actor_id: str | None = None) -> dict[str, Any]:
+        body = {"parent": target, **({"relation": relation} if relation else {})}
+        return dict(self.request("PUT", f"/tickets/{_seg(key)}/parent", body, as_user=actor_id))
 
     def show(self, key: str) -> dict[str, Any]:
         return dict(self.request("GET", f"/tickets/{_seg(key)}"))

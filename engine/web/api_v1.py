@@ -206,9 +206,12 @@ class NewComment(_Body):
 
 
 class LinkRequest(_Body):
-    """The parent to link a ticket to, as ``itsm link KEY PARENT``."""
+    """The ticket to link a ticket to, as ``itsm link KEY TARGET [--rel RELATION]``."""
 
     parent: str = Field(min_length=1, max_length=32, examples=["MI-000001"])
+    relation: str | None = Field(None, min_length=1, max_length=64, examples=["related"],
+                                 description="A relation the process declares (default: the default relation "
+                                             "between the two processes, e.g. part_of).")
 
 
 class ErrorBody(BaseModel):
@@ -542,8 +545,9 @@ def end_session(request: Request, user: str = Depends(current_user)) -> Response
 @router.put("/tickets/{key}/parent", response_model=None, tags=["tickets"],
             summary="Link a ticket to a parent", responses={200: {"model": TicketOut}, **_errors(403, 404, 409, 422)})
 def link_ticket(request: Request, key: str, body: LinkRequest, user: str = Depends(current_user)) -> dict[str, Any]:
-    """E.g. an incident to its major incident, as `itsm link KEY PARENT`."""
-    return api_for(request).link(key, body.parent, actor_id=user)
+    """E.g. an incident to its major incident, as `itsm link KEY PARENT`; with `relation`,
+    by that relation (`itsm link KEY --rel related TARGET`)."""
+    return api_for(request).link(key, body.parent, body.relation, actor_id=user)
 
 
 @router.get("/search", response_model=None, tags=["search"], summary="Full-text search",
@@ -597,10 +601,8 @@ def render_report(request: Request, name: str, user: str = Depends(current_user)
 @router.get("/labels", response_model=None, tags=["definitions"],
             summary="The labels of the definitions", responses={200: {"model": dict[str, Any]}, **_errors()})
 def definition_labels(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
-    """Every process's title, states, actions, roles, SLA clocks and criteria, its
-    fields' types, and every code table's values, by their labels in English and
+    """Every process's title, states, actions, roles, SLA clocks, timers and criteria,
+    its fields' types, and the values of the code tables of fields, by their labels in English and
     Chinese (``version``: the definitions' hash): what `itsm --lang zh` shows in
     remote mode, where the definitions are the server's."""
-    from engine.model import label_document
-
-    return label_document(server_api(request).defs)
+    return server_api(request).labels()

@@ -466,6 +466,8 @@ def test_in_chinese_remote_mode_shows_the_labels_direct_mode_shows(desk: Desk) -
     assert doc["processes"]["incident"]["states"]["assigned"] == {"en": "Assigned", "zh": "已分派"}
     assert doc["codes"]["channels"]["phone"]["zh"] == "热线电话"
     assert "when" not in json.dumps(doc["processes"]["incident"])  # labels only: no guard, no target
+    assert {"groups", "priority", "services", "closure"} <= set(doc["codes"])  # the fields' tables, and
+    assert not {"permissions", "mailboxes", "alert_rules", "calendars", "sla"} & set(doc["codes"])  # no others
     status, _ = http.request("GET", desk.url + "/api/v1/labels", {}, None, 10, 1 << 24)
     assert status == 401
 
@@ -507,3 +509,62 @@ def test_remote_labels_are_asked_once_in_another_language_and_never_in_english(
                 {"processes": {}, "codes": {"t": {str(i): {} for i in range(100_001)}}}):
         with pytest.raises(LabelsMalformed):
             RemoteDefinitions(bad)
+
+
+def test_a_change_made_in_chinese_is_reported_made_whatever_the_labels_do(desk: Desk) -> None:
+    """`new` and `do` ask for the labels after writing: a key that may write but not
+    read (scope write) still gets its change reported, by ids, exit 0 (the review
+    found exit 1 after the ticket was logged, and a retry made a duplicate)."""
+    db = ["--db", f"sqlite:///{desk.base}/desk.db"]
+    key_w = json.loads(desk.run(*db, "--as", "p16.owner", "apikey", "create", "--user", "wang.lei",
+                                "--scope", "write", "--json").stdout)["key"]
+    writer = {"ITSM_TOKEN": key_w}
+    made = desk.remote("--lang", "zh", "--now", NOW, "new", "incident", "--title", "只写密钥",
+                       "--reporter", "li.na@example.com", "--urgency", "low", "--impact", "low", env=writer)
+    import re
+
+    key = re.search(r"INC-\d{6}", made.stdout).group(0)  # (by ids: the key may not read the labels)
+    assert "已创建" in made.stdout and "状态               新建" in made.stdout, made.stdout
+    done = desk.remote("--lang", "zh", "--now", NOW, "do", key, "assign", "--set", "group=desktop_support",
+                       env=writer)
+    assert key in done.stdout
+    reader = {"ITSM_TOKEN": json.loads(desk.run(*db, "--as", "p16.owner", "apikey", "create", "--user", "wang.lei",
+                                                "--json").stdout)["key"]}
+    titled = [t for t in desk.json("list", env=reader) if t["title"] == "只写密钥"]
+    assert [(t["key"], t["state"]) for t in titled] == [(key, "assigned")]  # once, and assigned
+
+
+def test_link_with_a_relation_in_remote_mode(desk: Desk) -> None:
+    """`itsm link KEY --rel RELATION TARGET` sends the relation (it was sent as X-Itsm-As)."""
+    db = ["--db", f"sqlite:///{desk.base}/desk.db"]
+    token = {"ITSM_TOKEN": json.loads(desk.run(*db, "--as", "p16.owner", "apikey", "create", "--user", "wang.lei",
+                                               "--json").stdout)["key"]}
+    keys = [desk.json("--now", NOW, "new", "incident", "--title", f"Related {n}", "--reporter", "li.na@example.com",
+                      "--urgency", "low", "--impact", "low", env=token)["key"] for n in (1, 2)]
+    linked = desk.json("link", keys[0], "--rel", "related", keys[1], env=token)
+    assert {(link["relation"], link["target"]) for link in linked["links"]} == {("related", keys[1])}
+    refused = desk.remote("link", keys[0], "--rel", "no_such_relation", keys[1], env=token, expect=None)
+    assert refused.returncode in (1, 2) and "no_such_relation" in refused.stderr
+
+
+def test_labels_that_cannot_be_had_leave_the_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal, an unreachable server or an answer nested deeper than JSON's parser
+    goes: no labels (ids), never a failed command; the same answer to a command's own
+    request is a protocol error, not a traceback."""
+    from engine.remote import http
+    from engine.remote.client import RemoteApi, RemoteError
+
+    answers = iter([(403, b'{"error": "refused", "message": "this API key may not read", "exit_code": 1}'),
+                    (200, b"[" * 200_000), (200, b"[" * 200_000)])
+    monkeypatch.setattr(http, "request", lambda *a, **kw: next(answers))
+    assert RemoteApi("http://desk.example", "t", lang="zh").defs is None  # refused
+    assert RemoteApi("http://desk.example", "t", lang="zh").defs is None  # nested too deep
+    with pytest.raises(RemoteError) as err:
+        RemoteApi("http://desk.example", "t", lang="zh").show("INC-000001")
+    assert err.value.kind == "protocol"
+
+    def unreachable(*a: Any, **kw: Any) -> Any:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(http, "request", unreachable)
+    assert RemoteApi("http://desk.example", "t", lang="zh").defs is None
