@@ -77,6 +77,12 @@ def role_label(roles: Mapping[str, Label], role: str) -> Label | None:
     return roles.get(role) or BUILTIN_ROLE_LABELS.get(role)
 
 
+def first_role_label(processes: Iterable[Any], role: str) -> Label | None:
+    """The label of a role from the first of ``processes`` that declares it (in its
+    ``roles``), or a built-in role's (Definitions and the labels a remote CLI reads)."""
+    return next((p.roles[role] for p in processes if role in p.roles), BUILTIN_ROLE_LABELS.get(role))
+
+
 _UNITS = {
     "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
     "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
@@ -451,8 +457,7 @@ class Definitions:
 
     def role_label(self, role: str) -> Label | None:
         """The label of a role, from the first process that declares it (or a built-in role's)."""
-        return next((p.roles[role] for p in self.processes.values() if role in p.roles),
-                    BUILTIN_ROLE_LABELS.get(role))
+        return first_role_label(self.processes.values(), role)
 
 
 # -- labels for a client without the definitions --------------------------------------------

@@ -15,6 +15,7 @@ from engine.i18n import N_, message
 from engine.limits import MAX_ROW_ID
 from engine.errors import ActionRefused, Conflict, UsageError
 from engine.runtime.actions import available
+from engine.runtime.fields import CORE_SPECS
 from engine.runtime.ticket import Ticket
 from engine.desk.views import event_view
 from engine.desk.workflow import perform
@@ -145,8 +146,8 @@ def _filter(desk: Desk, breached: bool, at_risk: bool, filters: dict[str, Any]) 
     return TicketFilter(**filters)
 
 
-# list filters naming a code, and the code table that knows them
-_CODED = (("service", "services"), ("group", "groups"), ("priority", "priority"))
+# list filters naming a code (the code table that knows them: engine.runtime.fields.CORE_SPECS)
+_CODED = ("service", "group", "priority")
 
 
 def known_filters(desk: Desk, filters: Mapping[str, Any]) -> None:
@@ -163,7 +164,8 @@ def known_filters(desk: Desk, filters: Mapping[str, Any]) -> None:
                     else N_("--state {state}: no process has such a state; known: {known}"))
             raise UsageError(text, values={"state": state, "process": process,
                                            "known": ", ".join(sorted(states))})
-    for name, table_id in _CODED:
+    for name in _CODED:
+        table_id = CORE_SPECS[name].codes or name
         value, table = filters.get(name), desk.defs.codes.get(table_id)
         if value and table is not None and value not in table:
             raise UsageError(N_("--{name} {value}: not a code of {table}; known: {known}"),

@@ -14,7 +14,7 @@ TYPE_CHECKING = False  # typing is not imported at run time (start-up of a remot
 if TYPE_CHECKING:
     from typing import Any, Mapping
 
-from engine.model import BUILTIN_ROLE_LABELS, Label
+from engine.model import Label, first_role_label
 
 MAX_ITEMS = 100_000  # labels read from one answer (a bound, far above a real desk's)
 
@@ -54,12 +54,9 @@ class Process:
         self.roles = {r: _label(v, r) for r, v in _items(doc.get("roles"), budget)}
         self.fields = {f: Field(str(_dict(v).get("type") or "string"), _text(_dict(v).get("codes")))
                        for f, v in _items(doc.get("fields"), budget)}
-        self.clocks = tuple(Named(str(c.get("id")), _label(c.get("label"), str(c.get("id"))))
-                            for c in _list(doc.get("clocks"), budget))
-        self.timers = tuple(Named(str(t.get("id")), _label(t.get("label"), str(t.get("id"))))
-                            for t in _list(doc.get("timers"), budget))
-        self.criteria = tuple(Named(str(c.get("id")), _label(c.get("label"), str(c.get("id"))))
-                              for c in _list(doc.get("criteria"), budget))
+        self.clocks = _named(doc.get("clocks"), budget)
+        self.timers = _named(doc.get("timers"), budget)
+        self.criteria = _named(doc.get("criteria"), budget)
 
 
 class Codes:
@@ -90,8 +87,13 @@ class RemoteDefinitions:
         self.codes = {tid: Codes(tid, t, budget) for tid, t in _items(doc["codes"], budget)}
 
     def role_label(self, role: str) -> Label | None:
-        return next((p.roles[role] for p in self.processes.values() if role in p.roles),
-                    BUILTIN_ROLE_LABELS.get(role))
+        return first_role_label(self.processes.values(), role)
+
+
+def _spend(budget: list[int], n: int) -> None:
+    budget[0] -= n
+    if budget[0] < 0:
+        raise LabelsMalformed(f"more than {MAX_ITEMS} labels")
 
 
 def _items(value: Any, budget: list[int]) -> list[tuple[str, Any]]:
@@ -99,21 +101,18 @@ def _items(value: Any, budget: list[int]) -> list[tuple[str, Any]]:
         return []
     if not isinstance(value, dict):
         raise LabelsMalformed("a mapping was expected")
-    budget[0] -= len(value)
-    if budget[0] < 0:
-        raise LabelsMalformed(f"more than {MAX_ITEMS} labels")
+    _spend(budget, len(value))
     return [(str(k), v) for k, v in value.items()]
 
 
-def _list(value: Any, budget: list[int]) -> list[dict[str, Any]]:
+def _named(value: Any, budget: list[int]) -> tuple[Named, ...]:
+    """A list of {id, label} (clocks, timers, criteria)."""
     if value is None:
-        return []
+        return ()
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise LabelsMalformed("a list of mappings was expected")
-    budget[0] -= len(value)
-    if budget[0] < 0:
-        raise LabelsMalformed(f"more than {MAX_ITEMS} labels")
-    return value
+    _spend(budget, len(value))
+    return tuple(Named(str(v.get("id")), _label(v.get("label"), str(v.get("id")))) for v in value)
 
 
 def _dict(value: Any) -> dict[str, Any]:
