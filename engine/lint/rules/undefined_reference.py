@@ -25,6 +25,7 @@ from engine.lint.context import LintContext
 from engine.lint.rules import _alerts
 from engine.definitions.loader import Document
 from engine.model import BUILTIN_ROLES, CORE_FIELDS, ProcessSpec, Where
+from engine.runtime.fields import CORE_SPECS
 
 ID = "R001"
 SLUG = "undefined-reference"
@@ -35,8 +36,7 @@ Out = Iterator[tuple[Where, str]]
 # core fields that hold a person, so they may be used as dynamic roles
 _CORE_PEOPLE = ("reporter", "assignee")
 # core fields whose values come from a code table
-CORE_CODES = {"urgency": "urgency", "impact": "impact", "priority": "priority",
-              "service": "services", "category": "categories", "group": "groups"}
+CORE_CODES = {name: f.codes for name, f in CORE_SPECS.items() if f.codes}
 
 
 def known_fields(spec: ProcessSpec) -> set[str]:
