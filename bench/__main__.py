@@ -35,7 +35,7 @@ from typing import Any
 from bench._util import Config, Result, fmt
 
 BENCHMARKS = ("startup", "remote", "actions", "lifecycle", "journals", "tick", "lint", "concurrency", "search",
-              "intake", "desksize", "rt", "reports", "audit", "console")
+              "intake", "desksize", "rt", "reports", "audit", "console", "instructions")
 
 
 def machine(pg_url: str | None) -> dict[str, Any]:
