@@ -72,7 +72,8 @@ def per_lifecycle(cfg: Config, mode: str, n: int) -> float:
 def collected(cfg: Config, mode: str, n: int) -> int:
     argv = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
             PYTHON, "-m", "bench.instructions", mode, str(n), str(cfg.workdir)]
-    done = subprocess.run(argv, cwd=REPO, env=cfg.env(), capture_output=True, text=True, timeout=1800)
+    env = dict(cfg.env(), PYTHONHASHSEED="0")  # the same dict and set orders in every process
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"valgrind {mode} {n}: exit {done.returncode}: {done.stderr[-2000:]}")

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import hashlib
 import hmac
 import secrets
@@ -82,13 +83,15 @@ def notify(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | 
 
 
 def written_in(values: Mapping[str, Any]) -> str | None:
-    """'zh' when the ticket's title or description is mostly Chinese, 'en' when
-    it has letters and no Chinese, else None."""
+    """'zh' when the ticket's title or description holds Chinese (a Han
+    character), 'en' when it has letters and no Chinese, else None."""
     text = f"{values.get('title') or ''} {values.get('description') or ''}"[:2000]
-    han = sum(1 for c in text if "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf")
-    if han:
+    if _HAN.search(text):
         return "zh"
     return "en" if any(c.isalpha() for c in text) else None
+
+
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 def reply_address(defs: Definitions, process: str) -> str | None:

@@ -47,7 +47,7 @@ def sla_view(sla: Mapping[str, Any] | None, iso: Iso) -> dict[str, Any]:
     keeps them in its calendar's zone)."""
     out: dict[str, Any] = {}
     for cid, rec in (sla or {}).items():
-        if isinstance(rec, Mapping):
+        if type(rec) is dict or isinstance(rec, Mapping):  # typing's check costs a microsecond
             rec = dict(rec)
             for name in SLA_TIMES:
                 if isinstance(rec.get(name), str):
@@ -68,8 +68,13 @@ def rezone(text: Any, iso: Iso) -> Any:
     return iso(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc))
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def jsonable(value: Any) -> Any:
     """``value`` with its datetimes as ISO 8601 text (a journal event's changes)."""
+    if type(value) in _PLAIN:  # most values of an event's changes
+        return value
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -186,7 +191,8 @@ def public_view(defs: Definitions, spec: ProcessSpec, ticket: Ticket, lang: str,
         "key": ticket.key, "process": ticket.process, "process_title": spec.title.get(lang),
         "title": v.get("title"), "description": v.get("description"),
         "state": ticket.state, "state_label": state.label.get(lang) if state else ticket.state,
-        "status_text": (user_text.get(lang) if isinstance(user_text, Mapping) else user_text),
+        "status_text": (user_text.get(lang) if type(user_text) is dict or isinstance(user_text, Mapping)
+                        else user_text),
         "priority": v.get("priority"), "priority_label": _label(defs, "priority", v.get("priority"), lang),
         "service": v.get("service"), "service_label": _label(defs, "services", v.get("service"), lang),
         "group_label": _label(defs, "groups", v.get("group"), lang),

@@ -117,10 +117,13 @@ class _Compiled:
 class Prepared:
     """A Core statement run with :class:`Runner`; build once at module level."""
 
-    __slots__ = ("stmt", "returning", "_by_dialect")
+    __slots__ = ("stmt", "returning", "keyed", "_by_dialect")
 
     def __init__(self, stmt: Any, returning: bool = False) -> None:
         self.stmt = stmt
+        # INSERT/UPDATE statements compile per set of parameter names (the columns
+        # they set); a statement whose binds are all named in its WHERE clause does not
+        self.keyed = isinstance(stmt, (sa.Insert, sa.Update))
         self.returning = returning  # an INSERT/UPDATE ... RETURNING, read with Runner.rows
         self._by_dialect: dict[tuple[str, str, tuple[str, ...] | None], _Compiled] = {}
 
@@ -210,6 +213,5 @@ class Runner:
 
 
 def _keys(p: Prepared, values: Mapping[str, Any]) -> tuple[str, ...] | None:
-    """INSERT/UPDATE statements compile per set of parameter names (the columns
-    they set); a statement whose binds are all named in its WHERE clause does not."""
-    return tuple(values) if isinstance(p.stmt, (sa.Insert, sa.Update)) else None
+    """The parameter names ``p`` compiles for (:attr:`Prepared.keyed`)."""
+    return tuple(values) if p.keyed else None

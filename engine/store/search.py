@@ -43,6 +43,7 @@ BM25_BIGRAM = "bm25(search_bigram, 10.0, 3.0, 1.0)"
 FTS_TABLES = ("search_fts", "search_bigram")  # SQLite: the trigram and the bigram FTS5 tables
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 _CJK_PAIR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}")
+_CJK_BIGRAM = re.compile(r"(?=([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2}))")  # each, overlapping
 # The PostgreSQL index expression (migration 0004); queries must repeat it exactly.
 PG_DOCUMENT = "(s.title || ' ' || s.description || ' ' || s.solution || ' ' || s.details || ' ' || s.notes)"
 # bm25 weights per column: a hit in the title or the solution counts most
@@ -433,7 +434,7 @@ _USES_T = re.compile(r"\bt\.")  # a filter on tickets' columns
 def bigrams(text: str) -> str:
     """Every two adjacent Han characters of ``text``, space-separated (what the
     bigram index holds): 打印机卡纸 -> 打印 印机 机卡 卡纸."""
-    return " ".join(run[i:i + 2] for run in _CJK_RUN.findall(text or "") for i in range(len(run) - 1))
+    return " ".join(_CJK_BIGRAM.findall(text or ""))
 
 
 def is_cjk_pair(term: str) -> bool:
