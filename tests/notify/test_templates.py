@@ -187,3 +187,17 @@ def test_a_title_with_line_breaks_cannot_inject_headers(itsm, org, notify_env, s
     assert "\n" not in mail.subject and "\r" not in mail.subject
     assert mail.subject.startswith("[INC-000001] We have logged your ticket: Printer broken")
     assert mail.text.startswith("Hello,")  # the rest of the title did not become the body
+
+
+@pytest.mark.parametrize(("title", "description", "lang"), [
+    ("打印机卡纸", "", "zh"),
+    ("Printer jam", "卡纸", "zh"),  # a Han character anywhere: the reporter writes Chinese
+    ("\u3400 x", None, "zh"),  # CJK extension A
+    ("Printer jam", "paper stuck", "en"),
+    ("12345", "", None),  # no letters: the mailbox's or the desk's language decides
+    (None, None, None),
+])
+def test_the_language_a_ticket_is_written_in(title: Any, description: Any, lang: str | None) -> None:
+    from engine.desk.notifying import written_in
+
+    assert written_in({"title": title, "description": description}) == lang
