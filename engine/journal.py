@@ -91,9 +91,22 @@ def canonical(event: Mapping[str, Any], ticket: str, process: str) -> str:
     return _ENCODE(fields)
 
 
+_KEYED: dict[bytes, Any] = {}  # key -> an HMAC-SHA256 holding it, copied for each event
+
+
 def keyed_hash(secret: bytes, prev_hash: str, text: str) -> str:
-    """The event's link in its ticket's chain."""
-    return hmac.digest(secret, (prev_hash + text).encode("utf-8"), "sha256").hex()
+    """The event's link in its ticket's chain.  HMAC-SHA256 from a copy of a
+    context that already holds the key: ``hmac.digest`` looks the digest up in
+    OpenSSL and sets the key again on every call (11 against 16-19 µs an event
+    in an action, where OpenSSL's tables are no longer in the CPU's caches)."""
+    base = _KEYED.get(secret)
+    if base is None:
+        if len(_KEYED) >= 16:  # a ring holds a few keys; tests make many
+            _KEYED.clear()
+        base = _KEYED[secret] = hmac.new(secret, digestmod=hashlib.sha256)
+    h = base.copy()
+    h.update((prev_hash + text).encode("utf-8"))
+    return h.hexdigest()
 
 
 def content_digest(text: str) -> str:
