@@ -83,14 +83,14 @@ def rekey(desk: Desk, force: bool = False) -> dict[str, Any]:
 def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str, Any]]:
     """Render every due run of the reports and queue it for its recipients, oldest
     first: each run missed since a report's last run covers its own period, up to
-    :data:`engine.reports.schedule.CATCH_UP` of them; the missed runs before those
+    the report's ``catch_up`` of them (7 unless it says); the missed runs before those
     are recorded as skipped, and their line says how to produce them by hand.
     Each report and period runs once (a unique key in report_runs).  No report
     starts after ``deadline`` (a ``time.monotonic()`` instant): it stays due, for
     the next run, and its line says so."""
     import time
 
-    from engine.reports.schedule import CATCH_UP, due_reports, mail_rows, run_record
+    from engine.reports.schedule import due_reports, mail_rows, run_record
 
     with desk.store.read() as repo:
         first = repo.first_ticket_at()
@@ -106,7 +106,7 @@ def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str,
                 message(N_("on a big desk run 'itsm tick --only reports' as its own job"))])))
             continue
         if d.skipped:
-            values = {"count": d.skipped, "limit": CATCH_UP}
+            values = {"count": d.skipped, "limit": d.limit}
             stored = message(N_("skipped: {count} missed run(s) beyond the catch-up limit of {limit}"), **values)
             with desk.store.write() as repo:
                 if repo.record_report_run(run_record(d, desk.now(), 0, str(stored))):

@@ -25,6 +25,11 @@ from engine.definitions.validate import validate
 from engine.definitions.home import bundled_home
 
 FORMATS = ("md", "html", "csv", "json")  # what a report renders to
+# Runs of one report missed while no tick ran, made up at once (a report's
+# ``catch_up``; the default is a week and more of the weekday daily report,
+# seven weeks of a weekly one); the schema bounds it, for the work of one tick.
+CATCH_UP = 7
+MAX_CATCH_UP = 100
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class ReportSpec:
     description: Label | None = None
     file: str = ""
     folder: str = ""  # the reports/ folder it came from (templates live under it)
+    catch_up: int = CATCH_UP  # missed runs made up at once (engine.reports.schedule)
 
 
 def report_dir(home: Path) -> Path:
@@ -137,28 +143,32 @@ def build_report(doc: Document, folder: Path) -> ReportSpec:
         schedule=data["schedule"], period=data["period"], kpis=tuple(uses), recipients=recipients,
         timezone=data.get("timezone"), lang=data.get("lang") or "en",
         formats=tuple(data.get("formats") or ("html",)), template=data.get("template") or "report",
-        description=_label(data.get("description")), file=doc.file, folder=str(folder))
+        description=_label(data.get("description")), file=doc.file, folder=str(folder),
+        catch_up=data.get("catch_up", CATCH_UP))
 
 
 class Schedule(NamedTuple):
     schedule: str
     period: str
     timezone: str | None
+    catch_up: int = CATCH_UP
 
 
 def report_schedule(home: Path, name: str) -> Schedule:
-    """When the report ``name`` runs and what it covers, read without checking the
-    rest of its file (no JSON Schema): the look every tick takes at every report
-    (the desk lints its definitions, reports included, when it loads them; a
-    due report is loaded in full when it runs).  A file whose schedule, period
-    or time zone is not plainly right is loaded in full here, so its problem is
-    reported with its position as :func:`load_report` reports it."""
+    """When the report ``name`` runs, what it covers and how many missed runs it
+    makes up, read without checking the rest of its file (no JSON Schema): the
+    look every tick takes at every report (the desk lints its definitions,
+    reports included, when it loads them; a due report is loaded in full when
+    it runs).  A file whose schedule, period, time zone or catch-up is not
+    plainly right is loaded in full here, so its problem is reported with its
+    position as :func:`load_report` reports it."""
     path = report_dir(Path(home)) / f"{name}.yaml"
     try:
         data = load_file(path).data
-        found = Schedule(data["schedule"], data["period"], data.get("timezone"))
+        found = Schedule(data["schedule"], data["period"], data.get("timezone"), data.get("catch_up", CATCH_UP))
         if isinstance(found.schedule, str) and found.period in cron.PERIODS \
-                and (found.timezone is None or isinstance(found.timezone, str)):
+                and (found.timezone is None or isinstance(found.timezone, str)) \
+                and type(found.catch_up) is int and 1 <= found.catch_up <= MAX_CATCH_UP:
             cron.parse(found.schedule)
             if found.timezone:
                 ZoneInfo(found.timezone)
@@ -167,7 +177,7 @@ def report_schedule(home: Path, name: str) -> Schedule:
             ZoneInfoNotFoundError):
         pass
     spec = load_report(home, name)
-    return Schedule(spec.schedule, spec.period, spec.timezone)
+    return Schedule(spec.schedule, spec.period, spec.timezone, spec.catch_up)
 
 
 def load_report(home: Path, name: str, defs: Definitions | None = None) -> ReportSpec:

@@ -11,9 +11,10 @@ rendering.
 
 Runs missed while the desk was down (no tick ran) are made up, oldest first,
 each over its own period, from the end of the report's last recorded run; at
-most :data:`CATCH_UP` of them.  The earlier ones become one *skipped* run
-covering the rest of the gap: recorded (so they are not looked for again) and
-said, with the command that produces them by hand.
+most the report's ``catch_up`` of them (:data:`CATCH_UP` unless it says).
+The earlier ones become one *skipped* run covering the rest of the gap:
+recorded (so they are not looked for again) and said, with the command that
+produces them by hand.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from datetime import datetime
 from typing import Any, Callable, NamedTuple
 
 from engine.reports import cron
-from engine.reports.definition import ReportSpec, Schedule, load_report, report_names, report_schedule
-
-CATCH_UP = 7  # missed runs of one report made up at once (a week of the weekday daily report, and more)
+from engine.reports.definition import (
+    CATCH_UP, ReportSpec, Schedule, load_report, report_names, report_schedule,
+)
 
 
 class DueReport(NamedTuple):
@@ -32,7 +33,8 @@ class DueReport(NamedTuple):
     start: datetime
     end: datetime
     scheduled: datetime  # the moment of the schedule this run answers
-    skipped: int = 0  # not a run to render: this many missed runs beyond CATCH_UP, recorded as skipped
+    skipped: int = 0  # not a run to render: this many missed runs beyond the limit, recorded as skipped
+    limit: int = CATCH_UP  # the report's catch_up
 
 
 def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
@@ -44,14 +46,14 @@ def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
 def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool] | None = None,
                 since: datetime | None = None,
                 last_end: Callable[[str, datetime], datetime | None] | None = None,
-                catch_up: int = CATCH_UP) -> list[DueReport]:
+                catch_up: int | None = None) -> list[DueReport]:
     """The due runs of every report of ``api.home``, oldest first per report.
 
     ``last_end(name, now)`` is the end of the report's last recorded run (None:
     it never ran).  Every run of its schedule ending after it is due, each with
-    its own period, the oldest starting at that end; of more than ``catch_up``,
-    the latest ``catch_up`` are, and one entry with ``skipped`` (their count)
-    covers the earlier ones.  A report that never ran has one due run, its latest
+    its own period, the oldest starting at that end; of more than ``catch_up``
+    (else the report's own), the latest ``catch_up`` are, and one entry with
+    ``skipped`` (their count) covers the earlier ones.  A report that never ran has one due run, its latest
     (unless that ended before ``since``, the desk's first ticket: a new desk does
     not mail reports of the weeks before it existed).  ``already_ran(name, start,
     end)`` drops a run another tick recorded meanwhile."""
@@ -60,6 +62,7 @@ def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool]
     for name in report_names(api.home):
         spec = report_schedule(api.home, name)  # the whole file is read when it runs
         tz = _tz(api, spec)
+        limit = catch_up if catch_up is not None else spec.catch_up
         last = last_end(name, now) if last_end is not None else None
         made: list[cron.Run] = []
         missed: list[cron.Run] = []
@@ -68,12 +71,13 @@ def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool]
                 break
             if last is None and since is not None and run.end <= since:
                 break
-            (made if len(made) < catch_up else missed).append(run)
+            (made if len(made) < limit else missed).append(run)
             if last is None:  # its first run: nothing before it was missed
                 break
         runs: list[DueReport] = []
         if missed and last is not None:
-            runs.append(DueReport(name, last.astimezone(tz), missed[0].end, missed[0].scheduled, len(missed)))
+            runs.append(DueReport(name, last.astimezone(tz), missed[0].end, missed[0].scheduled, len(missed),
+                                  limit))
         elif made and last is not None:  # the first made-up run starts where the last one ended
             made[-1] = cron.Run(last.astimezone(tz), made[-1].end, made[-1].scheduled)
         for run in reversed(made):

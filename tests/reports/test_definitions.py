@@ -14,7 +14,7 @@ from _dataset import REPO, at
 from engine.api import Api
 from engine.errors import DefinitionError, NotFound
 from engine.reports import due_reports, load_report, recipients, report_names
-from engine.reports.definition import report_schedule
+from engine.reports.definition import CATCH_UP, MAX_CATCH_UP, report_schedule
 from engine.reports.catalogue import section
 from engine.reports.kpis import KPIS, formula
 from engine.reports.schedule import mail_rows, run_record
@@ -62,6 +62,11 @@ BROKEN = [
     (("{group_by: service}", "{group_by: Team}"), 11, 24, "'Team' is not valid"),
     (('"0 8 * * mon"', '"0 8 * * monday"'), 7, 11, "day of week: 'monday' is not a number or a name"),
     (("report: mine", "report: yours"), 3, 9, "the report id 'yours' must equal the file name 'mine'"),
+    # missed runs made up at once: at least the latest, at most MAX_CATCH_UP (the work of one tick)
+    (("period: week", "period: week\ncatch_up: 0"), 9, 11, "0 is less than the minimum, 1"),
+    (("period: week", "period: week\ncatch_up: 101"), 9, 11, "101 is more than the maximum, 100"),
+    (("period: week", "period: week\ncatch_up: seven"), 9, 11, "expected integer, got a string"),
+    (("period: week", "period: week\ncatch_up: true"), 9, 11, "expected integer, got a boolean"),
 ]
 
 
@@ -87,7 +92,19 @@ def test_the_schedule_look_of_every_tick_refuses_a_broken_schedule_as_loading_do
             report_schedule(home, "mine")
         assert (exc.value.line, exc.value.column) == (line, column) and message in exc.value.message
     else:
-        assert report_schedule(home, "mine") == ("0 8 * * mon", "week", None)
+        assert report_schedule(home, "mine") == ("0 8 * * mon", "week", None, CATCH_UP)
+
+
+def test_a_report_says_how_many_missed_runs_it_makes_up(tmp_path: Path) -> None:
+    """``catch_up`` (default CATCH_UP), read by the tick's look and by loading
+    alike; the schema's bound is the engine's."""
+    home = write(tmp_path, GOOD.replace("period: week", "period: week\ncatch_up: 3"))
+    assert load_report(home, "mine").catch_up == 3
+    assert report_schedule(home, "mine").catch_up == 3
+    assert load_report(write(tmp_path, GOOD), "mine").catch_up == CATCH_UP == 7
+    schema = json.loads((REPO / "engine" / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
+    assert (schema["properties"]["catch_up"]["minimum"], schema["properties"]["catch_up"]["maximum"]) \
+        == (1, MAX_CATCH_UP)
 
 
 def test_a_dimension_must_be_one_of_the_processes_in_scope(tmp_path: Path) -> None:

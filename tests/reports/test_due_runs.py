@@ -6,9 +6,11 @@ report covers Friday to Sunday).  Through the real CLI on a real database."""
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
-from _dataset import at
+from _dataset import REPO, at
 
 from engine.reports.schedule import CATCH_UP
 
@@ -130,6 +132,33 @@ def test_a_long_outage_makes_up_the_latest_periods_and_says_what_it_skipped(itsm
     log(itsm, org, "2026-03-23 10:00")
     out = itsm("report", "--due", now=at("2026-03-23 08:05")).stdout
     assert "daily 2026-03-20 00:00 +08:00 - 2026-03-23 00:00 +08:00: 2 message(s) queued" in out, out
+
+
+def test_a_report_with_its_own_catch_up_makes_up_that_many(itsm: Any, org: Any, db_url: str,
+                                                            tmp_path: Path) -> None:
+    """A daily report with ``catch_up: 2``, down for a week: its two latest runs
+    are made, the five before them recorded as one skipped run that names the
+    report's own limit; the weekly report keeps the default."""
+    home = tmp_path / "home"
+    for sub in ("processes", "codes", "reports"):
+        shutil.copytree(REPO / sub, home / sub)
+    daily = home / "reports" / "daily.yaml"
+    daily.write_text(daily.read_text(encoding="utf-8").replace("period: day\n", "period: day\ncatch_up: 2\n"),
+                     encoding="utf-8")
+
+    def lines(when: str) -> list[tuple[str, str]]:
+        out = itsm.json("tick", "--only", "reports", now=at(when), home=home)
+        return [(x["due"], x["outcome"]) for x in out if x["kind"] == "report" and x["name"] == "daily"]
+
+    itsm.json("new", "incident", "--title", "Printer", "--reporter", "u@example.com", user=org.agent.id,
+              now=at("2026-02-27 10:00"), home=home)
+    assert len(lines("2026-03-02 08:05")) == 1
+    skipped, *made = lines("2026-03-10 09:00")  # 6 weekday runs missed, Tuesday 3rd to Tuesday 10th
+    assert [end for end, _ in made] == [at("2026-03-09 00:00"), at("2026-03-10 00:00")]
+    assert skipped == (at("2026-03-06 00:00"),
+                       "not made up: 4 missed run(s) beyond the catch-up limit of 2; to produce them: "
+                       "itsm report daily --from 2026-03-02T00:00:00+08:00 --to 2026-03-06T00:00:00+08:00")
+    assert runs(db_url)[1][3] == "skipped: 4 missed run(s) beyond the catch-up limit of 2"
 
 
 def test_the_docs_give_the_catch_up_limit() -> None:
