@@ -3,8 +3,10 @@ processes and relations (reports/NAME.yaml, ``kpis[].params``).
 
 A KPI counts journal events and clock results by these names in SQL, so a name
 the processes do not have (``actions: [re_open]``, ``clocks: [resolutoin]``)
-gives an empty or zero figure without a word. Lint (R007) checks them here, and
-that each parameter is one the KPI takes (``itsm report`` refuses any other).
+gives an empty or zero figure without a word; so does a default the report
+relies on (``reopen_rate`` counts ``reopen``) once the process renames it. Lint
+(R007) checks them here, and that each parameter is one the KPI takes
+(``itsm report`` refuses any other).
 What each KPI takes and its default processes mirror engine.reports.kpis
 (tests/reports keep them equal); lint may not import the reports.
 """
@@ -36,15 +38,26 @@ TAKES: dict[str, tuple[str, ...]] = {
     "trend": ("filters", "history", "clock"),
     "self_help_deflection": (),
 }
-# the defaults of the parameters naming processes (engine.reports.kpis.<kpi>.PARAMS)
-PROCESS_DEFAULTS: dict[str, dict[str, str]] = {
-    "major_incidents": {"process": "major_incident"},
-    "problems": {"process": "problem", "incidents": "incident"},
+# the defaults of the parameters that name things (engine.reports.kpis.<kpi>.PARAMS)
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "reopen_rate": {"actions": ["reopen"]},
+    "auto_close_share": {"auto_actions": ["auto_close"], "confirm_actions": ["confirm"],
+                         "desk_confirm_actions": ["confirm_for_user"]},
+    "reassignment": {"actions": ["assign"]},
+    "major_incidents": {"process": "major_incident", "mitigate_states": ["mitigated"],
+                        "exclude_states": ["declined"]},
+    "problems": {"process": "problem", "incidents": "incident", "relation": "caused_by",
+                 "known_error_states": ["known_error"]},
+    "trend": {"clock": "resolution"},
 }
 ACTIONS = ("actions", "auto_actions", "confirm_actions", "desk_confirm_actions")
 CLOCKS = ("clock", "clocks")
 PROCESSES = ("process", "incidents")
 STATES = ("mitigate_states", "exclude_states", "known_error_states")  # states of the 'process'
+# the defaults of the parameters naming processes
+PROCESS_DEFAULTS: dict[str, dict[str, str]] = {
+    kpi: {k: v for k, v in d.items() if k in PROCESSES} for kpi, d in DEFAULTS.items()
+    if any(k in PROCESSES for k in d)}
 
 Problem = tuple[tuple[str | int, ...], str, bool]
 
@@ -58,13 +71,15 @@ def _items(path: tuple[str | int, ...], value: Any) -> list[tuple[tuple[str | in
 def report_problems(processes: Mapping[str, ProcessSpec], data: object) -> list[Problem]:
     """(path, message, at the key?) for each KPI parameter of a report document
     (schema-valid) that the KPI does not take, or that names an action, clock,
-    state, process or relation the processes it looks at do not have."""
+    state, process or relation the processes it looks at do not have; and for
+    each default of such a parameter (:data:`DEFAULTS`) that a use relies on and
+    the processes do not have (said at the use's ``kpi``)."""
     out: list[Problem] = []
     kpis = data.get("kpis") if isinstance(data, dict) else None
     for i, use in enumerate(kpis if isinstance(kpis, list) else ()):
-        if not isinstance(use, dict) or not isinstance(use.get("params"), dict):
+        if not isinstance(use, dict) or not isinstance(use.get("params", {}), dict):
             continue
-        kpi, params = str(use.get("kpi")), use["params"]
+        kpi, params = str(use.get("kpi")), use.get("params") or {}
         base: tuple[str | int, ...] = ("kpis", i, "params")
         takes = TAKES.get(kpi)
         if takes is not None:
@@ -76,38 +91,57 @@ def report_problems(processes: Mapping[str, ProcessSpec], data: object) -> list[
         filters = params.get("filters") if isinstance(params.get("filters"), dict) else {}
         only = filters.get("process")
         scope = in_scope(processes, [only] if isinstance(only, str) else only)
-        shown = names([p.id for p in scope])
         named = dict(PROCESS_DEFAULTS.get(kpi, {}))
         named.update({k: v for k, v in params.items() if k in PROCESSES and isinstance(v, str)})
         for key in params:
             if takes is not None and key not in takes:
                 continue  # reported above
-            path, value = base + (key,), params[key]
-            if key in ACTIONS:
-                known = {a for p in scope for a in p.actions}
-                out += [(where, message(N_("'{value}' is not an action of the processes in scope ({shown}): "
-                                           "KPI '{kpi}' would count nothing for it"),
-                                        value=v, shown=shown, kpi=kpi), False)
-                        for where, v in _items(path, value) if v not in known]
-            elif key in CLOCKS:
-                known = {c.id for p in scope for c in p.clocks}
-                out += [(where, message(N_("'{value}' is not an SLA clock of the processes in scope ({shown}): "
-                                           "KPI '{kpi}' would find no result for it"),
-                                        value=v, shown=shown, kpi=kpi), False)
-                        for where, v in _items(path, value) if v not in known]
-            elif key in PROCESSES:
-                out += [(where, message(N_("undefined process '{process}'"), process=v), False)
-                        for where, v in _items(path, value) if v not in processes]
-            elif key in STATES and named.get("process") in processes:
-                spec = processes[named["process"]]
-                out += [(where, message(N_("'{value}' is not a state of process '{process}': KPI '{kpi}' would "
-                                           "never see a ticket enter it"),
-                                        value=v, process=spec.id, kpi=kpi), False)
-                        for where, v in _items(path, value) if v not in spec.states]
-            elif key == "relation" and named.get("incidents") in processes:
-                spec = processes[named["incidents"]]
-                out += [(where, message(N_("'{value}' is not a relation of process '{process}': KPI '{kpi}' "
-                                           "would find no linked tickets"),
-                                        value=v, process=spec.id, kpi=kpi), False)
-                        for where, v in _items(path, value) if v not in spec.relations]
+            out += _named_problems(processes, kpi, key, _items(base + (key,), params[key]), scope, named)
+        # a default the report relies on: a renamed action or state makes it count nothing too
+        for key, value in DEFAULTS.get(kpi, {}).items():
+            if key in params or key in PROCESSES:  # a missing default process: the KPI shows none
+                continue
+            where = ("kpis", i, "kpi")
+            out += [(path, message(N_("{problem} (the default of '{param}': give '{param}' in params)"),
+                                   problem=text, param=key), at_key)
+                    for path, text, at_key in _named_problems(processes, kpi, key, _items(where, value),
+                                                              scope, named)]
+    return out
+
+
+def _named_problems(processes: Mapping[str, ProcessSpec], kpi: str, key: str,
+                    items: list[tuple[tuple[str | int, ...], str]], scope: list[ProcessSpec],
+                    named: Mapping[str, str]) -> list[Problem]:
+    """The names among ``items`` (the values of parameter ``key``, where they are)
+    that the processes do not have: ``scope`` for actions and clocks, the KPI's
+    ``named`` process for states, its incidents process for a relation."""
+    out: list[Problem] = []
+    shown = names([p.id for p in scope])
+    if key in ACTIONS:
+        known = {a for p in scope for a in p.actions}
+        out += [(where, message(N_("'{value}' is not an action of the processes in scope ({shown}): "
+                                   "KPI '{kpi}' would count nothing for it"),
+                                value=v, shown=shown, kpi=kpi), False)
+                for where, v in items if v not in known]
+    elif key in CLOCKS:
+        known = {c.id for p in scope for c in p.clocks}
+        out += [(where, message(N_("'{value}' is not an SLA clock of the processes in scope ({shown}): "
+                                   "KPI '{kpi}' would find no result for it"),
+                                value=v, shown=shown, kpi=kpi), False)
+                for where, v in items if v not in known]
+    elif key in PROCESSES:
+        out += [(where, message(N_("undefined process '{process}'"), process=v), False)
+                for where, v in items if v not in processes]
+    elif key in STATES and named.get("process") in processes:
+        spec = processes[named["process"]]
+        out += [(where, message(N_("'{value}' is not a state of process '{process}': KPI '{kpi}' would "
+                                   "never see a ticket enter it"),
+                                value=v, process=spec.id, kpi=kpi), False)
+                for where, v in items if v not in spec.states]
+    elif key == "relation" and named.get("incidents") in processes:
+        spec = processes[named["incidents"]]
+        out += [(where, message(N_("'{value}' is not a relation of process '{process}': KPI '{kpi}' "
+                                   "would find no linked tickets"),
+                                value=v, process=spec.id, kpi=kpi), False)
+                for where, v in items if v not in spec.relations]
     return out

@@ -679,15 +679,44 @@ def test_kpi_reference_fine(check: Check) -> None:
     check({"reports/causes.yaml": text}, [])
 
 
+def test_kpi_reference_defaults(check: Check) -> None:
+    """A use that leaves a parameter out counts the KPI's default: an action or
+    state the processes do not have (renamed, say) is reported at the KPI's name;
+    one the report gives is not judged by the default."""
+    text = REPORT.replace("""  - kpi: volume
+    params: {group_by: GROUP, filters: {process: incident}}
+""", """  - kpi: reassignment
+  - kpi: reopen_rate
+  - kpi: auto_close_share
+    params: {desk_confirm_actions: [confirm]}
+  - kpi: problems
+    params: {process: incident}
+""")
+    needles = [("reassignment", 1), ("auto_close_share", 1), ("problems", 1), ("problems", 1)]
+    f = check({"reports/causes.yaml": text}, [("R007", *at(text, n, i)) for n, i in needles])
+    assert sorted(messages(f)) == sorted([
+        "'assign' is not an action of the processes in scope (incident): KPI 'reassignment' would count nothing "
+        "for it (the default of 'actions': give 'actions' in params)",
+        "'auto_close' is not an action of the processes in scope (incident): KPI 'auto_close_share' would count "
+        "nothing for it (the default of 'auto_actions': give 'auto_actions' in params)",
+        "'known_error' is not a state of process 'incident': KPI 'problems' would never see a ticket enter it "
+        "(the default of 'known_error_states': give 'known_error_states' in params)",
+        "'caused_by' is not a relation of process 'incident': KPI 'problems' would find no linked tickets (the "
+        "default of 'relation': give 'relation' in params)",
+    ])
+
+
 def test_kpi_reference_knows_what_each_kpi_takes() -> None:
     """engine.definitions.kpi_names mirrors the KPI modules (lint may not import them)."""
     from engine.definitions import kpi_names
     from engine.reports.kpis import KPIS
 
     assert {k: set(v) for k, v in kpi_names.TAKES.items()} == {k: set(m.PARAMS) for k, m in KPIS.items()}
-    for kpi, defaults in kpi_names.PROCESS_DEFAULTS.items():
+    for kpi, defaults in kpi_names.DEFAULTS.items():
         assert {k: KPIS[kpi].PARAMS[k] for k in defaults} == defaults
     named = set(kpi_names.ACTIONS + kpi_names.CLOCKS + kpi_names.PROCESSES + kpi_names.STATES + ("relation",))
+    for kpi, module in KPIS.items():  # every default that names something is checked by lint
+        assert {k: v for k, v in module.PARAMS.items() if k in named and v} == kpi_names.DEFAULTS.get(kpi, {})
     for kpi, module in KPIS.items():
         assert set(module.PARAMS) & {"process", "incidents"} <= set(kpi_names.PROCESS_DEFAULTS.get(kpi, {}))
     assert named <= {p for m in KPIS.values() for p in m.PARAMS}

@@ -7,7 +7,15 @@ report`` refuses a parameter the KPI does not take. Checked: ``actions``,
 ``auto_actions``, ``confirm_actions``, ``desk_confirm_actions`` (actions);
 ``clock``, ``clocks``; ``process``, ``incidents``; ``mitigate_states``,
 ``exclude_states``, ``known_error_states`` (states of the KPI's ``process``);
-``relation`` (a relation of its ``incidents`` process).
+``relation`` (a relation of its ``incidents`` process). A parameter the report
+leaves out is checked by its default, at the KPI's name: ``reopen_rate`` counts
+``reopen``, ``reassignment`` ``assign``, ``auto_close_share`` ``auto_close``,
+``confirm`` and ``confirm_for_user``, ``trend`` the ``resolution`` clock,
+``major_incidents`` the states ``mitigated`` and ``declined``, ``problems`` the
+relation ``caused_by`` and the state ``known_error``; a process that renames
+one makes the KPI count nothing as surely as a typo. (A default process the
+repository does not have, such as ``major_incident``, is not reported: the KPI
+shows none.)
 
 Bad (reports/monthly.yaml)::
 
@@ -16,6 +24,7 @@ Bad (reports/monthly.yaml)::
         params: {actions: [re_open], filters: {process: incident}}
       - kpi: sla_compliance
         params: {clocks: [resolutoin]}
+      - kpi: reassignment      # counts 'assign', which the process calls 'dispatch'
 
 Good::
 
@@ -24,6 +33,8 @@ Good::
         params: {actions: [reopen], filters: {process: incident}}
       - kpi: sla_compliance
         params: {clocks: [resolution]}
+      - kpi: reassignment
+        params: {actions: [dispatch]}
 """
 
 from __future__ import annotations
