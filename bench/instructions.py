@@ -5,7 +5,8 @@ Wall-clock figures on a shared 2-core machine move by 20-40% from one minute to
 the next (docs/BENCHMARKS.md), more than a change of a few percent of an
 action's work.  ``valgrind --tool=callgrind`` counts the user-space
 instructions a process executes: the same code on the same data gives the same
-count within about 1%, whatever else the machine does.  The kernel's part (the
+count within 0.2% (with ``PYTHONHASHSEED=0``, so that dict and set orders do
+not vary from one process to the next), whatever else the machine does.  The kernel's part (the
 durable commit's fdatasync) is not counted; it is the same for itsm and the
 baseline.
 

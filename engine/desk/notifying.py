@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 import base64
-import re
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import replace
 from datetime import datetime
