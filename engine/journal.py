@@ -269,6 +269,7 @@ def rotate_key_file(path: Path) -> str:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _RINGS.clear()
+    _KEYED.clear()  # no key kept for hashing beyond its ring
     return line.split()[0]
 
 

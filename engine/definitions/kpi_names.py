@@ -50,6 +50,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
                  "known_error_states": ["known_error"]},
     "trend": {"clock": "resolution"},
 }
+# defaults whose names only refine the figure (states left out, a column of the
+# breakdown): without them the KPI still counts what it is for, so lint does not
+# ask for them (a problem process has no 'confirm' to count)
+ONLY_REFINE = frozenset({("major_incidents", "exclude_states"), ("auto_close_share", "confirm_actions"),
+                         ("auto_close_share", "desk_confirm_actions")})
 ACTIONS = ("actions", "auto_actions", "confirm_actions", "desk_confirm_actions")
 CLOCKS = ("clock", "clocks")
 PROCESSES = ("process", "incidents")
@@ -72,8 +77,9 @@ def report_problems(processes: Mapping[str, ProcessSpec], data: object) -> list[
     """(path, message, at the key?) for each KPI parameter of a report document
     (schema-valid) that the KPI does not take, or that names an action, clock,
     state, process or relation the processes it looks at do not have; and for
-    each default of such a parameter (:data:`DEFAULTS`) that a use relies on and
-    the processes do not have (said at the use's ``kpi``)."""
+    each default of such a parameter (:data:`DEFAULTS`, but :data:`ONLY_REFINE`)
+    that a use relies on and the processes do not have (said at the use's
+    ``kpi``), unless a process the KPI looks at is missing altogether."""
     out: list[Problem] = []
     kpis = data.get("kpis") if isinstance(data, dict) else None
     for i, use in enumerate(kpis if isinstance(kpis, list) else ()):
@@ -98,8 +104,10 @@ def report_problems(processes: Mapping[str, ProcessSpec], data: object) -> list[
                 continue  # reported above
             out += _named_problems(processes, kpi, key, _items(base + (key,), params[key]), scope, named)
         # a default the report relies on: a renamed action or state makes it count nothing too
+        if any(p not in processes for p in named.values()):
+            continue  # a process the KPI looks at is missing (reported above if named): it shows none
         for key, value in DEFAULTS.get(kpi, {}).items():
-            if key in params or key in PROCESSES:  # a missing default process: the KPI shows none
+            if key in params or key in PROCESSES or (kpi, key) in ONLY_REFINE:
                 continue
             where = ("kpis", i, "kpi")
             out += [(path, message(N_("{problem} (the default of '{param}': give '{param}' in params)"),

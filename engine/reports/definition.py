@@ -144,7 +144,7 @@ def build_report(doc: Document, folder: Path) -> ReportSpec:
         timezone=data.get("timezone"), lang=data.get("lang") or "en",
         formats=tuple(data.get("formats") or ("html",)), template=data.get("template") or "report",
         description=_label(data.get("description")), file=doc.file, folder=str(folder),
-        catch_up=data.get("catch_up", CATCH_UP))
+        catch_up=int(data.get("catch_up", CATCH_UP)))  # the schema's integer takes 7.0 too
 
 
 class Schedule(NamedTuple):

@@ -665,8 +665,9 @@ def test_kpi_reference(check: Check) -> None:
 
 
 def test_kpi_reference_fine(check: Check) -> None:
-    """The names of the processes in scope, and a KPI's default process that this
-    repository lacks (major_incident: its states are not judged)."""
+    """The names of the processes in scope, a KPI's default process that this
+    repository lacks (major_incident, problem: nothing of theirs is judged), and a
+    default that only refines the figure."""
     text = REPORT.replace("""  - kpi: volume
     params: {group_by: GROUP, filters: {process: incident}}
 """, """  - kpi: reopen_rate
@@ -675,7 +676,12 @@ def test_kpi_reference_fine(check: Check) -> None:
     params: {auto_actions: [confirm], confirm_actions: [confirm], desk_confirm_actions: [start]}
   - kpi: major_incidents
     params: {mitigate_states: [mitigated]}
+  - kpi: problems
+  - kpi: auto_close_share
+    params: {auto_actions: [confirm]}
 """)
+    # problems: no problem process here, so neither its default relation nor its states are judged;
+    # auto_close_share: the default confirm_for_user only adds a column (none here)
     check({"reports/causes.yaml": text}, [])
 
 

@@ -102,6 +102,13 @@ def test_a_report_says_how_many_missed_runs_it_makes_up(tmp_path: Path) -> None:
     assert load_report(home, "mine").catch_up == 3
     assert report_schedule(home, "mine").catch_up == 3
     assert load_report(write(tmp_path, GOOD), "mine").catch_up == CATCH_UP == 7
+    whole = load_report(write(tmp_path, GOOD.replace("period: week", "period: week\ncatch_up: 7.0")), "mine")
+    assert type(whole.catch_up) is int and whole.catch_up == 7  # the schema's integer takes 7.0
+    # the tick's look reads it without the schema: a broken key elsewhere is left to loading
+    home = write(tmp_path, GOOD.replace("period: week", "period: week\ncatch_up: 3").replace("owner:", "ownr:"))
+    assert report_schedule(home, "mine").catch_up == 3
+    with pytest.raises(DefinitionError):
+        load_report(home, "mine")
     schema = json.loads((REPO / "engine" / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
     assert (schema["properties"]["catch_up"]["minimum"], schema["properties"]["catch_up"]["maximum"]) \
         == (1, MAX_CATCH_UP)

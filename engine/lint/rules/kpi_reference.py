@@ -10,12 +10,14 @@ report`` refuses a parameter the KPI does not take. Checked: ``actions``,
 ``relation`` (a relation of its ``incidents`` process). A parameter the report
 leaves out is checked by its default, at the KPI's name: ``reopen_rate`` counts
 ``reopen``, ``reassignment`` ``assign``, ``auto_close_share`` ``auto_close``,
-``confirm`` and ``confirm_for_user``, ``trend`` the ``resolution`` clock,
-``major_incidents`` the states ``mitigated`` and ``declined``, ``problems`` the
-relation ``caused_by`` and the state ``known_error``; a process that renames
-one makes the KPI count nothing as surely as a typo. (A default process the
-repository does not have, such as ``major_incident``, is not reported: the KPI
-shows none.)
+``trend`` the ``resolution`` clock, ``major_incidents`` the state
+``mitigated``, ``problems`` the relation ``caused_by`` and the state
+``known_error``; a process that renames one makes the KPI count nothing as
+surely as a typo. Defaults that only refine a figure are not asked for
+(``major_incidents``' ``exclude_states``, ``auto_close_share``'s
+``confirm_actions`` and ``desk_confirm_actions``), nor any default of a KPI
+whose process the repository does not have (``major_incident``, ``problem``):
+the KPI shows none.
 
 Bad (reports/monthly.yaml)::
 
