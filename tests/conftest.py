@@ -3,11 +3,15 @@ PostgreSQL), the CLI as a callable, and the people of a small service desk.
 
 PostgreSQL runs when ``$ITSM_TEST_DATABASE_URL`` names a throwaway database
 (its ``public`` schema is dropped before every test); without it those variants
-are skipped, unless ``ITSM_REQUIRE_POSTGRES=1`` makes that a failure.
+are skipped, unless ``ITSM_REQUIRE_POSTGRES=1`` makes that a failure.  When the
+suite runs on several processes (pytest-xdist, ``-n``), each worker gets a
+database of its own beside that one (``itsm_test_gw0``, ...), which the test
+role creates (it needs CREATEDB, as ``.ci/run`` gives it).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -78,7 +82,31 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, _cache_dir: Path, tmp_path: P
 # --- databases -------------------------------------------------------------------
 
 def postgres_url() -> str | None:
-    return os.environ.get("ITSM_TEST_DATABASE_URL") or None
+    url = os.environ.get("ITSM_TEST_DATABASE_URL") or None
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _worker_database(url, worker) if url and worker else url
+
+
+@functools.cache
+def _worker_database(url: str, worker: str) -> str:
+    """The database of one xdist worker (``<name>_<worker>``), created on first use:
+    the workers' tests drop and remake the public schema, so they cannot share one."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    name = f"{parsed.database}_{worker}"
+    engine = sa.create_engine(parsed, poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            found = conn.exec_driver_sql("SELECT 1 FROM pg_database WHERE datname = %(name)s",
+                                         {"name": name}).first()
+            if found is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 def reset_postgres(url: str) -> None:
