@@ -142,7 +142,10 @@ def test_the_continued_state_equals_the_replay(case: Any, data: Any) -> None:
             judged = slamod.judged_targets(state.runs, runs, sets) if moved else {}
             if judged:
                 tr = slamod.Transition(now, state_id, target, action, switch or None, judged=judged)
-                runs = slamod.fold(spec, DEFS, [tr], sets, state.copy().runs)
+                refolded = slamod.fold(spec, DEFS, [tr], sets, state.copy().runs)
+                slamod.judge(runs, judged)  # what the desk does: the one fold's runs, judged
+                assert {c: r.to_list() for c, r in runs.items()} == \
+                    {c: r.to_list() for c, r in refolded.items()}
             history = clockstate.transitions(repo.journal) + [tr]
             assert slamod.records(spec, runs, sets, now) == slamod.compute(spec, DEFS, history, values, now)
             e = {"seq": ticket.version + 1, "action": action, "from_state": state_id,

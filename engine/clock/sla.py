@@ -106,6 +106,13 @@ def judged_targets(before: Mapping[str, ClockRun], after: Mapping[str, ClockRun]
     return out
 
 
+def judge(runs: Mapping[str, ClockRun], judged: Mapping[str, float]) -> None:
+    """Give the clocks a move stopped the targets they are judged against
+    (:func:`judged_targets`), as folding that move again with ``judged`` would."""
+    for cid, target in judged.items():
+        runs[cid].judged = round(target * _US)
+
+
 def moves(events: Iterable[Mapping[str, Any]], aware: Any = None) -> list[Transition]:
     """The clocks' moves of a journal (events in order): its changes of state and
     its calendar switches (a switch without a change of state moves no clock

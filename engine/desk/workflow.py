@@ -81,7 +81,7 @@ def perform(desk: Desk, repo: Any, ticket: Ticket, action: str, inputs: dict[str
             judged.update(slamod.judged_targets(state.runs, runs, sets))
         if judged:
             move = dataclasses.replace(move, judged=dict(judged))
-            runs = slamod.fold(spec, desk.defs, [move], sets, state.copy().runs)
+            slamod.judge(runs, judged)
         clocks[:] = [clockstate.Continued(state, sets, move, runs)]  # apply continues the state with them
         return slamod.records(spec, runs, sets, now)
 
