@@ -29,3 +29,24 @@ def nested_deeper_than(data: Any, limit: int) -> bool:
         else:
             stack.pop()
     return False
+
+
+def nul_at(data: Any, where: str = "body") -> str | None:
+    """Where decoded JSON ``data`` holds a NUL character, in a string or a key
+    (``body.alerts[1].summary``; with ``where`` empty ``alerts[1].summary``), else None.  A NUL cannot be stored in
+    PostgreSQL's text and ends C strings: every door refuses it whole.  Iterative,
+    like :func:`nested_deeper_than`."""
+    stack: list[tuple[Any, str]] = [(data, where)]
+    while stack:
+        value, at = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return at
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and "\x00" in k:
+                    return at
+                stack.append((v, f"{at}.{k}" if at else str(k)))
+        elif isinstance(value, list):
+            stack.extend((v, f"{at}[{i}]") for i, v in enumerate(value))
+    return None

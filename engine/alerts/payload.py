@@ -26,7 +26,7 @@ from typing import Any
 
 from engine.errors import UsageError
 from engine.i18n import N_, json_problem, message
-from engine.limits import nested_deeper_than
+from engine.limits import nested_deeper_than, nul_at
 
 FORMATS = ("auto", "alertmanager", "event")
 STATUSES = ("firing", "resolved")
@@ -103,6 +103,9 @@ def decode(text: str | bytes) -> Any:
         raise PayloadError(N_("not valid JSON: a number has too many digits")) from None
     if nested_deeper_than(data, MAX_DEPTH):
         raise PayloadError(too_deep)
+    nul = nul_at(data, "")
+    if nul is not None:  # refused whole, before any alert group is written
+        raise PayloadError(N_("contains a NUL character"), nul or None)
     return data
 
 

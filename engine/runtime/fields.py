@@ -32,6 +32,7 @@ MAX_STRING = 2_000
 MAX_TEXT = 100_000
 # core fields kept in columns of their own size (engine/store/schema.py tickets)
 COLUMN_LIMITS = {"title": 500, "reporter_phone": 40}
+MAX_EMAIL = 254  # an e-mail address (RFC 5321's path limit; the reporter column's size)
 MAX_WHOLE = 10 ** 18  # an int field's values lie strictly between -MAX_WHOLE and MAX_WHOLE
 
 # types and code tables of the core fields
@@ -158,6 +159,9 @@ def coerce(defs: Definitions, fs: FieldSpec, raw: Any, lookup: Lookup) -> Any:
         except ValueError as exc:
             raise bad(message("{error}", error=exc)) from None
     if kind == "email":
+        if len(str(text)) > MAX_EMAIL:
+            raise UsageError(N_("{field}: at most {limit} characters, not {length}"), field=fs.id,
+                             values={"field": named(fs.id, fs.label), "limit": MAX_EMAIL, "length": len(str(text))})
         if not _EMAIL.match(str(text)):
             raise bad(N_("expected an e-mail address"))
         return str(text).lower()

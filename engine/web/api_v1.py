@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from engine.errors import ActionRefused, UsageError
+from engine.limits import nul_at
 from engine.web.requests import JsonRequest, api_for, is_json, server_api
 
 bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey",
@@ -149,15 +150,9 @@ Scalar = str | int | float | bool | None
 
 
 def _no_nul(value: Any, where: str = "body") -> None:
-    if isinstance(value, str) and "\x00" in value:
-        raise UsageError(f"{where}: contains a NUL character")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _no_nul(k, where)
-            _no_nul(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _no_nul(v, f"{where}[{i}]")
+    found = nul_at(value, where)
+    if found is not None:
+        raise UsageError(f"{found}: contains a NUL character")
 
 
 class _Body(BaseModel):

@@ -36,7 +36,9 @@ def valid(secret: str, cookie: str | None, token: str | None) -> bool:
     nonce = usable_nonce(cookie)
     if nonce is None or not token:
         return False
-    return hmac.compare_digest(sign(secret, nonce), token)
+    # bytes: compare_digest refuses a str with non-ASCII characters (a TypeError,
+    # which would answer a stranger's form with a 500 instead of its 403)
+    return hmac.compare_digest(sign(secret, nonce).encode(), token.encode("utf-8", "surrogatepass"))
 
 
 def session_id(secret: str, nonce: str) -> str:

@@ -149,6 +149,13 @@ def test_a_field_value_past_its_bound_is_a_usage_error_and_writes_nothing(desk: 
     out = desk.new("incident", o.agent.id, "2026-03-02 09:02", reporter=o.reporter, title="phone",
                    reporter_phone="1" * 41, expect=2)
     assert "at most 40 characters" in out["message"]
+    # an e-mail address: 254 characters, the reporter column's size (on PostgreSQL a
+    # longer one was a database error)
+    long_mail = "a@" + "b" * 248 + ".com"
+    out = desk.new("incident", o.agent.id, "2026-03-02 09:03", reporter=long_mail + "x", title="mail", expect=2)
+    assert out["message"] == "reporter: at most 254 characters, not 255", out
+    out = desk.new("incident", o.agent.id, "2026-03-02 09:04", reporter=long_mail, title="mail")
+    assert out["reporter"] == long_mail
     out = desk.do(key, "resolve", o.agent.id, "2026-03-02 09:05", solution="s" * 100_001, closure_code="solved",
                   service_restored=True, expect=2)
     assert "at most 100000 characters" in out["message"]

@@ -157,7 +157,12 @@ def test_the_text_output_and_a_file_argument(itsm: Any, tmp_path: Path) -> None:
     (text(webhook(am_alert("ok"), am_alert("bad", "broken"))),
      "itsm: alerts[1].status: expected 'firing' or 'resolved', got \"broken\""),
     (text({"source": "zabbix", "summary": "x"}), "itsm: fingerprint: an event needs 'fingerprint' (or 'dedup_key'): the same value for every event of one problem"),
-], ids=["not-json", "no-labels", "bad-status-after-a-good-alert", "event-without-fingerprint"])
+    (text([{"fingerprint": "ok1", "summary": "fine"}, {"fingerprint": "f9", "summary": "\x00"}]),
+     "itsm: [1].summary: contains a NUL character"),
+    (text(webhook(am_alert("ok"), {**am_alert("nul"), "labels": {"alertname": "x", "n\x00": "1"}})),
+     "itsm: alerts[1].labels: contains a NUL character"),
+], ids=["not-json", "no-labels", "bad-status-after-a-good-alert", "event-without-fingerprint",
+        "nul-after-a-good-event", "nul-in-a-label-name"])
 def test_a_malformed_payload_exits_2_and_writes_nothing(itsm: Any, counts: Any, payload: str, message: str) -> None:
     ingest(itsm, webhook(am_alert("before")))
     before = counts()

@@ -154,9 +154,10 @@ def test_every_post_needs_csrf(console: Web, org: Any) -> None:
     login(console, org.agent.id)
     key = new_incident(console)
     for path in ("/desk/logout", "/desk/new", f"/desk/t/{key}/do/assign", f"/desk/t/{key}/note"):
-        r = console.client.post(path, data={"csrf_token": "forged", "group": "desktop_support"},
-                                follow_redirects=False)
-        assert r.status_code == 403, path
+        for forged in ("forged", "é" * 43):  # (non-ASCII: refused like any other, not a 500)
+            r = console.client.post(path, data={"csrf_token": forged, "group": "desktop_support"},
+                                    follow_redirects=False)
+            assert r.status_code == 403, (path, forged)
     assert console.api.show(key)["state"] == "new"
 
 

@@ -174,7 +174,8 @@ def test_posts_without_csrf_are_refused(web: Web) -> None:
     _resolve(web, key)
     good = web.csrf("/")
     form = {"kind": "incident", "reporter": "li.na@example.com", "title": "forged"}
-    cases = [{}, {"csrf_token": ""}, {"csrf_token": "x" * 43}, {"csrf_token": good[:-1] + ("A" if good[-1] != "A" else "B")}]
+    cases = [{}, {"csrf_token": ""}, {"csrf_token": "x" * 43}, {"csrf_token": good[:-1] + ("A" if good[-1] != "A" else "B")},
+             {"csrf_token": "é"}, {"csrf_token": good[:-1] + "中"}]  # not ASCII: refused, not a 500
     for extra in cases:
         assert web.client.post("/", data={**form, **extra}).status_code == 403
         r = web.client.post(f"/status/{key}/confirm", data={"token": token, **extra})
