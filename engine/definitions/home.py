@@ -65,6 +65,9 @@ GITIGNORE = """\
 
 
 def init_repository(target: Path) -> list[Path]:
+    if target.exists() and not target.is_dir():
+        raise UsageError(N_("{target} exists and is not a folder; choose a new folder"),
+                         values={"target": target})
     if target.exists() and any(target.iterdir()):
         raise UsageError(N_("{target} exists and is not empty; choose a new folder"),
                          values={"target": target})

@@ -77,7 +77,7 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         header = json.loads(lines[0]) if lines else {}
     except ValueError:
         header = {}
-    if header.get("format") != FORMAT:
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise UsageError(N_("{path} is not an itsm journal export (itsm audit export FILE)"),
                          values={"path": path})
     names, digests = [""], [""]
@@ -90,10 +90,13 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         except ValueError:
             findings.append(Finding(None, None, "altered", f"{path}:{n}: not JSON"))
             continue
-        if "checkpoint" in row:
+        if isinstance(row, dict) and "checkpoint" in row:
             cp_lines.append(json.dumps(row["checkpoint"]))
             continue
-        e = row.get("event") or {}
+        e = row.get("event") if isinstance(row, dict) else None
+        if not isinstance(e, dict):  # JSON, but no line export writes ([1], null, an event that is a list)
+            findings.append(Finding(None, None, "altered", f"{path}:{n}: not an event of the journal"))
+            continue
         key, seq = e.get("ticket"), e.get("seq")
         if row.get("desk_seq") != len(names):
             findings.append(Finding(key, seq, "deleted", f"desk log #{len(names)} missing from the export "

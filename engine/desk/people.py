@@ -18,6 +18,7 @@ from engine.i18n import N_, message
 from engine.errors import UsageError
 from engine.desk import permissions
 from engine.model import LANGS
+from engine.runtime.fields import is_email
 from engine.desk.context import Desk
 
 USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # 64: the people.id column
@@ -56,6 +57,10 @@ def add_user(desk: Desk, pid: str, name: str | None, email: str, phone: str | No
              roles: Sequence[str], groups: Sequence[str], site: str | None,
              lang: str | None = None, actor_id: str | None = None) -> dict[str, Any]:
     check_user_id(pid)
+    if not is_email(email.strip()):  # messages go there: the desk's mail would bounce
+        raise UsageError(N_("{email!r} is not an e-mail address (e.g. wang.lei@example.com; at most 254 "
+                            "characters)"), values={"email": email})
+    email = email.strip()
     if lang is not None and lang not in LANGS:
         raise UsageError(N_("language {lang!r} is not one of {LANGS}"),
                          values={"lang": lang, "LANGS": ', '.join(LANGS)})

@@ -30,7 +30,7 @@ from engine.i18n import MESSAGES, N_, message, named, names
 from engine.model import ProcessSpec
 from engine.runtime import timers
 from engine.runtime.actions import Actor, Outcome
-from engine.runtime.fields import coerce, field_spec
+from engine.runtime.fields import KEPT, coerce, field_spec
 from engine.runtime.ticket import Ticket
 
 
@@ -61,6 +61,9 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     ``reporter_lang``: the language of the acknowledgement to a reporter the desk
     does not know."""
     lookup = Lookup(repo)
+    for name in KEPT:  # blank is missing (coerce makes it None: a NOT NULL column)
+        if isinstance(given.get(name), str) and not given[name].strip():
+            del given[name]
     if not given.get("title"):
         raise ActionRefused(N_("a new ticket needs a title (--title)"), missing=["title"])
     if not given.get("reporter"):

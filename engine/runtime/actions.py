@@ -17,7 +17,7 @@ from engine.definitions.expressions import ExpressionError, compile_expression, 
 from engine.i18n import MESSAGES, N_, Said, named, names, phrase
 from engine.model import ActionSpec, Definitions, ProcessSpec
 from engine.runtime import context as ctxmod
-from engine.runtime.fields import Lookup, coerce, field_spec
+from engine.runtime.fields import KEPT, Lookup, coerce, field_spec
 from engine.runtime.machine import fire
 from engine.runtime.ticket import Ticket
 
@@ -160,7 +160,20 @@ def perform(defs: Definitions, spec: ProcessSpec, ticket: Ticket, action_id: str
         if name not in given:
             values[name] = _set_value(defs, spec, name, resolve_value(raw, before_ctx), lookup)
 
+    emptied = [f for f in KEPT if _empty(values.get(f)) and not _empty(ticket.values.get(f))]
+    if emptied:  # (a NOT NULL column: it was an internal error, exit 3)
+        raise ActionRefused(N_("'{action}' would leave {key} without its {fields}: every ticket keeps a title "
+                               "and a reporter"), missing=emptied,
+                            values=dict(action=named(action_id, action.label), key=ticket.key,
+                                        fields=_fields(spec, emptied)))
     overridden = ticket.priority_overridden or override
+    if not overridden:  # the priority is worked out from both: neither may go while it is
+        emptied = [f for f in ("impact", "urgency") if _empty(values.get(f)) and not _empty(ticket.values.get(f))]
+        if emptied:
+            raise ActionRefused(N_("'{action}' would leave {key} without its {fields}, from which its priority "
+                                   "and SLA targets are worked out: give another value"), missing=emptied,
+                                values=dict(action=named(action_id, action.label), key=ticket.key,
+                                            fields=_fields(spec, emptied)))
     if not overridden and values.get("impact") and values.get("urgency"):
         values["priority"] = defs.priority_for(values["impact"], values["urgency"])
 

@@ -32,6 +32,8 @@ MAX_STRING = 2_000
 MAX_TEXT = 100_000
 # core fields kept in columns of their own size (engine/store/schema.py tickets)
 COLUMN_LIMITS = {"title": 500, "reporter_phone": 40}
+# the core fields every ticket keeps (NOT NULL columns): no action may empty them
+KEPT = ("title", "reporter")
 MAX_EMAIL = 254  # an e-mail address (RFC 5321's path limit; the reporter column's size)
 MAX_WHOLE = 10 ** 18  # an int field's values lie strictly between -MAX_WHOLE and MAX_WHOLE
 
@@ -56,6 +58,11 @@ class Lookup(Protocol):
     def person_id(self, ident: str) -> str | None: ...
 
     def ticket_exists(self, key: str) -> bool: ...
+
+
+def is_email(text: str) -> bool:
+    """Whether ``text`` is an e-mail address, as an ``email`` field takes one."""
+    return len(text) <= MAX_EMAIL and _EMAIL.match(text) is not None
 
 
 def field_spec(spec: ProcessSpec, name: str) -> FieldSpec | None:

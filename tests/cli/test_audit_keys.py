@@ -84,6 +84,21 @@ def test_a_tampered_export_is_refused(itsm_nodb, exported):
     assert (b, 3, "deleted") in {(p["ticket"], p["seq"], p["kind"]) for p in data["problems"]}
 
 
+def test_lines_of_json_that_export_never_writes_are_altered_not_a_crash(itsm_nodb, exported):
+    lines = exported["path"].read_text(encoding="utf-8").splitlines()
+    header, rest = lines[0], lines[1:]
+    for odd in ("[1]", "null", '"x"', '{"desk_seq": 1, "event": [1]}', '{"desk_seq": 1}'):
+        exported["path"].write_text("\n".join([header, odd, *rest]) + "\n", encoding="utf-8")
+        data = offline(itsm_nodb, exported, 1)
+        assert {"ticket": None, "seq": None, "kind": "altered",
+                "message": f"{exported['path']}:2: not an event of the journal"} in data["problems"], odd
+    for odd in ("[1]", "null", '"x"', "3"):  # as the header: not an export at all
+        exported["path"].write_text("\n".join([odd, *rest]) + "\n", encoding="utf-8")
+        r = itsm_nodb("audit", "verify", "--export", str(exported["path"]), "--public-key",
+                      str(exported["public"]), expect=2)
+        assert "is not an itsm journal export" in r.stderr, (odd, r.stderr)
+
+
 def test_an_export_with_a_forged_checkpoint_is_refused(itsm_nodb, exported):
     def forge(row: dict[str, Any], line: str) -> str:
         if "checkpoint" in row:

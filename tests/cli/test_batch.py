@@ -65,6 +65,20 @@ def test_a_failing_line_changes_nothing_and_the_others_go_on(desk: Desk, itsm: A
     assert [e["action"] for e in desk.history(key)] == ["create", "update"]
 
 
+def test_a_blank_title_is_one_refused_line_not_the_end_of_the_batch(desk: Desk, itsm: Any) -> None:
+    """A blank title was a NOT NULL failure (exit 3) that ended the batch, without its summary."""
+    agent = desk.org.agent.id
+    key = desk.new("incident", agent, "2026-03-02 09:00", title="Mail slow", reporter=desk.org.reporter)["key"]
+    text = lines({"new": "incident", "set": {"title": "   ", "reporter": desk.org.reporter}},
+                 {"do": "update", "key": key, "set": {"title": ""}},
+                 {"do": "update", "key": key, "set": {"impact": "high"}})
+    result = itsm("batch", "--json", user=agent, now=at("2026-03-02 09:05"), input=text, expect=1)
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [(r["line"], r["ok"], r.get("exit_code")) for r in out] == [(1, False, 1), (2, False, 1), (3, True, None)]
+    assert "1 done, 2 failed" in result.stderr
+    assert desk.show(key)["title"] == "Mail slow"
+
+
 def test_json_results_carry_the_error_of_each_line(desk: Desk, itsm: Any) -> None:
     agent = desk.org.agent.id
     key = desk.new("incident", agent, "2026-03-02 09:00", title="Mail slow", reporter=desk.org.reporter)["key"]

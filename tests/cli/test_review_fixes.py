@@ -80,6 +80,55 @@ def test_init_and_demo_below_a_file_are_usage_errors(itsm_nodb: Any, tmp_path: A
     assert zh.stderr.startswith("itsm: 无法写入 ") and "不是目录" in zh.stderr
 
 
+def test_init_onto_a_file_is_a_usage_error(itsm_nodb: Any, tmp_path: Any) -> None:
+    (tmp_path / "afile").write_text("kept")
+    r = itsm_nodb("init", tmp_path / "afile", expect=2)
+    assert r.stderr == f"itsm: {tmp_path / 'afile'} exists and is not a folder; choose a new folder\n"
+    assert (tmp_path / "afile").read_text() == "kept"
+
+
+# --- the second CLI review: blank titles and reporters, emptied codes, people's e-mail ------------
+
+@pytest.mark.parametrize("title,reporter,missing", [("   ", "li.na@example.com", "title"),
+                                                    ("Printer jams", " ", None)])
+def test_a_blank_title_or_reporter_is_missing_not_an_internal_error(itsm: Any, org: Any, title: str,
+                                                                     reporter: str, missing: str | None) -> None:
+    args = ("new", "incident", "--title", title, "--reporter", reporter, "--service", "network")
+    if missing:
+        err = itsm.json(*args, user=org.agent.id, expect=1)
+        assert err["missing"] == [missing] and "needs a title" in err["message"], err
+        assert itsm.json("list", user=org.agent.id) == []
+    else:  # a blank reporter is no reporter: the agent's own address, as without --reporter
+        assert itsm.json(*args, user=org.agent.id)["reporter"] == org.agent.email
+
+
+def test_an_action_cannot_empty_a_title_or_reporter_or_the_codes_of_the_priority(desk: Any, itsm: Any) -> None:
+    o = desk.org
+    key = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="Claims down",
+                   urgency="high", impact="high")["key"]
+    for name, said in (("title", "every ticket keeps a title and a reporter"),
+                       ("urgency", "from which its priority and SLA targets are worked out"),
+                       ("impact", "from which its priority and SLA targets are worked out")):
+        err = itsm.json("do", key, "update", "--set", f"{name}=", user=o.agent.id, expect=1)
+        assert err["missing"] == [name] and said in err["message"], err
+        assert err["message"].startswith(f"'update' would leave {key} without its {name}"), err
+    zh = itsm("do", key, "update", "--set", "urgency=", user=o.agent.id, lang="zh", expect=1).stderr
+    assert "紧急程度" in zh and "would leave" not in zh, zh
+    shown = itsm.json("show", key, user=o.agent.id)
+    assert (shown["title"], shown["urgency"], shown["priority"]) == ("Claims down", "high", "P1")
+    assert "update" not in [e["action"] for e in desk.history(key)]  # (a P1 is linked to its major incident)
+    itsm("do", key, "update", "--set", "urgency=low", user=o.agent.id)  # another value: the priority follows
+    assert itsm.json("show", key, user=o.agent.id)["priority"] != "P1"
+
+
+@pytest.mark.direct_only("user add on the database")
+@pytest.mark.parametrize("email", ["bad address", "", "a@" + "b" * 250 + ".com", "no-at-sign.example.com"])
+def test_user_add_needs_an_e_mail_address(itsm: Any, org: Any, email: str) -> None:
+    err = itsm.json("user", "add", "x10", "--email", email, "--group", "network_ops", user="p16.owner", expect=2)
+    assert "is not an e-mail address" in err["message"], err
+    assert "x10" not in {p["id"] for p in itsm.json("user", "list", user="p16.owner")}
+
+
 # --- F4, F15: huge or zero numbers --------------------------------------------------------------
 
 HUGE = "99999999999999999999999"
