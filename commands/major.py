@@ -11,6 +11,8 @@ from engine.i18n import N_
 from commands.common import heads, emit, group, hm, json_mode, output_options, pass_state, State
 
 
+BREACHED = N_("BREACHED")  # after the SLA due time of a board row whose resolution clock is past it
+
 
 @group()
 def major() -> None:
@@ -36,21 +38,30 @@ def major_board(state: State, watch: float | None, as_json: bool, as_csv: bool) 
     from engine.i18n import tr
 
     json_mode(state, as_json)
-    cols = [("key", N_("Key"), lambda r: r["key"]), ("state", N_("State"), lambda r: r["state"]),
+    api = state.api()  # first: with no --lang it may take the acting person's language
+    lang = state.lang
+
+    def state_shown(r: dict) -> str:  # English: the state's id, as the commands take it
+        return r["state"] if lang == "en" else r.get("state_label") or r["state"]
+
+    def sla_shown(r: dict) -> str:
+        return render.when(r["sla_due"]) + (" " + tr(BREACHED, lang) if r["sla_breached"] else "")
+
+    cols = [("key", N_("Key"), lambda r: r["key"]), ("state", N_("State"), state_shown),
             ("priority", N_("Prio"), lambda r: r["priority"]), ("title", N_("Title"), lambda r: r["title"]),
             ("manager", N_("Manager"), lambda r: r["manager"]), ("lead", N_("Lead"), lambda r: r["technical_lead"]),
             ("age", N_("Age"), lambda r: hm((r["age_minutes"] or 0) * 60)),
-            ("sla", N_("SLA due"), lambda r: (render.when(r["sla_due"]) + (" BREACHED" if r["sla_breached"] else ""))),
+            ("sla", N_("SLA due"), sla_shown),
             ("update", N_("Since update"), lambda r: "" if r["minutes_since_update"] is None else
              hm(r["minutes_since_update"] * 60) + (" !" if r["update_overdue"] else "")),
             ("linked", N_("Linked"), lambda r: f"{r['linked_open']}/{r['linked']}")]
-    cols = heads(cols, state.lang)
+    cols = heads(cols, lang)
     while True:
-        rows = state.api().major_board()
+        rows = api.major_board()
         if watch and not as_json and not as_csv and sys.stdout.isatty():
             click.clear()
         emit(state, rows, as_json, lambda: render.table(rows, cols) if rows
-              else tr("no open major incident", state.lang) + "\n", as_csv, lambda: render.to_csv(rows, cols))
+              else tr("no open major incident", lang) + "\n", as_csv, lambda: render.to_csv(rows, cols))
         if not watch or as_json or as_csv or not sys.stdout.isatty():
             return  # --watch refreshes a terminal; in a pipe the board prints once
         time.sleep(watch)

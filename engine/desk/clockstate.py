@@ -230,6 +230,17 @@ def sla_now(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, now: datet
     return slamod.records(spec, state.runs, sets, now)
 
 
+def sla_shown(desk: Desk, repo: Any, ticket: Ticket, now: datetime) -> dict[str, Any] | None:
+    """The ticket's SLA record as the desk shows it at ``now`` (``itsm show``, the
+    console's queues, the major-incident board): judged then (never before the
+    ticket's last change), not as stored at its last action; a closed ticket's, or
+    one of a process the definitions no longer have, as stored."""
+    spec = desk.defs.processes.get(ticket.process)
+    if spec is None or ticket.status_category == "closed":
+        return ticket.sla
+    return sla_now(desk, repo, spec, ticket, max(now, ticket.updated_at))
+
+
 def verify(desk: Desk, spec: ProcessSpec, row: Mapping[str, Any], values: Mapping[str, Any],
            events: Sequence[Mapping[str, Any]]) -> bool | None:
     """``itsm audit verify``: does the stored state equal the replay of the journal

@@ -25,7 +25,7 @@ from engine.runtime import context as ctxmod
 from engine.runtime.actions import SYSTEM
 from engine.runtime.ticket import Ticket
 from engine.desk.context import Desk
-from engine.desk import links
+from engine.desk import clockstate, links
 from engine.desk.writes import intake
 from engine.desk.views import rezone
 
@@ -143,7 +143,9 @@ def board(desk: Desk) -> list[dict[str, Any]]:
                     limit = cadence.after_for(ticket.values.get("priority")).seconds
                     overdue = (now - last_update).total_seconds() > limit
                     next_due = last_update + timedelta(seconds=limit)
-                resolution = (ticket.sla or {}).get("resolution") or {}
+                # judged at the board's now, as show and list --breached judge it: the stored
+                # record is as of the last action, and a clock breaches without one
+                resolution = (clockstate.sla_shown(desk, repo, ticket, now) or {}).get("resolution") or {}
                 out.append({
                     "key": ticket.key, "title": ticket.values.get("title"), "state": ticket.state,
                     "state_label": spec.states[ticket.state].label.get(desk.lang)

@@ -94,10 +94,7 @@ def comment_refusal(desk: Desk, actor: Any, ticket: Ticket, public: bool) -> Act
 def show(desk: Desk, key: str) -> dict[str, Any]:
     with desk.store.read() as repo:
         ticket = Ticket.from_row(repo.get_ticket(key.upper()))
-        spec = desk.defs.processes.get(ticket.process)
-        if spec is not None and ticket.status_category != "closed":
-            now = max(desk.now(), ticket.updated_at)
-            ticket.sla = clockstate.sla_now(desk, repo, spec, ticket, now)
+        ticket.sla = clockstate.sla_shown(desk, repo, ticket, desk.now())
         view = desk.view(ticket)
         view.update(links.shown(desk, repo, ticket))
         view["attachments"] = attachments.listing(repo, ticket.id, False, desk.iso)
@@ -193,8 +190,6 @@ def page_tickets(desk: Desk, breached: bool, at_risk: bool,
         out = []
         for row in repo.list_tickets(f) if f.offset < total else []:
             ticket = Ticket.from_row(row)
-            spec = desk.defs.processes.get(ticket.process)
-            if spec is not None and ticket.status_category != "closed":  # the clocks as of now, as show
-                ticket.sla = clockstate.sla_now(desk, repo, spec, ticket, max(now, ticket.updated_at))
+            ticket.sla = clockstate.sla_shown(desk, repo, ticket, now)  # the clocks as of now, as show
             out.append(desk.view(ticket))
         return total, out

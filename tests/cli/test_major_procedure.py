@@ -529,3 +529,35 @@ def test_the_desk_declares_a_major_incident(desk: Desk) -> None:
             "This incident is already linked to a major incident.", reason="again")
     assert major_incidents(desk) == [MI1, "MI-000002"]
     assert err["exit_code"] == 1
+
+
+# --- the board judges the SLA at its own time ----------------------------------------------
+
+def test_the_board_shows_a_breached_resolution_clock_in_each_language(desk: Desk) -> None:
+    """The resolution clock is judged at the board's "now", as ``show`` and ``list --breached``
+    judge it, not by the flag stored at the last action; Chinese shows the state's label and
+    the breach in Chinese."""
+    o, mim = desk.org, desk.org.mim.id
+    t = desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title="Claims down",
+                 service="claims", urgency="high", impact="high")
+    mi = t["major_incident"]
+    assert mi == MI1
+    assert board(desk, "2026-03-02 09:30")[mi]["sla_breached"] is False
+    tick(desk, "2026-03-20 09:00")  # no action on the major incident since it was opened
+    now = "2026-03-20 09:00"
+    assert desk.show(mi, now)["sla"]["resolution"]["breached"] is True
+    assert mi in [r["key"] for r in desk.itsm.json("list", "--breached", user=o.agent.id, now=at(now))]
+    row = board(desk, now)[mi]
+    assert row["sla_breached"] is True
+    assert row["sla_due"] == desk.show(mi, now)["sla"]["resolution"]["due"]
+
+    table = desk.itsm("major", "board", user=mim, now=at(now)).stdout
+    line = next(x for x in table.splitlines() if mi in x)
+    assert "  candidate  " in line and "2026-03-02 13:00 +08:00 BREACHED" in line, table
+    before = desk.itsm("major", "board", user=mim, now=at("2026-03-02 09:30")).stdout
+    assert "BREACHED" not in before, before
+
+    zh = desk.itsm("major", "board", user=mim, now=at(now), lang="zh").stdout
+    line = next(x for x in zh.splitlines() if mi in x)
+    assert "待评估" in line and "2026-03-02 13:00 +08:00 已违约" in line, zh
+    assert "candidate" not in line and "BREACHED" not in zh, zh
