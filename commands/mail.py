@@ -21,22 +21,38 @@ def mail() -> None:
     """Mail to the desk: from an MTA pipe (receive) or IMAP mailboxes (poll)."""
 
 
+class _Words:
+    """A mail's kind, outcome and detail (stored in English) in the reader's language."""
+
+    def __init__(self, state: State) -> None:
+        from engine.api import mail_words
+
+        self.outcomes, self.details, self.kinds = mail_words()
+        self.lang = lang = state.lang
+        defs = state.api().defs
+        self.names = {"outcome": {k: tr(v, lang) for k, v in self.outcomes.items()},
+                      "process": {pid: p.title.get(lang) for pid, p in defs.processes.items()},
+                      "action": {aid: a.label.get(lang) for p in reversed(list(defs.processes.values()))
+                                 for aid, a in p.actions.items()}}
+
+    def kind(self, kind: str) -> str:
+        return tr(self.kinds[kind], self.lang) if kind in self.kinds else kind
+
+    def outcome(self, outcome: str) -> str:
+        return tr(self.outcomes[outcome], self.lang) if outcome in self.outcomes else outcome
+
+    def detail(self, detail: str | None) -> str:
+        from engine.i18n import retell
+
+        return retell(detail or "", self.lang, self.details, self.names)
+
+
 def _line(r: dict, state: State) -> str:
     """What one message did, in the reader's language."""
-    from engine.api import mail_words
-    from engine.i18n import retell
-
-    outcomes, details = mail_words()
-    lang = state.lang
-    defs = state.api().defs
-    names = {"outcome": {k: tr(v, lang) for k, v in outcomes.items()},
-             "process": {pid: p.title.get(lang) for pid, p in defs.processes.items()},
-             "action": {aid: a.label.get(lang) for p in reversed(list(defs.processes.values()))
-                        for aid, a in p.actions.items()}}
+    words = _Words(state)
     ticket = f" {r['ticket']}" if r.get("ticket") else ""
-    outcome = tr(outcomes[r["outcome"]], lang) if r["outcome"] in outcomes else r["outcome"]
-    detail = retell(r.get("detail") or "", lang, details, names)
-    return tr("{what}: {detail}", lang, what=outcome + ticket, detail=detail) + "\n"
+    return tr("{what}: {detail}", state.lang, what=words.outcome(r["outcome"]) + ticket,
+              detail=words.detail(r.get("detail"))) + "\n"
 
 
 TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL
@@ -114,10 +130,14 @@ def mail_log(state: State, key: str | None, limit: int, as_json: bool, as_csv: b
 
     json_mode(state, as_json)
     rows = state.api().mail_log(key, limit)
-    cols = [("at", N_("At"), lambda r: r["at"]), ("from", N_("From"), lambda r: r["from"]),
-            ("kind", N_("Kind"), lambda r: r["kind"]), ("outcome", N_("Outcome"), lambda r: r["outcome"]),
+    words = _Words(state)
+    # English: the detail as recorded (process and action ids, as the commands take them)
+    detail = (lambda r: r["detail"]) if state.lang == "en" else (lambda r: words.detail(r["detail"]))
+    cols = [("at", N_("At"), lambda r: render.when(r["at"])), ("from", N_("From"), lambda r: r["from"]),
+            ("kind", N_("Kind"), lambda r: words.kind(r["kind"])),
+            ("outcome", N_("Outcome"), lambda r: words.outcome(r["outcome"])),
             ("ticket", N_("Ticket"), lambda r: r["ticket"]), ("subject", N_("Subject"), lambda r: r["subject"]),
-            ("detail", N_("Detail"), lambda r: r["detail"])]
+            ("detail", N_("Detail"), detail)]
     cols = heads(cols, state.lang)
     emit(state, rows, as_json, lambda: render.table(rows, cols), as_csv, lambda: render.to_csv(rows, cols))
 

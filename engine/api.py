@@ -41,12 +41,13 @@ __all__ = ["Api", "parse_now", "verify_export"]
 _FROZEN = False
 
 
-def mail_words() -> tuple[Mapping[str, str], tuple[str, ...]]:
-    """What a mail did (outcome -> English msgid) and the shapes of its ``detail``
-    (msgids for engine.i18n.retell): engine.desk.mailgate."""
+def mail_words() -> tuple[Mapping[str, str], tuple[str, ...], Mapping[str, str]]:
+    """What a mail did (outcome -> English msgid), the shapes of its ``detail``
+    (msgids for engine.i18n.retell) and what it was (kind -> English msgid):
+    engine.desk.mailgate."""
     from engine.desk import mailgate  # mail parsing: not imported by commands without mail
 
-    return mailgate.OUTCOMES, mailgate.DETAILS
+    return mailgate.OUTCOMES, mailgate.DETAILS, mailgate.KINDS
 
 
 def delivery_errors() -> tuple[str, ...]:

@@ -53,7 +53,17 @@ DETAILS = (N_("already handled: {outcome}"), N_("from one of the desk's own addr
            N_("internal comment from {sender}"), N_("not attached: {reasons}"), N_("performed {action}"),
            N_("{action} refused: {reason}"), N_("delivery status notification"),
            N_("auto-reply (Auto-Submitted: {value})"), N_("Auto-Submitted: {value}"), N_("Precedence: {value}"),
-           N_("mailing list"), N_("from a mailer daemon"))
+           N_("mailing list"), N_("from a mailer daemon"), N_("a structure nested too deep to read"))
+KINDS = {  # what a message was (engine.mail.parse's Inbound.kind), as people read it
+    # i18n: a kind of mail in 'itsm mail log': a person's own mail
+    "person": N_("person"),
+    # i18n: a kind of mail in 'itsm mail log': automatic mail (Auto-Submitted, Precedence: bulk, a mailing list)
+    "auto": N_("auto"),
+    # i18n: a kind of mail in 'itsm mail log': an out-of-office reply
+    "ooo": N_("ooo"),
+    # i18n: a kind of mail in 'itsm mail log': a bounce (a delivery status notification)
+    "bounce": N_("bounce"),
+}
 NO_TEXT = {"en": "(no text)", "zh": "（无正文）"}
 
 

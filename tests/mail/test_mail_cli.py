@@ -4,6 +4,7 @@ recipient's language."""
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,36 @@ def test_a_mail_opens_once_and_its_reply_is_a_public_comment(itsm: Any, org: Any
     assert (ooo["outcome"], ooo["kind"], ooo["ticket"]) == ("recorded", "ooo", key)
     assert [e["public"] for e in itsm.json("history", key, user=org.agent.id) if e["action"] == "mail"] == [False]
     itsm("audit", "verify")  # the journal still derives every column (comment and mail events)
+
+
+def test_the_mail_log_shows_display_times_and_speaks_the_readers_language(itsm: Any, org: Any) -> None:
+    """``mail log``'s At column is the one display time (docs/agent-guide.md), and in Chinese
+    its kinds, outcomes and details are Chinese; --json keeps the stored values."""
+    now = "2026-12-08T02:30:57+08:00"
+    itsm("mail", "receive", input=mail("a@example.org", "Printer jammed", "Tray 2.", "log1@x"), now=now)
+    itsm("mail", "receive", input=mail("robot@example.org", "Nightly report", "ok", "log2@x",
+                                       Auto_Submitted="auto-generated"), now=now)
+    logged = itsm.json("mail", "log", user=org.agent.id)
+    assert [(r["at"], r["kind"], r["outcome"], r["detail"]) for r in logged] == [
+        (now, "auto", "recorded", "Auto-Submitted: auto-generated"),
+        (now, "person", "opened", "new incident ticket from a@example.org")]
+
+    key = logged[1]["ticket"]
+
+    def cells(text: str, sender: str) -> list[str]:
+        return re.split(r"\s{2,}", next(x for x in text.splitlines() if sender in x))
+
+    en = itsm("mail", "log", user=org.agent.id).stdout
+    assert cells(en, "a@example.org") == ["2026-12-08 02:30 +08:00", "a@example.org", "person", "opened", key,
+                                          "Printer jammed", "new incident ticket from a@example.org"], en
+    assert cells(en, "robot@") == ["2026-12-08 02:30 +08:00", "robot@example.org", "auto", "recorded",
+                                   "Nightly report", "Auto-Submitted: auto-generated"], en
+
+    zh = itsm("mail", "log", user=org.agent.id, lang="zh").stdout
+    assert cells(zh, "a@example.org") == ["2026-12-08 02:30 +08:00", "a@example.org", "人工来信", "已新建", key,
+                                          "Printer jammed", "由 a@example.org 新建的突发事件工单"], zh
+    assert cells(zh, "robot@") == ["2026-12-08 02:30 +08:00", "robot@example.org", "自动邮件", "已记录",
+                                   "Nightly report", "自动发送（Auto-Submitted: auto-generated）"], zh
 
 
 def test_limits_and_loops(itsm: Any, org: Any, monkeypatch: pytest.MonkeyPatch) -> None:
