@@ -1,7 +1,8 @@
 """A value written in an action's ``set:`` or in ``defaults:`` is not a value of
 its field's type: ``affected_users: many`` for an ``int`` field, ``maybe`` for a
 ``bool``, ``true`` for an ``int``, a date that is not ``YYYY-MM-DD``, a retired
-code (``active: false``), a list. The runtime reads ``set:`` values as it reads
+code (``active: false``), a list, an empty title or reporter (every ticket keeps
+both). The runtime reads ``set:`` values as it reads
 ``--set`` (engine.runtime.fields ``coerce``), so such an action is refused every
 time it is performed; a default would be stored as written, a value its field
 cannot hold. A ``"{{ expression }}"`` is checked when the action runs; a code
@@ -33,7 +34,7 @@ from engine.i18n import N_, message
 from engine.lint.context import LintContext
 from engine.lint.rules._load import error_text
 from engine.model import CodeTable, Definitions, ProcessSpec, Where
-from engine.runtime.fields import coerce, field_spec
+from engine.runtime.fields import KEPT, coerce, field_spec
 
 ID = "S003"
 SLUG = "field-value"
@@ -67,6 +68,8 @@ def _problem(ctx: LintContext, spec: ProcessSpec, name: str, raw: Any) -> str | 
     if isinstance(raw, (list, dict)):
         return message(N_("the value for {name} is a {kind}, not a single value"), name=name,
                        kind="list" if isinstance(raw, list) else "mapping")
+    if fs.id in KEPT and (raw is None or (isinstance(raw, str) and not raw.strip())):
+        return message(N_("it empties {name}, which every ticket keeps"), name=name)
     table = fs.codes if fs.type == "code" else "groups" if fs.type == "group" else None
     if table is not None and (not ctx.codes_known(table) or str(raw) not in ctx.codes(table)):
         return None  # an unknown table or code is R001's finding
