@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from commands.common import COMMANDS, HELP_LANG, Command, Context, State, translating
+from commands.common import COMMANDS, HELP_LANG, JSON_USAGE, Command, Context, State, json_requested, translating
 from commands.plain import (COMMAND_MODULES, error_text, internal_error_text, interrupted_text,  # noqa: F401
                             ROOT_HELP, terminal_columns, write)
 from engine import __version__
@@ -82,6 +82,16 @@ def _report_usage_error(lang: str, exc: click.UsageError) -> int:
         path = exc.ctx.command_path
         click.echo(tr("Try '{command} --help' for help.", lang, command=path), err=True)
     return int(exc.exit_code)
+
+
+def _report_usage_json(exc: click.UsageError) -> int:
+    """click's usage error with --json: one object on stderr, as itsm's own usage errors
+    (error "usage", click's English message without its "Usage:" and "Try" lines, exit 2)."""
+    from engine.errors import UsageError
+
+    error = UsageError("{error}", values={"error": exc.format_message()})
+    write(error_text(error, True, "en"), err=True)
+    return int(error.exit_code)
 
 
 def _help_language(args: list[str]) -> str:
@@ -142,25 +152,31 @@ class ItsmGroup(click.Group):
             formatter.write_dl(rows)
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
-        """Help and usage errors in the language of --lang / ITSM_LANG (commands.helptext)."""
-        lang = _help_language(sys.argv[1:] if args is None else list(args))
+        """Help and usage errors in the language of --lang / ITSM_LANG (commands.helptext);
+        with --json, click's usage errors in English (a JSON object: :meth:`invoke`)."""
+        given = sys.argv[1:] if args is None else list(args)
+        lang = _help_language(given)
         if lang == "en":
             return super().main(args, prog_name, **extra)
         from commands.helptext import speaking
 
-        with speaking(lang, HELP_LANG):
+        with speaking(lang, HELP_LANG, errors_in_english=json_requested(given)):
             return super().main(args, prog_name, **extra)
 
     def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
                      **extra: Any) -> click.Context:
         given = list(args)
         try:
-            return super().make_context(info_name, args, parent=parent, **extra)
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:  # a global option itsm does not know, in the chosen language
+            if json_requested(given):
+                raise click.exceptions.Exit(_report_usage_json(exc)) from None
             lang = _usage_lang(None, given)
             if lang == "en":
                 raise
             raise click.exceptions.Exit(_report_usage_error(lang, exc)) from None
+        ctx.meta[JSON_USAGE] = json_requested(given)  # for the commands' usage errors (invoke); meta is shared
+        return ctx
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -168,6 +184,9 @@ class ItsmGroup(click.Group):
         except ItsmError as exc:
             ctx.exit(_report_error(ctx.find_object(State), exc))
         except click.UsageError as exc:
+            help_shown = isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ()))  # not an error
+            if ctx.meta.get(JSON_USAGE) and not help_shown:
+                ctx.exit(_report_usage_json(exc))  # --json: a JSON object, as itsm's own usage errors
             lang = _usage_lang(ctx)
             if lang == "en":
                 raise

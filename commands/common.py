@@ -20,6 +20,19 @@ REMOTE_COMMANDS = frozenset({"new", "do", "comment", "link", "show", "history", 
 
 
 HELP_LANG = ["en"]  # the language of --help and usage errors: --lang / ITSM_LANG (commands.helptext.speaking)
+JSON_USAGE = "itsm.json_usage"  # ctx.meta: --json on the command line; click's usage errors are JSON (cli.py)
+
+
+def json_requested(args: "list[str]") -> bool:
+    """``--json`` anywhere on the command line (before a ``--``), whichever command
+    it belongs to: click's usage errors are then a JSON object, in English, as
+    itsm's own errors with --json."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
 
 
 def translating(formatter: click.HelpFormatter) -> click.HelpFormatter:
@@ -78,7 +91,7 @@ class Command(click.Command):
         try:
             return super().parse_args(ctx, args)
         except click.BadParameter as exc:
-            if HELP_LANG[0] != "en":
+            if HELP_LANG[0] != "en" and not ctx.meta.get(JSON_USAGE):  # --json: click's English
                 from commands.helptext import translate_bad_parameter
 
                 translate_bad_parameter(exc, ctx, HELP_LANG[0])

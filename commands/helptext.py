@@ -53,18 +53,29 @@ TYPE_NAMES = (N_("integer"), N_("float"), N_("integer range"), N_("float range")
 # Made once and kept by click (the help option's text, the name of a Path type): translated where
 # they are shown (the help option's text, a Path's metavar), not when made.
 _KEPT = frozenset({"Show this message and exit.", "Show the version and exit.", "file", "directory", "path"})
+# click's words that are not its usage errors: with --json (:func:`speaking`'s ``errors_in_english``)
+# these are still said in the language of the run, the usage errors stay English (the JSON message)
+_NOT_ERRORS = frozenset({"Usage:", "Options", "Commands", "Positional arguments", "Show this message and exit.",
+                         "Show the version and exit.", "Aborted!", "Repeat for confirmation",
+                         "Error: The two entered values do not match.", "Error: invalid input", "env var: {var}",
+                         "default: {default}", "required"})
+_ERRORS = frozenset(CLICK_MESSAGES) - _NOT_ERRORS
 _CLICK_MODULES = ("core", "exceptions", "parser", "types", "formatting", "decorators", "termui", "utils")
 
 
 @contextmanager
-def speaking(lang: str, help_lang: list[str]) -> Iterator[None]:
+def speaking(lang: str, help_lang: list[str], errors_in_english: bool = False) -> Iterator[None]:
     """For one run: click's own messages in ``lang``, and ``help_lang`` (commands.common.HELP_LANG,
-    which makes the help formatters :class:`Formatter`) set to it."""
+    which makes the help formatters :class:`Formatter`) set to it; ``errors_in_english`` (--json):
+    click's usage errors stay English, as a JSON error's message is."""
     def gettext(message: str) -> str:
-        return message if message in _KEPT else tr(message, lang)
+        if message in _KEPT or (errors_in_english and message in _ERRORS):
+            return message
+        return tr(message, lang)
 
     def ngettext(singular: str, plural: str, n: int) -> str:
-        return tr(singular if n == 1 else plural, lang)
+        message = singular if n == 1 else plural
+        return message if errors_in_english and message in _ERRORS else tr(message, lang)
 
     saved: list[tuple[Any, str, Any]] = []
     for name in _CLICK_MODULES:
