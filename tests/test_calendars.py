@@ -97,6 +97,21 @@ def test_make_up_saturday_is_worked_and_holiday_skipped(office: Calendar) -> Non
     assert office.next_working(sh(2026, 3, 7, 10)) == sh(2026, 3, 9, 9)
 
 
+@pytest.mark.parametrize("closure", [("2026-01-01", "2026-01-20"), ("2025-12-20", "2026-02-01"),
+                                     ("2026-01-05", "2026-01-05")])
+def test_the_standard_day_is_the_weekly_hours_whatever_the_holidays(office: Calendar,
+                                                                    closure: tuple[str, str]) -> None:
+    """"1 business day" of an SLA target is the longest day of the weekly hours (8 h
+    here). A closure over the fortnight it used to be read from made it 24 hours,
+    and every such target of the year three times as long."""
+    closed = dict(HEAD_OFFICE, holidays=[{"from": closure[0], "to": closure[1], "label": {"en": "Closed"}}],
+                  workdays=[])
+    assert Calendar.from_dict("head_office", closed).standard_day_seconds == 8 * HOUR
+    assert office.standard_day_seconds == 8 * HOUR
+    night = Calendar.from_dict("night", {"timezone": "Asia/Shanghai", "hours": hours("22:00-24:00", "00:00-06:00")})
+    assert night.standard_day_seconds == 8 * HOUR  # (the week's longest day: two spans of one date)
+
+
 def test_business_days(office: Calendar) -> None:
     three = Duration.parse("3 business days")
     assert office.add(sh(2026, 3, 6, 17), three) == sh(2026, 3, 11, 17)

@@ -109,11 +109,14 @@ class Calendar:
     def standard_day_seconds(self) -> float:
         """Length of the standard (longest) working day, in seconds: what "1
         business day" of an SLA target is in this calendar."""
-        if self.always:
+        if self.always or not any(self.week):
             return 86400.0
-        start = date(2026, 1, 5)  # any two weeks; the longest day wins over holidays
-        return max((sum((b - a).total_seconds() for a, b in self.intervals(start + timedelta(days=i)))
-                    for i in range(14)), default=0.0) or 86400.0
+        # the weekly hours alone, on any week: holidays and make-up days neither shorten nor
+        # lengthen the standard day (a closure over the week looked at made it 24 hours)
+        plain = Calendar(self.id, self.tz, self.week)
+        start = date(2026, 1, 5)
+        return max((sum((b - a).total_seconds() for a, b in plain.intervals(start + timedelta(days=i)))
+                    for i in range(7)), default=0.0) or 86400.0
 
     def __repr__(self) -> str:
         return f"Calendar({self.id!r}, {self.tz.key!r}{', always' if self.always else ''})"

@@ -8,7 +8,8 @@ from typing import Any, Callable, Sequence
 
 from engine.desk.context import Desk
 from engine.desk.search import reindex
-from engine.i18n import N_, joined, message, reason
+from engine.errors import ItsmError
+from engine.i18n import N_, Said, joined, message, reason
 from engine.limits import MAX_ROW_ID
 from engine.desk.views import outbox_view
 
@@ -105,6 +106,9 @@ def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str,
                 message(N_("left for the next tick (budget spent)")),
                 message(N_("on a big desk run 'itsm tick --only reports' as its own job"))])))
             continue
+        if d.problem is not None:
+            done.append(dict(line, outcome=_not_run(d.problem)))
+            continue
         if d.skipped:
             values = {"count": d.skipped, "limit": d.limit}
             stored = message(N_("skipped: {count} missed run(s) beyond the catch-up limit of {limit}"), **values)
@@ -117,7 +121,11 @@ def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str,
                     outcome = message(N_("already ran"))
             done.append(dict(line, outcome=outcome))
             continue
-        rows = mail_rows(desk, d.name, d.start, d.end)
+        try:
+            rows = mail_rows(desk, d.name, d.start, d.end)
+        except ItsmError as exc:  # not recorded as run: the next tick tries it again
+            done.append(dict(line, outcome=_not_run(exc)))
+            continue
         with desk.store.write() as repo:
             if repo.record_report_run(run_record(d, desk.now(), len(rows))):
                 if rows:
@@ -127,6 +135,13 @@ def run_due_reports(desk: Desk, deadline: float | None = None) -> list[dict[str,
                 outcome = message(N_("already ran"))
         done.append(dict(line, outcome=outcome))
     return done
+
+
+def _not_run(exc: ItsmError) -> Any:
+    """A due report that cannot be made, said in the reader's language; the other
+    reports of the tick still run."""
+    return message(N_("not run: {problem}; once it is fixed ('itsm lint' says where) the next tick runs it"),
+                   problem=Said(str(exc), exc.text))
 
 
 def upgrade_db(desk: Desk) -> tuple[str | None, str, dict[str, Any] | None]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, NamedTuple
 
+from engine.errors import ItsmError
 from engine.reports import cron
 from engine.reports.definition import (
     CATCH_UP, ReportSpec, Schedule, load_report, report_names, report_schedule,
@@ -35,6 +36,7 @@ class DueReport(NamedTuple):
     scheduled: datetime  # the moment of the schedule this run answers
     skipped: int = 0  # not a run to render: this many missed runs beyond the limit, recorded as skipped
     limit: int = CATCH_UP  # the report's catch_up
+    problem: Any = None  # an ItsmError: the report's file cannot be read, it does not run (the others do)
 
 
 def _tz(api: Any, spec: ReportSpec | Schedule) -> Any:
@@ -60,7 +62,11 @@ def due_reports(api: Any, already_ran: Callable[[str, datetime, datetime], bool]
     now = api.now()
     out = []
     for name in report_names(api.home):
-        spec = report_schedule(api.home, name)  # the whole file is read when it runs
+        try:
+            spec = report_schedule(api.home, name)  # the whole file is read when it runs
+        except ItsmError as exc:  # one broken report stops no other (lint R008 finds it first)
+            out.append(DueReport(name, now, now, now, problem=exc))
+            continue
         tz = _tz(api, spec)
         limit = catch_up if catch_up is not None else spec.catch_up
         last = last_end(name, now) if last_end is not None else None

@@ -161,6 +161,37 @@ def test_a_report_with_its_own_catch_up_makes_up_that_many(itsm: Any, org: Any, 
     assert runs(db_url)[1][3] == "skipped: 4 missed run(s) beyond the catch-up limit of 2"
 
 
+def test_a_broken_report_does_not_stop_the_others(itsm: Any, org: Any, db_url: str, tmp_path: Path) -> None:
+    """A report whose schedule cannot be read (a typo made after the desk cached its
+    definitions) and one whose owner is no role: each says why it did not run, and
+    the other reports run; fixed, it runs at the next tick."""
+    home = tmp_path / "home"
+    for sub in ("processes", "codes", "reports"):
+        shutil.copytree(REPO / sub, home / sub)
+    weekly = (home / "reports" / "weekly.yaml").read_text(encoding="utf-8")
+    (home / "reports" / "aaa.yaml").write_text(
+        weekly.replace("report: weekly", "report: aaa").replace('schedule: "0 8 * * mon"', 'schedule: "0 8 * * xyz"'),
+        encoding="utf-8")
+    (home / "reports" / "abb.yaml").write_text(
+        weekly.replace("report: weekly", "report: abb").replace("owner: process_owner", "owner: proces_owner"),
+        encoding="utf-8")
+    assert "0 8 * * xyz" in (home / "reports" / "aaa.yaml").read_text() and \
+        "proces_owner" in (home / "reports" / "abb.yaml").read_text()
+    itsm.json("new", "incident", "--title", "Printer", "--reporter", "u@example.com", user=org.agent.id,
+              now=at("2026-03-02 10:00"), home=home)
+    out = itsm.json("tick", "--only", "reports", now=at("2026-03-09 09:00"), home=home)
+    said = {x["name"]: x["outcome"] for x in out if x["kind"] == "report"}
+    assert said["aaa"].startswith("not run: ") and "day of week: 'xyz'" in said["aaa"], said
+    assert said["abb"].startswith("not run: ") and "unknown role 'proces_owner'" in said["abb"], said
+    assert said["weekly"].endswith("message(s) queued") and said["daily"].endswith("message(s) queued"), said
+    assert "abb" not in {r[0] for r in query(db_url, "SELECT report, period_start FROM report_runs")}
+    zh = itsm("tick", "--only", "reports", now=at("2026-03-09 09:05"), home=home, lang="zh").stdout
+    assert "未运行" in zh and "not run" not in zh, zh
+    (home / "reports" / "abb.yaml").write_text(weekly.replace("report: weekly", "report: abb"), encoding="utf-8")
+    out = itsm.json("tick", "--only", "reports", now=at("2026-03-09 09:10"), home=home)
+    assert [x["outcome"].endswith("message(s) queued") for x in out if x["name"] == "abb"] == [True], out
+
+
 def test_the_docs_give_the_catch_up_limit() -> None:
     from _dataset import REPO
 
