@@ -37,7 +37,7 @@ from engine.i18n import N_
 from engine.mail import imap as imapmod
 from engine.mail import thread
 from engine.mail.parse import Inbound, headers_only, parse
-from engine.runtime.fields import field_spec
+from engine.runtime.fields import field_spec, is_email
 from engine.runtime.ticket import Ticket
 
 HOUR = timedelta(hours=1)
@@ -53,7 +53,9 @@ DETAILS = (N_("already handled: {outcome}"), N_("from one of the desk's own addr
            N_("internal comment from {sender}"), N_("not attached: {reasons}"), N_("performed {action}"),
            N_("{action} refused: {reason}"), N_("delivery status notification"),
            N_("auto-reply (Auto-Submitted: {value})"), N_("Auto-Submitted: {value}"), N_("Precedence: {value}"),
-           N_("mailing list"), N_("from a mailer daemon"), N_("a structure nested too deep to read"))
+           N_("mailing list"), N_("from a mailer daemon"), N_("a structure nested too deep to read"),
+           N_("a sender address the desk cannot answer: {sender}"))
+NOTED = ("ooo", "bounce")  # the kinds of automatic mail noted in the ticket they answer
 KINDS = {  # what a message was (engine.mail.parse's Inbound.kind), as people read it
     # i18n: a kind of mail in 'itsm mail log': a person's own mail
     "person": N_("person"),
@@ -158,12 +160,16 @@ def _receive(desk: Desk, mail: Inbound, box: Mailbox, mid: str, too_large: bool,
                                                          sender=mail.sender))
         ticket = _threaded(desk, repo, mail)
         if mail.kind != "person":
-            if ticket is not None:
+            # an out-of-office reply or a bounce is noted in the ticket it answers; other
+            # automatic mail and nobody's mail (no sender: no limit holds it) only recorded
+            if ticket is not None and mail.kind in NOTED:
                 _note(desk, repo, ticket, mail, now)
             detail = mail.why + ("; " + DETAILS[3].format(address=mail.bounced) if mail.bounced else "")
             return record("recorded", detail, ticket)
         if not mail.sender:
             return record("dropped", DETAILS[4])
+        if not is_email(mail.sender):  # (user@localhost): no reporter, no reply; logged, not refused
+            return record("dropped", DETAILS[19].format(sender=mail.sender))
         if ticket is not None and ticket.status_category != "closed":
             outcome, detail = _reply(desk, repo, ticket, mail, now)
             return record(outcome, detail, ticket)

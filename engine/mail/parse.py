@@ -22,6 +22,8 @@ from engine.mail import thread
 
 MAX_ATTACHMENTS = 20
 MAX_PARTS = 200  # parts walked in one message
+MAX_SUBJECT_HEADER = 8_000  # characters of a raw Subject decoded (its 500 characters of text fit in far less)
+MAX_ADDRESS_HEADER = 20_000  # characters of a raw From, To or Cc read for addresses
 # The subject of an auto-reply: its form "Automatic reply: ..." (Outlook, Exchange, Foxmail), not
 # a request about auto-replies ("Out of office assistant not working", "休假系统无法登录")
 OOO_SUBJECT = re.compile(r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|out of (?:the )?office"
@@ -95,7 +97,11 @@ def sender_of(raw_from: str) -> tuple[str, str]:
     <attacker@evil.example>`` is attacker@evil.example, whose domain the MTA's
     DMARC check saw), then the name decoded.  A value naming no address, or more
     than one, has none: the mail is nobody's."""
-    found = [(n, a.strip()) for n, a in getaddresses([raw_from]) if "@" in a]
+    raw_from = raw_from[:MAX_ADDRESS_HEADER]
+    try:
+        found = [(n, a.strip()) for n, a in getaddresses([raw_from]) if "@" in a]
+    except RecursionError:  # comments nested thousands deep: no address to be read
+        found = []
     if len(found) != 1 or found[0][1].count("@") != 1:
         return header_text(raw_from), ""
     name, address = found[0]
@@ -131,8 +137,11 @@ def _body(msg: Message) -> tuple[str, list[Attachment]]:
         if part.is_multipart():
             continue
         ctype = part.get_content_type()
-        disposition = (part.get_content_disposition() or "").lower()
-        filename = part.get_filename()
+        try:
+            disposition = (part.get_content_disposition() or "").lower()
+            filename = part.get_filename()
+        except (UnicodeError, LookupError, ValueError):  # a parameter in a charset that cannot be read
+            disposition, filename = "attachment", None
         if ctype in ("message/delivery-status", "text/rfc822-headers"):
             continue
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
@@ -241,9 +250,16 @@ def parse(raw: bytes) -> Inbound:
         body, attachments, unreadable = "", [], True
     name, address = sender_of(_raw(headers, "From"))
     sender = address.lower()[:254]
-    subject = header_text(headers.get("Subject"))[:500]
-    rcpts = [a.strip().lower() for _, a in getaddresses(_raw_all(headers, "To") + _raw_all(headers, "Cc")
-                                                        + _raw_all(headers, "Delivered-To")) if "@" in a][:100]
+    # the raw value bounded before it is decoded (decoding takes time that grows with the
+    # square of its length; 500 characters of text are never more than a few KB encoded)
+    raw_subject = headers.get("Subject")
+    subject = header_text(raw_subject[:MAX_SUBJECT_HEADER] if isinstance(raw_subject, str) else raw_subject)[:500]
+    try:
+        rcpts = [a.strip().lower() for _, a in getaddresses(
+            [v[:MAX_ADDRESS_HEADER] for v in _raw_all(headers, "To") + _raw_all(headers, "Cc")
+             + _raw_all(headers, "Delivered-To")]) if "@" in a][:100]
+    except RecursionError:
+        rcpts = []
     mid = thread.MSGID.search(_raw(headers, "Message-ID"))
     try:
         kind, why, bounced = _kind(msg, headers, sender, subject)

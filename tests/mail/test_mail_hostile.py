@@ -210,3 +210,72 @@ def test_a_server_refusing_to_fetch_part_of_a_header_still_gets_each_message_log
     assert [g.split(b"\r\n")[0] for g in got] == [b"X-Itsm-Too-Large: 99999999"] * 2
     assert got[0] != got[1]  # two messages: two digests, neither a "duplicate"
     assert server.stored == [b"7", b"8"]
+
+
+# -- the second review of the mail gate -----------------------------------------------------------
+
+def test_a_file_name_in_a_charset_that_cannot_be_read_is_no_crash() -> None:
+    """RFC 2231 in UTF-16 with an odd byte: the stdlib raised UnicodeDecodeError (exit 3)."""
+    raw = (HEAD + b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n"
+           b"Content-Type: text/plain\r\n\r\nhello\r\n--XX\r\nContent-Type: application/octet-stream\r\n"
+           b"Content-Disposition: attachment; filename*=utf-16''%ff%fe%41\r\n\r\nabc\r\n--XX--\r\n")
+    mail = parse(raw)
+    assert mail.text == "hello" and [a.data for a in mail.attachments] == [b"abc"]
+
+
+def test_a_sender_in_comments_nested_thousands_deep_is_nobody() -> None:
+    raw = b"From: " + b"(" * 5000 + b"li.na@example.com\r\nTo: " + b"(" * 5000 + b"x@y.z\r\nSubject: s\r\n\r\nhi\r\n"
+    mail = parse(raw)
+    assert (mail.sender, mail.kind, mail.why) == ("", "auto", "no sender address")
+    assert sender_of("(" * 5000 + "li.na@example.com")[1] == ""
+
+
+def test_only_a_bounded_subject_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding a header takes time that grows with the square of its length: a
+    1.4 MB subject of encoded words took 14 s. Only its first few KB are decoded."""
+    from engine.mail import parse as parsemod
+
+    seen: list[int] = []
+    real = parsemod.decode_header
+    monkeypatch.setattr(parsemod, "decode_header", lambda v: seen.append(len(str(v))) or real(v))
+    mail = parse(b"From: a@example.org\r\nSubject: " + b"=?utf-8?q?a?= " * 100_000 + b"\r\n\r\nhi\r\n")
+    assert mail.subject == "a" * 500
+    assert max(seen) <= parsemod.MAX_SUBJECT_HEADER
+
+
+def _gate(tmp_path: Any) -> Any:
+    from engine.api import Api
+
+    url = f"sqlite:///{tmp_path}/desk.db"
+    Api.open(None, url, "system").upgrade_db()
+    return Api.open(None, url, "system")
+
+
+def test_an_address_the_desk_cannot_answer_is_logged_and_dropped(tmp_path: Any) -> None:
+    """user@localhost passed the gate's look at From but not the reporter field:
+    exit 1, no log row, and the MTA bounced the mail."""
+    api = _gate(tmp_path)
+    for n, sender in enumerate(("<user@localhost>", "<a@b>")):
+        out = api.mail_receive(b"From: " + sender.encode() + b"\r\nTo: servicedesk@it.example.com\r\n"
+                               b"Subject: odd\r\nMessage-ID: <odd-%d@x>\r\n\r\nhello\r\n" % n)
+        assert out["outcome"] == "dropped" and "a sender address the desk cannot answer" in out["detail"], out
+    assert [(r["outcome"], r["ticket"]) for r in api.mail_log()] == [("dropped", None), ("dropped", None)]
+
+
+@pytest.mark.parametrize("headers, noted", [
+    (b"From: li.na@example.com <x@evil.example>\r\n", False),  # nobody's mail: no sender, no limit
+    (b"From: li.na@example.com\r\nAuto-Submitted: auto-generated\r\n", False),
+    (b"From: li.na@example.com\r\nAuto-Submitted: auto-replied\r\n", True),  # out of office: noted
+])
+def test_only_out_of_office_replies_and_bounces_are_noted_in_a_ticket(tmp_path: Any, headers: bytes,
+                                                                      noted: bool) -> None:
+    api = _gate(tmp_path)
+    key = api.mail_receive(b"From: li.na@example.com\r\nTo: servicedesk@it.example.com\r\nSubject: printer\r\n"
+                           b"Message-ID: <first@x>\r\n\r\nThe printer jams\r\n")["ticket"]
+    for n in range(3):
+        out = api.mail_receive(headers + b"To: servicedesk@it.example.com\r\nSubject: Re: [" + key.encode()
+                               + b"] files\r\nIn-Reply-To: <" + key.encode() + b".itsm@it.example.com>\r\n"
+                               b"Message-ID: <again-%d@x>\r\n\r\nspam\r\n" % n)
+        assert out["outcome"] == "recorded", out
+    mails = [e for e in api.history(key) if e["action"] == "mail"]
+    assert len(mails) == (3 if noted else 0), mails
