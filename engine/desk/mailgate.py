@@ -54,7 +54,8 @@ DETAILS = (N_("already handled: {outcome}"), N_("from one of the desk's own addr
            N_("{action} refused: {reason}"), N_("delivery status notification"),
            N_("auto-reply (Auto-Submitted: {value})"), N_("Auto-Submitted: {value}"), N_("Precedence: {value}"),
            N_("mailing list"), N_("from a mailer daemon"), N_("a structure nested too deep to read"),
-           N_("a sender address the desk cannot answer: {sender}"))
+           N_("a sender address the desk cannot answer: {sender}"),
+           N_("not read, past what one mail brings (20 files, 200 parts): {names}"))
 NOTED = ("ooo", "bounce")  # the kinds of automatic mail noted in the ticket they answer
 KINDS = {  # what a message was (engine.mail.parse's Inbound.kind), as people read it
     # i18n: a kind of mail in 'itsm mail log': a person's own mail
@@ -241,6 +242,8 @@ def _attach_all(desk: Desk, repo: Any, ticket: Ticket, mail: Inbound, actor: Any
                 attachments.store(desk, repo, ticket, part.filename, part.data, actor, "mail", public, now)
         except (ActionRefused, UsageError) as exc:
             skipped.append(str(exc))
+    if mail.unread:
+        skipped.append(DETAILS[20].format(names=", ".join(mail.unread)))
     return skipped
 
 

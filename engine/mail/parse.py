@@ -53,6 +53,7 @@ class Inbound:
     kind: str = "person"  # person | auto | ooo | bounce
     why: str = ""  # what made it not a person's mail
     bounced: str | None = None  # the failed recipient of a bounce
+    unread: list[str] = field(default_factory=list)  # files past MAX_ATTACHMENTS (or MAX_PARTS): their names
 
     @property
     def ticket_keys(self) -> list[str]:
@@ -127,12 +128,17 @@ def _filename(part: Message) -> str:
     return ""
 
 
-def _body(msg: Message) -> tuple[str, list[Attachment]]:
-    plain: str | None = None
+def _body(msg: Message, unread: list[str] | None = None) -> tuple[str, list[Attachment]]:
+    """The text (every inline text/plain part, in order: Apple Mail puts text after an
+    inline image in a part of its own; else the first HTML part as text) and the
+    files; the names of the files past the limits go to ``unread``."""
+    plains: list[str] = []
     html: str | None = None
     attachments: list[Attachment] = []
     for n, part in enumerate(msg.walk()):
         if n > MAX_PARTS:
+            if unread is not None:
+                unread.append(f"parts after the first {MAX_PARTS}")
             break
         if part.is_multipart():
             continue
@@ -146,22 +152,26 @@ def _body(msg: Message) -> tuple[str, list[Attachment]]:
             continue
         if disposition == "attachment" or filename or not ctype.startswith("text/"):
             data = part.get_payload(decode=True) or b""
-            if len(attachments) < MAX_ATTACHMENTS and (filename or data):
-                attachments.append(Attachment(_filename(part) or header_text(filename) if filename else "",
-                                              ctype, data))
+            if filename or data:
+                name = _filename(part) or header_text(filename) if filename else ""
+                if len(attachments) < MAX_ATTACHMENTS:
+                    attachments.append(Attachment(name, ctype, data))
+                elif unread is not None:
+                    unread.append(name or ctype)
             continue
         data = part.get_payload(decode=True) or b""
         decoded = mailtext.decode(data, part.get_content_charset())
-        if ctype == "text/plain" and plain is None:
-            plain = decoded
+        if ctype == "text/plain":
+            plains.append(decoded)
         elif ctype == "text/html" and html is None:
             html = decoded
-    if plain is not None and plain.strip():
+    plain = "\n\n".join(p.strip("\r\n") for p in plains if p.strip()) if plains else None
+    if plain:
         body = plain
     elif html is not None:
         body = mailtext.html_to_text(html)
     else:
-        body = plain or ""
+        body = "".join(plains)
     body = body.replace("\r\n", "\n")[: mailtext.MAX_TEXT]
     return body, attachments
 
@@ -244,10 +254,11 @@ def parse(raw: bytes) -> Inbound:
     unreadable = False
     try:
         msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[assignment]
-        body, attachments = _body(msg)
+        unread: list[str] = []
+        body, attachments = _body(msg, unread)
     except RecursionError:
         msg = BytesParser().parsebytes(headers_only(raw))  # type: ignore[assignment]  # compat32: no header grammar
-        body, attachments, unreadable = "", [], True
+        body, attachments, unreadable, unread = "", [], True, []
     name, address = sender_of(_raw(headers, "From"))
     sender = address.lower()[:254]
     # the raw value bounded before it is decoded (decoding takes time that grows with the
@@ -279,4 +290,5 @@ def parse(raw: bytes) -> Inbound:
         recipients=[_clean(r) for r in dict.fromkeys(rcpts)], subject=_clean(subject), text=body.strip(),
         reply=mailtext.reply_part(body), kind=kind, why=why, bounced=bounced and _clean(bounced),
         in_reply_to=replied,
-        attachments=attachments)
+        attachments=attachments, unread=[_clean(u)[:100] for u in unread[:10]] + (
+            [f"{len(unread) - 10} more"] if len(unread) > 10 else []))

@@ -279,3 +279,31 @@ def test_only_out_of_office_replies_and_bounces_are_noted_in_a_ticket(tmp_path: 
         assert out["outcome"] == "recorded", out
     mails = [e for e in api.history(key) if e["action"] == "mail"]
     assert len(mails) == (3 if noted else 0), mails
+
+
+def _mixed(*parts: bytes) -> bytes:
+    body = b"".join(b"--XX\r\n" + p + b"\r\n" for p in parts)
+    return (b"From: li.na@example.com\r\nTo: servicedesk@it.example.com\r\nSubject: files\r\n"
+            b"Message-ID: <mixed@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n"
+            + body + b"--XX--\r\n")
+
+
+def test_text_after_an_inline_image_is_kept() -> None:
+    """Apple Mail: text, an inline image, more text, each a part of its own."""
+    mail = parse(_mixed(b"Content-Type: text/plain\r\n\r\nHere is the error I get:",
+                        b"Content-Type: image/png\r\nContent-Disposition: inline; filename=shot.png\r\n\r\nPNG",
+                        b"Content-Type: text/plain\r\n\r\nIt happens every time. My laptop is PC-0042."))
+    assert mail.text == "Here is the error I get:\n\nIt happens every time. My laptop is PC-0042."
+    assert [a.filename for a in mail.attachments] == ["shot.png"]
+
+
+def test_files_past_the_twentieth_are_named_not_dropped_silently(tmp_path: Any) -> None:
+    api = _gate(tmp_path)
+    files = [b"Content-Type: text/plain\r\n\r\nsee the logs"] + [
+        b"Content-Type: text/plain\r\nContent-Disposition: attachment; filename=log%02d.txt\r\n\r\nline" % n
+        for n in range(25)]
+    out = api.mail_receive(_mixed(*files))
+    assert out["outcome"] == "opened", out
+    assert out["detail"].endswith("not attached: not read, past what one mail brings (20 files, 200 parts): "
+                                  "log20.txt, log21.txt, log22.txt, log23.txt, log24.txt"), out["detail"]
+    assert len(api.show(out["ticket"])["attachments"]) == 20
