@@ -5,7 +5,11 @@ registry), config and suppressions (``.itsmlint.yaml``, in-file comments),
 formatters and sarif (text, JSON, SARIF, GitHub), versioning (D003/D004), sides
 (a definition version read from files, for comparisons).
 
-May import: ground, definitions, clock, runtime, notify.
+Of reports, lint imports the definitions only (engine.reports.definition and the KPIs'
+parameters import neither SQLAlchemy nor jinja2): R008 builds each report as ``itsm
+report`` and ``itsm tick`` will.
+
+May import: ground, definitions, clock, runtime, notify, reports.
 """
 
 from __future__ import annotations

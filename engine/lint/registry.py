@@ -37,7 +37,8 @@ class Rule:
 RULE_MODULES = (
     "yaml_syntax", "duplicate_key", "yaml11_trap", "schema", "id_mismatch", "field_value", "missing_file",
     "undefined_reference", "message_target", "template_variable", "reply_action",
-    "mailbox_reference", "unused_declaration", "report_dimension", "kpi_reference", "computed_priority",
+    "mailbox_reference", "unused_declaration", "report_dimension", "kpi_reference", "report_definition",
+    "computed_priority",
     "initial_state",
     "unreachable_state", "no_path_to_final", "action_from_final", "shadowed_action",
     "duplicate_action", "overlapping_guards", "stuck_state", "expression_syntax",

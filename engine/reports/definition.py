@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import DefinitionError, NotFound
 from engine.i18n import N_, message
 from engine.definitions.loader import Document, load_file
-from engine.model import Definitions, Duration, FrozenMap, Label
+from engine.model import CodeTable, Definitions, Duration, FrozenMap, Label
 from engine.reports import cron
 from engine.reports.kpis import KPIS
 from engine.definitions import dimensions
@@ -199,15 +199,23 @@ def load_report(home: Path, name: str, defs: Definitions | None = None) -> Repor
 def _check_names(doc: Document, spec: ReportSpec, defs: Definitions) -> None:
     for path, problem, at_key in dimensions.report_problems(defs.processes, doc.data, defs.codes):
         raise _problem(doc, path, problem, key=at_key)
-    roles = {r for p in defs.processes.values() for r in p.roles}
-    groups = defs.codes.get("groups")
+    for found in people_problems(doc, spec, {r for p in defs.processes.values() for r in p.roles},
+                                 defs.codes.get("groups")):
+        raise found
+
+
+def people_problems(doc: Document, spec: ReportSpec, roles: set[str], groups: CodeTable | None
+                    ) -> Iterator[DefinitionError]:
+    """The report's owner and recipient roles that no process has, and recipient
+    groups not in codes/groups.yaml (``itsm report`` and ``itsm tick`` refuse the
+    report; lint R008 says so first)."""
     if spec.owner not in roles:
-        raise _problem(doc, ("owner",), message(N_("unknown role '{owner}'; roles of the processes: {roles}"),
+        yield _problem(doc, ("owner",), message(N_("unknown role '{owner}'; roles of the processes: {roles}"),
                                                 owner=spec.owner, roles=', '.join(sorted(roles))))
     for i, r in enumerate(spec.recipients):
         if r.kind == "role" and r.value not in roles:
-            raise _problem(doc, ("recipients", i, "role"), message(N_("unknown role '{value}'"),
+            yield _problem(doc, ("recipients", i, "role"), message(N_("unknown role '{value}'"),
                                                                    value=r.value))
         if r.kind == "group" and (groups is None or r.value not in groups.values):
-            raise _problem(doc, ("recipients", i, "group"),
+            yield _problem(doc, ("recipients", i, "group"),
                            message(N_("unknown group '{value}' (codes/groups.yaml)"), value=r.value))

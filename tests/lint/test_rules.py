@@ -373,6 +373,25 @@ kpis:
 """
 
 
+def test_report_definition_what_itsm_report_would_refuse(check: Check) -> None:
+    fine = REPORT.replace("GROUP", "priority")
+    check({"reports/causes.yaml": fine}, [])
+    cron = fine.replace('"0 8 1 * *"', '"0 8 1 * xyz"')
+    f = check({"reports/causes.yaml": cron}, [("R008", *at(cron, '"0 8 1 * xyz"'))])
+    assert "day of week: 'xyz' is not a number or a name" in f[0].message
+    owner = fine.replace("owner: service_desk", "owner: servce_desk")
+    f = check({"reports/causes.yaml": owner}, [("R008", *at(owner, "servce_desk"))])
+    assert "unknown role 'servce_desk'; roles of the processes: " in f[0].message
+    zone = fine.replace("period: month", "period: month\ntimezone: Mars/Olympus")
+    f = check({"reports/causes.yaml": zone}, [("R008", *at(zone, "Mars/Olympus"))])
+    assert "unknown time zone 'Mars/Olympus'" in f[0].message
+    named = fine.replace("report: causes", "report: reasons")
+    check({"reports/causes.yaml": named}, [("R008", *at(named, "reasons"))])
+    # a parameter the KPI does not take is R007's finding only (the first problem itsm report meets)
+    param = fine.replace("group_by: priority,", "group_by: priority, clock: resolution,")
+    check({"reports/causes.yaml": param}, [("R007", *at(param, "clock"))])
+
+
 def test_report_dimension_group_by_any_code_field_of_the_processes_in_scope(check: Check) -> None:
     fine = REPORT.replace("GROUP", "closure_code")
     check({"reports/causes.yaml": fine}, [])
@@ -678,6 +697,7 @@ def test_kpi_reference_fine(check: Check) -> None:
     params: {mitigate_states: [mitigated]}
   - kpi: problems
   - kpi: auto_close_share
+    id: confirmed_share
     params: {auto_actions: [confirm]}
 """)
     # problems: no problem process here, so neither its default relation nor its states are judged;

@@ -168,6 +168,10 @@ def test_a_broken_report_does_not_stop_the_others(itsm: Any, org: Any, db_url: s
     home = tmp_path / "home"
     for sub in ("processes", "codes", "reports"):
         shutil.copytree(REPO / sub, home / sub)
+    # the desk has loaded (and linted) its definitions; then the reports are edited (lint R008
+    # would have refused them, and the desk would not load them)
+    itsm.json("new", "incident", "--title", "Printer", "--reporter", "u@example.com", user=org.agent.id,
+              now=at("2026-03-02 10:00"), home=home)
     weekly = (home / "reports" / "weekly.yaml").read_text(encoding="utf-8")
     (home / "reports" / "aaa.yaml").write_text(
         weekly.replace("report: weekly", "report: aaa").replace('schedule: "0 8 * * mon"', 'schedule: "0 8 * * xyz"'),
@@ -177,8 +181,6 @@ def test_a_broken_report_does_not_stop_the_others(itsm: Any, org: Any, db_url: s
         encoding="utf-8")
     assert "0 8 * * xyz" in (home / "reports" / "aaa.yaml").read_text() and \
         "proces_owner" in (home / "reports" / "abb.yaml").read_text()
-    itsm.json("new", "incident", "--title", "Printer", "--reporter", "u@example.com", user=org.agent.id,
-              now=at("2026-03-02 10:00"), home=home)
     out = itsm.json("tick", "--only", "reports", now=at("2026-03-09 09:00"), home=home)
     said = {x["name"]: x["outcome"] for x in out if x["kind"] == "report"}
     assert said["aaa"].startswith("not run: ") and "day of week: 'xyz'" in said["aaa"], said
