@@ -1051,6 +1051,11 @@ NUDGE = {"processes/templates/en/nudge.txt": "Nudge\n", "processes/templates/zh/
      "from business days and hours from hours, so the reminder would fall when the timer fires and never be "
      "sent; write both in business days, or both in hours or minutes"),
     ("3 business days", "8 business hours", "", None),
+    ("1 business day 1 business hour", "2 business hours", "",
+     "remind_before (2 business hours) has more hours than after (1 business day 1 business hour) has beside its "
+     "business days: the runtime takes business days from business days and hours from hours, so the reminder "
+     "would not come 2 business hours before the timer; write both in business days, or both in hours or minutes"),
+    ("2 business days 1 business hour", "1 business day 2 business hours", "", None),
     ("4h", "2h", "    after_by_priority: {P1: 1h}\n",
      "remind_before (2h) is not shorter than after_by_priority P1 (1h)"),
     ("1h", "10m", "    repeat: true\n",

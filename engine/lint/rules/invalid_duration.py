@@ -5,8 +5,10 @@ major-incident window would otherwise fire at the wrong time. A timer's
 ``after_by_priority`` times, and written in the same unit: the runtime takes
 business days from business days and hours or minutes from hours or minutes,
 so ``remind_before: 1d`` (or ``8h``) against ``after: 3 business days`` puts the
-reminder at the instant the timer fires, where it is never sent. A repeating
-timer sends no reminder at all.
+reminder at the instant the timer fires, where it is never sent, and
+``remind_before: 2 business hours`` against ``after: 1 business day 1 business
+hour`` reminds one hour before, not two (hours are taken from the hour only). A
+repeating timer sends no reminder at all.
 
 Bad::
 
@@ -79,7 +81,17 @@ def _reminder(ctx: LintContext, doc: Any, timer: TimerSpec) -> Iterator[tuple[Wh
             yield where, message(N_("remind_before ({before}) is not shorter than {name} ({after})"),
                                  before=before, name=name, after=after)
             return
-        if (before.business_days and not after.business_days) or (before.seconds and not after.seconds):
+        if (before.business_days and not after.business_days) or (before.seconds and not after.seconds) \
+                or before.seconds > after.seconds or before.business_days > after.business_days:
+            # (1 business day 1 business hour less 2 business hours: the hours cannot go below
+            # nothing, so the reminder came 1 hour before the timer, not 2)
+            if before.seconds > after.seconds and after.seconds and after.business_days:
+                yield where, message(N_("remind_before ({before}) has more hours than {name} ({after}) has beside "
+                                        "its business days: the runtime takes business days from business days "
+                                        "and hours from hours, so the reminder would not come {before} before the "
+                                        "timer; write both in business days, or both in hours or minutes"),
+                                     before=before, name=name, after=after)
+                return
             yield where, message(N_("remind_before ({before}) and {name} ({after}) count in different units: "
                                     "the runtime takes business days from business days and hours from hours, "
                                     "so the reminder would fall when the timer fires and never be sent; write "
