@@ -85,16 +85,14 @@ def _reminder(ctx: LintContext, doc: Any, timer: TimerSpec) -> Iterator[tuple[Wh
                 or before.seconds > after.seconds or before.business_days > after.business_days:
             # (1 business day 1 business hour less 2 business hours: the hours cannot go below
             # nothing, so the reminder came 1 hour before the timer, not 2)
-            if before.seconds > after.seconds and after.seconds and after.business_days:
-                yield where, message(N_("remind_before ({before}) has more hours than {name} ({after}) has beside "
-                                        "its business days: the runtime takes business days from business days "
-                                        "and hours from hours, so the reminder would not come {before} before the "
-                                        "timer; write both in business days, or both in hours or minutes"),
-                                     before=before, name=name, after=after)
-                return
-            yield where, message(N_("remind_before ({before}) and {name} ({after}) count in different units: "
-                                    "the runtime takes business days from business days and hours from hours, "
-                                    "so the reminder would fall when the timer fires and never be sent; write "
-                                    "both in business days, or both in hours or minutes"),
+            early = before.seconds > after.seconds and after.seconds and after.business_days
+            yield where, message(N_("remind_before ({before}) has more hours than {name} ({after}) has beside "
+                                    "its business days: the runtime takes business days from business days "
+                                    "and hours from hours, so the reminder would not come {before} before the "
+                                    "timer; write both in business days, or both in hours or minutes") if early
+                                 else N_("remind_before ({before}) and {name} ({after}) count in different units: "
+                                         "the runtime takes business days from business days and hours from hours, "
+                                         "so the reminder would fall when the timer fires and never be sent; write "
+                                         "both in business days, or both in hours or minutes"),
                                  before=before, name=name, after=after)
             return
