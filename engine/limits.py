@@ -33,9 +33,9 @@ def nested_deeper_than(data: Any, limit: int) -> bool:
 
 def nul_at(data: Any, where: str = "body") -> str | None:
     """Where decoded JSON ``data`` holds a NUL character, in a string or a key
-    (``body.alerts[1].summary``; with ``where`` empty ``alerts[1].summary``), else None.  A NUL cannot be stored in
-    PostgreSQL's text and ends C strings: every door refuses it whole.  Iterative,
-    like :func:`nested_deeper_than`."""
+    (``body.alerts[1].summary``; with ``where`` empty, ``alerts[1].summary``), else
+    None.  A NUL cannot be stored in PostgreSQL's text and ends C strings: every
+    door refuses it whole.  Iterative, like :func:`nested_deeper_than`."""
     stack: list[tuple[Any, str]] = [(data, where)]
     while stack:
         value, at = stack.pop()
