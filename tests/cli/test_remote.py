@@ -420,8 +420,11 @@ def test_a_remote_do_named_by_itsm_url_imports_no_urllib(desk: Desk) -> None:
     """The benchmarked path (bench/remote.py): ``itsm do`` with ITSM_URL and a token
     loads neither click nor urllib.parse (with ipaddress), the two largest imports
     a remote command could avoid; the action reached the server (a refusal, exit 1)."""
+    made = desk.run("--db", f"sqlite:///{desk.base}/desk.db", "--as", "wang.lei", "new", "incident", "--title",
+                    "Import check", "--reporter", "li.na@example.com", "--json")  # (its own: any order of tests)
+    key = json.loads(made.stdout)["key"]
     script = ("import sys, entry\n"
-              "sys.argv = ['itsm', 'do', 'INC-000001', 'no_such_action']\n"
+              f"sys.argv = ['itsm', 'do', '{key}', 'no_such_action']\n"
               "try:\n"
               "    entry.main()\n"
               "except SystemExit as e:\n"
