@@ -100,14 +100,35 @@ def sender_of(raw_from: str) -> tuple[str, str]:
     DMARC check saw), then the name decoded.  A value naming no address, or more
     than one, has none: the mail is nobody's."""
     raw_from = raw_from[:MAX_ADDRESS_HEADER]
-    try:
-        found = [(n, a.strip()) for n, a in getaddresses([raw_from]) if "@" in a]
-    except RecursionError:  # comments nested thousands deep: no address to be read
+    try:  # comments nested deeper than a mail has them: no address to be read (the stdlib recurses)
+        found = [] if _deep_comments(raw_from) else [(n, a.strip()) for n, a in getaddresses([raw_from])
+                                                      if "@" in a]
+    except RecursionError:
         found = []
     if len(found) != 1 or found[0][1].count("@") != 1:
         return header_text(raw_from), ""
     name, address = found[0]
     return header_text(name), address
+
+
+def _deep_comments(value: str, limit: int = 32) -> bool:
+    """Whether ``value`` nests (comments) more than ``limit`` deep: the stdlib's
+    address parser recurses once a level, and past Python's limit its RecursionError
+    also leaves half-closed generators behind, reported on stderr."""
+    depth = 0
+    escaped = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "(":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch == ")" and depth:
+            depth -= 1
+    return False
 
 
 def _filename(part: Message) -> str:
@@ -307,7 +328,7 @@ def parse(raw: bytes) -> Inbound:
     try:
         rcpts = [a.strip().lower() for _, a in getaddresses(
             [v[:MAX_ADDRESS_HEADER] for v in _raw_all(headers, "To") + _raw_all(headers, "Cc")
-             + _raw_all(headers, "Delivered-To")]) if "@" in a][:100]
+             + _raw_all(headers, "Delivered-To") if not _deep_comments(v[:MAX_ADDRESS_HEADER])]) if "@" in a][:100]
     except RecursionError:
         rcpts = []
     mid = thread.MSGID.search(_raw(headers, "Message-ID"))
