@@ -299,6 +299,72 @@ def bounded_mime_fields(raw: bytes) -> bytes:
     return b"".join(out)
 
 
+MAX_NESTING = 64  # multipart and message/* parts inside each other (real mail: a few)
+_NESTING_FIELD = re.compile(rb"(?im)^content-type[ \t]*:[ \t]*(?:multipart|message)/")
+_MULTIPART_FIELD = re.compile(rb"(?i)content-type[ \t]*:[ \t]*multipart/")
+_STRUCTURED_FIELD = re.compile(rb"(?im)^content-(?:type|disposition)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)")
+_BOUNDARY = re.compile(rb'(?i)boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
+
+
+def too_deep(raw: bytes) -> bool:
+    """Whether the stdlib's parser would recurse past Python's limit on ``raw``:
+    parts nested more than MAX_NESTING deep, or a Content-Type or
+    Content-Disposition field with comments nested more than 32 deep.  Such a
+    message used to be read until the RecursionError, which also leaves
+    half-closed generators behind (reported as unraisable exceptions, on stderr
+    or to a test runner): it is read by its headers alone without being parsed.
+
+    The nesting is followed by the parts' boundaries: a multipart part's
+    boundary opens a level, its closing delimiter ends it and every level opened
+    inside it; a message/* part opens one that its enclosing boundary ends.  Real
+    mail, which has a few multipart fields, is not scanned at all."""
+    if len(_NESTING_FIELD.findall(raw)) > MAX_NESTING and _nesting(raw) > MAX_NESTING:
+        return True
+    return any(m.group(1).count(b"(") > 32 and _deep_comments(m.group(1).decode("latin-1"))
+               for m in _STRUCTURED_FIELD.finditer(raw))
+
+
+def _nesting(raw: bytes) -> int:
+    """The deepest nesting of parts in ``raw``, as :func:`too_deep` follows it
+    (one pass over the lines)."""
+    levels: list[bytes | None] = []  # open boundaries, outermost first; None: a message/* part
+    where: dict[bytes, int] = {}  # boundary -> the level it opened (the innermost, if reused)
+    deepest = 0
+    lines = raw.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if line.startswith(b"--"):
+            mark = line.rstrip()[2:]
+            if mark in where:  # a delimiter: the parts inside this one end
+                keep = where[mark] + 1
+            elif mark.endswith(b"--") and mark[:-2] in where:  # the closing one: this part ends too
+                keep = where[mark[:-2]]
+            else:
+                continue
+            while len(levels) > keep:
+                gone = levels.pop()
+                if gone is not None and where.get(gone) == len(levels):
+                    del where[gone]
+            continue
+        if not _NESTING_FIELD.match(line):
+            continue
+        field_ = [line]
+        while i < len(lines) and lines[i][:1] in (b" ", b"\t"):  # its folded lines
+            field_.append(lines[i])
+            i += 1
+        if _MULTIPART_FIELD.match(line):
+            found = _BOUNDARY.search(b" ".join(field_))
+            boundary = (found.group(1) or found.group(2)) if found else b""
+            where[boundary] = len(levels)
+            levels.append(boundary)
+        else:
+            levels.append(None)
+        deepest = max(deepest, len(levels))
+    return deepest
+
+
 def _clean(text: str) -> str:
     """No NUL or other control characters but line breaks and tabs (PostgreSQL
     refuses NUL in text; the others only confuse)."""
@@ -311,14 +377,19 @@ def parse(raw: bytes) -> Inbound:
     alone, with no body: recorded, never an error that stops the others."""
     headers = BytesHeaderParser().parsebytes(raw)  # compat32: raw values, decoded here
     unreadable = False
+    bounded = bounded_mime_fields(raw)
     try:
-        msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(  # type: ignore[assignment]
-            bounded_mime_fields(raw))
-        unread: list[str] = []
-        body, attachments = _body(msg, unread)
-    except RecursionError:
+        if too_deep(bounded):  # never handed to the parser (see too_deep)
+            unreadable = True
+        else:
+            msg: EmailMessage = BytesParser(policy=policy.default).parsebytes(bounded)  # type: ignore[assignment]
+            unread: list[str] = []
+            body, attachments = _body(msg, unread)
+    except RecursionError:  # deeper than too_deep follows
+        unreadable = True
+    if unreadable:
         msg = BytesParser().parsebytes(headers_only(raw))  # type: ignore[assignment]  # compat32: no header grammar
-        body, attachments, unreadable, unread = "", [], True, []
+        body, attachments, unread = "", [], []
     name, address = sender_of(_raw(headers, "From"))
     sender = address.lower()[:254]
     # the raw value bounded before it is decoded (decoding takes time that grows with the

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from engine.mail import text as mailtext
-from engine.mail.parse import parse, sender_of
+from engine.mail import parse as parsemod
+from engine.mail.parse import parse, sender_of, too_deep
 
 HEAD = b"From: a@example.org\r\nTo: servicedesk@it.example.com\r\nSubject: s\r\n"
 
@@ -64,6 +65,40 @@ def test_structures_nested_too_deep_are_recorded_not_raised() -> None:
     parens = parse(HEAD + b"Content-Type: text/plain; x=" + b"(" * 5000 + b"\r\n\r\nhi\r\n")
     assert (parens.kind, parens.why) == ("auto", "a structure nested too deep to read")
     assert parens.sender == "a@example.org" and parens.text == ""
+
+
+def test_a_structure_nested_too_deep_is_never_given_to_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read by its headers alone, without letting the stdlib's parser recurse to
+    Python's limit (whose RecursionError leaves half-closed generators behind)."""
+    deep = HEAD + b"MIME-Version: 1.0\r\n" + b"".join(
+        b"Content-Type: multipart/mixed; boundary=b%d\r\n\r\n--b%d\r\n" % (i, i) for i in range(3000))
+    rfc822 = HEAD + b"MIME-Version: 1.0\r\n" + b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"hi\r\n"
+    parens = HEAD + b"Content-Disposition: attachment; filename=x" + b"(" * 5000 + b"\r\n\r\nhi\r\n"
+    parsed: list[Any] = []
+    real = parsemod.BytesParser
+
+    class Watched(real):  # type: ignore[misc, valid-type]
+        def parsebytes(self, text: bytes, headersonly: bool = False) -> Any:
+            parsed.append(self.parser.policy)
+            return super().parsebytes(text, headersonly)
+
+    monkeypatch.setattr(parsemod, "BytesParser", Watched)
+    for raw in (deep, rfc822, parens):
+        assert too_deep(raw)
+        parsed.clear()
+        mail = parse(raw)
+        assert (mail.kind, mail.why, mail.sender) == ("auto", "a structure nested too deep to read", "a@example.org")
+        assert parsemod.policy.default not in parsed  # only the compat32 read of its headers
+
+
+def test_many_parts_side_by_side_are_read() -> None:
+    """Over 64 multipart fields, but two levels deep: parsed as usual."""
+    parts = b"".join(b"--top\r\nContent-Type: multipart/alternative; boundary=\"s%d\"\r\n\r\n--s%d\r\n"
+                     b"Content-Type: text/plain\r\n\r\npart %d\r\n--s%d--\r\n" % (i, i, i, i) for i in range(100))
+    raw = HEAD + b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=top\r\n\r\n" + parts + b"--top--\r\n"
+    assert not too_deep(raw)
+    mail = parse(raw)
+    assert mail.kind == "person" and "part 0" in mail.text and "part 99" in mail.text
 
 
 @pytest.mark.parametrize("html, text", [
