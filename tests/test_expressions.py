@@ -254,3 +254,12 @@ def test_resolve_value_strict() -> None:
     with pytest.raises(ExpressionError) as info:
         resolve_value("{{ asignee }}", {"assignee": "x"})
     assert "'asignee' is undefined" in info.value.message
+
+
+@pytest.mark.parametrize("source", ["[a, b]", "{'k': b}", "[a, [b]]", "(a, b)"])
+def test_an_undefined_name_inside_a_list_or_dict_is_an_error(source: str) -> None:
+    """StrictUndefined holds inside what an expression builds too: a guard
+    ``[a, b]`` with b misspelt fails, it is not a non-empty list (true)."""
+    with pytest.raises(ExpressionError, match="'b' is undefined"):
+        compile_expression(source).evaluate({"a": 1})
+    assert compile_expression(source).evaluate({"a": 1, "b": 2})

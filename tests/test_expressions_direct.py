@@ -47,7 +47,7 @@ CORNERS = [
     "d.x", "d.x.y", "d['x']", "d[a]", "d[a].x", "d.items", "d.keys", "d.get", "d.__class__", "d._x",
     "d[none]", "d[1]", "d[1.5]", "codes.closure[a].resolved and 'incident' in codes.closure[a].processes",
     "now.hour >= 9", "a in d", "a in l", "'x' in a", "l", "d", "a", "missing", "missing or a", "a or missing",
-    "self", "loop", "true", "false and missing", "none", "2.5", "a == 2.5", "a ~ b",
+    "self", "loop", "true", "false and missing", "none", "2.5", "a == 2.5", "[a, b]", "{'k': [a]}", "a ~ b",
 ]
 
 VALUES = st.one_of(

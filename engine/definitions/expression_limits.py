@@ -37,6 +37,7 @@ from typing import Any, Callable
 MAX_SIZE = 100_000  # size of any value an expression builds
 MAX_BITS = 4096  # of an integer an expression builds (1,233 decimal digits)
 _DEPTH = 100  # nesting followed when measuring; deeper counts as too large
+SETTLE_DEPTH = _DEPTH  # how deep settle() (and the check for undefined values after it) goes
 
 
 class TooLarge(Exception):

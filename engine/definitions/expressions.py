@@ -195,6 +195,7 @@ class Expression:
                 result._fail_with_undefined_error()
             if isinstance(result, (list, tuple, dict, limits.Budgeted)):
                 result = limits.settle(result)  # lazy (x|select): the value is what it yields
+                _defined(result, Undefined)  # [a, b] with no b: an error, not a list that is true
             if type(result) is float and not math.isfinite(result):  # e.g. x * 1e308
                 raise ValueError(f"the result {result} is not a finite number")
             return result
@@ -211,6 +212,22 @@ class Expression:
 
     def holds(self, context: dict[str, Any]) -> bool:
         return bool(self.evaluate(context))
+
+
+def _defined(value: Any, undefined: type, depth: int = 0) -> None:
+    """Raise Jinja's error for the first undefined value inside ``value`` (a
+    list, tuple or dict an expression built; as deep as limits.settle goes)."""
+    if isinstance(value, undefined):
+        value._fail_with_undefined_error()
+    if depth >= limits.SETTLE_DEPTH:
+        return
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _defined(item, undefined, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _defined(key, undefined, depth + 1)
+            _defined(item, undefined, depth + 1)
 
 
 def _syntax_column(source: str) -> int | None:
