@@ -190,6 +190,9 @@ class ItsmGroup(click.Group):
             lang = _usage_lang(ctx)
             if lang == "en":
                 raise
+            if help_shown:  # a group given no command: its help (already in lang), as click shows it
+                click.echo(exc.format_message(), err=True)
+                ctx.exit(int(exc.exit_code))
             ctx.exit(_report_usage_error(lang, exc))
         except click.exceptions.Abort:
             lang = _usage_lang(ctx)

@@ -135,6 +135,15 @@ def test_usage_errors_in_chinese() -> None:
     assert "Error: No such command 'nosuch'." in _invoke(["nosuch"]).output
 
 
+@pytest.mark.parametrize("group", ["apikey", "mail", "user"])
+def test_a_group_without_its_command_shows_its_help_in_chinese_as_in_english(group: str) -> None:
+    """Not an error: the group's help, as English shows it (no "itsm: ", no "Try" line), exit 2."""
+    english, chinese = _invoke([group]), _invoke(["--lang", "zh", group])
+    assert english.exit_code == chinese.exit_code == 2
+    assert english.output.startswith(f"Usage: itsm {group} ") and chinese.output.startswith(f"用法：itsm {group} ")
+    assert chinese.output == _invoke([group, "--help"], ITSM_LANG="zh").output
+
+
 def test_every_help_text_is_in_the_catalogue() -> None:
     """The completeness test of the help (the whole catalogue: test_zh_complete.py)."""
     messages = {text for text, _where in catalogue_tool.help_messages()}
