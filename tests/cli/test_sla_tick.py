@@ -361,6 +361,30 @@ def test_sla_warning_and_breach_are_notified_once_per_clock_cycle(desk: Desk) ->
     assert t["sla"]["resolution"]["breached"] is True and t["sla"]["resolution"]["met"] is None
 
 
+def test_a_warning_says_when_the_threshold_was_reached(desk: Desk, db_url: str) -> None:
+    """The SLA warning names the instant its threshold was reached (``event.at``,
+    16:00), not the clock's due instant (``event.due``, 18:00), still to come."""
+    from engine.notify.deliver import prepare
+
+    key = started_p2(desk, "2026-03-02 09:00", "2026-03-02 09:05", "2026-03-02 09:10", "Dock resets")
+    assert ticked(tick(desk, "2026-03-02 16:30"), key) == [("warning", "resolution")]
+    [(row, _)] = rendered_messages(db_url, key, "sla_warning")
+    event = row["payload"]["event"]
+    assert (event["at"], event["due"]) == (at("2026-03-02 16:00"), at("2026-03-02 18:00"))
+    for lang, reached, wrong in (("en", "reached at 2026-03-02 16:00 UTC+08:00", "reached at 2026-03-02 18:00"),
+                                 ("zh", "已于 2026-03-02 16:00 UTC+08:00 达到预警阈值", "18:00 UTC+08:00 达到")):
+        message, error = prepare(dict(row, lang=lang), REPO, desk_settings(db_url))
+        assert error is None, error
+        for text in (message.text, message.html):
+            assert reached in text and wrong not in text, (lang, text)
+
+
+def desk_settings(db_url: str) -> Any:
+    from engine.api import Api
+
+    return Api.open(str(REPO), db_url, "system").settings
+
+
 def test_no_breach_notification_for_a_clock_resolved_in_time(desk: Desk) -> None:
     o = desk.org
     key = started_p2(desk, "2026-03-02 09:00", "2026-03-02 09:05", "2026-03-02 09:10", "Dock resets")
