@@ -113,6 +113,10 @@ def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: 
     return report
 
 
+MAX_EFFECTS = 20  # timed effects fired on one ticket in one tick (the rest: the next tick)
+MAX_SKIPPED_BEATS = 2000  # missed beats of repeating timers passed over on one ticket in one tick
+
+
 def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
                 read: Read | None = None) -> tuple[list[dict[str, Any]], bool]:
     """What fired on the locked ticket (read here unless ``read`` is its row and
@@ -139,7 +143,11 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
     starts: dict[str, datetime] = {}
     pending: list[timers.DueItem] | None = None  # the due work still to come, while current
     repeating = {t.id for t in spec.timers if t.repeat}  # only these can be due again at once
-    for _ in range(20):  # an effect may make the next one due (bounded)
+    effects = skipped = 0
+    # an effect may make the next one due (bounded); the missed beats of a repeating
+    # timer are passed over apart from that bound (a tick hours late on a 30-minute
+    # cadence skips dozens before the one it fires), within a bound of their own
+    while effects < MAX_EFFECTS and skipped < MAX_SKIPPED_BEATS:
         if computed_for != ticket.version:  # a notification alone changes no clock
             starts = _clocks(desk, repo, spec, ticket, now, events)
             computed_for = ticket.version
@@ -157,8 +165,10 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
             if item.kind == "timer" and item.name in repeating else []
         if later:  # a repeating timer that missed several beats fires once
             outcome = message(N_("skipped: a later repetition is also due"))
+            skipped += 1
         else:
             outcome, touched = fire(desk, repo, spec, ticket, item, now, events, announces)
+            effects += 1
             others = others or touched
         if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, str(outcome)):
             raise Conflict(N_("{key}: {kind} {name} fired concurrently"),

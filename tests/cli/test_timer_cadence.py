@@ -80,6 +80,19 @@ def test_missed_beats_fire_once_and_the_cadence_keeps_its_grid(desk: Desk) -> No
     assert tick(desk, "2026-03-04 13:00") == beat("2026-03-04 13:00")
 
 
+def test_a_tick_many_beats_late_still_sends_the_reminder(desk: Desk) -> None:
+    """26 missed beats on the P1 cadence (09:30 to 22:00): the 25 before are skipped
+    without using up the 20 effects a tick fires on one ticket, and the 22:00
+    reminder is sent by this tick, not a later one."""
+    accepted_major(desk, "high", "high")
+    report = desk.itsm.json("tick", now=at("2026-03-04 22:05"))
+    beats = [(r["due"], r["outcome"].startswith("skipped")) for r in report if r["name"] == "communication_cadence"]
+    assert len(beats) == 26 and all(skipped for _, skipped in beats[:-1])
+    assert beats[-1] == (at("2026-03-04 22:00"), False)
+    assert tick(desk, "2026-03-04 22:29") == []
+    assert tick(desk, "2026-03-04 22:30") == beat("2026-03-04 22:30")
+
+
 def test_the_cadence_is_the_same_in_simulate(itsm_nodb: Any, tmp_path: Any) -> None:
     script = tmp_path / "cadence.yaml"
     script.write_text("""
