@@ -283,6 +283,18 @@ class MemoryRepo:
     def fired_keys(self, ticket_id: int) -> set[tuple[str, str, str]]:
         return {k[1:] for k in self.d["fired"] if k[0] == ticket_id}
 
+    # a simulation runs one set of definitions: its sweeps after a change find nothing
+    def due_sweep(self, process: str) -> tuple[str, int | None] | None:
+        return self.d.setdefault("sweeps", {}).get(process)
+
+    def set_due_sweep(self, process: str, version: str, after_id: int | None) -> None:
+        self.d.setdefault("sweeps", {})[process] = (version, after_id)
+
+    def stale_open_tickets(self, process: str, version: str, after_id: int, limit: int) -> list[int]:
+        return sorted(tid for tid, t in self.d["tickets"].items()
+                      if t["process"] == process and t["status_category"] != "closed"
+                      and t["definition_version"] != version and tid > after_id)[:limit]
+
     def tick_batch(self, ticket_ids: Sequence[int]
                    ) -> dict[int, tuple[dict[str, Any], set[tuple[str, str, str]]]]:
         """As the store's: id -> (ticket row, fired keys) for a tick batch."""

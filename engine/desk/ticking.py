@@ -35,6 +35,7 @@ from engine.desk.writes import refresh_due
 
 
 TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
+SWEEP_LIMIT = 1000  # open tickets of a process whose due work one tick works out again (below)
 
 
 def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
@@ -51,29 +52,89 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     fired keys were read under that lock, so running tick twice, or from two
     machines at once, does each thing once.  ``progress(done, total)`` is told
     after each batch.  With a ``budget`` (seconds), no batch starts once it is
-    spent: the tickets left are still due, for the next tick, and a line says so."""
+    spent: the tickets left are still due, for the next tick, and a line says so.
+
+    Then, after a change of definitions (an SLA target, a calendar, a timer:
+    a process's definition version changed), the open tickets last changed
+    under another version are ticked too, up to :data:`SWEEP_LIMIT` a process
+    per tick: their due work is worked out again under the definitions in
+    force (and what is due by them now fires), where it would otherwise wait
+    for their next action.  Table due_sweeps keeps how far each process got."""
     started = time.monotonic()
     now = desk.now()
     with desk.store.read() as repo:
         due = repo.due_tickets(now)
+        sweeps = _sweeps(desk, repo, set(due))
+    total = len(due) + sum(len(ids) for _, _, ids, _ in sweeps)
     report: list[dict[str, Any]] = []
-    for first in range(0, len(due), TICK_BATCH):
-        if budget is not None and first and time.monotonic() - started > budget:
-            report.append({"key": "-", "kind": "tick", "name": "budget", "due": None,
-                           "outcome": message(N_("{count} due ticket(s) left for the next tick (budget {budget}s "
-                                                 "spent)"), count=len(due) - first, budget=f"{budget:g}")})
-            break
-        batch = sorted(due[first:first + TICK_BATCH])  # one lock order for concurrent ticks
-        try:  # without a savepoint per ticket: nearly every batch goes through as it is
+    handled = 0
+
+    def batches(ids: list[int], after: Callable[[Any, list[int], bool], None] | None = None) -> bool:
+        """Tick ``ids`` batch by batch; False when the budget stopped it."""
+        nonlocal handled
+        for first in range(0, len(ids), TICK_BATCH):
+            if budget is not None and handled and time.monotonic() - started > budget:
+                report.append({"key": "-", "kind": "tick", "name": "budget", "due": None,
+                               "outcome": message(N_("{count} due ticket(s) left for the next tick (budget "
+                                                     "{budget}s spent)"), count=total - handled,
+                                                  budget=f"{budget:g}")})
+                return False
+            batch = sorted(ids[first:first + TICK_BATCH])  # one lock order for concurrent ticks
+            last = first + TICK_BATCH >= len(ids)
+            try:  # without a savepoint per ticket: nearly every batch goes through as it is
+                with desk.store.write() as repo:
+                    done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch), isolate=False)
+                    if after is not None:
+                        after(repo, batch, last)
+            except (Conflict, NotFound, CalendarError):  # rolled back: again, each ticket on its own
+                with desk.store.write() as repo:
+                    done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch))
+                    if after is not None:
+                        after(repo, batch, last)
+            report.extend(done)
+            handled += len(batch)
+            if progress is not None:
+                progress(handled, total)
+        return True
+
+    if not batches(due):
+        return report
+    for pid, version, ids, upto in sweeps:
+        def advance(repo: Any, batch: list[int], last: bool, pid: str = pid, version: str = version,
+                    upto: int | None = upto) -> None:
+            repo.set_due_sweep(pid, version, upto if last else batch[-1])
+
+        if not ids:  # none (left) to do for the version in force, or all of them were due anyway
             with desk.store.write() as repo:
-                done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch), isolate=False)
-        except (Conflict, NotFound, CalendarError):  # rolled back: again, each ticket on its own
-            with desk.store.write() as repo:
-                done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch))
-        report.extend(done)
-        if progress is not None:
-            progress(min(first + TICK_BATCH, len(due)), len(due))
+                repo.set_due_sweep(pid, version, upto)
+            continue
+        if not batches(ids, advance):
+            return report
+        report.append({"key": "-", "kind": "tick", "name": "definitions", "due": None,
+                       "outcome": message(N_("due work worked out again for {count} open {process} ticket(s) "
+                                             "after a change of definitions{more}"),
+                                          count=len(ids), process=pid,
+                                          more=message(N_("; more next tick")) if upto is not None else "")})
     return report
+
+
+def _sweeps(desk: Desk, repo: Any, due: set[int]) -> list[tuple[str, str, list[int], int | None]]:
+    """Per process whose sweep is not done for its version in force: (process,
+    version, the next open tickets last changed under another version, those
+    among ``due`` left out; the last id looked at when more are left after it,
+    else None)."""
+    out = []
+    for pid in desk.defs.processes:
+        version = desk.defs.version(pid)
+        found = repo.due_sweep(pid)
+        if found is not None and found == (version, None):
+            continue
+        after = found[1] if found is not None and found[0] == version and found[1] is not None else 0
+        ids = repo.stale_open_tickets(pid, version, after, SWEEP_LIMIT + 1)
+        page = ids[:SWEEP_LIMIT]
+        upto = page[-1] if len(ids) > SWEEP_LIMIT else None
+        out.append((pid, version, [i for i in page if i not in due], upto))
+    return out
 
 
 Read = tuple[dict[str, Any], set[tuple[str, str, str]]]  # a ticket's row and fired keys

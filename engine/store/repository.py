@@ -29,7 +29,7 @@ from engine.store.mail import MailQueries
 from engine.store.prepared import Prepared, Runner
 from engine.store.search import CATCH_UP_BATCH, SearchIndex
 from engine.store.schema import (
-    definition_versions, due_work, fired, group_members, journal, key_sequences, outbox, people,
+    definition_versions, due_sweeps, due_work, fired, group_members, journal, key_sequences, outbox, people,
     links, person_roles, report_runs, tickets,
 )
 
@@ -576,6 +576,29 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.run.execute_many(_INSERT_DUE, [
             {"ticket_id": ticket_id, "kind": key[0], "name": key[1], "cycle": value[0], "due_at": value[1]}
             for key, value in wanted.items() if stored.get(key) != value])
+
+    # -- due work after a change of definitions (engine/desk/ticking.py) ----------
+    def due_sweep(self, process: str) -> tuple[str, int | None] | None:
+        """(version, the last ticket id done or None when all are) of the sweep of
+        ``process``'s open tickets, or None when there never was one."""
+        row = self.conn.execute(sa.select(due_sweeps.c.version, due_sweeps.c.after_id)
+                                .where(due_sweeps.c.process == process)).first()
+        return (str(row[0]), row[1]) if row is not None else None
+
+    def set_due_sweep(self, process: str, version: str, after_id: int | None) -> None:
+        dialect = sa.dialects.sqlite if self.sqlite else sa.dialects.postgresql
+        stmt = dialect.insert(due_sweeps).values(process=process, version=version, after_id=after_id)
+        self.conn.execute(stmt.on_conflict_do_update(index_elements=[due_sweeps.c.process],
+                                                     set_={"version": version, "after_id": after_id}))
+
+    def stale_open_tickets(self, process: str, version: str, after_id: int, limit: int) -> list[int]:
+        """The ids after ``after_id`` of ``process``'s open tickets last changed under
+        another definition version than ``version``, in id order."""
+        rows = self.conn.execute(
+            sa.select(tickets.c.id).where(tickets.c.process == process, tickets.c.status_category != "closed",
+                                          tickets.c.definition_version != version, tickets.c.id > after_id)
+            .order_by(tickets.c.id).limit(limit))
+        return [int(r[0]) for r in rows]
 
     def due_tickets(self, until: datetime, limit: int = 10000) -> list[int]:
         """Tickets with work due by ``until``, earliest first (uses ix_due_work_due)."""

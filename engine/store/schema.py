@@ -298,6 +298,17 @@ self_help = sa.Table(
 )
 
 
+# How far `itsm tick` has worked out the due work of a process's open tickets again
+# under the process's current definition version (engine/desk/ticking.py): a
+# change of definitions (an SLA target, a calendar, a timer) changes what is due
+# for tickets nobody touched since.  after_id: the last ticket done; NULL: all done.
+due_sweeps = sa.Table(
+    "due_sweeps", metadata,
+    sa.Column("process", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("after_id", sa.Integer),
+)
+
 # The head of the desk-wide log: one row (id 1), locked by whoever seals.
 audit_state = sa.Table(
     "audit_state", metadata,
