@@ -290,6 +290,9 @@ class MemoryRepo:
     def set_due_sweep(self, process: str, version: str, after_id: int | None) -> None:
         self.d.setdefault("sweeps", {})[process] = (version, after_id)
 
+    def process_versions(self, process: str) -> set[str]:
+        return {t["definition_version"] for t in self.d["tickets"].values() if t["process"] == process}
+
     def stale_open_tickets(self, process: str, version: str, after_id: int, limit: int) -> list[int]:
         return sorted(tid for tid, t in self.d["tickets"].items()
                       if t["process"] == process and t["status_category"] != "closed"

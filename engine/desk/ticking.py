@@ -129,8 +129,11 @@ def _sweeps(desk: Desk, repo: Any, due: set[int]) -> list[tuple[str, str, list[i
         found = repo.due_sweep(pid)
         if found is not None and found == (version, None):
             continue
-        after = found[1] if found is not None and found[0] == version and found[1] is not None else 0
-        ids = repo.stale_open_tickets(pid, version, after, SWEEP_LIMIT + 1)
+        if found is None and repo.process_versions(pid) <= {version}:
+            ids = []  # no ticket ever ran under another version (a desk never swept: no look at its tickets)
+        else:
+            after = found[1] if found is not None and found[0] == version and found[1] is not None else 0
+            ids = repo.stale_open_tickets(pid, version, after, SWEEP_LIMIT + 1)
         page = ids[:SWEEP_LIMIT]
         upto = page[-1] if len(ids) > SWEEP_LIMIT else None
         out.append((pid, version, [i for i in page if i not in due], upto))

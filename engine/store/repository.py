@@ -591,6 +591,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         self.conn.execute(stmt.on_conflict_do_update(index_elements=[due_sweeps.c.process],
                                                      set_={"version": version, "after_id": after_id}))
 
+    def process_versions(self, process: str) -> set[str]:
+        """Every definition version of ``process`` a ticket ran under (registered on first use)."""
+        return {str(r[0]) for r in self.conn.execute(sa.select(definition_versions.c.version)
+                                                     .where(definition_versions.c.process == process))}
+
     def stale_open_tickets(self, process: str, version: str, after_id: int, limit: int) -> list[int]:
         """The ids after ``after_id`` of ``process``'s open tickets last changed under
         another definition version than ``version``, in id order."""
