@@ -80,7 +80,8 @@ def clean_name(name: str | None) -> str:
 def store(desk: Desk, repo: Any, ticket: Ticket, filename: str | None, data: bytes, actor: Actor,
           source: str, public: bool, now: datetime) -> dict[str, Any]:
     """Attach ``data`` to the locked ``ticket`` in the caller's transaction:
-    the row, its bytes and the journal event.  ActionRefused over a limit."""
+    the row, its bytes and the journal event (the ticket's change counter counts
+    it, as every event).  ActionRefused over a limit."""
     limits = desk.settings.mail
     name = clean_name(filename)
     if not data:
@@ -109,6 +110,8 @@ def store(desk: Desk, repo: Any, ticket: Ticket, filename: str | None, data: byt
     aid = repo.mail.add_attachment(dict(meta, ticket_id=ticket.id, data=None if path else data, path=path,
                                         source=source, public=public, created_by=actor.id, created_at=now))
     role = "reporter" if actor.is_(ticket.values.get("reporter")) else None
+    repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})  # one change per event
+    ticket.version += 1
     ev = repo.append_event(ticket.id, event("attach", actor, role, None, None,
                                             {"attachment": dict(meta, id=aid)}, None,
                                             ticket.definition_version, now, public),
@@ -131,7 +134,6 @@ def attach(desk: Desk, key: str, filename: str, data: bytes, public: bool,
         if not public:  # an internal file, as an internal note: for those who may read it back
             permissions.require(desk.defs, actor, "internal_notes",
                                 message(N_("attach an internal file to {key}"), key=ticket.key))
-        repo.update_ticket(ticket.id, ticket.version, {"updated_at": now})
         out = store(desk, repo, ticket, filename, data, actor, "cli", public, now)
     return dict(out, ticket=ticket.key)
 

@@ -123,6 +123,27 @@ def test_attach_stores_journals_and_limits(itsm: Any, org: Any, tmp_path: Path,
     itsm("audit", "verify")
 
 
+def test_files_of_a_mail_count_as_changes_and_the_journal_verifies(itsm: Any, org: Any) -> None:
+    """Each file a mail attaches is a journal event, so it is a change of the ticket
+    (its version, which audit verify derives from the journal): a new mail with a
+    file, then a reply with two (the reply resolving nothing: the ticket is new)."""
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = "li.na@example.com", DESK, "Printer jams", "<pf1@x>"
+    m.set_content("Photo attached.")
+    m.add_attachment(b"jam", maintype="text", subtype="plain", filename="jam.txt")
+    key = receive(itsm, bytes(m))["ticket"]
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = "li.na@example.com", DESK, f"Re: [{key}] x", "<pf2@x>"
+    m.set_content("Two more.")
+    m.add_attachment(b"one", maintype="text", subtype="plain", filename="one.txt")
+    m.add_attachment(b"two", maintype="text", subtype="plain", filename="two.txt")
+    assert receive(itsm, bytes(m))["outcome"] == "replied"
+    history = itsm.json("history", key, user=org.agent.id)
+    assert [e["action"] for e in history] == ["create", "attach", "comment", "attach", "attach"]
+    assert itsm.json("show", key, user=org.agent.id)["version"] == len(history)
+    itsm("audit", "verify")
+
+
 def test_attachments_in_a_folder(itsm: Any, org: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITSM_ATTACHMENT_DIR", str(tmp_path / "files"))
     key = receive(itsm, mail("li.na@example.com", "Files", "f", "fd@x"))["ticket"]

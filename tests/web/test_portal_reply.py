@@ -37,6 +37,9 @@ def test_the_reporter_answers_the_question_with_a_file_and_work_resumes(web: Web
     [meta] = shown["attachments"]
     assert meta["filename"] == "截图.png" and meta["content_type"] == "image/png"  # sniffed, not as sent
     assert meta["sha256"] == hashlib.sha256(PNG).hexdigest()
+    # the file is an event like the reply: one change each (audit verify derives the version)
+    history = web.call("GET", f"/api/v1/tickets/{key}/history", who="agent")
+    assert shown["version"] == len(history) and "attach" in [e["action"] for e in history]
     page = web.client.get(f"/status/{key}", params={"token": token})
     assert "The tag is CN-4711" in page.text and "截图.png" in page.text
     link = re.search(r'href="([^"]*/files/\d+[^"]*)"', page.text).group(1).replace("&amp;", "&")
