@@ -269,6 +269,7 @@ AUDIT_FINDINGS = (  # what engine.desk (audit, replay, desklog, checkpoints, exp
     N_("event {seq} was recorded as event {other} of {key}: moved between tickets"),
     N_("process: the ticket says '{process}', its journal '{journal}' (event {seq})"),
     N_("{where}: not JSON"), N_("desk log #{n} missing from the export (the next line is #{next})"),
+    N_("desk log #{n} comes after #{prev} in the export"),
     N_("event {seq} follows event {prev} of {key}"),
     N_("{where}: checkpoint #{count} signed {signed} events, the export has {has}: events removed"),
     N_("{where}: checkpoint #{count} signed {signed} sealed events, the desk now has {has}: events removed after it"),

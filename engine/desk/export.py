@@ -81,6 +81,7 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         raise UsageError(N_("{path} is not an itsm journal export (itsm audit export FILE)"),
                          values={"path": path})
     names, digests = [""], [""]
+    expected = 1  # the desk log place the next event line should hold
     roots: list[str] = [GENESIS]
     last_seq: dict[str, int] = {}
     cp_lines: list[str] = []
@@ -98,9 +99,15 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
             findings.append(Finding(None, None, "altered", f"{path}:{n}: not an event of the journal"))
             continue
         key, seq = e.get("ticket"), e.get("seq")
-        if row.get("desk_seq") != len(names):
-            findings.append(Finding(key, seq, "deleted", f"desk log #{len(names)} missing from the export "
-                                    f"(the next line is #{row.get('desk_seq')})"))
+        at = row.get("desk_seq")
+        if not isinstance(at, int) or at > expected:  # a gap: named once, not on every line after it
+            many = f"#{expected}" if at == expected + 1 or not isinstance(at, int) else f"#{expected}-{at - 1}"
+            findings.append(Finding(key, seq, "deleted", f"desk log {many} missing from the export "
+                                    f"(the next line is #{at})"))
+        elif at < expected:
+            findings.append(Finding(key, seq, "reordered", f"desk log #{at} comes after #{expected - 1} in the "
+                                    "export"))
+        expected = max(expected, at + 1) if isinstance(at, int) else expected + 1
         if isinstance(seq, int) and seq != last_seq.get(key, 0) + 1:
             findings.append(Finding(key, seq, "deleted" if seq > last_seq.get(key, 0) else "reordered",
                                     f"event {seq} follows event {last_seq.get(key, 0)} of {key}"))
@@ -121,11 +128,10 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
     where: dict[str, int] | None = None
     for cp in cps:
         c = cp.line["count"]
-        if c > count:
+        if c > count:  # its leaves still name the events that are gone
             findings.append(Finding(None, None, "checkpoint", f"{cp.where}: checkpoint #{c} signed {c} events, "
                                     f"the export has {count}: events removed"))
-            continue
-        if roots[c] != cp.line["digest_root"]:
+        elif roots[c] != cp.line["digest_root"]:
             findings.append(Finding(None, None, "checkpoint", f"{cp.where}: the journal up to desk log #{c} "
                                     "differs from what this checkpoint signed"))
         for leaf in cp.line.get("leaves") or []:
@@ -138,7 +144,7 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
     last = cps[-1].line["count"] if cps else 0
     problems = [{"ticket": f.ticket, "seq": f.seq, "kind": f.kind, "message": f.message} for f in findings]
     return {"events": count, "tickets": len(last_seq), "checkpoints": len(cps), "last_checkpoint": last or None,
-            "unproven": count - last, "problems": problems}
+            "unproven": max(0, count - last), "problems": problems}
 
 
 def keygen(desk: Desk, folder: str | None, rotate: bool) -> dict[str, Any]:

@@ -84,6 +84,37 @@ def test_a_tampered_export_is_refused(itsm_nodb, exported):
     assert (b, 3, "deleted") in {(p["ticket"], p["seq"], p["kind"]) for p in data["problems"]}
 
 
+def test_lines_cut_from_an_export_are_one_gap_each_and_named_by_their_checkpoint(itsm_nodb, exported):
+    """A line cut from the middle is one gap (the lines after it were reported as
+    missing too, each); lines swapped are reordered; the newest signed events cut
+    are named by the checkpoint that signed them, and nothing is 'unproven' then."""
+    original = exported["path"].read_text(encoding="utf-8").splitlines()
+    events = {json.loads(x)["desk_seq"]: json.loads(x)["event"] for x in original if '"event"' in x}
+
+    def without(*places: int) -> None:
+        exported["path"].write_text("\n".join(x for x in original if not any(
+            x.startswith(f'{{"desk_seq":{n},') for n in places)) + "\n", encoding="utf-8")
+
+    without(3)
+    problems = offline(itsm_nodb, exported, 1)["problems"]
+    gaps = [p["message"] for p in problems if "from the export" in p["message"]]
+    assert gaps == ["desk log #3 missing from the export (the next line is #4)"], problems
+    assert (events[3]["ticket"], events[3]["seq"], "deleted") in {(p["ticket"], p["seq"], p["kind"]) for p in problems}
+
+    lines = list(original)
+    lines[3], lines[4] = lines[4], lines[3]  # desk log #3 and #4
+    exported["path"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = offline(itsm_nodb, exported, 1)["problems"]
+    assert [p["message"] for p in problems if "from the export" in p["message"] or "in the export" in p["message"]] \
+        == ["desk log #3 missing from the export (the next line is #4)", "desk log #3 comes after #4 in the export"]
+
+    without(15, 16)  # the event the second checkpoint signed last, and the one after it
+    data = offline(itsm_nodb, exported, 1)
+    assert data["unproven"] == 0 and data["events"] == 14
+    assert {(p["ticket"], p["seq"], p["kind"]) for p in data["problems"] if p["ticket"]} \
+        == {(events[15]["ticket"], events[15]["seq"], "deleted")}
+
+
 def test_lines_of_json_that_export_never_writes_are_altered_not_a_crash(itsm_nodb, exported):
     lines = exported["path"].read_text(encoding="utf-8").splitlines()
     header, rest = lines[0], lines[1:]
