@@ -142,6 +142,18 @@ def test_an_edited_event_is_caught(itsm, worked):
     named(problems, key, 4, "altered")
 
 
+@pytest.mark.parametrize("value", [["group", "network_ops"], "group=network_ops"])
+def test_changes_or_fields_of_another_json_shape_are_findings_not_a_crash(itsm, worked, value):
+    """JSON where an object belongs (the replay read it as one: an internal error, exit 3)."""
+    a, b = worked["a"], worked["b"]
+    with database(worked["db"]) as db:
+        db.update_event(a, 2, changes=value)
+        db.update_ticket(b, fields=[value])
+    _, problems, _ = verify(itsm)
+    named(problems, a, 2, "altered")
+    assert any(p["ticket"] == b and p["kind"] == "column" for p in problems), problems
+
+
 def test_an_edited_event_with_its_chain_recomputed_without_the_key_is_caught(itsm, worked):
     key = worked["a"]
     with database(worked["db"]) as db:
