@@ -36,3 +36,16 @@ def test_a_parent_set_before_links_had_a_table_allows_its_migrated_link():
 def test_malformed_link_changes_are_not_links():
     events = [ev(1, link="part_of MI-000001"), ev(2, link=[None, 42]), ev(3, link=[None, "nospace"])]
     assert link_differences(events, []) == []
+
+
+def test_the_desk_log_keeps_one_entry_for_events_without_a_key_id() -> None:
+    """Events whose key id is NULL (unkeyed, or removed by hand) share one entry:
+    one per event made verify quadratic, and past 32,767 overflowed the index."""
+    from engine.desk.desklog import DeskLog
+
+    n = 40_000
+    log = DeskLog(n)
+    t = log.ticket_index("INC-000001")
+    for i in range(1, n + 1):
+        log.add(i, t, i, "00" * 32, None, None, None if i % 2 else "")
+    assert log.key_ids == [""] and not log.findings

@@ -71,9 +71,10 @@ class DeskLog:
         self.prev[desk_seq] = hash(prev or "")
         self.owner[desk_seq] = ticket
         self.seq[desk_seq] = seq
+        key_id = key_id or ""  # NULL (an unkeyed event, or a key id removed by hand) is ""
         if key_id not in self.key_ids:
-            self.key_ids.append(key_id or "")
-        self.key[desk_seq] = self.key_ids.index(key_id or "")
+            self.key_ids.append(key_id)
+        self.key[desk_seq] = self.key_ids.index(key_id)
 
     def name(self, n: int) -> str:
         return ref(self.tickets[self.owner[n]], self.seq[n])
