@@ -197,7 +197,16 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
     ticket = Ticket.from_row(read[0])
     fired = read[1]
     spec = desk.defs.processes.get(ticket.process)
-    if spec is None or ticket.state not in spec.states or now < ticket.updated_at:
+    if spec is None or ticket.state not in spec.states:  # stranded by a change of definitions
+        # nothing of it can be worked out until `itsm migrate` moves it (which writes its due
+        # work again): said once, and its due work dropped, so that it is not due at every tick
+        # (many such tickets would have filled the ticks' share of due tickets)
+        repo.replace_due_work(ticket.id, [])
+        done.append({"key": ticket.key, "kind": "-", "name": "-", "due": None, "outcome": message(
+            N_("skipped: in state '{state}', which process '{process}' no longer has; its timers wait "
+               "for 'itsm migrate'"), state=ticket.state, process=ticket.process)})
+        return done, False
+    if now < ticket.updated_at:
         return done, False  # a tick behind the ticket's last change leaves it to a later tick
     # the journal, only when the stored clock state cannot be continued (then kept
     # current by the actions performed here, which append to it)

@@ -131,3 +131,21 @@ def test_migrate_and_report_show_progress_on_a_terminal_only(itsm: Itsm, org: Or
     counted = itsm(*weekly, home=repo_copy)
     assert re.search(r"report weekly: (\d+)/\1 ", counted.stderr), counted.stderr  # every KPI
     assert counted.stdout == quiet.stdout
+
+
+def test_tick_says_once_that_a_stranded_ticket_waits_for_migrate(itsm: Itsm, org: Org, repo_copy: Path) -> None:
+    """Its due work is dropped (it was due at every tick: many stranded tickets filled
+    the tick), and written again when ``itsm migrate`` moves it."""
+    key = _pending_incident(itsm, org, repo_copy)
+    _rename_pending(repo_copy)
+
+    def said(now: str) -> list[str]:
+        return [r["outcome"] for r in itsm.json("tick", now=now, home=repo_copy) if r["key"] == key]
+
+    assert said("2026-03-02T10:00:00+08:00") == [
+        "skipped: in state 'pending', which process 'incident' no longer has; its timers wait for 'itsm migrate'"]
+    assert said("2026-03-02T10:01:00+08:00") == []
+    itsm("migrate", "incident", "--map", "pending=on_hold", "--apply", user=org.owner.id,
+         now="2026-03-02T10:05:00+08:00", home=repo_copy)
+    assert itsm.json("show", key, home=repo_copy)["state"] == "on_hold"
+    assert said("2026-03-02T10:06:00+08:00") == []
