@@ -99,14 +99,17 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
 
     if not batches(due):
         return report
+    nothing = [(pid, version, upto) for pid, version, ids, upto in sweeps if not ids]
+    if nothing:  # none (left) to do for the version in force, or all of them were due anyway: one commit
+        with desk.store.write() as repo:
+            for pid, version, upto in nothing:
+                repo.set_due_sweep(pid, version, upto)
     for pid, version, ids, upto in sweeps:
         def advance(repo: Any, batch: list[int], last: bool, pid: str = pid, version: str = version,
                     upto: int | None = upto) -> None:
             repo.set_due_sweep(pid, version, upto if last else batch[-1])
 
-        if not ids:  # none (left) to do for the version in force, or all of them were due anyway
-            with desk.store.write() as repo:
-                repo.set_due_sweep(pid, version, upto)
+        if not ids:
             continue
         if not batches(ids, advance):
             return report
@@ -178,7 +181,7 @@ def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: 
 
 
 MAX_EFFECTS = 20  # timed effects fired on one ticket in one tick (the rest: the next tick)
-MAX_SKIPPED_BEATS = 2000  # missed beats of repeating timers passed over on one ticket in one tick
+MAX_SKIPPED_BEATS = 20  # missed beats of a repeating timer recorded one by one; then the last one fires
 
 
 def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
@@ -217,10 +220,10 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
     pending: list[timers.DueItem] | None = None  # the due work still to come, while current
     repeating = {t.id for t in spec.timers if t.repeat}  # only these can be due again at once
     effects = skipped = 0
-    # an effect may make the next one due (bounded); the missed beats of a repeating
-    # timer are passed over apart from that bound (a tick hours late on a 30-minute
-    # cadence skips dozens before the one it fires), within a bound of their own
-    while effects < MAX_EFFECTS and skipped < MAX_SKIPPED_BEATS:
+    # an effect may make the next one due (bounded); the missed beats of a repeating timer
+    # are passed over apart from that bound: one by one (each recorded as skipped) up to
+    # MAX_SKIPPED_BEATS, then at once to the last one due, which fires
+    while effects < MAX_EFFECTS:
         if computed_for != ticket.version:  # a notification alone changes no clock
             starts = _clocks(desk, repo, spec, ticket, now, events)
             computed_for = ticket.version
@@ -236,18 +239,25 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
         later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False, starts=starts)
                  if i.kind == item.kind and i.name == item.name and i.due_at <= now] \
             if item.kind == "timer" and item.name in repeating else []
-        if later:  # a repeating timer that missed several beats fires once
+        latest = None
+        if later and skipped >= MAX_SKIPPED_BEATS:  # far behind: to the last beat due, at once
+            latest, between = timers.latest_repetition(desk.defs, spec, ticket, item, now)
+            outcome = message(N_("skipped: {count} later repetition(s) are also due; the last, at {at}, "
+                                 "fires"), count=between + 1, at=desk.iso(latest.due_at))
+        elif later:  # a repeating timer that missed several beats fires once
             outcome = message(N_("skipped: a later repetition is also due"))
             skipped += 1
         else:
             outcome, touched = fire(desk, repo, spec, ticket, item, now, events, announces)
             effects += 1
             others = others or touched
-        if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, str(outcome)):
-            raise Conflict(N_("{key}: {kind} {name} fired concurrently"),
-                           values={"key": ticket.key, "kind": item.kind, "name": item.name})
-        done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
-                     "due": desk.iso(item.due_at), "outcome": outcome})
+        _fired(desk, repo, ticket, item, now, outcome, done)
+        if latest is not None:  # the repetitions between are passed over without a row each
+            fired.add((latest.kind, latest.name, latest.cycle))
+            outcome, touched = fire(desk, repo, spec, ticket, latest, now, events, None)
+            effects += 1
+            others = others or touched
+            _fired(desk, repo, ticket, latest, now, outcome, done)
     if pending is not None:  # what is still to come, as the last look found it
         repo.replace_due_work(ticket.id, [i.row() for i in pending])
     else:
@@ -255,6 +265,16 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
             starts = _clocks(desk, repo, spec, ticket, now, events)
         refresh_due(desk, repo, spec, ticket, events, fired, starts=starts)
     return done, others
+
+
+def _fired(desk: Desk, repo: Any, ticket: Ticket, item: timers.DueItem, now: datetime, outcome: Any,
+           done: list[dict[str, Any]]) -> None:
+    """Record ``item`` as fired with its outcome (refused when another tick did first)."""
+    if not repo.mark_fired(ticket.id, item.kind, item.name, item.cycle, now, str(outcome)):
+        raise Conflict(N_("{key}: {kind} {name} fired concurrently"),
+                       values={"key": ticket.key, "kind": item.kind, "name": item.name})
+    done.append({"key": ticket.key, "kind": item.kind, "name": item.name,
+                 "due": desk.iso(item.due_at), "outcome": outcome})
 
 
 def _clocks(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, now: datetime,

@@ -202,6 +202,40 @@ def due_items(defs: Definitions, spec: ProcessSpec, ticket: Ticket, sla: Mapping
     return sorted(items, key=lambda i: i.due_at)
 
 
+MAX_REPETITIONS = 200_000  # repetitions a late tick passes over on a working-hours calendar
+
+
+def latest_repetition(defs: Definitions, spec: ProcessSpec, ticket: Ticket, item: DueItem,
+                      now: datetime) -> tuple[DueItem, int]:
+    """The last repetition of ``item``'s repeating timer due by ``now``, counted on
+    from ``item`` (a due repetition) with the interval of the ticket's priority,
+    and how many lie between them: what a tick that comes long after the timer's
+    beats fires (at most MAX_REPETITIONS on; round the clock, by arithmetic)."""
+    timer = next(t for t in spec.timers if t.id == item.name)
+    after = timer.after_for(ticket.values.get("priority"))
+    cal = slamod.calendar_for(defs, timer.calendar, ticket.values.get("service"))
+    base, _, rest = item.cycle.partition("#")
+    number = int(rest.partition("@")[0])
+    due, passed = item.due_at, 0
+    if cal.always and not after.business_days and after.seconds > 0:
+        passed = max(int((now - due).total_seconds() // after.seconds), 0)
+        if passed:
+            due = cal.add(due, _scaled(after, passed))
+            while due > now and passed:  # (an exact multiple may round past now)
+                passed -= 1
+                due = cal.add(item.due_at, _scaled(after, passed))
+    else:
+        while passed < MAX_REPETITIONS:
+            nxt = cal.add(due, after)
+            if nxt > now or nxt <= due:
+                break
+            due, passed = nxt, passed + 1
+    if not passed:
+        return item, 0
+    return DueItem("timer", item.name, f"{base}#{number + passed}@{stamp(due)}", due, item.action,
+                   item.notify), passed - 1
+
+
 def _has(effect: Effect) -> bool:
     return bool(effect.notify or effect.action)
 

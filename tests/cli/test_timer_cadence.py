@@ -81,16 +81,31 @@ def test_missed_beats_fire_once_and_the_cadence_keeps_its_grid(desk: Desk) -> No
 
 
 def test_a_tick_many_beats_late_still_sends_the_reminder(desk: Desk) -> None:
-    """26 missed beats on the P1 cadence (09:30 to 22:00): the 25 before are skipped
-    without using up the 20 effects a tick fires on one ticket, and the 22:00
-    reminder is sent by this tick, not a later one."""
+    """26 beats on the P1 cadence (09:30 to 22:00) due at once: the first 20 are
+    recorded as skipped one by one, the 21st says that 5 more are due, and the last
+    (22:00) is sent by this tick, not a later one; the 20 effects a tick fires on
+    one ticket are not used up by skipped beats."""
     accepted_major(desk, "high", "high")
     report = desk.itsm.json("tick", now=at("2026-03-04 22:05"))
-    beats = [(r["due"], r["outcome"].startswith("skipped")) for r in report if r["name"] == "communication_cadence"]
-    assert len(beats) == 26 and all(skipped for _, skipped in beats[:-1])
-    assert beats[-1] == (at("2026-03-04 22:00"), False)
+    beats = [(r["due"], r["outcome"]) for r in report if r["name"] == "communication_cadence"]
+    assert [due for due, _ in beats[:21]] == [at(f"2026-03-04 {9 + (30 + 30 * i) // 60:02d}:{(30 * (i + 1)) % 60:02d}")
+                                               for i in range(21)]
+    assert all(outcome == "skipped: a later repetition is also due" for _, outcome in beats[:20])
+    assert beats[20][1] == f"skipped: 5 later repetition(s) are also due; the last, at {at('2026-03-04 22:00')}, fires"
+    assert beats[21][0] == at("2026-03-04 22:00") and not beats[21][1].startswith("skipped") and len(beats) == 22
     assert tick(desk, "2026-03-04 22:29") == []
     assert tick(desk, "2026-03-04 22:30") == beat("2026-03-04 22:30")
+
+
+def test_a_tick_a_year_late_fires_the_last_beat_at_once(desk: Desk) -> None:
+    """17,000 beats of the round-the-clock P1 cadence: passed over by arithmetic, not one by one."""
+    accepted_major(desk, "high", "high")
+    report = desk.itsm.json("tick", now=at("2027-03-04 09:10"))
+    beats = [(r["due"], r["outcome"]) for r in report if r["name"] == "communication_cadence"]
+    assert len(beats) == 22 and beats[-1][0] == at("2027-03-04 09:00")
+    assert beats[20][1].startswith("skipped: 17499 later repetition(s) are also due")
+    assert tick(desk, "2027-03-04 09:29") == []
+    assert tick(desk, "2027-03-04 09:30") == beat("2027-03-04 09:30")
 
 
 def test_the_cadence_is_the_same_in_simulate(itsm_nodb: Any, tmp_path: Any) -> None:
