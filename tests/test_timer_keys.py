@@ -37,3 +37,26 @@ def test_the_last_beat_of_a_repeating_timer() -> None:
     # a row written before the due instant was part of the key: its number only
     old = timers.normal_keys({("timer", "cadence", "2026-03-02T09:00:00+08:00#4")})
     assert timers.last_beat(old, "cadence", base) == (4, None)
+
+
+def test_a_late_tick_finds_the_last_beat_due_on_working_days() -> None:
+    """The approval reminder (every business day, head-office hours): a tick on Friday
+    09:30 that finds Monday's beat due goes on to Friday 09:00, three between."""
+    from pathlib import Path
+
+    from engine.runtime.ticket import Ticket
+    from engine.workspace import load_definitions
+
+    defs = load_definitions(Path(__file__).resolve().parents[1])
+    spec = defs.processes["service_request"]
+    monday = datetime(2026, 3, 9, 9, 0, tzinfo=CST)
+    ticket = Ticket(key="SR-000001", process="service_request", state="awaiting_approval",
+                    values={"priority": "P3"}, definition_version="v", created_at=monday,
+                    updated_at=monday, state_entered_at=monday - timedelta(days=1))
+    base = timers.stamp(monday - timedelta(days=1))
+    item = timers.DueItem("timer", "approval_reminder", f"{base}#1@{timers.stamp(monday)}", monday)
+    latest, between = timers.latest_repetition(defs, spec, ticket, item, datetime(2026, 3, 13, 9, 30, tzinfo=CST))
+    assert latest.due_at == datetime(2026, 3, 13, 9, 0, tzinfo=CST) and between == 3
+    assert latest.cycle == f"{base}#5@{timers.stamp(latest.due_at)}"
+    # not yet past the next beat: the item itself
+    assert timers.latest_repetition(defs, spec, ticket, item, monday + timedelta(hours=2)) == (item, 0)
