@@ -239,14 +239,18 @@ def tick_ticket(desk: Desk, repo: Any, ticket_id: int, now: datetime,
         later = [i for i in refresh_due(desk, repo, spec, ticket, events, fired, write=False, starts=starts)
                  if i.kind == item.kind and i.name == item.name and i.due_at <= now] \
             if item.kind == "timer" and item.name in repeating else []
-        latest = None
+        latest, between = None, 0
         if later and skipped >= MAX_SKIPPED_BEATS:  # far behind: to the last beat due, at once
-            latest, between = timers.latest_repetition(desk.defs, spec, ticket, item, now)
+            found, between = timers.latest_repetition(desk.defs, spec, ticket, item, now)
+            latest = found if found is not item else None
+        if latest is not None:
             outcome = message(N_("skipped: {count} later repetition(s) are also due; the last, at {at}, "
                                  "fires"), count=between + 1, at=desk.iso(latest.due_at))
         elif later:  # a repeating timer that missed several beats fires once
             outcome = message(N_("skipped: a later repetition is also due"))
             skipped += 1
+            if skipped > MAX_SKIPPED_BEATS:  # (the jump found none after it: bounded all the same)
+                effects += 1
         else:
             outcome, touched = fire(desk, repo, spec, ticket, item, now, events, announces)
             effects += 1
