@@ -26,6 +26,7 @@ from engine.desk import signing
 from engine.desk.context import Desk
 from engine.desk.desklog import DeskLog, Finding
 from engine.desk.replay import describe, link_differences, replay
+from engine.store.audit import UNREADABLE
 from engine.journal import (
     GENESIS, KeyRing, canonical, content_digest, event_hash, hashed_fields, keyed_hash,
 )
@@ -161,19 +162,30 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
             for t in tickets:
                 evs = by_ticket.pop(t["id"], [])
                 n_tickets, n_events = n_tickets + 1, n_events + len(evs)
-                key, process = t["key"], t["process"]
+                key, process = str(t["key"]), str(t["process"])
                 prefix, _, number = key.rpartition("-")
                 if number.isdigit():
                     numbers.setdefault(prefix, set()).add(int(number))
+                damaged = False  # values written by hand that their columns cannot hold
+                if any(UNREADABLE in e for e in evs):  # the chain is checked without them (a gap)
+                    problems += [AuditProblem(key, e.get("seq"), "altered", _unreadable(
+                        e, f"event {e['seq']}" if e.get("seq") is not None else "an event"))
+                                 for e in evs if UNREADABLE in e]
+                    evs, damaged = [e for e in evs if UNREADABLE not in e], True
+                if UNREADABLE in t:
+                    problems.append(AuditProblem(key, None, "column", _unreadable(t, "the ticket row")))
+                    damaged = True
                 chain = check_chain(key, process, evs, ring, t["version"])
                 found = list(chain.problems)
                 failing += [(key, process, e) for e in chain.failing[:100]]
                 row, evs_read = _shaped(t, evs)
+                if damaged:  # no replay to compare the row with: what is said above is the finding
+                    evs_read = []
                 result = replay(desk, row, evs_read, lambda e: e.get("key_id") is None or (
-                    e.get("desk_seq") is not None and e["desk_seq"] <= legacy_through))
-                underived += bool(result.underived)
+                    e.get("desk_seq") is not None and e["desk_seq"] <= legacy_through)) if not damaged else None
+                underived += bool(result.underived) if result is not None else 0
                 stale = {"version"} if any(p.kind == "deleted" for p in found) else set()
-                for d in result.differences:
+                for d in result.differences if result is not None else ():
                     if d.column == "state":
                         found.append(AuditProblem(key, d.seq, "state", f"ticket is in state '{d.stored}' but "
                                                   f"its journal ends in '{d.derived}' (event {d.seq})"))
@@ -208,6 +220,12 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
             "sealed": head["count"], "unsealed": unsealed, "checkpoints": len(good),
             "checkpoint_source": source if cps else None, "checkpoints_unchecked": unchecked,
             "last_checkpoint": good[-1].line["count"] if good else None, "underived": underived}
+
+
+def _unreadable(row: Mapping[str, Any], what: str) -> str:
+    """What a row read with values its columns' types cannot read holds (written by hand)."""
+    values = ", ".join(f"{name} = {str(value)[:40]!r}" for name, value in row[UNREADABLE].items())
+    return f"{what} holds what its columns cannot hold ({values}): written by hand"
 
 
 def _shaped(row: dict[str, Any], events: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:

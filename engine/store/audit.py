@@ -35,6 +35,52 @@ def _dicts(result: Any) -> list[dict[str, Any]]:
     return [dict(zip(keys, row)) for row in result]
 
 
+UNREADABLE = "_unreadable"  # the key of a row's values its columns' types cannot read
+
+
+def _rows(conn: Connection, table: sa.Table, where: Any, order: Sequence[Any],
+          limit: int | None = None) -> list[dict[str, Any]]:
+    """The rows of ``table`` as :func:`_dicts` reads them.  SQLite keeps any value in
+    any column: a value written by hand that its column's type cannot read (text
+    that is not JSON or not a time, text in an integer column) is kept as it is
+    stored, and the row lists it under :data:`UNREADABLE` ({column: stored value})
+    for the audit to report, instead of failing the whole read."""
+    stmt = sa.select(table).where(where).order_by(*order)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    try:
+        rows = _dicts(conn.execute(stmt))
+    except (ValueError, TypeError, AttributeError, OverflowError):  # a processor failed on a value
+        rows = _raw_rows(conn, table, stmt)
+    whole = [c.name for c in table.columns if isinstance(c.type, sa.Integer) and not isinstance(c.type, sa.Boolean)]
+    for row in rows:
+        for name in whole:
+            value = row.get(name)
+            if value is not None and type(value) is not int:
+                row[name] = None
+                row.setdefault(UNREADABLE, {})[name] = value
+    return rows
+
+
+def _raw_rows(conn: Connection, table: sa.Table, stmt: Any) -> list[dict[str, Any]]:
+    """``stmt``'s rows read as stored, then value by value with each column's type."""
+    dialect = conn.dialect
+    raw = stmt.with_only_columns(*[sa.type_coerce(c, sa.types.NullType()).label(c.name) for c in table.columns])
+    procs = {c.name: c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns}
+    out = []
+    for row in _dicts(conn.execute(raw)):
+        for name, proc in procs.items():
+            if proc is None or row.get(name) is None:
+                continue
+            try:
+                row[name] = proc(row[name])
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                row.setdefault(UNREADABLE, {})[name] = row[name]
+                row[name] = None
+        out.append(row)
+    return out
+
+
 class AuditQueries:
     def __init__(self, conn: Connection, sqlite: bool, run: Runner) -> None:
         self.conn = conn
@@ -95,14 +141,12 @@ class AuditQueries:
         Times as stored: naive UTC."""
         last = 0
         while True:
-            rows = _dicts(self.conn.execute(
-                sa.select(tickets).where(tickets.c.id > last).order_by(tickets.c.id).limit(batch)))
+            rows = _rows(self.conn, tickets, tickets.c.id > last, [tickets.c.id], batch)
             upper = rows[-1]["id"] if len(rows) == batch else None
             where = journal.c.ticket_id > last
             if upper is not None:
                 where = sa.and_(where, journal.c.ticket_id <= upper)
-            events = _dicts(self.conn.execute(
-                sa.select(journal).where(where).order_by(journal.c.ticket_id, journal.c.seq)))
+            events = _rows(self.conn, journal, where, [journal.c.ticket_id, journal.c.seq])
             yield rows, events
             if upper is None:
                 return

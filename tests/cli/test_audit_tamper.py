@@ -369,3 +369,29 @@ def test_links_changed_behind_the_journal_are_caught(itsm, desk, db_url):
         db.delete_links(other, "caused_by")
         db.insert_link(inc, "part_of", mi)
     verify(itsm, expect=0)
+
+
+@pytest.mark.parametrize("table, column, value", [
+    ("journal", "changes", "{not json"), ("journal", "effective_at", "garbage"), ("journal", "seq", "x"),
+    ("journal", "desk_seq", "z"), ("tickets", "fields", 5), ("tickets", "sla", "[1"),
+    ("tickets", "created_at", "nope"), ("tickets", "version", "v")])
+def test_a_value_its_column_cannot_hold_is_a_finding_not_a_crash(itsm, worked, table, column, value):
+    """SQLite keeps any value in any column: one written by hand that the column's type
+    cannot read was an internal error (exit 3); now it is named (exit 1).  PostgreSQL's
+    typed columns refuse most of them; what it takes is a finding too."""
+    import sqlalchemy as sa
+
+    key = worked["a"]
+    where = "ticket_id = :t AND seq = 2" if table == "journal" else "id = :t"
+    try:
+        with database(worked["db"]) as db:
+            db.conn.execute(sa.text(f"UPDATE {table} SET {column} = :v WHERE {where}"),
+                            {"v": value, "t": db.ticket_id(key)})
+    except sa.exc.DBAPIError:
+        assert not worked["db"].startswith("sqlite")  # PostgreSQL refused it: nothing to find
+        return
+    _, problems, _ = verify(itsm)
+    mine = [p for p in problems if p["ticket"] == key and p["kind"] in ("altered", "column")]
+    assert mine, problems
+    if worked["db"].startswith("sqlite"):
+        assert any("written by hand" in p["message"] and repr(str(value)) in p["message"] for p in mine), mine
