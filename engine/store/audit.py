@@ -62,10 +62,12 @@ def _rows(conn: Connection, table: sa.Table, where: Any, order: Sequence[Any],
     return rows
 
 
-def _raw_rows(conn: Connection, table: sa.Table, stmt: Any) -> list[dict[str, Any]]:
-    """``stmt``'s rows read as stored, then value by value with each column's type."""
+def _raw_rows(conn: Connection, table: sa.Table, stmt: Any, more: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """``stmt``'s rows (the columns of ``table``, then ``more``) read as stored,
+    then value by value with each column's type."""
     dialect = conn.dialect
-    raw = stmt.with_only_columns(*[sa.type_coerce(c, sa.types.NullType()).label(c.name) for c in table.columns])
+    raw = stmt.with_only_columns(*[sa.type_coerce(c, sa.types.NullType()).label(c.name) for c in table.columns],
+                                 *more)
     procs = {c.name: c.type.dialect_impl(dialect).result_processor(dialect, None) for c in table.columns}
     out = []
     for row in _dicts(conn.execute(raw)):
@@ -114,11 +116,14 @@ class AuditQueries:
         where = journal.c.desk_seq.is_(None)
         if self.sqlite:
             where = sa.and_(journal.c.id > after_id, where)
-        stmt = (sa.select(*_EVENT_COLUMNS, tickets.c.key.label("ticket_key"),
-                          tickets.c.process.label("ticket_process"))
+        named = (tickets.c.key.label("ticket_key"), tickets.c.process.label("ticket_process"))
+        stmt = (sa.select(*_EVENT_COLUMNS, *named)
                 .select_from(journal.outerjoin(tickets, tickets.c.id == journal.c.ticket_id))
                 .where(where).order_by(journal.c.id).limit(limit))
-        return _dicts(self.conn.execute(stmt))
+        try:
+            return _dicts(self.conn.execute(stmt))
+        except (ValueError, TypeError, AttributeError, OverflowError):  # sealed as stored: verify names it
+            return _raw_rows(self.conn, journal, stmt, named)
 
     def count_unsealed(self) -> int:
         return int(self.conn.execute(sa.select(sa.func.count()).select_from(journal)

@@ -395,3 +395,25 @@ def test_a_value_its_column_cannot_hold_is_a_finding_not_a_crash(itsm, worked, t
     assert mine, problems
     if worked["db"].startswith("sqlite"):
         assert any("written by hand" in p["message"] and repr(str(value)) in p["message"] for p in mine), mine
+
+
+def test_tick_seals_an_unsealed_event_holding_what_its_column_cannot(itsm, worked, desk):
+    """One such event stopped the tick's seal step (an internal error), and with it
+    the deliveries after it, at every tick: it is sealed as stored, and verify names it."""
+    import sqlalchemy as sa
+
+    key = worked["a"]
+    desk.itsm("comment", key, "Checked again", user=desk.org.agent.id, now="2026-03-02T13:00:00+08:00")
+    try:
+        with database(worked["db"]) as db:
+            seq = db.events(key)[-1]["seq"]  # the note's event, not sealed yet
+            done = db.conn.execute(sa.text("UPDATE journal SET effective_at = 'garbage' WHERE ticket_id = :t "
+                                           "AND seq = :s AND desk_seq IS NULL"), {"t": db.ticket_id(key), "s": seq})
+            assert done.rowcount == 1
+    except sa.exc.DBAPIError:
+        assert not worked["db"].startswith("sqlite")  # PostgreSQL refused it
+        return
+    report = itsm.json("tick", now="2026-03-02T13:05:00+08:00")
+    assert any(r["kind"] == "audit" and r["name"] == "seal" for r in report), report
+    _, problems, _ = verify(itsm)
+    assert any("effective_at = 'garbage'" in p["message"] for p in named(problems, key, seq, "altered"))
