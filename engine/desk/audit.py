@@ -178,21 +178,20 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
                 chain = check_chain(key, process, evs, ring, t["version"])
                 found = list(chain.problems)
                 failing += [(key, process, e) for e in chain.failing[:100]]
-                row, evs_read = _shaped(t, evs)
-                if damaged:  # no replay to compare the row with: what is said above is the finding
-                    evs_read = []
-                result = replay(desk, row, evs_read, lambda e: e.get("key_id") is None or (
-                    e.get("desk_seq") is not None and e["desk_seq"] <= legacy_through)) if not damaged else None
-                underived += bool(result.underived) if result is not None else 0
-                stale = {"version"} if any(p.kind == "deleted" for p in found) else set()
-                for d in result.differences if result is not None else ():
-                    if d.column == "state":
-                        found.append(AuditProblem(key, d.seq, "state", f"ticket is in state '{d.stored}' but "
-                                                  f"its journal ends in '{d.derived}' (event {d.seq})"))
-                    elif d.column not in stale:
-                        found.append(AuditProblem(key, d.seq, "column", describe(d)))
-                found += [AuditProblem(key, seq, "link", text)
-                          for text, seq in link_differences(evs_read, linked.get(t["id"], ()))]
+                if not damaged:  # else no replay to compare the row with: what is said above is the finding
+                    row, evs_read = _shaped(t, evs)
+                    result = replay(desk, row, evs_read, lambda e: e.get("key_id") is None or (
+                        e.get("desk_seq") is not None and e["desk_seq"] <= legacy_through))
+                    underived += bool(result.underived)
+                    stale = {"version"} if any(p.kind == "deleted" for p in found) else set()
+                    for d in result.differences:
+                        if d.column == "state":
+                            found.append(AuditProblem(key, d.seq, "state", f"ticket is in state '{d.stored}' "
+                                                      f"but its journal ends in '{d.derived}' (event {d.seq})"))
+                        elif d.column not in stale:
+                            found.append(AuditProblem(key, d.seq, "column", describe(d)))
+                    found += [AuditProblem(key, seq, "link", text)
+                              for text, seq in link_differences(evs_read, linked.get(t["id"], ()))]
                 problems += found
                 flagged.update((key, p.seq) for p in found if p.seq is not None
                                and p.kind in ("altered", "reordered", "chain", "key", "unkeyed"))
