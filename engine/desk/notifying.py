@@ -73,13 +73,27 @@ def notify(desk: Desk, repo: Any, spec: ProcessSpec, ticket: Ticket, seq: int | 
                                            if desk.settings.secret_key else None)
     total = 0
     mailboxes = group_mailboxes(desk.defs)
+    singles = desk.defs.derived.setdefault("notifying.singles", {})  # messages are immutable
     for message in messages:
         for target in message.to:  # the status token goes to the reporter and nobody else
-            one = replace(message, to=(target,))
+            one = _single(singles, message, target)
             data = dict(payload, token=token) if target == "reporter" and token else payload
             total += enqueue(repo, spec, ticket.id, seq, ticket.values, [one], data, desk.lang, now,
                              mailboxes, reporter_lang if target == "reporter" else None)
     return total
+
+
+def _single(memo: dict[Any, Any], message: Any, target: str) -> Any:
+    """``message`` to ``target`` alone (kept: a replace() costs more than the look-up)."""
+    try:
+        one = memo.get((message, target))
+    except TypeError:  # a message that is not hashable
+        return replace(message, to=(target,))
+    if one is None:
+        if len(memo) >= 4096:
+            memo.clear()
+        one = memo[message, target] = replace(message, to=(target,))
+    return one
 
 
 def written_in(values: Mapping[str, Any]) -> str | None:
@@ -96,7 +110,14 @@ _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
 
 def reply_address(defs: Definitions, process: str) -> str | None:
     """The address replies to messages about ``process`` tickets go to: its
-    first mailbox in codes/mailboxes.yaml."""
+    first mailbox in codes/mailboxes.yaml (worked out once per definitions)."""
+    memo = defs.derived.setdefault("notifying.reply_address", {})
+    if process not in memo:
+        memo[process] = _reply_address(defs, process)
+    return memo[process]
+
+
+def _reply_address(defs: Definitions, process: str) -> str | None:
     table = defs.codes.get("mailboxes")
     for box in (table.values.values() if table else ()):
         if box.get("process") == process and box.get("address"):

@@ -225,10 +225,7 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         if target.final:
             values["closed_at"] = now
     ticket.values = out.values
-    row = ticket.to_row()
-    for name in ("title", "description", "reporter", "reporter_phone", "assignee", "group_id",
-                 "urgency", "impact", "priority", "service", "category", "parent", "fields"):
-        values[name] = row[name]
+    values.update(ticket.value_columns())
     values.update(timers.sla_summary(out.sla))
     changes = out.changes
     if out.priority_overridden != ticket.priority_overridden:  # journaled like a field

@@ -52,9 +52,16 @@ class Ticket:
                    resolved_at=row.get("resolved_at"), closed_at=row.get("closed_at"),
                    clock_state=row.get("clock_state"))
 
+    def value_columns(self) -> dict[str, Any]:
+        """The columns the ticket's values are stored in: the core fields' own,
+        and ``fields`` for the rest."""
+        values = self.values
+        row = {col: values.get(fid) for fid, col in CORE_COLUMNS.items()}
+        row["fields"] = {k: v for k, v in values.items() if k not in CORE_COLUMNS}
+        return row
+
     def to_row(self) -> dict[str, Any]:
-        row = {col: self.values.get(fid) for fid, col in CORE_COLUMNS.items()}
-        row["fields"] = {k: v for k, v in self.values.items() if k not in CORE_COLUMNS}
+        row = self.value_columns()
         row.update(key=self.key, process=self.process, state=self.state, status=self.status,
                    status_category=self.status_category,
                    definition_version=self.definition_version, sla=self.sla,

@@ -140,6 +140,7 @@ _EVENTS = Prepared(sa.select(*_EVENT).where(journal.c.ticket_id == _B("tid")).or
 _LAST_EVENT = Prepared(sa.select(journal.c.seq, journal.c.hash).where(journal.c.ticket_id == _B("tid"))
                        .order_by(journal.c.seq.desc()).limit(1))
 _INSERT_EVENT = Prepared(journal.insert())
+_EVENT_TIMES = tuple(c.name for c in journal.columns if isinstance(c.type, sa.DateTime))
 _DUE = Prepared(sa.select(due_work.c.kind, due_work.c.name, due_work.c.cycle, due_work.c.due_at)
                 .where(due_work.c.ticket_id == _B("tid")))
 _DUE_AND_FIRED = Prepared(sa.union_all(  # due_work first: its due_at gives the column its type
@@ -442,18 +443,22 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         return _ticket_out(row)
 
     def update_ticket(self, ticket_id: int, expected_version: int, values: dict[str, Any]) -> None:
-        params = {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in values.items()}
         stored = self._stored.get(ticket_id)
-        if stored is not None and stored[0] == expected_version:  # as read in this transaction
-            for k, old in stored[1].items():
-                if k in params and type(params[k]) is type(old) and params[k] == old:
-                    del params[k]
+        known = dict(stored[1]) if stored is not None and stored[0] == expected_version else None
+        params: dict[str, Any] = {}
+        for k, v in values.items():
+            if isinstance(v, datetime):
+                v = to_db(v)
+            if known is not None and k in known:
+                old = known[k]
+                if type(v) is type(old) and v == old:  # as read in this transaction: left out
+                    continue
+                known[k] = v
+            params[k] = v
         params.update(version=expected_version + 1, b_id=ticket_id, b_version=expected_version)
         if self.run.execute(_UPDATE_TICKET, params) != 1:
             raise Conflict(N_("the ticket changed concurrently; re-run the command"))
-        if stored is not None and stored[0] == expected_version:
-            known = dict(stored[1])
-            known.update((k, params[k]) for k in _COMPARED if k in params)
+        if known is not None:
             self._stored[ticket_id] = (expected_version + 1, known)
         else:  # not read at this version (e.g. a savepoint rolled back): know nothing
             self._stored.pop(ticket_id, None)
@@ -789,8 +794,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         ring = self.keys()
         row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev, key_id=ring.current_id)
         row["hash"] = keyed_hash(ring.current, prev, canonical(row, key, process))
-        self.run.execute(_INSERT_EVENT,
-                         {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in row.items()})
+        params = dict(row)
+        for k in _EVENT_TIMES:  # the journal's only time columns
+            if isinstance(params.get(k), datetime):
+                params[k] = to_db(params[k])
+        self.run.execute(_INSERT_EVENT, params)
         self._tails[ticket_id] = (seq, row["hash"])
         if row.get("note"):
             self.search.append_note(ticket_id, row["note"])
