@@ -5,16 +5,18 @@ same schema, one transaction each, with no engine in between.
 An action reads the ticket row (with its clock state), updates it with a
 version check (writing the clock state back, as the engine writes its
 continued state), reads the journal's last hash and appends the chained event
-(hashed with ``engine.journal``, as the engine does), and queues one outbox
-row.  Its due-work rows change as the engine's do: ``drop`` deletes named rows,
-``add`` inserts rows.  A lifecycle writes the rows the engine writes for the
+(hashed with ``engine.journal``, as the engine does), queues one outbox row,
+and marks the ticket for the tick (due_stale: since migration 0015 an action
+works out no due work, ``itsm tick`` does; the engine's kept connection does
+not mark again a ticket it marked, so a lifecycle marks once).  The due-work
+rows older benches name (``drop`` deletes named rows, ``add`` inserts rows) are
+written only when asked.  A lifecycle writes the rows the engine writes for the
 shipped incident process (checked against a statement trace of the engine):
 messages on intake, assign and resolve; the search text on intake and resolve
-(the solution); the due work an SLA clock or timer adds or drops.  An intake
-allocates the key, inserts the ticket, its search text, its create event, an
-outbox row and its due-work rows.  On SQLite, the transaction that brings the
-search text written to ``CATCH_UP_BATCH`` changes indexes them, as the engine's
-writer does (engine/store/search.py).
+(the solution); the mark.  An intake allocates the key, inserts the ticket, its
+search text, its create event, an outbox row and the mark.  On SQLite, the
+transaction that brings the search text written to ``CATCH_UP_BATCH`` changes
+indexes them, as the engine's writer does (engine/store/search.py).
 """
 
 from __future__ import annotations
@@ -117,6 +119,9 @@ class RawStore:
             {"t": ticket_id, "seq": seq, "to": "desktop.support@example.com", "tpl": template,
              "payload": self._json(payload), "now": self._t(now)})
 
+    def _mark(self, ticket_id: int) -> None:
+        self.execute("INSERT INTO due_stale (ticket_id) VALUES (:t) ON CONFLICT DO NOTHING", {"t": ticket_id})
+
     def _due_work(self, ticket_id: int, now: datetime, replace: bool, rows: int = 3,
                   drop: tuple[tuple[str, str], ...] = (),
                   add: tuple[tuple[str, str, int], ...] | None = None) -> None:
@@ -138,7 +143,7 @@ class RawStore:
     def action(self, key: str, action: str, to_state: str, values: dict[str, Any],
                now: datetime, due_rows: int | None = None, notify: bool = True,
                drop: tuple[tuple[str, str], ...] = (), add: tuple[tuple[str, str, int], ...] = (),
-               solution: str | None = None, details: str | None = None) -> None:
+               solution: str | None = None, details: str | None = None, mark: bool = True) -> None:
         """One action in one transaction; ``due_rows``: rewrite the ticket's due
         work with that many rows (None: leave it alone); ``drop``/``add``: the
         due-work rows it deletes and inserts; ``solution``, ``details``: the
@@ -183,6 +188,8 @@ class RawStore:
                 self.execute("UPDATE search_text SET " + ", ".join(f"{k} = :{k}" for k in sets)
                              + " WHERE ticket_id = :t", dict(sets, t=ticket_id))
                 self.search_writes += self.sqlite
+            if mark:
+                self._mark(ticket_id)
             if due_rows is not None:
                 self._due_work(ticket_id, now, replace=True, rows=due_rows)
             elif drop or add:
@@ -225,7 +232,7 @@ class RawStore:
                        "urgency": [None, "medium"], "impact": [None, "low"], "priority": [None, "P4"]}
             seq = self._append(ticket_id, "create", None, "new", changes, now, version)
             self._outbox(ticket_id, seq, "acknowledged", {"key": key, "title": title}, now)
-            self._due_work(ticket_id, now, replace=False)
+            self._mark(ticket_id)
             self.commit()
             return key
         except BaseException:
@@ -236,22 +243,19 @@ class RawStore:
 def lifecycle(raw: RawStore, n: int, version: str, title: str | None = None, description: str = "") -> None:
     """The row writes of intake -> assign -> start -> resolve -> confirm_for_user
     (the desk confirms for the user), as the engine makes them for the shipped
-    incident process: assign changes no due work; start drops the response
-    clock's; resolve drops the resolution clock's two and adds the auto-close
-    timer and its reminder (and writes the solution into the search text);
-    confirm_for_user drops those two (and writes the confirmation note, a text
-    field, into the search text's details)."""
+    incident process: the intake marks the ticket for the tick, the actions
+    find it marked (no due work: the tick works it out); resolve writes the
+    solution into the search text, confirm_for_user the confirmation note (a
+    text field) into its details."""
     now = datetime.now(timezone.utc)
     key = raw.intake(title or f"Raw lifecycle {n}", now, version, description)
-    raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"}, now)
-    raw.action(key, "start", "in_progress", {}, now, notify=False, drop=(("breach", "response"),))
+    raw.action(key, "assign", "assigned", {"group": "desktop_support", "assignee": "bench.agent"}, now,
+               mark=False)
+    raw.action(key, "start", "in_progress", {}, now, notify=False, mark=False)
     raw.action(key, "resolve", "resolved", {"solution": "Replaced the cable", "closure_code": "solved",
                                             "service_restored": True}, now,
-               drop=(("warning", "resolution"), ("breach", "resolution")),
-               add=(("timer", "auto_close", 72), ("remind", "auto_close", 48)),
-               solution="Replaced the cable")
+               solution="Replaced the cable", mark=False)
     raw.action(key, "confirm_for_user", "closed",
                {"desk_confirmed": True, "user_confirmed": False, "confirmed_via": "phone",
                 "confirmation_note": "The user confirmed on the phone"}, now, notify=False,
-               drop=(("timer", "auto_close"), ("remind", "auto_close")),
-               details="The user confirmed on the phone")
+               details="The user confirmed on the phone", mark=False)

@@ -19,8 +19,8 @@ per repetition, on a fresh copy of the loaded database; its peak RSS is
 it (imports done, database open).
 
 Loading: a few template incidents are logged through ``Api.new_ticket`` at
-chosen times (so their rows are exactly the engine's: SLA record and summary,
-create event, due work), then cloned with bulk inserts through SQLAlchemy Core
+chosen times, each ticked at once (so their rows are exactly the engine's: SLA
+record and summary, create event, due work), then cloned with bulk inserts through SQLAlchemy Core
 (bench._load: new ids, keys, titles and token hashes, the create event's hash
 recomputed with ``engine.journal``, the template's due-work rows; the intake's
 outbox rows are not cloned).  A sample of clones is checked against its
@@ -64,6 +64,7 @@ def load(cfg: Config, db: Path, total: int, due_share: float = 0.01) -> dict[str
     """``total`` open incidents in ``db``, ``total * due_share`` of them due at NOW."""
     import sqlalchemy as sa
 
+    from engine.desk.ticking import tick_tickets
     from engine.store.schema import due_work, tickets
 
     cfg.apply_env()
@@ -72,7 +73,11 @@ def load(cfg: Config, db: Path, total: int, due_share: float = 0.01) -> dict[str
     templates: list[tuple[str, bool]] = []
     for age in sorted(DUE_AGES + NOT_DUE_AGES, reverse=True):  # forward in time
         api.desk.fixed_now = NOW - age
-        templates.append((new_incident(api, "template"), age in DUE_AGES))
+        key = new_incident(api, "template")
+        templates.append((key, age in DUE_AGES))
+        with api.store.write() as repo:  # its due work, as the tick of that minute works it out
+            tid = repo.get_ticket(key)["id"]
+            assert tick_tickets(api.desk, repo, [tid], NOW - age, repo.tick_batch([tid])) == []
     api.desk.fixed_now = NOW
     with api.store.read() as repo:  # the templates are what we think they are
         naive_now = NOW.astimezone(timezone.utc).replace(tzinfo=None)

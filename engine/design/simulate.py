@@ -58,7 +58,7 @@ class MemoryStore:
         groups = defs.codes.get("groups")
         self.groups = set(groups.values) if groups else set()
         self.data: dict[str, Any] = {"tickets": {}, "journal": {}, "due": {}, "fired": {},
-                                     "outbox": [], "keys": {}, "log": [], "links": []}
+                                     "outbox": [], "keys": {}, "log": [], "links": [], "stale": set()}
 
     @contextmanager
     def write(self) -> Iterator["MemoryRepo"]:
@@ -77,6 +77,10 @@ class MemoryStore:
     def next_due(self) -> datetime | None:
         dues = [i["due_at"] for items in self.data["due"].values() for i in items]
         return min(dues) if dues else None
+
+    def changed(self) -> bool:
+        """Tickets changed since the last tick (whose due work the next tick works out)."""
+        return bool(self.data["stale"])
 
     def person(self, ident: str) -> dict[str, Any] | None:
         for p in self.people.values():
@@ -275,6 +279,13 @@ class MemoryRepo:
     # timed work
     def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
         self.d["due"][ticket_id] = [dict(i) for i in items]
+        self.d["stale"].discard(ticket_id)
+
+    def mark_due_stale(self, ticket_id: int) -> None:
+        self.d["stale"].add(ticket_id)
+
+    def due_stale_tickets(self, limit: int) -> list[int]:
+        return sorted(self.d["stale"])[:limit]
 
     def due_tickets(self, until: datetime, limit: int = 10000) -> list[int]:
         firsts = {tid: min(i["due_at"] for i in items) for tid, items in self.d["due"].items() if items}
@@ -521,17 +532,20 @@ class Simulation:
     def _advance(self, until: datetime) -> None:
         """Let time pass, firing every timer and SLA threshold at its due instant."""
         for _ in range(MAX_FIRINGS):
-            due = self.store.next_due()
-            if due is None or due > until:
-                break
-            self._set_now(max(due, self.now))
+            changed = self.store.changed()  # as itsm tick: the due work of changed tickets, worked out now
+            if not changed:
+                due = self.store.next_due()
+                if due is None or due > until:
+                    break
+                self._set_now(max(due, self.now))
             mark = self._mark()
             fired = self.api.tick()
-            if not fired:
+            if fired:
+                self.entries.append(self._entry("timer", None, mark, actor="system", fired=[
+                    {"ticket": f["key"], "kind": f["kind"], "name": f["name"], "due": f["due"],
+                     "outcome": f["outcome"]} for f in fired]))
+            elif not changed or self.store.changed():
                 break
-            self.entries.append(self._entry("timer", None, mark, actor="system", fired=[
-                {"ticket": f["key"], "kind": f["kind"], "name": f["name"], "due": f["due"],
-                 "outcome": f["outcome"]} for f in fired]))
         self._set_now(max(until, self.now))
 
     # people

@@ -1,9 +1,11 @@
 """``itsm tick``: perform everything due (SLA thresholds, timers, reminders).
 
-The due tickets come from the due_work rows (written by engine.desk.workflow's
-``refresh_due`` with every change); here each is locked, its due items fired
-in order (a notification, an action performed as the system, or both) and
-recorded as fired, and its due work written again.
+The tickets to tick are those with due_work rows due by now, and those an
+intake or an action changed since the last tick (due_stale: an action leaves
+the working out of its due work to the tick).  Each is locked, its due work
+worked out from its row, what is due fired in order (a notification, an action
+performed as the system, or both) and recorded as fired, its due work written
+again and its mark dropped.
 
 A tick that runs late does what a tick every minute would have done: the due
 items fire in the order of their due instants (a reminder before the timed
@@ -36,11 +38,17 @@ from engine.desk.writes import refresh_due
 
 TICK_BATCH = 100  # due tickets per transaction of `itsm tick`
 SWEEP_LIMIT = 1000  # open tickets of a process whose due work one tick works out again (below)
+CHANGED_LIMIT = 10_000  # changed tickets (due_stale) whose due work one tick works out
 
 
 def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
          budget: float | None = None) -> list[dict[str, Any]]:
     """Perform everything due at now: SLA thresholds, timers, reminders.
+
+    The tickets ticked are those with due work due by now, then those an intake
+    or an action changed since the last tick (up to :data:`CHANGED_LIMIT`, in id
+    order; a line says when more are left): their due work is worked out here,
+    from the row, and what is already due by it fires now.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
     per batch (one durable commit instead of one per ticket) that locks the
@@ -64,6 +72,9 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     now = desk.now()
     with desk.store.read() as repo:
         due = repo.due_tickets(now)
+        changed = repo.due_stale_tickets(CHANGED_LIMIT + 1)
+        listed = set(due)
+        due += [t for t in changed[:CHANGED_LIMIT] if t not in listed]
         sweeps = _sweeps(desk, repo, set(due))
     total = len(due) + sum(len(ids) for _, _, ids, _ in sweeps)
     report: list[dict[str, Any]] = []
@@ -99,6 +110,10 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
 
     if not batches(due):
         return report
+    if len(changed) > CHANGED_LIMIT:
+        report.append({"key": "-", "kind": "tick", "name": "changed", "due": None,
+                       "outcome": message(N_("due work worked out for {count} changed ticket(s); more next "
+                                             "tick"), count=CHANGED_LIMIT)})
     nothing = [(pid, version, upto) for pid, version, ids, upto in sweeps if not ids]
     if nothing:  # none (left) to do for the version in force, or all of them were due anyway: one commit
         with desk.store.write() as repo:

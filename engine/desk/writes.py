@@ -5,11 +5,14 @@ ticking, engine.alerts.groups) run on a repository already in a write:
 
 - intake: coerce and check the fields, derive the priority, register the
   definition version, insert the row, index it for search, append the
-  ``create`` event, queue the intake messages, write the due work;
+  ``create`` event, queue the intake messages, mark the ticket for the tick;
 - apply: write an action's outcome (the row with a version check, the
-  hash-chained event, messages, due work);
+  hash-chained event, messages, the mark for the tick);
 - the journal event of any change, and the effective time of a change;
-- due work: a ticket's timers, SLA thresholds and reminders (engine.runtime.timers).
+- due work: a ticket's timers, SLA thresholds and reminders (engine.runtime.timers),
+  worked out by ``itsm tick`` (engine.desk.ticking) for the tickets an intake or an
+  action marked (due_stale), and by ``itsm migrate``: not in the action's
+  transaction, where it was an eighth of the work.
 
 Every function takes the open desk (engine.desk.context.Desk) first.
 """
@@ -131,8 +134,7 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
     if spec.intake_notify and acknowledge:
         notify(desk, repo, spec, ticket, 1, spec.intake_notify, {"token": token}, now,
                reporter_lang=reporter_lang)
-    refresh_due(desk, repo, spec, ticket, [created], set(),
-                starts=clockstate.timer_starts(spec, ticket, clocks))
+    repo.mark_due_stale(ticket.id)  # its due work: worked out by the next tick (engine.desk.ticking)
     return ticket
 
 
@@ -208,7 +210,8 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
           clocks: clockstate.Continued | None = None) -> None:
     """Write the outcome: the ticket row with its clock state, its journal event
     (appended to ``events`` when the caller read the ticket's journal under its
-    lock), notifications and due work.  ``clocks``: the clock state the
+    lock), notifications, and the mark that has the next tick work out its due
+    work (engine.desk.ticking).  ``clocks``: the clock state the
     outcome's SLA record was computed from, the clocks' settings and the runs
     after the action's move; without it the state is worked out again by
     replay on the next action."""
@@ -252,8 +255,7 @@ def apply(desk: Desk, repo: Any, ticket: Ticket, spec: ProcessSpec, out: Outcome
         notify(desk, repo, spec, ticket, appended["seq"], out.action.notify,
                {"action": {"id": out.action.id, "label": out.action.label.get(desk.lang)},
                 "note": (note or reason) if out.action.public else None}, now)
-    refresh_due(desk, repo, spec, ticket, events,
-                starts=clockstate.timer_starts(spec, ticket, state) if state is not None else None)
+    repo.mark_due_stale(ticket.id)  # its due work: worked out by the next tick (engine.desk.ticking)
 
 
 # -- due work ------------------------------------------------------------------------------

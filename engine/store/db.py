@@ -24,7 +24,7 @@ from engine.errors import Conflict, StoreUnavailable, UsageError
 from engine.i18n import N_
 from engine.settings import state_dir
 
-HEAD = "0014"  # newest migration (ids are names, not an order: 0006, 0012, 0011, 0007, 0009, 0008, 0010, 0013, 0014); checked without importing alembic
+HEAD = "0015"  # newest migration (ids are names, not an order: 0006, 0012, 0011, 0007, 0009, 0008, 0010, 0013, 0014, 0015); checked without importing alembic
 MIGRATIONS = Path(__file__).parent / "migrations"
 SUPPORTED = ("sqlite", "postgresql")  # the databases itsm is tested on
 

@@ -29,8 +29,8 @@ from engine.store.mail import MailQueries
 from engine.store.prepared import Prepared, Runner
 from engine.store.search import CATCH_UP_BATCH, SearchIndex
 from engine.store.schema import (
-    definition_versions, due_sweeps, due_work, fired, group_members, journal, key_sequences, outbox, people,
-    links, person_roles, report_runs, tickets,
+    definition_versions, due_stale, due_sweeps, due_work, fired, group_members, journal, key_sequences, outbox,
+    people, links, person_roles, report_runs, tickets,
 )
 
 def to_db(t: datetime | None) -> datetime | None:
@@ -151,6 +151,10 @@ _DUE_AND_FIRED = Prepared(sa.union_all(  # due_work first: its due_at gives the 
 _DELETE_DUE_ITEM = Prepared(due_work.delete().where(
     due_work.c.ticket_id == _B("tid"), due_work.c.kind == _B("b_kind"), due_work.c.name == _B("b_name")))
 _INSERT_DUE = Prepared(due_work.insert())
+# a ticket whose due work the next tick works out (once: an existing mark is kept)
+_MARK_DUE_STALE = {"sqlite": Prepared(sqlite_dialect.insert(due_stale).on_conflict_do_nothing()),
+                   "postgresql": Prepared(postgresql_dialect.insert(due_stale).on_conflict_do_nothing())}
+_UNMARK_DUE_STALE = Prepared(due_stale.delete().where(due_stale.c.ticket_id == _B("tid")))
 _INSERT_OUTBOX = Prepared(outbox.insert())
 # a fired effect, once: rowcount 0 when another tick recorded it first
 _INSERT_FIRED = {"sqlite": Prepared(sqlite_dialect.insert(fired).on_conflict_do_nothing()),
@@ -193,11 +197,13 @@ class PeopleCache:
         self.members: dict[str, list[str]] = {}
         # ticket id -> ({(kind, name): (cycle, due_at)}, fired keys)
         self.due: dict[int, tuple[dict[tuple[str, str], tuple[str, datetime]], set[tuple[str, str, str]]]] = {}
+        self.marked: set[int] = set()  # tickets this connection marked in due_stale
 
     def clear(self) -> None:
         self.people.clear()
         self.members.clear()
         self.due.clear()
+        self.marked.clear()
 
     def forget(self) -> None:
         """After a rollback: what was read may have included what was undone."""
@@ -245,6 +251,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         # (SQLite), begun by insert_ticket or written by append_event in this transaction
         self._tails: dict[int, tuple[int, str]] = {}
         self._known_due = people.due  # what fired_keys read and replace_due_work wrote
+        self._marked = people.marked  # what mark_due_stale wrote
         self._stored: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (version, plain columns)
         self._due_read: dict[int, dict[tuple[str, str], tuple[str, datetime]]] = {}  # by fired_keys
 
@@ -372,6 +379,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             self._known_due.clear()
             self._due_read.clear()
             self._stored.clear()
+            self._marked.clear()
             raise
 
     def _insert_new(self, table: sa.Table, values: dict[str, Any]) -> bool:
@@ -561,10 +569,27 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
             "since": to_db(since), "until": to_db(until)})[0])
 
     # -- timed work (itsm tick) ---------------------------------------------------
+    def mark_due_stale(self, ticket_id: int) -> None:
+        """Leave the ticket's due work to the next tick: an action changed what is
+        due (one statement the first time, none while this connection knows the
+        mark is there)."""
+        if ticket_id in self._marked:
+            return
+        self.run.execute(_MARK_DUE_STALE["sqlite" if self.sqlite else "postgresql"], {"ticket_id": ticket_id})
+        self._marked.add(ticket_id)
+
+    def due_stale_tickets(self, limit: int) -> list[int]:
+        """The tickets whose due work the tick must work out, in id order."""
+        rows = self.conn.execute(sa.select(due_stale.c.ticket_id).order_by(due_stale.c.ticket_id).limit(limit))
+        return [int(r[0]) for r in rows]
+
     def replace_due_work(self, ticket_id: int, items: Sequence[dict[str, Any]]) -> None:
         """Make the ticket's due_work rows ``items``, touching only the rows that
         differ (each write is a page of the durable commit; most changes keep most
-        of a ticket's due work)."""
+        of a ticket's due work), and drop its mark in due_stale: its due work is
+        now worked out."""
+        self.run.execute(_UNMARK_DUE_STALE, {"tid": ticket_id})
+        self._marked.discard(ticket_id)
         stored = self._due_read.pop(ticket_id, None)  # read with fired_keys, nothing wrote since
         known = self._known_due.get(ticket_id)
         if stored is None and known is not None:

@@ -168,6 +168,15 @@ due_work = sa.Table(
     sa.Index("ix_due_work_due", "due_at"),
 )
 
+# The tickets changed since `itsm tick` last worked out their due work: an action
+# marks its ticket (once: a ticket already marked is not written again), the tick
+# works the due work out from the ticket's row and drops the mark in the same
+# transaction (engine/desk/ticking.py).  An action itself writes no due work.
+due_stale = sa.Table(
+    "due_stale", metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), primary_key=True, autoincrement=False),
+)
+
 # Each timed effect fires once per cycle: the unique key makes ticks idempotent.
 fired = sa.Table(
     "fired", metadata,

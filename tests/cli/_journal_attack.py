@@ -55,7 +55,7 @@ class Db:
 
     def delete_ticket(self, key: str) -> None:
         tid = self.ticket_id(key)
-        for name in ("journal", "due_work", "fired", "outbox", "search_text", "alert_groups"):
+        for name in ("journal", "due_work", "due_stale", "fired", "outbox", "search_text", "alert_groups"):
             self.conn.execute(self.t[name].delete().where(self.t[name].c.ticket_id == tid))
         self.conn.execute(self.t["tickets"].delete().where(self.t["tickets"].c.id == tid))
 

@@ -65,6 +65,7 @@ def test_a_tightened_target_breaches_when_it_is_due(home: Path, desk: Desk) -> N
 
 def test_the_sweep_follows_each_change_and_leaves_touched_tickets_alone(home: Path, desk: Desk) -> None:
     first = p1_started(desk, "Printer queue stuck")
+    assert ticked(desk, "2026-03-02 09:21") == []  # its due work worked out: nothing left to tick for it
     tighten(home, 6)
     second = p1_started(desk, "VPN drops")  # logged under the 6-hour target: nothing to sweep
     report = desk.itsm.json("tick", now=at("2026-03-02 10:00"))
@@ -88,6 +89,7 @@ def test_a_big_sweep_goes_on_where_the_last_tick_stopped(home: Path, desk: Desk,
     o = desk.org
     keys = [desk.new("incident", o.agent.id, "2026-03-02 09:00", reporter=o.reporter, title=f"Mouse {i}",
                      urgency="low", impact="low")["key"] for i in range(5)]
+    assert ticked(desk, "2026-03-02 09:01") == []  # their due work worked out: nothing left to tick for them
     tighten(home, 6)  # codes/sla.yaml: every process's definition version changes
     said = []
     for minute in range(10, 15):
