@@ -344,7 +344,7 @@ class ProcessSpec:
     sha256: str = ""
     where: Where = NOWHERE
 
-    @property
+    @cached_property
     def initial(self) -> StateSpec:
         return next(s for s in self.states.values() if s.initial)
 
@@ -362,6 +362,17 @@ class ProcessSpec:
 
     def criteria_for(self, state: str) -> tuple[Criterion, ...]:
         return tuple(c for c in self.close_criteria if state in c.states)
+
+    @cached_property
+    def user_fields(self) -> tuple[str, ...]:
+        """The fields of type ``user`` (a manager, a technical lead...), in definition
+        order (built on first use)."""
+        return tuple(f.id for f in self.fields.values() if f.type == "user")
+
+    @cached_property
+    def public_fields(self) -> tuple[str, ...]:
+        """The fields end users see (``public: true``), in definition order."""
+        return tuple(f.id for f in self.fields.values() if f.public)
 
     @cached_property
     def text_fields(self) -> tuple[str, ...]:

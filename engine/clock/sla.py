@@ -273,12 +273,15 @@ class ClockRun:
     @classmethod
     def from_list(cls, data: Any) -> "ClockRun":
         """The run of :meth:`to_list`; ValueError when ``data`` is not one."""
-        if not isinstance(data, list) or len(data) != 9 or data[0] not in _STATUSES \
-                or not all(v is None or (type(v) is int) for v in data[1:7]) or data[1] is None \
-                or not (data[7] is None or isinstance(data[7], str)) \
-                or not (data[8] is None or type(data[8]) is int):
+        if type(data) is not list or len(data) != 9 or data[0] not in _STATUSES or type(data[1]) is not int:
             raise ValueError("not a clock run")
-        return cls(*data)
+        status, elapsed, run_since, started_at, stopped_at, breach_at, warning_at, cal, judged = data
+        for v in (run_since, started_at, stopped_at, breach_at, warning_at, judged):
+            if v is not None and type(v) is not int:
+                raise ValueError("not a clock run")
+        if cal is not None and not isinstance(cal, str):
+            raise ValueError("not a clock run")
+        return cls(status, elapsed, run_since, started_at, stopped_at, breach_at, warning_at, cal, judged)
 
 
 _STATUSES = ("not_started", "running", "paused", "stopped")
@@ -365,14 +368,15 @@ def record(run: ClockRun, b: Basis, target: float | None, now: datetime) -> dict
     the calendar the run follows.  A stopped clock is judged against the target
     it stopped with (``run.judged``): a later change of priority or service
     moves the targets of running clocks, never the result of a stopped one."""
-    run = ClockRun(*run.to_list())
     cal, target_us, warn_us = b.calendar(run.cal), b.target_us, b.warn_us
     if run.status == "stopped" and run.judged is not None:
         if warn_us is not None and target_us:
             warn_us = round(warn_us * run.judged / target_us)
         target_us, target = run.judged, run.judged / _US
     now_us = Calendar.micros(now)
-    _account(run, b, now_us)
+    if run.status == "running" and run.run_since is not None and now_us > run.run_since:
+        run = ClockRun(*run.to_list())  # counted on to now: on a copy
+        _account(run, b, now_us)
     status, elapsed, warning_at = run.status, run.elapsed, run.warning_at
     remaining = None if target_us is None else target_us - elapsed
     due: int | None = None

@@ -144,9 +144,8 @@ def message_ticket(desk: Desk, spec: ProcessSpec, ticket: Ticket) -> dict[str, A
     view = public_view(desk.defs, spec, ticket, desk.lang, desk.iso)
     view.update(assignee=ticket.values.get("assignee"), reporter=ticket.values.get("reporter"),
                 group=ticket.values.get("group"), reason=ticket.values.get("reason"))
-    for f in spec.fields.values():  # who is who: manager, technical lead, approver...
-        if f.type == "user":
-            view[f.id] = ticket.values.get(f.id)
+    for fid in spec.user_fields:  # who is who: manager, technical lead, approver...
+        view[fid] = ticket.values.get(fid)
     offering = ticket.values.get("offering")
     if offering:
         offerings = (service_view(desk.defs, ticket.values.get("service")) or {}).get("offerings") or {}

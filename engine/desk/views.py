@@ -85,8 +85,8 @@ def jsonable(value: Any) -> Any:
 
 
 # -- the staff view -------------------------------------------------------------------------
-_CORE = ("title", "description", "reporter", "reporter_phone", "assignee", "group",
-         "urgency", "impact", "priority", "service", "category", "parent")
+_CORE = frozenset(("title", "description", "reporter", "reporter_phone", "assignee", "group",
+         "urgency", "impact", "priority", "service", "category", "parent"))
 
 
 def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def _label(defs: Definitions, table: str, code: Any, lang: str) -> str | None:
 
 
 def public_fields(spec: ProcessSpec) -> list[str]:
-    return [f.id for f in spec.fields.values() if f.public]
+    return list(spec.public_fields)
 
 
 def public_view(defs: Definitions, spec: ProcessSpec, ticket: Ticket, lang: str, iso: Iso) -> dict[str, Any]:
@@ -199,7 +199,7 @@ def public_view(defs: Definitions, spec: ProcessSpec, ticket: Ticket, lang: str,
         "created_at": iso(ticket.created_at), "updated_at": iso(ticket.updated_at),
         "due": rezone(resolution.get("due"), iso) if resolution.get("state") in ("running", "paused") else None,
     }
-    for fid in public_fields(spec):
+    for fid in spec.public_fields:
         out[fid] = v.get(fid)
     for fid in ("solution", "workaround", "fulfilment_note"):
         out.setdefault(fid, None)

@@ -65,9 +65,9 @@ def roles_held(spec: ProcessSpec, values: Mapping[str, Any], actor: Actor) -> se
     assignee = values.get("assignee")
     if actor.is_(assignee) or (assignee is None and group and group in actor.groups):
         held.add("assignee")  # a group member acts for an unassigned group
-    for f in spec.fields.values():
-        if f.type == "user" and actor.is_(values.get(f.id)):
-            held.add(f.id)
+    for fid in spec.user_fields:
+        if actor.is_(values.get(fid)):
+            held.add(fid)
     return held
 
 

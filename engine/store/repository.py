@@ -156,6 +156,7 @@ _MARK_DUE_STALE = {"sqlite": Prepared(sqlite_dialect.insert(due_stale).on_confli
                    "postgresql": Prepared(postgresql_dialect.insert(due_stale).on_conflict_do_nothing())}
 _UNMARK_DUE_STALE = Prepared(due_stale.delete().where(due_stale.c.ticket_id == _B("tid")))
 _INSERT_OUTBOX = Prepared(outbox.insert())
+_OUTBOX_TIMES = tuple(c.name for c in outbox.columns if isinstance(c.type, sa.DateTime))
 # a fired effect, once: rowcount 0 when another tick recorded it first
 _INSERT_FIRED = {"sqlite": Prepared(sqlite_dialect.insert(fired).on_conflict_do_nothing()),
                  "postgresql": Prepared(postgresql_dialect.insert(fired).on_conflict_do_nothing())}
@@ -711,8 +712,11 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def add_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
         by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for r in rows:
-            by_keys.setdefault(tuple(r), []).append(
-                {k: (to_db(v) if isinstance(v, datetime) else v) for k, v in r.items()})
+            row = dict(r)
+            for k in _OUTBOX_TIMES:
+                if isinstance(row.get(k), datetime):
+                    row[k] = to_db(row[k])
+            by_keys.setdefault(tuple(row), []).append(row)
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
 
