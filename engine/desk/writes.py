@@ -128,7 +128,7 @@ def intake(desk: Desk, repo: Any, spec: ProcessSpec, given: dict[str, Any], acto
         changes[slamod.SWITCH] = switch
     if overridden:  # journaled: every column of the ticket can be derived from its events
         changes["priority_overridden"] = [False, True]
-    created = repo.append_event(ticket.id, event(
+    repo.append_event(ticket.id, event(
         "create", actor, "reporter" if actor.is_(values.get("reporter")) else None,
         None, initial.id, changes, note, version, now, True), key=key, process=spec.id)
     if spec.intake_notify and acknowledge:
