@@ -86,7 +86,7 @@ def jsonable(value: Any) -> Any:
 
 # -- the staff view -------------------------------------------------------------------------
 _CORE = frozenset(("title", "description", "reporter", "reporter_phone", "assignee", "group",
-         "urgency", "impact", "priority", "service", "category", "parent"))
+                   "urgency", "impact", "priority", "service", "category", "parent"))
 
 
 def ticket_view(defs: Definitions, ticket: Ticket, lang: str, iso: Iso) -> dict[str, Any]:

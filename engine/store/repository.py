@@ -186,10 +186,11 @@ class PeopleCache:
     to the next for as long as no other connection has committed anything
     (``PRAGMA data_version``, read once the transaction holds the write lock):
     people and the members of groups and roles (this process's own changes to
-    people clear them: Repo.add_person, Repo.set_roles), and per ticket its
+    people clear them: Repo.add_person, Repo.set_roles), per ticket its
     due-work rows with the effects already fired (every write of those rows goes
-    through the Repo, which keeps them in step: replace_due_work, mark_fired);
-    a rollback forgets everything."""
+    through the Repo, which keeps them in step: replace_due_work, mark_fired),
+    and the tickets it marked in due_stale (mark_due_stale; replace_due_work
+    drops a mark); a rollback forgets everything."""
 
     def __init__(self) -> None:
         self.conn: Connection | None = None  # data_version is per connection
