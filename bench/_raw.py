@@ -8,10 +8,9 @@ continued state), reads the journal's last hash and appends the chained event
 (hashed with ``engine.journal``, as the engine does), queues one outbox row,
 and marks the ticket for the tick (due_stale: since migration 0015 an action
 works out no due work, ``itsm tick`` does; the engine's kept connection does
-not mark again a ticket it marked, so a lifecycle marks once).  The due-work
-rows older benches name (``drop`` deletes named rows, ``add`` inserts rows) are
-written only when asked.  A lifecycle writes the rows the engine writes for the
-shipped incident process (checked against a statement trace of the engine):
+not mark again a ticket it marked, so a lifecycle marks once).  A lifecycle
+writes the rows the engine writes for the shipped incident process (checked
+against a statement trace of the engine):
 messages on intake, assign and resolve; the search text on intake and resolve
 (the solution); the mark.  An intake allocates the key, inserts the ticket, its
 search text, its create event, an outbox row and the mark.  On SQLite, the
@@ -122,33 +121,14 @@ class RawStore:
     def _mark(self, ticket_id: int) -> None:
         self.execute("INSERT INTO due_stale (ticket_id) VALUES (:t) ON CONFLICT DO NOTHING", {"t": ticket_id})
 
-    def _due_work(self, ticket_id: int, now: datetime, replace: bool, rows: int = 3,
-                  drop: tuple[tuple[str, str], ...] = (),
-                  add: tuple[tuple[str, str, int], ...] | None = None) -> None:
-        if replace:
-            self.execute("DELETE FROM due_work WHERE ticket_id = :t", {"t": ticket_id})
-        for kind, name in drop:
-            self.execute("DELETE FROM due_work WHERE ticket_id = :t AND kind = :k AND name = :n",
-                         {"t": ticket_id, "k": kind, "n": name})
-        if add is None:
-            add = (("breach", "response", 8), ("warning", "resolution", 60),
-                   ("breach", "resolution", 80))[:rows]
-        for kind, name, hours in add:
-            self.execute("INSERT INTO due_work (ticket_id, kind, name, cycle, due_at) "
-                         "VALUES (:t, :k, :n, :c, :d)",
-                         {"t": ticket_id, "k": kind, "n": name, "c": now.isoformat(),
-                          "d": self._t(now + timedelta(hours=hours))})
-
     # -- operations ----------------------------------------------------------------------
     def action(self, key: str, action: str, to_state: str, values: dict[str, Any],
-               now: datetime, due_rows: int | None = None, notify: bool = True,
-               drop: tuple[tuple[str, str], ...] = (), add: tuple[tuple[str, str, int], ...] = (),
-               solution: str | None = None, details: str | None = None, mark: bool = True) -> None:
-        """One action in one transaction; ``due_rows``: rewrite the ticket's due
-        work with that many rows (None: leave it alone); ``drop``/``add``: the
-        due-work rows it deletes and inserts; ``solution``, ``details``: the
-        search text's solution or details it writes (with the bigrams when they
-        change, as the engine's index)."""
+               now: datetime, notify: bool = True, solution: str | None = None,
+               details: str | None = None, mark: bool = True) -> None:
+        """One action in one transaction; ``solution``, ``details``: the search
+        text's solution or details it writes (with the bigrams when they change,
+        as the engine's index); ``mark``: mark the ticket for the tick (the
+        engine's kept connection marks a ticket once)."""
         self.begin()
         try:
             row = self.execute("SELECT id, version, state, fields, sla, definition_version, clock_state "
@@ -190,10 +170,6 @@ class RawStore:
                 self.search_writes += self.sqlite
             if mark:
                 self._mark(ticket_id)
-            if due_rows is not None:
-                self._due_work(ticket_id, now, replace=True, rows=due_rows)
-            elif drop or add:
-                self._due_work(ticket_id, now, replace=False, drop=drop, add=add)
             self.commit()
         except BaseException:
             self.rollback()
