@@ -195,6 +195,22 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def copy_db(source: Path, target: Path) -> float:
+    """Copy a cached database for a run to write into, and wait until the copy is
+    on disk (seconds taken).  Without the fsync the kernel writes the copy back
+    while the figures are taken: a desk of a million tickets is 3.4 GB, whose
+    writeback made every durable commit of the first samples wait behind it
+    (itsm's five a lifecycle and RT's 44 alike, so the ratio moved by 10-20%)."""
+    started = time.perf_counter()
+    shutil.copyfile(source, target)
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return time.perf_counter() - started
+
+
 def reset_postgres(url: str) -> None:
     """Drop every itsm table of the (throwaway) database named by ``url``."""
     from engine.store.db import make_engine

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from pathlib import Path
 from bench._raw import RawStore
 from bench._util import (
     AGENT, GROUP, PYTHON, REPO, Config, Result, median, new_incident, open_api, ratio_at_least,
-    sqlite_url, timed,
+    copy_db, sqlite_url, timed,
 )
 
 NAME = "actions"
@@ -43,7 +42,7 @@ def prepare(cfg: Config, tickets: int, name: str = "actions-template.db") -> tup
 
 def engine_rate(cfg: Config, template: Path, keys: list[str], rep: int) -> float:
     db = cfg.scratch(f"actions-api-{rep}.db")
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     api = open_api(sqlite_url(db))
     inputs = {"group": GROUP, "assignee": AGENT}
     api.do(keys[-1], "assign", inputs)  # warm-up: connection, statement caches
@@ -60,7 +59,7 @@ def engine_rate(cfg: Config, template: Path, keys: list[str], rep: int) -> float
 
 def raw_rate(cfg: Config, template: Path, keys: list[str], rep: int) -> float:
     db = cfg.scratch(f"actions-raw-{rep}.db")
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     raw = RawStore(sqlite_url(db))
     values = {"group": GROUP, "assignee": AGENT}
     now = datetime.now(timezone.utc)
@@ -80,7 +79,7 @@ def batch_rate(cfg: Config, template: Path, keys: list[str], rep: int) -> float:
     """``itsm batch`` in one process over the same assignments: the rate it reports
     (its own work, after start-up), one transaction per line."""
     db = cfg.scratch(f"actions-batch-{rep}.db")
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     lines = "".join(json.dumps({"do": "assign", "key": k, "set": {"group": GROUP, "assignee": AGENT}}) + "\n"
                     for k in keys[:-1])
     proc = subprocess.run([PYTHON, "-m", "cli", "--db", sqlite_url(db), "--as", AGENT, "batch", "-"],

@@ -36,7 +36,7 @@ from typing import Any
 
 from bench._util import (
     AGENT, CONFIRM_FOR_USER, GROUP, PYTHON, REPO, RESOLVE, Config, Result, median, new_incident, open_api, reset_postgres,
-    skipped, sqlite_url, timed,
+    copy_db, skipped, sqlite_url, timed,
 )
 
 NAME = "audit"
@@ -249,7 +249,7 @@ def hash_results(cfg: Config) -> list[Result]:
     actions, hashes, legacy, seals = [], [], [], []
     for rep in range(reps):
         db = cfg.scratch(f"audit-actions-{rep}.db")
-        shutil.copyfile(template, db)
+        copy_db(template, db)
         api = open_api(sqlite_url(db))
         inputs = {"group": GROUP, "assignee": AGENT}
         api.do(keys[-1], "assign", inputs)  # warm-up

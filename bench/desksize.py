@@ -35,14 +35,13 @@ this machine move several-fold with the disk from one day to the next.
 
 from __future__ import annotations
 
-import shutil
 import time
 from typing import Any
 
 from bench._raw import RawStore, lifecycle as raw_lifecycle
 from bench._util import (
     AGENT, CONFIRM_FOR_USER, GROUP, RESOLVE, REPORTER, Config, Result, median, open_api, ratio_at_least, ratio_at_most,
-    skipped, sqlite_url,
+    copy_db, skipped, sqlite_url,
 )
 
 from engine.desk.search import LOOKUP_BUDGET_MS
@@ -79,9 +78,7 @@ def run(cfg: Config) -> list[Result]:
     reps = cfg.pick(3, 5, 7)
     source, meta = cached_db(cfg, big_n)
     big = cfg.scratch(f"desksize-{big_n}.db")
-    started = time.perf_counter()
-    shutil.copyfile(source, big)
-    copy_s = time.perf_counter() - started
+    copy_s = copy_db(source, big)
     empty = cfg.scratch("desksize-empty.db")
     cfg.apply_env()
     rt_missing = rt.missing(cfg)

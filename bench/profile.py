@@ -22,7 +22,7 @@ import subprocess
 import sys
 from typing import Any, Callable
 
-from bench._util import AGENT, GROUP, PYTHON, Config, itsm_argv, new_incident, open_api, sqlite_url
+from bench._util import AGENT, GROUP, PYTHON, Config, copy_db, itsm_argv, new_incident, open_api, sqlite_url
 
 
 def _action(cfg: Config) -> Callable[[], Any]:
@@ -30,7 +30,7 @@ def _action(cfg: Config) -> Callable[[], Any]:
 
     template, keys = prepare(cfg, 300)
     db = cfg.scratch("profile-action.db")
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     api = open_api(sqlite_url(db))
     inputs = {"group": GROUP, "assignee": AGENT}
     api.do(keys[-1], "assign", inputs)

@@ -48,7 +48,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from bench._util import REPO, Config, Result, median, open_api, skipped, sqlite_url
+from bench._util import REPO, Config, Result, copy_db, median, open_api, skipped, sqlite_url
 
 NAME = "rt"
 INSTALL = "apt-get install --no-install-recommends request-tracker5 rt5-db-sqlite msmtp-mta"
@@ -155,7 +155,7 @@ class RtDesk:
         self.home = cfg.scratch(f"rt-{mode}")
         db = self.home / "rt.db"
         env = _home(cfg, self.home, db)
-        shutil.copyfile(source, db)
+        copy_db(source, db)
         self.log = open(self.home / "stderr.log", "wb")  # noqa: SIM115 - the child's, closed by close()
         self.proc = subprocess.Popen([PERL, f"-I{cfg.rt_lib}", str(SCRIPT), "serve"], env=env, cwd=self.home,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -48,7 +48,7 @@ from typing import Any
 
 from bench._load import clone, verify
 from bench._util import (
-    PYTHON, REPO, Config, Result, median, new_incident, open_api, sqlite_url, value_below,
+    PYTHON, REPO, Config, Result, copy_db, median, new_incident, open_api, sqlite_url, value_below,
 )
 
 NAME = "tick"
@@ -121,7 +121,7 @@ def child(url: str) -> None:
 
 def tick_once(cfg: Config, template: Path, rep: int) -> dict[str, Any]:
     db = cfg.scratch(f"tick-{rep}.db")
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     proc = subprocess.run([PYTHON, "-m", "bench.tick", "--child", sqlite_url(db)], cwd=REPO,
                           env=cfg.env(), capture_output=True, text=True)
     if proc.returncode != 0:
@@ -148,7 +148,7 @@ def command_once(cfg: Config, template: Path, rep: int, *args: str) -> float:
 
     db = cfg.scratch(f"tick-cmd-{rep}-{'-'.join(args[1::2]) or template.stem}.db")
     checkpoint(template)
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     env = dict(cfg.env(), ITSM_SMTP_HOST="127.0.0.1", ITSM_SMTP_PORT=str(closed_port()), ITSM_SMTP_TLS="none")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     seconds = run_wall(itsm_argv("--home", str(REPO), "--db", sqlite_url(db), "--now", NOW.isoformat(),
@@ -187,7 +187,7 @@ RAW_CPU: list[float] = []  # CPU seconds of each raw baseline tick (this process
 
 def raw_tick(cfg: Config, template: Path, rep: int) -> tuple[float, int]:
     db = cfg.scratch(f"tick-raw-{rep}.db")
-    shutil.copyfile(template, db)
+    copy_db(template, db)
     conn = sqlite3.connect(db, timeout=30, isolation_level=None)
     for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=FULL"):
         conn.execute(f"PRAGMA {pragma}")
