@@ -41,7 +41,8 @@ BENCHMARKS = ("startup", "remote", "actions", "lifecycle", "journals", "tick", "
 def machine(pg_url: str | None) -> dict[str, Any]:
     info: dict[str, Any] = {"nproc": os.cpu_count(), "loadavg_at_start": os.getloadavg(),
                             "platform": platform.platform(),
-                            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+                            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+                            "interpreter": interpreter()}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -90,6 +91,22 @@ def machine(pg_url: str | None) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - reported, then the PG benchmarks fail loudly
             info["postgresql"] = f"unreachable: {exc}"
     return info
+
+
+def interpreter() -> dict[str, Any]:
+    """Which build of Python runs the figures: the same code ran 5-9% faster on
+    Debian's /usr/bin/python3.11 than on a pyenv build with a shared libpython and
+    no --enable-optimizations (docs/BENCHMARKS.md, "The interpreter")."""
+    import sysconfig
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        maps = ""
+    config = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    return {"executable": sys.executable, "prefix": sys.base_prefix,
+            "libpython": ("shared" if "libpython3" in maps else "static") if maps else "?",
+            "optimizations": [flag for flag in ("--enable-optimizations", "--with-lto") if flag in config]}
 
 
 COLUMNS = ("Benchmark", "Figure", "Baseline", "Ratio", "Target", "Result")
@@ -143,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     mode_name = "quick" if args.quick else "full" if args.full else "normal"
     info = machine(pg_url)
     print(f"itsm benchmarks ({mode_name}): {info.get('cpu', '?')}, {info['nproc']} CPUs, "
-          f"{info.get('ram_gib', '?')} GiB; Python {info['python']}, SQLite {info['sqlite']}, "
+          f"{info.get('ram_gib', '?')} GiB; Python {info['python']} ({info['interpreter']['prefix']}, "
+          f"libpython {info['interpreter']['libpython']}), SQLite {info['sqlite']}, "
           f"PostgreSQL {info.get('postgresql', '- (ITSM_BENCH_DATABASE_URL not set: skipped)')}", flush=True)
     print(f"commit {info.get('commit')}"
           + (f" + {len(info['uncommitted_changes'])} uncommitted change(s)" if info.get("uncommitted_changes")
