@@ -211,6 +211,9 @@ def verify(desk: Desk, checkpoints: str | None = None, public_key: str | None = 
         if public is None and source == "database":  # nothing to check the database's copies with
             unchecked, cps = sum(1 for cp in cps if cp.line.get("signature")), []
         good = cpmod.check_signatures(cps, public, head["desk_id"] or None, findings)
+        if checkpoints:  # a witness file: did it lose lines the database's copies still hold?
+            copies = cpmod.read_lines([r["line"] for r in repo.audit.checkpoints()], "database", [])
+            cpmod.check_start(good, copies, public, head["desk_id"] or None, "the database", findings)
         roots = log.check(ring, head, {cp.line["count"] for cp in good}, flagged, repo.audit.desk_prev_of)
         cpmod.check_against(good, log, roots, findings)
         unsealed = repo.audit.count_unsealed()

@@ -244,6 +244,25 @@ def check_signatures(cps: list[Checkpoint], public: Any, desk_id: str | None,
     return good
 
 
+def check_start(witness: list[Checkpoint], copies: list[Checkpoint], public: Any, desk_id: str | None,
+                source: str, findings: list[Finding]) -> None:
+    """A witness file whose first signed checkpoint follows checkpoints that
+    ``copies`` (the database's, or an export's) hold signed, and it does not,
+    lost its first lines: the lines in the middle that go missing are reported
+    by :func:`check_signatures`, the first ones only here."""
+    if not witness or not witness[0].line.get("prev_count"):
+        return
+    first = witness[0]
+    held = [cp.line["count"] for cp in check_signatures(copies, public, desk_id, [])
+            if cp.line["count"] <= first.line["prev_count"]]
+    if held:
+        name = first.where.rsplit(":", 1)[0]
+        findings.append(Finding(None, None, "checkpoint", f"{first.where}: the first checkpoint of {name} follows "
+                                f"#{first.line['prev_count']}; {source} holds signed checkpoint(s) up to "
+                                f"#{max(held)} that it lacks: lines removed from its start (a witness file started "
+                                "later gets them from 'itsm audit export')"))
+
+
 def check_against(cps: list[Checkpoint], log: DeskLog, roots: dict[int, str | None],
                   findings: list[Finding]) -> None:
     """Each good checkpoint against the desk-wide log as it is now: the desk still

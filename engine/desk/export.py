@@ -47,16 +47,16 @@ def export(desk: Desk, path: str) -> dict[str, Any]:
         raise UsageError(N_("cannot write {path}: {error}"), values={"path": path, "error": exc}) from None
     with desk.store.read() as repo, f:
         head = repo.audit.head()
+        cps = repo.audit.checkpoints()
         f.write(json.dumps({"format": FORMAT, "desk": head["desk_id"], "count": head["count"],
-                            "digest_root": head["digest_root"], "exported_at": desk.iso(desk.now()),
-                            "unsealed": repo.audit.count_unsealed()}) + "\n")
+                            "checkpoints": len(cps), "digest_root": head["digest_root"],
+                            "exported_at": desk.iso(desk.now()), "unsealed": repo.audit.count_unsealed()}) + "\n")
         for e in repo.audit.desk_order():
             fields = hashed_fields(e)
             fields["ticket"], fields["process"] = e["ticket_key"], e["ticket_process"]
             f.write(json.dumps({"desk_seq": e["desk_seq"], "event": fields}, ensure_ascii=False,
                                separators=(",", ":"), default=str) + "\n")
             n += 1
-        cps = repo.audit.checkpoints()
         for cp in cps:
             f.write(json.dumps({"checkpoint": json.loads(cp["line"])}, ensure_ascii=False,
                                separators=(",", ":")) + "\n")
@@ -117,14 +117,21 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
         digests.append(digest)
         roots.append(root_step(roots[-1], digest))
     count = len(names) - 1
+    _check_header(header, count, len(cp_lines), findings)
     if witness:
         try:
-            cp_lines = Path(witness).read_text(encoding="utf-8").splitlines()
+            lines = Path(witness).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise UsageError(N_("--checkpoints {witness}: {strerror}"),
                              values={"witness": witness, "strerror": message(exc.strerror or str(exc))}) from None
-    cps = cpmod.check_signatures(cpmod.read_lines(cp_lines, witness or path, findings), public,
-                                 header.get("desk"), findings)
+        cps = cpmod.check_signatures(cpmod.read_lines(lines, witness, findings), public, header.get("desk"), findings)
+        cpmod.check_start(cps, cpmod.read_lines(cp_lines, path, []), public, header.get("desk"), "the export",
+                          findings)
+    else:
+        cps = cpmod.check_signatures(cpmod.read_lines(cp_lines, path, findings), public, header.get("desk"), findings)
+    if count and not cps:
+        findings.append(Finding(None, None, "checkpoint", f"{witness or path}: no signed checkpoint to hold the "
+                                f"{count} event(s) against: nothing in the export is proven"))
     where: dict[str, int] | None = None
     for cp in cps:
         c = cp.line["count"]
@@ -145,6 +152,20 @@ def verify_export(path: str, public_key: str, witness: str | None = None) -> dic
     problems = [{"ticket": f.ticket, "seq": f.seq, "kind": f.kind, "message": f.message} for f in findings]
     return {"events": count, "tickets": len(last_seq), "checkpoints": len(cps), "last_checkpoint": last or None,
             "unproven": max(0, count - last), "problems": problems}
+
+
+def _check_header(header: dict[str, Any], events: int, checkpoints: int, findings: list[Finding]) -> None:
+    """The header's counts against the lines the export holds: the newest events
+    or the checkpoint lines cut off show, even when no checkpoint signed them
+    (an export written before the header counted its checkpoints has no such count)."""
+    declared = header.get("count")
+    if isinstance(declared, int) and declared != events:
+        findings.append(Finding(None, None, "deleted" if events < declared else "altered",
+                                f"the export's header counts {declared} sealed events, the export holds {events}"))
+    declared = header.get("checkpoints")
+    if isinstance(declared, int) and declared != checkpoints:
+        findings.append(Finding(None, None, "checkpoint", f"the export's header counts {declared} checkpoint(s), "
+                                f"the export holds {checkpoints}"))
 
 
 def keygen(desk: Desk, folder: str | None, rotate: bool) -> dict[str, Any]:

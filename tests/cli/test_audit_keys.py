@@ -140,8 +140,65 @@ def test_an_export_with_a_forged_checkpoint_is_refused(itsm_nodb, exported):
     _edit(exported["path"], forge)
     data = offline(itsm_nodb, exported, 1)
     assert data["checkpoints"] == 0
-    assert [p["kind"] for p in data["problems"]] == ["checkpoint", "checkpoint"]
-    assert all("signature" in p["message"] for p in data["problems"])
+    assert [p["kind"] for p in data["problems"]] == ["checkpoint", "checkpoint", "checkpoint"]
+    assert all("signature" in p["message"] for p in data["problems"][:2])
+    assert data["problems"][2]["message"].endswith("no signed checkpoint to hold the 16 event(s) against: nothing "
+                                                   "in the export is proven")
+
+
+def test_the_newest_events_cut_from_an_export_show_against_its_header(itsm_nodb, exported):
+    """The last event is sealed after the last checkpoint: no signature names it,
+    but the header counted it."""
+    lines = exported["path"].read_text(encoding="utf-8").splitlines()
+    exported["path"].write_text("\n".join(x for x in lines if not x.startswith('{"desk_seq":16,')) + "\n",
+                                encoding="utf-8")
+    data = offline(itsm_nodb, exported, 1)
+    assert (data["events"], data["unproven"]) == (15, 0)
+    assert data["problems"] == [{"ticket": None, "seq": None, "kind": "deleted",
+                                 "message": "the export's header counts 16 sealed events, the export holds 15"}]
+
+
+def test_an_export_stripped_of_its_checkpoints_proves_nothing(itsm_nodb, exported):
+    """Without its checkpoint lines an export is refused, not 'intact': by the
+    header's count of them, and, with the header edited too, because nothing signed
+    is left to hold the events against."""
+    lines = exported["path"].read_text(encoding="utf-8").splitlines()
+    kept = [x for x in lines if '"checkpoint"' not in x]
+    exported["path"].write_text("\n".join(kept) + "\n", encoding="utf-8")
+    data = offline(itsm_nodb, exported, 1)
+    assert [p["message"] for p in data["problems"]] == [
+        "the export's header counts 2 checkpoint(s), the export holds 0",
+        f"{exported['path']}: no signed checkpoint to hold the 16 event(s) against: nothing in the export is proven"]
+    header = json.loads(kept[0])
+    header["checkpoints"] = 0
+    exported["path"].write_text("\n".join([json.dumps(header), *kept[1:]]) + "\n", encoding="utf-8")
+    data = offline(itsm_nodb, exported, 1)
+    assert [p["kind"] for p in data["problems"]] == ["checkpoint"] and "nothing in the export is proven" in \
+        data["problems"][0]["message"]
+    text = itsm_nodb("audit", "verify", "--export", str(exported["path"]), "--public-key", str(exported["public"]),
+                     expect=1).stdout
+    assert "0 signed checkpoints, the last at #0; 16 events after it (not yet signed): 1 problem" in text
+
+
+def test_a_witness_file_that_lost_its_first_lines_is_refused(itsm, itsm_nodb, exported, keys):  # noqa: F811
+    """A line cut from the middle of the witness file was reported (the next one
+    follows a checkpoint it does not hold); its first lines only against the copies
+    of the checkpoints that still hold them: the database's, an export's."""
+    witness = keys["witness"]
+    lines = witness.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(x)["prev_count"] for x in lines] == [0, 14]
+    offline(itsm_nodb, exported, 0, "--checkpoints", str(witness))
+    witness.write_text(lines[1] + "\n", encoding="utf-8")
+    expected = (f"{witness}:1: the first checkpoint of {witness} follows #14; {{}} holds signed checkpoint(s) up to "
+                "#14 that it lacks: lines removed from its start (a witness file started later gets them from "
+                "'itsm audit export')")
+    data = offline(itsm_nodb, exported, 1, "--checkpoints", str(witness))
+    assert [p["message"] for p in data["problems"]] == [expected.format("the export")]
+    _, problems, _ = verify(itsm, "--checkpoints", str(witness), "--public-key", str(keys["public"]))
+    assert [p["message"] for p in problems] == [expected.format("the database")]
+    # a witness file started at the second checkpoint, given the first from an export: intact again
+    witness.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    verify(itsm, "--checkpoints", str(witness), "--public-key", str(keys["public"]), expect=0)
 
 
 # -- re-keying a desk of the older, unkeyed journal -----------------------------------------------------
