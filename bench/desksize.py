@@ -22,7 +22,9 @@ Measured alternately on both desks, after one warm-up each:
 
 - Request Tracker 5 with its mail scrips off (bench/rt.py: a throwaway RT
   instance on SQLite, lifecycles through its Perl API), alternated with the
-  lifecycles on the big desk, when RT is installed.
+  lifecycles on the big desk, when RT is installed; and the CPU a lifecycle
+  takes on each side (itsm's process; RT's Perl process, whose clock counts
+  in 10 ms steps), which both sides are mostly made of.
 
 Targets: intake on the big desk at most 1.5x intake on the empty desk;
 lifecycles/s on the big desk at least 0.7x those on the empty desk and at
@@ -108,13 +110,17 @@ def run(cfg: Config) -> list[Result]:
                 lookups[which].append((time.perf_counter() - t1) * 1000)
             return elapsed / n_intake * 1000
 
+        cpu_ms: dict[str, list[float]] = {"empty": [], "big": []}  # CPU a lifecycle, each sample
+
         def lifecycles(which: str) -> float:
             api = apis[which]
             batch = [next(it) for _ in range(n_life)]
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             for title, desc in batch:
                 lifecycle(api, title, desc)
-            return n_life / (time.perf_counter() - t0)
+            elapsed = time.perf_counter() - t0
+            cpu_ms[which].append((time.process_time() - c0) / n_life * 1000)
+            return n_life / elapsed
 
         version = {}
         warm = {}
@@ -153,6 +159,9 @@ def run(cfg: Config) -> list[Result]:
         offered = {"empty": 0, "big": 0}
         lookups["empty"].clear()
         lookups["big"].clear()
+        cpu_ms["empty"].clear()
+        cpu_ms["big"].clear()
+        rt_cpu_from = len(rt_desk.cpu_ms) if rt_desk is not None else 0
         for _ in range(reps):
             for which in ("empty", "big"):
                 samples[f"i_{which}"].append(intakes(which))
@@ -204,4 +213,10 @@ def run(cfg: Config) -> list[Result]:
             baseline_samples=samples["rt"],
             note=f"RT right before and after each sample of the big desk's lifecycles, {n_rt} RT lifecycles a "
                  f"sample against {n_life}; bench/rt.py"), RT_TARGET))
+        rt_cpu = rt_desk.cpu_ms[rt_cpu_from:]
+        out.append(Result(NAME, f"CPU per lifecycle, {size} vs RT 5 (mail scrips off)", median(cpu_ms["big"]),
+                          "ms CPU", median(rt_cpu), "RT 5, mail scrips off (its Perl process)",
+                          samples=cpu_ms["big"], baseline_samples=rt_cpu,
+                          note="user + system; both sides are mostly CPU, so the ratio of lifecycles/s follows "
+                               "this one (docs/BENCHMARKS.md, session 28)"))
     return out
