@@ -48,7 +48,10 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     The tickets ticked are those with due work due by now, then those an intake
     or an action changed since the last tick (up to :data:`CHANGED_LIMIT`, in id
     order; a line says when more are left): their due work is worked out here,
-    from the row, and what is already due by it fires now.
+    from the row, and what is already due by it fires now.  Then, once, the
+    tickets the actions of this tick changed (a major incident resolved by its
+    timer resolves its incidents) or an agent changed meanwhile, but none ticked
+    already: a change to those waits for the next tick.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
     per batch (one durable commit instead of one per ticket) that locks the
@@ -114,6 +117,14 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
         report.append({"key": "-", "kind": "tick", "name": "changed", "due": None,
                        "outcome": message(N_("due work worked out for {count} changed ticket(s); more next "
                                              "tick"), count=CHANGED_LIMIT)})
+    else:  # what the actions of this tick changed (a cascade, a link): now, not a tick later
+        ticked = set(due).union(*(ids for _, _, ids, _ in sweeps))  # (the sweeps tick theirs next)
+        with desk.store.read() as repo:
+            again = [t for t in repo.due_stale_tickets(CHANGED_LIMIT + len(ticked)) if t not in ticked]
+        again = again[:CHANGED_LIMIT]
+        total += len(again)
+        if again and not batches(again):
+            return report
     nothing = [(pid, version, upto) for pid, version, ids, upto in sweeps if not ids]
     if nothing:  # none (left) to do for the version in force, or all of them were due anyway: one commit
         with desk.store.write() as repo:

@@ -126,3 +126,63 @@ def test_the_kept_connection_marks_once_and_forgets_a_rolled_back_mark(db_url: s
         repo.mark_due_stale(tid)
     assert marked(db_url, key)
     api.store.close()
+
+
+AUTO_RESOLVE = """  auto_resolve:
+    label: {en: Resolve when mitigated long enough, zh: 缓解后自动解决}
+    from: [mitigated]
+    to: resolved
+    roles: [system]
+    set: {solution: Stable on the workaround, closure_code: major_resolved, service_restored: true}
+"""
+AUTO_RESOLVE_TIMER = """timers:
+  auto_resolve_after:
+    label: {en: Resolve after mitigation, zh: 缓解后解决}
+    states: [mitigated]
+    calendar: round_the_clock
+    after: 30m
+    action: auto_resolve
+"""
+
+
+@pytest.fixture
+def timed_cascade(repo_copy: Path, monkeypatch: pytest.MonkeyPatch, desk: Desk) -> Path:
+    """The shipped definitions, with a timer that resolves a mitigated major
+    incident after 30 minutes: its incidents are resolved by the cascade."""
+    mi = repo_copy / "processes" / "major_incident.yaml"
+    text = mi.read_text(encoding="utf-8")
+    assert text.count("  start_review:\n") == 1 and text.count("\ntimers:\n") == 1
+    text = text.replace("  start_review:\n", AUTO_RESOLVE + "  start_review:\n").replace("\ntimers:\n",
+                                                                                         "\n" + AUTO_RESOLVE_TIMER)
+    mi.write_text(text, encoding="utf-8")
+    inc = repo_copy / "processes" / "incident.yaml"
+    text = inc.read_text(encoding="utf-8")
+    line = "      resolve: {action: resolve, copy: [solution, closure_code, service_restored]}\n"
+    assert text.count(line) == 1
+    inc.write_text(text.replace(line, line + line.replace("resolve:", "auto_resolve:", 1)), encoding="utf-8")
+    monkeypatch.setenv("ITSM_HOME", str(repo_copy))
+    desk.itsm("lint")  # (exit 0: the changed definitions are sound)
+    return repo_copy
+
+
+def test_what_a_timed_action_changes_is_worked_out_in_the_same_tick(timed_cascade: Path, desk: Desk,
+                                                                    db_url: str) -> None:
+    """The major incident's timer resolves it at 10:40, and the cascade resolves
+    its incident: the incident's new due work (its default closure) is worked out
+    by the tick that resolved it, not a tick later."""
+    o = desk.org
+    inc = desk.new("incident", o.agent.id, "2026-03-04 10:00", reporter=o.reporter, title="Claims portal down",
+                   service="email", urgency="medium", impact="medium")["key"]
+    mi = desk.do(inc, "declare_major", o.incident_manager.id, "2026-03-04 10:02", reason="Everyone")["opened"]
+    desk.do(mi, "accept", o.mim.id, "2026-03-04 10:05")
+    desk.do(mi, "assign_lead", o.mim.id, "2026-03-04 10:06", technical_lead=o.network.id)
+    desk.do(mi, "mitigate", o.network.id, "2026-03-04 10:10", workaround="Second mail relay", service_restored=True)
+    ticked(desk, "2026-03-04 10:11")  # everything changed so far is worked out
+    assert not marked(db_url, inc) and not marked(db_url, mi)
+    assert ("timer", "auto_close") not in due_work(db_url, inc)
+
+    report = ticked(desk, "2026-03-04 10:41")
+    assert (mi, "timer", "auto_resolve_after") in {(r["key"], r["kind"], r["name"]) for r in report}, report
+    assert desk.show(inc)["state"] == "resolved"
+    assert not marked(db_url, inc)
+    assert ("timer", "auto_close") in due_work(db_url, inc)
