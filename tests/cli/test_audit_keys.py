@@ -180,6 +180,15 @@ def test_an_export_stripped_of_its_checkpoints_proves_nothing(itsm_nodb, exporte
     assert "0 signed checkpoints, the last at #0; 16 events after it (not yet signed): 1 problem" in text
 
 
+def test_an_export_from_before_the_header_counted_checkpoints_still_verifies(itsm_nodb, exported):
+    lines = exported["path"].read_text(encoding="utf-8").splitlines()
+    header = json.loads(lines[0])
+    assert header["checkpoints"] == 2
+    del header["checkpoints"]
+    exported["path"].write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n", encoding="utf-8")
+    assert offline(itsm_nodb, exported, 0)["problems"] == []
+
+
 def test_a_witness_file_that_lost_its_first_lines_is_refused(itsm, itsm_nodb, exported, keys):  # noqa: F811
     """A line cut from the middle of the witness file was reported (the next one
     follows a checkpoint it does not hold); its first lines only against the copies
