@@ -48,10 +48,10 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     The tickets ticked are those with due work due by now, then those an intake
     or an action changed since the last tick (up to :data:`CHANGED_LIMIT`, in id
     order; a line says when more are left): their due work is worked out here,
-    from the row, and what is already due by it fires now.  Then, once, the
-    tickets the actions of this tick changed (a major incident resolved by its
-    timer resolves its incidents) or an agent changed meanwhile, but none ticked
-    already: a change to those waits for the next tick.
+    from the row, and what is already due by it fires now.  Then, once, after
+    an action of this tick that may have changed other tickets (a major incident
+    resolved by its timer resolves its incidents), the tickets marked meanwhile
+    that it has not ticked yet: a change to those waits for the next tick.
 
     Due tickets are handled in batches of :data:`TICK_BATCH`, one transaction
     per batch (one durable commit instead of one per ticket) that locks the
@@ -82,6 +82,7 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
     total = len(due) + sum(len(ids) for _, _, ids, _ in sweeps)
     report: list[dict[str, Any]] = []
     handled = 0
+    spread: list[int] = []  # the tickets whose actions may have changed other tickets
 
     def batches(ids: list[int], after: Callable[[Any, list[int], bool], None] | None = None) -> bool:
         """Tick ``ids`` batch by batch; False when the budget stopped it."""
@@ -95,17 +96,21 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
                 return False
             batch = sorted(ids[first:first + TICK_BATCH])  # one lock order for concurrent ticks
             last = first + TICK_BATCH >= len(ids)
+            touched: list[int] = []
             try:  # without a savepoint per ticket: nearly every batch goes through as it is
                 with desk.store.write() as repo:
-                    done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch), isolate=False)
+                    done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch), isolate=False,
+                                        touched=touched)
                     if after is not None:
                         after(repo, batch, last)
             except (Conflict, NotFound, CalendarError):  # rolled back: again, each ticket on its own
+                touched.clear()
                 with desk.store.write() as repo:
-                    done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch))
+                    done = tick_tickets(desk, repo, batch, now, repo.tick_batch(batch), touched=touched)
                     if after is not None:
                         after(repo, batch, last)
             report.extend(done)
+            spread.extend(touched)
             handled += len(batch)
             if progress is not None:
                 progress(handled, total)
@@ -117,7 +122,7 @@ def tick(desk: Desk, progress: Callable[[int, int], None] | None = None,
         report.append({"key": "-", "kind": "tick", "name": "changed", "due": None,
                        "outcome": message(N_("due work worked out for {count} changed ticket(s); more next "
                                              "tick"), count=CHANGED_LIMIT)})
-    else:  # what the actions of this tick changed (a cascade, a link): now, not a tick later
+    elif spread:  # what the actions of this tick changed (a cascade, a link): now, not a tick later
         ticked = set(due).union(*(ids for _, _, ids, _ in sweeps))  # (the sweeps tick theirs next)
         with desk.store.read() as repo:
             again = [t for t in repo.due_stale_tickets(CHANGED_LIMIT + len(ticked)) if t not in ticked]
@@ -173,7 +178,8 @@ Read = tuple[dict[str, Any], set[tuple[str, str, str]]]  # a ticket's row and fi
 
 
 def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: dict[int, Read],
-                 stale: bool = False, isolate: bool = True) -> list[dict[str, Any]]:
+                 stale: bool = False, isolate: bool = True,
+                 touched: list[int] | None = None) -> list[dict[str, Any]]:
     """Fire what is due on the locked tickets ``batch`` (in that order), from
     ``reads`` (id -> row and fired keys, as read under the lock).  An action
     may change a later ticket of the batch (a cascade along its links, a major
@@ -182,7 +188,8 @@ def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: 
     version moved are dropped from ``reads`` and read again.  ``isolate``: each
     ticket in a savepoint, one whose work is refused or conflicts is rolled back
     alone and reported as skipped (without, the error rolls back the caller's
-    transaction)."""
+    transaction).  ``touched`` is given the tickets whose actions may have
+    changed other tickets (and were not rolled back)."""
     report: list[dict[str, Any]] = []
     reads = dict(reads)
     for i, ticket_id in enumerate(batch):
@@ -194,11 +201,15 @@ def tick_tickets(desk: Desk, repo: Any, batch: list[int], now: datetime, reads: 
         if not isolate:
             done, stale = tick_ticket(desk, repo, ticket_id, now, reads.pop(ticket_id, None))
             report.extend(done)
+            if stale and touched is not None:
+                touched.append(ticket_id)
             continue
         try:
             with repo.savepoint():
                 done, stale = tick_ticket(desk, repo, ticket_id, now, reads.pop(ticket_id, None))
                 report.extend(done)
+            if stale and touched is not None:
+                touched.append(ticket_id)
         except (Conflict, NotFound, CalendarError) as exc:  # the others still go on
             report.append({"key": f"#{ticket_id}", "kind": "-", "name": "-", "due": None,
                            "outcome": message(N_("skipped: {reason}"), reason=reason(exc))})
