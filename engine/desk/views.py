@@ -177,10 +177,6 @@ def _label(defs: Definitions, table: str, code: Any, lang: str) -> str | None:
     return t.label(str(code), lang) if t else str(code)
 
 
-def public_fields(spec: ProcessSpec) -> list[str]:
-    return list(spec.public_fields)
-
-
 def public_view(defs: Definitions, spec: ProcessSpec, ticket: Ticket, lang: str, iso: Iso) -> dict[str, Any]:
     v = ticket.values
     state = spec.states.get(ticket.state)
@@ -207,7 +203,7 @@ def public_view(defs: Definitions, spec: ProcessSpec, ticket: Ticket, lang: str,
 
 
 def public_update(spec: ProcessSpec, event: Mapping[str, Any], lang: str, iso: Iso) -> dict[str, Any]:
-    visible = set(public_fields(spec)) | {k for k, f in CORE_SPECS.items() if f.public}
+    visible = set(spec.public_fields) | {k for k, f in CORE_SPECS.items() if f.public}
     action = spec.actions.get(event["action"])
     label = action.label.get(lang) if action else (
         {"create": ("Logged", "已登记"), "comment": ("Update", "进展"),

@@ -42,6 +42,15 @@ def to_db(t: datetime | None) -> datetime | None:
     return t.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def _times_to_db(row: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``row`` with its time columns ``names`` as stored (the others as they are)."""
+    out = dict(row)
+    for k in names:
+        if isinstance(out.get(k), datetime):
+            out[k] = to_db(out[k])
+    return out
+
+
 def from_db(t: datetime | None) -> datetime | None:
     if t is None:
         return None
@@ -713,10 +722,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
     def add_outbox(self, rows: Sequence[dict[str, Any]]) -> None:
         by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for r in rows:
-            row = dict(r)
-            for k in _OUTBOX_TIMES:
-                if isinstance(row.get(k), datetime):
-                    row[k] = to_db(row[k])
+            row = _times_to_db(r, _OUTBOX_TIMES)
             by_keys.setdefault(tuple(row), []).append(row)
         for same in by_keys.values():
             self.run.execute_many(_INSERT_OUTBOX, same)
@@ -824,11 +830,7 @@ class Repo(AlertGroupQueries):  # alert groups: engine/store/alerts.py
         ring = self.keys()
         row = dict(event, seq=seq, ticket_id=ticket_id, prev_hash=prev, key_id=ring.current_id)
         row["hash"] = keyed_hash(ring.current, prev, canonical(row, key, process))
-        params = dict(row)
-        for k in _EVENT_TIMES:  # the journal's only time columns
-            if isinstance(params.get(k), datetime):
-                params[k] = to_db(params[k])
-        self.run.execute(_INSERT_EVENT, params)
+        self.run.execute(_INSERT_EVENT, _times_to_db(row, _EVENT_TIMES))  # the journal's only time columns
         self._tails[ticket_id] = (seq, row["hash"])
         if row.get("note"):
             self.search.append_note(ticket_id, row["note"])
